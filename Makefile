@@ -1,0 +1,71 @@
+# minivmm build. Every .c under the source folders is compiled into libminivmm.a; the
+# programs and unit tests link against it, so adding a file needs no edit here.
+
+ifeq ($(wildcard config.mak),)
+all check check-unit check-system check-slow bench demo install:
+	@test -x scripts/setup-deps && scripts/setup-deps --if-missing
+	./configure
+	$(MAKE) $(MAKECMDGOALS)
+else
+include config.mak
+
+SRC_DIRS := util hw/core hw/kvm hw/i386 hw/pci hw/isa hw/char hw/rtc hw/nvram hw/misc \
+            hw/input hw/acpi block blockdev monitor system
+LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
+LIB_OBJS := $(LIB_SRCS:.c=.o)
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRCS:.c=)
+ALL_OBJS := $(LIB_OBJS) system/main.o $(UNIT_SRCS:.c=.o)
+CPPFLAGS := -Iinclude -I. -MMD -MP
+PYTHON := /usr/bin/python3
+PYTEST_ARGS ?=
+
+all: minivmm
+
+libminivmm.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+minivmm: system/main.o libminivmm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+%.o: %.c config-host.h
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+tests/unit/test-%: tests/unit/test-%.o libminivmm.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+check: check-unit check-system
+
+check-unit: $(UNIT_BINS)
+	@scripts/run-unit-tests $(UNIT_BINS)
+
+check-system: minivmm
+	@scripts/setup-deps --if-missing
+	$(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
+
+check-slow: check
+	$(PYTHON) -m pytest -q tests/system -m slow $(PYTEST_ARGS)
+
+bench: minivmm
+	@scripts/setup-deps --if-missing
+	bench/run-all
+
+demo: minivmm
+	@scripts/setup-deps --if-missing
+	scripts/demo
+
+install: minivmm
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 minivmm $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -f minivmm libminivmm.a $(UNIT_BINS) $(ALL_OBJS) $(ALL_OBJS:.o=.d)
+
+distclean: clean
+	rm -f config.mak config-host.h
+
+.PHONY: all check check-unit check-system check-slow bench demo install clean distclean
+.DELETE_ON_ERROR:
+-include $(ALL_OBJS:.o=.d)
+endif

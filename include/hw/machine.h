@@ -1,0 +1,40 @@
+/*
+ * The machine as a whole: its configuration from the command line, its life cycle
+ * (reset, power-off, stop/cont) and the reset-handler list devices register into.
+ */
+#ifndef HW_MACHINE_H
+#define HW_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MACHINE_MAX_CPUS 8
+
+typedef struct MachineState {
+    uint64_t ram_size;        /* -m */
+    uint64_t below_4g_mem;    /* RAM mapped at 0 .. below_4g_mem */
+    uint64_t above_4g_mem;    /* RAM mapped at 4 GiB .. 4 GiB + above_4g_mem */
+    unsigned smp_cpus;        /* -smp */
+    const char *bios;         /* -bios or the configured default */
+    const char *name;         /* -name */
+    bool nographic;
+    bool no_reboot;
+    bool no_shutdown;
+    bool start_paused;        /* -S */
+    bool nodefaults;
+    const char *boot_order;   /* -boot order=..., default "cad" */
+} MachineState;
+
+extern MachineState *current_machine;
+
+typedef void ResetHandler(void *opaque);
+/* Handlers run in registration order on every system reset (and once before start). */
+void machine_register_reset(ResetHandler *fn, void *opaque);
+void machine_run_reset_handlers(void);
+
+/* Requests from devices or vCPUs (any thread); acted on by the main loop. */
+void machine_request_reset(void);     /* 0xcf9, port 0x92, i8042 0xfe, triple fault */
+void machine_request_poweroff(void);  /* ACPI PM1a_CNT sleep type 0 */
+void machine_request_shutdown_signal(int sig); /* SIGINT/SIGTERM */
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * Guest physical memory as the VMM sees it: RAM blocks mapped into KVM and accessors that
+ * bounds-check every guest-supplied address. Not MMIO: see ioport.h.
+ */
+#ifndef HW_MEMORY_H
+#define HW_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM block, else NULL. */
+void *guest_ram_ptr(uint64_t gpa, uint64_t len);
+/* Copy to/from guest RAM; false (nothing copied) when any byte is outside RAM. */
+bool guest_mem_read(uint64_t gpa, void *buf, uint64_t len);
+bool guest_mem_write(uint64_t gpa, const void *buf, uint64_t len);
+
+/* Add a RAM or ROM block backed by host memory at host; registers a KVM slot. */
+void guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, const char *name);
+void guest_mem_reset(void);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * The main loop: a GLib main context run by the main thread, the big machine lock (BQL)
+ * and timers on two clocks. Everything dispatched from the main loop (fd handlers, timers,
+ * idle callbacks) runs with the BQL held; the lock is dropped only while the loop polls.
+ * vCPU threads take the BQL around device dispatch.
+ */
+#ifndef UTIL_MAIN_LOOP_H
+#define UTIL_MAIN_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+typedef enum ClockType {
+    CLOCK_REALTIME, /* host monotonic time; runs while the VM is stopped */
+    CLOCK_VIRTUAL,  /* guest time: device timers (RTC, throttling) use this */
+    CLOCK_MAX,
+} ClockType;
+
+typedef struct Timer Timer;
+typedef void TimerCb(void *opaque);
+
+int64_t clock_get_ns(ClockType type);
+/* Time source for CLOCK_VIRTUAL (qtest installs one); NULL restores host time. */
+void clock_set_virtual_source(int64_t (*get_ns)(void));
+/* Run every CLOCK_VIRTUAL timer whose deadline is <= now (qtest clock_step). */
+void clock_run_virtual_timers(void);
+/* Earliest CLOCK_VIRTUAL deadline, or -1 when no timer is armed. */
+int64_t clock_virtual_deadline(void);
+
+Timer *timer_new(ClockType type, TimerCb *cb, void *opaque);
+void timer_mod(Timer *t, int64_t expire_ns);   /* absolute time on the timer's clock */
+void timer_del(Timer *t);
+bool timer_pending(const Timer *t);
+void timer_free(Timer *t);
+
+void main_loop_init(void);
+GMainContext *main_loop_context(void);
+/* Run until main_loop_quit(); returns the status passed to it. */
+int main_loop_run(void);
+void main_loop_quit(int status);
+/* Wake the main loop from any thread (its callbacks then see new state). */
+void main_loop_notify(void);
+
+/* Call fn(opaque) soon in the main loop, from any thread, with the BQL held. */
+void main_loop_call(void (*fn)(void *opaque), void *opaque);
+
+void bql_lock(void);
+void bql_unlock(void);
+bool bql_locked(void);
+
+#endif
