@@ -37,4 +37,11 @@ void machine_request_reset(void);     /* 0xcf9, port 0x92, i8042 0xfe, triple fa
 void machine_request_poweroff(void);  /* ACPI PM1a_CNT sleep type 0 */
 void machine_request_shutdown_signal(int sig); /* SIGINT/SIGTERM */
 
+/* Run state: the vCPUs run or are parked (stop/cont, -S). */
+bool machine_is_running(void);
+void machine_stop(void);
+void machine_cont(void);
+/* Run the reset handlers and start the vCPU threads, parked; machine_cont() runs them. */
+void machine_start(void);
+
 #endif

@@ -12,7 +12,7 @@
 #include <glib.h>
 
 typedef enum ClockType {
-    CLOCK_REALTIME, /* host monotonic time; runs while the VM is stopped */
+    CLOCK_HOST,     /* host monotonic time; runs while the VM is stopped */
     CLOCK_VIRTUAL,  /* guest time: device timers (RTC, throttling) use this */
     CLOCK_MAX,
 } ClockType;
@@ -48,5 +48,7 @@ void main_loop_call(void (*fn)(void *opaque), void *opaque);
 void bql_lock(void);
 void bql_unlock(void);
 bool bql_locked(void);
+/* For waiting on a GCond with the BQL released (vCPU parking). */
+GMutex *bql_mutex(void);
 
 #endif

@@ -1,0 +1,23 @@
+/*
+ * The KVM accelerator: one VM with an in-kernel irqchip and PIT, and one thread per vCPU
+ * that runs KVM_RUN and dispatches port-I/O and MMIO exits under the BQL.
+ */
+#ifndef HW_KVM_H
+#define HW_KVM_H
+
+#include <stdbool.h>
+#include "util/error.h"
+
+bool kvm_init(unsigned smp_cpus, Error **errp);
+/* Start the vCPU threads (parked if the machine starts stopped). */
+void kvm_start_vcpus(void);
+/* Park every vCPU outside KVM_RUN and wait until they are (BQL held; releases it while
+ * waiting). */
+void kvm_pause_vcpus(void);
+void kvm_resume_vcpus(void);
+/* Put every vCPU back to its power-on state (vCPUs must be paused). */
+void kvm_reset_vcpus(void);
+/* Stop the vCPU threads for good (exit path). */
+void kvm_stop_vcpus(void);
+
+#endif

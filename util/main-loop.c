@@ -1,0 +1,256 @@
+/*
+ * The main loop and its clocks. The main thread owns the default GMainContext and holds the
+ * BQL except while it polls (a wrapped poll function drops and retakes it), so every
+ * callback dispatched here runs under the BQL. Timers are kept in one list ordered by
+ * deadline per clock and fired by a GSource whose timeout is the earliest deadline.
+ * Not a thread pool (thread-pool.c) and not the vCPU loop (hw/kvm/).
+ */
+#include <time.h>
+#include <glib.h>
+#include "util/main-loop.h"
+
+struct Timer {
+    ClockType type;
+    TimerCb *cb;
+    void *opaque;
+    int64_t expire;  /* -1 when not armed */
+};
+
+static GMutex bql;
+static __thread bool bql_held;
+static GMainContext *main_ctx;
+static GMainLoop *loop;
+static int quit_status;
+static GList *timers[CLOCK_MAX];   /* armed timers, earliest first */
+static int64_t (*virtual_source)(void);
+static GPollFunc default_poll;
+
+int64_t clock_get_ns(ClockType type)
+{
+    struct timespec ts;
+
+    if (type == CLOCK_VIRTUAL && virtual_source) {
+        return virtual_source();
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void clock_set_virtual_source(int64_t (*get_ns)(void))
+{
+    virtual_source = get_ns;
+}
+
+Timer *timer_new(ClockType type, TimerCb *cb, void *opaque)
+{
+    Timer *t = g_new0(Timer, 1);
+
+    t->type = type;
+    t->cb = cb;
+    t->opaque = opaque;
+    t->expire = -1;
+    return t;
+}
+
+static gint timer_cmp(gconstpointer a, gconstpointer b)
+{
+    const Timer *ta = a, *tb = b;
+
+    return ta->expire < tb->expire ? -1 : ta->expire > tb->expire;
+}
+
+void timer_del(Timer *t)
+{
+    if (t->expire >= 0) {
+        timers[t->type] = g_list_remove(timers[t->type], t);
+        t->expire = -1;
+    }
+}
+
+void timer_mod(Timer *t, int64_t expire_ns)
+{
+    timer_del(t);
+    t->expire = expire_ns < 0 ? 0 : expire_ns;
+    timers[t->type] = g_list_insert_sorted(timers[t->type], t, timer_cmp);
+    main_loop_notify();
+}
+
+bool timer_pending(const Timer *t)
+{
+    return t->expire >= 0;
+}
+
+void timer_free(Timer *t)
+{
+    if (t) {
+        timer_del(t);
+        g_free(t);
+    }
+}
+
+/* Fire expired timers of one clock; a callback may re-arm or delete any timer. */
+static void clock_run_timers(ClockType type)
+{
+    int64_t now = clock_get_ns(type);
+
+    while (timers[type]) {
+        Timer *t = timers[type]->data;
+        if (t->expire > now) {
+            break;
+        }
+        timer_del(t);
+        t->cb(t->opaque);
+    }
+}
+
+void clock_run_virtual_timers(void)
+{
+    clock_run_timers(CLOCK_VIRTUAL);
+}
+
+int64_t clock_virtual_deadline(void)
+{
+    return timers[CLOCK_VIRTUAL] ? ((Timer *)timers[CLOCK_VIRTUAL]->data)->expire : -1;
+}
+
+/* Milliseconds until the earliest deadline (rounded up), or -1. */
+static gint timers_timeout_ms(void)
+{
+    gint timeout = -1;
+
+    for (int type = 0; type < CLOCK_MAX; type++) {
+        if (!timers[type] || (type == CLOCK_VIRTUAL && virtual_source)) {
+            continue;  /* a foreign virtual clock only moves when told to */
+        }
+        int64_t delta = ((Timer *)timers[type]->data)->expire - clock_get_ns(type);
+        gint ms = delta <= 0 ? 0 : (gint)MIN((delta + 999999) / 1000000, G_MAXINT);
+        timeout = timeout < 0 ? ms : MIN(timeout, ms);
+    }
+    return timeout;
+}
+
+static gboolean timer_source_prepare(GSource *src, gint *timeout)
+{
+    *timeout = timers_timeout_ms();
+    return *timeout == 0;
+}
+
+static gboolean timer_source_check(GSource *src)
+{
+    return timers_timeout_ms() == 0;
+}
+
+static gboolean timer_source_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+    clock_run_timers(CLOCK_HOST);
+    if (!virtual_source) {
+        clock_run_timers(CLOCK_VIRTUAL);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs timer_source_funcs = {
+    .prepare = timer_source_prepare,
+    .check = timer_source_check,
+    .dispatch = timer_source_dispatch,
+};
+
+/* Poll without the BQL so vCPU threads can dispatch exits meanwhile. */
+static gint main_loop_poll(GPollFD *fds, guint nfds, gint timeout)
+{
+    gint ret;
+
+    bql_unlock();
+    ret = default_poll(fds, nfds, timeout);
+    bql_lock();
+    return ret;
+}
+
+void main_loop_init(void)
+{
+    GSource *src;
+
+    main_ctx = g_main_context_default();
+    loop = g_main_loop_new(main_ctx, FALSE);
+    default_poll = g_main_context_get_poll_func(main_ctx);
+    g_main_context_set_poll_func(main_ctx, main_loop_poll);
+    src = g_source_new(&timer_source_funcs, sizeof(GSource));
+    g_source_attach(src, main_ctx);
+    g_source_unref(src);
+    bql_lock();
+}
+
+GMainContext *main_loop_context(void)
+{
+    return main_ctx;
+}
+
+int main_loop_run(void)
+{
+    g_main_loop_run(loop);
+    return quit_status;
+}
+
+void main_loop_quit(int status)
+{
+    quit_status = status;
+    g_main_loop_quit(loop);
+    main_loop_notify();
+}
+
+void main_loop_notify(void)
+{
+    if (main_ctx) {
+        g_main_context_wakeup(main_ctx);
+    }
+}
+
+typedef struct MainLoopCall {
+    void (*fn)(void *opaque);
+    void *opaque;
+} MainLoopCall;
+
+static gboolean main_loop_call_cb(gpointer data)
+{
+    MainLoopCall *c = data;
+
+    c->fn(c->opaque);
+    g_free(c);
+    return G_SOURCE_REMOVE;
+}
+
+void main_loop_call(void (*fn)(void *opaque), void *opaque)
+{
+    MainLoopCall *c = g_new(MainLoopCall, 1);
+    GSource *src = g_idle_source_new();
+
+    c->fn = fn;
+    c->opaque = opaque;
+    g_source_set_callback(src, main_loop_call_cb, c, NULL);
+    g_source_attach(src, main_ctx);
+    g_source_unref(src);
+}
+
+void bql_lock(void)
+{
+    g_assert(!bql_held);
+    g_mutex_lock(&bql);
+    bql_held = true;
+}
+
+void bql_unlock(void)
+{
+    g_assert(bql_held);
+    bql_held = false;
+    g_mutex_unlock(&bql);
+}
+
+bool bql_locked(void)
+{
+    return bql_held;
+}
+
+GMutex *bql_mutex(void)
+{
+    return &bql;
+}
