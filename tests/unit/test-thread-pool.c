@@ -1,0 +1,206 @@
+/*
+ * Unit tests for util/thread-pool.c: many jobs complete with their results, callbacks run in
+ * the completion context's thread, the thread limit holds, drain waits for chained work, and
+ * draining works both from the context's owner and from another thread.
+ */
+#include <stdbool.h>
+#include <string.h>
+#include <glib.h>
+#include "util/thread-pool.h"
+
+#define N_JOBS 1000
+#define MAX_THREADS 8
+
+typedef struct TestState {
+    GThread *main_thread;
+    int results[N_JOBS];
+    int n_done;
+    int running, max_running;
+    int wrong_thread;
+    GMainLoop *loop;
+    ThreadPool *pool;
+    int chain_left;
+} TestState;
+
+static TestState st;
+
+static int work_double(void *arg)
+{
+    int i = GPOINTER_TO_INT(arg);
+    int now = g_atomic_int_add(&st.running, 1) + 1;
+    int max;
+
+    while ((max = g_atomic_int_get(&st.max_running)) < now &&
+           !g_atomic_int_compare_and_exchange(&st.max_running, max, now)) {
+    }
+    if (g_thread_self() == st.main_thread) {
+        g_atomic_int_set(&st.wrong_thread, 1);
+    }
+    if (i % 50 == 0) {
+        g_usleep(1000);
+    }
+    g_atomic_int_add(&st.running, -1);
+    return i * 2 + 1;
+}
+
+static void done_record(void *opaque, int ret)
+{
+    int i = GPOINTER_TO_INT(opaque);
+
+    if (g_thread_self() != st.main_thread) {
+        g_atomic_int_set(&st.wrong_thread, 1);
+    }
+    g_assert_cmpint(st.results[i], ==, 0);
+    st.results[i] = ret;
+    if (++st.n_done == N_JOBS && st.loop) {
+        g_main_loop_quit(st.loop);
+    }
+}
+
+static void state_reset(GThread *owner)
+{
+    memset(&st, 0, sizeof(st));
+    st.main_thread = owner;
+}
+
+static void submit_all(ThreadPool *pool)
+{
+    for (int i = 0; i < N_JOBS; i++) {
+        thread_pool_submit(pool, work_double, GINT_TO_POINTER(i), done_record,
+                           GINT_TO_POINTER(i));
+    }
+}
+
+static void check_all_done(void)
+{
+    g_assert_cmpint(st.n_done, ==, N_JOBS);
+    for (int i = 0; i < N_JOBS; i++) {
+        g_assert_cmpint(st.results[i], ==, i * 2 + 1);
+    }
+    g_assert_cmpint(g_atomic_int_get(&st.wrong_thread), ==, 0);
+    g_assert_cmpint(st.max_running, >=, 1);
+    g_assert_cmpint(st.max_running, <=, MAX_THREADS);
+}
+
+static void test_drain_owner(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    ThreadPool *pool = thread_pool_new(ctx, MAX_THREADS);
+
+    state_reset(g_thread_self());
+    submit_all(pool);
+    thread_pool_drain(pool);
+    check_all_done();
+    thread_pool_free(pool);
+    g_main_context_unref(ctx);
+}
+
+static void test_main_loop(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    ThreadPool *pool = thread_pool_new(ctx, MAX_THREADS);
+
+    state_reset(g_thread_self());
+    st.loop = g_main_loop_new(ctx, FALSE);
+    submit_all(pool);
+    g_main_loop_run(st.loop);
+    check_all_done();
+    g_main_loop_unref(st.loop);
+    thread_pool_free(pool);
+    g_main_context_unref(ctx);
+}
+
+static gpointer loop_thread(gpointer data)
+{
+    g_main_context_push_thread_default(g_main_loop_get_context(data));
+    g_main_loop_run(data);
+    g_main_context_pop_thread_default(g_main_loop_get_context(data));
+    return NULL;
+}
+
+static gboolean loop_running(gpointer data)
+{
+    g_atomic_int_set((int *)data, 1);
+    return G_SOURCE_REMOVE;
+}
+
+static void test_drain_foreign(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    GMainLoop *loop = g_main_loop_new(ctx, FALSE);
+    ThreadPool *pool = thread_pool_new(ctx, MAX_THREADS);
+    int started = 0;
+    GThread *thread;
+
+    g_main_context_invoke(ctx, loop_running, &started);
+    thread = g_thread_new("loop", loop_thread, loop);
+    while (!g_atomic_int_get(&started)) {
+        g_usleep(1000);
+    }
+    state_reset(thread);
+    submit_all(pool);
+    thread_pool_drain(pool);
+    check_all_done();
+    g_main_loop_quit(loop);
+    g_thread_join(thread);
+    thread_pool_free(pool);
+    g_main_loop_unref(loop);
+    g_main_context_unref(ctx);
+}
+
+static int work_ident(void *arg)
+{
+    return GPOINTER_TO_INT(arg);
+}
+
+/* Each completion submits the next job: drain must wait for the whole chain. */
+static void done_chain(void *opaque, int ret)
+{
+    g_assert_cmpint(ret, ==, st.chain_left);
+    st.n_done++;
+    if (--st.chain_left > 0) {
+        thread_pool_submit(st.pool, work_ident, GINT_TO_POINTER(st.chain_left), done_chain,
+                           NULL);
+    }
+}
+
+static void test_chain_and_sync(void)
+{
+    ThreadPool *pool = thread_pool_new(NULL, 2);
+
+    state_reset(g_thread_self());
+    st.pool = pool;
+    st.chain_left = 100;
+    thread_pool_submit(pool, work_ident, GINT_TO_POINTER(100), done_chain, NULL);
+    thread_pool_submit(pool, work_ident, GINT_TO_POINTER(5), NULL, NULL);
+    thread_pool_drain(pool);
+    g_assert_cmpint(st.n_done, ==, 100);
+    g_assert_cmpint(st.chain_left, ==, 0);
+    g_assert_cmpint(thread_pool_run_sync(pool, work_ident, GINT_TO_POINTER(-7)), ==, -7);
+    thread_pool_free(pool);
+}
+
+/* Freeing a pool with work still queued runs every callback first. */
+static void test_free_drains(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    ThreadPool *pool = thread_pool_new(ctx, 1);
+
+    state_reset(g_thread_self());
+    submit_all(pool);
+    thread_pool_free(pool);
+    check_all_done();
+    g_assert_cmpint(st.max_running, ==, 1);
+    g_main_context_unref(ctx);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/thread-pool/drain-owner", test_drain_owner);
+    g_test_add_func("/thread-pool/main-loop", test_main_loop);
+    g_test_add_func("/thread-pool/drain-foreign", test_drain_foreign);
+    g_test_add_func("/thread-pool/chain-and-sync", test_chain_and_sync);
+    g_test_add_func("/thread-pool/free-drains", test_free_drains);
+    return g_test_run();
+}
