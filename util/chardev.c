@@ -21,6 +21,7 @@
 #include "util/main-loop.h"
 
 #define MUX_ESCAPE 0x01  /* Ctrl-A */
+#define CHR_RETRY_MS 10  /* how soon input is offered again to a full front end */
 
 struct Chardev {
     char *label;
@@ -32,6 +33,7 @@ struct Chardev {
     bool mux_escape_seen;
     guint in_watch;
     guint listen_watch;
+    guint retry_source;  /* pending re-offer of input to a full front end */
     ChrCanRead *can_read;
     ChrRead *read;
     void *opaque;
@@ -115,6 +117,15 @@ static bool chr_mux_filter(Chardev *chr, uint8_t ch)
     return false;
 }
 
+static gboolean chr_retry_input(gpointer data)
+{
+    Chardev *chr = data;
+
+    chr->retry_source = 0;
+    chr_start_input(chr);
+    return G_SOURCE_REMOVE;
+}
+
 static gboolean chr_input_ready(gint fd, GIOCondition cond, gpointer data)
 {
     Chardev *chr = data;
@@ -123,7 +134,10 @@ static gboolean chr_input_ready(gint fd, GIOCondition cond, gpointer data)
     ssize_t n;
 
     if (room <= 0) {
-        return G_SOURCE_CONTINUE;  /* front end full: retry on the next poll */
+        /* Front end full: stop watching (the fd stays readable) and look again shortly. */
+        chr->in_watch = 0;
+        chr->retry_source = g_timeout_add(CHR_RETRY_MS, chr_retry_input, chr);
+        return G_SOURCE_REMOVE;
     }
     n = read(fd, buf, MIN((size_t)room, sizeof(buf)));
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -309,6 +323,9 @@ void chr_free(Chardev *chr)
     }
     if (chr->listen_watch) {
         g_source_remove(chr->listen_watch);
+    }
+    if (chr->retry_source) {
+        g_source_remove(chr->retry_source);
     }
     if (chr->out_fd > STDERR_FILENO) {
         close(chr->out_fd);

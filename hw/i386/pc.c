@@ -1,0 +1,212 @@
+/*
+ * The PC board: RAM and firmware mapping, the chipset (i440FX, PIIX3, PIIX4 PM), the ISA
+ * devices (RTC/CMOS, COM1, debug console, port 0x92, i8042) and what the firmware reads
+ * from CMOS and fw_cfg. Devices know nothing of each other; this file wires them.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <glib.h>
+#include "hw/debugcon.h"
+#include "hw/e820.h"
+#include "hw/fw_cfg.h"
+#include "hw/i8042.h"
+#include "hw/memory.h"
+#include "hw/pc.h"
+#include "hw/pc-chipset.h"
+#include "hw/pci.h"
+#include "hw/port92.h"
+#include "hw/rtc.h"
+#include "hw/serial.h"
+
+#define PC_VGA_HOLE_START 0xa0000ULL
+#define PC_VGA_HOLE_END   0xc0000ULL
+#define PC_ISA_BIOS_SIZE  0x20000ULL  /* the BIOS copy below 1 MiB */
+
+#define FW_CFG_IO_BASE    0x510
+#define FW_CFG_RAM_SIZE   0x03
+#define FW_CFG_NOGRAPHIC  0x04
+#define FW_CFG_NB_CPUS    0x05
+#define FW_CFG_MACHINE_ID 0x06
+#define FW_CFG_BOOT_MENU  0x0e
+#define FW_CFG_MAX_CPUS   0x0f
+#define FW_CFG_NUMA       0x0d
+
+typedef struct PCBoard {
+    MachineState *ms;
+    uint8_t *ram;
+    uint8_t *bios;
+    size_t bios_size;
+    RTCState *rtc;
+    FWCfgState *fw_cfg;
+} PCBoard;
+
+static PCBoard board;
+
+static void *pc_alloc_host(uint64_t size, Error **errp)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (p == MAP_FAILED) {
+        error_setg_errno(errp, errno, "cannot set up guest memory 'pc.ram'");
+        return NULL;
+    }
+    return p;
+}
+
+static bool pc_map_ram(PCBoard *b, Error **errp)
+{
+    MachineState *ms = b->ms;
+
+    b->ram = pc_alloc_host(ms->ram_size, errp);
+    if (!b->ram) {
+        return false;
+    }
+    madvise(b->ram, ms->ram_size, MADV_MERGEABLE);
+    /* 0xa0000-0xbffff is the legacy VGA window: not RAM on a PC. */
+    guest_mem_add(0, PC_VGA_HOLE_START, b->ram, false, "pc.ram-low");
+    guest_mem_add(PC_VGA_HOLE_END, ms->below_4g_mem - PC_VGA_HOLE_END,
+                  b->ram + PC_VGA_HOLE_END, false, "pc.ram");
+    if (ms->above_4g_mem) {
+        guest_mem_add(PC_4G, ms->above_4g_mem, b->ram + ms->below_4g_mem, false,
+                      "pc.ram-high");
+    }
+    return true;
+}
+
+static bool pc_load_bios(PCBoard *b, Error **errp)
+{
+    g_autofree char *data = NULL;
+    gsize size;
+
+    if (!g_file_get_contents(b->ms->bios, &data, &size, NULL) || size == 0 ||
+        size % 65536 || size > 16 * 1024 * 1024) {
+        error_setg(errp, "could not load PC BIOS '%s'", b->ms->bios);
+        return false;
+    }
+    b->bios = pc_alloc_host(size, errp);
+    if (!b->bios) {
+        return false;
+    }
+    memcpy(b->bios, data, size);
+    b->bios_size = size;
+    /* Read-only at the top of 4 GiB: the pristine copy a reboot restores from. */
+    guest_mem_add(PC_4G - size, size, b->bios, true, "pc.bios");
+    return true;
+}
+
+/* At every reset the low BIOS alias (0xe0000-0xfffff) gets the pristine image back. */
+static void pc_reset_bios_alias(void *opaque)
+{
+    PCBoard *b = opaque;
+    size_t n = MIN(b->bios_size, PC_ISA_BIOS_SIZE);
+
+    memcpy(b->ram + 0x100000 - n, b->bios + b->bios_size - n, n);
+}
+
+static void pc_cmos_set_word(RTCState *rtc, unsigned addr, unsigned val)
+{
+    rtc_set_memory(rtc, addr, val & 0xff);
+    rtc_set_memory(rtc, addr + 1, (val >> 8) & 0xff);
+}
+
+static unsigned pc_boot_nibble(char c)
+{
+    switch (c) {
+    case 'a':
+    case 'b':
+        return 1;  /* floppy */
+    case 'c':
+        return 2;  /* hard disk */
+    case 'd':
+        return 3;  /* CD-ROM */
+    default:
+        return 0;
+    }
+}
+
+static void pc_cmos_init(PCBoard *b)
+{
+    MachineState *ms = b->ms;
+    RTCState *rtc = b->rtc;
+    const char *order = ms->boot_order ? ms->boot_order : "cad";
+    uint64_t ext_kb = (ms->below_4g_mem - 0x100000) / 1024;
+    uint64_t above_16m = ms->below_4g_mem > (16 << 20) ? ms->below_4g_mem - (16 << 20) : 0;
+    uint64_t high = ms->above_4g_mem / 65536;
+    unsigned boot[3] = { 0 };
+
+    pc_cmos_set_word(rtc, 0x15, 640);                    /* base memory in KiB */
+    pc_cmos_set_word(rtc, 0x17, MIN(ext_kb, 65535));     /* extended memory in KiB */
+    pc_cmos_set_word(rtc, 0x30, MIN(ext_kb, 65535));
+    pc_cmos_set_word(rtc, 0x34, MIN(above_16m / 65536, 65535)); /* 64 KiB units */
+    rtc_set_memory(rtc, 0x5b, high & 0xff);
+    rtc_set_memory(rtc, 0x5c, (high >> 8) & 0xff);
+    rtc_set_memory(rtc, 0x5d, (high >> 16) & 0xff);
+    rtc_set_memory(rtc, 0x5f, ms->smp_cpus - 1);
+    rtc_set_memory(rtc, 0x14, 0x06);  /* equipment: FPU present, no display adapter BIOS */
+    for (unsigned i = 0; i < 3 && order[i]; i++) {
+        boot[i] = pc_boot_nibble(order[i]);
+    }
+    rtc_set_memory(rtc, 0x3d, (boot[1] << 4) | boot[0]);
+    rtc_set_memory(rtc, 0x38, boot[2] << 4);
+}
+
+static void pc_fw_cfg_init(PCBoard *b, PCConfig *cfg)
+{
+    MachineState *ms = b->ms;
+    FWCfgState *fw = fw_cfg_init_io(FW_CFG_IO_BASE, true);
+    E820Entry e820[E820_MAX_ENTRIES];
+    unsigned n = pc_build_e820(ms->below_4g_mem, ms->above_4g_mem, e820);
+    uint32_t reboot_wait;
+
+    fw_cfg_add_i64(fw, FW_CFG_RAM_SIZE, ms->ram_size);
+    fw_cfg_add_i16(fw, FW_CFG_NOGRAPHIC, ms->nographic);
+    fw_cfg_add_i16(fw, FW_CFG_NB_CPUS, ms->smp_cpus);
+    fw_cfg_add_i16(fw, FW_CFG_MAX_CPUS, ms->smp_cpus);
+    fw_cfg_add_i32(fw, FW_CFG_MACHINE_ID, 0);
+    fw_cfg_add_i16(fw, FW_CFG_BOOT_MENU, cfg->boot_menu);
+    fw_cfg_add_i64(fw, FW_CFG_NUMA, 0);
+    fw_cfg_add_file(fw, "etc/e820", e820, n * sizeof(E820Entry));
+    fw_cfg_add_file(fw, "bootorder", "", 0);
+    /* Always present, as in QEMU: -1 (the default) makes SeaBIOS wait forever. */
+    reboot_wait = GUINT32_TO_LE((uint32_t)cfg->reboot_timeout);
+    fw_cfg_add_file(fw, "etc/boot-fail-wait", &reboot_wait, sizeof(reboot_wait));
+    for (guint i = 0; cfg->fw_cfg_user && i < cfg->fw_cfg_user->len; i++) {
+        PCFwCfgItem *it = g_ptr_array_index(cfg->fw_cfg_user, i);
+        fw_cfg_add_file(fw, it->name, it->data, it->len);
+    }
+    b->fw_cfg = fw;
+}
+
+static void pc_isa_init(PCBoard *b, PCConfig *cfg)
+{
+    b->rtc = rtc_init(8);
+    if (cfg->serial) {
+        serial_init(0x3f8, 4, cfg->serial);
+    }
+    if (cfg->debugcon) {
+        debugcon_init(0x402, cfg->debugcon);
+    }
+    port92_init();
+    i8042_init(1, 12);
+}
+
+bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
+{
+    PCBoard *b = &board;
+    PCIBus *bus;
+
+    b->ms = ms;
+    if (!pc_map_ram(b, errp) || !pc_load_bios(b, errp)) {
+        return false;
+    }
+    machine_register_reset(pc_reset_bios_alias, b);
+    bus = i440fx_init();
+    piix3_init(bus, PCI_DEVFN(1, 0));
+    piix4_pm_init(bus, PCI_DEVFN(1, 3), 9);
+    pc_isa_init(b, cfg);
+    pc_cmos_init(b);
+    pc_fw_cfg_init(b, cfg);
+    return true;
+}

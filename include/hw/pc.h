@@ -1,0 +1,28 @@
+/*
+ * The PC board (i440FX + PIIX3): builds the machine from a MachineState and the
+ * host-side resources the command line named.
+ */
+#ifndef HW_PC_H
+#define HW_PC_H
+
+#include "hw/machine.h"
+#include "util/chardev.h"
+#include "util/error.h"
+
+typedef struct PCConfig {
+    Chardev *serial;      /* COM1 backend, or NULL for no COM1 */
+    Chardev *debugcon;    /* port 0x402 backend, or NULL */
+    int reboot_timeout;   /* -boot reboot-timeout (ms), -1 when not given */
+    bool boot_menu;
+    GPtrArray *fw_cfg_user; /* PCFwCfgItem* from -fw_cfg */
+} PCConfig;
+
+typedef struct PCFwCfgItem {
+    char *name;
+    void *data;
+    size_t len;
+} PCFwCfgItem;
+
+bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp);
+
+#endif

@@ -1,0 +1,468 @@
+/*
+ * Command-line parsing: one table entry per option, each handler filling the VMConfig.
+ * Messages follow QEMU ("-foo: invalid option", "Invalid SMP CPUs 0. ..."), with the
+ * option and its argument printed first as the location.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+#include "config-host.h"
+#include "hw/e820.h"
+#include "system/cmdline.h"
+#include "util/cutils.h"
+#include "util/opts.h"
+#include "util/trace.h"
+
+#define DEFAULT_RAM_SIZE (128ULL << 20)
+
+typedef bool OptionHandler(VMConfig *cfg, const char *arg, Error **errp);
+
+typedef struct CmdOption {
+    const char *name;
+    bool has_arg;
+    OptionHandler *handler;
+    const char *help;
+} CmdOption;
+
+static const OptDesc memory_desc[] = {
+    { "size", OPT_SIZE, "initial amount of guest memory" },
+    { "slots", OPT_NUMBER, "number of hotplug slots (ignored)" },
+    { "maxmem", OPT_SIZE, "maximum amount of guest memory (ignored)" },
+    { NULL },
+};
+static const OptsList memory_opts = { "memory", "size", false, memory_desc };
+
+static const OptDesc smp_desc[] = {
+    { "cpus", OPT_NUMBER }, { "sockets", OPT_NUMBER }, { "cores", OPT_NUMBER },
+    { "threads", OPT_NUMBER }, { "maxcpus", OPT_NUMBER }, { NULL },
+};
+static const OptsList smp_opts = { "smp-opts", "cpus", false, smp_desc };
+
+static const OptDesc machine_desc[] = {
+    { "type", OPT_STRING, "emulated machine" },
+    { "accel", OPT_STRING, "accelerator list" },
+    { "kernel_irqchip", OPT_BOOL, "use KVM in-kernel irqchip" },
+    { "usb", OPT_BOOL, "Set on/off to enable/disable usb" },
+    { "mem-merge", OPT_BOOL, "enable/disable memory merge support" },
+    { "dump-guest-core", OPT_BOOL, "Include guest memory in  a core dump" },
+    { NULL },
+};
+static const OptsList machine_opts = { "machine", "type", false, machine_desc };
+
+static const OptDesc boot_desc[] = {
+    { "order", OPT_STRING }, { "once", OPT_STRING }, { "menu", OPT_BOOL },
+    { "splash", OPT_STRING }, { "splash-time", OPT_STRING },
+    { "reboot-timeout", OPT_STRING }, { "strict", OPT_BOOL }, { NULL },
+};
+static const OptsList boot_opts = { "boot-opts", "order", false, boot_desc };
+
+static const OptDesc fw_cfg_desc[] = {
+    { "name", OPT_STRING, "Sets the fw_cfg name of the blob to be inserted" },
+    { "file", OPT_STRING, "Sets the name of the file from which the fw_cfg blob will be "
+                          "loaded" },
+    { "string", OPT_STRING, "Sets content of the blob to be inserted from a string" },
+    { NULL },
+};
+static const OptsList fw_cfg_opts = { "fw_cfg", NULL, false, fw_cfg_desc };
+
+static const OptDesc name_desc[] = {
+    { "guest", OPT_STRING }, { "process", OPT_STRING }, { "debug-threads", OPT_BOOL },
+    { NULL },
+};
+static const OptsList name_opts = { "name", "guest", false, name_desc };
+
+static bool opt_memory(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts = opts_parse(&memory_opts, arg, true, errp);
+    const char *size;
+    uint64_t sz;
+
+    if (!opts) {
+        return false;
+    }
+    size = opts_get(opts, "size");
+    if (size && parse_size_default_suffix(size, 'M', &sz, errp) < 0) {
+        opts_free(opts);
+        return false;
+    }
+    opts_free(opts);
+    if (!size) {
+        return true;
+    }
+    if (sz == 0) {
+        sz = DEFAULT_RAM_SIZE;
+    }
+    if (sz < (2ULL << 20) || sz > (1ULL << 40)) {
+        error_setg(errp, "ram size out of range (2M to 1T)");
+        return false;
+    }
+    cfg->ms.ram_size = sz;
+    return true;
+}
+
+static bool opt_smp(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts = opts_parse(&smp_opts, arg, true, errp);
+    uint64_t cpus, topo;
+
+    if (!opts) {
+        return false;
+    }
+    topo = opts_get_number(opts, "sockets", 1) * opts_get_number(opts, "cores", 1) *
+           opts_get_number(opts, "threads", 1);
+    cpus = opts_get_number(opts, "cpus", opts_has(opts, "cpus") ? 0 : topo);
+    opts_free(opts);
+    if (cpus < 1) {
+        error_setg(errp, "Invalid SMP CPUs %" G_GUINT64_FORMAT ". The min CPUs supported "
+                   "by machine 'pc' is 1", cpus);
+        return false;
+    }
+    if (cpus > MACHINE_MAX_CPUS) {
+        error_setg(errp, "Invalid SMP CPUs %" G_GUINT64_FORMAT ". The max CPUs supported "
+                   "by machine 'pc' is %d", cpus, MACHINE_MAX_CPUS);
+        return false;
+    }
+    cfg->ms.smp_cpus = cpus;
+    return true;
+}
+
+static void print_machines(void)
+{
+    printf("Supported machines are:\n"
+           "pc                   Standard PC (i440FX + PIIX, 1996) (default)\n"
+           "pc-i440fx-2.2        Standard PC (i440FX + PIIX, 1996)\n");
+}
+
+static bool machine_type_ok(const char *type)
+{
+    return !strcmp(type, "pc") || g_str_has_prefix(type, "pc-i440fx-") ||
+           !strcmp(type, "pc-1.0") || g_str_has_prefix(type, "pc-0.") ||
+           g_str_has_prefix(type, "pc-1.");
+}
+
+static bool opt_machine(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts;
+    const char *type, *accel;
+    bool ok = true;
+
+    if (opts_is_help(arg)) {
+        print_machines();
+        exit(0);
+    }
+    opts = opts_parse(&machine_opts, arg, true, errp);
+    if (!opts) {
+        return false;
+    }
+    type = opts_get(opts, "type");
+    accel = opts_get(opts, "accel");
+    if (type && !machine_type_ok(type)) {
+        error_setg(errp, "unsupported machine type\nUse -machine help to list supported "
+                   "machines!");
+        ok = false;
+    } else if (accel && strcmp(accel, "kvm") != 0) {
+        error_setg(errp, "accelerator '%s' is not supported by minivmm (use kvm)", accel);
+        ok = false;
+    }
+    opts_free(opts);
+    return ok;
+}
+
+static bool opt_bios(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->ms.bios = arg;
+    return true;
+}
+
+static bool opt_bios_dir(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->bios_dir = arg;
+    return true;
+}
+
+static bool opt_name(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts = opts_parse(&name_opts, arg, true, errp);
+
+    if (!opts) {
+        return false;
+    }
+    cfg->ms.name = g_strdup(opts_get(opts, "guest"));
+    opts_free(opts);
+    return true;
+}
+
+static bool opt_serial(VMConfig *cfg, const char *arg, Error **errp)
+{
+    if (cfg->nr_serial >= MAX_SERIAL_PORTS) {
+        error_setg(errp, "too many serial ports");
+        return false;
+    }
+    cfg->serial_specs[cfg->nr_serial++] = arg;
+    return true;
+}
+
+static bool opt_debugcon(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->debugcon_spec = arg;
+    return true;
+}
+
+static bool opt_display(VMConfig *cfg, const char *arg, Error **errp)
+{
+    if (strcmp(arg, "none") != 0 && !g_str_has_prefix(arg, "none,")) {
+        error_setg(errp, "Display '%s' is not available (minivmm has no display: use "
+                   "-display none or -nographic)", arg);
+        return false;
+    }
+    return true;
+}
+
+static bool opt_vga(VMConfig *cfg, const char *arg, Error **errp)
+{
+    if (strcmp(arg, "none") != 0) {
+        error_setg(errp, "VGA '%s' is not available (minivmm has no VGA: use -vga none)",
+                   arg);
+        return false;
+    }
+    return true;
+}
+
+static bool opt_boot(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts = opts_parse(&boot_opts, arg, true, errp);
+    const char *order, *timeout;
+    bool ok = true;
+
+    if (!opts) {
+        return false;
+    }
+    order = opts_get(opts, "order");
+    if (order && strspn(order, "abcdnop") != strlen(order)) {
+        error_setg(errp, "Invalid boot device for order: '%s'", order);
+        ok = false;
+    }
+    if (order && ok) {
+        cfg->ms.boot_order = g_strdup(order);
+    }
+    cfg->pc.boot_menu = opts_get_bool(opts, "menu", false);
+    timeout = opts_get(opts, "reboot-timeout");
+    if (timeout && ok) {
+        char *end;
+        long t = strtol(timeout, &end, 10);
+        if (*end || t < -1 || t > 0xffff) {
+            error_setg(errp, "reboot timeout is invalid, it should be a value between -1 "
+                       "and 65535");
+            ok = false;
+        }
+        cfg->pc.reboot_timeout = t;
+    }
+    opts_free(opts);
+    return ok;
+}
+
+static bool opt_fw_cfg(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts = opts_parse(&fw_cfg_opts, arg, false, errp);
+    const char *name, *file, *str;
+    PCFwCfgItem *item;
+    bool ok = false;
+
+    if (!opts) {
+        return false;
+    }
+    name = opts_get(opts, "name");
+    file = opts_get(opts, "file");
+    str = opts_get(opts, "string");
+    item = g_new0(PCFwCfgItem, 1);
+    if (!name || (!file && !str)) {
+        error_setg(errp, "invalid argument(s)");
+    } else if (file && str) {
+        error_setg(errp, "file and string are mutually exclusive");
+    } else if (strlen(name) > 55) {
+        error_setg(errp, "name too long (max. 55 char)");
+    } else if (file && !g_file_get_contents(file, (char **)&item->data, &item->len, NULL)) {
+        error_setg(errp, "can't load %s", file);
+    } else {
+        if (!g_str_has_prefix(name, "opt/")) {
+            warn_report("externally provided fw_cfg item names should be prefixed with "
+                        "\"opt/\"");
+        }
+        if (str) {
+            item->data = g_strdup(str);
+            item->len = strlen(str);
+        }
+        item->name = g_strdup(name);
+        g_ptr_array_add(cfg->pc.fw_cfg_user, item);
+        ok = true;
+    }
+    if (!ok) {
+        g_free(item);
+    }
+    opts_free(opts);
+    return ok;
+}
+
+static bool opt_trace(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return trace_parse_option(arg, errp);
+}
+
+static bool opt_flag_paused(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->ms.start_paused = true;
+    return true;
+}
+
+static bool opt_flag_no_reboot(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->ms.no_reboot = true;
+    return true;
+}
+
+static bool opt_flag_no_shutdown(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->ms.no_shutdown = true;
+    return true;
+}
+
+static bool opt_flag_nodefaults(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->ms.nodefaults = true;
+    return true;
+}
+
+static bool opt_flag_nographic(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->ms.nographic = true;
+    return true;
+}
+
+static bool opt_flag_ignored(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return true;
+}
+
+static bool opt_version(VMConfig *cfg, const char *arg, Error **errp);
+static bool opt_help(VMConfig *cfg, const char *arg, Error **errp);
+
+static const CmdOption options[] = {
+    { "m", true, opt_memory, "[size=]megs  configure guest RAM (default 128M)" },
+    { "smp", true, opt_smp, "[cpus=]n  number of vCPUs (1-8)" },
+    { "machine", true, opt_machine, "[type=]pc[,accel=kvm]  select the machine" },
+    { "M", true, opt_machine, "same as -machine" },
+    { "enable-kvm", false, opt_flag_ignored, "accepted: KVM is always used" },
+    { "bios", true, opt_bios, "file  firmware image (default: SeaBIOS)" },
+    { "L", true, opt_bios_dir, "path  directory searched for -bios" },
+    { "name", true, opt_name, "string  name of the guest" },
+    { "S", false, opt_flag_paused, "do not start the CPUs (use 'cont' in the monitor)" },
+    { "no-reboot", false, opt_flag_no_reboot, "exit instead of rebooting" },
+    { "no-shutdown", false, opt_flag_no_shutdown, "stop instead of exiting on power-off" },
+    { "nodefaults", false, opt_flag_nodefaults, "create no default devices" },
+    { "nographic", false, opt_flag_nographic, "serial port and monitor on stdio" },
+    { "display", true, opt_display, "none  (no display)" },
+    { "vga", true, opt_vga, "none  (no VGA)" },
+    { "serial", true, opt_serial, "dev  stdio|file:PATH|unix:PATH[,server,nowait]|none|"
+                                  "mon:stdio" },
+    { "debugcon", true, opt_debugcon, "dev  debug console at port 0x402" },
+    { "boot", true, opt_boot, "[order=drives][,menu=on|off][,reboot-timeout=ms]" },
+    { "fw_cfg", true, opt_fw_cfg, "name=NAME,file=FILE|string=STR  add a fw_cfg file" },
+    { "trace", true, opt_trace, "[enable=]PATTERN|events=FILE|file=FILE  trace events" },
+    { "version", false, opt_version, "print the version and exit" },
+    { "h", false, opt_help, "print this help and exit" },
+    { "help", false, opt_help, "print this help and exit" },
+    { NULL },
+};
+
+static bool opt_version(VMConfig *cfg, const char *arg, Error **errp)
+{
+    printf("minivmm version " MINIVMM_VERSION
+           ", a QEMU 2.2-compatible command line on KVM\n");
+    exit(0);
+}
+
+static bool opt_help(VMConfig *cfg, const char *arg, Error **errp)
+{
+    printf("usage: minivmm [options]\n\n");
+    for (const CmdOption *o = options; o->name; o++) {
+        printf("-%-12s %s\n", o->name, o->help);
+    }
+    exit(0);
+}
+
+static const CmdOption *cmdline_find(const char *name)
+{
+    for (const CmdOption *o = options; o->name; o++) {
+        if (!strcmp(o->name, name)) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static void cmdline_defaults(VMConfig *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ms.ram_size = DEFAULT_RAM_SIZE;
+    cfg->ms.smp_cpus = 1;
+    cfg->ms.bios = CONFIG_BIOS;
+    cfg->pc.reboot_timeout = -1;
+    cfg->pc.fw_cfg_user = g_ptr_array_new();
+}
+
+static void cmdline_finish(VMConfig *cfg)
+{
+    if (cfg->bios_dir && !g_path_is_absolute(cfg->ms.bios) &&
+        strchr(cfg->ms.bios, '/') == NULL) {
+        cfg->ms.bios = g_build_filename(cfg->bios_dir, cfg->ms.bios, NULL);
+    }
+    pc_split_ram(cfg->ms.ram_size, &cfg->ms.below_4g_mem, &cfg->ms.above_4g_mem);
+    if (cfg->nr_serial == 0 && !cfg->ms.nodefaults) {
+        cfg->serial_specs[cfg->nr_serial++] = cfg->ms.nographic ? "mon:stdio" : "null";
+    }
+}
+
+void cmdline_parse(int argc, char **argv, VMConfig *cfg)
+{
+    Error *err = NULL;
+
+    cmdline_defaults(cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *name = argv[i];
+        const CmdOption *o;
+        const char *arg = NULL;
+
+        if (name[0] != '-') {
+            error_set_location(NULL);
+            error_report("%s: drive image files are not supported yet", name);
+            exit(1);
+        }
+        name += name[1] == '-' ? 2 : 1;
+        o = cmdline_find(name);
+        if (!o) {
+            error_set_location(argv[i]);
+            error_report("invalid option");
+            exit(1);
+        }
+        if (o->has_arg) {
+            if (i + 1 >= argc) {
+                error_set_location(argv[i]);
+                error_report("requires an argument");
+                exit(1);
+            }
+            arg = argv[++i];
+        }
+        {
+            g_autofree char *loc = arg ? g_strdup_printf("%s %s", argv[i - 1], arg)
+                                       : g_strdup(argv[i]);
+            error_set_location(loc);
+        }
+        if (!o->handler(cfg, arg, &err)) {
+            error_report_err(err);
+            exit(1);
+        }
+        error_set_location(NULL);
+    }
+    cmdline_finish(cfg);
+}

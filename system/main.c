@@ -1,0 +1,72 @@
+/*
+ * minivmm's entry point: parse the command line, set up KVM and the PC board, open the
+ * chardevs, start the vCPUs and run the main loop until quit, power-off or a signal.
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <glib.h>
+#include <glib-unix.h>
+#include "hw/kvm.h"
+#include "hw/pc.h"
+#include "system/cmdline.h"
+#include "util/chardev.h"
+#include "util/error.h"
+#include "util/main-loop.h"
+#include "util/trace.h"
+
+static gboolean main_on_signal(gpointer data)
+{
+    machine_request_shutdown_signal(GPOINTER_TO_INT(data));
+    return G_SOURCE_CONTINUE;
+}
+
+static Chardev *main_open_chardev(const char *label, const char *opt, const char *spec)
+{
+    Error *err = NULL;
+    Chardev *chr = chr_new_from_spec(label, spec, &err);
+
+    if (!chr) {
+        g_autofree char *loc = g_strdup_printf("%s %s", opt, spec);
+        error_set_location(loc);
+        error_report_err(err);
+        exit(1);
+    }
+    return chr;
+}
+
+static void main_open_chardevs(VMConfig *cfg)
+{
+    /* COM1 only for now; further -serial ports are accepted and wired when they land. */
+    if (cfg->nr_serial > 0 && g_strcmp0(cfg->serial_specs[0], "none") != 0) {
+        cfg->pc.serial = main_open_chardev("serial0", "-serial", cfg->serial_specs[0]);
+    }
+    if (cfg->debugcon_spec) {
+        cfg->pc.debugcon = main_open_chardev("debugcon", "-debugcon", cfg->debugcon_spec);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    VMConfig cfg;
+    int status;
+
+    error_set_progname("minivmm");
+    cmdline_parse(argc, argv, &cfg);
+    current_machine = &cfg.ms;
+    main_loop_init();
+    main_open_chardevs(&cfg);
+    if (!kvm_init(cfg.ms.smp_cpus, &error_fatal) || !pc_init(&cfg.ms, &cfg.pc, &error_fatal)) {
+        return 1;
+    }
+    g_unix_signal_add(SIGINT, main_on_signal, GINT_TO_POINTER(SIGINT));
+    g_unix_signal_add(SIGTERM, main_on_signal, GINT_TO_POINTER(SIGTERM));
+    g_unix_signal_add(SIGHUP, main_on_signal, GINT_TO_POINTER(SIGHUP));
+    machine_start();
+    if (!cfg.ms.start_paused) {
+        machine_cont();
+    }
+    status = main_loop_run();
+    kvm_stop_vcpus();
+    chr_restore_terminal();
+    return status;
+}
