@@ -79,6 +79,8 @@ def post(make_vm, args):
     vm.wait_debug(NO_BOOT, POST_TIMEOUT)
     log = vm.debug_text()
     assert re.search(r"^Found QEMU fw_cfg$", log, re.MULTILINE), "no fw_cfg found"
+    # SeaBIOS recognises the board by the host bridge's subsystem IDs (1af4:1100).
+    assert re.search(r"^Running on QEMU \(i440fx\)$", log, re.MULTILINE), "board not QEMU pc"
     return log
 
 
