@@ -228,7 +228,7 @@ static bool chr_open_unix(Chardev *chr, const char *spec, Error **errp)
     strcpy(addr.sun_path, parts[0]);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (server) {
-        mode_t old = umask(0077);
+        mode_t old = umask(0177);  /* the socket is created 0600 */
         unlink(parts[0]);
         if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
             umask(old);
