@@ -41,6 +41,21 @@ PCIBus *pci_bus_new(void)
     return g_new0(PCIBus, 1);
 }
 
+void pci_bus_free(PCIBus *bus)
+{
+    for (unsigned devfn = 0; devfn < PCI_DEVFN_MAX; devfn++) {
+        PCIDevice *dev = bus->devices[devfn];
+        if (!dev) {
+            continue;
+        }
+        for (int n = 0; n < PCI_NUM_REGIONS; n++) {
+            io_region_del(dev->bars[n].region);
+        }
+        g_free(dev);
+    }
+    g_free(bus);
+}
+
 PCIDevice *pci_find_device(PCIBus *bus, unsigned devfn)
 {
     return devfn < PCI_DEVFN_MAX ? bus->devices[devfn] : NULL;

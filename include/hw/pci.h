@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/pci.h>
+#include <glib.h>
 #include "hw/ioport.h"
 #include "util/error.h"
 
@@ -81,6 +82,9 @@ struct PCIDevice {
 typedef int PCIIRQRouter(void *opaque, unsigned pirq);
 
 PCIBus *pci_bus_new(void);
+/* Free the bus, its devices and their BAR regions (tests; the machine's bus lives on). */
+void pci_bus_free(PCIBus *bus);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PCIBus, pci_bus_free)
 void pci_bus_set_irq_router(PCIBus *bus, PCIIRQRouter *fn, void *opaque);
 /* The router's answers changed (PIRQRC write, reset): move asserted lines accordingly. */
 void pci_bus_irq_routing_changed(PCIBus *bus);

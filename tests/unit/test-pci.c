@@ -92,7 +92,7 @@ static void cfg_write(PCIDevice *dev, unsigned addr, uint32_t val, unsigned len)
 
 static void test_absent_and_bad_access(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = test_dev_new(bus, PCI_DEVFN(2, 0), &t);
 
@@ -115,7 +115,7 @@ static void test_absent_and_bad_access(void)
 
 static void test_header_and_masks(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = test_dev_new(bus, PCI_DEVFN(2, 0), &t);
 
@@ -165,7 +165,7 @@ static void test_header_and_masks(void)
 
 static void test_new_errors(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     Error *err = NULL;
     PCIDevice *dev;
@@ -209,7 +209,7 @@ static uint32_t bar_size_probe(PCIDevice *dev, unsigned off)
 
 static void test_bar_sizing(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = bar_dev_new(bus, &t);
 
@@ -229,7 +229,7 @@ static void test_bar_sizing(void)
 
 static void test_bar_register_refused(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = bar_dev_new(bus, &t);
 
@@ -245,7 +245,7 @@ static void test_bar_register_refused(void)
 
 static void test_bar_io_mapping(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = bar_dev_new(bus, &t);
 
@@ -278,7 +278,7 @@ static void test_bar_io_mapping(void)
 
 static void test_bar_mem_mapping(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = bar_dev_new(bus, &t);
 
@@ -312,7 +312,7 @@ static void test_bar_mem_mapping(void)
 
 static void test_bar_rom(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = test_dev_new(bus, PCI_DEVFN(4, 0), &t);
 
@@ -329,7 +329,7 @@ static void test_bar_rom(void)
 
 static void test_reset(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = bar_dev_new(bus, &t);
 
@@ -355,7 +355,7 @@ static void test_reset(void)
 
 static void test_capability(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *dev = test_dev_new(bus, PCI_DEVFN(5, 0), &t);
 
@@ -405,7 +405,7 @@ static int test_router(void *opaque, unsigned pirq)
 
 static void test_intx_routing(void)
 {
-    PCIBus *bus = pci_bus_new();
+    g_autoptr(PCIBus) bus = pci_bus_new();
     static TestDev t;
     PCIDevice *a = test_dev_new(bus, PCI_DEVFN(1, 0), &t);  /* PIRQA */
     PCIDevice *b = test_dev_new(bus, PCI_DEVFN(2, 0), &t);  /* PIRQB */
