@@ -15,12 +15,16 @@ LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*
 LIB_OBJS := $(LIB_SRCS:.c=.o)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:.c=)
-ALL_OBJS := $(LIB_OBJS) system/main.o $(UNIT_SRCS:.c=.o)
+# Each tool is a folder tools/NAME/ built into minivmm-NAME.
+TOOL_DIRS := $(patsubst tools/%/,%,$(wildcard tools/*/))
+TOOLS := $(addprefix minivmm-,$(TOOL_DIRS))
+TOOL_OBJS := $(patsubst %.c,%.o,$(wildcard tools/*/*.c))
+ALL_OBJS := $(LIB_OBJS) system/main.o $(UNIT_SRCS:.c=.o) $(TOOL_OBJS)
 CPPFLAGS := -Iinclude -I. -MMD -MP
 PYTHON := /usr/bin/python3
 PYTEST_ARGS ?=
 
-all: minivmm
+all: minivmm $(TOOLS)
 
 libminivmm.a: $(LIB_OBJS)
 	@rm -f $@
@@ -28,6 +32,12 @@ libminivmm.a: $(LIB_OBJS)
 
 minivmm: system/main.o libminivmm.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+define TOOL_RULE
+minivmm-$(1): $(patsubst %.c,%.o,$(wildcard tools/$(1)/*.c)) libminivmm.a
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach t,$(TOOL_DIRS),$(eval $(call TOOL_RULE,$(t))))
 
 %.o: %.c config-host.h
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -40,7 +50,7 @@ check: check-unit check-system
 check-unit: $(UNIT_BINS)
 	@scripts/run-unit-tests $(UNIT_BINS)
 
-check-system: minivmm
+check-system: minivmm $(TOOLS)
 	@scripts/setup-deps --if-missing
 	$(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
 
@@ -55,12 +65,12 @@ demo: minivmm
 	@scripts/setup-deps --if-missing
 	scripts/demo
 
-install: minivmm
+install: minivmm $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 minivmm $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 minivmm $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 
 clean:
-	rm -f minivmm libminivmm.a $(UNIT_BINS) $(ALL_OBJS) $(ALL_OBJS:.o=.d)
+	rm -f minivmm $(TOOLS) libminivmm.a $(UNIT_BINS) $(ALL_OBJS) $(ALL_OBJS:.o=.d)
 
 distclean: clean
 	rm -f config.mak config-host.h

@@ -1,0 +1,155 @@
+/*
+ * The block layer's public interface: graph nodes (BlockDriverState, "bdrv_*") and the
+ * operations tools, jobs and the monitor use on them. Devices use the BlockBackend API
+ * (block-backend.h). Driver authors see block_int.h.
+ *
+ * Threading: graph changes (open, close, reopen, attach) happen in the main thread with the
+ * BQL held. I/O may be issued from any thread; synchronous calls block the caller.
+ */
+#ifndef BLOCK_BLOCK_H
+#define BLOCK_BLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-glib/json-glib.h>
+#include "util/error.h"
+#include "util/iov.h"
+
+#define BDRV_SECTOR_BITS 9
+#define BDRV_SECTOR_SIZE (1ULL << BDRV_SECTOR_BITS)
+
+/* Open flags (bdrv_open flags argument and bs->open_flags). */
+enum {
+    BDRV_O_RDWR          = 0x0002,
+    BDRV_O_SNAPSHOT      = 0x0008, /* temporary overlay; deleted on close */
+    BDRV_O_TEMPORARY     = 0x0010, /* delete the file on close */
+    BDRV_O_NOCACHE       = 0x0020, /* cache.direct=on: O_DIRECT */
+    BDRV_O_NATIVE_AIO    = 0x0080, /* aio=native (libaio) */
+    BDRV_O_NO_BACKING    = 0x0100, /* do not open the backing file */
+    BDRV_O_NO_FLUSH      = 0x0200, /* cache.no-flush=on: flushes succeed without syncing */
+    BDRV_O_COPY_ON_READ  = 0x0400,
+    BDRV_O_PROTOCOL      = 0x8000, /* the filename names a protocol node, not a format */
+    BDRV_O_UNMAP         = 0x4000, /* discard=unmap */
+    BDRV_O_IO_URING      = 0x10000,/* aio=io_uring (extension) */
+    BDRV_O_CACHE_WB      = 0x0040, /* cache.writeback=on: guest sees a volatile cache */
+};
+
+/* Request flags. */
+enum {
+    BDRV_REQ_FUA        = 0x1,  /* write through to stable storage before completing */
+    BDRV_REQ_MAY_UNMAP  = 0x2,  /* write_zeroes may deallocate */
+    BDRV_REQ_ZERO_WRITE = 0x4,  /* internal: this write is a zero write (detect-zeroes) */
+};
+
+typedef enum BlockdevDetectZeroesOptions {
+    BLOCKDEV_DETECT_ZEROES_OPTIONS_OFF,
+    BLOCKDEV_DETECT_ZEROES_OPTIONS_ON,
+    BLOCKDEV_DETECT_ZEROES_OPTIONS_UNMAP,
+} BlockdevDetectZeroesOptions;
+
+/* Operations that op blockers can forbid on a node (block jobs, snapshots, resize ...). */
+typedef enum BlockOpType {
+    BLOCK_OP_TYPE_BACKUP_SOURCE,
+    BLOCK_OP_TYPE_BACKUP_TARGET,
+    BLOCK_OP_TYPE_CHANGE,
+    BLOCK_OP_TYPE_COMMIT,
+    BLOCK_OP_TYPE_DATAPLANE,
+    BLOCK_OP_TYPE_DRIVE_DEL,
+    BLOCK_OP_TYPE_EJECT,
+    BLOCK_OP_TYPE_EXTERNAL_SNAPSHOT,
+    BLOCK_OP_TYPE_INTERNAL_SNAPSHOT,
+    BLOCK_OP_TYPE_INTERNAL_SNAPSHOT_DELETE,
+    BLOCK_OP_TYPE_MIRROR,
+    BLOCK_OP_TYPE_RESIZE,
+    BLOCK_OP_TYPE_STREAM,
+    BLOCK_OP_TYPE_REPLACE,
+    BLOCK_OP_TYPE_MAX,
+} BlockOpType;
+
+typedef struct BlockDriver BlockDriver;
+typedef struct BlockDriverState BlockDriverState;
+
+/* ---- drivers ---- */
+/* Every driver registers itself from a constructor in its own file. */
+void bdrv_register(BlockDriver *drv);
+BlockDriver *bdrv_find_format(const char *format_name);
+BlockDriver *bdrv_find_protocol(const char *filename, Error **errp);
+/* The format whitelist hook: NULL allows all; else a NULL-terminated list of names. */
+void bdrv_set_format_whitelist(const char *const *formats);
+bool bdrv_is_whitelisted(const BlockDriver *drv, bool read_only);
+/* Call fn(name) for every format driver, sorted by name (format=help). */
+void bdrv_iterate_format(void (*fn)(void *opaque, const char *name), void *opaque);
+const char *bdrv_get_format_name(const BlockDriverState *bs);
+
+/* ---- open and close ---- */
+/*
+ * Open a node from a filename and/or options (dotted keys: "driver", "file.filename",
+ * "node-name", "cache.direct", "aio", driver options, "backing.*"). Takes ownership of
+ * options (may be NULL). flags: BDRV_O_*. Without "driver" the format is probed by content
+ * (raw when nothing matches) and the node remembers it was probed.
+ */
+BlockDriverState *bdrv_open(const char *filename, JsonObject *options, int flags,
+                            Error **errp);
+void bdrv_ref(BlockDriverState *bs);
+void bdrv_unref(BlockDriverState *bs);  /* closes on the last reference */
+
+/* ---- graph queries ---- */
+BlockDriverState *bdrv_find_node(const char *node_name);
+/* Iterate over named nodes: pass NULL to start; returns NULL at the end. */
+BlockDriverState *bdrv_next_node(BlockDriverState *bs);
+const char *bdrv_get_node_name(const BlockDriverState *bs);
+const char *bdrv_get_filename(const BlockDriverState *bs);
+BlockDriverState *bdrv_file_child(const BlockDriverState *bs);
+BlockDriverState *bdrv_backing_child(const BlockDriverState *bs);
+int bdrv_backing_depth(const BlockDriverState *bs);
+bool bdrv_is_read_only(const BlockDriverState *bs);
+int bdrv_get_flags(const BlockDriverState *bs);
+bool bdrv_was_probed(const BlockDriverState *bs);
+BlockdevDetectZeroesOptions bdrv_get_detect_zeroes(const BlockDriverState *bs);
+void bdrv_set_detect_zeroes(BlockDriverState *bs, BlockdevDetectZeroesOptions dz);
+
+/* ---- synchronous I/O (any thread; returns 0 or -errno; bytes counts for reads/writes) ---- */
+int bdrv_preadv(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags);
+int bdrv_pwritev(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags);
+int bdrv_pread(BlockDriverState *bs, uint64_t offset, void *buf, uint64_t bytes);
+int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, const void *buf, uint64_t bytes);
+int bdrv_flush(BlockDriverState *bs);      /* flushes the whole subtree */
+int bdrv_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
+int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
+int64_t bdrv_getlength(BlockDriverState *bs);    /* bytes, or -errno */
+int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
+int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp);
+/*
+ * Allocation status of [offset, offset+bytes): returns BDRV_BLOCK_* flags for the first
+ * *pnum bytes (at least 1 byte unless at EOF).
+ */
+enum { BDRV_BLOCK_DATA = 1, BDRV_BLOCK_ZERO = 2, BDRV_BLOCK_ALLOCATED = 4 };
+int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum);
+
+/* ---- asynchronous I/O (completion in the submitting thread's GMainContext) ---- */
+typedef void BlockCompletionFunc(void *opaque, int ret);
+void bdrv_aio_preadv(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags,
+                     BlockCompletionFunc *cb, void *opaque);
+void bdrv_aio_pwritev(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags,
+                      BlockCompletionFunc *cb, void *opaque);
+void bdrv_aio_flush(BlockDriverState *bs, BlockCompletionFunc *cb, void *opaque);
+void bdrv_aio_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                       BlockCompletionFunc *cb, void *opaque);
+void bdrv_aio_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags,
+                            BlockCompletionFunc *cb, void *opaque);
+
+/* ---- drain: wait for in-flight requests and hold new ones until drained_end ---- */
+void bdrv_drained_begin(BlockDriverState *bs);
+void bdrv_drained_end(BlockDriverState *bs);
+void bdrv_drain_all(void);
+void bdrv_flush_all(void);
+
+/* ---- op blockers ---- */
+void bdrv_op_block(BlockDriverState *bs, BlockOpType op, Error *reason);
+void bdrv_op_unblock(BlockDriverState *bs, BlockOpType op, Error *reason);
+void bdrv_op_block_all(BlockDriverState *bs, Error *reason);
+void bdrv_op_unblock_all(BlockDriverState *bs, Error *reason);
+/* false with "Device 'X' is busy: <reason>" in errp when op is blocked. */
+bool bdrv_op_is_blocked(BlockDriverState *bs, BlockOpType op, Error **errp);
+
+#endif
