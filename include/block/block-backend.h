@@ -8,6 +8,7 @@
 #define BLOCK_BLOCK_BACKEND_H
 
 #include "block/block.h"
+#include "block/throttle-config.h"
 
 typedef struct BlockBackend BlockBackend;
 
@@ -65,6 +66,8 @@ typedef struct DriveInfo {
     int cyls, heads, secs, trans;
     char *serial;
     char *devaddr;         /* addr= for if=virtio */
+    ThrottleConfig throttle; /* throttling.* from -drive (enforced by the throttle engine) */
+    char *throttle_group;  /* throttling.group, or NULL */
     JsonObject *opts;      /* the options -drive was given, for device creation */
 } DriveInfo;
 

@@ -1,0 +1,42 @@
+/*
+ * I/O limits as the user states them (-drive throttling.*, block_set_io_throttle): six
+ * buckets (bps/iops x total/read/write), each with an average rate, a burst maximum and a
+ * burst length, plus the iops-size accounting unit. Validation lives here; the leaky-bucket
+ * engine that enforces them is a separate piece (util/throttle.c).
+ */
+#ifndef BLOCK_THROTTLE_CONFIG_H
+#define BLOCK_THROTTLE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "util/error.h"
+
+typedef enum ThrottleBucketType {
+    THROTTLE_BPS_TOTAL,
+    THROTTLE_BPS_READ,
+    THROTTLE_BPS_WRITE,
+    THROTTLE_OPS_TOTAL,
+    THROTTLE_OPS_READ,
+    THROTTLE_OPS_WRITE,
+    THROTTLE_BUCKET_MAX,
+} ThrottleBucketType;
+
+typedef struct ThrottleBucketConfig {
+    uint64_t avg;         /* units per second; 0 = unlimited */
+    uint64_t max;         /* burst rate; 0 = no burst beyond avg */
+    uint64_t burst_length; /* seconds the burst may last (1 when unset) */
+} ThrottleBucketConfig;
+
+typedef struct ThrottleConfig {
+    ThrottleBucketConfig buckets[THROTTLE_BUCKET_MAX];
+    uint64_t op_size;     /* iops-size: bytes counted as one operation; 0 = every op is one */
+} ThrottleConfig;
+
+void throttle_config_init(ThrottleConfig *cfg);
+bool throttle_enabled(const ThrottleConfig *cfg);
+/* Total and read/write limits of the same kind given together. */
+bool throttle_conflicting(const ThrottleConfig *cfg, Error **errp);
+/* Negative-looking (over INT64_MAX), max below avg, zero burst length, ... */
+bool throttle_is_valid(const ThrottleConfig *cfg, Error **errp);
+
+#endif
