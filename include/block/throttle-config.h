@@ -32,11 +32,19 @@ typedef struct ThrottleConfig {
     uint64_t op_size;     /* iops-size: bytes counted as one operation; 0 = every op is one */
 } ThrottleConfig;
 
+/* No limits: every bucket zero, burst_length 1. */
 void throttle_config_init(ThrottleConfig *cfg);
+/* Some average rate is set (QEMU 2.2: a burst maximum alone does not enable throttling). */
 bool throttle_enabled(const ThrottleConfig *cfg);
-/* Total and read/write limits of the same kind given together. */
+/*
+ * True (with "bps/iops/max total values and read/write values cannot be used at the same
+ * time" in errp) if a total and a read/write limit of the same kind are given together.
+ */
 bool throttle_conflicting(const ThrottleConfig *cfg, Error **errp);
-/* Negative-looking (over INT64_MAX), max below avg, zero burst length, ... */
+/*
+ * False (with "bps/iops/maxs values must be 0 or greater") if an average or maximum is
+ * negative, i.e. above INT64_MAX. QEMU 2.2 has no other rule (max below avg is accepted).
+ */
 bool throttle_is_valid(const ThrottleConfig *cfg, Error **errp);
 
 #endif
