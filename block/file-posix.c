@@ -1,0 +1,628 @@
+/*
+ * The POSIX protocol drivers: "file" (a regular file) and "host_device" (a block or
+ * character device, claimed by probing /dev paths). Both open the path with O_RDONLY or
+ * O_RDWR (plus O_DIRECT for cache.direct) and do plain preadv/pwritev, fdatasync, hole
+ * punching and SEEK_DATA/SEEK_HOLE; devices use the BLK* ioctls instead. Asynchronous
+ * requests go to the Linux AIO or io_uring engine when aio=native (with O_DIRECT) or
+ * aio=io_uring asks for it, and otherwise run on this file's worker threads. Alignment,
+ * read-modify-write, discard policy and read-only refusal belong to the core, not here.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <glib.h>
+#include "block/aio-engine.h"
+#include "block/block_int.h"
+
+#define FILE_MAX_BLOCKSIZE 4096
+#define FILE_WORKER_THREADS 64
+
+typedef enum FileAioEngine {
+    FILE_AIO_THREADS,
+    FILE_AIO_NATIVE,
+    FILE_AIO_IO_URING,
+} FileAioEngine;
+
+typedef struct BDRVFileState {
+    int fd;
+    bool is_regular; /* a regular file: fallocate, zero-fill past EOF */
+    bool is_device;  /* a block or character device: BLK* ioctls */
+    bool o_direct;
+    FileAioEngine engine;
+} BDRVFileState;
+
+/* ---- Open and close ---- */
+
+static int file_open_fd(const char *filename, int flags, Error **errp)
+{
+    int oflags = O_CLOEXEC | ((flags & BDRV_O_RDWR) ? O_RDWR : O_RDONLY);
+    int fd, err;
+
+    if (flags & BDRV_O_NOCACHE) {
+        oflags |= O_DIRECT;
+    }
+    fd = open(filename, oflags);
+    if (fd < 0) {
+        err = errno == EROFS ? EACCES : errno;
+        error_setg_errno(errp, err, "Could not open '%s'", filename);
+        return -err;
+    }
+    return fd;
+}
+
+/*
+ * Pick the engine for asynchronous requests and make sure the opening thread's context
+ * has one. aio=native without O_DIRECT quietly uses threads, as QEMU does.
+ */
+static int file_setup_aio(BDRVFileState *s, int flags, Error **errp)
+{
+    GMainContext *ctx = g_main_context_get_thread_default();
+
+    if (flags & BDRV_O_IO_URING) {
+#ifdef CONFIG_LINUX_IO_URING
+        if (!luring_init_context(ctx, errp)) {
+            return -EINVAL;
+        }
+        s->engine = FILE_AIO_IO_URING;
+#else
+        error_setg(errp, "aio=io_uring was specified, but is not supported in this build.");
+        return -ENOTSUP;
+#endif
+    } else if ((flags & BDRV_O_NATIVE_AIO) && (flags & BDRV_O_NOCACHE)) {
+        if (!laio_init_context(ctx, errp)) {
+            return -EINVAL;
+        }
+        s->engine = FILE_AIO_NATIVE;
+    }
+    return 0;
+}
+
+/* Open bs->filename, which the core leaves there without the "proto:" prefix. */
+static int file_open_common(BlockDriverState *bs, int flags, Error **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    struct stat st;
+    int ret;
+
+    s->fd = -1;
+    if (!bs->filename || !*bs->filename) {
+        error_setg(errp, "The '%s' block driver requires a file name", bs->drv->format_name);
+        return -EINVAL;
+    }
+    ret = file_open_fd(bs->filename, flags, errp);
+    if (ret < 0) {
+        return ret;
+    }
+    s->fd = ret;
+    if (fstat(s->fd, &st) < 0) {
+        ret = -errno;
+        error_setg_errno(errp, -ret, "Could not stat file");
+        goto fail;
+    }
+    s->is_regular = S_ISREG(st.st_mode);
+    s->is_device = S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode);
+    s->o_direct = flags & BDRV_O_NOCACHE;
+    ret = file_setup_aio(s, flags, errp);
+    if (ret < 0) {
+        goto fail;
+    }
+    return 0;
+
+fail:
+    close(s->fd);
+    s->fd = -1;
+    return ret;
+}
+
+/* A temporary file (snapshot=on's overlay) is unlinked once open, or once it failed to. */
+static int file_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
+{
+    int ret = file_open_common(bs, flags, errp);
+
+    if ((flags & BDRV_O_TEMPORARY) && bs->filename) {
+        unlink(bs->filename);
+    }
+    return ret;
+}
+
+/* Linux block devices can be set read-only (blockdev --setro) whatever the node's mode. */
+static int hdev_check_writable(BDRVFileState *s)
+{
+    int readonly = 0;
+
+    if (ioctl(s->fd, BLKROGET, &readonly) < 0) {
+        return errno == ENOTTY ? 0 : -errno;
+    }
+    return readonly ? -EACCES : 0;
+}
+
+static int hdev_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    int ret = file_open_common(bs, flags, errp);
+
+    if (ret < 0 || !(flags & BDRV_O_RDWR)) {
+        return ret;
+    }
+    ret = hdev_check_writable(s);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "The device is not writable");
+        close(s->fd);
+        s->fd = -1;
+    }
+    return ret;
+}
+
+static int hdev_probe_device(const char *filename)
+{
+    struct stat st;
+
+    if (stat(filename, &st) == 0 && (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode))) {
+        return 100;
+    }
+    return 0;
+}
+
+static void file_close(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+}
+
+/* ---- Reads, writes, flush ---- */
+
+/* One preadv/pwritev of at most IOV_MAX segments, retried on EINTR: bytes or -errno. */
+static ssize_t file_rw_once(int fd, bool is_write, const IOVector *v, uint64_t offset)
+{
+    int niov = MIN(v->niov, IOV_MAX);
+    ssize_t n;
+
+    do {
+        n = is_write ? pwritev(fd, v->iov, niov, offset) : preadv(fd, v->iov, niov, offset);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+/*
+ * Transfer all of qiov, resuming after short transfers. Returns the bytes moved (fewer
+ * only when the end of the file stopped a read) or -errno.
+ */
+static ssize_t file_rw_all(BDRVFileState *s, bool is_write, uint64_t offset, IOVector *qiov)
+{
+    IOVector rest;
+    const IOVector *cur = qiov;
+    size_t done = 0;
+    ssize_t n;
+
+    for (;;) {
+        n = file_rw_once(s->fd, is_write, cur, offset + done);
+        if (n <= 0) {
+            break;
+        }
+        done += n;
+        if (done == qiov->size) {
+            break;
+        }
+        if (cur == qiov) {
+            iov_init(&rest, qiov->niov);
+            cur = &rest;
+        }
+        iov_reset(&rest);
+        iov_add_slice(&rest, qiov, done, qiov->size - done);
+    }
+    if (cur != qiov) {
+        iov_destroy(&rest);
+    }
+    /* O_DIRECT reads fail with EINVAL at the unaligned offset a short read left: EOF. */
+    if (n < 0 && !(n == -EINVAL && s->o_direct && !is_write && done > 0)) {
+        return n;
+    }
+    return done;
+}
+
+static int file_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                       int flags)
+{
+    BDRVFileState *s = bs->opaque;
+    ssize_t n;
+
+    g_assert(qiov->size == bytes);
+    n = file_rw_all(s, false, offset, qiov);
+    if (n < 0) {
+        return n;
+    }
+    if ((size_t)n < bytes) {
+        if (!s->is_regular) {
+            return -EINVAL;
+        }
+        iov_memset(qiov, n, 0, bytes - n);
+    }
+    return 0;
+}
+
+/* The core skips this for cache.no-flush. */
+static int file_flush(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    return fdatasync(s->fd) < 0 ? -errno : 0;
+}
+
+static int file_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                        int flags)
+{
+    BDRVFileState *s = bs->opaque;
+    ssize_t n;
+
+    g_assert(qiov->size == bytes);
+    n = file_rw_all(s, true, offset, qiov);
+    if (n < 0) {
+        return n;
+    }
+    return (size_t)n < bytes ? -EINVAL : 0;
+}
+
+/* ---- Discard and zeroes ---- */
+
+static bool file_errno_unsupported(int err)
+{
+    return err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOSYS || err == -ENOTTY ||
+           err == -ENODEV;
+}
+
+static int file_fallocate(BDRVFileState *s, int mode, uint64_t offset, uint64_t bytes)
+{
+    int ret;
+
+    do {
+        ret = fallocate(s->fd, mode, offset, bytes);
+    } while (ret < 0 && errno == EINTR);
+    return ret < 0 ? -errno : 0;
+}
+
+/* BLKDISCARD or BLKZEROOUT on [offset, offset+bytes). */
+static int hdev_range_ioctl(BDRVFileState *s, unsigned long cmd, uint64_t offset, uint64_t bytes)
+{
+    uint64_t range[2] = {offset, bytes};
+    int ret;
+
+    do {
+        ret = ioctl(s->fd, cmd, range);
+    } while (ret < 0 && errno == EINTR);
+    return ret < 0 ? -errno : 0;
+}
+
+/* Discard is advisory: where the host cannot, it succeeds without doing anything. */
+static int file_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    BDRVFileState *s = bs->opaque;
+    int ret;
+
+    if (s->is_device) {
+        ret = hdev_range_ioctl(s, BLKDISCARD, offset, bytes);
+    } else {
+        ret = file_fallocate(s, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, bytes);
+    }
+    return file_errno_unsupported(ret) ? 0 : ret;
+}
+
+/* A hole punched past the end does not move it; a zero write must. */
+static int file_extend_to(BDRVFileState *s, uint64_t end)
+{
+    struct stat st;
+
+    if (fstat(s->fd, &st) < 0) {
+        return -errno;
+    }
+    if ((uint64_t)st.st_size >= end) {
+        return 0;
+    }
+    return ftruncate(s->fd, end) < 0 ? -errno : 0;
+}
+
+/* Punched holes read as zeroes on every Linux file system that supports them. */
+static int file_zero_range(BDRVFileState *s, uint64_t offset, uint64_t bytes, int flags)
+{
+    int ret;
+
+    if (flags & BDRV_REQ_MAY_UNMAP) {
+        ret = file_fallocate(s, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, bytes);
+        if (ret == 0) {
+            return file_extend_to(s, offset + bytes);
+        }
+        if (!file_errno_unsupported(ret)) {
+            return ret;
+        }
+    }
+    ret = file_fallocate(s, FALLOC_FL_ZERO_RANGE, offset, bytes);
+    return file_errno_unsupported(ret) ? -ENOTSUP : ret;
+}
+
+/* -ENOTSUP tells the core to write zeroes itself. */
+static int file_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    BDRVFileState *s = bs->opaque;
+    int ret;
+
+    if (s->is_device) {
+        ret = hdev_range_ioctl(s, BLKZEROOUT, offset, bytes);
+        return file_errno_unsupported(ret) ? -ENOTSUP : ret;
+    }
+    return file_zero_range(s, offset, bytes, flags);
+}
+
+/* ---- Size ---- */
+
+static int64_t file_getlength(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+    struct stat st;
+    uint64_t size;
+    off_t end;
+
+    if (fstat(s->fd, &st) < 0) {
+        return -errno;
+    }
+    if (S_ISREG(st.st_mode)) {
+        return st.st_size;
+    }
+    if (ioctl(s->fd, BLKGETSIZE64, &size) == 0) {
+        return size;
+    }
+    end = lseek(s->fd, 0, SEEK_END);
+    return end < 0 ? -errno : end;
+}
+
+static int64_t file_get_allocated_file_size(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+    struct stat st;
+
+    if (fstat(s->fd, &st) < 0) {
+        return -errno;
+    }
+    return (int64_t)st.st_blocks * 512;
+}
+
+/* Devices keep their size: shrinking is a no-op and growing fails, as in QEMU 2.2. */
+static int file_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    int64_t len;
+
+    if (s->is_regular) {
+        if (ftruncate(s->fd, size) < 0) {
+            int err = errno;
+
+            error_setg_errno(errp, err, "Failed to resize the file");
+            return -err;
+        }
+        return 0;
+    }
+    if (!s->is_device) {
+        error_setg(errp, "Cannot resize this kind of file");
+        return -ENOTSUP;
+    }
+    len = file_getlength(bs);
+    if (len < 0) {
+        error_setg_errno(errp, -len, "Could not get the device size");
+        return len;
+    }
+    if (size > (uint64_t)len) {
+        error_setg(errp, "Cannot grow device files");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* ---- Allocation status ---- */
+
+/*
+ * Where start lies: 0 with *data == start and *hole the next hole, or *hole == start and
+ * *data the next data; -ENXIO in a trailing hole; other errors when the host cannot tell.
+ */
+static int file_find_allocation(BDRVFileState *s, off_t start, off_t *data, off_t *hole)
+{
+    off_t pos = lseek(s->fd, start, SEEK_DATA);
+
+    if (pos < 0) {
+        return -errno;
+    }
+    if (pos > start) {
+        *hole = start;
+        *data = pos;
+        return 0;
+    }
+    pos = lseek(s->fd, start, SEEK_HOLE);
+    if (pos < 0) {
+        return -errno;
+    }
+    if (pos == start) {
+        return -EBUSY; /* a hole was punched between the two seeks */
+    }
+    *data = start;
+    *hole = pos;
+    return 0;
+}
+
+static int file_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                             BlockDriverState **file, uint64_t *map)
+{
+    BDRVFileState *s = bs->opaque;
+    int64_t len = file_getlength(bs);
+    off_t data = 0, hole = 0;
+    int ret;
+
+    if (len < 0) {
+        return len;
+    }
+    if (offset >= (uint64_t)len) {
+        *pnum = 0;
+        return 0;
+    }
+    bytes = MIN(bytes, (uint64_t)len - offset);
+    if (file) {
+        *file = bs;
+    }
+    if (map) {
+        *map = offset;
+    }
+    ret = file_find_allocation(s, offset, &data, &hole);
+    *pnum = bytes;
+    if (ret == -ENXIO) {
+        return BDRV_BLOCK_ZERO;
+    }
+    if (ret < 0) {
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED; /* unknown: assume data */
+    }
+    if (data == (off_t)offset) {
+        *pnum = MIN(bytes, (uint64_t)(hole - data));
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
+    }
+    *pnum = MIN(bytes, (uint64_t)(data - hole));
+    return BDRV_BLOCK_ZERO;
+}
+
+/* ---- Limits ---- */
+
+/* The smallest O_DIRECT read size that works, or 512 when nothing tells. */
+static uint32_t file_probe_alignment(BDRVFileState *s)
+{
+    unsigned int sector_size;
+    uint32_t align;
+    void *buf;
+
+    if (s->is_device && ioctl(s->fd, BLKSSZGET, &sector_size) == 0 && sector_size) {
+        return sector_size;
+    }
+    buf = g_aligned_alloc(1, FILE_MAX_BLOCKSIZE, FILE_MAX_BLOCKSIZE);
+    for (align = 512; align <= FILE_MAX_BLOCKSIZE; align <<= 1) {
+        if (pread(s->fd, buf, align, 0) >= 0) {
+            break;
+        }
+    }
+    g_aligned_free(buf);
+    return align <= FILE_MAX_BLOCKSIZE ? align : 512;
+}
+
+static void file_refresh_limits(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    bs->request_alignment = s->o_direct ? file_probe_alignment(s) : 1;
+}
+
+/* ---- Asynchronous requests ---- */
+
+static int file_run_request(BlockRequest *req)
+{
+    if (req->type == BLOCK_REQ_WRITE) {
+        return file_pwritev(req->bs, req->offset, req->bytes, req->qiov, req->flags);
+    }
+    return file_preadv(req->bs, req->offset, req->bytes, req->qiov, req->flags);
+}
+
+/* Runs on a worker thread; bdrv_request_complete() hands the result to req->ctx. */
+static void file_worker_run(gpointer data, gpointer unused)
+{
+    BlockRequest *req = data;
+
+    bdrv_request_complete(req, file_run_request(req));
+}
+
+static void file_worker_submit(BlockRequest *req)
+{
+    static gsize pool;
+
+    if (g_once_init_enter(&pool)) {
+        g_once_init_leave(&pool, (gsize)g_thread_pool_new(file_worker_run, NULL,
+                                                          FILE_WORKER_THREADS, FALSE, NULL));
+    }
+    g_thread_pool_push((GThreadPool *)pool, req, NULL);
+}
+
+/*
+ * The core sends only reads and writes here (flush, discard and write-zeroes go to its
+ * worker pool); the engine takes them, else one of our worker threads does.
+ */
+static void file_aio_submit(BlockDriverState *bs, BlockRequest *req)
+{
+    BDRVFileState *s = bs->opaque;
+    bool submitted = false;
+
+    g_assert(req->type == BLOCK_REQ_READ || req->type == BLOCK_REQ_WRITE);
+    switch (s->engine) {
+    case FILE_AIO_NATIVE:
+        submitted = laio_submit(s->fd, req);
+        break;
+#ifdef CONFIG_LINUX_IO_URING
+    case FILE_AIO_IO_URING:
+        submitted = luring_submit(s->fd, req);
+        break;
+#endif
+    default:
+        break;
+    }
+    if (!submitted) {
+        file_worker_submit(req);
+    }
+}
+
+/* ---- Registration ---- */
+
+static BlockDriver bdrv_file = {
+    .format_name = "file",
+    .protocol_name = "file",
+    .is_protocol = true,
+    .instance_size = sizeof(BDRVFileState),
+    .open = file_open,
+    .close = file_close,
+    .preadv = file_preadv,
+    .pwritev = file_pwritev,
+    .flush = file_flush,
+    .pdiscard = file_pdiscard,
+    .pwrite_zeroes = file_pwrite_zeroes,
+    .getlength = file_getlength,
+    .get_allocated_file_size = file_get_allocated_file_size,
+    .truncate = file_truncate,
+    .block_status = file_block_status,
+    .aio_submit = file_aio_submit,
+    .refresh_limits = file_refresh_limits,
+};
+
+static BlockDriver bdrv_host_device = {
+    .format_name = "host_device",
+    .protocol_name = "host_device",
+    .is_protocol = true,
+    .instance_size = sizeof(BDRVFileState),
+    .probe_device = hdev_probe_device,
+    .open = hdev_open,
+    .close = file_close,
+    .preadv = file_preadv,
+    .pwritev = file_pwritev,
+    .flush = file_flush,
+    .pdiscard = file_pdiscard,
+    .pwrite_zeroes = file_pwrite_zeroes,
+    .getlength = file_getlength,
+    .get_allocated_file_size = file_get_allocated_file_size,
+    .truncate = file_truncate,
+    .block_status = file_block_status,
+    .aio_submit = file_aio_submit,
+    .refresh_limits = file_refresh_limits,
+};
+
+static void __attribute__((constructor)) file_posix_register(void)
+{
+    bdrv_register(&bdrv_file);
+    bdrv_register(&bdrv_host_device);
+}
