@@ -19,6 +19,13 @@ typedef enum BlockdevOnError {
     BLOCKDEV_ON_ERROR_STOP,
 } BlockdevOnError;
 
+/* What to do about a failed request (QEMU's BlockErrorAction). */
+typedef enum BlockErrorAction {
+    BLOCK_ERROR_ACTION_IGNORE,
+    BLOCK_ERROR_ACTION_REPORT,
+    BLOCK_ERROR_ACTION_STOP,
+} BlockErrorAction;
+
 typedef enum BlockDeviceIoStatus {
     BLOCK_DEVICE_IO_STATUS_OK,
     BLOCK_DEVICE_IO_STATUS_FAILED,
@@ -71,8 +78,14 @@ typedef struct DriveInfo {
     JsonObject *opts;      /* the options -drive was given, for device creation */
 } DriveInfo;
 
+/*
+ * A new empty backend with one reference. Errors: "Invalid device name", "Device with id
+ * 'X' already exists", "Device name 'X' conflicts with an existing node name". Defaults:
+ * rerror=report, werror=enospc, io-status disabled.
+ */
 BlockBackend *blk_new(const char *name, Error **errp);
-/* Open filename/options as the root of a new named backend (flags: BDRV_O_*). */
+/* Open filename/options as the root of a new named backend (flags: BDRV_O_*); the name
+ * appears in "used by device 'X'" errors. Takes ownership of options. */
 BlockBackend *blk_new_open(const char *name, const char *filename, JsonObject *options,
                            int flags, Error **errp);
 void blk_ref(BlockBackend *blk);
@@ -84,8 +97,8 @@ const char *blk_name(const BlockBackend *blk);
 void blk_hide_on_behalf_of_drive_del(BlockBackend *blk);
 
 BlockDriverState *blk_bs(BlockBackend *blk);
-void blk_insert_bs(BlockBackend *blk, BlockDriverState *bs);  /* takes a reference */
-void blk_remove_bs(BlockBackend *blk);
+void blk_insert_bs(BlockBackend *blk, BlockDriverState *bs);  /* takes its own reference */
+void blk_remove_bs(BlockBackend *blk);   /* drains, then drops the root */
 bool blk_is_inserted(BlockBackend *blk);
 bool blk_is_read_only(BlockBackend *blk);
 bool blk_is_available(BlockBackend *blk);   /* inserted and tray closed */
@@ -93,7 +106,7 @@ int64_t blk_getlength(BlockBackend *blk);
 bool blk_enable_write_cache(BlockBackend *blk);
 void blk_set_enable_write_cache(BlockBackend *blk, bool wce);
 
-/* Device attachment. */
+/* Device attachment: the device holds a reference to the backend until it detaches. */
 int blk_attach_dev(BlockBackend *blk, void *dev);   /* -EBUSY if already attached */
 void blk_detach_dev(BlockBackend *blk, void *dev);
 void *blk_get_attached_dev(BlockBackend *blk);
@@ -109,13 +122,17 @@ void blk_dev_resize_cb(BlockBackend *blk);
 void blk_set_on_error(BlockBackend *blk, BlockdevOnError on_read_error,
                       BlockdevOnError on_write_error);
 BlockdevOnError blk_get_on_error(BlockBackend *blk, bool is_read);
-void blk_iostatus_enable(BlockBackend *blk);
+/* The policy applied to error (an errno, either sign): enospc stops only on ENOSPC. */
+BlockErrorAction blk_get_error_action(BlockBackend *blk, bool is_read, int error);
+void blk_iostatus_enable(BlockBackend *blk);      /* by device models that report it */
+/* Enabled, and werror is enospc/stop or rerror is stop (QEMU's rule for io-status). */
 bool blk_iostatus_is_enabled(BlockBackend *blk);
 BlockDeviceIoStatus blk_iostatus(BlockBackend *blk);
+/* FAILED, or NOSPACE for ENOSPC (either sign), if enabled and currently OK. */
 void blk_iostatus_set_err(BlockBackend *blk, int error);
 void blk_iostatus_reset(BlockBackend *blk);
 
-/* Statistics. */
+/* Statistics of successful device requests (blk_aio_* and the sync wrappers). */
 BlockAcctStats *blk_get_stats(BlockBackend *blk);
 
 /* Legacy DriveInfo (owned by the backend once set). */
@@ -145,6 +162,7 @@ int blk_pdiscard(BlockBackend *blk, uint64_t offset, uint64_t bytes);
 int blk_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t bytes, int flags);
 int blk_truncate(BlockBackend *blk, uint64_t size, Error **errp);
 
+/* Wait until every request on the backend has completed and its callback has run. */
 void blk_drain(BlockBackend *blk);
 
 #endif

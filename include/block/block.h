@@ -31,7 +31,8 @@ enum {
     BDRV_O_PROTOCOL      = 0x8000, /* the filename names a protocol node, not a format */
     BDRV_O_UNMAP         = 0x4000, /* discard=unmap */
     BDRV_O_IO_URING      = 0x10000,/* aio=io_uring (extension) */
-    BDRV_O_CACHE_WB      = 0x0040, /* cache.writeback=on: guest sees a volatile cache */
+    BDRV_O_CACHE_WB      = 0x0040, /* cache.writeback=on: guest sees a volatile cache;
+                                      * without it every write is followed by a flush */
 };
 
 /* Request flags. */
@@ -84,9 +85,14 @@ const char *bdrv_get_format_name(const BlockDriverState *bs);
 /* ---- open and close ---- */
 /*
  * Open a node from a filename and/or options (dotted keys: "driver", "file.filename",
- * "node-name", "cache.direct", "aio", driver options, "backing.*"). Takes ownership of
- * options (may be NULL). flags: BDRV_O_*. Without "driver" the format is probed by content
- * (raw when nothing matches) and the node remembers it was probed.
+ * "node-name", "cache.direct", "cache.no-flush", "aio", "discard", "detect-zeroes", driver
+ * options, "backing.*"). Takes ownership of options (may be NULL). flags: BDRV_O_*;
+ * read-only unless BDRV_O_RDWR. A "json:{...}" filename supplies options. With
+ * BDRV_O_PROTOCOL (or a protocol "driver") the filename is opened by the protocol driver
+ * directly ("proto:" prefix, a host device, else "file"); otherwise a protocol node is
+ * opened first and the format node goes on top of it. Without "driver" the format is
+ * probed by content (raw when nothing matches) and the node remembers it was probed.
+ * Returns a node with one reference.
  */
 BlockDriverState *bdrv_open(const char *filename, JsonObject *options, int flags,
                             Error **errp);
@@ -99,6 +105,11 @@ BlockDriverState *bdrv_find_node(const char *node_name);
 BlockDriverState *bdrv_next_node(BlockDriverState *bs);
 const char *bdrv_get_node_name(const BlockDriverState *bs);
 const char *bdrv_get_filename(const BlockDriverState *bs);
+/* The name of the backend bs is the root of, or "" (QEMU's bdrv_get_device_name). */
+const char *bdrv_get_device_name(const BlockDriverState *bs);
+/* The root node of drive `device`, else the node named node_name (either may be NULL);
+ * "Cannot find device=X nor node_name=Y" when neither exists. */
+BlockDriverState *bdrv_lookup_bs(const char *device, const char *node_name, Error **errp);
 BlockDriverState *bdrv_file_child(const BlockDriverState *bs);
 BlockDriverState *bdrv_backing_child(const BlockDriverState *bs);
 int bdrv_backing_depth(const BlockDriverState *bs);
@@ -108,7 +119,12 @@ bool bdrv_was_probed(const BlockDriverState *bs);
 BlockdevDetectZeroesOptions bdrv_get_detect_zeroes(const BlockDriverState *bs);
 void bdrv_set_detect_zeroes(BlockDriverState *bs, BlockdevDetectZeroesOptions dz);
 
-/* ---- synchronous I/O (any thread; returns 0 or -errno; bytes counts for reads/writes) ---- */
+/*
+ * ---- synchronous I/O (any thread; returns 0 or -errno; bytes counts for reads/writes) ----
+ * Out-of-range requests fail with -EIO, writes to a read-only node with -EACCES (discard:
+ * -EPERM), as QEMU 2.2. A thread other than the one that began a drained section waits in
+ * these calls until the section ends.
+ */
 int bdrv_preadv(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags);
 int bdrv_pwritev(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags);
 int bdrv_pread(BlockDriverState *bs, uint64_t offset, void *buf, uint64_t bytes);
@@ -138,7 +154,13 @@ void bdrv_aio_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
 void bdrv_aio_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags,
                             BlockCompletionFunc *cb, void *opaque);
 
-/* ---- drain: wait for in-flight requests and hold new ones until drained_end ---- */
+/*
+ * ---- drain: wait for in-flight requests and hold new ones until drained_end ----
+ * Covers the node and its children. Requests from other threads are held (asynchronous
+ * ones are queued and resubmitted afterwards); the draining thread may still do I/O. While
+ * waiting, the thread keeps dispatching its own GMainContext (one it pushed as thread
+ * default; the global default in the main thread), so completions there still run.
+ */
 void bdrv_drained_begin(BlockDriverState *bs);
 void bdrv_drained_end(BlockDriverState *bs);
 void bdrv_drain_all(void);
@@ -149,7 +171,7 @@ void bdrv_op_block(BlockDriverState *bs, BlockOpType op, Error *reason);
 void bdrv_op_unblock(BlockDriverState *bs, BlockOpType op, Error *reason);
 void bdrv_op_block_all(BlockDriverState *bs, Error *reason);
 void bdrv_op_unblock_all(BlockDriverState *bs, Error *reason);
-/* false with "Device 'X' is busy: <reason>" in errp when op is blocked. */
+/* true, with "Device 'X' is busy: <reason>" in errp, when op is blocked. */
 bool bdrv_op_is_blocked(BlockDriverState *bs, BlockOpType op, Error **errp);
 
 #endif

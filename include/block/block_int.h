@@ -6,6 +6,14 @@
  * running them in the worker pool. A driver that can submit truly asynchronously (the
  * file protocol with aio=native or io_uring, and raw forwarding to it) also implements
  * aio_submit. Formats reach their children with the bdrv_* calls of block.h.
+ *
+ * What the core guarantees a driver: requests are inside the image (except on protocol
+ * nodes opened with BDRV_O_PROTOCOL, which may grow), writes never reach a read-only node,
+ * and when bs->request_alignment > 1 offsets and lengths are multiples of it (the core does
+ * read-modify-write and bounce buffering); with BDRV_O_NOCACHE the buffers are aligned to
+ * it too. Flush recursion (format, then its file child), discard policy (BDRV_O_UNMAP),
+ * detect-zeroes, writethrough (flush after writes when !enable_write_cache) and
+ * BDRV_REQ_FUA are handled by the core: drivers never see BDRV_REQ_FUA.
  */
 #ifndef BLOCK_BLOCK_INT_H
 #define BLOCK_BLOCK_INT_H
@@ -35,8 +43,9 @@ typedef struct BlockRequest {
     int ret;
 } BlockRequest;
 
-/* Finish req with ret: cb runs in req->ctx (immediately when called from that context's
- * thread while it is being dispatched, else via the context). Frees req. */
+/* Finish req with ret, from any thread: cb runs in req->ctx (immediately when called from
+ * that context's thread while it is being dispatched, else via the context; never inside
+ * the call that submitted it). Frees req. */
 void bdrv_request_complete(BlockRequest *req, int ret);
 
 struct BlockDriver {
@@ -45,19 +54,26 @@ struct BlockDriver {
     bool is_protocol;             /* opens a filename rather than a child node */
     size_t instance_size;         /* bytes of bs->opaque, zeroed at open */
     bool supports_backing;        /* format with a backing file */
-    const char *const *option_names; /* runtime options the driver accepts (NULL-terminated) */
+    /* Runtime options the driver accepts (NULL-terminated): the core treats these keys as
+     * consumed after open, so open may read them without deleting them. */
+    const char *const *option_names;
 
-    /* Format probing: score 0..100 for the first 2048 bytes of the image. */
+    /* Format probing: score 0..100 for the first 2048 bytes of the image (fewer when the
+     * image is smaller; 512 when the core checks a write to a probed raw image). */
     int (*probe)(const uint8_t *buf, int buf_size, const char *filename);
     /* Protocols that handle host devices can claim a filename (e.g. /dev/sdX). */
     int (*probe_device)(const char *filename);
 
     /*
      * Open: options holds the node's own runtime options (driver-specific keys with the
-     * generic ones already removed: "filename" for protocols). Formats open their child
-     * with bdrv_open_child(bs, options, "file", ...). Unknown options left in the object
-     * after open are reported by the core as "Block format 'X' used by device 'Y' does
-     * not support the option 'Z'".
+     * generic ones already removed: "driver", "node-name", "cache.*", "aio", "discard",
+     * "detect-zeroes", and "filename" for protocols, which find the name to open in
+     * bs->filename, without the "proto:" prefix that selected them). Formats find their
+     * protocol child already in bs->file (bdrv_open_child(bs, options, "file", ...)
+     * returns it too) and open a backing child with bdrv_open_child(..., "backing", ...).
+     * Unknown options left in the object after open (and not in option_names) are
+     * reported by the core as "Block format 'X' used by device 'Y' doesn't support the
+     * option 'Z'" ("Block protocol 'X' doesn't support the option 'Z'" for protocols).
      */
     int (*open)(BlockDriverState *bs, JsonObject *options, int flags, Error **errp);
     void (*close)(BlockDriverState *bs);
@@ -74,9 +90,15 @@ struct BlockDriver {
     int (*truncate)(BlockDriverState *bs, uint64_t size, Error **errp);
     int (*block_status)(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                         uint64_t *pnum, BlockDriverState **file, uint64_t *map);
-    /* Optional: submit without blocking; completes with bdrv_request_complete(). */
+    /*
+     * Optional: submit without blocking; completes with bdrv_request_complete(), from any
+     * thread. Only reads and writes the core can pass through untouched come here (aligned,
+     * no zero detection, no probed-raw check, writeback cache); flush, discard and
+     * write-zeroes always run the synchronous ops in the worker pool.
+     */
     void (*aio_submit)(BlockDriverState *bs, BlockRequest *req);
-    /* Optional: request alignment the node needs (O_DIRECT: the logical block size). */
+    /* Optional, called after open: set bs->request_alignment (default 1) to what the node
+     * needs (O_DIRECT: the logical block size). */
     void (*refresh_limits)(BlockDriverState *bs);
 };
 
@@ -105,10 +127,24 @@ struct BlockDriverState {
     JsonObject *options;              /* the options it was opened with (flattened) */
     GMutex lock;                      /* protects quiesce waiters and in-flight waits */
     GCond drained_cond;
+
+    /* Private to the core (block/): */
+    int64_t total_bytes;              /* cached length of non-protocol nodes */
+    GThread *quiesce_owner;           /* the thread inside the drained section */
+    GQueue parked;                    /* async requests held while drained */
+    GSList *drain_waiters;            /* contexts to wake when in_flight drops to 0 */
+    GSList *tracked_writes;           /* writes in flight, when request_alignment > 1 */
 };
 
-/* For format drivers: open the child named child_name ("file" or "backing") from
- * options "<child_name>.*" (or a node reference "<child_name>": "node-name"). */
+/*
+ * For format drivers: open the child named child_name ("file" or "backing") from options
+ * "<child_name>.*" (or a reference "<child_name>": "node-name or drive id"), removing them
+ * from options. flags are the parent's; the child gets the flags QEMU derives for it
+ * (file: protocol, writeback, unmap; backing: read-only). The child is attached as
+ * parent->file or parent->backing and owned by the parent (unreferenced when it closes);
+ * if already attached, that node is returned. NULL without an error when allow_none and
+ * nothing was given.
+ */
 BlockDriverState *bdrv_open_child(BlockDriverState *parent, JsonObject *options,
                                   const char *child_name, int flags, bool allow_none,
                                   Error **errp);

@@ -1,0 +1,211 @@
+/*
+ * Asynchronous node requests. A request is counted, checked, and then either handed to the
+ * driver's aio_submit (when the core has nothing to add: aligned, no zero detection, no
+ * probed-raw check, writeback) or run as the synchronous operation in a worker pool (one
+ * pool per GMainContext, created on first use). Completions are delivered in the context
+ * the request was submitted from, never from inside the submitting call. Not the request
+ * semantics themselves (io.c).
+ */
+#include <errno.h>
+#include <glib.h>
+#include "block/block-internal.h"
+#include "util/thread-pool.h"
+
+#define BDRV_POOL_MAX_THREADS 64
+
+typedef struct BdrvAioReq {
+    BlockRequest req;      /* first: drivers and the drain queue only see this part */
+    bool internal;         /* issued by a driver serving another request */
+    TrackedWrite *tracked; /* aio_submit write ordered against read-modify-writes */
+} BdrvAioReq;
+
+static GMutex pools_lock;
+static GHashTable *pools; /* GMainContext * -> ThreadPool * */
+
+/* > 0 while this thread is inside a submission: completions must be deferred. */
+static __thread int submitting;
+
+static ThreadPool *bdrv_pool(GMainContext *ctx)
+{
+    ThreadPool *pool;
+
+    g_mutex_lock(&pools_lock);
+    if (!pools) {
+        pools = g_hash_table_new(NULL, NULL);
+    }
+    pool = g_hash_table_lookup(pools, ctx);
+    if (!pool) {
+        pool = thread_pool_new(ctx, BDRV_POOL_MAX_THREADS);
+        g_hash_table_insert(pools, ctx, pool);
+    }
+    g_mutex_unlock(&pools_lock);
+    return pool;
+}
+
+static void run_in_context(GMainContext *ctx, GSourceFunc fn, void *data)
+{
+    GSource *src = g_idle_source_new();
+
+    g_source_set_callback(src, fn, data, NULL);
+    g_source_attach(src, ctx);
+    g_source_unref(src);
+}
+
+/* ---- completion ---- */
+
+static void bdrv_aio_finish(BdrvAioReq *r)
+{
+    BlockRequest *req = &r->req;
+    int level;
+
+    /* Uncounted before the callback, so a callback may drain or close the node. */
+    bdrv_request_leave(req->bs);
+    level = bdrv_nesting_set(r->internal);
+    req->cb(req->opaque, req->ret);
+    bdrv_nesting_set(level);
+    g_main_context_unref(req->ctx);
+    g_free(r);
+}
+
+static gboolean bdrv_aio_finish_cb(gpointer opaque)
+{
+    bdrv_aio_finish(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+void bdrv_request_complete(BlockRequest *req, int ret)
+{
+    BdrvAioReq *r = (BdrvAioReq *)req;
+
+    req->ret = ret;
+    bdrv_untrack_write(req->bs, r->tracked);
+    r->tracked = NULL;
+    if (!submitting && g_main_depth() > 0 && g_main_context_is_owner(req->ctx)) {
+        bdrv_aio_finish(r);
+    } else {
+        run_in_context(req->ctx, bdrv_aio_finish_cb, r);
+    }
+}
+
+/* ---- submission ---- */
+
+static int bdrv_aio_work(void *opaque)
+{
+    BlockRequest *req = opaque;
+    int ret;
+
+    bdrv_nesting_enter();
+    ret = bdrv_run_request(req->bs, req->type, req->offset, req->bytes, req->qiov, req->flags);
+    bdrv_nesting_leave();
+    return ret;
+}
+
+static void bdrv_aio_work_done(void *opaque, int ret)
+{
+    bdrv_request_complete(opaque, ret);
+}
+
+/* Can the driver take this checked request as it is? */
+static bool bdrv_aio_can_pass(BdrvAioReq *r)
+{
+    BlockRequest *req = &r->req;
+    BlockDriverState *bs = req->bs;
+
+    if (!bs->drv->aio_submit || req->bytes == 0 ||
+        (req->type != BLOCK_REQ_READ && req->type != BLOCK_REQ_WRITE) ||
+        !bdrv_req_is_aligned(bs, req->offset, req->bytes, req->qiov)) {
+        return false;
+    }
+    if (req->type == BLOCK_REQ_READ) {
+        return true;
+    }
+    if (bdrv_write_needs_core(bs, req->offset, req->flags)) {
+        return false;
+    }
+    req->flags &= ~BDRV_REQ_ZERO_WRITE;
+    return bdrv_track_write_nowait(bs, req->offset, req->bytes, &r->tracked);
+}
+
+static void bdrv_aio_dispatch(BdrvAioReq *r)
+{
+    BlockRequest *req = &r->req;
+    BlockDriverState *bs = req->bs;
+    int ret;
+
+    if (!bdrv_request_enter(bs, req)) {
+        return; /* held until the drained section ends */
+    }
+    submitting++;
+    ret = bdrv_check_request(bs, req->type, req->offset, req->bytes);
+    if (ret < 0) {
+        bdrv_request_complete(req, ret);
+    } else if (bdrv_aio_can_pass(r)) {
+        bdrv_nesting_enter();
+        bs->drv->aio_submit(bs, req);
+        bdrv_nesting_leave();
+    } else {
+        thread_pool_submit(bdrv_pool(req->ctx), bdrv_aio_work, req, bdrv_aio_work_done, req);
+    }
+    submitting--;
+}
+
+static gboolean bdrv_aio_dispatch_cb(gpointer opaque)
+{
+    bdrv_aio_dispatch(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+void bdrv_aio_resubmit(BlockRequest *req)
+{
+    run_in_context(req->ctx, bdrv_aio_dispatch_cb, req);
+}
+
+static void bdrv_aio_submit(BlockDriverState *bs, BlockReqType type, uint64_t offset,
+                            uint64_t bytes, IOVector *qiov, int flags, BlockCompletionFunc *cb,
+                            void *opaque)
+{
+    BdrvAioReq *r = g_new0(BdrvAioReq, 1);
+
+    r->req = (BlockRequest){
+        .bs = bs,
+        .type = type,
+        .offset = offset,
+        .bytes = bytes,
+        .qiov = qiov,
+        .flags = flags,
+        .ctx = g_main_context_ref_thread_default(),
+        .cb = cb,
+        .opaque = opaque,
+    };
+    r->internal = bdrv_nesting();
+    bdrv_aio_dispatch(r);
+}
+
+void bdrv_aio_preadv(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags,
+                     BlockCompletionFunc *cb, void *opaque)
+{
+    bdrv_aio_submit(bs, BLOCK_REQ_READ, offset, qiov->size, qiov, flags, cb, opaque);
+}
+
+void bdrv_aio_pwritev(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags,
+                      BlockCompletionFunc *cb, void *opaque)
+{
+    bdrv_aio_submit(bs, BLOCK_REQ_WRITE, offset, qiov->size, qiov, flags, cb, opaque);
+}
+
+void bdrv_aio_flush(BlockDriverState *bs, BlockCompletionFunc *cb, void *opaque)
+{
+    bdrv_aio_submit(bs, BLOCK_REQ_FLUSH, 0, 0, NULL, 0, cb, opaque);
+}
+
+void bdrv_aio_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                       BlockCompletionFunc *cb, void *opaque)
+{
+    bdrv_aio_submit(bs, BLOCK_REQ_DISCARD, offset, bytes, NULL, 0, cb, opaque);
+}
+
+void bdrv_aio_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags,
+                            BlockCompletionFunc *cb, void *opaque)
+{
+    bdrv_aio_submit(bs, BLOCK_REQ_WRITE_ZEROES, offset, bytes, NULL, flags, cb, opaque);
+}

@@ -1,0 +1,268 @@
+/*
+ * A backend's I/O: device requests (blk_aio_*) and the synchronous wrappers go to the root
+ * node, fail with -ENOMEDIUM without one, are counted so blk_drain can wait for them
+ * (callbacks included), and are accounted in the backend's statistics when they succeed.
+ * Not the request semantics (the node's io.c) and not error policy decisions (the device
+ * asks blk_get_error_action).
+ */
+#include <errno.h>
+#include <glib.h>
+#include "block/block-internal.h"
+#include "util/main-loop.h"
+
+typedef struct BlkAioReq {
+    BlockBackend *blk;
+    BlockReqType type;
+    uint64_t offset, bytes;
+    int64_t start_ns;
+    BlockCompletionFunc *cb;
+    void *opaque;
+    int ret;
+} BlkAioReq;
+
+/* ---- accounting ---- */
+
+static bool acct_type(BlockReqType type, BlockAcctType *acct)
+{
+    switch (type) {
+    case BLOCK_REQ_READ:
+        *acct = BLOCK_ACCT_READ;
+        return true;
+    case BLOCK_REQ_WRITE:
+    case BLOCK_REQ_WRITE_ZEROES:
+        *acct = BLOCK_ACCT_WRITE;
+        return true;
+    case BLOCK_REQ_FLUSH:
+        *acct = BLOCK_ACCT_FLUSH;
+        return true;
+    case BLOCK_REQ_DISCARD:
+        break;
+    }
+    return false;
+}
+
+/* Writes raise wr_highest_offset to their end, rounded up to a whole sector. */
+static void blk_account(BlockBackend *blk, BlockReqType type, uint64_t offset, uint64_t bytes,
+                        int64_t start_ns)
+{
+    BlockAcctStats *s = &blk->stats;
+    BlockAcctType acct;
+
+    if (!acct_type(type, &acct)) {
+        return;
+    }
+    g_mutex_lock(&blk->lock);
+    s->nr_ops[acct]++;
+    s->nr_bytes[acct] += bytes;
+    s->total_time_ns[acct] += clock_get_ns(CLOCK_HOST) - start_ns;
+    if (acct == BLOCK_ACCT_WRITE) {
+        uint64_t end = (offset + bytes + BDRV_SECTOR_SIZE - 1) & ~(BDRV_SECTOR_SIZE - 1);
+
+        s->wr_highest_offset = MAX(s->wr_highest_offset, end);
+    }
+    g_mutex_unlock(&blk->lock);
+}
+
+/* ---- asynchronous requests ---- */
+
+static void blk_aio_complete(void *opaque, int ret)
+{
+    BlkAioReq *r = opaque;
+    BlockBackend *blk = r->blk;
+
+    if (ret == 0) {
+        blk_account(blk, r->type, r->offset, r->bytes, r->start_ns);
+    }
+    r->cb(r->opaque, ret);
+    g_free(r);
+    wait_point_dec(BLK_WAIT_POINT(blk), &blk->in_flight);
+}
+
+static gboolean blk_aio_complete_cb(gpointer opaque)
+{
+    BlkAioReq *r = opaque;
+
+    blk_aio_complete(r, r->ret);
+    return G_SOURCE_REMOVE;
+}
+
+/* Complete without a medium, in the submitter's context and never before returning. */
+static void blk_aio_fail(BlkAioReq *r, int ret)
+{
+    GMainContext *ctx = g_main_context_ref_thread_default();
+    GSource *src = g_idle_source_new();
+
+    r->ret = ret;
+    g_source_set_callback(src, blk_aio_complete_cb, r, NULL);
+    g_source_attach(src, ctx);
+    g_source_unref(src);
+    g_main_context_unref(ctx);
+}
+
+static void blk_aio_submit(BlockBackend *blk, BlockReqType type, uint64_t offset, uint64_t bytes,
+                           IOVector *qiov, int flags, BlockCompletionFunc *cb, void *opaque)
+{
+    BlkAioReq *r = g_new0(BlkAioReq, 1);
+    BlockDriverState *bs = blk->root;
+
+    *r = (BlkAioReq){.blk = blk,
+                     .type = type,
+                     .offset = offset,
+                     .bytes = bytes,
+                     .start_ns = clock_get_ns(CLOCK_HOST),
+                     .cb = cb,
+                     .opaque = opaque};
+    g_atomic_int_inc(&blk->in_flight);
+    if (!blk_is_inserted(blk)) {
+        blk_aio_fail(r, -ENOMEDIUM);
+        return;
+    }
+    switch (type) {
+    case BLOCK_REQ_READ:
+        bdrv_aio_preadv(bs, offset, qiov, flags, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_WRITE:
+        bdrv_aio_pwritev(bs, offset, qiov, flags, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_FLUSH:
+        bdrv_aio_flush(bs, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_DISCARD:
+        bdrv_aio_pdiscard(bs, offset, bytes, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_WRITE_ZEROES:
+        bdrv_aio_pwrite_zeroes(bs, offset, bytes, flags, blk_aio_complete, r);
+        break;
+    }
+}
+
+void blk_aio_preadv(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flags,
+                    BlockCompletionFunc *cb, void *opaque)
+{
+    blk_aio_submit(blk, BLOCK_REQ_READ, offset, qiov->size, qiov, flags, cb, opaque);
+}
+
+void blk_aio_pwritev(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flags,
+                     BlockCompletionFunc *cb, void *opaque)
+{
+    blk_aio_submit(blk, BLOCK_REQ_WRITE, offset, qiov->size, qiov, flags, cb, opaque);
+}
+
+void blk_aio_flush(BlockBackend *blk, BlockCompletionFunc *cb, void *opaque)
+{
+    blk_aio_submit(blk, BLOCK_REQ_FLUSH, 0, 0, NULL, 0, cb, opaque);
+}
+
+void blk_aio_pdiscard(BlockBackend *blk, uint64_t offset, uint64_t bytes, BlockCompletionFunc *cb,
+                      void *opaque)
+{
+    blk_aio_submit(blk, BLOCK_REQ_DISCARD, offset, bytes, NULL, 0, cb, opaque);
+}
+
+void blk_aio_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t bytes, int flags,
+                           BlockCompletionFunc *cb, void *opaque)
+{
+    blk_aio_submit(blk, BLOCK_REQ_WRITE_ZEROES, offset, bytes, NULL, flags, cb, opaque);
+}
+
+/* ---- synchronous requests ---- */
+
+static int blk_sync_request(BlockBackend *blk, BlockReqType type, uint64_t offset, uint64_t bytes,
+                            IOVector *qiov, int flags)
+{
+    int64_t start_ns = clock_get_ns(CLOCK_HOST);
+    BlockDriverState *bs;
+    int ret = -ENOMEDIUM;
+
+    g_atomic_int_inc(&blk->in_flight);
+    bs = blk->root;
+    if (blk_is_inserted(blk)) {
+        switch (type) {
+        case BLOCK_REQ_READ:
+            ret = bdrv_preadv(bs, offset, qiov, flags);
+            break;
+        case BLOCK_REQ_WRITE:
+            ret = bdrv_pwritev(bs, offset, qiov, flags);
+            break;
+        case BLOCK_REQ_FLUSH:
+            ret = bdrv_flush(bs);
+            break;
+        case BLOCK_REQ_DISCARD:
+            ret = bdrv_pdiscard(bs, offset, bytes);
+            break;
+        case BLOCK_REQ_WRITE_ZEROES:
+            ret = bdrv_pwrite_zeroes(bs, offset, bytes, flags);
+            break;
+        }
+    }
+    if (ret == 0) {
+        blk_account(blk, type, offset, bytes, start_ns);
+    }
+    wait_point_dec(BLK_WAIT_POINT(blk), &blk->in_flight);
+    return ret;
+}
+
+int blk_preadv(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flags)
+{
+    return blk_sync_request(blk, BLOCK_REQ_READ, offset, qiov->size, qiov, flags);
+}
+
+int blk_pwritev(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flags)
+{
+    return blk_sync_request(blk, BLOCK_REQ_WRITE, offset, qiov->size, qiov, flags);
+}
+
+int blk_pread(BlockBackend *blk, uint64_t offset, void *buf, uint64_t bytes)
+{
+    IOVector qiov;
+    int ret;
+
+    iov_init_buf(&qiov, buf, bytes);
+    ret = blk_preadv(blk, offset, &qiov, 0);
+    iov_destroy(&qiov);
+    return ret;
+}
+
+int blk_pwrite(BlockBackend *blk, uint64_t offset, const void *buf, uint64_t bytes, int flags)
+{
+    IOVector qiov;
+    int ret;
+
+    iov_init_buf(&qiov, (void *)buf, bytes);
+    ret = blk_pwritev(blk, offset, &qiov, flags);
+    iov_destroy(&qiov);
+    return ret;
+}
+
+int blk_flush(BlockBackend *blk)
+{
+    return blk_sync_request(blk, BLOCK_REQ_FLUSH, 0, 0, NULL, 0);
+}
+
+int blk_pdiscard(BlockBackend *blk, uint64_t offset, uint64_t bytes)
+{
+    return blk_sync_request(blk, BLOCK_REQ_DISCARD, offset, bytes, NULL, 0);
+}
+
+int blk_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t bytes, int flags)
+{
+    return blk_sync_request(blk, BLOCK_REQ_WRITE_ZEROES, offset, bytes, NULL, flags);
+}
+
+int blk_truncate(BlockBackend *blk, uint64_t size, Error **errp)
+{
+    if (!blk_is_inserted(blk)) {
+        error_setg(errp, "Device '%s' has no medium", blk_name(blk));
+        return -ENOMEDIUM;
+    }
+    return bdrv_truncate(blk->root, size, errp);
+}
+
+void blk_drain(BlockBackend *blk)
+{
+    if (blk->root) {
+        bdrv_drained_begin(blk->root);
+        bdrv_drained_end(blk->root);
+    }
+    wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->in_flight);
+}

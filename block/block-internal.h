@@ -1,0 +1,123 @@
+/*
+ * Declarations shared by the files of the block layer core (the block/ sources) and nobody else:
+ * opening under a backend name, format probing, the request path's internal entry points,
+ * request gating for drained sections, and the wait/wake helper every blocking wait in the
+ * core uses. Drivers use block_int.h; devices and tools use block.h / block-backend.h.
+ */
+#ifndef BLOCK_BLOCK_INTERNAL_H
+#define BLOCK_BLOCK_INTERNAL_H
+
+#include <glib.h>
+#include "block/block_int.h"
+#include "block/block-backend.h"
+
+/* ---- block.c ---- */
+/* bdrv_open for the root of backend `device` (named in error messages). */
+BlockDriverState *bdrv_open_device(const char *device, const char *filename, JsonObject *options,
+                                   int flags, Error **errp);
+/* Every open node, named or not, in opening order (a new list; g_list_free it). */
+GList *bdrv_all_nodes(void);
+
+/* ---- probe.c ---- */
+/* The best-scoring driver (score > 0) for buf, skipping format skip_format; or NULL. */
+BlockDriver *bdrv_probe_best(const uint8_t *buf, int len, const char *filename,
+                             const char *skip_format);
+/* The format of the image in protocol node file (raw when nothing matches). */
+BlockDriver *bdrv_probe_image(BlockDriverState *file, Error **errp);
+
+/* ---- io.c ---- */
+/* 0, or the errno QEMU 2.2 fails this request with before it reaches a driver. */
+int bdrv_check_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes);
+/* Run a checked request synchronously in the calling thread (no gating or counting). */
+int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes,
+                     IOVector *qiov, int flags);
+/* Whether a checked write must be inspected by the core (zero detection, probed raw,
+ * writethrough, FUA) rather than passed to the driver as it is. */
+bool bdrv_write_needs_core(BlockDriverState *bs, uint64_t offset, int flags);
+void bdrv_refresh_total_bytes(BlockDriverState *bs);
+
+/* ---- io-align.c: request_alignment, bounce buffers, read-modify-write ---- */
+typedef struct TrackedWrite TrackedWrite;
+bool bdrv_req_is_aligned(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                         const IOVector *qiov);
+int bdrv_aligned_or_bounced_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                                   IOVector *qiov, int flags);
+/* Write qiov, by read-modify-write through a bounce buffer when it is not aligned. */
+int bdrv_aligned_or_rmw_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                                IOVector *qiov, int flags);
+/* drv->pwrite_zeroes on an aligned range, ordered against read-modify-writes. */
+int bdrv_tracked_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
+/* Track an aligned write about to be submitted asynchronously; false when it overlaps a
+ * read-modify-write in progress (then submit it through the worker pool instead). */
+bool bdrv_track_write_nowait(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                             TrackedWrite **tw);
+void bdrv_untrack_write(BlockDriverState *bs, TrackedWrite *tw);
+
+/* ---- aio.c ---- */
+/* Submit a request that was held during a drained section again, in its context. */
+void bdrv_aio_resubmit(BlockRequest *req);
+
+/* ---- drain.c: request gating ---- */
+/* Mark the calling thread as running a request on behalf of a driver (nested requests to
+ * children are never held by a drained section). */
+void bdrv_nesting_enter(void);
+void bdrv_nesting_leave(void);
+bool bdrv_nesting(void);
+/* Set the level (a completion callback runs at the level of its request); returns the old. */
+int bdrv_nesting_set(int level);
+/*
+ * Count a new request in bs->in_flight. While bs is drained by another thread, a
+ * synchronous caller (park == NULL) waits; an asynchronous one is queued on bs->parked and
+ * false is returned (bdrv_aio_resubmit brings it back after the drained section).
+ */
+bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park);
+void bdrv_request_leave(BlockDriverState *bs);
+
+/* ---- wait.c: blocking waits that keep the caller's event loop running ---- */
+typedef struct WaitPoint {
+    GMutex *lock;     /* protects the state the predicate reads */
+    GCond *cond;      /* broadcast on every kick */
+    GSList **waiters; /* GMainContexts dispatched by waiting threads, woken on a kick */
+} WaitPoint;
+#define BDRV_WAIT_POINT(bs) (&(WaitPoint){&(bs)->lock, &(bs)->drained_cond, &(bs)->drain_waiters})
+
+typedef bool WaitBusyFn(void *opaque);
+/*
+ * With *wp->lock held: return once busy(opaque) is false (evaluated with the lock held).
+ * Meanwhile the thread dispatches its thread-default GMainContext if it can acquire it
+ * (so completions it owns keep running), else sleeps on wp->cond.
+ */
+void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque);
+/* With *wp->lock held: wake every waiter to re-evaluate its predicate. */
+void wait_point_kick_locked(const WaitPoint *wp);
+/* Decrement *counter; at zero, kick the waiters. */
+void wait_point_dec(const WaitPoint *wp, int *counter);
+/* Wait until *counter is zero (takes the lock). */
+void wait_point_wait_zero(const WaitPoint *wp, int *counter);
+
+/* ---- block-backend.c, block-backend-io.c ---- */
+struct BlockBackend {
+    char *name; /* "" once hidden by drive_del */
+    int refcnt;
+    BlockDriverState *root; /* NULL: no medium */
+    DriveInfo *legacy_dinfo;
+    bool enable_write_cache; /* kept while there is no medium */
+
+    void *dev; /* the attached device model */
+    const BlockDevOps *dev_ops;
+    void *dev_opaque;
+
+    BlockdevOnError on_read_error, on_write_error;
+    bool iostatus_enabled;
+    BlockDeviceIoStatus iostatus;
+
+    GMutex lock; /* stats, and waits for in_flight */
+    GCond cond;
+    GSList *waiters;
+    int in_flight; /* device requests not yet completed (atomic) */
+    BlockAcctStats stats;
+};
+
+#define BLK_WAIT_POINT(blk) (&(WaitPoint){&(blk)->lock, &(blk)->cond, &(blk)->waiters})
+
+#endif

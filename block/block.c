@@ -1,0 +1,670 @@
+/*
+ * Graph nodes: opening a node from a filename and dotted options the way QEMU 2.2's
+ * bdrv_open does (json: filenames, protocol or format + protocol child, probing, generic
+ * per-node options, children, unknown-option errors), reference counting and closing, and
+ * the node-name registry. Not the request path (io.c, aio.c), not the driver registry
+ * (probe.c) and not backends (block-backend.c).
+ */
+#include <errno.h>
+#include <string.h>
+#include <glib.h>
+#include "block/block-internal.h"
+#include "util/qdict.h"
+
+/* Generic options the core takes from a node's options before the driver sees them. */
+typedef struct NodeOptions {
+    char *node_name;
+    int flags;
+    BlockdevDetectZeroesOptions detect_zeroes;
+} NodeOptions;
+
+static GList *all_nodes;   /* every open node */
+static GList *named_nodes; /* nodes with a node-name, in naming order */
+
+/* ---- node names ---- */
+
+/* Letters, digits, '-', '.', '_', starting with a letter (QEMU's id_wellformed). */
+static bool id_wellformed(const char *id)
+{
+    if (!g_ascii_isalpha(id[0])) {
+        return false;
+    }
+    for (const char *p = id + 1; *p; p++) {
+        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool bdrv_check_node_name(const char *name, Error **errp)
+{
+    if (!id_wellformed(name)) {
+        error_setg(errp, "Invalid node name");
+        return false;
+    }
+    if (strlen(name) >= BDRV_NODE_NAME_MAX) {
+        error_setg(errp, "Node name too long");
+        return false;
+    }
+    return true;
+}
+
+static bool bdrv_assign_node_name(BlockDriverState *bs, const char *name, Error **errp)
+{
+    if (blk_by_name(name)) {
+        error_setg(errp, "node-name=%s is conflicting with a device id", name);
+        return false;
+    }
+    if (bdrv_find_node(name)) {
+        error_setg(errp, "Duplicate node name");
+        return false;
+    }
+    g_strlcpy(bs->node_name, name, sizeof(bs->node_name));
+    named_nodes = g_list_append(named_nodes, bs);
+    return true;
+}
+
+BlockDriverState *bdrv_find_node(const char *node_name)
+{
+    for (GList *l = named_nodes; l; l = l->next) {
+        BlockDriverState *bs = l->data;
+
+        if (!strcmp(bs->node_name, node_name)) {
+            return bs;
+        }
+    }
+    return NULL;
+}
+
+BlockDriverState *bdrv_next_node(BlockDriverState *bs)
+{
+    GList *l = bs ? g_list_find(named_nodes, bs) : NULL;
+
+    if (!bs) {
+        return named_nodes ? named_nodes->data : NULL;
+    }
+    return l && l->next ? l->next->data : NULL;
+}
+
+BlockDriverState *bdrv_lookup_bs(const char *device, const char *node_name, Error **errp)
+{
+    BlockBackend *blk = device ? blk_by_name(device) : NULL;
+    BlockDriverState *bs = node_name ? bdrv_find_node(node_name) : NULL;
+
+    if (blk && blk_bs(blk)) {
+        return blk_bs(blk);
+    }
+    if (bs) {
+        return bs;
+    }
+    error_setg(errp, "Cannot find device=%s nor node_name=%s", device ? device : "",
+               node_name ? node_name : "");
+    return NULL;
+}
+
+GList *bdrv_all_nodes(void)
+{
+    return g_list_copy(all_nodes);
+}
+
+/* ---- generic per-node options ---- */
+
+static bool take_bool_flag(JsonObject *opts, const char *key, int flag, int *flags, Error **errp)
+{
+    Error *err = NULL;
+    bool on;
+
+    if (!dict_has(opts, key)) {
+        return true;
+    }
+    on = dict_get_bool(opts, key, false, &err);
+    if (err) {
+        error_propagate(errp, err);
+        return false;
+    }
+    *flags = on ? (*flags | flag) : (*flags & ~flag);
+    dict_del(opts, key);
+    return true;
+}
+
+static bool take_aio(JsonObject *opts, int *flags, Error **errp)
+{
+    const char *aio = dict_get_str(opts, "aio");
+
+    if (!aio) {
+        return true;
+    }
+    *flags &= ~(BDRV_O_NATIVE_AIO | BDRV_O_IO_URING);
+    if (!strcmp(aio, "native")) {
+        if (!(*flags & BDRV_O_NOCACHE)) {
+            error_setg(errp, "aio=native requires cache.direct=true");
+            return false;
+        }
+        *flags |= BDRV_O_NATIVE_AIO;
+    } else if (!strcmp(aio, "io_uring")) {
+        *flags |= BDRV_O_IO_URING;
+    } else if (strcmp(aio, "threads")) {
+        error_setg(errp, "invalid aio option");
+        return false;
+    }
+    dict_del(opts, "aio");
+    return true;
+}
+
+static bool take_discard(JsonObject *opts, int *flags, Error **errp)
+{
+    const char *mode = dict_get_str(opts, "discard");
+
+    if (!mode) {
+        return true;
+    }
+    if (!strcmp(mode, "on") || !strcmp(mode, "unmap")) {
+        *flags |= BDRV_O_UNMAP;
+    } else if (!strcmp(mode, "off") || !strcmp(mode, "ignore")) {
+        *flags &= ~BDRV_O_UNMAP;
+    } else {
+        error_setg(errp, "invalid discard option");
+        return false;
+    }
+    dict_del(opts, "discard");
+    return true;
+}
+
+static bool take_detect_zeroes(JsonObject *opts, NodeOptions *no, Error **errp)
+{
+    static const char *const names[] = {"off", "on", "unmap", NULL};
+    const char *val = dict_get_str(opts, "detect-zeroes");
+    int i;
+
+    if (!val) {
+        return true;
+    }
+    for (i = 0; names[i] && strcmp(names[i], val); i++) {
+    }
+    if (!names[i]) {
+        error_setg(errp, "invalid parameter value: %s", val);
+        return false;
+    }
+    if (i == BLOCKDEV_DETECT_ZEROES_OPTIONS_UNMAP && !(no->flags & BDRV_O_UNMAP)) {
+        error_setg(errp, "setting detect-zeroes to unmap is not allowed without setting "
+                         "discard operation to unmap");
+        return false;
+    }
+    no->detect_zeroes = i;
+    dict_del(opts, "detect-zeroes");
+    return true;
+}
+
+static bool take_node_options(JsonObject *opts, NodeOptions *no, Error **errp)
+{
+    const char *name = dict_get_str(opts, "node-name");
+
+    if (name) {
+        if (!bdrv_check_node_name(name, errp)) {
+            return false;
+        }
+        no->node_name = g_strdup(name);
+        dict_del(opts, "node-name");
+    }
+    return take_bool_flag(opts, "cache.direct", BDRV_O_NOCACHE, &no->flags, errp) &&
+           take_bool_flag(opts, "cache.no-flush", BDRV_O_NO_FLUSH, &no->flags, errp) &&
+           take_bool_flag(opts, "cache.writeback", BDRV_O_CACHE_WB, &no->flags, errp) &&
+           take_aio(opts, &no->flags, errp) && take_discard(opts, &no->flags, errp) &&
+           take_detect_zeroes(opts, no, errp);
+}
+
+/* ---- children ---- */
+
+/* Flags of a format's protocol child: writeback and unmap, as the format honours both. */
+static int bdrv_inherited_flags(int flags)
+{
+    flags |= BDRV_O_PROTOCOL | BDRV_O_CACHE_WB | BDRV_O_UNMAP;
+    return flags & ~(BDRV_O_SNAPSHOT | BDRV_O_NO_BACKING | BDRV_O_COPY_ON_READ);
+}
+
+static int bdrv_backing_flags(int flags)
+{
+    return flags & ~(BDRV_O_RDWR | BDRV_O_COPY_ON_READ | BDRV_O_SNAPSHOT | BDRV_O_TEMPORARY |
+                     BDRV_O_PROTOCOL);
+}
+
+/* Open "key" (a reference) or "key.*" from opts, removing them; NULL if nothing given. */
+static BlockDriverState *bdrv_open_image(JsonObject *opts, const char *key, const char *filename,
+                                         int flags, bool allow_none, Error **errp)
+{
+    JsonObject *sub = dict_extract_prefix(opts, key);
+    g_autofree char *ref = g_strdup(dict_get_str(opts, key));
+    BlockDriverState *bs = NULL;
+
+    dict_del(opts, key);
+    if (!filename && !ref && json_object_get_size(sub) == 0) {
+        if (!allow_none) {
+            error_setg(errp, "A block device must be specified for \"%s\"", key);
+        }
+    } else if (ref && (filename || json_object_get_size(sub) > 0)) {
+        error_setg(errp, "Cannot reference an existing block device with additional "
+                         "options or a new filename");
+    } else if (ref) {
+        bs = bdrv_lookup_bs(ref, ref, errp);
+        if (bs) {
+            bdrv_ref(bs);
+        }
+    } else {
+        return bdrv_open_device(NULL, filename, sub, flags, errp);
+    }
+    json_object_unref(sub);
+    return bs;
+}
+
+BlockDriverState *bdrv_open_child(BlockDriverState *parent, JsonObject *options,
+                                  const char *child_name, int flags, bool allow_none, Error **errp)
+{
+    bool is_file = !strcmp(child_name, "file");
+    BlockDriverState **slot = is_file ? &parent->file : &parent->backing;
+
+    g_assert(is_file || !strcmp(child_name, "backing"));
+    if (!*slot) {
+        flags = is_file ? bdrv_inherited_flags(flags) : bdrv_backing_flags(flags);
+        *slot = bdrv_open_image(options, child_name, NULL, flags, allow_none, errp);
+    }
+    return *slot;
+}
+
+/* ---- creating and deleting nodes ---- */
+
+static BlockDriverState *bdrv_new(void)
+{
+    BlockDriverState *bs = g_new0(BlockDriverState, 1);
+
+    bs->refcnt = 1;
+    bs->request_alignment = 1;
+    g_mutex_init(&bs->lock);
+    g_cond_init(&bs->drained_cond);
+    g_queue_init(&bs->parked);
+    all_nodes = g_list_append(all_nodes, bs);
+    return bs;
+}
+
+/* Free a node; closes the driver first when `opened`. */
+static void bdrv_delete(BlockDriverState *bs, bool opened)
+{
+    if (opened) {
+        bdrv_drained_begin(bs);
+        bdrv_flush(bs);
+        if (bs->drv->close) {
+            bs->drv->close(bs);
+        }
+        bdrv_drained_end(bs);
+    }
+    g_assert(g_queue_is_empty(&bs->parked) && !bs->in_flight);
+    bdrv_unref(bs->backing);
+    bdrv_unref(bs->file);
+    all_nodes = g_list_remove(all_nodes, bs);
+    named_nodes = g_list_remove(named_nodes, bs);
+    for (int op = 0; op < BLOCK_OP_TYPE_MAX; op++) {
+        g_slist_free(bs->op_blockers[op]);
+    }
+    if (bs->options) {
+        json_object_unref(bs->options);
+    }
+    g_free(bs->opaque);
+    g_free(bs->filename);
+    g_free(bs->backing_file);
+    g_free(bs->backing_format);
+    g_mutex_clear(&bs->lock);
+    g_cond_clear(&bs->drained_cond);
+    g_free(bs);
+}
+
+void bdrv_ref(BlockDriverState *bs)
+{
+    bs->refcnt++;
+}
+
+void bdrv_unref(BlockDriverState *bs)
+{
+    if (!bs) {
+        return;
+    }
+    g_assert(bs->refcnt > 0);
+    if (--bs->refcnt == 0) {
+        bdrv_delete(bs, true);
+    }
+}
+
+/* ---- opening ---- */
+
+/* Options left after the driver's open: the first one (in name order) is an error. */
+static bool bdrv_check_leftovers(BlockDriverState *bs, JsonObject *opts, const char *device,
+                                 Error **errp)
+{
+    const char *const *known = bs->drv->option_names;
+    g_auto(GStrv) keys = NULL;
+
+    for (int i = 0; known && known[i]; i++) {
+        dict_del(opts, known[i]);
+    }
+    keys = dict_keys_sorted(opts);
+    if (!keys[0]) {
+        return true;
+    }
+    if (bs->open_flags & BDRV_O_PROTOCOL) {
+        error_setg(errp, "Block protocol '%s' doesn't support the option '%s'",
+                   bs->drv->format_name, keys[0]);
+    } else {
+        error_setg(errp,
+                   "Block format '%s' used by device '%s' doesn't support the option "
+                   "'%s'",
+                   bs->drv->format_name, device ? device : "", keys[0]);
+    }
+    return false;
+}
+
+static int bdrv_call_open(BlockDriverState *bs, JsonObject *opts, Error **errp)
+{
+    Error *err = NULL;
+    int ret = bs->drv->open ? bs->drv->open(bs, opts, bs->open_flags, &err) : 0;
+
+    if (ret >= 0) {
+        g_assert(!err);
+        return 0;
+    }
+    if (err) {
+        error_propagate(errp, err);
+    } else if (bs->filename[0]) {
+        error_setg_errno(errp, -ret, "Could not open '%s'", bs->filename);
+    } else {
+        error_setg_errno(errp, -ret, "Could not open image");
+    }
+    return ret;
+}
+
+static bool bdrv_finish_open(BlockDriverState *bs, Error **errp)
+{
+    if (bs->drv->refresh_limits) {
+        bs->drv->refresh_limits(bs);
+    }
+    g_assert(bs->request_alignment >= 1);
+    bs->total_bytes = 0;
+    bdrv_refresh_total_bytes(bs);
+    if (bs->total_bytes < 0) {
+        error_setg_errno(errp, -bs->total_bytes, "Could not refresh total sector count");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Create the node for drv over child `file` (formats) or `filename` (protocols). opts are
+ * the driver's options (generic ones taken out); `saved` becomes bs->options. Consumes the
+ * reference to file.
+ */
+static BlockDriverState *bdrv_open_node(const char *device, BlockDriver *drv,
+                                        BlockDriverState *file, const char *filename,
+                                        JsonObject *opts, NodeOptions *no, bool probed,
+                                        JsonObject *saved, Error **errp)
+{
+    BlockDriverState *bs = bdrv_new();
+
+    bs->file = file;
+    bs->options = json_object_ref(saved);
+    if (!bdrv_is_whitelisted(drv, !(no->flags & BDRV_O_RDWR))) {
+        error_setg(errp, "Driver '%s' is not whitelisted", drv->format_name);
+        goto fail;
+    }
+    if (no->node_name && !bdrv_assign_node_name(bs, no->node_name, errp)) {
+        goto fail;
+    }
+    bs->opaque = g_malloc0(MAX(drv->instance_size, 1));
+    bs->open_flags = no->flags;
+    bs->read_only = !(no->flags & BDRV_O_RDWR);
+    bs->enable_write_cache = !!(no->flags & BDRV_O_CACHE_WB);
+    bs->detect_zeroes = no->detect_zeroes;
+    bs->probed = probed;
+    bs->filename = g_strdup(file ? file->filename : filename ? filename : "");
+    bs->drv = drv;
+    if (bdrv_call_open(bs, opts, errp) < 0) {
+        bs->drv = NULL;
+        goto fail;
+    }
+    if (!bdrv_check_leftovers(bs, opts, device, errp) || !bdrv_finish_open(bs, errp)) {
+        bdrv_unref(bs);
+        return NULL;
+    }
+    return bs;
+
+fail:
+    bdrv_delete(bs, false);
+    return NULL;
+}
+
+/* "proto:rest" opened by the driver of "proto" names "rest". */
+static const char *strip_protocol(BlockDriver *drv, const char *filename)
+{
+    size_t len = drv->protocol_name ? strlen(drv->protocol_name) : 0;
+
+    if (len && !strncmp(filename, drv->protocol_name, len) && filename[len] == ':') {
+        return filename + len + 1;
+    }
+    return filename;
+}
+
+static BlockDriverState *bdrv_open_protocol(const char *device, BlockDriver *drv,
+                                            const char *filename, JsonObject *opts, NodeOptions *no,
+                                            JsonObject *saved, Error **errp)
+{
+    g_autofree char *name = g_strdup(dict_get_str(opts, "filename"));
+
+    if (filename && name) {
+        error_setg(errp, "Can't specify 'file' and 'filename' options at the same time");
+        return NULL;
+    }
+    if (filename) {
+        name = g_strdup(filename);
+        json_object_set_string_member(saved, "filename", filename);
+    }
+    dict_del(opts, "filename");
+    if (!drv && !name) {
+        error_setg(errp, "Must specify either driver or file");
+        return NULL;
+    }
+    if (!drv) {
+        drv = bdrv_find_protocol(name, errp);
+        if (!drv) {
+            return NULL;
+        }
+    }
+    return bdrv_open_node(device, drv, NULL, name ? strip_protocol(drv, name) : NULL, opts, no,
+                          false, saved, errp);
+}
+
+static BlockDriverState *bdrv_open_format(const char *device, BlockDriver *drv,
+                                          const char *filename, JsonObject *opts, NodeOptions *no,
+                                          JsonObject *saved, Error **errp)
+{
+    Error *err = NULL;
+    BlockDriverState *file;
+    bool probed = !drv;
+
+    no->flags &= ~BDRV_O_PROTOCOL;
+    file = bdrv_open_image(opts, "file", filename, bdrv_inherited_flags(no->flags), true, &err);
+    if (err) {
+        error_propagate(errp, err);
+        return NULL;
+    }
+    if (!file) {
+        if (drv) {
+            error_setg(errp, "Can't use '%s' as a block driver for the protocol level",
+                       drv->format_name);
+        } else {
+            error_setg(errp, "Must specify either driver or file");
+        }
+        return NULL;
+    }
+    if (!drv) {
+        drv = bdrv_probe_image(file, errp);
+        if (!drv) {
+            bdrv_unref(file);
+            return NULL;
+        }
+    }
+    return bdrv_open_node(device, drv, file, NULL, opts, no, probed, saved, errp);
+}
+
+static void copy_member(JsonObject *src, const char *name, JsonNode *node, gpointer dst)
+{
+    json_object_set_member(dst, name, json_node_copy(node));
+}
+
+static BlockDriverState *bdrv_open_opts(const char *device, const char *filename, JsonObject *opts,
+                                        int flags, Error **errp)
+{
+    g_autofree char *drvname = g_strdup(dict_get_str(opts, "driver"));
+    NodeOptions no = {.flags = flags};
+    BlockDriver *drv = NULL;
+    BlockDriverState *bs = NULL;
+    JsonObject *saved;
+
+    if (drvname) {
+        drv = bdrv_find_format(drvname);
+        if (!drv) {
+            error_setg(errp, "Unknown driver '%s'", drvname);
+            return NULL;
+        }
+        dict_del(opts, "driver");
+    }
+    saved = json_object_new();
+    if (drvname) {
+        json_object_set_string_member(saved, "driver", drvname);
+    }
+    json_object_foreach_member(opts, copy_member, saved);
+    if (take_node_options(opts, &no, errp)) {
+        if (drv ? drv->is_protocol : (flags & BDRV_O_PROTOCOL)) {
+            bs = bdrv_open_protocol(device, drv, filename, opts, &no, saved, errp);
+        } else {
+            bs = bdrv_open_format(device, drv, filename, opts, &no, saved, errp);
+        }
+    }
+    json_object_unref(saved);
+    g_free(no.node_name);
+    return bs;
+}
+
+/* Merge the options of a "json:{...}" filename into opts (explicit options win). */
+static bool bdrv_merge_json_filename(JsonObject *opts, const char *filename, Error **errp)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    JsonObject *json;
+    GList *names;
+
+    if (!json_parser_load_from_data(parser, filename + strlen("json:"), -1, NULL)) {
+        error_setg(errp, "Could not parse the JSON options");
+        return false;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+        error_setg(errp, "Invalid JSON object given");
+        return false;
+    }
+    json = json_node_get_object(json_parser_get_root(parser));
+    dict_flatten(json);
+    names = json_object_get_members(json);
+    for (GList *l = names; l; l = l->next) {
+        if (!json_object_has_member(opts, l->data)) {
+            json_object_set_member(opts, l->data, json_object_dup_member(json, l->data));
+        }
+    }
+    g_list_free(names);
+    return true;
+}
+
+BlockDriverState *bdrv_open_device(const char *device, const char *filename, JsonObject *options,
+                                   int flags, Error **errp)
+{
+    JsonObject *opts = options ? options : json_object_new();
+    BlockDriverState *bs = NULL;
+
+    dict_flatten(opts);
+    if (filename && g_str_has_prefix(filename, "json:")) {
+        if (!bdrv_merge_json_filename(opts, filename, errp)) {
+            goto out;
+        }
+        filename = NULL;
+    }
+    bs = bdrv_open_opts(device, filename, opts, flags, errp);
+out:
+    json_object_unref(opts);
+    return bs;
+}
+
+BlockDriverState *bdrv_open(const char *filename, JsonObject *options, int flags, Error **errp)
+{
+    return bdrv_open_device(NULL, filename, options, flags, errp);
+}
+
+/* ---- simple queries ---- */
+
+const char *bdrv_get_node_name(const BlockDriverState *bs)
+{
+    return bs->node_name;
+}
+
+const char *bdrv_get_filename(const BlockDriverState *bs)
+{
+    return bs->filename;
+}
+
+const char *bdrv_get_device_name(const BlockDriverState *bs)
+{
+    return bs->blk ? blk_name(bs->blk) : "";
+}
+
+const char *bdrv_get_format_name(const BlockDriverState *bs)
+{
+    return bs->drv ? bs->drv->format_name : NULL;
+}
+
+BlockDriverState *bdrv_file_child(const BlockDriverState *bs)
+{
+    return bs->file;
+}
+
+BlockDriverState *bdrv_backing_child(const BlockDriverState *bs)
+{
+    return bs->backing;
+}
+
+int bdrv_backing_depth(const BlockDriverState *bs)
+{
+    int depth = 0;
+
+    for (bs = bs->backing; bs; bs = bs->backing) {
+        depth++;
+    }
+    return depth;
+}
+
+bool bdrv_is_read_only(const BlockDriverState *bs)
+{
+    return bs->read_only;
+}
+
+int bdrv_get_flags(const BlockDriverState *bs)
+{
+    return bs->open_flags;
+}
+
+bool bdrv_was_probed(const BlockDriverState *bs)
+{
+    return bs->probed;
+}
+
+BlockdevDetectZeroesOptions bdrv_get_detect_zeroes(const BlockDriverState *bs)
+{
+    return bs->detect_zeroes;
+}
+
+void bdrv_set_detect_zeroes(BlockDriverState *bs, BlockdevDetectZeroesOptions dz)
+{
+    bs->detect_zeroes = dz;
+}

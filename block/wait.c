@@ -1,0 +1,86 @@
+/*
+ * Blocking waits for the block layer (drain, drained sections, overlapping writes) that do
+ * not stop the waiting thread's event loop: a thread whose context it is (one it pushed as
+ * thread default, or the global default for the main thread) keeps dispatching it, so
+ * completions it owns still run; other threads (workers, jobs) sleep on a condition
+ * variable. A kick both broadcasts the condition and wakes every dispatching waiter with an
+ * idle source, so no wake-up is lost between a check and a sleep.
+ */
+#include <unistd.h>
+#include <glib.h>
+#include "block/block-internal.h"
+
+/* Is ctx (this thread's default) this thread's to dispatch? Workers must not run the
+ * main loop's sources just because the main thread is not dispatching at this moment. */
+static bool may_dispatch(GMainContext *ctx)
+{
+    return g_main_context_is_owner(ctx) || g_main_context_get_thread_default() ||
+           gettid() == getpid();
+}
+
+static gboolean wait_point_wake_cb(gpointer opaque)
+{
+    return G_SOURCE_REMOVE;
+}
+
+void wait_point_kick_locked(const WaitPoint *wp)
+{
+    g_cond_broadcast(wp->cond);
+    for (GSList *l = *wp->waiters; l; l = l->next) {
+        GSource *src = g_idle_source_new();
+
+        g_source_set_callback(src, wait_point_wake_cb, NULL, NULL);
+        g_source_attach(src, l->data);
+        g_source_unref(src);
+    }
+}
+
+void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque)
+{
+    GMainContext *ctx;
+    bool own;
+
+    if (!busy(opaque)) {
+        return;
+    }
+    g_mutex_unlock(wp->lock);
+    ctx = g_main_context_ref_thread_default();
+    own = may_dispatch(ctx) && g_main_context_acquire(ctx);
+    g_mutex_lock(wp->lock);
+    while (busy(opaque)) {
+        if (!own) {
+            g_cond_wait(wp->cond, wp->lock);
+            continue;
+        }
+        *wp->waiters = g_slist_prepend(*wp->waiters, ctx);
+        g_mutex_unlock(wp->lock);
+        g_main_context_iteration(ctx, TRUE);
+        g_mutex_lock(wp->lock);
+        *wp->waiters = g_slist_remove(*wp->waiters, ctx);
+    }
+    if (own) {
+        g_main_context_release(ctx);
+    }
+    g_main_context_unref(ctx);
+}
+
+void wait_point_dec(const WaitPoint *wp, int *counter)
+{
+    if (g_atomic_int_dec_and_test(counter)) {
+        g_mutex_lock(wp->lock);
+        wait_point_kick_locked(wp);
+        g_mutex_unlock(wp->lock);
+    }
+}
+
+static bool counter_busy(void *counter)
+{
+    return g_atomic_int_get((int *)counter) > 0;
+}
+
+void wait_point_wait_zero(const WaitPoint *wp, int *counter)
+{
+    g_mutex_lock(wp->lock);
+    wait_point_wait_locked(wp, counter_busy, counter);
+    g_mutex_unlock(wp->lock);
+}
