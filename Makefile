@@ -30,12 +30,16 @@ libminivmm.a: $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
+# Drivers and devices register themselves from constructors: link the whole archive so
+# nothing references them by name.
+LINK_LIB := -Wl,--whole-archive libminivmm.a -Wl,--no-whole-archive
+
 minivmm: system/main.o libminivmm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIB) $(LIBS)
 
 define TOOL_RULE
 minivmm-$(1): $(patsubst %.c,%.o,$(wildcard tools/$(1)/*.c)) libminivmm.a
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(LINK_LIB) $$(LIBS)
 endef
 $(foreach t,$(TOOL_DIRS),$(eval $(call TOOL_RULE,$(t))))
 
@@ -43,7 +47,7 @@ $(foreach t,$(TOOL_DIRS),$(eval $(call TOOL_RULE,$(t))))
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 tests/unit/test-%: tests/unit/test-%.o libminivmm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LINK_LIB) $(LIBS)
 
 check: check-unit check-system
 
