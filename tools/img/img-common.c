@@ -1,0 +1,121 @@
+/*
+ * What minivmm-img's subcommands share: opening an image the way qemu-img does (backend
+ * "image", format given or probed, write cache per the cache mode), parsing cache and aio
+ * modes into open flags, size and count arguments with qemu-img's error texts, and the
+ * usage-error exits. Nothing here knows a particular subcommand.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/cutils.h"
+#include "util/error.h"
+#include "tools/img/img.h"
+
+void img_error_exit(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_vreport(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help' for more information\n", g_get_prgname());
+    exit(1);
+}
+
+void img_bad_option(int c, char **argv)
+{
+    if (c == ':') {
+        img_error_exit("missing argument for option '%s'", argv[optind - 1]);
+    }
+    img_error_exit("unrecognized option '%s'", argv[optind - 1]);
+}
+
+bool img_parse_cache_mode(const char *mode, int *flags, bool *writethrough)
+{
+    *flags &= ~(BDRV_O_NOCACHE | BDRV_O_NO_FLUSH);
+    if (!strcmp(mode, "none") || !strcmp(mode, "off")) {
+        *flags |= BDRV_O_NOCACHE;
+        *writethrough = false;
+    } else if (!strcmp(mode, "directsync")) {
+        *flags |= BDRV_O_NOCACHE;
+        *writethrough = true;
+    } else if (!strcmp(mode, "writeback")) {
+        *writethrough = false;
+    } else if (!strcmp(mode, "unsafe")) {
+        *flags |= BDRV_O_NO_FLUSH;
+        *writethrough = false;
+    } else if (!strcmp(mode, "writethrough")) {
+        *writethrough = true;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+bool img_parse_aio(const char *mode, int *flags)
+{
+    *flags &= ~(BDRV_O_NATIVE_AIO | BDRV_O_IO_URING);
+    if (!strcmp(mode, "native")) {
+        *flags |= BDRV_O_NATIVE_AIO;
+    } else if (!strcmp(mode, "io_uring")) {
+        *flags |= BDRV_O_IO_URING;
+    } else if (strcmp(mode, "threads") != 0) {
+        return false;
+    }
+    return true;
+}
+
+int64_t img_cvtnum_full(const char *name, const char *value, int64_t min, int64_t max)
+{
+    uint64_t res;
+    int err = parse_size(value, &res, NULL);
+
+    if (err < 0 && err != -ERANGE) {
+        error_report("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", name);
+        error_report("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
+        return -1;
+    }
+    if (err == -ERANGE || res > (uint64_t)max || (int64_t)res < min) {
+        error_report("Invalid %s specified. Must be between %" PRId64 " and %" PRId64 ".", name,
+                     min, max);
+        return -1;
+    }
+    return (int64_t)res;
+}
+
+bool img_parse_ulong(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v;
+
+    if (parse_uint(s, &v, 0) < 0 || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
+                       bool quiet)
+{
+    JsonObject *options = json_object_new();
+    Error *err = NULL;
+    BlockBackend *blk;
+
+    if (fmt) {
+        json_object_set_string_member(options, "driver", fmt);
+    }
+    if (!writethrough) {
+        flags |= BDRV_O_CACHE_WB;
+    }
+    blk = blk_new_open("image", filename, options, flags, &err);
+    if (!blk) {
+        error_report("Could not open '%s': %s", filename, error_get_pretty(err));
+        error_free(err);
+        return NULL;
+    }
+    blk_set_enable_write_cache(blk, !writethrough);
+    return blk;
+}

@@ -1,0 +1,48 @@
+/*
+ * minivmm-img internals: the subcommand table entry and what subcommands share (opening an
+ * image as qemu-img does, its cache/aio option parsing, its size-argument checks and its
+ * "Try '--help'" exits). Each subcommand is one file (bench.c, later create.c, info.c ...)
+ * exporting one handler listed in img.c's table. Not a library interface.
+ */
+#ifndef TOOLS_IMG_IMG_H
+#define TOOLS_IMG_IMG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "block/block-backend.h"
+
+typedef struct ImgCmd {
+    const char *name;
+    /* argv[0] is the subcommand name; returns the process exit status. */
+    int (*handler)(int argc, char **argv);
+    const char *syntax; /* the options summary for `--help` */
+} ImgCmd;
+
+int img_bench(int argc, char **argv);
+
+/* "PROG: msg" and "Try 'PROG --help' for more information" on stderr, then exit(1). */
+void G_GNUC_NORETURN img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* getopt's '?' and ':' results (the optstring must start with ':'), as qemu-img words them. */
+void G_GNUC_NORETURN img_bad_option(int c, char **argv);
+void G_GNUC_NORETURN img_help(void);
+
+/* Cache modes none/off, directsync, writeback, unsafe, writethrough into BDRV_O_* flags. */
+bool img_parse_cache_mode(const char *mode, int *flags, bool *writethrough);
+/* aio modes threads, native, io_uring into BDRV_O_* flags. */
+bool img_parse_aio(const char *mode, int *flags);
+/*
+ * A size argument within [min, max], else qemu-img's "Invalid NAME specified..." report
+ * and -1. Suffixes k, M, G, T, P, E.
+ */
+int64_t img_cvtnum_full(const char *name, const char *value, int64_t min, int64_t max);
+/* A whole-string unsigned number (C bases) <= max, else false. */
+bool img_parse_ulong(const char *s, uint64_t max, uint64_t *out);
+
+/*
+ * Open filename (format fmt, or probed when NULL) as backend "image", with the write cache
+ * enabled unless writethrough. Reports "Could not open 'X': reason" and returns NULL.
+ */
+BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
+                       bool quiet);
+
+#endif
