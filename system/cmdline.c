@@ -8,6 +8,7 @@
 #include <string.h>
 #include <glib.h>
 #include "config-host.h"
+#include "blockdev/blockdev.h"
 #include "hw/e820.h"
 #include "system/cmdline.h"
 #include "util/cutils.h"
@@ -15,6 +16,9 @@
 #include "util/trace.h"
 
 #define DEFAULT_RAM_SIZE (128ULL << 20)
+
+/* The pc machine's interface for drives without if= (QEMU's block_default_type). */
+#define PC_BLOCK_DEFAULT_TYPE IF_IDE
 
 typedef bool OptionHandler(VMConfig *cfg, const char *arg, Error **errp);
 
@@ -309,6 +313,103 @@ static bool opt_trace(VMConfig *cfg, const char *arg, Error **errp)
     return trace_parse_option(arg, errp);
 }
 
+/* The option being handled, as errors show it: "-drive if=foo". */
+static const char *cmdline_loc;
+
+/* Keep a drive for cmdline_create_drives(); ids are unique among drives (QEMU's drive list). */
+static bool cmdline_add_drive(VMConfig *cfg, Opts *opts, Error **errp)
+{
+    const char *id = opts_id(opts);
+    DriveArg *drive;
+
+    for (guint i = 0; id && i < cfg->drives->len; i++) {
+        DriveArg *other = g_ptr_array_index(cfg->drives, i);
+
+        if (!g_strcmp0(opts_id(other->opts), id)) {
+            error_setg(errp, "Duplicate ID '%s' for drive", id);
+            opts_free(opts);
+            return false;
+        }
+    }
+    drive = g_new0(DriveArg, 1);
+    drive->opts = opts;
+    drive->loc = g_strdup(cmdline_loc);
+    g_ptr_array_add(cfg->drives, drive);
+    return true;
+}
+
+/* -hda, -cdrom, -fda ...: a -drive with if=, index= and file= filled in. */
+static bool cmdline_add_drive_file(VMConfig *cfg, BlockInterfaceType type, int index,
+                                   const char *file, const char *optstr, Error **errp)
+{
+    Opts *opts = drive_add(type, index, file, optstr, errp);
+
+    return opts && cmdline_add_drive(cfg, opts, errp);
+}
+
+static bool opt_drive(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts = drive_def(arg, errp);
+
+    return opts && cmdline_add_drive(cfg, opts, errp);
+}
+
+static bool opt_hda(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_DEFAULT, 0, arg, "media=disk", errp);
+}
+
+static bool opt_hdb(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_DEFAULT, 1, arg, "media=disk", errp);
+}
+
+static bool opt_hdc(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_DEFAULT, 2, arg, "media=disk", errp);
+}
+
+static bool opt_hdd(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_DEFAULT, 3, arg, "media=disk", errp);
+}
+
+static bool opt_cdrom(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_DEFAULT, 2, arg, "media=cdrom", errp);
+}
+
+static bool opt_fda(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_FLOPPY, 0, arg, "", errp);
+}
+
+static bool opt_fdb(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_FLOPPY, 1, arg, "", errp);
+}
+
+static bool opt_sd(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_SD, -1, arg, "", errp);
+}
+
+static bool opt_pflash(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_PFLASH, -1, arg, "", errp);
+}
+
+static bool opt_mtdblock(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return cmdline_add_drive_file(cfg, IF_MTD, -1, arg, "", errp);
+}
+
+static bool opt_flag_snapshot(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->snapshot = true;
+    return true;
+}
+
 static bool opt_flag_paused(VMConfig *cfg, const char *arg, Error **errp)
 {
     cfg->ms.start_paused = true;
@@ -367,6 +468,19 @@ static const CmdOption options[] = {
                                   "mon:stdio" },
     { "debugcon", true, opt_debugcon, "dev  debug console at port 0x402" },
     { "boot", true, opt_boot, "[order=drives][,menu=on|off][,reboot-timeout=ms]" },
+    { "drive", true, opt_drive, "[file=FILE][,if=TYPE][,index=N][,media=d][,format=F]...  "
+                                "a drive (format=help lists the formats)" },
+    { "hda", true, opt_hda, "file  IDE hard disk 0 (also: a bare FILE operand)" },
+    { "hdb", true, opt_hdb, "file  IDE hard disk 1" },
+    { "hdc", true, opt_hdc, "file  IDE hard disk 2" },
+    { "hdd", true, opt_hdd, "file  IDE hard disk 3" },
+    { "cdrom", true, opt_cdrom, "file  IDE CD-ROM (index 2)" },
+    { "fda", true, opt_fda, "file  floppy disk 0" },
+    { "fdb", true, opt_fdb, "file  floppy disk 1" },
+    { "sd", true, opt_sd, "file  SD card image" },
+    { "pflash", true, opt_pflash, "file  parallel flash image" },
+    { "mtdblock", true, opt_mtdblock, "file  on-board flash memory image" },
+    { "snapshot", false, opt_flag_snapshot, "write to temporary files instead of disk images" },
     { "fw_cfg", true, opt_fw_cfg, "name=NAME,file=FILE|string=STR  add a fw_cfg file" },
     { "trace", true, opt_trace, "[enable=]PATTERN|events=FILE|file=FILE  trace events" },
     { "version", false, opt_version, "print the version and exit" },
@@ -409,6 +523,7 @@ static void cmdline_defaults(VMConfig *cfg)
     cfg->ms.bios = CONFIG_BIOS;
     cfg->pc.reboot_timeout = -1;
     cfg->pc.fw_cfg_user = g_ptr_array_new();
+    cfg->drives = g_ptr_array_new();
 }
 
 static void cmdline_finish(VMConfig *cfg)
@@ -434,9 +549,13 @@ void cmdline_parse(int argc, char **argv, VMConfig *cfg)
         const char *arg = NULL;
 
         if (name[0] != '-') {
+            /* An image file operand is -hda, as in QEMU. */
             error_set_location(NULL);
-            error_report("%s: drive image files are not supported yet", name);
-            exit(1);
+            if (!cmdline_add_drive_file(cfg, IF_DEFAULT, 0, name, "media=disk", &err)) {
+                error_report_err(err);
+                exit(1);
+            }
+            continue;
         }
         name += name[1] == '-' ? 2 : 1;
         o = cmdline_find(name);
@@ -457,12 +576,45 @@ void cmdline_parse(int argc, char **argv, VMConfig *cfg)
             g_autofree char *loc = arg ? g_strdup_printf("%s %s", argv[i - 1], arg)
                                        : g_strdup(argv[i]);
             error_set_location(loc);
-        }
-        if (!o->handler(cfg, arg, &err)) {
-            error_report_err(err);
-            exit(1);
+            cmdline_loc = loc;
+            if (!o->handler(cfg, arg, &err)) {
+                error_report_err(err);
+                exit(1);
+            }
+            cmdline_loc = NULL;
         }
         error_set_location(NULL);
     }
     cmdline_finish(cfg);
+}
+
+static void cmdline_drive_failed(Error *err)
+{
+    /* No error: format=help printed the list, and QEMU 2.2 exits with status 1. */
+    if (err) {
+        error_report_err(err);
+    }
+    exit(1);
+}
+
+void cmdline_create_drives(VMConfig *cfg)
+{
+    Error *err = NULL;
+
+    for (guint i = 0; i < cfg->drives->len; i++) {
+        DriveArg *drive = g_ptr_array_index(cfg->drives, i);
+
+        if (cfg->snapshot) {
+            drive_enable_snapshot(drive->opts);
+        }
+        error_set_location(drive->loc);
+        if (!drive_new(drive->opts, PC_BLOCK_DEFAULT_TYPE, &err)) {
+            cmdline_drive_failed(err);
+        }
+    }
+    error_set_location(NULL);
+    if (!cfg->ms.nodefaults &&
+        !drive_add_defaults(PC_BLOCK_DEFAULT_TYPE, cfg->snapshot, &err)) {
+        cmdline_drive_failed(err);
+    }
 }

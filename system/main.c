@@ -1,11 +1,12 @@
 /*
- * minivmm's entry point: parse the command line, set up KVM and the PC board, open the
- * chardevs, start the vCPUs and run the main loop until quit, power-off or a signal.
+ * minivmm's entry point: parse the command line, set up KVM, the drives and the PC board,
+ * open the chardevs, start the vCPUs and run the main loop until quit, power-off or a signal.
  */
 #include <signal.h>
 #include <stdlib.h>
 #include <glib.h>
 #include <glib-unix.h>
+#include "blockdev/blockdev.h"
 #include "hw/kvm.h"
 #include "hw/pc.h"
 #include "system/cmdline.h"
@@ -55,9 +56,14 @@ int main(int argc, char **argv)
     current_machine = &cfg.ms;
     main_loop_init();
     main_open_chardevs(&cfg);
-    if (!kvm_init(cfg.ms.smp_cpus, &error_fatal) || !pc_init(&cfg.ms, &cfg.pc, &error_fatal)) {
+    if (!kvm_init(cfg.ms.smp_cpus, &error_fatal)) {
         return 1;
     }
+    cmdline_create_drives(&cfg);
+    if (!pc_init(&cfg.ms, &cfg.pc, &error_fatal)) {
+        return 1;
+    }
+    drive_check_orphans();
     g_unix_signal_add(SIGINT, main_on_signal, GINT_TO_POINTER(SIGINT));
     g_unix_signal_add(SIGTERM, main_on_signal, GINT_TO_POINTER(SIGTERM));
     g_unix_signal_add(SIGHUP, main_on_signal, GINT_TO_POINTER(SIGHUP));

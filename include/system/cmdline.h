@@ -8,8 +8,15 @@
 #include <glib.h>
 #include "hw/machine.h"
 #include "hw/pc.h"
+#include "util/opts.h"
 
 #define MAX_SERIAL_PORTS 4
+
+/* One -drive, -hda, -cdrom ... as given, created into a drive after the parse. */
+typedef struct DriveArg {
+    Opts *opts;
+    char *loc;                 /* "-drive OPTS", "-hda FILE" (NULL: an image file operand) */
+} DriveArg;
 
 typedef struct VMConfig {
     MachineState ms;
@@ -18,9 +25,16 @@ typedef struct VMConfig {
     unsigned nr_serial;
     const char *debugcon_spec;
     const char *bios_dir;      /* -L */
+    GPtrArray *drives;         /* of DriveArg *, in command-line order */
+    bool snapshot;             /* -snapshot */
 } VMConfig;
 
 /* Parse argv into cfg; on a bad option print the error and exit(1). */
 void cmdline_parse(int argc, char **argv, VMConfig *cfg);
+/*
+ * Create the drives of cfg, then the machine's default ones (unless -nodefaults); on an
+ * error print "minivmm: -drive OPTS: MESSAGE" and exit(1), as QEMU does.
+ */
+void cmdline_create_drives(VMConfig *cfg);
 
 #endif

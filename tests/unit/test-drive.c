@@ -585,6 +585,138 @@ static void test_warnings(void)
                               "read-only drive\n");
 }
 
+/* ---- drive_new(): backends, lookups, defaults, orphans ---- */
+
+static BlockBackend *new_drive(const char *optstr, Error **errp)
+{
+    Opts *opts = drive_def(optstr, &error_abort);
+    BlockBackend *blk = drive_new(opts, IF_IDE, errp);
+
+    opts_free(opts);
+    return blk;
+}
+
+static char *new_drive_error(const char *optstr)
+{
+    Error *err = NULL;
+    char *msg;
+
+    g_assert_null(new_drive(optstr, &err));
+    g_assert_nonnull(err);
+    msg = g_strdup(error_get_pretty(err));
+    error_free(err);
+    return msg;
+}
+
+static void drop_all_drives(void)
+{
+    BlockBackend *blk;
+
+    while ((blk = blk_next(NULL))) {
+        blk_unref(blk);
+    }
+}
+
+static void test_new_lookup(void)
+{
+    BlockBackend *cd = new_drive("if=ide,index=2,media=cdrom,serial=S1", &error_abort);
+    BlockBackend *hd = new_drive("if=ide", &error_abort);
+    BlockBackend *hd2 = new_drive("if=ide,cyls=10,heads=2,secs=4,trans=lba", &error_abort);
+    DriveInfo *dinfo = blk_legacy_dinfo(cd);
+
+    g_assert_cmpstr(blk_name(cd), ==, "ide1-cd0");
+    g_assert_false(blk_is_inserted(cd));
+    g_assert_true(dinfo->media_cd);
+    g_assert_cmpstr(dinfo->serial, ==, "S1");
+    g_assert_false(dinfo->is_default);
+    g_assert_true(drive_get(IF_IDE, 1, 0) == dinfo);
+    g_assert_true(drive_get_by_index(IF_IDE, 2) == dinfo);
+    g_assert_true(drive_get_blk(dinfo) == cd);
+    g_assert_cmpstr(blk_name(hd), ==, "ide0-hd0");
+    g_assert_cmpstr(blk_name(hd2), ==, "ide0-hd1");
+    g_assert_cmpint(blk_legacy_dinfo(hd2)->cyls, ==, 10);
+    g_assert_cmpint(blk_legacy_dinfo(hd2)->trans, ==, BIOS_ATA_TRANSLATION_LBA);
+    g_assert_cmpint(drive_get_max_bus(IF_IDE), ==, 1);
+    g_assert_cmpint(drive_get_max_bus(IF_SCSI), ==, -1);
+    g_assert_null(drive_get(IF_SCSI, 0, 0));
+    drop_all_drives();
+}
+
+static void test_new_errors(void)
+{
+    g_autofree char *open_failed = NULL, *dup = NULL, *taken = NULL;
+    BlockBackend *blk = new_drive("if=none,id=d1", &error_abort);
+    BlockBackend *hd = new_drive("if=ide,index=0", &error_abort);
+
+    open_failed = new_drive_error("file=/nonexistent/x.img");
+    g_assert_cmpstr(open_failed, ==, "could not open disk image /nonexistent/x.img: Could not "
+                                     "open '/nonexistent/x.img': No such file or directory");
+    dup = new_drive_error("if=none,id=d1");
+    g_assert_cmpstr(dup, ==, "Device with id 'd1' already exists");
+    taken = new_drive_error("if=ide,bus=0,unit=0");
+    g_assert_cmpstr(taken, ==, "drive with bus=0, unit=0 (index=-1) exists");
+    g_assert_nonnull(blk);
+    g_assert_nonnull(hd);
+    drop_all_drives();
+}
+
+static void test_new_format_help(void)
+{
+    if (g_test_subprocess()) {
+        Error *err = NULL;
+
+        g_assert_null(new_drive("format=help", &err));
+        g_assert_null(err);
+        g_assert_null(blk_next(NULL));
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+    g_test_trap_assert_stderr("Supported formats:* file* raw*\n");
+}
+
+static void test_defaults(void)
+{
+    BlockBackend *fd = new_drive("if=floppy,file=", &error_abort);
+
+    g_assert_true(drive_add_defaults(IF_IDE, true, &error_abort));
+    g_assert_true(drive_add_defaults(IF_IDE, false, &error_abort));
+    g_assert_true(blk_next(blk_next(blk_next(NULL))) != NULL);
+    g_assert_null(blk_next(blk_next(blk_next(blk_next(NULL)))));
+    g_assert_true(drive_get(IF_IDE, 1, 0)->is_default);
+    g_assert_true(drive_get(IF_IDE, 1, 0)->media_cd);
+    g_assert_true(drive_get(IF_SD, 0, 0)->is_default);
+    g_assert_false(blk_legacy_dinfo(fd)->is_default);
+    g_assert_nonnull(blk_by_name("ide1-cd0"));
+    g_assert_nonnull(blk_by_name("sd0"));
+    g_assert_true(blk_by_name("floppy0") == fd);
+    drop_all_drives();
+}
+
+static void test_orphans(void)
+{
+    if (g_test_subprocess()) {
+        static int dev;
+        BlockBackend *virtio;
+
+        g_assert_true(drive_add_defaults(IF_IDE, false, &error_abort));
+        new_drive("if=none,id=spare", &error_abort);
+        virtio = new_drive("if=virtio,serial=x", &error_abort);
+        new_drive("if=scsi,unit=3", &error_abort);
+        g_assert_true(drive_check_orphans());
+        g_assert_true(drive_claim(blk_legacy_dinfo(virtio), &dev) == virtio);
+        g_assert_null(drive_claim(blk_legacy_dinfo(virtio), &dev));
+        g_assert_true(drive_get_next(IF_VIRTIO) == blk_legacy_dinfo(virtio));
+        g_assert_null(drive_get_next(IF_VIRTIO));
+        return;
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_passed();
+    g_test_trap_assert_stderr("Warning: Orphaned drive without device: id=virtio0,file=,"
+                              "if=virtio,bus=0,unit=0\nWarning: Orphaned drive without "
+                              "device: id=scsi0-hd3,file=,if=scsi,bus=0,unit=3\n");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -602,6 +734,11 @@ int main(int argc, char **argv)
     g_test_add_func("/drive/drive-add", test_drive_add);
     g_test_add_func("/drive/tables", test_tables);
     g_test_add_func("/drive/warnings", test_warnings);
+    g_test_add_func("/drive-new/lookup", test_new_lookup);
+    g_test_add_func("/drive-new/errors", test_new_errors);
+    g_test_add_func("/drive-new/format-help", test_new_format_help);
+    g_test_add_func("/drive-new/defaults", test_defaults);
+    g_test_add_func("/drive-new/orphans", test_orphans);
     g_test_add_func("/throttle-config/checks", test_throttle_config);
     return g_test_run();
 }
