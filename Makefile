@@ -61,7 +61,7 @@ check-system: minivmm $(TOOLS)
 check-slow: check
 	$(PYTHON) -m pytest -q tests/system -m slow $(PYTEST_ARGS)
 
-bench: minivmm
+bench: minivmm $(TOOLS)
 	@scripts/setup-deps --if-missing
 	bench/run-all
 

@@ -145,6 +145,41 @@ static bool machine_type_ok(const char *type)
            g_str_has_prefix(type, "pc-1.");
 }
 
+/* "kvm" or "qtest" (QEMU's accel= takes a ':'-separated list: the first usable wins). */
+static bool cmdline_set_accel(VMConfig *cfg, const char *list, Error **errp)
+{
+    g_auto(GStrv) names = g_strsplit(list, ":", -1);
+
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(names[i], "kvm") || !strcmp(names[i], "qtest")) {
+            cfg->accel_qtest = !strcmp(names[i], "qtest");
+            return true;
+        }
+    }
+    error_setg(errp, "accelerator '%s' is not supported by minivmm (use kvm or qtest)", list);
+    return false;
+}
+
+static bool opt_accel(VMConfig *cfg, const char *arg, Error **errp)
+{
+    g_auto(GStrv) parts = g_strsplit(arg, ",", 2);
+
+    return cmdline_set_accel(cfg, g_str_has_prefix(parts[0], "accel=") ? parts[0] + 6
+                                                                         : parts[0], errp);
+}
+
+static bool opt_qtest(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->qtest_spec = arg;
+    return true;
+}
+
+static bool opt_qtest_log(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->qtest_log = arg;
+    return true;
+}
+
 static bool opt_machine(VMConfig *cfg, const char *arg, Error **errp)
 {
     Opts *opts;
@@ -165,8 +200,7 @@ static bool opt_machine(VMConfig *cfg, const char *arg, Error **errp)
         error_setg(errp, "unsupported machine type\nUse -machine help to list supported "
                    "machines!");
         ok = false;
-    } else if (accel && strcmp(accel, "kvm") != 0) {
-        error_setg(errp, "accelerator '%s' is not supported by minivmm (use kvm)", accel);
+    } else if (accel && !cmdline_set_accel(cfg, accel, errp)) {
         ok = false;
     }
     opts_free(opts);
@@ -451,7 +485,10 @@ static bool opt_help(VMConfig *cfg, const char *arg, Error **errp);
 static const CmdOption options[] = {
     { "m", true, opt_memory, "[size=]megs  configure guest RAM (default 128M)" },
     { "smp", true, opt_smp, "[cpus=]n  number of vCPUs (1-8)" },
-    { "machine", true, opt_machine, "[type=]pc[,accel=kvm]  select the machine" },
+    { "machine", true, opt_machine, "[type=]pc[,accel=kvm|qtest]  select the machine" },
+    { "accel", true, opt_accel, "kvm|qtest  select the accelerator" },
+    { "qtest", true, opt_qtest, "dev  serve the qtest protocol on a chardev" },
+    { "qtest-log", true, opt_qtest_log, "file  log the qtest protocol" },
     { "M", true, opt_machine, "same as -machine" },
     { "enable-kvm", false, opt_flag_ignored, "accepted: KVM is always used" },
     { "bios", true, opt_bios, "file  firmware image (default: SeaBIOS)" },

@@ -10,6 +10,7 @@
 #include "hw/kvm.h"
 #include "hw/pc.h"
 #include "system/cmdline.h"
+#include "system/qtest.h"
 #include "util/chardev.h"
 #include "util/error.h"
 #include "util/main-loop.h"
@@ -46,6 +47,15 @@ static void main_open_chardevs(VMConfig *cfg)
     }
 }
 
+static void main_start_qtest(VMConfig *cfg)
+{
+    Chardev *chr = main_open_chardev("qtest", "-qtest", cfg->qtest_spec);
+
+    if (!qtest_server_init(chr, cfg->qtest_log, &error_fatal)) {
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
     VMConfig cfg;
@@ -56,8 +66,13 @@ int main(int argc, char **argv)
     current_machine = &cfg.ms;
     main_loop_init();
     main_open_chardevs(&cfg);
-    if (!kvm_init(cfg.ms.smp_cpus, &error_fatal)) {
+    if (cfg.accel_qtest) {
+        qtest_enable_accel();
+    } else if (!kvm_init(cfg.ms.smp_cpus, &error_fatal)) {
         return 1;
+    }
+    if (cfg.qtest_spec) {
+        main_start_qtest(&cfg);
     }
     cmdline_create_drives(&cfg);
     if (!pc_init(&cfg.ms, &cfg.pc, &error_fatal)) {

@@ -43,6 +43,7 @@ enum {
     PMBA_IO_SPACE = 0x01,
     SMBBA_BASE_MASK = 0xfff0,
     PMREGMISC_PMIOSE = 0x01,
+    PIIX4_SMBUS_DEFAULT_BASE = 0xb100,
     DEVACTB_APMC_EN_BYTE3 = 0x02,   /* bit 25: SMM set up; stops SMM-enabled firmware */
     TMROF_STS = 1 << 0,
     GBL_STS = 1 << 5,
@@ -271,7 +272,11 @@ static void piix4_pm_reset(PCIDevice *dev)
 
     memset(dev->config + PCI_STD_HEADER_SIZEOF, 0, PCI_CFG_SPACE_SIZE - PCI_STD_HEADER_SIZEOF);
     dev->config[PIIX4_PMBA] = PMBA_IO_SPACE;
-    dev->config[PIIX4_SMBBA] = PMBA_IO_SPACE;
+    /* QEMU's reset values: SMBus base 0xb100 with host enable, DEVRESD/DEVRESE decode. */
+    pci_set_word(dev->config + PIIX4_SMBBA, PIIX4_SMBUS_DEFAULT_BASE | PMBA_IO_SPACE);
+    dev->config[PIIX4_SMBHSTCFG] = 0x09;
+    dev->config[0x5f] = 0x10;
+    dev->config[0x63] = 0x60;
     dev->config[PIIX4_DEVACTB + 3] = DEVACTB_APMC_EN_BYTE3;
     s->pmsts = s->pmen = s->pmcntrl = 0;
     s->gpe0_sts = s->gpe0_en = 0;

@@ -40,12 +40,12 @@ typedef struct PIIX3State {
     uint8_t rcr;
 } PIIX3State;
 
-/* Power-on values of the registers that are not zero (PIIX3 datasheet). */
+/* Power-on values of the registers that are not zero (PIIX3 datasheet), except the command
+ * register, which reads 0 as on QEMU's pc (the ISA decode does not depend on it here). */
 static const struct {
     uint8_t reg;
     uint8_t val;
 } piix3_reset_values[] = {
-    { PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER },
     { PCI_STATUS + 1, PCI_STATUS_DEVSEL_MEDIUM >> 8 },
     { PIIX3_IORT, 0x4d },
     { PIIX3_XBCS, 0x03 },

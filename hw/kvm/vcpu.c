@@ -333,6 +333,9 @@ void kvm_resume_vcpus(void)
 
 void kvm_reset_vcpus(void)
 {
+    if (!nr_vcpus) {
+        return;  /* no accelerator VM (qtest) */
+    }
     for (unsigned i = 0; i < nr_vcpus; i++) {
         vcpus[i].wait_reset = false;
         vcpus[i].reset_pending = true;

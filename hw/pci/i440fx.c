@@ -21,6 +21,7 @@
 enum I440FXRegs {
     I440FX_PAM0 = 0x59,          /* PAM0..PAM6: 0x59-0x5f */
     I440FX_PAM_COUNT = 7,
+    I440FX_DRAMC = 0x57,
     I440FX_SMRAM = 0x72,
 };
 
@@ -117,6 +118,7 @@ static void i440fx_reset(PCIDevice *dev)
         dev->config[I440FX_PAM0 + i] = 0;
     }
     dev->config[I440FX_SMRAM] = SMRAM_C_BASE_SEG;
+    dev->config[I440FX_DRAMC] = 0x10;  /* QEMU's reset value */
 }
 
 static const PCIDeviceInfo i440fx_info = {

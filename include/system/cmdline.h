@@ -25,6 +25,9 @@ typedef struct VMConfig {
     unsigned nr_serial;
     const char *debugcon_spec;
     const char *bios_dir;      /* -L */
+    bool accel_qtest;          /* -machine accel=qtest: no vCPUs, qtest drives the clock */
+    const char *qtest_spec;    /* -qtest CHARDEV */
+    const char *qtest_log;     /* -qtest-log FILE */
     GPtrArray *drives;         /* of DriveArg *, in command-line order */
     bool snapshot;             /* -snapshot */
 } VMConfig;
