@@ -20,6 +20,8 @@ GList *bdrv_all_nodes(void);
 
 /* ---- probe.c ---- */
 /* The best-scoring driver (score > 0) for buf, skipping format skip_format; or NULL. */
+/* The name of an image format whose signature buf starts with, or NULL (format-magic.c). */
+const char *bdrv_find_format_magic(const uint8_t *buf, size_t len);
 BlockDriver *bdrv_probe_best(const uint8_t *buf, int len, const char *filename,
                              const char *skip_format);
 /* The format of the image in protocol node file (raw when nothing matches). */

@@ -104,7 +104,8 @@ static int bdrv_check_probed_raw_write(BlockDriverState *bs, uint64_t offset, ui
         }
     }
     iov_to_buf(qiov, 0, sector + offset, MIN(bytes, PROBE_SECTOR - offset));
-    if (!bdrv_probe_best(sector, PROBE_SECTOR, bs->filename, "raw")) {
+    if (!bdrv_probe_best(sector, PROBE_SECTOR, bs->filename, "raw") &&
+        !bdrv_find_format_magic(sector, PROBE_SECTOR)) {
         return 0;
     }
     if (g_atomic_int_compare_and_exchange(&reported, 0, 1)) {
