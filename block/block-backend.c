@@ -9,29 +9,17 @@
 #include <string.h>
 #include <glib.h>
 #include "block/block-internal.h"
+#include "util/cutils.h"
 
 static GList *backends; /* visible backends, in creation order */
 
-/* Letters, digits, '-', '.', '_', starting with a letter (QEMU's id_wellformed). */
-static bool blk_name_wellformed(const char *id)
-{
-    if (!g_ascii_isalpha(id[0])) {
-        return false;
-    }
-    for (const char *p = id + 1; *p; p++) {
-        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
-            return false;
-        }
-    }
-    return true;
-}
 
 BlockBackend *blk_new(const char *name, Error **errp)
 {
     BlockBackend *blk;
 
     g_assert(name && name[0]);
-    if (!blk_name_wellformed(name)) {
+    if (!id_wellformed(name)) {
         error_setg(errp, "Invalid device name");
         return NULL;
     }

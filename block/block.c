@@ -10,6 +10,7 @@
 #include <glib.h>
 #include "block/block-internal.h"
 #include "util/qdict.h"
+#include "util/cutils.h"
 
 /* Generic options the core takes from a node's options before the driver sees them. */
 typedef struct NodeOptions {
@@ -23,19 +24,6 @@ static GList *named_nodes; /* nodes with a node-name, in naming order */
 
 /* ---- node names ---- */
 
-/* Letters, digits, '-', '.', '_', starting with a letter (QEMU's id_wellformed). */
-static bool id_wellformed(const char *id)
-{
-    if (!g_ascii_isalpha(id[0])) {
-        return false;
-    }
-    for (const char *p = id + 1; *p; p++) {
-        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
-            return false;
-        }
-    }
-    return true;
-}
 
 static bool bdrv_check_node_name(const char *name, Error **errp)
 {

@@ -179,19 +179,6 @@ static bool opt_check(const OptsList *list, const char *name, const char *value,
     return true;
 }
 
-/* Letters, digits, '-', '.', '_', starting with a letter. */
-static bool opts_id_wellformed(const char *id)
-{
-    if (!g_ascii_isalpha(id[0])) {
-        return false;
-    }
-    for (const char *p = id + 1; *p; p++) {
-        if (!g_ascii_isalnum(*p) && !strchr("-._", *p)) {
-            return false;
-        }
-    }
-    return true;
-}
 
 static bool opts_add_parsed(Opts *opts, char *name, char *value, Error **errp)
 {
@@ -199,7 +186,7 @@ static bool opts_add_parsed(Opts *opts, char *name, char *value, Error **errp)
 
     if (!strcmp(name, "id")) {
         g_free(name);
-        if (!opts_id_wellformed(value)) {
+        if (!id_wellformed(value)) {
             g_free(value);
             error_setg(errp, "Parameter 'id' expects an identifier");
             return false;

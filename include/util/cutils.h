@@ -31,6 +31,9 @@ bool parse_bool(const char *name, const char *value, bool *out, Error **errp);
  * The whole of s must be an unsigned number in base_or_0 (0: C prefixes 0x and 0); no sign,
  * no whitespace. Returns 0, -EINVAL or -ERANGE; *out is untouched on failure.
  */
+/* QEMU's identifier rule (drive ids, node names, option ids): a letter, then letters,
+ * digits, '-', '.' or '_'. */
+bool id_wellformed(const char *id);
 int parse_uint(const char *s, uint64_t *out, int base_or_0);
 
 #endif
