@@ -172,18 +172,15 @@ bool drive_apply_renames(JsonObject *dict, Error **errp)
 
 static bool drive_cache_mode(const char *mode, bool *writeback, bool *direct, bool *no_flush)
 {
-    *writeback = *direct = *no_flush = false;
-    if (!strcmp(mode, "off") || !strcmp(mode, "none")) {
-        *writeback = *direct = true;
-    } else if (!strcmp(mode, "directsync")) {
-        *direct = true;
-    } else if (!strcmp(mode, "writeback")) {
-        *writeback = true;
-    } else if (!strcmp(mode, "unsafe")) {
-        *writeback = *no_flush = true;
-    } else if (strcmp(mode, "writethrough") != 0) {
+    int flags = 0;
+    bool writethrough;
+
+    if (!bdrv_parse_cache_mode(mode, &flags, &writethrough)) {
         return false;
     }
+    *writeback = !writethrough;
+    *direct = flags & BDRV_O_NOCACHE;
+    *no_flush = flags & BDRV_O_NO_FLUSH;
     return true;
 }
 

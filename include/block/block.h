@@ -70,6 +70,15 @@ typedef enum BlockOpType {
 typedef struct BlockDriver BlockDriver;
 typedef struct BlockDriverState BlockDriverState;
 
+/* ---- mode names (block-opts.c): false for an unknown name ---- */
+/* none|off, directsync, writeback, writethrough, unsafe -> BDRV_O_NOCACHE/NO_FLUSH and
+ * whether writes are write-through (the guest sees no volatile cache). */
+bool bdrv_parse_cache_mode(const char *mode, int *flags, bool *writethrough);
+/* threads, native, io_uring -> BDRV_O_NATIVE_AIO/IO_URING */
+bool bdrv_parse_aio(const char *mode, int *flags);
+/* ignore|off, unmap|on -> BDRV_O_UNMAP */
+bool bdrv_parse_discard_flags(const char *mode, int *flags);
+
 /* ---- drivers ---- */
 /* Every driver registers itself from a constructor in its own file. */
 void bdrv_register(BlockDriver *drv);

@@ -185,7 +185,7 @@ static void bench_opt(BenchOptions *o, int c, const char *arg, char **argv)
         o->flags |= BDRV_O_NATIVE_AIO;
         break;
     case 'i':
-        if (!img_parse_aio(arg, &o->flags)) {
+        if (!bdrv_parse_aio(arg, &o->flags)) {
             error_report("Invalid aio option: %s", arg);
             exit(1);
         }
@@ -194,7 +194,7 @@ static void bench_opt(BenchOptions *o, int c, const char *arg, char **argv)
         o->quiet = true;
         break;
     case 't':
-        if (!img_parse_cache_mode(arg, &o->flags, &o->writethrough)) {
+        if (!bdrv_parse_cache_mode(arg, &o->flags, &o->writethrough)) {
             error_report("Invalid cache mode");
             exit(1);
         }

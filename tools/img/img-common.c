@@ -33,41 +33,6 @@ void img_bad_option(int c, char **argv)
     img_error_exit("unrecognized option '%s'", argv[optind - 1]);
 }
 
-bool img_parse_cache_mode(const char *mode, int *flags, bool *writethrough)
-{
-    *flags &= ~(BDRV_O_NOCACHE | BDRV_O_NO_FLUSH);
-    if (!strcmp(mode, "none") || !strcmp(mode, "off")) {
-        *flags |= BDRV_O_NOCACHE;
-        *writethrough = false;
-    } else if (!strcmp(mode, "directsync")) {
-        *flags |= BDRV_O_NOCACHE;
-        *writethrough = true;
-    } else if (!strcmp(mode, "writeback")) {
-        *writethrough = false;
-    } else if (!strcmp(mode, "unsafe")) {
-        *flags |= BDRV_O_NO_FLUSH;
-        *writethrough = false;
-    } else if (!strcmp(mode, "writethrough")) {
-        *writethrough = true;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-bool img_parse_aio(const char *mode, int *flags)
-{
-    *flags &= ~(BDRV_O_NATIVE_AIO | BDRV_O_IO_URING);
-    if (!strcmp(mode, "native")) {
-        *flags |= BDRV_O_NATIVE_AIO;
-    } else if (!strcmp(mode, "io_uring")) {
-        *flags |= BDRV_O_IO_URING;
-    } else if (strcmp(mode, "threads") != 0) {
-        return false;
-    }
-    return true;
-}
-
 int64_t img_cvtnum_full(const char *name, const char *value, int64_t min, int64_t max)
 {
     uint64_t res;

@@ -26,10 +26,6 @@ void G_GNUC_NORETURN img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void G_GNUC_NORETURN img_bad_option(int c, char **argv);
 void G_GNUC_NORETURN img_help(void);
 
-/* Cache modes none/off, directsync, writeback, unsafe, writethrough into BDRV_O_* flags. */
-bool img_parse_cache_mode(const char *mode, int *flags, bool *writethrough);
-/* aio modes threads, native, io_uring into BDRV_O_* flags. */
-bool img_parse_aio(const char *mode, int *flags);
 /*
  * A size argument within [min, max], else qemu-img's "Invalid NAME specified..." report
  * and -1. Suffixes k, M, G, T, P, E.

@@ -51,54 +51,6 @@ static void io_usage(const char *name)
            name, name);
 }
 
-/* QEMU's cache modes: direct (O_DIRECT), writethrough (flush after each write), no-flush. */
-static bool io_parse_cache(const char *mode, int *flags, bool *writethrough)
-{
-    *flags &= ~(BDRV_O_NOCACHE | BDRV_O_NO_FLUSH);
-    if (!strcmp(mode, "none") || !strcmp(mode, "off")) {
-        *flags |= BDRV_O_NOCACHE;
-        *writethrough = false;
-    } else if (!strcmp(mode, "directsync")) {
-        *flags |= BDRV_O_NOCACHE;
-        *writethrough = true;
-    } else if (!strcmp(mode, "writeback")) {
-        *writethrough = false;
-    } else if (!strcmp(mode, "unsafe")) {
-        *flags |= BDRV_O_NO_FLUSH;
-        *writethrough = false;
-    } else if (!strcmp(mode, "writethrough")) {
-        *writethrough = true;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-static bool io_parse_aio(const char *mode, int *flags)
-{
-    *flags &= ~(BDRV_O_NATIVE_AIO | BDRV_O_IO_URING);
-    if (!strcmp(mode, "native")) {
-        *flags |= BDRV_O_NATIVE_AIO;
-    } else if (!strcmp(mode, "io_uring")) {
-        *flags |= BDRV_O_IO_URING;
-    } else if (strcmp(mode, "threads") != 0) {
-        return false;
-    }
-    return true;
-}
-
-static bool io_parse_discard(const char *mode, int *flags)
-{
-    if (!strcmp(mode, "off") || !strcmp(mode, "ignore")) {
-        *flags &= ~BDRV_O_UNMAP;
-    } else if (!strcmp(mode, "on") || !strcmp(mode, "unmap")) {
-        *flags |= BDRV_O_UNMAP;
-    } else {
-        return false;
-    }
-    return true;
-}
-
 /* -o key=value,...: merged into the options the image is opened with. */
 static bool io_add_driver_opts(IoOptions *o, const char *str)
 {
@@ -144,19 +96,19 @@ static void io_handle_opt(IoOptions *o, int c, const char *arg, const char *prog
         o->flags |= BDRV_O_NATIVE_AIO;
         break;
     case 'i':
-        if (!io_parse_aio(arg, &o->flags)) {
+        if (!bdrv_parse_aio(arg, &o->flags)) {
             error_report("Invalid aio option: %s", arg);
             exit(1);
         }
         break;
     case 't':
-        if (!io_parse_cache(arg, &o->flags, &o->writethrough)) {
+        if (!bdrv_parse_cache_mode(arg, &o->flags, &o->writethrough)) {
             error_report("Invalid cache option: %s", arg);
             exit(1);
         }
         break;
     case 'd':
-        if (!io_parse_discard(arg, &o->flags)) {
+        if (!bdrv_parse_discard_flags(arg, &o->flags)) {
             error_report("Invalid discard option: %s", arg);
             exit(1);
         }
