@@ -1,0 +1,205 @@
+/*
+ * qcow2 metadata caches: a small write-back cache of cluster-sized tables (L2 tables,
+ * refcount blocks) kept in their on-disk (big-endian) form, evicted least-recently-used,
+ * and the ordered write-back of all metadata. The order is what keeps a crash harmless:
+ * refcount blocks, flush, L2 tables, flush, L1 table — so a table on disk never points to a
+ * cluster whose refcount is not yet on disk (a crash in between only leaks clusters).
+ * Callers hold the driver's metadata lock. Not a general-purpose cache.
+ */
+#include <errno.h>
+#include <string.h>
+#include "block/qcow2.h"
+
+typedef struct Qcow2CacheEntry {
+    uint64_t offset;  /* 0 = empty */
+    void *table;
+    bool dirty;
+    uint64_t lru;
+} Qcow2CacheEntry;
+
+struct Qcow2Cache {
+    BlockDriverState *bs;
+    Qcow2CacheEntry *entries;
+    int n;
+    uint64_t table_size;
+    uint64_t lru_counter;
+    int (*before_write)(void *opaque);
+    void *before_write_opaque;
+};
+
+Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, int entries, uint64_t table_size)
+{
+    Qcow2Cache *c = g_new0(Qcow2Cache, 1);
+
+    c->bs = bs;
+    c->n = entries;
+    c->table_size = table_size;
+    c->entries = g_new0(Qcow2CacheEntry, entries);
+    for (int i = 0; i < entries; i++) {
+        c->entries[i].table = g_malloc0(table_size);
+    }
+    return c;
+}
+
+void qcow2_cache_free(Qcow2Cache *c)
+{
+    if (!c) {
+        return;
+    }
+    for (int i = 0; i < c->n; i++) {
+        g_free(c->entries[i].table);
+    }
+    g_free(c->entries);
+    g_free(c);
+}
+
+void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque)
+{
+    c->before_write = fn;
+    c->before_write_opaque = opaque;
+}
+
+static bool cache_is_dirty(Qcow2Cache *c);
+
+static int cache_entry_write(Qcow2Cache *c, Qcow2CacheEntry *e, bool hook)
+{
+    int ret;
+
+    if (!e->dirty) {
+        return 0;
+    }
+    if (hook && c->before_write && (ret = c->before_write(c->before_write_opaque)) < 0) {
+        return ret;
+    }
+    ret = bdrv_pwrite(c->bs->file, e->offset, e->table, c->table_size);
+    if (ret < 0) {
+        return ret;
+    }
+    e->dirty = false;
+    return 0;
+}
+
+int qcow2_cache_write(Qcow2Cache *c)
+{
+    int ret = 0;
+
+    if (cache_is_dirty(c) && c->before_write &&
+        (ret = c->before_write(c->before_write_opaque)) < 0) {
+        return ret;
+    }
+    for (int i = 0; i < c->n; i++) {
+        int r = cache_entry_write(c, &c->entries[i], false);
+        ret = ret < 0 ? ret : r;
+    }
+    return ret;
+}
+
+static bool cache_is_dirty(Qcow2Cache *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (c->entries[i].dirty) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read)
+{
+    Qcow2CacheEntry *victim = NULL;
+    int ret;
+
+    for (int i = 0; i < c->n; i++) {
+        Qcow2CacheEntry *e = &c->entries[i];
+        if (e->offset == offset) {
+            e->lru = ++c->lru_counter;
+            *table = e->table;
+            return 0;
+        }
+        if (!victim || e->lru < victim->lru) {
+            victim = e;
+        }
+    }
+    ret = cache_entry_write(c, victim, true);
+    if (ret < 0) {
+        return ret;
+    }
+    victim->offset = 0;
+    if (read) {
+        ret = bdrv_pread(c->bs->file, offset, victim->table, c->table_size);
+        if (ret < 0) {
+            return ret;
+        }
+    } else {
+        memset(victim->table, 0, c->table_size);
+    }
+    victim->offset = offset;
+    victim->lru = ++c->lru_counter;
+    *table = victim->table;
+    return 0;
+}
+
+void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (c->entries[i].table == table) {
+            c->entries[i].dirty = true;
+            return;
+        }
+    }
+    g_assert_not_reached();
+}
+
+void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (c->entries[i].offset == offset) {
+            c->entries[i].offset = 0;
+            c->entries[i].dirty = false;
+            c->entries[i].lru = 0;
+        }
+    }
+}
+
+/* Refcount blocks (and guest data written so far) to disk, then a barrier: whatever an L2
+ * table written after this points to is counted and holds its data. */
+int qcow2_flush_refcounts(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    int ret = qcow2_cache_write(s->refblock_cache);
+
+    return ret < 0 ? ret : bdrv_flush(bs->file);
+}
+
+static int write_l1(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree uint64_t *be = g_new(uint64_t, MAX(s->l1_size, 1));
+    int ret;
+
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        be[i] = GUINT64_TO_BE(s->l1_table[i]);
+    }
+    ret = bdrv_pwrite(bs->file, s->l1_offset, be, (uint64_t)s->l1_size * 8);
+    if (ret >= 0) {
+        s->l1_dirty = false;
+    }
+    return ret;
+}
+
+int qcow2_flush_metadata(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (!cache_is_dirty(s->l2_cache) && !s->l1_dirty) {
+        return qcow2_cache_write(s->refblock_cache);
+    }
+    ret = cache_is_dirty(s->l2_cache) ? qcow2_cache_write(s->l2_cache) : qcow2_flush_refcounts(bs);
+    if (ret < 0 || !s->l1_dirty) {
+        return ret;
+    }
+    ret = bdrv_flush(bs->file);
+    return ret < 0 ? ret : write_l1(bs);
+}

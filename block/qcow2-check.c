@@ -1,0 +1,349 @@
+/*
+ * qcow2 consistency check and refcount rebuild: count every reference the metadata makes
+ * (header, refcount table and blocks, active and snapshot L1 tables, L2 tables and data
+ * clusters once per path through which they are reached, snapshot table), compare with the
+ * stored refcounts, and check the COPIED flags of the active tree. Messages and outcome
+ * counters are qemu-img check's. With fix flags it rewrites refcounts (leaks and/or errors)
+ * and COPIED flags; the dirty-image repair at open is the same pass with everything fixed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include "block/qcow2.h"
+
+typedef struct CheckState {
+    BlockDriverState *bs;
+    BDRVQcow2State *s;
+    Qcow2CheckResult *res;
+    void (*report)(const char *msg);
+    uint64_t *refs;
+    uint64_t nb_clusters;
+} CheckState;
+
+static void G_GNUC_PRINTF(2, 3) check_report(CheckState *cs, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (!cs->report) {
+        return;
+    }
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    cs->report(msg);
+}
+
+static void inc_refs(CheckState *cs, uint64_t offset, uint64_t size)
+{
+    BDRVQcow2State *s = cs->s;
+
+    if (!size) {
+        return;
+    }
+    for (uint64_t c = offset >> s->cluster_bits; c <= (offset + size - 1) >> s->cluster_bits;
+         c++) {
+        if (c >= cs->nb_clusters) {
+            check_report(cs, "ERROR: counting reference for region exceeding the end of the "
+                             "file by one cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64,
+                         offset, size);
+            cs->res->corruptions++;
+            return;
+        }
+        cs->refs[c]++;
+    }
+}
+
+static int walk_l2(CheckState *cs, uint64_t l2_off, bool active)
+{
+    BDRVQcow2State *s = cs->s;
+    g_autofree uint64_t *l2 = g_malloc(s->cluster_size);
+    uint64_t n = 1ULL << s->l2_bits, off, len;
+    int ret = bdrv_pread(cs->bs->file, l2_off, l2, s->cluster_size);
+
+    if (ret < 0) {
+        check_report(cs, "ERROR: I/O error in check_refcounts_l2");
+        cs->res->check_errors++;
+        return ret;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t e = GUINT64_FROM_BE(l2[i]);
+        switch (qcow2_entry_type(s, e)) {
+        case QCOW2_CLUSTER_COMPRESSED:
+            if (e & QCOW_OFLAG_COPIED) {
+                check_report(cs, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set "
+                                 "for compressed clusters", e & s->cluster_offset_mask);
+                cs->res->corruptions++;
+            }
+            qcow2_compressed_range(s, e, &off, &len);
+            inc_refs(cs, off, len);
+            cs->res->allocated_clusters += active;
+            cs->res->compressed_clusters += active;
+            break;
+        case QCOW2_CLUSTER_NORMAL:
+        case QCOW2_CLUSTER_ZERO_ALLOC:
+            off = e & L2E_OFFSET_MASK;
+            if (off & (s->cluster_size - 1)) {
+                check_report(cs, "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; "
+                                 "L2 entry corrupted.", off);
+                cs->res->corruptions++;
+                break;
+            }
+            cs->res->allocated_clusters += active;
+            inc_refs(cs, off, s->cluster_size);
+            break;
+        default:
+            if ((e & QCOW_OFLAG_ZERO) && s->h.version < 3) {
+                check_report(cs, "ERROR: Zero cluster entry found in pre-v3 image");
+                cs->res->corruptions++;
+            }
+        }
+    }
+    return 0;
+}
+
+static int walk_l1(CheckState *cs, uint64_t l1_off, uint32_t l1_size, bool active)
+{
+    BDRVQcow2State *s = cs->s;
+    g_autofree uint64_t *l1 = g_new0(uint64_t, MAX(l1_size, 1));
+    int ret = bdrv_pread(cs->bs->file, l1_off, l1, (uint64_t)l1_size * 8);
+
+    inc_refs(cs, l1_off, (uint64_t)l1_size * 8);
+    if (ret < 0) {
+        check_report(cs, "ERROR: I/O error in check_refcounts_l1");
+        cs->res->check_errors++;
+        return ret;
+    }
+    for (uint32_t i = 0; i < l1_size; i++) {
+        uint64_t e = GUINT64_FROM_BE(l1[i]), l2_off = e & L1E_OFFSET_MASK;
+        if (!l2_off) {
+            continue;
+        }
+        if (active && (e & L1E_RESERVED_MASK)) {
+            check_report(cs, "ERROR found L1 entry with reserved bits set: %" PRIx64, e);
+            cs->res->corruptions++;
+        }
+        if (l2_off & (s->cluster_size - 1)) {
+            check_report(cs, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 "
+                             "entry corrupted", l2_off);
+            cs->res->corruptions++;
+            continue;
+        }
+        inc_refs(cs, l2_off, s->cluster_size);
+        if (l2_off >> s->cluster_bits < cs->nb_clusters) {
+            walk_l2(cs, l2_off, active);
+        }
+    }
+    return 0;
+}
+
+static void count_metadata(CheckState *cs)
+{
+    BDRVQcow2State *s = cs->s;
+
+    inc_refs(cs, 0, s->cluster_size);
+    walk_l1(cs, s->l1_offset, s->l1_size, true);
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        walk_l1(cs, s->snapshots[i].l1_offset, s->snapshots[i].l1_size, false);
+    }
+    inc_refs(cs, s->h.snapshots_offset, s->snapshots_size);
+    inc_refs(cs, s->reftable_offset, (uint64_t)s->reftable_size * 8);
+    for (uint32_t i = 0; i < s->reftable_size; i++) {
+        uint64_t rb = s->reftable[i] & REFT_OFFSET_MASK;
+        if (s->reftable[i] & REFT_RESERVED_MASK) {
+            check_report(cs, "ERROR refcount table entry %u has reserved bits set", i);
+            cs->res->corruptions++;
+            continue;
+        }
+        if (!rb) {
+            continue;
+        }
+        if (rb & (s->cluster_size - 1) || rb >> s->cluster_bits >= cs->nb_clusters) {
+            check_report(cs, "ERROR refcount block %u is not cluster aligned; refcount table "
+                             "entry corrupted", i);
+            cs->res->corruptions++;
+            continue;
+        }
+        inc_refs(cs, rb, s->cluster_size);
+    }
+}
+
+static int fix_refcount(CheckState *cs, uint64_t c, uint64_t ref)
+{
+    BDRVQcow2State *s = cs->s;
+    int ret;
+
+    if (!(s->reftable[c >> s->refblock_bits] & REFT_OFFSET_MASK) &&
+        (ret = qcow2_refblock_for_repair(cs->bs, c)) < 0) {
+        return ret;
+    }
+    return qcow2_refcount_set_direct(cs->bs, c, ref);
+}
+
+static int compare_refcounts(CheckState *cs, int fix)
+{
+    BDRVQcow2State *s = cs->s;
+
+    for (uint64_t c = 0; c < cs->nb_clusters; c++) {
+        uint64_t rc;
+        bool leak;
+        int ret = qcow2_get_refcount(cs->bs, c, &rc);
+        if (ret < 0) {
+            cs->res->check_errors++;
+            continue;
+        }
+        if (rc == cs->refs[c]) {
+            continue;
+        }
+        leak = rc > cs->refs[c];
+        if ((leak && (fix & QCOW2_FIX_LEAKS)) || (!leak && (fix & QCOW2_FIX_ERRORS))) {
+            check_report(cs, "Repairing cluster %" PRIu64 " refcount=%" PRIu64 " reference=%"
+                         PRIu64, c, rc, cs->refs[c]);
+            if (fix_refcount(cs, c, MIN(cs->refs[c], qcow2_refcount_max(s))) >= 0) {
+                *(leak ? &cs->res->leaks_fixed : &cs->res->corruptions_fixed) += 1;
+                continue;
+            }
+        }
+        check_report(cs, "%s cluster %" PRIu64 " refcount=%" PRIu64 " reference=%" PRIu64,
+                     leak ? "Leaked" : "ERROR", c, rc, cs->refs[c]);
+        *(leak ? &cs->res->leaks : &cs->res->corruptions) += 1;
+    }
+    return 0;
+}
+
+static bool copied_wrong(CheckState *cs, uint64_t offset, uint64_t e, uint64_t *rc)
+{
+    if (qcow2_get_refcount(cs->bs, offset >> cs->s->cluster_bits, rc) < 0) {
+        return false;
+    }
+    return (*rc == 1) != !!(e & QCOW_OFLAG_COPIED);
+}
+
+static int check_copied_l2(CheckState *cs, uint64_t l2_off, int fix)
+{
+    BDRVQcow2State *s = cs->s;
+    uint64_t *l2, n = 1ULL << s->l2_bits;
+    int ret = qcow2_cache_get(s->l2_cache, l2_off, (void **)&l2, true);
+
+    for (uint64_t i = 0; ret >= 0 && i < n; i++) {
+        uint64_t e = GUINT64_FROM_BE(l2[i]), rc;
+        Qcow2ClusterType t = qcow2_entry_type(s, e);
+        if ((t != QCOW2_CLUSTER_NORMAL && t != QCOW2_CLUSTER_ZERO_ALLOC) ||
+            (e & L2E_OFFSET_MASK & (s->cluster_size - 1)) ||
+            !copied_wrong(cs, e & L2E_OFFSET_MASK, e, &rc)) {
+            continue;
+        }
+        check_report(cs, "%s OFLAG_COPIED data cluster: l2_entry=%" PRIx64 " refcount=%" PRIu64,
+                     (fix & QCOW2_FIX_ERRORS) ? "Repairing" : "ERROR", e, rc);
+        if (fix & QCOW2_FIX_ERRORS) {
+            l2[i] = GUINT64_TO_BE(rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED);
+            qcow2_cache_mark_dirty(s->l2_cache, l2);
+            cs->res->corruptions_fixed++;
+        } else {
+            cs->res->corruptions++;
+        }
+    }
+    return ret;
+}
+
+static int check_copied(CheckState *cs, int fix)
+{
+    BDRVQcow2State *s = cs->s;
+
+    for (uint32_t i = 0; i < s->l1_size; i++) {
+        uint64_t e = s->l1_table[i], l2_off = e & L1E_OFFSET_MASK, rc;
+        if (!l2_off || l2_off & (s->cluster_size - 1) ||
+            l2_off >> s->cluster_bits >= cs->nb_clusters) {
+            continue;
+        }
+        if (copied_wrong(cs, l2_off, e, &rc)) {
+            check_report(cs, "%s OFLAG_COPIED L2 cluster: l1_index=%u l1_entry=%" PRIx64
+                         " refcount=%" PRIu64, (fix & QCOW2_FIX_ERRORS) ? "Repairing" : "ERROR",
+                         i, e, rc);
+            if (fix & QCOW2_FIX_ERRORS) {
+                s->l1_table[i] = rc == 1 ? e | QCOW_OFLAG_COPIED : e & ~QCOW_OFLAG_COPIED;
+                s->l1_dirty = true;
+                cs->res->corruptions_fixed++;
+            } else {
+                cs->res->corruptions++;
+            }
+        }
+        check_copied_l2(cs, l2_off, fix);
+    }
+    return 0;
+}
+
+static int count_refs(CheckState *cs)
+{
+    int64_t len = bdrv_getlength(cs->bs->file);
+
+    if (len < 0) {
+        return len;
+    }
+    cs->nb_clusters = ((uint64_t)len + cs->s->cluster_size - 1) >> cs->s->cluster_bits;
+    g_free(cs->refs);
+    cs->refs = g_new0(uint64_t, MAX(cs->nb_clusters, 1));
+    memset(cs->res, 0, sizeof(*cs->res));
+    count_metadata(cs);
+    return 0;
+}
+
+static void fill_stats(CheckState *cs)
+{
+    for (uint64_t c = 0; c < cs->nb_clusters; c++) {
+        if (cs->refs[c]) {
+            cs->res->image_end_offset = (c + 1) << cs->s->cluster_bits;
+        }
+    }
+    cs->res->total_clusters = qcow2_l1_entries_for(cs->s, cs->s->h.size) ?
+        (cs->s->h.size + cs->s->cluster_size - 1) >> cs->s->cluster_bits : 0;
+}
+
+int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
+                void (*report)(const char *msg))
+{
+    BDRVQcow2State *s = bs->opaque;
+    CheckState cs = { .bs = bs, .s = s, .res = res, .report = report };
+    int ret;
+
+    g_mutex_lock(&s->lock);
+    ret = qcow2_flush_metadata(bs);
+    if (ret >= 0) {
+        ret = count_refs(&cs);
+    }
+    if (ret >= 0 && fix && s->writable) {
+        s->alloc_at_eof = true;
+        s->eof_cluster = MAX(s->eof_cluster, cs.nb_clusters);
+        ret = qcow2_reserve_reftable(bs, cs.nb_clusters + 64);
+        if (ret >= 0) {
+            ret = count_refs(&cs);
+        }
+    }
+    if (ret >= 0) {
+        compare_refcounts(&cs, s->writable ? fix : 0);
+        check_copied(&cs, s->writable ? fix : 0);
+        fill_stats(&cs);
+        ret = s->writable ? qcow2_flush_metadata(bs) : 0;
+    }
+    s->alloc_at_eof = false;
+    g_mutex_unlock(&s->lock);
+    g_free(cs.refs);
+    return ret;
+}
+
+int qcow2_rebuild_refcounts(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2CheckResult res;
+    int ret;
+
+    s->writable = true;
+    ret = qcow2_check(bs, &res, QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS, NULL);
+    if (ret >= 0 && (res.corruptions || res.check_errors)) {
+        ret = -EIO;
+    }
+    if (ret >= 0 && (ret = bdrv_flush(bs->file)) >= 0) {
+        ret = qcow2_update_incompat(bs, s->h.incompatible_features & ~QCOW2_INCOMPAT_DIRTY);
+    }
+    return ret;
+}

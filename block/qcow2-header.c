@@ -1,0 +1,385 @@
+/*
+ * qcow2 header: reading and validating cluster 0 (fixed fields, header extensions, backing
+ * file name), the snapshot table's L1 pointers (needed to count references), and the small
+ * in-place header updates the driver makes (feature bits, L1 and refcount table location,
+ * virtual size). Every check a malformed image could trip is here, at the boundary, with
+ * QEMU's error text. Writing a whole new header is qcow2-create.c's business.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "block/qcow2.h"
+
+static uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
+
+static void header_decode(Qcow2Header *h, const uint8_t *b)
+{
+    h->version = be32(b + 4);
+    h->backing_file_offset = be64(b + 8);
+    h->backing_file_size = be32(b + 16);
+    h->cluster_bits = be32(b + 20);
+    h->size = be64(b + 24);
+    h->crypt_method = be32(b + 32);
+    h->l1_size = be32(b + 36);
+    h->l1_table_offset = be64(b + 40);
+    h->refcount_table_offset = be64(b + 48);
+    h->refcount_table_clusters = be32(b + 56);
+    h->nb_snapshots = be32(b + 60);
+    h->snapshots_offset = be64(b + 64);
+    if (h->version == 2) {
+        h->refcount_order = 4;
+        h->header_length = QCOW2_V2_HEADER_LEN;
+    } else {
+        h->incompatible_features = be64(b + 72);
+        h->compatible_features = be64(b + 80);
+        h->autoclear_features = be64(b + 88);
+        h->refcount_order = be32(b + 96);
+        h->header_length = be32(b + 100);
+    }
+}
+
+/* Names of the incompatible bits set in mask, from the feature table if the image has one. */
+static char *feature_names(const uint8_t *table, uint32_t len, uint64_t mask)
+{
+    GString *s = g_string_new(NULL);
+
+    for (int bit = 0; bit < 64; bit++) {
+        const char *name = NULL;
+        if (!(mask & (1ULL << bit))) {
+            continue;
+        }
+        for (uint32_t i = 0; table && i + 48 <= len; i += 48) {
+            if (table[i] == 0 && table[i + 1] == bit) {
+                name = (const char *)table + i + 2;
+            }
+        }
+        if (s->len) {
+            g_string_append(s, ", ");
+        }
+        if (name) {
+            g_string_append_len(s, name, strnlen(name, 46));
+        } else {
+            g_string_append_printf(s, "Unknown incompatible feature: %" PRIx64, (uint64_t)1 << bit);
+        }
+    }
+    return g_string_free(s, false);
+}
+
+static int check_table(uint64_t file_len, uint64_t cluster_size, uint64_t offset,
+                       uint64_t entries, uint64_t entry_len, uint64_t max_bytes,
+                       const char *what, Error **errp)
+{
+    if (entries > max_bytes / entry_len) {
+        error_setg(errp, "%s too large", what);
+        return -EFBIG;
+    }
+    if (offset & (cluster_size - 1)) {
+        error_setg(errp, "Invalid %s offset", what);
+        return -EINVAL;
+    }
+    if (entries && (offset > file_len || entries * entry_len > file_len - offset)) {
+        error_setg(errp, "Invalid %s offset: past the end of the image file", what);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_fields(BDRVQcow2State *s, uint64_t file_len, Error **errp)
+{
+    Qcow2Header *h = &s->h;
+    uint64_t cs = 1ULL << h->cluster_bits;
+
+    if (h->version == 3 && (h->header_length < QCOW2_V3_HEADER_LEN || h->header_length % 8 ||
+                            h->header_length > cs)) {
+        error_setg(errp, "qcow2 header too short or too long");
+        return -EINVAL;
+    }
+    if (h->refcount_order > 6) {
+        error_setg(errp, "Reference count entry width too large; may not exceed 64 bits");
+        return -EINVAL;
+    }
+    if (h->backing_file_offset > cs || h->backing_file_size > 1023 ||
+        (h->backing_file_offset && h->backing_file_offset + h->backing_file_size > cs)) {
+        error_setg(errp, "Backing file name too long");
+        return -EINVAL;
+    }
+    if (h->crypt_method) {
+        error_setg(errp, "Encrypted qcow2 images are not supported");
+        return -ENOTSUP;
+    }
+    if (h->refcount_table_clusters == 0) {
+        error_setg(errp, "Image does not contain a reference count table");
+        return -EINVAL;
+    }
+    if (check_table(file_len, cs, h->refcount_table_offset,
+                    (uint64_t)h->refcount_table_clusters * cs / 8, 8, QCOW2_MAX_REFTABLE_BYTES,
+                    "Reference count table", errp) < 0 ||
+        check_table(file_len, cs, h->l1_table_offset, h->l1_size, 8, QCOW2_MAX_L1_BYTES,
+                    "Active L1 table", errp) < 0 ||
+        check_table(file_len, cs, h->snapshots_offset, h->nb_snapshots, 40, 64 << 20,
+                    "Snapshot table", errp) < 0) {
+        return -EINVAL;
+    }
+    if (h->l1_size < qcow2_l1_entries_for(s, h->size)) {
+        error_setg(errp, "L1 table is too small");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_extensions(BDRVQcow2State *s, const uint8_t *c0, uint64_t start, uint64_t end,
+                            uint8_t **ftable, uint32_t *ftable_len, Error **errp)
+{
+    uint64_t off = start;
+
+    while (off + 8 <= end) {
+        uint32_t type = be32(c0 + off), len = be32(c0 + off + 4);
+        uint64_t padded = ((uint64_t)len + 7) & ~7ULL;
+        if (type == QCOW2_EXT_END) {
+            return 0;
+        }
+        if (padded > end - off - 8) {
+            error_setg(errp, "Header extension too large");
+            return -EINVAL;
+        }
+        if (type == QCOW2_EXT_BACKING_FORMAT) {
+            if (len >= 16) {
+                error_setg(errp, "ERROR: ext_backing_format: len=%u too large (>=%u)", len, 16);
+                return -EINVAL;
+            }
+            g_free(s->backing_format);
+            s->backing_format = g_strndup((const char *)c0 + off + 8, len);
+        } else if (type == QCOW2_EXT_FEATURE_TABLE) {
+            *ftable = g_memdup2(c0 + off + 8, len);
+            *ftable_len = len;
+        } else {
+            g_byte_array_append(s->unknown_exts, c0 + off, 8 + padded);
+        }
+        off += 8 + padded;
+    }
+    return 0;
+}
+
+static int check_features(BDRVQcow2State *s, const uint8_t *ftable, uint32_t ftable_len,
+                          Error **errp)
+{
+    uint64_t unknown = s->h.incompatible_features & ~QCOW2_INCOMPAT_KNOWN;
+
+    if (unknown) {
+        g_autofree char *names = feature_names(ftable, ftable_len, unknown);
+        error_setg(errp, "Unsupported IMAGE feature(s): %s", names);
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+static void geometry_init(BDRVQcow2State *s)
+{
+    s->cluster_bits = s->h.cluster_bits;
+    s->cluster_size = 1ULL << s->cluster_bits;
+    s->l2_bits = s->cluster_bits - 3;
+    s->refcount_order = s->h.refcount_order;
+    s->refblock_bits = s->cluster_bits + 3 - s->refcount_order;
+    s->csize_shift = 62 - (s->cluster_bits - 8);
+    s->csize_mask = (1ULL << (s->cluster_bits - 8)) - 1;
+    s->cluster_offset_mask = (1ULL << s->csize_shift) - 1;
+}
+
+static int check_basic(const uint8_t *b, Qcow2Header *h, Error **errp)
+{
+    if (be32(b) != QCOW_MAGIC) {
+        error_setg(errp, "Image is not in qcow2 format");
+        return -EINVAL;
+    }
+    header_decode(h, b);
+    if (h->version < 2 || h->version > 3) {
+        error_setg(errp, "Unsupported qcow2 version %u", h->version);
+        return -ENOTSUP;
+    }
+    if (h->cluster_bits < QCOW2_MIN_CLUSTER_BITS || h->cluster_bits > QCOW2_MAX_CLUSTER_BITS) {
+        error_setg(errp, "Unsupported cluster size: 2^%u", h->cluster_bits);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
+{
+    g_autofree uint8_t *c0 = g_malloc0(1 << QCOW2_MAX_CLUSTER_BITS);
+    g_autofree uint8_t *ftable = NULL;
+    uint32_t ftable_len = 0;
+    int64_t file_len = bdrv_getlength(bs->file);
+    uint64_t ext_end, cs;
+    int ret;
+
+    if (file_len < 0) {
+        error_setg_errno(errp, -file_len, "Could not get the image file length");
+        return file_len;
+    }
+    if (file_len < QCOW2_V2_HEADER_LEN) {
+        error_setg(errp, "Image is not in qcow2 format");
+        return -EINVAL;
+    }
+    ret = bdrv_pread(bs->file, 0, c0, MIN((uint64_t)file_len, QCOW2_V3_HEADER_LEN));
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read qcow2 header");
+        return ret;
+    }
+    if ((ret = check_basic(c0, &s->h, errp)) < 0) {
+        return ret;
+    }
+    cs = 1ULL << s->h.cluster_bits;
+    ret = bdrv_pread(bs->file, 0, c0, MIN((uint64_t)file_len, cs));
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not read qcow2 header");
+        return ret;
+    }
+    geometry_init(s);
+    if ((ret = check_fields(s, file_len, errp)) < 0) {
+        return ret;
+    }
+    s->header_tail_len = s->h.header_length - MIN(s->h.header_length, QCOW2_V3_HEADER_LEN);
+    s->header_tail = g_memdup2(c0 + QCOW2_V3_HEADER_LEN, s->header_tail_len);
+    if (s->header_tail_len && s->header_tail[0] != 0) {
+        error_setg(errp, "qcow2: unknown compression type: %u", s->header_tail[0]);
+        return -ENOTSUP;
+    }
+    ext_end = s->h.backing_file_offset ? s->h.backing_file_offset : cs;
+    ret = parse_extensions(s, c0, s->h.header_length, ext_end, &ftable, &ftable_len, errp);
+    if (ret < 0 || (ret = check_features(s, ftable, ftable_len, errp)) < 0) {
+        return ret;
+    }
+    if (s->h.backing_file_offset) {
+        s->backing_file = g_strndup((const char *)c0 + s->h.backing_file_offset,
+                                    s->h.backing_file_size);
+    }
+    return 0;
+}
+
+int qcow2_read_snapshots(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
+{
+    uint64_t off = s->h.snapshots_offset;
+
+    s->nb_snapshots = s->h.nb_snapshots;
+    s->snapshots = g_new0(Qcow2Snapshot, s->nb_snapshots);
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        uint8_t e[40];
+        int ret = bdrv_pread(bs->file, off, e, sizeof(e));
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not read snapshots");
+            return ret;
+        }
+        s->snapshots[i].l1_offset = be64(e);
+        s->snapshots[i].l1_size = be32(e + 8);
+        if (s->snapshots[i].l1_offset & (s->cluster_size - 1) ||
+            s->snapshots[i].l1_size > QCOW2_MAX_L1_BYTES / 8) {
+            error_setg(errp, "Snapshot L1 table offset invalid");
+            return -EINVAL;
+        }
+        off += 40 + (uint64_t)be32(e + 36) + ((e[12] << 8) | e[13]) + ((e[14] << 8) | e[15]);
+        off = (off + 7) & ~7ULL;
+    }
+    s->snapshots_size = off - s->h.snapshots_offset;
+    return 0;
+}
+
+static int write_be(BlockDriverState *bs, uint64_t off, uint64_t v, int len)
+{
+    uint8_t b[8];
+
+    for (int i = 0; i < len; i++) {
+        b[i] = v >> (8 * (len - 1 - i));
+    }
+    return bdrv_pwrite(bs->file, off, b, len);
+}
+
+int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (s->h.version < 3) {
+        return 0;
+    }
+    ret = write_be(bs, 72, bits, 8);
+    if (ret >= 0) {
+        s->h.incompatible_features = bits;
+        ret = bdrv_flush(bs->file);
+    }
+    return ret;
+}
+
+int qcow2_clear_autoclear(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->h.version < 3 || !s->h.autoclear_features) {
+        return 0;
+    }
+    s->h.autoclear_features = 0;
+    return write_be(bs, 88, 0, 8);
+}
+
+void qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (s->corrupt_reported) {
+        return;
+    }
+    s->corrupt_reported = true;
+    if (!s->writable) {
+        fprintf(stderr, "qcow2: Image is corrupt: %s\n", msg);
+        return;
+    }
+    fprintf(stderr, "qcow2: Marking image as corrupt: %s; further corruption events will be "
+                    "suppressed\n", msg);
+    qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_CORRUPT);
+    s->writable = false;
+}
+
+int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size)
+{
+    uint8_t b[12];
+
+    for (int i = 0; i < 4; i++) {
+        b[i] = size >> (24 - 8 * i);
+    }
+    for (int i = 0; i < 8; i++) {
+        b[4 + i] = offset >> (56 - 8 * i);
+    }
+    return bdrv_pwrite(bs->file, 36, b, sizeof(b));
+}
+
+int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters)
+{
+    uint8_t b[12];
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = offset >> (56 - 8 * i);
+    }
+    for (int i = 0; i < 4; i++) {
+        b[8 + i] = clusters >> (24 - 8 * i);
+    }
+    return bdrv_pwrite(bs->file, 48, b, sizeof(b));
+}
+
+int qcow2_write_size(BlockDriverState *bs, uint64_t size)
+{
+    return write_be(bs, 24, size, 8);
+}

@@ -1,0 +1,582 @@
+/*
+ * The qcow2 format driver: probe, open/close, and the guest I/O path (read, write with
+ * cluster allocation and copy-on-write from the backing file, zero writes, discard, resize,
+ * block status). Metadata is touched under one mutex; reads and in-place writes of clusters
+ * the image owns alone drop it around the data transfer, allocating writes keep it. Write
+ * ordering: data, then refcounts, then L2, then L1 (qcow2-cache.c); clusters are freed only
+ * after the metadata that referenced them is on disk. Internal snapshots are counted but
+ * not created or applied; encryption, external data files, extended L2 and zstd are
+ * refused at open.
+ */
+#include <errno.h>
+#include <string.h>
+#include "block/qcow2.h"
+#include "util/qdict.h"
+
+bool qcow2_open_for_check;
+
+static int qcow2_probe(const uint8_t *buf, int buf_size, const char *filename)
+{
+    if (buf_size >= 8 && !memcmp(buf, "QFI\xfb", 4) &&
+        ((buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]) >= 2) {
+        return 100;
+    }
+    return 0;
+}
+
+static int load_table(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t **table)
+{
+    int ret;
+
+    *table = g_new0(uint64_t, MAX(n, 1));
+    ret = bdrv_pread(bs->file, off, *table, n * 8);
+    for (uint64_t i = 0; i < n; i++) {
+        (*table)[i] = GUINT64_FROM_BE((*table)[i]);
+    }
+    return ret;
+}
+
+static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
+{
+    int l2_n = CLAMP((4 << 20) >> s->cluster_bits, 4, 256);
+    int rb_n = CLAMP((1 << 20) >> s->cluster_bits, 4, 64);
+    int64_t len = bdrv_getlength(bs->file);
+    int ret;
+
+    s->l1_size = s->h.l1_size;
+    s->l1_offset = s->h.l1_table_offset;
+    s->reftable_offset = s->h.refcount_table_offset;
+    s->reftable_size = (uint64_t)s->h.refcount_table_clusters << (s->cluster_bits - 3);
+    if ((ret = load_table(bs, s->l1_offset, s->l1_size, &s->l1_table)) < 0 ||
+        (ret = load_table(bs, s->reftable_offset, s->reftable_size, &s->reftable)) < 0) {
+        error_setg_errno(errp, -ret, "Could not read qcow2 tables");
+        return ret;
+    }
+    s->l2_cache = qcow2_cache_new(bs, l2_n, s->cluster_size);
+    s->refblock_cache = qcow2_cache_new(bs, rb_n, s->cluster_size);
+    qcow2_cache_set_before_write(s->l2_cache, qcow2_flush_refcounts, bs);
+    s->eof_cluster = len < 0 ? 0 : ((uint64_t)len + s->cluster_size - 1) >> s->cluster_bits;
+    return qcow2_read_snapshots(bs, s, errp);
+}
+
+/* Backing file named in the image, unless the user gave "backing" options. */
+static BlockDriverState *open_backing(BlockDriverState *bs, BDRVQcow2State *s,
+                                      JsonObject *options, int flags, Error **errp)
+{
+    g_autofree char *dir = NULL, *path = NULL;
+    bool given = dict_has(options, "backing");
+    g_auto(GStrv) keys = dict_keys_sorted(options);
+
+    for (int i = 0; keys[i]; i++) {
+        given |= g_str_has_prefix(keys[i], "backing.");
+    }
+    if (given || !s->backing_file || (flags & BDRV_O_NO_BACKING)) {
+        return bdrv_open_child(bs, options, "backing", flags, true, errp);
+    }
+    dir = g_path_get_dirname(bs->file->filename);
+    path = g_path_is_absolute(s->backing_file) ? g_strdup(s->backing_file)
+                                               : g_build_filename(dir, s->backing_file, NULL);
+    json_object_set_string_member(options, "backing.file.filename", path);
+    if (s->backing_format) {
+        json_object_set_string_member(options, "backing.driver", s->backing_format);
+    }
+    return bdrv_open_child(bs, options, "backing", flags, true, errp);
+}
+
+static int open_writable(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
+{
+    int ret;
+
+    if ((s->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT) && !qcow2_open_for_check) {
+        error_setg(errp, "qcow2: Image is corrupt; cannot be opened read/write");
+        return -EACCES;
+    }
+    if ((s->h.incompatible_features & QCOW2_INCOMPAT_DIRTY) && !qcow2_open_for_check) {
+        ret = qcow2_rebuild_refcounts(bs);
+        if (ret < 0) {
+            error_setg_errno(errp, -ret, "Could not repair dirty image");
+            return ret;
+        }
+    }
+    s->writable = true;
+    ret = qcow2_clear_autoclear(bs);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not update qcow2 header");
+    }
+    return ret;
+}
+
+static int qcow2_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->io_cond);
+    s->unknown_exts = g_byte_array_new();
+    if (!bdrv_open_child(bs, options, "file", flags, false, errp)) {
+        return -EINVAL;
+    }
+    if ((ret = qcow2_read_header(bs, s, errp)) < 0 || (ret = open_tables(bs, s, errp)) < 0) {
+        return ret;
+    }
+    if ((flags & BDRV_O_RDWR) && (ret = open_writable(bs, s, errp)) < 0) {
+        return ret;
+    }
+    bs->backing_file = g_strdup(s->backing_file);
+    bs->backing_format = g_strdup(s->backing_format);
+    if (!open_backing(bs, s, options, flags, errp) && s->backing_file &&
+        !(flags & BDRV_O_NO_BACKING)) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void qcow2_close(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->l2_cache && s->writable) {
+        if (qcow2_flush_metadata(bs) >= 0 && bdrv_flush(bs->file) >= 0 && s->lazy_refcounts) {
+            qcow2_update_incompat(bs, s->h.incompatible_features & ~QCOW2_INCOMPAT_DIRTY);
+        }
+    }
+    qcow2_cache_free(s->l2_cache);
+    qcow2_cache_free(s->refblock_cache);
+    g_free(s->l1_table);
+    g_free(s->reftable);
+    g_free(s->snapshots);
+    g_free(s->header_tail);
+    if (s->unknown_exts) {
+        g_byte_array_unref(s->unknown_exts);
+    }
+    g_free(s->backing_file);
+    g_free(s->backing_format);
+    g_free(s->cbuf);
+    g_free(s->dbuf);
+    g_mutex_clear(&s->lock);
+    g_cond_clear(&s->io_cond);
+}
+
+/* ---- reads ---- */
+
+static int read_backing(BlockDriverState *bs, uint64_t off, uint64_t n, IOVector *qiov,
+                        uint64_t qoff)
+{
+    int64_t blen = bs->backing ? bdrv_getlength(bs->backing) : 0;
+    uint64_t avail;
+    IOVector sub;
+    int ret = 0;
+
+    if (blen < 0) {
+        return blen;
+    }
+    avail = off < (uint64_t)blen ? MIN(n, (uint64_t)blen - off) : 0;
+    if (avail) {
+        iov_init(&sub, qiov->niov);
+        iov_add_slice(&sub, qiov, qoff, avail);
+        ret = bdrv_preadv(bs->backing, off, &sub, 0);
+        iov_destroy(&sub);
+    }
+    iov_memset(qiov, qoff + avail, 0, n - avail);
+    return ret;
+}
+
+/* File I/O on [host, host+n) with the lock dropped; called and returns with it held. */
+static int unlocked_file_io(BlockDriverState *bs, uint64_t host, uint64_t n, IOVector *qiov,
+                            uint64_t qoff, bool write)
+{
+    BDRVQcow2State *s = bs->opaque;
+    IOVector sub;
+    int ret;
+
+    s->unlocked_io++;
+    g_mutex_unlock(&s->lock);
+    iov_init(&sub, qiov->niov);
+    iov_add_slice(&sub, qiov, qoff, n);
+    ret = write ? bdrv_pwritev(bs->file, host, &sub, 0) : bdrv_preadv(bs->file, host, &sub, 0);
+    iov_destroy(&sub);
+    g_mutex_lock(&s->lock);
+    if (--s->unlocked_io == 0) {
+        g_cond_broadcast(&s->io_cond);
+    }
+    return ret;
+}
+
+static int read_run(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
+                    IOVector *qiov, uint64_t qoff)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t in_cluster = off & (s->cluster_size - 1);
+    uint8_t *data;
+    int ret;
+
+    switch (qcow2_entry_type(s, e)) {
+    case QCOW2_CLUSTER_UNALLOCATED:
+        g_mutex_unlock(&s->lock);
+        ret = read_backing(bs, off, run, qiov, qoff);
+        g_mutex_lock(&s->lock);
+        return ret;
+    case QCOW2_CLUSTER_ZERO_PLAIN:
+    case QCOW2_CLUSTER_ZERO_ALLOC:
+        iov_memset(qiov, qoff, 0, run);
+        return 0;
+    case QCOW2_CLUSTER_COMPRESSED:
+        ret = qcow2_read_compressed(bs, e, &data);
+        if (ret >= 0) {
+            iov_from_buf(qiov, qoff, data + in_cluster, run);
+        }
+        return ret;
+    default:
+        return unlocked_file_io(bs, (e & L2E_OFFSET_MASK) + in_cluster, run, qiov, qoff, false);
+    }
+}
+
+static int qcow2_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                        int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t done = 0, e, run;
+    int ret = 0;
+
+    g_mutex_lock(&s->lock);
+    while (done < bytes && ret >= 0) {
+        ret = qcow2_get_mapping(bs, offset + done, bytes - done, &e, &run);
+        if (ret >= 0) {
+            ret = read_run(bs, offset + done, run, e, qiov, done);
+        }
+        done += run;
+    }
+    g_mutex_unlock(&s->lock);
+    return ret < 0 ? ret : 0;
+}
+
+/* ---- writes ---- */
+
+/* The current content of one guest cluster (described by entry e) into dst. */
+static int cow_read(BlockDriverState *bs, uint64_t guest, uint64_t e, uint8_t *dst)
+{
+    BDRVQcow2State *s = bs->opaque;
+    IOVector v;
+    uint8_t *data;
+    int ret;
+
+    iov_init_buf(&v, dst, s->cluster_size);
+    switch (qcow2_entry_type(s, e)) {
+    case QCOW2_CLUSTER_UNALLOCATED:
+        ret = read_backing(bs, guest, s->cluster_size, &v, 0);
+        break;
+    case QCOW2_CLUSTER_NORMAL:
+        ret = bdrv_pread(bs->file, e & L2E_OFFSET_MASK, dst, s->cluster_size);
+        break;
+    case QCOW2_CLUSTER_COMPRESSED:
+        ret = qcow2_read_compressed(bs, e, &data);
+        if (ret >= 0) {
+            memcpy(dst, data, s->cluster_size);
+        }
+        break;
+    default:
+        memset(dst, 0, s->cluster_size);
+        ret = 0;
+    }
+    iov_destroy(&v);
+    return ret;
+}
+
+static int mark_dirty(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (!s->writable) {
+        return -EACCES;
+    }
+    if (s->lazy_refcounts || s->h.version < 3 ||
+        !(s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS)) {
+        return 0;
+    }
+    s->lazy_refcounts = true;
+    return qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_DIRTY);
+}
+
+/* Build n new clusters from the old content and the new data, write them, then link them. */
+static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
+                       IOVector *qiov, uint64_t qoff)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size, in_cluster = off & (cs - 1), start = off - in_cluster;
+    uint64_t n = (in_cluster + run + cs - 1) >> s->cluster_bits, *l2;
+    bool normal = qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL;
+    g_autofree uint8_t *buf = g_malloc(n * cs);
+    g_autofree uint64_t *old = g_new(uint64_t, n);
+    int64_t host;
+    int ret, idx;
+
+    if ((ret = mark_dirty(bs)) < 0) {
+        return ret;
+    }
+    if (in_cluster && (ret = cow_read(bs, start, e, buf)) < 0) {
+        return ret;
+    }
+    if ((in_cluster + run) & (cs - 1) && (n > 1 || !in_cluster)) {
+        uint64_t last = n - 1;
+        ret = cow_read(bs, start + last * cs, normal ? e + (last << s->cluster_bits) : e,
+                       buf + last * cs);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    iov_to_buf(qiov, qoff, buf + in_cluster, run);
+    host = qcow2_alloc_clusters(bs, n);
+    if (host < 0) {
+        return host;
+    }
+    ret = bdrv_pwrite(bs->file, host, buf, n * cs);
+    if (ret < 0 || (ret = qcow2_get_l2_for_write(bs, off, &l2, &idx)) < 0) {
+        return ret;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        old[i] = GUINT64_FROM_BE(l2[idx + i]);
+        l2[idx + i] = GUINT64_TO_BE((host + (i << s->cluster_bits)) | QCOW_OFLAG_COPIED);
+    }
+    qcow2_cache_mark_dirty(s->l2_cache, l2);
+    return qcow2_free_entries(bs, old, n);
+}
+
+static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector *qiov,
+                     uint64_t qoff)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t e, max_alloc = MAX(s->cluster_size, 1 << 20);
+    int ret = qcow2_get_mapping(bs, off, *run, &e, run);
+
+    if (ret < 0) {
+        return ret;
+    }
+    if (!s->writable) {
+        return -EACCES;
+    }
+    if (qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL && (e & QCOW_OFLAG_COPIED)) {
+        uint64_t host = (e & L2E_OFFSET_MASK) + (off & (s->cluster_size - 1));
+        return unlocked_file_io(bs, host, *run, qiov, qoff, true);
+    }
+    *run = MIN(*run, max_alloc - (off & (max_alloc - 1)));
+    return alloc_write(bs, off, *run, e, qiov, qoff);
+}
+
+static int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                         int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t done = 0, run;
+    int ret = 0;
+
+    g_mutex_lock(&s->lock);
+    while (done < bytes && ret >= 0) {
+        run = bytes - done;
+        ret = write_run(bs, offset + done, &run, qiov, done);
+        done += run;
+    }
+    g_mutex_unlock(&s->lock);
+    return ret < 0 ? ret : 0;
+}
+
+/* ---- zeroes, discard ---- */
+
+/* Set whole clusters [offset, offset+bytes) to what new_entry() says, freeing the old. */
+static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                           uint64_t (*new_entry)(BlockDriverState *bs, uint64_t old, int flags),
+                           int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t end = offset + bytes, *l2;
+    int ret = 0, idx;
+
+    while (s->unlocked_io) {
+        g_cond_wait(&s->io_cond, &s->lock);
+    }
+    if ((ret = mark_dirty(bs)) < 0) {
+        return ret;
+    }
+    while (offset < end && ret >= 0) {
+        uint64_t n, old[512];
+        ret = qcow2_get_l2_for_write(bs, offset, &l2, &idx);
+        if (ret < 0) {
+            break;
+        }
+        n = MIN(MIN((end - offset) >> s->cluster_bits, (1ULL << s->l2_bits) - idx), 512);
+        for (uint64_t i = 0; i < n; i++) {
+            old[i] = GUINT64_FROM_BE(l2[idx + i]);
+            l2[idx + i] = GUINT64_TO_BE(new_entry(bs, old[i], flags));
+            if (GUINT64_FROM_BE(l2[idx + i]) & L2E_OFFSET_MASK) {
+                old[i] = 0;
+            }
+        }
+        qcow2_cache_mark_dirty(s->l2_cache, l2);
+        ret = qcow2_free_entries(bs, old, n);
+        offset += n << s->cluster_bits;
+    }
+    return ret;
+}
+
+static uint64_t zero_entry(BlockDriverState *bs, uint64_t old, int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (qcow2_entry_type(s, old) == QCOW2_CLUSTER_NORMAL && (old & QCOW_OFLAG_COPIED) &&
+        !(flags & BDRV_REQ_MAY_UNMAP)) {
+        return old | QCOW_OFLAG_ZERO;
+    }
+    return QCOW_OFLAG_ZERO;
+}
+
+static uint64_t discard_entry(BlockDriverState *bs, uint64_t old, int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return s->h.version >= 3 && bs->backing ? QCOW_OFLAG_ZERO : 0;
+}
+
+/* The whole clusters of [*offset, *offset+*bytes); a partial last cluster at EOF counts. */
+static bool align_to_clusters(BDRVQcow2State *s, uint64_t *offset, uint64_t *bytes)
+{
+    uint64_t cs = s->cluster_size, start = (*offset + cs - 1) & ~(cs - 1);
+    uint64_t end = *offset + *bytes;
+
+    end = end == s->h.size ? (end + cs - 1) & ~(cs - 1) : end & ~(cs - 1);
+    if (end <= start) {
+        return false;
+    }
+    *offset = start;
+    *bytes = end - start;
+    return true;
+}
+
+static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t o = offset, b = bytes;
+    int ret;
+
+    if (s->h.version < 3 || !align_to_clusters(s, &o, &b) || o != offset ||
+        MIN(o + b, s->h.size) != offset + bytes) {
+        return -ENOTSUP;
+    }
+    g_mutex_lock(&s->lock);
+    ret = update_clusters(bs, o, b, zero_entry, flags);
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
+static int qcow2_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = 0;
+
+    if (!align_to_clusters(s, &offset, &bytes)) {
+        return 0;
+    }
+    g_mutex_lock(&s->lock);
+    ret = update_clusters(bs, offset, bytes, discard_entry, 0);
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* ---- the rest ---- */
+
+static int qcow2_flush(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = 0;
+
+    g_mutex_lock(&s->lock);
+    if (s->writable) {
+        ret = qcow2_flush_metadata(bs);
+    }
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
+static int64_t qcow2_getlength(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return s->h.size;
+}
+
+static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = 0;
+
+    if (size < s->h.size) {
+        error_setg(errp, "qcow2 doesn't support shrinking images yet");
+        return -ENOTSUP;
+    }
+    if (size % BDRV_SECTOR_SIZE) {
+        error_setg(errp, "The new size must be a multiple of 512");
+        return -EINVAL;
+    }
+    g_mutex_lock(&s->lock);
+    if (qcow2_l1_entries_for(s, size) > s->l1_size) {
+        ret = qcow2_grow_l1(bs, qcow2_l1_entries_for(s, size));
+    }
+    if (ret >= 0 && (ret = qcow2_write_size(bs, size)) >= 0 &&
+        (ret = bdrv_flush(bs->file)) >= 0) {
+        s->h.size = size;
+    }
+    g_mutex_unlock(&s->lock);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Failed to grow the L1 table");
+    }
+    return ret;
+}
+
+static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              uint64_t *pnum, BlockDriverState **file, uint64_t *map)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t e;
+    int ret;
+
+    g_mutex_lock(&s->lock);
+    ret = qcow2_get_mapping(bs, offset, bytes, &e, pnum);
+    g_mutex_unlock(&s->lock);
+    if (ret < 0) {
+        return ret;
+    }
+    switch (qcow2_entry_type(s, e)) {
+    case QCOW2_CLUSTER_UNALLOCATED:
+        return 0;
+    case QCOW2_CLUSTER_ZERO_PLAIN:
+    case QCOW2_CLUSTER_ZERO_ALLOC:
+        return BDRV_BLOCK_ZERO | BDRV_BLOCK_ALLOCATED;
+    case QCOW2_CLUSTER_COMPRESSED:
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
+    default:
+        *file = bs->file;
+        *map = (e & L2E_OFFSET_MASK) + (offset & (s->cluster_size - 1));
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
+    }
+}
+
+static BlockDriver bdrv_qcow2 = {
+    .format_name = "qcow2",
+    .instance_size = sizeof(BDRVQcow2State),
+    .supports_backing = true,
+    .probe = qcow2_probe,
+    .open = qcow2_open,
+    .close = qcow2_close,
+    .preadv = qcow2_preadv,
+    .pwritev = qcow2_pwritev,
+    .flush = qcow2_flush,
+    .pdiscard = qcow2_pdiscard,
+    .pwrite_zeroes = qcow2_pwrite_zeroes,
+    .getlength = qcow2_getlength,
+    .truncate = qcow2_truncate,
+    .block_status = qcow2_block_status,
+};
+
+static void __attribute__((constructor)) qcow2_register(void)
+{
+    bdrv_register(&bdrv_qcow2);
+}

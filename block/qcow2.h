@@ -1,0 +1,226 @@
+/*
+ * qcow2 driver internals, shared by block/qcow2*.c and the minivmm-img subcommands that need
+ * the format itself (create, check, info). One file per concept: qcow2.c (driver ops and the
+ * guest I/O path), qcow2-header.c (header parsing, validation, extensions, header updates),
+ * qcow2-cluster.c (L1/L2 mapping), qcow2-refcount.c (refcounts and cluster allocation),
+ * qcow2-cache.c (write-back table caches), qcow2-check.c (consistency check and refcount
+ * rebuild), qcow2-create.c (image creation). Not a public interface.
+ */
+#ifndef BLOCK_QCOW2_H
+#define BLOCK_QCOW2_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "block/block_int.h"
+
+#define QCOW_MAGIC 0x514649fbu
+#define QCOW2_MIN_CLUSTER_BITS 9
+#define QCOW2_MAX_CLUSTER_BITS 21
+#define QCOW2_V2_HEADER_LEN 72
+#define QCOW2_V3_HEADER_LEN 104
+#define QCOW2_MAX_L1_BYTES (32 * 1024 * 1024)
+#define QCOW2_MAX_REFTABLE_BYTES (8 * 1024 * 1024)
+
+#define QCOW_OFLAG_COPIED (UINT64_C(1) << 63)
+#define QCOW_OFLAG_COMPRESSED (UINT64_C(1) << 62)
+#define QCOW_OFLAG_ZERO UINT64_C(1)
+#define L1E_OFFSET_MASK UINT64_C(0x00fffffffffffe00)
+#define L2E_OFFSET_MASK UINT64_C(0x00fffffffffffe00)
+#define L1E_RESERVED_MASK UINT64_C(0x7f000000000001ff)
+#define REFT_OFFSET_MASK UINT64_C(0xfffffffffffffe00)
+#define REFT_RESERVED_MASK UINT64_C(0x1ff)
+
+#define QCOW2_INCOMPAT_DIRTY (UINT64_C(1) << 0)
+#define QCOW2_INCOMPAT_CORRUPT (UINT64_C(1) << 1)
+#define QCOW2_INCOMPAT_KNOWN (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT)
+#define QCOW2_COMPAT_LAZY_REFCOUNTS (UINT64_C(1) << 0)
+
+#define QCOW2_EXT_END 0
+#define QCOW2_EXT_BACKING_FORMAT 0xe2792acau
+#define QCOW2_EXT_FEATURE_TABLE 0x6803f857u
+
+typedef enum Qcow2ClusterType {
+    QCOW2_CLUSTER_UNALLOCATED,
+    QCOW2_CLUSTER_ZERO_PLAIN,
+    QCOW2_CLUSTER_ZERO_ALLOC,
+    QCOW2_CLUSTER_NORMAL,
+    QCOW2_CLUSTER_COMPRESSED,
+} Qcow2ClusterType;
+
+typedef struct Qcow2Cache Qcow2Cache;
+
+typedef struct Qcow2Header {
+    uint32_t version;
+    uint64_t backing_file_offset;
+    uint32_t backing_file_size;
+    uint32_t cluster_bits;
+    uint64_t size;
+    uint32_t crypt_method;
+    uint32_t l1_size;
+    uint64_t l1_table_offset;
+    uint64_t refcount_table_offset;
+    uint32_t refcount_table_clusters;
+    uint32_t nb_snapshots;
+    uint64_t snapshots_offset;
+    uint64_t incompatible_features;
+    uint64_t compatible_features;
+    uint64_t autoclear_features;
+    uint32_t refcount_order;
+    uint32_t header_length;
+} Qcow2Header;
+
+typedef struct Qcow2Snapshot {
+    uint64_t l1_offset;
+    uint32_t l1_size;
+} Qcow2Snapshot;
+
+typedef struct BDRVQcow2State {
+    GMutex lock;           /* all metadata below; dropped around in-place guest data I/O */
+    GCond io_cond;         /* signalled when unlocked data I/O finishes */
+    int unlocked_io;       /* data requests running without the lock */
+
+    Qcow2Header h;
+    uint8_t *header_tail;  /* bytes past the known header fields, kept verbatim */
+    uint32_t header_tail_len;
+    GByteArray *unknown_exts; /* unknown header extensions, kept verbatim */
+    char *backing_file;
+    char *backing_format;
+
+    int cluster_bits;
+    uint64_t cluster_size;
+    int l2_bits;           /* log2 of entries per L2 table */
+    int refcount_order;
+    int refblock_bits;     /* log2 of entries per refcount block */
+    int csize_shift;       /* compressed descriptor: sector-count field position */
+    uint64_t csize_mask;
+    uint64_t cluster_offset_mask;
+
+    uint64_t *l1_table;
+    uint32_t l1_size;
+    uint64_t l1_offset;
+    bool l1_dirty;
+
+    uint64_t *reftable;
+    uint64_t reftable_offset;
+    uint32_t reftable_size;  /* entries */
+    Qcow2Cache *l2_cache;
+    Qcow2Cache *refblock_cache;
+    uint64_t free_cluster_index;
+    bool alloc_at_eof;       /* refcount rebuild: never reuse clusters below EOF */
+    uint64_t eof_cluster;
+
+    Qcow2Snapshot *snapshots;
+    uint32_t nb_snapshots;
+    uint64_t snapshots_size;  /* bytes of the snapshot table */
+
+    bool writable;
+    bool lazy_refcounts;     /* dirty bit set while open: no refcount->L2 barrier */
+    bool corrupt_reported;
+    uint8_t *cbuf;           /* decompression scratch: compressed bytes */
+    uint8_t *dbuf;           /* last decompressed cluster */
+    uint64_t dbuf_entry;     /* its L2 entry, 0 = none */
+} BDRVQcow2State;
+
+/* Set by minivmm-img check before opening: allow read-write on a corrupt or dirty image
+ * without the automatic repair (the checker repairs). */
+extern bool qcow2_open_for_check;
+
+/* ---- qcow2-header.c ---- */
+int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
+int qcow2_read_snapshots(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
+/* Write the incompatible feature bits field (v3). */
+int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits);
+/* "qcow2: Marking image as corrupt: <why>; further corruption events will be suppressed" */
+void qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size);
+int qcow2_write_size(BlockDriverState *bs, uint64_t size);
+int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters);
+/* Clear autoclear bits we do not maintain (bitmaps) before the first write. */
+int qcow2_clear_autoclear(BlockDriverState *bs);
+
+/* ---- qcow2-cache.c ---- */
+Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, int entries, uint64_t table_size);
+void qcow2_cache_free(Qcow2Cache *c);
+/* The table at offset (read on a miss); valid until the next get on this cache. */
+int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read);
+void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table);
+int qcow2_cache_write(Qcow2Cache *c);
+void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset);
+/* Run before writing back a dirty table of c (dependency: refcounts before L2). */
+void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque);
+/* Write every dirty table and the L1 in dependency order, with flush barriers. */
+int qcow2_flush_metadata(BlockDriverState *bs);
+int qcow2_flush_refcounts(void *opaque);
+
+/* ---- qcow2-refcount.c ---- */
+int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster, uint64_t *refcount);
+int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta);
+/* Allocate n contiguous clusters (refcount 1); returns the host offset or -errno. */
+int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n);
+/* Drop one reference to each cluster in [offset, offset+bytes); call only once the
+ * metadata that referenced them no longer does on disk (see qcow2_free_entries). */
+int qcow2_free_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
+/* Free the clusters behind old L2 entries: flushes the updated L2 first. */
+int qcow2_free_entries(BlockDriverState *bs, const uint64_t *entries, int n);
+int qcow2_refcount_set_direct(BlockDriverState *bs, uint64_t cluster, uint64_t value);
+uint64_t qcow2_refcount_max(BDRVQcow2State *s);
+/* Repair: give cluster c a refcount block allocated past the end of file. */
+int qcow2_refblock_for_repair(BlockDriverState *bs, uint64_t c);
+/* Grow the refcount table (if needed) to describe clusters [0, clusters). */
+int qcow2_reserve_reftable(BlockDriverState *bs, uint64_t clusters);
+uint64_t qcow2_get_refcount_ro(const void *block, uint64_t index, int order);
+void qcow2_set_refcount_ro(void *block, uint64_t index, int order, uint64_t value);
+
+/* ---- qcow2-cluster.c ---- */
+Qcow2ClusterType qcow2_entry_type(BDRVQcow2State *s, uint64_t l2e);
+/*
+ * Mapping of guest offset: the L2 entry of its cluster and how many following bytes
+ * (up to bytes, within one L2 table) have the same type (and contiguous host clusters for
+ * normal ones). *l2e = 0 when unallocated.
+ */
+int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *l2e,
+                      uint64_t *run);
+/* The L2 table for guest offset, allocated (or copied if shared) when needed. */
+int qcow2_get_l2_for_write(BlockDriverState *bs, uint64_t offset, uint64_t **l2, int *index);
+int qcow2_grow_l1(BlockDriverState *bs, uint64_t min_size);
+int qcow2_read_compressed(BlockDriverState *bs, uint64_t l2e, uint8_t **out);
+void qcow2_compressed_range(BDRVQcow2State *s, uint64_t l2e, uint64_t *off, uint64_t *len);
+uint64_t qcow2_l1_entries_for(BDRVQcow2State *s, uint64_t size);
+
+/* ---- qcow2-check.c ---- */
+typedef struct Qcow2CheckResult {
+    int corruptions;
+    int leaks;
+    int check_errors;
+    int corruptions_fixed;
+    int leaks_fixed;
+    uint64_t image_end_offset;
+    uint64_t allocated_clusters;
+    uint64_t total_clusters;
+    uint64_t fragmented_clusters;
+    uint64_t compressed_clusters;
+} Qcow2CheckResult;
+
+enum { QCOW2_FIX_LEAKS = 1, QCOW2_FIX_ERRORS = 2 };
+/* Compare refcounts with references; report with report(), repair per fix. */
+int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
+                void (*report)(const char *msg));
+/* Rebuild refcounts from the L1/L2 trees (dirty image opened read-write). */
+int qcow2_rebuild_refcounts(BlockDriverState *bs);
+
+/* ---- qcow2-create.c ---- */
+typedef struct Qcow2CreateOpts {
+    uint64_t size;
+    int version;            /* 2 or 3 */
+    uint64_t cluster_size;
+    bool lazy_refcounts;
+    bool prealloc_metadata;
+    int refcount_bits;
+    const char *backing_file;
+    const char *backing_fmt;
+} Qcow2CreateOpts;
+
+int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **errp);
+
+#endif
