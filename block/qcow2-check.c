@@ -18,6 +18,7 @@ typedef struct CheckState {
     void (*report)(const char *msg);
     uint64_t *refs;
     uint64_t nb_clusters;
+    uint64_t next_contiguous; /* fragmentation statistics of the active tree */
 } CheckState;
 
 static void G_GNUC_PRINTF(2, 3) check_report(CheckState *cs, const char *fmt, ...)
@@ -79,6 +80,7 @@ static int walk_l2(CheckState *cs, uint64_t l2_off, bool active)
             inc_refs(cs, off, len);
             cs->res->allocated_clusters += active;
             cs->res->compressed_clusters += active;
+            cs->res->fragmented_clusters += active;
             break;
         case QCOW2_CLUSTER_NORMAL:
         case QCOW2_CLUSTER_ZERO_ALLOC:
@@ -89,7 +91,11 @@ static int walk_l2(CheckState *cs, uint64_t l2_off, bool active)
                 cs->res->corruptions++;
                 break;
             }
-            cs->res->allocated_clusters += active;
+            if (active) {
+                cs->res->allocated_clusters++;
+                cs->res->fragmented_clusters += cs->next_contiguous && off != cs->next_contiguous;
+                cs->next_contiguous = off + s->cluster_size;
+            }
             inc_refs(cs, off, s->cluster_size);
             break;
         default:
@@ -192,6 +198,9 @@ static int compare_refcounts(CheckState *cs, int fix)
             cs->res->check_errors++;
             continue;
         }
+        if (rc || cs->refs[c]) {
+            cs->res->image_end_offset = (c + 1) << s->cluster_bits;
+        }
         if (rc == cs->refs[c]) {
             continue;
         }
@@ -284,17 +293,13 @@ static int count_refs(CheckState *cs)
     g_free(cs->refs);
     cs->refs = g_new0(uint64_t, MAX(cs->nb_clusters, 1));
     memset(cs->res, 0, sizeof(*cs->res));
+    cs->next_contiguous = 0;
     count_metadata(cs);
     return 0;
 }
 
 static void fill_stats(CheckState *cs)
 {
-    for (uint64_t c = 0; c < cs->nb_clusters; c++) {
-        if (cs->refs[c]) {
-            cs->res->image_end_offset = (c + 1) << cs->s->cluster_bits;
-        }
-    }
     cs->res->total_clusters = qcow2_l1_entries_for(cs->s, cs->s->h.size) ?
         (cs->s->h.size + cs->s->cluster_size - 1) >> cs->s->cluster_bits : 0;
 }

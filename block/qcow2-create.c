@@ -155,7 +155,7 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
     }
     if (o->lazy_refcounts && o->version < 3) {
         error_setg(errp, "Lazy refcounts only supported with compatibility level 1.1 and "
-                         "above (use compat=1.1 or greater)");
+                         "above (use version=v3 or greater)");
         return -EINVAL;
     }
     if (o->refcount_bits != 16 && o->version < 3) {

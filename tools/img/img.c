@@ -18,6 +18,10 @@ static const ImgCmd img_cmds[] = {
      "[-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] "
      "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "
      "[-t cache] [-w] filename"},
+    {"check", img_check, "[-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] filename"},
+    {"create", img_create,
+     "[-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]"},
+    {"info", img_info, "[-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
 };
 
 static void img_version(void)

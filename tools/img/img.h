@@ -19,6 +19,9 @@ typedef struct ImgCmd {
 } ImgCmd;
 
 int img_bench(int argc, char **argv);
+int img_check(int argc, char **argv);
+int img_create(int argc, char **argv);
+int img_info(int argc, char **argv);
 
 /* "PROG: msg" and "Try 'PROG --help' for more information" on stderr, then exit(1). */
 void G_GNUC_NORETURN img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

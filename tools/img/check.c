@@ -1,0 +1,189 @@
+/*
+ * minivmm-img check: qemu-img's "check [-f fmt] [--output=human|json] [-r leaks|all] [-q]
+ * filename" for qcow2 images: per-cluster messages on stderr, the summary on stdout, and
+ * qemu-img's exit codes (0 clean, 1 check errors, 2 corruptions, 3 leaks only, 63 format
+ * without checks). With -r it reports, repairs, then double-checks as qemu-img does. The
+ * checking itself is block/qcow2-check.c.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "block/qcow2.h"
+#include "util/error.h"
+#include "tools/img/img.h"
+
+static void report_stderr(const char *msg)
+{
+    fprintf(stderr, "%s\n", msg);
+}
+
+static void print_human(const Qcow2CheckResult *r)
+{
+    if (!r->corruptions && !r->leaks && !r->check_errors) {
+        printf("No errors were found on the image.\n");
+    } else {
+        if (r->corruptions) {
+            printf("\n%d errors were found on the image.\n"
+                   "Data may be corrupted, or further writes to the image may corrupt it.\n",
+                   r->corruptions);
+        }
+        if (r->leaks) {
+            printf("\n%d leaked clusters were found on the image.\n"
+                   "This means waste of disk space, but no harm to data.\n", r->leaks);
+        }
+        if (r->check_errors) {
+            printf("\n%d internal errors have occurred during the check.\n", r->check_errors);
+        }
+    }
+    if (r->total_clusters && r->allocated_clusters) {
+        printf("%" PRIu64 "/%" PRIu64 " = %0.2f%% allocated, %0.2f%% fragmented, %0.2f%% "
+               "compressed clusters\n", r->allocated_clusters, r->total_clusters,
+               r->allocated_clusters * 100.0 / r->total_clusters,
+               r->fragmented_clusters * 100.0 / r->allocated_clusters,
+               r->compressed_clusters * 100.0 / r->allocated_clusters);
+    }
+    if (r->image_end_offset) {
+        printf("Image end offset: %" PRIu64 "\n", r->image_end_offset);
+    }
+}
+
+/* Members in the order qemu-img prints them (its dictionary's hash order). */
+static void print_json(const Qcow2CheckResult *r, const char *filename)
+{
+    const struct {
+        const char *key;
+        uint64_t v;
+        bool always;
+    } m[] = {
+        {"image-end-offset", r->image_end_offset, false},
+        {"compressed-clusters", r->compressed_clusters, false},
+        {"total-clusters", r->total_clusters, false},
+        {"corruptions", r->corruptions, false},
+        {"corruptions-fixed", r->corruptions_fixed, false},
+        {"check-errors", r->check_errors, true},
+        {"leaks", r->leaks, false},
+        {"leaks-fixed", r->leaks_fixed, false},
+        {"allocated-clusters", r->allocated_clusters, false},
+    };
+    g_autofree char *name = g_strescape(filename, NULL);
+
+    printf("{\n");
+    for (size_t i = 0; i < G_N_ELEMENTS(m); i++) {
+        if (m[i].v || m[i].always) {
+            printf("    \"%s\": %" PRIu64 ",\n", m[i].key, m[i].v);
+        }
+    }
+    printf("    \"filename\": \"%s\",\n    \"format\": \"qcow2\"", name);
+    if (r->fragmented_clusters) {
+        printf(",\n    \"fragmented-clusters\": %" PRIu64, r->fragmented_clusters);
+    }
+    printf("\n}\n");
+}
+
+static int exit_code(const Qcow2CheckResult *r)
+{
+    return r->check_errors ? 1 : r->corruptions ? 2 : r->leaks ? 3 : 0;
+}
+
+static int run_check(BlockDriverState *bs, int fix, bool json, bool quiet, const char *name)
+{
+    void (*report)(const char *) = quiet ? NULL : report_stderr;
+    Qcow2CheckResult r, fixed;
+    int ret = qcow2_check(bs, &r, 0, report);
+
+    if (ret >= 0 && fix) {
+        ret = qcow2_check(bs, &fixed, fix, report);
+        if (ret >= 0 && (fixed.leaks_fixed || fixed.corruptions_fixed)) {
+            if (!json && !quiet) {
+                printf("The following inconsistencies were found and repaired:\n\n"
+                       "    %d leaked clusters\n    %d corruptions\n\n"
+                       "Double checking the fixed image now...\n",
+                       fixed.leaks_fixed, fixed.corruptions_fixed);
+            }
+            ret = qcow2_check(bs, &r, 0, report);
+            r.leaks_fixed = fixed.leaks_fixed;
+            r.corruptions_fixed = fixed.corruptions_fixed;
+        }
+    }
+    if (ret < 0) {
+        error_report("Check failed: %s", g_strerror(-ret));
+        return 1;
+    }
+    if ((fix & QCOW2_FIX_ERRORS) && !r.corruptions && !r.check_errors) {
+        BDRVQcow2State *s = bs->opaque;
+        qcow2_update_incompat(bs, s->h.incompatible_features & ~QCOW2_INCOMPAT_CORRUPT);
+    }
+    if (json) {
+        print_json(&r, name);
+    } else if (!quiet) {
+        print_human(&r);
+    }
+    return exit_code(&r);
+}
+
+int img_check(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, 'f'},
+        {"repair", required_argument, NULL, 'r'},
+        {"output", required_argument, NULL, 'O'},
+        {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *fmt = NULL, *output = "human";
+    bool quiet = false;
+    int fix = 0, c, ret;
+    BlockBackend *blk;
+
+    while ((c = getopt_long(argc, argv, ":hf:r:qU", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            img_help();
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'r':
+            if (!strcmp(optarg, "leaks")) {
+                fix = QCOW2_FIX_LEAKS;
+            } else if (!strcmp(optarg, "all")) {
+                fix = QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS;
+            } else {
+                img_error_exit("Unknown option value for -r (expecting 'leaks' or 'all'): %s",
+                               optarg);
+            }
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'O':
+            output = optarg;
+            break;
+        case 'U':
+            break;
+        default:
+            img_bad_option(c, argv);
+        }
+    }
+    if (strcmp(output, "human") != 0 && strcmp(output, "json") != 0) {
+        error_report("--output must be used with human or json as argument.");
+        return 1;
+    }
+    if (optind != argc - 1) {
+        img_error_exit("Expecting one image file name");
+    }
+    qcow2_open_for_check = true;
+    blk = img_open(argv[optind], fmt, BDRV_O_NO_BACKING | (fix ? BDRV_O_RDWR : 0), false, quiet);
+    if (!blk) {
+        return 1;
+    }
+    if (strcmp(bdrv_get_format_name(blk_bs(blk)), "qcow2") != 0) {
+        error_report("This image format does not support checks");
+        blk_unref(blk);
+        return 63;
+    }
+    ret = run_check(blk_bs(blk), fix, !strcmp(output, "json"), quiet, argv[optind]);
+    blk_unref(blk);
+    return ret;
+}

@@ -1,0 +1,281 @@
+/*
+ * minivmm-img info: qemu-img's "info [-f fmt] [--output=human|json] [--backing-chain] [-U]
+ * filename", with its human and JSON layouts (key order, 4-space indentation, sizes as
+ * "1 GiB"). Each image is opened alone (backing files are not opened); the chain is
+ * followed through the backing file names stored in the images. qcow2-specific information
+ * comes from the qcow2 driver's state. Not reported: snapshots, bitmaps, child nodes.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "block/qcow2.h"
+#include "util/error.h"
+#include "tools/img/img.h"
+
+/* qemu's size_to_str: three significant digits and a binary suffix. */
+static char *size_to_str(uint64_t val)
+{
+    static const char *const suffixes[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int i;
+
+    frexp(val / (1000.0 / 1024.0), &i);
+    i = (i - 1) / 10;
+    return g_strdup_printf("%0.3g %s", (double)val / (1ULL << (i * 10)), suffixes[i]);
+}
+
+/* "dir/img" + "base" -> "dir/base"; absolute or dir-less names unchanged. */
+static char *path_combine(const char *image, const char *backing)
+{
+    const char *slash = strrchr(image, '/');
+
+    if (backing[0] == '/' || !slash) {
+        return g_strdup(backing);
+    }
+    return g_strdup_printf("%.*s%s", (int)(slash - image + 1), image, backing);
+}
+
+static void json_print(GString *out, JsonNode *node, int indent);
+
+static void json_print_object(GString *out, JsonObject *obj, int indent)
+{
+    GList *members = json_object_get_members(obj);
+
+    g_string_append(out, "{\n");
+    for (GList *l = members; l; l = l->next) {
+        g_string_append_printf(out, "%*s\"%s\": ", indent + 4, "", (const char *)l->data);
+        json_print(out, json_object_get_member(obj, l->data), indent + 4);
+        g_string_append(out, l->next ? ",\n" : "\n");
+    }
+    g_string_append_printf(out, "%*s}", indent, "");
+    g_list_free(members);
+}
+
+static void json_print(GString *out, JsonNode *node, int indent)
+{
+    if (JSON_NODE_HOLDS_OBJECT(node)) {
+        json_print_object(out, json_node_get_object(node), indent);
+    } else if (JSON_NODE_HOLDS_ARRAY(node)) {
+        JsonArray *a = json_node_get_array(node);
+        g_string_append(out, "[\n");
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            g_string_append_printf(out, "%*s", indent + 4, "");
+            json_print(out, json_array_get_element(a, i), indent + 4);
+            g_string_append(out, i + 1 < json_array_get_length(a) ? ",\n" : "\n");
+        }
+        g_string_append_printf(out, "%*s]", indent, "");
+    } else if (json_node_get_value_type(node) == G_TYPE_STRING) {
+        g_autofree char *s = json_to_string(node, false);
+        g_string_append(out, s);
+    } else if (json_node_get_value_type(node) == G_TYPE_BOOLEAN) {
+        g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
+    } else {
+        g_string_append_printf(out, "%" PRId64, json_node_get_int(node));
+    }
+}
+
+static JsonObject *qcow2_specific(BDRVQcow2State *s)
+{
+    JsonObject *data = json_object_new();
+    bool v3 = s->h.version >= 3;
+
+    json_object_set_string_member(data, "compat", v3 ? "1.1" : "0.10");
+    json_object_set_string_member(data, "compression-type", "zlib");
+    if (v3) {
+        json_object_set_boolean_member(data, "lazy-refcounts",
+                                       s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS);
+    }
+    json_object_set_int_member(data, "refcount-bits", 1 << s->refcount_order);
+    if (v3) {
+        json_object_set_boolean_member(data, "corrupt",
+                                       s->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT);
+        json_object_set_boolean_member(data, "extended-l2", false);
+    }
+    return data;
+}
+
+/* The ImageInfo of one image, in qemu-img's member order. */
+static JsonObject *image_info(const char *filename, BlockDriverState *bs)
+{
+    JsonObject *o = json_object_new();
+    bool qcow2 = !strcmp(bdrv_get_format_name(bs), "qcow2");
+    BDRVQcow2State *s = qcow2 ? bs->opaque : NULL;
+    int64_t actual = bdrv_get_allocated_file_size(bs);
+
+    if (bs->backing_file && bs->backing_format) {
+        json_object_set_string_member(o, "backing-filename-format", bs->backing_format);
+    }
+    json_object_set_int_member(o, "virtual-size", bdrv_getlength(bs));
+    json_object_set_string_member(o, "filename", filename);
+    if (qcow2) {
+        json_object_set_int_member(o, "cluster-size", s->cluster_size);
+    }
+    json_object_set_string_member(o, "format", bdrv_get_format_name(bs));
+    if (actual >= 0) {
+        json_object_set_int_member(o, "actual-size", actual);
+    }
+    if (qcow2) {
+        JsonObject *fs = json_object_new();
+        json_object_set_string_member(fs, "type", "qcow2");
+        json_object_set_object_member(fs, "data", qcow2_specific(s));
+        json_object_set_object_member(o, "format-specific", fs);
+    }
+    if (bs->backing_file) {
+        g_autofree char *full = path_combine(filename, bs->backing_file);
+        json_object_set_string_member(o, "full-backing-filename", full);
+        json_object_set_string_member(o, "backing-filename", bs->backing_file);
+    }
+    json_object_set_boolean_member(o, "dirty-flag",
+                                   s && (s->h.incompatible_features & QCOW2_INCOMPAT_DIRTY));
+    return o;
+}
+
+static void print_specific_human(JsonObject *data)
+{
+    GList *members = json_object_get_members(data);
+
+    printf("Format specific information:\n");
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *n = json_object_get_member(data, l->data);
+        g_autofree char *key = g_strdelimit(g_strdup(l->data), "-", ' ');
+        printf("    %s: ", key);
+        if (json_node_get_value_type(n) == G_TYPE_STRING) {
+            printf("%s\n", json_node_get_string(n));
+        } else if (json_node_get_value_type(n) == G_TYPE_BOOLEAN) {
+            printf("%s\n", json_node_get_boolean(n) ? "true" : "false");
+        } else {
+            printf("%" PRId64 "\n", json_node_get_int(n));
+        }
+    }
+    g_list_free(members);
+}
+
+static void print_human(JsonObject *o)
+{
+    g_autofree char *vsize = size_to_str(json_object_get_int_member(o, "virtual-size"));
+
+    printf("image: %s\nfile format: %s\n", json_object_get_string_member(o, "filename"),
+           json_object_get_string_member(o, "format"));
+    printf("virtual size: %s (%" PRId64 " bytes)\n", vsize,
+           json_object_get_int_member(o, "virtual-size"));
+    if (json_object_has_member(o, "actual-size")) {
+        g_autofree char *dsize = size_to_str(json_object_get_int_member(o, "actual-size"));
+        printf("disk size: %s\n", dsize);
+    } else {
+        printf("disk size: unavailable\n");
+    }
+    if (json_object_has_member(o, "cluster-size")) {
+        printf("cluster_size: %" PRId64 "\n", json_object_get_int_member(o, "cluster-size"));
+    }
+    if (json_object_get_boolean_member(o, "dirty-flag")) {
+        printf("cleanly shut down: no\n");
+    }
+    if (json_object_has_member(o, "backing-filename")) {
+        const char *b = json_object_get_string_member(o, "backing-filename");
+        const char *full = json_object_get_string_member(o, "full-backing-filename");
+        printf("backing file: %s", b);
+        if (strcmp(b, full) != 0) {
+            printf(" (actual path: %s)", full);
+        }
+        printf("\n");
+    }
+    if (json_object_has_member(o, "backing-filename-format")) {
+        printf("backing file format: %s\n",
+               json_object_get_string_member(o, "backing-filename-format"));
+    }
+    if (json_object_has_member(o, "format-specific")) {
+        JsonObject *fs = json_object_get_object_member(o, "format-specific");
+        print_specific_human(json_object_get_object_member(fs, "data"));
+    }
+}
+
+/* Info of filename and, with chain, of its backing files; NULL after an error. */
+static JsonArray *collect(const char *filename, const char *fmt, bool chain)
+{
+    JsonArray *list = json_array_new();
+    g_autofree char *name = g_strdup(filename), *format = g_strdup(fmt);
+
+    while (name) {
+        BlockBackend *blk = img_open(name, format, BDRV_O_NO_BACKING, false, false);
+        BlockDriverState *bs;
+        char *next = NULL;
+        if (!blk) {
+            json_array_unref(list);
+            return NULL;
+        }
+        bs = blk_bs(blk);
+        json_array_add_object_element(list, image_info(name, bs));
+        if (chain && bs->backing_file) {
+            next = path_combine(name, bs->backing_file);
+            g_free(format);
+            format = g_strdup(bs->backing_format);
+        }
+        blk_unref(blk);
+        g_free(name);
+        name = next;
+    }
+    return list;
+}
+
+int img_info(int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'O'},
+        {"backing-chain", no_argument, NULL, 'B'},
+        {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *fmt = NULL, *output = "human";
+    bool chain = false;
+    JsonArray *list;
+    int c;
+
+    while ((c = getopt_long(argc, argv, ":f:hU", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            img_help();
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'O':
+            output = optarg;
+            break;
+        case 'B':
+            chain = true;
+            break;
+        case 'U':
+            break;
+        default:
+            img_bad_option(c, argv);
+        }
+    }
+    if (strcmp(output, "human") != 0 && strcmp(output, "json") != 0) {
+        error_report("--output must be used with human or json as argument.");
+        return 1;
+    }
+    if (optind != argc - 1) {
+        img_error_exit("Expecting one image file name");
+    }
+    list = collect(argv[optind], fmt, chain);
+    if (!list) {
+        return 1;
+    }
+    if (!strcmp(output, "json")) {
+        JsonNode *node = chain ? json_node_init_array(json_node_alloc(), list)
+                               : json_array_dup_element(list, 0);
+        g_autoptr(GString) out = g_string_new(NULL);
+        json_print(out, node, 0);
+        printf("%s\n", out->str);
+        json_node_unref(node);
+    } else {
+        for (guint i = 0; i < json_array_get_length(list); i++) {
+            printf("%s", i ? "\n" : "");
+            print_human(json_array_get_object_element(list, i));
+        }
+    }
+    json_array_unref(list);
+    return 0;
+}
