@@ -24,7 +24,7 @@ CPPFLAGS := -Iinclude -I. -MMD -MP
 PYTHON := /usr/bin/python3
 PYTEST_ARGS ?=
 
-all: minivmm $(TOOLS)
+all: minivmm $(TOOLS) guest
 
 libminivmm.a: $(LIB_OBJS)
 	@rm -f $@
@@ -54,14 +54,14 @@ check: check-unit check-system
 check-unit: $(UNIT_BINS)
 	@scripts/run-unit-tests $(UNIT_BINS)
 
-check-system: minivmm $(TOOLS)
+check-system: minivmm $(TOOLS) guest
 	@scripts/setup-deps --if-missing
 	$(PYTHON) -m pytest -q tests/system $(PYTEST_ARGS)
 
 check-slow: check
 	$(PYTHON) -m pytest -q tests/system -m slow $(PYTEST_ARGS)
 
-bench: minivmm $(TOOLS)
+bench: minivmm $(TOOLS) guest
 	@scripts/setup-deps --if-missing
 	bench/run-all
 
@@ -137,11 +137,14 @@ clean: clean-qtest-fuzz
 -include $(QTEST_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
 # ---- end of qtest and fuzzing ----
 
-clean:
+clean: guest-clean
 	rm -f minivmm $(TOOLS) libminivmm.a $(UNIT_BINS) $(ALL_OBJS) $(ALL_OBJS:.o=.d)
 
 distclean: clean
 	rm -f config.mak config-host.h
+
+# The test payload, a guest program built with the host toolchain: its own rules.
+include tests/guest/guest.mk
 
 .PHONY: all check check-unit check-system check-slow bench demo install clean distclean
 .DELETE_ON_ERROR:

@@ -1,0 +1,43 @@
+# The test payload (tests/guest/): a freestanding x86-64 program built with the host gcc and
+# binutils. Included from the top-level Makefile; outputs:
+#   tests/guest/payload.bin   128 KiB firmware image for -bios
+#   tests/guest/payload.mb    Multiboot kernel for -kernel (the core binary: a.out kludge)
+GUEST_DIR := tests/guest
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -Wshadow=local \
+    -Wstrict-prototypes -Wmissing-prototypes -ffreestanding -nostdlib -mno-red-zone -fno-pic \
+    -fno-pie -mgeneral-regs-only -mcmodel=small -fno-stack-protector -fcf-protection=none \
+    -fno-asynchronous-unwind-tables -fno-strict-aliasing
+GUEST_SRCS := $(wildcard $(GUEST_DIR)/*.c)
+GUEST_OBJS := $(GUEST_SRCS:.c=.o) $(GUEST_DIR)/entry.o
+GUEST_OUT := $(GUEST_DIR)/payload.bin $(GUEST_DIR)/payload.mb
+
+$(GUEST_DIR)/%.o: $(GUEST_DIR)/%.c
+	$(CC) $(GUEST_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(GUEST_DIR)/entry.o: $(GUEST_DIR)/entry.S
+	$(CC) -c -o $@ $<
+
+$(GUEST_DIR)/core.elf: $(GUEST_OBJS) $(GUEST_DIR)/payload.ld
+	$(LD) -nostdlib -static -z noexecstack --no-warn-rwx-segments -T $(GUEST_DIR)/payload.ld -o $@ $(GUEST_OBJS)
+
+$(GUEST_DIR)/core.bin: $(GUEST_DIR)/core.elf
+	objcopy -O binary $< $@
+
+$(GUEST_DIR)/bios.o: $(GUEST_DIR)/bios.S $(GUEST_DIR)/core.bin
+	$(CC) -m32 -c -DCORE_BIN='"$(GUEST_DIR)/core.bin"' -o $@ $<
+
+$(GUEST_DIR)/payload.bin: $(GUEST_DIR)/bios.o $(GUEST_DIR)/bios.ld
+	$(LD) -m elf_i386 --no-warn-rwx-segments -T $(GUEST_DIR)/bios.ld -o $(GUEST_DIR)/bios.elf $<
+	objcopy -O binary $(GUEST_DIR)/bios.elf $@
+
+$(GUEST_DIR)/payload.mb: $(GUEST_DIR)/core.bin
+	cp $< $@
+
+guest: $(GUEST_OUT)
+
+guest-clean:
+	rm -f $(GUEST_DIR)/*.o $(GUEST_DIR)/*.d $(GUEST_DIR)/*.elf $(GUEST_DIR)/*.bin \
+	    $(GUEST_DIR)/*.mb
+
+.PHONY: guest guest-clean
+-include $(GUEST_SRCS:.c=.d)
