@@ -213,6 +213,24 @@ static bool opt_bios(VMConfig *cfg, const char *arg, Error **errp)
     return true;
 }
 
+static bool opt_kernel(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->pc.kernel = arg;
+    return true;
+}
+
+static bool opt_initrd(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->pc.initrd = arg;
+    return true;
+}
+
+static bool opt_append(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->pc.append = arg;
+    return true;
+}
+
 static bool opt_bios_dir(VMConfig *cfg, const char *arg, Error **errp)
 {
     cfg->bios_dir = arg;
@@ -493,6 +511,9 @@ static const CmdOption options[] = {
     { "enable-kvm", false, opt_flag_ignored, "accepted: KVM is always used" },
     { "bios", true, opt_bios, "file  firmware image (default: SeaBIOS)" },
     { "L", true, opt_bios_dir, "path  directory searched for -bios" },
+    { "kernel", true, opt_kernel, "file  boot this Multiboot kernel directly" },
+    { "initrd", true, opt_initrd, "file  initial ram disk (Multiboot: 'file args,...' modules)" },
+    { "append", true, opt_append, "cmdline  the kernel's command line" },
     { "name", true, opt_name, "string  name of the guest" },
     { "S", false, opt_flag_paused, "do not start the CPUs (use 'cont' in the monitor)" },
     { "no-reboot", false, opt_flag_no_reboot, "exit instead of rebooting" },
@@ -563,6 +584,18 @@ static void cmdline_defaults(VMConfig *cfg)
     cfg->drives = g_ptr_array_new();
 }
 
+static void cmdline_check_kernel(VMConfig *cfg)
+{
+    if (!cfg->pc.kernel && cfg->pc.append && *cfg->pc.append) {
+        error_report("-append only allowed with -kernel option");
+        exit(1);
+    }
+    if (!cfg->pc.kernel && cfg->pc.initrd) {
+        error_report("-initrd only allowed with -kernel option");
+        exit(1);
+    }
+}
+
 static void cmdline_finish(VMConfig *cfg)
 {
     if (cfg->bios_dir && !g_path_is_absolute(cfg->ms.bios) &&
@@ -570,6 +603,7 @@ static void cmdline_finish(VMConfig *cfg)
         cfg->ms.bios = g_build_filename(cfg->bios_dir, cfg->ms.bios, NULL);
     }
     pc_split_ram(cfg->ms.ram_size, &cfg->ms.below_4g_mem, &cfg->ms.above_4g_mem);
+    cmdline_check_kernel(cfg);
     if (cfg->nr_serial == 0 && !cfg->ms.nodefaults) {
         cfg->serial_specs[cfg->nr_serial++] = cfg->ms.nographic ? "mon:stdio" : "null";
     }

@@ -11,6 +11,7 @@
 #include "hw/e820.h"
 #include "hw/fw_cfg.h"
 #include "hw/i8042.h"
+#include "hw/kernel-loader.h"
 #include "hw/memory.h"
 #include "hw/pc.h"
 #include "hw/pc-chipset.h"
@@ -179,6 +180,22 @@ static void pc_fw_cfg_init(PCBoard *b, PCConfig *cfg)
     b->fw_cfg = fw;
 }
 
+/* -kernel: the loader puts the kernel in RAM and sets the BSP's entry state. */
+static bool pc_load_kernel(PCBoard *b, PCConfig *cfg, Error **errp)
+{
+    E820Entry e820[E820_MAX_ENTRIES];
+    KernelLoaderArgs a = {
+        .kernel_filename = cfg->kernel,
+        .initrd_filename = cfg->initrd,
+        .cmdline = cfg->append ? cfg->append : "",
+        .below_4g_mem = b->ms->below_4g_mem,
+        .above_4g_mem = b->ms->above_4g_mem,
+        .e820 = e820,
+        .e820_entries = pc_build_e820(b->ms->below_4g_mem, b->ms->above_4g_mem, e820),
+    };
+    return kernel_load(&a, b->ram, errp);
+}
+
 static void pc_isa_init(PCBoard *b, PCConfig *cfg)
 {
     b->rtc = rtc_init(8);
@@ -208,5 +225,5 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     pc_isa_init(b, cfg);
     pc_cmos_init(b);
     pc_fw_cfg_init(b, cfg);
-    return true;
+    return !cfg->kernel || pc_load_kernel(b, cfg, errp);
 }

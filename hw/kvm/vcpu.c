@@ -3,7 +3,8 @@
  * device tables with the BQL held. Pausing sets a flag and kicks the threads out of
  * KVM_RUN with a signal (kvm_run->immediate_exit closes the race with entry); parked
  * threads wait on a condition variable tied to the BQL. A reset is applied by each vCPU
- * thread to itself from the power-on state saved at creation.
+ * thread to itself from the power-on state saved at creation (for the BSP under direct
+ * kernel boot, with the entry state kvm_set_bsp_entry() gave).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -329,6 +330,30 @@ void kvm_resume_vcpus(void)
 {
     stop_requested = false;
     g_cond_broadcast(&park_cond);
+}
+
+void kvm_set_bsp_entry(const struct kvm_regs *regs, const struct kvm_sregs *sregs)
+{
+    struct kvm_sregs *s;
+
+    if (!nr_vcpus) {
+        return;  /* no accelerator VM (qtest) */
+    }
+    s = &vcpus[0].init.sregs;
+    vcpus[0].init.regs = *regs;
+    s->cs = sregs->cs;
+    s->ds = sregs->ds;
+    s->es = sregs->es;
+    s->fs = sregs->fs;
+    s->gs = sregs->gs;
+    s->ss = sregs->ss;
+    s->gdt = sregs->gdt;
+    s->idt = sregs->idt;
+    s->cr0 = sregs->cr0;
+    s->cr3 = sregs->cr3;
+    s->cr4 = sregs->cr4;
+    s->efer = sregs->efer;
+    vcpus[0].reset_pending = true;
 }
 
 void kvm_reset_vcpus(void)

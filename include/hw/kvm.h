@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include "util/error.h"
 
+struct kvm_regs;
+struct kvm_sregs;
+
 bool kvm_init(unsigned smp_cpus, Error **errp);
 /* Start the vCPU threads (parked if the machine starts stopped). */
 void kvm_start_vcpus(void);
@@ -17,6 +20,12 @@ void kvm_pause_vcpus(void);
 void kvm_resume_vcpus(void);
 /* Put every vCPU back to its power-on state (vCPUs must be paused). */
 void kvm_reset_vcpus(void);
+/*
+ * Direct kernel boot: the BSP starts (and restarts at every reset) with these registers, and
+ * with the segment, descriptor-table and control registers of sregs instead of the reset
+ * vector; its APIC base and everything else keep their power-on values. After kvm_init().
+ */
+void kvm_set_bsp_entry(const struct kvm_regs *regs, const struct kvm_sregs *sregs);
 /* Stop the vCPU threads for good (exit path). */
 void kvm_stop_vcpus(void);
 

@@ -15,6 +15,9 @@ typedef struct PCConfig {
     int reboot_timeout;   /* -boot reboot-timeout (ms), -1 when not given */
     bool boot_menu;
     GPtrArray *fw_cfg_user; /* PCFwCfgItem* from -fw_cfg */
+    const char *kernel;   /* -kernel: boot it directly instead of the BIOS's boot */
+    const char *initrd;   /* -initrd */
+    const char *append;   /* -append */
 } PCConfig;
 
 typedef struct PCFwCfgItem {

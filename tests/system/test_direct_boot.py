@@ -1,0 +1,139 @@
+"""Direct kernel boot (-kernel/-initrd/-append) of Multiboot kernels, under minivmm and QEMU.
+
+The kernel is the test payload's core binary (tests/guest/payload.mb: a Multiboot image with
+the a.out kludge), and ELF32/ELF64 wrappings of it built here. Its `bootinfo` scenario prints
+the Multiboot information it received. Both VMMs must agree on what the protocol defines
+(command line, modules); the memory fields are checked against the protocol, since QEMU takes
+them from SeaBIOS's e820 (which reserves BIOS areas) and minivmm from the board's table.
+"""
+
+import re
+import struct
+
+import pytest
+
+import vm as vmlib
+
+PAYLOAD_MB = vmlib.REPO_ROOT / "tests" / "guest" / "payload.mb"
+MB_MAGIC = 0x1BADB002
+LOAD_ADDR = 0x100000
+
+
+def kernel_args(kernel, scenario="bootinfo", mem="256", extra=()):
+    if not PAYLOAD_MB.exists():
+        pytest.fail(f"{PAYLOAD_MB} not built: run `make`", pytrace=False)
+    return ["-kernel", kernel, "-m", mem,
+            "-fw_cfg", f"name=opt/minivmm/args,string={scenario}", *extra]
+
+
+def boot(make_vm, backend, args):
+    vm = make_vm(args, backend=backend, name=backend, debugcon=False)
+    status = vm.wait_exit(30)
+    text = vm.serial_text().replace("\r\n", "\n")
+    assert status == 0, f"{backend} exited with {status}\n{vm.describe(vm.serial_log)}"
+    assert text.startswith("READY\n") and text.endswith("PASS\n"), text
+    return text
+
+
+def mb_header(core):
+    off = core.index(struct.pack("<I", MB_MAGIC))
+    return off, struct.unpack_from("<8I", core, off)
+
+
+def elf_wrap(core, elf64):
+    """core as an ELF kernel: one PT_LOAD at 1 MiB, Multiboot header without the kludge."""
+    off, (magic, flags, _, _, _, _, bss_end, _) = mb_header(core)
+    flags &= ~0x10000
+    core = bytearray(core)
+    struct.pack_into("<3I", core, off, magic, flags, -(magic + flags) & 0xffffffff)
+    data_off, memsz = 0x1000, bss_end - LOAD_ADDR
+    if elf64:
+        ident = b"\x7fELF\x02\x01\x01" + bytes(9)
+        ehdr = ident + struct.pack("<HHIQQQIHHHHHH", 2, 62, 1, LOAD_ADDR, 64, 0, 0, 64, 56, 1,
+                                   64, 0, 0)
+        phdr = struct.pack("<IIQQQQQQ", 1, 7, data_off, LOAD_ADDR, LOAD_ADDR, len(core), memsz,
+                           0x1000)
+    else:
+        ident = b"\x7fELF\x01\x01\x01" + bytes(9)
+        ehdr = ident + struct.pack("<HHIIIIIHHHHHH", 2, 3, 1, LOAD_ADDR, 52, 0, 0, 52, 32, 1,
+                                   40, 0, 0)
+        phdr = struct.pack("<IIIIIIII", 1, data_off, LOAD_ADDR, LOAD_ADDR, len(core), memsz, 7,
+                           0x1000)
+    head = ehdr + phdr
+    return head + bytes(data_off - len(head)) + bytes(core)
+
+
+def field(text, name):
+    match = re.search(rf"^MB .*\b{name} (\d+)", text, re.MULTILINE)
+    assert match, f"no MB {name} in:\n{text}"
+    return int(match.group(1))
+
+
+def compared(text):
+    """The lines the Multiboot protocol defines the same way for any loader."""
+    return [l for l in text.splitlines() if l.startswith(("MB cmdline", "MB mods", "MB mod "))]
+
+
+def test_multiboot_same_under_both(make_vm, tmp_path):
+    mods = [tmp_path / "initrd.img", tmp_path / "second.img"]
+    mods[0].write_bytes(b"initial ram disk\n" * 300)
+    mods[1].write_bytes(bytes(range(256)) * 17)
+    extra = ["-append", "console=ttyS0 a=1", "-initrd", f"{mods[0]} first arg,{mods[1]}"]
+    texts = {b: boot(make_vm, b, kernel_args(PAYLOAD_MB, extra=extra)) for b in ("minivmm", "qemu")}
+    assert compared(texts["minivmm"]) == compared(texts["qemu"])
+    mine = texts["minivmm"]
+    assert f"MB cmdline '{PAYLOAD_MB} console=ttyS0 a=1'" in mine
+    assert "MB mods 2" in mine
+    assert f"page_aligned 1 size 5100 " in mine and f"string '{mods[0]} first arg'" in mine
+    assert field(mine, "mem_lower") == 640
+    assert field(mine, "mem_upper") == (256 - 1) * 1024
+    for text in texts.values():
+        assert field(text, "mem_lower") <= 640
+        assert field(text, "mem_upper") <= (256 - 1) * 1024
+
+
+def test_multiboot_mmap_is_board_e820(make_vm):
+    text = boot(make_vm, "minivmm", kernel_args(PAYLOAD_MB, mem="5G"))
+    assert re.findall(r"^MMAP .*$", text, re.MULTILINE) == [
+        "MMAP 0x0000000000000000 0x00000000c0000000 1",
+        "MMAP 0x0000000100000000 0x0000000080000000 1",
+        "MMAP 0x00000000feffc000 0x0000000000004000 2",
+    ]
+    assert field(text, "mem_upper") == 0xc0000000 // 1024 - 1024
+
+
+@pytest.mark.parametrize("elf64", [False, True], ids=["elf32", "elf64"])
+def test_multiboot_elf(make_vm, tmp_path, elf64):
+    kernel = tmp_path / "payload.elf"
+    kernel.write_bytes(elf_wrap(PAYLOAD_MB.read_bytes(), elf64))
+    backends = ("minivmm",) if elf64 else ("minivmm", "qemu")  # QEMU refuses 64-bit ELF
+    for backend in backends:
+        text = boot(make_vm, backend, kernel_args(kernel, extra=["-append", "x"]))
+        assert f"MB cmdline '{kernel} x'" in text
+
+
+def test_multiboot_scenarios_run(make_vm):
+    text = boot(make_vm, "minivmm", kernel_args(PAYLOAD_MB, scenario="echo from multiboot"))
+    assert "ARG 1 from\nARG 2 multiboot\n" in text
+
+
+def test_kernel_errors_as_qemu(run_expect_fail, tmp_path, vmm):
+    status, err = run_expect_fail(["-kernel", "/nonexistent/kernel"])
+    prog = "minivmm" if vmm == "minivmm" else "qemu"
+    assert status == 1
+    assert f"{prog}: could not load kernel '/nonexistent/kernel': No such file or directory" in err
+
+
+@pytest.mark.parametrize("opt", ["-initrd", "-append"])
+def test_initrd_append_need_kernel(run_expect_fail, opt):
+    status, err = run_expect_fail([opt, "x"])
+    assert status == 1
+    assert f"{opt} only allowed with -kernel option" in err
+
+
+def test_not_multiboot_refused(tmp_path):
+    kernel = tmp_path / "junk"
+    kernel.write_bytes(bytes(4096))
+    status, err = vmlib.run_expect_fail(["-kernel", kernel], backend="minivmm")
+    assert status == 1
+    assert f"minivmm: could not load kernel '{kernel}': not a Multiboot kernel" in err
