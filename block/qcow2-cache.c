@@ -120,7 +120,8 @@ int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read)
             victim = e;
         }
     }
-    ret = cache_entry_write(c, victim, true);
+    /* One barrier for all: write back every dirty table, not just the victim. */
+    ret = victim->dirty ? qcow2_cache_write(c) : 0;
     if (ret < 0) {
         return ret;
     }

@@ -84,7 +84,7 @@ static int check_table(uint64_t file_len, uint64_t cluster_size, uint64_t offset
         return -EFBIG;
     }
     if (offset & (cluster_size - 1)) {
-        error_setg(errp, "Invalid %s offset", what);
+        error_setg(errp, "%s offset invalid", what);
         return -EINVAL;
     }
     if (entries && (offset > file_len || entries * entry_len > file_len - offset)) {
@@ -99,9 +99,12 @@ static int check_fields(BDRVQcow2State *s, uint64_t file_len, Error **errp)
     Qcow2Header *h = &s->h;
     uint64_t cs = 1ULL << h->cluster_bits;
 
-    if (h->version == 3 && (h->header_length < QCOW2_V3_HEADER_LEN || h->header_length % 8 ||
-                            h->header_length > cs)) {
-        error_setg(errp, "qcow2 header too short or too long");
+    if (h->version == 3 && h->header_length < QCOW2_V3_HEADER_LEN) {
+        error_setg(errp, "qcow2 header too short");
+        return -EINVAL;
+    }
+    if (h->version == 3 && (h->header_length > cs || h->header_length % 8)) {
+        error_setg(errp, "qcow2 header exceeds cluster size");
         return -EINVAL;
     }
     if (h->refcount_order > 6) {

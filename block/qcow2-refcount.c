@@ -363,9 +363,8 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n)
             return ret;
         }
     }
-    if (s->free_cluster_index == (uint64_t)start || n == 1) {
-        s->free_cluster_index = start + n;
-    }
+    /* As QEMU: holes smaller than n are skipped until a free moves the index back. */
+    s->free_cluster_index = start + n;
     s->eof_cluster = MAX(s->eof_cluster, start + n);
     return start << s->cluster_bits;
 }

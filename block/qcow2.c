@@ -106,41 +106,8 @@ static int open_writable(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
     return ret;
 }
 
-static int qcow2_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
+static void free_state(BDRVQcow2State *s)
 {
-    BDRVQcow2State *s = bs->opaque;
-    int ret;
-
-    g_mutex_init(&s->lock);
-    g_cond_init(&s->io_cond);
-    s->unknown_exts = g_byte_array_new();
-    if (!bdrv_open_child(bs, options, "file", flags, false, errp)) {
-        return -EINVAL;
-    }
-    if ((ret = qcow2_read_header(bs, s, errp)) < 0 || (ret = open_tables(bs, s, errp)) < 0) {
-        return ret;
-    }
-    if ((flags & BDRV_O_RDWR) && (ret = open_writable(bs, s, errp)) < 0) {
-        return ret;
-    }
-    bs->backing_file = g_strdup(s->backing_file);
-    bs->backing_format = g_strdup(s->backing_format);
-    if (!open_backing(bs, s, options, flags, errp) && s->backing_file &&
-        !(flags & BDRV_O_NO_BACKING)) {
-        return -EINVAL;
-    }
-    return 0;
-}
-
-static void qcow2_close(BlockDriverState *bs)
-{
-    BDRVQcow2State *s = bs->opaque;
-
-    if (s->l2_cache && s->writable) {
-        if (qcow2_flush_metadata(bs) >= 0 && bdrv_flush(bs->file) >= 0 && s->lazy_refcounts) {
-            qcow2_update_incompat(bs, s->h.incompatible_features & ~QCOW2_INCOMPAT_DIRTY);
-        }
-    }
     qcow2_cache_free(s->l2_cache);
     qcow2_cache_free(s->refblock_cache);
     g_free(s->l1_table);
@@ -156,6 +123,57 @@ static void qcow2_close(BlockDriverState *bs)
     g_free(s->dbuf);
     g_mutex_clear(&s->lock);
     g_cond_clear(&s->io_cond);
+}
+
+static int do_open(BlockDriverState *bs, BDRVQcow2State *s, JsonObject *options, int flags,
+                   Error **errp)
+{
+    int ret;
+
+    if (!bdrv_open_child(bs, options, "file", flags, false, errp)) {
+        return -EINVAL;
+    }
+    if ((ret = qcow2_read_header(bs, s, errp)) < 0 || (ret = open_tables(bs, s, errp)) < 0) {
+        return ret;
+    }
+    if ((flags & BDRV_O_RDWR) && (ret = open_writable(bs, s, errp)) < 0) {
+        return ret;
+    }
+    if (!open_backing(bs, s, options, flags, errp) && s->backing_file &&
+        !(flags & BDRV_O_NO_BACKING)) {
+        return -EINVAL;
+    }
+    bs->backing_file = g_strdup(s->backing_file);
+    bs->backing_format = g_strdup(s->backing_format);
+    return 0;
+}
+
+static int qcow2_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    g_mutex_init(&s->lock);
+    g_cond_init(&s->io_cond);
+    s->unknown_exts = g_byte_array_new();
+    ret = do_open(bs, s, options, flags, errp);
+    if (ret < 0) {
+        s->writable = false;
+        free_state(s);
+    }
+    return ret;
+}
+
+static void qcow2_close(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->writable) {
+        if (qcow2_flush_metadata(bs) >= 0 && bdrv_flush(bs->file) >= 0 && s->lazy_refcounts) {
+            qcow2_update_incompat(bs, s->h.incompatible_features & ~QCOW2_INCOMPAT_DIRTY);
+        }
+    }
+    free_state(s);
 }
 
 /* ---- reads ---- */

@@ -166,6 +166,22 @@ static int64_t backing_size(CreateArgs *a)
     return len;
 }
 
+/* qemu-img's hint after refusing a backing file without a format. */
+static void detect_backing_format(CreateArgs *a)
+{
+    g_autofree char *dir = g_path_get_dirname(a->filename);
+    g_autofree char *path = g_path_is_absolute(a->q.backing_file)
+                                ? g_strdup(a->q.backing_file)
+                                : g_build_filename(dir, a->q.backing_file, NULL);
+    BlockBackend *blk = img_open(path, NULL, BDRV_O_NO_BACKING, false, true);
+
+    if (blk) {
+        /* qemu-img 7.2 prints this hint without a newline */
+        fprintf(stderr, "Detected format of %s.", bdrv_get_format_name(blk_bs(blk)));
+        blk_unref(blk);
+    }
+}
+
 static void print_formatting(CreateArgs *a)
 {
     if (a->quiet) {
@@ -217,6 +233,7 @@ static int create_image(CreateArgs *a, int64_t size)
 
     if (a->q.backing_file && !a->q.backing_fmt) {
         error_report("%s: Backing file specified without backing format", a->filename);
+        detect_backing_format(a);
         return 1;
     }
     if (size < 0 && a->q.backing_file) {
