@@ -184,10 +184,19 @@ static bool rtc_clock_running(const RTCState *s)
     return rtc_divider_running(s) && !(s->cmos[RTC_REG_B] & RTC_REG_B_SET);
 }
 
+/* CLOCK_VIRTUAL may be anywhere up to INT64_MAX (qtest's clock_set): a moment computed
+ * from it saturates there, which means "never". delta >= 0. */
+static int64_t rtc_time_add(int64_t t, int64_t delta)
+{
+    int64_t sum;
+
+    return __builtin_add_overflow(t, delta, &sum) ? INT64_MAX : sum;
+}
+
 /* Divider cycles since the chain left reset, rounded down, without overflowing. */
 static int64_t rtc_div_cycles(const RTCState *s, int64_t t)
 {
-    int64_t d = MAX(t - s->div_origin_ns, 0);
+    uint64_t d = t > s->div_origin_ns ? (uint64_t)t - (uint64_t)s->div_origin_ns : 0;
 
     return d / NS_PER_SEC * RTC_OSC_HZ + d % NS_PER_SEC * RTC_OSC_HZ / NS_PER_SEC;
 }
@@ -195,10 +204,13 @@ static int64_t rtc_div_cycles(const RTCState *s, int64_t t)
 /* When the divider reaches `cycles`, rounded up to the nanosecond. */
 static int64_t rtc_div_time(const RTCState *s, int64_t cycles)
 {
-    int64_t frac = cycles % RTC_OSC_HZ * NS_PER_SEC;
+    int64_t frac = cycles % RTC_OSC_HZ * NS_PER_SEC, whole;
 
-    return s->div_origin_ns + cycles / RTC_OSC_HZ * NS_PER_SEC +
-           (frac + RTC_OSC_HZ - 1) / RTC_OSC_HZ;
+    if (__builtin_mul_overflow(cycles / RTC_OSC_HZ, NS_PER_SEC, &whole)) {
+        return INT64_MAX;
+    }
+    return rtc_time_add(rtc_time_add(s->div_origin_ns, whole),
+                        (frac + RTC_OSC_HZ - 1) / RTC_OSC_HZ);
 }
 
 static unsigned rtc_active_period(const RTCState *s)
@@ -209,7 +221,7 @@ static unsigned rtc_active_period(const RTCState *s)
 /* The last update at or before `t`: the first comes 500 ms after the divider leaves reset. */
 static int64_t rtc_last_update_ns(const RTCState *s, int64_t t)
 {
-    int64_t first = s->div_origin_ns + NS_PER_SEC / 2;
+    int64_t first = rtc_time_add(s->div_origin_ns, NS_PER_SEC / 2);
 
     return first + floor_div(t - first, NS_PER_SEC) * NS_PER_SEC;
 }
@@ -312,7 +324,7 @@ static int64_t rtc_next_event_ns(const RTCState *s, int64_t now)
     if (!rtc_clock_running(s)) {
         return next;
     }
-    update = rtc_last_update_ns(s, now) + NS_PER_SEC;
+    update = rtc_time_add(rtc_last_update_ns(s, now), NS_PER_SEC);
     if (b & RTC_REG_B_UIE) {
         next = MIN(next, update);
     }
@@ -321,7 +333,7 @@ static int64_t rtc_next_event_ns(const RTCState *s, int64_t now)
     }
     alarm = rtc_alarm_next(s->cmos, b, rtc_second_of_day(rtc_seconds_at(s, now)));
     if (alarm > 0) {
-        next = MIN(next, update + (alarm - 1) * NS_PER_SEC);
+        next = MIN(next, rtc_time_add(update, (alarm - 1) * NS_PER_SEC));
     }
     return next;
 }

@@ -289,6 +289,29 @@ static void test_rtc_uip(void)
     g_assert_cmphex(rtc_read(RTC_REG_A), ==, 0x26);
 }
 
+/* Near the end of CLOCK_VIRTUAL (qtest's clock_set can go there) no deadline wraps into the
+ * past: the UIE and PIE timers stay ahead of the clock or are not armed at all. */
+static void test_rtc_end_of_time(void)
+{
+    int64_t deadline;
+
+    fake_ns = 0; /* the divider's origin is then half a second before 0 */
+    rtc_init(RTC_ISA_IRQ);
+    fake_ns = INT64_MAX - NS_PER_SEC / 4;
+    rtc_write(RTC_REG_A, RTC_REG_A_DV_32KHZ | 6);
+    rtc_read(RTC_REG_C); /* the updates so far, acknowledged: the IRQ line stays low */
+    rtc_write(RTC_REG_B, RTC_REG_B_24_12 | RTC_REG_B_UIE | RTC_REG_B_PIE);
+    deadline = clock_virtual_deadline();
+    g_assert_true(deadline == -1 || deadline >= fake_ns);
+    rtc_read(RTC_SECONDS);
+    fake_ns = INT64_MAX;
+    clock_run_virtual_timers();
+    deadline = clock_virtual_deadline();
+    g_assert_true(deadline == -1 || deadline >= fake_ns);
+    rtc_write(RTC_REG_B, RTC_REG_B_24_12);
+    rtc_read(RTC_REG_C);
+}
+
 static void test_rtc_periodic(void)
 {
     int64_t t0;
@@ -598,6 +621,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmos/rtc/periodic", test_rtc_periodic);
     g_test_add_func("/cmos/rtc/update-and-alarm", test_rtc_update_and_alarm);
     g_test_add_func("/cmos/rtc/reset", test_rtc_reset);
+    g_test_add_func("/cmos/rtc/end-of-time", test_rtc_end_of_time);
     g_test_add_func("/cmos/serial/detect", test_serial_detect);
     g_test_add_func("/cmos/serial/loopback", test_serial_loopback);
     g_test_add_func("/cmos/serial/irq", test_serial_irq);
