@@ -133,6 +133,9 @@ clean-qtest-fuzz:
 
 clean: clean-qtest-fuzz
 
+# Keep the objects of the pattern-built programs (make would delete them as intermediates).
+.SECONDARY: $(QTEST_OBJS) $(FUZZ_DIR)/tests/fuzz/harness.o \
+            $(patsubst %,$(FUZZ_DIR)/tests/fuzz/fuzz-%.o,$(FUZZ_TARGETS))
 .PHONY: check-qtest fuzz check-fuzz check-fuzz-slow clean-qtest-fuzz
 -include $(QTEST_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
 # ---- end of qtest and fuzzing ----
