@@ -511,7 +511,7 @@ static const CmdOption options[] = {
     { "enable-kvm", false, opt_flag_ignored, "accepted: KVM is always used" },
     { "bios", true, opt_bios, "file  firmware image (default: SeaBIOS)" },
     { "L", true, opt_bios_dir, "path  directory searched for -bios" },
-    { "kernel", true, opt_kernel, "file  boot this Multiboot kernel directly" },
+    { "kernel", true, opt_kernel, "file  boot this Multiboot kernel or Linux bzImage directly" },
     { "initrd", true, opt_initrd, "file  initial ram disk (Multiboot: 'file args,...' modules)" },
     { "append", true, opt_append, "cmdline  the kernel's command line" },
     { "name", true, opt_name, "string  name of the guest" },

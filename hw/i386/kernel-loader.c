@@ -100,9 +100,13 @@ bool kernel_load(const KernelLoaderArgs *a, uint8_t *ram, Error **errp)
         return false;
     }
     kernel_image_init(&kernel, a->below_4g_mem);
-    r = multiboot_load(&kernel, a, (const uint8_t *)data, size, &err);
+    /* As QEMU: a Linux setup header wins over a Multiboot header. */
+    r = linux_load(&kernel, a, (const uint8_t *)data, size, &err);
     if (r == 0) {
-        error_setg(&err, "not a Multiboot kernel");
+        r = multiboot_load(&kernel, a, (const uint8_t *)data, size, &err);
+    }
+    if (r == 0) {
+        error_setg(&err, "neither a Multiboot kernel nor a Linux bzImage");
     }
     if (r <= 0) {
         error_setg(errp, "could not load kernel '%s': %s", a->kernel_filename,

@@ -43,5 +43,7 @@ bool kernel_load(const KernelLoaderArgs *a, uint8_t *ram, Error **errp);
 /* Loaders: 1 loaded, 0 not this format, -1 error (errp set). */
 int multiboot_load(KernelImage *k, const KernelLoaderArgs *a, const uint8_t *data, size_t size,
                    Error **errp);
+int linux_load(KernelImage *k, const KernelLoaderArgs *a, const uint8_t *data, size_t size,
+               Error **errp);
 
 #endif

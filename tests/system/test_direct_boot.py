@@ -1,10 +1,13 @@
-"""Direct kernel boot (-kernel/-initrd/-append) of Multiboot kernels, under minivmm and QEMU.
+"""Direct kernel boot (-kernel/-initrd/-append) under minivmm and QEMU.
 
-The kernel is the test payload's core binary (tests/guest/payload.mb: a Multiboot image with
-the a.out kludge), and ELF32/ELF64 wrappings of it built here. Its `bootinfo` scenario prints
-the Multiboot information it received. Both VMMs must agree on what the protocol defines
-(command line, modules); the memory fields are checked against the protocol, since QEMU takes
-them from SeaBIOS's e820 (which reserves BIOS areas) and minivmm from the board's table.
+Multiboot: the test payload's core binary (tests/guest/payload.mb, a.out kludge) and ELF32/
+ELF64 wrappings of it built here. Linux: tests/guest/bzImage, the payload behind a boot
+protocol 2.10 header (minivmm fills boot_params itself; QEMU runs its real-mode setup over
+SeaBIOS). The payload's `bootinfo` scenario prints what it received; it checks the initrd
+placement rules itself (page-aligned, below initrd_addr_max, clear of the kernel). Both VMMs
+must agree on what the protocols define (command line, modules, initrd contents); memory maps
+are checked against the protocol, since under QEMU they come from SeaBIOS (which reserves BIOS
+areas) and under minivmm from the board's e820 table.
 """
 
 import re
@@ -15,6 +18,7 @@ import pytest
 import vm as vmlib
 
 PAYLOAD_MB = vmlib.REPO_ROOT / "tests" / "guest" / "payload.mb"
+BZIMAGE = vmlib.REPO_ROOT / "tests" / "guest" / "bzImage"
 MB_MAGIC = 0x1BADB002
 LOAD_ADDR = 0x100000
 
@@ -136,4 +140,48 @@ def test_not_multiboot_refused(tmp_path):
     kernel.write_bytes(bytes(4096))
     status, err = vmlib.run_expect_fail(["-kernel", kernel], backend="minivmm")
     assert status == 1
-    assert f"minivmm: could not load kernel '{kernel}': not a Multiboot kernel" in err
+    assert f"minivmm: could not load kernel '{kernel}': neither a Multiboot kernel nor a Linux bzImage" in err
+
+
+def linux_compared(text):
+    return [l for l in text.splitlines() if l.startswith(("LINUX cmdline", "LINUX ramdisk"))]
+
+
+def e820(text):
+    return re.findall(r"^LINUX e820 (.*)$", text, re.MULTILINE)
+
+
+@pytest.mark.parametrize("mem", ["256M", "5G"])
+def test_bzimage_same_under_both(make_vm, tmp_path, mem):
+    initrd = tmp_path / "initrd.img"
+    initrd.write_bytes(bytes(range(251)) * 1000)
+    extra = ["-append", "console=ttyS0 root=/dev/vda quiet", "-initrd", initrd]
+    texts = {b: boot(make_vm, b, kernel_args(BZIMAGE, mem=mem, extra=extra))
+             for b in ("minivmm", "qemu")}
+    assert linux_compared(texts["minivmm"]) == linux_compared(texts["qemu"])
+    assert "LINUX cmdline 'console=ttyS0 root=/dev/vda quiet'" in texts["minivmm"]
+    assert "LINUX ramdisk size 251000 " in texts["minivmm"]
+    assert "BOOT linux type_of_loader ff" in texts["minivmm"]
+    low = "0x0000000010000000" if mem == "256M" else "0x00000000c0000000"
+    expected = [f"0x0000000000000000 {low} 1"]
+    if mem == "5G":
+        expected.append("0x0000000100000000 0x0000000080000000 1")
+    assert e820(texts["minivmm"]) == expected + ["0x00000000feffc000 0x0000000000004000 2"]
+    if mem == "5G":
+        assert "0x0000000100000000 0x0000000080000000 1" in e820(texts["qemu"])
+
+
+def test_bzimage_without_initrd_or_append(make_vm):
+    text = boot(make_vm, "minivmm", kernel_args(BZIMAGE))
+    assert "LINUX cmdline ''" in text and "LINUX ramdisk" not in text
+
+
+def test_bzimage_initrd_too_large(tmp_path):
+    initrd = tmp_path / "huge.img"
+    initrd.write_bytes(b"")
+    with open(initrd, "wb") as f:
+        f.truncate(300 << 20)
+    status, err = vmlib.run_expect_fail(["-kernel", BZIMAGE, "-initrd", initrd, "-m", "256"],
+                                        backend="minivmm")
+    assert status == 1
+    assert f"could not load kernel '{BZIMAGE}': initial ram disk '{initrd}' does not fit" in err
