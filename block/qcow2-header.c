@@ -269,33 +269,6 @@ int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
     return 0;
 }
 
-int qcow2_read_snapshots(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
-{
-    uint64_t off = s->h.snapshots_offset;
-
-    s->nb_snapshots = s->h.nb_snapshots;
-    s->snapshots = g_new0(Qcow2Snapshot, s->nb_snapshots);
-    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        uint8_t e[40];
-        int ret = bdrv_pread(bs->file, off, e, sizeof(e));
-        if (ret < 0) {
-            error_setg_errno(errp, -ret, "Could not read snapshots");
-            return ret;
-        }
-        s->snapshots[i].l1_offset = be64(e);
-        s->snapshots[i].l1_size = be32(e + 8);
-        if (s->snapshots[i].l1_offset & (s->cluster_size - 1) ||
-            s->snapshots[i].l1_size > QCOW2_MAX_L1_BYTES / 8) {
-            error_setg(errp, "Snapshot L1 table offset invalid");
-            return -EINVAL;
-        }
-        off += 40 + (uint64_t)be32(e + 36) + ((e[12] << 8) | e[13]) + ((e[14] << 8) | e[15]);
-        off = (off + 7) & ~7ULL;
-    }
-    s->snapshots_size = off - s->h.snapshots_offset;
-    return 0;
-}
-
 static int write_be(BlockDriverState *bs, uint64_t off, uint64_t v, int len)
 {
     uint8_t b[8];
@@ -385,4 +358,17 @@ int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_
 int qcow2_write_size(BlockDriverState *bs, uint64_t size)
 {
     return write_be(bs, 24, size, 8);
+}
+
+int qcow2_write_snapshot_location(BlockDriverState *bs, uint32_t nb, uint64_t offset)
+{
+    uint8_t b[12];
+
+    for (int i = 0; i < 4; i++) {
+        b[i] = nb >> (24 - 8 * i);
+    }
+    for (int i = 0; i < 8; i++) {
+        b[4 + i] = offset >> (56 - 8 * i);
+    }
+    return bdrv_pwrite(bs->file, 60, b, sizeof(b));
 }

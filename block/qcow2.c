@@ -4,9 +4,9 @@
  * block status). Metadata is touched under one mutex; reads and in-place writes of clusters
  * the image owns alone drop it around the data transfer, allocating writes keep it. Write
  * ordering: data, then refcounts, then L2, then L1 (qcow2-cache.c); clusters are freed only
- * after the metadata that referenced them is on disk. Internal snapshots are counted but
- * not created or applied; encryption, external data files, extended L2 and zstd are
- * refused at open.
+ * after the metadata that referenced them is on disk. Internal snapshots live in
+ * qcow2-snapshot.c; encryption, external data files, extended L2 and zstd are refused at
+ * open.
  */
 #include <errno.h>
 #include <string.h>
@@ -112,7 +112,7 @@ static void free_state(BDRVQcow2State *s)
     qcow2_cache_free(s->refblock_cache);
     g_free(s->l1_table);
     g_free(s->reftable);
-    g_free(s->snapshots);
+    qcow2_free_snapshots(s);
     g_free(s->header_tail);
     if (s->unknown_exts) {
         g_byte_array_unref(s->unknown_exts);

@@ -4,7 +4,7 @@
  * guest I/O path), qcow2-header.c (header parsing, validation, extensions, header updates),
  * qcow2-cluster.c (L1/L2 mapping), qcow2-refcount.c (refcounts and cluster allocation),
  * qcow2-cache.c (write-back table caches), qcow2-check.c (consistency check and refcount
- * rebuild), qcow2-create.c (image creation). Not a public interface.
+ * rebuild), qcow2-create.c (image creation), qcow2-snapshot.c (internal snapshots). Not a public interface.
  */
 #ifndef BLOCK_QCOW2_H
 #define BLOCK_QCOW2_H
@@ -73,6 +73,16 @@ typedef struct Qcow2Header {
 typedef struct Qcow2Snapshot {
     uint64_t l1_offset;
     uint32_t l1_size;
+    char *id;
+    char *name;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t vm_state_size;
+    uint64_t disk_size;
+    uint64_t icount;       /* -1: none */
+    uint8_t *extra;        /* extra data, kept verbatim beyond what we know */
+    uint32_t extra_len;
 } Qcow2Snapshot;
 
 typedef struct BDRVQcow2State {
@@ -128,7 +138,16 @@ extern bool qcow2_open_for_check;
 
 /* ---- qcow2-header.c ---- */
 int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
+int qcow2_write_snapshot_location(BlockDriverState *bs, uint32_t nb, uint64_t offset);
+
+/* ---- qcow2-snapshot.c ---- */
 int qcow2_read_snapshots(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
+void qcow2_free_snapshots(BDRVQcow2State *s);
+/* Index of the snapshot whose id or (else) name is name, or -1. */
+int qcow2_find_snapshot(BDRVQcow2State *s, const char *name);
+int qcow2_snapshot_create(BlockDriverState *bs, const char *name, Error **errp);
+int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp);
+int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
 /* Write the incompatible feature bits field (v3). */
 int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits);
 /* "qcow2: Marking image as corrupt: <why>; further corruption events will be suppressed" */

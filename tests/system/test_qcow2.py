@@ -498,3 +498,55 @@ def test_crash_safety(tmp_path, seed):
 @pytest.mark.parametrize("seed", range(100, 200))
 def test_crash_safety_slow(tmp_path, seed):
     crash_once(tmp_path, seed)
+
+
+# ---- internal snapshots ----
+
+def test_snapshots_like_qemu_img(tmp_path):
+    img = str(tmp_path / "s.qcow2")
+    ok(run([IMG, "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img, "16M"]))
+    ok(cmds(IO, ["-f", "qcow2"], ["write -P 1 0 1M", "write -P 5 8M 64k"], img))
+    ok(run([IMG, "snapshot", "-c", "s1", img]))
+    check_clean(img)
+    ok(cmds(IO, ["-f", "qcow2"], ["write -P 2 512k 1M", "discard 8M 64k"], img))
+    check_clean(img)
+    ok(run([IMG, "snapshot", "-c", "s2", img]))
+    ok(cmds(IO, ["-f", "qcow2"], ["write -P 3 100k 8k"], img))
+    check_clean(img)
+    for args in (["snapshot", "-l"], ["info"], ["info", "--output=json"], ["check"]):
+        ours, theirs = run([IMG] + args + [img]), run(["qemu-img"] + args + [img])
+        assert ours.stdout == theirs.stdout and ours.returncode == theirs.returncode
+    ok(run([IMG, "snapshot", "-a", "s1", img]))
+    check_clean(img)
+    ok(cmds("qemu-io", ["-f", "qcow2"], ["read -P 1 0 1M", "read -P 5 8M 64k",
+                                         "read -P 0 1M 1M"], img))
+    ok(run([IMG, "snapshot", "-d", "s1", img]))
+    check_clean(img)
+    ok(run(["qemu-img", "snapshot", "-a", "s2", img]))
+    ok(cmds(IO, ["-f", "qcow2", "-r"], ["read -P 1 0 512k", "read -P 2 512k 1M",
+                                        "read -P 0 8M 64k"], img))
+    ok(run([IMG, "snapshot", "-d", "2", img]))
+    check_clean(img)
+    res = run([IMG, "snapshot", "-d", "nosuch", img])
+    assert res.returncode == 1
+    assert "Could not delete snapshot 'nosuch': snapshot not found" in res.stderr
+    res = run([IMG, "snapshot", "-a", "nosuch", img])
+    assert "Could not apply snapshot 'nosuch': Failed to load snapshot: No such file or " \
+           "directory" in res.stderr
+
+
+def test_write_over_qemu_snapshot(tmp_path):
+    """Shared L2 tables and clusters (refcount 2) are copied on write, the snapshot intact."""
+    img = str(tmp_path / "q.qcow2")
+    qemu_create(img, "8M", "-o", "cluster_size=512")
+    ok(cmds("qemu-io", ["-f", "qcow2"], ["write -P 1 0 2M"], img))
+    ok(run(["qemu-img", "snapshot", "-c", "base", img]))
+    ok(cmds(IO, ["-f", "qcow2"], ["write -P 2 1000 3000", "write -z 1M 64k",
+                                  "discard 1536k 64k", "write -P 3 3M 4k"], img))
+    check_clean(img)
+    ok(cmds("qemu-io", ["-f", "qcow2"], ["read -P 1 0 1000", "read -P 2 1000 3000",
+                                         "read -P 0 1M 64k", "read -P 3 3M 4k"], img))
+    ok(run(["qemu-img", "snapshot", "-a", "base", img]))
+    ok(cmds(IO, ["-f", "qcow2", "-r"], ["read -P 1 0 2M", "read -P 0 3M 4k"], img))
+    ok(run(["qemu-img", "snapshot", "-d", "base", img]))
+    check_clean(img)

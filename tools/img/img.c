@@ -22,6 +22,8 @@ static const ImgCmd img_cmds[] = {
     {"create", img_create,
      "[-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]"},
     {"info", img_info, "[-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
+    {"snapshot", img_snapshot,
+     "[-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] filename"},
 };
 
 static void img_version(void)

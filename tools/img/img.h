@@ -22,6 +22,13 @@ int img_bench(int argc, char **argv);
 int img_check(int argc, char **argv);
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);
+int img_snapshot(int argc, char **argv);
+/* A Qcow2Snapshot as qemu's SnapshotInfo, and one line of qemu-img's snapshot table for
+ * it (the table header when NULL). */
+JsonObject *img_snapshot_json(const void *sn);
+void img_snapshot_dump(JsonObject *sn);
+/* qemu's size_to_str: "196 KiB", "1 GiB". */
+char *img_size_to_str(uint64_t val);
 
 /* "PROG: msg" and "Try 'PROG --help' for more information" on stderr, then exit(1). */
 void G_GNUC_NORETURN img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

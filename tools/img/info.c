@@ -15,7 +15,7 @@
 #include "tools/img/img.h"
 
 /* qemu's size_to_str: three significant digits and a binary suffix. */
-static char *size_to_str(uint64_t val)
+char *img_size_to_str(uint64_t val)
 {
     static const char *const suffixes[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
     int i;
@@ -106,6 +106,13 @@ static JsonObject *image_info(const char *filename, BlockDriverState *bs)
     if (bs->backing_file && bs->backing_format) {
         json_object_set_string_member(o, "backing-filename-format", bs->backing_format);
     }
+    if (s && s->nb_snapshots) {
+        JsonArray *a = json_array_new();
+        for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+            json_array_add_object_element(a, img_snapshot_json(&s->snapshots[i]));
+        }
+        json_object_set_array_member(o, "snapshots", a);
+    }
     json_object_set_int_member(o, "virtual-size", bdrv_getlength(bs));
     json_object_set_string_member(o, "filename", filename);
     if (qcow2) {
@@ -153,14 +160,14 @@ static void print_specific_human(JsonObject *data)
 
 static void print_human(JsonObject *o)
 {
-    g_autofree char *vsize = size_to_str(json_object_get_int_member(o, "virtual-size"));
+    g_autofree char *vsize = img_size_to_str(json_object_get_int_member(o, "virtual-size"));
 
     printf("image: %s\nfile format: %s\n", json_object_get_string_member(o, "filename"),
            json_object_get_string_member(o, "format"));
     printf("virtual size: %s (%" PRId64 " bytes)\n", vsize,
            json_object_get_int_member(o, "virtual-size"));
     if (json_object_has_member(o, "actual-size")) {
-        g_autofree char *dsize = size_to_str(json_object_get_int_member(o, "actual-size"));
+        g_autofree char *dsize = img_size_to_str(json_object_get_int_member(o, "actual-size"));
         printf("disk size: %s\n", dsize);
     } else {
         printf("disk size: unavailable\n");
@@ -183,6 +190,14 @@ static void print_human(JsonObject *o)
     if (json_object_has_member(o, "backing-filename-format")) {
         printf("backing file format: %s\n",
                json_object_get_string_member(o, "backing-filename-format"));
+    }
+    if (json_object_has_member(o, "snapshots")) {
+        JsonArray *a = json_object_get_array_member(o, "snapshots");
+        printf("Snapshot list:\n");
+        img_snapshot_dump(NULL);
+        for (guint i = 0; i < json_array_get_length(a); i++) {
+            img_snapshot_dump(json_array_get_object_element(a, i));
+        }
     }
     if (json_object_has_member(o, "format-specific")) {
         JsonObject *fs = json_object_get_object_member(o, "format-specific");

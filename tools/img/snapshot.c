@@ -1,0 +1,160 @@
+/*
+ * minivmm-img snapshot: qemu-img's "snapshot [-l | -a snapshot | -c snapshot | -d snapshot]
+ * [-q] [-f fmt] filename" for qcow2 internal snapshots (disk state only), with its list
+ * layout and error texts. Also prints the snapshot list for `info`. The refcount work is
+ * block/qcow2-snapshot.c's.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "block/qcow2.h"
+#include "util/error.h"
+#include "tools/img/img.h"
+
+enum { SNAPSHOT_LIST = 1, SNAPSHOT_CREATE, SNAPSHOT_APPLY, SNAPSHOT_DELETE };
+
+JsonObject *img_snapshot_json(const void *opaque)
+{
+    const Qcow2Snapshot *sn = opaque;
+    JsonObject *o = json_object_new();
+
+    if (sn->icount != UINT64_MAX) {
+        json_object_set_int_member(o, "icount", sn->icount);
+    }
+    json_object_set_int_member(o, "vm-clock-nsec", sn->vm_clock_nsec % 1000000000);
+    json_object_set_string_member(o, "name", sn->name);
+    json_object_set_int_member(o, "date-sec", sn->date_sec);
+    json_object_set_int_member(o, "date-nsec", sn->date_nsec);
+    json_object_set_int_member(o, "vm-clock-sec", sn->vm_clock_nsec / 1000000000);
+    json_object_set_string_member(o, "id", sn->id);
+    json_object_set_int_member(o, "vm-state-size", sn->vm_state_size);
+    return o;
+}
+
+void img_snapshot_dump(JsonObject *o)
+{
+    char date[128], clock[128], icount[32] = "";
+    g_autofree char *size = NULL;
+    int64_t secs;
+    struct tm tm;
+    time_t t;
+
+    if (!o) {
+        printf("%-10s%-17s%8s%20s%13s%11s\n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK",
+               "ICOUNT");
+        return;
+    }
+    t = json_object_get_int_member(o, "date-sec");
+    secs = json_object_get_int_member(o, "vm-clock-sec");
+    size = img_size_to_str(json_object_get_int_member(o, "vm-state-size"));
+    localtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(clock, sizeof(clock), "%02d:%02d:%02d.%03d", (int)(secs / 3600),
+             (int)(secs / 60 % 60), (int)(secs % 60),
+             (int)(json_object_get_int_member(o, "vm-clock-nsec") / 1000000));
+    if (json_object_has_member(o, "icount")) {
+        snprintf(icount, sizeof(icount), "%" PRId64, json_object_get_int_member(o, "icount"));
+    }
+    printf("%-9s %-16s %8s%20s%13s%11s\n", json_object_get_string_member(o, "id"),
+           json_object_get_string_member(o, "name"), size, date, clock, icount);
+}
+
+static void list_snapshots(BDRVQcow2State *s)
+{
+    if (!s->nb_snapshots) {
+        return;
+    }
+    printf("Snapshot list:\n");
+    img_snapshot_dump(NULL);
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        JsonObject *o = img_snapshot_json(&s->snapshots[i]);
+        img_snapshot_dump(o);
+        json_object_unref(o);
+    }
+}
+
+static int do_action(BlockDriverState *bs, int action, const char *name)
+{
+    Error *err = NULL;
+    const char *what = action == SNAPSHOT_CREATE ? "create" :
+                       action == SNAPSHOT_APPLY ? "apply" : "delete";
+    int ret;
+
+    if (action == SNAPSHOT_LIST) {
+        list_snapshots(bs->opaque);
+        return 0;
+    }
+    ret = action == SNAPSHOT_CREATE ? qcow2_snapshot_create(bs, name, &err) :
+          action == SNAPSHOT_APPLY ? qcow2_snapshot_apply(bs, name, &err) :
+                                     qcow2_snapshot_delete(bs, name, &err);
+    if (ret < 0) {
+        error_report("Could not %s snapshot '%s': %s", what, name, error_get_pretty(err));
+        error_free(err);
+        return 1;
+    }
+    return 0;
+}
+
+static void set_action(int *action, int a)
+{
+    if (*action) {
+        img_error_exit("Cannot mix '-l', '-a', '-c', '-d'");
+    }
+    *action = a;
+}
+
+int img_snapshot(int argc, char **argv)
+{
+    const char *fmt = NULL, *name = NULL;
+    int action = 0, c, ret;
+    BlockBackend *blk;
+    bool quiet = false;
+
+    while ((c = getopt(argc, argv, ":la:c:d:f:hqU")) != -1) {
+        switch (c) {
+        case 'h':
+            img_help();
+        case 'l':
+            set_action(&action, SNAPSHOT_LIST);
+            break;
+        case 'a':
+        case 'c':
+        case 'd':
+            set_action(&action, c == 'a' ? SNAPSHOT_APPLY : c == 'c' ? SNAPSHOT_CREATE :
+                                                                       SNAPSHOT_DELETE);
+            name = optarg;
+            break;
+        case 'f':
+            fmt = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'U':
+            break;
+        default:
+            img_bad_option(c, argv);
+        }
+    }
+    if (optind != argc - 1) {
+        img_error_exit("Expecting one image file name");
+    }
+    action = action ? action : SNAPSHOT_LIST;
+    blk = img_open(argv[optind], fmt,
+                   BDRV_O_NO_BACKING | (action == SNAPSHOT_LIST ? 0 : BDRV_O_RDWR), false,
+                   quiet);
+    if (!blk) {
+        return 1;
+    }
+    if (strcmp(bdrv_get_format_name(blk_bs(blk)), "qcow2") != 0) {
+        error_report("Could not %s snapshot '%s': Operation not supported",
+                     action == SNAPSHOT_CREATE ? "create" : "use", name ? name : "");
+        blk_unref(blk);
+        return 1;
+    }
+    ret = do_action(blk_bs(blk), action, name);
+    blk_unref(blk);
+    return ret;
+}
