@@ -486,6 +486,12 @@ static bool opt_flag_nodefaults(VMConfig *cfg, const char *arg, Error **errp)
     return true;
 }
 
+static bool opt_flag_no_kvm_check(VMConfig *cfg, const char *arg, Error **errp)
+{
+    cfg->no_kvm_check = true;
+    return true;
+}
+
 static bool opt_flag_nographic(VMConfig *cfg, const char *arg, Error **errp)
 {
     cfg->ms.nographic = true;
@@ -519,6 +525,8 @@ static const CmdOption options[] = {
     { "no-reboot", false, opt_flag_no_reboot, "exit instead of rebooting" },
     { "no-shutdown", false, opt_flag_no_shutdown, "stop instead of exiting on power-off" },
     { "nodefaults", false, opt_flag_nodefaults, "create no default devices" },
+    { "no-kvm-check", false, opt_flag_no_kvm_check,
+      "skip the check whether KVM emulates guest kernel mode (minivmm only)" },
     { "nographic", false, opt_flag_nographic, "serial port and monitor on stdio" },
     { "display", true, opt_display, "none  (no display)" },
     { "vga", true, opt_vga, "none  (no VGA)" },

@@ -47,6 +47,15 @@ static void main_open_chardevs(VMConfig *cfg)
     }
 }
 
+/* Once per start-up (about 25 ms here): warn where guest kernels would crawl. */
+static void main_check_host(VMConfig *cfg)
+{
+    if (!cfg->accel_qtest && !cfg->no_kvm_check && kvm_host_emulates_kernel_mode()) {
+        warn_report("this host's KVM emulates guest kernel mode; guest operating systems "
+                    "will be very slow");
+    }
+}
+
 static void main_start_qtest(VMConfig *cfg)
 {
     Chardev *chr = main_open_chardev("qtest", "-qtest", cfg->qtest_spec);
@@ -79,6 +88,7 @@ int main(int argc, char **argv)
         return 1;
     }
     drive_check_orphans();
+    main_check_host(&cfg);  /* after every configuration error: those come first */
     g_unix_signal_add(SIGINT, main_on_signal, GINT_TO_POINTER(SIGINT));
     g_unix_signal_add(SIGTERM, main_on_signal, GINT_TO_POINTER(SIGTERM));
     g_unix_signal_add(SIGHUP, main_on_signal, GINT_TO_POINTER(SIGHUP));

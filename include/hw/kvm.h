@@ -26,6 +26,9 @@ void kvm_reset_vcpus(void);
  * vector; its APIC base and everything else keep their power-on values. After kvm_init().
  */
 void kvm_set_bsp_entry(const struct kvm_regs *regs, const struct kvm_sregs *sregs);
+/* Time a short CPL0 loop in a throw-away VM: true if KVM emulates guest kernel mode here
+ * (a few ms on such hosts, well under a millisecond elsewhere). */
+bool kvm_host_emulates_kernel_mode(void);
 /* Stop the vCPU threads for good (exit path). */
 void kvm_stop_vcpus(void);
 

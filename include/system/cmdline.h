@@ -30,6 +30,7 @@ typedef struct VMConfig {
     const char *qtest_log;     /* -qtest-log FILE */
     GPtrArray *drives;         /* of DriveArg *, in command-line order */
     bool snapshot;             /* -snapshot */
+    bool no_kvm_check;         /* -no-kvm-check: skip the host's kernel-mode speed check */
 } VMConfig;
 
 /* Parse argv into cfg; on a bad option print the error and exit(1). */
