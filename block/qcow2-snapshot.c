@@ -332,7 +332,9 @@ static int create_locked(BlockDriverState *bs, const char *name)
         return ret;
     }
     all = g_new0(Qcow2Snapshot, s->nb_snapshots + 1);
-    memcpy(all, s->snapshots, s->nb_snapshots * sizeof(*all));
+    if (s->nb_snapshots) {
+        memcpy(all, s->snapshots, s->nb_snapshots * sizeof(*all));
+    }
     sn = &all[s->nb_snapshots];
     *sn = (Qcow2Snapshot){ .l1_offset = l1_off, .l1_size = s->l1_size, .id = next_id(s),
                            .name = g_strdup(name), .date_sec = now / G_USEC_PER_SEC,
