@@ -139,6 +139,19 @@ def test_lazy_refcounts_dirty_image(tmp_path):
     assert '"dirty-flag": false' in run(["qemu-img", "info", "--output=json", img]).stdout
 
 
+def test_check_repairs_dirty_image(tmp_path):
+    img = str(tmp_path / "l.qcow2")
+    qemu_create(img, "64M", "-o", "lazy_refcounts=on")
+    leave_dirty(img)
+    if '"dirty-flag": true' not in run(["qemu-img", "info", "--output=json", img]).stdout:
+        pytest.skip("qemu-io finished before it was killed")
+    assert run([IMG, "check", img]).returncode == 2
+    res = run([IMG, "check", "-r", "all", img])
+    assert res.returncode == 0, res.stdout + res.stderr
+    check_clean(img)
+    assert '"dirty-flag": false' in run(["qemu-img", "info", "--output=json", img]).stdout
+
+
 def test_lazy_refcounts_own_writes(tmp_path):
     img = str(tmp_path / "l.qcow2")
     ok(run([IMG, "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=on", img, "16M"]))

@@ -110,9 +110,11 @@ static int run_check(BlockDriverState *bs, int fix, bool json, bool quiet, const
         error_report("Check failed: %s", g_strerror(-ret));
         return 1;
     }
-    if ((fix & QCOW2_FIX_ERRORS) && !r.corruptions && !r.check_errors) {
+    if (fix && !r.corruptions && !r.check_errors) {
+        /* As qemu-img: a successful repair marks the image clean and consistent. */
         BDRVQcow2State *s = bs->opaque;
-        qcow2_update_incompat(bs, s->h.incompatible_features & ~QCOW2_INCOMPAT_CORRUPT);
+        qcow2_update_incompat(bs, s->h.incompatible_features &
+                                      ~(QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_DIRTY));
     }
     if (json) {
         print_json(&r, name);
