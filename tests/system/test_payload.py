@@ -8,6 +8,7 @@ they are the only lines removed before comparing.
 """
 
 import re
+import time
 
 import pytest
 
@@ -103,3 +104,12 @@ def test_clock_sane_under_both(make_vm):
 def test_unknown_scenario_fails_and_powers_off(make_vm, backend):
     text = run_payload(make_vm, backend, "no-such-scenario")
     assert text == "READY\nFAIL unknown scenario 'no-such-scenario'\n"
+
+
+def test_wait_scenario_stays_up(make_vm):
+    vm = make_vm(payload_args("wait 400"), backend="minivmm", debugcon=False)
+    vm.wait_serial(r"^READY", 10)
+    start = time.monotonic()
+    assert vm.wait_exit(10) == 0
+    assert time.monotonic() - start >= 0.3
+    assert vm.serial_text().replace("\r\n", "\n") == "READY\nPASS\n"
