@@ -151,6 +151,17 @@ void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table)
     g_assert_not_reached();
 }
 
+bool qcow2_cache_overlaps(Qcow2Cache *c, uint64_t offset, uint64_t len)
+{
+    for (int i = 0; i < c->n; i++) {
+        uint64_t o = c->entries[i].offset;
+        if (o && o < offset + len && offset < o + c->table_size) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset)
 {
     for (int i = 0; i < c->n; i++) {

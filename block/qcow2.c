@@ -271,6 +271,42 @@ static int qcow2_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, I
 
 /* ---- writes ---- */
 
+static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+    return alen && blen && a < b + blen && b < a + alen;
+}
+
+/*
+ * QEMU's "cached" overlap check: guest data must not land on the header, the active L1,
+ * the refcount table, the snapshot table or a table in the caches. A hit means the image
+ * lies about its clusters: mark it corrupt rather than write.
+ */
+static int check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
+{
+    BDRVQcow2State *s = bs->opaque;
+    const char *what = NULL;
+
+    if (off < s->cluster_size) {
+        what = "qcow2_header";
+    } else if (ranges_overlap(off, len, s->l1_offset, (uint64_t)s->l1_size * 8)) {
+        what = "active L1 table";
+    } else if (ranges_overlap(off, len, s->reftable_offset, (uint64_t)s->reftable_size * 8)) {
+        what = "refcount table";
+    } else if (ranges_overlap(off, len, s->h.snapshots_offset, s->snapshots_size)) {
+        what = "snapshot table";
+    } else if (qcow2_cache_overlaps(s->l2_cache, off, len)) {
+        what = "active L2 table";
+    } else if (qcow2_cache_overlaps(s->refblock_cache, off, len)) {
+        what = "refcount block";
+    }
+    if (!what) {
+        return 0;
+    }
+    qcow2_signal_corruption(bs, "Preventing invalid write on metadata (overlaps with %s)",
+                            what);
+    return -EIO;
+}
+
 /* The current content of one guest cluster (described by entry e) into dst. */
 static int cow_read(BlockDriverState *bs, uint64_t guest, uint64_t e, uint8_t *dst)
 {
@@ -348,6 +384,9 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     if (host < 0) {
         return host;
     }
+    if ((ret = check_overlap(bs, host, n * cs)) < 0) {
+        return ret;
+    }
     ret = bdrv_pwrite(bs->file, host, buf, n * cs);
     if (ret < 0 || (ret = qcow2_get_l2_for_write(bs, off, &l2, &idx)) < 0) {
         return ret;
@@ -375,6 +414,9 @@ static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector
     }
     if (qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL && (e & QCOW_OFLAG_COPIED)) {
         uint64_t host = (e & L2E_OFFSET_MASK) + (off & (s->cluster_size - 1));
+        if ((ret = check_overlap(bs, host, *run)) < 0) {
+            return ret;
+        }
         return unlocked_file_io(bs, host, *run, qiov, qoff, true);
     }
     *run = MIN(*run, max_alloc - (off & (max_alloc - 1)));

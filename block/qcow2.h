@@ -166,6 +166,7 @@ int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read);
 void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table);
 int qcow2_cache_write(Qcow2Cache *c);
 void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset);
+bool qcow2_cache_overlaps(Qcow2Cache *c, uint64_t offset, uint64_t len);
 /* Run before writing back a dirty table of c (dependency: refcounts before L2). */
 void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque);
 /* Write every dirty table and the L1 in dependency order, with flush barriers. */

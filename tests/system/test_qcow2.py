@@ -327,6 +327,24 @@ def test_corruption_marks_image(tmp_path):
     assert "corrupt: true" in run([IMG, "info", img]).stdout
 
 
+def test_write_onto_metadata_refused(tmp_path):
+    """An L2 entry pointing at the refcount table: the write is refused, the image marked."""
+    img = str(tmp_path / "o.qcow2")
+    qemu_create(img, "64M")
+    ok(cmds("qemu-io", ["-f", "qcow2"], ["write -P 1 0 64k"], img))
+    l2 = struct.unpack(">Q", open(img, "rb").read(0x30008)[0x30000:])[0] & ((1 << 56) - 512)
+    with open(img, "r+b") as f:
+        f.seek(l2)
+        f.write(struct.pack(">Q", (1 << 63) | 0x10000))
+    before = open(img, "rb").read(0x20000)[0x10000:]
+    res = cmds(IO, ["-f", "qcow2"], ["write -P 2 0 4k"], img)
+    assert "write failed: Input/output error" in res.stdout + res.stderr
+    assert "qcow2: Marking image as corrupt: Preventing invalid write on metadata (overlaps " \
+           "with refcount table); further corruption events will be suppressed" in res.stderr
+    assert open(img, "rb").read(0x20000)[0x10000:] == before
+    assert "corrupt: true" in run(["qemu-img", "info", img]).stdout
+
+
 # ---- minivmm-img create/info/check against qemu-img ----
 
 CREATE_CASES = [
