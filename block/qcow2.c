@@ -458,7 +458,13 @@ static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes
         return ret;
     }
     while (offset < end && ret >= 0) {
-        uint64_t n, old[512];
+        uint64_t n, old[512], l1_idx = offset >> (s->cluster_bits + s->l2_bits);
+        if ((l1_idx >= s->l1_size || !(s->l1_table[l1_idx] & L1E_OFFSET_MASK)) &&
+            new_entry(bs, 0, flags) == 0) {
+            /* Nothing mapped here and nothing to record: no L2 table needed. */
+            offset = (l1_idx + 1) << (s->cluster_bits + s->l2_bits);
+            continue;
+        }
         ret = qcow2_get_l2_for_write(bs, offset, &l2, &idx);
         if (ret < 0) {
             break;
