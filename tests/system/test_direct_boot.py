@@ -185,3 +185,9 @@ def test_bzimage_initrd_too_large(tmp_path):
                                         backend="minivmm")
     assert status == 1
     assert f"could not load kernel '{BZIMAGE}': initial ram disk '{initrd}' does not fit" in err
+
+
+@pytest.mark.parametrize("kernel", [PAYLOAD_MB, BZIMAGE], ids=["multiboot", "bzimage"])
+def test_reset_boots_kernel_again(make_vm, kernel):
+    text = boot(make_vm, "minivmm", kernel_args(kernel, scenario="reboot"))
+    assert text == "READY\nBOOT 1\nREADY\nBOOT 2\nPASS\n"

@@ -113,3 +113,9 @@ def test_wait_scenario_stays_up(make_vm):
     assert vm.wait_exit(10) == 0
     assert time.monotonic() - start >= 0.3
     assert vm.serial_text().replace("\r\n", "\n") == "READY\nPASS\n"
+
+
+def test_reboot_restarts_payload_under_both(make_vm):
+    for backend in BACKENDS:
+        text = run_payload(make_vm, backend, "reboot")
+        assert text == "READY\nBOOT 1\nREADY\nBOOT 2\nPASS\n", f"{backend}:\n{text}"
