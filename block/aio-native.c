@@ -2,7 +2,10 @@
  * The Linux AIO engine (aio=native): one kernel io_context per GMainContext, whose
  * completions signal an eventfd watched by a GSource in that context. Any thread submits
  * with io_submit; requests beyond the context's depth, or refused with EAGAIN, wait in a
- * queue until a completion frees a slot. Only vectored reads and writes on O_DIRECT files:
+ * queue until a completion frees a slot. Requests submitted while the context's thread runs
+ * completion callbacks (which typically submit the next ones) are queued too, and go to the
+ * kernel in one io_submit when the callbacks are done: one system call and one device
+ * notification for the batch. Only vectored reads and writes on O_DIRECT files:
  * the kernel does nothing else asynchronously, so the file driver keeps the rest.
  */
 #include <errno.h>
@@ -30,8 +33,9 @@ typedef struct LaioState {
     int efd;
     unsigned depth; /* io_setup's nr_events: never more in flight */
     GMutex lock;    /* pending and in_flight: submitters run in any thread */
-    GQueue pending; /* LaioRequests waiting for a slot */
+    GQueue pending; /* LaioRequests waiting for a slot, or for the batch to end */
     unsigned in_flight;
+    unsigned batching; /* > 0 while the context's thread runs completion callbacks */
 } LaioState;
 
 /* GMainContext -> LaioState; an entry lives as long as its source is attached. */
@@ -126,6 +130,21 @@ static int laio_reap(LaioState *s, struct io_event *events, GQueue *failed)
     return n;
 }
 
+/* Start or end a batch; the end submits what the callbacks queued. */
+static void laio_batch(LaioState *s, bool begin)
+{
+    GQueue failed = G_QUEUE_INIT;
+
+    g_mutex_lock(&s->lock);
+    if (begin) {
+        s->batching++;
+    } else if (--s->batching == 0) {
+        laio_kick(s, &failed);
+    }
+    g_mutex_unlock(&s->lock);
+    laio_finish_failed(&failed);
+}
+
 static gboolean laio_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
     LaioState *s = (LaioState *)source;
@@ -137,6 +156,7 @@ static gboolean laio_dispatch(GSource *source, GSourceFunc cb, gpointer data)
     if (read(s->efd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
         g_warning("linux-aio: reading the eventfd failed: %s", g_strerror(errno));
     }
+    laio_batch(s, true);
     do {
         n = laio_reap(s, events, &failed);
         laio_finish_failed(&failed);
@@ -144,6 +164,7 @@ static gboolean laio_dispatch(GSource *source, GSourceFunc cb, gpointer data)
             laio_finish(events[i].data, (long)events[i].res);
         }
     } while (n == LAIO_BATCH);
+    laio_batch(s, false);
     return G_SOURCE_CONTINUE;
 }
 
@@ -249,7 +270,12 @@ static LaioRequest *laio_request_new(LaioState *s, int fd, BlockRequest *req)
     LaioRequest *lreq = g_new0(LaioRequest, 1);
     IOVector *qiov = req->qiov;
 
-    if (req->type == BLOCK_REQ_WRITE) {
+    /* One segment as a plain pread/pwrite: the kernel need not copy in an iovec. */
+    if (qiov->niov == 1 && req->type == BLOCK_REQ_WRITE) {
+        io_prep_pwrite(&lreq->iocb, fd, qiov->iov[0].iov_base, qiov->iov[0].iov_len, req->offset);
+    } else if (qiov->niov == 1) {
+        io_prep_pread(&lreq->iocb, fd, qiov->iov[0].iov_base, qiov->iov[0].iov_len, req->offset);
+    } else if (req->type == BLOCK_REQ_WRITE) {
         io_prep_pwritev(&lreq->iocb, fd, qiov->iov, qiov->niov, req->offset);
     } else {
         io_prep_preadv(&lreq->iocb, fd, qiov->iov, qiov->niov, req->offset);
@@ -275,7 +301,14 @@ bool laio_submit(int fd, BlockRequest *req)
     }
     g_mutex_lock(&s->lock);
     g_queue_push_tail(&s->pending, laio_request_new(s, fd, req));
-    laio_kick(s, &failed);
+    /*
+     * Within a batch, the request waits for its end, or for the next completion reaped by
+     * a nested dispatch (a callback that waits for its own request): with nothing in
+     * flight there would be no such completion, so it goes now.
+     */
+    if (!s->batching || !s->in_flight) {
+        laio_kick(s, &failed);
+    }
     g_mutex_unlock(&s->lock);
     laio_finish_failed(&failed);
     return true;

@@ -2,7 +2,9 @@
  * The io_uring engine (aio=io_uring): one ring per GMainContext, its completions signalled
  * on a registered eventfd watched by a GSource in that context. Any thread submits under
  * the ring's lock; requests beyond what the completion queue can hold wait in a queue until
- * a completion frees a slot. Vectored reads and writes only (the core runs flush, discard
+ * a completion frees a slot. Requests submitted while the context's thread runs completion
+ * callbacks go to the kernel together when the callbacks are done, in one io_uring_enter.
+ * Vectored reads and writes only (the core runs flush, discard
  * and write-zeroes on its worker threads); a short read is resumed until the end of the
  * file, which reads as zeroes.
  */
@@ -38,8 +40,9 @@ typedef struct LuringState {
     int efd;
     unsigned limit; /* completion queue entries: never more in flight */
     GMutex lock;    /* the ring, pending and in_flight: submitters run in any thread */
-    GQueue pending; /* LuringRequests waiting for a slot */
+    GQueue pending; /* LuringRequests waiting for a slot, or for the batch to end */
     unsigned in_flight;
+    unsigned batching; /* > 0 while the context's thread runs completion callbacks */
 } LuringState;
 
 /* GMainContext -> LuringState; an entry lives as long as its source is attached. */
@@ -54,7 +57,12 @@ static void luring_prep(struct io_uring_sqe *sqe, LuringRequest *lreq)
     const IOVector *v = lreq->done ? &lreq->rest : req->qiov;
     uint64_t offset = req->offset + lreq->done;
 
-    if (req->type == BLOCK_REQ_WRITE) {
+    /* One segment as a plain read/write: the kernel need not copy in an iovec. */
+    if (v->niov == 1 && req->type == BLOCK_REQ_WRITE) {
+        io_uring_prep_write(sqe, lreq->fd, v->iov[0].iov_base, v->iov[0].iov_len, offset);
+    } else if (v->niov == 1) {
+        io_uring_prep_read(sqe, lreq->fd, v->iov[0].iov_base, v->iov[0].iov_len, offset);
+    } else if (req->type == BLOCK_REQ_WRITE) {
         io_uring_prep_writev(sqe, lreq->fd, v->iov, v->niov, offset);
     } else {
         io_uring_prep_readv(sqe, lreq->fd, v->iov, v->niov, offset);
@@ -93,7 +101,26 @@ static void luring_enqueue(LuringState *s, LuringRequest *lreq, bool front)
     } else {
         g_queue_push_tail(&s->pending, lreq);
     }
-    luring_kick(s);
+    /*
+     * Within a batch, the request waits for its end, or for the next completion reaped by
+     * a nested dispatch (a callback that waits for its own request): with nothing in
+     * flight there would be no such completion, so it goes now.
+     */
+    if (!s->batching || !s->in_flight) {
+        luring_kick(s);
+    }
+    g_mutex_unlock(&s->lock);
+}
+
+/* Start or end a batch; the end submits what the callbacks queued. */
+static void luring_batch(LuringState *s, bool begin)
+{
+    g_mutex_lock(&s->lock);
+    if (begin) {
+        s->batching++;
+    } else if (--s->batching == 0) {
+        luring_kick(s);
+    }
     g_mutex_unlock(&s->lock);
 }
 
@@ -170,12 +197,14 @@ static gboolean luring_dispatch(GSource *source, GSourceFunc cb, gpointer data)
     if (read(s->efd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
         g_warning("io_uring: reading the eventfd failed: %s", g_strerror(errno));
     }
+    luring_batch(s, true);
     do {
         n = luring_reap(s, done);
         for (unsigned i = 0; i < n; i++) {
             luring_complete(s, done[i].lreq, done[i].res);
         }
     } while (n == LURING_BATCH);
+    luring_batch(s, false);
     return G_SOURCE_CONTINUE;
 }
 

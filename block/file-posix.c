@@ -19,6 +19,7 @@
 #include <glib.h>
 #include "block/aio-engine.h"
 #include "block/block_int.h"
+#include "util/thread-pool.h"
 
 #define FILE_MAX_BLOCKSIZE 4096
 #define FILE_WORKER_THREADS 64
@@ -181,14 +182,22 @@ static void file_close(BlockDriverState *bs)
 
 /* ---- Reads, writes, flush ---- */
 
-/* One preadv/pwritev of at most IOV_MAX segments, retried on EINTR: bytes or -errno. */
+/*
+ * One preadv/pwritev of at most IOV_MAX segments, retried on EINTR: bytes or -errno. A
+ * single segment goes through pread/pwrite, which spare the kernel copying in an iovec.
+ */
 static ssize_t file_rw_once(int fd, bool is_write, const IOVector *v, uint64_t offset)
 {
     int niov = MIN(v->niov, IOV_MAX);
     ssize_t n;
 
     do {
-        n = is_write ? pwritev(fd, v->iov, niov, offset) : preadv(fd, v->iov, niov, offset);
+        if (niov == 1) {
+            n = is_write ? pwrite(fd, v->iov[0].iov_base, v->iov[0].iov_len, offset)
+                         : pread(fd, v->iov[0].iov_base, v->iov[0].iov_len, offset);
+        } else {
+            n = is_write ? pwritev(fd, v->iov, niov, offset) : preadv(fd, v->iov, niov, offset);
+        }
     } while (n < 0 && errno == EINTR);
     return n < 0 ? -errno : n;
 }
@@ -532,23 +541,41 @@ static int file_run_request(BlockRequest *req)
     return file_preadv(req->bs, req->offset, req->bytes, req->qiov, req->flags);
 }
 
-/* Runs on a worker thread; bdrv_request_complete() hands the result to req->ctx. */
-static void file_worker_run(gpointer data, gpointer unused)
+/* Runs on a worker thread. */
+static int file_worker_run(void *opaque)
 {
-    BlockRequest *req = data;
+    return file_run_request(opaque);
+}
 
-    bdrv_request_complete(req, file_run_request(req));
+/* Runs in req->ctx, in a batch with the other requests finished meanwhile. */
+static void file_worker_done(void *opaque, int ret)
+{
+    bdrv_request_complete(opaque, ret);
+}
+
+/* One pool per completion context, created on first use and kept for the process. */
+static ThreadPool *file_worker_pool(GMainContext *ctx)
+{
+    static GMutex lock;
+    static GHashTable *pools; /* GMainContext * -> ThreadPool * */
+    ThreadPool *pool;
+
+    g_mutex_lock(&lock);
+    if (!pools) {
+        pools = g_hash_table_new(NULL, NULL);
+    }
+    pool = g_hash_table_lookup(pools, ctx);
+    if (!pool) {
+        pool = thread_pool_new(ctx, FILE_WORKER_THREADS);
+        g_hash_table_insert(pools, ctx, pool);
+    }
+    g_mutex_unlock(&lock);
+    return pool;
 }
 
 static void file_worker_submit(BlockRequest *req)
 {
-    static gsize pool;
-
-    if (g_once_init_enter(&pool)) {
-        g_once_init_leave(&pool, (gsize)g_thread_pool_new(file_worker_run, NULL,
-                                                          FILE_WORKER_THREADS, FALSE, NULL));
-    }
-    g_thread_pool_push((GThreadPool *)pool, req, NULL);
+    thread_pool_submit(file_worker_pool(req->ctx), file_worker_run, req, file_worker_done, req);
 }
 
 /*

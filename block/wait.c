@@ -4,7 +4,8 @@
  * thread default, or the global default for the main thread) keeps dispatching it, so
  * completions it owns still run; other threads (workers, jobs) sleep on a condition
  * variable. A kick both broadcasts the condition and wakes every dispatching waiter with an
- * idle source, so no wake-up is lost between a check and a sleep.
+ * idle source, so no wake-up is lost between a check and a sleep; with nobody waiting, as
+ * on almost every request completion, it costs no system call.
  */
 #include <unistd.h>
 #include <glib.h>
@@ -23,9 +24,21 @@ static gboolean wait_point_wake_cb(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/*
+ * Threads asleep on any wait point's condition (atomic). A sleeper counts itself with the
+ * wait point's lock held, in the same critical section in which it found the predicate
+ * busy, and the lock stays held until g_cond_wait has registered it; a kicker reads the
+ * count with that lock held after changing the state. So a kicker either runs before the
+ * sleeper's check (which then sees the new state) or sees the count and broadcasts. One
+ * count for all wait points only costs a needless broadcast when another one has sleepers.
+ */
+static int cond_sleepers;
+
 void wait_point_kick_locked(const WaitPoint *wp)
 {
-    g_cond_broadcast(wp->cond);
+    if (g_atomic_int_get(&cond_sleepers) > 0) {
+        g_cond_broadcast(wp->cond);
+    }
     for (GSList *l = *wp->waiters; l; l = l->next) {
         GSource *src = g_idle_source_new();
 
@@ -49,7 +62,9 @@ void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque)
     g_mutex_lock(wp->lock);
     while (busy(opaque)) {
         if (!own) {
+            g_atomic_int_inc(&cond_sleepers);
             g_cond_wait(wp->cond, wp->lock);
+            g_atomic_int_add(&cond_sleepers, -1);
             continue;
         }
         *wp->waiters = g_slist_prepend(*wp->waiters, ctx);
