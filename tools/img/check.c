@@ -135,6 +135,7 @@ int img_check(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *fmt = NULL, *output = "human";
+    bool json;
     bool quiet = false;
     int fix = 0, c, ret;
     BlockBackend *blk;
@@ -168,8 +169,7 @@ int img_check(int argc, char **argv)
             img_bad_option(c, argv);
         }
     }
-    if (strcmp(output, "human") != 0 && strcmp(output, "json") != 0) {
-        error_report("--output must be used with human or json as argument.");
+    if (!img_parse_output(output, &json)) {
         return 1;
     }
     if (optind != argc - 1) {
@@ -185,7 +185,7 @@ int img_check(int argc, char **argv)
         blk_unref(blk);
         return 63;
     }
-    ret = run_check(blk_bs(blk), fix, !strcmp(output, "json"), quiet, argv[optind]);
+    ret = run_check(blk_bs(blk), fix, json, quiet, argv[optind]);
     blk_unref(blk);
     return ret;
 }

@@ -84,3 +84,13 @@ BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool wr
     blk_set_enable_write_cache(blk, !writethrough);
     return blk;
 }
+
+bool img_parse_output(const char *output, bool *json)
+{
+    if (strcmp(output, "human") != 0 && strcmp(output, "json") != 0) {
+        error_report("--output must be used with human or json as argument.");
+        return false;
+    }
+    *json = !strcmp(output, "json");
+    return true;
+}

@@ -31,6 +31,8 @@ void img_snapshot_dump(JsonObject *sn);
 char *img_size_to_str(uint64_t val);
 
 /* "PROG: msg" and "Try 'PROG --help' for more information" on stderr, then exit(1). */
+/* --output=human|json: false (reported as qemu-img does) for anything else. */
+bool img_parse_output(const char *output, bool *json);
 void G_GNUC_NORETURN img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 /* getopt's '?' and ':' results (the optstring must start with ':'), as qemu-img words them. */
 void G_GNUC_NORETURN img_bad_option(int c, char **argv);

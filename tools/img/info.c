@@ -244,6 +244,7 @@ int img_info(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *fmt = NULL, *output = "human";
+    bool json;
     bool chain = false;
     JsonArray *list;
     int c;
@@ -267,8 +268,7 @@ int img_info(int argc, char **argv)
             img_bad_option(c, argv);
         }
     }
-    if (strcmp(output, "human") != 0 && strcmp(output, "json") != 0) {
-        error_report("--output must be used with human or json as argument.");
+    if (!img_parse_output(output, &json)) {
         return 1;
     }
     if (optind != argc - 1) {
@@ -278,7 +278,7 @@ int img_info(int argc, char **argv)
     if (!list) {
         return 1;
     }
-    if (!strcmp(output, "json")) {
+    if (json) {
         JsonNode *node = chain ? json_node_init_array(json_node_alloc(), list)
                                : json_array_dup_element(list, 0);
         g_autoptr(GString) out = g_string_new(NULL);
