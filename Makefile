@@ -9,8 +9,7 @@ all check check-unit check-system check-slow check-qtest fuzz check-fuzz bench d
 else
 include config.mak
 
-SRC_DIRS := util hw/core hw/kvm hw/i386 hw/pci hw/isa hw/char hw/rtc hw/nvram hw/misc \
-            hw/input hw/acpi block blockdev monitor system
+SRC_DIRS := util $(patsubst %/,%,$(sort $(wildcard hw/*/))) block blockdev monitor system
 LIB_SRCS := $(filter-out system/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 LIB_OBJS := $(LIB_SRCS:.c=.o)
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)

@@ -10,6 +10,7 @@
 #include "config-host.h"
 #include "blockdev/blockdev.h"
 #include "hw/e820.h"
+#include "hw/qdev.h"
 #include "system/cmdline.h"
 #include "util/cutils.h"
 #include "util/opts.h"
@@ -406,6 +407,36 @@ static bool opt_drive(VMConfig *cfg, const char *arg, Error **errp)
     return opts && cmdline_add_drive(cfg, opts, errp);
 }
 
+static const OptsList device_opts = { "device", "driver", false, NULL };
+
+/* -device DRIVER[,prop=val...]: help is printed at once; devices are made after the board. */
+static bool opt_device(VMConfig *cfg, const char *arg, Error **errp)
+{
+    Opts *opts = opts_parse(&device_opts, arg, true, errp);
+    DriveArg *dev;
+
+    if (!opts) {
+        return false;
+    }
+    if (qdev_device_help(opts)) {
+        exit(0);
+    }
+    for (guint i = 0; opts_id(opts) && i < cfg->devices->len; i++) {
+        DriveArg *other = g_ptr_array_index(cfg->devices, i);
+
+        if (!g_strcmp0(opts_id(other->opts), opts_id(opts))) {
+            error_setg(errp, "Duplicate ID '%s' for device", opts_id(opts));
+            opts_free(opts);
+            return false;
+        }
+    }
+    dev = g_new0(DriveArg, 1);
+    dev->opts = opts;
+    dev->loc = g_strdup(cmdline_loc);
+    g_ptr_array_add(cfg->devices, dev);
+    return true;
+}
+
 static bool opt_hda(VMConfig *cfg, const char *arg, Error **errp)
 {
     return cmdline_add_drive_file(cfg, IF_DEFAULT, 0, arg, "media=disk", errp);
@@ -536,6 +567,8 @@ static const CmdOption options[] = {
     { "boot", true, opt_boot, "[order=drives][,menu=on|off][,reboot-timeout=ms]" },
     { "drive", true, opt_drive, "[file=FILE][,if=TYPE][,index=N][,media=d][,format=F]...  "
                                 "a drive (format=help lists the formats)" },
+    { "device", true, opt_device, "driver[,prop=value][,...]  add a device (help lists "
+                                  "them; driver,help its properties)" },
     { "hda", true, opt_hda, "file  IDE hard disk 0 (also: a bare FILE operand)" },
     { "hdb", true, opt_hdb, "file  IDE hard disk 1" },
     { "hdc", true, opt_hdc, "file  IDE hard disk 2" },
@@ -590,6 +623,7 @@ static void cmdline_defaults(VMConfig *cfg)
     cfg->pc.reboot_timeout = -1;
     cfg->pc.fw_cfg_user = g_ptr_array_new();
     cfg->drives = g_ptr_array_new();
+    cfg->devices = g_ptr_array_new();
 }
 
 static void cmdline_check_kernel(VMConfig *cfg)
@@ -696,4 +730,20 @@ void cmdline_create_drives(VMConfig *cfg)
         !drive_add_defaults(PC_BLOCK_DEFAULT_TYPE, cfg->snapshot, &err)) {
         cmdline_drive_failed(err);
     }
+}
+
+void cmdline_create_devices(VMConfig *cfg)
+{
+    Error *err = NULL;
+
+    for (guint i = 0; i < cfg->devices->len; i++) {
+        DriveArg *dev = g_ptr_array_index(cfg->devices, i);
+
+        error_set_location(dev->loc);
+        if (!qdev_device_add(dev->opts, &err)) {
+            error_report_err(err);
+            exit(1);
+        }
+    }
+    error_set_location(NULL);
 }

@@ -87,6 +87,8 @@ int main(int argc, char **argv)
     if (!pc_init(&cfg.ms, &cfg.pc, &error_fatal)) {
         return 1;
     }
+    cmdline_create_devices(&cfg);
+    pc_machine_done();
     drive_check_orphans();
     main_check_host(&cfg);  /* after every configuration error: those come first */
     g_unix_signal_add(SIGINT, main_on_signal, GINT_TO_POINTER(SIGINT));

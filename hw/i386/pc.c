@@ -17,6 +17,7 @@
 #include "hw/pc-chipset.h"
 #include "hw/pci.h"
 #include "hw/port92.h"
+#include "hw/qdev.h"
 #include "hw/rtc.h"
 #include "hw/serial.h"
 
@@ -209,6 +210,23 @@ static void pc_isa_init(PCBoard *b, PCConfig *cfg)
     i8042_init(1, 12);
 }
 
+/* "pci.0", the bus -device puts PCI devices on; they may come and go (device_del). */
+static void pc_pci_qbus_init(PCIBus *bus)
+{
+    BusState *qbus = qbus_new(QBUS_TYPE_PCI, "pci.0", NULL, 0, bus);
+
+    qbus->hotplug = true;
+    qbus_set_fw_path(qbus, "/pci@i0cf8");
+}
+
+void pc_machine_done(void)
+{
+    size_t len;
+    g_autofree char *order = qdev_get_boot_order(&len);
+
+    fw_cfg_modify_file(board.fw_cfg, "bootorder", order, len);
+}
+
 bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
 {
     PCBoard *b = &board;
@@ -220,6 +238,7 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     }
     machine_register_reset(pc_reset_bios_alias, b);
     bus = i440fx_init();
+    pc_pci_qbus_init(bus);
     piix3_init(bus, PCI_DEVFN(1, 0));
     piix4_pm_init(bus, PCI_DEVFN(1, 3), 9);
     pc_isa_init(b, cfg);

@@ -27,5 +27,7 @@ typedef struct PCFwCfgItem {
 } PCFwCfgItem;
 
 bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp);
+/* After -device: what depends on every device (the bootorder file from bootindex). */
+void pc_machine_done(void);
 
 #endif

@@ -29,6 +29,7 @@ typedef struct VMConfig {
     const char *qtest_spec;    /* -qtest CHARDEV */
     const char *qtest_log;     /* -qtest-log FILE */
     GPtrArray *drives;         /* of DriveArg *, in command-line order */
+    GPtrArray *devices;        /* of DriveArg * (-device OPTS), in command-line order */
     bool snapshot;             /* -snapshot */
     bool no_kvm_check;         /* -no-kvm-check: skip the host's kernel-mode speed check */
 } VMConfig;
@@ -40,5 +41,7 @@ void cmdline_parse(int argc, char **argv, VMConfig *cfg);
  * error print "minivmm: -drive OPTS: MESSAGE" and exit(1), as QEMU does.
  */
 void cmdline_create_drives(VMConfig *cfg);
+/* Create the -device devices, after the board; on an error print it and exit(1). */
+void cmdline_create_devices(VMConfig *cfg);
 
 #endif
