@@ -1,8 +1,9 @@
 /*
  * Validation of user-stated I/O limits (ThrottleConfig), with QEMU 2.2's rules and texts:
  * a total limit and a read/write limit of the same kind may not be combined, and no value
- * may be negative (a QMP int64 below zero arrives here above INT64_MAX). QEMU 2.2 accepts
- * anything else, bursts below the average included. Not the leaky-bucket engine.
+ * may be negative (a QMP int64 below zero arrives here above INT64_MAX); burst lengths,
+ * which came later, get later QEMU's rules and texts. Anything else is accepted as 2.2 did,
+ * bursts below the average included. Not the leaky-bucket engine (block/throttle.c).
  */
 #include <string.h>
 #include "block/throttle-config.h"
@@ -50,11 +51,34 @@ bool throttle_conflicting(const ThrottleConfig *cfg, Error **errp)
     return conflict;
 }
 
+/* A burst length of 1 is the default, so only a longer one needs a burst rate. */
+static const char *throttle_burst_length_error(const ThrottleBucketConfig *b)
+{
+    if (!b->burst_length) {
+        return "the burst length cannot be 0";
+    }
+    if (b->burst_length > 1 && !b->max) {
+        return "burst length set without burst rate";
+    }
+    if (b->burst_length > 1 && b->burst_length > THROTTLE_VALUE_MAX / b->max) {
+        return "burst length too high for this burst rate";
+    }
+    return NULL;
+}
+
 bool throttle_is_valid(const ThrottleConfig *cfg, Error **errp)
 {
     for (int i = 0; i < THROTTLE_BUCKET_MAX; i++) {
         if (cfg->buckets[i].avg > INT64_MAX || cfg->buckets[i].max > INT64_MAX) {
             error_setg(errp, "bps/iops/maxs values must be 0 or greater");
+            return false;
+        }
+    }
+    for (int i = 0; i < THROTTLE_BUCKET_MAX; i++) {
+        const char *msg = throttle_burst_length_error(&cfg->buckets[i]);
+
+        if (msg) {
+            error_setg(errp, "%s", msg);
             return false;
         }
     }

@@ -2,7 +2,7 @@
  * I/O limits as the user states them (-drive throttling.*, block_set_io_throttle): six
  * buckets (bps/iops x total/read/write), each with an average rate, a burst maximum and a
  * burst length, plus the iops-size accounting unit. Validation lives here; the leaky-bucket
- * engine that enforces them is a separate piece (util/throttle.c).
+ * engine that enforces them is a separate piece (block/throttle.c).
  */
 #ifndef BLOCK_THROTTLE_CONFIG_H
 #define BLOCK_THROTTLE_CONFIG_H
@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "util/error.h"
+
+/* QEMU's bound on a burst: max x burst length may not exceed it. */
+#define THROTTLE_VALUE_MAX 1000000000000000ULL
 
 typedef enum ThrottleBucketType {
     THROTTLE_BPS_TOTAL,
@@ -24,7 +27,7 @@ typedef enum ThrottleBucketType {
 typedef struct ThrottleBucketConfig {
     uint64_t avg;         /* units per second; 0 = unlimited */
     uint64_t max;         /* burst rate; 0 = no burst beyond avg */
-    uint64_t burst_length; /* seconds the burst may last (1 when unset) */
+    uint64_t burst_length; /* seconds the burst may last (*-max-length; 1 when unset) */
 } ThrottleBucketConfig;
 
 typedef struct ThrottleConfig {
@@ -42,8 +45,12 @@ bool throttle_enabled(const ThrottleConfig *cfg);
  */
 bool throttle_conflicting(const ThrottleConfig *cfg, Error **errp);
 /*
- * False (with "bps/iops/maxs values must be 0 or greater") if an average or maximum is
- * negative, i.e. above INT64_MAX. QEMU 2.2 has no other rule (max below avg is accepted).
+ * False with QEMU's message if an average or maximum is negative, i.e. above INT64_MAX
+ * ("bps/iops/maxs values must be 0 or greater", 2.2's text), or a burst length is wrong
+ * (later QEMU's rules and texts): 0 ("the burst length cannot be 0"), above 1 without a
+ * burst rate ("burst length set without burst rate"), or max x length above
+ * THROTTLE_VALUE_MAX ("burst length too high for this burst rate"). As in QEMU 2.2, a
+ * maximum below its average, or without one, is accepted.
  */
 bool throttle_is_valid(const ThrottleConfig *cfg, Error **errp);
 
