@@ -18,6 +18,11 @@ BlockDriverState *bdrv_open_device(const char *device, const char *filename, Jso
 /* Every open node, named or not, in opening order (a new list; g_list_free it). */
 GList *bdrv_all_nodes(void);
 
+/* ---- snapshot-overlay.c ---- */
+/* snapshot=on: put a temporary qcow2 overlay opened with flags over bs and return it; the
+ * overlay takes over the caller's reference to bs (dropped on failure). */
+BlockDriverState *bdrv_append_temp_snapshot(BlockDriverState *bs, int flags, Error **errp);
+
 /* ---- probe.c ---- */
 /* The best-scoring driver (score > 0) for buf, skipping format skip_format; or NULL. */
 /* The name of an image format whose signature buf starts with, or NULL (format-magic.c). */
@@ -37,6 +42,19 @@ int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, u
  * writethrough, FUA) rather than passed to the driver as it is. */
 bool bdrv_write_needs_core(BlockDriverState *bs, uint64_t offset, int flags);
 void bdrv_refresh_total_bytes(BlockDriverState *bs);
+
+/* ---- copy-on-read.c ---- */
+typedef struct CorRange CorRange;
+/* Copy-on-read is on for bs: the flag, a backing node and bs writable. */
+bool bdrv_cor_enabled(const BlockDriverState *bs);
+/* A checked read that also copies what came from the backing chain into bs. */
+int bdrv_cor_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                    int flags);
+/* Hold [offset, offset+bytes) of bs: exclusive for a copy, shared for a write (waits for
+ * overlapping holders it conflicts with). */
+CorRange *bdrv_cor_range_lock(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              bool exclusive);
+void bdrv_cor_range_unlock(CorRange *r);
 
 /* ---- io-align.c: request_alignment, bounce buffers, read-modify-write ---- */
 typedef struct TrackedWrite TrackedWrite;
@@ -98,6 +116,8 @@ void wait_point_dec(const WaitPoint *wp, int *counter);
 void wait_point_wait_zero(const WaitPoint *wp, int *counter);
 
 /* ---- block-backend.c, block-backend-io.c ---- */
+typedef struct BlkThrottle BlkThrottle; /* throttle-groups.c */
+
 struct BlockBackend {
     char *name; /* "" once hidden by drive_del */
     int refcnt;
@@ -118,6 +138,7 @@ struct BlockBackend {
     GSList *waiters;
     int in_flight; /* device requests not yet completed (atomic) */
     BlockAcctStats stats;
+    BlkThrottle *throttle; /* I/O limits; NULL until first set (atomic pointer) */
 };
 
 #define BLK_WAIT_POINT(blk) (&(WaitPoint){&(blk)->lock, &(blk)->cond, &(blk)->waiters})

@@ -184,6 +184,17 @@ static bool take_detect_zeroes(JsonObject *opts, NodeOptions *no, Error **errp)
     return true;
 }
 
+/* "backing": "" means no backing file, for every node (as blockdev-add allows). */
+static void take_no_backing(JsonObject *opts, NodeOptions *no)
+{
+    const char *ref = dict_get_str(opts, "backing");
+
+    if (ref && !ref[0]) {
+        no->flags |= BDRV_O_NO_BACKING;
+        dict_del(opts, "backing");
+    }
+}
+
 static bool take_node_options(JsonObject *opts, NodeOptions *no, Error **errp)
 {
     const char *name = dict_get_str(opts, "node-name");
@@ -195,6 +206,7 @@ static bool take_node_options(JsonObject *opts, NodeOptions *no, Error **errp)
         no->node_name = g_strdup(name);
         dict_del(opts, "node-name");
     }
+    take_no_backing(opts, no);
     return take_bool_flag(opts, "cache.direct", BDRV_O_NOCACHE, &no->flags, errp) &&
            take_bool_flag(opts, "cache.no-flush", BDRV_O_NO_FLUSH, &no->flags, errp) &&
            take_bool_flag(opts, "cache.writeback", BDRV_O_CACHE_WB, &no->flags, errp) &&
@@ -257,6 +269,49 @@ BlockDriverState *bdrv_open_child(BlockDriverState *parent, JsonObject *options,
         *slot = bdrv_open_image(options, child_name, NULL, flags, allow_none, errp);
     }
     return *slot;
+}
+
+/* The recorded backing name relative to the image's directory, unless it is absolute or
+ * names a protocol ("proto:..." before any '/'). */
+static char *bdrv_full_backing_name(BlockDriverState *bs, const char *name)
+{
+    const char *colon = strchr(name, ':');
+    const char *base = bs->file ? bs->file->filename : bs->filename;
+    g_autofree char *dir = NULL;
+
+    if (g_path_is_absolute(name) || (colon && !memchr(name, '/', colon - name))) {
+        return g_strdup(name);
+    }
+    dir = g_path_get_dirname(base);
+    return g_build_filename(dir, name, NULL);
+}
+
+int bdrv_open_backing(BlockDriverState *bs, JsonObject *options, const char *name,
+                      const char *fmt, int flags, Error **errp)
+{
+    bool is_ref = dict_has(options, "backing");
+    bool named = dict_has(options, "backing.file.filename") ||
+                 dict_has(options, "backing.filename");
+    g_autofree char *path = NULL;
+    Error *err = NULL;
+
+    if (bs->backing || (flags & BDRV_O_NO_BACKING)) {
+        return 0;
+    }
+    if (!is_ref && !named && name && name[0]) {
+        path = bdrv_full_backing_name(bs, name);
+    }
+    if (!is_ref && fmt && fmt[0] && !dict_has(options, "backing.driver")) {
+        json_object_set_string_member(options, "backing.driver", fmt);
+    }
+    bs->backing = bdrv_open_image(options, "backing", path, bdrv_backing_flags(flags), true,
+                                  &err);
+    if (err) {
+        error_setg(errp, "Could not open backing file: %s", error_get_pretty(err));
+        error_free(err);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* ---- creating and deleting nodes ---- */
@@ -323,6 +378,17 @@ void bdrv_unref(BlockDriverState *bs)
 
 /* ---- opening ---- */
 
+/* QEMU 2.2 opens "backing.*" for every node: a driver without backing files refuses them. */
+static bool bdrv_has_backing_options(BlockDriverState *bs, GStrv keys)
+{
+    for (int i = 0; keys[i] && !bs->drv->supports_backing; i++) {
+        if (!strcmp(keys[i], "backing") || g_str_has_prefix(keys[i], "backing.")) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Options left after the driver's open: the first one (in name order) is an error. */
 static bool bdrv_check_leftovers(BlockDriverState *bs, JsonObject *opts, const char *device,
                                  Error **errp)
@@ -336,6 +402,10 @@ static bool bdrv_check_leftovers(BlockDriverState *bs, JsonObject *opts, const c
     keys = dict_keys_sorted(opts);
     if (!keys[0]) {
         return true;
+    }
+    if (bdrv_has_backing_options(bs, keys)) {
+        error_setg(errp, "Driver doesn't support backing files");
+        return false;
     }
     if (bs->open_flags & BDRV_O_PROTOCOL) {
         error_setg(errp, "Block protocol '%s' doesn't support the option '%s'",
@@ -579,7 +649,12 @@ BlockDriverState *bdrv_open_device(const char *device, const char *filename, Jso
         }
         filename = NULL;
     }
-    bs = bdrv_open_opts(device, filename, opts, flags, errp);
+    if ((flags & BDRV_O_SNAPSHOT) && !(flags & BDRV_O_PROTOCOL)) {
+        bs = bdrv_open_opts(device, filename, opts, bdrv_backing_flags(flags), errp);
+        bs = bs ? bdrv_append_temp_snapshot(bs, flags, errp) : NULL;
+    } else {
+        bs = bdrv_open_opts(device, filename, opts, flags, errp);
+    }
 out:
     json_object_unref(opts);
     return bs;

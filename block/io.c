@@ -254,8 +254,8 @@ static int bdrv_do_flush(BlockDriverState *bs)
     return ret;
 }
 
-int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes,
-                     IOVector *qiov, int flags)
+static int bdrv_dispatch_request(BlockDriverState *bs, BlockReqType type, uint64_t offset,
+                                 uint64_t bytes, IOVector *qiov, int flags)
 {
     switch (type) {
     case BLOCK_REQ_READ:
@@ -270,6 +270,25 @@ int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, u
         return bdrv_do_pwrite_zeroes(bs, offset, bytes, flags);
     }
     g_assert_not_reached();
+}
+
+/* With copy-on-read, reads copy and every content change is ordered against the copies. */
+int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes,
+                     IOVector *qiov, int flags)
+{
+    CorRange *range;
+    int ret;
+
+    if (!bdrv_cor_enabled(bs) || type == BLOCK_REQ_FLUSH) {
+        return bdrv_dispatch_request(bs, type, offset, bytes, qiov, flags);
+    }
+    if (type == BLOCK_REQ_READ) {
+        return bs->drv->preadv ? bdrv_cor_preadv(bs, offset, bytes, qiov, flags) : -ENOTSUP;
+    }
+    range = bdrv_cor_range_lock(bs, offset, bytes, false);
+    ret = bdrv_dispatch_request(bs, type, offset, bytes, qiov, flags);
+    bdrv_cor_range_unlock(range);
+    return ret;
 }
 
 /* ---- the synchronous API ---- */

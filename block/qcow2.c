@@ -59,30 +59,6 @@ static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
     return qcow2_read_snapshots(bs, s, errp);
 }
 
-/* Backing file named in the image, unless the user gave "backing" options. */
-static BlockDriverState *open_backing(BlockDriverState *bs, BDRVQcow2State *s,
-                                      JsonObject *options, int flags, Error **errp)
-{
-    g_autofree char *dir = NULL, *path = NULL;
-    bool given = dict_has(options, "backing");
-    g_auto(GStrv) keys = dict_keys_sorted(options);
-
-    for (int i = 0; keys[i]; i++) {
-        given |= g_str_has_prefix(keys[i], "backing.");
-    }
-    if (given || !s->backing_file || (flags & BDRV_O_NO_BACKING)) {
-        return bdrv_open_child(bs, options, "backing", flags, true, errp);
-    }
-    dir = g_path_get_dirname(bs->file->filename);
-    path = g_path_is_absolute(s->backing_file) ? g_strdup(s->backing_file)
-                                               : g_build_filename(dir, s->backing_file, NULL);
-    json_object_set_string_member(options, "backing.file.filename", path);
-    if (s->backing_format) {
-        json_object_set_string_member(options, "backing.driver", s->backing_format);
-    }
-    return bdrv_open_child(bs, options, "backing", flags, true, errp);
-}
-
 static int open_writable(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
 {
     int ret;
@@ -139,9 +115,9 @@ static int do_open(BlockDriverState *bs, BDRVQcow2State *s, JsonObject *options,
     if ((flags & BDRV_O_RDWR) && (ret = open_writable(bs, s, errp)) < 0) {
         return ret;
     }
-    if (!open_backing(bs, s, options, flags, errp) && s->backing_file &&
-        !(flags & BDRV_O_NO_BACKING)) {
-        return -EINVAL;
+    if ((ret = bdrv_open_backing(bs, options, s->backing_file, s->backing_format, flags,
+                                 errp)) < 0) {
+        return ret;
     }
     bs->backing_file = g_strdup(s->backing_file);
     bs->backing_format = g_strdup(s->backing_format);

@@ -149,4 +149,16 @@ BlockDriverState *bdrv_open_child(BlockDriverState *parent, JsonObject *options,
                                   const char *child_name, int flags, bool allow_none,
                                   Error **errp);
 
+/*
+ * For formats with a backing file, from open: open parent->backing as QEMU 2.2 does. The
+ * options "backing" (a node-name or drive id) or "backing.*" are used when given; the image
+ * named by the image itself (name, relative to the image's directory) is opened unless
+ * they name another file ("backing.file.filename"), in the recorded format fmt unless they
+ * give a "backing.driver". Nothing is opened with BDRV_O_NO_BACKING (also set by
+ * "backing": "") or when there is neither a name nor options. Failures read "Could not
+ * open backing file: <why>". 0 or -errno.
+ */
+int bdrv_open_backing(BlockDriverState *parent, JsonObject *options, const char *name,
+                      const char *fmt, int flags, Error **errp);
+
 #endif

@@ -2,7 +2,7 @@
  * minivmm-io: an I/O exerciser for the block layer with qemu-io's command line, commands
  * and output, so that tests can drive the block layer without a guest and compare with
  * Debian's qemu-io. Parses the program options (format, cache/aio/discard modes, read-only,
- * extra driver options), opens the image as backend "hda", runs each -c command in order
+ * snapshot, copy-on-read, extra driver options), opens the image as backend "hda", runs each -c command in order
  * (or commands read from stdin), waits for outstanding aio, and exits 1 if any command
  * failed. The commands are in io-*.c; not an interactive shell with line editing.
  */
@@ -34,7 +34,9 @@ static void io_usage(const char *name)
            "                       from the given string\n"
            "  -f, --format FMT     specifies the block driver to use\n"
            "  -r, --read-only      export read-only\n"
+           "  -s, --snapshot       use snapshot file\n"
            "  -n, --nocache        disable host cache, short for -t none\n"
+           "  -C, --copy-on-read   enable copy-on-read\n"
            "  -k, --native-aio     use kernel AIO implementation\n"
            "                       (Linux only, prefer use of -i)\n"
            "  -i, --aio=MODE       use AIO mode (threads, native or io_uring)\n"
@@ -88,6 +90,12 @@ static void io_handle_opt(IoOptions *o, int c, const char *arg, const char *prog
     case 'r':
         o->flags &= ~BDRV_O_RDWR;
         break;
+    case 's':
+        o->flags |= BDRV_O_SNAPSHOT;
+        break;
+    case 'C':
+        o->flags |= BDRV_O_COPY_ON_READ;
+        break;
     case 'n':
         o->flags |= BDRV_O_NOCACHE;
         o->writethrough = false;
@@ -138,11 +146,12 @@ static void io_parse_args(IoOptions *o, int argc, char **argv)
         {"read-only", no_argument, NULL, 'r'},     {"nocache", no_argument, NULL, 'n'},
         {"native-aio", no_argument, NULL, 'k'},    {"aio", required_argument, NULL, 'i'},
         {"discard", required_argument, NULL, 'd'}, {"cache", required_argument, NULL, 't'},
-        {"option", required_argument, NULL, 'o'},  {NULL, 0, NULL, 0},
+        {"option", required_argument, NULL, 'o'},  {"snapshot", no_argument, NULL, 's'},
+        {"copy-on-read", no_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "hVc:d:f:rnki:t:o:", lopt, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hVc:d:f:rsnCki:t:o:", lopt, NULL)) != -1) {
         io_handle_opt(o, c, optarg, g_get_prgname());
     }
     if (argc - optind > 1) {
