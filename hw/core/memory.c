@@ -70,6 +70,13 @@ void *guest_ram_ptr(uint64_t gpa, uint64_t len)
     return b ? b->host + (gpa - b->gpa) : NULL;
 }
 
+void *guest_ram_ptr_rw(uint64_t gpa, uint64_t len)
+{
+    RAMBlock *b = guest_mem_find(gpa, len);
+
+    return b && !b->readonly ? b->host + (gpa - b->gpa) : NULL;
+}
+
 bool guest_mem_read(uint64_t gpa, void *buf, uint64_t len)
 {
     void *p = guest_ram_ptr(gpa, len);

@@ -20,6 +20,7 @@
 #include "hw/qdev.h"
 #include "hw/rtc.h"
 #include "hw/serial.h"
+#include "hw/virtio-blk.h"
 
 #define PC_VGA_HOLE_START 0xa0000ULL
 #define PC_VGA_HOLE_END   0xc0000ULL
@@ -244,5 +245,8 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     pc_isa_init(b, cfg);
     pc_cmos_init(b);
     pc_fw_cfg_init(b, cfg);
+    if (!virtio_blk_pci_create_drives(errp)) {
+        return false;
+    }
     return !cfg->kernel || pc_load_kernel(b, cfg, errp);
 }

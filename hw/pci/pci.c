@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib.h>
 #include "hw/irq.h"
+#include "hw/msix.h"
 #include "hw/pci.h"
 
 #define PCI_ISA_IRQS 16
@@ -51,6 +52,7 @@ void pci_bus_free(PCIBus *bus)
         for (int n = 0; n < PCI_NUM_REGIONS; n++) {
             io_region_del(dev->bars[n].region);
         }
+        msix_free(dev);
         g_free(dev);
     }
     g_free(bus);
@@ -423,6 +425,7 @@ void pci_bus_config_write(PCIBus *bus, unsigned devfn, unsigned addr, uint32_t v
         return;
     }
     pci_default_config_write(dev, addr, val, len);
+    msix_config_write(dev, addr, val, len);
     if (dev->info->config_write) {
         dev->info->config_write(dev, addr, val, len);
     }
@@ -459,6 +462,7 @@ void pci_device_reset(PCIDevice *dev)
     pci_reset_bars(dev);
     pci_update_mappings(dev);
     pci_set_irq(dev, false);
+    msix_reset(dev);
     if (dev->info->reset) {
         dev->info->reset(dev);
     }

@@ -11,6 +11,8 @@
 
 /* Host pointer for [gpa, gpa+len) if it lies entirely inside one RAM block, else NULL. */
 void *guest_ram_ptr(uint64_t gpa, uint64_t len);
+/* The same for a range a device will write (DMA into guest buffers): NULL for ROM too. */
+void *guest_ram_ptr_rw(uint64_t gpa, uint64_t len);
 /* Copy to/from guest RAM; false (nothing copied) when any byte is outside RAM. */
 bool guest_mem_read(uint64_t gpa, void *buf, uint64_t len);
 bool guest_mem_write(uint64_t gpa, const void *buf, uint64_t len);

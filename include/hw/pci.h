@@ -2,7 +2,8 @@
  * The PCI core: bus 0 with up to 256 functions, each with a 256-byte configuration space,
  * write masks, BARs that (un)map their I/O regions as the guest programs them, a capability
  * list, and INTx routing through the four PIRQ lines of a PIIX-style interrupt router.
- * Not the host bridge (i440fx.c decodes ports 0xcf8/0xcfc), not PCI-to-PCI bridges, not MSI.
+ * Not the host bridge (i440fx.c decodes ports 0xcf8/0xcfc), not PCI-to-PCI bridges, not MSI;
+ * MSI-X lives in msix.c, which the core calls through dev->msix.
  * Register names and bit values come from <linux/pci_regs.h>, spelled as in the PCI spec.
  */
 #ifndef HW_PCI_H
@@ -30,6 +31,7 @@
 
 typedef struct PCIBus PCIBus;
 typedef struct PCIDevice PCIDevice;
+typedef struct MSIXState MSIXState;
 
 /* What pci_register_bar() maps: exactly one of IO, MEM32, MEM64, plus PREFETCH for memory. */
 typedef enum PCIBarFlags {
@@ -76,6 +78,7 @@ struct PCIDevice {
     PCIBar bars[PCI_NUM_REGIONS];
     bool irq_level;                        /* the device's INTx output */
     bool irq_counted;                      /* the bus counts it (INTx not disabled) */
+    MSIXState *msix;                       /* msix.c's state, NULL without MSI-X */
 };
 
 /* Returns the ISA IRQ that PIRQ line pirq (0..3) is steered to, or -1 when disabled. */
