@@ -118,7 +118,8 @@ static int bdrv_check_probed_raw_write(BlockDriverState *bs, uint64_t offset, ui
 bool bdrv_write_needs_core(BlockDriverState *bs, uint64_t offset, int flags)
 {
     return bs->detect_zeroes != BLOCKDEV_DETECT_ZEROES_OPTIONS_OFF || !bs->enable_write_cache ||
-           (flags & BDRV_REQ_FUA) || (offset < PROBE_SECTOR && bdrv_is_probed_raw(bs));
+           (flags & (BDRV_REQ_FUA | BDRV_REQ_WRITE_COMPRESSED)) ||
+           (offset < PROBE_SECTOR && bdrv_is_probed_raw(bs));
 }
 
 static int bdrv_do_flush(BlockDriverState *bs);
@@ -140,6 +141,14 @@ static int bdrv_do_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes
 
     if (bytes == 0) {
         return 0;
+    }
+    if (flags & BDRV_REQ_WRITE_COMPRESSED) {
+        /* Compressed data is never zero-detected: the caller chose to store it. */
+        if (!bdrv_supports_compressed_writes(bs)) {
+            return -ENOTSUP;
+        }
+        ret = bs->drv->pwritev_compressed(bs, offset, bytes, qiov);
+        return bdrv_write_done(bs, ret, flags);
     }
     if (offset < PROBE_SECTOR && bdrv_is_probed_raw(bs)) {
         ret = bdrv_check_probed_raw_write(bs, offset, bytes, qiov);
@@ -431,14 +440,37 @@ int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
     return 0;
 }
 
-int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum)
+/* DATA a driver maps to a hole (or past the end) of its file reads as zeroes (QEMU). */
+static int bdrv_block_status_recurse(BlockDriverState *bs, int ret, uint64_t *pnum,
+                                     uint64_t map, BlockDriverState *file)
 {
-    BlockDriverState *file = NULL;
-    uint64_t map = 0;
+    uint64_t fpnum;
+    int fret;
+
+    ret &= ~BDRV_BLOCK_RECURSE;
+    if (!file || file == bs || !(ret & BDRV_BLOCK_DATA) || (ret & BDRV_BLOCK_ZERO)) {
+        return ret;
+    }
+    fret = bdrv_block_status(file, map, *pnum, &fpnum);
+    if (fret < 0) {
+        return ret; /* only extra information */
+    }
+    if (!fpnum) {
+        return ret | BDRV_BLOCK_ZERO;
+    }
+    *pnum = MIN(*pnum, fpnum);
+    return ret | (fret & BDRV_BLOCK_ZERO);
+}
+
+int bdrv_block_status_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                          uint64_t *map, BlockDriverState **file)
+{
     int64_t len = bdrv_getlength(bs);
     int ret;
 
     *pnum = 0;
+    *map = 0;
+    *file = NULL;
     if (len < 0) {
         return len;
     }
@@ -452,8 +484,45 @@ int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uin
     }
     bdrv_request_enter(bs, NULL);
     bdrv_nesting_enter();
-    ret = bs->drv->block_status(bs, offset, bytes, pnum, &file, &map);
+    ret = bs->drv->block_status(bs, offset, bytes, pnum, file, map);
     bdrv_nesting_leave();
     bdrv_request_leave(bs);
-    return ret;
+    if (ret < 0) {
+        return ret;
+    }
+    if (*file) {
+        ret |= BDRV_BLOCK_OFFSET_VALID;
+    }
+    return ret & BDRV_BLOCK_RECURSE ? bdrv_block_status_recurse(bs, ret, pnum, *map, *file)
+                                    : ret;
+}
+
+int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum)
+{
+    BlockDriverState *file;
+    uint64_t map;
+    int ret = bdrv_block_status_map(bs, offset, bytes, pnum, &map, &file);
+
+    return ret < 0 ? ret : ret & ~BDRV_BLOCK_OFFSET_VALID;
+}
+
+bool bdrv_supports_compressed_writes(const BlockDriverState *bs)
+{
+    return bs->drv && bs->drv->pwritev_compressed;
+}
+
+bool bdrv_format_supports_compressed_writes(const char *format_name)
+{
+    BlockDriver *drv = bdrv_find_format(format_name);
+
+    return drv && drv->pwritev_compressed;
+}
+
+int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
+{
+    *bdi = (BlockDriverInfo){0};
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    return bs->drv->get_info ? bs->drv->get_info(bs, bdi) : 0;
 }

@@ -127,6 +127,10 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta)
     qcow2_cache_discard(s->l2_cache, cluster << s->cluster_bits);
     qcow2_cache_discard(s->refblock_cache, cluster << s->cluster_bits);
     s->free_cluster_index = MIN(s->free_cluster_index, cluster);
+    if (s->free_byte_offset >> s->cluster_bits == cluster) {
+        s->free_byte_offset = 0; /* no more compressed data into a cluster that is free */
+    }
+    s->dbuf_entry = 0; /* a freed compressed cluster's descriptor may come back */
     bdrv_pdiscard(bs->file, cluster << s->cluster_bits, s->cluster_size);
     return 0;
 }

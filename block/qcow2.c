@@ -257,7 +257,7 @@ static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
  * the refcount table, the snapshot table or a table in the caches. A hit means the image
  * lies about its clusters: mark it corrupt rather than write.
  */
-static int check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
+int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
 {
     BDRVQcow2State *s = bs->opaque;
     const char *what = NULL;
@@ -313,7 +313,7 @@ static int cow_read(BlockDriverState *bs, uint64_t guest, uint64_t e, uint8_t *d
     return ret;
 }
 
-static int mark_dirty(BlockDriverState *bs)
+int qcow2_mark_dirty(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
 
@@ -341,7 +341,7 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     int64_t host;
     int ret, idx;
 
-    if ((ret = mark_dirty(bs)) < 0) {
+    if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
     }
     if (in_cluster && (ret = cow_read(bs, start, e, buf)) < 0) {
@@ -360,7 +360,7 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     if (host < 0) {
         return host;
     }
-    if ((ret = check_overlap(bs, host, n * cs)) < 0) {
+    if ((ret = qcow2_check_overlap(bs, host, n * cs)) < 0) {
         return ret;
     }
     ret = bdrv_pwrite(bs->file, host, buf, n * cs);
@@ -390,7 +390,7 @@ static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector
     }
     if (qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL && (e & QCOW_OFLAG_COPIED)) {
         uint64_t host = (e & L2E_OFFSET_MASK) + (off & (s->cluster_size - 1));
-        if ((ret = check_overlap(bs, host, *run)) < 0) {
+        if ((ret = qcow2_check_overlap(bs, host, *run)) < 0) {
             return ret;
         }
         return unlocked_file_io(bs, host, *run, qiov, qoff, true);
@@ -399,7 +399,7 @@ static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector
     return alloc_write(bs, off, *run, e, qiov, qoff);
 }
 
-static int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
                          int flags)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -430,7 +430,7 @@ static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes
     while (s->unlocked_io) {
         g_cond_wait(&s->io_cond, &s->lock);
     }
-    if ((ret = mark_dirty(bs)) < 0) {
+    if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
     }
     while (offset < end && ret >= 0) {
@@ -573,6 +573,32 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
     return ret;
 }
 
+/*
+ * QEMU's test for preallocated metadata: far more clusters in use than the file has blocks
+ * allocated. Data clusters of such an image may be holes in the file, so block status then
+ * asks the file too (BDRV_BLOCK_RECURSE). Called with the lock held.
+ */
+static bool detect_metadata_preallocation(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t len = bdrv_getlength(bs->file), alloc = bdrv_get_allocated_file_size(bs->file);
+    uint64_t real, threshold, end, count = 0, rc;
+
+    if (len < 0 || alloc < 0) {
+        return false;
+    }
+    real = alloc >> s->cluster_bits;
+    threshold = MAX(real * 10 / 9, real + 2);
+    end = (len + s->cluster_size - 1) >> s->cluster_bits;
+    for (uint64_t c = 0; c < end && count <= threshold; c++) {
+        if (qcow2_get_refcount(bs, c, &rc) < 0) {
+            return false;
+        }
+        count += rc > 0;
+    }
+    return count > threshold;
+}
+
 static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                               uint64_t *pnum, BlockDriverState **file, uint64_t *map)
 {
@@ -581,6 +607,10 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
     int ret;
 
     g_mutex_lock(&s->lock);
+    if (!s->prealloc_checked) {
+        s->metadata_prealloc = detect_metadata_preallocation(bs);
+        s->prealloc_checked = true;
+    }
     ret = qcow2_get_mapping(bs, offset, bytes, &e, pnum);
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
@@ -597,8 +627,17 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
     default:
         *file = bs->file;
         *map = (e & L2E_OFFSET_MASK) + (offset & (s->cluster_size - 1));
-        return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
+        return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED |
+               (s->metadata_prealloc ? BDRV_BLOCK_RECURSE : 0);
     }
+}
+
+static int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    bdi->cluster_size = s->cluster_size;
+    return 0;
 }
 
 static BlockDriver bdrv_qcow2 = {
@@ -616,6 +655,8 @@ static BlockDriver bdrv_qcow2 = {
     .getlength = qcow2_getlength,
     .truncate = qcow2_truncate,
     .block_status = qcow2_block_status,
+    .pwritev_compressed = qcow2_pwritev_compressed,
+    .get_info = qcow2_get_info,
 };
 
 static void __attribute__((constructor)) qcow2_register(void)

@@ -4,7 +4,8 @@
  * guest I/O path), qcow2-header.c (header parsing, validation, extensions, header updates),
  * qcow2-cluster.c (L1/L2 mapping), qcow2-refcount.c (refcounts and cluster allocation),
  * qcow2-cache.c (write-back table caches), qcow2-check.c (consistency check and refcount
- * rebuild), qcow2-create.c (image creation), qcow2-snapshot.c (internal snapshots). Not a public interface.
+ * rebuild), qcow2-create.c (image creation), qcow2-snapshot.c (internal snapshots),
+ * qcow2-compress.c (compressed cluster writes). Not a public interface.
  */
 #ifndef BLOCK_QCOW2_H
 #define BLOCK_QCOW2_H
@@ -130,11 +131,26 @@ typedef struct BDRVQcow2State {
     uint8_t *cbuf;           /* decompression scratch: compressed bytes */
     uint8_t *dbuf;           /* last decompressed cluster */
     uint64_t dbuf_entry;     /* its L2 entry, 0 = none */
+    uint64_t free_byte_offset; /* compressed writes: next free byte in a shared cluster */
+    bool prealloc_checked;   /* block status: metadata_prealloc is known */
+    bool metadata_prealloc;  /* data clusters may be holes in the file */
 } BDRVQcow2State;
 
 /* Set by minivmm-img check before opening: allow read-write on a corrupt or dirty image
  * without the automatic repair (the checker repairs). */
 extern bool qcow2_open_for_check;
+
+/* ---- qcow2.c ---- */
+int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                  int flags);
+/* Set the dirty bit before the first allocation when lazy refcounts are on. */
+int qcow2_mark_dirty(BlockDriverState *bs);
+/* -EIO (and the image marked corrupt) if guest data at [off, off+len) would hit metadata. */
+int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len);
+
+/* ---- qcow2-compress.c ---- */
+int qcow2_pwritev_compressed(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                             IOVector *qiov);
 
 /* ---- qcow2-header.c ---- */
 int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);

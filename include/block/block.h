@@ -31,6 +31,8 @@ enum {
     BDRV_O_PROTOCOL      = 0x8000, /* the filename names a protocol node, not a format */
     BDRV_O_UNMAP         = 0x4000, /* discard=unmap */
     BDRV_O_IO_URING      = 0x10000,/* aio=io_uring (extension) */
+    BDRV_O_CHECK         = 0x1000, /* opened to be checked and repaired: corrupt or dirty
+                                     * images open read-write without the automatic repair */
     BDRV_O_CACHE_WB      = 0x0040, /* cache.writeback=on: guest sees a volatile cache;
                                       * without it every write is followed by a flush */
 };
@@ -40,6 +42,9 @@ enum {
     BDRV_REQ_FUA        = 0x1,  /* write through to stable storage before completing */
     BDRV_REQ_MAY_UNMAP  = 0x2,  /* write_zeroes may deallocate */
     BDRV_REQ_ZERO_WRITE = 0x4,  /* internal: this write is a zero write (detect-zeroes) */
+    /* Store compressed: whole clusters (a short last one only at the end of the image);
+     * -ENOTSUP from formats without bdrv_supports_compressed_writes(). */
+    BDRV_REQ_WRITE_COMPRESSED = 0x8,
 };
 
 typedef enum BlockdevDetectZeroesOptions {
@@ -148,8 +153,28 @@ int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp);
  * Allocation status of [offset, offset+bytes): returns BDRV_BLOCK_* flags for the first
  * *pnum bytes (at least 1 byte unless at EOF).
  */
-enum { BDRV_BLOCK_DATA = 1, BDRV_BLOCK_ZERO = 2, BDRV_BLOCK_ALLOCATED = 4 };
+enum {
+    BDRV_BLOCK_DATA = 1,
+    BDRV_BLOCK_ZERO = 2,
+    BDRV_BLOCK_ALLOCATED = 4,
+    BDRV_BLOCK_OFFSET_VALID = 8, /* bdrv_block_status_map: *map in *file holds the bytes */
+    BDRV_BLOCK_RECURSE = 16,     /* driver to core only: ask *file whether DATA is zero */
+};
 int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum);
+/* The same, plus where the bytes are stored: with BDRV_BLOCK_OFFSET_VALID, at *map in node
+ * *file (a protocol node); otherwise *file is NULL (zero or compressed clusters, ...). */
+int bdrv_block_status_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
+                          uint64_t *map, BlockDriverState **file);
+/* Whether writes with BDRV_REQ_WRITE_COMPRESSED work on this node, or on images of the format
+ * (before one is created). */
+bool bdrv_supports_compressed_writes(const BlockDriverState *bs);
+bool bdrv_format_supports_compressed_writes(const char *format_name);
+/* What a format tells about itself (QEMU's BlockDriverInfo, the part we use). */
+typedef struct BlockDriverInfo {
+    uint32_t cluster_size; /* 0: the format has no clusters */
+} BlockDriverInfo;
+/* 0 and *bdi filled (zeroes when the driver has nothing to say), or -errno. */
+int bdrv_get_info(BlockDriverState *bs, BlockDriverInfo *bdi);
 
 /* ---- asynchronous I/O (completion in the submitting thread's GMainContext) ---- */
 typedef void BlockCompletionFunc(void *opaque, int ret);

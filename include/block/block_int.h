@@ -97,6 +97,11 @@ struct BlockDriver {
      * write-zeroes always run the synchronous ops in the worker pool.
      */
     void (*aio_submit)(BlockDriverState *bs, BlockRequest *req);
+    /* Optional: write whole clusters compressed (BDRV_REQ_WRITE_COMPRESSED; the core checks
+     * nothing beyond the range: the driver refuses what it cannot store). */
+    int (*pwritev_compressed)(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                              IOVector *qiov);
+    int (*get_info)(BlockDriverState *bs, BlockDriverInfo *bdi);
     /* Optional, called after open: set bs->request_alignment (default 1) to what the node
      * needs (O_DIRECT: the logical block size). */
     void (*refresh_limits)(BlockDriverState *bs);

@@ -18,16 +18,9 @@
 #include "util/error.h"
 #include "tools/img/img.h"
 
-typedef struct CreateArgs {
-    const char *filename;
-    const char *fmt;
-    const char *compat;
-    const char *prealloc;
-    bool quiet;
-    Qcow2CreateOpts q;
-} CreateArgs;
+typedef ImgCreateArgs CreateArgs;
 
-static void create_help(const char *fmt)
+void img_create_help(const char *fmt)
 {
     printf("Supported options:\n");
     if (!strcmp(fmt, "raw")) {
@@ -125,15 +118,21 @@ static bool parse_options(CreateArgs *a, char **items, uint64_t *size, bool *hel
     return true;
 }
 
-static bool resolve_compat(CreateArgs *a)
+bool img_create_parse_options(CreateArgs *a, const char *opts, uint64_t *size, bool *help)
+{
+    g_strfreev(a->items);
+    a->items = g_strsplit(opts, ",", -1);
+    return parse_options(a, a->items, size, help);
+}
+
+bool img_create_resolve(CreateArgs *a, Error **errp)
 {
     if (!a->compat || !strcmp(a->compat, "1.1") || !strcmp(a->compat, "v3")) {
         a->q.version = 3;
     } else if (!strcmp(a->compat, "0.10") || !strcmp(a->compat, "v2")) {
         a->q.version = 2;
     } else {
-        error_report("%s: Parameter 'version' does not accept value '%s'", a->filename,
-                     a->compat);
+        error_setg(errp, "Parameter 'version' does not accept value '%s'", a->compat);
         return false;
     }
     if (!a->prealloc || !strcmp(a->prealloc, "off")) {
@@ -141,8 +140,19 @@ static bool resolve_compat(CreateArgs *a)
     } else if (!strcmp(a->prealloc, "metadata") && strcmp(a->fmt, "raw") != 0) {
         a->q.prealloc_metadata = true;
     } else {
-        error_report("%s: Parameter 'preallocation' does not accept value '%s'", a->filename,
-                     a->prealloc);
+        error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", a->prealloc);
+        return false;
+    }
+    return true;
+}
+
+static bool resolve_compat(CreateArgs *a)
+{
+    Error *err = NULL;
+
+    if (!img_create_resolve(a, &err)) {
+        error_report("%s: %s", a->filename, error_get_pretty(err));
+        error_free(err);
         return false;
     }
     return true;
@@ -226,6 +236,13 @@ static int create_raw(const char *filename, uint64_t size, Error **errp)
     return 0;
 }
 
+int img_create_file(CreateArgs *a, uint64_t size, Error **errp)
+{
+    a->q.size = size;
+    return !strcmp(a->fmt, "raw") ? create_raw(a->filename, size, errp)
+                                  : qcow2_create_file(a->filename, &a->q, errp);
+}
+
 static int create_image(CreateArgs *a, int64_t size)
 {
     Error *err = NULL;
@@ -248,8 +265,7 @@ static int create_image(CreateArgs *a, int64_t size)
     }
     a->q.size = size;
     print_formatting(a);
-    ret = !strcmp(a->fmt, "raw") ? create_raw(a->filename, size, &err)
-                                 : qcow2_create_file(a->filename, &a->q, &err);
+    ret = img_create_file(a, size, &err);
     if (ret < 0) {
         error_report("%s: %s", a->filename, error_get_pretty(err));
         error_free(err);
@@ -302,7 +318,7 @@ int img_create(int argc, char **argv)
         return 1;
     }
     if (help) {
-        create_help(a.fmt);
+        img_create_help(a.fmt);
         return 0;
     }
     if (optind >= argc) {

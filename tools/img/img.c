@@ -19,9 +19,14 @@ static const ImgCmd img_cmds[] = {
      "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "
      "[-t cache] [-w] filename"},
     {"check", img_check, "[-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] filename"},
+    {"compare", img_compare, "[-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] filename1 filename2"},
+    {"convert", img_convert,
+     "[-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] "
+     "[-S sparse_size] [-m num_coroutines] [-W] filename [filename2 [...]] output_filename"},
     {"create", img_create,
      "[-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]"},
     {"info", img_info, "[-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
+    {"map", img_map, "[-f fmt] [--output=ofmt] filename"},
     {"snapshot", img_snapshot,
      "[-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] filename"},
 };

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "block/block-backend.h"
+#include "block/qcow2.h"
 
 typedef struct ImgCmd {
     const char *name;
@@ -18,10 +19,32 @@ typedef struct ImgCmd {
     const char *syntax; /* the options summary for `--help` */
 } ImgCmd;
 
+/* An image to create (create.c), also used by convert: fmt "raw" or "qcow2". */
+typedef struct ImgCreateArgs {
+    const char *filename;
+    const char *fmt;
+    const char *compat;
+    const char *prealloc;
+    bool quiet;
+    Qcow2CreateOpts q;
+    char **items; /* the -o string split at commas (img_create_parse_options) */
+} ImgCreateArgs;
+/* -o "k=v,..." into a (errors reported as qemu-img does); *help when "help" is there. */
+bool img_create_parse_options(ImgCreateArgs *a, const char *opts, uint64_t *size, bool *help);
+/* Check compat and preallocation: false with errp set when they do not fit the format. */
+bool img_create_resolve(ImgCreateArgs *a, Error **errp);
+/* Create the image (after img_create_resolve), without any output. 0 or -errno. */
+int img_create_file(ImgCreateArgs *a, uint64_t size, Error **errp);
+/* qemu-img's "Supported options:" list of -o help for fmt. */
+void img_create_help(const char *fmt);
+
 int img_bench(int argc, char **argv);
 int img_check(int argc, char **argv);
+int img_compare(int argc, char **argv);
+int img_convert(int argc, char **argv);
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);
+int img_map(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
 /* A Qcow2Snapshot as qemu's SnapshotInfo, and one line of qemu-img's snapshot table for
  * it (the table header when NULL). */
@@ -52,5 +75,17 @@ bool img_parse_ulong(const char *s, uint64_t max, uint64_t *out);
  */
 BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
                        bool quiet);
+
+/*
+ * map.c: the block status of [offset, offset+bytes) through bs's backing chain, as qemu-img
+ * sees it: BDRV_BLOCK_* of the first layer holding data or zeroes (ZERO without ALLOCATED
+ * when no layer does), *depth its distance from bs, *pnum bytes (> 0) with that status, and
+ * with BDRV_BLOCK_OFFSET_VALID the host offset *map in *file.
+ */
+int img_block_status_chain(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                           uint64_t *pnum, int *depth, uint64_t *map, BlockDriverState **file);
+/* convert.c: img_open under backend name `name`, for commands opening several images. */
+BlockBackend *img_open_backend(const char *name, const char *filename, const char *fmt,
+                               int flags, bool writethrough);
 
 #endif

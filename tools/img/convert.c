@@ -1,0 +1,687 @@
+/*
+ * minivmm-img convert: qemu-img 7.2's "convert [-p] [-c] [-f fmt] [-O output_fmt] [-o options]
+ * [-t cache] [-T src_cache] [-S sparse_size] [-m num] [-W] [-n] [-q] filename [filename2
+ * [...]] output_filename". The inputs are concatenated into an output created with their
+ * total size (unless -n). The copy runs as up to -m (default 8) chunks of up to 2 MiB in
+ * flight on the asynchronous API: the source's block status says which ranges are zero (not
+ * read, and not written to a fresh output), data chunks are read, zero blocks of -S bytes
+ * (default 4 KiB; 0: write everything) in them are skipped, the rest is written; with -c every
+ * non-zero cluster is written compressed. The -p progress counts the bytes to copy as
+ * qemu-img does. Not supported: snapshots as sources (-l, -s), -B, --image-opts, --object.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util/error.h"
+#include "tools/img/img.h"
+
+#define CONVERT_CHUNK (2 * 1024 * 1024)
+#define CONVERT_MAX_SPARSE (16 * 1024 * 1024)
+
+typedef struct ConvertOptions {
+    const char *src_fmt, *out_fmt, *options, *cache, *src_cache;
+    bool progress, compress, skip_create, quiet;
+    int64_t min_sparse;
+    uint64_t num_req;
+} ConvertOptions;
+
+typedef enum ConvertStatus { CONVERT_DATA, CONVERT_ZERO, CONVERT_BACKING } ConvertStatus;
+
+typedef struct ConvertState {
+    BlockBackend **src;
+    int64_t *src_len;
+    int nsrc;
+    uint64_t total;
+    BlockBackend *target;
+    bool compress, has_zero_init, target_has_backing;
+    uint64_t min_sparse, cluster_size;
+    int num_req;
+    /* scheduling */
+    uint64_t next;            /* target offset of the next range to schedule */
+    uint64_t status_end;      /* cached source status, valid below this target offset */
+    ConvertStatus status;
+    int in_flight;
+    int ret;
+    /* progress: bytes to copy and copied */
+    bool progress;
+    uint64_t to_copy, copied;
+    float last_print, current;
+} ConvertState;
+
+typedef struct ConvertJob {
+    ConvertState *s;
+    uint64_t offset, bytes; /* in the output */
+    uint64_t pos;           /* next byte of the buffer to look at */
+    uint8_t *buf;
+    IOVector qiov;          /* the whole buffer (the read) */
+    IOVector wqiov;         /* the run being written */
+    bool writing;
+} ConvertJob;
+
+/* ---- progress, as qemu-img's "    (NN.NN/100%)\r" with 1% steps ---- */
+
+static void convert_progress(ConvertState *s, float current)
+{
+    if (!s->progress) {
+        return;
+    }
+    current = MIN(current, 100);
+    s->current = current;
+    if (current > s->last_print + 1.0 || current == 100 || current == 0) {
+        s->last_print = current;
+        printf("    (%3.2f/100%%)\r", current);
+        fflush(stdout);
+    }
+}
+
+/* ---- where the bytes come from ---- */
+
+/* The source and the offset in it of output byte off; *left: bytes to that source's end. */
+static int convert_locate(ConvertState *s, uint64_t off, uint64_t *src_off, uint64_t *left)
+{
+    for (int i = 0; i < s->nsrc; i++) {
+        if (off < (uint64_t)s->src_len[i]) {
+            *src_off = off;
+            *left = s->src_len[i] - off;
+            return i;
+        }
+        off -= s->src_len[i];
+    }
+    g_assert_not_reached();
+}
+
+/* Data, zero, or (target with a backing file) not allocated in the source's top image. */
+static int convert_chain_status(ConvertState *s, BlockDriverState *bs, uint64_t off,
+                                uint64_t *n, ConvertStatus *st)
+{
+    bool top = true;
+
+    while (bs) {
+        uint64_t pnum;
+        int64_t len;
+        int ret = bdrv_block_status(bs, off, *n, &pnum);
+
+        if (ret < 0) {
+            return ret;
+        }
+        *n = MAX(MIN(*n, pnum), 1);
+        if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
+            *st = ret & BDRV_BLOCK_ZERO ? CONVERT_ZERO : CONVERT_DATA;
+            return 0;
+        }
+        if (top && s->target_has_backing) {
+            *st = CONVERT_BACKING;
+            return 0;
+        }
+        top = false;
+        bs = bdrv_backing_child(bs);
+        len = bs ? bdrv_getlength(bs) : 0;
+        if (len < 0) {
+            return len;
+        }
+        if (off >= (uint64_t)len) {
+            break;
+        }
+        *n = MIN(*n, (uint64_t)len - off);
+    }
+    *st = CONVERT_ZERO;
+    return 0;
+}
+
+/* Status of the output range starting at off, and how far it reaches (cached). */
+static int convert_status(ConvertState *s, uint64_t off, uint64_t *end)
+{
+    uint64_t src_off, n;
+    int i, ret;
+
+    if (off < s->status_end) {
+        *end = s->status_end;
+        return 0;
+    }
+    i = convert_locate(s, off, &src_off, &n);
+    ret = convert_chain_status(s, blk_bs(s->src[i]), src_off, &n, &s->status);
+    if (ret < 0) {
+        error_report("error while reading block status at offset %" PRIu64 ": %s", src_off,
+                     strerror(-ret));
+        return ret;
+    }
+    s->status_end = *end = off + n;
+    return 0;
+}
+
+/*
+ * The next range to schedule and its status: up to the chunk boundary, the status change or
+ * the source's end. Compression takes whole clusters, so there a range is a whole chunk,
+ * zero only when all of it is.
+ */
+static int convert_next_range(ConvertState *s, uint64_t *bytes, ConvertStatus *st)
+{
+    uint64_t status_end, src_off, left, chunk_end;
+    int ret = convert_status(s, s->next, &status_end);
+
+    if (ret < 0) {
+        return ret;
+    }
+    convert_locate(s, s->next, &src_off, &left);
+    chunk_end = MIN((s->next / CONVERT_CHUNK + 1) * CONVERT_CHUNK, s->total);
+    /* -S 0 allocates everything: zeroes are copied as data, as qemu-img does. */
+    *st = s->status == CONVERT_ZERO && !s->min_sparse ? CONVERT_DATA : s->status;
+    if (s->compress) {
+        *bytes = chunk_end - s->next;
+        if (status_end < chunk_end) {
+            *st = CONVERT_DATA;
+        }
+        return 0;
+    }
+    *bytes = MIN(MIN(status_end, chunk_end), s->next + left) - s->next;
+    return 0;
+}
+
+/* ---- the copy ---- */
+
+static void convert_fail(ConvertState *s, const char *what, uint64_t off, int ret)
+{
+    if (!s->ret) {
+        error_report("error while %s at byte %" PRIu64 ": %s", what, off, strerror(-ret));
+        s->ret = ret;
+    }
+}
+
+static void convert_job_free(ConvertJob *j)
+{
+    ConvertState *s = j->s;
+
+    s->in_flight--;
+    if (j->writing) {
+        iov_destroy(&j->wqiov);
+    }
+    if (j->buf) {
+        iov_destroy(&j->qiov);
+        g_free(j->buf);
+    }
+    g_free(j);
+}
+
+static bool convert_block_is_zero(const uint8_t *p, uint64_t n)
+{
+    return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+/*
+ * From j->pos: the length of the next run of blocks that are all zero (*zero) or not. Blocks
+ * are aligned to `unit` in the output (min_sparse; a cluster when compressing).
+ */
+static uint64_t convert_run(ConvertJob *j, uint64_t unit, bool *zero)
+{
+    uint64_t pos = j->pos, end = j->bytes;
+    bool first = true;
+
+    while (pos < end) {
+        uint64_t blk_end = MIN(end, ((j->offset + pos) / unit + 1) * unit - j->offset);
+        bool z = convert_block_is_zero(j->buf + pos, blk_end - pos);
+
+        if (first) {
+            *zero = z;
+            first = false;
+        } else if (z != *zero) {
+            break;
+        }
+        pos = blk_end;
+    }
+    return pos - j->pos;
+}
+
+static void convert_write_next(ConvertJob *j);
+
+static void convert_write_cb(void *opaque, int ret)
+{
+    ConvertJob *j = opaque;
+
+    iov_destroy(&j->wqiov);
+    j->writing = false;
+    if (ret < 0) {
+        convert_fail(j->s, "writing", j->offset + j->pos, ret);
+        convert_job_free(j);
+        return;
+    }
+    convert_write_next(j);
+}
+
+/* Write the job's buffer run by run, skipping zero runs, then finish the job. */
+static void convert_write_next(ConvertJob *j)
+{
+    ConvertState *s = j->s;
+    uint64_t unit = s->compress ? s->cluster_size : s->min_sparse, n;
+    bool zero = false;
+
+    while (j->pos < j->bytes && !s->ret) {
+        uint64_t off = j->offset + j->pos;
+
+        n = unit ? convert_run(j, unit, &zero) : j->bytes - j->pos;
+        if (zero && s->has_zero_init) {
+            j->pos += n;
+            continue;
+        }
+        iov_init(&j->wqiov, 1);
+        iov_add_slice(&j->wqiov, &j->qiov, j->pos, n);
+        j->writing = true;
+        j->pos += n;
+        if (zero) {
+            blk_aio_pwrite_zeroes(s->target, off, n, BDRV_REQ_MAY_UNMAP, convert_write_cb, j);
+        } else {
+            blk_aio_pwritev(s->target, off, &j->wqiov,
+                            s->compress ? BDRV_REQ_WRITE_COMPRESSED : 0, convert_write_cb, j);
+        }
+        return;
+    }
+    s->copied += j->bytes;
+    if (s->to_copy) {
+        convert_progress(s, 100.0 * s->copied / s->to_copy);
+    }
+    convert_job_free(j);
+}
+
+static void convert_read_cb(void *opaque, int ret)
+{
+    ConvertJob *j = opaque;
+
+    if (ret < 0) {
+        convert_fail(j->s, "reading", j->offset, ret);
+        convert_job_free(j);
+        return;
+    }
+    convert_write_next(j);
+}
+
+static void convert_zero_cb(void *opaque, int ret)
+{
+    ConvertJob *j = opaque;
+
+    if (ret < 0) {
+        convert_fail(j->s, "writing", j->offset, ret);
+    }
+    convert_job_free(j);
+}
+
+static void convert_start_job(ConvertState *s, uint64_t bytes, ConvertStatus st)
+{
+    ConvertJob *j = g_new0(ConvertJob, 1);
+    uint64_t src_off, left;
+    int i;
+
+    *j = (ConvertJob){.s = s, .offset = s->next, .bytes = bytes};
+    s->in_flight++;
+    if (st == CONVERT_ZERO) {
+        blk_aio_pwrite_zeroes(s->target, j->offset, bytes, s->min_sparse ? BDRV_REQ_MAY_UNMAP : 0,
+                              convert_zero_cb, j);
+        return;
+    }
+    i = convert_locate(s, s->next, &src_off, &left);
+    j->buf = g_malloc(bytes);
+    iov_init_buf(&j->qiov, j->buf, bytes);
+    if (bytes > left) {
+        /* A compressed chunk running over a source's end: read it piece by piece. */
+        uint64_t done = 0;
+        int ret = 0;
+        while (done < bytes && ret >= 0) {
+            i = convert_locate(s, s->next + done, &src_off, &left);
+            left = MIN(left, bytes - done);
+            ret = blk_pread(s->src[i], src_off, j->buf + done, left);
+            done += left;
+        }
+        convert_read_cb(j, ret);
+        return;
+    }
+    blk_aio_preadv(s->src[i], src_off, &j->qiov, 0, convert_read_cb, j);
+}
+
+/* Start ranges until num_req are in flight; false when nothing is left to start. */
+static bool convert_schedule(ConvertState *s)
+{
+    ConvertStatus st;
+    uint64_t bytes;
+
+    while (!s->ret && s->next < s->total && s->in_flight < s->num_req) {
+        if (convert_next_range(s, &bytes, &st) < 0) {
+            s->ret = -EIO;
+            break;
+        }
+        if (st == CONVERT_BACKING || (st == CONVERT_ZERO && s->has_zero_init)) {
+            s->next += bytes;
+            continue;
+        }
+        convert_start_job(s, bytes, st);
+        s->next += bytes;
+    }
+    return !s->ret && s->next < s->total;
+}
+
+/* qemu-img counts what it will copy first, for the progress. */
+static int convert_count(ConvertState *s)
+{
+    ConvertStatus st;
+    uint64_t bytes;
+    int ret;
+
+    for (s->next = 0; s->next < s->total; s->next += bytes) {
+        if ((ret = convert_next_range(s, &bytes, &st)) < 0) {
+            return ret;
+        }
+        if (st == CONVERT_DATA) {
+            s->to_copy += bytes;
+        }
+    }
+    s->next = s->status_end = 0;
+    return 0;
+}
+
+static int convert_copy(ConvertState *s)
+{
+    if (s->progress && convert_count(s) < 0) {
+        return -EIO;
+    }
+    while (convert_schedule(s) || s->in_flight) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    if (!s->ret) {
+        s->ret = blk_flush(s->target);
+        if (s->ret < 0) {
+            error_report("error while flushing: %s", strerror(-s->ret));
+        }
+    }
+    return s->ret;
+}
+
+/* ---- options ---- */
+
+static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
+{
+    switch (c) {
+    case 'h':
+        img_help();
+    case 'f':
+        o->src_fmt = arg;
+        break;
+    case 'O':
+        o->out_fmt = arg;
+        break;
+    case 'o':
+        o->options = o->options ? g_strconcat(o->options, ",", arg, NULL) : g_strdup(arg);
+        break;
+    case 'c':
+        o->compress = true;
+        break;
+    case 'p':
+        o->progress = true;
+        break;
+    case 'q':
+        o->quiet = true;
+        break;
+    case 'n':
+        o->skip_create = true;
+        break;
+    case 't':
+        o->cache = arg;
+        break;
+    case 'T':
+        o->src_cache = arg;
+        break;
+    case 'W':
+        break; /* writes may complete out of order anyway */
+    case 'S':
+        o->min_sparse = img_cvtnum_full("buffer size for sparse output", arg, 0, INT64_MAX);
+        if (o->min_sparse < 0) {
+            exit(1);
+        }
+        if (o->min_sparse % 512 || o->min_sparse > CONVERT_MAX_SPARSE) {
+            error_report("Invalid buffer size for sparse output specified. Valid sizes are "
+                         "multiples of 512 up to %d. Select 0 to disable sparse detection "
+                         "(fully allocates output).", CONVERT_MAX_SPARSE);
+            exit(1);
+        }
+        break;
+    case 'm':
+        if (!img_parse_ulong(arg, 16, &o->num_req) || o->num_req < 1) {
+            error_report("Invalid number of coroutines. Allowed number of coroutines is "
+                         "between 1 and 16");
+            exit(1);
+        }
+        break;
+    default:
+        img_bad_option(c, argv);
+    }
+}
+
+static void convert_parse(ConvertOptions *o, int argc, char **argv)
+{
+    static const struct option lopt[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:WS:m:", lopt, NULL)) != -1) {
+        convert_opt(o, c, optarg, argv);
+    }
+    if (o->quiet) {
+        o->progress = false;
+    }
+}
+
+/* ---- set-up ---- */
+
+BlockBackend *img_open_backend(const char *name, const char *filename, const char *fmt,
+                               int flags, bool writethrough)
+{
+    JsonObject *opts = json_object_new();
+    Error *err = NULL;
+    BlockBackend *blk;
+
+    if (fmt) {
+        json_object_set_string_member(opts, "driver", fmt);
+    }
+    blk = blk_new_open(name, filename, opts, flags | (writethrough ? 0 : BDRV_O_CACHE_WB), &err);
+    if (!blk) {
+        error_report("Could not open '%s': %s", filename, error_get_pretty(err));
+        error_free(err);
+        return NULL;
+    }
+    blk_set_enable_write_cache(blk, !writethrough);
+    return blk;
+}
+
+static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char **files, int n)
+{
+    int flags = 0;
+    bool writethrough = false;
+
+    if (!bdrv_parse_cache_mode(o->src_cache, &flags, &writethrough)) {
+        error_report("Invalid source cache option: %s", o->src_cache);
+        return -1;
+    }
+    s->src = g_new0(BlockBackend *, n);
+    s->src_len = g_new0(int64_t, n);
+    for (int i = 0; i < n; i++) {
+        g_autofree char *name = g_strdup_printf("source-%d", i);
+
+        s->src[i] = img_open_backend(name, files[i], o->src_fmt, flags, writethrough);
+        if (!s->src[i]) {
+            return -1;
+        }
+        s->nsrc = i + 1;
+        s->src_len[i] = blk_getlength(s->src[i]);
+        if (s->src_len[i] < 0) {
+            error_report("Could not get size of %s: %s", files[i], strerror(-s->src_len[i]));
+            return -1;
+        }
+        s->total += s->src_len[i];
+    }
+    return 0;
+}
+
+/* Parse -o and create the output as qemu-img convert does (no "Formatting" line). */
+static int convert_create(ConvertState *s, const ConvertOptions *o, const char *out)
+{
+    ImgCreateArgs a = {.filename = out, .fmt = o->out_fmt, .quiet = true,
+                       .q = {.cluster_size = 65536, .refcount_bits = 16}};
+    uint64_t opt_size = UINT64_MAX;
+    bool help = false;
+    Error *err = NULL;
+    int ret = -1;
+
+    if (o->options && !img_create_parse_options(&a, o->options, &opt_size, &help)) {
+        goto out;
+    }
+    if (o->compress && a.prealloc && strcmp(a.prealloc, "off") != 0) {
+        error_report("Compression and preallocation not supported at the same time");
+        goto out;
+    }
+    if (a.q.backing_file && !a.q.backing_fmt) {
+        error_report("Use of backing file requires explicit backing format");
+        goto out;
+    }
+    s->target_has_backing = a.q.backing_file != NULL;
+    if (!img_create_resolve(&a, &err) || img_create_file(&a, s->total, &err) < 0) {
+        error_report("%s: error while converting %s: %s", out, o->out_fmt,
+                     error_get_pretty(err));
+        error_free(err);
+        goto out;
+    }
+    ret = 0;
+out:
+    g_strfreev(a.items);
+    return ret;
+}
+
+static int convert_open_target(ConvertState *s, const ConvertOptions *o, const char *out)
+{
+    int flags = BDRV_O_RDWR | (o->min_sparse ? BDRV_O_UNMAP : 0);
+    bool writethrough = false;
+    BlockDriverInfo bdi;
+    int64_t len;
+
+    if (!bdrv_parse_cache_mode(o->cache, &flags, &writethrough)) {
+        error_report("Invalid cache option: %s", o->cache);
+        return -1;
+    }
+    s->target = img_open(out, o->out_fmt, flags, writethrough, o->quiet);
+    if (!s->target) {
+        return -1;
+    }
+    len = blk_getlength(s->target);
+    if (o->skip_create && len >= 0 && (uint64_t)len < s->total) {
+        error_report("output file is smaller than input file");
+        return -1;
+    }
+    if (o->compress && !bdrv_supports_compressed_writes(blk_bs(s->target))) {
+        error_report("Compression not supported for this file format");
+        return -1;
+    }
+    if (bdrv_get_info(blk_bs(s->target), &bdi) < 0 ||
+        (o->compress && (!bdi.cluster_size || bdi.cluster_size > CONVERT_CHUNK))) {
+        error_report("could not get block driver info");
+        return -1;
+    }
+    s->cluster_size = bdi.cluster_size;
+    return 0;
+}
+
+/* Checks qemu-img makes before it touches the output. */
+static bool convert_check_options(const ConvertOptions *o)
+{
+    if (o->skip_create && o->options) {
+        error_report("-o has no effect when skipping image creation");
+        return false;
+    }
+    if (!o->skip_create && strcmp(o->out_fmt, "raw") != 0 && strcmp(o->out_fmt, "qcow2") != 0) {
+        error_report("Unknown file format '%s'", o->out_fmt);
+        return false;
+    }
+    if (o->compress && !bdrv_format_supports_compressed_writes(o->out_fmt)) {
+        error_report("Compression not supported for this file format");
+        return false;
+    }
+    return true;
+}
+
+/* -o help lists the output format's options before anything is opened. */
+static bool convert_wants_help(const ConvertOptions *o)
+{
+    g_auto(GStrv) items = o->options ? g_strsplit(o->options, ",", -1) : NULL;
+
+    for (int i = 0; items && items[i]; i++) {
+        if (!strcmp(items[i], "help") || !strcmp(items[i], "?")) {
+            return !o->skip_create && (!strcmp(o->out_fmt, "raw") || !strcmp(o->out_fmt, "qcow2"));
+        }
+    }
+    return false;
+}
+
+static void convert_cleanup(ConvertState *s)
+{
+    if (s->target) {
+        blk_unref(s->target);
+    }
+    for (int i = 0; i < s->nsrc; i++) {
+        blk_unref(s->src[i]);
+    }
+    g_free(s->src);
+    g_free(s->src_len);
+}
+
+static int convert_run_all(ConvertState *s, ConvertOptions *o, char **files, int nfiles)
+{
+    const char *out = files[nfiles - 1];
+    int ret;
+
+    if (convert_wants_help(o)) {
+        img_create_help(o->out_fmt);
+        return 0;
+    }
+    if (!convert_check_options(o) || convert_open_sources(s, o, files, nfiles - 1) < 0) {
+        return 1;
+    }
+    if (!o->skip_create && convert_create(s, o, out) < 0) {
+        return 1;
+    }
+    if (convert_open_target(s, o, out) < 0) {
+        return 1;
+    }
+    *s = (ConvertState){.src = s->src, .src_len = s->src_len, .nsrc = s->nsrc,
+                        .total = s->total, .target = s->target, .compress = o->compress,
+                        .target_has_backing = s->target_has_backing,
+                        .has_zero_init = !o->skip_create && !s->target_has_backing &&
+                                         o->min_sparse,
+                        .min_sparse = o->min_sparse, .cluster_size = s->cluster_size,
+                        .num_req = o->num_req, .progress = o->progress};
+    convert_progress(s, 0);
+    ret = convert_copy(s);
+    if (!ret) {
+        convert_progress(s, 100);
+    }
+    if (s->progress) {
+        printf("\n");
+    }
+    return ret < 0 ? 1 : 0;
+}
+
+int img_convert(int argc, char **argv)
+{
+    ConvertOptions o = {.out_fmt = "raw", .cache = "unsafe", .src_cache = "writeback",
+                        .min_sparse = 4096, .num_req = 8};
+    ConvertState s = {0};
+    int ret;
+
+    convert_parse(&o, argc, argv);
+    if (argc - optind < 2) {
+        error_report("Must specify image file name");
+        return 1;
+    }
+    ret = convert_run_all(&s, &o, argv + optind, argc - optind);
+    convert_cleanup(&s);
+    g_free((char *)o.options);
+    return ret;
+}
