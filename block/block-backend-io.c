@@ -2,19 +2,25 @@
  * A backend's I/O: device requests (blk_aio_*) and the synchronous wrappers go to the root
  * node, fail with -ENOMEDIUM without one, are counted so blk_drain can wait for them
  * (callbacks included), and are accounted in the backend's statistics when they succeed.
+ * Device reads and writes pass the backend's I/O limits first (throttle-groups.c); the
+ * synchronous wrappers, used by tools and jobs, are not throttled.
  * Not the request semantics (the node's io.c) and not error policy decisions (the device
  * asks blk_get_error_action).
  */
 #include <errno.h>
 #include <glib.h>
 #include "block/block-internal.h"
+#include "block/throttle-groups.h"
 #include "util/main-loop.h"
 
 typedef struct BlkAioReq {
+    ThrottleRequest treq; /* first: throttle-groups.c hands it back */
     BlockBackend *blk;
     BlockReqType type;
     uint64_t offset, bytes;
     int64_t start_ns;
+    IOVector *qiov;
+    int flags;
     BlockCompletionFunc *cb;
     void *opaque;
     int ret;
@@ -99,40 +105,71 @@ static void blk_aio_fail(BlkAioReq *r, int ret)
     g_main_context_unref(ctx);
 }
 
+static void blk_aio_dispatch(BlkAioReq *r)
+{
+    BlockDriverState *bs = r->blk->root;
+
+    if (!blk_is_inserted(r->blk)) {
+        blk_aio_fail(r, -ENOMEDIUM);
+        return;
+    }
+    switch (r->type) {
+    case BLOCK_REQ_READ:
+        bdrv_aio_preadv(bs, r->offset, r->qiov, r->flags, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_WRITE:
+        bdrv_aio_pwritev(bs, r->offset, r->qiov, r->flags, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_FLUSH:
+        bdrv_aio_flush(bs, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_DISCARD:
+        bdrv_aio_pdiscard(bs, r->offset, r->bytes, blk_aio_complete, r);
+        break;
+    case BLOCK_REQ_WRITE_ZEROES:
+        bdrv_aio_pwrite_zeroes(bs, r->offset, r->bytes, r->flags, blk_aio_complete, r);
+        break;
+    }
+}
+
+/* A request the throttle layer held goes on (the medium may have gone meanwhile). */
+static void blk_aio_release(ThrottleRequest *treq)
+{
+    blk_aio_dispatch((BlkAioReq *)treq);
+}
+
+/* Reads and writes (zero writes too) pass the I/O limits, as in QEMU; true: held. */
+static bool blk_aio_throttled(BlkAioReq *r)
+{
+    if (r->type != BLOCK_REQ_READ && r->type != BLOCK_REQ_WRITE &&
+        r->type != BLOCK_REQ_WRITE_ZEROES) {
+        return false;
+    }
+    r->treq.is_write = r->type != BLOCK_REQ_READ;
+    r->treq.bytes = r->bytes;
+    r->treq.release = blk_aio_release;
+    return blk_throttle_intercept(r->blk, &r->treq);
+}
+
 static void blk_aio_submit(BlockBackend *blk, BlockReqType type, uint64_t offset, uint64_t bytes,
                            IOVector *qiov, int flags, BlockCompletionFunc *cb, void *opaque)
 {
     BlkAioReq *r = g_new0(BlkAioReq, 1);
-    BlockDriverState *bs = blk->root;
 
     *r = (BlkAioReq){.blk = blk,
                      .type = type,
                      .offset = offset,
                      .bytes = bytes,
                      .start_ns = clock_get_ns(CLOCK_HOST),
+                     .qiov = qiov,
+                     .flags = flags,
                      .cb = cb,
                      .opaque = opaque};
     g_atomic_int_inc(&blk->in_flight);
     if (!blk_is_inserted(blk)) {
         blk_aio_fail(r, -ENOMEDIUM);
-        return;
-    }
-    switch (type) {
-    case BLOCK_REQ_READ:
-        bdrv_aio_preadv(bs, offset, qiov, flags, blk_aio_complete, r);
-        break;
-    case BLOCK_REQ_WRITE:
-        bdrv_aio_pwritev(bs, offset, qiov, flags, blk_aio_complete, r);
-        break;
-    case BLOCK_REQ_FLUSH:
-        bdrv_aio_flush(bs, blk_aio_complete, r);
-        break;
-    case BLOCK_REQ_DISCARD:
-        bdrv_aio_pdiscard(bs, offset, bytes, blk_aio_complete, r);
-        break;
-    case BLOCK_REQ_WRITE_ZEROES:
-        bdrv_aio_pwrite_zeroes(bs, offset, bytes, flags, blk_aio_complete, r);
-        break;
+    } else if (!blk_aio_throttled(r)) {
+        blk_aio_dispatch(r);
     }
 }
 
@@ -260,6 +297,7 @@ int blk_truncate(BlockBackend *blk, uint64_t size, Error **errp)
 
 void blk_drain(BlockBackend *blk)
 {
+    blk_throttle_flush(blk);
     if (blk->root) {
         bdrv_drained_begin(blk->root);
         bdrv_drained_end(blk->root);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib.h>
 #include "block/block-internal.h"
+#include "block/throttle-groups.h"
 #include "util/cutils.h"
 
 static GList *backends; /* visible backends, in creation order */
@@ -74,12 +75,14 @@ static void drive_info_free(DriveInfo *dinfo)
     }
     g_free(dinfo->serial);
     g_free(dinfo->devaddr);
+    g_free(dinfo->throttle_group);
     g_free(dinfo);
 }
 
 static void blk_delete(BlockBackend *blk)
 {
     g_assert(!blk->dev);
+    blk_throttle_delete(blk);
     blk_remove_bs(blk);
     blk_drain(blk);
     backends = g_list_remove(backends, blk);

@@ -1,7 +1,8 @@
 /*
  * The block options -drive shares with blockdev-add, checked as QEMU 2.2's blockdev_init()
  * does (order and messages): snapshot, read-only, copy-on-read, discard, cache.*, aio,
- * format (and format=help), throttling.*, werror/rerror, detect-zeroes. The result is the
+ * format (and format=help), throttling.* (with later QEMU's burst lengths and group),
+ * werror/rerror, detect-zeroes. The result is the
  * open flags and policies of a DriveConfig; whatever is left is for the block driver.
  * Not the legacy front end (drive-legacy.c) and no opening.
  */
@@ -93,13 +94,18 @@ static bool drive_parse_throttle(JsonObject *common, DriveConfig *cfg, Error **e
 {
     ThrottleConfig *t = &cfg->throttle;
 
+    const char *group = drive_opt_str(common, "throttling.group");
+
     for (int i = 0; i < THROTTLE_BUCKET_MAX; i++) {
         g_autofree char *max_key = g_strdup_printf("%s-max", drive_throttle_keys[i]);
+        g_autofree char *length_key = g_strdup_printf("%s-max-length", drive_throttle_keys[i]);
 
         t->buckets[i].avg = drive_opt_number(common, drive_throttle_keys[i], 0);
         t->buckets[i].max = drive_opt_number(common, max_key, 0);
+        t->buckets[i].burst_length = drive_opt_number(common, length_key, 1);
     }
     t->op_size = drive_opt_number(common, "throttling.iops-size", 0);
+    cfg->throttle_group = g_strdup(group);
     return !throttle_conflicting(t, errp) && throttle_is_valid(t, errp);
 }
 

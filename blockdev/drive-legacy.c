@@ -291,6 +291,7 @@ void drive_config_clear(DriveConfig *cfg)
     g_free(cfg->devaddr);
     g_free(cfg->file);
     g_free(cfg->format);
+    g_free(cfg->throttle_group);
     if (cfg->driver_opts) {
         json_object_unref(cfg->driver_opts);
     }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <glib.h>
 #include "blockdev/drive-int.h"
+#include "block/throttle-groups.h"
 #include "util/qdict.h"
 
 static bool drive_env_slot_taken(BlockInterfaceType type, int bus, int unit, void *opaque)
@@ -86,8 +87,21 @@ static DriveInfo *drive_info_new(const DriveConfig *cfg)
     dinfo->serial = g_strdup(cfg->serial);
     dinfo->devaddr = g_strdup(cfg->devaddr);
     dinfo->throttle = cfg->throttle;
+    dinfo->throttle_group = g_strdup(cfg->throttle_group);
     dinfo->opts = json_object_ref(cfg->opts);
     return dinfo;
+}
+
+/* throttling.*: the drive joins its group (by default one named after it) with the limits. */
+static BlockBackend *drive_apply_io_limits(BlockBackend *blk, const DriveConfig *cfg,
+                                           Error **errp)
+{
+    if (throttle_enabled(&cfg->throttle) &&
+        !blk_set_io_limits(blk, &cfg->throttle, cfg->throttle_group, errp)) {
+        blk_unref(blk);
+        return NULL;
+    }
+    return blk;
 }
 
 BlockBackend *drive_new(const Opts *opts, BlockInterfaceType default_type, Error **errp)
@@ -109,6 +123,7 @@ BlockBackend *drive_new(const Opts *opts, BlockInterfaceType default_type, Error
     if (blk) {
         blk_set_on_error(blk, cfg.on_read_error, cfg.on_write_error);
         blk_set_legacy_dinfo(blk, drive_info_new(&cfg));
+        blk = drive_apply_io_limits(blk, &cfg, errp);
     }
     drive_config_clear(&cfg);
     return blk;

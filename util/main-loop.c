@@ -41,6 +41,11 @@ void clock_set_virtual_source(int64_t (*get_ns)(void))
     virtual_source = get_ns;
 }
 
+bool clock_virtual_is_manual(void)
+{
+    return virtual_source != NULL;
+}
+
 Timer *timer_new(ClockType type, TimerCb *cb, void *opaque)
 {
     Timer *t = g_new0(Timer, 1);

@@ -12,6 +12,9 @@
 
 typedef struct BlockBackend BlockBackend;
 
+/* I/O limits of a backend: blk_set_io_limits() and friends. */
+#include "block/throttle-groups.h"
+
 typedef enum BlockdevOnError {
     BLOCKDEV_ON_ERROR_REPORT,
     BLOCKDEV_ON_ERROR_IGNORE,

@@ -46,6 +46,7 @@ typedef struct DriveConfig {
     BlockdevOnError on_read_error, on_write_error;
     BlockdevDetectZeroesOptions detect_zeroes;
     ThrottleConfig throttle;
+    char *throttle_group;    /* throttling.group, NULL: the drive's own name */
     bool empty;              /* no file and no driver options: a drive without medium */
     JsonObject *driver_opts; /* every other option, flat dotted keys, for the open */
     JsonObject *opts;        /* all options after legacy renames and cache= expansion */

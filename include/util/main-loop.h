@@ -27,6 +27,8 @@ void clock_set_virtual_source(int64_t (*get_ns)(void));
 void clock_run_virtual_timers(void);
 /* Earliest CLOCK_VIRTUAL deadline, or -1 when no timer is armed. */
 int64_t clock_virtual_deadline(void);
+/* CLOCK_VIRTUAL only moves when told to: a source (qtest's) is installed. */
+bool clock_virtual_is_manual(void);
 
 Timer *timer_new(ClockType type, TimerCb *cb, void *opaque);
 void timer_mod(Timer *t, int64_t expire_ns);   /* absolute time on the timer's clock */
