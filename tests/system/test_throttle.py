@@ -1,0 +1,92 @@
+"""I/O throttling (docs/throttling.md) end to end: -drive throttling.* on a virtio-blk disk
+that a qtest driver keeps saturated, under the qtest accelerator. CLOCK_VIRTUAL moves only
+on clock_step, and the driver waits for every released request at each moment it counts, so
+the counts are exact; each test also states the issue's ±3% criterion on the rates.
+"""
+
+import pytest
+
+from qtest import QTest
+from virtio_blk_qtest import VirtioBlk, saturate
+
+SEC = 1_000_000_000
+
+
+@pytest.fixture(autouse=True)
+def minivmm_only(vmm):
+    if vmm != "minivmm":
+        pytest.skip("QEMU throttles on its real-time clock unless qtest is its accelerator")
+
+
+def start(tmp_path, drive_opts, n=1, bs=4096, busy=None):
+    """A VM with n virtio-blk disks (devfn 4.0, 5.0, ...) with drive_opts each."""
+    args = ["-m", "256"]
+    for i in range(n):
+        img = tmp_path / f"disk{i}.img"
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        args += ["-drive", f"if=none,id=d{i},file={img},format=raw,{drive_opts}",
+                 "-device", f"virtio-blk-pci,drive=d{i},addr={4 + i:#x}"]
+    qt = QTest.minivmm(args)
+    disks = [VirtioBlk(qt, (4 + i) << 3, i, bs=bs) for i in range(n)]
+    return qt, disks
+
+
+def within(measured, expected, tolerance=0.03):
+    return abs(measured - expected) <= tolerance * expected
+
+
+def test_iops_total(tmp_path):
+    qt, disks = start(tmp_path, "throttling.iops-total=500")
+    with qt:
+        c = saturate(qt, disks, [0, 10 * SEC, 20 * SEC], step_ns=40_000_000)
+    # 51 at once (the bucket holds 50 ops), then one every 2 ms.
+    assert c[0] == [51]
+    assert c[20 * SEC][0] - c[10 * SEC][0] == 10 * 500
+    assert c[20 * SEC] == [51 + 20 * 500]
+    assert within(c[20 * SEC][0] / 20, 500)
+
+
+def test_bps_read(tmp_path):
+    qt, disks = start(tmp_path, "bps_rd=10485760", bs=65536)
+    with qt:
+        c = saturate(qt, disks, [0, 10 * SEC, 20 * SEC], step_ns=100_000_000)
+    # The bucket holds 1 MiB: 17 reads of 64 KiB at once, then one every 6.25 ms.
+    assert c[0] == [17]
+    assert (c[20 * SEC][0] - c[10 * SEC][0]) * 65536 == 10 * 10485760
+    assert within(c[20 * SEC][0] * 65536 / 20, 10485760)
+
+
+def test_burst_then_average(tmp_path):
+    qt, disks = start(tmp_path, "throttling.iops-total=500,throttling.iops-total-max=2000,"
+                                "throttling.iops-total-max-length=5")
+    with qt:
+        c = saturate(qt, disks, [5 * SEC, 10 * SEC, 20 * SEC], step_ns=20_000_000)
+    # 201 at once (burst bucket of 200), then 2000/s until the 10000-op bucket is full
+    # (200 + 1500 t > 10000: 6.53 s), then 500/s.
+    assert c[5 * SEC] == [201 + 5 * 2000]
+    assert within(c[5 * SEC][0] / 5, 2000)
+    assert c[20 * SEC][0] - c[10 * SEC][0] == 10 * 500
+
+
+def test_group_shared_budget(tmp_path):
+    qt, disks = start(tmp_path, "throttling.iops-total=600,throttling.group=tenant", n=2)
+    with qt:
+        c = saturate(qt, disks, [5 * SEC, 15 * SEC], step_ns=50_000_000)
+    per_disk = [(c[15 * SEC][i] - c[5 * SEC][i]) / 10 for i in range(2)]
+    assert per_disk == [300, 300]
+    assert all(within(rate, 300) for rate in per_disk)
+
+
+def test_group_member_alone(tmp_path):
+    qt, disks = start(tmp_path, "throttling.iops-total=600,throttling.group=tenant", n=2)
+    with qt:
+        c = saturate(qt, disks[:1], [5 * SEC, 15 * SEC], step_ns=50_000_000)
+    assert c[15 * SEC][0] - c[5 * SEC][0] == 10 * 600
+
+
+def test_drives_without_group_are_independent(tmp_path):
+    qt, disks = start(tmp_path, "throttling.iops-total=600", n=2)
+    with qt:
+        c = saturate(qt, disks, [5 * SEC, 15 * SEC], step_ns=50_000_000)
+    assert [c[15 * SEC][i] - c[5 * SEC][i] for i in range(2)] == [6000, 6000]

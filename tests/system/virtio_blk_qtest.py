@@ -1,0 +1,143 @@
+"""A legacy virtio-blk driver over the qtest protocol, to keep a disk saturated and count.
+
+`VirtioBlk(qt, devfn, index, ...)` finds a transitional virtio-blk-pci at devfn, maps its I/O
+BAR, sets up queue 0 in guest RAM and keeps `depth` requests of `bs` bytes in flight (reads or
+writes, each slot on its own sectors). `saturate(qt, disks, ...)` drives the clock and records
+how many requests each disk completed by given moments. With `virtual=True` (the qtest
+accelerator) it moves CLOCK_VIRTUAL with clock_step and, at each moment, waits until every
+request the VMM released by then has completed, so counts are exact; otherwise it sleeps in
+real time (a VMM started with -S answers qtest while its clocks run), for QEMU comparisons.
+"""
+
+import struct
+import time
+
+PCI_VENDOR_REDHAT_QUMRANET = 0x1af4
+VIRTIO_BLK_TRANSITIONAL = 0x1001
+# Legacy virtio PCI registers (I/O BAR 0).
+GUEST_FEATURES, QUEUE_PFN, QUEUE_NUM, QUEUE_SEL, QUEUE_NOTIFY, STATUS = 4, 8, 12, 14, 16, 18
+ACKNOWLEDGE, DRIVER, DRIVER_OK = 1, 2, 4
+T_IN, T_OUT = 0, 1
+DESC_F_NEXT, DESC_F_WRITE = 1, 2
+QSIZE = 256
+
+
+class VirtioBlk:
+    def __init__(self, qt, devfn, index, depth=80, bs=4096, write=False):
+        assert 3 * depth <= QSIZE
+        self.qt, self.devfn, self.depth, self.bs, self.write = qt, devfn, depth, bs, write
+        base = 0x400000 + index * 0x1000000
+        self.ring, self.hdr, self.status, self.data = base, base + 0x4000, base + 0x5000, \
+            base + 0x10000
+        self.avail, self.used = self.ring + 16 * QSIZE, self.ring + 0x2000
+        self.port = 0xc000 + index * 0x100
+        self.avail_idx = self.used_seen = 0
+        self.completed = 0
+        self.paused = False
+        self._init_device()
+
+    # ---- PCI and device set-up ----
+    def _cfg_addr(self, off):
+        self.qt.outl(0xcf8, 0x80000000 | self.devfn << 8 | (off & ~3))
+
+    def _cfg_writel(self, off, v):
+        self._cfg_addr(off)
+        self.qt.outl(0xcfc, v)
+
+    def _init_device(self):
+        ident = self.qt.pci_cfg_readl(self.devfn, 0)
+        assert ident == VIRTIO_BLK_TRANSITIONAL << 16 | PCI_VENDOR_REDHAT_QUMRANET, hex(ident)
+        self._cfg_writel(0x10, self.port | 1)             # BAR0: I/O
+        self._cfg_writel(0x04, 0x7)                       # I/O, memory, bus master
+        qt, p = self.qt, self.port
+        qt.outb(p + STATUS, 0)
+        qt.outb(p + STATUS, ACKNOWLEDGE | DRIVER)
+        qt.outl(p + GUEST_FEATURES, 0)
+        qt.outw(p + QUEUE_SEL, 0)
+        assert qt.inw(p + QUEUE_NUM) == QSIZE
+        qt.ok(f"memset {self.ring:#x} {0x3000:#x} 0")
+        qt.outl(p + QUEUE_PFN, self.ring >> 12)
+        qt.outb(p + STATUS, ACKNOWLEDGE | DRIVER | DRIVER_OK)
+        for slot in range(self.depth):
+            self._write_slot(slot)
+
+    def _write_slot(self, slot):
+        """The three descriptors of slot (header, data, status) and its header."""
+        sector = slot * self.bs // 512
+        hdr, status, data = self.hdr + 16 * slot, self.status + slot, self.data + slot * self.bs
+        descs = struct.pack("<QIHH", hdr, 16, DESC_F_NEXT, 3 * slot + 1)
+        descs += struct.pack("<QIHH", data, self.bs,
+                             DESC_F_NEXT | (0 if self.write else DESC_F_WRITE), 3 * slot + 2)
+        descs += struct.pack("<QIHH", status, 1, DESC_F_WRITE, 0)
+        self.qt.memwrite(self.ring + 16 * 3 * slot, descs)
+        self.qt.memwrite(hdr, struct.pack("<IIQ", T_OUT if self.write else T_IN, 0, sector))
+
+    # ---- requests ----
+    def _publish(self, slots):
+        if not slots:
+            return
+        entries = b"".join(struct.pack("<H", 3 * s) for s in slots)
+        first = self.avail_idx % QSIZE
+        room = QSIZE - first
+        self.qt.memwrite(self.avail + 4 + 2 * first, entries[:2 * room])
+        if len(slots) > room:
+            self.qt.memwrite(self.avail + 4, entries[2 * room:])
+        self.avail_idx = (self.avail_idx + len(slots)) & 0xffff
+        self.qt.ok(f"writew {self.avail + 2:#x} {self.avail_idx:#x}")
+        self.qt.outw(self.port + QUEUE_NOTIFY, 0)
+
+    def start(self):
+        self._publish(list(range(self.depth)))
+
+    def poll(self):
+        """Count the requests completed since the last poll and resubmit them; returns them."""
+        idx = int(self.qt.ok(f"readw {self.used + 2:#x}"), 16)
+        n = (idx - self.used_seen) & 0xffff
+        if not n:
+            return 0
+        first = self.used_seen % QSIZE
+        raw = self.qt.memread(self.used + 4 + 8 * first, 8 * min(n, QSIZE - first))
+        if n > QSIZE - first:
+            raw += self.qt.memread(self.used + 4, 8 * (n - (QSIZE - first)))
+        slots = [struct.unpack_from("<I", raw, 8 * i)[0] // 3 for i in range(n)]
+        statuses = self.qt.memread(self.status, self.depth)
+        for s in slots:
+            assert statuses[s] == 0, f"request of slot {s} failed with status {statuses[s]}"
+            self.qt.ok(f"writeb {self.status + s:#x} 0xff")
+        self.used_seen = idx
+        self.completed += n
+        if not self.paused:
+            self._publish(slots)
+        return n
+
+
+def settle(disks, quiet_s=0.25):
+    """Poll until no disk completed anything for quiet_s of real time."""
+    last = time.monotonic()
+    while time.monotonic() - last < quiet_s:
+        if sum(d.poll() for d in disks):
+            last = time.monotonic()
+        else:
+            time.sleep(0.002)
+
+
+def saturate(qt, disks, moments_ns, step_ns=5_000_000, virtual=True):
+    """Keep every disk busy; return {moment: [completed per disk]} for each moment (ns)."""
+    for d in disks:
+        d.start()
+    counts, now = {}, 0
+    start = time.monotonic()
+    for moment in sorted(moments_ns):
+        while now < moment:
+            step = min(step_ns, moment - now)
+            if virtual:
+                qt.ok(f"clock_step {step}")
+            else:
+                time.sleep(max(0.0, start + (now + step) / 1e9 - time.monotonic()))
+            now += step
+            for d in disks:
+                d.poll()
+        if virtual:
+            settle(disks)
+        counts[moment] = [d.completed for d in disks]
+    return counts
