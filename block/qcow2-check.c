@@ -352,3 +352,17 @@ int qcow2_rebuild_refcounts(BlockDriverState *bs)
     }
     return ret;
 }
+
+int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+                      void (*report)(const char *msg))
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = qcow2_check(bs, res, fix, report);
+
+    /* As QEMU: a repair that left nothing broken marks the image clean and consistent. */
+    if (ret >= 0 && fix && s->writable && !res->corruptions && !res->check_errors) {
+        ret = qcow2_update_incompat(bs, s->h.incompatible_features &
+                                            ~(QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_DIRTY));
+    }
+    return ret;
+}

@@ -372,3 +372,131 @@ int qcow2_write_snapshot_location(BlockDriverState *bs, uint32_t nb, uint64_t of
     }
     return bdrv_pwrite(bs->file, 60, b, sizeof(b));
 }
+
+/* The extensions of cluster 0 (c0) other than the backing format, in their order. */
+static GByteArray *other_extensions(BDRVQcow2State *s, const uint8_t *c0, uint64_t end)
+{
+    GByteArray *out = g_byte_array_new();
+    uint64_t off = s->h.header_length;
+
+    while (off + 8 <= end) {
+        uint32_t type = be32(c0 + off), len = be32(c0 + off + 4);
+        uint64_t padded = ((uint64_t)len + 7) & ~7ULL;
+        if (type == QCOW2_EXT_END || padded > end - off - 8) {
+            break;
+        }
+        if (type != QCOW2_EXT_BACKING_FORMAT) {
+            g_byte_array_append(out, c0 + off, 8 + padded);
+        }
+        off += 8 + padded;
+    }
+    return out;
+}
+
+static void put_be(uint8_t *p, uint64_t v, int len)
+{
+    for (int i = 0; i < len; i++) {
+        p[i] = v >> (8 * (len - 1 - i));
+    }
+}
+
+/*
+ * Lay out the extension area and the backing name anew in c0 (one cluster); returns the
+ * end of what is used, or 0 when it does not fit.
+ */
+static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *file,
+                                 const char *fmt)
+{
+    uint64_t old_end = s->h.backing_file_offset ? s->h.backing_file_offset : s->cluster_size;
+    g_autoptr(GByteArray) others = other_extensions(s, c0, old_end);
+    uint64_t off = s->h.header_length, name_len = file ? strlen(file) : 0;
+    uint64_t fmt_len = fmt ? strlen(fmt) : 0, fmt_room = fmt ? 8 + ((fmt_len + 7) & ~7ULL) : 0;
+
+    if (off + fmt_room + others->len + 8 + name_len > s->cluster_size) {
+        return 0;
+    }
+    memset(c0 + off, 0, s->cluster_size - off);
+    if (fmt) {
+        put_be(c0 + off, QCOW2_EXT_BACKING_FORMAT, 4);
+        put_be(c0 + off + 4, fmt_len, 4);
+        memcpy(c0 + off + 8, fmt, fmt_len);
+        off += fmt_room;
+    }
+    if (others->len) {
+        memcpy(c0 + off, others->data, others->len);
+    }
+    off += others->len + 8; /* the end marker is all zeroes */
+    if (file) {
+        memcpy(c0 + off, file, name_len);
+    }
+    put_be(c0 + 8, file ? off : 0, 8);
+    put_be(c0 + 16, name_len, 4);
+    return off + name_len;
+}
+
+/*
+ * The header and its extensions are rewritten with one write from offset 0 (a single
+ * sector when they fit in 512 bytes, which covers v2 images and small v3 ones): a crash
+ * leaves either the old or the new backing file, not a mix, on disks that write a sector
+ * atomically.
+ */
+int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char *fmt)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree uint8_t *c0 = g_malloc0(s->cluster_size);
+    uint64_t old_used, used;
+    int ret;
+
+    if ((file && strlen(file) > 1023) || (fmt && strlen(fmt) >= 16)) {
+        return -EINVAL;
+    }
+    g_mutex_lock(&s->lock);
+    old_used = s->h.backing_file_offset + s->h.backing_file_size;
+    ret = bdrv_pread(bs->file, 0, c0, s->cluster_size);
+    used = ret < 0 ? 0 : rebuild_cluster0(s, c0, file, fmt);
+    if (ret >= 0 && !used) {
+        ret = -ENOSPC;
+    }
+    if (ret >= 0) {
+        uint64_t len = (MAX(MAX(used, old_used), s->h.header_length + 8) + 511) & ~511ULL;
+        ret = bdrv_pwrite(bs->file, 0, c0, MIN(len, s->cluster_size));
+    }
+    if (ret >= 0 && (ret = bdrv_flush(bs->file)) >= 0) {
+        g_free(s->backing_file);
+        g_free(s->backing_format);
+        s->backing_file = g_strdup(file);
+        s->backing_format = g_strdup(fmt);
+        s->h.backing_file_offset = file ? be64(c0 + 8) : 0;
+        s->h.backing_file_size = file ? strlen(file) : 0;
+    }
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
+JsonObject *qcow2_get_specific_info(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    JsonObject *data = json_object_new();
+    bool v3 = s->h.version >= 3;
+
+    json_object_set_string_member(data, "compat", v3 ? "1.1" : "0.10");
+    json_object_set_string_member(data, "compression-type", "zlib");
+    if (v3) {
+        json_object_set_boolean_member(data, "lazy-refcounts",
+                                       s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS);
+    }
+    json_object_set_int_member(data, "refcount-bits", 1 << s->refcount_order);
+    if (v3) {
+        json_object_set_boolean_member(data, "corrupt",
+                                       s->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT);
+        json_object_set_boolean_member(data, "extended-l2", false);
+    }
+    return data;
+}
+
+bool qcow2_is_dirty(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    return s->h.incompatible_features & QCOW2_INCOMPAT_DIRTY;
+}

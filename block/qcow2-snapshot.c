@@ -468,3 +468,24 @@ int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
     }
     return ret;
 }
+
+int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list)
+{
+    BDRVQcow2State *s = bs->opaque;
+    BlockSnapshotInfo *l;
+
+    g_mutex_lock(&s->lock);
+    l = g_new0(BlockSnapshotInfo, MAX(s->nb_snapshots, 1));
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
+        const Qcow2Snapshot *sn = &s->snapshots[i];
+        l[i] = (BlockSnapshotInfo){
+            .id = g_strdup(sn->id), .name = g_strdup(sn->name),
+            .vm_state_size = sn->vm_state_size, .date_sec = sn->date_sec,
+            .date_nsec = sn->date_nsec, .vm_clock_nsec = sn->vm_clock_nsec,
+            .icount = sn->icount,
+        };
+    }
+    *list = l;
+    g_mutex_unlock(&s->lock);
+    return s->nb_snapshots;
+}

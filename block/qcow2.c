@@ -13,8 +13,6 @@
 #include "block/qcow2.h"
 #include "util/qdict.h"
 
-bool qcow2_open_for_check;
-
 static int qcow2_probe(const uint8_t *buf, int buf_size, const char *filename)
 {
     if (buf_size >= 8 && !memcmp(buf, "QFI\xfb", 4) &&
@@ -61,13 +59,14 @@ static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
 
 static int open_writable(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
 {
+    bool check = bs->open_flags & BDRV_O_CHECK;
     int ret;
 
-    if ((s->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT) && !qcow2_open_for_check) {
+    if ((s->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT) && !check) {
         error_setg(errp, "qcow2: Image is corrupt; cannot be opened read/write");
         return -EACCES;
     }
-    if ((s->h.incompatible_features & QCOW2_INCOMPAT_DIRTY) && !qcow2_open_for_check) {
+    if ((s->h.incompatible_features & QCOW2_INCOMPAT_DIRTY) && !check) {
         ret = qcow2_rebuild_refcounts(bs);
         if (ret < 0) {
             error_setg_errno(errp, -ret, "Could not repair dirty image");
@@ -655,6 +654,16 @@ static BlockDriver bdrv_qcow2 = {
     .getlength = qcow2_getlength,
     .truncate = qcow2_truncate,
     .block_status = qcow2_block_status,
+    .check = qcow2_check_image,
+    .snapshot_create = qcow2_snapshot_create,
+    .snapshot_goto = qcow2_snapshot_apply,
+    .snapshot_delete = qcow2_snapshot_delete,
+    .snapshot_list = qcow2_snapshot_list,
+    .get_specific_info = qcow2_get_specific_info,
+    .is_dirty = qcow2_is_dirty,
+    .change_backing_file = qcow2_change_backing_file,
+    .make_empty = qcow2_make_empty,
+    .shrink = qcow2_shrink,
     .pwritev_compressed = qcow2_pwritev_compressed,
     .get_info = qcow2_get_info,
 };

@@ -136,10 +136,6 @@ typedef struct BDRVQcow2State {
     bool metadata_prealloc;  /* data clusters may be holes in the file */
 } BDRVQcow2State;
 
-/* Set by minivmm-img check before opening: allow read-write on a corrupt or dirty image
- * without the automatic repair (the checker repairs). */
-extern bool qcow2_open_for_check;
-
 /* ---- qcow2.c ---- */
 int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
                   int flags);
@@ -155,6 +151,11 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, uint64_t offset, uint64_t byt
 /* ---- qcow2-header.c ---- */
 int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
 int qcow2_write_snapshot_location(BlockDriverState *bs, uint32_t nb, uint64_t offset);
+/* Record a new backing file name and format (NULL: none) by rewriting cluster 0. */
+int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char *fmt);
+/* qemu-img info's format-specific data, and the dirty bit. */
+JsonObject *qcow2_get_specific_info(BlockDriverState *bs);
+bool qcow2_is_dirty(BlockDriverState *bs);
 
 /* ---- qcow2-snapshot.c ---- */
 int qcow2_read_snapshots(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
@@ -164,6 +165,7 @@ int qcow2_find_snapshot(BDRVQcow2State *s, const char *name);
 int qcow2_snapshot_create(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
+int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 /* Write the incompatible feature bits field (v3). */
 int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits);
 /* "qcow2: Marking image as corrupt: <why>; further corruption events will be suppressed" */
@@ -225,25 +227,23 @@ void qcow2_compressed_range(BDRVQcow2State *s, uint64_t l2e, uint64_t *off, uint
 uint64_t qcow2_l1_entries_for(BDRVQcow2State *s, uint64_t size);
 
 /* ---- qcow2-check.c ---- */
-typedef struct Qcow2CheckResult {
-    int corruptions;
-    int leaks;
-    int check_errors;
-    int corruptions_fixed;
-    int leaks_fixed;
-    uint64_t image_end_offset;
-    uint64_t allocated_clusters;
-    uint64_t total_clusters;
-    uint64_t fragmented_clusters;
-    uint64_t compressed_clusters;
-} Qcow2CheckResult;
+typedef BdrvCheckResult Qcow2CheckResult;
 
-enum { QCOW2_FIX_LEAKS = 1, QCOW2_FIX_ERRORS = 2 };
+enum { QCOW2_FIX_LEAKS = BDRV_FIX_LEAKS, QCOW2_FIX_ERRORS = BDRV_FIX_ERRORS };
 /* Compare refcounts with references; report with report(), repair per fix. */
 int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
                 void (*report)(const char *msg));
 /* Rebuild refcounts from the L1/L2 trees (dirty image opened read-write). */
 int qcow2_rebuild_refcounts(BlockDriverState *bs);
+/* The driver's check hook: qcow2_check, then a clean repair clears the dirty/corrupt bits. */
+int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+                      void (*report)(const char *msg));
+
+/* ---- qcow2-resize.c ---- */
+/* Unmap every guest cluster (commit's emptying of the top image). */
+int qcow2_make_empty(BlockDriverState *bs);
+/* Shrink the virtual disk to size, unmapping the clusters past it. */
+int qcow2_shrink(BlockDriverState *bs, uint64_t size, Error **errp);
 
 /* ---- qcow2-create.c ---- */
 typedef struct Qcow2CreateOpts {

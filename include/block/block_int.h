@@ -20,6 +20,7 @@
 
 #include <glib.h>
 #include "block/block.h"
+#include "block/image-ops.h"
 
 typedef enum BlockReqType {
     BLOCK_REQ_READ,
@@ -105,6 +106,25 @@ struct BlockDriver {
     /* Optional, called after open: set bs->request_alignment (default 1) to what the node
      * needs (O_DIRECT: the logical block size). */
     void (*refresh_limits)(BlockDriverState *bs);
+
+    /*
+     * Optional whole-image operations (image-ops.h wraps them): called from the main thread
+     * or a tool with no guest I/O in flight. change_backing_file records a name (NULL: none)
+     * and format in the image; make_empty deallocates every cluster; shrink is truncate to a
+     * smaller size for formats whose truncate refuses that (as QEMU 2.2's qcow2 did).
+     */
+    int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+                 void (*report)(const char *msg));
+    int (*snapshot_create)(BlockDriverState *bs, const char *name, Error **errp);
+    int (*snapshot_goto)(BlockDriverState *bs, const char *name, Error **errp);
+    int (*snapshot_delete)(BlockDriverState *bs, const char *name, Error **errp);
+    int (*snapshot_list)(BlockDriverState *bs, BlockSnapshotInfo **list);
+    JsonObject *(*get_specific_info)(BlockDriverState *bs);
+    bool (*is_dirty)(BlockDriverState *bs);
+    int (*change_backing_file)(BlockDriverState *bs, const char *backing_file,
+                               const char *backing_fmt);
+    int (*make_empty)(BlockDriverState *bs);
+    int (*shrink)(BlockDriverState *bs, uint64_t size, Error **errp);
 };
 
 #define BDRV_NODE_NAME_MAX 32

@@ -3,13 +3,14 @@
  * filename" for qcow2 images: per-cluster messages on stderr, the summary on stdout, and
  * qemu-img's exit codes (0 clean, 1 check errors, 2 corruptions, 3 leaks only, 63 format
  * without checks). With -r it reports, repairs, then double-checks as qemu-img does. The
- * checking itself is block/qcow2-check.c.
+ * checking itself is the format driver's (bdrv_check).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "block/qcow2.h"
+#include "block/image-ops.h"
 #include "util/error.h"
 #include "tools/img/img.h"
 
@@ -18,7 +19,7 @@ static void report_stderr(const char *msg)
     fprintf(stderr, "%s\n", msg);
 }
 
-static void print_human(const Qcow2CheckResult *r)
+static void print_human(const BdrvCheckResult *r)
 {
     if (!r->corruptions && !r->leaks && !r->check_errors) {
         printf("No errors were found on the image.\n");
@@ -49,7 +50,7 @@ static void print_human(const Qcow2CheckResult *r)
 }
 
 /* Members in the order qemu-img prints them (its dictionary's hash order). */
-static void print_json(const Qcow2CheckResult *r, const char *filename)
+static void print_json(const BdrvCheckResult *r, const char *filename, const char *fmt)
 {
     const struct {
         const char *key;
@@ -74,14 +75,14 @@ static void print_json(const Qcow2CheckResult *r, const char *filename)
             printf("    \"%s\": %" PRIu64 ",\n", m[i].key, m[i].v);
         }
     }
-    printf("    \"filename\": \"%s\",\n    \"format\": \"qcow2\"", name);
+    printf("    \"filename\": \"%s\",\n    \"format\": \"%s\"", name, fmt);
     if (r->fragmented_clusters) {
         printf(",\n    \"fragmented-clusters\": %" PRIu64, r->fragmented_clusters);
     }
     printf("\n}\n");
 }
 
-static int exit_code(const Qcow2CheckResult *r)
+static int exit_code(const BdrvCheckResult *r)
 {
     return r->check_errors ? 1 : r->corruptions ? 2 : r->leaks ? 3 : 0;
 }
@@ -89,11 +90,15 @@ static int exit_code(const Qcow2CheckResult *r)
 static int run_check(BlockDriverState *bs, int fix, bool json, bool quiet, const char *name)
 {
     void (*report)(const char *) = quiet ? NULL : report_stderr;
-    Qcow2CheckResult r, fixed;
-    int ret = qcow2_check(bs, &r, 0, report);
+    BdrvCheckResult r, fixed;
+    int ret = bdrv_check(bs, &r, 0, report);
 
+    if (ret == -ENOTSUP) {
+        error_report("This image format does not support checks");
+        return 63;
+    }
     if (ret >= 0 && fix) {
-        ret = qcow2_check(bs, &fixed, fix, report);
+        ret = bdrv_check(bs, &fixed, fix, report);
         if (ret >= 0 && (fixed.leaks_fixed || fixed.corruptions_fixed)) {
             if (!json && !quiet) {
                 printf("The following inconsistencies were found and repaired:\n\n"
@@ -101,7 +106,7 @@ static int run_check(BlockDriverState *bs, int fix, bool json, bool quiet, const
                        "Double checking the fixed image now...\n",
                        fixed.leaks_fixed, fixed.corruptions_fixed);
             }
-            ret = qcow2_check(bs, &r, 0, report);
+            ret = bdrv_check(bs, &r, 0, report);
             r.leaks_fixed = fixed.leaks_fixed;
             r.corruptions_fixed = fixed.corruptions_fixed;
         }
@@ -110,14 +115,8 @@ static int run_check(BlockDriverState *bs, int fix, bool json, bool quiet, const
         error_report("Check failed: %s", g_strerror(-ret));
         return 1;
     }
-    if (fix && !r.corruptions && !r.check_errors) {
-        /* As qemu-img: a successful repair marks the image clean and consistent. */
-        BDRVQcow2State *s = bs->opaque;
-        qcow2_update_incompat(bs, s->h.incompatible_features &
-                                      ~(QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_DIRTY));
-    }
     if (json) {
-        print_json(&r, name);
+        print_json(&r, name, bdrv_get_format_name(bs));
     } else if (!quiet) {
         print_human(&r);
     }
@@ -149,9 +148,9 @@ int img_check(int argc, char **argv)
             break;
         case 'r':
             if (!strcmp(optarg, "leaks")) {
-                fix = QCOW2_FIX_LEAKS;
+                fix = BDRV_FIX_LEAKS;
             } else if (!strcmp(optarg, "all")) {
-                fix = QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS;
+                fix = BDRV_FIX_LEAKS | BDRV_FIX_ERRORS;
             } else {
                 img_error_exit("Unknown option value for -r (expecting 'leaks' or 'all'): %s",
                                optarg);
@@ -175,15 +174,10 @@ int img_check(int argc, char **argv)
     if (optind != argc - 1) {
         img_error_exit("Expecting one image file name");
     }
-    qcow2_open_for_check = true;
-    blk = img_open(argv[optind], fmt, BDRV_O_NO_BACKING | (fix ? BDRV_O_RDWR : 0), false, quiet);
+    blk = img_open(argv[optind], fmt, BDRV_O_NO_BACKING | BDRV_O_CHECK | (fix ? BDRV_O_RDWR : 0),
+                   false, quiet);
     if (!blk) {
         return 1;
-    }
-    if (strcmp(bdrv_get_format_name(blk_bs(blk)), "qcow2") != 0) {
-        error_report("This image format does not support checks");
-        blk_unref(blk);
-        return 63;
     }
     ret = run_check(blk_bs(blk), fix, json, quiet, argv[optind]);
     blk_unref(blk);

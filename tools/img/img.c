@@ -19,6 +19,7 @@ static const ImgCmd img_cmds[] = {
      "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "
      "[-t cache] [-w] filename"},
     {"check", img_check, "[-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] filename"},
+    {"commit", img_commit, "[-q] [-f fmt] [-t cache] [-b base] [-d] [-p] filename"},
     {"compare", img_compare, "[-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] filename1 filename2"},
     {"convert", img_convert,
      "[-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] "
@@ -27,6 +28,10 @@ static const ImgCmd img_cmds[] = {
      "[-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]"},
     {"info", img_info, "[-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
     {"map", img_map, "[-f fmt] [--output=ofmt] filename"},
+    {"rebase", img_rebase,
+     "[-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] "
+     "filename"},
+    {"resize", img_resize, "[-q] [-f fmt] [--shrink] filename [+ | -]size"},
     {"snapshot", img_snapshot,
      "[-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] filename"},
 };

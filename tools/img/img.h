@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "block/block-backend.h"
+#include "block/image-ops.h"
 #include "block/qcow2.h"
 
 typedef struct ImgCmd {
@@ -40,18 +41,28 @@ void img_create_help(const char *fmt);
 
 int img_bench(int argc, char **argv);
 int img_check(int argc, char **argv);
+int img_commit(int argc, char **argv);
 int img_compare(int argc, char **argv);
 int img_convert(int argc, char **argv);
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);
 int img_map(int argc, char **argv);
+int img_rebase(int argc, char **argv);
+int img_resize(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
-/* A Qcow2Snapshot as qemu's SnapshotInfo, and one line of qemu-img's snapshot table for
- * it (the table header when NULL). */
-JsonObject *img_snapshot_json(const void *sn);
+/* A snapshot as qemu's SnapshotInfo, and one line of qemu-img's snapshot table for it
+ * (the table header when NULL). */
+JsonObject *img_snapshot_json(const BlockSnapshotInfo *sn);
 void img_snapshot_dump(JsonObject *sn);
 /* qemu's size_to_str: "196 KiB", "1 GiB". */
 char *img_size_to_str(uint64_t val);
+
+/* img-progress.c: qemu-img's "    (P/100%)\r" lines for -p (nothing when not enabled). */
+void img_progress_init(bool enabled);
+void img_progress_update(uint64_t done, uint64_t total);
+void img_progress_end(void);
+/* commit.c: the node of bs's backing chain (below bs) that is the image name, or NULL. */
+BlockDriverState *img_find_backing_image(BlockDriverState *bs, const char *name);
 
 /* "PROG: msg" and "Try 'PROG --help' for more information" on stderr, then exit(1). */
 /* --output=human|json: false (reported as qemu-img does) for anything else. */

@@ -2,15 +2,16 @@
  * minivmm-img info: qemu-img's "info [-f fmt] [--output=human|json] [--backing-chain] [-U]
  * filename", with its human and JSON layouts (key order, 4-space indentation, sizes as
  * "1 GiB"). Each image is opened alone (backing files are not opened); the chain is
- * followed through the backing file names stored in the images. qcow2-specific information
- * comes from the qcow2 driver's state. Not reported: snapshots, bitmaps, child nodes.
+ * followed through the backing file names stored in the images (a name seen twice is a
+ * loop, refused as qemu-img does). Cluster size, dirty flag, snapshots and format-specific
+ * information come from the format driver. Not reported: bitmaps, child nodes.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "block/qcow2.h"
+#include "block/image-ops.h"
 #include "util/error.h"
 #include "tools/img/img.h"
 
@@ -75,57 +76,52 @@ static void json_print(GString *out, JsonNode *node, int indent)
     }
 }
 
-static JsonObject *qcow2_specific(BDRVQcow2State *s)
+/* The ImageInfo of one image, in qemu-img's member order. */
+static void add_snapshots(JsonObject *o, BlockDriverState *bs)
 {
-    JsonObject *data = json_object_new();
-    bool v3 = s->h.version >= 3;
+    BlockSnapshotInfo *list;
+    int n = bdrv_snapshot_list(bs, &list);
+    JsonArray *a;
 
-    json_object_set_string_member(data, "compat", v3 ? "1.1" : "0.10");
-    json_object_set_string_member(data, "compression-type", "zlib");
-    if (v3) {
-        json_object_set_boolean_member(data, "lazy-refcounts",
-                                       s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS);
+    if (n <= 0) {
+        return;
     }
-    json_object_set_int_member(data, "refcount-bits", 1 << s->refcount_order);
-    if (v3) {
-        json_object_set_boolean_member(data, "corrupt",
-                                       s->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT);
-        json_object_set_boolean_member(data, "extended-l2", false);
+    a = json_array_new();
+    for (int i = 0; i < n; i++) {
+        json_array_add_object_element(a, img_snapshot_json(&list[i]));
     }
-    return data;
+    json_object_set_array_member(o, "snapshots", a);
+    bdrv_snapshot_list_free(list, n);
 }
 
 /* The ImageInfo of one image, in qemu-img's member order. */
 static JsonObject *image_info(const char *filename, BlockDriverState *bs)
 {
     JsonObject *o = json_object_new();
-    bool qcow2 = !strcmp(bdrv_get_format_name(bs), "qcow2");
-    BDRVQcow2State *s = qcow2 ? bs->opaque : NULL;
+    JsonObject *specific = bdrv_get_specific_info(bs);
     int64_t actual = bdrv_get_allocated_file_size(bs);
+    BlockDriverInfo bdi;
 
+    if (bdrv_get_info(bs, &bdi) < 0) {
+        bdi.cluster_size = 0;
+    }
     if (bs->backing_file && bs->backing_format) {
         json_object_set_string_member(o, "backing-filename-format", bs->backing_format);
     }
-    if (s && s->nb_snapshots) {
-        JsonArray *a = json_array_new();
-        for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-            json_array_add_object_element(a, img_snapshot_json(&s->snapshots[i]));
-        }
-        json_object_set_array_member(o, "snapshots", a);
-    }
+    add_snapshots(o, bs);
     json_object_set_int_member(o, "virtual-size", bdrv_getlength(bs));
     json_object_set_string_member(o, "filename", filename);
-    if (qcow2) {
-        json_object_set_int_member(o, "cluster-size", s->cluster_size);
+    if (bdi.cluster_size) {
+        json_object_set_int_member(o, "cluster-size", bdi.cluster_size);
     }
     json_object_set_string_member(o, "format", bdrv_get_format_name(bs));
     if (actual >= 0) {
         json_object_set_int_member(o, "actual-size", actual);
     }
-    if (qcow2) {
+    if (specific) {
         JsonObject *fs = json_object_new();
-        json_object_set_string_member(fs, "type", "qcow2");
-        json_object_set_object_member(fs, "data", qcow2_specific(s));
+        json_object_set_string_member(fs, "type", bdrv_get_format_name(bs));
+        json_object_set_object_member(fs, "data", specific);
         json_object_set_object_member(o, "format-specific", fs);
     }
     if (bs->backing_file) {
@@ -133,8 +129,7 @@ static JsonObject *image_info(const char *filename, BlockDriverState *bs)
         json_object_set_string_member(o, "full-backing-filename", full);
         json_object_set_string_member(o, "backing-filename", bs->backing_file);
     }
-    json_object_set_boolean_member(o, "dirty-flag",
-                                   s && (s->h.incompatible_features & QCOW2_INCOMPAT_DIRTY));
+    json_object_set_boolean_member(o, "dirty-flag", bdrv_is_dirty(bs));
     return o;
 }
 
@@ -209,12 +204,20 @@ static void print_human(JsonObject *o)
 static JsonArray *collect(const char *filename, const char *fmt, bool chain)
 {
     JsonArray *list = json_array_new();
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_autofree char *name = g_strdup(filename), *format = g_strdup(fmt);
 
     while (name) {
-        BlockBackend *blk = img_open(name, format, BDRV_O_NO_BACKING, false, false);
+        BlockBackend *blk;
         BlockDriverState *bs;
         char *next = NULL;
+        if (g_hash_table_contains(seen, name)) {
+            error_report("Backing file '%s' creates an infinite loop.", name);
+            json_array_unref(list);
+            return NULL;
+        }
+        g_hash_table_add(seen, g_strdup(name));
+        blk = img_open(name, format, BDRV_O_NO_BACKING, false, false);
         if (!blk) {
             json_array_unref(list);
             return NULL;

@@ -1,23 +1,22 @@
 /*
  * minivmm-img snapshot: qemu-img's "snapshot [-l | -a snapshot | -c snapshot | -d snapshot]
- * [-q] [-f fmt] filename" for qcow2 internal snapshots (disk state only), with its list
- * layout and error texts. Also prints the snapshot list for `info`. The refcount work is
- * block/qcow2-snapshot.c's.
+ * [-q] [-f fmt] filename" for internal snapshots (disk state only), with its list layout
+ * and error texts. Also prints the snapshot list for `info`. The work is the format
+ * driver's (bdrv_snapshot_*).
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include "block/qcow2.h"
+#include "block/image-ops.h"
 #include "util/error.h"
 #include "tools/img/img.h"
 
 enum { SNAPSHOT_LIST = 1, SNAPSHOT_CREATE, SNAPSHOT_APPLY, SNAPSHOT_DELETE };
 
-JsonObject *img_snapshot_json(const void *opaque)
+JsonObject *img_snapshot_json(const BlockSnapshotInfo *sn)
 {
-    const Qcow2Snapshot *sn = opaque;
     JsonObject *o = json_object_new();
 
     if (sn->icount != UINT64_MAX) {
@@ -61,18 +60,26 @@ void img_snapshot_dump(JsonObject *o)
            json_object_get_string_member(o, "name"), size, date, clock, icount);
 }
 
-static void list_snapshots(BDRVQcow2State *s)
+static int list_snapshots(BlockDriverState *bs)
 {
-    if (!s->nb_snapshots) {
-        return;
+    BlockSnapshotInfo *list;
+    int n = bdrv_snapshot_list(bs, &list);
+
+    if (n < 0) {
+        error_report("Could not list snapshots: %s", g_strerror(-n));
+        return 1;
     }
-    printf("Snapshot list:\n");
-    img_snapshot_dump(NULL);
-    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        JsonObject *o = img_snapshot_json(&s->snapshots[i]);
+    if (n) {
+        printf("Snapshot list:\n");
+        img_snapshot_dump(NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        JsonObject *o = img_snapshot_json(&list[i]);
         img_snapshot_dump(o);
         json_object_unref(o);
     }
+    bdrv_snapshot_list_free(list, n);
+    return 0;
 }
 
 static int do_action(BlockDriverState *bs, int action, const char *name)
@@ -83,12 +90,11 @@ static int do_action(BlockDriverState *bs, int action, const char *name)
     int ret;
 
     if (action == SNAPSHOT_LIST) {
-        list_snapshots(bs->opaque);
-        return 0;
+        return list_snapshots(bs);
     }
-    ret = action == SNAPSHOT_CREATE ? qcow2_snapshot_create(bs, name, &err) :
-          action == SNAPSHOT_APPLY ? qcow2_snapshot_apply(bs, name, &err) :
-                                     qcow2_snapshot_delete(bs, name, &err);
+    ret = action == SNAPSHOT_CREATE ? bdrv_snapshot_create(bs, name, &err) :
+          action == SNAPSHOT_APPLY ? bdrv_snapshot_goto(bs, name, &err) :
+                                     bdrv_snapshot_delete(bs, name, &err);
     if (ret < 0) {
         error_report("Could not %s snapshot '%s': %s", what, name, error_get_pretty(err));
         error_free(err);
@@ -148,7 +154,7 @@ int img_snapshot(int argc, char **argv)
     if (!blk) {
         return 1;
     }
-    if (strcmp(bdrv_get_format_name(blk_bs(blk)), "qcow2") != 0) {
+    if (!bdrv_can_snapshot(blk_bs(blk))) {
         error_report("Could not %s snapshot '%s': Operation not supported",
                      action == SNAPSHOT_CREATE ? "create" : "use", name ? name : "");
         blk_unref(blk);

@@ -1,0 +1,179 @@
+/*
+ * Whole-image operations (image-ops.h): check the node can take the operation (a medium,
+ * writable where the image changes, the op blockers the monitor sets) and call the
+ * driver's hook, with QEMU's "Operation not supported" when the format has none. The
+ * formats do the work; nothing here reads or writes an image.
+ */
+#include <errno.h>
+#include <string.h>
+#include "block/block_int.h"
+#include "block-internal.h"
+
+static int image_op_check(BlockDriverState *bs, bool needs_hook, bool write, Error **errp)
+{
+    if (!bs->drv) {
+        error_setg(errp, "No medium inserted");
+        return -ENOMEDIUM;
+    }
+    if (!needs_hook) {
+        error_setg(errp, "Operation not supported");
+        return -ENOTSUP;
+    }
+    if (write && bs->read_only) {
+        error_setg(errp, "Image is read-only");
+        return -EACCES;
+    }
+    return 0;
+}
+
+int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+               void (*report)(const char *msg))
+{
+    memset(res, 0, sizeof(*res));
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    if (!bs->drv->check) {
+        return -ENOTSUP;
+    }
+    return bs->drv->check(bs, res, fix, report);
+}
+
+static int snapshot_op(BlockDriverState *bs, const char *name, BlockOpType op,
+                       int (*fn)(BlockDriverState *, const char *, Error **), Error **errp)
+{
+    int ret = image_op_check(bs, fn != NULL, true, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    if (bdrv_op_is_blocked(bs, op, errp)) {
+        return -EBUSY;
+    }
+    bdrv_drained_begin(bs);
+    ret = fn(bs, name, errp);
+    bdrv_refresh_total_bytes(bs);
+    bdrv_drained_end(bs);
+    return ret;
+}
+
+bool bdrv_can_snapshot(BlockDriverState *bs)
+{
+    return bs->drv && bs->drv->snapshot_list;
+}
+
+int bdrv_snapshot_create(BlockDriverState *bs, const char *name, Error **errp)
+{
+    return snapshot_op(bs, name, BLOCK_OP_TYPE_INTERNAL_SNAPSHOT,
+                       bs->drv ? bs->drv->snapshot_create : NULL, errp);
+}
+
+int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp)
+{
+    return snapshot_op(bs, name, BLOCK_OP_TYPE_INTERNAL_SNAPSHOT,
+                       bs->drv ? bs->drv->snapshot_goto : NULL, errp);
+}
+
+int bdrv_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
+{
+    return snapshot_op(bs, name, BLOCK_OP_TYPE_INTERNAL_SNAPSHOT_DELETE,
+                       bs->drv ? bs->drv->snapshot_delete : NULL, errp);
+}
+
+int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list)
+{
+    *list = NULL;
+    if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    return bs->drv->snapshot_list ? bs->drv->snapshot_list(bs, list) : 0;
+}
+
+void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n)
+{
+    for (int i = 0; i < n; i++) {
+        g_free(list[i].id);
+        g_free(list[i].name);
+    }
+    g_free(list);
+}
+
+JsonObject *bdrv_get_specific_info(BlockDriverState *bs)
+{
+    return bs->drv && bs->drv->get_specific_info ? bs->drv->get_specific_info(bs) : NULL;
+}
+
+bool bdrv_is_dirty(BlockDriverState *bs)
+{
+    return bs->drv && bs->drv->is_dirty && bs->drv->is_dirty(bs);
+}
+
+int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
+                             const char *backing_fmt, Error **errp)
+{
+    int ret = image_op_check(bs, bs->drv && bs->drv->change_backing_file, true, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    if (backing_file && !backing_file[0]) {
+        backing_file = NULL;
+    }
+    if (!backing_file) {
+        backing_fmt = NULL;
+    }
+    ret = bs->drv->change_backing_file(bs, backing_file, backing_fmt);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not update the backing file name");
+        return ret;
+    }
+    g_free(bs->backing_file);
+    g_free(bs->backing_format);
+    bs->backing_file = g_strdup(backing_file);
+    bs->backing_format = g_strdup(backing_fmt);
+    return 0;
+}
+
+int bdrv_make_empty(BlockDriverState *bs, Error **errp)
+{
+    int ret = image_op_check(bs, bs->drv && bs->drv->make_empty, true, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    bdrv_drained_begin(bs);
+    ret = bs->drv->make_empty(bs);
+    bdrv_drained_end(bs);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "Could not empty the image");
+        return ret;
+    }
+    return bdrv_flush(bs);
+}
+
+int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, Error **errp)
+{
+    int64_t len = bdrv_getlength(bs);
+    int ret;
+
+    if (len < 0 || !shrink || size >= (uint64_t)len || !bs->drv || !bs->drv->shrink) {
+        return bdrv_truncate(bs, size, errp);
+    }
+    if ((ret = image_op_check(bs, true, true, errp)) < 0) {
+        return ret;
+    }
+    if (bdrv_op_is_blocked(bs, BLOCK_OP_TYPE_RESIZE, errp)) {
+        return -EBUSY;
+    }
+    bdrv_drained_begin(bs);
+    ret = bs->drv->shrink(bs, size, errp);
+    bdrv_refresh_total_bytes(bs);
+    bdrv_drained_end(bs);
+    if (ret < 0) {
+        return ret;
+    }
+    if (bs->blk) {
+        blk_dev_resize_cb(bs->blk);
+    }
+    return 0;
+}

@@ -1,0 +1,88 @@
+/*
+ * Whole-image operations on a node, for minivmm-img and the monitor: the consistency check,
+ * internal snapshots, format-specific information, changing the backing file recorded in
+ * the image, emptying an overlay after a commit, and resizing with an explicit shrink.
+ * Drivers implement them as optional BlockDriver hooks (block_int.h); block/image-ops.c
+ * checks the node and dispatches. Guest I/O is block.h's business, not this file's.
+ */
+#ifndef BLOCK_IMAGE_OPS_H
+#define BLOCK_IMAGE_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <json-glib/json-glib.h>
+#include "util/error.h"
+
+typedef struct BlockDriverState BlockDriverState;
+
+/* qemu-img check's counters. */
+typedef struct BdrvCheckResult {
+    int corruptions;
+    int leaks;
+    int check_errors;
+    int corruptions_fixed;
+    int leaks_fixed;
+    uint64_t image_end_offset;
+    uint64_t allocated_clusters;
+    uint64_t total_clusters;
+    uint64_t fragmented_clusters;
+    uint64_t compressed_clusters;
+} BdrvCheckResult;
+
+/* What bdrv_check may repair. */
+enum { BDRV_FIX_LEAKS = 1, BDRV_FIX_ERRORS = 2 };
+
+/* One internal snapshot, as QEMU's QEMUSnapshotInfo. */
+typedef struct BlockSnapshotInfo {
+    char *id;
+    char *name;
+    uint64_t vm_state_size;
+    uint32_t date_sec;
+    uint32_t date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t icount;          /* UINT64_MAX: none */
+} BlockSnapshotInfo;
+
+/*
+ * Compare metadata with itself; per-problem messages go to report (may be NULL). With fix
+ * (BDRV_FIX_*, node opened read-write with BDRV_O_CHECK) repair what fix allows; a repair
+ * that leaves no corruption marks the image clean and consistent. -ENOTSUP when the format
+ * has no check.
+ */
+int bdrv_check(BlockDriverState *bs, BdrvCheckResult *res, int fix,
+               void (*report)(const char *msg));
+
+/* The format has internal snapshots. */
+bool bdrv_can_snapshot(BlockDriverState *bs);
+/* name is an id or a tag. Errors: QEMU's texts; -ENOTSUP "Operation not supported" for
+ * formats without internal snapshots. */
+int bdrv_snapshot_create(BlockDriverState *bs, const char *name, Error **errp);
+int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp);
+int bdrv_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
+/* The snapshots in table order: their number (and a new array in *list), or -errno. */
+int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
+void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n);
+
+/* qemu-img info's "format-specific" data object (new reference), or NULL. */
+JsonObject *bdrv_get_specific_info(BlockDriverState *bs);
+/* The image was not closed cleanly (qcow2 dirty bit): qemu-img info's "dirty-flag". */
+bool bdrv_is_dirty(BlockDriverState *bs);
+
+/*
+ * Record a new backing file name and format in the image (NULL or "" name: none; the
+ * format is ignored then). The open backing node is not changed. Written crash-safely by
+ * the driver. -ENOTSUP "Operation not supported" for formats without backing files.
+ */
+int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
+                             const char *backing_fmt, Error **errp);
+
+/* Deallocate everything in the image (what commit does to the top image afterwards). */
+int bdrv_make_empty(BlockDriverState *bs, Error **errp);
+
+/*
+ * bdrv_truncate, except that a smaller size is allowed when shrink is true (the data past
+ * the new end is lost). Without shrink, shrinking fails as bdrv_truncate would.
+ */
+int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, Error **errp);
+
+#endif

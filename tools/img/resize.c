@@ -1,0 +1,128 @@
+/*
+ * minivmm-img resize: qemu-img 7.2's "resize [-q] [-f fmt] [--shrink] filename [+|-]size".
+ * The size is the last argument, taken before option parsing so that "-1M" is not an
+ * option; a leading + or - makes it relative to the current size. Shrinking needs
+ * --shrink, as in qemu-img 7.2 (QEMU 2.2 refused to shrink qcow2 images at all); the format
+ * driver does the resizing (bdrv_resize) and words its own refusals.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "util/cutils.h"
+#include "util/error.h"
+#include "tools/img/img.h"
+
+typedef struct ResizeArgs {
+    const char *filename;
+    const char *fmt;
+    int relative;          /* +1, -1, or 0 for an absolute size */
+    uint64_t n;
+    bool shrink;
+    bool quiet;
+} ResizeArgs;
+
+static bool parse_size_arg(ResizeArgs *a, const char *size)
+{
+    if (size[0] == '+' || size[0] == '-') {
+        a->relative = size[0] == '+' ? 1 : -1;
+        size++;
+    }
+    if (parse_size(size, &a->n, NULL) < 0) {
+        error_report("Parameter 'size' expects a non-negative number below 2^64");
+        fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, "
+                        "peta-\nand exabytes, respectively.\n");
+        return false;
+    }
+    return true;
+}
+
+static void parse_args(int argc, char **argv, ResizeArgs *a)
+{
+    static const struct option lopt[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, 'f'},
+        {"shrink", no_argument, NULL, 'S'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    while ((c = getopt_long(argc, argv, ":f:hq", lopt, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            img_help();
+        case 'f':
+            a->fmt = optarg;
+            break;
+        case 'q':
+            a->quiet = true;
+            break;
+        case 'S':
+            a->shrink = true;
+            break;
+        default:
+            img_bad_option(c, argv);
+        }
+    }
+    if (optind != argc - 1) {
+        img_error_exit("Expecting image file name and size");
+    }
+    a->filename = argv[optind];
+}
+
+static int do_resize(ResizeArgs *a, BlockBackend *blk)
+{
+    int64_t current = blk_getlength(blk), total;
+    Error *err = NULL;
+
+    if (current < 0) {
+        error_report("Could not get the image size: %s", g_strerror(-current));
+        return 1;
+    }
+    /* As qemu-img: the sum wraps, and anything not positive is refused. */
+    total = a->relative ? (int64_t)((uint64_t)current + (uint64_t)a->relative * a->n)
+                        : (int64_t)a->n;
+    if (total <= 0) {
+        error_report("New image size must be positive");
+        return 1;
+    }
+    if (total < current && !a->shrink) {
+        error_report("Use the --shrink option to perform a shrink operation.");
+        warn_report("Shrinking an image will delete all data beyond the shrunken image's end. "
+                    "Before performing such an operation, make sure there is no important "
+                    "data there.");
+        return 1;
+    }
+    if (bdrv_resize(blk_bs(blk), total, a->shrink, &err) < 0) {
+        error_report("%s", error_get_pretty(err));
+        error_free(err);
+        return 1;
+    }
+    if (!a->quiet) {
+        printf("Image resized.\n");
+    }
+    return 0;
+}
+
+int img_resize(int argc, char **argv)
+{
+    ResizeArgs a = {0};
+    BlockBackend *blk;
+    int ret;
+
+    if (argc < 3) {
+        img_error_exit("Not enough arguments");
+    }
+    /* The size goes before getopt sees it: "-1M" is a size, not an option. */
+    if (!parse_size_arg(&a, argv[--argc])) {
+        return 1;
+    }
+    parse_args(argc, argv, &a);
+    blk = img_open(a.filename, a.fmt, BDRV_O_RDWR, false, a.quiet);
+    if (!blk) {
+        return 1;
+    }
+    ret = do_resize(&a, blk);
+    blk_unref(blk);
+    return ret;
+}
