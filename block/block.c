@@ -6,7 +6,9 @@
  * (probe.c) and not backends (block-backend.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <glib.h>
 #include "block/block-internal.h"
 #include "util/qdict.h"
@@ -18,6 +20,9 @@ typedef struct NodeOptions {
     int flags;
     BlockdevDetectZeroesOptions detect_zeroes;
 } NodeOptions;
+
+/* Deeper chains are refused: a safety net for loops the inode check cannot see. */
+#define BDRV_MAX_BACKING_DEPTH 1000
 
 static GList *all_nodes;   /* every open node */
 static GList *named_nodes; /* nodes with a node-name, in naming order */
@@ -286,6 +291,69 @@ static char *bdrv_full_backing_name(BlockDriverState *bs, const char *name)
     return g_build_filename(dir, name, NULL);
 }
 
+/*
+ * The images whose backing files this thread is opening, innermost first: a backing file
+ * that is one of them (same inode, so links count too) would recurse forever.
+ */
+typedef struct BackingOpen {
+    char *key;
+    struct BackingOpen *up;
+    int depth;
+} BackingOpen;
+
+static __thread BackingOpen *backing_opens;
+
+static const char *strip_protocol(BlockDriver *drv, const char *filename);
+
+/* What identifies the file a name opens: its inode when it is a local file. */
+static char *bdrv_file_key(const char *name)
+{
+    BlockDriver *drv = bdrv_find_protocol(name, NULL);
+    struct stat st;
+
+    if (stat(drv ? strip_protocol(drv, name) : name, &st) == 0) {
+        return g_strdup_printf("%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+    }
+    return g_strdup(name);
+}
+
+static bool bdrv_backing_loops(const char *path, const char *name, int depth, Error **errp)
+{
+    g_autofree char *key = path ? bdrv_file_key(path) : NULL;
+
+    if (depth > BDRV_MAX_BACKING_DEPTH) {
+        error_setg(errp, "Backing chain is deeper than %d images", BDRV_MAX_BACKING_DEPTH);
+        return true;
+    }
+    for (BackingOpen *o = backing_opens; key && o; o = o->up) {
+        if (!strcmp(o->key, key)) {
+            error_setg(errp, "Backing file '%s' creates an infinite loop", name);
+            return true;
+        }
+    }
+    return false;
+}
+
+static BlockDriverState *bdrv_open_backing_image(BlockDriverState *bs, JsonObject *options,
+                                                 const char *path, const char *name, int flags,
+                                                 Error **errp)
+{
+    BackingOpen self = {
+        .key = bdrv_file_key(bs->file ? bs->file->filename : bs->filename),
+        .up = backing_opens,
+        .depth = backing_opens ? backing_opens->depth + 1 : 1,
+    };
+    BlockDriverState *backing = NULL;
+
+    backing_opens = &self;
+    if (!bdrv_backing_loops(path, name, self.depth, errp)) {
+        backing = bdrv_open_image(options, "backing", path, bdrv_backing_flags(flags), true, errp);
+    }
+    backing_opens = self.up;
+    g_free(self.key);
+    return backing;
+}
+
 int bdrv_open_backing(BlockDriverState *bs, JsonObject *options, const char *name,
                       const char *fmt, int flags, Error **errp)
 {
@@ -304,8 +372,7 @@ int bdrv_open_backing(BlockDriverState *bs, JsonObject *options, const char *nam
     if (!is_ref && fmt && fmt[0] && !dict_has(options, "backing.driver")) {
         json_object_set_string_member(options, "backing.driver", fmt);
     }
-    bs->backing = bdrv_open_image(options, "backing", path, bdrv_backing_flags(flags), true,
-                                  &err);
+    bs->backing = bdrv_open_backing_image(bs, options, path, name, flags, &err);
     if (err) {
         error_setg(errp, "Could not open backing file: %s", error_get_pretty(err));
         error_free(err);

@@ -256,6 +256,16 @@ def test_backing_options_choose_file(tmp_path):
                           "aio=native requires cache.direct=true\n")
 
 
+def test_backing_loop_refused(tmp_path):
+    loop = make_qcow2(tmp_path / "loop.qcow2")
+    ok(run(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", "loop.qcow2", "-F", "qcow2", loop]))
+    assert "creates an infinite loop" in run(["qemu-img", "info", "--backing-chain", loop]).stderr
+    res = io_cmds(IO, [], ["read 0 4k"], loop)
+    assert res.returncode == 1
+    assert res.stderr == (f"minivmm-io: can't open device {loop}: Could not open backing file: "
+                          "Backing file 'loop.qcow2' creates an infinite loop\n")
+
+
 def drive_error(run_expect_fail, args, opts, message):
     status, err = run_expect_fail(args)
     assert status == 1, err

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include "block/block-backend.h"
@@ -606,6 +607,39 @@ static void test_backing_unsupported(void)
     bdrv_unref(open_ok(raw, "{\"driver\":\"raw\",\"backing\":\"\"}", 0));
 }
 
+/* An image that is its own backing file, directly, through a link or a "file:" name. */
+static void assert_loop_refused(const char *image, int depth, const char *backing_name)
+{
+    g_autofree char *msg =
+        g_strdup_printf("Backing file '%s' creates an infinite loop", backing_name);
+
+    for (int i = 0; i < depth; i++) {
+        g_autofree char *inner = msg;
+        msg = g_strdup_printf("Could not open backing file: %s", inner);
+    }
+    open_fails(image, NULL, 0, msg);
+}
+
+static void test_backing_loops(void)
+{
+    g_autofree char *self = tmp_path("loop-self.qcow2");
+    g_autofree char *a = tmp_path("loop-a.qcow2");
+    g_autofree char *link = tmp_path("loop-link.qcow2");
+    g_autofree char *proto = tmp_path("loop-proto.qcow2");
+    g_autofree char *proto_name = g_strdup_printf("file:%s", proto);
+
+    g_free(make_qcow2("loop-self.qcow2", CLUSTER, self, "qcow2"));
+    assert_loop_refused(self, 1, self);
+
+    g_assert_cmpint(symlink(a, link), ==, 0);
+    g_free(make_qcow2("loop-b.qcow2", CLUSTER, link, "qcow2"));
+    g_free(make_qcow2("loop-a.qcow2", CLUSTER, "loop-b.qcow2", "qcow2"));
+    assert_loop_refused(a, 2, link);
+
+    g_free(make_qcow2("loop-proto.qcow2", CLUSTER, proto_name, "qcow2"));
+    assert_loop_refused(proto, 1, proto_name);
+}
+
 static void test_file_options(void)
 {
     g_autofree char *raw = make_raw("fileopt.raw", 0x66);
@@ -704,6 +738,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block-features/options/backing", test_backing_options);
     g_test_add_func("/block-features/options/backing-reference", test_backing_reference);
     g_test_add_func("/block-features/options/backing-unsupported", test_backing_unsupported);
+    g_test_add_func("/block-features/options/backing-loops", test_backing_loops);
     g_test_add_func("/block-features/options/file", test_file_options);
     g_test_add_func("/block-features/options/node-names", test_node_names_every_layer);
     ret = g_test_run();
