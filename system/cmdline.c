@@ -564,6 +564,12 @@ static const CmdOption options[] = {
     { "serial", true, opt_serial, "dev  stdio|file:PATH|unix:PATH[,server,nowait]|none|"
                                   "mon:stdio" },
     { "debugcon", true, opt_debugcon, "dev  debug console at port 0x402" },
+    { "chardev", true, cmdline_opt_chardev, "backend,id=id[,...]  socket (path=|host=,port="
+                                            "[,server][,nowait][,telnet]), stdio, file, null" },
+    { "mon", true, cmdline_opt_mon, "chardev=id[,mode=readline|control][,pretty=on|off]" },
+    { "qmp", true, cmdline_opt_qmp, "dev  QMP monitor on dev (unix:P,server,nowait, tcp:..., "
+                                    "stdio)" },
+    { "monitor", true, cmdline_opt_monitor, "dev  HMP monitor on dev, or none" },
     { "boot", true, opt_boot, "[order=drives][,menu=on|off][,reboot-timeout=ms]" },
     { "drive", true, opt_drive, "[file=FILE][,if=TYPE][,index=N][,media=d][,format=F]...  "
                                 "a drive (format=help lists the formats)" },
@@ -647,7 +653,11 @@ static void cmdline_finish(VMConfig *cfg)
     pc_split_ram(cfg->ms.ram_size, &cfg->ms.below_4g_mem, &cfg->ms.above_4g_mem);
     cmdline_check_kernel(cfg);
     if (cfg->nr_serial == 0 && !cfg->ms.nodefaults) {
-        cfg->serial_specs[cfg->nr_serial++] = cfg->ms.nographic ? "mon:stdio" : "null";
+        /* QEMU: -nographic puts the default monitor on the serial port's stdio. */
+        bool mon = !cfg->no_default_monitor;
+
+        cfg->serial_specs[cfg->nr_serial++] = cfg->ms.nographic ? (mon ? "mon:stdio" : "stdio")
+                                                                : "null";
     }
 }
 

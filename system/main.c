@@ -9,6 +9,7 @@
 #include "blockdev/blockdev.h"
 #include "hw/kvm.h"
 #include "hw/pc.h"
+#include "monitor/monitor.h"
 #include "system/cmdline.h"
 #include "system/qtest.h"
 #include "util/chardev.h"
@@ -32,6 +33,9 @@ static Chardev *main_open_chardev(const char *label, const char *opt, const char
         error_set_location(loc);
         error_report_err(err);
         exit(1);
+    }
+    if (g_str_has_prefix(spec, "mon:")) {
+        monitor_new(chr, MONITOR_MODE_READLINE, false);  /* the device, attached later, has focus */
     }
     return chr;
 }
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
     cmdline_parse(argc, argv, &cfg);
     current_machine = &cfg.ms;
     main_loop_init();
+    cmdline_create_monitors(&cfg);
     main_open_chardevs(&cfg);
     if (cfg.accel_qtest) {
         qtest_enable_accel();
@@ -100,6 +105,9 @@ int main(int argc, char **argv)
     }
     status = main_loop_run();
     kvm_stop_vcpus();
+    bdrv_drain_all();
+    bdrv_flush_all();
+    chr_flush_all(1000);  /* the last responses and SHUTDOWN reach the monitors' clients */
     chr_restore_terminal();
     return status;
 }

@@ -1,46 +1,30 @@
 /*
- * Character devices: the host side of serial ports, the debug console and (later) monitors.
- * Backends are stdio, file, Unix socket (server or client) and null; input is read in the
- * main loop and handed to the front end when it can take it. On stdio an escape character
- * (Ctrl-A) gives QEMU's mux commands: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.
+ * Character devices: the host side of serial ports, the debug console, qtest and monitors.
+ * This file is the core: front ends and their events, the mux (several front ends on one
+ * backend, QEMU's Ctrl-A escape: c switches the focus, x quits, h prints help, Ctrl-A
+ * Ctrl-A sends Ctrl-A), input delivery and the socket output queue, stdio and file.
+ * Sockets live in chardev-socket.c, option parsing in chardev-opts.c.
  * Not a monitor: the monitor attaches to a chardev like any other front end.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <glib.h>
 #include <glib-unix.h>
-#include "util/chardev.h"
+#include "util/chardev-internal.h"
 #include "util/main-loop.h"
 
-#define MUX_ESCAPE 0x01  /* Ctrl-A */
-#define CHR_RETRY_MS 10  /* how soon input is offered again to a full front end */
-
-struct Chardev {
-    char *label;
-    int in_fd;           /* -1: no input */
-    int out_fd;          /* -1: output discarded */
-    int listen_fd;       /* Unix socket server waiting for a client */
-    char *path;          /* socket path to unlink at free */
-    bool is_stdio;
-    bool mux_escape_seen;
-    guint in_watch;
-    guint listen_watch;
-    guint retry_source;  /* pending re-offer of input to a full front end */
-    ChrCanRead *can_read;
-    ChrRead *read;
-    void *opaque;
-};
+#define MUX_ESCAPE 0x01           /* Ctrl-A */
+#define CHR_RETRY_MS 10           /* how soon input is offered again to a full front end */
+#define CHR_OUTQ_MAX (256u << 20) /* a peer this far behind is disconnected */
 
 static struct termios saved_tty;
 static bool tty_modified;
+static GPtrArray *all_chardevs;
 
 void chr_restore_terminal(void)
 {
@@ -54,7 +38,7 @@ static void chr_stdio_raw(void)
 {
     struct termios tty;
 
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0) {
+    if (tty_modified || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tty) < 0) {
         return;
     }
     tty = saved_tty;
@@ -70,45 +54,107 @@ static void chr_stdio_raw(void)
     atexit(chr_restore_terminal);
 }
 
-static Chardev *chr_alloc(const char *label)
+Chardev *chr_alloc(const char *label)
 {
     Chardev *chr = g_new0(Chardev, 1);
 
     chr->label = g_strdup(label);
     chr->in_fd = chr->out_fd = chr->listen_fd = -1;
+    if (!all_chardevs) {
+        all_chardevs = g_ptr_array_new();
+    }
+    g_ptr_array_add(all_chardevs, chr);
     return chr;
 }
 
 Chardev *chr_new_null(const char *label)
 {
-    return chr_alloc(label);
+    Chardev *chr = chr_alloc(label);
+
+    chr->opened = true;
+    return chr;
 }
 
-static void chr_disconnect(Chardev *chr);
-static void chr_start_input(Chardev *chr);
+const char *chr_label(const Chardev *chr)
+{
+    return chr->label;
+}
+
+void chr_set_mux(Chardev *chr)
+{
+    chr->mux = true;
+}
+
+bool chr_is_mux(const Chardev *chr)
+{
+    return chr->mux;
+}
+
+bool chr_is_tty(const Chardev *chr)
+{
+    return chr->is_stdio && isatty(STDIN_FILENO);
+}
+
+static void chr_fe_event(ChrFrontend *fe, ChrEvent event)
+{
+    if (fe->event) {
+        fe->event(fe->opaque, event);
+    }
+}
+
+void chr_send_event(Chardev *chr, ChrEvent event)
+{
+    for (int i = 0; i < chr->nr_fe; i++) {
+        chr_fe_event(&chr->fe[i], event);
+    }
+}
+
+static void chr_write_str(Chardev *chr, const char *s)
+{
+    chr_write(chr, (const uint8_t *)s, strlen(s));
+}
+
+static void chr_mux_switch(Chardev *chr)
+{
+    if (chr->nr_fe < 2) {
+        return;
+    }
+    chr_fe_event(&chr->fe[chr->focus], CHR_EVENT_MUX_OUT);
+    chr->focus = (chr->focus + 1) % chr->nr_fe;
+    chr_fe_event(&chr->fe[chr->focus], CHR_EVENT_MUX_IN);
+}
+
+/* The byte after Ctrl-A; returns true when it is to be delivered (Ctrl-A Ctrl-A). */
+static bool chr_mux_command(Chardev *chr, uint8_t ch)
+{
+    switch (ch) {
+    case 'x':
+        chr_write_str(chr, "QEMU: Terminated\r\n");
+        main_loop_quit(0);
+        return false;
+    case 'h':
+        chr_write_str(chr, "\r\nC-a h    print this help\r\n"
+                           "C-a x    exit emulator\r\n"
+                           "C-a c    switch between console and monitor\r\n"
+                           "C-a C-a  sends C-a\r\n");
+        return false;
+    case 'c':
+        chr_mux_switch(chr);
+        return false;
+    default:
+        return ch == MUX_ESCAPE;
+    }
+}
 
 /* Returns true when the byte was consumed by the mux escape handling. */
 static bool chr_mux_filter(Chardev *chr, uint8_t ch)
 {
-    if (!chr->is_stdio) {
+    if (!chr->mux) {
         return false;
     }
     if (chr->mux_escape_seen) {
         chr->mux_escape_seen = false;
-        if (ch == 'x') {
-            static const char msg[] = "QEMU: Terminated\r\n";
-            chr_write(chr, (const uint8_t *)msg, sizeof(msg) - 1);
-            main_loop_quit(0);
-            return true;
-        }
-        if (ch == 'h') {
-            static const char help[] = "\r\nC-a h    print this help\r\n"
-                                       "C-a x    exit emulator\r\n"
-                                       "C-a C-a  sends C-a\r\n";
-            chr_write(chr, (const uint8_t *)help, sizeof(help) - 1);
-            return true;
-        }
-        return ch != MUX_ESCAPE;
+        return !chr_mux_command(chr, ch);
     }
     if (ch == MUX_ESCAPE) {
         chr->mux_escape_seen = true;
@@ -126,11 +172,56 @@ static gboolean chr_retry_input(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static void chr_disconnect(Chardev *chr)
+{
+    if (chr->in_watch) {
+        g_source_remove(chr->in_watch);
+        chr->in_watch = 0;
+    }
+    if (chr->out_watch) {
+        g_source_remove(chr->out_watch);
+        chr->out_watch = 0;
+    }
+    if (chr->outq) {
+        g_byte_array_set_size(chr->outq, 0);
+    }
+    if (chr->is_socket) {
+        close(chr->in_fd);
+        chr->in_fd = chr->out_fd = -1;
+        if (chr->listen_fd >= 0) {
+            chr->listen_watch = g_unix_fd_add(chr->listen_fd, G_IO_IN, chr_socket_accept,
+                                              chr);
+        }
+    } else if (!chr->is_stdio) {
+        chr->in_fd = -1;
+    }
+    if (chr->opened && chr->is_socket) {
+        chr->opened = false;
+        chr_send_event(chr, CHR_EVENT_CLOSED);
+    }
+}
+
+static void chr_deliver(Chardev *chr, const uint8_t *buf, size_t n)
+{
+    for (size_t i = 0; i < n && chr->in_fd >= 0; i++) {
+        ChrFrontend *fe;
+
+        if (chr_mux_filter(chr, buf[i]) || chr->nr_fe == 0) {
+            continue;
+        }
+        fe = &chr->fe[chr->focus];
+        if (fe->read) {
+            fe->read(fe->opaque, &buf[i], 1);
+        }
+    }
+}
+
 static gboolean chr_input_ready(gint fd, GIOCondition cond, gpointer data)
 {
     Chardev *chr = data;
-    uint8_t buf[256];
-    int room = chr->can_read ? chr->can_read(chr->opaque) : (int)sizeof(buf);
+    ChrFrontend *fe = chr->nr_fe ? &chr->fe[chr->focus] : NULL;
+    uint8_t buf[4096];
+    int room = fe && fe->can_read ? fe->can_read(fe->opaque) : (int)sizeof(buf);
     ssize_t n;
 
     if (room <= 0) {
@@ -148,50 +239,29 @@ static gboolean chr_input_ready(gint fd, GIOCondition cond, gpointer data)
         chr_disconnect(chr);
         return G_SOURCE_REMOVE;
     }
-    for (ssize_t i = 0; i < n; i++) {
-        if (!chr_mux_filter(chr, buf[i]) && chr->read) {
-            chr->read(chr->opaque, &buf[i], 1);
-        }
+    if (chr->telnet) {
+        n = chr_telnet_filter(chr, buf, n);
     }
+    chr_deliver(chr, buf, n);
     return G_SOURCE_CONTINUE;
 }
 
-static void chr_start_input(Chardev *chr)
+void chr_start_input(Chardev *chr)
 {
-    if (chr->in_fd >= 0 && !chr->in_watch) {
+    if (chr->in_fd >= 0 && !chr->in_watch && !chr->retry_source) {
         g_unix_set_fd_nonblocking(chr->in_fd, TRUE, NULL);
         chr->in_watch = g_unix_fd_add(chr->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
                                       chr_input_ready, chr);
     }
 }
 
-static gboolean chr_accept(gint fd, GIOCondition cond, gpointer data)
+void chr_connected(Chardev *chr, int fd)
 {
-    Chardev *chr = data;
-    int client = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-
-    if (client < 0) {
-        return G_SOURCE_CONTINUE;
-    }
-    chr->in_fd = chr->out_fd = client;
+    chr->in_fd = chr->out_fd = fd;
+    chr->telnet_state = TELNET_DATA;
+    chr->opened = true;
     chr_start_input(chr);
-    chr->listen_watch = 0;
-    return G_SOURCE_REMOVE;  /* one client at a time, as QEMU */
-}
-
-static void chr_disconnect(Chardev *chr)
-{
-    if (chr->in_watch) {
-        g_source_remove(chr->in_watch);
-        chr->in_watch = 0;
-    }
-    if (chr->listen_fd >= 0) {
-        close(chr->in_fd);
-        chr->in_fd = chr->out_fd = -1;
-        chr->listen_watch = g_unix_fd_add(chr->listen_fd, G_IO_IN, chr_accept, chr);
-    } else if (!chr->is_stdio) {
-        chr->in_fd = -1;
-    }
+    chr_send_event(chr, CHR_EVENT_OPENED);
 }
 
 static bool chr_open_file(Chardev *chr, const char *path, Error **errp)
@@ -201,100 +271,175 @@ static bool chr_open_file(Chardev *chr, const char *path, Error **errp)
         error_setg_errno(errp, errno, "Could not open '%s'", path);
         return false;
     }
+    chr->opened = true;
     return true;
 }
 
-static bool chr_open_unix(Chardev *chr, const char *spec, Error **errp)
+static void chr_open_stdio(Chardev *chr)
 {
-    g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    bool server = false, nowait = false;
-    int fd;
+    chr->is_stdio = true;
+    chr->mux = true;
+    chr->in_fd = STDIN_FILENO;
+    chr->out_fd = STDOUT_FILENO;
+    chr->opened = true;
+    chr_stdio_raw();
+}
 
-    for (int i = 1; parts[i]; i++) {
-        if (!strcmp(parts[i], "server") || !strcmp(parts[i], "server=on")) {
-            server = true;
-        } else if (!strcmp(parts[i], "nowait") || !strcmp(parts[i], "wait=off")) {
-            nowait = true;
-        } else {
-            error_setg(errp, "Invalid parameter '%s'", parts[i]);
-            return false;
-        }
-    }
-    if (strlen(parts[0]) >= sizeof(addr.sun_path)) {
-        error_setg(errp, "UNIX socket path '%s' is too long", parts[0]);
-        return false;
-    }
-    strcpy(addr.sun_path, parts[0]);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (server) {
-        mode_t old = umask(0177);  /* the socket is created 0600 */
-        unlink(parts[0]);
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(fd, 1) < 0) {
-            umask(old);
-            error_setg_errno(errp, errno, "Failed to bind socket to %s", parts[0]);
-            close(fd);
-            return false;
-        }
-        umask(old);
-        chr->listen_fd = fd;
-        chr->path = g_strdup(parts[0]);
-        if (!nowait) {
-            chr_accept(fd, G_IO_IN, chr);  /* blocks until the client connects, as QEMU */
-        }
-        if (chr->in_fd < 0) {
-            chr->listen_watch = g_unix_fd_add(fd, G_IO_IN, chr_accept, chr);
-        }
+bool chr_open_spec(Chardev *chr, const char *spec, Error **errp)
+{
+    if (!strcmp(spec, "stdio")) {
+        chr_open_stdio(chr);
         return true;
     }
-    if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        error_setg_errno(errp, errno, "Failed to connect socket %s", parts[0]);
-        close(fd);
-        return false;
+    if (!strcmp(spec, "none") || !strcmp(spec, "null")) {
+        chr->opened = true;
+        return true;
     }
-    chr->in_fd = chr->out_fd = fd;
-    return true;
+    if (g_str_has_prefix(spec, "file:")) {
+        return chr_open_file(chr, spec + 5, errp);
+    }
+    if (g_str_has_prefix(spec, "unix:") || g_str_has_prefix(spec, "tcp:") ||
+        g_str_has_prefix(spec, "telnet:")) {
+        return chr_socket_open_spec(chr, spec, errp);
+    }
+    error_setg(errp, "'%s' is not a valid char driver", spec);
+    return false;
 }
 
 Chardev *chr_new_from_spec(const char *label, const char *spec, Error **errp)
 {
-    Chardev *chr = chr_alloc(label);
-    bool ok = true;
+    Chardev *chr;
+    bool mux = false;
 
-    if (!strcmp(spec, "stdio") || !strcmp(spec, "mon:stdio")) {
-        chr->is_stdio = true;
-        chr->in_fd = STDIN_FILENO;
-        chr->out_fd = STDOUT_FILENO;
-        chr_stdio_raw();
-    } else if (!strcmp(spec, "none") || !strcmp(spec, "null")) {
-        /* nothing connected */
-    } else if (g_str_has_prefix(spec, "file:")) {
-        ok = chr_open_file(chr, spec + 5, errp);
-    } else if (g_str_has_prefix(spec, "unix:")) {
-        ok = chr_open_unix(chr, spec + 5, errp);
-    } else {
-        error_setg(errp, "'%s' is not a valid char driver", spec);
-        ok = false;
+    if (g_str_has_prefix(spec, "chardev:")) {
+        chr = chr_find(spec + 8);
+        if (!chr) {
+            error_setg(errp, "chardev: %s: not found", spec + 8);
+        }
+        return chr;
     }
-    if (!ok) {
+    if (g_str_has_prefix(spec, "mon:")) {
+        spec += 4;
+        mux = true;
+    }
+    chr = chr_alloc(label);
+    if (!chr_open_spec(chr, spec, errp)) {
         chr_free(chr);
         return NULL;
     }
+    chr->mux |= mux;
     return chr;
 }
 
-void chr_set_handlers(Chardev *chr, ChrCanRead *can_read, ChrRead *read, void *opaque)
+typedef struct ChrOpenedCall {
+    Chardev *chr;
+    int idx;
+} ChrOpenedCall;
+
+static gboolean chr_send_opened(gpointer data)
 {
-    chr->can_read = can_read;
-    chr->read = read;
-    chr->opaque = opaque;
+    ChrOpenedCall *c = data;
+
+    if (c->idx < c->chr->nr_fe && c->chr->opened) {
+        chr_fe_event(&c->chr->fe[c->idx], CHR_EVENT_OPENED);
+    }
+    g_free(c);
+    return G_SOURCE_REMOVE;
+}
+
+void chr_set_handlers_full(Chardev *chr, ChrCanRead *can_read, ChrRead *read,
+                           ChrEventHandler *event, void *opaque)
+{
+    ChrFrontend fe = { can_read, read, event, opaque };
+    int idx = 0;
+
+    if (chr->mux && chr->nr_fe > 0) {
+        if (chr->nr_fe >= CHR_MAX_FE) {
+            return;
+        }
+        chr_fe_event(&chr->fe[chr->focus], CHR_EVENT_MUX_OUT);
+        idx = chr->nr_fe;
+    }
+    chr->fe[idx] = fe;
+    chr->nr_fe = idx + 1;
+    chr->focus = idx;
+    if (chr->mux && idx > 0) {
+        chr_fe_event(&chr->fe[idx], CHR_EVENT_MUX_IN);
+    }
+    if (event && chr->opened) {
+        /* As QEMU: an already open backend says so from the main loop, not from here. */
+        ChrOpenedCall *c = g_new(ChrOpenedCall, 1);
+
+        c->chr = chr;
+        c->idx = idx;
+        g_idle_add(chr_send_opened, c);
+    }
     if (read) {
         chr_start_input(chr);
     }
 }
 
+void chr_set_handlers(Chardev *chr, ChrCanRead *can_read, ChrRead *read, void *opaque)
+{
+    chr_set_handlers_full(chr, can_read, read, NULL, opaque);
+}
+
+static gboolean chr_output_ready(gint fd, GIOCondition cond, gpointer data)
+{
+    Chardev *chr = data;
+    ssize_t n = send(fd, chr->outq->data, chr->outq->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return G_SOURCE_CONTINUE;
+    }
+    if (n < 0) {
+        chr->out_watch = 0;
+        chr_disconnect(chr);
+        return G_SOURCE_REMOVE;
+    }
+    g_byte_array_remove_range(chr->outq, 0, n);
+    if (chr->outq->len == 0) {
+        chr->out_watch = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+/* Sockets: never block the main loop on a slow peer; queue and send when writable. */
+static void chr_socket_write(Chardev *chr, const uint8_t *buf, size_t len)
+{
+    if (!chr->outq) {
+        chr->outq = g_byte_array_new();
+    }
+    if (chr->outq->len == 0) {
+        ssize_t n = send(chr->out_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            return;  /* the input side notices the disconnect */
+        }
+        n = MAX(n, 0);
+        buf += n;
+        len -= n;
+    }
+    if (len == 0) {
+        return;
+    }
+    if (chr->outq->len + len > CHR_OUTQ_MAX) {
+        chr_disconnect(chr);
+        return;
+    }
+    g_byte_array_append(chr->outq, buf, len);
+    if (!chr->out_watch) {
+        chr->out_watch = g_unix_fd_add(chr->out_fd, G_IO_OUT, chr_output_ready, chr);
+    }
+}
+
 void chr_write(Chardev *chr, const uint8_t *buf, size_t len)
 {
+    if (chr->is_socket && chr->out_fd >= 0) {
+        chr_socket_write(chr, buf, len);
+        return;
+    }
     while (chr->out_fd >= 0 && len > 0) {
         ssize_t n = write(chr->out_fd, buf, len);
         if (n < 0 && errno == EAGAIN) {
@@ -313,13 +458,35 @@ void chr_write(Chardev *chr, const uint8_t *buf, size_t len)
     }
 }
 
+void chr_flush_all(int timeout_ms)
+{
+    int64_t deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
+
+    for (guint i = 0; all_chardevs && i < all_chardevs->len; i++) {
+        Chardev *chr = g_ptr_array_index(all_chardevs, i);
+
+        while (chr->out_fd >= 0 && chr->outq && chr->outq->len > 0 &&
+               g_get_monotonic_time() < deadline) {
+            struct pollfd pfd = { .fd = chr->out_fd, .events = POLLOUT };
+
+            if (poll(&pfd, 1, 10) > 0 && !chr_output_ready(chr->out_fd, G_IO_OUT, chr)) {
+                break;
+            }
+        }
+    }
+}
+
 void chr_free(Chardev *chr)
 {
     if (!chr) {
         return;
     }
+    g_ptr_array_remove(all_chardevs, chr);
     if (chr->in_watch) {
         g_source_remove(chr->in_watch);
+    }
+    if (chr->out_watch) {
+        g_source_remove(chr->out_watch);
     }
     if (chr->listen_watch) {
         g_source_remove(chr->listen_watch);
@@ -335,7 +502,12 @@ void chr_free(Chardev *chr)
     }
     if (chr->listen_fd >= 0) {
         close(chr->listen_fd);
-        unlink(chr->path);
+        if (chr->path) {
+            unlink(chr->path);
+        }
+    }
+    if (chr->outq) {
+        g_byte_array_free(chr->outq, TRUE);
     }
     g_free(chr->path);
     g_free(chr->label);

@@ -4,8 +4,10 @@
  * Not the board: hw/i386/pc.c builds the devices.
  */
 #include <glib.h>
+#include "block/block.h"
 #include "hw/kvm.h"
 #include "hw/machine.h"
+#include "monitor/monitor.h"
 #include "util/error.h"
 #include "util/main-loop.h"
 
@@ -19,6 +21,29 @@ typedef struct ResetEntry {
 static GArray *reset_handlers;
 static bool running;
 static bool reset_scheduled;
+static RunState runstate = RUN_STATE_PRELAUNCH;
+
+static const char *const runstate_names[RUN_STATE_MAX] = {
+    "debug", "inmigrate", "internal-error", "io-error", "paused", "postmigrate",
+    "prelaunch", "finish-migrate", "restore-vm", "running", "save-vm", "shutdown",
+    "suspended", "watchdog", "guest-panicked",
+};
+
+RunState runstate_get(void)
+{
+    return runstate;
+}
+
+const char *runstate_name(RunState state)
+{
+    return state < RUN_STATE_MAX ? runstate_names[state] : "unknown";
+}
+
+bool runstate_needs_reset(void)
+{
+    return runstate == RUN_STATE_INTERNAL_ERROR || runstate == RUN_STATE_SHUTDOWN ||
+           runstate == RUN_STATE_GUEST_PANICKED;
+}
 
 void machine_register_reset(ResetHandler *fn, void *opaque)
 {
@@ -43,20 +68,42 @@ bool machine_is_running(void)
     return running;
 }
 
-void machine_stop(void)
+void machine_stop_state(RunState state)
 {
     if (running) {
         kvm_pause_vcpus();
         running = false;
+        runstate = state;
+        monitor_event("STOP", NULL);
     }
+    bdrv_drain_all();
+    bdrv_flush_all();
+}
+
+void machine_stop(void)
+{
+    machine_stop_state(RUN_STATE_PAUSED);
 }
 
 void machine_cont(void)
 {
     if (!running) {
         running = true;
+        runstate = RUN_STATE_RUNNING;
         kvm_resume_vcpus();
+        monitor_event("RESUME", NULL);
     }
+}
+
+/* A shutdown request (power-off, -no-reboot reset): SHUTDOWN, then stop or exit. */
+static void machine_shutdown(bool honour_no_shutdown)
+{
+    monitor_event("SHUTDOWN", NULL);
+    if (honour_no_shutdown && current_machine->no_shutdown) {
+        machine_stop_state(RUN_STATE_SHUTDOWN);
+        return;
+    }
+    main_loop_quit(0);
 }
 
 static void machine_do_reset(void *opaque)
@@ -65,15 +112,18 @@ static void machine_do_reset(void *opaque)
 
     reset_scheduled = false;
     if (current_machine->no_reboot) {
-        main_loop_quit(0);
+        machine_shutdown(true);
         return;
     }
     kvm_pause_vcpus();
-    running = false;
     machine_run_reset_handlers();
     kvm_reset_vcpus();
     if (was_running) {
-        machine_cont();
+        kvm_resume_vcpus();
+    }
+    monitor_event("RESET", NULL);
+    if (runstate_needs_reset()) {
+        runstate = RUN_STATE_PAUSED;
     }
 }
 
@@ -87,11 +137,7 @@ void machine_request_reset(void)
 
 static void machine_do_poweroff(void *opaque)
 {
-    if (current_machine->no_shutdown) {
-        machine_stop();
-        return;
-    }
-    main_loop_quit(0);
+    machine_shutdown(true);
 }
 
 void machine_request_poweroff(void)
@@ -104,7 +150,7 @@ static void machine_do_signal(void *opaque)
     int sig = GPOINTER_TO_INT(opaque);
 
     error_report("terminating on signal %d", sig);
-    main_loop_quit(0);
+    machine_shutdown(false);
 }
 
 void machine_request_shutdown_signal(int sig)
@@ -112,9 +158,20 @@ void machine_request_shutdown_signal(int sig)
     main_loop_call(machine_do_signal, GINT_TO_POINTER(sig));
 }
 
+static void machine_do_quit(void *opaque)
+{
+    machine_shutdown(false);
+}
+
+void machine_request_quit(void)
+{
+    main_loop_call(machine_do_quit, NULL);
+}
+
 void machine_start(void)
 {
     machine_run_reset_handlers();
     running = false;
+    runstate = RUN_STATE_PRELAUNCH;
     kvm_start_vcpus();
 }

@@ -37,10 +37,30 @@ void machine_request_reset(void);     /* 0xcf9, port 0x92, i8042 0xfe, triple fa
 void machine_request_poweroff(void);  /* ACPI PM1a_CNT sleep type 0 */
 void machine_request_shutdown_signal(int sig); /* SIGINT/SIGTERM */
 
-/* Run state: the vCPUs run or are parked (stop/cont, -S). */
+/* QEMU's RunState, in its QAPI order (query-status spells them runstate_name()). */
+typedef enum RunState {
+    RUN_STATE_DEBUG, RUN_STATE_INMIGRATE, RUN_STATE_INTERNAL_ERROR, RUN_STATE_IO_ERROR,
+    RUN_STATE_PAUSED, RUN_STATE_POSTMIGRATE, RUN_STATE_PRELAUNCH, RUN_STATE_FINISH_MIGRATE,
+    RUN_STATE_RESTORE_VM, RUN_STATE_RUNNING, RUN_STATE_SAVE_VM, RUN_STATE_SHUTDOWN,
+    RUN_STATE_SUSPENDED, RUN_STATE_WATCHDOG, RUN_STATE_GUEST_PANICKED, RUN_STATE_MAX,
+} RunState;
+
+RunState runstate_get(void);
+const char *runstate_name(RunState state);
+/* internal-error, shutdown (with -no-shutdown), guest-panicked: cont needs a reset first. */
+bool runstate_needs_reset(void);
+
+/*
+ * Run state: the vCPUs run or are parked (stop/cont, -S). Stopping a running machine parks
+ * every vCPU, enters state and emits STOP; every stop then drains and flushes every drive.
+ * machine_cont() from a stopped state runs the vCPUs and emits RESUME.
+ */
 bool machine_is_running(void);
-void machine_stop(void);
+void machine_stop(void);                 /* to "paused" */
+void machine_stop_state(RunState state);
 void machine_cont(void);
+/* The monitor's quit: SHUTDOWN, then the main loop ends (drives are flushed by main). */
+void machine_request_quit(void);
 /* Run the reset handlers and start the vCPU threads, parked; machine_cont() runs them. */
 void machine_start(void);
 

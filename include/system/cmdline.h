@@ -32,6 +32,9 @@ typedef struct VMConfig {
     GPtrArray *devices;        /* of DriveArg * (-device OPTS), in command-line order */
     bool snapshot;             /* -snapshot */
     bool no_kvm_check;         /* -no-kvm-check: skip the host's kernel-mode speed check */
+    GPtrArray *chardevs;       /* -chardev option strings, in order (NULL: none) */
+    GPtrArray *monitors;       /* of MonitorArg * (-mon, -qmp, -monitor), NULL: none */
+    bool no_default_monitor;   /* -mon, -qmp or -monitor was given */
 } VMConfig;
 
 /* Parse argv into cfg; on a bad option print the error and exit(1). */
@@ -43,5 +46,13 @@ void cmdline_parse(int argc, char **argv, VMConfig *cfg);
 void cmdline_create_drives(VMConfig *cfg);
 /* Create the -device devices, after the board; on an error print it and exit(1). */
 void cmdline_create_devices(VMConfig *cfg);
+
+/* -chardev, -mon, -qmp, -monitor (system/cmdline-monitor.c). */
+bool cmdline_opt_chardev(VMConfig *cfg, const char *arg, Error **errp);
+bool cmdline_opt_mon(VMConfig *cfg, const char *arg, Error **errp);
+bool cmdline_opt_qmp(VMConfig *cfg, const char *arg, Error **errp);
+bool cmdline_opt_monitor(VMConfig *cfg, const char *arg, Error **errp);
+/* Open the -chardev chardevs, then start the monitors; on an error print it and exit(1). */
+void cmdline_create_monitors(VMConfig *cfg);
 
 #endif

@@ -1,0 +1,73 @@
+/*
+ * Run-state commands: query-status (info status), stop, cont (c), system_reset, quit (q).
+ * The machine does the work (hw/core/machine.c: parking vCPUs, events, drain and flush);
+ * these check what QMP checks and report as QEMU 2.2 does.
+ */
+#include <glib.h>
+#include "block/block-backend.h"
+#include "hw/machine.h"
+#include "monitor/monitor-internal.h"
+
+static void qmp_query_status(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    JsonObject *info = json_object_new();
+
+    json_object_set_string_member(info, "status", runstate_name(runstate_get()));
+    json_object_set_boolean_member(info, "singlestep", false);
+    json_object_set_boolean_member(info, "running", machine_is_running());
+    *ret = json_node_init_object(json_node_alloc(), info);
+    json_object_unref(info);
+}
+
+static void hmp_print_status(Monitor *mon, JsonNode *ret)
+{
+    JsonObject *info = json_node_get_object(ret);
+    const char *status = json_object_get_string_member(info, "status");
+    bool running = json_object_get_boolean_member(info, "running");
+
+    monitor_printf(mon, "VM status: %s", running ? "running" : "paused");
+    if (!running && g_strcmp0(status, "paused") != 0) {
+        monitor_printf(mon, " (%s)", status);
+    }
+    monitor_printf(mon, "\n");
+}
+
+static void qmp_stop(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    machine_stop();
+}
+
+static void qmp_cont(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    if (runstate_needs_reset()) {
+        error_setg(errp, "Resetting the Virtual Machine is required");
+        return;
+    }
+    for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
+        blk_iostatus_reset(blk);
+    }
+    machine_cont();
+}
+
+static void qmp_system_reset(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    machine_request_reset();
+}
+
+static void qmp_quit(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    machine_request_quit();
+}
+
+static const MonitorCommand run_state_cmds[] = {
+    { .name = "query-status", .fn = qmp_query_status, .hmp_name = "info status",
+      .hmp_help = "show the current VM status (running|paused)",
+      .hmp_print = hmp_print_status },
+    { .name = "stop", .fn = qmp_stop, .hmp_name = "stop", .hmp_help = "stop emulation" },
+    { .name = "cont", .fn = qmp_cont, .hmp_name = "c|cont", .hmp_help = "resume emulation" },
+    { .name = "system_reset", .fn = qmp_system_reset, .hmp_name = "system_reset",
+      .hmp_help = "reset the system" },
+    { .name = "quit", .fn = qmp_quit, .hmp_name = "q|quit", .hmp_help = "quit the emulator" },
+    { NULL },
+};
+MONITOR_REGISTER_COMMANDS(run_state_cmds);
