@@ -7,10 +7,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <glib.h>
+#include "blockdev/blockdev.h"
 #include "hw/debugcon.h"
 #include "hw/e820.h"
+#include "hw/fdc.h"
 #include "hw/fw_cfg.h"
 #include "hw/i8042.h"
+#include "hw/isa-dma.h"
 #include "hw/kernel-loader.h"
 #include "hw/memory.h"
 #include "hw/pc.h"
@@ -42,6 +45,7 @@ typedef struct PCBoard {
     size_t bios_size;
     RTCState *rtc;
     FWCfgState *fw_cfg;
+    FDCtrl *fdc;
 } PCBoard;
 
 static PCBoard board;
@@ -129,6 +133,20 @@ static unsigned pc_boot_nibble(char c)
     }
 }
 
+/* Floppy types (0x10: A: in the high nibble) and the drive count in the equipment byte. */
+static void pc_cmos_init_floppy(PCBoard *b)
+{
+    FloppyDriveType a = fdc_get_drive_type(b->fdc, 0), bt = fdc_get_drive_type(b->fdc, 1);
+    unsigned nb = (a != FLOPPY_DRIVE_TYPE_NONE) + (bt != FLOPPY_DRIVE_TYPE_NONE);
+    uint8_t equipment = rtc_get_memory(b->rtc, 0x14);
+
+    rtc_set_memory(b->rtc, 0x10, (fdc_cmos_drive_type(a) << 4) | fdc_cmos_drive_type(bt));
+    if (nb) {
+        equipment |= 0x01 | (nb == 2 ? 0x40 : 0); /* drives present, count - 1 in bits 6-7 */
+    }
+    rtc_set_memory(b->rtc, 0x14, equipment);
+}
+
 static void pc_cmos_init(PCBoard *b)
 {
     MachineState *ms = b->ms;
@@ -153,6 +171,7 @@ static void pc_cmos_init(PCBoard *b)
     }
     rtc_set_memory(rtc, 0x3d, (boot[1] << 4) | boot[0]);
     rtc_set_memory(rtc, 0x38, boot[2] << 4);
+    pc_cmos_init_floppy(b);
 }
 
 static void pc_fw_cfg_init(PCBoard *b, PCConfig *cfg)
@@ -209,6 +228,19 @@ static void pc_isa_init(PCBoard *b, PCConfig *cfg)
     }
     port92_init();
     i8042_init(1, 12);
+    isa_dma_init();
+}
+
+/* The floppy controller, always there as on QEMU's pc, with -fda/-fdb/if=floppy drives. */
+static bool pc_fdc_init(PCBoard *b, Error **errp)
+{
+    DriveInfo *fds[FDC_MAX_DRIVES];
+
+    for (int i = 0; i < FDC_MAX_DRIVES; i++) {
+        fds[i] = drive_get(IF_FLOPPY, 0, i);
+    }
+    b->fdc = fdc_init_isa(FDC_ISA_IOBASE, FDC_ISA_IRQ, FDC_ISA_DMA, fds, errp);
+    return b->fdc != NULL;
 }
 
 /* "pci.0", the bus -device puts PCI devices on; they may come and go (device_del). */
@@ -243,6 +275,9 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     piix3_init(bus, PCI_DEVFN(1, 0));
     piix4_pm_init(bus, PCI_DEVFN(1, 3), 9);
     pc_isa_init(b, cfg);
+    if (!pc_fdc_init(b, errp)) {
+        return false;
+    }
     pc_cmos_init(b);
     pc_fw_cfg_init(b, cfg);
     if (!virtio_blk_pci_create_drives(errp)) {
