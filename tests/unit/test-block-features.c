@@ -248,6 +248,18 @@ static void test_snapshot_open_error(void)
     assert_overlay_dir_empty();
 }
 
+/* No place for the overlay: QEMU's message, and the real image is closed again. */
+static void test_snapshot_no_tmpdir(void)
+{
+    g_autofree char *raw = make_raw("snapt.raw", 0x01);
+
+    g_setenv("TMPDIR", "/nonexistent-dir", TRUE);
+    open_fails(raw, "{\"driver\":\"raw\",\"node-name\":\"real\"}", BDRV_O_RDWR | BDRV_O_SNAPSHOT,
+               "Could not get temporary filename: No such file or directory");
+    g_setenv("TMPDIR", overlay_dir, TRUE);
+    g_assert_null(bdrv_find_node("real"));
+}
+
 /* A backend opened with snapshot=on and copy-on-read: the guest never reaches the file. */
 static void test_snapshot_backend(void)
 {
@@ -730,6 +742,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block-features/snapshot/qcow2", test_snapshot_qcow2);
     g_test_add_func("/block-features/snapshot/node-name", test_snapshot_node_name);
     g_test_add_func("/block-features/snapshot/open-error", test_snapshot_open_error);
+    g_test_add_func("/block-features/snapshot/no-tmpdir", test_snapshot_no_tmpdir);
     g_test_add_func("/block-features/snapshot/backend", test_snapshot_backend);
     g_test_add_func("/block-features/cor/fills-top", test_cor_fills_top);
     g_test_add_func("/block-features/cor/read-only", test_cor_disabled_read_only);
