@@ -4,8 +4,9 @@
  * at 0x40-0x84 and MSI-X at 0x98), the PCI-configuration access window, interrupts (MSI-X
  * vector, else INTx from the ISR), transport reset, and the doorbell ioeventfds that let a
  * KVM guest kick a queue without an exit to the VMM: each is an eventfd the main loop
- * watches, re-registered whenever the BAR moves or the device stops.
- * Not the register semantics (virtio-pci-regs.c).
+ * watches, re-registered whenever the BAR moves or the device stops. Interrupts go out through
+ * KVM irqfds where virtio-pci-irqfd.c set them up. Not the register semantics
+ * (virtio-pci-regs.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static void virtio_pci_notify(void *opaque, uint16_t vector)
     VirtIOPCIProxy *proxy = opaque;
 
     if (msix_enabled(proxy->pci)) {
-        if (vector != VIRTIO_NO_VECTOR) {
+        if (vector != VIRTIO_NO_VECTOR && !virtio_pci_irqfd_notify(proxy, vector)) {
             msix_notify(proxy->pci, vector);
         }
     } else {
@@ -311,6 +312,7 @@ VirtIOPCIProxy *virtio_pci_new(PCIBus *bus, int devfn, VirtIODevice *vdev,
             warn_report("unable to init msix vectors to %u", conf->vectors);
         }
     }
+    virtio_pci_irqfd_init(proxy);
     if (proxy->legacy) {
         legacy_size = (proxy->nvectors ? VIRTIO_LEGACY_REGS_MSIX : VIRTIO_PCI_CONFIG_OFF(false)) +
                       vdev->config_len;

@@ -52,6 +52,13 @@ typedef struct VirtIOPCIDoorbell {
     uint64_t addr;
 } VirtIOPCIDoorbell;
 
+/* An MSI-X vector delivered through a KVM irqfd (virtio-pci-irqfd.c). */
+typedef struct VirtIOPCIIrqfd {
+    int fd;                         /* eventfd, -1 when none */
+    int gsi;                        /* KVM MSI route, -1 when none */
+    bool active;                    /* fd is bound to gsi: notify by writing fd */
+} VirtIOPCIIrqfd;
+
 typedef struct VirtIOPCIProxy {
     PCIDevice *pci;
     VirtIODevice *vdev;
@@ -63,6 +70,7 @@ typedef struct VirtIOPCIProxy {
     uint8_t cfg_cap;                /* VIRTIO_PCI_CAP_PCI_CFG capability offset, or 0 */
     VirtIOPCIQueue vqs[VIRTIO_QUEUE_MAX];
     VirtIOPCIDoorbell *doorbells;   /* one per device queue */
+    VirtIOPCIIrqfd *irqfds;         /* one per MSI-X vector on KVM, else NULL */
 } VirtIOPCIProxy;
 
 /* Put vdev (already virtio_init()ed with its queues) on bus at devfn (-1: next free slot). */
@@ -72,6 +80,11 @@ VirtIOPCIProxy *virtio_pci_new(PCIBus *bus, int devfn, VirtIODevice *vdev,
 void virtio_pci_reset(VirtIOPCIProxy *proxy);
 /* Doorbells follow the device status and the BAR placement (virtio-pci.c). */
 void virtio_pci_update_doorbells(VirtIOPCIProxy *proxy);
+
+/* On KVM, deliver unmasked APIC-bound vectors through irqfds (virtio-pci-irqfd.c);
+ * notify returns false when the vector must go through msix_notify() instead. */
+void virtio_pci_irqfd_init(VirtIOPCIProxy *proxy);
+bool virtio_pci_irqfd_notify(VirtIOPCIProxy *proxy, uint16_t vector);
 
 /* Register blocks (virtio-pci-regs.c). */
 extern const IOOps virtio_pci_legacy_ops;
