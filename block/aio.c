@@ -111,7 +111,8 @@ static bool bdrv_aio_can_pass(BdrvAioReq *r)
     BlockRequest *req = &r->req;
     BlockDriverState *bs = req->bs;
 
-    if (!bs->drv->aio_submit || req->bytes == 0 ||
+    /* Copy-on-read orders requests in the synchronous path (copy-on-read.c). */
+    if (!bs->drv->aio_submit || req->bytes == 0 || bdrv_cor_enabled(bs) ||
         (req->type != BLOCK_REQ_READ && req->type != BLOCK_REQ_WRITE) ||
         !bdrv_req_is_aligned(bs, req->offset, req->bytes, req->qiov)) {
         return false;
