@@ -13,6 +13,7 @@
 #include "hw/fdc.h"
 #include "hw/fw_cfg.h"
 #include "hw/i8042.h"
+#include "hw/ide.h"
 #include "hw/isa-dma.h"
 #include "hw/kernel-loader.h"
 #include "hw/memory.h"
@@ -255,9 +256,14 @@ static void pc_pci_qbus_init(PCIBus *bus)
 void pc_machine_done(void)
 {
     size_t len;
-    g_autofree char *order = qdev_get_boot_order(&len);
+    g_autofree char *order = NULL;
+
+    /* -drive if=virtio devices come after every -device, as QEMU creates them. */
+    virtio_blk_pci_create_drives(&error_fatal);
+    order = qdev_get_boot_order(&len);
 
     fw_cfg_modify_file(board.fw_cfg, "bootorder", order, len);
+    ide_cmos_init(board.rtc);
 }
 
 bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
@@ -273,6 +279,9 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     bus = i440fx_init();
     pc_pci_qbus_init(bus);
     piix3_init(bus, PCI_DEVFN(1, 0));
+    if (!piix3_ide_init(bus, PIIX3_IDE_DEVFN, errp)) {
+        return false;
+    }
     piix4_pm_init(bus, PCI_DEVFN(1, 3), 9);
     pc_isa_init(b, cfg);
     if (!pc_fdc_init(b, errp)) {
@@ -280,8 +289,5 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     }
     pc_cmos_init(b);
     pc_fw_cfg_init(b, cfg);
-    if (!virtio_blk_pci_create_drives(errp)) {
-        return false;
-    }
     return !cfg->kernel || pc_load_kernel(b, cfg, errp);
 }
