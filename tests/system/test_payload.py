@@ -18,12 +18,9 @@ PAYLOAD = vmlib.REPO_ROOT / "tests" / "guest" / "payload.bin"
 BACKENDS = ("minivmm", "qemu")
 TIMING = re.compile(r"^RESULT \S+ \d+ (us|ms|ns|MHz)$")
 KNOWN_DIFFERENCES = {
-    # QEMU's pc board always has the PIIX3 IDE function; minivmm has no IDE controller yet.
-    "qemu": [re.compile(r"^PCI 00:01\.1 8086:7010 .*\n  BAR4 io 0xc000 size 0x10\n",
-                        re.MULTILINE),
-             # QEMU 7.2 on an AMD host reserves the HyperTransport window below 1 TiB;
-             # minivmm's e820 (hw/i386/e820.c) has no such entry.
-             re.compile(r"^E820 0x000000fd00000000 0x0000000300000000 2\n", re.MULTILINE)],
+    # QEMU 7.2 on an AMD host reserves the HyperTransport window below 1 TiB;
+    # minivmm's e820 (hw/i386/e820.c) has no such entry.
+    "qemu": [re.compile(r"^E820 0x000000fd00000000 0x0000000300000000 2\n", re.MULTILINE)],
 }
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from qtest import QTest
 
-# 00:00.0 i440FX, 00:01.0 PIIX3, 00:01.3 PIIX4 PM (QEMU's 00:01.1 IDE lands with the IDE issue)
-PCI_FUNCTIONS = [0x00, 0x08, 0x0b]
+# 00:00.0 i440FX, 00:01.0 PIIX3, 00:01.1 PIIX3 IDE, 00:01.3 PIIX4 PM
+PCI_FUNCTIONS = [0x00, 0x08, 0x09, 0x0b]
 
 
 def replay(backend, script, args=("-m", "128")):
