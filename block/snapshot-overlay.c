@@ -106,6 +106,19 @@ static int temp_overlay_flags(int flags, bool unlinked)
     return unlinked ? flags : flags | BDRV_O_TEMPORARY;
 }
 
+/* Show the name it was created under, not a descriptor that is about to close. */
+static void temp_overlay_rename(BlockDriverState *overlay, const char *path)
+{
+    BlockDriverState *file = overlay->file;
+
+    g_free(file->filename);
+    file->filename = g_strdup(path);
+    json_object_set_string_member(file->options, "filename", path);
+    g_free(overlay->filename);
+    overlay->filename = g_strdup(path);
+    json_object_set_string_member(overlay->options, "file.filename", path);
+}
+
 static BlockDriverState *temp_overlay_open(TempOverlay *t, int flags, Error **errp)
 {
     JsonObject *opts = json_object_new();
@@ -117,11 +130,7 @@ static BlockDriverState *temp_overlay_open(TempOverlay *t, int flags, Error **er
     json_object_set_string_member(opts, "file.filename", t->open_path);
     overlay = bdrv_open(NULL, opts, temp_overlay_flags(flags, unlinked), errp);
     if (overlay && unlinked) {
-        /* Show the name it was created under, not a descriptor that is about to close. */
-        g_free(overlay->file->filename);
-        overlay->file->filename = g_strdup(t->path);
-        g_free(overlay->filename);
-        overlay->filename = g_strdup(t->path);
+        temp_overlay_rename(overlay, t->path);
     }
     return overlay;
 }

@@ -186,6 +186,8 @@ static void snapshot_roundtrip(const char *path, const char *json, const char *f
     g_assert_true(bdrv_is_read_only(real));
     g_assert_false(bdrv_is_read_only(bs));
     g_assert_true(g_str_has_prefix(bdrv_get_filename(bs), overlay_dir));
+    g_assert_cmpstr(bdrv_get_filename(bdrv_file_child(bs)), ==, bdrv_get_filename(bs));
+    g_assert_cmpstr(dict_get_str(bs->options, "file.filename"), ==, bdrv_get_filename(bs));
     g_assert_cmpstr(bs->backing_file, ==, bdrv_get_filename(real));
     g_assert_cmpstr(bs->backing_format, ==, fmt);
     g_assert_true(bdrv_get_flags(bs) & BDRV_O_NO_FLUSH);
