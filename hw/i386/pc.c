@@ -13,6 +13,7 @@
 #include "hw/fdc.h"
 #include "hw/fw_cfg.h"
 #include "hw/i8042.h"
+#include "hw/ide.h"
 #include "hw/isa-dma.h"
 #include "hw/kernel-loader.h"
 #include "hw/memory.h"
@@ -262,6 +263,7 @@ void pc_machine_done(void)
     order = qdev_get_boot_order(&len);
 
     fw_cfg_modify_file(board.fw_cfg, "bootorder", order, len);
+    ide_cmos_init(board.rtc);
 }
 
 bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
@@ -277,6 +279,9 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     bus = i440fx_init();
     pc_pci_qbus_init(bus);
     piix3_init(bus, PCI_DEVFN(1, 0));
+    if (!piix3_ide_init(bus, PIIX3_IDE_DEVFN, errp)) {
+        return false;
+    }
     piix4_pm_init(bus, PCI_DEVFN(1, 3), 9);
     pc_isa_init(b, cfg);
     if (!pc_fdc_init(b, errp)) {
