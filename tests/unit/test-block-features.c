@@ -385,6 +385,7 @@ typedef struct TestCowState {
     bool allocated[TESTCOW_BLOCKS]; /* under lock */
     GMutex lock;
     unsigned status_delay_ms;
+    int status_calls; /* atomic */
 } TestCowState;
 
 static int test_cow_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
@@ -469,6 +470,7 @@ static int test_cow_block_status(BlockDriverState *bs, uint64_t offset, uint64_t
         end++;
     }
     *pnum = MIN(end * TESTCOW_BLOCK, offset + bytes) - offset;
+    g_atomic_int_inc(&((TestCowState *)bs->opaque)->status_calls);
     g_usleep(((TestCowState *)bs->opaque)->status_delay_ms * 1000);
     return first ? BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED : 0;
 }
@@ -526,7 +528,10 @@ static void test_cor_write_race(void)
                  "\"backing.driver\":\"testmem\",\"backing.filename\":\"race-base\"}",
                  BDRV_O_RDWR | BDRV_O_COPY_ON_READ);
     bdrv_aio_preadv(bs, 0, &rd->qiov, 0, aio_cb, &c);
-    g_usleep(50 * 1000); /* the copy is now inside the allocation query */
+    /* Once the copy is inside the allocation query, it holds its range. */
+    while (!g_atomic_int_get(&((TestCowState *)bs->opaque)->status_calls)) {
+        g_usleep(1000);
+    }
     bdrv_aio_pwritev(bs, 0, &wr->qiov, 0, aio_cb, &c);
     aio_wait(&c);
     g_assert_true(all_bytes(rd->buf, 2 * TESTCOW_BLOCK, 0x24));
