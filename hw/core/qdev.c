@@ -88,10 +88,11 @@ static bool qbus_is_full(BusState *bus)
     return bus->max_dev && bus->children->len >= bus->max_dev;
 }
 
-/* The first bus of the type with room left, as QEMU's qbus_find_recursive(). */
+/* A bus of the type with room left, the newest first: QEMU's qbus_find_recursive() meets
+ * a controller's buses in reverse order of creation (so -device ide-cd goes to ide.1). */
 static BusState *qbus_find_free(const char *type)
 {
-    for (guint i = 0; buses && i < buses->len; i++) {
+    for (guint i = buses ? buses->len : 0; i-- > 0;) {
         BusState *bus = g_ptr_array_index(buses, i);
         if (!strcmp(bus->type, type) && !qbus_is_full(bus)) {
             return bus;
