@@ -57,6 +57,7 @@ typedef struct VB {
     uint16_t avail_idx;
     uint16_t used_seen;
     uint16_t next_desc;
+    uint16_t q;                   /* the queue the requests go to */
     char img[64];
     int img_fd;
 } VB;
@@ -86,7 +87,14 @@ static void vb_start(VB *vb, int mode, const char *devopts)
     vb->qts = qtest_init(args);
     vb->modern = mode != 0;
     qpci_bus_init(&vb->bus, vb->qts);
-    g_assert_true(qpci_device_find(&vb->bus, VB_DEVFN, &vb->dev));
+    /* The first virtio function: slot 2 unless addr= said otherwise. */
+    for (unsigned slot = 2; slot < 32; slot++) {
+        if (qpci_device_find(&vb->bus, PCI_DEVFN(slot, 0), &vb->dev) &&
+            qpci_config_readw(&vb->dev, PCI_VENDOR_ID) == 0x1af4) {
+            return;
+        }
+    }
+    g_assert_not_reached();
 }
 
 static void vb_stop(VB *vb)
@@ -173,7 +181,7 @@ static void vb_setup_queue(VB *vb, bool msix)
 
     qtest_memset(qts, VB_RING, 0, 0x3000);
     if (!vb->modern) {
-        qtest_outw(qts, vb->bar + VIRTIO_PCI_QUEUE_SEL, 0);
+        qtest_outw(qts, vb->bar + VIRTIO_PCI_QUEUE_SEL, vb->q);
         g_assert_cmpuint(qtest_inw(qts, vb->bar + VIRTIO_PCI_QUEUE_NUM), ==, VB_QSIZE);
         if (msix) {
             qtest_outw(qts, vb->bar + VIRTIO_MSI_CONFIG_VECTOR, 0);
@@ -183,7 +191,7 @@ static void vb_setup_queue(VB *vb, bool msix)
         qtest_outl(qts, vb->bar + VIRTIO_PCI_QUEUE_PFN, VB_RING >> 12);
         return;
     }
-    qtest_writew(qts, c + VIRTIO_PCI_COMMON_Q_SELECT, 0);
+    qtest_writew(qts, c + VIRTIO_PCI_COMMON_Q_SELECT, vb->q);
     g_assert_cmpuint(qtest_readw(qts, c + VIRTIO_PCI_COMMON_Q_SIZE), ==, VB_QSIZE);
     qtest_writew(qts, c + VIRTIO_PCI_COMMON_Q_SIZE, VB_QSIZE);
     if (msix) {
@@ -238,9 +246,9 @@ static void vb_write_desc(VB *vb, uint64_t table, unsigned i, uint64_t addr, uin
 static void vb_kick(VB *vb)
 {
     if (vb->modern) {
-        qtest_writew(vb->qts, vb->bar + VB_NOTIFY, 0);
+        qtest_writew(vb->qts, vb->bar + VB_NOTIFY + 4 * vb->q, vb->q);
     } else {
-        qtest_outw(vb->qts, vb->bar + VIRTIO_PCI_QUEUE_NOTIFY, 0);
+        qtest_outw(vb->qts, vb->bar + VIRTIO_PCI_QUEUE_NOTIFY, vb->q);
     }
 }
 
@@ -1002,6 +1010,49 @@ static void test_num_queues(void)
     vb_stop(&vb);
 }
 
+/* A request through queue 2 of 3, on its own vector; queue 0 stays untouched. */
+static void test_multiqueue_request(void)
+{
+    uint8_t pattern[512], back[512];
+    VB vb;
+
+    vb_start(&vb, 1, ",num-queues=3");
+    vb.q = 2;
+    vb_map(&vb, true);
+    vb_init(&vb, ~0ULL, true);
+    g_assert_true(vb.features & (1ULL << VIRTIO_BLK_F_MQ));
+    memset(pattern, 0x3c, sizeof(pattern));
+    qtest_bufwrite(vb.qts, VB_DATA, pattern, sizeof(pattern));
+    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_OUT, 5, VB_DATA, 512, false, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+    vb_wait_msi(&vb, VB_MSI_VQ, VB_MSI_DATA_VQ);
+    qtest_memset(vb.qts, VB_DATA2, 0, sizeof(back));
+    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 5, VB_DATA2, 512, true, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+    qtest_bufread(vb.qts, VB_DATA2, back, sizeof(back));
+    g_assert_cmpmem(back, sizeof(back), pattern, sizeof(pattern));
+    /* queue 0 was never set up: its size is the default, its rings unset */
+    qtest_writew(vb.qts, vb.bar + VB_COMMON + VIRTIO_PCI_COMMON_Q_SELECT, 0);
+    g_assert_cmphex(qtest_readl(vb.qts, vb.bar + VB_COMMON + VIRTIO_PCI_COMMON_Q_DESCLO), ==, 0);
+    vb_stop(&vb);
+}
+
+/* config-wce=off drops CONFIG_WCE; addr= puts the function where asked. */
+static void test_properties(void)
+{
+    QPCIDevice dev;
+    VB vb;
+
+    vb_start(&vb, 1, ",config-wce=off,addr=5.0");
+    g_assert_false(qpci_device_find(&vb.bus, VB_DEVFN, &dev));
+    g_assert_cmphex(vb.dev.devfn, ==, PCI_DEVFN(5, 0));
+    vb_map(&vb, false);
+    g_assert_cmphex(vb_host_features(&vb), ==,
+                    ((uint64_t)VB_FEATURES_MODERN_HI << 32 | VB_FEATURES_MODERN_LO) &
+                        ~(1ULL << VIRTIO_BLK_F_CONFIG_WCE));
+    vb_stop(&vb);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1016,6 +1067,8 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/invalid-requests", test_invalid_requests);
     g_test_add_func("/virtio-blk/read-only", test_read_only);
     g_test_add_func("/virtio-blk/num-queues", test_num_queues);
+    g_test_add_func("/virtio-blk/multiqueue-request", test_multiqueue_request);
+    g_test_add_func("/virtio-blk/properties", test_properties);
     g_test_add_func("/virtio-blk/indirect", test_indirect);
     g_test_add_func("/virtio-blk/interrupts/flags", test_interrupts_flags);
     g_test_add_func("/virtio-blk/interrupts/event-idx", test_interrupts_event_idx);
