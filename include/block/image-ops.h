@@ -81,7 +81,9 @@ int bdrv_make_empty(BlockDriverState *bs, Error **errp);
 
 /*
  * bdrv_truncate, except that a smaller size is allowed when shrink is true (the data past
- * the new end is lost). Without shrink, shrinking fails as bdrv_truncate would.
+ * the new end is lost; without shrink, shrinking fails as bdrv_truncate would), and that
+ * growing over a longer backing file zeroes the new area instead of uncovering the backing
+ * file's data there (qemu-img 7.2's resize).
  */
 int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, Error **errp);
 

@@ -349,3 +349,21 @@ def test_info_backing_chain_loop(tmp_path):
     assert outs[1][0] == 1 and "creates an infinite loop" in outs[1][2]
     res = run([IO, "-c", "read 0 1k", tmp_path / "l2.qcow2"])
     assert "infinite loop" in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("compat", ["1.1", "0.10"])
+def test_resize_over_longer_backing(tmp_path, compat):
+    """The grown area reads as zeroes, not as the longer backing file's data (qemu-img 7.2)."""
+    opts = ["-o", "compat=" + compat]
+    ok(run([IMG, "create", "-q", "-f", "qcow2"] + opts + ["base.qcow2", "4M"], cwd=tmp_path))
+    io(tmp_path / "base.qcow2", "write -P 7 0 4M")
+    ok(run([IMG, "create", "-q", "-f", "qcow2"] + opts + ["-b", "base.qcow2", "-F", "qcow2",
+                                                          "top.qcow2", "1000k"], cwd=tmp_path))
+    shutil.copy(tmp_path / "top.qcow2", tmp_path / "q.qcow2")
+    ok(run([IMG, "resize", "top.qcow2", "+2M"], cwd=tmp_path))
+    check_clean(tmp_path / "top.qcow2")
+    ok(run(["qemu-io", "-c", "read -P 7 0 1000k", "-c", "read -P 0 1000k 2M",
+            tmp_path / "top.qcow2"]))
+    if compat == "1.1":  # qemu-img 7.2 cannot zero the area of a v2 image and fails
+        ok(run(["qemu-img", "resize", "q.qcow2", "+2M"], cwd=tmp_path))
+        same(tmp_path / "top.qcow2", tmp_path / "q.qcow2")
