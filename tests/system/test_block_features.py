@@ -6,6 +6,8 @@ session reads back what it wrote, and the temporary overlay (unlinked from the s
 records the image as backing file and format, as qemu-img sees it; copy-on-read
 (minivmm-io -C) leaves the range it read allocated in the top layer (`qemu-img map`, the
 same map qemu-io -C makes) with the backing data, and writes racing the copies are kept;
+both also through a guest's virtio-blk requests (qtest) on -drive snapshot=on and
+copy-on-read=on;
 backing.*/file.* options choose another backing file or protocol options; node-name
 errors have QEMU 2.2's text, as -drive reports them.
 """
@@ -21,6 +23,7 @@ import time
 import pytest
 
 from qtest import QTest
+from virtio_blk_qtest import VirtioBlk
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IO = os.environ.get("MINIVMM_IO") or os.path.join(ROOT, "minivmm-io")
@@ -234,6 +237,48 @@ def test_cor_concurrent_writes_kept(tmp_path):
     ok(io_cmds("qemu-io", ["-f", "qcow2"], verify + ["read -P 0x11 3200k 800k"], top))
     # Everything read is now in the top layer.
     assert all(d == 0 for _, _, d, _ in depth_map(top, 0, 49 * 64 * KiB))
+
+
+# ---- through a guest: virtio-blk requests over qtest ----
+
+def virtio_blk_request(qt, write, data_or_len):
+    """One request of a guest virtio-blk driver on 00:04.0 at sector 0; returns the data."""
+    length = len(data_or_len) if write else data_or_len
+    disk = VirtioBlk(qt, 4 << 3, 0, depth=1, bs=length, write=write)
+    disk.paused = True
+    if write:
+        qt.memwrite(disk.data, data_or_len)
+    disk.start()
+    deadline = time.monotonic() + 10
+    while not disk.poll():
+        assert time.monotonic() < deadline, "virtio-blk request did not complete"
+        time.sleep(0.002)
+    return qt.memread(disk.data, length)
+
+
+def test_vmm_guest_writes_stay_in_overlay(tmp_path, overlay_dir):
+    base = make_raw(tmp_path / "base.raw", 0x5a)
+    img = make_qcow2(tmp_path / "img.qcow2", base)
+    before = (sha256(base), sha256(img))
+    with QTest.minivmm(["-drive", f"if=none,id=d0,file={img},snapshot=on",
+                        "-device", "virtio-blk-pci,drive=d0,addr=0x4"]) as qt:
+        assert virtio_blk_request(qt, False, 4096) == b"\x5a" * 4096
+        virtio_blk_request(qt, True, b"\xee" * 4096)
+        assert virtio_blk_request(qt, False, 8192) == b"\xee" * 4096 + b"\x5a" * 4096
+    assert (sha256(base), sha256(img)) == before
+    assert os.listdir(overlay_dir) == []
+
+
+def test_vmm_guest_reads_copy_on_read(tmp_path):
+    base = make_raw(tmp_path / "base.raw", 0x5a)
+    img = make_qcow2(tmp_path / "img.qcow2", base)
+    with QTest.minivmm(["-drive", f"if=none,id=d0,file={img},copy-on-read=on",
+                        "-device", "virtio-blk-pci,drive=d0,addr=0x4"]) as qt:
+        assert virtio_blk_request(qt, False, 8192) == b"\x5a" * 8192
+    assert depth_map(img, 0, 64 * KiB) == [(0, 64 * KiB, 0, True)]
+    assert all(d == 1 for _, _, d, _ in depth_map(img, 64 * KiB, 4 * MiB))
+    check_clean(img)
+    ok(io_cmds("qemu-io", [], ["read -P 0x5a 0 4M"], img))
 
 
 # ---- backing.* and file.* options ----
