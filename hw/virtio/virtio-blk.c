@@ -292,9 +292,11 @@ static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueEl
     uint32_t type;
     uint64_t sector;
 
-    if (elem->out.size < VIRTIO_BLK_HDR_SIZE || elem->in.size < 1) {
-        virtio_error(&s->vdev, "virtio-blk request %s too short",
-                     elem->out.size < VIRTIO_BLK_HDR_SIZE ? "outhdr" : "inhdr");
+    /* Descriptors are never empty, so a status byte exists whenever in.niov does. */
+    if (!elem->out.niov || !elem->in.niov || elem->out.size < VIRTIO_BLK_HDR_SIZE) {
+        virtio_error(&s->vdev, elem->out.niov && elem->in.niov
+                                   ? "virtio-blk request outhdr too short"
+                                   : "virtio-blk missing headers");
         virtqueue_element_free(elem);
         return false;
     }
