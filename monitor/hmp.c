@@ -105,9 +105,12 @@ static const char *hmp_skip_space(const char *p)
     return p;
 }
 
-/* "-f" flags: present only if the line has it here (2.2 wants flags in table order). */
+/*
+ * "-f" flags: present only if the line has it here (2.2 wants flags in table order).
+ * flags: every flag letter of the command, so a later one is left for its own entry.
+ */
 static bool hmp_parse_flag(Monitor *mon, const char *cmdname, const char *key, char flag,
-                           const char **pp, JsonObject *args)
+                           const char *flags, const char **pp, JsonObject *args)
 {
     const char *p = hmp_skip_space(*pp);
 
@@ -119,8 +122,8 @@ static bool hmp_parse_flag(Monitor *mon, const char *cmdname, const char *key, c
         *pp = p + 2;
         return true;
     }
-    if (p[1] && !g_ascii_isspace(p[1]) && !g_ascii_isdigit(p[1])) {
-        return true;  /* perhaps a later flag; checked when the line ends */
+    if (p[1] && strchr(flags, p[1])) {
+        return true;
     }
     monitor_printf(mon, "%s: unsupported option -%c\n", cmdname, p[1]);
     return false;
@@ -177,7 +180,7 @@ static bool hmp_parse_bool(Monitor *mon, const char *key, bool optional, const c
 
 /* One "key:type" entry of the HMP argument table. */
 static bool hmp_parse_arg(Monitor *mon, const char *cmdname, const char *entry,
-                          const char **pp, JsonObject *args)
+                          const char *flags, const char **pp, JsonObject *args)
 {
     g_auto(GStrv) kv = g_strsplit(entry, ":", 2);
     const char *type = kv[1] ? kv[1] : "";
@@ -186,7 +189,7 @@ static bool hmp_parse_arg(Monitor *mon, const char *cmdname, const char *entry,
 
     switch (type[0]) {
     case '-':
-        return hmp_parse_flag(mon, cmdname, kv[0], type[1], pp, args);
+        return hmp_parse_flag(mon, cmdname, kv[0], type[1], flags, pp, args);
     case 's': case 'B': case 'F': case 'S':
         return hmp_parse_string(mon, cmdname, kv[0], type[0], optional, pp, args);
     case 'b':
@@ -213,20 +216,27 @@ static JsonObject *hmp_parse_args(Monitor *mon, const MonitorCommand *cmd,
     const char *table = cmd->hmp_args_type ? cmd->hmp_args_type : cmd->args_type;
     g_auto(GStrv) entries = g_strsplit(table ? table : "", ",", -1);
     JsonObject *args = json_object_new();
+    GString *flags = g_string_new(NULL);
+    bool ok = true;
 
     for (int i = 0; entries[i]; i++) {
-        if (*entries[i] && !hmp_parse_arg(mon, cmdname, entries[i], &p, args)) {
-            json_object_unref(args);
-            return NULL;
+        const char *colon = strchr(entries[i], ':');
+
+        if (colon && colon[1] == '-' && colon[2]) {
+            g_string_append_c(flags, colon[2]);
         }
+    }
+    for (int i = 0; entries[i] && ok; i++) {
+        ok = !*entries[i] || hmp_parse_arg(mon, cmdname, entries[i], flags->str, &p, args);
+    }
+    g_string_free(flags, TRUE);
+    if (!ok) {
+        json_object_unref(args);
+        return NULL;
     }
     p = hmp_skip_space(p);
     if (*p) {
-        if (*p == '-' && p[1] && !g_ascii_isspace(p[1])) {
-            monitor_printf(mon, "%s: unsupported option -%c\n", cmdname, p[1]);
-        } else {
-            monitor_printf(mon, "%s: extraneous characters at the end of line\n", cmdname);
-        }
+        monitor_printf(mon, "%s: extraneous characters at the end of line\n", cmdname);
         json_object_unref(args);
         return NULL;
     }
