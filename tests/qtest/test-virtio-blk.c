@@ -1053,6 +1053,60 @@ static void test_properties(void)
     vb_stop(&vb);
 }
 
+/* INTx: PIRQB (slot 2, INTA) routed to IRQ 11 goes up with the ISR and down when it is read. */
+static void test_intx_line(void)
+{
+    QPCIDevice piix3;
+    VB vb;
+
+    vb_start(&vb, 1, NULL);
+    g_assert_true(qpci_device_find(&vb.bus, PCI_DEVFN(1, 0), &piix3));
+    qpci_config_writeb(&piix3, 0x61, 11);  /* PIRQRC[B] */
+    qtest_irq_intercept_in(vb.qts, "ioapic");
+    vb_map(&vb, false);
+    vb_init(&vb, ~0ULL, false);
+    g_assert_false(qtest_get_irq(vb.qts, 11));
+    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+    for (int i = 0; i < 5000 && !qtest_get_irq(vb.qts, 11); i++) {
+        qtest_readw(vb.qts, VB_USED + 2);
+    }
+    g_assert_true(qtest_get_irq(vb.qts, 11));
+    g_assert_cmphex(qpci_config_readw(&vb.dev, PCI_STATUS) & PCI_STATUS_INTERRUPT, ==,
+                    PCI_STATUS_INTERRUPT);
+    g_assert_cmphex(vb_isr(&vb), ==, 1);
+    g_assert_false(qtest_get_irq(vb.qts, 11));
+    vb_stop(&vb);
+}
+
+/* The VIRTIO_PCI_CAP_PCI_CFG window reaches the modern BAR through configuration space. */
+static void test_pci_cfg_window(void)
+{
+    const uint8_t cap = 0x84, data = cap + 16;
+    VB vb;
+
+    vb_start(&vb, 1, NULL);
+    vb_map(&vb, false);
+    vb_set_status(&vb, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    qpci_config_writeb(&vb.dev, cap + 4, 4);  /* bar */
+    qpci_config_writel(&vb.dev, cap + 8, VB_COMMON + VIRTIO_PCI_COMMON_STATUS);
+    qpci_config_writel(&vb.dev, cap + 12, 1);
+    g_assert_cmphex(qpci_config_readb(&vb.dev, data), ==, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    qpci_config_writeb(&vb.dev, data, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+    g_assert_cmphex(vb_status(&vb), ==, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+    /* A 4-byte window on the device configuration: capacity, low half */
+    qpci_config_writel(&vb.dev, cap + 8, VB_DEVICE);
+    qpci_config_writel(&vb.dev, cap + 12, 4);
+    g_assert_cmphex(qpci_config_readl(&vb.dev, data), ==, VB_DISK_SIZE / 512);
+    /* The window's fields read back as written; a bad length does nothing. */
+    g_assert_cmphex(qpci_config_readl(&vb.dev, cap + 8), ==, VB_DEVICE);
+    qpci_config_writel(&vb.dev, cap + 8, VB_COMMON + VIRTIO_PCI_COMMON_STATUS);
+    qpci_config_writel(&vb.dev, cap + 12, 3);
+    qpci_config_writeb(&vb.dev, data, 0);
+    g_assert_cmphex(vb_status(&vb), ==, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+    vb_stop(&vb);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1069,6 +1123,8 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/num-queues", test_num_queues);
     g_test_add_func("/virtio-blk/multiqueue-request", test_multiqueue_request);
     g_test_add_func("/virtio-blk/properties", test_properties);
+    g_test_add_func("/virtio-blk/intx-line", test_intx_line);
+    g_test_add_func("/virtio-blk/pci-cfg-window", test_pci_cfg_window);
     g_test_add_func("/virtio-blk/indirect", test_indirect);
     g_test_add_func("/virtio-blk/interrupts/flags", test_interrupts_flags);
     g_test_add_func("/virtio-blk/interrupts/event-idx", test_interrupts_event_idx);
