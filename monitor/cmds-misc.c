@@ -104,12 +104,12 @@ static void hmp_info_list(JsonObject *args, JsonNode **ret, Error **errp)
     *ret = json_node_init_string(json_node_alloc(), text);
 }
 
-static void hmp_print_text(Monitor *mon, JsonNode *ret)
+static void hmp_print_text(Monitor *mon, JsonObject *args, JsonNode *ret)
 {
     monitor_puts(mon, json_node_get_string(ret));
 }
 
-static void hmp_print_version(Monitor *mon, JsonNode *ret)
+static void hmp_print_version(Monitor *mon, JsonObject *args, JsonNode *ret)
 {
     JsonObject *v = json_node_get_object(ret);
     JsonObject *q = json_object_get_object_member(v, "qemu");

@@ -19,7 +19,7 @@ static void qmp_query_status(JsonObject *args, JsonNode **ret, Error **errp)
     json_object_unref(info);
 }
 
-static void hmp_print_status(Monitor *mon, JsonNode *ret)
+static void hmp_print_status(Monitor *mon, JsonObject *args, JsonNode *ret)
 {
     JsonObject *info = json_node_get_object(ret);
     const char *status = json_object_get_string_member(info, "status");

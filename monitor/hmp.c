@@ -264,7 +264,7 @@ static void hmp_run(Monitor *mon, const MonitorCommand *cmd, const char *cmdname
         monitor_printf(mon, "%s\n", error_get_pretty(err));
         error_free(err);
     } else if (cmd->hmp_print) {
-        cmd->hmp_print(mon, ret);
+        cmd->hmp_print(mon, args, ret);
     }
     if (ret) {
         json_node_unref(ret);

@@ -53,8 +53,9 @@
 typedef struct Monitor Monitor;
 
 typedef void MonitorCommandFn(JsonObject *args, JsonNode **ret, Error **errp);
-/* HMP: print a successful command's result (info commands); ret may be NULL. */
-typedef void MonitorPrintFn(Monitor *mon, JsonNode *ret);
+/* HMP: print a successful command's result (info commands); ret may be NULL; args are
+ * the arguments parsed from the HMP line (e.g. "info block -v ide0-hd0"). */
+typedef void MonitorPrintFn(Monitor *mon, JsonObject *args, JsonNode *ret);
 /* HMP: turn arguments parsed from the HMP syntax into the QMP command's arguments. */
 typedef bool MonitorConvertFn(JsonObject *args, Error **errp);
 

@@ -24,7 +24,7 @@ static void fail_cmd(JsonObject *args, JsonNode **ret, Error **errp)
               monitor_arg_str(args, "device"));
 }
 
-static void print_string(Monitor *mon, JsonNode *ret)
+static void print_string(Monitor *mon, JsonObject *args, JsonNode *ret)
 {
     monitor_printf(mon, "%s\n", json_node_get_string(ret));
 }
