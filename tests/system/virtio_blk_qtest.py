@@ -2,7 +2,7 @@
 
 `VirtioBlk(qt, devfn, index, ...)` finds a transitional virtio-blk-pci at devfn, maps its I/O
 BAR, sets up queue 0 in guest RAM and keeps `depth` requests of `bs` bytes in flight (reads or
-writes, each slot on its own sectors). `saturate(qt, disks, ...)` drives the clock and records
+writes, each slot on its own sectors, none adjacent). `saturate(qt, disks, ...)` drives the clock and records
 how many requests each disk completed by given moments. With `virtual=True` (the qtest
 accelerator) it moves CLOCK_VIRTUAL with clock_step and, at each moment, waits until every
 request the VMM released by then has completed, so counts are exact; otherwise it sleeps in
@@ -62,8 +62,9 @@ class VirtioBlk:
             self._write_slot(slot)
 
     def _write_slot(self, slot):
-        """The three descriptors of slot (header, data, status) and its header."""
-        sector = slot * self.bs // 512
+        """The three descriptors of slot (header, data, status) and its header. Slots are a
+        request apart on the disk, so that no VMM can merge them into fewer requests."""
+        sector = 2 * slot * self.bs // 512
         hdr, status, data = self.hdr + 16 * slot, self.status + slot, self.data + slot * self.bs
         descs = struct.pack("<QIHH", hdr, 16, DESC_F_NEXT, 3 * slot + 1)
         descs += struct.pack("<QIHH", data, self.bs,
