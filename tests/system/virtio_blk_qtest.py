@@ -2,8 +2,8 @@
 
 `VirtioBlk(qt, devfn, index, ...)` finds a transitional virtio-blk-pci at devfn, maps its I/O
 BAR, sets up queue 0 in guest RAM and keeps `depth` requests of `bs` bytes in flight (reads or
-writes, each slot on its own sectors, none adjacent). `saturate(qt, disks, ...)` drives the clock and records
-how many requests each disk completed by given moments. With `virtual=True` (the qtest
+writes, each slot on its own sectors, none adjacent). `saturate(qt, disks, ...)` drives the
+clock and records how many requests each disk completed by given moments. With `virtual=True` (the qtest
 accelerator) it moves CLOCK_VIRTUAL with clock_step and, at each moment, waits until every
 request the VMM released by then has completed, so counts are exact; otherwise it sleeps in
 real time (a VMM started with -S answers qtest while its clocks run), for QEMU comparisons.

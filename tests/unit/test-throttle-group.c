@@ -105,10 +105,10 @@ static int64_t begin(int nblk)
     fake_now += 100 * SEC;
     n_done = n_submitted = 0;
     for (int i = 0; i < 2; i++) {
-        backends[i] = i < nblk ? blk_new_open(names[i], NULL,
-                                              opts("{\"driver\":\"testmem\",\"size\":65536}"),
-                                              BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort)
-                               : NULL;
+        backends[i] =
+            i < nblk ? blk_new_open(names[i], NULL, opts("{\"driver\":\"testmem\",\"size\":65536}"),
+                                    BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort)
+                     : NULL;
     }
     return fake_now;
 }
@@ -504,8 +504,7 @@ static void test_drive_options(void)
                             "throttling.iops-total-max=20,throttling.iops-total-max-length=3,"
                             "throttling.bps-read=4096,throttling.group=grp",
                             &error_abort);
-    BlockBackend *b = drive("if=none,id=td1,driver=testmem,iops_wr=5,iops_size=4096",
-                            &error_abort);
+    BlockBackend *b = drive("if=none,id=td1,driver=testmem,iops_wr=5,iops_size=4096", &error_abort);
     BlockBackend *c = drive("if=none,id=td2,driver=testmem", &error_abort);
     g_autofree char *ga = blk_get_io_limits_group(a);
     g_autofree char *gb = blk_get_io_limits_group(b);
@@ -539,8 +538,7 @@ static void test_drive_options(void)
     g_assert_null(drive("if=none,id=td3,driver=testmem,throttling.group=x,"
                         "throttling.iops-size=x",
                         &err));
-    g_assert_cmpstr(error_get_pretty(err), ==,
-                    "Parameter 'throttling.iops-size' expects a number");
+    g_assert_cmpstr(error_get_pretty(err), ==, "Parameter 'throttling.iops-size' expects a number");
     error_free(err);
     blk_unref(a);
     blk_unref(b);

@@ -87,8 +87,8 @@ static void test_total_and_directions(void)
     ThrottleState ts;
 
     throttle_config_init(&cfg);
-    cfg.buckets[THROTTLE_OPS_READ].avg = 10;   /* holds 1 op */
-    cfg.buckets[THROTTLE_OPS_WRITE].avg = 20;  /* holds 2 ops */
+    cfg.buckets[THROTTLE_OPS_READ].avg = 10;    /* holds 1 op */
+    cfg.buckets[THROTTLE_OPS_WRITE].avg = 20;   /* holds 2 ops */
     cfg.buckets[THROTTLE_BPS_TOTAL].avg = 1000; /* holds 100 bytes */
     throttle_config(&ts, &cfg, 0);
 
