@@ -343,6 +343,7 @@ static gboolean chr_send_opened(gpointer data)
     if (c->idx < c->chr->nr_fe && c->chr->opened) {
         chr_fe_event(&c->chr->fe[c->idx], CHR_EVENT_OPENED);
     }
+    chr_start_input(c->chr);
     g_free(c);
     return G_SOURCE_REMOVE;
 }
@@ -367,14 +368,16 @@ void chr_set_handlers_full(Chardev *chr, ChrCanRead *can_read, ChrRead *read,
         chr_fe_event(&chr->fe[idx], CHR_EVENT_MUX_IN);
     }
     if (event && chr->opened) {
-        /* As QEMU: an already open backend says so from the main loop, not from here. */
+        /*
+         * As QEMU: an already open backend says so from the main loop, not from here.
+         * Input waits for it, so a greeting goes out before any answer.
+         */
         ChrOpenedCall *c = g_new(ChrOpenedCall, 1);
 
         c->chr = chr;
         c->idx = idx;
         g_idle_add(chr_send_opened, c);
-    }
-    if (read) {
+    } else if (read) {
         chr_start_input(chr);
     }
 }

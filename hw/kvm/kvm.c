@@ -88,6 +88,20 @@ static bool kvm_need_cap(int cap, const char *name, Error **errp)
     return true;
 }
 
+/*
+ * Lost PIT ticks are dropped, not re-injected (QEMU's kvm-pit lost_tick_policy=discard; its
+ * default is delay). Where KVM emulates real mode (see host-check.c) a tick's handler can
+ * outlast the next tick: re-injection then keeps IRQ 0, the PIC's highest priority, pending
+ * in every short interrupt window, and SeaBIOS's floppy driver never sees IRQ 6 before its
+ * motor-off count (run by those same ticks) expires. Refused by old KVMs: harmless.
+ */
+static void kvm_pit_discard_lost_ticks(void)
+{
+    struct kvm_reinject_control rc = { .pit_reinject = 0 };
+
+    ioctl(kvm_state.vm_fd, KVM_REINJECT_CONTROL, &rc);
+}
+
 static bool kvm_create_irqchip(Error **errp)
 {
     struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
@@ -106,6 +120,7 @@ static bool kvm_create_irqchip(Error **errp)
         error_setg_errno(errp, errno, "Could not create in-kernel PIT");
         return false;
     }
+    kvm_pit_discard_lost_ticks();
     return true;
 }
 

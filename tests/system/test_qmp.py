@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+import vm as vmlib
 from qtest import QTest
 from qmp_vm import (QMP, QMPError, base_args, free_tcp_port, qemu22, start_qmp_vm,
                     wait_for)
@@ -337,3 +338,61 @@ def test_debugcon_on_chardev_by_id(tmp_path, vmm):
         qt.outb(0x402, ord("h"))
         qt.outb(0x402, ord("i"))
         wait_for(lambda: out.read_bytes() == b"hi", what="debug console bytes in the file")
+
+
+def test_legacy_tcp_spec_and_telnet(make_vm, tmp_path, vmm):
+    port, tport = free_tcp_port(), free_tcp_port()
+    make_vm(base_args(vmm) + ["-qmp", f"tcp:127.0.0.1:{port},server,nowait",
+                              "-monitor", f"tcp:127.0.0.1:{tport},server,nowait,telnet"])
+    qmp = QMP(("127.0.0.1", port))
+    qmp.connect(retry_for=10)
+    assert qmp.command("query-status")["running"] is True
+    t = socket.create_connection(("127.0.0.1", tport), timeout=10)
+    data = b""
+    while b"(qemu) " not in data:
+        data += t.recv(4096)
+    # Telnet negotiation first (WILL ECHO, WILL SGA, WILL BINARY, DO BINARY), then the banner.
+    assert data.startswith(b"\xff\xfb\x01\xff\xfb\x03\xff\xfb\x00\xff\xfd\x00")
+    # The client's own negotiation bytes are stripped from the input.
+    t.sendall(b"\xff\xfd\x01\xff\xfb\x03stop\r\n")
+    qmp.event_wait("STOP")
+    t.close()
+    qmp.close()
+
+
+def test_qmp_stdio(vmm):
+    if vmm != "minivmm":
+        pytest.skip("the same on QEMU; kept to one VMM for speed")
+    proc = subprocess.Popen([vmlib.minivmm_binary()] + base_args(vmm) + ["-qmp", "stdio"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        out, err = proc.communicate(b'{"execute":"qmp_capabilities"}'
+                                    b'{"execute":"query-status","id":1}'
+                                    b'{"execute":"quit"}', timeout=20)
+        lines = out.split(b"\r\n")
+        assert lines[0] + b"\r\n" == GREETING_22
+        assert json.loads(lines[2]) == {"return": {"status": "running", "singlestep": False,
+                                                   "running": True}, "id": 1}
+        assert json.loads(lines[4])["event"] == "SHUTDOWN"
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_minivmm_qmp_shell(make_vm, tmp_path, vmm):
+    vm, qmp = start_qmp_vm(make_vm, tmp_path, vmm)
+    qmp.close()
+    shell = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "minivmm-qmp")
+    done = subprocess.run([shell, vm.qmp_path], input="stop\nquery-status\n"
+                          "human-monitor-command command-line=\"info status\"\nbogus x=1\n",
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+    assert '"status": "paused"' in done.stdout
+    assert "VM status: paused" in done.stdout
+    assert "CommandNotFound" in done.stdout
+    done = subprocess.run([shell, "-H", vm.qmp_path], input="c\ninfo status\n",
+                          capture_output=True, text=True, timeout=20)
+    assert "VM status: running" in done.stdout

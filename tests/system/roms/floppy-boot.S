@@ -1,0 +1,122 @@
+/*
+ * A floppy boot sector for SeaBIOS's floppy driver: it prints "FBOOT" on the debug console
+ * (0x402), reads with int 13h AH=02h two sectors at C/H/S 0/0/2 and three at 40/1/16 (the
+ * end of a track) into 0x8000, printing each run's 16-bit word sum ("SUM xxxx"), writes the
+ * first two sectors back at 0/0/5 with AH=03h ("WROTE"), and halts. Any int 13h failure
+ * prints "FAIL xx" with AH. Built with the host assembler and objcopy; addresses are 0x7c00
+ * + the label's offset.
+ */
+#define ABS(label) ((label) - _start + 0x7c00)
+#define DEBUGCON 0x402
+#define BUFFER 0x8000
+
+    .code16
+    .text
+    .globl _start
+_start:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov $0x7c00, %sp
+    sti
+    mov %dl, ABS(drive)
+    mov $ABS(m_boot), %si
+    call puts
+
+    mov $0x0202, %ax               /* read 2 sectors */
+    mov $0x0002, %cx               /* cylinder 0, sector 2 */
+    xor %dh, %dh                   /* head 0 */
+    call read_and_sum
+    mov $0x0203, %ax               /* read 3 sectors */
+    mov $0x2810, %cx               /* cylinder 40, sector 16 */
+    mov $1, %dh                    /* head 1 */
+    call read_and_sum
+
+    mov $0x0202, %ax               /* read 0/0/2 again, write it at 0/0/5 */
+    mov $0x0002, %cx
+    xor %dh, %dh
+    call read_and_sum
+    mov $0x0302, %ax
+    mov $0x0005, %cx
+    xor %dh, %dh
+    mov ABS(drive), %dl
+    mov $BUFFER, %bx
+    int $0x13
+    jc fail
+    mov $ABS(m_wrote), %si
+    call puts
+halt:
+    hlt
+    jmp halt
+
+/* int 13h read (AX, CX, DH as given) into BUFFER; print the word sum of AL sectors. */
+read_and_sum:
+    mov %al, ABS(count)
+    mov ABS(drive), %dl
+    mov $BUFFER, %bx
+    int $0x13
+    jc fail
+    xor %bx, %bx
+    mov $BUFFER, %si
+    xor %cx, %cx
+    mov ABS(count), %ch            /* 256 words per sector */
+1:  lodsw
+    add %ax, %bx
+    loop 1b
+    mov $ABS(m_sum), %si
+    call puts
+    mov %bx, %ax
+    call puthex16
+    mov $ABS(m_nl), %si
+    call puts
+    ret
+
+fail:
+    mov %ah, %bl
+    mov $ABS(m_fail), %si
+    call puts
+    mov %bl, %al
+    xor %ah, %ah
+    call puthex16
+    mov $ABS(m_nl), %si
+    call puts
+    jmp halt
+
+/* Print the NUL-terminated string at %si. */
+puts:
+    mov $DEBUGCON, %dx
+2:  lodsb
+    test %al, %al
+    jz 3f
+    out %al, %dx
+    jmp 2b
+3:  ret
+
+/* Print %ax as four hex digits. */
+puthex16:
+    mov $4, %cx
+    mov %ax, %bx
+    mov $DEBUGCON, %dx
+4:  rol $4, %bx
+    mov %bl, %al
+    and $0xf, %al
+    add $'0', %al
+    cmp $'9', %al
+    jbe 5f
+    add $('a' - '0' - 10), %al
+5:  out %al, %dx
+    loop 4b
+    ret
+
+m_boot:  .asciz "FBOOT\n"
+m_sum:   .asciz "SUM "
+m_wrote: .asciz "WROTE\n"
+m_fail:  .asciz "FAIL "
+m_nl:    .asciz "\n"
+drive:   .byte 0
+count:   .byte 0
+
+    .org 510
+    .word 0xaa55
