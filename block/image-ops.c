@@ -57,6 +57,28 @@ static int snapshot_op(BlockDriverState *bs, const char *name, BlockOpType op,
     return ret;
 }
 
+const BlockCreateOpt *bdrv_create_opts(const char *fmt)
+{
+    BlockDriver *drv = bdrv_find_format(fmt);
+
+    return drv && drv->create ? drv->create_opts : NULL;
+}
+
+int bdrv_create(const char *fmt, const char *filename, JsonObject *opts, Error **errp)
+{
+    BlockDriver *drv = bdrv_find_format(fmt);
+
+    if (!drv) {
+        error_setg(errp, "Unknown file format '%s'", fmt);
+        return -ENOENT;
+    }
+    if (!drv->create) {
+        error_setg(errp, "Format driver '%s' does not support image creation", fmt);
+        return -ENOTSUP;
+    }
+    return drv->create(filename, opts, errp);
+}
+
 bool bdrv_can_snapshot(BlockDriverState *bs)
 {
     return bs->drv && bs->drv->snapshot_list;
@@ -96,6 +118,16 @@ void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n)
         g_free(list[i].name);
     }
     g_free(list);
+}
+
+const char *bdrv_get_backing_filename(const BlockDriverState *bs)
+{
+    return bs->backing_file;
+}
+
+const char *bdrv_get_backing_format(const BlockDriverState *bs)
+{
+    return bs->backing_format;
 }
 
 JsonObject *bdrv_get_specific_info(BlockDriverState *bs)

@@ -259,3 +259,83 @@ int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **er
     }
     return ret;
 }
+
+/* ---- the driver's create hook: typed options as qemu-img create -o names them ---- */
+
+const BlockCreateOpt qcow2_create_opts[] = {
+    {"cluster_size", "size", "qcow2 cluster size", "65536"},
+    {"extended_l2", "bool (on/off)", "Extended L2 tables", "off"},
+    {"preallocation", "str", "Preallocation mode (allowed values: off, metadata)", NULL},
+    {"compression_type", "str", "Compression method used for image cluster compression",
+     "zlib"},
+    {"size", "size", "Virtual disk size", NULL},
+    {"compat", "str", "Compatibility level (v2 [0.10] or v3 [1.1])", NULL},
+    {"backing_file", "str", "File name of a base image", NULL},
+    {"backing_fmt", "str", "Image format of the base image", NULL},
+    {"lazy_refcounts", "bool (on/off)", "Postpone refcount updates", "off"},
+    {"refcount_bits", "num", "Width of a reference count entry in bits", "16"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const char *opt_str(JsonObject *opts, const char *name)
+{
+    return json_object_has_member(opts, name) ? json_object_get_string_member(opts, name)
+                                              : NULL;
+}
+
+static uint64_t opt_uint(JsonObject *opts, const char *name, uint64_t def)
+{
+    return json_object_has_member(opts, name) ? (uint64_t)json_object_get_int_member(opts, name)
+                                              : def;
+}
+
+static bool opt_bool(JsonObject *opts, const char *name)
+{
+    return json_object_has_member(opts, name) && json_object_get_boolean_member(opts, name);
+}
+
+/* compat, preallocation, compression_type and extended_l2 into o. */
+static int parse_modes(JsonObject *opts, Qcow2CreateOpts *o, Error **errp)
+{
+    const char *compat = opt_str(opts, "compat"), *prealloc = opt_str(opts, "preallocation");
+    const char *ctype = opt_str(opts, "compression_type");
+
+    if (!compat || !strcmp(compat, "1.1") || !strcmp(compat, "v3")) {
+        o->version = 3;
+    } else if (!strcmp(compat, "0.10") || !strcmp(compat, "v2")) {
+        o->version = 2;
+    } else {
+        error_setg(errp, "Parameter 'version' does not accept value '%s'", compat);
+        return -EINVAL;
+    }
+    if (prealloc && strcmp(prealloc, "off") != 0 && strcmp(prealloc, "metadata") != 0) {
+        error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", prealloc);
+        return -EINVAL;
+    }
+    o->prealloc_metadata = prealloc && !strcmp(prealloc, "metadata");
+    if (ctype && strcmp(ctype, "zlib") != 0) {
+        error_setg(errp, "Parameter 'compression-type' does not accept value '%s'", ctype);
+        return -EINVAL;
+    }
+    if (opt_bool(opts, "extended_l2")) {
+        error_setg(errp, "Extended L2 entries are not supported");
+        return -ENOTSUP;
+    }
+    return 0;
+}
+
+int qcow2_create(const char *filename, JsonObject *opts, Error **errp)
+{
+    Qcow2CreateOpts o = {
+        .size = opt_uint(opts, "size", 0),
+        .cluster_size = opt_uint(opts, "cluster_size", 65536),
+        .lazy_refcounts = opt_bool(opts, "lazy_refcounts"),
+        .backing_file = opt_str(opts, "backing_file"),
+        .backing_fmt = opt_str(opts, "backing_fmt"),
+    };
+    uint64_t bits = opt_uint(opts, "refcount_bits", 16);
+    int ret = parse_modes(opts, &o, errp);
+
+    o.refcount_bits = bits > 64 ? 3 : (int)bits; /* 3: refused as not a power of two */
+    return ret < 0 ? ret : qcow2_create_file(filename, &o, errp);
+}

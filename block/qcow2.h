@@ -258,5 +258,8 @@ typedef struct Qcow2CreateOpts {
 } Qcow2CreateOpts;
 
 int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **errp);
+/* The driver's create hook and its options (image-ops.h). */
+extern const BlockCreateOpt qcow2_create_opts[];
+int qcow2_create(const char *filename, JsonObject *opts, Error **errp);
 
 #endif

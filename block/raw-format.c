@@ -6,7 +6,10 @@
  * supported: the "offset" and "size" options of later QEMU versions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
+#include <string.h>
+#include <unistd.h>
 #include "block/block_int.h"
 
 static int raw_probe(const uint8_t *buf, int buf_size, const char *filename)
@@ -98,6 +101,42 @@ static void raw_aio_submit(BlockDriverState *bs, BlockRequest *req)
     }
 }
 
+static const BlockCreateOpt raw_create_opts[] = {
+    {"size", "size", "Virtual disk size", NULL},
+    {"preallocation", "str", "Preallocation mode (allowed values: off)", NULL},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* A raw image is a (sparse) file of the size; only preallocation=off. */
+static int raw_create(const char *filename, JsonObject *opts, Error **errp)
+{
+    const char *prealloc = json_object_has_member(opts, "preallocation")
+                               ? json_object_get_string_member(opts, "preallocation") : NULL;
+    uint64_t size = json_object_get_int_member(opts, "size");
+    int fd;
+
+    if (prealloc && (!strcmp(prealloc, "metadata") || !strcmp(prealloc, "falloc") ||
+                     !strcmp(prealloc, "full"))) {
+        error_setg(errp, "Unsupported preallocation mode: %s", prealloc);
+        return -ENOTSUP;
+    }
+    if (prealloc && strcmp(prealloc, "off") != 0) {
+        error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", prealloc);
+        return -EINVAL;
+    }
+    fd = open(filename, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || ftruncate(fd, size) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not create '%s'", filename);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -err;
+    }
+    close(fd);
+    return 0;
+}
+
 static BlockDriver bdrv_raw = {
     .format_name = "raw",
     .instance_size = 0,
@@ -113,6 +152,8 @@ static BlockDriver bdrv_raw = {
     .block_status = raw_block_status,
     .aio_submit = raw_aio_submit,
     .refresh_limits = raw_refresh_limits,
+    .create_opts = raw_create_opts,
+    .create = raw_create,
 };
 
 static void __attribute__((constructor)) raw_format_register(void)

@@ -109,10 +109,14 @@ struct BlockDriver {
 
     /*
      * Optional whole-image operations (image-ops.h wraps them): called from the main thread
-     * or a tool with no guest I/O in flight. change_backing_file records a name (NULL: none)
-     * and format in the image; make_empty deallocates every cluster; shrink is truncate to a
-     * smaller size for formats whose truncate refuses that (as QEMU 2.2's qcow2 did).
+     * or a tool with no guest I/O in flight. create makes a new image file from options
+     * typed per create_opts (no node is open). change_backing_file records a name (NULL:
+     * none) and format in the image; make_empty deallocates every cluster; shrink is
+     * truncate to a smaller size for formats whose truncate refuses that (as QEMU 2.2's
+     * qcow2 did).
      */
+    const BlockCreateOpt *create_opts;   /* see image-ops.h; NULL-terminated */
+    int (*create)(const char *filename, JsonObject *opts, Error **errp);
     int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                  void (*report)(const char *msg));
     int (*snapshot_create)(BlockDriverState *bs, const char *name, Error **errp);

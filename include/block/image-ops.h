@@ -15,6 +15,28 @@
 
 typedef struct BlockDriverState BlockDriverState;
 
+/*
+ * One image creation option (qemu-img create -o NAME=VALUE): its type as `-o help` shows
+ * it ("str", "size", "num", "bool (on/off)"), help text, and the value the "Formatting"
+ * line shows when it is not given (NULL: not shown).
+ */
+typedef struct BlockCreateOpt {
+    const char *name;
+    const char *type;
+    const char *help;
+    const char *def;
+} BlockCreateOpt;
+
+/* The creation options of format fmt, NULL-terminated, in the order qemu-img's
+ * "Formatting" line lists them; NULL when the format cannot create images. */
+const BlockCreateOpt *bdrv_create_opts(const char *fmt);
+/*
+ * Create an image of format fmt. opts holds "size" (int) and the options the caller was
+ * given, typed as bdrv_create_opts says: "size" and "num" as ints, "bool" as booleans,
+ * "str" as strings. The driver checks the values (QEMU's messages).
+ */
+int bdrv_create(const char *fmt, const char *filename, JsonObject *opts, Error **errp);
+
 /* qemu-img check's counters. */
 typedef struct BdrvCheckResult {
     int corruptions;
@@ -62,6 +84,10 @@ int bdrv_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
 /* The snapshots in table order: their number (and a new array in *list), or -errno. */
 int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n);
+
+/* The backing file name and format recorded in the image (NULL: none), as stored. */
+const char *bdrv_get_backing_filename(const BlockDriverState *bs);
+const char *bdrv_get_backing_format(const BlockDriverState *bs);
 
 /* qemu-img info's "format-specific" data object (new reference), or NULL. */
 JsonObject *bdrv_get_specific_info(BlockDriverState *bs);

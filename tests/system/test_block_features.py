@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from qmp_vm import start_qmp_vm
 from qtest import QTest
 from virtio_blk_qtest import VirtioBlk
 
@@ -188,6 +189,25 @@ def test_vmm_snapshot_drive(tmp_path, overlay_dir, drive_args):
     assert (sha256(base), sha256(img)) == before
     assert os.listdir(overlay_dir) == []
     check_clean(img)
+
+
+def test_query_block_shows_overlay(make_vm, tmp_path, vmm, overlay_dir):
+    if vmm == "qemu":
+        pytest.skip("QEMU 7.2 shows the overlay as a json: pseudo-filename")
+    base = make_raw(tmp_path / "base.raw", 0x5a)
+    img = make_qcow2(tmp_path / "img.qcow2", base)
+    vm, qmp = start_qmp_vm(make_vm, tmp_path, vmm, extra=[
+        "-drive", f"file={img},if=none,id=d0,snapshot=on,node-name=real"])
+    ins = {b["device"]: b for b in qmp.command("query-block")}["d0"]["inserted"]
+    assert ins["drv"] == "qcow2" and ins["ro"] is False and "node-name" not in ins
+    assert ins["file"].startswith(f"{overlay_dir}/vl.") and not os.listdir(overlay_dir)
+    assert ins["backing_file"] == img and ins["backing_file_depth"] == 2
+    chain = ins["image"]["backing-image"]
+    assert chain["filename"] == img and chain["format"] == "qcow2"
+    assert chain["backing-image"]["filename"] == base
+    qmp.close()
+    vm.kill()
+    assert not os.listdir(overlay_dir)
 
 
 # ---- copy-on-read ----

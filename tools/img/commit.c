@@ -39,8 +39,8 @@ static bool same_file(const char *a, const char *b)
 BlockDriverState *img_find_backing_image(BlockDriverState *bs, const char *name)
 {
     for (BlockDriverState *l = bdrv_backing_child(bs); l; bs = l, l = bdrv_backing_child(l)) {
-        if ((bs->backing_file && !strcmp(bs->backing_file, name)) ||
-            same_file(bdrv_get_filename(l), name)) {
+        const char *stored = bdrv_get_backing_filename(bs);
+        if ((stored && !strcmp(stored, name)) || same_file(bdrv_get_filename(l), name)) {
             return l;
         }
     }

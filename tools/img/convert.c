@@ -525,8 +525,7 @@ static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char *
 /* Parse -o and create the output as qemu-img convert does (no "Formatting" line). */
 static int convert_create(ConvertState *s, const ConvertOptions *o, const char *out)
 {
-    ImgCreateArgs a = {.filename = out, .fmt = o->out_fmt, .quiet = true,
-                       .q = {.cluster_size = 65536, .refcount_bits = 16}};
+    ImgCreateArgs a = {.filename = out, .fmt = o->out_fmt, .quiet = true};
     uint64_t opt_size = UINT64_MAX;
     bool help = false;
     Error *err = NULL;
@@ -539,11 +538,11 @@ static int convert_create(ConvertState *s, const ConvertOptions *o, const char *
         error_report("Compression and preallocation not supported at the same time");
         goto out;
     }
-    if (a.q.backing_file && !a.q.backing_fmt) {
+    if (a.backing_file && !a.backing_fmt) {
         error_report("Use of backing file requires explicit backing format");
         goto out;
     }
-    s->target_has_backing = a.q.backing_file != NULL;
+    s->target_has_backing = a.backing_file != NULL;
     if (!img_create_resolve(&a, &err) || img_create_file(&a, s->total, &err) < 0) {
         error_report("%s: error while converting %s: %s", out, o->out_fmt,
                      error_get_pretty(err));

@@ -1,54 +1,55 @@
 /*
  * minivmm-img create: qemu-img's "create [-f fmt] [-b backing [-F backing_fmt]] [-o opts]
- * [-q] filename [size]" for the qcow2 and raw formats, with its option names, its
- * "Formatting ..." line and its error texts. The image itself is laid out by
- * block/qcow2-create.c; a raw image is a file of the size. Options qemu-img has and we do
- * not (encryption, data_file, extended_l2, compression_type=zstd, preallocation=falloc|full)
- * are rejected as invalid parameters.
+ * [-q] filename [size]", with its "Formatting ..." line and its error texts. The options a
+ * format takes, their types and defaults come from its driver (bdrv_create_opts); values
+ * are checked by type here and by meaning in the driver, which makes the image
+ * (bdrv_create). convert creates its output through the same functions.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-#include "block/qcow2.h"
 #include "util/cutils.h"
 #include "util/error.h"
 #include "tools/img/img.h"
 
 typedef ImgCreateArgs CreateArgs;
 
-void img_create_help(const char *fmt)
+static const BlockCreateOpt *find_opt(const char *fmt, const char *name)
 {
-    printf("Supported options:\n");
-    if (!strcmp(fmt, "raw")) {
-        printf("  preallocation=<str>    - Preallocation mode (allowed values: off)\n"
-               "  size=<size>            - Virtual disk size\n");
-        return;
+    for (const BlockCreateOpt *o = bdrv_create_opts(fmt); o && o->name; o++) {
+        if (!strcmp(o->name, name)) {
+            return o;
+        }
     }
-    printf("  backing_file=<str>     - File name of a base image\n"
-           "  backing_fmt=<str>      - Image format of the base image\n"
-           "  cluster_size=<size>    - qcow2 cluster size\n"
-           "  compat=<str>           - Compatibility level (v2 [0.10] or v3 [1.1])\n"
-           "  lazy_refcounts=<bool (on/off)> - Postpone refcount updates\n"
-           "  preallocation=<str>    - Preallocation mode (allowed values: off, metadata)\n"
-           "  refcount_bits=<num>    - Width of a reference count entry in bits\n"
-           "  size=<size>            - Virtual disk size\n");
+    return NULL;
 }
 
-static bool create_parse_bool(const char *v, bool *out)
+static gint opt_cmp(gconstpointer a, gconstpointer b)
 {
-    if (!strcmp(v, "on")) {
-        *out = true;
-    } else if (!strcmp(v, "off")) {
-        *out = false;
-    } else {
-        error_report("Parameter 'lazy_refcounts' expects 'on' or 'off'");
-        return false;
+    return strcmp((*(const BlockCreateOpt *const *)a)->name,
+                  (*(const BlockCreateOpt *const *)b)->name);
+}
+
+void img_create_help(const char *fmt)
+{
+    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
+
+    for (const BlockCreateOpt *o = bdrv_create_opts(fmt); o && o->name; o++) {
+        g_ptr_array_add(sorted, (gpointer)o);
     }
-    return true;
+    g_ptr_array_sort(sorted, opt_cmp);
+    printf("Supported options:\n");
+    for (guint i = 0; i < sorted->len; i++) {
+        const BlockCreateOpt *o = g_ptr_array_index(sorted, i);
+        g_autofree char *lhs = g_strdup_printf("%s=<%s>", o->name, o->type);
+        printf("  %-22s - %s\n", lhs, o->help);
+    }
+}
+
+static bool is_type(const BlockCreateOpt *o, const char *type)
+{
+    return !strncmp(o->type, type, strlen(type));
 }
 
 static bool parse_size_opt(const char *name, const char *v, uint64_t *out)
@@ -62,110 +63,135 @@ static bool parse_size_opt(const char *name, const char *v, uint64_t *out)
     return true;
 }
 
-static bool set_option(CreateArgs *a, const char *k, const char *v, uint64_t *size)
+/* The value of option o as its type wants it, else qemu-img's complaint. */
+static bool check_value(const BlockCreateOpt *o, const char *v, uint64_t *n)
 {
-    bool raw = !strcmp(a->fmt, "raw");
-    uint64_t n;
-
-    if (!strcmp(k, "size")) {
-        return parse_size_opt(k, v, size);
-    } else if (!strcmp(k, "preallocation")) {
-        a->prealloc = v;
-    } else if (raw) {
-        error_report("Invalid parameter '%s'", k);
+    if (is_type(o, "size")) {
+        return parse_size_opt(o->name, v, n);
+    }
+    if (is_type(o, "num") && parse_uint(v, n, 0) < 0) {
+        error_report("Parameter '%s' expects a number", o->name);
         return false;
-    } else if (!strcmp(k, "cluster_size")) {
-        return parse_size_opt(k, v, &a->q.cluster_size);
-    } else if (!strcmp(k, "compat")) {
-        a->compat = v;
-    } else if (!strcmp(k, "lazy_refcounts")) {
-        return create_parse_bool(v, &a->q.lazy_refcounts);
-    } else if (!strcmp(k, "backing_file")) {
-        a->q.backing_file = v;
-    } else if (!strcmp(k, "backing_fmt")) {
-        a->q.backing_fmt = v;
-    } else if (!strcmp(k, "refcount_bits")) {
-        if (parse_uint(v, &n, 0) < 0 || n > 64) {
-            error_report("Parameter 'refcount_bits' expects a number");
-            return false;
-        }
-        a->q.refcount_bits = n;
-    } else {
-        error_report("Invalid parameter '%s'", k);
+    }
+    if (is_type(o, "bool") && strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+        error_report("Parameter '%s' expects 'on' or 'off'", o->name);
         return false;
     }
     return true;
 }
 
-/* -o "k=v,k=v" split at commas (values point into items); *help when "help" is there. */
-static bool parse_options(CreateArgs *a, char **items, uint64_t *size, bool *help)
+static bool set_option(CreateArgs *a, const char *k, const char *v, uint64_t *size)
 {
-    for (int i = 0; items[i]; i++) {
-        char *eq = strchr(items[i], '=');
-        if (!strcmp(items[i], "help") || !strcmp(items[i], "?")) {
-            *help = true;
-            continue;
-        }
-        if (!eq) {
-            error_report("Invalid parameter '%s'", items[i]);
-            return false;
-        }
-        *eq = '\0';
-        if (!set_option(a, items[i], eq + 1, size)) {
-            return false;
-        }
+    const BlockCreateOpt *o = find_opt(a->fmt, k);
+    uint64_t n = 0;
+
+    if (!o) {
+        error_report("Invalid parameter '%s'", k);
+        return false;
+    }
+    if (!check_value(o, v, &n)) {
+        return false;
+    }
+    if (!strcmp(k, "size")) {
+        *size = n;
+    } else if (!strcmp(k, "backing_file")) {
+        a->backing_file = v;
+    } else if (!strcmp(k, "backing_fmt")) {
+        a->backing_fmt = v;
+    } else if (!strcmp(k, "preallocation")) {
+        a->prealloc = v;
     }
     return true;
+}
+
+static bool is_help(const char *item)
+{
+    return !strcmp(item, "help") || !strcmp(item, "?");
 }
 
 bool img_create_parse_options(CreateArgs *a, const char *opts, uint64_t *size, bool *help)
 {
     g_strfreev(a->items);
     a->items = g_strsplit(opts, ",", -1);
-    return parse_options(a, a->items, size, help);
+    for (int i = 0; a->items[i]; i++) {
+        char *eq = strchr(a->items[i], '=');
+        if (is_help(a->items[i])) {
+            *help = true;
+            continue;
+        }
+        if (!eq) {
+            error_report("Invalid parameter '%s'", a->items[i]);
+            return false;
+        }
+        *eq = '\0';
+        if (!set_option(a, a->items[i], eq + 1, size)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool img_create_resolve(CreateArgs *a, Error **errp)
 {
-    if (!a->compat || !strcmp(a->compat, "1.1") || !strcmp(a->compat, "v3")) {
-        a->q.version = 3;
-    } else if (!strcmp(a->compat, "0.10") || !strcmp(a->compat, "v2")) {
-        a->q.version = 2;
-    } else {
-        error_setg(errp, "Parameter 'version' does not accept value '%s'", a->compat);
-        return false;
-    }
-    if (!a->prealloc || !strcmp(a->prealloc, "off")) {
-        a->q.prealloc_metadata = false;
-    } else if (!strcmp(a->prealloc, "metadata") && strcmp(a->fmt, "raw") != 0) {
-        a->q.prealloc_metadata = true;
-    } else {
-        error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", a->prealloc);
+    if (!bdrv_create_opts(a->fmt)) {
+        error_setg(errp, "Format driver '%s' does not support image creation", a->fmt);
         return false;
     }
     return true;
 }
 
-static bool resolve_compat(CreateArgs *a)
+/* The options for bdrv_create: size, every -o option by its type, -b/-F. */
+static JsonObject *build_opts(CreateArgs *a, uint64_t size)
 {
-    Error *err = NULL;
+    JsonObject *opts = json_object_new();
 
-    if (!img_create_resolve(a, &err)) {
-        error_report("%s: %s", a->filename, error_get_pretty(err));
-        error_free(err);
-        return false;
+    json_object_set_int_member(opts, "size", size);
+    for (int i = 0; a->items && a->items[i]; i++) {
+        const char *k = a->items[i], *v = k + strlen(k) + 1;
+        const BlockCreateOpt *o = find_opt(a->fmt, k);
+        uint64_t n = 0;
+        if (is_help(k) || !o || !strcmp(k, "size") || !strcmp(k, "backing_file") ||
+            !strcmp(k, "backing_fmt")) {
+            continue;
+        }
+        if (is_type(o, "size")) {
+            parse_size(v, &n, NULL);
+            json_object_set_int_member(opts, k, n);
+        } else if (is_type(o, "num")) {
+            parse_uint(v, &n, 0);
+            json_object_set_int_member(opts, k, n);
+        } else if (is_type(o, "bool")) {
+            json_object_set_boolean_member(opts, k, !strcmp(v, "on"));
+        } else {
+            json_object_set_string_member(opts, k, v);
+        }
     }
-    return true;
+    if (a->backing_file) {
+        json_object_set_string_member(opts, "backing_file", a->backing_file);
+    }
+    if (a->backing_fmt) {
+        json_object_set_string_member(opts, "backing_fmt", a->backing_fmt);
+    }
+    return opts;
+}
+
+int img_create_file(CreateArgs *a, uint64_t size, Error **errp)
+{
+    JsonObject *opts = build_opts(a, size);
+    int ret = bdrv_create(a->fmt, a->filename, opts, errp);
+
+    json_object_unref(opts);
+    return ret;
 }
 
 /* The size of the backing file, opened relative to the new image's directory. */
 static int64_t backing_size(CreateArgs *a)
 {
     g_autofree char *dir = g_path_get_dirname(a->filename);
-    g_autofree char *path = g_path_is_absolute(a->q.backing_file)
-                                ? g_strdup(a->q.backing_file)
-                                : g_build_filename(dir, a->q.backing_file, NULL);
-    BlockBackend *blk = img_open(path, a->q.backing_fmt, 0, false, true);
+    g_autofree char *path = g_path_is_absolute(a->backing_file)
+                                ? g_strdup(a->backing_file)
+                                : g_build_filename(dir, a->backing_file, NULL);
+    BlockBackend *blk = img_open(path, a->backing_fmt, 0, false, true);
     int64_t len;
 
     if (!blk) {
@@ -180,9 +206,9 @@ static int64_t backing_size(CreateArgs *a)
 static void detect_backing_format(CreateArgs *a)
 {
     g_autofree char *dir = g_path_get_dirname(a->filename);
-    g_autofree char *path = g_path_is_absolute(a->q.backing_file)
-                                ? g_strdup(a->q.backing_file)
-                                : g_build_filename(dir, a->q.backing_file, NULL);
+    g_autofree char *path = g_path_is_absolute(a->backing_file)
+                                ? g_strdup(a->backing_file)
+                                : g_build_filename(dir, a->backing_file, NULL);
     BlockBackend *blk = img_open(path, NULL, BDRV_O_NO_BACKING, false, true);
 
     if (blk) {
@@ -192,68 +218,42 @@ static void detect_backing_format(CreateArgs *a)
     }
 }
 
-static void print_formatting(CreateArgs *a)
+/* "Formatting 'F', fmt=X" and the options in the driver's order, given or defaults. */
+static void print_formatting(CreateArgs *a, JsonObject *opts)
 {
     if (a->quiet) {
         return;
     }
-    if (!strcmp(a->fmt, "raw")) {
-        printf("Formatting '%s', fmt=raw size=%" PRIu64 "%s%s\n", a->filename, a->q.size,
-               a->prealloc ? " preallocation=" : "", a->prealloc ? a->prealloc : "");
-        return;
-    }
-    printf("Formatting '%s', fmt=qcow2 cluster_size=%" PRIu64 " extended_l2=off", a->filename,
-           a->q.cluster_size);
-    if (a->prealloc) {
-        printf(" preallocation=%s", a->prealloc);
-    }
-    printf(" compression_type=zlib size=%" PRIu64, a->q.size);
-    if (a->compat) {
-        printf(" compat=%s", a->compat);
-    }
-    if (a->q.backing_file) {
-        printf(" backing_file=%s", a->q.backing_file);
-    }
-    if (a->q.backing_fmt) {
-        printf(" backing_fmt=%s", a->q.backing_fmt);
-    }
-    printf(" lazy_refcounts=%s refcount_bits=%d\n", a->q.lazy_refcounts ? "on" : "off",
-           a->q.refcount_bits);
-}
-
-static int create_raw(const char *filename, uint64_t size, Error **errp)
-{
-    int fd = open(filename, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-    if (fd < 0 || ftruncate(fd, size) < 0) {
-        error_setg_errno(errp, errno, "Could not create '%s'", filename);
-        if (fd >= 0) {
-            close(fd);
+    printf("Formatting '%s', fmt=%s", a->filename, a->fmt);
+    for (const BlockCreateOpt *o = bdrv_create_opts(a->fmt); o && o->name; o++) {
+        JsonNode *n = json_object_get_member(opts, o->name);
+        if (!n) {
+            if (o->def) {
+                printf(" %s=%s", o->name, o->def);
+            }
+        } else if (json_node_get_value_type(n) == G_TYPE_STRING) {
+            printf(" %s=%s", o->name, json_node_get_string(n));
+        } else if (json_node_get_value_type(n) == G_TYPE_BOOLEAN) {
+            printf(" %s=%s", o->name, json_node_get_boolean(n) ? "on" : "off");
+        } else {
+            printf(" %s=%" PRIu64, o->name, (uint64_t)json_node_get_int(n));
         }
-        return -1;
     }
-    close(fd);
-    return 0;
-}
-
-int img_create_file(CreateArgs *a, uint64_t size, Error **errp)
-{
-    a->q.size = size;
-    return !strcmp(a->fmt, "raw") ? create_raw(a->filename, size, errp)
-                                  : qcow2_create_file(a->filename, &a->q, errp);
+    printf("\n");
 }
 
 static int create_image(CreateArgs *a, int64_t size)
 {
+    JsonObject *opts;
     Error *err = NULL;
     int ret;
 
-    if (a->q.backing_file && !a->q.backing_fmt) {
+    if (a->backing_file && !a->backing_fmt) {
         error_report("%s: Backing file specified without backing format", a->filename);
         detect_backing_format(a);
         return 1;
     }
-    if (size < 0 && a->q.backing_file) {
+    if (size < 0 && a->backing_file) {
         size = backing_size(a);
         if (size < 0) {
             return 1;
@@ -263,9 +263,10 @@ static int create_image(CreateArgs *a, int64_t size)
         error_report("%s: Image creation needs a size parameter", a->filename);
         return 1;
     }
-    a->q.size = size;
-    print_formatting(a);
-    ret = img_create_file(a, size, &err);
+    opts = build_opts(a, size);
+    print_formatting(a, opts);
+    ret = bdrv_create(a->fmt, a->filename, opts, &err);
+    json_object_unref(opts);
     if (ret < 0) {
         error_report("%s: %s", a->filename, error_get_pretty(err));
         error_free(err);
@@ -276,13 +277,12 @@ static int create_image(CreateArgs *a, int64_t size)
 
 int img_create(int argc, char **argv)
 {
-    CreateArgs a = { .fmt = "raw", .q = { .cluster_size = 65536, .refcount_bits = 16 } };
+    CreateArgs a = { .fmt = "raw" };
     g_autofree char *opts = NULL;
-    g_auto(GStrv) items = NULL;
     uint64_t opt_size = UINT64_MAX;
     int64_t size = -1;
     bool help = false;
-    int c;
+    int c, ret;
 
     while ((c = getopt(argc, argv, ":hf:b:F:o:qu")) != -1) {
         switch (c) {
@@ -292,10 +292,10 @@ int img_create(int argc, char **argv)
             a.fmt = optarg;
             break;
         case 'b':
-            a.q.backing_file = optarg;
+            a.backing_file = optarg;
             break;
         case 'F':
-            a.q.backing_fmt = optarg;
+            a.backing_fmt = optarg;
             break;
         case 'o':
             opts = opts ? g_strconcat(opts, ",", optarg, NULL) : g_strdup(optarg);
@@ -309,16 +309,17 @@ int img_create(int argc, char **argv)
             img_bad_option(c, argv);
         }
     }
-    if (strcmp(a.fmt, "raw") != 0 && strcmp(a.fmt, "qcow2") != 0) {
+    if (!bdrv_create_opts(a.fmt)) {
         error_report("Unknown file format '%s'", a.fmt);
         return 1;
     }
-    items = opts ? g_strsplit(opts, ",", -1) : NULL;
-    if (items && !parse_options(&a, items, &opt_size, &help)) {
+    if (opts && !img_create_parse_options(&a, opts, &opt_size, &help)) {
+        g_strfreev(a.items);
         return 1;
     }
     if (help) {
         img_create_help(a.fmt);
+        g_strfreev(a.items);
         return 0;
     }
     if (optind >= argc) {
@@ -336,9 +337,12 @@ int img_create(int argc, char **argv)
     if (optind != argc) {
         img_error_exit("Unexpected argument: %s", argv[optind]);
     }
-    if (!strcmp(a.fmt, "raw") && a.q.backing_file) {
-        error_report("%s: Backing file not supported for file format 'raw'", a.filename);
+    if (a.backing_file && !find_opt(a.fmt, "backing_file")) {
+        error_report("%s: Backing file not supported for file format '%s'", a.filename, a.fmt);
+        g_strfreev(a.items);
         return 1;
     }
-    return resolve_compat(&a) ? create_image(&a, size) : 1;
+    ret = create_image(&a, size);
+    g_strfreev(a.items);
+    return ret;
 }

@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include "block/block-backend.h"
 #include "block/image-ops.h"
-#include "block/qcow2.h"
 
 typedef struct ImgCmd {
     const char *name;
@@ -20,19 +19,20 @@ typedef struct ImgCmd {
     const char *syntax; /* the options summary for `--help` */
 } ImgCmd;
 
-/* An image to create (create.c), also used by convert: fmt "raw" or "qcow2". */
+/* An image to create (create.c), also used by convert: a format with a create hook. */
 typedef struct ImgCreateArgs {
     const char *filename;
     const char *fmt;
-    const char *compat;
-    const char *prealloc;
+    const char *backing_file; /* -b, or -o backing_file */
+    const char *backing_fmt;  /* -F, or -o backing_fmt */
+    const char *prealloc;     /* -o preallocation */
     bool quiet;
-    Qcow2CreateOpts q;
     char **items; /* the -o string split at commas (img_create_parse_options) */
 } ImgCreateArgs;
 /* -o "k=v,..." into a (errors reported as qemu-img does); *help when "help" is there. */
 bool img_create_parse_options(ImgCreateArgs *a, const char *opts, uint64_t *size, bool *help);
-/* Check compat and preallocation: false with errp set when they do not fit the format. */
+/* Whether the format can create images: false with errp set when not. The option values
+ * are checked by the format's driver when the image is created. */
 bool img_create_resolve(ImgCreateArgs *a, Error **errp);
 /* Create the image (after img_create_resolve), without any output. 0 or -errno. */
 int img_create_file(ImgCreateArgs *a, uint64_t size, Error **errp);

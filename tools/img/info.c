@@ -100,13 +100,14 @@ static JsonObject *image_info(const char *filename, BlockDriverState *bs)
     JsonObject *o = json_object_new();
     JsonObject *specific = bdrv_get_specific_info(bs);
     int64_t actual = bdrv_get_allocated_file_size(bs);
+    const char *backing = bdrv_get_backing_filename(bs), *bfmt = bdrv_get_backing_format(bs);
     BlockDriverInfo bdi;
 
     if (bdrv_get_info(bs, &bdi) < 0) {
         bdi.cluster_size = 0;
     }
-    if (bs->backing_file && bs->backing_format) {
-        json_object_set_string_member(o, "backing-filename-format", bs->backing_format);
+    if (backing && bfmt) {
+        json_object_set_string_member(o, "backing-filename-format", bfmt);
     }
     add_snapshots(o, bs);
     json_object_set_int_member(o, "virtual-size", bdrv_getlength(bs));
@@ -124,10 +125,10 @@ static JsonObject *image_info(const char *filename, BlockDriverState *bs)
         json_object_set_object_member(fs, "data", specific);
         json_object_set_object_member(o, "format-specific", fs);
     }
-    if (bs->backing_file) {
-        g_autofree char *full = path_combine(filename, bs->backing_file);
+    if (backing) {
+        g_autofree char *full = path_combine(filename, backing);
         json_object_set_string_member(o, "full-backing-filename", full);
-        json_object_set_string_member(o, "backing-filename", bs->backing_file);
+        json_object_set_string_member(o, "backing-filename", backing);
     }
     json_object_set_boolean_member(o, "dirty-flag", bdrv_is_dirty(bs));
     return o;
@@ -224,10 +225,10 @@ static JsonArray *collect(const char *filename, const char *fmt, bool chain)
         }
         bs = blk_bs(blk);
         json_array_add_object_element(list, image_info(name, bs));
-        if (chain && bs->backing_file) {
-            next = path_combine(name, bs->backing_file);
+        if (chain && bdrv_get_backing_filename(bs)) {
+            next = path_combine(name, bdrv_get_backing_filename(bs));
             g_free(format);
-            format = g_strdup(bs->backing_format);
+            format = g_strdup(bdrv_get_backing_format(bs));
         }
         blk_unref(blk);
         g_free(name);

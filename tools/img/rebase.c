@@ -84,7 +84,8 @@ static int copy_differences(BlockBackend *blk, BlockDriverState *old, BlockDrive
         ret = bdrv_block_status(bs, off, n, &n);
         if (ret >= 0 && !(ret & BDRV_BLOCK_ALLOCATED)) {
             n = MAX(n, 1);
-            if ((ret = read_chain(old, off, n, a)) >= 0 && (ret = read_chain(new, off, n, b)) >= 0) {
+            ret = read_chain(old, off, n, a);
+            if (ret >= 0 && (ret = read_chain(new, off, n, b)) >= 0) {
                 ret = write_differences(blk, off, n, a, b);
             }
         }
