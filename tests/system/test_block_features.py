@@ -377,9 +377,11 @@ def test_drive_node_names_across_drives(run_expect_fail, vmm, chain):
                 f"could not open disk image {top}: node-name=d0 is conflicting with a device id")
 
 
-def test_drive_nested_options_start(chain):
+def test_drive_nested_options_reach_guest(tmp_path, chain):
     base, top = chain
-    with QTest.minivmm(["-drive", f"file={top},if=none,id=d0,node-name=top,"
-                        "file.node-name=top-file,backing.node-name=base,"
-                        "backing.file.node-name=base-file,backing.file.aio=threads"]) as qt:
-        qt.ok("clock_step 10")
+    other = make_raw(tmp_path / "other.raw", 0x22)
+    drive = (f"file={top},if=none,id=d0,node-name=top,file.driver=file,file.node-name=top-file,"
+             "file.aio=native,file.cache.direct=on,backing.node-name=base,"
+             f"backing.file.filename={other},backing.file.node-name=base-file")
+    with QTest.minivmm(["-drive", drive, "-device", "virtio-blk-pci,drive=d0,addr=0x4"]) as qt:
+        assert virtio_blk_request(qt, False, 4096) == b"\x22" * 4096
