@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include "block/block_int.h"
-#include "block-internal.h"
+#include "block/block-internal.h"
 
 static int image_op_check(BlockDriverState *bs, bool needs_hook, bool write, Error **errp)
 {
