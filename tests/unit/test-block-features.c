@@ -191,6 +191,8 @@ static void snapshot_roundtrip(const char *path, const char *json, const char *f
     g_assert_cmpstr(bs->backing_file, ==, bdrv_get_filename(real));
     g_assert_cmpstr(bs->backing_format, ==, fmt);
     g_assert_true(bdrv_get_flags(bs) & BDRV_O_NO_FLUSH);
+    g_assert_true(bdrv_get_flags(bdrv_file_child(bs)) & BDRV_O_NO_FLUSH);
+    g_assert_false(bdrv_get_flags(bdrv_file_child(bs)) & BDRV_O_NOCACHE);
     assert_overlay_records(bs, path, fmt);
     g_assert_cmpint(bdrv_getlength(bs), ==, IMG_SIZE);
 
