@@ -127,6 +127,11 @@ static bool bdrv_aio_can_pass(BdrvAioReq *r)
     return bdrv_track_write_nowait(bs, req->offset, req->bytes, &r->tracked);
 }
 
+void bdrv_aio_run_in_pool(BlockRequest *req)
+{
+    thread_pool_submit(bdrv_pool(req->ctx), bdrv_aio_work, req, bdrv_aio_work_done, req);
+}
+
 static void bdrv_aio_dispatch(BdrvAioReq *r)
 {
     BlockRequest *req = &r->req;
@@ -145,7 +150,7 @@ static void bdrv_aio_dispatch(BdrvAioReq *r)
         bs->drv->aio_submit(bs, req);
         bdrv_nesting_leave();
     } else {
-        thread_pool_submit(bdrv_pool(req->ctx), bdrv_aio_work, req, bdrv_aio_work_done, req);
+        bdrv_aio_run_in_pool(req);
     }
     submitting--;
 }

@@ -151,6 +151,16 @@ void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table)
     g_assert_not_reached();
 }
 
+bool qcow2_cache_contains(Qcow2Cache *c, uint64_t offset)
+{
+    for (int i = 0; i < c->n; i++) {
+        if (c->entries[i].offset == offset) {
+            return true;
+        }
+    }
+    return false;
+}
+
 bool qcow2_cache_overlaps(Qcow2Cache *c, uint64_t offset, uint64_t len)
 {
     for (int i = 0; i < c->n; i++) {

@@ -85,6 +85,7 @@ static int qcow2_write_compressed_cluster(BlockDriverState *bs, uint64_t offset,
     if (!s->writable) {
         return -EACCES;
     }
+    qcow2_wait_allocations(bs, offset, s->cluster_size);
     if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
     }

@@ -190,9 +190,7 @@ static int unlocked_file_io(BlockDriverState *bs, uint64_t host, uint64_t n, IOV
     ret = write ? bdrv_pwritev(bs->file, host, &sub, 0) : bdrv_preadv(bs->file, host, &sub, 0);
     iov_destroy(&sub);
     g_mutex_lock(&s->lock);
-    if (--s->unlocked_io == 0) {
-        g_cond_broadcast(&s->io_cond);
-    }
+    qcow2_unlocked_io_done(s);
     return ret;
 }
 
@@ -362,7 +360,7 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     if ((ret = qcow2_check_overlap(bs, host, n * cs)) < 0) {
         return ret;
     }
-    ret = bdrv_pwrite(bs->file, host, buf, n * cs);
+    ret = qcow2_write_new_clusters(bs, start, host, buf, n * cs);
     if (ret < 0 || (ret = qcow2_get_l2_for_write(bs, off, &l2, &idx)) < 0) {
         return ret;
     }
@@ -379,8 +377,10 @@ static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t e, max_alloc = MAX(s->cluster_size, 1 << 20);
-    int ret = qcow2_get_mapping(bs, off, *run, &e, run);
+    int ret;
 
+    qcow2_wait_allocations(bs, off, *run);
+    ret = qcow2_get_mapping(bs, off, *run, &e, run);
     if (ret < 0) {
         return ret;
     }
@@ -399,7 +399,7 @@ static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector
 }
 
 int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
-                         int flags)
+                  int flags)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t done = 0, run;
@@ -426,9 +426,7 @@ static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes
     uint64_t end = offset + bytes, *l2;
     int ret = 0, idx;
 
-    while (s->unlocked_io) {
-        g_cond_wait(&s->io_cond, &s->lock);
-    }
+    qcow2_wait_unlocked_io(bs);
     if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
     }
@@ -648,6 +646,7 @@ static BlockDriver bdrv_qcow2 = {
     .close = qcow2_close,
     .preadv = qcow2_preadv,
     .pwritev = qcow2_pwritev,
+    .aio_submit = qcow2_aio_submit,
     .flush = qcow2_flush,
     .pdiscard = qcow2_pdiscard,
     .pwrite_zeroes = qcow2_pwrite_zeroes,

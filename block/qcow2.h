@@ -90,6 +90,8 @@ typedef struct BDRVQcow2State {
     GMutex lock;           /* all metadata below; dropped around in-place guest data I/O */
     GCond io_cond;         /* signalled when unlocked data I/O finishes */
     int unlocked_io;       /* data requests running without the lock */
+    GSList *io_waiters;    /* event loops dispatched by qcow2_wait_unlocked_io callers */
+    GSList *allocating;    /* guest ranges whose new clusters are being written, unlinked */
 
     Qcow2Header h;
     uint8_t *header_tail;  /* bytes past the known header fields, kept verbatim */
@@ -144,6 +146,24 @@ int qcow2_mark_dirty(BlockDriverState *bs);
 /* -EIO (and the image marked corrupt) if guest data at [off, off+len) would hit metadata. */
 int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len);
 
+/* ---- qcow2-aio.c ---- */
+void qcow2_aio_submit(BlockDriverState *bs, BlockRequest *req);
+/* With the lock held: wait until no data I/O runs without it (dispatching the caller's
+ * event loop if it has one, so asynchronous completions it owns can still arrive). */
+void qcow2_wait_unlocked_io(BlockDriverState *bs);
+/* With the lock held: one unlocked data request finished. */
+void qcow2_unlocked_io_done(BDRVQcow2State *s);
+/*
+ * With the lock held: write the new clusters [host, host+len) for guest range
+ * [guest, guest+len), dropping the lock for the write; writes to that guest range wait
+ * (qcow2_wait_allocations) until the caller has linked the clusters and unlocked. On failure
+ * the clusters are freed.
+ */
+int qcow2_write_new_clusters(BlockDriverState *bs, uint64_t guest, uint64_t host,
+                             const void *buf, uint64_t len);
+/* With the lock held: wait until no such write of [guest, guest+len) is in progress. */
+void qcow2_wait_allocations(BlockDriverState *bs, uint64_t guest, uint64_t len);
+
 /* ---- qcow2-compress.c ---- */
 int qcow2_pwritev_compressed(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                              IOVector *qiov);
@@ -185,6 +205,8 @@ void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table);
 int qcow2_cache_write(Qcow2Cache *c);
 void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset);
 bool qcow2_cache_overlaps(Qcow2Cache *c, uint64_t offset, uint64_t len);
+/* Whether the table at offset is cached (a get would need no I/O). */
+bool qcow2_cache_contains(Qcow2Cache *c, uint64_t offset);
 /* Run before writing back a dirty table of c (dependency: refcounts before L2). */
 void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque);
 /* Write every dirty table and the L1 in dependency order, with flush barriers. */

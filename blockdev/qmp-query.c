@@ -35,7 +35,11 @@ static void image_info_snapshots(JsonObject *o, BlockDriverState *bs)
     int n = bdrv_snapshot_list(bs, &list);
     JsonArray *a;
 
-    if (n <= 0) {
+    if (n < 0) {
+        return;
+    }
+    if (n == 0) {
+        bdrv_snapshot_list_free(list, 0);
         return;
     }
     a = json_array_new();

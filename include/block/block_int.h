@@ -48,6 +48,9 @@ typedef struct BlockRequest {
  * that context's thread while it is being dispatched, else via the context; never inside
  * the call that submitted it). Frees req. */
 void bdrv_request_complete(BlockRequest *req, int ret);
+/* From aio_submit: run req as the driver's synchronous operation in the worker pool after
+ * all (for requests the driver cannot submit asynchronously after looking at them). */
+void bdrv_aio_run_in_pool(BlockRequest *req);
 
 struct BlockDriver {
     const char *format_name;      /* "raw", "qcow2", "file", "host_device" */

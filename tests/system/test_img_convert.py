@@ -244,10 +244,13 @@ def test_convert_backing_chain(tmp_path):
     assert "backing-filename" not in info
 
 
-def test_convert_progress_output(tmp_path):
+@pytest.mark.parametrize("content", ["data", "empty"])
+def test_convert_progress_output(tmp_path, content):
     src = str(tmp_path / "src.raw")
     with open(src, "wb") as f:
-        f.write(os.urandom(8 * MiB))
+        f.truncate(8 * MiB)
+        if content == "data":
+            f.write(os.urandom(8 * MiB))
     outs = []
     for prog in (IMG, "qemu-img"):
         out = str(tmp_path / ("p-%d.raw" % len(outs)))
@@ -395,3 +398,23 @@ def test_compare_as_qemu(tmp_path):
         assert got[0].returncode == got[1].returncode, args
         assert got[0].stdout == got[1].stdout, args
         assert got[0].stderr.replace("minivmm-img", "qemu-img") == got[1].stderr, args
+
+
+# ---- bench on qcow2 (the asynchronous fast path and allocating writes) ----
+
+@pytest.mark.parametrize("size,step", [("4k", "4k"), ("64k", "32k"), ("12k", "8k")])
+def test_bench_qcow2_concurrent_writes(tmp_path, size, step):
+    """32 writes in flight, many into the same new clusters (overlapping with step < size):
+    every byte written reads back, and the image is clean."""
+    img = str(tmp_path / "b.qcow2")
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", img, "32M"]))
+    n = 32 * MiB // (int(step[:-1]) * KiB)
+    for pattern in ("0x5a", "0xa5"):   # the second run overwrites in place
+        res = ok(run([IMG, "bench", "-f", "qcow2", "-w", "-d", "32", "-s", size, "-S", step,
+                      "-c", str(n - 2), "--pattern=" + pattern, img]))
+        assert "Run completed" in res.stdout
+        check_clean(img)
+        qemu_io("qcow2", ["read -P %s 0 %d" % (pattern, (n - 2) * int(step[:-1]) * KiB)],
+                img)
+    res = ok(run([IMG, "bench", "-f", "qcow2", "-d", "32", "-s", size, "-c", "1000", img]))
+    assert "Run completed" in res.stdout

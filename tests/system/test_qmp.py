@@ -396,3 +396,29 @@ def test_minivmm_qmp_shell(make_vm, tmp_path, vmm):
     done = subprocess.run([shell, "-H", vm.qmp_path], input="c\ninfo status\n",
                           capture_output=True, text=True, timeout=20)
     assert "VM status: running" in done.stdout
+
+
+def test_stop_cont_with_running_vcpus(make_vm, tmp_path, vmm):
+    """SeaBIOS on KVM: stop parks the vCPUs (the firmware's log stops growing), cont
+    resumes them, system_reset restarts the firmware."""
+    sock = str(tmp_path / "kvm.sock")
+    vm = make_vm(["-nodefaults", "-m", "32", "-qmp", f"unix:{sock},server,nowait"])
+    qmp = QMP(sock)
+    qmp.connect(retry_for=10)
+    vm.wait_debug(r"^SeaBIOS \(version", 30)
+    qmp.command("stop")
+    qmp.event_wait("STOP")
+    assert qmp.command("query-status")["status"] == "paused"
+    size = len(vm.debug_text())
+    time.sleep(0.5)
+    assert len(vm.debug_text()) == size
+    qmp.command("cont")
+    qmp.event_wait("RESUME")
+    qmp.command("system_reset")
+    qmp.event_wait("RESET")
+    if qemu22(vm):  # QEMU 7.2 with this bios.bin stops with a KVM error on this host
+        wait_for(lambda: vm.debug_text().count("SeaBIOS (version") >= 2, timeout=30,
+                 what="the firmware starting again after system_reset")
+        assert qmp.command("query-status")["status"] == "running"
+    qmp.command("quit")
+    assert vm.wait_exit(10) == 0

@@ -13,8 +13,9 @@
 static void echo_args(JsonObject *args, JsonNode **ret, Error **errp)
 {
     JsonNode *n = json_node_init_object(json_node_alloc(), args);
+    g_autofree char *text = json_to_qmp_string(n, false);
 
-    *ret = json_node_init_string(json_node_alloc(), json_to_qmp_string(n, false));
+    *ret = json_node_init_string(json_node_alloc(), text);
     json_node_unref(n);
 }
 

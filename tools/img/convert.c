@@ -97,37 +97,19 @@ static int convert_locate(ConvertState *s, uint64_t off, uint64_t *src_off, uint
 static int convert_chain_status(ConvertState *s, BlockDriverState *bs, uint64_t off,
                                 uint64_t *n, ConvertStatus *st)
 {
-    bool top = true;
+    BlockDriverState *file;
+    uint64_t map;
+    int depth;
+    int ret = img_block_status_chain(bs, off, *n, n, &depth, &map, &file);
 
-    while (bs) {
-        uint64_t pnum;
-        int64_t len;
-        int ret = bdrv_block_status(bs, off, *n, &pnum);
-
-        if (ret < 0) {
-            return ret;
-        }
-        *n = MAX(MIN(*n, pnum), 1);
-        if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
-            *st = ret & BDRV_BLOCK_ZERO ? CONVERT_ZERO : CONVERT_DATA;
-            return 0;
-        }
-        if (top && s->target_has_backing) {
-            *st = CONVERT_BACKING;
-            return 0;
-        }
-        top = false;
-        bs = bdrv_backing_child(bs);
-        len = bs ? bdrv_getlength(bs) : 0;
-        if (len < 0) {
-            return len;
-        }
-        if (off >= (uint64_t)len) {
-            break;
-        }
-        *n = MIN(*n, (uint64_t)len - off);
+    if (ret < 0) {
+        return ret;
     }
-    *st = CONVERT_ZERO;
+    if (s->target_has_backing && (depth > 0 || !(ret & BDRV_BLOCK_ALLOCATED))) {
+        *st = CONVERT_BACKING;
+    } else {
+        *st = ret & BDRV_BLOCK_ZERO ? CONVERT_ZERO : CONVERT_DATA;
+    }
     return 0;
 }
 
