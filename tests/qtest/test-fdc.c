@@ -3,7 +3,7 @@
  * does: CMOS drive type, VERSION, the SENSE INTERRUPTs after a reset, RECALIBRATE and the
  * seeks with IRQ 6, READ ID, READ and WRITE DATA by DMA (data checked in guest memory and
  * in the image file) and through the FIFO, the disk-change line, a read-only drive, and
- * malformed commands. Every check holds on QEMU 7.2 too (QTEST_QEMU=1), except where a
+ * malformed commands, and the 8237 registers on their own. Every check holds on QEMU 7.2 too (QTEST_QEMU=1), except where a
  * test says otherwise: READ ID waits on the virtual clock (which QEMU's -S machine does
  * not run) and FORMAT TRACK writes the filler byte (QEMU formats nothing).
  */
@@ -621,6 +621,65 @@ static void test_format(void)
     unlink(img);
 }
 
+/* The 8237s' registers as a BIOS programs them: address and count through the flip-flop, the
+ * page registers, mode, request and mask bits, master clear; channel 5 on the word controller. */
+static void test_dma_registers(void)
+{
+    QTestState *qts = qtest_init(NULL);
+
+    qtest_outb(qts, 0x0c, 0);
+    qtest_outb(qts, 0x02, 0x34); /* channel 1 address */
+    qtest_outb(qts, 0x02, 0x12);
+    qtest_outb(qts, 0x03, 0xff); /* channel 1 count */
+    qtest_outb(qts, 0x03, 0x01);
+    g_assert_cmphex(qtest_inb(qts, 0x02), ==, 0x34);
+    g_assert_cmphex(qtest_inb(qts, 0x02), ==, 0x12);
+    g_assert_cmphex(qtest_inb(qts, 0x03), ==, 0xff);
+    g_assert_cmphex(qtest_inb(qts, 0x03), ==, 0x01);
+    /* A lone byte leaves the flip-flop on the high byte; 0x0c puts it back on the low one. */
+    qtest_inb(qts, 0x02);
+    qtest_outb(qts, 0x0c, 0);
+    g_assert_cmphex(qtest_inb(qts, 0x02), ==, 0x34);
+    qtest_outb(qts, 0x0c, 0);
+    /* Page registers: 0x87 (0), 0x83 (1), 0x81 (2), 0x82 (3), 0x8b (5). */
+    qtest_outb(qts, 0x87, 0x10);
+    qtest_outb(qts, 0x83, 0x11);
+    qtest_outb(qts, 0x81, 0x12);
+    qtest_outb(qts, 0x82, 0x13);
+    qtest_outb(qts, 0x8b, 0x15);
+    g_assert_cmphex(qtest_inb(qts, 0x87), ==, 0x10);
+    g_assert_cmphex(qtest_inb(qts, 0x83), ==, 0x11);
+    g_assert_cmphex(qtest_inb(qts, 0x81), ==, 0x12);
+    g_assert_cmphex(qtest_inb(qts, 0x82), ==, 0x13);
+    g_assert_cmphex(qtest_inb(qts, 0x8b), ==, 0x15);
+    /* Channel 5 (word controller, every other port): address in words, count in words. */
+    qtest_outb(qts, 0xd8, 0);
+    qtest_outb(qts, 0xc4, 0x00);
+    qtest_outb(qts, 0xc4, 0x40);
+    qtest_outb(qts, 0xc6, 0xff);
+    qtest_outb(qts, 0xc6, 0x00);
+    g_assert_cmphex(qtest_inb(qts, 0xc4), ==, 0x00);
+    g_assert_cmphex(qtest_inb(qts, 0xc4), ==, 0x40);
+    g_assert_cmphex(qtest_inb(qts, 0xc6), ==, 0xff);
+    g_assert_cmphex(qtest_inb(qts, 0xc6), ==, 0x00);
+    /* Software request of channel 3 shows in the status register (bit 7). */
+    qtest_outb(qts, 0x09, 0x07);
+    g_assert_cmphex(qtest_inb(qts, 0x08) & 0x80, ==, 0x80);
+    qtest_outb(qts, 0x09, 0x03);
+    g_assert_cmphex(qtest_inb(qts, 0x08) & 0x80, ==, 0x00);
+    /* Masks: all, then single clear of channel 2, read back at 0x09 as QEMU does. */
+    qtest_outb(qts, 0x0f, 0x0f);
+    g_assert_cmphex(qtest_inb(qts, 0x09) & 0x0f, ==, 0x0f);
+    qtest_outb(qts, 0x0a, 0x02);
+    g_assert_cmphex(qtest_inb(qts, 0x09) & 0x0f, ==, 0x0b);
+    qtest_outb(qts, 0x0e, 0);
+    g_assert_cmphex(qtest_inb(qts, 0x09) & 0x0f, ==, 0x00);
+    /* Master clear masks every channel. */
+    qtest_outb(qts, 0x0d, 0);
+    g_assert_cmphex(qtest_inb(qts, 0x09) & 0x0f, ==, 0x0f);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -641,6 +700,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fdc/read-only", test_read_only);
     g_test_add_func("/fdc/invalid-commands", test_invalid_commands);
     g_test_add_func("/fdc/format", test_format);
+    g_test_add_func("/isa-dma/registers", test_dma_registers);
     ret = g_test_run();
     unlink(test_image);
     g_free(test_image);

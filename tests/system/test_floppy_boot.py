@@ -12,6 +12,9 @@ QEMU does with -global kvm-pit.lost_tick_policy=discard, which --vmm=qemu theref
 test_qemu_default_tick_policy shows QEMU's default side by side (xfail where the host
 emulates real mode). test_irq6_reaches_real_mode checks the interrupt path on its own
 (tests/system/roms/irq-window.S). The controller is covered by tests/qtest/test-fdc.c.
+
+The payload tests at the end drive the controller from CPL3 under both VMMs: a full-disk
+read by DMA (scenario floppy) and malformed sequences followed by good reads (floppy_hostile).
 """
 
 import os
