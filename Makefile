@@ -85,8 +85,10 @@ QTEST_OBJS := $(QTEST_SRCS:.c=.o) $(QTEST_LIB_OBJS)
 tests/qtest/test-%: tests/qtest/test-%.o $(QTEST_LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# Each test runs twice: against ./minivmm, then against Debian's QEMU (the reference).
 check-qtest: minivmm $(QTEST_BINS)
 	@scripts/run-unit-tests $(QTEST_BINS)
+	@QTEST_QEMU=1 scripts/run-unit-tests $(QTEST_BINS)
 
 FUZZ_CC := clang
 FUZZ_DIR := build-fuzz

@@ -101,6 +101,8 @@ static BusState *qbus_find_free(const char *type)
     return NULL;
 }
 
+static void qdev_free(DeviceState *dev);
+
 static void qbus_free(gpointer p)
 {
     BusState *bus = p;
@@ -119,6 +121,7 @@ void qdev_reset_registry(void)
         buses = NULL;
     }
     if (devices) {
+        g_ptr_array_set_free_func(devices, (GDestroyNotify)qdev_free);
         g_ptr_array_unref(devices);
         devices = NULL;
     }
