@@ -77,8 +77,8 @@ static void fdctrl_handle_sense_drive_status(FDCtrl *s, FDDir direction)
 
     drv->head = (s->fifo[1] >> 2) & 1;
     /* ST3: write protected, track 0, head, unit; ready and two-sided always set. */
-    s->fifo[0] = (drv->ro << 6) | (drv->track == 0 ? 0x10 : 0) | (drv->head << 2) | s->cur_drv |
-                 0x28;
+    s->fifo[0] =
+        (drv->ro << 6) | (drv->track == 0 ? 0x10 : 0) | (drv->head << 2) | s->cur_drv | 0x28;
     fdctrl_to_result_phase(s, 1);
 }
 
@@ -319,12 +319,9 @@ static const FDCtrlCommand fdctrl_commands[] = {
     {FD_CMD_READ_DELETED, 0x1f, "READ DELETED DATA", 8, fdctrl_start_transfer_del, FD_DIR_READ},
     {FD_CMD_SCAN_EQUAL, 0x1f, "SCAN EQUAL", 8, fdctrl_start_transfer, FD_DIR_SCANE},
     {FD_CMD_VERIFY, 0x1f, "VERIFY", 8, fdctrl_start_transfer, FD_DIR_VERIFY},
-    {FD_CMD_SCAN_LOW_OR_EQUAL, 0x1f, "SCAN LOW OR EQUAL", 8, fdctrl_start_transfer,
-     FD_DIR_SCANL},
-    {FD_CMD_SCAN_HIGH_OR_EQUAL, 0x1f, "SCAN HIGH OR EQUAL", 8, fdctrl_start_transfer,
-     FD_DIR_SCANH},
-    {FD_CMD_WRITE_DELETED, 0x3f, "WRITE DELETED DATA", 8, fdctrl_start_transfer_del,
-     FD_DIR_WRITE},
+    {FD_CMD_SCAN_LOW_OR_EQUAL, 0x1f, "SCAN LOW OR EQUAL", 8, fdctrl_start_transfer, FD_DIR_SCANL},
+    {FD_CMD_SCAN_HIGH_OR_EQUAL, 0x1f, "SCAN HIGH OR EQUAL", 8, fdctrl_start_transfer, FD_DIR_SCANH},
+    {FD_CMD_WRITE_DELETED, 0x3f, "WRITE DELETED DATA", 8, fdctrl_start_transfer_del, FD_DIR_WRITE},
     {FD_CMD_READ_ID, 0xbf, "READ ID", 1, fdctrl_handle_readid},
     {FD_CMD_SPECIFY, 0xff, "SPECIFY", 2, fdctrl_handle_specify},
     {FD_CMD_SENSE_DRIVE_STATUS, 0xff, "SENSE DRIVE STATUS", 1, fdctrl_handle_sense_drive_status},

@@ -122,7 +122,7 @@ typedef enum FDPhase {
 
 typedef struct FDrive {
     FDCtrl *fdctrl;
-    BlockBackend *blk;    /* NULL: no drive in this unit */
+    BlockBackend *blk;     /* NULL: no drive in this unit */
     FloppyDriveType drive; /* the drive (CMOS) type */
     FloppyDriveType disk;  /* the inserted medium's type */
     uint8_t perpendicular;
@@ -161,7 +161,7 @@ struct FDCtrl {
     uint32_t data_len;
     bool data_multi_track;
     FDDir data_dir;
-    uint8_t eot; /* last sector of the transfer on a track */
+    uint8_t eot;         /* last sector of the transfer on a track */
     uint8_t format_fill; /* FORMAT TRACK's filler byte */
     /* Kept only to be read back */
     uint8_t precomp_trk;

@@ -280,8 +280,8 @@ int fdctrl_transfer_handler(void *opaque, int nchan, int dma_pos, int dma_len)
     FDrive *drv = fdctrl_cur_drv(s);
     uint8_t status2 = 0x00;
     uint32_t start_pos, end, rel_pos, moved;
-    bool scan = s->data_dir == FD_DIR_SCANE || s->data_dir == FD_DIR_SCANL ||
-                s->data_dir == FD_DIR_SCANH;
+    bool scan =
+        s->data_dir == FD_DIR_SCANE || s->data_dir == FD_DIR_SCANL || s->data_dir == FD_DIR_SCANH;
 
     if ((s->msr & FD_MSR_RQM) || s->phase != FD_PHASE_EXECUTION || dma_len < 0) {
         return dma_pos; /* not waiting for DMA */

@@ -352,8 +352,8 @@ static bool fdctrl_claim_drives(FDCtrl *s, DriveInfo *fds[FDC_MAX_DRIVES],
     return true;
 }
 
-FDCtrl *fdc_init_isa(uint16_t iobase, unsigned irq, int dma_chan,
-                     DriveInfo *fds[FDC_MAX_DRIVES], Error **errp)
+FDCtrl *fdc_init_isa(uint16_t iobase, unsigned irq, int dma_chan, DriveInfo *fds[FDC_MAX_DRIVES],
+                     Error **errp)
 {
     FDCtrl *s = g_new0(FDCtrl, 1);
     FDCtrlPorts *p = g_new0(FDCtrlPorts, 2);

@@ -90,8 +90,8 @@ static uint64_t isa_dma_addr(const I8257State *d, const I8257Channel *c, int pos
 {
     uint32_t wrap = d->dshift ? 0x1ffff : 0xffff;
     uint32_t page = d->dshift ? (c->page & 0xfe) : c->page;
-    uint32_t off = c->mode & DMA_MODE_DECREMENT ? c->start - (uint32_t)pos
-                                                : c->start + (uint32_t)pos;
+    uint32_t off =
+        c->mode & DMA_MODE_DECREMENT ? c->start - (uint32_t)pos : c->start + (uint32_t)pos;
 
     return ((uint64_t)page << 16) | (off & wrap);
 }

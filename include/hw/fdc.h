@@ -32,8 +32,8 @@ typedef struct FDCtrl FDCtrl;
  * no drive in that unit). The drive type is picked from the medium (auto), falling back
  * to 2.88M for an empty drive, as QEMU does. Fails when another device has a drive.
  */
-FDCtrl *fdc_init_isa(uint16_t iobase, unsigned irq, int dma_chan,
-                     DriveInfo *fds[FDC_MAX_DRIVES], Error **errp);
+FDCtrl *fdc_init_isa(uint16_t iobase, unsigned irq, int dma_chan, DriveInfo *fds[FDC_MAX_DRIVES],
+                     Error **errp);
 FloppyDriveType fdc_get_drive_type(FDCtrl *s, int unit);
 /* The CMOS nibble of a drive type (register 0x10): 4 for 1.44M, 5 for 2.88M, 2 for 1.2M. */
 unsigned fdc_cmos_drive_type(FloppyDriveType type);

@@ -167,8 +167,7 @@ static int floppy_run(int argc, char **argv)
     }
     ns = clock_ns() - t0;
     printf("FLOPPY read %u tracks\n", FD_CYLS * 2);
-    report_result("read", ns ? (uint64_t)FD_CYLS * 2 * FD_TRACK_BYTES * 1000000 / ns : 0,
-                  "KB/s");
+    report_result("read", ns ? (uint64_t)FD_CYLS * 2 * FD_TRACK_BYTES * 1000000 / ns : 0, "KB/s");
     return 0;
 }
 

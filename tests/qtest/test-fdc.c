@@ -3,9 +3,9 @@
  * does: CMOS drive type, VERSION, the SENSE INTERRUPTs after a reset, RECALIBRATE and the
  * seeks with IRQ 6, READ ID, READ and WRITE DATA by DMA (data checked in guest memory and
  * in the image file) and through the FIFO, the disk-change line, a read-only drive, and
- * malformed commands, and the 8237 registers on their own. Every check holds on QEMU 7.2 too (QTEST_QEMU=1), except where a
- * test says otherwise: READ ID waits on the virtual clock (which QEMU's -S machine does
- * not run) and FORMAT TRACK writes the filler byte (QEMU formats nothing).
+ * malformed commands, and the 8237 registers on their own. Every check holds on QEMU 7.2 too
+ * (QTEST_QEMU=1), except where a test says otherwise: READ ID waits on the virtual clock (which
+ * QEMU's -S machine does not run) and FORMAT TRACK writes the filler byte (QEMU formats nothing).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -91,9 +91,9 @@ static char *make_image(size_t size)
 /* Drive A: with image (drive_opts appended to its -drive), then more_args. */
 static QTestState *fdc_start_args(const char *image, const char *drive_opts, const char *more_args)
 {
-    g_autofree char *args = g_strdup_printf("-drive file=%s,if=floppy,format=raw%s %s", image,
-                                            drive_opts ? drive_opts : "",
-                                            more_args ? more_args : "");
+    g_autofree char *args =
+        g_strdup_printf("-drive file=%s,if=floppy,format=raw%s %s", image,
+                        drive_opts ? drive_opts : "", more_args ? more_args : "");
     QTestState *qts = qtest_init(args);
 
     qtest_irq_intercept_in(qts, "ioapic");
@@ -197,8 +197,8 @@ static void check_guest_sectors(QTestState *qts, uint32_t addr, unsigned first, 
     for (unsigned s = 0; s < n; s++) {
         for (unsigned i = 0; i < SECTOR; i++) {
             if (buf[s * SECTOR + i] != pattern_byte(first + s, i)) {
-                g_error("sector %u byte %u: %#x, expected %#x", first + s, i,
-                        buf[s * SECTOR + i], pattern_byte(first + s, i));
+                g_error("sector %u byte %u: %#x, expected %#x", first + s, i, buf[s * SECTOR + i],
+                        pattern_byte(first + s, i));
             }
         }
     }
@@ -218,8 +218,8 @@ static void test_cmos(void)
     g_autofree char *img2 = make_image(720 * 1024);
     g_autofree char *args = NULL;
 
-    g_assert_cmphex(cmos_read(qts, 0x10), ==, 0x40);          /* A: 1.44M, no B: */
-    g_assert_cmphex(cmos_read(qts, 0x14) & 0xc1, ==, 0x01);   /* one drive */
+    g_assert_cmphex(cmos_read(qts, 0x10), ==, 0x40);        /* A: 1.44M, no B: */
+    g_assert_cmphex(cmos_read(qts, 0x14) & 0xc1, ==, 0x01); /* one drive */
     qtest_quit(qts);
     /* A 720K diskette in B: makes B: a 1.44M drive (the 3.5" double-density format). */
     args = g_strdup_printf("-drive file=%s,if=floppy,index=1,format=raw", img2);
@@ -263,9 +263,9 @@ static void test_version_and_ids(void)
     g_assert_cmphex(fdc_msr(qts), ==, MSR_RQM);
     fdc_send(qts, CMD_DUMPREG);
     fdc_result(qts, r, 10);
-    g_assert_cmphex(r[0], ==, 0);    /* drive 0 cylinder */
-    g_assert_cmphex(r[5] & 1, ==, 1); /* DMA enabled (QEMU reports DMAEN here) */
-    g_assert_cmphex(r[6], ==, 18);   /* sectors per track */
+    g_assert_cmphex(r[0], ==, 0);               /* drive 0 cylinder */
+    g_assert_cmphex(r[5] & 1, ==, 1);           /* DMA enabled (QEMU reports DMAEN here) */
+    g_assert_cmphex(r[6], ==, 18);              /* sectors per track */
     g_assert_cmphex(r[7], ==, 0x80 | (3 << 2)); /* lock, perpendicular */
     g_assert_cmphex(r[8], ==, 0x57);
     g_assert_cmphex(r[9], ==, 0x12);
