@@ -5,8 +5,11 @@
  * completed the request with status N instead, "HOSTILE case ignored" otherwise. Then reset
  * the device and check that a write and read-back of 64 KiB work ("HOSTILE case recovered").
  * Cases: loop, avail-jump, head, next, zero-len, huge-len, outside-ram, order,
- * indirect-nested, indirect-size, no-status. Each bring-up re-enumerates PCI, so the BARs (and
- * the VMM's doorbells) move every time. Modern devices only (NEEDS_RESET is virtio 1.0).
+ * indirect-nested, indirect-size, no-status; and reset-inflight, which is not malformed: it
+ * resets the device (status 0) right after kicking 16 writes of 64 KiB, while they are in
+ * flight, and prints the status read back ("HOSTILE reset-inflight reset status 0"). Each
+ * bring-up re-enumerates PCI, so the BARs (and the VMM's doorbells) move every time. Modern
+ * devices only (NEEDS_RESET is virtio 1.0).
  */
 #include "virtio-blk.h"
 
@@ -85,6 +88,16 @@ static bool corrupt(VBlk *v, const char *name)
     return true;
 }
 
+static void reset_inflight(VBlk *v)
+{
+    for (unsigned slot = 0; slot < VBLK_MAX_DEPTH; slot++) {
+        vblk_queue(v, slot, T_OUT, slot * (VBLK_REQ / VBLK_SECTOR), VBLK_REQ);
+    }
+    vblk_kick(v);
+    vblk_set_status(v, 0);
+    printf("HOSTILE reset-inflight reset status %u\n", vblk_status(v));
+}
+
 static void observe(VBlk *v, const char *name)
 {
     uint64_t deadline = clock_ns() + HOSTILE_WAIT_NS;
@@ -147,11 +160,14 @@ static int hostile_run(int argc, char **argv)
             report_fail("no modern virtio-blk device");
             return -1;
         }
-        if (!corrupt(&v, argv[i])) {
+        if (!strcmp(argv[i], "reset-inflight")) {
+            reset_inflight(&v);
+        } else if (corrupt(&v, argv[i])) {
+            observe(&v, argv[i]);
+        } else {
             report_fail("unknown case %s", argv[i]);
             return -1;
         }
-        observe(&v, argv[i]);
         if (!recovered()) {
             report_fail("%s: the device did not work after a reset", argv[i]);
             return -1;

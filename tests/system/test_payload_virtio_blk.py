@@ -52,7 +52,7 @@ def test_pattern_round_trip(make_vm, tmp_path, backend, mode):
 
 
 HOSTILE_CASES = ["loop", "avail-jump", "head", "next", "zero-len", "huge-len", "outside-ram",
-                 "order", "indirect-nested", "indirect-size", "no-status"]
+                 "order", "indirect-nested", "indirect-size", "no-status", "reset-inflight"]
 # QEMU bounces DMA to addresses outside RAM and completes the request.
 HOSTILE_QEMU = {"outside-ram": "status 0"}
 
@@ -71,5 +71,7 @@ def test_hostile_requests(make_vm, tmp_path, backend):
     expected = ["READY"]
     for case in HOSTILE_CASES:
         answer = HOSTILE_QEMU.get(case, "broken") if backend == "qemu" else "broken"
+        if case == "reset-inflight":  # a reset while requests are in flight must not hang
+            answer = "reset status 0"
         expected += [f"HOSTILE {case} {answer}", f"HOSTILE {case} recovered"]
     assert lines == expected + ["PASS"]
