@@ -51,7 +51,6 @@ struct VirtIOBlock {
     unsigned cyls, heads, secs;
     bool *notify_pending;                  /* per queue: completions since last interrupt */
     bool notify_scheduled;
-    unsigned generation;                   /* device resets so far */
 };
 
 typedef struct VirtIOBlockReq {
@@ -62,7 +61,7 @@ typedef struct VirtIOBlockReq {
     uint32_t in_len;
     IOVector qiov;
     bool is_write;
-    unsigned generation;                   /* the device's when the request was taken */
+    unsigned generation;                   /* its queue's when the request was taken */
 } VirtIOBlockReq;
 
 /* ---- completion ---- */
@@ -92,9 +91,9 @@ static void virtio_blk_req_complete(VirtIOBlockReq *req, uint8_t status)
 {
     VirtIOBlock *s = req->s;
 
-    if (req->generation != s->generation) {
-        /* Taken before a reset the device could not drain: the rings it came from are
-         * gone, and the driver no longer expects it. */
+    if (req->generation != req->vq->generation) {
+        /* Taken before a device or queue reset that could not drain it: the rings it came
+         * from are gone, and the driver no longer expects it. */
         virtio_blk_req_free(req);
         return;
     }
@@ -316,7 +315,7 @@ static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueEl
     req->s = s;
     req->vq = vq;
     req->elem = elem;
-    req->generation = s->generation;
+    req->generation = vq->generation;
     req->in_len = elem->in.size;
     last = &elem->in.iov[elem->in.niov - 1];
     req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
@@ -426,12 +425,12 @@ static void virtio_blk_reset(VirtIODevice *vdev)
      * In-flight requests complete into the old rings before they go away, where the
      * waiting thread can run their completions: the main thread. A vCPU thread (a driver
      * writing status 0) holds the machine lock the completions need, so there requests
-     * still in flight are disowned instead and dropped when they complete.
+     * still in flight are disowned instead (the queue reset that follows bumps each
+     * queue's generation) and dropped when they complete.
      */
     if (gettid() == getpid()) {
         blk_drain(s->blk);
     }
-    s->generation++;
     memset(s->notify_pending, 0, s->vdev.num_queues * sizeof(bool));
     blk_set_enable_write_cache(s->blk, s->original_wce);
 }

@@ -151,6 +151,7 @@ void virtio_queue_reset(VirtQueue *vq)
     vq->signalled_used_valid = false;
     vq->vector = VIRTIO_NO_VECTOR;
     vq->inuse = 0;
+    vq->generation++;
 }
 
 /* ---- ring fields (little-endian; the host is x86) ---- */

@@ -52,6 +52,7 @@ struct VirtQueue {
     bool signalled_used_valid;
     uint16_t vector;
     unsigned inuse;              /* popped, not yet pushed */
+    unsigned generation;         /* resets so far: elements from before one are stale */
     VirtIOHandleOutput *handler;
 };
 
