@@ -11,7 +11,7 @@
 /* 2.2's human sizes: up to 999 plain, then K/M/G/T with one decimal below ten units. */
 static char *human_size(int64_t size)
 {
-    static const char suffixes[] = { 'K', 'M', 'G', 'T' };
+    static const char suffixes[] = {'K', 'M', 'G', 'T'};
     int64_t base = 1024;
 
     if (size <= 999) {
@@ -58,10 +58,13 @@ static void print_image(Monitor *mon, JsonObject *img)
     int64_t vsize = json_object_get_int_member(img, "virtual-size");
     g_autofree char *size = human_size(vsize);
     g_autofree char *dsize = json_object_has_member(img, "actual-size")
-        ? human_size(json_object_get_int_member(img, "actual-size")) : g_strdup("unavailable");
+                                 ? human_size(json_object_get_int_member(img, "actual-size"))
+                                 : g_strdup("unavailable");
 
-    monitor_printf(mon, "image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\n"
-                   "disk size: %s\n", json_object_get_string_member(img, "filename"),
+    monitor_printf(mon,
+                   "image: %s\nfile format: %s\nvirtual size: %s (%" PRId64 " bytes)\n"
+                   "disk size: %s\n",
+                   json_object_get_string_member(img, "filename"),
                    json_object_get_string_member(img, "format"), size, vsize, dsize);
     if (json_object_has_member(img, "cluster-size")) {
         monitor_printf(mon, "cluster_size: %" PRId64 "\n",
@@ -91,10 +94,9 @@ static void print_image(Monitor *mon, JsonObject *img)
 
 static void print_throttle(Monitor *mon, JsonObject *ins)
 {
-    static const char *const names[] = { "bps", "bps_rd", "bps_wr", "bps_max", "bps_rd_max",
-                                         "bps_wr_max", "iops", "iops_rd", "iops_wr",
-                                         "iops_max", "iops_rd_max", "iops_wr_max",
-                                         "iops_size" };
+    static const char *const names[] = {
+        "bps",     "bps_rd",  "bps_wr",   "bps_max",     "bps_rd_max",  "bps_wr_max", "iops",
+        "iops_rd", "iops_wr", "iops_max", "iops_rd_max", "iops_wr_max", "iops_size"};
     bool on = false;
 
     for (int i = 0; i < 3; i++) {
@@ -106,9 +108,9 @@ static void print_throttle(Monitor *mon, JsonObject *ins)
     }
     monitor_printf(mon, "    I/O throttling:  ");
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-        monitor_printf(mon, " %s=%" PRId64, names[i],
-                       json_object_has_member(ins, names[i])
-                       ? json_object_get_int_member(ins, names[i]) : 0);
+        monitor_printf(
+            mon, " %s=%" PRId64, names[i],
+            json_object_has_member(ins, names[i]) ? json_object_get_int_member(ins, names[i]) : 0);
     }
     monitor_printf(mon, "\n");
 }
@@ -131,7 +133,8 @@ static void print_inserted(Monitor *mon, JsonObject *ins, bool verbose)
 
         monitor_printf(mon, "\nImages:\n");
         for (; img; img = json_object_has_member(img, "backing-image")
-                          ? json_object_get_object_member(img, "backing-image") : NULL) {
+                              ? json_object_get_object_member(img, "backing-image")
+                              : NULL) {
             print_image(mon, img);
         }
     }
@@ -140,7 +143,8 @@ static void print_inserted(Monitor *mon, JsonObject *ins, bool verbose)
 static void print_block_info(Monitor *mon, JsonObject *info, bool verbose)
 {
     JsonObject *ins = json_object_has_member(info, "inserted")
-                      ? json_object_get_object_member(info, "inserted") : NULL;
+                          ? json_object_get_object_member(info, "inserted")
+                          : NULL;
 
     monitor_printf(mon, "%s", json_object_get_string_member(info, "device"));
     if (ins) {
@@ -193,18 +197,18 @@ void hmp_print_blockstats(Monitor *mon, JsonObject *args, JsonNode *ret)
         JsonObject *bs = json_array_get_object_element(list, i);
         JsonObject *st = json_object_get_object_member(bs, "stats");
 
-        monitor_printf(mon, "%s: rd_bytes=%" PRId64 " wr_bytes=%" PRId64 " rd_operations=%"
-                       PRId64 " wr_operations=%" PRId64 " flush_operations=%" PRId64
-                       " wr_total_time_ns=%" PRId64 " rd_total_time_ns=%" PRId64
-                       " flush_total_time_ns=%" PRId64 "\n",
-                       json_object_get_string_member(bs, "device"),
-                       json_object_get_int_member(st, "rd_bytes"),
-                       json_object_get_int_member(st, "wr_bytes"),
-                       json_object_get_int_member(st, "rd_operations"),
-                       json_object_get_int_member(st, "wr_operations"),
-                       json_object_get_int_member(st, "flush_operations"),
-                       json_object_get_int_member(st, "wr_total_time_ns"),
-                       json_object_get_int_member(st, "rd_total_time_ns"),
-                       json_object_get_int_member(st, "flush_total_time_ns"));
+        monitor_printf(
+            mon,
+            "%s: rd_bytes=%" PRId64 " wr_bytes=%" PRId64 " rd_operations=%" PRId64
+            " wr_operations=%" PRId64 " flush_operations=%" PRId64 " wr_total_time_ns=%" PRId64
+            " rd_total_time_ns=%" PRId64 " flush_total_time_ns=%" PRId64 "\n",
+            json_object_get_string_member(bs, "device"), json_object_get_int_member(st, "rd_bytes"),
+            json_object_get_int_member(st, "wr_bytes"),
+            json_object_get_int_member(st, "rd_operations"),
+            json_object_get_int_member(st, "wr_operations"),
+            json_object_get_int_member(st, "flush_operations"),
+            json_object_get_int_member(st, "wr_total_time_ns"),
+            json_object_get_int_member(st, "rd_total_time_ns"),
+            json_object_get_int_member(st, "flush_total_time_ns"));
     }
 }

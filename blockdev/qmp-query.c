@@ -12,8 +12,8 @@
 #include "blockdev/qmp-query.h"
 #include "monitor/command.h"
 
-static const char *const io_status_names[] = { "ok", "failed", "nospace" };
-static const char *const detect_zeroes_names[] = { "off", "on", "unmap" };
+static const char *const io_status_names[] = {"ok", "failed", "nospace"};
+static const char *const detect_zeroes_names[] = {"off", "on", "unmap"};
 
 static JsonObject *snapshot_info(const BlockSnapshotInfo *sn)
 {
@@ -110,10 +110,9 @@ static JsonObject *image_info(BlockDriverState *bs)
 
 static void device_info_throttle(JsonObject *o, BlockBackend *blk)
 {
-    static const char *const avg[] = { "bps", "bps_rd", "bps_wr", "iops", "iops_rd",
-                                       "iops_wr" };
-    static const char *const max[] = { "bps_max", "bps_rd_max", "bps_wr_max", "iops_max",
-                                       "iops_rd_max", "iops_wr_max" };
+    static const char *const avg[] = {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"};
+    static const char *const max[] = {"bps_max",  "bps_rd_max",  "bps_wr_max",
+                                      "iops_max", "iops_rd_max", "iops_wr_max"};
     ThrottleConfig cfg;
     bool on = blk_get_io_limits(blk, &cfg);
 
@@ -222,12 +221,19 @@ static void qmp_query_blockstats(JsonObject *args, JsonNode **ret, Error **errp)
 }
 
 static const MonitorCommand query_block_cmds[] = {
-    { .name = "query-block", .fn = qmp_query_block, .hmp_name = "info block",
-      .hmp_args_type = "verbose:-v,device:B?", .hmp_params = "[-v] [device]",
-      .hmp_help = "show info of one block device or all block devices (and details of "
-                  "images with -v option)", .hmp_print = hmp_print_block },
-    { .name = "query-blockstats", .fn = qmp_query_blockstats, .hmp_name = "info blockstats",
-      .hmp_help = "show block device statistics", .hmp_print = hmp_print_blockstats },
-    { NULL },
+    {.name = "query-block",
+     .fn = qmp_query_block,
+     .hmp_name = "info block",
+     .hmp_args_type = "verbose:-v,device:B?",
+     .hmp_params = "[-v] [device]",
+     .hmp_help = "show info of one block device or all block devices (and details of "
+                 "images with -v option)",
+     .hmp_print = hmp_print_block},
+    {.name = "query-blockstats",
+     .fn = qmp_query_blockstats,
+     .hmp_name = "info blockstats",
+     .hmp_help = "show block device statistics",
+     .hmp_print = hmp_print_blockstats},
+    {NULL},
 };
 MONITOR_REGISTER_COMMANDS(query_block_cmds);

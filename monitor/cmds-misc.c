@@ -23,10 +23,9 @@ static void qmp_query_commands(JsonObject *args, JsonNode **ret, Error **errp)
     JsonArray *list = json_array_new();
     GList *names = NULL;
 
-    for (const MonitorCommand *c = monitor_command_next(NULL); c;
-         c = monitor_command_next(c)) {
+    for (const MonitorCommand *c = monitor_command_next(NULL); c; c = monitor_command_next(c)) {
         if (c->name && c->fn) {
-            names = g_list_prepend(names, (gpointer)c->name);  /* reversed, as 2.2 */
+            names = g_list_prepend(names, (gpointer)c->name); /* reversed, as 2.2 */
         }
     }
     for (GList *l = names; l; l = l->next) {
@@ -73,8 +72,7 @@ static char *help_text(const char *want, bool info)
 {
     GString *out = g_string_new(NULL);
 
-    for (const MonitorCommand *c = monitor_command_next(NULL); c;
-         c = monitor_command_next(c)) {
+    for (const MonitorCommand *c = monitor_command_next(NULL); c; c = monitor_command_next(c)) {
         if (c->hmp_name && help_matches(c, want, info)) {
             g_string_append_printf(out, "%s %s -- %s\n", c->hmp_name,
                                    c->hmp_params ? c->hmp_params : "",
@@ -115,25 +113,36 @@ static void hmp_print_version(Monitor *mon, JsonObject *args, JsonNode *ret)
     JsonObject *q = json_object_get_object_member(v, "qemu");
 
     monitor_printf(mon, "%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT "%s\n",
-                   json_object_get_int_member(q, "major"),
-                   json_object_get_int_member(q, "minor"),
+                   json_object_get_int_member(q, "major"), json_object_get_int_member(q, "minor"),
                    json_object_get_int_member(q, "micro"),
                    json_object_get_string_member(v, "package"));
 }
 
 static const MonitorCommand misc_cmds[] = {
-    { .name = "qmp_capabilities", .fn = qmp_capabilities, .qmp_before_caps = true,
-      .qmp_after_caps_refused = true },
-    { .name = "query-version", .fn = qmp_query_version, .hmp_name = "info version",
-      .hmp_help = "show the version of QEMU", .hmp_print = hmp_print_version },
-    { .name = "query-commands", .fn = qmp_query_commands },
-    { .name = "human-monitor-command", .args_type = "command-line:s,cpu-index:i?",
-      .fn = qmp_human_monitor_command },
-    { .hmp_name = "help|?", .hmp_args_type = "name:S?", .fn = hmp_help,
-      .hmp_params = "[cmd]", .hmp_help = "show the help", .hmp_print = hmp_print_text },
-    { .hmp_name = "info", .fn = hmp_info_list, .hmp_params = "[subcommand]",
-      .hmp_help = "show various information about the system state",
-      .hmp_print = hmp_print_text },
-    { NULL },
+    {.name = "qmp_capabilities",
+     .fn = qmp_capabilities,
+     .qmp_before_caps = true,
+     .qmp_after_caps_refused = true},
+    {.name = "query-version",
+     .fn = qmp_query_version,
+     .hmp_name = "info version",
+     .hmp_help = "show the version of QEMU",
+     .hmp_print = hmp_print_version},
+    {.name = "query-commands", .fn = qmp_query_commands},
+    {.name = "human-monitor-command",
+     .args_type = "command-line:s,cpu-index:i?",
+     .fn = qmp_human_monitor_command},
+    {.hmp_name = "help|?",
+     .hmp_args_type = "name:S?",
+     .fn = hmp_help,
+     .hmp_params = "[cmd]",
+     .hmp_help = "show the help",
+     .hmp_print = hmp_print_text},
+    {.hmp_name = "info",
+     .fn = hmp_info_list,
+     .hmp_params = "[subcommand]",
+     .hmp_help = "show various information about the system state",
+     .hmp_print = hmp_print_text},
+    {NULL},
 };
 MONITOR_REGISTER_COMMANDS(misc_cmds);

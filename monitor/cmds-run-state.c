@@ -60,14 +60,18 @@ static void qmp_quit(JsonObject *args, JsonNode **ret, Error **errp)
 }
 
 static const MonitorCommand run_state_cmds[] = {
-    { .name = "query-status", .fn = qmp_query_status, .hmp_name = "info status",
-      .hmp_help = "show the current VM status (running|paused)",
-      .hmp_print = hmp_print_status },
-    { .name = "stop", .fn = qmp_stop, .hmp_name = "stop", .hmp_help = "stop emulation" },
-    { .name = "cont", .fn = qmp_cont, .hmp_name = "c|cont", .hmp_help = "resume emulation" },
-    { .name = "system_reset", .fn = qmp_system_reset, .hmp_name = "system_reset",
-      .hmp_help = "reset the system" },
-    { .name = "quit", .fn = qmp_quit, .hmp_name = "q|quit", .hmp_help = "quit the emulator" },
-    { NULL },
+    {.name = "query-status",
+     .fn = qmp_query_status,
+     .hmp_name = "info status",
+     .hmp_help = "show the current VM status (running|paused)",
+     .hmp_print = hmp_print_status},
+    {.name = "stop", .fn = qmp_stop, .hmp_name = "stop", .hmp_help = "stop emulation"},
+    {.name = "cont", .fn = qmp_cont, .hmp_name = "c|cont", .hmp_help = "resume emulation"},
+    {.name = "system_reset",
+     .fn = qmp_system_reset,
+     .hmp_name = "system_reset",
+     .hmp_help = "reset the system"},
+    {.name = "quit", .fn = qmp_quit, .hmp_name = "q|quit", .hmp_help = "quit the emulator"},
+    {NULL},
 };
 MONITOR_REGISTER_COMMANDS(run_state_cmds);

@@ -8,7 +8,7 @@
 #include <glib.h>
 #include "monitor/command.h"
 
-static GPtrArray *tables;  /* of const MonitorCommand * (NULL-terminated arrays) */
+static GPtrArray *tables; /* of const MonitorCommand * (NULL-terminated arrays) */
 
 void monitor_register_commands(const MonitorCommand *cmds)
 {
@@ -61,8 +61,7 @@ const MonitorCommand *monitor_command_next(const MonitorCommand *prev)
 
 const MonitorCommand *monitor_find_qmp(const char *name)
 {
-    for (const MonitorCommand *c = monitor_command_next(NULL); c;
-         c = monitor_command_next(c)) {
+    for (const MonitorCommand *c = monitor_command_next(NULL); c; c = monitor_command_next(c)) {
         if (c->name && c->fn && !strcmp(c->name, name)) {
             return c;
         }
@@ -89,8 +88,7 @@ static bool hmp_name_matches(const char *names, const char *name)
 
 const MonitorCommand *monitor_find_hmp(const char *name)
 {
-    for (const MonitorCommand *c = monitor_command_next(NULL); c;
-         c = monitor_command_next(c)) {
+    for (const MonitorCommand *c = monitor_command_next(NULL); c; c = monitor_command_next(c)) {
         if (c->hmp_name && hmp_name_matches(c->hmp_name, name)) {
             return c;
         }
@@ -133,13 +131,20 @@ static bool args_type_accepts_unknown(const char *args_type)
 static const char *arg_expected(char t)
 {
     switch (t) {
-    case 's': case 'B': case 'F': case 'S':
+    case 's':
+    case 'B':
+    case 'F':
+    case 'S':
         return "string";
-    case 'i': case 'l': case 'o': case 'M':
+    case 'i':
+    case 'l':
+    case 'o':
+    case 'M':
         return "int";
     case 'T':
         return "number";
-    case 'b': case '-':
+    case 'b':
+    case '-':
         return "bool";
     default:
         return NULL;
@@ -201,7 +206,7 @@ static bool check_mandatory_args(const char *args_type, JsonObject *args, Error 
         char *colon = strchr(entries[i], ':');
 
         if (!colon || colon[1] == 'O' || g_str_has_suffix(colon, "?") || colon[1] == '-') {
-            continue;  /* flags are optional booleans */
+            continue; /* flags are optional booleans */
         }
         *colon = '\0';
         if (!json_object_has_member(args, entries[i])) {
@@ -214,8 +219,7 @@ static bool check_mandatory_args(const char *args_type, JsonObject *args, Error 
 
 bool monitor_check_args(const char *args_type, JsonObject *args, Error **errp)
 {
-    return check_client_args(args_type, args, errp) &&
-           check_mandatory_args(args_type, args, errp);
+    return check_client_args(args_type, args, errp) && check_mandatory_args(args_type, args, errp);
 }
 
 JsonNode *monitor_call(const MonitorCommand *cmd, JsonObject *args, Error **errp)
@@ -238,8 +242,7 @@ const char *monitor_arg_str(JsonObject *args, const char *name)
 {
     JsonNode *node = json_object_get_member(args, name);
 
-    if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
-        json_node_get_value_type(node) != G_TYPE_STRING) {
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
         return NULL;
     }
     return json_node_get_string(node);
@@ -249,8 +252,7 @@ int64_t monitor_arg_int(JsonObject *args, const char *name, int64_t def)
 {
     JsonNode *node = json_object_get_member(args, name);
 
-    if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
-        json_node_get_value_type(node) != G_TYPE_INT64) {
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64) {
         return def;
     }
     return json_node_get_int(node);
@@ -260,8 +262,7 @@ bool monitor_arg_bool(JsonObject *args, const char *name, bool def)
 {
     JsonNode *node = json_object_get_member(args, name);
 
-    if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
-        json_node_get_value_type(node) != G_TYPE_BOOLEAN) {
+    if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN) {
         return def;
     }
     return json_node_get_boolean(node);

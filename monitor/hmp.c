@@ -152,8 +152,10 @@ static bool hmp_parse_string(Monitor *mon, const char *cmdname, const char *key,
     }
     val = hmp_get_str(pp);
     if (!val) {
-        monitor_printf(mon, "%s: %s expected\n", cmdname, type == 'F' ? "filename"
-                       : type == 'B' ? "block device name" : "string");
+        monitor_printf(mon, "%s: %s expected\n", cmdname,
+                       type == 'F'   ? "filename"
+                       : type == 'B' ? "block device name"
+                                     : "string");
         return false;
     }
     json_object_set_string_member(args, key, val);
@@ -179,8 +181,8 @@ static bool hmp_parse_bool(Monitor *mon, const char *key, bool optional, const c
 }
 
 /* One "key:type" entry of the HMP argument table. */
-static bool hmp_parse_arg(Monitor *mon, const char *cmdname, const char *entry,
-                          const char *flags, const char **pp, JsonObject *args)
+static bool hmp_parse_arg(Monitor *mon, const char *cmdname, const char *entry, const char *flags,
+                          const char **pp, JsonObject *args)
 {
     g_auto(GStrv) kv = g_strsplit(entry, ":", 2);
     const char *type = kv[1] ? kv[1] : "";
@@ -190,11 +192,17 @@ static bool hmp_parse_arg(Monitor *mon, const char *cmdname, const char *entry,
     switch (type[0]) {
     case '-':
         return hmp_parse_flag(mon, cmdname, kv[0], type[1], flags, pp, args);
-    case 's': case 'B': case 'F': case 'S':
+    case 's':
+    case 'B':
+    case 'F':
+    case 'S':
         return hmp_parse_string(mon, cmdname, kv[0], type[0], optional, pp, args);
     case 'b':
         return hmp_parse_bool(mon, kv[0], optional, pp, args);
-    case 'i': case 'l': case 'M': case 'o':
+    case 'i':
+    case 'l':
+    case 'M':
+    case 'o':
         if (optional && !*hmp_skip_space(*pp)) {
             return true;
         }
@@ -210,8 +218,8 @@ static bool hmp_parse_arg(Monitor *mon, const char *cmdname, const char *entry,
 }
 
 /* Arguments of cmd from the rest of the line, or NULL after printing what is wrong. */
-static JsonObject *hmp_parse_args(Monitor *mon, const MonitorCommand *cmd,
-                                  const char *cmdname, const char *p)
+static JsonObject *hmp_parse_args(Monitor *mon, const MonitorCommand *cmd, const char *cmdname,
+                                  const char *p)
 {
     const char *table = cmd->hmp_args_type ? cmd->hmp_args_type : cmd->args_type;
     g_auto(GStrv) entries = g_strsplit(table ? table : "", ",", -1);
@@ -243,8 +251,7 @@ static JsonObject *hmp_parse_args(Monitor *mon, const MonitorCommand *cmd,
     return args;
 }
 
-static void hmp_run(Monitor *mon, const MonitorCommand *cmd, const char *cmdname,
-                    const char *rest)
+static void hmp_run(Monitor *mon, const MonitorCommand *cmd, const char *cmdname, const char *rest)
 {
     JsonObject *args = hmp_parse_args(mon, cmd, cmdname, rest);
     Error *err = NULL;

@@ -60,7 +60,7 @@ static void json_stream_token_done(JsonStream *js)
         json_stream_emit(js, true);
     } else if (js->msg->len > JSON_STREAM_MAX_SIZE ||
                js->braces + js->brackets > JSON_STREAM_MAX_DEPTH) {
-        json_stream_emit(js, true);  /* cut: the parser refuses the partial message */
+        json_stream_emit(js, true); /* cut: the parser refuses the partial message */
     }
 }
 
@@ -117,7 +117,7 @@ static bool json_stream_word_done(JsonStream *js)
             errno = 0;
             (void)g_ascii_strtoll(w, NULL, 10);
             if (errno == ERANGE) {
-                g_string_append(js->msg, ".0");  /* 2.2: an integer too big is a float */
+                g_string_append(js->msg, ".0"); /* 2.2: an integer too big is a float */
             }
         }
     } else {
@@ -137,14 +137,28 @@ static bool json_char_is_word(char c)
 static bool json_stream_start(JsonStream *js, char c)
 {
     switch (c) {
-    case ' ': case '\t': case '\r': case '\n':
+    case ' ':
+    case '\t':
+    case '\r':
+    case '\n':
         return true;
-    case '{': js->braces++; break;
-    case '}': js->braces--; break;
-    case '[': js->brackets++; break;
-    case ']': js->brackets--; break;
-    case ':': case ',': break;
-    case '"': case '\'':
+    case '{':
+        js->braces++;
+        break;
+    case '}':
+        js->braces--;
+        break;
+    case '[':
+        js->brackets++;
+        break;
+    case ']':
+        js->brackets--;
+        break;
+    case ':':
+    case ',':
+        break;
+    case '"':
+    case '\'':
         js->quote = c;
         js->state = JSON_LEX_STRING;
         g_string_append_c(js->msg, '"');
@@ -171,12 +185,12 @@ static bool json_stream_string(JsonStream *js, unsigned char c)
     } else if (c == '\\') {
         js->state = JSON_LEX_ESCAPE;
     } else if (c == '"') {
-        g_string_append(js->msg, "\\\"");  /* inside a single-quoted string */
+        g_string_append(js->msg, "\\\""); /* inside a single-quoted string */
     } else if (c < 0x20) {
         if (c == 0) {
             return false;
         }
-        g_string_append_printf(js->msg, "\\u%04x", c);  /* 2.2 takes raw control bytes */
+        g_string_append_printf(js->msg, "\\u%04x", c); /* 2.2 takes raw control bytes */
     } else {
         g_string_append_c(js->msg, c);
     }
@@ -243,7 +257,7 @@ void json_stream_feed(JsonStream *js, const char *buf, size_t len)
             continue;
         }
         if (js->state == JSON_LEX_STRING && js->msg->len > JSON_STREAM_MAX_SIZE) {
-            json_stream_emit(js, false);  /* a string longer than any message may be */
+            json_stream_emit(js, false); /* a string longer than any message may be */
         }
     }
 }

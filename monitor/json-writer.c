@@ -38,14 +38,36 @@ static void json_write_string(GString *out, const char *s)
         gunichar cp;
 
         switch (c) {
-        case '"': g_string_append(out, "\\\""); s++; continue;
-        case '\\': g_string_append(out, "\\\\"); s++; continue;
-        case '\b': g_string_append(out, "\\b"); s++; continue;
-        case '\f': g_string_append(out, "\\f"); s++; continue;
-        case '\n': g_string_append(out, "\\n"); s++; continue;
-        case '\r': g_string_append(out, "\\r"); s++; continue;
-        case '\t': g_string_append(out, "\\t"); s++; continue;
-        default: break;
+        case '"':
+            g_string_append(out, "\\\"");
+            s++;
+            continue;
+        case '\\':
+            g_string_append(out, "\\\\");
+            s++;
+            continue;
+        case '\b':
+            g_string_append(out, "\\b");
+            s++;
+            continue;
+        case '\f':
+            g_string_append(out, "\\f");
+            s++;
+            continue;
+        case '\n':
+            g_string_append(out, "\\n");
+            s++;
+            continue;
+        case '\r':
+            g_string_append(out, "\\r");
+            s++;
+            continue;
+        case '\t':
+            g_string_append(out, "\\t");
+            s++;
+            continue;
+        default:
+            break;
         }
         if (c >= 0x20 && c < 0x7f) {
             g_string_append_c(out, c);

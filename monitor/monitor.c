@@ -92,9 +92,8 @@ static void monitor_chr_event(void *opaque, ChrEvent event)
 {
     Monitor *mon = opaque;
 
-    if (event == CHR_EVENT_MUX_OUT && mon->mode == MONITOR_MODE_READLINE &&
-        mon->reset_seen) {
-        monitor_puts(mon, "\n");  /* leave the half-typed line, as QEMU */
+    if (event == CHR_EVENT_MUX_OUT && mon->mode == MONITOR_MODE_READLINE && mon->reset_seen) {
+        monitor_puts(mon, "\n"); /* leave the half-typed line, as QEMU */
     }
     if (event == CHR_EVENT_MUX_IN || event == CHR_EVENT_MUX_OUT) {
         monitor_mux_focus(mon, event == CHR_EVENT_MUX_IN);

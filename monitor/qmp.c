@@ -67,8 +67,8 @@ static void qmp_send_return(Monitor *mon, JsonNode *id, JsonNode *ret)
 {
     JsonObject *msg = json_object_new();
 
-    json_object_set_member(msg, "return", ret ? ret : json_node_init_object(json_node_alloc(),
-                                                                            json_object_new()));
+    json_object_set_member(msg, "return",
+                           ret ? ret : json_node_init_object(json_node_alloc(), json_object_new()));
     if (id) {
         json_object_set_member(msg, "id", json_node_copy(id));
     }
@@ -120,12 +120,10 @@ static JsonObject *qmp_check_input(JsonNode *msg, Error **errp)
 static const MonitorCommand *qmp_lookup(Monitor *mon, const char *name, Error **errp)
 {
     const MonitorCommand *cmd = monitor_find_qmp(name);
-    bool allowed = cmd && (mon->negotiated ? !cmd->qmp_after_caps_refused
-                                           : cmd->qmp_before_caps);
+    bool allowed = cmd && (mon->negotiated ? !cmd->qmp_after_caps_refused : cmd->qmp_before_caps);
 
     if (!allowed) {
-        error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND, "The command %s has not been found",
-                  name);
+        error_set(errp, ERROR_CLASS_COMMAND_NOT_FOUND, "The command %s has not been found", name);
         return NULL;
     }
     return cmd;
@@ -136,8 +134,8 @@ static void qmp_dispatch(Monitor *mon, JsonObject *req)
     JsonNode *id = json_object_get_member(req, "id");
     const char *name = json_object_get_string_member(req, "execute");
     JsonObject *args = json_object_has_member(req, "arguments")
-                       ? json_object_ref(json_object_get_object_member(req, "arguments"))
-                       : json_object_new();
+                           ? json_object_ref(json_object_get_object_member(req, "arguments"))
+                           : json_object_new();
     const MonitorCommand *cmd;
     Error *err = NULL;
     JsonNode *ret = NULL;

@@ -9,8 +9,8 @@
 #include <glib.h>
 #include "monitor/readline.h"
 
-void readline_init(ReadLine *rl, const char *prompt, ReadLinePrintFunc *print,
-                   ReadLineFunc *func, void *opaque)
+void readline_init(ReadLine *rl, const char *prompt, ReadLinePrintFunc *print, ReadLineFunc *func,
+                   void *opaque)
 {
     memset(rl, 0, sizeof(*rl));
     rl->prompt = prompt;
@@ -154,8 +154,8 @@ static void rl_hist_up(ReadLine *rl)
         return;
     }
     if (rl->hist_entry == -1) {
-        for (rl->hist_entry = 0; rl->hist_entry < READLINE_MAX_CMDS &&
-             rl->history[rl->hist_entry]; rl->hist_entry++) {
+        for (rl->hist_entry = 0; rl->hist_entry < READLINE_MAX_CMDS && rl->history[rl->hist_entry];
+             rl->hist_entry++) {
         }
     }
     if (--rl->hist_entry >= 0) {
@@ -193,10 +193,12 @@ static void rl_csi(ReadLine *rl, int ch)
 {
     rl->esc_state = RL_NORM;
     switch (ch) {
-    case 'A': case 'F':
+    case 'A':
+    case 'F':
         rl_hist_up(rl);
         break;
-    case 'B': case 'E':
+    case 'B':
+    case 'E':
         rl_hist_down(rl);
         break;
     case 'C':
@@ -231,14 +233,31 @@ static void rl_csi(ReadLine *rl, int ch)
 static bool rl_norm(ReadLine *rl, int ch)
 {
     switch (ch) {
-    case 1: rl->cmd_buf_index = 0; break;
-    case 4: rl_delete(rl); break;
-    case 5: rl->cmd_buf_index = rl->cmd_buf_size; break;
-    case 23: rl_backword(rl); break;
-    case 27: rl->esc_state = RL_ESC; break;
-    case 8: case 127: rl_backspace(rl); break;
-    case 155: rl->esc_state = RL_CSI; rl->esc_param = 0; break;
-    case 10: case 13:
+    case 1:
+        rl->cmd_buf_index = 0;
+        break;
+    case 4:
+        rl_delete(rl);
+        break;
+    case 5:
+        rl->cmd_buf_index = rl->cmd_buf_size;
+        break;
+    case 23:
+        rl_backword(rl);
+        break;
+    case 27:
+        rl->esc_state = RL_ESC;
+        break;
+    case 8:
+    case 127:
+        rl_backspace(rl);
+        break;
+    case 155:
+        rl->esc_state = RL_CSI;
+        rl->esc_param = 0;
+        break;
+    case 10:
+    case 13:
         rl_enter(rl);
         return false;
     default:

@@ -12,21 +12,23 @@
 #include "util/chardev.h"
 
 typedef struct MonitorArg {
-    char *chardev_id;  /* -mon chardev=ID */
-    char *spec;        /* -qmp/-monitor SPEC */
+    char *chardev_id; /* -mon chardev=ID */
+    char *spec;       /* -qmp/-monitor SPEC */
     bool control;
     bool pretty;
-    char *loc;         /* for errors: "-mon chardev=x" */
+    char *loc; /* for errors: "-mon chardev=x" */
 } MonitorArg;
 
 static const OptDesc mon_desc[] = {
-    { "mode", OPT_STRING }, { "chardev", OPT_STRING }, { "default", OPT_BOOL },
-    { "pretty", OPT_BOOL }, { NULL },
+    {"mode", OPT_STRING},
+    {"chardev", OPT_STRING},
+    {"default", OPT_BOOL},
+    {"pretty", OPT_BOOL},
+    {NULL},
 };
-static const OptsList mon_opts = { "mon", NULL, false, mon_desc };
+static const OptsList mon_opts = {"mon", NULL, false, mon_desc};
 
-static void cmdline_add_monitor(VMConfig *cfg, MonitorArg *m, const char *opt,
-                                const char *arg)
+static void cmdline_add_monitor(VMConfig *cfg, MonitorArg *m, const char *opt, const char *arg)
 {
     if (!cfg->monitors) {
         cfg->monitors = g_ptr_array_new();
@@ -74,8 +76,7 @@ bool cmdline_opt_mon(VMConfig *cfg, const char *arg, Error **errp)
     return true;
 }
 
-static bool cmdline_monitor_spec(VMConfig *cfg, const char *opt, const char *arg,
-                                 bool control)
+static bool cmdline_monitor_spec(VMConfig *cfg, const char *opt, const char *arg, bool control)
 {
     MonitorArg *m;
 

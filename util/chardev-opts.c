@@ -9,12 +9,21 @@
 #include "util/opts.h"
 
 static const OptDesc chardev_desc[] = {
-    { "backend", OPT_STRING }, { "path", OPT_STRING }, { "host", OPT_STRING },
-    { "port", OPT_STRING }, { "server", OPT_BOOL }, { "wait", OPT_BOOL },
-    { "telnet", OPT_BOOL }, { "nodelay", OPT_BOOL }, { "ipv4", OPT_BOOL },
-    { "ipv6", OPT_BOOL }, { "mux", OPT_BOOL }, { "signal", OPT_BOOL }, { NULL },
+    {"backend", OPT_STRING},
+    {"path", OPT_STRING},
+    {"host", OPT_STRING},
+    {"port", OPT_STRING},
+    {"server", OPT_BOOL},
+    {"wait", OPT_BOOL},
+    {"telnet", OPT_BOOL},
+    {"nodelay", OPT_BOOL},
+    {"ipv4", OPT_BOOL},
+    {"ipv6", OPT_BOOL},
+    {"mux", OPT_BOOL},
+    {"signal", OPT_BOOL},
+    {NULL},
 };
-static const OptsList chardev_opts = { "chardev", "backend", false, chardev_desc };
+static const OptsList chardev_opts = {"chardev", "backend", false, chardev_desc};
 
 static GHashTable *chardevs_by_id;
 

@@ -18,14 +18,14 @@
 #include <glib-unix.h>
 #include "util/chardev-internal.h"
 
-#define TELNET_IAC 255
-#define TELNET_SB 250
-#define TELNET_SE 240
-#define TELNET_WILL 251
-#define TELNET_DONT 254
+#define TN_IAC 255
+#define TN_SB 250
+#define TN_SE 240
+#define TN_WILL 251
+#define TN_DONT 254
 
 /* IAC WILL ECHO, IAC WILL SUPPRESS-GO-AHEAD, IAC WILL BINARY, IAC DO BINARY (as QEMU). */
-static const uint8_t telnet_init[] = { 255, 251, 1, 255, 251, 3, 255, 251, 0, 255, 253, 0 };
+static const uint8_t telnet_init[] = {255, 251, 1, 255, 251, 3, 255, 251, 0, 255, 253, 0};
 
 size_t chr_telnet_filter(Chardev *chr, uint8_t *buf, size_t len)
 {
@@ -36,34 +36,34 @@ size_t chr_telnet_filter(Chardev *chr, uint8_t *buf, size_t len)
 
         switch (chr->telnet_state) {
         case TELNET_DATA:
-            if (c == TELNET_IAC) {
+            if (c == TN_IAC) {
                 chr->telnet_state = TELNET_IAC;
             } else {
                 buf[out++] = c;
             }
             break;
         case TELNET_IAC:
-            if (c == TELNET_IAC) {
-                buf[out++] = c;  /* escaped 0xff */
+            if (c == TN_IAC) {
+                buf[out++] = c; /* escaped 0xff */
                 chr->telnet_state = TELNET_DATA;
-            } else if (c == TELNET_SB) {
+            } else if (c == TN_SB) {
                 chr->telnet_state = TELNET_SB;
-            } else if (c >= TELNET_WILL && c <= TELNET_DONT) {
+            } else if (c >= TN_WILL && c <= TN_DONT) {
                 chr->telnet_state = TELNET_OPT;
             } else {
-                chr->telnet_state = TELNET_DATA;  /* a two-byte command */
+                chr->telnet_state = TELNET_DATA; /* a two-byte command */
             }
             break;
         case TELNET_OPT:
             chr->telnet_state = TELNET_DATA;
             break;
         case TELNET_SB:
-            if (c == TELNET_IAC) {
+            if (c == TN_IAC) {
                 chr->telnet_state = TELNET_SB_IAC;
             }
             break;
         case TELNET_SB_IAC:
-            chr->telnet_state = c == TELNET_SE ? TELNET_DATA : TELNET_SB;
+            chr->telnet_state = c == TN_SE ? TELNET_DATA : TELNET_SB;
             break;
         }
     }
@@ -94,12 +94,12 @@ gboolean chr_socket_accept(gint fd, GIOCondition cond, gpointer data)
     }
     chr->listen_watch = 0;
     chr_socket_start_client(chr, client);
-    return G_SOURCE_REMOVE;  /* one client at a time, as QEMU */
+    return G_SOURCE_REMOVE; /* one client at a time, as QEMU */
 }
 
 static int chr_unix_socket(const char *path, bool server, Error **errp)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
     int fd;
 
     if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -113,7 +113,7 @@ static int chr_unix_socket(const char *path, bool server, Error **errp)
         return -1;
     }
     if (server) {
-        mode_t old = umask(0177);  /* the socket is created 0600 */
+        mode_t old = umask(0177); /* the socket is created 0600 */
         int ret;
 
         unlink(path);
@@ -155,7 +155,7 @@ static int chr_tcp_try(const struct addrinfo *ai, bool server)
 
 static int chr_tcp_socket(const char *host, const char *port, bool server, Error **errp)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res;
     int fd = -1, err = 0, ret;
 
@@ -176,8 +176,10 @@ static int chr_tcp_socket(const char *host, const char *port, bool server, Error
     }
     freeaddrinfo(res);
     if (fd < 0) {
-        error_setg_errno(errp, err, server ? "Failed to bind socket" : "Failed to connect "
-                         "socket");
+        error_setg_errno(errp, err,
+                         server ? "Failed to bind socket"
+                                : "Failed to connect "
+                                  "socket");
     }
     return fd;
 }
@@ -206,7 +208,7 @@ bool chr_socket_open(Chardev *chr, const ChrSocketOpts *o, Error **errp)
             fprintf(stderr, "QEMU waiting for connection on: disconnected:tcp:%s:%s,server\n",
                     o->host ? o->host : "", o->port);
         }
-        chr_socket_accept(fd, G_IO_IN, chr);  /* blocks until the client connects, as QEMU */
+        chr_socket_accept(fd, G_IO_IN, chr); /* blocks until the client connects, as QEMU */
     }
     if (chr->in_fd < 0) {
         chr->listen_watch = g_unix_fd_add(fd, G_IO_IN, chr_socket_accept, chr);
@@ -218,7 +220,7 @@ bool chr_socket_open_spec(Chardev *chr, const char *spec, Error **errp)
 {
     g_auto(GStrv) parts = g_strsplit(spec, ",", -1);
     g_autofree char *hostport = NULL;
-    ChrSocketOpts o = { .wait = true };
+    ChrSocketOpts o = {.wait = true};
 
     if (g_str_has_prefix(spec, "unix:")) {
         o.path = parts[0] + 5;

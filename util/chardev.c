@@ -189,8 +189,7 @@ static void chr_disconnect(Chardev *chr)
         close(chr->in_fd);
         chr->in_fd = chr->out_fd = -1;
         if (chr->listen_fd >= 0) {
-            chr->listen_watch = g_unix_fd_add(chr->listen_fd, G_IO_IN, chr_socket_accept,
-                                              chr);
+            chr->listen_watch = g_unix_fd_add(chr->listen_fd, G_IO_IN, chr_socket_accept, chr);
         }
     } else if (!chr->is_stdio) {
         chr->in_fd = -1;
@@ -250,8 +249,8 @@ void chr_start_input(Chardev *chr)
 {
     if (chr->in_fd >= 0 && !chr->in_watch && !chr->retry_source) {
         g_unix_set_fd_nonblocking(chr->in_fd, TRUE, NULL);
-        chr->in_watch = g_unix_fd_add(chr->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                      chr_input_ready, chr);
+        chr->in_watch =
+            g_unix_fd_add(chr->in_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, chr_input_ready, chr);
     }
 }
 
@@ -351,7 +350,7 @@ static gboolean chr_send_opened(gpointer data)
 void chr_set_handlers_full(Chardev *chr, ChrCanRead *can_read, ChrRead *read,
                            ChrEventHandler *event, void *opaque)
 {
-    ChrFrontend fe = { can_read, read, event, opaque };
+    ChrFrontend fe = {can_read, read, event, opaque};
     int idx = 0;
 
     if (chr->mux && chr->nr_fe > 0) {
@@ -418,7 +417,7 @@ static void chr_socket_write(Chardev *chr, const uint8_t *buf, size_t len)
         ssize_t n = send(chr->out_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            return;  /* the input side notices the disconnect */
+            return; /* the input side notices the disconnect */
         }
         n = MAX(n, 0);
         buf += n;
@@ -446,7 +445,7 @@ void chr_write(Chardev *chr, const uint8_t *buf, size_t len)
     while (chr->out_fd >= 0 && len > 0) {
         ssize_t n = write(chr->out_fd, buf, len);
         if (n < 0 && errno == EAGAIN) {
-            struct pollfd pfd = { .fd = chr->out_fd, .events = POLLOUT };
+            struct pollfd pfd = {.fd = chr->out_fd, .events = POLLOUT};
             poll(&pfd, 1, 100);
             continue;
         }
@@ -454,7 +453,7 @@ void chr_write(Chardev *chr, const uint8_t *buf, size_t len)
             continue;
         }
         if (n <= 0) {
-            return;  /* peer gone: output is dropped, as on a disconnected line */
+            return; /* peer gone: output is dropped, as on a disconnected line */
         }
         buf += n;
         len -= n;
@@ -470,7 +469,7 @@ void chr_flush_all(int timeout_ms)
 
         while (chr->out_fd >= 0 && chr->outq && chr->outq->len > 0 &&
                g_get_monotonic_time() < deadline) {
-            struct pollfd pfd = { .fd = chr->out_fd, .events = POLLOUT };
+            struct pollfd pfd = {.fd = chr->out_fd, .events = POLLOUT};
 
             if (poll(&pfd, 1, 10) > 0 && !chr_output_ready(chr->out_fd, G_IO_OUT, chr)) {
                 break;

@@ -60,8 +60,8 @@ typedef void MonitorPrintFn(Monitor *mon, JsonObject *args, JsonNode *ret);
 typedef bool MonitorConvertFn(JsonObject *args, Error **errp);
 
 typedef struct MonitorCommand {
-    const char *name;          /* QMP name; NULL for HMP-only commands (help, info) */
-    const char *args_type;     /* QMP argument table; NULL or "" means no arguments */
+    const char *name;      /* QMP name; NULL for HMP-only commands (help, info) */
+    const char *args_type; /* QMP argument table; NULL or "" means no arguments */
     MonitorCommandFn *fn;
     const char *hmp_name;      /* "cont|c" (aliases after '|'), "info status"; NULL: QMP only */
     const char *hmp_args_type; /* HMP syntax when it differs from args_type */
@@ -69,21 +69,21 @@ typedef struct MonitorCommand {
     const char *hmp_help;
     MonitorPrintFn *hmp_print;
     MonitorConvertFn *hmp_convert;
-    bool qmp_before_caps;      /* QMP: allowed before capabilities negotiation */
+    bool qmp_before_caps;        /* QMP: allowed before capabilities negotiation */
     bool qmp_after_caps_refused; /* QMP: refused once negotiated (qmp_capabilities, as 2.2) */
 } MonitorCommand;
 
 /* Register a NULL-terminated (name and hmp_name both NULL) array; it must stay alive. */
 void monitor_register_commands(const MonitorCommand *cmds);
-#define MONITOR_REGISTER_COMMANDS(table)                                                   \
-    static void __attribute__((constructor)) monitor_register_##table(void)               \
-    {                                                                                      \
-        monitor_register_commands(table);                                                  \
+#define MONITOR_REGISTER_COMMANDS(table)                                                           \
+    static void __attribute__((constructor)) monitor_register_##table(void)                        \
+    {                                                                                              \
+        monitor_register_commands(table);                                                          \
     }
 
 /* Lookups over every registered table, in registration order. */
 const MonitorCommand *monitor_find_qmp(const char *name);
-const MonitorCommand *monitor_find_hmp(const char *name);   /* "cont", "c", "info status" */
+const MonitorCommand *monitor_find_hmp(const char *name); /* "cont", "c", "info status" */
 /* Iterate: NULL starts; returns NULL after the last command. */
 const MonitorCommand *monitor_command_next(const MonitorCommand *prev);
 

@@ -32,11 +32,11 @@ typedef enum JsonLexState {
 typedef struct JsonStream {
     JsonStreamEmit *emit;
     void *opaque;
-    GString *msg;        /* the current message, rewritten as standard JSON */
-    GString *word;       /* the number or keyword being read */
+    GString *msg;  /* the current message, rewritten as standard JSON */
+    GString *word; /* the number or keyword being read */
     JsonLexState state;
-    char quote;          /* '"' or '\'' for the current string */
-    int hex_left;        /* digits left in a \u escape */
+    char quote;   /* '"' or '\'' for the current string */
+    int hex_left; /* digits left in a \u escape */
     int braces, brackets;
 } JsonStream;
 

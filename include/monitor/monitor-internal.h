@@ -1,6 +1,6 @@
 /*
- * Inside the monitor (the files of monitor/): the Monitor structure shared by the HMP and QMP halves,
- * and the entry points between them. Other code uses monitor/monitor.h.
+ * Inside the monitor (the files of monitor/): the Monitor structure shared by the HMP and
+ * QMP halves, and the entry points between them. Other code uses monitor/monitor.h.
  */
 #ifndef MONITOR_MONITOR_INTERNAL_H
 #define MONITOR_MONITOR_INTERNAL_H
@@ -11,18 +11,18 @@
 #include "monitor/readline.h"
 
 struct Monitor {
-    Chardev *chr;          /* NULL: output goes to capture (human-monitor-command) */
+    Chardev *chr; /* NULL: output goes to capture (human-monitor-command) */
     GString *capture;
     MonitorMode mode;
     bool pretty;
     /* QMP */
     JsonStream stream;
-    bool negotiated;       /* qmp_capabilities done: commands and events */
+    bool negotiated; /* qmp_capabilities done: commands and events */
     /* HMP */
     ReadLine rl;
-    bool mux_out;          /* a mux chardev gave the focus to another front end */
-    bool reset_seen;       /* the chardev opened: the banner is out (or held) */
-    GString *held;         /* output while unfocused */
+    bool mux_out;    /* a mux chardev gave the focus to another front end */
+    bool reset_seen; /* the chardev opened: the banner is out (or held) */
+    GString *held;   /* output while unfocused */
 };
 
 /* Write raw text to the monitor's chardev or capture buffer ("\n" -> "\r\n"). */

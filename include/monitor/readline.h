@@ -29,8 +29,8 @@ typedef struct ReadLine {
     void *opaque;
 } ReadLine;
 
-void readline_init(ReadLine *rl, const char *prompt, ReadLinePrintFunc *print,
-                   ReadLineFunc *func, void *opaque);
+void readline_init(ReadLine *rl, const char *prompt, ReadLinePrintFunc *print, ReadLineFunc *func,
+                   void *opaque);
 void readline_show_prompt(ReadLine *rl);
 /* Forget a half-typed line (a new client connected). */
 void readline_restart(ReadLine *rl);

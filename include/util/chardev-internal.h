@@ -19,30 +19,35 @@ typedef struct ChrFrontend {
 } ChrFrontend;
 
 /* Telnet (RFC 854) option negotiation being stripped from the input. */
-typedef enum TelnetState { TELNET_DATA, TELNET_IAC, TELNET_OPT, TELNET_SB, TELNET_SB_IAC }
-    TelnetState;
+typedef enum TelnetState {
+    TELNET_DATA,
+    TELNET_IAC,
+    TELNET_OPT,
+    TELNET_SB,
+    TELNET_SB_IAC
+} TelnetState;
 
 struct Chardev {
     char *label;
-    int in_fd;            /* -1: no input */
-    int out_fd;           /* -1: output discarded */
-    int listen_fd;        /* socket server waiting for a client */
-    char *path;           /* Unix socket path to unlink at free */
+    int in_fd;     /* -1: no input */
+    int out_fd;    /* -1: output discarded */
+    int listen_fd; /* socket server waiting for a client */
+    char *path;    /* Unix socket path to unlink at free */
     bool is_stdio;
-    bool is_socket;       /* output queued instead of blocking */
+    bool is_socket; /* output queued instead of blocking */
     bool telnet;
-    bool opened;          /* a peer is there (CHR_EVENT_OPENED was or will be sent) */
+    bool opened; /* a peer is there (CHR_EVENT_OPENED was or will be sent) */
     bool mux;
     bool mux_escape_seen;
     TelnetState telnet_state;
     guint in_watch;
     guint listen_watch;
     guint out_watch;
-    guint retry_source;   /* pending re-offer of input to a full front end */
-    GByteArray *outq;     /* socket output the peer has not taken yet */
+    guint retry_source; /* pending re-offer of input to a full front end */
+    GByteArray *outq;   /* socket output the peer has not taken yet */
     ChrFrontend fe[CHR_MAX_FE];
     int nr_fe;
-    int focus;            /* front end receiving input */
+    int focus; /* front end receiving input */
 };
 
 Chardev *chr_alloc(const char *label);
@@ -55,8 +60,8 @@ bool chr_open_spec(Chardev *chr, const char *spec, Error **errp);
 
 /* "unix:" / "tcp:" specs and -chardev socket options (util/chardev-socket.c). */
 typedef struct ChrSocketOpts {
-    const char *path;     /* Unix socket, or NULL for TCP */
-    const char *host;     /* TCP; NULL or "" means loopback */
+    const char *path; /* Unix socket, or NULL for TCP */
+    const char *host; /* TCP; NULL or "" means loopback */
     const char *port;
     bool server;
     bool wait;

@@ -18,10 +18,10 @@
 typedef struct Chardev Chardev;
 
 typedef enum ChrEvent {
-    CHR_EVENT_OPENED,   /* a peer is connected (or the backend is ready) */
-    CHR_EVENT_CLOSED,   /* the peer went away */
-    CHR_EVENT_MUX_IN,   /* this front end got the input focus of a mux chardev */
-    CHR_EVENT_MUX_OUT,  /* ... and lost it */
+    CHR_EVENT_OPENED,  /* a peer is connected (or the backend is ready) */
+    CHR_EVENT_CLOSED,  /* the peer went away */
+    CHR_EVENT_MUX_IN,  /* this front end got the input focus of a mux chardev */
+    CHR_EVENT_MUX_OUT, /* ... and lost it */
 } ChrEvent;
 
 /* How many bytes the front end can take now (0 pauses input). */

@@ -31,12 +31,18 @@ static void print_string(Monitor *mon, JsonObject *args, JsonNode *ret)
 }
 
 static const MonitorCommand test_cmds[] = {
-    { .name = "x-echo", .args_type = "force:-f,device:B,size:o,name:s?,count:i?,on:b?",
-      .fn = echo_args, .hmp_name = "x_echo|xe", .hmp_print = print_string },
-    { .name = "x-fail", .args_type = "device:B", .fn = fail_cmd, .hmp_name = "x_fail" },
-    { .name = "x-rest", .args_type = "line:S", .fn = echo_args, .hmp_name = "x_rest",
-      .hmp_print = print_string },
-    { NULL },
+    {.name = "x-echo",
+     .args_type = "force:-f,device:B,size:o,name:s?,count:i?,on:b?",
+     .fn = echo_args,
+     .hmp_name = "x_echo|xe",
+     .hmp_print = print_string},
+    {.name = "x-fail", .args_type = "device:B", .fn = fail_cmd, .hmp_name = "x_fail"},
+    {.name = "x-rest",
+     .args_type = "line:S",
+     .fn = echo_args,
+     .hmp_name = "x_rest",
+     .hmp_print = print_string},
+    {NULL},
 };
 MONITOR_REGISTER_COMMANDS(test_cmds);
 
@@ -152,7 +158,7 @@ static void rl_feed(ReadLine *rl, const char *bytes)
 
 static void test_readline(void)
 {
-    RLOut out = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
+    RLOut out = {g_string_new(NULL), g_ptr_array_new_with_free_func(g_free)};
     ReadLine rl;
 
     readline_init(&rl, "(qemu) ", rl_print, rl_line, &out);
@@ -161,11 +167,11 @@ static void test_readline(void)
     /* QEMU's echo: reprint the line after moving back, then ESC[K. */
     g_assert_cmpstr(out.screen->str, ==, "(qemu) a\033[K\033[Dab\033[K\n");
     rl_feed(&rl, "cd\r");
-    rl_feed(&rl, "\033[A\033[A\n");                 /* up twice: "ab" */
-    rl_feed(&rl, "xz\033[Dy\n");                    /* left arrow, insert */
-    rl_feed(&rl, "abc\001\033[3~X\005Y\n");         /* home, delete, insert, end */
-    rl_feed(&rl, "one two\027three\n");             /* Ctrl-W */
-    rl_feed(&rl, "typo\177\177\177\n");             /* backspace */
+    rl_feed(&rl, "\033[A\033[A\n");         /* up twice: "ab" */
+    rl_feed(&rl, "xz\033[Dy\n");            /* left arrow, insert */
+    rl_feed(&rl, "abc\001\033[3~X\005Y\n"); /* home, delete, insert, end */
+    rl_feed(&rl, "one two\027three\n");     /* Ctrl-W */
+    rl_feed(&rl, "typo\177\177\177\n");     /* backspace */
     g_assert_cmpuint(out.lines->len, ==, 7);
     g_assert_cmpstr(out.lines->pdata[0], ==, "ab");
     g_assert_cmpstr(out.lines->pdata[1], ==, "cd");
@@ -181,7 +187,7 @@ static void test_readline(void)
 
 static void test_readline_limits(void)
 {
-    RLOut out = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
+    RLOut out = {g_string_new(NULL), g_ptr_array_new_with_free_func(g_free)};
     ReadLine rl;
     char *longline = g_strnfill(READLINE_CMD_BUF_SIZE + 100, 'q');
 
@@ -196,7 +202,7 @@ static void test_readline_limits(void)
     }
     rl_feed(&rl, "\033[A\n");
     g_assert_cmpstr(out.lines->pdata[out.lines->len - 1], ==, "cmd73");
-    rl_feed(&rl, "\033[B\033[B\033[5~\n");          /* down past the end, unknown key */
+    rl_feed(&rl, "\033[B\033[B\033[5~\n"); /* down past the end, unknown key */
     g_assert_cmpstr(out.lines->pdata[out.lines->len - 1], ==, "");
     g_free(longline);
     readline_free(&rl);

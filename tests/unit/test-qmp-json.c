@@ -9,7 +9,7 @@
 #include "monitor/json-writer.h"
 
 typedef struct Collected {
-    GPtrArray *msgs;   /* compact text of each message, or "ERROR" */
+    GPtrArray *msgs; /* compact text of each message, or "ERROR" */
 } Collected;
 
 static void collect(void *opaque, JsonNode *msg)
@@ -28,7 +28,7 @@ static void collect(void *opaque, JsonNode *msg)
  * '|'. */
 static char *split(const char *input, size_t len, size_t chunk)
 {
-    Collected c = { g_ptr_array_new_with_free_func(g_free) };
+    Collected c = {g_ptr_array_new_with_free_func(g_free)};
     JsonStream js;
     char *out;
 
@@ -68,7 +68,8 @@ static void test_boundaries(void)
 static void test_dialect(void)
 {
     check_split("{'execute': 'query-status'}", "{\"execute\": \"query-status\"}");
-    check_split("{'a': 'say \"hi\"', 'b': 'it\\'s'}", "{\"a\": \"say \\\"hi\\\"\", \"b\": \"it's\"}");
+    check_split("{'a': 'say \"hi\"', 'b': 'it\\'s'}",
+                "{\"a\": \"say \\\"hi\\\"\", \"b\": \"it's\"}");
     check_split("{\"a\": \"\\u00e9\\n\"}", "{\"a\": \"\\u00E9\\n\"}");
     check_split("{\"t\": true, \"f\": false}", "{\"t\": true, \"f\": false}");
     check_split("{\"big\": 123456789012345678901234}", "{\"big\": 123456789012345685803008}");
@@ -81,7 +82,7 @@ static void test_errors(void)
     check_split("{\"a\": null}", "ERROR");
     check_split("{\"a\": nul} {}", "ERROR|{}");
     check_split("@{}", "ERROR|{}");
-    check_split("{\"a\": \"\\q\"}", "ERROR");  /* then inside a string again */
+    check_split("{\"a\": \"\\q\"}", "ERROR"); /* then inside a string again */
     check_split("{\"a\": 1,}", "ERROR");
     check_split("}", "ERROR");
     check_split("{\"a\": \"\xff\"}", "ERROR");
@@ -105,7 +106,7 @@ static void test_depth_limit(void)
     }
     g_string_append_c(ok, '}');
     got = split(ok->str, ok->len, 0);
-    g_assert_cmpint(strlen(got), ==, ok->len);  /* the same text back */
+    g_assert_cmpint(strlen(got), ==, ok->len); /* the same text back */
     g_assert_null(strstr(got, "ERROR"));
     g_free(got);
     /* 100000 deep: cut every 1025 levels, the stray closers are errors, nothing crashes. */
@@ -173,7 +174,8 @@ static void test_writer_invalid_utf8(void)
     g_autofree char *got = NULL;
 
     /* json-glib does not check strings set by code: a filename may be anything. */
-    json_node_set_string(n, "a\xff" "b");
+    json_node_set_string(n, "a\xff"
+                            "b");
     got = json_to_qmp_string(n, false);
     g_assert_cmpstr(got, ==, "\"a\\uFFFDb\"");
     json_node_unref(n);
