@@ -82,6 +82,10 @@ void fdctrl_reset(FDCtrl *s, bool do_irq)
     s->msr = FD_MSR_RQM;
     s->reset_sensei = 0;
     timer_del(s->result_timer);
+    /* A reset drops a DMA request left by an aborted command (QEMU keeps it held). */
+    if (s->dma_chann >= 0) {
+        isa_dma_release_dreq(s->dma_chann);
+    }
     s->data_pos = 0;
     s->data_len = 0;
     s->data_multi_track = false;
