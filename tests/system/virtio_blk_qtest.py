@@ -56,6 +56,7 @@ class VirtioBlk:
         qt.outw(p + QUEUE_SEL, 0)
         assert qt.inw(p + QUEUE_NUM) == QSIZE
         qt.ok(f"memset {self.ring:#x} {0x3000:#x} 0")
+        qt.ok(f"memset {self.status:#x} {self.depth:#x} 0xff")
         qt.outl(p + QUEUE_PFN, self.ring >> 12)
         qt.outb(p + STATUS, ACKNOWLEDGE | DRIVER | DRIVER_OK)
         for slot in range(self.depth):
@@ -101,10 +102,10 @@ class VirtioBlk:
         if n > QSIZE - first:
             raw += self.qt.memread(self.used + 4, 8 * (n - (QSIZE - first)))
         slots = [struct.unpack_from("<I", raw, 8 * i)[0] // 3 for i in range(n)]
+        # A slot's status byte stays as the device wrote it until the slot completes again.
         statuses = self.qt.memread(self.status, self.depth)
         for s in slots:
             assert statuses[s] == 0, f"request of slot {s} failed with status {statuses[s]}"
-            self.qt.ok(f"writeb {self.status + s:#x} 0xff")
         self.used_seen = idx
         self.completed += n
         if not self.paused:
@@ -122,8 +123,10 @@ def settle(disks, quiet_s=0.25):
             time.sleep(0.002)
 
 
-def saturate(qt, disks, moments_ns, step_ns=5_000_000, virtual=True):
-    """Keep every disk busy; return {moment: [completed per disk]} for each moment (ns)."""
+def saturate(qt, disks, moments_ns, step_ns=5_000_000, virtual=True, elapsed=None):
+    """Keep every disk busy; return {moment: [completed per disk]} for each moment (ns).
+    In real time the counts are taken a little after each moment: elapsed, if given, gets
+    {moment: ns actually elapsed since the first request when they were taken}."""
     for d in disks:
         d.start()
     counts, now = {}, 0
@@ -141,4 +144,6 @@ def saturate(qt, disks, moments_ns, step_ns=5_000_000, virtual=True):
         if virtual:
             settle(disks)
         counts[moment] = [d.completed for d in disks]
+        if elapsed is not None:
+            elapsed[moment] = moment if virtual else int((time.monotonic() - start) * 1e9)
     return counts
