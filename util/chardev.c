@@ -25,6 +25,7 @@
 static struct termios saved_tty;
 static bool tty_modified;
 static GPtrArray *all_chardevs;
+static Chardev *stdio_chr; /* one process has one stdin: every "stdio" spec shares it */
 
 void chr_restore_terminal(void)
 {
@@ -281,6 +282,7 @@ static void chr_open_stdio(Chardev *chr)
     chr->in_fd = STDIN_FILENO;
     chr->out_fd = STDOUT_FILENO;
     chr->opened = true;
+    stdio_chr = chr;
     chr_stdio_raw();
 }
 
@@ -320,6 +322,9 @@ Chardev *chr_new_from_spec(const char *label, const char *spec, Error **errp)
     if (g_str_has_prefix(spec, "mon:")) {
         spec += 4;
         mux = true;
+    }
+    if (!strcmp(spec, "stdio") && stdio_chr) {
+        return stdio_chr; /* e.g. -nographic -monitor stdio: monitor and serial muxed */
     }
     chr = chr_alloc(label);
     if (!chr_open_spec(chr, spec, errp)) {
@@ -484,6 +489,9 @@ void chr_free(Chardev *chr)
         return;
     }
     g_ptr_array_remove(all_chardevs, chr);
+    if (chr == stdio_chr) {
+        stdio_chr = NULL;
+    }
     if (chr->in_watch) {
         g_source_remove(chr->in_watch);
     }

@@ -222,12 +222,15 @@ def test_no_shutdown_then_reset_required(make_vm, tmp_path, vmm):
     qmp.close()
 
 
-def test_nographic_mux(tmp_path, vmm):
-    """-nographic: the serial port and HMP share stdio; Ctrl-A c switches, Ctrl-A h helps,
-    Ctrl-A x quits."""
+@pytest.mark.parametrize("monitor", [[], ["-monitor", "stdio"]], ids=["default", "stdio"])
+def test_nographic_mux(tmp_path, vmm, monitor):
+    """-nographic: the serial port and HMP share stdio (the default monitor, or an explicit
+    -monitor stdio); Ctrl-A c switches, Ctrl-A h helps, Ctrl-A x quits."""
+    if monitor and vmm != "minivmm":
+        pytest.skip("QEMU refuses two stdio chardevs")
     if vmm == "minivmm":  # not -nodefaults: that drops the default monitor
         cmd = [vmlib.minivmm_binary(), "-machine", "accel=qtest", "-qtest", "null",
-               "-nographic"]
+               "-nographic"] + monitor
     else:
         cmd = [vmlib.qemu_binary(), "-enable-kvm", "-nographic", "-bios", vmlib.SEABIOS,
                "-net", "none"]
