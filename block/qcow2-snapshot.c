@@ -475,7 +475,7 @@ int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list)
     BlockSnapshotInfo *l;
 
     g_mutex_lock(&s->lock);
-    l = g_new0(BlockSnapshotInfo, MAX(s->nb_snapshots, 1));
+    l = s->nb_snapshots ? g_new0(BlockSnapshotInfo, s->nb_snapshots) : NULL;
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
         const Qcow2Snapshot *sn = &s->snapshots[i];
         l[i] = (BlockSnapshotInfo){

@@ -93,7 +93,7 @@ void ide_atapi_identify(IDEState *s)
 {
     uint16_t p[256] = {0};
 
-    p[0] = (2 << 14) | (5 << 8) | (1 << 7) | (2 << 5);   /* removable CD-ROM, 12-byte CDB */
+    p[0] = (2 << 14) | (5 << 8) | (1 << 7) | (2 << 5); /* removable CD-ROM, 12-byte CDB */
     ide_padstr((char *)(p + 10), s->serial, 20);
     p[20] = 3;
     p[21] = 512;
@@ -101,7 +101,7 @@ void ide_atapi_identify(IDEState *s)
     ide_padstr((char *)(p + 23), s->version, 8);
     ide_padstr((char *)(p + 27), s->model, 40);
     p[48] = 1;
-    p[49] = 1 << 9 | 1 << 8;   /* DMA and LBA */
+    p[49] = 1 << 9 | 1 << 8; /* DMA and LBA */
     p[53] = 7;
     p[62] = 7;
     p[63] = 7;
@@ -176,7 +176,7 @@ static void cd_data_to_raw(uint8_t *buf, int64_t lba)
     memset(buf + 1, 0xff, 10);
     buf[11] = 0x00;
     lba_to_msf(buf + 12, lba);
-    buf[15] = 0x01;   /* mode 1 data */
+    buf[15] = 0x01; /* mode 1 data */
     memset(buf + 16 + ATAPI_SECTOR_SIZE, 0, 288);
 }
 
@@ -212,8 +212,7 @@ static void cd_read_sector(IDEState *s)
 static int cd_read_sector_sync(IDEState *s)
 {
     int ret = blk_pread(s->blk, (uint64_t)s->lba * ATAPI_SECTOR_SIZE,
-                        s->io_buffer + (s->cd_sector_size == 2352 ? 16 : 0),
-                        ATAPI_SECTOR_SIZE);
+                        s->io_buffer + (s->cd_sector_size == 2352 ? 16 : 0), ATAPI_SECTOR_SIZE);
 
     if (ret < 0) {
         return ret;
@@ -264,7 +263,7 @@ static void ide_atapi_cmd_reply_end(IDEState *s)
         ide_set_irq(s->bus);
         size = MIN(s->packet_transfer_size, (int64_t)INT32_MAX);
         if (size > bcl) {
-            size = bcl & ~1;   /* the limit must be even then */
+            size = bcl & ~1; /* the limit must be even then */
         }
         s->lcyl = size;
         s->hcyl = size >> 8;
@@ -385,7 +384,7 @@ static void ide_atapi_cmd_read(IDEState *s, int64_t lba, int64_t nb_sectors, int
 
 static void cmd_test_unit_ready(IDEState *s, uint8_t *buf)
 {
-    ide_atapi_cmd_ok(s);   /* not-ready conditions were handled before */
+    ide_atapi_cmd_ok(s); /* not-ready conditions were handled before */
 }
 
 static void cmd_request_sense(IDEState *s, uint8_t *buf)
@@ -412,7 +411,7 @@ static bool inquiry_vpd(IDEState *s, uint8_t *buf, int max_len, unsigned *idx)
         return true;
     case 0x83:
         if (*idx + 24 > (unsigned)max_len) {
-            ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, 0x4b);   /* data phase error */
+            ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, 0x4b); /* data phase error */
             return false;
         }
         memcpy(buf + *idx, "\x02\x00\x00\x14", 4);
@@ -437,7 +436,7 @@ static void cmd_inquiry(IDEState *s, uint8_t *buf)
     int max_len = buf[4];
     unsigned idx, size_idx, preamble;
 
-    if (buf[1] & 0x01) {   /* EVPD: the page in byte 2 */
+    if (buf[1] & 0x01) { /* EVPD: the page in byte 2 */
         preamble = 4;
         size_idx = 3;
         idx = 4;
@@ -466,7 +465,7 @@ static void cmd_get_configuration(IDEState *s, uint8_t *buf)
     int max_len;
     uint32_t len = 12;
 
-    if (buf[2] != 0 || buf[3] != 0) {   /* only feature 0 */
+    if (buf[2] != 0 || buf[3] != 0) { /* only feature 0 */
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
         return;
     }
@@ -477,7 +476,7 @@ static void cmd_get_configuration(IDEState *s, uint8_t *buf)
     } else if (media_is_cd(s)) {
         stw_be(buf + 6, MMC_PROFILE_CD_ROM);
     }
-    buf[10] = 0x02 | 0x01;   /* persistent and current */
+    buf[10] = 0x02 | 0x01; /* persistent and current */
     for (unsigned i = 0; i < G_N_ELEMENTS(profiles); i++) {
         uint8_t *p = buf + 12 + i * 4;
 
@@ -496,14 +495,15 @@ static void cmd_get_event_status_notification(IDEState *s, uint8_t *buf)
     uint8_t class = buf[4];
     unsigned used = 4;
 
-    if (!(buf[1] & 0x01)) {   /* only polled mode */
+    if (!(buf[1] & 0x01)) { /* only polled mode */
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
         return;
     }
     buf[3] = 1 << GESN_MEDIA;
     if (class & (1 << GESN_MEDIA)) {
-        uint8_t status = s->tray_open ? MS_TRAY_OPEN
-                         : blk_is_inserted(s->blk) ? MS_MEDIA_PRESENT : 0;
+        uint8_t status = s->tray_open              ? MS_TRAY_OPEN
+                         : blk_is_inserted(s->blk) ? MS_MEDIA_PRESENT
+                                                   : 0;
         uint8_t event = MEC_NO_CHANGE;
 
         if (status != MS_TRAY_OPEN) {
@@ -521,7 +521,7 @@ static void cmd_get_event_status_notification(IDEState *s, uint8_t *buf)
         buf[6] = buf[7] = 0;
         used = 8;
     } else {
-        buf[2] = 0x80;   /* no event available */
+        buf[2] = 0x80; /* no event available */
     }
     stw_be(buf, used - 4);
     ide_atapi_cmd_reply(s, used, max_len);
@@ -529,7 +529,7 @@ static void cmd_get_event_status_notification(IDEState *s, uint8_t *buf)
 
 static void cmd_read_cdvd_capacity(IDEState *s, uint8_t *buf)
 {
-    stl_be(buf, (s->nb_sectors >> 2) - 1);   /* the last LBA */
+    stl_be(buf, (s->nb_sectors >> 2) - 1); /* the last LBA */
     stl_be(buf + 4, ATAPI_SECTOR_SIZE);
     ide_atapi_cmd_reply(s, 8, 8);
 }
@@ -597,8 +597,8 @@ static int cdrom_read_toc(uint64_t nb_sectors, uint8_t *buf, bool msf, int start
     if (start_track > 1 && start_track != 0xaa) {
         return -1;
     }
-    *q++ = 1;   /* first session */
-    *q++ = 1;   /* last session */
+    *q++ = 1; /* first session */
+    *q++ = 1; /* last session */
     if (start_track <= 1) {
         memcpy(q, "\x00\x14\x01\x00", 4);
         q += 4;
@@ -611,7 +611,7 @@ static int cdrom_read_toc(uint64_t nb_sectors, uint8_t *buf, bool msf, int start
             q += 4;
         }
     }
-    memcpy(q, "\x00\x16\xaa\x00", 4);   /* lead-out */
+    memcpy(q, "\x00\x16\xaa\x00", 4); /* lead-out */
     q += 4;
     if (msf) {
         *q++ = 0;
@@ -628,10 +628,10 @@ static int cdrom_read_toc(uint64_t nb_sectors, uint8_t *buf, bool msf, int start
 static int cdrom_read_toc_raw(uint64_t nb_sectors, uint8_t *buf, bool msf)
 {
     static const uint8_t head[] = {
-        1, 1,                                      /* first, last session */
-        1, 0x14, 0, 0xa0, 0, 0, 0, 0, 1, 0, 0,     /* lead-in: first track */
-        1, 0x14, 0, 0xa1, 0, 0, 0, 0, 1, 0, 0,     /* last track */
-        1, 0x14, 0, 0xa2, 0, 0, 0,                 /* lead-out at ... */
+        1, 1,                                  /* first, last session */
+        1, 0x14, 0, 0xa0, 0, 0, 0, 0, 1, 0, 0, /* lead-in: first track */
+        1, 0x14, 0, 0xa1, 0, 0, 0, 0, 1, 0, 0, /* last track */
+        1, 0x14, 0, 0xa2, 0, 0, 0,             /* lead-out at ... */
     };
     uint8_t *q = buf + 2;
 
@@ -645,7 +645,7 @@ static int cdrom_read_toc_raw(uint64_t nb_sectors, uint8_t *buf, bool msf)
         stl_be(q, nb_sectors);
         q += 4;
     }
-    memcpy(q, "\x01\x14\x00\x01\x00\x00\x00", 7);   /* track 1 at ... */
+    memcpy(q, "\x01\x14\x00\x01\x00\x00\x00", 7); /* track 1 at ... */
     q += 7;
     if (msf) {
         *q++ = 0;
@@ -671,7 +671,7 @@ static void cmd_read_toc_pma_atip(IDEState *s, uint8_t *buf)
     case 0:
         len = cdrom_read_toc(total, buf, msf, buf[6]);
         break;
-    case 1:   /* one session */
+    case 1: /* one session */
         memset(buf, 0, 12);
         buf[1] = 0x0a;
         buf[2] = 0x01;
@@ -693,18 +693,18 @@ static void cmd_read_disc_information(IDEState *s, uint8_t *buf)
 {
     unsigned max_len = lduw_be(buf + 7);
 
-    if (buf[1] & 7) {   /* types 1 and 2 are Blu-ray only */
+    if (buf[1] & 7) { /* types 1 and 2 are Blu-ray only */
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
         return;
     }
     memset(buf, 0, 34);
     buf[1] = 32;
-    buf[2] = 0xe;   /* last session complete, disc finalized */
+    buf[2] = 0xe; /* last session complete, disc finalized */
     buf[3] = 1;
     buf[4] = 1;
     buf[5] = 1;
     buf[6] = 1;
-    buf[7] = 0x20;  /* unrestricted use */
+    buf[7] = 0x20; /* unrestricted use */
     ide_atapi_cmd_reply(s, 34, max_len);
 }
 
@@ -726,11 +726,11 @@ static int mode_sense_page(IDEState *s, uint8_t code, uint8_t *buf)
     case MODE_PAGE_CAPABILITIES:
         len = 30;
         memset(buf + 2, 0, len - 2);
-        buf[10] = 0x3b;   /* reads CD-R/RW, DVD-ROM/R/RAM */
+        buf[10] = 0x3b; /* reads CD-R/RW, DVD-ROM/R/RAM */
         buf[12] = 0x71;
         buf[13] = 3 << 5;
         buf[14] = (1 << 0) | (1 << 3) | (1 << 5) | (s->tray_locked ? 1 << 1 : 0);
-        stw_be(buf + 16, 704);   /* 4x */
+        stw_be(buf + 16, 704); /* 4x */
         buf[19] = 2;
         stw_be(buf + 20, 512);
         stw_be(buf + 22, 704);
@@ -767,14 +767,14 @@ static void cmd_start_stop_unit(IDEState *s, uint8_t *buf)
 {
     bool start = buf[4] & 1, loej = buf[4] & 2;
 
-    if (buf[4] & 0xf0) {   /* a power condition: no load or eject */
+    if (buf[4] & 0xf0) { /* a power condition: no load or eject */
         ide_atapi_cmd_ok(s);
         return;
     }
     if (loej) {
         if (!start && !s->tray_open && s->tray_locked) {
-            ide_atapi_cmd_error(s, blk_is_inserted(s->blk) ? SENSE_NOT_READY
-                                                          : SENSE_ILLEGAL_REQUEST,
+            ide_atapi_cmd_error(s,
+                                blk_is_inserted(s->blk) ? SENSE_NOT_READY : SENSE_ILLEGAL_REQUEST,
                                 ASC_MEDIA_REMOVAL_PREVENTED);
             return;
         }

@@ -84,6 +84,7 @@ static void add_snapshots(JsonObject *o, BlockDriverState *bs)
     JsonArray *a;
 
     if (n <= 0) {
+        bdrv_snapshot_list_free(list, MAX(n, 0));
         return;
     }
     a = json_array_new();
