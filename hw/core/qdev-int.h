@@ -7,8 +7,7 @@
 #include "hw/qdev.h"
 
 const char *qdev_prop_type_name(const Property *prop);
-bool qdev_prop_set_value(DeviceState *dev, const Property *prop, const char *value,
-                         Error **errp);
+bool qdev_prop_set_value(DeviceState *dev, const Property *prop, const char *value, Error **errp);
 void qdev_prop_set_defaults(DeviceState *dev);
 /* Free strings, detach drives. */
 void qdev_prop_release(DeviceState *dev);

@@ -19,9 +19,9 @@ static void *prop_ptr(DeviceState *dev, const Property *prop)
 const char *qdev_prop_type_name(const Property *prop)
 {
     static const char *const names[] = {
-        [PROP_BOOL] = "bool",     [PROP_UINT8] = "uint8",   [PROP_UINT16] = "uint16",
-        [PROP_UINT32] = "uint32", [PROP_INT32] = "int32",   [PROP_UINT64] = "uint64",
-        [PROP_STRING] = "str",    [PROP_DRIVE] = "drive",   [PROP_PCI_DEVFN] = "pci-devfn",
+        [PROP_BOOL] = "bool",     [PROP_UINT8] = "uint8", [PROP_UINT16] = "uint16",
+        [PROP_UINT32] = "uint32", [PROP_INT32] = "int32", [PROP_UINT64] = "uint64",
+        [PROP_STRING] = "str",    [PROP_DRIVE] = "drive", [PROP_PCI_DEVFN] = "pci-devfn",
         [PROP_ENUM] = "enum",
     };
 
@@ -59,8 +59,7 @@ static bool prop_parse_int(const char *name, const char *value, int64_t *out, Er
     return true;
 }
 
-static bool prop_parse_uint64(const char *name, const char *value, uint64_t *out,
-                              Error **errp)
+static bool prop_parse_uint64(const char *name, const char *value, uint64_t *out, Error **errp)
 {
     char *end;
 
@@ -92,8 +91,7 @@ static bool prop_check_range(const Property *prop, int64_t v, Error **errp)
     return true;
 }
 
-static bool prop_set_int(DeviceState *dev, const Property *prop, const char *value,
-                         Error **errp)
+static bool prop_set_int(DeviceState *dev, const Property *prop, const char *value, Error **errp)
 {
     void *p = prop_ptr(dev, prop);
     int64_t v;
@@ -148,8 +146,7 @@ bool qdev_parse_pci_devfn(const char *value, int32_t *devfn)
     return true;
 }
 
-static bool prop_set_drive(DeviceState *dev, const Property *prop, const char *value,
-                           Error **errp)
+static bool prop_set_drive(DeviceState *dev, const Property *prop, const char *value, Error **errp)
 {
     BlockBackend **p = prop_ptr(dev, prop);
     BlockBackend *blk = blk_by_name(value);
@@ -173,8 +170,7 @@ static bool prop_set_drive(DeviceState *dev, const Property *prop, const char *v
     return true;
 }
 
-static bool prop_set_enum(DeviceState *dev, const Property *prop, const char *value,
-                          Error **errp)
+static bool prop_set_enum(DeviceState *dev, const Property *prop, const char *value, Error **errp)
 {
     for (int i = 0; prop->enum_names[i]; i++) {
         if (!strcmp(prop->enum_names[i], value)) {
@@ -182,13 +178,11 @@ static bool prop_set_enum(DeviceState *dev, const Property *prop, const char *va
             return true;
         }
     }
-    error_setg(errp, "Property '%s.%s' doesn't take value '%s'", dev->dc->name, prop->name,
-               value);
+    error_setg(errp, "Property '%s.%s' doesn't take value '%s'", dev->dc->name, prop->name, value);
     return false;
 }
 
-bool qdev_prop_set_value(DeviceState *dev, const Property *prop, const char *value,
-                         Error **errp)
+bool qdev_prop_set_value(DeviceState *dev, const Property *prop, const char *value, Error **errp)
 {
     void *p = prop_ptr(dev, prop);
 
@@ -205,8 +199,8 @@ bool qdev_prop_set_value(DeviceState *dev, const Property *prop, const char *val
         return prop_set_enum(dev, prop, value, errp);
     case PROP_PCI_DEVFN:
         if (!qdev_parse_pci_devfn(value, p)) {
-            error_setg(errp, "Property '%s.%s' doesn't take value '%s'", dev->dc->name,
-                       prop->name, value);
+            error_setg(errp, "Property '%s.%s' doesn't take value '%s'", dev->dc->name, prop->name,
+                       value);
             return false;
         }
         return true;

@@ -10,9 +10,9 @@
 #include "hw/qdev.h"
 #include "qdev-int.h"
 
-static GPtrArray *classes;   /* of const DeviceClass * */
-static GPtrArray *buses;     /* of BusState * */
-static GPtrArray *devices;   /* of DeviceState *, realized, in creation order */
+static GPtrArray *classes; /* of const DeviceClass * */
+static GPtrArray *buses;   /* of BusState * */
+static GPtrArray *devices; /* of DeviceState *, realized, in creation order */
 
 GPtrArray *qdev_classes(void)
 {
@@ -212,8 +212,7 @@ static bool qdev_check_bootindex(DeviceState *dev, Error **errp)
 /* Realize dev and put it on its bus; frees it on failure. */
 static bool qdev_realize(DeviceState *dev, Error **errp)
 {
-    if (!qdev_check_bootindex(dev, errp) ||
-        (dev->dc->realize && !dev->dc->realize(dev, errp))) {
+    if (!qdev_check_bootindex(dev, errp) || (dev->dc->realize && !dev->dc->realize(dev, errp))) {
         qdev_free(dev);
         return false;
     }
@@ -357,8 +356,8 @@ static gint qdev_cmp_bootindex(gconstpointer a, gconstpointer b)
 static char *qdev_fw_path(DeviceState *dev)
 {
     g_autofree char *own = dev->dc->fw_dev_path ? dev->dc->fw_dev_path(dev) : NULL;
-    const char *prefix = dev->parent_bus && dev->parent_bus->fw_path
-                             ? dev->parent_bus->fw_path : "";
+    const char *prefix =
+        dev->parent_bus && dev->parent_bus->fw_path ? dev->parent_bus->fw_path : "";
 
     return own ? g_strdup_printf("%s/%s", prefix, own) : NULL;
 }

@@ -67,7 +67,7 @@ enum {
 enum {
     HD_OK = 1 << IDE_HD,
     CD_OK = 1 << IDE_CD,
-    NONE_OK = 1 << IDE_NONE,       /* an absent master behaves as a disk without medium */
+    NONE_OK = 1 << IDE_NONE, /* an absent master behaves as a disk without medium */
     ALL_OK = HD_OK | CD_OK | NONE_OK,
     HDN_OK = HD_OK | NONE_OK,
     SET_DSC = 1 << 8,
@@ -88,7 +88,8 @@ int64_t ide_get_sector(IDEState *s)
     }
     /* CHS; sector 0 is invalid and gives -1, which the range check refuses. */
     return ((int64_t)((s->hcyl << 8) | s->lcyl) * s->heads + (s->select & ATA_DEV_HS)) *
-               s->sectors + s->sector - 1;
+               s->sectors +
+           s->sector - 1;
 }
 
 void ide_set_sector(IDEState *s, int64_t sector_num)
@@ -390,8 +391,7 @@ static void ide_sector_read(IDEState *s)
     }
     buf = g_malloc(n * IDE_SECTOR_SIZE);
     iov_init_buf(&qiov, buf, n * IDE_SECTOR_SIZE);
-    ide_submit_read(s, (uint64_t)sector_num * IDE_SECTOR_SIZE, &qiov, buf,
-                    ide_sector_read_done);
+    ide_submit_read(s, (uint64_t)sector_num * IDE_SECTOR_SIZE, &qiov, buf, ide_sector_read_done);
 }
 
 static void ide_sector_write(IDEState *s);
@@ -409,8 +409,7 @@ static void ide_sector_write_done(IDEState *s, int ret, void *buf)
     if (s->nsector == 0) {
         ide_transfer_stop(s);
     } else {
-        ide_transfer_start(s, 0, ide_pio_block(s) * IDE_SECTOR_SIZE, PIO_OUT,
-                           ide_sector_write);
+        ide_transfer_start(s, 0, ide_pio_block(s) * IDE_SECTOR_SIZE, PIO_OUT, ide_sector_write);
     }
     ide_set_irq(s->bus);
 }
@@ -429,8 +428,7 @@ static void ide_sector_write(IDEState *s)
     }
     buf = g_memdup2(s->io_buffer, n * IDE_SECTOR_SIZE);
     iov_init_buf(&qiov, buf, n * IDE_SECTOR_SIZE);
-    ide_submit_write(s, (uint64_t)sector_num * IDE_SECTOR_SIZE, &qiov, buf,
-                     ide_sector_write_done);
+    ide_submit_write(s, (uint64_t)sector_num * IDE_SECTOR_SIZE, &qiov, buf, ide_sector_write_done);
 }
 
 /* ---- DMA ---- */
@@ -540,7 +538,7 @@ static bool cmd_identify_packet(IDEState *s, uint8_t cmd)
 static bool cmd_read_pio(IDEState *s, uint8_t cmd)
 {
     if (s->kind == IDE_CD) {
-        ide_set_signature(s);   /* ATA4 8.27.5.2 */
+        ide_set_signature(s); /* ATA4 8.27.5.2 */
         ide_abort_command(s);
         return true;
     }
@@ -692,7 +690,7 @@ void ide_exec_dev_diagnostic(IDEState *s)
     ide_set_signature(s);
     s->error = 0x01;
     if (s->kind == IDE_CD) {
-        s->status = 0;   /* packet devices clear the status, DRDY too (ATAPI 9.10) */
+        s->status = 0; /* packet devices clear the status, DRDY too (ATAPI 9.10) */
     } else {
         s->status = READY_STAT | SEEK_STAT;
         ide_set_irq(s->bus);
@@ -721,7 +719,7 @@ static bool cmd_device_reset(IDEState *s, uint8_t cmd)
 
 static bool cmd_packet(IDEState *s, uint8_t cmd)
 {
-    if (s->feature & 0x02) {   /* overlapped commands are not supported */
+    if (s->feature & 0x02) { /* overlapped commands are not supported */
         ide_abort_command(s);
         return true;
     }
@@ -741,23 +739,23 @@ static bool ide_set_transfer_mode(IDEState *s)
     unsigned val = s->nsector & 0x07;
 
     switch (s->nsector >> 3) {
-    case 0x00:   /* PIO default */
-    case 0x01:   /* PIO mode */
+    case 0x00: /* PIO default */
+    case 0x01: /* PIO mode */
         put_le16(p + 62, 0x07);
         put_le16(p + 63, 0x07);
         put_le16(p + 88, 0x3f);
         return true;
-    case 0x02:   /* single word DMA */
+    case 0x02: /* single word DMA */
         put_le16(p + 62, 0x07 | (1 << (val + 8)));
         put_le16(p + 63, 0x07);
         put_le16(p + 88, 0x3f);
         return true;
-    case 0x04:   /* multiword DMA */
+    case 0x04: /* multiword DMA */
         put_le16(p + 62, 0x07);
         put_le16(p + 63, 0x07 | (1 << (val + 8)));
         put_le16(p + 88, 0x3f);
         return true;
-    case 0x08:   /* Ultra DMA */
+    case 0x08: /* Ultra DMA */
         put_le16(p + 62, 0x07);
         put_le16(p + 63, 0x07);
         put_le16(p + 88, 0x3f | (1 << (val + 8)));
@@ -774,17 +772,27 @@ static bool cmd_set_features(IDEState *s, uint8_t cmd)
         return true;
     }
     switch (s->feature) {
-    case 0x02:   /* write cache enable */
+    case 0x02: /* write cache enable */
         blk_set_enable_write_cache(s->blk, true);
         put_le16(s->identify_data + 85, (1 << 14) | (1 << 5) | 1);
         return true;
-    case 0x82:   /* write cache disable: flush what it holds */
+    case 0x82: /* write cache disable: flush what it holds */
         blk_set_enable_write_cache(s->blk, false);
         put_le16(s->identify_data + 85, (1 << 14) | 1);
         ide_flush_cache(s);
         return false;
-    case 0xcc: case 0x66: case 0xaa: case 0x55: case 0x05: case 0x85:
-    case 0x69: case 0x67: case 0x96: case 0x9a: case 0x42: case 0xc2:
+    case 0xcc:
+    case 0x66:
+    case 0xaa:
+    case 0x55:
+    case 0x05:
+    case 0x85:
+    case 0x69:
+    case 0x67:
+    case 0x96:
+    case 0x9a:
+    case 0x42:
+    case 0xc2:
         return true;
     case 0x03:
         if (ide_set_transfer_mode(s)) {
@@ -855,7 +863,7 @@ void ide_exec_cmd(IDEBus *bus, uint8_t cmd)
     IDEState *s = idebus_active_if(bus);
 
     if (s != &bus->ifs[0] && !s->blk) {
-        return;   /* commands to an absent slave are ignored */
+        return; /* commands to an absent slave are ignored */
     }
     /* Only DEVICE RESET, and only for packet devices, is taken while busy. */
     if ((s->status & (BUSY_STAT | DRQ_STAT)) && (cmd != WIN_DEVICE_RESET || s->kind != IDE_CD)) {

@@ -271,7 +271,10 @@ bool ide_init_drive(IDEState *s, BlockBackend *blk, IDEDriveKind kind, const cha
     } else {
         g_snprintf(s->serial, sizeof(s->serial), "QM%05d", s->drive_serial);
     }
-    g_strlcpy(s->model, model ? model : kind == IDE_CD ? "QEMU DVD-ROM" : "QEMU HARDDISK",
+    g_strlcpy(s->model,
+              model            ? model
+              : kind == IDE_CD ? "QEMU DVD-ROM"
+                               : "QEMU HARDDISK",
               sizeof(s->model));
     /* What QEMU's pc machine reports since 2.5 (qemu_hw_version()). */
     g_strlcpy(s->version, version ? version : "2.5+", sizeof(s->version));

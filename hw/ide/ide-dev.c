@@ -22,8 +22,7 @@ typedef struct IDEDevice {
     int chs_trans;
 } IDEDevice;
 
-static const char *const bios_chs_trans_names[] = {"auto", "none", "lba", "large", "rechs",
-                                                   NULL};
+static const char *const bios_chs_trans_names[] = {"auto", "none", "lba", "large", "rechs", NULL};
 
 /* ---- Backend callbacks ---- */
 
@@ -106,8 +105,7 @@ static bool ide_dev_check_unit(IDEDevice *dev, IDEBus *bus, Error **errp)
 }
 
 /* Geometry and translation from the properties, else from -drive cyls=,heads=,secs=. */
-static bool ide_dev_geometry(IDEDevice *dev, IDEState *s, const DriveInfo *dinfo,
-                             Error **errp)
+static bool ide_dev_geometry(IDEDevice *dev, IDEState *s, const DriveInfo *dinfo, Error **errp)
 {
     uint32_t c = dev->cyls, h = dev->heads, sec = dev->secs;
     int trans = dev->chs_trans;
@@ -174,20 +172,19 @@ static char *ide_dev_fw_path(DeviceState *qdev)
     return g_strdup_printf("disk@%x", ((IDEDevice *)qdev)->unit);
 }
 
-#define IDE_COMMON_PROPS                                          \
-    DEFINE_PROP_DRIVE("drive", IDEDevice, blk),                   \
-    DEFINE_PROP_BOOTINDEX(IDEDevice, bootindex),                  \
-    DEFINE_PROP_STRING("ver", IDEDevice, version),                \
-    DEFINE_PROP_STRING("serial", IDEDevice, serial),              \
-    DEFINE_PROP_STRING("model", IDEDevice, model),                \
-    DEFINE_PROP_UINT32("unit", IDEDevice, unit, UINT32_MAX)
+#define IDE_COMMON_PROPS                                                                           \
+    DEFINE_PROP_DRIVE("drive", IDEDevice, blk), DEFINE_PROP_BOOTINDEX(IDEDevice, bootindex),       \
+        DEFINE_PROP_STRING("ver", IDEDevice, version),                                             \
+        DEFINE_PROP_STRING("serial", IDEDevice, serial),                                           \
+        DEFINE_PROP_STRING("model", IDEDevice, model),                                             \
+        DEFINE_PROP_UINT32("unit", IDEDevice, unit, UINT32_MAX)
 
-#define IDE_CHS_PROPS                                             \
-    DEFINE_PROP_UINT32("cyls", IDEDevice, cyls, 0),               \
-    DEFINE_PROP_UINT32("heads", IDEDevice, heads, 0),             \
-    DEFINE_PROP_UINT32("secs", IDEDevice, secs, 0),               \
-    DEFINE_PROP_ENUM("bios-chs-trans", IDEDevice, chs_trans, 0, bios_chs_trans_names, \
-                     "Logical CHS translation algorithm, auto/none/lba/large/rechs")
+#define IDE_CHS_PROPS                                                                              \
+    DEFINE_PROP_UINT32("cyls", IDEDevice, cyls, 0),                                                \
+        DEFINE_PROP_UINT32("heads", IDEDevice, heads, 0),                                          \
+        DEFINE_PROP_UINT32("secs", IDEDevice, secs, 0),                                            \
+        DEFINE_PROP_ENUM("bios-chs-trans", IDEDevice, chs_trans, 0, bios_chs_trans_names,          \
+                         "Logical CHS translation algorithm, auto/none/lba/large/rechs")
 
 static const Property ide_hd_props[] = {
     IDE_COMMON_PROPS,

@@ -16,7 +16,7 @@
 #include "util/iov.h"
 
 #define IDE_SECTOR_SIZE 512
-#define IDE_BUF_SECTORS 256                 /* io_buffer: 128 KiB (+4, as QEMU's) */
+#define IDE_BUF_SECTORS 256 /* io_buffer: 128 KiB (+4, as QEMU's) */
 #define IDE_BUF_SIZE (IDE_BUF_SECTORS * IDE_SECTOR_SIZE + 4)
 #define IDE_MAX_MULT_SECTORS 16
 #define ATAPI_PACKET_SIZE 12
@@ -40,8 +40,8 @@ enum {
 
 /* Device control register. */
 enum {
-    IDE_CTRL_DISABLE_IRQ = 0x02,  /* nIEN */
-    IDE_CTRL_RESET = 0x04,        /* SRST */
+    IDE_CTRL_DISABLE_IRQ = 0x02, /* nIEN */
+    IDE_CTRL_RESET = 0x04,       /* SRST */
     IDE_CTRL_HOB = 0x80,
 };
 
@@ -79,7 +79,7 @@ enum {
 /* Bus-master IDE command and status registers. */
 enum {
     BM_CMD_START = 0x01,
-    BM_CMD_READ = 0x08,    /* direction: device to memory */
+    BM_CMD_READ = 0x08, /* direction: device to memory */
     BM_STATUS_DMAING = 0x01,
     BM_STATUS_ERROR = 0x02,
     BM_STATUS_INT = 0x04,
@@ -97,9 +97,9 @@ typedef void EndTransferFunc(IDEState *s);
 
 /* The end of a PIO data phase: what the next data port access past the window does. */
 typedef enum IDEPioPhase {
-    PIO_NONE,        /* data port reads 0 / ignores writes */
-    PIO_IN,          /* device to host (IDENTIFY, READ, ATAPI reply) */
-    PIO_OUT,         /* host to device (WRITE, the ATAPI packet) */
+    PIO_NONE, /* data port reads 0 / ignores writes */
+    PIO_IN,   /* device to host (IDENTIFY, READ, ATAPI reply) */
+    PIO_OUT,  /* host to device (WRITE, the ATAPI packet) */
 } IDEPioPhase;
 
 struct IDEState {
@@ -107,24 +107,24 @@ struct IDEState {
     int unit;
     IDEDriveKind kind;
     BlockBackend *blk;
-    DeviceState *dev;          /* the ide-hd/ide-cd device, NULL when none */
+    DeviceState *dev; /* the ide-hd/ide-cd device, NULL when none */
     /* identity */
     char serial[21];
     char model[41];
     char version[9];
-    int drive_serial;          /* QEMU's QM%05d numbering */
-    uint64_t nb_sectors;       /* in 512-byte units */
+    int drive_serial;    /* QEMU's QM%05d numbering */
+    uint64_t nb_sectors; /* in 512-byte units */
     int cylinders, heads, sectors;
-    int chs_trans;             /* BiosAtaTranslation */
+    int chs_trans; /* BiosAtaTranslation */
     uint16_t identify_data[256];
     bool identify_set;
     /* task file */
     uint8_t feature, error, sector, lcyl, hcyl, select, status;
-    uint32_t nsector;          /* after the LBA48 transform up to 65536 */
+    uint32_t nsector; /* after the LBA48 transform up to 65536 */
     uint8_t hob_feature, hob_nsector, hob_sector, hob_lcyl, hob_hcyl;
     bool lba48;
     int mult_sectors;
-    int req_nb_sectors;        /* sectors per PIO block */
+    int req_nb_sectors; /* sectors per PIO block */
     /* PIO data window into io_buffer */
     uint8_t *io_buffer;
     uint32_t data_pos, data_end;
@@ -135,13 +135,13 @@ struct IDEState {
     bool req_busy;
     /* DMA */
     IDEDMACmd dma_cmd;
-    uint32_t io_buffer_size;   /* bytes the PRDs describe / the ATAPI chunk */
+    uint32_t io_buffer_size; /* bytes the PRDs describe / the ATAPI chunk */
     uint32_t io_buffer_index;
     /* ATAPI */
     uint8_t sense_key, asc;
-    int cdrom_changed;         /* 1: report not ready, 2: then unit attention */
+    int cdrom_changed; /* 1: report not ready, 2: then unit attention */
     bool atapi_dma;
-    int64_t lba;               /* next CD sector to read, -1 for a reply */
+    int64_t lba; /* next CD sector to read, -1 for a reply */
     int64_t packet_transfer_size;
     int elementary_transfer_size;
     int cd_sector_size;
@@ -153,8 +153,8 @@ struct BMDMAState {
     IDEBus *bus;
     uint8_t cmd;
     uint8_t status;
-    uint32_t addr;             /* PRD table base */
-    uint32_t cur_addr;         /* next PRD entry */
+    uint32_t addr;     /* PRD table base */
+    uint32_t cur_addr; /* next PRD entry */
     uint32_t cur_prd_addr;
     uint32_t cur_prd_len;
     bool cur_prd_last;
@@ -165,13 +165,13 @@ struct BMDMAState {
 
 struct IDEBus {
     IDEState ifs[2];
-    int bus_id;                /* 0 primary, 1 secondary */
-    int unit;                  /* selected drive */
-    uint8_t cmd;               /* device control */
-    unsigned irq;              /* ISA IRQ */
+    int bus_id;   /* 0 primary, 1 secondary */
+    int unit;     /* selected drive */
+    uint8_t cmd;  /* device control */
+    unsigned irq; /* ISA IRQ */
     BMDMAState bmdma;
-    BusState *qbus;            /* "ide.N" */
-    DeviceState *devs[2];      /* ide-hd/ide-cd devices, by unit */
+    BusState *qbus;       /* "ide.N" */
+    DeviceState *devs[2]; /* ide-hd/ide-cd devices, by unit */
 };
 
 static inline IDEState *idebus_active_if(IDEBus *bus)
@@ -206,7 +206,7 @@ void ide_ctrl_write(IDEBus *bus, uint8_t val);
 /* Set up a drive for a device (kind, backend, identity); false with errp. */
 bool ide_init_drive(IDEState *s, BlockBackend *blk, IDEDriveKind kind, const char *serial,
                     const char *model, const char *version, Error **errp);
-void ide_padstr(char *dst, const char *src, int len);   /* byte-swapped ATA strings */
+void ide_padstr(char *dst, const char *src, int len); /* byte-swapped ATA strings */
 void ide_padstr8(uint8_t *dst, int len, const char *src);
 
 /* ---- ata.c ---- */

@@ -107,7 +107,7 @@ static const PCIDeviceInfo piix_ide_info = {
     .name = "piix3-ide",
     .vendor_id = PCI_VENDOR_ID_INTEL,
     .device_id = 0x7010,
-    .class_code = 0x010180,   /* IDE, legacy mode, bus master */
+    .class_code = 0x010180, /* IDE, legacy mode, bus master */
     .header_type = PCI_HEADER_TYPE_NORMAL,
     .reset = piix_ide_reset,
 };
@@ -123,9 +123,8 @@ static bool piix_ide_create_drives(PIIXIDEState *d, Error **errp)
             if (!blk) {
                 continue;
             }
-            if (!qdev_create_on_bus(dinfo->media_cd ? "ide-cd" : "ide-hd", d->bus[b].qbus,
-                                    errp, "unit", u ? "1" : "0", "drive", blk_name(blk),
-                                    NULL)) {
+            if (!qdev_create_on_bus(dinfo->media_cd ? "ide-cd" : "ide-hd", d->bus[b].qbus, errp,
+                                    "unit", u ? "1" : "0", "drive", blk_name(blk), NULL)) {
                 return false;
             }
         }
@@ -146,8 +145,8 @@ bool piix3_ide_init(PCIBus *pci, int devfn, Error **errp)
     for (int i = 0; i < 2; i++) {
         IDEBus *bus = &d->bus[i];
         g_autofree char *name = g_strdup_printf("ide.%d", i);
-        g_autofree char *fw = g_strdup_printf("/pci@i0cf8/ide@%x,%x/drive@%d",
-                                              PCI_SLOT(devfn), PCI_FUNC(devfn), i);
+        g_autofree char *fw =
+            g_strdup_printf("/pci@i0cf8/ide@%x,%x/drive@%d", PCI_SLOT(devfn), PCI_FUNC(devfn), i);
 
         ide_bus_init(bus, i, piix_ide_ports[i].irq, 1 + 2 * i);
         portio_add(piix_ide_ports[i].iobase, 8, &piix_ide_cmd_ops, bus, "ide-cmd");
@@ -160,8 +159,7 @@ bool piix3_ide_init(PCIBus *pci, int devfn, Error **errp)
     return piix_ide_create_drives(d, errp);
 }
 
-static void ide_cmos_init_hd(RTCState *rtc, unsigned type_ofs, unsigned info_ofs,
-                             const IDEState *s)
+static void ide_cmos_init_hd(RTCState *rtc, unsigned type_ofs, unsigned info_ofs, const IDEState *s)
 {
     rtc_set_memory(rtc, type_ofs, 47);
     rtc_set_memory(rtc, info_ofs, s->cylinders);

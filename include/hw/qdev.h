@@ -72,14 +72,16 @@ typedef enum PropType {
 typedef struct Property {
     const char *name;
     PropType type;
-    size_t offset;            /* of the field in the device's state struct */
-    int64_t defval;           /* for everything but strings and drives */
+    size_t offset;                 /* of the field in the device's state struct */
+    int64_t defval;                /* for everything but strings and drives */
     const char *const *enum_names; /* PROP_ENUM: NULL-terminated */
-    const char *desc;         /* shown in "-device DRIVER,help" when set */
+    const char *desc;              /* shown in "-device DRIVER,help" when set */
 } Property;
 
-#define QDEV_PROP(_name, _type, _state, _field, _def) \
-    { .name = (_name), .type = (_type), .offset = offsetof(_state, _field), .defval = (_def) }
+#define QDEV_PROP(_name, _type, _state, _field, _def)                                              \
+    {                                                                                              \
+        .name = (_name), .type = (_type), .offset = offsetof(_state, _field), .defval = (_def)     \
+    }
 #define DEFINE_PROP_BOOL(n, s, f, d) QDEV_PROP(n, PROP_BOOL, s, f, d)
 #define DEFINE_PROP_UINT8(n, s, f, d) QDEV_PROP(n, PROP_UINT8, s, f, d)
 #define DEFINE_PROP_UINT16(n, s, f, d) QDEV_PROP(n, PROP_UINT16, s, f, d)
@@ -88,26 +90,33 @@ typedef struct Property {
 #define DEFINE_PROP_UINT64(n, s, f, d) QDEV_PROP(n, PROP_UINT64, s, f, d)
 #define DEFINE_PROP_STRING(n, s, f) QDEV_PROP(n, PROP_STRING, s, f, 0)
 #define DEFINE_PROP_DRIVE(n, s, f) QDEV_PROP(n, PROP_DRIVE, s, f, 0)
-#define DEFINE_PROP_PCI_DEVFN(n, s, f, d)                                              \
-    { .name = (n), .type = PROP_PCI_DEVFN, .offset = offsetof(s, f), .defval = (d),   \
-      .desc = "Slot and optional function number, example: 06.0 or 06" }
-#define DEFINE_PROP_ENUM(n, s, f, d, names, dsc)                                       \
-    { .name = (n), .type = PROP_ENUM, .offset = offsetof(s, f), .defval = (d),        \
-      .enum_names = (names), .desc = (dsc) }
+#define DEFINE_PROP_PCI_DEVFN(n, s, f, d)                                                          \
+    {                                                                                              \
+        .name = (n), .type = PROP_PCI_DEVFN, .offset = offsetof(s, f), .defval = (d),              \
+        .desc = "Slot and optional function number, example: 06.0 or 06"                           \
+    }
+#define DEFINE_PROP_ENUM(n, s, f, d, names, dsc)                                                   \
+    {                                                                                              \
+        .name = (n), .type = PROP_ENUM, .offset = offsetof(s, f), .defval = (d),                   \
+        .enum_names = (names), .desc = (dsc)                                                       \
+    }
 /* bootindex: int32, -1 (not in the boot order) by default. */
 #define DEFINE_PROP_BOOTINDEX(s, f) QDEV_PROP("bootindex", PROP_INT32, s, f, -1)
-#define DEFINE_PROP_END { .name = NULL }
+#define DEFINE_PROP_END                                                                            \
+    {                                                                                              \
+        .name = NULL                                                                               \
+    }
 
 struct DeviceClass {
-    const char *name;          /* the -device driver name */
-    const char *alias;         /* a second name ("virtio-blk"), or NULL */
-    const char *desc;          /* one line for "-device help", or NULL */
+    const char *name;  /* the -device driver name */
+    const char *alias; /* a second name ("virtio-blk"), or NULL */
+    const char *desc;  /* one line for "-device help", or NULL */
     DeviceCategory category;
-    const char *bus_type;      /* QBUS_TYPE_*: the bus it plugs into; NULL: none */
-    size_t instance_size;      /* of the state struct that starts with DeviceState */
-    const Property *props;     /* DEFINE_PROP_END terminated; may be NULL */
-    bool no_user;              /* board-created only: not in -device help, not creatable */
-    bool hotpluggable;         /* device_del may remove it */
+    const char *bus_type;  /* QBUS_TYPE_*: the bus it plugs into; NULL: none */
+    size_t instance_size;  /* of the state struct that starts with DeviceState */
+    const Property *props; /* DEFINE_PROP_END terminated; may be NULL */
+    bool no_user;          /* board-created only: not in -device help, not creatable */
+    bool hotpluggable;     /* device_del may remove it */
     bool (*realize)(DeviceState *dev, Error **errp);
     void (*unrealize)(DeviceState *dev);
     /* The device's part of its OpenFirmware boot path ("drive@1/disk@0"), for bootindex. */
@@ -115,20 +124,20 @@ struct DeviceClass {
 };
 
 struct BusState {
-    char *name;                /* "pci.0", "ide.1" */
-    const char *type;          /* QBUS_TYPE_* */
-    DeviceState *parent;       /* the controller, NULL for the board's root PCI bus */
-    unsigned max_dev;          /* 0: unlimited */
-    bool hotplug;              /* devices on it may be added/removed at run time */
-    void *opaque;              /* the bus implementation: PCIBus *, IDEBus * */
-    GPtrArray *children;       /* of DeviceState * */
+    char *name;          /* "pci.0", "ide.1" */
+    const char *type;    /* QBUS_TYPE_* */
+    DeviceState *parent; /* the controller, NULL for the board's root PCI bus */
+    unsigned max_dev;    /* 0: unlimited */
+    bool hotplug;        /* devices on it may be added/removed at run time */
+    void *opaque;        /* the bus implementation: PCIBus *, IDEBus * */
+    GPtrArray *children; /* of DeviceState * */
     /* Prefix of the OpenFirmware path of devices on this bus ("/pci@i0cf8/ide@1,1"). */
     char *fw_path;
 };
 
 struct DeviceState {
     const DeviceClass *dc;
-    char *id;                  /* -device id=, or NULL */
+    char *id; /* -device id=, or NULL */
     BusState *parent_bus;
     bool realized;
 };
@@ -169,8 +178,8 @@ bool qdev_unplug(const char *id, Error **errp);
  * For boards: a device of a registered type on bus, with properties given as
  * "name", "value" string pairs (NULL-terminated), realized. Same errors as above.
  */
-DeviceState *qdev_create_on_bus(const char *driver, BusState *bus, Error **errp, ...)
-    G_GNUC_NULL_TERMINATED;
+DeviceState *qdev_create_on_bus(const char *driver, BusState *bus, Error **errp,
+                                ...) G_GNUC_NULL_TERMINATED;
 DeviceState *qdev_find(const char *id);
 /* Set one property from its string form, before realize; errors as -device. */
 bool qdev_prop_parse(DeviceState *dev, const char *name, const char *value, Error **errp);

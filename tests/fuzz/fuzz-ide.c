@@ -19,7 +19,7 @@
 #define BMIBA 0xc000
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
-#define PIIX3_IDE_CONFIG 0x80000900u   /* 00:01.1 */
+#define PIIX3_IDE_CONFIG 0x80000900u /* 00:01.1 */
 
 static BlockBackend *ide_blks[2];
 
@@ -49,7 +49,7 @@ static void ide_fuzz_command(FuzzInput *in, uint16_t base)
     ide_out(base + 6, select, 1);
     for (unsigned reg = 1; reg <= 5; reg++) {
         ide_out(base + reg, fuzz_u8(in), 1);
-        if (select & 0x01) {   /* the HOB bytes of an LBA48 command too */
+        if (select & 0x01) { /* the HOB bytes of an LBA48 command too */
             ide_out(base + reg, fuzz_u8(in), 1);
         }
     }
@@ -59,7 +59,7 @@ static void ide_fuzz_command(FuzzInput *in, uint16_t base)
 static void ide_fuzz_packet(FuzzInput *in)
 {
     ide_out(0x176, 0xa0, 1);
-    ide_out(0x171, fuzz_u8(in) & 1, 1);   /* PIO or DMA */
+    ide_out(0x171, fuzz_u8(in) & 1, 1); /* PIO or DMA */
     ide_out(0x174, fuzz_u8(in), 1);
     ide_out(0x175, fuzz_u8(in), 1);
     ide_out(0x177, 0xa0, 1);
@@ -76,11 +76,10 @@ static void ide_fuzz_prd(FuzzInput *in)
     uint32_t table = FUZZ_SCRATCH_BASE + (fuzz_u16(in) & 0xfff8);
 
     ide_map_bmdma();
-    for (unsigned i = 0; i < n && table + 8 * i + 8 <= FUZZ_SCRATCH_BASE + FUZZ_SCRATCH_SIZE;
-         i++) {
+    for (unsigned i = 0; i < n && table + 8 * i + 8 <= FUZZ_SCRATCH_BASE + FUZZ_SCRATCH_SIZE; i++) {
         uint32_t prd[2] = {fuzz_u32(in), fuzz_u32(in)};
 
-        if (!(prd[0] & 0x80000000u)) {   /* mostly inside the scratch area */
+        if (!(prd[0] & 0x80000000u)) { /* mostly inside the scratch area */
             prd[0] = FUZZ_SCRATCH_BASE + (prd[0] & 0xffff);
         }
         guest_mem_write(table + 8 * i, prd, sizeof(prd));

@@ -19,8 +19,8 @@
 #define IDE_CTRL 0x3f6
 #define PRD_TABLE 0x3000000ull
 #define IDE_DATA 0x3100000ull
-#define CHUNK 256u                 /* sectors per command: 128 KiB */
-#define MULT 16u                   /* sectors per PIO block */
+#define CHUNK 256u /* sectors per command: 128 KiB */
+#define MULT 16u   /* sectors per PIO block */
 #define SECTOR 512u
 #define SPIN_LIMIT 100000000ull
 
@@ -166,7 +166,7 @@ static void prd_set(unsigned i, uint32_t addr, uint32_t size)
 /* One 128 KiB command by DMA over two 64 KiB PRDs. */
 static bool ide_dma(bool write, uint64_t lba)
 {
-    prd_set(0, IDE_DATA, 0);                               /* 0: 64 KiB */
+    prd_set(0, IDE_DATA, 0); /* 0: 64 KiB */
     prd_set(1, IDE_DATA + 0x10000, 0x80000000u);
     ide_taskfile(lba, CHUNK);
     /* nIEN is set, so the Interrupt bit stays clear (as on QEMU): the engine stops. */
@@ -203,7 +203,7 @@ static int ide_run(int argc, char **argv)
     uint64_t size = argc > 1 ? strtou64(argv[1], &end) : 16;
     const char *mode = argc > 2 ? argv[2] : "pio";
     bool dma = !strcmp(mode, "dma");
-    bool write_dma = dma || !strcmp(mode, "pioread");   /* PIO writes crawl on this host */
+    bool write_dma = dma || !strcmp(mode, "pioread"); /* PIO writes crawl on this host */
     uint64_t bytes = size << (*end == 'k' ? 10 : 20);
     unsigned chunks = bytes / (CHUNK * SECTOR);
     uint64_t t0, t1, t2;
@@ -214,7 +214,7 @@ static int ide_run(int argc, char **argv)
     }
     outb(IDE_CMD + 6, 0xa0);
     outb(IDE_CMD + 2, MULT);
-    outb(IDE_CMD + 7, 0xc6);   /* SET MULTIPLE MODE */
+    outb(IDE_CMD + 7, 0xc6); /* SET MULTIPLE MODE */
     if (ide_wait() & ERR) {
         report_fail("SET MULTIPLE MODE refused");
         return -1;
@@ -225,7 +225,7 @@ static int ide_run(int argc, char **argv)
     if (!ide_pass(true, write_dma, chunks)) {
         return -1;
     }
-    outb(IDE_CMD + 7, 0xea);   /* FLUSH CACHE EXT */
+    outb(IDE_CMD + 7, 0xea); /* FLUSH CACHE EXT */
     if (ide_wait() & ERR) {
         report_fail("flush failed");
         return -1;

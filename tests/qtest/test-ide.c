@@ -26,25 +26,54 @@
 #define BUF2_ADDR 0x300000
 
 enum {
-    REG_DATA = 0, REG_ERROR = 1, REG_FEATURE = 1, REG_NSECTOR = 2, REG_SECTOR = 3,
-    REG_LCYL = 4, REG_HCYL = 5, REG_DEVICE = 6, REG_STATUS = 7, REG_COMMAND = 7,
+    REG_DATA = 0,
+    REG_ERROR = 1,
+    REG_FEATURE = 1,
+    REG_NSECTOR = 2,
+    REG_SECTOR = 3,
+    REG_LCYL = 4,
+    REG_HCYL = 5,
+    REG_DEVICE = 6,
+    REG_STATUS = 7,
+    REG_COMMAND = 7,
 };
 
 enum {
-    ERR = 0x01, DRQ = 0x08, DSC = 0x10, DRDY = 0x40, BSY = 0x80,
+    ERR = 0x01,
+    DRQ = 0x08,
+    DSC = 0x10,
+    DRDY = 0x40,
+    BSY = 0x80,
     ABRT = 0x04,
-    NIEN = 0x02, SRST = 0x04,
+    NIEN = 0x02,
+    SRST = 0x04,
     DEV_LBA = 0x40,
-    BM_CMD_START = 0x01, BM_CMD_TO_MEM = 0x08,
-    BM_STS_ACTIVE = 0x01, BM_STS_ERROR = 0x02, BM_STS_INTR = 0x04,
+    BM_CMD_START = 0x01,
+    BM_CMD_TO_MEM = 0x08,
+    BM_STS_ACTIVE = 0x01,
+    BM_STS_ERROR = 0x02,
+    BM_STS_INTR = 0x04,
 };
 
 enum {
-    CMD_READ = 0x20, CMD_READ_EXT = 0x24, CMD_READ_DMA_EXT = 0x25, CMD_WRITE = 0x30,
-    CMD_WRITE_EXT = 0x34, CMD_VERIFY = 0x40, CMD_DIAGNOSE = 0x90, CMD_SPECIFY = 0x91,
-    CMD_PACKET = 0xa0, CMD_IDENTIFY_PACKET = 0xa1, CMD_READ_MULTIPLE = 0xc4,
-    CMD_WRITE_MULTIPLE = 0xc5, CMD_SET_MULTIPLE = 0xc6, CMD_READ_DMA = 0xc8,
-    CMD_WRITE_DMA = 0xca, CMD_FLUSH = 0xe7, CMD_FLUSH_EXT = 0xea, CMD_IDENTIFY = 0xec,
+    CMD_READ = 0x20,
+    CMD_READ_EXT = 0x24,
+    CMD_READ_DMA_EXT = 0x25,
+    CMD_WRITE = 0x30,
+    CMD_WRITE_EXT = 0x34,
+    CMD_VERIFY = 0x40,
+    CMD_DIAGNOSE = 0x90,
+    CMD_SPECIFY = 0x91,
+    CMD_PACKET = 0xa0,
+    CMD_IDENTIFY_PACKET = 0xa1,
+    CMD_READ_MULTIPLE = 0xc4,
+    CMD_WRITE_MULTIPLE = 0xc5,
+    CMD_SET_MULTIPLE = 0xc6,
+    CMD_READ_DMA = 0xc8,
+    CMD_WRITE_DMA = 0xca,
+    CMD_FLUSH = 0xe7,
+    CMD_FLUSH_EXT = 0xea,
+    CMD_IDENTIFY = 0xec,
     CMD_SET_FEATURES = 0xef,
 };
 
@@ -52,7 +81,7 @@ typedef struct IDEChan {
     QTestState *qts;
     uint16_t base, ctrl;
     int irq;
-    uint16_t bm;      /* this channel's bus-master registers, 0 until mapped */
+    uint16_t bm; /* this channel's bus-master registers, 0 until mapped */
     char *image;
 } IDEChan;
 
@@ -95,8 +124,7 @@ static void read_image(const char *path, uint64_t offset, void *buf, size_t len)
 /* ---- Channels ---- */
 
 /* Start the VMM with args, "@IMG@" standing for a fresh image of the given size. */
-static IDEChan *ide_start(const char *args, uint64_t sectors, unsigned sector_size,
-                          bool secondary)
+static IDEChan *ide_start(const char *args, uint64_t sectors, unsigned sector_size, bool secondary)
 {
     IDEChan *c = g_new0(IDEChan, 1);
     g_auto(GStrv) parts = g_strsplit(args, "@IMG@", -1);
@@ -212,9 +240,8 @@ static void check_pattern(const uint8_t *buf, uint64_t first_sector, unsigned se
     for (unsigned s = 0; s < sectors; s++) {
         for (unsigned i = 0; i < sector_size; i++) {
             if (buf[s * sector_size + i] != pattern_byte(first_sector + s, i, seed)) {
-                g_error("sector %" G_GUINT64_FORMAT " byte %u: %#x, expected %#x",
-                        first_sector + s, i, buf[s * sector_size + i],
-                        pattern_byte(first_sector + s, i, seed));
+                g_error("sector %" G_GUINT64_FORMAT " byte %u: %#x, expected %#x", first_sector + s,
+                        i, buf[s * sector_size + i], pattern_byte(first_sector + s, i, seed));
             }
         }
     }
@@ -265,11 +292,12 @@ static IDEChan *disk_start(const char *const *extra)
     g_autofree char *opts = NULL;
 
     if (!extra) {
-        return ide_start("-m 128 -drive if=ide,index=0,format=raw,file=@IMG@", DISK_SECTORS,
-                         SECTOR, false);
+        return ide_start("-m 128 -drive if=ide,index=0,format=raw,file=@IMG@", DISK_SECTORS, SECTOR,
+                         false);
     }
     opts = g_strdup_printf("-m 128 -drive if=none,id=d0,format=raw,file=@IMG@%s "
-                           "-device ide-hd,drive=d0,bus=ide.0%s", extra[0], extra[1]);
+                           "-device ide-hd,drive=d0,bus=ide.0%s",
+                           extra[0], extra[1]);
     return ide_start(opts, DISK_SECTORS, SECTOR, false);
 }
 
@@ -307,20 +335,21 @@ static void test_identify(void)
         int word;
         uint16_t val;
     } expected[] = {
-        {0, 0x0040}, {1, 130}, {3, 16}, {4, 512 * 63}, {5, 512}, {6, 63}, {20, 3},
-        {21, 512}, {22, 4}, {47, 0x8010}, {48, 1}, {49, 0x0b00}, {51, 0x200}, {52, 0x200},
-        {53, 7}, {54, 130}, {55, 16}, {56, 63}, {57, 0xffe0}, {58, 1}, {59, 0x110},
-        {60, 0x0000}, {61, 0x0002}, {62, 7}, {63, 7}, {64, 3}, {65, 120}, {66, 120},
-        {67, 120}, {68, 120}, {80, 0xf0}, {81, 0x16}, {82, 0x4021}, {83, 0x7400},
-        {84, 0x4000}, {85, 0x4021}, {86, 0x3400}, {87, 0x4000}, {88, 0x203f},
-        {93, 0x6001}, {100, 0}, {101, 2}, {102, 0}, {103, 0},
+        {0, 0x0040},  {1, 130},     {3, 16},      {4, 512 * 63}, {5, 512},     {6, 63},
+        {20, 3},      {21, 512},    {22, 4},      {47, 0x8010},  {48, 1},      {49, 0x0b00},
+        {51, 0x200},  {52, 0x200},  {53, 7},      {54, 130},     {55, 16},     {56, 63},
+        {57, 0xffe0}, {58, 1},      {59, 0x110},  {60, 0x0000},  {61, 0x0002}, {62, 7},
+        {63, 7},      {64, 3},      {65, 120},    {66, 120},     {67, 120},    {68, 120},
+        {80, 0xf0},   {81, 0x16},   {82, 0x4021}, {83, 0x7400},  {84, 0x4000}, {85, 0x4021},
+        {86, 0x3400}, {87, 0x4000}, {88, 0x203f}, {93, 0x6001},  {100, 0},     {101, 2},
+        {102, 0},     {103, 0},
     };
 
     ide_identify(c, id);
     for (size_t i = 0; i < G_N_ELEMENTS(expected); i++) {
         if (id[expected[i].word] != expected[i].val) {
-            g_error("IDENTIFY word %d: %#x, expected %#x", expected[i].word,
-                    id[expected[i].word], expected[i].val);
+            g_error("IDENTIFY word %d: %#x, expected %#x", expected[i].word, id[expected[i].word],
+                    expected[i].val);
         }
     }
     check_ata_string(id + 10, 10, "SER-42");
@@ -340,7 +369,7 @@ static void test_identify_defaults(void)
     g_assert_cmpuint(id[1], ==, 100);
     g_assert_cmpuint(id[3], ==, 8);
     g_assert_cmpuint(id[6], ==, 32);
-    g_assert_cmphex(id[85], ==, 0x4001);   /* write cache off */
+    g_assert_cmphex(id[85], ==, 0x4001); /* write cache off */
     ide_stop(c);
 }
 
@@ -513,7 +542,7 @@ static void test_errors(void)
     ide_outb(c, REG_COMMAND, CMD_VERIFY);
     ide_check_done(c, DRDY | DSC, true);
     ide_outb(c, REG_FEATURE, 0x03);
-    ide_outb(c, REG_NSECTOR, 0x42);  /* UDMA 2 */
+    ide_outb(c, REG_NSECTOR, 0x42); /* UDMA 2 */
     ide_outb(c, REG_COMMAND, CMD_SET_FEATURES);
     ide_check_done(c, DRDY | DSC, true);
     ide_outb(c, REG_FEATURE, 0x77);
@@ -595,7 +624,7 @@ static void bm_map(IDEChan *c)
 
 typedef struct PRD {
     uint32_t addr;
-    uint32_t size;   /* bit 31: end of table */
+    uint32_t size; /* bit 31: end of table */
 } PRD;
 
 static void bm_write_prds(IDEChan *c, const PRD *prds, int n)
@@ -631,7 +660,7 @@ static uint8_t bm_run(IDEChan *c, uint8_t cmd, bool to_mem)
 static void test_dma(void)
 {
     IDEChan *c = disk_start(NULL);
-    enum { N = 48 };   /* 24 KiB over three PRDs, one crossing a 64 KiB boundary */
+    enum { N = 48 }; /* 24 KiB over three PRDs, one crossing a 64 KiB boundary */
     PRD prds[] = {
         {BUF_ADDR, 8 * SECTOR},
         {BUF_ADDR + 0x10000 - 4 * SECTOR, 16 * SECTOR},
@@ -672,7 +701,7 @@ static void test_dma_prd_sizes(void)
     IDEChan *c = disk_start(NULL);
     PRD short_prd = {BUF_ADDR, 0x80000000u | SECTOR};
     PRD long_prd = {BUF_ADDR, 0x80000000u | 8 * SECTOR};
-    PRD zero_len = {BUF_ADDR, 0x80000000u};   /* size 0 means 64 KiB */
+    PRD zero_len = {BUF_ADDR, 0x80000000u}; /* size 0 means 64 KiB */
     uint8_t buf[2 * SECTOR];
 
     bm_map(c);
@@ -767,7 +796,7 @@ static void atapi_send(IDEChan *c, const uint8_t *cdb, uint16_t bcl, bool dma)
     ide_outb(c, REG_COMMAND, CMD_PACKET);
     g_assert_cmphex(ide_wait(c), ==, DRDY | DSC | DRQ);
     g_assert_false(ide_irq(c));
-    g_assert_cmphex(ide_inb(c, REG_NSECTOR), ==, 1);   /* CoD: command out */
+    g_assert_cmphex(ide_inb(c, REG_NSECTOR), ==, 1); /* CoD: command out */
     ide_pio_out(c, packet, 12);
 }
 
@@ -780,7 +809,7 @@ static void atapi_pio_reply(IDEChan *c, uint8_t *buf, size_t len)
         size_t n;
 
         ide_check_done(c, DRDY | DSC | DRQ, true);
-        g_assert_cmphex(ide_inb(c, REG_NSECTOR), ==, 2);   /* IO: data in */
+        g_assert_cmphex(ide_inb(c, REG_NSECTOR), ==, 2); /* IO: data in */
         n = ide_inb(c, REG_LCYL) | ide_inb(c, REG_HCYL) << 8;
         g_assert_cmpuint(n, >, 0);
         g_assert_cmpuint(done + n, <=, len);
@@ -821,9 +850,9 @@ static void test_atapi_identify(void)
         int word;
         uint16_t val;
     } expected[] = {
-        {0, 0x85c0}, {20, 3}, {21, 512}, {22, 4}, {48, 1}, {49, 0x0300}, {53, 7}, {62, 7},
-        {63, 7}, {64, 3}, {65, 0xb4}, {66, 0xb4}, {67, 0x12c}, {68, 0xb4}, {71, 30},
-        {72, 30}, {80, 0x1e}, {88, 0x203f},
+        {0, 0x85c0}, {20, 3},    {21, 512}, {22, 4},  {48, 1},    {49, 0x0300},
+        {53, 7},     {62, 7},    {63, 7},   {64, 3},  {65, 0xb4}, {66, 0xb4},
+        {67, 0x12c}, {68, 0xb4}, {71, 30},  {72, 30}, {80, 0x1e}, {88, 0x203f},
     };
 
     /* Packet-device signature; IDENTIFY DEVICE is aborted and leaves it in place. */
@@ -874,7 +903,7 @@ static void test_atapi_inquiry_capacity(void)
     g_assert_cmpmem(buf, 6, "\x05\x00\x00\x02\x00\x83", 6);
     atapi_send(c, capacity, 8, false);
     atapi_pio_reply(c, buf, 8);
-    g_assert_cmpmem(buf, 8, "\x00\x00\x01\x2b\x00\x00\x08\x00", 8);   /* 299, 2048 */
+    g_assert_cmpmem(buf, 8, "\x00\x00\x01\x2b\x00\x00\x08\x00", 8); /* 299, 2048 */
     ide_stop(c);
 }
 
@@ -962,8 +991,10 @@ static void test_atapi_toc_config_mode(void)
 
     atapi_send(c, toc0, 0xfffe, false);
     atapi_pio_reply(c, buf, 20);
-    g_assert_cmpmem(buf, 20, "\x00\x12\x01\x01\x00\x14\x01\x00\x00\x00\x00\x00"
-                             "\x00\x16\xaa\x00\x00\x00\x01\x2c", 20);
+    g_assert_cmpmem(buf, 20,
+                    "\x00\x12\x01\x01\x00\x14\x01\x00\x00\x00\x00\x00"
+                    "\x00\x16\xaa\x00\x00\x00\x01\x2c",
+                    20);
     atapi_send(c, toc0_msf, 0xfffe, false);
     atapi_pio_reply(c, buf, 20);
     g_assert_cmpmem(buf + 8, 12, "\x00\x00\x02\x00\x00\x16\xaa\x00\x00\x00\x06\x00", 12);
@@ -976,17 +1007,23 @@ static void test_atapi_toc_config_mode(void)
     g_assert_cmpmem(buf + 26, 11, "\x01\x14\x00\xa2\x00\x00\x00\x00\x00\x01\x2c", 11);
     atapi_send(c, config, 0xfffe, false);
     atapi_pio_reply(c, buf, 20);
-    g_assert_cmpmem(buf, 20, "\x00\x00\x00\x10\x00\x00\x00\x08\x00\x00\x03\x08"
-                             "\x00\x10\x00\x00\x00\x08\x01\x00", 20);
+    g_assert_cmpmem(buf, 20,
+                    "\x00\x00\x00\x10\x00\x00\x00\x08\x00\x00\x03\x08"
+                    "\x00\x10\x00\x00\x00\x08\x01\x00",
+                    20);
     atapi_send(c, mode_caps, 0xfffe, false);
     atapi_pio_reply(c, buf, 30);
-    g_assert_cmpmem(buf, 30, "\x00\x1c\x70\x00\x00\x00\x00\x00\x2a\x14\x3b\x00\x71\x60"
-                             "\x29\x00\x02\xc0\x00\x02\x02\x00\x02\xc0\x00\x00\x00\x00"
-                             "\x00\x00", 30);
+    g_assert_cmpmem(buf, 30,
+                    "\x00\x1c\x70\x00\x00\x00\x00\x00\x2a\x14\x3b\x00\x71\x60"
+                    "\x29\x00\x02\xc0\x00\x02\x02\x00\x02\xc0\x00\x00\x00\x00"
+                    "\x00\x00",
+                    30);
     atapi_send(c, mode_err, 0xfffe, false);
     atapi_pio_reply(c, buf, 16);
-    g_assert_cmpmem(buf, 16, "\x00\x0e\x70\x00\x00\x00\x00\x00\x01\x06\x00\x05\x00\x00"
-                             "\x00\x00", 16);
+    g_assert_cmpmem(buf, 16,
+                    "\x00\x0e\x70\x00\x00\x00\x00\x00\x01\x06\x00\x05\x00\x00"
+                    "\x00\x00",
+                    16);
     atapi_send(c, mode_saved, 0xfffe, false);
     atapi_check_error(c, 5, 0x39);
     atapi_send(c, disc_info, 0xfffe, false);
@@ -1021,7 +1058,7 @@ static void test_atapi_tray(void)
 
     gesn(c, &event, &media);
     g_assert_cmpuint(event, ==, 0);
-    g_assert_cmpuint(media, ==, 2);   /* medium present */
+    g_assert_cmpuint(media, ==, 2); /* medium present */
     atapi_send(c, gesn_async, 8, false);
     atapi_check_error(c, 5, 0x24);
     /* Locked: the eject is refused and MODE SENSE shows the lock. */
@@ -1038,7 +1075,7 @@ static void test_atapi_tray(void)
     atapi_send(c, eject, 0, false);
     atapi_check_ok(c);
     gesn(c, &event, &media);
-    g_assert_cmpuint(media, ==, 1);   /* tray open */
+    g_assert_cmpuint(media, ==, 1); /* tray open */
     atapi_send(c, tur, 0, false);
     atapi_check_error(c, 2, 0x3a);
     atapi_send(c, load, 0, false);
@@ -1065,7 +1102,7 @@ static void test_atapi_empty(void)
     atapi_check_error(c, 5, 0x20);
     atapi_send(c, config, 0xfffe, false);
     atapi_pio_reply(c, buf, 16);
-    g_assert_cmpmem(buf, 8, "\x00\x00\x00\x10\x00\x00\x00\x00", 8);   /* no current profile */
+    g_assert_cmpmem(buf, 8, "\x00\x00\x00\x10\x00\x00\x00\x00", 8); /* no current profile */
     gesn(c, &event, &media);
     g_assert_cmpuint(media, ==, 0);
     /* A data command over PIO with a zero byte count limit is aborted at the ATA level. */

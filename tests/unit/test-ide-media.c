@@ -139,7 +139,7 @@ static void test_media_change(void)
     g_autofree char *path = make_image();
     uint8_t event, media;
 
-    check_tur_error(2, 0x3a);   /* empty */
+    check_tur_error(2, 0x3a); /* empty */
     gesn(&event, &media);
     g_assert_cmpuint(media, ==, 0);
 
@@ -147,15 +147,15 @@ static void test_media_change(void)
     g_assert_true(irq15);
     g_assert_false(blk_dev_is_tray_open(cd));
     gesn(&event, &media);
-    g_assert_cmpuint(event, ==, 2);   /* new media */
+    g_assert_cmpuint(event, ==, 2); /* new media */
     g_assert_cmpuint(media, ==, 2);
     gesn(&event, &media);
-    g_assert_cmpuint(event, ==, 0);   /* reported once */
+    g_assert_cmpuint(event, ==, 0); /* reported once */
     /* First "not present", then the unit attention, which holds until REQUEST SENSE. */
     check_tur_error(2, 0x3a);
     g_assert_cmphex(atapi(tur, NULL, NULL), ==, 0x41);
     g_assert_cmphex(inb(CD_BASE + 1), ==, 0x60);
-    g_assert_cmphex(atapi(tur, NULL, NULL), ==, 0x01);   /* CHECK CONDITION, no DRDY */
+    g_assert_cmphex(atapi(tur, NULL, NULL), ==, 0x01); /* CHECK CONDITION, no DRDY */
     g_assert_cmphex(inb(CD_BASE + 1), ==, 0x60 | 0x20);
     check_sense(6, 0x28);
     g_assert_cmphex(atapi(tur, NULL, NULL), ==, 0x50);
@@ -179,7 +179,7 @@ static void test_lock_and_eject_request(void)
     blk_dev_eject_request(cd, false);
     g_assert_true(irq15);
     gesn(&event, &media);
-    g_assert_cmpuint(event, ==, 1);   /* eject requested */
+    g_assert_cmpuint(event, ==, 1); /* eject requested */
     g_assert_true(blk_dev_is_medium_locked(cd));
     /* eject -f: the lock is broken; then the guest's own eject opens the tray. */
     blk_dev_eject_request(cd, true);
@@ -187,7 +187,7 @@ static void test_lock_and_eject_request(void)
     g_assert_cmphex(atapi(eject, NULL, NULL), ==, 0x50);
     g_assert_true(blk_dev_is_tray_open(cd));
     gesn(&event, &media);
-    g_assert_cmpuint(media, ==, 1);   /* tray open */
+    g_assert_cmpuint(media, ==, 1); /* tray open */
     check_tur_error(2, 0x3a);
     g_assert_cmphex(atapi(load, NULL, NULL), ==, 0x50);
     g_assert_false(blk_dev_is_tray_open(cd));

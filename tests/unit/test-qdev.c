@@ -37,7 +37,8 @@ static const Property test_props[] = {
     DEFINE_PROP_STRING("str", TestDev, str),
     DEFINE_PROP_DRIVE("drive", TestDev, blk),
     DEFINE_PROP_PCI_DEVFN("addr", TestDev, addr, -1),
-    DEFINE_PROP_ENUM("bios-chs-trans", TestDev, trans, 0, trans_names, "Logical CHS "
+    DEFINE_PROP_ENUM("bios-chs-trans", TestDev, trans, 0, trans_names,
+                     "Logical CHS "
                      "translation algorithm, auto/none/lba/large/rechs"),
     DEFINE_PROP_BOOTINDEX(TestDev, bootindex),
     DEFINE_PROP_END,
@@ -215,7 +216,8 @@ static void test_drive(void)
     t = (TestDev *)add("test-pci,id=t,drive=d0", NULL);
     g_assert_true(t->blk == blk);
     g_assert_true(blk_get_attached_dev(blk) == t);
-    check_error("test-pci,drive=d0", "Property 'test-pci.drive' can't take value 'd0', it's in use");
+    check_error("test-pci,drive=d0",
+                "Property 'test-pci.drive' can't take value 'd0', it's in use");
     /* A failed realize releases the drive it claimed. */
     g_assert_true(qdev_unplug("t", &error_abort));
     g_assert_null(blk_get_attached_dev(blk));
