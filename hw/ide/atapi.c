@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
-#include "block/block-events.h"
 #include "ide-int.h"
 
 enum {
@@ -779,10 +778,7 @@ static void cmd_start_stop_unit(IDEState *s, uint8_t *buf)
                                 ASC_MEDIA_REMOVAL_PREVENTED);
             return;
         }
-        if (s->tray_open != !start) {
-            blk_eject(s->blk, !start);
-            s->tray_open = !start;
-        }
+        s->tray_open = !start;
     }
     ide_atapi_cmd_ok(s);
 }
