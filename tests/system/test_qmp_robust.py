@@ -5,6 +5,7 @@ next well-formed command on the same or a new connection.
 """
 
 import json
+import re
 import socket
 import sys
 import time
@@ -13,12 +14,15 @@ import pytest
 
 from qmp_vm import QMP, QMPConnectionError, qemu22, start_qmp_vm
 
-# Arguments of the generic commands (the rest take none): name -> {arg: JSON type}.
-KNOWN_ARGS = {"human-monitor-command": {"command-line": "string", "cpu-index": "int"}}
+# Wrong values per expected type, and a harmless right one (no device is named "x").
 WRONG_VALUES = {"string": [1, True, [], {}, 1.5], "int": ["1", True, [], {}, 1.5],
-                "bool": ["on", 1, [], {}]}
+                "bool": ["on", 1, [], {}], "number": ["1", True, [], {}],
+                "QDict": ["x", 1, True, []], "list": ["x", 1, True, {}]}
+RIGHT_VALUE = {"string": "x", "int": 0, "bool": False, "number": 0, "QDict": {}, "list": []}
 # Commands that would end the VM or change its state under the test.
 SKIP = {"quit", "stop", "system_reset", "cont", "qmp_capabilities"}
+MISSING = re.compile(r"^Parameter '(.+)' is missing$")
+WRONG_TYPE = re.compile(r"^Invalid parameter type for '(.+)', expected: (\w+)$")
 
 
 @pytest.fixture
@@ -110,27 +114,49 @@ def test_deep_object_just_inside_the_limit(qvm):
     alive(vm, qmp)
 
 
+def discover_mandatory_args(qmp, name):
+    """The mandatory arguments of a command and their types, learnt from 2.2's messages:
+    "Parameter 'a' is missing", then an array for it gives "... expected: T"."""
+    args, types = {}, {}
+    for _ in range(12):
+        resp = qmp.cmd(name, args)
+        desc = resp.get("error", {}).get("desc", "")
+        m = MISSING.match(desc)
+        if not m or m.group(1) in args:  # done, or the command checks on its own terms
+            return types
+        args[m.group(1)] = []
+        w = WRONG_TYPE.match(qmp.cmd(name, args).get("error", {}).get("desc", ""))
+        if not w or w.group(2) not in RIGHT_VALUE:  # any JSON value ('q'), or unknown
+            args[m.group(1)] = {}
+            continue
+        types[w.group(1)] = w.group(2)
+        args[w.group(1)] = RIGHT_VALUE[w.group(2)]
+    return types
+
+
 def test_wrong_types_for_every_argument_of_every_command(qvm):
     vm, qmp = qvm
+    if not qemu22(vm):
+        pytest.skip("discovers arguments from 2.2's messages")
     names = [c["name"] for c in qmp.command("query-commands")]
-    n = 0
+    checked = 0
     for name in names:
         if name in SKIP:
             continue
-        resp = qmp.cmd(name, {"no-such-argument": 1}, id=n)
-        n += 1
-        assert resp["id"] == n - 1 and resp["error"]["class"] == "GenericError", (name, resp)
-        for arg, kind in KNOWN_ARGS.get(name, {}).items():
+        resp = qmp.cmd(name, {"no-such-argument": 1}, id=name)
+        # Commands taking options ('O', e.g. device_add) check names themselves.
+        assert resp["id"] == name and resp["error"]["class"] == "GenericError", resp
+        types = discover_mandatory_args(qmp, name)
+        right = {a: RIGHT_VALUE[t] for a, t in types.items()}
+        for arg, kind in types.items():
             for bad in WRONG_VALUES[kind]:
-                resp = qmp.cmd(name, {arg: bad, "command-line": "info status"}
-                               if arg != "command-line" else {arg: bad}, id=n)
-                n += 1
-                assert resp["error"]["class"] == "GenericError", (name, arg, bad, resp)
-                if qemu22(vm):
-                    assert resp["error"]["desc"] == \
-                        f"Invalid parameter type for '{arg}', expected: {kind}"
-    assert n >= 5
-    alive(vm, qmp)
+                resp = qmp.cmd(name, dict(right, **{arg: bad}))
+                assert resp["error"] == {
+                    "class": "GenericError",
+                    "desc": f"Invalid parameter type for '{arg}', expected: {kind}"}, resp
+                checked += 1
+        alive(vm, qmp)
+    assert checked >= 5  # at least human-monitor-command's command-line
 
 
 def test_disconnect_mid_command_and_mid_message(qvm):
