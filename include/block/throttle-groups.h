@@ -33,7 +33,8 @@ typedef struct ThrottleRequest {
  * Set the limits of blk's group (all of them: the last setting wins for every member) and
  * put blk into group (NULL: its current group, or one named after blk). Limits with no
  * average rate remove blk from its group and release its queued requests. Queued requests
- * are re-examined against the new limits at once. Errors: the checks of throttle-config.h.
+ * are re-examined against the new limits at once. Errors: the checks of throttle-config.h
+ * (start cfg from throttle_config_init(), so that unset burst lengths are 1).
  */
 bool blk_set_io_limits(BlockBackend *blk, const ThrottleConfig *cfg, const char *group,
                        Error **errp);
