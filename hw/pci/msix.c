@@ -28,11 +28,6 @@ struct MSIXState {
     MSIXVectorNotifier *notifier;
 };
 
-bool msix_present(PCIDevice *dev)
-{
-    return dev->msix != NULL;
-}
-
 static uint16_t msix_ctrl(PCIDevice *dev)
 {
     return pci_get_word(dev->config + dev->msix->cap + PCI_MSIX_FLAGS);

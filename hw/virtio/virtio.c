@@ -52,11 +52,6 @@ VirtQueue *virtio_add_queue(VirtIODevice *vdev, unsigned size, VirtIOHandleOutpu
     return vq;
 }
 
-VirtQueue *virtio_get_queue(VirtIODevice *vdev, unsigned n)
-{
-    return n < vdev->num_queues ? &vdev->vq[n] : NULL;
-}
-
 bool virtio_has_feature(uint64_t features, unsigned bit)
 {
     return bit < 64 && (features & (1ULL << bit));

@@ -85,11 +85,6 @@ unsigned virtio_queue_get_num(VirtQueue *vq)
     return vq->num;
 }
 
-unsigned virtio_queue_get_max_num(VirtQueue *vq)
-{
-    return vq->num_default;
-}
-
 void virtio_queue_set_num(VirtQueue *vq, unsigned num)
 {
     /* As QEMU: a queue cannot be made to (dis)appear, nor exceed the hard maximum. */
@@ -120,16 +115,6 @@ void virtio_queue_set_addr(VirtQueue *vq, uint64_t pa)
 uint64_t virtio_queue_get_desc(VirtQueue *vq)
 {
     return vq->desc;
-}
-
-uint64_t virtio_queue_get_avail(VirtQueue *vq)
-{
-    return vq->avail;
-}
-
-uint64_t virtio_queue_get_used(VirtQueue *vq)
-{
-    return vq->used;
 }
 
 uint16_t virtio_queue_get_vector(VirtQueue *vq)

@@ -38,7 +38,6 @@ typedef void MSIXVectorNotifier(PCIDevice *dev, unsigned vector, MSIMessage msg,
  */
 bool msix_init_exclusive_bar(PCIDevice *dev, unsigned nentries, int bar_nr, uint8_t cap_pos,
                              Error **errp);
-bool msix_present(PCIDevice *dev);
 /* The enable bit is set in the capability. */
 bool msix_enabled(PCIDevice *dev);
 unsigned msix_nr_vectors(PCIDevice *dev);

@@ -100,7 +100,6 @@ void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque,
                  size_t config_len, uint64_t host_features);
 void virtio_cleanup(VirtIODevice *vdev);
 VirtQueue *virtio_add_queue(VirtIODevice *vdev, unsigned size, VirtIOHandleOutput *handler);
-VirtQueue *virtio_get_queue(VirtIODevice *vdev, unsigned n);
 bool virtio_has_feature(uint64_t features, unsigned bit);
 bool virtio_vdev_has_feature(VirtIODevice *vdev, unsigned bit);
 /* Accept the guest's features (masked to what is offered); -EINVAL if it asked for more. */
@@ -121,15 +120,12 @@ void virtio_config_write(VirtIODevice *vdev, uint64_t addr, uint32_t val, unsign
 unsigned virtio_queue_index(VirtQueue *vq);
 VirtIODevice *virtio_queue_vdev(VirtQueue *vq);
 unsigned virtio_queue_get_num(VirtQueue *vq);
-unsigned virtio_queue_get_max_num(VirtQueue *vq);
 /* Guest-chosen size (modern); ignored if out of range or flipping existence, as QEMU. */
 void virtio_queue_set_num(VirtQueue *vq, unsigned num);
 void virtio_queue_set_rings(VirtQueue *vq, uint64_t desc, uint64_t avail, uint64_t used);
 /* Legacy layout from one page frame: used ring aligned to 4 KiB after the avail ring. */
 void virtio_queue_set_addr(VirtQueue *vq, uint64_t pa);
 uint64_t virtio_queue_get_desc(VirtQueue *vq);
-uint64_t virtio_queue_get_avail(VirtQueue *vq);
-uint64_t virtio_queue_get_used(VirtQueue *vq);
 uint16_t virtio_queue_get_vector(VirtQueue *vq);
 void virtio_queue_set_vector(VirtQueue *vq, uint16_t vector);
 bool virtio_queue_ready(VirtQueue *vq);
