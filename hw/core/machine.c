@@ -80,6 +80,16 @@ void machine_stop_state(RunState state)
     bdrv_flush_all();
 }
 
+static void machine_do_stop(void *opaque)
+{
+    machine_stop_state(GPOINTER_TO_INT(opaque));
+}
+
+void machine_request_stop(RunState state)
+{
+    main_loop_call(machine_do_stop, GINT_TO_POINTER(state));
+}
+
 void machine_stop(void)
 {
     machine_stop_state(RUN_STATE_PAUSED);

@@ -58,6 +58,11 @@ bool runstate_needs_reset(void);
 bool machine_is_running(void);
 void machine_stop(void);                 /* to "paused" */
 void machine_stop_state(RunState state);
+/*
+ * The same from anywhere (an I/O completion with the error policy "stop", a vCPU thread):
+ * done soon in the main loop, where draining cannot wait on the caller itself.
+ */
+void machine_request_stop(RunState state);
 void machine_cont(void);
 /* The monitor's quit: SHUTDOWN, then the main loop ends (drives are flushed by main). */
 void machine_request_quit(void);
