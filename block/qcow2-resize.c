@@ -8,6 +8,7 @@
  * own references). Growing is qcow2.c's truncate.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 #include "block/qcow2.h"
 
@@ -42,8 +43,13 @@ static int release_l2_table(BlockDriverState *bs, uint64_t l2_off)
     BDRVQcow2State *s = bs->opaque;
     uint64_t n = 1ULL << s->l2_bits;
     g_autofree uint64_t *t = g_new(uint64_t, n);
-    int ret = bdrv_pread(bs->file, l2_off, t, s->cluster_size);
+    int ret;
 
+    if (l2_off & (s->cluster_size - 1)) {
+        qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64 " unaligned", l2_off);
+        return -EIO;
+    }
+    ret = bdrv_pread(bs->file, l2_off, t, s->cluster_size);
     if (ret < 0) {
         return ret;
     }

@@ -367,3 +367,27 @@ def test_resize_over_longer_backing(tmp_path, compat):
     if compat == "1.1":  # qemu-img 7.2 cannot zero the area of a v2 image and fails
         ok(run(["qemu-img", "resize", "q.qcow2", "+2M"], cwd=tmp_path))
         same(tmp_path / "top.qcow2", tmp_path / "q.qcow2")
+
+
+@pytest.mark.parametrize("op", [["resize", "--shrink", "X", "1M"], ["commit", "X"],
+                                ["rebase", "-b", "", "X"]])
+def test_hostile_l1_entry(tmp_path, op):
+    """An unaligned L2 offset in the L1: refused with QEMU's corruption message, no crash."""
+    ok(run([IMG, "create", "-q", "-f", "qcow2", "-o", "cluster_size=4k", "b.qcow2", "4M"],
+           cwd=tmp_path))
+    ok(run([IMG, "create", "-q", "-f", "qcow2", "-o", "cluster_size=4k", "-b", "b.qcow2",
+            "-F", "qcow2", "t.qcow2"], cwd=tmp_path))
+    io(tmp_path / "t.qcow2", "write -P 1 0 4M")
+    with open(tmp_path / "t.qcow2", "r+b") as f:
+        f.seek(40)
+        l1 = struct.unpack(">Q", f.read(8))[0]
+        f.seek(l1 + 8)
+        entry = struct.unpack(">Q", f.read(8))[0]
+        f.seek(l1 + 8)
+        f.write(struct.pack(">Q", entry + 0x200))
+    res = run([IMG] + [("t.qcow2" if a == "X" else a) for a in op], cwd=tmp_path)
+    assert res.returncode == 1
+    assert "qcow2: Marking image as corrupt: L2 table offset" in res.stderr
+    assert "unaligned" in res.stderr
+    assert '"corrupt": true' in run([IMG, "info", "--output=json", "t.qcow2"],
+                                    cwd=tmp_path).stdout
