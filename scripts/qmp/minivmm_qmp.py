@@ -41,7 +41,7 @@ class QMP:
         self.timeout = timeout
         self.sock = None
         self.listener = None
-        self.buf = b""
+        self.buf = bytearray()
         self.events = []
         self.greeting = None
 
@@ -79,7 +79,7 @@ class QMP:
         return self._greet(negotiate)
 
     def _greet(self, negotiate):
-        self.buf = b""
+        self.buf = bytearray()
         self.greeting = self.read_message()
         if "QMP" not in self.greeting:
             raise QMPConnectionError(f"not a QMP greeting: {self.greeting!r}")
@@ -108,7 +108,12 @@ class QMP:
     def read_line(self, timeout=None):
         """One line (without CRLF) as bytes; raises QMPConnectionError on EOF/timeout."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while b"\n" not in self.buf:
+        scanned = 0
+        while True:
+            end = self.buf.find(b"\n", scanned)
+            if end >= 0:
+                break
+            scanned = len(self.buf)  # long messages: do not rescan what was searched
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.sock], [], [], left)[0]:
                 raise QMPConnectionError("timed out waiting for the monitor")
@@ -116,7 +121,8 @@ class QMP:
             if not chunk:
                 raise QMPConnectionError("the monitor closed the connection")
             self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
+        line = bytes(self.buf[:end])
+        del self.buf[:end + 1]
         return line.rstrip(b"\r")
 
     def read_message(self, timeout=None):
