@@ -455,6 +455,40 @@ static void ide_dma_done(IDEState *s, int ret, void *buf)
     bmdma_set_inactive(bm, more);
 }
 
+/* DATA SET MANAGEMENT: discard the ranges one after the other, as QEMU checks them: a range
+ * past the end is a DMA error (the ranges before it are discarded). */
+static void ide_trim_next(IDEState *s, int ret, void *buf)
+{
+    while (ret >= 0 && s->trim_next < s->trim_count) {
+        uint64_t e = GUINT64_FROM_LE(s->trim_ranges[s->trim_next++]);
+        uint64_t sector = e & 0xffffffffffffULL, count = e >> 48;
+
+        if (!count) {
+            continue;
+        }
+        if (!ide_sect_range_ok(s, sector, count)) {
+            g_clear_pointer(&s->trim_ranges, g_free);
+            ide_dma_error(s);
+            return;
+        }
+        ide_submit_discard(s, sector * IDE_SECTOR_SIZE, count * IDE_SECTOR_SIZE, ide_trim_next);
+        return;
+    }
+    g_clear_pointer(&s->trim_ranges, g_free);
+    ide_dma_done(s, ret, NULL);
+}
+
+static void ide_trim_start(IDEState *s, IOVector *qiov)
+{
+    g_free(s->trim_ranges);
+    s->trim_count = qiov->size / 8;
+    s->trim_next = 0;
+    s->trim_ranges = g_malloc(s->trim_count * 8 + 8);
+    iov_to_buf(qiov, 0, s->trim_ranges, s->trim_count * 8);
+    iov_destroy(qiov);
+    ide_trim_next(s, 0, NULL);
+}
+
 /*
  * The engine is started: gather the whole transfer from the PRD table and submit it as one
  * request straight to and from guest RAM. PRDs shorter than the transfer end it without an
@@ -468,6 +502,12 @@ static void ide_dma_cb(IDEState *s, int ret)
     IOVector qiov;
     int got;
 
+    if (s->nsector == 0) { /* DATA SET MANAGEMENT of 0 blocks: nothing to move */
+        s->status = READY_STAT | SEEK_STAT;
+        ide_set_irq(s->bus);
+        bmdma_set_inactive(bm, false);
+        return;
+    }
     iov_init(&qiov, 8);
     s->io_buffer_size = 0;
     got = bmdma_prepare_buf(bm, s, &qiov, bytes);
@@ -480,6 +520,10 @@ static void ide_dma_cb(IDEState *s, int ret)
         iov_destroy(&qiov);
         s->status = READY_STAT | SEEK_STAT;
         bmdma_set_inactive(bm, false);
+        return;
+    }
+    if (s->dma_cmd == IDE_DMA_TRIM) {
+        ide_trim_start(s, &qiov);
         return;
     }
     if (sector_num < 0 || !ide_sect_range_ok(s, sector_num, s->nsector)) {
@@ -655,6 +699,17 @@ static bool cmd_set_multiple_mode(IDEState *s, uint8_t cmd)
     return true;
 }
 
+/* DATA SET MANAGEMENT, TRIM only: the block count is not LBA48-transformed (as QEMU). */
+static bool cmd_data_set_management(IDEState *s, uint8_t cmd)
+{
+    if (s->feature == 0x01 && s->blk) {
+        ide_sector_start_dma(s, IDE_DMA_TRIM);
+        return false;
+    }
+    ide_abort_command(s);
+    return true;
+}
+
 static bool cmd_read_native_max(IDEState *s, uint8_t cmd)
 {
     if (s->nb_sectors == 0) {
@@ -810,6 +865,7 @@ static const struct {
     IDECmdHandler *handler;
     unsigned flags;
 } ide_cmd_table[0x100] = {
+    [WIN_DSM] = {cmd_data_set_management, HDN_OK},
     [WIN_DEVICE_RESET] = {cmd_device_reset, CD_OK},
     [WIN_RECAL] = {cmd_nop, HDN_OK | SET_DSC},
     [WIN_READ] = {cmd_read_pio, ALL_OK},

@@ -169,6 +169,13 @@ void ide_submit_flush(IDEState *s, IDEReqDone *fn)
     blk_aio_flush(s->blk, ide_req_cb, r);
 }
 
+void ide_submit_discard(IDEState *s, uint64_t offset, uint64_t bytes, IDEReqDone *fn)
+{
+    IDERequest *r = ide_req_new(s, NULL, NULL, fn);
+
+    blk_aio_pdiscard(s->blk, offset, bytes, ide_req_cb, r);
+}
+
 /* ---- Reset and signatures ---- */
 
 void ide_set_signature(IDEState *s)
@@ -215,6 +222,9 @@ void ide_reset(IDEState *s)
     s->io_buffer_size = 0;
     s->req_nb_sectors = 0;
     s->dma_cmd = IDE_DMA_NONE;
+    g_free(s->trim_ranges);
+    s->trim_ranges = NULL;
+    s->trim_count = s->trim_next = 0;
     ide_set_signature(s);
     s->end_transfer_func = ide_dummy_transfer_stop;
     ide_dummy_transfer_stop(s);

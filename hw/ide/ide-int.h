@@ -88,7 +88,13 @@ enum {
 typedef enum IDEDriveKind { IDE_NONE, IDE_HD, IDE_CD } IDEDriveKind;
 
 /* What the current DMA transfer is. */
-typedef enum IDEDMACmd { IDE_DMA_NONE, IDE_DMA_READ, IDE_DMA_WRITE, IDE_DMA_ATAPI } IDEDMACmd;
+typedef enum IDEDMACmd {
+    IDE_DMA_NONE,
+    IDE_DMA_READ,
+    IDE_DMA_WRITE,
+    IDE_DMA_TRIM,
+    IDE_DMA_ATAPI
+} IDEDMACmd;
 
 typedef struct IDEState IDEState;
 typedef struct IDEBus IDEBus;
@@ -137,6 +143,9 @@ struct IDEState {
     IDEDMACmd dma_cmd;
     uint32_t io_buffer_size; /* bytes the PRDs describe / the ATAPI chunk */
     uint32_t io_buffer_index;
+    /* DATA SET MANAGEMENT (TRIM): the range entries the guest sent, the next one */
+    uint64_t *trim_ranges;
+    unsigned trim_count, trim_next;
     /* ATAPI */
     uint8_t sense_key, asc;
     int cdrom_changed; /* 1: report not ready, 2: then unit attention */
@@ -197,6 +206,7 @@ typedef void IDEReqDone(IDEState *s, int ret, void *buf);
 void ide_submit_read(IDEState *s, uint64_t offset, IOVector *qiov, void *buf, IDEReqDone *fn);
 void ide_submit_write(IDEState *s, uint64_t offset, IOVector *qiov, void *buf, IDEReqDone *fn);
 void ide_submit_flush(IDEState *s, IDEReqDone *fn);
+void ide_submit_discard(IDEState *s, uint64_t offset, uint64_t bytes, IDEReqDone *fn);
 uint64_t ide_ioport_read(IDEBus *bus, unsigned reg);
 void ide_ioport_write(IDEBus *bus, unsigned reg, uint8_t val);
 uint32_t ide_data_read(IDEBus *bus, unsigned size);

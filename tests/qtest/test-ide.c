@@ -56,6 +56,7 @@ enum {
 };
 
 enum {
+    CMD_DSM = 0x06,
     CMD_READ = 0x20,
     CMD_READ_EXT = 0x24,
     CMD_READ_DMA_EXT = 0x25,
@@ -733,6 +734,46 @@ static void test_dma_prd_sizes(void)
     ide_stop(c);
 }
 
+/* DATA SET MANAGEMENT (TRIM) by DMA: a range is discarded (reads back as zeros with
+ * discard=unmap), a range past the end is a DMA error. */
+static void test_dma_trim(void)
+{
+    static const char *const opts[] = {",discard=unmap", ""};
+    IDEChan *c = disk_start(opts);
+    PRD prd = {BUF_ADDR, 0x80000000u | SECTOR};
+    uint8_t buf[8 * SECTOR], zeros[8 * SECTOR] = {0};
+
+    bm_map(c);
+    bm_write_prds(c, &prd, 1);
+    qtest_memset(c->qts, BUF_ADDR, 0, SECTOR);
+    qtest_writeq(c->qts, BUF_ADDR, 8 | 8ULL << 48); /* sectors 8-15 */
+    ide_outb(c, REG_DEVICE, 0xe0);
+    ide_outb(c, REG_FEATURE, 0x01);
+    ide_outb(c, REG_NSECTOR, 1);
+    g_assert_cmphex(bm_run(c, CMD_DSM, false), ==, BM_STS_INTR);
+    ide_check_done(c, DRDY | DSC, true);
+    ide_set_lba28(c, 0, 8, 8);
+    ide_outb(c, REG_COMMAND, CMD_READ_MULTIPLE);
+    ide_check_done(c, DRDY | DSC | DRQ, true);
+    ide_pio_in(c, buf, sizeof(buf));
+    g_assert_cmpmem(buf, sizeof(buf), zeros, sizeof(zeros));
+    /* Sector 16 is untouched. */
+    ide_set_lba28(c, 0, 16, 1);
+    ide_outb(c, REG_COMMAND, CMD_READ);
+    ide_check_done(c, DRDY | DSC | DRQ, true);
+    ide_pio_in(c, buf, SECTOR);
+    check_pattern(buf, 16, 1, SECTOR, 0x11);
+    /* Past the end. */
+    qtest_writeq(c->qts, BUF_ADDR, (DISK_SECTORS - 1) | 2ULL << 48);
+    ide_outb(c, REG_DEVICE, 0xe0);
+    ide_outb(c, REG_FEATURE, 0x01);
+    ide_outb(c, REG_NSECTOR, 1);
+    g_assert_cmphex(bm_run(c, CMD_DSM, false), ==, BM_STS_INTR);
+    ide_check_done(c, DRDY | ERR, true);
+    g_assert_cmphex(ide_inb(c, REG_ERROR), ==, ABRT);
+    ide_stop(c);
+}
+
 /*
  * Deliberate difference: a PRD naming memory outside RAM ends the transfer with a DMA
  * error (ABRT, interrupt, engine stopped) on minivmm, where QEMU silently drops the
@@ -1126,6 +1167,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ide/ata/nien-srst-diag", test_nien_srst_diag);
     g_test_add_func("/ide/bmdma/rw", test_dma);
     g_test_add_func("/ide/bmdma/prd-sizes", test_dma_prd_sizes);
+    g_test_add_func("/ide/bmdma/trim", test_dma_trim);
     g_test_add_func("/ide/bmdma/hostile", test_dma_hostile);
     g_test_add_func("/ide/atapi/identify", test_atapi_identify);
     g_test_add_func("/ide/atapi/inquiry-capacity", test_atapi_inquiry_capacity);
