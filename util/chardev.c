@@ -378,6 +378,10 @@ void chr_set_handlers_full(Chardev *chr, ChrCanRead *can_read, ChrRead *read,
          */
         ChrOpenedCall *c = g_new(ChrOpenedCall, 1);
 
+        if (chr->in_watch) { /* a client connected at start-up may have talked already */
+            g_source_remove(chr->in_watch);
+            chr->in_watch = 0;
+        }
         c->chr = chr;
         c->idx = idx;
         g_idle_add(chr_send_opened, c);

@@ -422,3 +422,22 @@ def test_stop_cont_with_running_vcpus(make_vm, tmp_path, vmm):
         assert qmp.command("query-status")["status"] == "running"
     qmp.command("quit")
     assert vm.wait_exit(10) == 0
+
+
+def test_greeting_precedes_answers_to_an_eager_client(make_vm, tmp_path, vmm):
+    """A client-mode chardev is connected at start-up; a peer that talks before reading
+    still gets the greeting first."""
+    path = str(tmp_path / "eager.sock")
+    srv = socket.socket(socket.AF_UNIX)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(10)
+    make_vm(base_args(vmm) + ["-chardev", f"socket,id=e,path={path}",
+                              "-mon", "chardev=e,mode=control"])
+    conn, _ = srv.accept()
+    conn.settimeout(10)
+    conn.sendall(b'{"execute": "qmp_capabilities"}')
+    assert b'"QMP"' in recv_line(conn)
+    assert recv_line(conn) == b'{"return": {}}\r\n'
+    conn.close()
+    srv.close()
