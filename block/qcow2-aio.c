@@ -75,16 +75,17 @@ void qcow2_wait_allocations(BlockDriverState *bs, uint64_t guest, uint64_t len)
 }
 
 int qcow2_write_new_clusters(BlockDriverState *bs, uint64_t guest, uint64_t host,
-                             const void *buf, uint64_t len)
+                             IOVector *data)
 {
     BDRVQcow2State *s = bs->opaque;
+    uint64_t len = data->size;
     Qcow2Allocation a = {s, guest, len};
     int ret;
 
     s->allocating = g_slist_prepend(s->allocating, &a);
     s->unlocked_io++;
     g_mutex_unlock(&s->lock);
-    ret = bdrv_pwrite(bs->file, host, buf, len);
+    ret = bdrv_pwritev(bs->file, host, data, 0);
     g_mutex_lock(&s->lock);
     s->allocating = g_slist_remove(s->allocating, &a);
     s->unlocked_io--;

@@ -325,42 +325,66 @@ int qcow2_mark_dirty(BlockDriverState *bs)
     return qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_DIRTY);
 }
 
-/* Build n new clusters from the old content and the new data, write them, then link them. */
+/*
+ * The old content around [off, off+run) within its first and last cluster (head and tail),
+ * and qiov's data in between, as one vector for the new clusters: the data is not copied.
+ */
+static int alloc_gather(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
+                        IOVector *qiov, uint64_t qoff, uint8_t **cow, IOVector *v)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t cs = s->cluster_size, in_cluster = off & (cs - 1), start = off - in_cluster;
+    uint64_t end = in_cluster + run, tail = (cs - (end & (cs - 1))) & (cs - 1);
+    uint64_t last = (end - 1) >> s->cluster_bits;
+    bool normal = qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL;
+    int ret = 0;
+
+    cow[0] = in_cluster ? g_malloc(cs) : NULL;
+    cow[1] = tail && (last || !in_cluster) ? g_malloc(cs) : NULL;
+    if (cow[0]) {
+        ret = cow_read(bs, start, e, cow[0]);
+    }
+    if (ret >= 0 && cow[1]) {
+        ret = cow_read(bs, start + (last << s->cluster_bits),
+                       normal ? e + (last << s->cluster_bits) : e, cow[1]);
+    }
+    iov_init(v, qiov->niov + 2);
+    if (in_cluster) {
+        iov_add(v, cow[0], in_cluster);
+    }
+    iov_add_slice(v, qiov, qoff, run);
+    if (tail) {
+        iov_add(v, (cow[1] ? cow[1] : cow[0]) + (end & (cs - 1)), tail);
+    }
+    return ret;
+}
+
+/* Write n new clusters from the old content and the new data, then link them. */
 static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
                        IOVector *qiov, uint64_t qoff)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t cs = s->cluster_size, in_cluster = off & (cs - 1), start = off - in_cluster;
-    uint64_t n = (in_cluster + run + cs - 1) >> s->cluster_bits, *l2;
-    bool normal = qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL;
-    g_autofree uint8_t *buf = g_malloc(n * cs);
+    uint64_t cs = s->cluster_size, start = off & ~(cs - 1);
+    uint64_t n = ((off & (cs - 1)) + run + cs - 1) >> s->cluster_bits, *l2;
     g_autofree uint64_t *old = g_new(uint64_t, n);
-    int64_t host;
+    uint8_t *cow[2];
+    int64_t host = 0;
+    IOVector v;
     int ret, idx;
 
     if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
     }
-    if (in_cluster && (ret = cow_read(bs, start, e, buf)) < 0) {
-        return ret;
+    ret = alloc_gather(bs, off, run, e, qiov, qoff, cow, &v);
+    if (ret >= 0 && (host = qcow2_alloc_clusters(bs, n)) < 0) {
+        ret = host;
     }
-    if ((in_cluster + run) & (cs - 1) && (n > 1 || !in_cluster)) {
-        uint64_t last = n - 1;
-        ret = cow_read(bs, start + last * cs, normal ? e + (last << s->cluster_bits) : e,
-                       buf + last * cs);
-        if (ret < 0) {
-            return ret;
-        }
+    if (ret >= 0 && (ret = qcow2_check_overlap(bs, host, n * cs)) >= 0) {
+        ret = qcow2_write_new_clusters(bs, start, host, &v);
     }
-    iov_to_buf(qiov, qoff, buf + in_cluster, run);
-    host = qcow2_alloc_clusters(bs, n);
-    if (host < 0) {
-        return host;
-    }
-    if ((ret = qcow2_check_overlap(bs, host, n * cs)) < 0) {
-        return ret;
-    }
-    ret = qcow2_write_new_clusters(bs, start, host, buf, n * cs);
+    iov_destroy(&v);
+    g_free(cow[0]);
+    g_free(cow[1]);
     if (ret < 0 || (ret = qcow2_get_l2_for_write(bs, off, &l2, &idx)) < 0) {
         return ret;
     }

@@ -154,13 +154,13 @@ void qcow2_wait_unlocked_io(BlockDriverState *bs);
 /* With the lock held: one unlocked data request finished. */
 void qcow2_unlocked_io_done(BDRVQcow2State *s);
 /*
- * With the lock held: write the new clusters [host, host+len) for guest range
- * [guest, guest+len), dropping the lock for the write; writes to that guest range wait
+ * With the lock held: write data into the new clusters at host for guest range
+ * [guest, guest+data->size), dropping the lock for the write; writes to that guest range wait
  * (qcow2_wait_allocations) until the caller has linked the clusters and unlocked. On failure
  * the clusters are freed.
  */
 int qcow2_write_new_clusters(BlockDriverState *bs, uint64_t guest, uint64_t host,
-                             const void *buf, uint64_t len);
+                             IOVector *data);
 /* With the lock held: wait until no such write of [guest, guest+len) is in progress. */
 void qcow2_wait_allocations(BlockDriverState *bs, uint64_t guest, uint64_t len);
 

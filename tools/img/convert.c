@@ -45,6 +45,7 @@ typedef struct ConvertState {
     ConvertStatus status;
     int in_flight;
     int ret;
+    GSList *free_bufs;        /* chunk buffers of finished jobs */
     /* progress: bytes to copy and copied */
     bool progress;
     uint64_t to_copy, copied;
@@ -182,7 +183,7 @@ static void convert_job_free(ConvertJob *j)
     }
     if (j->buf) {
         iov_destroy(&j->qiov);
-        g_free(j->buf);
+        s->free_bufs = g_slist_prepend(s->free_bufs, j->buf);
     }
     g_free(j);
 }
@@ -288,6 +289,19 @@ static void convert_zero_cb(void *opaque, int ret)
     convert_job_free(j);
 }
 
+/* A chunk buffer: reused, so the copy does not fault in fresh pages for every chunk. */
+static uint8_t *convert_buffer(ConvertState *s)
+{
+    uint8_t *buf;
+
+    if (!s->free_bufs) {
+        return g_malloc(CONVERT_CHUNK);
+    }
+    buf = s->free_bufs->data;
+    s->free_bufs = g_slist_delete_link(s->free_bufs, s->free_bufs);
+    return buf;
+}
+
 static void convert_start_job(ConvertState *s, uint64_t bytes, ConvertStatus st)
 {
     ConvertJob *j = g_new0(ConvertJob, 1);
@@ -302,7 +316,7 @@ static void convert_start_job(ConvertState *s, uint64_t bytes, ConvertStatus st)
         return;
     }
     i = convert_locate(s, s->next, &src_off, &left);
-    j->buf = g_malloc(bytes);
+    j->buf = convert_buffer(s);
     iov_init_buf(&j->qiov, j->buf, bytes);
     if (bytes > left) {
         /* A compressed chunk running over a source's end: read it piece by piece. */
@@ -603,6 +617,7 @@ static bool convert_wants_help(const ConvertOptions *o)
 
 static void convert_cleanup(ConvertState *s)
 {
+    g_slist_free_full(s->free_bufs, g_free);
     if (s->target) {
         blk_unref(s->target);
     }
