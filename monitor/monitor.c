@@ -95,7 +95,9 @@ static void monitor_chr_event(void *opaque, ChrEvent event)
     if (event == CHR_EVENT_MUX_OUT && mon->mode == MONITOR_MODE_READLINE && mon->reset_seen) {
         monitor_puts(mon, "\n"); /* leave the half-typed line, as QEMU */
     }
-    if (event == CHR_EVENT_MUX_IN || event == CHR_EVENT_MUX_OUT) {
+    /* As QEMU: only HMP holds its output while unfocused; QMP answers and events flow. */
+    if ((event == CHR_EVENT_MUX_IN || event == CHR_EVENT_MUX_OUT) &&
+        mon->mode == MONITOR_MODE_READLINE) {
         monitor_mux_focus(mon, event == CHR_EVENT_MUX_IN);
     }
     if (mon->mode == MONITOR_MODE_CONTROL) {
