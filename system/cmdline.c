@@ -407,12 +407,10 @@ static bool opt_drive(VMConfig *cfg, const char *arg, Error **errp)
     return opts && cmdline_add_drive(cfg, opts, errp);
 }
 
-static const OptsList device_opts = { "device", "driver", false, NULL };
-
 /* -device DRIVER[,prop=val...]: help is printed at once; devices are made after the board. */
 static bool opt_device(VMConfig *cfg, const char *arg, Error **errp)
 {
-    Opts *opts = opts_parse(&device_opts, arg, true, errp);
+    Opts *opts = opts_parse(&qdev_device_opts, arg, true, errp);
     DriveArg *dev;
 
     if (!opts) {

@@ -10,6 +10,8 @@
 #include "hw/qdev.h"
 #include "qdev-int.h"
 
+const OptsList qdev_device_opts = {"device", "driver", false, NULL};
+
 static GPtrArray *classes; /* of const DeviceClass * */
 static GPtrArray *buses;   /* of BusState * */
 static GPtrArray *devices; /* of DeviceState *, realized, in creation order */

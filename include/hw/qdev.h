@@ -158,6 +158,13 @@ void qdev_reset_registry(void);
 
 /* ---- Devices ---- */
 /*
+ * The -device option list: "driver" is the implied first key, any key is accepted (the
+ * device type checks its properties). device_add builds its Opts with
+ * opts_new(&qdev_device_opts, id) and one opts_set() per argument.
+ */
+extern const OptsList qdev_device_opts;
+
+/*
  * -device / device_add: opts holds "driver" (the implied first key), optionally "id",
  * "bus" and any properties of the type. Finds the type and the bus, creates the device,
  * sets the properties in order, realizes it. Errors, with QEMU 2.2's texts:
