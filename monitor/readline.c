@@ -222,7 +222,7 @@ static void rl_csi(ReadLine *rl, int ch)
         break;
     default:
         if (ch >= '0' && ch <= '9') {
-            rl->esc_param = rl->esc_param * 10 + (ch - '0');
+            rl->esc_param = MIN(rl->esc_param * 10 + (ch - '0'), 10000); /* hostile digits */
             rl->esc_state = RL_CSI;
         }
         break;

@@ -204,6 +204,8 @@ static void test_readline_limits(void)
     g_assert_cmpstr(out.lines->pdata[out.lines->len - 1], ==, "cmd73");
     rl_feed(&rl, "\033[B\033[B\033[5~\n"); /* down past the end, unknown key */
     g_assert_cmpstr(out.lines->pdata[out.lines->len - 1], ==, "");
+    rl_feed(&rl, "\033[99999999999999999999999999999~ok\n"); /* no int overflow (UBSan) */
+    g_assert_cmpstr(out.lines->pdata[out.lines->len - 1], ==, "ok");
     g_free(longline);
     readline_free(&rl);
     g_string_free(out.screen, TRUE);
