@@ -6,6 +6,7 @@
  * bursts below the average included. Not the leaky-bucket engine (block/throttle.c).
  */
 #include <string.h>
+#include <glib.h>
 #include "block/throttle-config.h"
 
 void throttle_config_init(ThrottleConfig *cfg)
@@ -64,6 +65,74 @@ static const char *throttle_burst_length_error(const ThrottleBucketConfig *b)
         return "burst length too high for this burst rate";
     }
     return NULL;
+}
+
+static const char *const throttle_bucket_names[THROTTLE_BUCKET_MAX] = {
+    [THROTTLE_BPS_TOTAL] = "bps-total",   [THROTTLE_BPS_READ] = "bps-read",
+    [THROTTLE_BPS_WRITE] = "bps-write",   [THROTTLE_OPS_TOTAL] = "iops-total",
+    [THROTTLE_OPS_READ] = "iops-read",    [THROTTLE_OPS_WRITE] = "iops-write",
+};
+
+/* Take throttling.NAME out of t (the throttling.* members, prefix stripped) as a number. */
+static bool throttle_take_number(JsonObject *t, const char *name, uint64_t *out, Error **errp)
+{
+    Error *err = NULL;
+    int64_t v;
+
+    if (!dict_has(t, name)) {
+        return true;
+    }
+    v = dict_get_int(t, name, 0, &err);
+    dict_del(t, name);
+    if (err) {
+        error_free(err);
+        error_setg(errp, "Parameter 'throttling.%s' expects a number", name);
+        return false;
+    }
+    *out = (uint64_t)v;
+    return true;
+}
+
+static bool throttle_take_buckets(JsonObject *t, ThrottleConfig *cfg, Error **errp)
+{
+    for (int i = 0; i < THROTTLE_BUCKET_MAX; i++) {
+        ThrottleBucketConfig *b = &cfg->buckets[i];
+        g_autofree char *max = g_strdup_printf("%s-max", throttle_bucket_names[i]);
+        g_autofree char *length = g_strdup_printf("%s-max-length", throttle_bucket_names[i]);
+
+        if (!throttle_take_number(t, throttle_bucket_names[i], &b->avg, errp) ||
+            !throttle_take_number(t, max, &b->max, errp) ||
+            !throttle_take_number(t, length, &b->burst_length, errp)) {
+            return false;
+        }
+    }
+    return throttle_take_number(t, "iops-size", &cfg->op_size, errp);
+}
+
+bool throttle_config_take_opts(JsonObject *opts, ThrottleConfig *cfg, char **group,
+                               Error **errp)
+{
+    g_autoptr(JsonObject) t = dict_extract_prefix(opts, "throttling.");
+    g_auto(GStrv) rest = NULL;
+    const char *name;
+
+    throttle_config_init(cfg);
+    name = dict_get_str(t, "group");
+    *group = g_strdup(name);
+    dict_del(t, "group");
+    if (!throttle_take_buckets(t, cfg, errp)) {
+        g_clear_pointer(group, g_free);
+        return false;
+    }
+    rest = dict_keys_sorted(t);
+    if (rest[0]) {
+        error_setg(errp, "Invalid parameter 'throttling.%s'", rest[0]);
+    }
+    if (rest[0] || throttle_conflicting(cfg, errp) || !throttle_is_valid(cfg, errp)) {
+        g_clear_pointer(group, g_free);
+        return false;
+    }
+    return true;
 }
 
 bool throttle_is_valid(const ThrottleConfig *cfg, Error **errp)

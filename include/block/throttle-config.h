@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "util/error.h"
+#include "util/qdict.h"
 
 /* QEMU's bound on a burst: max x burst length may not exceed it. */
 #define THROTTLE_VALUE_MAX 1000000000000000ULL
@@ -53,5 +54,14 @@ bool throttle_conflicting(const ThrottleConfig *cfg, Error **errp);
  * maximum below its average, or without one, is accepted.
  */
 bool throttle_is_valid(const ThrottleConfig *cfg, Error **errp);
+/*
+ * Move the throttling.* options of a flat option dictionary (numbers or strings, as -o gives
+ * them) into *cfg (initialised here) and *group (NULL when absent; g_free it), then check
+ * them as above. Names are -drive's: throttling.bps-total ... throttling.iops-write, each
+ * with -max and -max-length, throttling.iops-size and throttling.group. Other errors:
+ * "Parameter 'throttling.X' expects a number", "Invalid parameter 'throttling.X'".
+ */
+bool throttle_config_take_opts(JsonObject *opts, ThrottleConfig *cfg, char **group,
+                               Error **errp);
 
 #endif

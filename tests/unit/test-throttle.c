@@ -391,6 +391,61 @@ static void test_invalid_values(void)
     g_assert_false(throttle_enabled(&cfg));
 }
 
+static JsonObject *dict_of(const char *json)
+{
+    JsonNode *node = json_from_string(json, NULL);
+    JsonObject *obj = json_object_ref(json_node_get_object(node));
+
+    json_node_unref(node);
+    return obj;
+}
+
+static void check_take_fails(const char *json, const char *msg)
+{
+    g_autoptr(JsonObject) opts = dict_of(json);
+    ThrottleConfig cfg;
+    char *group = (char *)"unset";
+    Error *err = NULL;
+
+    g_assert_false(throttle_config_take_opts(opts, &cfg, &group, &err));
+    g_assert_cmpstr(error_get_pretty(err), ==, msg);
+    g_assert_null(group);
+    error_free(err);
+}
+
+/* The throttling.* options of a flat dictionary (minivmm-io -o). */
+static void test_take_opts(void)
+{
+    g_autoptr(JsonObject) opts =
+        dict_of("{\"throttling.iops-total\":\"10\",\"throttling.bps-read\":5,"
+                "\"throttling.bps-read-max\":\"20\",\"throttling.bps-read-max-length\":\"3\","
+                "\"throttling.iops-size\":\"4096\",\"throttling.group\":\"g\","
+                "\"cache.direct\":\"on\"}");
+    g_autofree char *group = NULL;
+    ThrottleConfig cfg;
+
+    g_assert_true(throttle_config_take_opts(opts, &cfg, &group, &error_abort));
+    g_assert_cmpuint(cfg.buckets[THROTTLE_OPS_TOTAL].avg, ==, 10);
+    g_assert_cmpuint(cfg.buckets[THROTTLE_OPS_TOTAL].burst_length, ==, 1);
+    g_assert_cmpuint(cfg.buckets[THROTTLE_BPS_READ].avg, ==, 5);
+    g_assert_cmpuint(cfg.buckets[THROTTLE_BPS_READ].max, ==, 20);
+    g_assert_cmpuint(cfg.buckets[THROTTLE_BPS_READ].burst_length, ==, 3);
+    g_assert_cmpuint(cfg.op_size, ==, 4096);
+    g_assert_cmpstr(group, ==, "g");
+    g_assert_cmpuint(json_object_get_size(opts), ==, 1);
+    g_assert_true(json_object_has_member(opts, "cache.direct"));
+
+    check_take_fails("{\"throttling.iops\":1}", "Invalid parameter 'throttling.iops'");
+    check_take_fails("{\"throttling.bps-write\":\"1k\"}",
+                     "Parameter 'throttling.bps-write' expects a number");
+    check_take_fails("{\"throttling.iops-read\":\"-1\"}",
+                     "bps/iops/maxs values must be 0 or greater");
+    check_take_fails("{\"throttling.bps-total\":1,\"throttling.bps-write\":1,"
+                     "\"throttling.group\":\"g\"}",
+                     "bps/iops/max total values and read/write values cannot be used at the "
+                     "same time");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -406,5 +461,6 @@ int main(int argc, char **argv)
     g_test_add_func("/throttle/extremes", test_extremes);
     g_test_add_func("/throttle/conflicts", test_conflicts);
     g_test_add_func("/throttle/invalid-values", test_invalid_values);
+    g_test_add_func("/throttle/take-opts", test_take_opts);
     return g_test_run();
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "config-host.h"
 #include "util/error.h"
+#include "util/main-loop.h"
 #include "util/opts.h"
 #include "tools/io/io.h"
 
@@ -45,7 +46,8 @@ static void io_usage(const char *name)
            "  -d, --discard=MODE   use the given discard mode for the image\n"
            "                       (ignore or unmap; default unmap)\n"
            "  -o, --option OPTS    driver options as key=value[,key=value...], e.g.\n"
-           "                       detect-zeroes=unmap, cache.no-flush=on\n"
+           "                       detect-zeroes=unmap, cache.no-flush=on; throttling.*\n"
+           "                       as on -drive limits the aio_* commands\n"
            "  -h, --help           display this help and exit\n"
            "  -V, --version        output version information and exit\n"
            "\n"
@@ -160,13 +162,39 @@ static void io_parse_args(IoOptions *o, int argc, char **argv)
     }
 }
 
+/*
+ * -o throttling.*=... (minivmm's addition; qemu-io has none): limits for the asynchronous
+ * commands, whose timers need the main loop.
+ */
+static bool io_set_limits(BlockBackend *blk, const ThrottleConfig *limits, const char *group)
+{
+    Error *err = NULL;
+
+    if (!throttle_enabled(limits)) {
+        return true;
+    }
+    main_loop_init();
+    if (!blk_set_io_limits(blk, limits, group, &err)) {
+        error_report_err(err);
+        return false;
+    }
+    return true;
+}
+
 static BlockBackend *io_open(IoOptions *o, const char *filename)
 {
     JsonObject *options = json_object_ref(o->driver_opts);
     Error *err = NULL;
     BlockBackend *blk;
     int flags = o->flags | (o->writethrough ? 0 : BDRV_O_CACHE_WB);
+    ThrottleConfig limits;
+    g_autofree char *group = NULL;
 
+    if (!throttle_config_take_opts(options, &limits, &group, &err)) {
+        error_report_err(err);
+        json_object_unref(options);
+        return NULL;
+    }
     if (o->format) {
         json_object_set_string_member(options, "driver", o->format);
     }
@@ -177,6 +205,10 @@ static BlockBackend *io_open(IoOptions *o, const char *filename)
         return NULL;
     }
     blk_set_enable_write_cache(blk, !o->writethrough);
+    if (!io_set_limits(blk, &limits, group)) {
+        blk_unref(blk);
+        return NULL;
+    }
     return blk;
 }
 
