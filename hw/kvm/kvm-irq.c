@@ -40,7 +40,7 @@ static void kvm_route_irqchip(struct kvm_irq_routing_entry *e, unsigned gsi, uns
     *e = (struct kvm_irq_routing_entry){
         .gsi = gsi,
         .type = KVM_IRQ_ROUTING_IRQCHIP,
-        .u.irqchip = { .irqchip = chip, .pin = pin },
+        .u.irqchip = {.irqchip = chip, .pin = pin},
     };
 }
 
@@ -67,13 +67,12 @@ static int kvm_commit_routes(void)
     return ioctl(kvm_state.vm_fd, KVM_SET_GSI_ROUTING, r) < 0 ? -errno : 0;
 }
 
-static void kvm_msi_entry(struct kvm_irq_routing_entry *e, int gsi, uint64_t address,
-                          uint32_t data)
+static void kvm_msi_entry(struct kvm_irq_routing_entry *e, int gsi, uint64_t address, uint32_t data)
 {
     *e = (struct kvm_irq_routing_entry){
         .gsi = gsi,
         .type = KVM_IRQ_ROUTING_MSI,
-        .u.msi = { .address_lo = (uint32_t)address, .address_hi = address >> 32, .data = data },
+        .u.msi = {.address_lo = (uint32_t)address, .address_hi = address >> 32, .data = data},
     };
 }
 
@@ -103,8 +102,7 @@ static struct kvm_irq_routing_entry **kvm_route_slot(int gsi)
 {
     unsigned i = gsi - KVM_MSI_GSI_BASE;
 
-    return gsi >= KVM_MSI_GSI_BASE && i < KVM_MSI_GSI_MAX && msi_routes[i] ? &msi_routes[i]
-                                                                          : NULL;
+    return gsi >= KVM_MSI_GSI_BASE && i < KVM_MSI_GSI_MAX && msi_routes[i] ? &msi_routes[i] : NULL;
 }
 
 int kvm_irqchip_update_msi_route(int gsi, uint64_t address, uint32_t data)

@@ -14,7 +14,7 @@
 
 #define MSIX_CAP_LENGTH 12
 #define MSIX_BAR_MIN 4096
-#define MSIX_CTRL_HI (PCI_MSIX_FLAGS + 1)  /* byte holding the mask-all and enable bits */
+#define MSIX_CTRL_HI (PCI_MSIX_FLAGS + 1) /* byte holding the mask-all and enable bits */
 #define MSIX_CTRL_HI_BITS ((PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8)
 
 struct MSIXState {
@@ -24,7 +24,7 @@ struct MSIXState {
     uint64_t pba_size;
     uint8_t *table;
     uint8_t *pba;
-    bool *masked;            /* each vector's effective mask as last reported */
+    bool *masked; /* each vector's effective mask as last reported */
     MSIXVectorNotifier *notifier;
 };
 
@@ -73,7 +73,7 @@ MSIMessage msix_get_message(PCIDevice *dev, unsigned vector)
     const uint8_t *e;
 
     if (!s || vector >= s->nentries) {
-        return (MSIMessage){ 0 };
+        return (MSIMessage){0};
     }
     e = msix_entry(s, vector);
     return (MSIMessage){
@@ -86,8 +86,7 @@ void msi_send_message(MSIMessage msg)
 {
     uint8_t data[4];
 
-    if (msg.address >= MSIX_APIC_WINDOW &&
-        msg.address < MSIX_APIC_WINDOW + MSIX_APIC_WINDOW_SIZE) {
+    if (msg.address >= MSIX_APIC_WINDOW && msg.address < MSIX_APIC_WINDOW + MSIX_APIC_WINDOW_SIZE) {
         kvm_irqchip_send_msi(msg.address, msg.data);
         return;
     }
@@ -193,7 +192,7 @@ static void msix_write32(PCIDevice *dev, uint64_t addr, uint32_t val)
     uint32_t old;
 
     if (addr + 4 > table_size) {
-        return;  /* the PBA is read-only */
+        return; /* the PBA is read-only */
     }
     old = pci_get_long(s->table + addr);
     pci_set_long(s->table + addr, val);
@@ -256,13 +255,12 @@ bool msix_init_exclusive_bar(PCIDevice *dev, unsigned nentries, int bar_nr, uint
 
     if (nentries == 0 || nentries > MSIX_MAX_ENTRIES || dev->msix || bar_nr < 0 ||
         bar_nr >= PCI_STD_NUM_BARS || dev->bars[bar_nr].size) {
-        error_setg(errp, "%s: cannot set up %u MSI-X vectors in BAR %d", dev->info->name,
-                   nentries, bar_nr);
+        error_setg(errp, "%s: cannot set up %u MSI-X vectors in BAR %d", dev->info->name, nentries,
+                   bar_nr);
         return false;
     }
     if (pci_add_capability(dev, PCI_CAP_ID_MSIX, cap_pos, MSIX_CAP_LENGTH) < 0) {
-        error_setg(errp, "%s: no room for the MSI-X capability at %#x", dev->info->name,
-                   cap_pos);
+        error_setg(errp, "%s: no room for the MSI-X capability at %#x", dev->info->name, cap_pos);
         return false;
     }
     s = g_new0(MSIXState, 1);

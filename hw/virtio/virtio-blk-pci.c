@@ -18,7 +18,7 @@
 
 typedef enum OnOffAuto { ON_OFF_AUTO_AUTO, ON_OFF_AUTO_ON, ON_OFF_AUTO_OFF } OnOffAuto;
 
-static const char *const on_off_auto_names[] = { "auto", "on", "off", NULL };
+static const char *const on_off_auto_names[] = {"auto", "on", "off", NULL};
 
 typedef struct VirtIOBlkPCIDev {
     DeviceState qdev;
@@ -30,7 +30,7 @@ typedef struct VirtIOBlkPCIDev {
     bool config_wce;
     bool discard;
     bool write_zeroes;
-    int disable_legacy;           /* OnOffAuto; auto is "on" only on PCI Express */
+    int disable_legacy; /* OnOffAuto; auto is "on" only on PCI Express */
     bool disable_modern;
     uint32_t vectors;
     int32_t bootindex;
@@ -163,8 +163,8 @@ bool virtio_blk_pci_create_drives(Error **errp)
             continue;
         }
         if (dinfo->devaddr) {
-            dev = qdev_create_on_bus("virtio-blk-pci", bus, errp, "drive", blk_name(blk),
-                                     "addr", dinfo->devaddr, NULL);
+            dev = qdev_create_on_bus("virtio-blk-pci", bus, errp, "drive", blk_name(blk), "addr",
+                                     dinfo->devaddr, NULL);
         } else {
             dev = qdev_create_on_bus("virtio-blk-pci", bus, errp, "drive", blk_name(blk), NULL);
         }

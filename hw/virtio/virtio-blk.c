@@ -18,10 +18,10 @@
 #include "hw/virtio-blk.h"
 #include "util/main-loop.h"
 
-#define VIRTIO_BLK_HDR_SIZE 16             /* type, ioprio, sector */
-#define VIRTIO_BLK_DWZ_SIZE 16             /* sector, num_sectors, flags */
+#define VIRTIO_BLK_HDR_SIZE 16 /* type, ioprio, sector */
+#define VIRTIO_BLK_DWZ_SIZE 16 /* sector, num_sectors, flags */
 #define VIRTIO_BLK_SECTOR_SIZE 512
-#define VIRTIO_BLK_MAX_SECTORS 0x3fffffu   /* QEMU's BDRV_REQUEST_MAX_SECTORS */
+#define VIRTIO_BLK_MAX_SECTORS 0x3fffffu /* QEMU's BDRV_REQUEST_MAX_SECTORS */
 #define VIRTIO_BLK_CONFIG_SIZE 60
 /* Config fields (struct virtio_blk_config). */
 #define CFG_CAPACITY 0
@@ -38,7 +38,7 @@
 #define CFG_MAX_WZ_SECTORS 48
 #define CFG_MAX_WZ_SEG 52
 #define CFG_WZ_MAY_UNMAP 56
-#define CFG_END_NUM_QUEUES 36              /* config sizes by the last feature offered */
+#define CFG_END_NUM_QUEUES 36 /* config sizes by the last feature offered */
 #define CFG_END_DISCARD 48
 #define CFG_END_WRITE_ZEROES 57
 
@@ -49,7 +49,7 @@ struct VirtIOBlock {
     char *serial;
     bool original_wce;
     unsigned cyls, heads, secs;
-    bool *notify_pending;                  /* per queue: completions since last interrupt */
+    bool *notify_pending; /* per queue: completions since last interrupt */
     bool notify_scheduled;
 };
 
@@ -57,11 +57,11 @@ typedef struct VirtIOBlockReq {
     VirtIOBlock *s;
     VirtQueue *vq;
     VirtQueueElement *elem;
-    uint8_t *status;                       /* last byte of the last device-writable buffer */
+    uint8_t *status; /* last byte of the last device-writable buffer */
     uint32_t in_len;
     IOVector qiov;
     bool is_write;
-    unsigned generation;                   /* its queue's when the request was taken */
+    unsigned generation; /* its queue's when the request was taken */
 } VirtIOBlockReq;
 
 /* ---- completion ---- */
@@ -218,8 +218,7 @@ static uint8_t virtio_blk_dwz_submit(VirtIOBlockReq *req, const uint8_t *seg, bo
     if (wz) {
         blk_aio_pwrite_zeroes(s->blk, sector * VIRTIO_BLK_SECTOR_SIZE,
                               (uint64_t)num * VIRTIO_BLK_SECTOR_SIZE,
-                              (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ? BDRV_REQ_MAY_UNMAP
-                                                                          : 0,
+                              (flags & VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) ? BDRV_REQ_MAY_UNMAP : 0,
                               virtio_blk_aio_complete, req);
     } else {
         blk_aio_pdiscard(s->blk, sector * VIRTIO_BLK_SECTOR_SIZE,
@@ -244,8 +243,8 @@ static bool virtio_blk_handle_dwz(VirtIOBlockReq *req, uint32_t type)
         virtio_error(&req->s->vdev, "virtio-blk discard/write_zeroes header too short");
         return false;
     }
-    status = virtio_blk_dwz_submit(req, seg, (type & ~VIRTIO_BLK_T_BARRIER) ==
-                                                  VIRTIO_BLK_T_WRITE_ZEROES);
+    status = virtio_blk_dwz_submit(req, seg,
+                                   (type & ~VIRTIO_BLK_T_BARRIER) == VIRTIO_BLK_T_WRITE_ZEROES);
     if (status != VIRTIO_BLK_S_OK) {
         virtio_blk_req_complete(req, status);
     }
@@ -322,9 +321,9 @@ static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueEl
     iov_init(&req->qiov, elem->in.niov + elem->out.niov);
     type = le32toh(type);
     if ((type & ~(VIRTIO_BLK_T_OUT | VIRTIO_BLK_T_BARRIER)) ==
-        (VIRTIO_BLK_T_DISCARD & ~VIRTIO_BLK_T_OUT) ||
+            (VIRTIO_BLK_T_DISCARD & ~VIRTIO_BLK_T_OUT) ||
         (type & ~(VIRTIO_BLK_T_OUT | VIRTIO_BLK_T_BARRIER)) ==
-        (VIRTIO_BLK_T_WRITE_ZEROES & ~VIRTIO_BLK_T_OUT)) {
+            (VIRTIO_BLK_T_WRITE_ZEROES & ~VIRTIO_BLK_T_OUT)) {
         if (!virtio_blk_handle_dwz(req, type)) {
             virtio_blk_req_free(req);
             return false;
@@ -525,8 +524,9 @@ static bool virtio_blk_check_conf(BlockBackend *blk, const VirtioBlkConf *conf, 
     } else if (!blk_is_inserted(blk)) {
         error_setg(errp, "Device needs media, but drive is empty");
     } else if (conf->num_queues == 0 || conf->num_queues > VIRTIO_QUEUE_MAX - 1) {
-        error_setg(errp, conf->num_queues ? "num-queues property must be at most %d"
-                                          : "num-queues property must be larger than 0",
+        error_setg(errp,
+                   conf->num_queues ? "num-queues property must be at most %d"
+                                    : "num-queues property must be larger than 0",
                    VIRTIO_QUEUE_MAX - 1);
     } else if (conf->queue_size <= 2) {
         error_setg(errp, "invalid queue-size property (%u), must be > 2", conf->queue_size);

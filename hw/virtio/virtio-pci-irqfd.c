@@ -48,8 +48,7 @@ static void irqfd_activate(VirtIOPCIIrqfd *q, MSIMessage msg)
     }
 }
 
-static void virtio_pci_vector_changed(PCIDevice *dev, unsigned vector, MSIMessage msg,
-                                      bool masked)
+static void virtio_pci_vector_changed(PCIDevice *dev, unsigned vector, MSIMessage msg, bool masked)
 {
     VirtIOPCIProxy *proxy = dev->opaque;
     VirtIOPCIIrqfd *q;

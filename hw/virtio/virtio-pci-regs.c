@@ -201,7 +201,7 @@ static uint32_t common_read(VirtIOPCIProxy *proxy, uint64_t addr)
     case VIRTIO_PCI_COMMON_Q_ENABLE:
         return q->enabled;
     case VIRTIO_PCI_COMMON_Q_NOFF:
-        return vdev->queue_sel;  /* queues are mapped in order */
+        return vdev->queue_sel; /* queues are mapped in order */
     case VIRTIO_PCI_COMMON_Q_DESCLO:
     case VIRTIO_PCI_COMMON_Q_DESCHI:
         return q->desc[(addr - VIRTIO_PCI_COMMON_Q_DESCLO) / 4];
@@ -334,7 +334,7 @@ static uint32_t modern_read32(VirtIOPCIProxy *proxy, uint64_t addr, unsigned siz
     case VIRTIO_PCI_DEVICE_OFFSET:
         return virtio_config_read(proxy->vdev, off, size);
     default:
-        return 0;  /* notifications read as zero */
+        return 0; /* notifications read as zero */
     }
 }
 
@@ -354,7 +354,7 @@ static void modern_write32(VirtIOPCIProxy *proxy, uint64_t addr, uint32_t val, u
         virtio_queue_notify(proxy->vdev, off / VIRTIO_PCI_NOTIFY_MULT);
         break;
     default:
-        break;  /* the ISR is read-only */
+        break; /* the ISR is read-only */
     }
 }
 

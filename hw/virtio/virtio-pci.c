@@ -28,7 +28,7 @@
 #define VIRTIO_CAP_LEN 16
 #define VIRTIO_NOTIFY_CAP_LEN 20
 #define VIRTIO_PCI_CFG_CAP_LEN 20
-#define VIRTIO_PCI_CFG_DATA 16            /* pci_cfg_data inside its capability */
+#define VIRTIO_PCI_CFG_DATA 16 /* pci_cfg_data inside its capability */
 #define VIRTIO_LEGACY_REGS_MSIX 24
 
 /* ---- interrupts ---- */
@@ -70,8 +70,7 @@ static gboolean virtio_pci_doorbell_cb(gint fd, GIOCondition cond, gpointer opaq
 }
 
 /* Where queue n's doorbell is now, or false when it should not be an ioeventfd. */
-static bool virtio_pci_doorbell_addr(VirtIOPCIProxy *proxy, unsigned n, bool *pio,
-                                     uint64_t *addr)
+static bool virtio_pci_doorbell_addr(VirtIOPCIProxy *proxy, unsigned n, bool *pio, uint64_t *addr)
 {
     VirtIODevice *vdev = proxy->vdev;
     uint64_t base;
@@ -115,7 +114,7 @@ static void virtio_pci_doorbell_set(VirtIOPCIProxy *proxy, unsigned n, bool on, 
     if (db->fd < 0) {
         db->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (db->fd < 0) {
-            return;  /* kicks keep arriving as exits */
+            return; /* kicks keep arriving as exits */
         }
         db->source = g_unix_fd_source_new(db->fd, G_IO_IN);
         g_source_set_callback(db->source, G_SOURCE_FUNC(virtio_pci_doorbell_cb),
@@ -150,8 +149,8 @@ void virtio_pci_update_doorbells(VirtIOPCIProxy *proxy)
 /* ---- configuration space ---- */
 
 /* The VIRTIO_PCI_CAP_PCI_CFG window: bar/offset/length chosen by the driver, data here. */
-static bool virtio_pci_cfg_window(VirtIOPCIProxy *proxy, unsigned addr, unsigned len,
-                                  uint32_t *off, uint32_t *width)
+static bool virtio_pci_cfg_window(VirtIOPCIProxy *proxy, unsigned addr, unsigned len, uint32_t *off,
+                                  uint32_t *width)
 {
     const uint8_t *cap = proxy->pci->config + proxy->cfg_cap;
     unsigned data = proxy->cfg_cap + VIRTIO_PCI_CFG_DATA;
@@ -228,8 +227,7 @@ static void virtio_pci_modern_init(VirtIOPCIProxy *proxy)
     virtio_pci_add_cap(proxy, VIRTIO_CAP_DEVICE_POS, VIRTIO_CAP_LEN, VIRTIO_PCI_CAP_DEVICE_CFG,
                        VIRTIO_PCI_DEVICE_OFFSET, VIRTIO_PCI_REGION_SIZE);
     virtio_pci_add_cap(proxy, VIRTIO_CAP_NOTIFY_POS, VIRTIO_NOTIFY_CAP_LEN,
-                       VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFFSET,
-                       VIRTIO_PCI_REGION_SIZE);
+                       VIRTIO_PCI_CAP_NOTIFY_CFG, VIRTIO_PCI_NOTIFY_OFFSET, VIRTIO_PCI_REGION_SIZE);
     pci_set_long(proxy->pci->config + VIRTIO_CAP_NOTIFY_POS + VIRTIO_PCI_NOTIFY_CAP_MULT,
                  VIRTIO_PCI_NOTIFY_MULT);
     virtio_pci_add_cap(proxy, VIRTIO_CAP_PCI_CFG_POS, VIRTIO_PCI_CFG_CAP_LEN,
@@ -316,8 +314,8 @@ VirtIOPCIProxy *virtio_pci_new(PCIBus *bus, int devfn, VirtIODevice *vdev,
     if (proxy->legacy) {
         legacy_size = (proxy->nvectors ? VIRTIO_LEGACY_REGS_MSIX : VIRTIO_PCI_CONFIG_OFF(false)) +
                       vdev->config_len;
-        pci_register_bar(proxy->pci, 0, pow2ceil(legacy_size), PCI_BAR_IO,
-                         &virtio_pci_legacy_ops, proxy);
+        pci_register_bar(proxy->pci, 0, pow2ceil(legacy_size), PCI_BAR_IO, &virtio_pci_legacy_ops,
+                         proxy);
     }
     proxy->doorbells = g_new0(VirtIOPCIDoorbell, vdev->num_queues);
     for (unsigned n = 0; n < vdev->num_queues; n++) {

@@ -12,8 +12,8 @@
 #include "hw/virtio.h"
 #include "util/error.h"
 
-void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque,
-                 size_t config_len, uint64_t host_features)
+void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque, size_t config_len,
+                 uint64_t host_features)
 {
     memset(vdev, 0, sizeof(*vdev));
     vdev->ops = ops;
@@ -43,8 +43,8 @@ VirtQueue *virtio_add_queue(VirtIODevice *vdev, unsigned size, VirtIOHandleOutpu
 {
     VirtQueue *vq;
 
-    g_return_val_if_fail(vdev->num_queues < VIRTIO_QUEUE_MAX && size &&
-                             size <= VIRTQUEUE_MAX_SIZE, NULL);
+    g_return_val_if_fail(vdev->num_queues < VIRTIO_QUEUE_MAX && size && size <= VIRTQUEUE_MAX_SIZE,
+                         NULL);
     vq = &vdev->vq[vdev->num_queues++];
     vq->num_default = size;
     vq->handler = handler;

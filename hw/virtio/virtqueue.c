@@ -15,7 +15,7 @@
 #include "hw/virtio.h"
 
 #define VRING_DESC_SIZE 16
-#define VRING_AVAIL_RING 4                 /* offset of ring[] in the avail ring */
+#define VRING_AVAIL_RING 4 /* offset of ring[] in the avail ring */
 #define VRING_USED_RING 4
 #define VRING_USED_ELEM_SIZE 8
 #define VIRTIO_LEGACY_ALIGN 4096
@@ -36,12 +36,12 @@ static uint64_t vring_desc_size(unsigned num)
 
 static uint64_t vring_avail_size(unsigned num)
 {
-    return VRING_AVAIL_RING + 2ULL * num + 2;  /* flags, idx, ring[num], used_event */
+    return VRING_AVAIL_RING + 2ULL * num + 2; /* flags, idx, ring[num], used_event */
 }
 
 static uint64_t vring_used_size(unsigned num)
 {
-    return VRING_USED_RING + (uint64_t)VRING_USED_ELEM_SIZE * num + 2;  /* ..., avail_event */
+    return VRING_USED_RING + (uint64_t)VRING_USED_ELEM_SIZE * num + 2; /* ..., avail_event */
 }
 
 /* Rings must be naturally aligned (the spec requires it of drivers; we need it for the
@@ -158,8 +158,8 @@ static uint16_t vring_avail_idx(VirtQueue *vq)
 
 static uint16_t vring_avail_ring(VirtQueue *vq, unsigned i)
 {
-    return le16toh(__atomic_load_n(vring_u16(vq->avail_host + VRING_AVAIL_RING + 2 * i),
-                                   __ATOMIC_RELAXED));
+    return le16toh(
+        __atomic_load_n(vring_u16(vq->avail_host + VRING_AVAIL_RING + 2 * i), __ATOMIC_RELAXED));
 }
 
 static uint16_t vq_used_event(VirtQueue *vq)
@@ -257,10 +257,10 @@ void virtio_queue_notify(VirtIODevice *vdev, unsigned n)
 /* ---- popping a request ---- */
 
 typedef struct ChainWalk {
-    const uint8_t *table;        /* the descriptor table being walked */
+    const uint8_t *table; /* the descriptor table being walked */
     unsigned table_len;
     bool indirect;
-    unsigned count;              /* descriptors taken from this table */
+    unsigned count; /* descriptors taken from this table */
 } ChainWalk;
 
 /* An indirect head: switch the walk to its table. False (device broken) if malformed. */
@@ -274,8 +274,7 @@ static bool vring_enter_indirect(VirtQueue *vq, ChainWalk *w, VRingDescHost *d)
         virtio_error(vq->vdev, "Indirect descriptor with the next flag set");
         return false;
     }
-    if (d->len == 0 || d->len % VRING_DESC_SIZE ||
-        d->len / VRING_DESC_SIZE > VIRTQUEUE_MAX_SIZE) {
+    if (d->len == 0 || d->len % VRING_DESC_SIZE || d->len / VRING_DESC_SIZE > VIRTQUEUE_MAX_SIZE) {
         virtio_error(vq->vdev, "Invalid size for indirect buffer table");
         return false;
     }
@@ -316,7 +315,7 @@ static bool vring_map_desc(VirtQueue *vq, VirtQueueElement *elem, const VRingDes
 
 static bool vring_walk_chain(VirtQueue *vq, VirtQueueElement *elem, unsigned head)
 {
-    ChainWalk w = { .table = vq->desc_host, .table_len = vq->num };
+    ChainWalk w = {.table = vq->desc_host, .table_len = vq->num};
     VRingDescHost d = vring_desc_read(w.table, head);
 
     if ((d.flags & VRING_DESC_F_INDIRECT) && !vring_enter_indirect(vq, &w, &d)) {
@@ -409,7 +408,7 @@ void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
         vq->inuse--;
     }
     if (!virtio_queue_ready(vq) || vq->vdev->broken) {
-        return;  /* reset or broken meanwhile: the guest no longer expects it */
+        return; /* reset or broken meanwhile: the guest no longer expects it */
     }
     e = vq->used_host + VRING_USED_RING + (size_t)VRING_USED_ELEM_SIZE * (vq->used_idx % vq->num);
     memcpy(e, &id, 4);

@@ -13,21 +13,21 @@
 #include "hw/pci.h"
 #include "hw/virtio.h"
 
-#define VIRTIO_BLK_DEFAULT_QUEUE_SIZE 256   /* as QEMU 7.2 */
+#define VIRTIO_BLK_DEFAULT_QUEUE_SIZE 256 /* as QEMU 7.2 */
 #define VIRTIO_BLK_ID_BYTES 20
 
 /* The properties of -device virtio-blk-pci (and what -drive if=virtio implies). */
 typedef struct VirtioBlkConf {
-    const char *serial;      /* NULL: the drive's serial=, if any */
-    unsigned num_queues;     /* 0: one per vCPU, as QEMU's "auto" */
-    unsigned queue_size;     /* power of two, 3..1024 */
+    const char *serial;  /* NULL: the drive's serial=, if any */
+    unsigned num_queues; /* 0: one per vCPU, as QEMU's "auto" */
+    unsigned queue_size; /* power of two, 3..1024 */
     bool config_wce;
     bool discard;
     bool write_zeroes;
     bool disable_legacy;
     bool disable_modern;
-    int vectors;             /* MSI-X vectors; -1: num_queues + 1 */
-    int bootindex;           /* -1: none */
+    int vectors;   /* MSI-X vectors; -1: num_queues + 1 */
+    int bootindex; /* -1: none */
 } VirtioBlkConf;
 
 typedef struct VirtIOBlock VirtIOBlock;

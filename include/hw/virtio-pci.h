@@ -16,8 +16,8 @@
 #include "hw/virtio.h"
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4
-#define VIRTIO_PCI_LEGACY_DEVICE_ID(id) (0x1000 + (id) - 1)  /* blk: 0x1001 */
-#define VIRTIO_PCI_MODERN_DEVICE_ID(id) (0x1040 + (id))      /* blk: 0x1042 */
+#define VIRTIO_PCI_LEGACY_DEVICE_ID(id) (0x1000 + (id)-1) /* blk: 0x1001 */
+#define VIRTIO_PCI_MODERN_DEVICE_ID(id) (0x1040 + (id))   /* blk: 0x1042 */
 #define VIRTIO_PCI_MSIX_BAR 1
 #define VIRTIO_PCI_MODERN_BAR 4
 #define VIRTIO_PCI_MODERN_BAR_SIZE 0x4000
@@ -26,13 +26,13 @@
 #define VIRTIO_PCI_DEVICE_OFFSET 0x2000
 #define VIRTIO_PCI_NOTIFY_OFFSET 0x3000
 #define VIRTIO_PCI_REGION_SIZE 0x1000
-#define VIRTIO_PCI_NOTIFY_MULT 4    /* bytes of notify space per queue */
+#define VIRTIO_PCI_NOTIFY_MULT 4 /* bytes of notify space per queue */
 
 typedef struct VirtioPCIConf {
     bool disable_legacy;
     bool disable_modern;
-    unsigned vectors;               /* MSI-X vectors; 0: INTx only */
-    const char *name;               /* "virtio-blk-pci" */
+    unsigned vectors; /* MSI-X vectors; 0: INTx only */
+    const char *name; /* "virtio-blk-pci" */
     uint32_t class_code;
 } VirtioPCIConf;
 
@@ -45,7 +45,7 @@ typedef struct VirtIOPCIQueue {
 } VirtIOPCIQueue;
 
 typedef struct VirtIOPCIDoorbell {
-    int fd;                         /* eventfd, -1 when none */
+    int fd; /* eventfd, -1 when none */
     GSource *source;
     bool assigned;
     bool pio;
@@ -54,9 +54,9 @@ typedef struct VirtIOPCIDoorbell {
 
 /* An MSI-X vector delivered through a KVM irqfd (virtio-pci-irqfd.c). */
 typedef struct VirtIOPCIIrqfd {
-    int fd;                         /* eventfd, -1 when none */
-    int gsi;                        /* KVM MSI route, -1 when none */
-    bool active;                    /* fd is bound to gsi: notify by writing fd */
+    int fd;      /* eventfd, -1 when none */
+    int gsi;     /* KVM MSI route, -1 when none */
+    bool active; /* fd is bound to gsi: notify by writing fd */
 } VirtIOPCIIrqfd;
 
 typedef struct VirtIOPCIProxy {
@@ -67,10 +67,10 @@ typedef struct VirtIOPCIProxy {
     unsigned nvectors;
     uint32_t dfselect, gfselect;
     uint32_t guest_features[2];
-    uint8_t cfg_cap;                /* VIRTIO_PCI_CAP_PCI_CFG capability offset, or 0 */
+    uint8_t cfg_cap; /* VIRTIO_PCI_CAP_PCI_CFG capability offset, or 0 */
     VirtIOPCIQueue vqs[VIRTIO_QUEUE_MAX];
-    VirtIOPCIDoorbell *doorbells;   /* one per device queue */
-    VirtIOPCIIrqfd *irqfds;         /* one per MSI-X vector on KVM, else NULL */
+    VirtIOPCIDoorbell *doorbells; /* one per device queue */
+    VirtIOPCIIrqfd *irqfds;       /* one per MSI-X vector on KVM, else NULL */
 } VirtIOPCIProxy;
 
 /* Put vdev (already virtio_init()ed with its queues) on bus at devfn (-1: next free slot). */

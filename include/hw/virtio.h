@@ -16,13 +16,13 @@
 #include <glib.h>
 #include "util/iov.h"
 
-#define VIRTIO_QUEUE_MAX 1024      /* queues per device */
-#define VIRTQUEUE_MAX_SIZE 1024    /* entries per queue, and descriptors per request */
+#define VIRTIO_QUEUE_MAX 1024   /* queues per device */
+#define VIRTQUEUE_MAX_SIZE 1024 /* entries per queue, and descriptors per request */
 #define VIRTIO_NO_VECTOR 0xffff
 /* Legacy guests can only use this many features; bit 30 is QEMU's "bad feature" canary. */
 #define VIRTIO_F_BAD_FEATURE 30
-#define VIRTIO_LEGACY_FEATURES                                                            \
-    ((1ULL << VIRTIO_F_BAD_FEATURE) | (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) |                   \
+#define VIRTIO_LEGACY_FEATURES                                                                     \
+    ((1ULL << VIRTIO_F_BAD_FEATURE) | (1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) |                         \
      (1ULL << VIRTIO_F_ANY_LAYOUT))
 
 typedef struct VirtIODevice VirtIODevice;
@@ -30,9 +30,9 @@ typedef struct VirtQueue VirtQueue;
 
 /* A request popped from a queue: its guest buffers, mapped to host memory. */
 typedef struct VirtQueueElement {
-    unsigned index;          /* head descriptor: what virtqueue_push() hands back */
-    IOVector out;            /* device-readable buffers, in chain order */
-    IOVector in;             /* device-writable buffers */
+    unsigned index; /* head descriptor: what virtqueue_push() hands back */
+    IOVector out;   /* device-readable buffers, in chain order */
+    IOVector in;    /* device-writable buffers */
 } VirtQueueElement;
 
 typedef void VirtIOHandleOutput(VirtIODevice *vdev, VirtQueue *vq);
@@ -42,23 +42,23 @@ typedef void VirtIOHandleOutput(VirtIODevice *vdev, VirtQueue *vq);
 struct VirtQueue {
     VirtIODevice *vdev;
     unsigned index;
-    unsigned num;                /* current size; 0: the queue does not exist */
+    unsigned num; /* current size; 0: the queue does not exist */
     unsigned num_default;
-    uint64_t desc, avail, used;  /* guest-physical ring addresses */
+    uint64_t desc, avail, used; /* guest-physical ring addresses */
     uint8_t *desc_host, *avail_host, *used_host;
-    uint16_t last_avail_idx;     /* next avail entry to take */
-    uint16_t used_idx;           /* next used entry to fill */
-    uint16_t signalled_used;     /* used_idx at the last interrupt (EVENT_IDX) */
+    uint16_t last_avail_idx; /* next avail entry to take */
+    uint16_t used_idx;       /* next used entry to fill */
+    uint16_t signalled_used; /* used_idx at the last interrupt (EVENT_IDX) */
     bool signalled_used_valid;
     uint16_t vector;
-    unsigned inuse;              /* popped, not yet pushed */
-    unsigned generation;         /* resets so far: elements from before one are stale */
+    unsigned inuse;      /* popped, not yet pushed */
+    unsigned generation; /* resets so far: elements from before one are stale */
     VirtIOHandleOutput *handler;
 };
 
 typedef struct VirtioDeviceOps {
     const char *name;
-    uint16_t device_id;      /* VIRTIO_ID_* */
+    uint16_t device_id; /* VIRTIO_ID_* */
     /* Refresh vdev->config from the device's state before the guest reads it. */
     void (*get_config)(VirtIODevice *vdev, uint8_t *config);
     /* The guest wrote config (already copied into vdev->config). */
@@ -78,7 +78,7 @@ typedef struct VirtioTransportOps {
 
 struct VirtIODevice {
     const VirtioDeviceOps *ops;
-    void *opaque;                    /* the device model */
+    void *opaque; /* the device model */
     const VirtioTransportOps *transport;
     void *transport_opaque;
     /* Guest-visible state */
@@ -92,12 +92,12 @@ struct VirtIODevice {
     size_t config_len;
     uint8_t *config;
     unsigned num_queues;
-    VirtQueue *vq;                   /* num_queues of them */
-    bool broken;                     /* a malformed request was seen: NEEDS_RESET until reset */
+    VirtQueue *vq; /* num_queues of them */
+    bool broken;   /* a malformed request was seen: NEEDS_RESET until reset */
 };
 
-void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque,
-                 size_t config_len, uint64_t host_features);
+void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque, size_t config_len,
+                 uint64_t host_features);
 void virtio_cleanup(VirtIODevice *vdev);
 VirtQueue *virtio_add_queue(VirtIODevice *vdev, unsigned size, VirtIOHandleOutput *handler);
 bool virtio_has_feature(uint64_t features, unsigned bit);

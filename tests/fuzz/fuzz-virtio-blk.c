@@ -28,8 +28,16 @@
 #define PCI_CONFIG_ADDRESS 0xcf8
 #define PCI_CONFIG_DATA 0xcfc
 
-enum { VB_OP_MMIO_W, VB_OP_MMIO_R, VB_OP_MSIX_W, VB_OP_MSIX_R, VB_OP_QUEUE, VB_OP_KICK,
-       VB_OP_SETTLE, VB_OP_COUNT };
+enum {
+    VB_OP_MMIO_W,
+    VB_OP_MMIO_R,
+    VB_OP_MSIX_W,
+    VB_OP_MSIX_R,
+    VB_OP_QUEUE,
+    VB_OP_KICK,
+    VB_OP_SETTLE,
+    VB_OP_COUNT
+};
 
 static BlockBackend *vb_blk;
 
@@ -50,7 +58,7 @@ static void vb_program_bars(void)
 
 static unsigned vb_size(FuzzInput *in)
 {
-    static const unsigned sizes[] = { 1, 2, 4, 8 };
+    static const unsigned sizes[] = {1, 2, 4, 8};
 
     return sizes[fuzz_u8(in) % 4];
 }
@@ -68,7 +76,7 @@ static void vb_queue(FuzzInput *in)
     uint64_t c = VB_MODERN_BASE;
     uint16_t q = fuzz_u8(in) % 3, n = fuzz_u16(in);
 
-    io_dispatch_write(IO_SPACE_MMIO, c + 20, 0xb, 1);  /* ACK, DRIVER, FEATURES_OK */
+    io_dispatch_write(IO_SPACE_MMIO, c + 20, 0xb, 1); /* ACK, DRIVER, FEATURES_OK */
     io_dispatch_write(IO_SPACE_MMIO, c + 22, q, 2);
     io_dispatch_write(IO_SPACE_MMIO, c + 24, n, 2);
     io_dispatch_write(IO_SPACE_MMIO, c + 32, FUZZ_SCRATCH_BASE + fuzz_u16(in), 8);
@@ -86,8 +94,8 @@ static void vb_extra(FuzzInput *in)
 
     switch (op) {
     case VB_OP_MMIO_W:
-        io_dispatch_write(IO_SPACE_MMIO, VB_MODERN_BASE + off % (VB_MODERN_SIZE - 7),
-                          fuzz_u64(in), size);
+        io_dispatch_write(IO_SPACE_MMIO, VB_MODERN_BASE + off % (VB_MODERN_SIZE - 7), fuzz_u64(in),
+                          size);
         break;
     case VB_OP_MMIO_R:
         io_dispatch_read(IO_SPACE_MMIO, VB_MODERN_BASE + off % (VB_MODERN_SIZE - 7), size);
@@ -111,7 +119,7 @@ static void vb_extra(FuzzInput *in)
     }
 }
 
-static const FuzzPortRange vb_ports[] = { { VB_IO_BASE, 0x80 }, { PCI_CONFIG_ADDRESS, 8 } };
+static const FuzzPortRange vb_ports[] = {{VB_IO_BASE, 0x80}, {PCI_CONFIG_ADDRESS, 8}};
 
 static const FuzzDevice vb_fuzz = {
     .ports = vb_ports,

@@ -15,19 +15,19 @@
 
 #define HOSTILE_HDR (VBLK_HDRS + 0x1000)
 #define HOSTILE_STATUS (VBLK_HDRS + 0x1100)
-#define HOSTILE_TABLE (VBLK_HDRS + 0x2000)   /* indirect tables */
+#define HOSTILE_TABLE (VBLK_HDRS + 0x2000) /* indirect tables */
 #define HOSTILE_WAIT_NS 200000000ull
 
 static void set_desc(volatile VDesc *t, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
                      uint16_t next)
 {
-    t[i] = (VDesc){ addr, len, flags, next };
+    t[i] = (VDesc){addr, len, flags, next};
 }
 
 /* A read request whose data descriptor is (addr, len): header, data, status. */
 static void chain3(VBlk *v, uint64_t addr, uint32_t len)
 {
-    uint32_t hdr[4] = { T_IN, 0, 0, 0 };
+    uint32_t hdr[4] = {T_IN, 0, 0, 0};
 
     memcpy((void *)HOSTILE_HDR, hdr, sizeof(hdr));
     set_desc(v->desc, 0, HOSTILE_HDR, 16, DESC_NEXT, 1);
@@ -69,7 +69,7 @@ static bool corrupt(VBlk *v, const char *name)
     } else if (!strcmp(name, "huge-len")) {
         chain3(v, VBLK_DATA, 0xfffff000u);
     } else if (!strcmp(name, "outside-ram")) {
-        chain3(v, 0x3ff00000ull, 4096);     /* 1 GiB - 1 MiB: beyond -m 256 */
+        chain3(v, 0x3ff00000ull, 4096); /* 1 GiB - 1 MiB: beyond -m 256 */
     } else if (!strcmp(name, "order")) {
         set_desc(v->desc, 0, HOSTILE_STATUS, 1, DESC_NEXT | DESC_WRITE, 1);
         set_desc(v->desc, 1, HOSTILE_HDR, 16, 0, 0);
@@ -122,7 +122,7 @@ static bool recovered(void)
 {
     PCIDevice *d;
     uint8_t *buf = (uint8_t *)VBLK_DATA;
-    VBlk v = { 0 };
+    VBlk v = {0};
 
     if (!vblk_open(&v, &d)) {
         return false;
@@ -154,7 +154,7 @@ static int hostile_run(int argc, char **argv)
     clock_calibrate(10);
     for (int i = 1; i < argc; i++) {
         PCIDevice *d;
-        VBlk v = { 0 };
+        VBlk v = {0};
 
         if (!vblk_open(&v, &d) || !v.modern) {
             report_fail("no modern virtio-blk device");

@@ -75,15 +75,15 @@ static int vblk_run(int argc, char **argv)
     unsigned n = mib * (1 << 20) / VBLK_REQ;
     uint64_t t0, t1, t2;
     PCIDevice *d = NULL;
-    VBlk v = { 0 };
+    VBlk v = {0};
 
     if (depth < 1 || depth > VBLK_MAX_DEPTH || !vblk_open(&v, &d) ||
         n * VBLK_REQ / VBLK_SECTOR > v.sectors) {
         report_fail("no usable virtio-blk device for %lu MiB at depth %lu", mib, depth);
         return -1;
     }
-    printf("VIRTIO-BLK %02x.%x %s capacity %lu\n", d->dev, d->fn,
-           v.modern ? "modern" : "legacy", v.sectors);
+    printf("VIRTIO-BLK %02x.%x %s capacity %lu\n", d->dev, d->fn, v.modern ? "modern" : "legacy",
+           v.sectors);
     clock_calibrate(10);
     t0 = clock_ns();
     if (!vblk_pass(&v, T_OUT, n, depth)) {

@@ -31,9 +31,18 @@
 
 static PCIDevice vblk_pci[32];
 
-static void m_w8(VBlk *v, unsigned off, uint8_t x) { *(volatile uint8_t *)(v->base + off) = x; }
-static void m_w16(VBlk *v, unsigned off, uint16_t x) { *(volatile uint16_t *)(v->base + off) = x; }
-static uint8_t m_r8(VBlk *v, unsigned off) { return *(volatile uint8_t *)(v->base + off); }
+static void m_w8(VBlk *v, unsigned off, uint8_t x)
+{
+    *(volatile uint8_t *)(v->base + off) = x;
+}
+static void m_w16(VBlk *v, unsigned off, uint16_t x)
+{
+    *(volatile uint16_t *)(v->base + off) = x;
+}
+static uint8_t m_r8(VBlk *v, unsigned off)
+{
+    return *(volatile uint8_t *)(v->base + off);
+}
 
 void vblk_set_status(VBlk *v, uint8_t s)
 {
@@ -67,7 +76,7 @@ static bool vblk_init_modern(VBlk *v)
     mmio_write32(v->base + M_GFSELECT, 0);
     mmio_write32(v->base + M_GF, 0);
     mmio_write32(v->base + M_GFSELECT, 1);
-    mmio_write32(v->base + M_GF, 1);       /* VERSION_1 only */
+    mmio_write32(v->base + M_GF, 1); /* VERSION_1 only */
     vblk_set_status(v, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
     if (!(vblk_status(v) & ST_FEATURES_OK)) {
         return false;
@@ -81,8 +90,8 @@ static bool vblk_init_modern(VBlk *v)
     mmio_write32(v->base + M_Q_USED, VBLK_RING + 0x2000);
     mmio_write32(v->base + M_Q_USED + 4, 0);
     m_w16(v, M_Q_ENABLE, 1);
-    v->sectors = mmio_read32(v->base + M_DEVICE) |
-                 (uint64_t)mmio_read32(v->base + M_DEVICE + 4) << 32;
+    v->sectors = mmio_read32(v->base + M_DEVICE) | (uint64_t)mmio_read32(v->base + M_DEVICE + 4)
+                                                       << 32;
     return true;
 }
 
@@ -153,13 +162,13 @@ void vblk_queue(VBlk *v, unsigned slot, uint32_t type, uint64_t sector, uint32_t
     memset(hdr + 4, 0, 4);
     memcpy(hdr + 8, &sector, 8);
     hdr[16] = 0xff;
-    v->desc[d] = (VDesc){ (uint64_t)hdr, 16, DESC_NEXT, d + 1 };
+    v->desc[d] = (VDesc){(uint64_t)hdr, 16, DESC_NEXT, d + 1};
     if (len) {
-        v->desc[d + 1] = (VDesc){ VBLK_DATA + (uint64_t)slot * VBLK_REQ, len,
-                                  DESC_NEXT | write, d + 2 };
-        v->desc[d + 2] = (VDesc){ (uint64_t)hdr + 16, 1, DESC_WRITE, 0 };
+        v->desc[d + 1] =
+            (VDesc){VBLK_DATA + (uint64_t)slot * VBLK_REQ, len, DESC_NEXT | write, d + 2};
+        v->desc[d + 2] = (VDesc){(uint64_t)hdr + 16, 1, DESC_WRITE, 0};
     } else {
-        v->desc[d + 1] = (VDesc){ (uint64_t)hdr + 16, 1, DESC_WRITE, 0 };
+        v->desc[d + 1] = (VDesc){(uint64_t)hdr + 16, 1, DESC_WRITE, 0};
     }
     vblk_publish(v, d);
 }
@@ -187,7 +196,6 @@ int vblk_reap(VBlk *v)
     status = *(volatile uint8_t *)(VBLK_HDRS + 32 * (id / 3) + 16);
     return status == 0 ? (int)(id / 3) : -1;
 }
-
 
 int vblk_poll(VBlk *v, unsigned *slot, uint8_t *status)
 {

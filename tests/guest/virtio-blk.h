@@ -10,9 +10,9 @@
 
 #include "guest.h"
 
-#define VBLK_RING 0x2000000ull             /* desc, avail (+4 KiB), used (+8 KiB) */
-#define VBLK_HDRS 0x2010000ull             /* 16-byte headers and status bytes per slot */
-#define VBLK_DATA 0x2100000ull             /* 64 KiB per slot */
+#define VBLK_RING 0x2000000ull /* desc, avail (+4 KiB), used (+8 KiB) */
+#define VBLK_HDRS 0x2010000ull /* 16-byte headers and status bytes per slot */
+#define VBLK_DATA 0x2100000ull /* 64 KiB per slot */
 #define VBLK_QSIZE 64
 #define VBLK_REQ 65536u
 #define VBLK_MAX_DEPTH 16
@@ -39,10 +39,10 @@ typedef struct VDesc {
 
 typedef struct VBlk {
     bool modern;
-    uint64_t base;                         /* BAR4 address or I/O port */
+    uint64_t base; /* BAR4 address or I/O port */
     volatile VDesc *desc;
-    volatile uint16_t *avail;              /* flags, idx, ring[] */
-    volatile uint32_t *used;               /* flags|idx, then {id, len} pairs */
+    volatile uint16_t *avail; /* flags, idx, ring[] */
+    volatile uint32_t *used;  /* flags|idx, then {id, len} pairs */
     uint16_t avail_idx, used_idx;
     uint64_t sectors;
 } VBlk;

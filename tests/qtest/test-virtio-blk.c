@@ -21,16 +21,16 @@
 #define VB_DEVFN PCI_DEVFN(2, 0)
 #define VB_DISK_SIZE (64ULL << 20)
 #define VB_QSIZE 256
-#define VB_RING 0x20000ULL        /* desc 0x20000, avail 0x21000, used 0x22000 for 256 entries */
+#define VB_RING 0x20000ULL /* desc 0x20000, avail 0x21000, used 0x22000 for 256 entries */
 #define VB_AVAIL (VB_RING + 16 * VB_QSIZE)
 #define VB_USED (VB_RING + 0x2000)
-#define VB_MSI_CFG 0x10000ULL     /* where vector 0 (config) writes its message */
-#define VB_MSI_VQ 0x10010ULL      /* vector 1 (queue 0) */
+#define VB_MSI_CFG 0x10000ULL /* where vector 0 (config) writes its message */
+#define VB_MSI_VQ 0x10010ULL  /* vector 1 (queue 0) */
 #define VB_MSI_DATA_CFG 0xc0ffee00u
 #define VB_MSI_DATA_VQ 0xc0ffee01u
-#define VB_HDR 0x30000ULL         /* request header */
-#define VB_STATUS 0x30100ULL      /* status byte */
-#define VB_SEG 0x30200ULL         /* discard/write-zeroes segment */
+#define VB_HDR 0x30000ULL    /* request header */
+#define VB_STATUS 0x30100ULL /* status byte */
+#define VB_SEG 0x30200ULL    /* discard/write-zeroes segment */
 #define VB_INDIRECT 0x31000ULL
 #define VB_DATA 0x40000ULL
 #define VB_DATA2 0x50000ULL
@@ -41,8 +41,8 @@
 #define VB_DEVICE 0x2000
 #define VB_NOTIFY 0x3000
 /* Feature words QEMU 7.2 offers for this disk. */
-#define VB_FEATURES_TRANSITIONAL 0x79006e54u   /* the legacy word of a transitional device */
-#define VB_FEATURES_LEGACY 0x71006ed4u         /* legacy only: SCSI, no ANY_LAYOUT */
+#define VB_FEATURES_TRANSITIONAL 0x79006e54u /* the legacy word of a transitional device */
+#define VB_FEATURES_LEGACY 0x71006ed4u       /* legacy only: SCSI, no ANY_LAYOUT */
 #define VB_FEATURES_MODERN_LO 0x30006e54u
 #define VB_FEATURES_MODERN_HI 0x00000101u
 
@@ -51,13 +51,13 @@ typedef struct VB {
     QPCIBus bus;
     QPCIDevice dev;
     bool modern;
-    uint64_t bar;                 /* legacy: I/O port base; modern: BAR4 address */
-    uint64_t msix_table;          /* 0 without MSI-X */
+    uint64_t bar;        /* legacy: I/O port base; modern: BAR4 address */
+    uint64_t msix_table; /* 0 without MSI-X */
     uint64_t features;
     uint16_t avail_idx;
     uint16_t used_seen;
     uint16_t next_desc;
-    uint16_t q;                   /* the queue the requests go to */
+    uint16_t q; /* the queue the requests go to */
     char img[64];
     int img_fd;
 } VB;
@@ -65,7 +65,7 @@ typedef struct VB {
 typedef struct VBDesc {
     uint64_t addr;
     uint32_t len;
-    uint16_t flags;               /* VRING_DESC_F_WRITE (NEXT is added) */
+    uint16_t flags; /* VRING_DESC_F_WRITE (NEXT is added) */
 } VBDesc;
 
 /* ---- set-up ---- */
@@ -73,7 +73,7 @@ typedef struct VBDesc {
 /* mode: 0 legacy only, 1 modern only, 2 transitional (driven as modern). */
 static void vb_start(VB *vb, int mode, const char *devopts)
 {
-    static const char *const mode_opts[] = { "disable-modern=on", "disable-legacy=on", "" };
+    static const char *const mode_opts[] = {"disable-modern=on", "disable-legacy=on", ""};
     g_autofree char *args = NULL;
 
     memset(vb, 0, sizeof(*vb));
@@ -293,7 +293,7 @@ static void vb_wait_used(VB *vb, uint32_t *id, uint32_t *len)
 
 static void vb_header(VB *vb, uint32_t type, uint64_t sector)
 {
-    uint8_t h[16] = { 0 };
+    uint8_t h[16] = {0};
 
     memcpy(h, &type, 4);
     memcpy(h + 8, &sector, 8);
@@ -306,9 +306,9 @@ static uint8_t vb_request(VB *vb, uint32_t type, uint64_t sector, uint64_t data,
                           bool data_in, uint32_t *used_len)
 {
     VBDesc d[3] = {
-        { VB_HDR, 16, 0 },
-        { data, len, data_in ? VRING_DESC_F_WRITE : 0 },
-        { VB_STATUS, 1, VRING_DESC_F_WRITE },
+        {VB_HDR, 16, 0},
+        {data, len, data_in ? VRING_DESC_F_WRITE : 0},
+        {VB_STATUS, 1, VRING_DESC_F_WRITE},
     };
     uint32_t id, ulen;
     uint16_t head;
@@ -393,8 +393,7 @@ static void test_pci_identity(void)
         g_assert_cmphex(qpci_config_readw(&vb.dev, PCI_CLASS_DEVICE), ==, 0x0100);
         g_assert_cmphex(qpci_config_readw(&vb.dev, PCI_SUBSYSTEM_ID), ==, modern ? 0x1100 : 2);
         g_assert_cmphex(qpci_config_readb(&vb.dev, PCI_INTERRUPT_PIN), ==, 1);
-        g_assert_cmphex(qpci_config_readb(&vb.dev, PCI_CAPABILITY_LIST), ==,
-                        modern ? 0x98 : 0x40);
+        g_assert_cmphex(qpci_config_readb(&vb.dev, PCI_CAPABILITY_LIST), ==, modern ? 0x98 : 0x40);
         vb_stop(&vb);
     }
 }
@@ -404,11 +403,9 @@ static void test_pci_transitional_layout(void)
 {
     static const uint32_t caps[][5] = {
         /* offset, first dword, bar, offset, length */
-        { 0x84, 0x05147009, 0, 0, 0 },
-        { 0x70, 0x02146009, 4, 0x3000, 0x1000 },
-        { 0x60, 0x04105009, 4, 0x2000, 0x1000 },
-        { 0x50, 0x03104009, 4, 0x1000, 0x1000 },
-        { 0x40, 0x01100009, 4, 0x0000, 0x1000 },
+        {0x84, 0x05147009, 0, 0, 0},           {0x70, 0x02146009, 4, 0x3000, 0x1000},
+        {0x60, 0x04105009, 4, 0x2000, 0x1000}, {0x50, 0x03104009, 4, 0x1000, 0x1000},
+        {0x40, 0x01100009, 4, 0x0000, 0x1000},
     };
     QPCIDevice dev;
     VB vb;
@@ -417,16 +414,16 @@ static void test_pci_transitional_layout(void)
     dev = vb.dev;
     g_assert_cmphex(qpci_config_readl(&dev, 0), ==, 0x10011af4);
     g_assert_cmphex(qpci_config_readl(&dev, PCI_SUBSYSTEM_VENDOR_ID), ==, 0x00021af4);
-    g_assert_cmphex(qpci_config_readl(&dev, 0x98), ==, 0x00018411);  /* MSI-X, 2 vectors */
-    g_assert_cmphex(qpci_config_readl(&dev, 0x9c), ==, 1);           /* table in BAR1 */
-    g_assert_cmphex(qpci_config_readl(&dev, 0xa0), ==, 0x801);       /* PBA at 0x800 */
+    g_assert_cmphex(qpci_config_readl(&dev, 0x98), ==, 0x00018411); /* MSI-X, 2 vectors */
+    g_assert_cmphex(qpci_config_readl(&dev, 0x9c), ==, 1);          /* table in BAR1 */
+    g_assert_cmphex(qpci_config_readl(&dev, 0xa0), ==, 0x801);      /* PBA at 0x800 */
     for (unsigned i = 0; i < G_N_ELEMENTS(caps); i++) {
         g_assert_cmphex(qpci_config_readl(&dev, caps[i][0]), ==, caps[i][1]);
         g_assert_cmphex(qpci_config_readb(&dev, caps[i][0] + 4), ==, caps[i][2]);
         g_assert_cmphex(qpci_config_readl(&dev, caps[i][0] + 8), ==, caps[i][3]);
         g_assert_cmphex(qpci_config_readl(&dev, caps[i][0] + 12), ==, caps[i][4]);
     }
-    g_assert_cmphex(qpci_config_readl(&dev, 0x80), ==, 4);           /* notify multiplier */
+    g_assert_cmphex(qpci_config_readl(&dev, 0x80), ==, 4); /* notify multiplier */
     /* BAR sizes: I/O 128, MSI-X 4 KiB, modern 16 KiB 64-bit prefetchable. */
     qpci_config_writel(&dev, PCI_BASE_ADDRESS_0, 0xffffffff);
     g_assert_cmphex(qpci_config_readl(&dev, PCI_BASE_ADDRESS_0), ==, 0xffffff81);
@@ -523,7 +520,7 @@ static void test_feature_negotiation(void)
 
 static void check_round_trips(bool modern, bool msix)
 {
-    uint8_t pattern[4096], back[4096], host[4096], id[20] = { 0 };
+    uint8_t pattern[4096], back[4096], host[4096], id[20] = {0};
     uint32_t used_len;
     VB vb;
 
@@ -542,7 +539,7 @@ static void check_round_trips(bool modern, bool msix)
         vb_wait_msi(&vb, VB_MSI_VQ, VB_MSI_DATA_VQ);
     } else {
         vb_wait_isr(&vb);
-        g_assert_cmphex(vb_isr(&vb), ==, 0);  /* read-to-clear */
+        g_assert_cmphex(vb_isr(&vb), ==, 0); /* read-to-clear */
     }
     vb_host_read(&vb, 100 * 512, host, sizeof(host));
     g_assert_cmpmem(host, sizeof(host), pattern, sizeof(pattern));
@@ -612,16 +609,17 @@ static void test_invalid_requests(void)
     vb_map(&vb, false);
     vb_init(&vb, ~0ULL, false);
     /* past the end, partly past the end, misaligned length */
-    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, VB_DISK_SIZE / 512, VB_DATA, 512, true,
-                                NULL), ==, VIRTIO_BLK_S_IOERR);
-    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_OUT, VB_DISK_SIZE / 512 - 1, VB_DATA, 1024,
-                                false, NULL), ==, VIRTIO_BLK_S_IOERR);
+    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, VB_DISK_SIZE / 512, VB_DATA, 512, true, NULL),
+                     ==, VIRTIO_BLK_S_IOERR);
+    g_assert_cmpuint(
+        vb_request(&vb, VIRTIO_BLK_T_OUT, VB_DISK_SIZE / 512 - 1, VB_DATA, 1024, false, NULL), ==,
+        VIRTIO_BLK_S_IOERR);
     g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 100, true, NULL), ==,
                      VIRTIO_BLK_S_IOERR);
     /* unknown and SCSI requests */
     g_assert_cmpuint(vb_request(&vb, 0x1234, 0, 0, 0, false, NULL), ==, VIRTIO_BLK_S_UNSUPP);
     g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_SCSI_CMD, 0, 0, 0, false, NULL), ==,
-                     VIRTIO_BLK_S_IOERR);  /* too few buffers for a SCSI request */
+                     VIRTIO_BLK_S_IOERR); /* too few buffers for a SCSI request */
     /* discard: unknown flags or the unmap flag, too many sectors, out of range */
     g_assert_cmpuint(vb_dwz(&vb, VIRTIO_BLK_T_DISCARD, 0, 8, 2), ==, VIRTIO_BLK_S_UNSUPP);
     g_assert_cmpuint(vb_dwz(&vb, VIRTIO_BLK_T_DISCARD, 0, 8, 1), ==, VIRTIO_BLK_S_UNSUPP);
@@ -665,12 +663,12 @@ static void test_interrupts_event_idx(void)
     vb_map(&vb, true);
     vb_init(&vb, ~0ULL, true);
     g_assert_true(vb.features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
-    qtest_writew(vb.qts, VB_AVAIL + 4 + 2 * VB_QSIZE, 0);  /* used_event: after entry 0 */
+    qtest_writew(vb.qts, VB_AVAIL + 4 + 2 * VB_QSIZE, 0); /* used_event: after entry 0 */
     g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
                      VIRTIO_BLK_S_OK);
     vb_wait_msi(&vb, VB_MSI_VQ, VB_MSI_DATA_VQ);
     g_assert_cmpuint(qtest_readw(vb.qts, VB_USED + 4 + 8 * VB_QSIZE), ==, 1);
-    qtest_writew(vb.qts, VB_AVAIL + 4 + 2 * VB_QSIZE, 5);  /* not before the 6th */
+    qtest_writew(vb.qts, VB_AVAIL + 4 + 2 * VB_QSIZE, 5); /* not before the 6th */
     for (int i = 0; i < 3; i++) {
         g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
                          VIRTIO_BLK_S_OK);
@@ -681,7 +679,7 @@ static void test_interrupts_event_idx(void)
         g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
                          VIRTIO_BLK_S_OK);
     }
-    vb_wait_msi(&vb, VB_MSI_VQ, VB_MSI_DATA_VQ);  /* used went 5 -> 6 */
+    vb_wait_msi(&vb, VB_MSI_VQ, VB_MSI_DATA_VQ); /* used went 5 -> 6 */
     vb_stop(&vb);
 }
 
@@ -732,14 +730,14 @@ static void test_msix_mask_pba(void)
     /* The table reads back as written, in dwords and as a quadword. */
     g_assert_cmphex(qtest_readl(vb.qts, e1 + PCI_MSIX_ENTRY_DATA), ==, VB_MSI_DATA_VQ);
     g_assert_cmphex(qtest_readq(vb.qts, e1), ==, VB_MSI_VQ);
-    g_assert_cmphex(qtest_readl(vb.qts, vb.msix_table + 32 + 12), ==, 0);  /* only 2 vectors */
+    g_assert_cmphex(qtest_readl(vb.qts, vb.msix_table + 32 + 12), ==, 0); /* only 2 vectors */
     qtest_writel(vb.qts, e1 + PCI_MSIX_ENTRY_VECTOR_CTRL, PCI_MSIX_ENTRY_CTRL_MASKBIT);
     g_assert_cmphex(qtest_readl(vb.qts, pba), ==, 0);
     g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
                      VIRTIO_BLK_S_OK);
     vb_assert_no_msi(&vb, VB_MSI_VQ);
     g_assert_cmphex(qtest_readl(vb.qts, pba), ==, 2);
-    qtest_writel(vb.qts, pba, 0);  /* read-only */
+    qtest_writel(vb.qts, pba, 0); /* read-only */
     g_assert_cmphex(qtest_readl(vb.qts, pba), ==, 2);
     qtest_writel(vb.qts, e1 + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
     g_assert_cmphex(qtest_readl(vb.qts, VB_MSI_VQ), ==, VB_MSI_DATA_VQ);
@@ -800,10 +798,9 @@ static void check_broken(void (*corrupt)(VB *vb))
     for (int i = 0; i < 50 && !(vb_status(&vb) & VIRTIO_CONFIG_S_NEEDS_RESET); i++) {
         g_usleep(1000);
     }
-    g_assert_cmphex(vb_status(&vb) & VIRTIO_CONFIG_S_NEEDS_RESET, ==,
-                    VIRTIO_CONFIG_S_NEEDS_RESET);
+    g_assert_cmphex(vb_status(&vb) & VIRTIO_CONFIG_S_NEEDS_RESET, ==, VIRTIO_CONFIG_S_NEEDS_RESET);
     g_assert_cmpuint(qtest_readw(vb.qts, VB_USED + 2), ==, 0);
-    vb_wait_msi(&vb, VB_MSI_CFG, VB_MSI_DATA_CFG);  /* a config interrupt tells the driver */
+    vb_wait_msi(&vb, VB_MSI_CFG, VB_MSI_DATA_CFG); /* a config interrupt tells the driver */
     vb_init(&vb, ~0ULL, true);
     g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
                      VIRTIO_BLK_S_OK);
@@ -838,9 +835,9 @@ static void corrupt_next(VB *vb)
 static void corrupt_outside_ram(VB *vb)
 {
     VBDesc d[3] = {
-        { VB_HDR, 16, 0 },
-        { 0x7ffff000ULL, 4096, VRING_DESC_F_WRITE },  /* beyond 128 MiB of RAM */
-        { VB_STATUS, 1, VRING_DESC_F_WRITE },
+        {VB_HDR, 16, 0},
+        {0x7ffff000ULL, 4096, VRING_DESC_F_WRITE}, /* beyond 128 MiB of RAM */
+        {VB_STATUS, 1, VRING_DESC_F_WRITE},
     };
 
     vb_header(vb, VIRTIO_BLK_T_IN, 0);
@@ -850,9 +847,9 @@ static void corrupt_outside_ram(VB *vb)
 static void corrupt_zero_len(VB *vb)
 {
     VBDesc d[3] = {
-        { VB_HDR, 16, 0 },
-        { VB_DATA, 0, VRING_DESC_F_WRITE },
-        { VB_STATUS, 1, VRING_DESC_F_WRITE },
+        {VB_HDR, 16, 0},
+        {VB_DATA, 0, VRING_DESC_F_WRITE},
+        {VB_STATUS, 1, VRING_DESC_F_WRITE},
     };
 
     vb_header(vb, VIRTIO_BLK_T_IN, 0);
@@ -862,9 +859,9 @@ static void corrupt_zero_len(VB *vb)
 static void corrupt_order(VB *vb)
 {
     VBDesc d[3] = {
-        { VB_STATUS, 1, VRING_DESC_F_WRITE },
-        { VB_HDR, 16, 0 },
-        { VB_DATA, 512, 0 },
+        {VB_STATUS, 1, VRING_DESC_F_WRITE},
+        {VB_HDR, 16, 0},
+        {VB_DATA, 512, 0},
     };
 
     vb_publish(vb, vb_chain(vb, d, 3));
@@ -873,8 +870,8 @@ static void corrupt_order(VB *vb)
 static void corrupt_no_header(VB *vb)
 {
     VBDesc d[2] = {
-        { VB_HDR, 8, 0 },
-        { VB_STATUS, 1, VRING_DESC_F_WRITE },
+        {VB_HDR, 8, 0},
+        {VB_STATUS, 1, VRING_DESC_F_WRITE},
     };
 
     vb_publish(vb, vb_chain(vb, d, 2));
@@ -977,7 +974,7 @@ static void test_read_only(void)
     g_assert_cmpint(ftruncate(vb.img_fd, VB_DISK_SIZE), ==, 0);
     args = g_strdup_printf("-m 128 -drive if=virtio,file=%s,format=raw,readonly=on", vb.img);
     vb.qts = qtest_init(args);
-    vb.modern = true;  /* transitional: driven through the modern BAR */
+    vb.modern = true; /* transitional: driven through the modern BAR */
     qpci_bus_init(&vb.bus, vb.qts);
     g_assert_true(qpci_device_find(&vb.bus, VB_DEVFN, &vb.dev));
     vb_map(&vb, false);
@@ -1061,7 +1058,7 @@ static void test_intx_line(void)
 
     vb_start(&vb, 1, NULL);
     g_assert_true(qpci_device_find(&vb.bus, PCI_DEVFN(1, 0), &piix3));
-    qpci_config_writeb(&piix3, 0x61, 11);  /* PIRQRC[B] */
+    qpci_config_writeb(&piix3, 0x61, 11); /* PIRQRC[B] */
     qtest_irq_intercept_in(vb.qts, "ioapic");
     vb_map(&vb, false);
     vb_init(&vb, ~0ULL, false);
@@ -1088,7 +1085,7 @@ static void test_pci_cfg_window(void)
     vb_start(&vb, 1, NULL);
     vb_map(&vb, false);
     vb_set_status(&vb, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-    qpci_config_writeb(&vb.dev, cap + 4, 4);  /* bar */
+    qpci_config_writeb(&vb.dev, cap + 4, 4); /* bar */
     qpci_config_writel(&vb.dev, cap + 8, VB_COMMON + VIRTIO_PCI_COMMON_STATUS);
     qpci_config_writel(&vb.dev, cap + 12, 1);
     g_assert_cmphex(qpci_config_readb(&vb.dev, data), ==, VIRTIO_CONFIG_S_ACKNOWLEDGE);

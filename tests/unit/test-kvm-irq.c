@@ -20,7 +20,7 @@
 #define APIC_SPIV 0xf0
 #define APIC_IRR 0x200
 #define APIC_SPIV_ENABLE 0x100
-#define MSI_ADDR 0xfee00000ULL   /* physical destination APIC ID 0 */
+#define MSI_ADDR 0xfee00000ULL /* physical destination APIC ID 0 */
 
 static int vcpu_fd = -1;
 

@@ -27,7 +27,7 @@ static void stub_notify(void *opaque, uint16_t vector)
     notified.vector = vector;
 }
 
-static const VirtioTransportOps stub_transport = { .notify = stub_notify };
+static const VirtioTransportOps stub_transport = {.notify = stub_notify};
 
 static BlockBackend *open_blk(const char *name, bool wce)
 {
@@ -35,8 +35,7 @@ static BlockBackend *open_blk(const char *name, bool wce)
 
     json_object_set_string_member(o, "driver", "testmem");
     json_object_set_int_member(o, "size", 1 << 20);
-    return blk_new_open(name, NULL, o, BDRV_O_RDWR | (wce ? BDRV_O_CACHE_WB : 0),
-                        &error_abort);
+    return blk_new_open(name, NULL, o, BDRV_O_RDWR | (wce ? BDRV_O_CACHE_WB : 0), &error_abort);
 }
 
 static VirtIOBlock *make_dev(BlockBackend *blk, VirtioBlkConf *conf)
