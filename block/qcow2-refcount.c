@@ -186,7 +186,8 @@ static int grow_reftable(BlockDriverState *bs, uint64_t min_entries)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t per_cluster = s->cluster_size / 8, tc, nb, first, t0, old_off = s->reftable_offset;
-    uint64_t old_clusters = ((uint64_t)s->reftable_size * 8 + s->cluster_size - 1) >> s->cluster_bits;
+    uint64_t old_clusters =
+        ((uint64_t)s->reftable_size * 8 + s->cluster_size - 1) >> s->cluster_bits;
     int64_t len = bdrv_getlength(bs->file);
     g_autofree uint64_t *table = NULL;
     g_autofree uint8_t *blocks = NULL;
@@ -296,26 +297,61 @@ int qcow2_refblock_for_repair(BlockDriverState *bs, uint64_t c)
     return write_reftable_entry(bs, idx);
 }
 
-/* Make sure cluster c has a refcount block; *restart when clusters were consumed. */
-static int ensure_refblock(BlockDriverState *bs, uint64_t c, bool *restart)
+/*
+ * A refcount block for range idx at free cluster c of a range that has one: written empty,
+ * counted, and the count made durable before the refcount table points to it.
+ */
+static int write_refblock_at(BlockDriverState *bs, uint64_t idx, uint64_t c)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t idx = c >> s->refblock_bits;
+    g_autofree void *block = g_malloc0(s->cluster_size);
     int ret;
 
-    *restart = false;
-    if (idx >= s->reftable_size) {
-        ret = grow_reftable(bs, idx + 1);
-        *restart = true;
+    qcow2_cache_discard(s->refblock_cache, c << s->cluster_bits);
+    qcow2_cache_discard(s->l2_cache, c << s->cluster_bits);
+    ret = bdrv_pwrite(bs->file, c << s->cluster_bits, block, s->cluster_size);
+    if (ret < 0 || (ret = qcow2_update_refcount(bs, c, 1)) < 0 ||
+        (ret = qcow2_flush_refcounts(bs)) < 0) {
         return ret;
     }
-    if (!s->reftable[idx]) {
-        *restart = true;
-        return create_refblock(bs, c);
+    s->reftable[idx] = c << s->cluster_bits;
+    s->eof_cluster = MAX(s->eof_cluster, c + 1);
+    return write_reftable_entry(bs, idx);
+}
+
+/*
+ * Give range idx a refcount block at the first free cluster at or after from: inside a
+ * range without a block, that range gets a block there counting itself (range idx's own,
+ * or one more step); inside a range with a block, idx's block goes there.
+ */
+static int place_refblock(BlockDriverState *bs, uint64_t idx, uint64_t from)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    for (uint64_t c = from; !s->reftable[idx]; c++) {
+        uint64_t j = c >> s->refblock_bits, rc;
+        int ret;
+        if (j >= s->reftable_size) {
+            ret = grow_reftable(bs, j + 1);
+        } else if (!s->reftable[j]) {
+            ret = create_refblock(bs, c);
+            s->eof_cluster = MAX(s->eof_cluster, c + 1);
+        } else if ((ret = qcow2_get_refcount(bs, c, &rc)) >= 0 && !rc) {
+            ret = write_refblock_at(bs, idx, c);
+        }
+        if (ret < 0) {
+            return ret;
+        }
     }
     return 0;
 }
 
+/*
+ * The first run of n free clusters from the allocation cursor. Clusters of ranges without
+ * a refcount block are free; their blocks are placed after the run afterwards (placing
+ * them inside would cut every run at the range size). The refcount table grows first when
+ * the run reaches past it.
+ */
 static int64_t find_free(BlockDriverState *bs, uint64_t n)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -324,26 +360,28 @@ static int64_t find_free(BlockDriverState *bs, uint64_t n)
     uint64_t count = 0;
 
     while (count < n) {
-        uint64_t c = start + count, rc;
-        bool restart;
-        int ret = ensure_refblock(bs, c, &restart);
-        if (ret < 0) {
-            return ret;
-        }
-        if (restart) {
+        uint64_t c = start + count, idx = c >> s->refblock_bits, rc;
+        int ret = 0;
+        if (idx >= s->reftable_size) {
+            ret = grow_reftable(bs, idx + 1);
             start = s->alloc_at_eof ? MAX(s->eof_cluster, start) : start;
             count = 0;
-            continue;
+        } else if (!s->reftable[idx]) {
+            count++;
+        } else if ((ret = qcow2_get_refcount(bs, c, &rc)) >= 0) {
+            start = rc ? c + 1 : start;
+            count = rc ? 0 : count + 1;
         }
-        ret = qcow2_get_refcount(bs, c, &rc);
         if (ret < 0) {
             return ret;
         }
-        if (rc) {
-            start = c + 1;
-            count = 0;
-        } else {
-            count++;
+    }
+    s->eof_cluster = MAX(s->eof_cluster, start + n);
+    for (uint64_t idx = start >> s->refblock_bits; idx <= (start + n - 1) >> s->refblock_bits;
+         idx++) {
+        int ret = s->reftable[idx] ? 0 : place_refblock(bs, idx, start + n);
+        if (ret < 0) {
+            return ret;
         }
     }
     return start;
