@@ -1104,6 +1104,35 @@ static void test_pci_cfg_window(void)
     vb_stop(&vb);
 }
 
+/* RING_RESET: a queue reset alone, then the same queue enabled again serves requests. */
+static void test_queue_reset(void)
+{
+    uint64_t c;
+    VB vb;
+
+    vb_start(&vb, 1, NULL);
+    vb_map(&vb, false);
+    vb_init(&vb, ~0ULL, false);
+    g_assert_true(vb.features & (1ULL << VIRTIO_F_RING_RESET));
+    c = vb.bar + VB_COMMON;
+    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+    qtest_writew(vb.qts, c + VIRTIO_PCI_COMMON_Q_SELECT, 0);
+    qtest_writew(vb.qts, c + VIRTIO_PCI_COMMON_Q_RESET, 1);
+    g_assert_cmphex(qtest_readw(vb.qts, c + VIRTIO_PCI_COMMON_Q_RESET), ==, 0);
+    g_assert_cmphex(qtest_readw(vb.qts, c + VIRTIO_PCI_COMMON_Q_ENABLE), ==, 0);
+    g_assert_cmphex(qtest_readw(vb.qts, c + VIRTIO_PCI_COMMON_Q_SIZE), ==, VB_QSIZE);
+    g_assert_cmphex(qtest_readw(vb.qts, c + VIRTIO_PCI_COMMON_Q_MSIX), ==, VIRTIO_MSI_NO_VECTOR);
+    /* The device is still DRIVER_OK; a kick on the disabled queue does nothing. */
+    g_assert_cmphex(vb_status(&vb) & VIRTIO_CONFIG_S_DRIVER_OK, ==, VIRTIO_CONFIG_S_DRIVER_OK);
+    vb_setup_queue(&vb, false);
+    vb.avail_idx = vb.used_seen = vb.next_desc = 0;
+    g_assert_cmpuint(vb_request(&vb, VIRTIO_BLK_T_IN, 0, VB_DATA, 512, true, NULL), ==,
+                     VIRTIO_BLK_S_OK);
+    g_assert_cmpuint(qtest_readw(vb.qts, VB_USED + 2), ==, 1);
+    vb_stop(&vb);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1127,6 +1156,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-blk/interrupts/event-idx", test_interrupts_event_idx);
     g_test_add_func("/virtio-blk/msix/mask-pba", test_msix_mask_pba);
     g_test_add_func("/virtio-blk/reset", test_reset);
+    g_test_add_func("/virtio-blk/queue-reset", test_queue_reset);
     g_test_add_func("/virtio-blk/broken/loop", test_broken_loop);
     g_test_add_func("/virtio-blk/broken/avail-jump", test_broken_avail_jump);
     g_test_add_func("/virtio-blk/broken/head", test_broken_head);
