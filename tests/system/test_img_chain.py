@@ -391,3 +391,43 @@ def test_hostile_l1_entry(tmp_path, op):
     assert "unaligned" in res.stderr
     assert '"corrupt": true' in run([IMG, "info", "--output=json", "t.qcow2"],
                                     cwd=tmp_path).stdout
+
+
+def add_unknown_extension(path, ext_type=0x12345678, data=b"minivmm!"):
+    """Insert an extension qemu does not know before the end marker of cluster 0."""
+    with open(path, "r+b") as f:
+        head = bytearray(f.read(65536))
+        version = struct.unpack(">I", head[4:8])[0]
+        off = 72 if version == 2 else struct.unpack(">I", head[100:104])[0]
+        while struct.unpack(">I", head[off:off + 4])[0] != 0:
+            off += 8 + ((struct.unpack(">I", head[off + 4:off + 8])[0] + 7) & ~7)
+        backing_off = struct.unpack(">Q", head[8:16])[0]
+        ext = struct.pack(">II", ext_type, len(data)) + data
+        if backing_off:
+            name = bytes(head[backing_off:backing_off + struct.unpack(">I", head[16:20])[0]])
+            head[off:off + len(ext) + 8 + len(name)] = ext + bytes(8) + name
+            head[8:16] = struct.pack(">Q", off + len(ext) + 8)
+        else:
+            head[off:off + len(ext) + 8] = ext + bytes(8)
+        f.seek(0)
+        f.write(head[:4096])
+
+
+@pytest.mark.parametrize("compat", ["1.1", "0.10"])
+def test_rebase_keeps_unknown_extension(tmp_path, compat):
+    ok(run([IMG, "create", "-q", "-f", "qcow2", "-o", "compat=" + compat, "base.qcow2", "1M"],
+           cwd=tmp_path))
+    ok(run([IMG, "create", "-q", "-f", "qcow2", "-o", "compat=" + compat, "-b", "base.qcow2",
+            "-F", "qcow2", "top.qcow2"], cwd=tmp_path))
+    ok(run([IMG, "create", "-q", "-f", "raw", "other-name.qcow2", "1M"], cwd=tmp_path))
+    add_unknown_extension(tmp_path / "top.qcow2")
+    check_clean(tmp_path / "top.qcow2")
+    for backing in ("other-name.qcow2", ""):
+        ok(run([IMG, "rebase", "-u", "-b", backing, "-F", "raw", "top.qcow2"], cwd=tmp_path))
+        qinfo = json.loads(ok(run(["qemu-img", "info", "--output=json", "top.qcow2"],
+                                  cwd=tmp_path)).stdout)
+        assert qinfo.get("backing-filename") == (backing or None)
+        assert qinfo.get("backing-filename-format") == ("raw" if backing else None)
+        with open(tmp_path / "top.qcow2", "rb") as f:
+            assert struct.pack(">II", 0x12345678, 8) + b"minivmm!" in f.read(4096)
+        check_clean(tmp_path / "top.qcow2")
