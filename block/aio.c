@@ -17,6 +17,7 @@ typedef struct BdrvAioReq {
     BlockRequest req;      /* first: drivers and the drain queue only see this part */
     bool internal;         /* issued by a driver serving another request */
     TrackedWrite *tracked; /* aio_submit write ordered against read-modify-writes */
+    BdrvPoolDoneFunc *pool_done; /* a driver's hook for a request it ran in the pool */
 } BdrvAioReq;
 
 static GMutex pools_lock;
@@ -102,7 +103,13 @@ static int bdrv_aio_work(void *opaque)
 
 static void bdrv_aio_work_done(void *opaque, int ret)
 {
-    bdrv_request_complete(opaque, ret);
+    BdrvAioReq *r = opaque;
+
+    if (r->pool_done) {
+        r->pool_done(&r->req, ret);
+    } else {
+        bdrv_request_complete(&r->req, ret);
+    }
 }
 
 /* Can the driver take this checked request as it is? */
@@ -127,8 +134,9 @@ static bool bdrv_aio_can_pass(BdrvAioReq *r)
     return bdrv_track_write_nowait(bs, req->offset, req->bytes, &r->tracked);
 }
 
-void bdrv_aio_run_in_pool(BlockRequest *req)
+void bdrv_aio_run_in_pool(BlockRequest *req, BdrvPoolDoneFunc *done)
 {
+    ((BdrvAioReq *)req)->pool_done = done;
     thread_pool_submit(bdrv_pool(req->ctx), bdrv_aio_work, req, bdrv_aio_work_done, req);
 }
 
@@ -150,7 +158,7 @@ static void bdrv_aio_dispatch(BdrvAioReq *r)
         bs->drv->aio_submit(bs, req);
         bdrv_nesting_leave();
     } else {
-        bdrv_aio_run_in_pool(req);
+        bdrv_aio_run_in_pool(req, NULL);
     }
     submitting--;
 }

@@ -4,7 +4,8 @@
  * file child's asynchronous path (Linux AIO, io_uring) without a worker thread; a read of
  * zero or unallocated clusters of an image without a backing file completes at once.
  * Everything else (cache misses, allocation, copy-on-write, compressed clusters, backing
- * files) runs the synchronous driver in the worker pool. Also the bookkeeping of data I/O
+ * files) runs the synchronous driver in the worker pool, and asynchronous writes to the same
+ * clusters wait behind such a write without taking a thread. Also the bookkeeping of data I/O
  * that runs without the metadata lock: in-place writes (fast or not) and the data writes
  * of allocating writes count as unlocked I/O, so zero writes and discards, which free
  * clusters, wait for them; writes to a guest range whose new clusters are being written
@@ -153,18 +154,110 @@ static bool qcow2_aio_fast(BlockDriverState *bs, BlockRequest *req, uint64_t *ho
     return true;
 }
 
+/* ---- claims: asynchronous writes that went to the worker pool ---- */
+
+/*
+ * A write that may allocate runs in the worker pool; asynchronous writes to its clusters
+ * wait behind it here, without a thread each, and are submitted again once it completes
+ * (then mostly as fast in-place writes).
+ */
+typedef struct Qcow2Claim {
+    BlockRequest *owner;
+    uint64_t start, end;   /* the owner's clusters, in guest bytes */
+    GSList *deferred;      /* writes waiting for the owner */
+} Qcow2Claim;
+
+static void qcow2_claim_range(BDRVQcow2State *s, BlockRequest *req, uint64_t *start,
+                              uint64_t *end)
+{
+    *start = req->offset & ~(s->cluster_size - 1);
+    *end = (req->offset + req->bytes + s->cluster_size - 1) & ~(s->cluster_size - 1);
+}
+
+/* With the lock held: true when req now waits behind a claim. */
+static bool qcow2_claim_defer(BDRVQcow2State *s, BlockRequest *req)
+{
+    uint64_t start, end;
+
+    qcow2_claim_range(s, req, &start, &end);
+    for (GSList *l = s->claims; l; l = l->next) {
+        Qcow2Claim *c = l->data;
+        if (c->start < end && start < c->end) {
+            c->deferred = g_slist_append(c->deferred, req);
+            return true;
+        }
+    }
+    return false;
+}
+
+static void qcow2_claim_add(BDRVQcow2State *s, BlockRequest *req)
+{
+    Qcow2Claim *c = g_new0(Qcow2Claim, 1);
+
+    c->owner = req;
+    qcow2_claim_range(s, req, &c->start, &c->end);
+    s->claims = g_slist_prepend(s->claims, c);
+}
+
+static gboolean qcow2_aio_resubmit_cb(gpointer opaque)
+{
+    BlockRequest *req = opaque;
+
+    bdrv_nesting_enter();
+    qcow2_aio_submit(req->bs, req);
+    bdrv_nesting_leave();
+    return G_SOURCE_REMOVE;
+}
+
+static void qcow2_claim_done(BlockRequest *req, int ret)
+{
+    BDRVQcow2State *s = req->bs->opaque;
+    Qcow2Claim *c = NULL;
+
+    g_mutex_lock(&s->lock);
+    for (GSList *l = s->claims; l; l = l->next) {
+        if (((Qcow2Claim *)l->data)->owner == req) {
+            c = l->data;
+            s->claims = g_slist_delete_link(s->claims, l);
+            break;
+        }
+    }
+    g_mutex_unlock(&s->lock);
+    for (GSList *l = c ? c->deferred : NULL; l; l = l->next) {
+        BlockRequest *d = l->data;
+        GSource *src = g_idle_source_new();
+
+        g_source_set_callback(src, qcow2_aio_resubmit_cb, d, NULL);
+        g_source_attach(src, d->ctx);
+        g_source_unref(src);
+    }
+    if (c) {
+        g_slist_free(c->deferred);
+        g_free(c);
+    }
+    bdrv_request_complete(req, ret);
+}
+
 void qcow2_aio_submit(BlockDriverState *bs, BlockRequest *req)
 {
     BDRVQcow2State *s = bs->opaque;
+    bool write = req->type == BLOCK_REQ_WRITE;
     uint64_t host = 0;
     bool fast;
     int ret;
 
     g_mutex_lock(&s->lock);
+    if (write && qcow2_claim_defer(s, req)) {
+        g_mutex_unlock(&s->lock);
+        return;
+    }
     fast = qcow2_aio_fast(bs, req, &host, &ret);
+    if (!fast && write) {
+        qcow2_claim_add(s, req);
+    }
     g_mutex_unlock(&s->lock);
     if (!fast) {
-        bdrv_aio_run_in_pool(req);
+        bdrv_aio_run_in_pool(req, write ? qcow2_claim_done : NULL);
     } else if (ret <= 0) {
         bdrv_request_complete(req, ret);
     } else if (req->type == BLOCK_REQ_WRITE) {

@@ -92,6 +92,7 @@ typedef struct BDRVQcow2State {
     int unlocked_io;       /* data requests running without the lock */
     GSList *io_waiters;    /* event loops dispatched by qcow2_wait_unlocked_io callers */
     GSList *allocating;    /* guest ranges whose new clusters are being written, unlinked */
+    GSList *claims;        /* asynchronous writes run in the worker pool (qcow2-aio.c) */
 
     Qcow2Header h;
     uint8_t *header_tail;  /* bytes past the known header fields, kept verbatim */

@@ -49,8 +49,11 @@ typedef struct BlockRequest {
  * the call that submitted it). Frees req. */
 void bdrv_request_complete(BlockRequest *req, int ret);
 /* From aio_submit: run req as the driver's synchronous operation in the worker pool after
- * all (for requests the driver cannot submit asynchronously after looking at them). */
-void bdrv_aio_run_in_pool(BlockRequest *req);
+ * all (for requests the driver cannot submit asynchronously after looking at them). With
+ * done, done(req, ret) runs in req->ctx afterwards instead of the completion and must call
+ * bdrv_request_complete. */
+typedef void BdrvPoolDoneFunc(BlockRequest *req, int ret);
+void bdrv_aio_run_in_pool(BlockRequest *req, BdrvPoolDoneFunc *done);
 
 struct BlockDriver {
     const char *format_name;      /* "raw", "qcow2", "file", "host_device" */
