@@ -62,7 +62,9 @@ static bool fdctrl_seek_to_next_sect(FDCtrl *s, FDrive *drv)
         if (s->data_multi_track && head == 0 && drv->double_sided) {
             head = 1;
         } else {
-            head = 0;
+            /* Multi-track goes on at side 0 of the next cylinder; otherwise the head
+             * stays where it is and the transfer ends (as QEMU: "next cylinder"). */
+            head = s->data_multi_track ? 0 : head;
             track++;
             s->status0 |= FD_SR0_SEEK;
             more = s->data_multi_track && drv->double_sided;

@@ -621,6 +621,31 @@ static void test_format(void)
     unlink(img);
 }
 
+/* Drive B: a 720K diskette (9 sectors per track, 250 kbit/s) read by DMA through unit 1. */
+static void test_drive_b(void)
+{
+    g_autofree char *img2 = make_image(720 * 1024);
+    g_autofree char *args = g_strdup_printf("-drive file=%s,if=floppy,index=1,format=raw", img2);
+    QTestState *qts = fdc_start_args(test_image, NULL, args);
+    uint8_t r[7];
+
+    qtest_outb(qts, FLOPPY_BASE + REG_DOR, 0x2d); /* motor B, DMA, out of reset, drive 1 */
+    g_assert_cmphex(qtest_inb(qts, FLOPPY_BASE + REG_DOR) & 0x03, ==, 0x01);
+    qtest_outb(qts, FLOPPY_BASE + REG_CCR, 0x02);
+    dma_setup(qts, DMA_MODE_READ, DMA_BUF, 2 * SECTOR);
+    /* Cylinder 3, head 1, sectors 8-9: LBA (3 * 2 + 1) * 9 + 7 = 70. */
+    fdc_rw(qts, CMD_READ, 1, 3, 1, 8, 9, r);
+    g_assert_cmphex(r[0], ==, 0x20 | 0x04 | 0x01);
+    g_assert_cmphex(r[1], ==, 0);
+    check_guest_sectors(qts, DMA_BUF, 70, 2);
+    /* Drive A's 1.44M diskette does not answer at 250 kbit/s. */
+    fdc_rw(qts, CMD_READ, 0, 0, 0, 1, 18, r);
+    g_assert_cmphex(r[0] & 0xc0, ==, 0x40);
+    g_assert_cmphex(r[1], ==, 0x01);
+    qtest_quit(qts);
+    unlink(img2);
+}
+
 /* The 8237s' registers as a BIOS programs them: address and count through the flip-flop, the
  * page registers, mode, request and mask bits, master clear; channel 5 on the word controller. */
 static void test_dma_registers(void)
@@ -700,6 +725,7 @@ int main(int argc, char **argv)
     g_test_add_func("/fdc/read-only", test_read_only);
     g_test_add_func("/fdc/invalid-commands", test_invalid_commands);
     g_test_add_func("/fdc/format", test_format);
+    g_test_add_func("/fdc/drive-b", test_drive_b);
     g_test_add_func("/isa-dma/registers", test_dma_registers);
     ret = g_test_run();
     unlink(test_image);
