@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include "block/block-events.h"
 #include "block/block-internal.h"
 #include "block/throttle-groups.h"
 #include "util/cutils.h"
@@ -237,10 +238,19 @@ void blk_set_dev_ops(BlockBackend *blk, const BlockDevOps *ops, void *opaque)
     blk->dev_opaque = opaque;
 }
 
+/* 2.2's events: the tray opens unless it was open, and closes again on a load. */
 void blk_dev_change_media_cb(BlockBackend *blk, bool load)
 {
     if (blk->dev_ops && blk->dev_ops->change_media_cb) {
+        bool tray_was_closed = !blk_dev_is_tray_open(blk);
+
         blk->dev_ops->change_media_cb(blk->dev_opaque, load);
+        if (tray_was_closed) {
+            blk_event_tray_moved(blk, true);
+        }
+        if (load) {
+            blk_event_tray_moved(blk, false);
+        }
     }
 }
 

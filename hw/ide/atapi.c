@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
+#include "block/block-events.h"
 #include "ide-int.h"
 
 enum {
@@ -778,7 +779,10 @@ static void cmd_start_stop_unit(IDEState *s, uint8_t *buf)
                                 ASC_MEDIA_REMOVAL_PREVENTED);
             return;
         }
-        s->tray_open = !start;
+        if (s->tray_open != !start) {
+            blk_eject(s->blk, !start);
+            s->tray_open = !start;
+        }
     }
     ide_atapi_cmd_ok(s);
 }

@@ -1,0 +1,149 @@
+/*
+ * The monitor's device_add and device_del (QMP and HMP) over qdev_device_add() and
+ * qdev_unplug(), as QEMU 2.2 has them: device_add takes the -device options as arguments,
+ * device_del removes a hotpluggable device, deletes the drives it held that came from
+ * -drive or drive_add (not those from blockdev-add) and emits DEVICE_DELETED with the
+ * device's id and its /machine/peripheral path. Not the registry (qdev.c).
+ */
+#include <string.h>
+#include <glib.h>
+#include "hw/qdev.h"
+#include "monitor/command.h"
+#include "monitor/monitor.h"
+#include "util/qdict.h"
+
+static const OptsList device_monitor_opts = {.name = "device", .implied_opt_name = "driver"};
+
+/* The arguments as -device options; 2.2 ignores members that are not scalars. */
+static Opts *device_opts_from_args(JsonObject *args)
+{
+    Opts *opts = opts_new(&device_monitor_opts, monitor_arg_str(args, "id"));
+    g_autoptr(GList) names = json_object_get_members(args);
+
+    for (GList *l = names; l; l = l->next) {
+        JsonNode *v = json_object_get_member(args, l->data);
+
+        if (!JSON_NODE_HOLDS_VALUE(v) || !strcmp(l->data, "id")) {
+            continue;
+        }
+        opts_set(opts, l->data, dict_get_str(args, l->data));
+    }
+    return opts;
+}
+
+static void qmp_device_add(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *id = monitor_arg_str(args, "id");
+    Opts *opts;
+
+    if (id && qdev_find(id)) {
+        error_setg(errp, "Duplicate ID '%s' for device", id);
+        return;
+    }
+    opts = device_opts_from_args(args);
+    qdev_device_add(opts, errp);
+    opts_free(opts);
+}
+
+/* HMP: "driver,prop=value,..." */
+static bool hmp_device_add_convert(JsonObject *args, Error **errp)
+{
+    Opts *opts = opts_parse(&device_monitor_opts, monitor_arg_str(args, "device"), true, errp);
+    JsonObject *dict;
+    g_autoptr(GList) names = NULL;
+
+    if (!opts) {
+        return false;
+    }
+    dict = opts_to_dict(opts);
+    json_object_remove_member(args, "device");
+    if (opts_id(opts)) {
+        json_object_set_string_member(args, "id", opts_id(opts));
+    }
+    names = json_object_get_members(dict);
+    for (GList *l = names; l; l = l->next) {
+        json_object_set_member(args, l->data, json_object_dup_member(dict, l->data));
+    }
+    json_object_unref(dict);
+    opts_free(opts);
+    return true;
+}
+
+/* The drives dev holds that go with it: those with legacy drive information. */
+static GPtrArray *device_auto_del_drives(DeviceState *dev)
+{
+    GPtrArray *drives = g_ptr_array_new();
+
+    for (const Property *p = dev->dc->props; p && p->name; p++) {
+        BlockBackend *blk;
+
+        if (p->type != PROP_DRIVE) {
+            continue;
+        }
+        blk = *(BlockBackend **)((char *)dev + p->offset);
+        if (blk && blk_legacy_dinfo(blk)) {
+            blk_legacy_dinfo(blk)->auto_del = 1;
+            blk_ref(blk);
+            g_ptr_array_add(drives, blk);
+        }
+    }
+    return drives;
+}
+
+static void device_deleted_event(const char *id, const char *path)
+{
+    JsonObject *data = json_object_new();
+
+    if (id) {
+        json_object_set_string_member(data, "device", id);
+    }
+    json_object_set_string_member(data, "path", path);
+    monitor_event("DEVICE_DELETED", data);
+}
+
+static void qmp_device_del(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *id = monitor_arg_str(args, "id");
+    DeviceState *dev = qdev_find(id);
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+    g_autoptr(GPtrArray) drives = dev ? device_auto_del_drives(dev) : g_ptr_array_new();
+    bool virtio = dev && g_str_has_prefix(dev->dc->name, "virtio-");
+    bool ok = qdev_unplug(id, errp);
+
+    for (guint i = 0; i < drives->len; i++) {
+        BlockBackend *blk = g_ptr_array_index(drives, i);
+
+        if (ok) {
+            blk_unref(blk); /* the drive's own reference: 2.2's blockdev_auto_del() */
+        }
+        blk_unref(blk);
+    }
+    if (!ok) {
+        return;
+    }
+    if (virtio) {
+        g_autofree char *backend = g_strdup_printf("%s/virtio-backend", path);
+
+        device_deleted_event(NULL, backend);
+    }
+    device_deleted_event(id, path);
+}
+
+static const MonitorCommand device_cmds[] = {
+    {.name = "device_add",
+     .args_type = "device:O",
+     .fn = qmp_device_add,
+     .hmp_name = "device_add",
+     .hmp_args_type = "device:S",
+     .hmp_convert = hmp_device_add_convert,
+     .hmp_params = "driver[,prop=value][,...]",
+     .hmp_help = "add device, like -device on the command line"},
+    {.name = "device_del",
+     .args_type = "id:s",
+     .fn = qmp_device_del,
+     .hmp_name = "device_del",
+     .hmp_params = "device",
+     .hmp_help = "remove device"},
+    {NULL},
+};
+MONITOR_REGISTER_COMMANDS(device_cmds);
