@@ -13,6 +13,7 @@
 #include "hw/qdev.h"
 #include "system/cmdline.h"
 #include "util/cutils.h"
+#include "util/iothread.h"
 #include "util/opts.h"
 #include "util/trace.h"
 
@@ -407,6 +408,12 @@ static bool opt_drive(VMConfig *cfg, const char *arg, Error **errp)
     return opts && cmdline_add_drive(cfg, opts, errp);
 }
 
+/* -object iothread,id=ID: the thread starts at once, before any device can name it. */
+static bool opt_object(VMConfig *cfg, const char *arg, Error **errp)
+{
+    return object_add_from_opts(arg, errp);
+}
+
 /* -device DRIVER[,prop=val...]: help is printed at once; devices are made after the board. */
 static bool opt_device(VMConfig *cfg, const char *arg, Error **errp)
 {
@@ -573,6 +580,7 @@ static const CmdOption options[] = {
                                 "a drive (format=help lists the formats)" },
     { "device", true, opt_device, "driver[,prop=value][,...]  add a device (help lists "
                                   "them; driver,help its properties)" },
+    { "object", true, opt_object, "iothread,id=ID  create an I/O thread (help lists the types)" },
     { "hda", true, opt_hda, "file  IDE hard disk 0 (also: a bare FILE operand)" },
     { "hdb", true, opt_hdb, "file  IDE hard disk 1" },
     { "hdc", true, opt_hdc, "file  IDE hard disk 2" },

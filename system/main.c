@@ -14,6 +14,7 @@
 #include "system/qtest.h"
 #include "util/chardev.h"
 #include "util/error.h"
+#include "util/iothread.h"
 #include "util/main-loop.h"
 #include "util/trace.h"
 
@@ -107,6 +108,7 @@ int main(int argc, char **argv)
     kvm_stop_vcpus();
     bdrv_drain_all();
     bdrv_flush_all();
+    iothread_destroy_all();
     chr_flush_all(1000);  /* the last responses and SHUTDOWN reach the monitors' clients */
     chr_restore_terminal();
     return status;

@@ -14,6 +14,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <glib.h>
+#include "hw/kvm-irq.h"
 #include "hw/machine.h"
 #include "hw/virtio-blk.h"
 #include "util/main-loop.h"
@@ -49,8 +50,8 @@ struct VirtIOBlock {
     char *serial;
     bool original_wce;
     unsigned cyls, heads, secs;
-    bool *notify_pending; /* per queue: completions since last interrupt */
-    bool notify_scheduled;
+    bool *notify_pending;   /* per queue: completions since last interrupt */
+    bool *notify_scheduled; /* per queue: its notify BH is on its way */
 };
 
 typedef struct VirtIOBlockReq {
@@ -66,17 +67,20 @@ typedef struct VirtIOBlockReq {
 
 /* ---- completion ---- */
 
+/* A queue's completions since the last interrupt, in the thread serving the queue. */
 static void virtio_blk_notify_bh(void *opaque)
 {
-    VirtIOBlock *s = opaque;
+    VirtQueue *vq = opaque;
+    VirtIOBlock *s = vq->vdev->opaque;
+    unsigned i = virtio_queue_index(vq);
 
-    s->notify_scheduled = false;
-    for (unsigned i = 0; i < s->vdev.num_queues; i++) {
-        if (s->notify_pending[i]) {
-            s->notify_pending[i] = false;
-            virtio_notify(&s->vdev.vq[i]);
-        }
+    virtio_queue_lock(vq);
+    s->notify_scheduled[i] = false;
+    if (s->notify_pending[i]) {
+        s->notify_pending[i] = false;
+        virtio_notify(vq);
     }
+    virtio_queue_unlock(vq);
 }
 
 static void virtio_blk_req_free(VirtIOBlockReq *req)
@@ -103,11 +107,18 @@ static void virtio_blk_req_complete(VirtIOBlockReq *req, uint8_t status)
     virtio_blk_req_free(req);
 }
 
-static void virtio_blk_schedule_notify(VirtIOBlock *s)
+static void virtio_blk_schedule_notify(VirtIOBlock *s, VirtQueue *vq)
 {
-    if (!s->notify_scheduled) {
-        s->notify_scheduled = true;
-        main_loop_call(virtio_blk_notify_bh, s);
+    unsigned i = virtio_queue_index(vq);
+
+    if (s->notify_scheduled[i]) {
+        return;
+    }
+    s->notify_scheduled[i] = true;
+    if (vq->iothread && iothread_is_current(vq->iothread)) {
+        iothread_call(vq->iothread, virtio_blk_notify_bh, vq);
+    } else {
+        main_loop_call(virtio_blk_notify_bh, vq);
     }
 }
 
@@ -123,13 +134,17 @@ static uint8_t virtio_blk_error_status(VirtIOBlockReq *req, int ret)
     return VIRTIO_BLK_S_IOERR;
 }
 
+/* In the thread that submitted: the queue's I/O thread, or the main loop. */
 static void virtio_blk_aio_complete(void *opaque, int ret)
 {
     VirtIOBlockReq *req = opaque;
     VirtIOBlock *s = req->s;
+    VirtQueue *vq = req->vq;
 
+    virtio_queue_lock(vq);
     virtio_blk_req_complete(req, ret ? virtio_blk_error_status(req, ret) : VIRTIO_BLK_S_OK);
-    virtio_blk_schedule_notify(s);
+    virtio_blk_schedule_notify(s, vq);
+    virtio_queue_unlock(vq);
 }
 
 /* ---- request checks ---- */
@@ -425,9 +440,10 @@ static void virtio_blk_reset(VirtIODevice *vdev)
      * waiting thread can run their completions: the main thread. A vCPU thread (a driver
      * writing status 0) holds the machine lock the completions need, so there requests
      * still in flight are disowned instead (the queue reset that follows bumps each
-     * queue's generation) and dropped when they complete.
+     * queue's generation) and dropped when they complete. So are they with I/O threads,
+     * whose completions need the device lock the resetting thread holds.
      */
-    if (gettid() == getpid()) {
+    if (gettid() == getpid() && !vdev->n_iothreads) {
         blk_drain(s->blk);
     }
     memset(s->notify_pending, 0, s->vdev.num_queues * sizeof(bool));
@@ -438,7 +454,9 @@ static void virtio_blk_resize(void *opaque)
 {
     VirtIOBlock *s = opaque;
 
+    virtio_device_lock(&s->vdev);
     virtio_notify_config(&s->vdev);
+    virtio_device_unlock(&s->vdev);
 }
 
 static const BlockDevOps virtio_blk_dev_ops = {
@@ -568,6 +586,11 @@ VirtIOBlock *virtio_blk_new(BlockBackend *blk, const VirtioBlkConf *conf, Error 
         virtio_add_queue(&s->vdev, conf->queue_size, virtio_blk_handle_output);
     }
     s->notify_pending = g_new0(bool, conf->num_queues);
+    s->notify_scheduled = g_new0(bool, conf->num_queues);
+    if (kvm_enabled()) {
+        /* Without KVM (qtest) kicks are register writes: the main loop serves them. */
+        virtio_set_iothreads(&s->vdev, conf->iothreads, conf->n_iothreads);
+    }
     virtio_blk_guess_geometry(s, dinfo);
     blk_set_dev_ops(blk, &virtio_blk_dev_ops, s);
     return s;
@@ -583,6 +606,7 @@ void virtio_blk_free(VirtIOBlock *s)
     blk_set_dev_ops(s->blk, NULL, NULL);
     virtio_cleanup(&s->vdev);
     g_free(s->notify_pending);
+    g_free(s->notify_scheduled);
     g_free(s->serial);
     g_free(s);
 }

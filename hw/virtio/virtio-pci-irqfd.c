@@ -57,11 +57,13 @@ static void virtio_pci_vector_changed(PCIDevice *dev, unsigned vector, MSIMessag
         return;
     }
     q = &proxy->irqfds[vector];
+    virtio_device_lock(proxy->vdev); /* I/O threads write the fds */
     if (irqfd_wanted(msg, masked)) {
         irqfd_activate(q, msg);
     } else {
         irqfd_deactivate(q);
     }
+    virtio_device_unlock(proxy->vdev);
 }
 
 void virtio_pci_irqfd_init(VirtIOPCIProxy *proxy)

@@ -24,9 +24,9 @@ static uint16_t proxy_vector(VirtIOPCIProxy *proxy, uint64_t val)
 
 static uint8_t proxy_isr_read(VirtIOPCIProxy *proxy)
 {
-    uint8_t isr = proxy->vdev->isr;
+    /* I/O threads set bits concurrently. */
+    uint8_t isr = __atomic_exchange_n(&proxy->vdev->isr, 0, __ATOMIC_SEQ_CST);
 
-    proxy->vdev->isr = 0;
     pci_set_irq(proxy->pci, false);
     return isr;
 }
@@ -127,9 +127,8 @@ static void legacy_reg_write(VirtIOPCIProxy *proxy, uint64_t addr, uint32_t val)
     }
 }
 
-static uint64_t legacy_read(void *opaque, uint64_t addr, unsigned size)
+static uint64_t legacy_read_locked(VirtIOPCIProxy *proxy, uint64_t addr, unsigned size)
 {
-    VirtIOPCIProxy *proxy = opaque;
     unsigned cfg = legacy_config_offset(proxy);
 
     if (addr < cfg) {
@@ -138,16 +137,30 @@ static uint64_t legacy_read(void *opaque, uint64_t addr, unsigned size)
     return virtio_config_read(proxy->vdev, addr - cfg, size) & size_mask(size);
 }
 
+/* Register accesses come from vCPUs (or qtest) and take the device lock (I/O threads). */
+static uint64_t legacy_read(void *opaque, uint64_t addr, unsigned size)
+{
+    VirtIOPCIProxy *proxy = opaque;
+    uint64_t val;
+
+    virtio_device_lock(proxy->vdev);
+    val = legacy_read_locked(proxy, addr, size);
+    virtio_device_unlock(proxy->vdev);
+    return val;
+}
+
 static void legacy_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 {
     VirtIOPCIProxy *proxy = opaque;
     unsigned cfg = legacy_config_offset(proxy);
 
+    virtio_device_lock(proxy->vdev);
     if (addr < cfg) {
         legacy_reg_write(proxy, addr, (uint32_t)(val & size_mask(size)));
     } else {
         virtio_config_write(proxy->vdev, addr - cfg, (uint32_t)val, size);
     }
+    virtio_device_unlock(proxy->vdev);
 }
 
 const IOOps virtio_pci_legacy_ops = {
@@ -379,12 +392,22 @@ void virtio_pci_modern_write(VirtIOPCIProxy *proxy, uint64_t addr, uint64_t val,
 
 static uint64_t modern_read(void *opaque, uint64_t addr, unsigned size)
 {
-    return virtio_pci_modern_read(opaque, addr, size);
+    VirtIOPCIProxy *proxy = opaque;
+    uint64_t val;
+
+    virtio_device_lock(proxy->vdev);
+    val = virtio_pci_modern_read(proxy, addr, size);
+    virtio_device_unlock(proxy->vdev);
+    return val;
 }
 
 static void modern_write(void *opaque, uint64_t addr, uint64_t val, unsigned size)
 {
-    virtio_pci_modern_write(opaque, addr, val, size);
+    VirtIOPCIProxy *proxy = opaque;
+
+    virtio_device_lock(proxy->vdev);
+    virtio_pci_modern_write(proxy, addr, val, size);
+    virtio_device_unlock(proxy->vdev);
 }
 
 const IOOps virtio_pci_modern_ops = {

@@ -33,22 +33,70 @@
 
 /* ---- interrupts ---- */
 
+typedef struct VirtIOPCIDeferred {
+    VirtIOPCIProxy *proxy;
+    uint16_t vector;
+} VirtIOPCIDeferred;
+
+static void virtio_pci_notify(void *opaque, uint16_t vector);
+
+/* An I/O thread's interrupt that needs the machine (PBA, INTx): sent from the main loop. */
+static void virtio_pci_deferred_notify(void *opaque)
+{
+    VirtIOPCIDeferred *d = opaque;
+
+    virtio_device_lock(d->proxy->vdev);
+    virtio_pci_notify(d->proxy, d->vector);
+    virtio_device_unlock(d->proxy->vdev);
+    g_free(d);
+}
+
+static void virtio_pci_defer_notify(VirtIOPCIProxy *proxy, uint16_t vector)
+{
+    VirtIOPCIDeferred *d = g_new(VirtIOPCIDeferred, 1);
+
+    *d = (VirtIOPCIDeferred){proxy, vector};
+    main_loop_call(virtio_pci_deferred_notify, d);
+}
+
 static void virtio_pci_notify(void *opaque, uint16_t vector)
 {
     VirtIOPCIProxy *proxy = opaque;
 
     if (msix_enabled(proxy->pci)) {
-        if (vector != VIRTIO_NO_VECTOR && !virtio_pci_irqfd_notify(proxy, vector)) {
-            msix_notify(proxy->pci, vector);
+        /* An irqfd is one write from any thread; everything else needs the BQL. */
+        if (vector == VIRTIO_NO_VECTOR || virtio_pci_irqfd_notify(proxy, vector)) {
+            return;
         }
+        if (bql_locked()) {
+            msix_notify(proxy->pci, vector);
+        } else {
+            virtio_pci_defer_notify(proxy, vector);
+        }
+    } else if (bql_locked()) {
+        pci_set_irq(proxy->pci, __atomic_load_n(&proxy->vdev->isr, __ATOMIC_SEQ_CST) & 1);
     } else {
-        pci_set_irq(proxy->pci, proxy->vdev->isr & 1);
+        virtio_pci_defer_notify(proxy, vector);
     }
+}
+
+static void virtio_pci_deferred_doorbells(void *opaque)
+{
+    VirtIOPCIProxy *proxy = opaque;
+
+    virtio_device_lock(proxy->vdev);
+    virtio_pci_update_doorbells(proxy);
+    virtio_device_unlock(proxy->vdev);
 }
 
 static void virtio_pci_status_changed(void *opaque)
 {
-    virtio_pci_update_doorbells(opaque);
+    if (bql_locked()) {
+        virtio_pci_update_doorbells(opaque);
+    } else {
+        /* An I/O thread broke the device: the doorbells of every queue go, under the BQL. */
+        main_loop_call(virtio_pci_deferred_doorbells, opaque);
+    }
 }
 
 static const VirtioTransportOps virtio_pci_transport = {
@@ -119,7 +167,9 @@ static void virtio_pci_doorbell_set(VirtIOPCIProxy *proxy, unsigned n, bool on, 
         db->source = g_unix_fd_source_new(db->fd, G_IO_IN);
         g_source_set_callback(db->source, G_SOURCE_FUNC(virtio_pci_doorbell_cb),
                               &proxy->vdev->vq[n], NULL);
-        g_source_attach(db->source, main_loop_context());
+        g_source_attach(db->source, proxy->vdev->vq[n].iothread
+                                        ? iothread_get_context(proxy->vdev->vq[n].iothread)
+                                        : main_loop_context());
     }
     if (kvm_ioeventfd(db->fd, pio, addr, pio ? 2 : 0, pio, n, true) == 0) {
         db->assigned = true;
@@ -168,10 +218,12 @@ static uint32_t virtio_pci_config_read(PCIDevice *dev, unsigned addr, unsigned l
     VirtIOPCIProxy *proxy = dev->opaque;
     uint32_t off, width;
 
+    virtio_device_lock(proxy->vdev);
     if (virtio_pci_cfg_window(proxy, addr, len, &off, &width)) {
         uint32_t val = virtio_pci_modern_read(proxy, off, width);
         pci_set_long(dev->config + proxy->cfg_cap + VIRTIO_PCI_CFG_DATA, val);
     }
+    virtio_device_unlock(proxy->vdev);
     return pci_default_config_read(dev, addr, len);
 }
 
@@ -180,17 +232,23 @@ static void virtio_pci_config_write(PCIDevice *dev, unsigned addr, uint32_t val,
     VirtIOPCIProxy *proxy = dev->opaque;
     uint32_t off, width;
 
+    virtio_device_lock(proxy->vdev);
     if (virtio_pci_cfg_window(proxy, addr, len, &off, &width)) {
         uint32_t data = pci_get_long(dev->config + proxy->cfg_cap + VIRTIO_PCI_CFG_DATA);
         virtio_pci_modern_write(proxy, off, data, width);
     }
     /* BARs or the command register may have moved the doorbells. */
     virtio_pci_update_doorbells(proxy);
+    virtio_device_unlock(proxy->vdev);
 }
 
 static void virtio_pci_device_reset(PCIDevice *dev)
 {
-    virtio_pci_reset(dev->opaque);
+    VirtIOPCIProxy *proxy = dev->opaque;
+
+    virtio_device_lock(proxy->vdev);
+    virtio_pci_reset(proxy);
+    virtio_device_unlock(proxy->vdev);
 }
 
 void virtio_pci_reset(VirtIOPCIProxy *proxy)

@@ -33,6 +33,9 @@ void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque, s
 
 void virtio_cleanup(VirtIODevice *vdev)
 {
+    g_free(vdev->iothreads);
+    vdev->iothreads = NULL;
+    vdev->n_iothreads = 0;
     g_free(vdev->config);
     g_free(vdev->vq);
     vdev->config = NULL;
@@ -123,7 +126,7 @@ void virtio_notify_config(VirtIODevice *vdev)
     if (!(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
         return;
     }
-    vdev->isr |= 3;
+    __atomic_fetch_or(&vdev->isr, 3, __ATOMIC_SEQ_CST);
     vdev->generation++;
     virtio_notify_vector(vdev, vdev->config_vector);
 }
@@ -144,6 +147,56 @@ void virtio_error(VirtIODevice *vdev, const char *fmt, ...)
     }
     if (vdev->transport && vdev->transport->status_changed) {
         vdev->transport->status_changed(vdev->transport_opaque);
+    }
+}
+
+/* ---- I/O threads and locking ---- */
+
+void virtio_set_iothreads(VirtIODevice *vdev, IOThread *const *iothreads, unsigned n)
+{
+    g_free(vdev->iothreads);
+    vdev->iothreads = g_new0(IOThread *, MAX(n, 1));
+    vdev->n_iothreads = 0;
+    for (unsigned i = 0; i < n; i++) {
+        bool seen = false;
+
+        for (unsigned j = 0; j < vdev->n_iothreads; j++) {
+            seen |= vdev->iothreads[j] == iothreads[i];
+        }
+        if (!seen) {
+            vdev->iothreads[vdev->n_iothreads++] = iothreads[i];
+        }
+    }
+    for (unsigned q = 0; q < vdev->num_queues; q++) {
+        vdev->vq[q].iothread = n ? iothreads[q % n] : NULL;
+    }
+}
+
+void virtio_device_lock(VirtIODevice *vdev)
+{
+    for (unsigned i = 0; i < vdev->n_iothreads; i++) {
+        iothread_lock(vdev->iothreads[i]);
+    }
+}
+
+void virtio_device_unlock(VirtIODevice *vdev)
+{
+    for (unsigned i = vdev->n_iothreads; i-- > 0;) {
+        iothread_unlock(vdev->iothreads[i]);
+    }
+}
+
+void virtio_queue_lock(VirtQueue *vq)
+{
+    if (vq->iothread) {
+        iothread_lock(vq->iothread);
+    }
+}
+
+void virtio_queue_unlock(VirtQueue *vq)
+{
+    if (vq->iothread) {
+        iothread_unlock(vq->iothread);
     }
 }
 

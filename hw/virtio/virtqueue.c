@@ -445,6 +445,6 @@ void virtio_notify(VirtQueue *vq)
     if (!virtio_queue_ready(vq) || vq->vdev->broken || !virtio_should_notify(vq)) {
         return;
     }
-    vq->vdev->isr |= 1;
+    __atomic_fetch_or(&vq->vdev->isr, 1, __ATOMIC_SEQ_CST); /* queues may be in several threads */
     virtio_notify_vector(vq->vdev, vq->vector);
 }

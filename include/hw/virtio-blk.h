@@ -28,6 +28,8 @@ typedef struct VirtioBlkConf {
     bool disable_modern;
     int vectors;   /* MSI-X vectors; -1: num_queues + 1 */
     int bootindex; /* -1: none */
+    IOThread **iothreads; /* queue i served by iothreads[i % n]; honoured on KVM only */
+    unsigned n_iothreads;
 } VirtioBlkConf;
 
 typedef struct VirtIOBlock VirtIOBlock;

@@ -15,6 +15,7 @@
 #include <linux/virtio_ring.h>
 #include <glib.h>
 #include "util/iov.h"
+#include "util/iothread.h"
 
 #define VIRTIO_QUEUE_MAX 1024   /* queues per device */
 #define VIRTQUEUE_MAX_SIZE 1024 /* entries per queue, and descriptors per request */
@@ -54,6 +55,7 @@ struct VirtQueue {
     unsigned inuse;      /* popped, not yet pushed */
     unsigned generation; /* resets so far: elements from before one are stale */
     VirtIOHandleOutput *handler;
+    IOThread *iothread; /* serves the doorbell and completions; NULL: the main loop */
 };
 
 typedef struct VirtioDeviceOps {
@@ -94,6 +96,8 @@ struct VirtIODevice {
     unsigned num_queues;
     VirtQueue *vq; /* num_queues of them */
     bool broken;   /* a malformed request was seen: NEEDS_RESET until reset */
+    IOThread **iothreads; /* distinct threads serving queues (virtio_set_iothreads) */
+    unsigned n_iothreads;
 };
 
 void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque, size_t config_len,
@@ -115,6 +119,18 @@ void virtio_notify_vector(VirtIODevice *vdev, uint16_t vector);
  * reads beyond config_len return all ones, writes there are dropped). */
 uint32_t virtio_config_read(VirtIODevice *vdev, uint64_t addr, unsigned size);
 void virtio_config_write(VirtIODevice *vdev, uint64_t addr, uint32_t val, unsigned size);
+
+/*
+ * Serve queue i in iothreads[i % n] (n == 0: all in the main loop). Code outside those
+ * threads touching the device (register access, reset, resize) holds the device lock: the
+ * BQL first, then every I/O thread's lock. A queue's own code (doorbell, completions) only
+ * needs the queue lock: its I/O thread's, nothing without one.
+ */
+void virtio_set_iothreads(VirtIODevice *vdev, IOThread *const *iothreads, unsigned n);
+void virtio_device_lock(VirtIODevice *vdev);
+void virtio_device_unlock(VirtIODevice *vdev);
+void virtio_queue_lock(VirtQueue *vq);
+void virtio_queue_unlock(VirtQueue *vq);
 
 /* ---- virtqueues (virtqueue.c) ---- */
 unsigned virtio_queue_index(VirtQueue *vq);

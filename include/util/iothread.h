@@ -1,0 +1,39 @@
+/*
+ * I/O threads (-object iothread,id=ID): each is a thread running its own GMainContext,
+ * pushed as that thread's default so block requests submitted from it complete in it.
+ * Devices attach event sources (virtqueue doorbells) to the context. Each I/O thread has a
+ * lock, held while it dispatches and dropped while it polls: code outside the thread (a
+ * vCPU or the main loop, under the BQL) takes it to touch state the thread's callbacks use.
+ * Lock order: the BQL before any I/O thread lock; an I/O thread never takes the BQL.
+ * Not the main loop (main-loop.c) and not the worker pool (thread-pool.c).
+ */
+#ifndef UTIL_IOTHREAD_H
+#define UTIL_IOTHREAD_H
+
+#include <stdbool.h>
+#include <glib.h>
+#include "util/error.h"
+
+typedef struct IOThread IOThread;
+
+/* Start a thread named id; "Duplicate ID 'x' for object" when id is taken. */
+IOThread *iothread_create(const char *id, Error **errp);
+IOThread *iothread_find(const char *id);
+const char *iothread_id(IOThread *t);
+GMainContext *iothread_get_context(IOThread *t);
+/* Recursive for the thread holding it. */
+void iothread_lock(IOThread *t);
+void iothread_unlock(IOThread *t);
+/* Is the caller t's own thread? */
+bool iothread_is_current(IOThread *t);
+/* Call fn(opaque) in t's thread with its lock held, soon, from any thread. */
+void iothread_call(IOThread *t, void (*fn)(void *opaque), void *opaque);
+/* Stop and join the thread (its sources stay attached to the idle context), then free it. */
+void iothread_destroy(IOThread *t);
+/* Every I/O thread, at exit after the drives were drained. */
+void iothread_destroy_all(void);
+
+/* -object TYPE,id=ID[,...] as QEMU 2.2 parses it; "-object help" lists the types. */
+bool object_add_from_opts(const char *arg, Error **errp);
+
+#endif

@@ -1,0 +1,238 @@
+/*
+ * I/O threads: a thread per -object iothread that iterates its own GMainContext with its
+ * lock held except while polling (the same shape as the main loop and its BQL), and the
+ * registry by id. Also -object's parsing, since iothread is the one type it creates.
+ * Not the devices that attach to a thread (virtio-pci.c, virtio-blk.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "util/iothread.h"
+#include "util/opts.h"
+
+struct IOThread {
+    char *id;
+    GMainContext *ctx;
+    GThread *thread;
+    GMutex mutex;
+    GThread *owner; /* holder of mutex (atomic), NULL when free */
+    unsigned depth; /* recursion of the holder */
+    int stopping;   /* atomic */
+    GPollFunc default_poll;
+};
+
+static GMutex registry_lock;
+static GPtrArray *registry; /* of IOThread *, in creation order */
+static __thread IOThread *current; /* the I/O thread this thread is, if any */
+
+const char *iothread_id(IOThread *t)
+{
+    return t->id;
+}
+
+GMainContext *iothread_get_context(IOThread *t)
+{
+    return t->ctx;
+}
+
+bool iothread_is_current(IOThread *t)
+{
+    return current == t;
+}
+
+void iothread_lock(IOThread *t)
+{
+    if (g_atomic_pointer_get(&t->owner) == g_thread_self()) {
+        t->depth++;
+        return;
+    }
+    g_mutex_lock(&t->mutex);
+    g_atomic_pointer_set(&t->owner, g_thread_self());
+    t->depth = 1;
+}
+
+void iothread_unlock(IOThread *t)
+{
+    g_assert(g_atomic_pointer_get(&t->owner) == g_thread_self() && t->depth > 0);
+    if (--t->depth == 0) {
+        g_atomic_pointer_set(&t->owner, NULL);
+        g_mutex_unlock(&t->mutex);
+    }
+}
+
+/* Poll with the lock dropped entirely (a nested wait may hold it more than once). */
+static gint iothread_poll(GPollFD *fds, guint nfds, gint timeout)
+{
+    IOThread *t = current;
+    unsigned depth = t->depth;
+    gint ret;
+
+    t->depth = 1;
+    iothread_unlock(t);
+    ret = t->default_poll(fds, nfds, timeout);
+    iothread_lock(t);
+    t->depth = depth;
+    return ret;
+}
+
+static gpointer iothread_run(gpointer opaque)
+{
+    IOThread *t = opaque;
+
+    current = t;
+    g_main_context_push_thread_default(t->ctx);
+    iothread_lock(t);
+    while (!g_atomic_int_get(&t->stopping)) {
+        g_main_context_iteration(t->ctx, TRUE);
+    }
+    iothread_unlock(t);
+    g_main_context_pop_thread_default(t->ctx);
+    current = NULL;
+    return NULL;
+}
+
+IOThread *iothread_find(const char *id)
+{
+    IOThread *found = NULL;
+
+    g_mutex_lock(&registry_lock);
+    for (guint i = 0; registry && i < registry->len && !found; i++) {
+        IOThread *t = g_ptr_array_index(registry, i);
+
+        found = strcmp(t->id, id) ? NULL : t;
+    }
+    g_mutex_unlock(&registry_lock);
+    return found;
+}
+
+IOThread *iothread_create(const char *id, Error **errp)
+{
+    IOThread *t;
+
+    if (iothread_find(id)) {
+        error_setg(errp, "Duplicate ID '%s' for object", id);
+        return NULL;
+    }
+    t = g_new0(IOThread, 1);
+    t->id = g_strdup(id);
+    t->ctx = g_main_context_new();
+    g_mutex_init(&t->mutex);
+    t->default_poll = g_main_context_get_poll_func(t->ctx);
+    g_main_context_set_poll_func(t->ctx, iothread_poll);
+    t->thread = g_thread_new(id, iothread_run, t);
+    g_mutex_lock(&registry_lock);
+    if (!registry) {
+        registry = g_ptr_array_new();
+    }
+    g_ptr_array_add(registry, t);
+    g_mutex_unlock(&registry_lock);
+    return t;
+}
+
+typedef struct IOThreadCall {
+    IOThread *t;
+    void (*fn)(void *opaque);
+    void *opaque;
+} IOThreadCall;
+
+static gboolean iothread_call_cb(gpointer data)
+{
+    IOThreadCall *c = data;
+
+    iothread_lock(c->t); /* already held by dispatch: keeps the promise explicit */
+    c->fn(c->opaque);
+    iothread_unlock(c->t);
+    g_free(c);
+    return G_SOURCE_REMOVE;
+}
+
+void iothread_call(IOThread *t, void (*fn)(void *opaque), void *opaque)
+{
+    IOThreadCall *c = g_new(IOThreadCall, 1);
+    GSource *src = g_idle_source_new();
+
+    *c = (IOThreadCall){t, fn, opaque};
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
+    g_source_set_callback(src, iothread_call_cb, c, NULL);
+    g_source_attach(src, t->ctx);
+    g_source_unref(src);
+}
+
+static gboolean iothread_wake_cb(gpointer data)
+{
+    return G_SOURCE_REMOVE;
+}
+
+void iothread_destroy(IOThread *t)
+{
+    GSource *src = g_idle_source_new();
+
+    g_atomic_int_set(&t->stopping, 1);
+    g_source_set_callback(src, iothread_wake_cb, NULL, NULL);
+    g_source_attach(src, t->ctx);
+    g_source_unref(src);
+    g_thread_join(t->thread);
+    g_mutex_lock(&registry_lock);
+    g_ptr_array_remove(registry, t);
+    g_mutex_unlock(&registry_lock);
+    g_main_context_unref(t->ctx);
+    g_mutex_clear(&t->mutex);
+    g_free(t->id);
+    g_free(t);
+}
+
+void iothread_destroy_all(void)
+{
+    IOThread *t;
+
+    while (registry && registry->len) {
+        t = g_ptr_array_index(registry, registry->len - 1);
+        iothread_destroy(t);
+    }
+}
+
+/* ---- -object ---- */
+
+static const OptsList object_opts = {
+    .name = "object",
+    .implied_opt_name = "qom-type",
+};
+
+static int object_check_prop(void *opaque, const char *name, const char *value, Error **errp)
+{
+    if (strcmp(name, "qom-type") && strcmp(name, "id")) {
+        error_setg(errp, "Property '.%s' not found", name);
+        return -1;
+    }
+    return 0;
+}
+
+bool object_add_from_opts(const char *arg, Error **errp)
+{
+    Opts *opts;
+    const char *type, *id;
+    bool ok = false;
+
+    if (!strcmp(arg, "help") || !strcmp(arg, "?")) {
+        printf("List of user creatable objects:\n  iothread\n");
+        exit(0);
+    }
+    opts = opts_parse(&object_opts, arg, true, errp);
+    if (!opts) {
+        return false;
+    }
+    type = opts_get(opts, "qom-type");
+    id = opts_id(opts);
+    if (!type) {
+        error_setg(errp, "Parameter 'qom-type' is missing");
+    } else if (strcmp(type, "iothread")) {
+        error_setg(errp, "invalid object type: %s", type);
+    } else if (!id) {
+        error_setg(errp, "Parameter 'id' is missing");
+    } else if (opts_foreach(opts, object_check_prop, NULL, errp) == 0) {
+        ok = iothread_create(id, errp) != NULL;
+    }
+    opts_free(opts);
+    return ok;
+}
