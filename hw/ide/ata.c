@@ -143,12 +143,14 @@ static void ide_cmd_lba48_transform(IDEState *s, bool lba48)
 
 /* ---- Geometry (QEMU's hw/block/hd-geometry.c rules) ---- */
 
+/* A geometry the BIOS can address as it is needs no translation; otherwise LBA ("large" only
+ * comes from a partition table with more than 16 heads). */
 static int ide_chs_auto_trans(uint32_t cyls, uint32_t heads, uint32_t secs)
 {
     if (cyls <= 1024 && heads <= 16 && secs <= 63) {
         return BIOS_ATA_TRANSLATION_NONE;
     }
-    return cyls * heads <= 131072 ? BIOS_ATA_TRANSLATION_LARGE : BIOS_ATA_TRANSLATION_LBA;
+    return BIOS_ATA_TRANSLATION_LBA;
 }
 
 static void ide_chs_for_size(uint64_t nb_sectors, uint32_t *c, uint32_t *h, uint32_t *s)

@@ -606,6 +606,77 @@ static void test_nien_srst_diag(void)
     ide_stop(c);
 }
 
+/* An MBR with one partition ending at head end_head, sector 63 (the BIOS geometry a
+ * previous installation used). */
+static void write_mbr(const char *path, uint8_t end_head)
+{
+    uint8_t mbr[SECTOR] = {0};
+    uint8_t *p = mbr + 0x1be;
+    int fd = open(path, O_WRONLY);
+
+    p[0] = 0x80;
+    p[4] = 0x83;
+    p[5] = end_head;
+    p[6] = 63;
+    p[7] = 0xff;
+    p[8] = 63;                  /* start LBA */
+    p[12] = 0xa0, p[13] = 0x86; /* 100000 sectors */
+    p[14] = 0x01;
+    mbr[510] = 0x55;
+    mbr[511] = 0xaa;
+    g_assert_cmpint(pwrite(fd, mbr, SECTOR, 0), ==, SECTOR);
+    close(fd);
+}
+
+/*
+ * CMOS as SeaBIOS reads it: disk types, the type-47 parameter tables of the primary master
+ * and slave, and the translation bits of the four drives: a 2 GiB disk (4161 cylinders: LBA),
+ * a 64 MiB one (none), and a 64 MiB one whose MBR says 255 heads (16 heads then, "large").
+ */
+static void test_cmos(void)
+{
+    char *big = make_image(4194304, 0, SECTOR);
+    char *small = make_image(DISK_SECTORS, 0, SECTOR);
+    char *mbr255 = make_image(DISK_SECTORS, 0, SECTOR);
+    g_autofree char *args = NULL;
+    QTestState *qts;
+    uint16_t id[256];
+    static const uint8_t expected[][2] = {
+        {0x12, 0xff}, {0x19, 47},   {0x1a, 47},   {0x1b, 0x41}, {0x1c, 0x10}, {0x1d, 16},
+        {0x1e, 0xff}, {0x1f, 0xff}, {0x20, 0xc8}, {0x21, 0x41}, {0x22, 0x10}, {0x23, 63},
+        {0x24, 130},  {0x25, 0},    {0x26, 16},   {0x29, 0xc8}, {0x2c, 63},   {0x39, 0x21},
+    };
+
+    write_mbr(mbr255, 254);
+    args = g_strdup_printf("-m 128 -drive if=ide,index=0,format=raw,file=%s -drive if=ide,"
+                           "index=1,format=raw,file=%s -drive if=ide,index=2,format=raw,file=%s",
+                           big, small, mbr255);
+    qts = qtest_init(args);
+    for (size_t i = 0; i < G_N_ELEMENTS(expected); i++) {
+        qtest_outb(qts, 0x70, expected[i][0]);
+        if (qtest_inb(qts, 0x71) != expected[i][1]) {
+            g_error("CMOS %#x: %#x, expected %#x", expected[i][0], qtest_inb(qts, 0x71),
+                    expected[i][1]);
+        }
+    }
+    /* The disk with the 255-head MBR still reports 130/16/63 in IDENTIFY. */
+    qtest_outb(qts, 0x176, 0xa0);
+    qtest_outb(qts, 0x177, CMD_IDENTIFY);
+    for (int i = 0; i < 256; i++) {
+        id[i] = qtest_inw(qts, 0x170);
+    }
+    g_assert_cmpuint(id[1], ==, 130);
+    g_assert_cmpuint(id[3], ==, 16);
+    g_assert_cmpuint(id[6], ==, 63);
+    qtest_quit(qts);
+    unlink(big);
+    unlink(small);
+    unlink(mbr255);
+    g_free(big);
+    g_free(small);
+    g_free(mbr255);
+}
+
 /* ---- Bus-master DMA ---- */
 
 static void bm_map(IDEChan *c)
@@ -1165,6 +1236,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ide/ata/lba48", test_lba48);
     g_test_add_func("/ide/ata/errors", test_errors);
     g_test_add_func("/ide/ata/nien-srst-diag", test_nien_srst_diag);
+    g_test_add_func("/ide/ata/cmos", test_cmos);
     g_test_add_func("/ide/bmdma/rw", test_dma);
     g_test_add_func("/ide/bmdma/prd-sizes", test_dma_prd_sizes);
     g_test_add_func("/ide/bmdma/trim", test_dma_trim);
