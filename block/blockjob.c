@@ -1,0 +1,405 @@
+/*
+ * The block job core (include/block/blockjob.h): life cycle, the job thread, pause and
+ * cancel points, the rate-limit sleep, error policy and the end events. The job kinds live
+ * in stream.c, commit.c, mirror.c and backup.c; the monitor commands in blockdev/.
+ */
+#include <errno.h>
+#include <glib.h>
+#include "block/block-internal.h"
+#include "block/blockjob.h"
+#include "monitor/monitor.h"
+
+/* Main thread only: every job, in creation order. */
+static GSList *jobs;
+
+static const char *const iostatus_names[] = {"ok", "failed", "nospace"};
+
+BlockJob *block_job_next(BlockJob *job)
+{
+    GSList *l = job ? g_slist_find(jobs, job) : NULL;
+
+    if (!job) {
+        return jobs ? jobs->data : NULL;
+    }
+    return l && l->next ? l->next->data : NULL;
+}
+
+BlockJob *block_job_of_blk(BlockBackend *blk)
+{
+    for (GSList *l = jobs; l; l = l->next) {
+        BlockJob *job = l->data;
+
+        if (job->blk == blk) {
+            return job;
+        }
+    }
+    return NULL;
+}
+
+BlockJob *block_job_find(const char *device)
+{
+    BlockBackend *blk = device ? blk_by_name(device) : NULL;
+
+    return blk ? block_job_of_blk(blk) : NULL;
+}
+
+static void block_job_timer_cb(void *opaque)
+{
+    BlockJob *job = opaque;
+
+    g_mutex_lock(&job->lock);
+    job->sleeping = false;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+BlockJob *block_job_create(const BlockJobDriver *driver, BlockBackend *blk, int64_t speed,
+                           Error **errp)
+{
+    BlockJob *job;
+
+    if (speed < 0) {
+        error_setg(errp, "Invalid parameter 'speed'");
+        return NULL;
+    }
+    job = g_malloc0(driver->instance_size);
+    job->driver = driver;
+    job->blk = blk;
+    blk_ref(blk);
+    job->bs = blk_bs(blk);
+    bdrv_ref(job->bs);
+    job->device = g_strdup(blk_name(blk));
+    job->speed = speed;
+    job->busy = true;
+    g_mutex_init(&job->lock);
+    g_cond_init(&job->cond);
+    job->clock = clock_virtual_is_manual() ? CLOCK_VIRTUAL : CLOCK_HOST;
+    job->timer = timer_new(job->clock, block_job_timer_cb, job);
+    ratelimit_set_speed(&job->limit, speed, clock_get_ns(job->clock));
+    error_setg(&job->blocker, "block device is in use by block job: %s", driver->job_type);
+    block_job_block_node(job, job->bs);
+    jobs = g_slist_append(jobs, job);
+    return job;
+}
+
+void block_job_block_node(BlockJob *job, BlockDriverState *bs)
+{
+    bdrv_ref(bs);
+    bdrv_op_block_all(bs, job->blocker);
+    job->blocked_nodes = g_slist_prepend(job->blocked_nodes, bs);
+}
+
+static void block_job_free(BlockJob *job)
+{
+    if (job->driver->free) {
+        job->driver->free(job);
+    }
+    jobs = g_slist_remove(jobs, job);
+    for (GSList *l = job->blocked_nodes; l; l = l->next) {
+        bdrv_op_unblock_all(l->data, job->blocker);
+        bdrv_unref(l->data);
+    }
+    g_slist_free(job->blocked_nodes);
+    error_free(job->blocker);
+    timer_free(job->timer);
+    bdrv_unref(job->bs);
+    blk_unref(job->blk);
+    g_free(job->device);
+    g_mutex_clear(&job->lock);
+    g_cond_clear(&job->cond);
+    g_free(job);
+}
+
+void block_job_abandon(BlockJob *job)
+{
+    block_job_free(job);
+}
+
+static JsonObject *block_job_event_data(BlockJob *job)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "device", job->device);
+    json_object_set_int_member(o, "len", job->len);
+    json_object_set_int_member(o, "offset", job->offset);
+    json_object_set_int_member(o, "speed", job->speed);
+    json_object_set_string_member(o, "type", job->driver->job_type);
+    return o;
+}
+
+/* Main loop: the thread has returned. */
+static void block_job_completed_bh(void *opaque)
+{
+    BlockJob *job = opaque;
+    int ret;
+    JsonObject *data;
+
+    g_thread_join(job->thread);
+    timer_del(job->timer);
+    ret = job->driver->finish ? job->driver->finish(job, job->ret) : job->ret;
+    data = block_job_event_data(job);
+    if (job->cancelled && !job->ready) {
+        monitor_event("BLOCK_JOB_CANCELLED", data);
+    } else {
+        if (ret < 0) {
+            json_object_set_string_member(data, "error", g_strerror(-ret));
+        }
+        monitor_event("BLOCK_JOB_COMPLETED", data);
+    }
+    block_job_free(job);
+}
+
+static gpointer block_job_thread(gpointer opaque)
+{
+    BlockJob *job = opaque;
+
+    job->ret = job->driver->run(job);
+    g_mutex_lock(&job->lock);
+    job->busy = false;
+    g_mutex_unlock(&job->lock);
+    main_loop_call(block_job_completed_bh, job);
+    return NULL;
+}
+
+void block_job_start(BlockJob *job)
+{
+    job->thread = g_thread_new("block-job", block_job_thread, job);
+}
+
+/* ---- monitor operations (main thread) ---- */
+
+void block_job_set_speed(BlockJob *job, int64_t speed, Error **errp)
+{
+    if (speed < 0) {
+        error_setg(errp, "Invalid parameter 'speed'");
+        return;
+    }
+    g_mutex_lock(&job->lock);
+    job->speed = speed;
+    ratelimit_set_speed(&job->limit, speed, clock_get_ns(job->clock));
+    job->sleeping = false;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_cancel(BlockJob *job, bool force)
+{
+    (void)force; /* the monitor refused a paused job without force */
+    g_mutex_lock(&job->lock);
+    job->cancelled = true;
+    job->user_paused = false;
+    job->iostatus = BLOCK_DEVICE_IO_STATUS_OK;
+    job->sleeping = false;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_pause(BlockJob *job)
+{
+    g_mutex_lock(&job->lock);
+    job->user_paused = true;
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_resume(BlockJob *job)
+{
+    g_mutex_lock(&job->lock);
+    job->user_paused = false;
+    job->iostatus = BLOCK_DEVICE_IO_STATUS_OK;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+bool block_job_is_paused(BlockJob *job)
+{
+    bool paused;
+
+    g_mutex_lock(&job->lock);
+    paused = job->user_paused;
+    g_mutex_unlock(&job->lock);
+    return paused;
+}
+
+void block_job_complete(BlockJob *job, Error **errp)
+{
+    bool refuse;
+
+    g_mutex_lock(&job->lock);
+    refuse = job->user_paused || job->cancelled || !job->driver->complete || !job->ready;
+    g_mutex_unlock(&job->lock);
+    if (refuse) {
+        error_setg(errp, "The active block job for device '%s' cannot be completed", job->device);
+        return;
+    }
+    job->driver->complete(job, errp);
+}
+
+JsonObject *block_job_info(BlockJob *job)
+{
+    JsonObject *o = json_object_new();
+
+    g_mutex_lock(&job->lock);
+    json_object_set_string_member(o, "io-status", iostatus_names[job->iostatus]);
+    json_object_set_string_member(o, "device", job->device);
+    json_object_set_boolean_member(o, "busy", job->busy);
+    json_object_set_int_member(o, "len", job->len);
+    json_object_set_int_member(o, "offset", job->offset);
+    json_object_set_boolean_member(o, "paused", job->user_paused);
+    json_object_set_int_member(o, "speed", job->speed);
+    json_object_set_boolean_member(o, "ready", job->ready);
+    json_object_set_string_member(o, "type", job->driver->job_type);
+    g_mutex_unlock(&job->lock);
+    return o;
+}
+
+/* ---- job thread side ---- */
+
+/* With job->lock held. */
+static void block_job_wait_unpaused_locked(BlockJob *job)
+{
+    while (job->user_paused && !job->cancelled) {
+        job->busy = false;
+        g_cond_wait(&job->cond, &job->lock);
+    }
+    job->busy = true;
+}
+
+bool block_job_pause_point(BlockJob *job)
+{
+    bool go;
+
+    g_mutex_lock(&job->lock);
+    block_job_wait_unpaused_locked(job);
+    go = !job->cancelled;
+    g_mutex_unlock(&job->lock);
+    return go;
+}
+
+/* Main loop: arm the timer for a sleeping job thread. */
+static void block_job_arm_timer(void *opaque)
+{
+    BlockJob *job = opaque;
+
+    g_mutex_lock(&job->lock);
+    if (job->sleeping) {
+        timer_mod(job->timer, job->sleep_until_ns);
+    }
+    g_mutex_unlock(&job->lock);
+}
+
+bool block_job_rate_wait(BlockJob *job, uint64_t n)
+{
+    g_mutex_lock(&job->lock);
+    for (;;) {
+        int64_t now, delay;
+
+        block_job_wait_unpaused_locked(job);
+        if (job->cancelled) {
+            break;
+        }
+        now = clock_get_ns(job->clock);
+        delay = ratelimit_calculate_delay(&job->limit, now, n);
+        if (delay == 0) {
+            break;
+        }
+        job->sleeping = true;
+        job->sleep_until_ns = now + delay;
+        job->busy = false;
+        main_loop_call(block_job_arm_timer, job);
+        while (job->sleeping && !job->cancelled) {
+            g_cond_wait(&job->cond, &job->lock);
+        }
+        job->sleeping = false;
+        job->busy = true;
+    }
+    g_mutex_unlock(&job->lock);
+    return !block_job_is_cancelled(job);
+}
+
+bool block_job_is_cancelled(BlockJob *job)
+{
+    bool c;
+
+    g_mutex_lock(&job->lock);
+    c = job->cancelled;
+    g_mutex_unlock(&job->lock);
+    return c;
+}
+
+void block_job_set_len(BlockJob *job, int64_t len)
+{
+    g_mutex_lock(&job->lock);
+    job->len = len;
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_add_offset(BlockJob *job, int64_t n)
+{
+    g_mutex_lock(&job->lock);
+    job->offset += n;
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_set_offset(BlockJob *job, int64_t offset)
+{
+    g_mutex_lock(&job->lock);
+    job->offset = offset;
+    g_mutex_unlock(&job->lock);
+}
+
+void block_job_ready(BlockJob *job)
+{
+    JsonObject *data;
+
+    g_mutex_lock(&job->lock);
+    job->ready = true;
+    data = block_job_event_data(job);
+    g_mutex_unlock(&job->lock);
+    monitor_event("BLOCK_JOB_READY", data);
+}
+
+bool block_job_should_complete(BlockJob *job)
+{
+    bool c;
+
+    g_mutex_lock(&job->lock);
+    c = job->should_complete;
+    g_mutex_unlock(&job->lock);
+    return c;
+}
+
+BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError policy, bool is_read,
+                                        int error)
+{
+    static const char *const action_names[] = {"ignore", "report", "stop"};
+    BlockErrorAction action;
+    JsonObject *data = json_object_new();
+
+    error = error < 0 ? -error : error;
+    switch (policy) {
+    case BLOCKDEV_ON_ERROR_ENOSPC:
+        action = error == ENOSPC ? BLOCK_ERROR_ACTION_STOP : BLOCK_ERROR_ACTION_REPORT;
+        break;
+    case BLOCKDEV_ON_ERROR_STOP:
+        action = BLOCK_ERROR_ACTION_STOP;
+        break;
+    case BLOCKDEV_ON_ERROR_IGNORE:
+        action = BLOCK_ERROR_ACTION_IGNORE;
+        break;
+    default:
+        action = BLOCK_ERROR_ACTION_REPORT;
+        break;
+    }
+    json_object_set_string_member(data, "device", job->device);
+    json_object_set_string_member(data, "operation", is_read ? "read" : "write");
+    json_object_set_string_member(data, "action", action_names[action]);
+    monitor_event("BLOCK_JOB_ERROR", data);
+    if (action == BLOCK_ERROR_ACTION_STOP) {
+        g_mutex_lock(&job->lock);
+        job->user_paused = true;
+        job->iostatus =
+            error == ENOSPC ? BLOCK_DEVICE_IO_STATUS_NOSPACE : BLOCK_DEVICE_IO_STATUS_FAILED;
+        g_mutex_unlock(&job->lock);
+    }
+    return action;
+}

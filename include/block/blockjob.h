@@ -1,0 +1,119 @@
+/*
+ * Block jobs (stream, commit, mirror, backup): the common part. A job belongs to one drive
+ * (BlockBackend), blocks every operation on the nodes it uses, and runs its work in its own
+ * thread doing synchronous I/O in chunks without the BQL. Between chunks the thread calls
+ * block_job_pause_point() / block_job_sleep(): that is where it pauses (block-job-pause or a
+ * job error with action stop), notices cancellation and waits for the rate limiter (a timer
+ * on the virtual clock under qtest, on the host clock otherwise, armed by the main loop).
+ * A drained section needs nothing from the job: its next request simply waits until the
+ * section ends. When the thread returns, the main loop joins it, lets the job driver make
+ * its graph change (also in the main thread), emits the end event and frees the job.
+ * Not the monitor commands (blockdev/qmp-block-jobs.c).
+ */
+#ifndef BLOCK_BLOCKJOB_H
+#define BLOCK_BLOCKJOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "block/block-backend.h"
+#include "block/ratelimit.h"
+#include "util/main-loop.h"
+
+typedef struct BlockJob BlockJob;
+
+typedef struct BlockJobDriver {
+    const char *job_type; /* "stream", "commit", "mirror", "backup" */
+    size_t instance_size; /* >= sizeof(BlockJob); the job struct starts with BlockJob */
+    /* The work, in the job thread; returns 0 or -errno (also for a cancelled job). */
+    int (*run)(BlockJob *job);
+    /* Main thread, after run returned: make the graph change (or undo), given run's result;
+     * returns the job's final result. Optional. */
+    int (*finish)(BlockJob *job, int ret);
+    /* block-job-complete once ready (mirror, active commit); NULL: cannot complete. */
+    void (*complete)(BlockJob *job, Error **errp);
+    /* Main thread, on every exit path after finish: release the driver's resources. */
+    void (*free)(BlockJob *job);
+} BlockJobDriver;
+
+struct BlockJob {
+    const BlockJobDriver *driver;
+    BlockBackend *blk;    /* the drive that owns the job (a reference) */
+    BlockDriverState *bs; /* the drive's root when the job started (a reference) */
+    char *device;
+    Error *blocker;        /* "block device is in use by block job: TYPE" */
+    GSList *blocked_nodes; /* nodes blocked with job->blocker (references) */
+    BlockdevOnError on_source_error, on_target_error;
+
+    /* Shared with the job thread; protected by lock. */
+    GMutex lock;
+    GCond cond;
+    int64_t len, offset, speed;
+    bool busy;
+    bool user_paused;
+    bool cancelled;
+    bool ready;
+    bool should_complete; /* block-job-complete was accepted */
+    bool sleeping;        /* waiting for the rate-limit timer */
+    int64_t sleep_until_ns;
+    BlockDeviceIoStatus iostatus;
+    RateLimit limit;
+
+    GThread *thread;
+    Timer *timer; /* main thread only */
+    ClockType clock;
+    int ret;
+};
+
+/*
+ * Start a job of driver's type on drive blk (main thread). Checks the speed ("Invalid
+ * parameter 'speed'"), blocks every op on the drive's root, sets up the job; the caller
+ * fills its driver fields and then calls block_job_start. NULL on error.
+ */
+BlockJob *block_job_create(const BlockJobDriver *driver, BlockBackend *blk, int64_t speed,
+                           Error **errp);
+/* Block every op on another node the job uses (base, target), with the job's reason. */
+void block_job_block_node(BlockJob *job, BlockDriverState *bs);
+void block_job_start(BlockJob *job);
+/* Free a job that was created but never started (argument errors after create). */
+void block_job_abandon(BlockJob *job);
+
+/* The job of drive device, or NULL. */
+BlockJob *block_job_find(const char *device);
+/* Iterate over jobs in creation order: NULL starts, NULL ends. */
+BlockJob *block_job_next(BlockJob *job);
+/* Each job's drive currently has at most one job. */
+BlockJob *block_job_of_blk(BlockBackend *blk);
+
+/* Monitor operations (main thread); see QMP-BLOCK.md §3.6 for their errors. */
+void block_job_set_speed(BlockJob *job, int64_t speed, Error **errp);
+void block_job_cancel(BlockJob *job, bool force);
+void block_job_pause(BlockJob *job);
+void block_job_resume(BlockJob *job);
+void block_job_complete(BlockJob *job, Error **errp);
+bool block_job_is_paused(BlockJob *job);
+/* query-block-jobs' BlockJobInfo (new object). */
+JsonObject *block_job_info(BlockJob *job);
+
+/* ---- for job drivers, in the job thread ---- */
+/* Wait while paused; false once the job is cancelled. */
+bool block_job_pause_point(BlockJob *job);
+/* Account n bytes about to be copied against the speed, sleeping as the limiter says;
+ * false once the job is cancelled. */
+bool block_job_rate_wait(BlockJob *job, uint64_t n);
+bool block_job_is_cancelled(BlockJob *job);
+void block_job_set_len(BlockJob *job, int64_t len);
+void block_job_add_offset(BlockJob *job, int64_t n);
+void block_job_set_offset(BlockJob *job, int64_t offset);
+/* Emit BLOCK_JOB_READY and set ready (any thread). */
+void block_job_ready(BlockJob *job);
+bool block_job_should_complete(BlockJob *job);
+/*
+ * An I/O error (errno, either sign) in a read of the source (is_read) or a write of the
+ * target, under policy: emits BLOCK_JOB_ERROR and returns the action. With stop the job is
+ * paused and its io-status set; the caller retries the chunk after block_job_pause_point.
+ */
+BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError policy, bool is_read,
+                                        int error);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * Argument helpers shared by the commands that start block jobs (stream, commit, mirror,
+ * backup), with QEMU 2.2's texts. Only lookups and checks; blockdev/job-args.c.
+ */
+#ifndef BLOCKDEV_JOB_ARGS_H
+#define BLOCKDEV_JOB_ARGS_H
+
+#include <stdbool.h>
+#include <json-glib/json-glib.h>
+#include "block/block-backend.h"
+
+/* The drive named device, or DeviceNotFound "Device 'X' not found". */
+BlockBackend *job_arg_drive(const char *device, Error **errp);
+/* The drive's root, or "Device 'X' has no medium". */
+BlockDriverState *job_arg_medium(BlockBackend *blk, Error **errp);
+/* Parse the BlockdevOnError member name (default report); "Invalid parameter 'VALUE'". */
+bool job_arg_on_error(JsonObject *args, const char *name, BlockdevOnError *out, Error **errp);
+/* stop/enospc need the drive's io-status: else "Invalid parameter 'NAME'". */
+bool job_check_on_error(BlockBackend *blk, BlockdevOnError on_error, const char *name,
+                        Error **errp);
+/* The image below bs whose name (as recorded by its parent, or its filename) is name. */
+BlockDriverState *job_find_backing_image(BlockDriverState *bs, const char *name);
+
+#endif
