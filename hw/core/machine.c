@@ -139,6 +139,7 @@ static void machine_do_reset(void *opaque)
 
 void machine_request_reset(void)
 {
+    kvm_vcpu_hold_for_reset();
     if (!reset_scheduled) {
         reset_scheduled = true;
         main_loop_call(machine_do_reset, NULL);
@@ -152,6 +153,7 @@ static void machine_do_poweroff(void *opaque)
 
 void machine_request_poweroff(void)
 {
+    kvm_vcpu_hold_for_reset();
     main_loop_call(machine_do_poweroff, NULL);
 }
 

@@ -368,6 +368,13 @@ void kvm_reset_vcpus(void)
     kvm_reset_chips();
 }
 
+void kvm_vcpu_hold_for_reset(void)
+{
+    if (current_vcpu) {
+        current_vcpu->wait_reset = true;
+    }
+}
+
 void kvm_stop_vcpus(void)
 {
     quit_requested = true;

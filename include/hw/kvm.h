@@ -20,6 +20,11 @@ void kvm_pause_vcpus(void);
 void kvm_resume_vcpus(void);
 /* Put every vCPU back to its power-on state (vCPUs must be paused). */
 void kvm_reset_vcpus(void);
+/* Called by a device from a vCPU thread when the guest asked for a reset or power-off (0xcf9,
+ * port 0x92, PM control): that vCPU stays out of KVM_RUN until the next reset, as on real
+ * hardware, instead of running on into whatever follows the port write (SeaBIOS puts an int3
+ * there). No effect outside vCPU threads. */
+void kvm_vcpu_hold_for_reset(void);
 /*
  * Direct kernel boot: the BSP starts (and restarts at every reset) with these registers, and
  * with the segment, descriptor-table and control registers of sregs instead of the reset
