@@ -244,6 +244,22 @@ def test_convert_backing_chain(tmp_path):
     assert "backing-filename" not in info
 
 
+def test_convert_target_backing(tmp_path):
+    """-o backing_file: only what the input's top image allocates is copied (its zero
+    clusters included), as qemu-img does; the output reads as the input."""
+    base, top = str(tmp_path / "base.qcow2"), str(tmp_path / "top.qcow2")
+    make_source(base, "qcow2")
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top]))
+    qemu_io("qcow2", ["write -P 0x99 96k 8k", "write -z 1M 64k", "write -P 0x98 7M 64k"], top)
+    args = ["-O", "qcow2", "-o", "backing_file=%s,backing_fmt=qcow2" % base]
+    ours, theirs = both_convert(tmp_path, args, [top], "ov.qcow2")
+    check_clean(ours)
+    compare_equal(top, ours)
+    assert allocation(ours, "qcow2") == allocation(theirs, "qcow2")
+    assert [e for e in allocation(ours, "qcow2") if e[2][0] == 0 and e[2][3]] == \
+        [[64 * KiB, 64 * KiB, (0, True, False, True)], [7 * MiB, 64 * KiB, (0, True, False, True)]]
+
+
 @pytest.mark.parametrize("content", ["data", "empty"])
 def test_convert_progress_output(tmp_path, content):
     src = str(tmp_path / "src.raw")
@@ -388,7 +404,8 @@ COMPARES = [["x.raw", "x.raw"], ["x.raw", "y.raw"], ["y.raw", "x.raw"], ["z.raw"
             ["-f", "raw", "-F", "qcow2", "x.raw", "x.qcow2"], ["-p", "x.raw", "x.raw"],
             ["-f", "qcow2", "x.raw", "x.raw"], ["-F", "qcow2", "x.raw", "x.raw"],
             ["nonexistent", "x.raw"], ["x.raw", "nonexistent"], ["x.raw"], ["-x", "a", "b"],
-            ["-T", "foo", "x.raw", "x.raw"]]
+            ["-T", "foo", "x.raw", "x.raw"], ["-s", "x.raw", "x.qcow2"],
+            ["-s", "x.qcow2", "x.qcow2"], ["-s", "ov2.qcow2", "ov2.qcow2"]]
 
 
 def test_compare_as_qemu(tmp_path):
