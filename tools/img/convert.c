@@ -7,7 +7,9 @@
  * read, and not written to a fresh output), data chunks are read, zero blocks of -S bytes
  * (default 4 KiB; 0: write everything) in them are skipped, the rest is written; with -c every
  * non-zero cluster is written compressed. The -p progress counts the bytes to copy as
- * qemu-img does. Not supported: snapshots as sources (-l, -s), -B, --image-opts, --object.
+ * qemu-img does, and like qemu-img 7.2 it is shown only with -p (not because stdout is a
+ * terminal; no SIGUSR1 report either). Not supported: snapshots as sources (-l, -s), -B,
+ * --image-opts, --object, --target-is-zero.
  */
 #include <errno.h>
 #include <getopt.h>
