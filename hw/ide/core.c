@@ -276,6 +276,9 @@ bool ide_init_drive(IDEState *s, BlockBackend *blk, IDEDriveKind kind, const cha
     s->tray_open = s->tray_locked = false;
     s->event_new_media = s->event_eject_request = false;
     s->identify_set = false;
+    s->smart_enabled = s->smart_autosave = true;
+    s->smart_selftest_count = 0;
+    memset(s->smart_selftest_data, 0, sizeof(s->smart_selftest_data));
     if (serial && *serial) {
         g_strlcpy(s->serial, serial, sizeof(s->serial));
     } else {

@@ -146,6 +146,10 @@ struct IDEState {
     /* DATA SET MANAGEMENT (TRIM): the range entries the guest sent, the next one */
     uint64_t *trim_ranges;
     unsigned trim_count, trim_next;
+    /* SMART */
+    bool smart_enabled, smart_autosave;
+    uint8_t smart_selftest_count;
+    uint8_t smart_selftest_data[512];
     /* ATAPI */
     uint8_t sense_key, asc;
     int cdrom_changed; /* 1: report not ready, 2: then unit attention */
@@ -232,6 +236,9 @@ bool ide_geometry_setup(IDEState *s, uint32_t cyls, uint32_t heads, uint32_t sec
 void ide_dma_error(IDEState *s);
 /* EXECUTE DEVICE DIAGNOSTIC's outcome: signature, status, error 0x01, interrupt (disks). */
 void ide_exec_dev_diagnostic(IDEState *s);
+
+/* ---- smart.c ---- */
+bool ide_cmd_smart(IDEState *s, uint8_t cmd);
 
 /* ---- atapi.c ---- */
 void ide_atapi_cmd(IDEState *s);

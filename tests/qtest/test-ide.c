@@ -66,6 +66,7 @@ enum {
     CMD_DIAGNOSE = 0x90,
     CMD_SPECIFY = 0x91,
     CMD_PACKET = 0xa0,
+    CMD_SMART = 0xb0,
     CMD_IDENTIFY_PACKET = 0xa1,
     CMD_READ_MULTIPLE = 0xc4,
     CMD_WRITE_MULTIPLE = 0xc5,
@@ -677,6 +678,72 @@ static void test_cmos(void)
     g_free(mbr255);
 }
 
+static void smart_cmd(IDEChan *c, uint8_t feature, uint8_t sector)
+{
+    ide_outb(c, REG_DEVICE, 0xa0);
+    ide_outb(c, REG_FEATURE, feature);
+    ide_outb(c, REG_SECTOR, sector);
+    ide_outb(c, REG_LCYL, 0x4f);
+    ide_outb(c, REG_HCYL, 0xc2);
+    ide_outb(c, REG_COMMAND, CMD_SMART);
+}
+
+static void smart_read(IDEChan *c, uint8_t feature, uint8_t sector, uint8_t *buf)
+{
+    uint8_t sum = 0;
+
+    smart_cmd(c, feature, sector);
+    ide_check_done(c, DRDY | DSC | DRQ, true);
+    ide_pio_in(c, buf, 512);
+    for (int i = 0; i < 512; i++) {
+        sum += buf[i];
+    }
+    g_assert_cmpuint(sum, ==, 0);
+}
+
+/* SMART: QEMU's attributes and thresholds, status, a self-test in the log, disable. */
+static void test_smart(void)
+{
+    IDEChan *c = disk_start(NULL);
+    uint8_t buf[512];
+
+    smart_read(c, 0xd0, 0, buf);
+    g_assert_cmpmem(buf, 16,
+                    "\x01\x00\x01\x03\x00\x64\x64\x00\x00\x00\x00\x00\x00\x00"
+                    "\x03\x03",
+                    16);
+    g_assert_cmpmem(buf + 74, 11, "\xbe\x03\x00\x45\x45\x1f\x00\x1f\x1f\x00\x00", 11);
+    g_assert_cmpmem(buf + 362, 13, "\x82\x00\x20\x01\x00\x19\x03\x00\x01\x00\x02\x36\x01", 13);
+    g_assert_cmphex(buf[511], ==, 0x06);
+    smart_read(c, 0xd1, 0, buf);
+    g_assert_cmpmem(buf, 4, "\x01\x00\x01\x06", 4);
+    g_assert_cmphex(buf[511], ==, 0xaf);
+    g_assert_cmpmem(buf + 74, 2, "\xbe\x32", 2);
+    smart_cmd(c, 0xda, 0);
+    ide_check_done(c, DRDY | DSC, true);
+    g_assert_cmphex(ide_inb(c, REG_LCYL), ==, 0x4f);
+    g_assert_cmphex(ide_inb(c, REG_HCYL), ==, 0xc2);
+    smart_cmd(c, 0xd4, 1); /* short self-test */
+    ide_check_done(c, DRDY | DSC, true);
+    smart_read(c, 0xd5, 6, buf);
+    g_assert_cmpmem(buf, 6, "\x01\x00\x01\x00\x34\x12", 6);
+    g_assert_cmphex(buf[508], ==, 1);
+    smart_read(c, 0xd5, 1, buf);
+    g_assert_cmphex(buf[0], ==, 1);
+    /* Without the signature, or once disabled, SMART is aborted. */
+    ide_outb(c, REG_LCYL, 0);
+    ide_outb(c, REG_FEATURE, 0xd0);
+    ide_outb(c, REG_COMMAND, CMD_SMART);
+    ide_check_done(c, DRDY | ERR, true);
+    smart_cmd(c, 0xd9, 0);
+    ide_check_done(c, DRDY | DSC, true);
+    smart_cmd(c, 0xd0, 0);
+    ide_check_done(c, DRDY | ERR, true);
+    smart_cmd(c, 0xd8, 0);
+    ide_check_done(c, DRDY | DSC, true);
+    ide_stop(c);
+}
+
 /* ---- Bus-master DMA ---- */
 
 static void bm_map(IDEChan *c)
@@ -1237,6 +1304,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ide/ata/errors", test_errors);
     g_test_add_func("/ide/ata/nien-srst-diag", test_nien_srst_diag);
     g_test_add_func("/ide/ata/cmos", test_cmos);
+    g_test_add_func("/ide/ata/smart", test_smart);
     g_test_add_func("/ide/bmdma/rw", test_dma);
     g_test_add_func("/ide/bmdma/prd-sizes", test_dma_prd_sizes);
     g_test_add_func("/ide/bmdma/trim", test_dma_trim);
