@@ -22,6 +22,8 @@ struct IOThread {
     GPollFunc default_poll;
 };
 
+#define IOTHREAD_POLL_US 32
+
 static GMutex registry_lock;
 static GPtrArray *registry; /* of IOThread *, in creation order */
 static __thread IOThread *current; /* the I/O thread this thread is, if any */
@@ -61,6 +63,25 @@ void iothread_unlock(IOThread *t)
     }
 }
 
+/*
+ * Before sleeping, look again without blocking for up to IOTHREAD_POLL_NS: a doorbell or an
+ * AIO completion that arrives meanwhile is served without a scheduler wake-up, which costs
+ * far more than the request itself on a virtualised host (QEMU's poll-max-ns, fixed).
+ */
+static gint iothread_poll_busy(IOThread *t, GPollFD *fds, guint nfds, gint timeout)
+{
+    gint64 end = g_get_monotonic_time() + IOTHREAD_POLL_US;
+    gint ret;
+
+    if (timeout == 0) {
+        return t->default_poll(fds, nfds, 0);
+    }
+    do {
+        ret = t->default_poll(fds, nfds, 0);
+    } while (ret == 0 && g_get_monotonic_time() < end);
+    return ret ? ret : t->default_poll(fds, nfds, timeout);
+}
+
 /* Poll with the lock dropped entirely (a nested wait may hold it more than once). */
 static gint iothread_poll(GPollFD *fds, guint nfds, gint timeout)
 {
@@ -70,7 +91,7 @@ static gint iothread_poll(GPollFD *fds, guint nfds, gint timeout)
 
     t->depth = 1;
     iothread_unlock(t);
-    ret = t->default_poll(fds, nfds, timeout);
+    ret = iothread_poll_busy(t, fds, nfds, timeout);
     iothread_lock(t);
     t->depth = depth;
     return ret;

@@ -2,10 +2,13 @@
  * Scenario `virtio_blk_bench MS ROW...`: a benchmark for bench/virtio.py. Each ROW is
  * randread, randwrite (4 KiB at random 4 KiB-aligned offsets), seqread or seqwrite (1 MiB
  * in order, wrapping), with a total queue depth after a colon (randread:32); it runs for MS
- * milliseconds and reports "RESULT ROW-iops N IOPS" and "RESULT ROW-mbps N MB/s". The
+ * milliseconds and reports "RESULT ROW-iops N IOPS" and "RESULT ROW-mbps N MB/s". Rows
+ * patwrite and patread instead make one pass over the whole disk in 64 KiB requests,
+ * writing the pattern of scenario virtio_blk (from each sector's number) or reading it
+ * back and checking it, so tests can use several queues and I/O threads. The
  * requests in flight are spread over every queue the device has (MQ, up to 4); the driver
  * polls, suppresses interrupts and only kicks when the device asks for kicks. Modern only.
- * The data is not checked (scenario virtio_blk does that).
+ * Apart from the pattern rows the data is not checked.
  */
 #include "io.h"
 #include "virtio-blk.h"
@@ -18,6 +21,7 @@
 #define BQ_DATA 0x4000000ull  /* 1 MiB per slot: 128 MiB for 4 queues of 32 */
 #define BQ_BIG (1u << 20)
 #define BQ_SMALL 4096u
+#define BQ_PAT 65536u
 #define USED_NO_NOTIFY 1
 #define VIRTIO_BLK_F_MQ 12
 #define M_Q_NOTIFY_OFF 30
@@ -36,6 +40,10 @@ typedef struct Bench {
     unsigned nq;
     BQueue q[BQ_MAX];
     uint64_t rng, next_seq;
+    /* the current row */
+    uint32_t type, len;
+    bool seq, pat;
+    uint64_t sector[BQ_MAX * BQ_SLOTS];
 } Bench;
 
 static PCIDevice bench_pci[32];
@@ -97,6 +105,38 @@ static bool bench_open(Bench *b)
     return false;
 }
 
+static uint64_t *bench_buf(unsigned slot)
+{
+    return (uint64_t *)(BQ_DATA + (uint64_t)slot * BQ_BIG);
+}
+
+/* Scenario virtio_blk's pattern: word i of a 64 KiB request at sector s. */
+static uint64_t bench_word(uint64_t s, unsigned i)
+{
+    return (s + i / (VBLK_SECTOR / 8)) * 0x9e3779b97f4a7c15ull ^ i;
+}
+
+static void bench_fill(unsigned slot, uint64_t s)
+{
+    uint64_t *p = bench_buf(slot);
+
+    for (unsigned i = 0; i < BQ_PAT / 8; i++) {
+        p[i] = bench_word(s, i);
+    }
+}
+
+static bool bench_check(unsigned slot, uint64_t s)
+{
+    const uint64_t *p = bench_buf(slot);
+
+    for (unsigned i = 0; i < BQ_PAT / 8; i++) {
+        if (p[i] != bench_word(s, i)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Slot s of queue qi: descriptors 3s..3s+2 of that queue. */
 static void bench_queue(Bench *b, unsigned qi, unsigned s, uint32_t type, uint64_t sector,
                         uint32_t len)
@@ -105,6 +145,10 @@ static void bench_queue(Bench *b, unsigned qi, unsigned s, uint32_t type, uint64
     unsigned slot = qi * BQ_SLOTS + s, d = 3 * s;
     uint8_t *hdr = (uint8_t *)(BQ_HDRS + 32ull * slot);
 
+    b->sector[slot] = sector;
+    if (b->pat && type == T_OUT) {
+        bench_fill(slot, sector);
+    }
     memcpy(hdr, &type, 4);
     memset(hdr + 4, 0, 4);
     memcpy(hdr + 8, &sector, 8);
@@ -137,26 +181,46 @@ static uint64_t bench_sector(Bench *b, bool seq, uint32_t len)
     return ((b->rng >> 17) % units) * (len / VBLK_SECTOR);
 }
 
-/* Submit again for every completion on queue qi; the number completed, -1 on an error. */
-static int bench_reap(Bench *b, unsigned qi, uint32_t type, bool seq, uint32_t len, bool more)
+/* Is there another request to make in this row? */
+static bool bench_more(Bench *b, uint64_t end)
+{
+    if (b->pat) {
+        return b->next_seq < b->sectors / (b->len / VBLK_SECTOR);
+    }
+    return clock_ns() < end;
+}
+
+/* Reap queue qi, submitting again while the row goes on; completions, -1 on an error. */
+static int bench_reap(Bench *b, unsigned qi, uint64_t end, uint64_t *inflight)
 {
     BQueue *q = &b->q[qi];
+    bool kick = false;
     int done = 0;
 
     while ((uint16_t)(q->used[0] >> 16) != q->used_idx) {
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         uint32_t id = q->used[1 + 2 * (q->used_idx % BQ_SIZE)];
+        unsigned slot = qi * BQ_SLOTS + id / 3;
+
         q->used_idx++;
         if (id % 3 || id / 3 >= BQ_SLOTS ||
-            *(volatile uint8_t *)(BQ_HDRS + 32ull * (qi * BQ_SLOTS + id / 3) + 16) != 0) {
+            *(volatile uint8_t *)(BQ_HDRS + 32ull * slot + 16) != 0) {
+            report_fail("I/O error");
+            return -1;
+        }
+        if (b->pat && b->type == T_IN && !bench_check(slot, b->sector[slot])) {
+            report_fail("data mismatch at sector %lu", b->sector[slot]);
             return -1;
         }
         done++;
-        if (more) {
-            bench_queue(b, qi, id / 3, type, bench_sector(b, seq, len), len);
+        (*inflight)--;
+        if (bench_more(b, end)) {
+            bench_queue(b, qi, id / 3, b->type, bench_sector(b, b->seq, b->len), b->len);
+            (*inflight)++;
+            kick = true;
         }
     }
-    if (done && more) {
+    if (kick) {
         bench_kick(b, qi);
     }
     return done;
@@ -186,9 +250,10 @@ static bool bench_row(Bench *b, const char *row, uint64_t ms)
 {
     const char *colon = find_colon(row);
     size_t n = colon ? (size_t)(colon - row) : strlen(row);
-    bool seq = row[0] == 's', write = n >= 5 && !memcmp(row + n - 5, "write", 5);
+    bool pat = row[0] == 'p', seq = row[0] == 's' || pat;
+    bool write = n >= 5 && !memcmp(row + n - 5, "write", 5);
     unsigned depth = colon ? strtou64(colon + 1, NULL) : 1;
-    uint32_t len = seq ? BQ_BIG : BQ_SMALL, type = write ? T_OUT : T_IN;
+    uint32_t len = pat ? BQ_PAT : seq ? BQ_BIG : BQ_SMALL, type = write ? T_OUT : T_IN;
     unsigned nq = depth < b->nq ? depth : b->nq;
     uint64_t ops = 0, inflight = 0, t0, end, t1;
 
@@ -196,27 +261,26 @@ static bool bench_row(Bench *b, const char *row, uint64_t ms)
         report_fail("bad row %s", row);
         return false;
     }
+    b->pat = pat;
+    b->seq = seq;
+    b->type = type;
+    b->len = len;
+    b->next_seq = 0;
     t0 = clock_ns();
     end = t0 + ms * 1000000;
-    for (unsigned i = 0; i < depth; i++, inflight++) {
+    for (unsigned i = 0; i < depth && bench_more(b, end); i++, inflight++) {
         bench_queue(b, i % nq, i / nq, type, bench_sector(b, seq, len), len);
     }
     for (unsigned q = 0; q < nq; q++) {
         *(volatile uint16_t *)b->q[q].notify = q;
     }
     while (inflight) {
-        bool more = clock_ns() < end;
         for (unsigned q = 0; q < nq; q++) {
-            int r = bench_reap(b, q, type, seq, len, more);
+            int r = bench_reap(b, q, end, &inflight);
             if (r < 0) {
-                report_fail("%s: I/O error", row);
                 return false;
             }
             ops += r;
-            inflight -= more ? 0 : r;
-        }
-        if (!more && !inflight) {
-            break;
         }
     }
     t1 = clock_ns();
