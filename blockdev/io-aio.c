@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 typedef struct IoAioCtx {
     IOVector qiov;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "util/cutils.h"
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 /* O_DIRECT needs aligned buffers; a page satisfies every logical block size. */
 #define IO_BUF_ALIGN 4096

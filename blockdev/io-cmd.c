@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "util/error.h"
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 static const IoCmd io_help_cmd;
 

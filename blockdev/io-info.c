@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 static int io_info_f(BlockBackend *blk, int argc, char **argv)
 {

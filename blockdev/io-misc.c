@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "util/error.h"
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 static int io_flush_f(BlockBackend *blk, int argc, char **argv)
 {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 /* ---- read ---- */
 

@@ -8,7 +8,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 /* Units from the largest down; a value is shown in the first unit it reaches. */
 static const struct {

@@ -1,12 +1,14 @@
 /*
- * minivmm-io internals: the command table entry and the helpers every command shares
- * (qemu-io's number and pattern parsing, its report lines and hex dump, I/O buffers).
- * Commands live one group per file (io-rw.c synchronous reads and writes, io-aio.c
- * asynchronous ones, io-misc.c the rest); io-cmd.c splits and dispatches command lines;
- * io-main.c parses the program's options and opens the image. Not a library interface.
+ * The qemu-io command interpreter shared by minivmm-io (tools/io/io-main.c) and the
+ * monitor's HMP `qemu-io DEV "command"` (blockdev/hmp-qemu-io.c): the command table entry
+ * and the helpers every command shares (qemu-io's number and pattern parsing, its report
+ * lines and hex dump, I/O buffers). Commands live one group per file in blockdev/
+ * (io-read.c and io-write.c synchronous reads and writes, io-aio.c asynchronous ones,
+ * io-misc.c and io-info.c the rest); io-cmd.c splits and dispatches command lines. Output
+ * goes to stdout, as qemu-io's does (also for the monitor's command, as in QEMU 2.2).
  */
-#ifndef TOOLS_IO_IO_H
-#define TOOLS_IO_IO_H
+#ifndef BLOCKDEV_IO_CMDS_H
+#define BLOCKDEV_IO_CMDS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -306,3 +306,20 @@ def test_block_commands_on_hmp_socket(make_vm, tmp_path, vmm):
             assert output_of(vm, hmp, f"change d0 {img} raw") == ""
     finally:
         hmp.close()
+
+
+def test_hmp_qemu_io(make_vm, tmp_path, vmm):
+    img = raw_image(tmp_path / "d.raw", 1 << 20)
+    vm, qmp = start_qmp_vm(make_vm, tmp_path, vmm, extra=[
+        "-drive", f"file={img},if=none,id=d0,format=raw"])
+    assert qmp.hmp('qemu-io d0 "write -P 0xab 4k 8k"') == ""
+    assert qmp.hmp('qemu-io d0 "read -P 0xab 4k 8k"') == ""
+    if qemu22(vm):  # QEMU 7.2 looks the device up as a node too
+        assert qmp.hmp('qemu-io nope "read 0 512"') == "Device 'nope' not found\r\n"
+    qmp.command("quit")
+    time.sleep(0.5)
+    # The output goes to the VMM's stdout, as 2.2's does.
+    out = vm.stdout_log.read_text()
+    assert "wrote 8192/8192 bytes at offset 4096" in out
+    assert "read 8192/8192 bytes at offset 4096" in out
+    assert "read 8192/8192" in qemu_io("-f", "raw", "-c", "read -P 0xab 4k 8k", img)

@@ -16,7 +16,7 @@
 #include "util/error.h"
 #include "util/main-loop.h"
 #include "util/opts.h"
-#include "tools/io/io.h"
+#include "blockdev/io-cmds.h"
 
 typedef struct IoOptions {
     int flags; /* BDRV_O_* */
