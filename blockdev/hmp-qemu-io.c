@@ -16,7 +16,8 @@ static void hmp_qemu_io(JsonObject *args, JsonNode **ret, Error **errp)
         error_setg(errp, "Device '%s' not found", device);
         return;
     }
-    io_command(blk, monitor_arg_str(args, "command"));
+    /* Without a medium there is nothing to run on: qemu-io's "no file open". */
+    io_command(blk_is_inserted(blk) ? blk : NULL, monitor_arg_str(args, "command"));
     fflush(stdout);
     fflush(stderr);
 }

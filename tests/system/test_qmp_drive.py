@@ -311,8 +311,12 @@ def test_block_commands_on_hmp_socket(make_vm, tmp_path, vmm):
 def test_hmp_qemu_io(make_vm, tmp_path, vmm):
     img = raw_image(tmp_path / "d.raw", 1 << 20)
     vm, qmp = start_qmp_vm(make_vm, tmp_path, vmm, extra=[
-        "-drive", f"file={img},if=none,id=d0,format=raw"])
+        "-drive", f"file={img},if=none,id=d0,format=raw", "-drive", "if=none,id=empty"])
     assert qmp.hmp('qemu-io d0 "write -P 0xab 4k 8k"') == ""
+    if qemu22(vm):  # a drive without a medium: refused, not a crash
+        for cmd in ("info", "map", "read 0 512", "length"):
+            assert qmp.hmp(f'qemu-io empty "{cmd}"') == ""
+        assert qmp.command("query-status")["running"] is True
     assert qmp.hmp('qemu-io d0 "read -P 0xab 4k 8k"') == ""
     if qemu22(vm):  # QEMU 7.2 looks the device up as a node too
         assert qmp.hmp('qemu-io nope "read 0 512"') == "Device 'nope' not found\r\n"
