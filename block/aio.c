@@ -10,6 +10,7 @@
 #include <glib.h>
 #include "block/block-internal.h"
 #include "util/thread-pool.h"
+#include "block/write-notify.h"
 
 #define BDRV_POOL_MAX_THREADS 64
 
@@ -120,6 +121,7 @@ static bool bdrv_aio_can_pass(BdrvAioReq *r)
 
     /* Copy-on-read orders requests in the synchronous path (copy-on-read.c). */
     if (!bs->drv->aio_submit || req->bytes == 0 || bdrv_cor_enabled(bs) ||
+        (req->type != BLOCK_REQ_READ && bdrv_has_write_notifiers(bs)) ||
         (req->type != BLOCK_REQ_READ && req->type != BLOCK_REQ_WRITE) ||
         !bdrv_req_is_aligned(bs, req->offset, req->bytes, req->qiov)) {
         return false;

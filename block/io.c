@@ -10,6 +10,7 @@
 #include <string.h>
 #include <glib.h>
 #include "block/block-internal.h"
+#include "block/write-notify.h"
 
 #define ZERO_CHUNK (1024 * 1024)
 #define PROBE_SECTOR 512
@@ -282,8 +283,8 @@ static int bdrv_dispatch_request(BlockDriverState *bs, BlockReqType type, uint64
 }
 
 /* With copy-on-read, reads copy and every content change is ordered against the copies. */
-int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes,
-                     IOVector *qiov, int flags)
+static int bdrv_run_ordered(BlockDriverState *bs, BlockReqType type, uint64_t offset,
+                            uint64_t bytes, IOVector *qiov, int flags)
 {
     CorRange *range;
     int ret;
@@ -297,6 +298,24 @@ int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, u
     range = bdrv_cor_range_lock(bs, offset, bytes, false);
     ret = bdrv_dispatch_request(bs, type, offset, bytes, qiov, flags);
     bdrv_cor_range_unlock(range);
+    return ret;
+}
+
+/* Content changes of a node watched by a block job pass its write notifiers. */
+int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes,
+                     IOVector *qiov, int flags)
+{
+    int ret;
+
+    if (type == BLOCK_REQ_READ || type == BLOCK_REQ_FLUSH || !bdrv_has_write_notifiers(bs)) {
+        return bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
+    }
+    ret = bdrv_write_notify_before(bs, offset, bytes);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
+    bdrv_write_notify_after(bs, offset, bytes, type == BLOCK_REQ_WRITE ? qiov : NULL, ret);
     return ret;
 }
 

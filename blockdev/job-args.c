@@ -66,3 +66,74 @@ BlockDriverState *job_find_backing_image(BlockDriverState *bs, const char *name)
     }
     return NULL;
 }
+
+bool job_arg_sync(const char *v, int *out, Error **errp)
+{
+    static const char *const names[] = {"top", "full", "none"};
+
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    error_setg(errp, "Invalid parameter '%s'", v);
+    return false;
+}
+
+bool job_arg_mode_existing(const char *v, bool *existing, Error **errp)
+{
+    *existing = v && strcmp(v, "existing") == 0;
+    if (v && !*existing && strcmp(v, "absolute-paths") != 0) {
+        error_setg(errp, "Invalid parameter '%s'", v);
+        return false;
+    }
+    return true;
+}
+
+bool job_arg_format(const char *format, BlockDriverState *bs, bool existing, const char **out,
+                    Error **errp)
+{
+    if (!format && !existing) {
+        format = bdrv_get_format_name(bs);
+    }
+    if (format && !bdrv_find_format(format)) {
+        error_setg(errp, "Invalid block format '%s'", format);
+        return false;
+    }
+    *out = format;
+    return true;
+}
+
+static int job_create_target(const char *target, const char *format, uint64_t size,
+                             BlockDriverState *backing, Error **errp)
+{
+    g_autoptr(JsonObject) opts = json_object_new();
+
+    json_object_set_int_member(opts, "size", size);
+    if (backing) {
+        json_object_set_string_member(opts, "backing_file", backing->filename);
+        json_object_set_string_member(opts, "backing_fmt", bdrv_get_format_name(backing));
+    }
+    return bdrv_create(format, target, opts, errp);
+}
+
+BlockDriverState *job_open_target(const char *target, const char *format, bool existing,
+                                  uint64_t size, BlockDriverState *backing, const char *node_name,
+                                  int flags, Error **errp)
+{
+    JsonObject *opts = json_object_new();
+
+    if (!existing && job_create_target(target, format, size, backing, errp) < 0) {
+        json_object_unref(opts);
+        return NULL;
+    }
+    if (format) {
+        json_object_set_string_member(opts, "driver", format);
+    }
+    if (node_name) {
+        json_object_set_string_member(opts, "node-name", node_name);
+    }
+    flags &= ~(BDRV_O_SNAPSHOT | BDRV_O_TEMPORARY | BDRV_O_COPY_ON_READ);
+    return bdrv_open(target, opts, flags | BDRV_O_RDWR | BDRV_O_NO_BACKING, errp);
+}

@@ -17,3 +17,33 @@ BlockJob *stream_start(BlockBackend *blk, BlockDriverState *base, const char *ba
                        int64_t speed, BlockdevOnError on_error, Error **errp);
 
 #endif
+
+typedef enum MirrorSyncMode {
+    MIRROR_SYNC_MODE_TOP,
+    MIRROR_SYNC_MODE_FULL,
+    MIRROR_SYNC_MODE_NONE,
+} MirrorSyncMode;
+
+/* Everything a mirror job (drive-mirror, active block-commit) is started with. */
+typedef struct MirrorParams {
+    BlockDriverState *target; /* open read-write, without its backing chain */
+    /* Data in base and below is not copied (sync=top: the source's backing; active commit:
+     * the base, which is the target; NULL: copy everything). */
+    BlockDriverState *base;
+    /* What the target's backing becomes at the pivot (NULL: none). */
+    BlockDriverState *target_backing;
+    MirrorSyncMode sync;
+    uint32_t granularity;
+    uint64_t buf_size;
+    int64_t speed;
+    BlockdevOnError on_source_error, on_target_error;
+    bool write_blocking; /* copy-mode=write-blocking */
+    bool is_commit;      /* job type "commit" */
+} MirrorParams;
+
+/*
+ * drive-mirror and active commit: copy the source (the drive's root) to p->target, track
+ * guest writes in a dirty bitmap, emit READY once in sync, and on block-job-complete make
+ * the target the drive's root. Takes over the caller's reference to p->target.
+ */
+BlockJob *mirror_start(BlockBackend *blk, const MirrorParams *p, Error **errp);

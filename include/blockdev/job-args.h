@@ -21,4 +21,20 @@ bool job_check_on_error(BlockBackend *blk, BlockdevOnError on_error, const char 
 /* The image below bs whose name (as recorded by its parent, or its filename) is name. */
 BlockDriverState *job_find_backing_image(BlockDriverState *bs, const char *name);
 
+/* Parse a MirrorSyncMode / NewImageMode value; "Invalid parameter 'VALUE'". */
+bool job_arg_sync(const char *v, int *out, Error **errp);
+bool job_arg_mode_existing(const char *v, bool *existing, Error **errp);
+/* The target format: given, else the source's unless mode=existing (NULL: probe);
+ * "Invalid block format 'F'". */
+bool job_arg_format(const char *format, BlockDriverState *bs, bool existing, const char **out,
+                    Error **errp);
+/*
+ * Create (unless existing) and open the target of drive-mirror / drive-backup: size bytes,
+ * with backing file backing (NULL: none) recorded, opened read-write without its backing
+ * chain, with node name node_name if given. A new reference, or NULL.
+ */
+BlockDriverState *job_open_target(const char *target, const char *format, bool existing,
+                                  uint64_t size, BlockDriverState *backing, const char *node_name,
+                                  int flags, Error **errp);
+
 #endif

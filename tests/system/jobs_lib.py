@@ -81,3 +81,52 @@ def vm_with_drive(make_vm, tmp_path, img, iface="none", extra=(), fmt="qcow2"):
 def quit_vm(vm, qmp):
     qmp.cmd("quit")
     vm.wait_exit(30)
+
+
+class GuestVM:
+    """minivmm under qtest with drive0 on a virtio-blk-pci at 4.0 and a QMP socket; the
+    guest (a VirtioBlk driver) writes `pattern` in 4 KiB blocks at 8 KiB strides."""
+
+    def __init__(self, tmp_path, img, fmt="qcow2", depth=16, pattern=0x5a, extra=()):
+        import os
+        import sys
+        sys.path.insert(0, os.path.dirname(__file__))
+        from qtest import QTest
+        from qmp_vm import QMP
+        from virtio_blk_qtest import VirtioBlk
+        sock = str(tmp_path / "guest-qmp.sock")
+        self.qt = QTest.minivmm(["-m", "256", "-qmp", f"unix:{sock},server,nowait",
+                                 "-drive", f"if=none,id=drive0,file={img},format={fmt}",
+                                 "-device", "virtio-blk-pci,drive=drive0,addr=0x4", *extra])
+        self.qmp = QMP(sock)
+        self.qmp.connect(retry_for=10)
+        self.disk = VirtioBlk(self.qt, 4 << 3, 0, depth=depth, bs=4096, write=True)
+        self.qt.ok(f"memset {self.disk.data:#x} {depth * 4096:#x} {pattern:#x}")
+        self.depth, self.pattern = depth, pattern
+        self.started = False
+
+    def write_burst(self, polls=50):
+        """Keep the writes going for a while (each completed request is resubmitted)."""
+        import time
+        if not self.started:
+            self.disk.start()
+            self.started = True
+        for _ in range(polls):
+            if not self.disk.poll():
+                time.sleep(0.001)
+
+    def quiesce(self):
+        from virtio_blk_qtest import settle
+        self.disk.paused = True
+        settle([self.disk])
+
+    def expect_writes(self, raw_path):
+        """Apply what the guest wrote to a raw copy of the old content."""
+        with open(raw_path, "r+b") as f:
+            for slot in range(self.depth):
+                f.seek(2 * slot * 4096)
+                f.write(bytes([self.pattern]) * 4096)
+
+    def quit(self):
+        self.qmp.cmd("quit")
+        self.qt.proc.wait(30)

@@ -1,0 +1,361 @@
+/*
+ * The mirror job (drive-mirror, and block-commit of the active layer): a bulk copy of the
+ * drive's root to a target, driven by a dirty bitmap that the source's write notifier keeps
+ * up to date, then READY and mirroring until block-job-complete pivots the drive onto the
+ * target (or cancel leaves the target as a consistent copy).
+ *
+ * Ordering: the copy of a run clears its bits before reading the source, and a guest write
+ * sets them after it has landed, so a run that was read before the write is copied again.
+ * copy-mode=write-blocking (extension) instead copies each guest write to the target itself
+ * before completing it, under the same lock as the job's copies, so the dirty set only
+ * shrinks and the job converges however fast the guest writes. The final pass (job thread
+ * done) runs in the main thread inside a drained section of the source: nothing can dirty
+ * the bitmap while the last runs are copied and the drive is switched.
+ */
+#include <errno.h>
+#include <glib.h>
+#include "block/block-internal.h"
+#include "block/blockjob-kinds.h"
+#include "block/dirty-bitmap.h"
+#include "block/write-notify.h"
+
+#include <stddef.h>
+
+#define MIRROR_MAX_CHUNK (4 * 1024 * 1024)
+#define MIRROR_IDLE_WAIT_US (20 * 1000)
+
+typedef struct MirrorJob {
+    BlockJob common;
+    MirrorParams p;
+    BlockDriverState *source;
+    BdrvDirtyBitmap *bitmap;
+    BdrvWriteNotifier notifier;
+    GMutex copy_lock; /* one copy to the target at a time: the job's or a guest's */
+    uint64_t chunk;
+    void *buf;
+    bool notifier_added;
+} MirrorJob;
+
+static void mirror_kick(MirrorJob *m)
+{
+    g_mutex_lock(&m->common.lock);
+    g_cond_broadcast(&m->common.cond);
+    g_mutex_unlock(&m->common.lock);
+}
+
+/* Write-blocking: copy the guest's new data to the target before its write completes. */
+static void mirror_write_through(MirrorJob *m, uint64_t offset, uint64_t bytes, IOVector *qiov)
+{
+    int ret;
+
+    g_mutex_lock(&m->copy_lock);
+    ret = qiov ? bdrv_pwritev(m->p.target, offset, qiov, 0)
+               : bdrv_pwrite_zeroes(m->p.target, offset, bytes, 0);
+    g_mutex_unlock(&m->copy_lock);
+    if (ret < 0) {
+        bdrv_dirty_bitmap_set(m->bitmap, offset, bytes); /* the job copies it again */
+    }
+}
+
+static void mirror_after_write(BdrvWriteNotifier *n, uint64_t offset, uint64_t bytes,
+                               IOVector *qiov, int ret)
+{
+    MirrorJob *m = (MirrorJob *)((char *)n - offsetof(MirrorJob, notifier));
+
+    if (m->p.write_blocking && ret >= 0) {
+        mirror_write_through(m, offset, bytes, qiov);
+        return;
+    }
+    bdrv_dirty_bitmap_set(m->bitmap, offset, bytes);
+    mirror_kick(m);
+}
+
+/* Is [offset, ...) allocated above m->p.base? *bytes shrinks to the run. */
+static int mirror_allocated(MirrorJob *m, uint64_t offset, uint64_t *bytes)
+{
+    for (BlockDriverState *bs = m->source; bs && bs != m->p.base; bs = bs->backing) {
+        uint64_t pnum = 0;
+        int ret = bdrv_block_status(bs, offset, *bytes, &pnum);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret & BDRV_BLOCK_ALLOCATED) {
+            *bytes = pnum;
+            return 1;
+        }
+        if (pnum > 0 && pnum < *bytes) {
+            *bytes = pnum;
+        }
+    }
+    return 0;
+}
+
+/* The initial dirty set: everything for full, the allocated part above base for top. */
+static int mirror_fill_bitmap(MirrorJob *m, int64_t len)
+{
+    uint64_t offset = 0;
+
+    if (m->p.sync == MIRROR_SYNC_MODE_NONE) {
+        return 0;
+    }
+    if (m->p.sync == MIRROR_SYNC_MODE_FULL && !m->p.base) {
+        bdrv_dirty_bitmap_set(m->bitmap, 0, len);
+        return 0;
+    }
+    while (offset < (uint64_t)len) {
+        uint64_t bytes = MIN((uint64_t)len - offset, 1ULL << 30);
+        int ret = mirror_allocated(m, offset, &bytes);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret) {
+            bdrv_dirty_bitmap_set(m->bitmap, offset, bytes);
+        }
+        offset += bytes;
+    }
+    return 0;
+}
+
+/* Copy one dirty run (bits already cleared); 0, or -errno with *is_read telling where. */
+static int mirror_copy(MirrorJob *m, uint64_t start, uint64_t bytes, bool *is_read)
+{
+    int ret;
+
+    *is_read = true;
+    ret = bdrv_pread(m->source, start, m->buf, bytes);
+    if (ret >= 0) {
+        *is_read = false;
+        ret = bdrv_pwrite(m->p.target, start, m->buf, bytes);
+    }
+    return ret < 0 ? ret : 0;
+}
+
+static void mirror_update_progress(MirrorJob *m, uint64_t copied)
+{
+    BlockJob *job = &m->common;
+
+    g_mutex_lock(&job->lock);
+    job->offset += copied;
+    job->len = job->offset + bdrv_dirty_bitmap_count(m->bitmap);
+    g_mutex_unlock(&job->lock);
+}
+
+/* Copy the next dirty run after *cursor. 1: copied; 0: nothing dirty; < 0: end the job. */
+static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
+{
+    uint64_t start, bytes;
+    bool is_read;
+    int ret;
+
+    bytes = bdrv_dirty_bitmap_next(m->bitmap, *cursor, m->chunk, &start, false);
+    if (bytes == 0 && *cursor > 0) {
+        *cursor = 0;
+        bytes = bdrv_dirty_bitmap_next(m->bitmap, 0, m->chunk, &start, false);
+    }
+    if (bytes == 0) {
+        return 0;
+    }
+    if (!block_job_rate_wait(&m->common, bytes)) {
+        return -ECANCELED;
+    }
+    g_mutex_lock(&m->copy_lock);
+    bytes = bdrv_dirty_bitmap_next(m->bitmap, start, m->chunk, &start, true);
+    ret = bytes ? mirror_copy(m, start, bytes, &is_read) : 0;
+    g_mutex_unlock(&m->copy_lock);
+    *cursor = start + bytes;
+    if (ret >= 0) {
+        mirror_update_progress(m, bytes);
+        return 1;
+    }
+    bdrv_dirty_bitmap_set(m->bitmap, start, bytes);
+    switch (block_job_error_action(
+        &m->common, is_read ? m->p.on_source_error : m->p.on_target_error, is_read, ret)) {
+    case BLOCK_ERROR_ACTION_REPORT:
+        return ret;
+    default:
+        return 1; /* ignore: retried later; stop: retried after resume */
+    }
+}
+
+/* Nothing dirty: announce READY once, then wait for guest writes or complete/cancel. */
+static bool mirror_idle(MirrorJob *m)
+{
+    BlockJob *job = &m->common;
+    int64_t deadline = g_get_monotonic_time() + MIRROR_IDLE_WAIT_US;
+
+    if (!job->ready) {
+        mirror_update_progress(m, 0);
+        block_job_ready(job);
+    }
+    g_mutex_lock(&job->lock);
+    job->busy = false;
+    if (!job->cancelled && !job->should_complete && !bdrv_dirty_bitmap_count(m->bitmap)) {
+        g_cond_wait_until(&job->cond, &job->lock, deadline);
+    }
+    job->busy = true;
+    g_mutex_unlock(&job->lock);
+    return !block_job_should_complete(job);
+}
+
+static int mirror_run(BlockJob *job)
+{
+    MirrorJob *m = (MirrorJob *)job;
+    int64_t len = bdrv_getlength(m->source);
+    uint64_t cursor = 0;
+    int ret;
+
+    if (len < 0) {
+        return (int)len;
+    }
+    m->buf = g_malloc(m->chunk);
+    ret = mirror_fill_bitmap(m, len);
+    mirror_update_progress(m, 0);
+    while (ret >= 0) {
+        if (!block_job_pause_point(job)) {
+            return -ECANCELED;
+        }
+        ret = mirror_iteration(m, &cursor);
+        if (ret == 0 && !mirror_idle(m)) {
+            return 0; /* complete: the main thread copies what is left and pivots */
+        }
+    }
+    return ret;
+}
+
+/* Main thread, source drained: copy whatever is still dirty. */
+static int mirror_final_pass(MirrorJob *m)
+{
+    uint64_t start, bytes;
+    bool is_read;
+
+    while ((bytes = bdrv_dirty_bitmap_next(m->bitmap, 0, m->chunk, &start, true)) > 0) {
+        int ret = mirror_copy(m, start, bytes, &is_read);
+
+        if (ret < 0) {
+            bdrv_dirty_bitmap_set(m->bitmap, start, bytes);
+            return ret;
+        }
+        mirror_update_progress(m, bytes);
+    }
+    return bdrv_flush(m->p.target);
+}
+
+/* Main thread, source drained: the target takes the source's place as the drive's root. */
+static void mirror_pivot(MirrorJob *m)
+{
+    BlockBackend *blk = m->common.blk;
+    BlockDriverState *target = m->p.target;
+
+    if (m->p.target_backing && !target->backing) {
+        bdrv_ref(m->p.target_backing);
+        target->backing = m->p.target_backing;
+        target->open_flags &= ~BDRV_O_NO_BACKING;
+    }
+    target->enable_write_cache = m->source->enable_write_cache;
+    bdrv_ref(target);
+    blk->root = target;
+    target->blk = blk;
+    m->source->blk = NULL;
+    bdrv_unref(m->source); /* the backend's reference */
+}
+
+static int mirror_finish(BlockJob *job, int ret)
+{
+    MirrorJob *m = (MirrorJob *)job;
+    bool pivot = ret == 0 && block_job_should_complete(job) && !block_job_is_cancelled(job);
+
+    bdrv_drained_begin(m->source);
+    bdrv_remove_write_notifier(&m->notifier);
+    m->notifier_added = false;
+    if (pivot) {
+        ret = mirror_final_pass(m);
+        if (ret >= 0) {
+            mirror_pivot(m);
+        }
+    }
+    bdrv_drained_end(m->source);
+    if (ret == -ECANCELED) {
+        ret = 0;
+    }
+    return ret;
+}
+
+static void mirror_complete(BlockJob *job, Error **errp)
+{
+    g_mutex_lock(&job->lock);
+    job->should_complete = true;
+    g_cond_broadcast(&job->cond);
+    g_mutex_unlock(&job->lock);
+}
+
+static void mirror_free(BlockJob *job)
+{
+    MirrorJob *m = (MirrorJob *)job;
+
+    if (m->notifier_added) {
+        bdrv_drained_begin(m->source);
+        bdrv_remove_write_notifier(&m->notifier);
+        bdrv_drained_end(m->source);
+    }
+    bdrv_dirty_bitmap_free(m->bitmap);
+    g_mutex_clear(&m->copy_lock);
+    g_free(m->buf);
+    bdrv_unref(m->p.target);
+    bdrv_unref(m->source);
+}
+
+static const BlockJobDriver mirror_driver = {
+    .job_type = "mirror",
+    .instance_size = sizeof(MirrorJob),
+    .run = mirror_run,
+    .finish = mirror_finish,
+    .complete = mirror_complete,
+    .free = mirror_free,
+};
+
+static const BlockJobDriver commit_active_driver = {
+    .job_type = "commit",
+    .instance_size = sizeof(MirrorJob),
+    .run = mirror_run,
+    .finish = mirror_finish,
+    .complete = mirror_complete,
+    .free = mirror_free,
+};
+
+BlockJob *mirror_start(BlockBackend *blk, const MirrorParams *p, Error **errp)
+{
+    const BlockJobDriver *drv = p->is_commit ? &commit_active_driver : &mirror_driver;
+    BlockDriverState *source = blk_bs(blk);
+    int64_t len = bdrv_getlength(source);
+    MirrorJob *m;
+
+    if (len < 0) {
+        error_setg_errno(errp, (int)-len, "Could not get the size of '%s'", blk_name(blk));
+        bdrv_unref(p->target);
+        return NULL;
+    }
+    m = (MirrorJob *)block_job_create(drv, blk, p->speed, errp);
+    if (!m) {
+        bdrv_unref(p->target);
+        return NULL;
+    }
+    m->p = *p;
+    m->source = source;
+    bdrv_ref(source);
+    m->chunk = MAX(MIN(p->buf_size, MIRROR_MAX_CHUNK), p->granularity);
+    m->chunk -= m->chunk % p->granularity;
+    m->bitmap = bdrv_dirty_bitmap_new(len, p->granularity);
+    g_mutex_init(&m->copy_lock);
+    m->common.on_source_error = p->on_source_error;
+    m->common.on_target_error = p->on_target_error;
+    block_job_block_node(&m->common, p->target);
+    m->notifier.after = mirror_after_write;
+    bdrv_drained_begin(source);
+    bdrv_add_write_notifier(source, &m->notifier);
+    m->notifier_added = true;
+    bdrv_drained_end(source);
+    block_job_start(&m->common);
+    return &m->common;
+}
