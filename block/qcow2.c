@@ -151,6 +151,25 @@ static void qcow2_close(BlockDriverState *bs)
     free_state(s);
 }
 
+/* The image is clean when the last writer stops: nothing else writes to it afterwards. */
+static int qcow2_reopen_read_only(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = 0;
+
+    g_mutex_lock(&s->lock);
+    if (s->writable) {
+        ret = qcow2_flush_metadata(bs);
+        if (ret >= 0 && (ret = bdrv_flush(bs->file)) >= 0 && s->lazy_refcounts) {
+            ret = qcow2_update_incompat(bs, s->h.incompatible_features & ~QCOW2_INCOMPAT_DIRTY);
+            s->lazy_refcounts = ret < 0;
+        }
+        s->writable = ret < 0;
+    }
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
 /* ---- reads ---- */
 
 static int read_backing(BlockDriverState *bs, uint64_t off, uint64_t n, IOVector *qiov,
@@ -689,6 +708,7 @@ static BlockDriver bdrv_qcow2 = {
     .change_backing_file = qcow2_change_backing_file,
     .make_empty = qcow2_make_empty,
     .shrink = qcow2_shrink,
+    .reopen_read_only = qcow2_reopen_read_only,
     .pwritev_compressed = qcow2_pwritev_compressed,
     .get_info = qcow2_get_info,
 };

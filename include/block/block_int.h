@@ -135,6 +135,9 @@ struct BlockDriver {
                                const char *backing_fmt);
     int (*make_empty)(BlockDriverState *bs);
     int (*shrink)(BlockDriverState *bs, uint64_t size, Error **errp);
+    /* Optional: stop writing to the image (bdrv_reopen_read_only, inside a drained section,
+     * after the core flushed it): write back what is cached and mark the image clean. */
+    int (*reopen_read_only)(BlockDriverState *bs);
 };
 
 #define BDRV_NODE_NAME_MAX 32

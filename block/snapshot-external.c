@@ -1,0 +1,74 @@
+/*
+ * External snapshots in the graph: bdrv_append puts an overlay over a node and gives the
+ * overlay the node's place as a drive's root; bdrv_reopen_read_only turns the node that is
+ * now a backing file read-only. Unlike QEMU 2.2, which swaps the contents of the two
+ * BlockDriverStates, the backend's root pointer moves, so each node keeps its own name,
+ * options and driver state. Not the image creation or the monitor commands (blockdev/).
+ */
+#include <errno.h>
+#include <string.h>
+#include <glib.h>
+#include "block/block-internal.h"
+#include "block/snapshot-external.h"
+
+static void bdrv_move_op_blockers(BlockDriverState *to, BlockDriverState *from)
+{
+    for (int op = 0; op < BLOCK_OP_TYPE_MAX; op++) {
+        to->op_blockers[op] = g_slist_concat(to->op_blockers[op], from->op_blockers[op]);
+        from->op_blockers[op] = NULL;
+    }
+}
+
+static void bdrv_set_backing(BlockDriverState *overlay, BlockDriverState *top)
+{
+    bdrv_ref(top);
+    overlay->backing = top;
+    overlay->open_flags &= ~BDRV_O_NO_BACKING;
+}
+
+void bdrv_append(BlockDriverState *overlay, BlockDriverState *top)
+{
+    BlockBackend *blk = top->blk;
+
+    g_assert(!overlay->backing && !overlay->blk);
+    bdrv_set_backing(overlay, top);
+    if (!blk) {
+        return;
+    }
+    bdrv_ref(overlay);
+    blk->root = overlay;
+    overlay->blk = blk;
+    top->blk = NULL;
+    bdrv_move_op_blockers(overlay, top);
+    bdrv_unref(top); /* the backend's reference; the overlay holds one now */
+}
+
+static void bdrv_set_read_only(BlockDriverState *bs)
+{
+    bs->read_only = true;
+    bs->open_flags &= ~BDRV_O_RDWR;
+}
+
+int bdrv_reopen_read_only(BlockDriverState *bs, Error **errp)
+{
+    int ret = 0;
+
+    if (bs->read_only) {
+        return 0;
+    }
+    bdrv_drained_begin(bs);
+    ret = bdrv_flush(bs);
+    if (ret >= 0 && bs->drv->reopen_read_only) {
+        ret = bs->drv->reopen_read_only(bs);
+    }
+    if (ret >= 0) {
+        bdrv_set_read_only(bs);
+        if (bs->file) {
+            bdrv_set_read_only(bs->file);
+        }
+    } else {
+        error_setg_errno(errp, -ret, "Could not reopen '%s' read-only", bs->filename);
+    }
+    bdrv_drained_end(bs);
+    return ret;
+}
