@@ -10,9 +10,25 @@
 #include "hw/qdev.h"
 #include "monitor/command.h"
 #include "monitor/monitor.h"
-#include "util/qdict.h"
 
 static const OptsList device_monitor_opts = {.name = "device", .implied_opt_name = "driver"};
+
+/* A scalar argument as the option string -device would have had. */
+static char *device_opt_value(JsonNode *v)
+{
+    GType t = json_node_get_value_type(v);
+
+    if (t == G_TYPE_BOOLEAN) {
+        return g_strdup(json_node_get_boolean(v) ? "on" : "off");
+    }
+    if (t == G_TYPE_INT64) {
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(v));
+    }
+    if (t == G_TYPE_DOUBLE) {
+        return g_strdup_printf("%g", json_node_get_double(v));
+    }
+    return g_strdup(json_node_get_string(v));
+}
 
 /* The arguments as -device options; 2.2 ignores members that are not scalars. */
 static Opts *device_opts_from_args(JsonObject *args)
@@ -26,7 +42,9 @@ static Opts *device_opts_from_args(JsonObject *args)
         if (!JSON_NODE_HOLDS_VALUE(v) || !strcmp(l->data, "id")) {
             continue;
         }
-        opts_set(opts, l->data, dict_get_str(args, l->data));
+        g_autofree char *value = device_opt_value(v);
+
+        opts_set(opts, l->data, value);
     }
     return opts;
 }
