@@ -4,7 +4,7 @@
  * these check what QMP checks and report as QEMU 2.2 does.
  */
 #include <glib.h>
-#include "block/block-backend.h"
+#include "block/error-policy.h"
 #include "hw/machine.h"
 #include "monitor/monitor-internal.h"
 
@@ -43,10 +43,10 @@ static void qmp_cont(JsonObject *args, JsonNode **ret, Error **errp)
         error_setg(errp, "Resetting the Virtual Machine is required");
         return;
     }
-    for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
-        blk_iostatus_reset(blk);
-    }
+    blk_error_reset_all();
     machine_cont();
+    /* Under the BQL: a vCPU reaches a device only after the kept requests are resubmitted. */
+    blk_error_retry_all();
 }
 
 static void qmp_system_reset(JsonObject *args, JsonNode **ret, Error **errp)

@@ -14,6 +14,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <glib.h>
+#include "block/error-policy.h"
 #include "hw/kvm-irq.h"
 #include "hw/machine.h"
 #include "hw/virtio-blk.h"
@@ -52,6 +53,7 @@ struct VirtIOBlock {
     unsigned cyls, heads, secs;
     bool *notify_pending;   /* per queue: completions since last interrupt */
     bool *notify_scheduled; /* per queue: its notify BH is on its way */
+    GQueue *kept;           /* per queue: requests kept by the "stop" error policy */
 };
 
 typedef struct VirtIOBlockReq {
@@ -63,6 +65,8 @@ typedef struct VirtIOBlockReq {
     IOVector qiov;
     bool is_write;
     unsigned generation; /* its queue's when the request was taken */
+    uint32_t type;       /* from the header, read once: a retry submits the same request */
+    uint64_t sector;
 } VirtIOBlockReq;
 
 /* ---- completion ---- */
@@ -122,16 +126,28 @@ static void virtio_blk_schedule_notify(VirtIOBlock *s, VirtQueue *vq)
     }
 }
 
-/* werror/rerror: report (IOERR) or ignore; "stop" is the error-policy issue's (reported). */
-static uint8_t virtio_blk_error_status(VirtIOBlockReq *req, int ret)
+/*
+ * werror/rerror for a failed request: true with the status to complete it with (report:
+ * IOERR, ignore: OK), false when "stop" kept it on its queue's list for a retry on cont.
+ * A request from before a reset is nobody's any more: it completes (and is dropped).
+ */
+static bool virtio_blk_error_status(VirtIOBlockReq *req, int ret, uint8_t *status)
 {
-    BlockErrorAction action = blk_get_error_action(req->s->blk, !req->is_write, ret);
-
-    if (action == BLOCK_ERROR_ACTION_IGNORE) {
-        return VIRTIO_BLK_S_OK;
+    if (req->generation != req->vq->generation) {
+        *status = VIRTIO_BLK_S_IOERR;
+        return true;
     }
-    blk_iostatus_set_err(req->s->blk, ret);
-    return VIRTIO_BLK_S_IOERR;
+    switch (blk_handle_error(req->s->blk, !req->is_write, ret)) {
+    case BLOCK_ERROR_ACTION_IGNORE:
+        *status = VIRTIO_BLK_S_OK;
+        return true;
+    case BLOCK_ERROR_ACTION_REPORT:
+        *status = VIRTIO_BLK_S_IOERR;
+        return true;
+    default:
+        g_queue_push_tail(&req->s->kept[virtio_queue_index(req->vq)], req);
+        return false;
+    }
 }
 
 /* In the thread that submitted: the queue's I/O thread, or the main loop. */
@@ -141,9 +157,13 @@ static void virtio_blk_aio_complete(void *opaque, int ret)
     VirtIOBlock *s = req->s;
     VirtQueue *vq = req->vq;
 
+    uint8_t status = VIRTIO_BLK_S_OK;
+
     virtio_queue_lock(vq);
-    virtio_blk_req_complete(req, ret ? virtio_blk_error_status(req, ret) : VIRTIO_BLK_S_OK);
-    virtio_blk_schedule_notify(s, vq);
+    if (!ret || virtio_blk_error_status(req, ret, &status)) {
+        virtio_blk_req_complete(req, status);
+        virtio_blk_schedule_notify(s, vq);
+    }
     virtio_queue_unlock(vq);
 }
 
@@ -305,6 +325,19 @@ static void virtio_blk_dispatch(VirtIOBlockReq *req, uint32_t type, uint64_t sec
     }
 }
 
+/* Submit a parsed request (again, for a retry). False when the device is now broken. */
+static bool virtio_blk_submit(VirtIOBlockReq *req)
+{
+    uint32_t op = req->type & ~(VIRTIO_BLK_T_OUT | VIRTIO_BLK_T_BARRIER);
+
+    if (op == (VIRTIO_BLK_T_DISCARD & ~VIRTIO_BLK_T_OUT) ||
+        op == (VIRTIO_BLK_T_WRITE_ZEROES & ~VIRTIO_BLK_T_OUT)) {
+        return virtio_blk_handle_dwz(req, req->type);
+    }
+    virtio_blk_dispatch(req, req->type, req->sector);
+    return true;
+}
+
 /* One popped element. False when the device is now broken. */
 static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueElement *elem)
 {
@@ -334,18 +367,12 @@ static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueEl
     last = &elem->in.iov[elem->in.niov - 1];
     req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
     iov_init(&req->qiov, elem->in.niov + elem->out.niov);
-    type = le32toh(type);
-    if ((type & ~(VIRTIO_BLK_T_OUT | VIRTIO_BLK_T_BARRIER)) ==
-            (VIRTIO_BLK_T_DISCARD & ~VIRTIO_BLK_T_OUT) ||
-        (type & ~(VIRTIO_BLK_T_OUT | VIRTIO_BLK_T_BARRIER)) ==
-            (VIRTIO_BLK_T_WRITE_ZEROES & ~VIRTIO_BLK_T_OUT)) {
-        if (!virtio_blk_handle_dwz(req, type)) {
-            virtio_blk_req_free(req);
-            return false;
-        }
-        return true;
+    req->type = le32toh(type);
+    req->sector = le64toh(sector);
+    if (!virtio_blk_submit(req)) {
+        virtio_blk_req_free(req);
+        return false;
     }
-    virtio_blk_dispatch(req, type, le64toh(sector));
     return true;
 }
 
@@ -459,8 +486,53 @@ static void virtio_blk_resize(void *opaque)
     virtio_device_unlock(&s->vdev);
 }
 
+/* The requests a queue kept for "stop", resubmitted in order in the queue's thread; those
+ * from before a reset are dropped, and those failing again are kept again. */
+static void virtio_blk_retry_queue(void *opaque)
+{
+    VirtQueue *vq = opaque;
+    VirtIOBlock *s = vq->vdev->opaque;
+    unsigned i = virtio_queue_index(vq);
+    GQueue todo;
+    VirtIOBlockReq *req;
+
+    virtio_queue_lock(vq);
+    todo = s->kept[i];
+    g_queue_init(&s->kept[i]);
+    while ((req = g_queue_pop_head(&todo))) {
+        if (req->generation != vq->generation) {
+            virtio_blk_req_free(req);
+            continue;
+        }
+        iov_reset(&req->qiov);
+        if (!virtio_blk_submit(req)) {
+            virtio_blk_req_free(req);
+        }
+    }
+    if (s->notify_pending[i]) {
+        virtio_blk_schedule_notify(s, vq);
+    }
+    virtio_queue_unlock(vq);
+}
+
+static void virtio_blk_retry(void *opaque)
+{
+    VirtIOBlock *s = opaque;
+
+    for (unsigned i = 0; i < s->conf.num_queues; i++) {
+        VirtQueue *vq = &s->vdev.vq[i];
+
+        if (vq->iothread) {
+            iothread_call(vq->iothread, virtio_blk_retry_queue, vq);
+        } else {
+            virtio_blk_retry_queue(vq);
+        }
+    }
+}
+
 static const BlockDevOps virtio_blk_dev_ops = {
     .resize_cb = virtio_blk_resize,
+    .retry_cb = virtio_blk_retry,
 };
 
 static const VirtioDeviceOps virtio_blk_ops = {
@@ -587,12 +659,14 @@ VirtIOBlock *virtio_blk_new(BlockBackend *blk, const VirtioBlkConf *conf, Error 
     }
     s->notify_pending = g_new0(bool, conf->num_queues);
     s->notify_scheduled = g_new0(bool, conf->num_queues);
+    s->kept = g_new0(GQueue, conf->num_queues);
     if (kvm_enabled()) {
         /* Without KVM (qtest) kicks are register writes: the main loop serves them. */
         virtio_set_iothreads(&s->vdev, conf->iothreads, conf->n_iothreads);
     }
     virtio_blk_guess_geometry(s, dinfo);
     blk_set_dev_ops(blk, &virtio_blk_dev_ops, s);
+    blk_iostatus_enable(blk);
     return s;
 }
 
@@ -605,6 +679,10 @@ void virtio_blk_free(VirtIOBlock *s)
 {
     blk_set_dev_ops(s->blk, NULL, NULL);
     virtio_cleanup(&s->vdev);
+    for (unsigned i = 0; i < s->conf.num_queues; i++) {
+        g_queue_clear_full(&s->kept[i], (GDestroyNotify)virtio_blk_req_free);
+    }
+    g_free(s->kept);
     g_free(s->notify_pending);
     g_free(s->notify_scheduled);
     g_free(s->serial);

@@ -58,6 +58,9 @@ typedef struct BlockDevOps {
     bool (*is_tray_open)(void *opaque);
     bool (*is_medium_locked)(void *opaque);
     void (*resize_cb)(void *opaque);
+    /* After `cont`: resubmit the requests kept for the "stop" error policy, in order
+     * (main loop, BQL held; see block/error-policy.h). */
+    void (*retry_cb)(void *opaque);
 } BlockDevOps;
 
 /* Legacy drive information from -drive. */

@@ -1,0 +1,198 @@
+"""werror/rerror error policies of virtio-blk and IDE (docs/error-policy.md).
+
+The guest is the qtest protocol driving the devices; the monitor is QMP on a socket. Write
+errors are real: the raw image lives on a small tmpfs the test mounts and fills with a filler
+file, so the host returns ENOSPC; freeing the filler and sending `cont` must let every kept
+request finish, and every byte the guest wrote must then be in the image. Read errors are
+injected with the blkdebug driver (`blkdebug:RULES:IMAGE`). minivmm only (QEMU's qtest
+accelerator is not in Debian's build, and its VM would not stop under -S).
+"""
+
+import os
+import struct
+import subprocess
+import time
+
+import pytest
+
+from qmp_vm import QMP
+from qtest import QTest
+from virtio_blk_qtest import VirtioBlk
+
+BS = 4096
+DEPTH = 48
+VIRTIO_DEVFN = 4 << 3
+S_OK, S_IOERR = 0, 1
+
+
+@pytest.fixture(autouse=True)
+def minivmm_only(vmm):
+    if vmm != "minivmm":
+        pytest.skip("the guest is the qtest protocol on minivmm's qtest accelerator")
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs: the home of the image, filled by the test to get ENOSPC."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def make_image(img, size=4 << 20):
+    with open(img, "wb") as f:
+        f.truncate(size)
+
+
+def fill(mnt, leave):
+    """Fill the filesystem with a filler file, then give back `leave` bytes of it."""
+    path = mnt / "filler"
+    chunk = b"\xee" * 65536
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(chunk)
+                f.flush()
+        except OSError:
+            pass
+    size = os.path.getsize(path)
+    os.truncate(path, max(0, size - leave))
+    return path
+
+
+def start(tmp_path, drive, device):
+    sock = str(tmp_path / "qmp.sock")
+    qt = QTest.minivmm(["-m", "128", "-drive", f"if=none,id=d0,{drive}", "-device", device,
+                        "-qmp", f"unix:{sock},server,nowait"])
+    qmp = QMP(sock)
+    qmp.connect(retry_for=10)
+    return qt, qmp
+
+
+def block_info(qmp):
+    return next(b for b in qmp.command("query-block") if b["device"] == "d0")
+
+
+def wait_for(pred, what, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+def assert_stopped(qmp, operation, nospace, reason):
+    ev = qmp.event_wait("BLOCK_IO_ERROR")
+    assert ev["data"] == {"device": "d0", "operation": operation, "action": "stop",
+                          "nospace": nospace, "reason": reason}
+    qmp.event_wait("STOP")
+    assert qmp.command("query-status") == {"status": "io-error", "running": False,
+                                           "singlestep": False}
+    assert block_info(qmp)["io-status"] == ("nospace" if nospace else "failed")
+    assert "(io-error)" in qmp.hmp("info status")
+
+
+def resume(qmp):
+    qmp.command("cont")
+    qmp.event_wait("RESUME")
+    assert qmp.command("query-status")["status"] == "running"
+
+
+# ---- virtio-blk ----
+
+def pattern(slot):
+    return bytes([(slot * 7 + i) & 0xff for i in range(251)]) * (BS // 251) + \
+        bytes([slot + 1]) * (BS % 251)
+
+
+class VirtioWriter(VirtioBlk):
+    """DEPTH writes (or reads) of BS bytes, slot s at byte offset 2 * s * BS, all at once."""
+
+    def __init__(self, qt, write=True):
+        super().__init__(qt, VIRTIO_DEVFN, 0, depth=DEPTH, bs=BS, write=write)
+        self.paused = True
+        if write:
+            for s in range(DEPTH):
+                qt.memwrite(self.data + s * BS, pattern(s))
+
+    def done(self):
+        return int(self.qt.ok(f"readw {self.used + 2:#x}"), 16)
+
+    def statuses(self):
+        return list(self.qt.memread(self.status, DEPTH))
+
+
+def check_image(img, slots):
+    with open(img, "rb") as f:
+        data = f.read()
+    for s in slots:
+        assert data[2 * s * BS:2 * s * BS + BS] == pattern(s), f"slot {s} lost"
+
+
+@pytest.mark.parametrize("werror", ["stop", "enospc"])
+def test_virtio_enospc_stops_then_cont_completes(tmp_path, small_fs, werror):
+    img = small_fs / "disk.img"
+    make_image(img)
+    filler = fill(small_fs, leave=16 * BS)
+    qt, qmp = start(tmp_path, f"file={img},format=raw,werror={werror}",
+                    f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}")
+    with qt, qmp:
+        assert block_info(qmp)["io-status"] == "ok"
+        d = VirtioWriter(qt)
+        d.start()
+        assert_stopped(qmp, "write", True, "No space left on device")
+        time.sleep(0.2)
+        kept = DEPTH - d.done()
+        assert kept > 0 and d.done() < DEPTH
+        os.unlink(filler)
+        resume(qmp)
+        wait_for(lambda: d.done() == DEPTH, "the kept requests")
+        assert d.statuses() == [S_OK] * DEPTH
+        assert block_info(qmp)["io-status"] == "ok"
+        check_image(img, range(DEPTH))
+
+
+def test_virtio_enospc_stops_again_while_still_full(tmp_path, small_fs):
+    img = small_fs / "disk.img"
+    make_image(img)
+    filler = fill(small_fs, leave=0)
+    qt, qmp = start(tmp_path, f"file={img},format=raw,werror=stop",
+                    f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}")
+    with qt, qmp:
+        d = VirtioWriter(qt)
+        d.start()
+        assert_stopped(qmp, "write", True, "No space left on device")
+        qmp.get_events(wait=0.2)
+        qmp.command("cont")               # still full: the retries fail and stop again
+        qmp.event_wait("RESUME")
+        assert_stopped(qmp, "write", True, "No space left on device")
+        assert d.done() < DEPTH
+        os.unlink(filler)
+        resume(qmp)
+        wait_for(lambda: d.done() == DEPTH, "the kept requests")
+        assert d.statuses() == [S_OK] * DEPTH
+        check_image(img, range(DEPTH))
+
+
+@pytest.mark.parametrize("werror,status", [("report", S_IOERR), ("ignore", S_OK)])
+def test_virtio_report_and_ignore(tmp_path, small_fs, werror, status):
+    img = small_fs / "disk.img"
+    make_image(img)
+    fill(small_fs, leave=0)
+    qt, qmp = start(tmp_path, f"file={img},format=raw,werror={werror}",
+                    f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}")
+    with qt, qmp:
+        assert "io-status" not in block_info(qmp)   # 2.2: only with stop/enospc
+        d = VirtioWriter(qt)
+        d.start()
+        wait_for(lambda: d.done() == DEPTH, "the failed requests")
+        assert d.statuses() == [status] * DEPTH
+        ev = qmp.event_wait("BLOCK_IO_ERROR")
+        assert ev["data"] == {"device": "d0", "operation": "write", "action": werror,
+                              "reason": "No space left on device"}
+        assert qmp.command("query-status")["status"] == "running"
+        assert not [e for e in qmp.get_events(wait=0.2) if e["event"] == "STOP"]
