@@ -8,7 +8,8 @@ fully allocated qcow2 (aio=native), each with and without an I/O thread (-object
 both VMMs). Prints the median IOPS (and MB/s) of BENCH_RUNS (default 3) runs, the
 minivmm/QEMU ratio, and host-native fio on the raw file (libaio, O_DIRECT, same block size
 and depth) as the physical limit (best of BENCH_RUNS) with minivmm's share of it. BENCH_IMG_MIB (default 1024)
-sizes the images; BENCH_CONFIGS picks configurations (e.g. "raw-native-iothread")."""
+sizes the images; BENCH_CONFIGS picks configurations (e.g. "raw-native-iothread");
+MINIVMM names the binary (default ./minivmm)."""
 import json
 import os
 import re
@@ -44,7 +45,8 @@ def cmd_for(vmm, disk, fmt, aio, iothread):
         dev += ",iothread=io0"
     guest += ["-device", dev]
     if vmm == "minivmm":
-        return [os.path.join(ROOT, "minivmm"), "-nodefaults", "-no-kvm-check"] + guest
+        binary = os.environ.get("MINIVMM") or os.path.join(ROOT, "minivmm")
+        return [binary, "-nodefaults", "-no-kvm-check"] + guest
     return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc", "-nodefaults"] + guest
 
 
