@@ -136,23 +136,32 @@ static int stream_relink(StreamJob *s)
     Error *err = NULL;
     int ret;
 
+    /* Each subtree leaves the drained section it entered. */
     bdrv_drained_begin(s->top);
-    ret = bdrv_change_backing_file(s->top, s->backing_file, fmt, &err);
-    if (ret >= 0) {
-        if (s->base) {
-            bdrv_ref(s->base);
-        }
-        s->top->backing = s->base;
-        if (!s->base) {
-            s->top->open_flags |= BDRV_O_NO_BACKING;
-        }
+    if (s->base) {
+        bdrv_drained_begin(s->base);
     }
+    ret = bdrv_change_backing_file(s->top, s->backing_file, fmt, &err);
+    if (ret < 0) {
+        if (s->base) {
+            bdrv_drained_end(s->base);
+        }
+        bdrv_drained_end(s->top);
+        error_free(err);
+        return ret;
+    }
+    if (s->base) {
+        bdrv_ref(s->base);
+    } else {
+        s->top->open_flags |= BDRV_O_NO_BACKING;
+    }
+    s->top->backing = s->base;
     bdrv_drained_end(s->top);
-    if (ret >= 0 && old) {
+    if (old) {
+        bdrv_drained_end(old);
         bdrv_unref(old);
     }
-    error_free(err);
-    return ret;
+    return 0;
 }
 
 static int stream_finish(BlockJob *job, int ret)

@@ -16,8 +16,6 @@
 BlockJob *stream_start(BlockBackend *blk, BlockDriverState *base, const char *backing_file,
                        int64_t speed, BlockdevOnError on_error, Error **errp);
 
-#endif
-
 typedef enum MirrorSyncMode {
     MIRROR_SYNC_MODE_TOP,
     MIRROR_SYNC_MODE_FULL,
@@ -47,3 +45,14 @@ typedef struct MirrorParams {
  * the target the drive's root. Takes over the caller's reference to p->target.
  */
 BlockJob *mirror_start(BlockBackend *blk, const MirrorParams *p, Error **errp);
+
+/*
+ * block-commit below the active layer: copy what top and the images between it and base
+ * allocate into base (opened read-write for the job as base_rw, a reference the job takes
+ * over), then make base the backing node of the image above top, recording backing_file.
+ */
+BlockJob *commit_start(BlockBackend *blk, BlockDriverState *top, BlockDriverState *base,
+                       BlockDriverState *base_rw, const char *backing_file, int64_t speed,
+                       Error **errp);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * block-commit of an image below the active layer: the job copies every range that top (and
+ * the images between top and base) allocate into base, through a read-write node of base's
+ * file opened for the job; nothing above top changes while it runs, since those images are
+ * read-only and the guest only writes the active layer. At the end the read-write node is
+ * closed, base is opened again read-only (its old node's metadata caches predate the copy)
+ * and becomes the backing node of the image above top; top and the images in between
+ * leave the chain. Active commit is a mirror job (mirror.c). Not the monitor command.
+ */
+#include <errno.h>
+#include <glib.h>
+#include "block/block-internal.h"
+#include "block/blockjob-kinds.h"
+#include "block/image-ops.h"
+
+#define COMMIT_CHUNK (512 * 1024)
+
+typedef struct CommitJob {
+    BlockJob common;
+    BlockDriverState *top, *base, *base_rw; /* references */
+    char *backing_file;
+    void *buf;
+} CommitJob;
+
+/* Is [offset, ...) allocated in top or below it above base? *bytes shrinks to the run. */
+static int commit_allocated(CommitJob *c, uint64_t offset, uint64_t *bytes)
+{
+    for (BlockDriverState *bs = c->top; bs && bs != c->base; bs = bs->backing) {
+        uint64_t pnum = 0;
+        int ret = bdrv_block_status(bs, offset, *bytes, &pnum);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret & BDRV_BLOCK_ALLOCATED) {
+            *bytes = pnum;
+            return 1;
+        }
+        if (pnum > 0 && pnum < *bytes) {
+            *bytes = pnum;
+        }
+    }
+    return 0;
+}
+
+static int commit_step(CommitJob *c, uint64_t offset, uint64_t *bytes)
+{
+    int ret = commit_allocated(c, offset, bytes);
+    bool is_read = true;
+
+    if (ret > 0) {
+        if (!block_job_rate_wait(&c->common, *bytes)) {
+            return -ECANCELED;
+        }
+        ret = bdrv_pread(c->top, offset, c->buf, *bytes);
+        if (ret >= 0) {
+            is_read = false;
+            ret = bdrv_pwrite(c->base_rw, offset, c->buf, *bytes);
+        }
+    }
+    if (ret >= 0) {
+        return 0;
+    }
+    if (block_job_error_action(&c->common, BLOCKDEV_ON_ERROR_REPORT, is_read, ret) ==
+        BLOCK_ERROR_ACTION_REPORT) {
+        return ret;
+    }
+    *bytes = 0;
+    return 0;
+}
+
+static int commit_run(BlockJob *job)
+{
+    CommitJob *c = (CommitJob *)job;
+    int64_t len = bdrv_getlength(c->top), base_len = bdrv_getlength(c->base_rw);
+    uint64_t offset = 0;
+    int ret;
+
+    if (len < 0 || base_len < 0) {
+        return len < 0 ? (int)len : (int)base_len;
+    }
+    block_job_set_len(job, len);
+    if (base_len < len && (ret = bdrv_truncate(c->base_rw, len, NULL)) < 0) {
+        return ret;
+    }
+    c->buf = g_malloc(COMMIT_CHUNK);
+    while (offset < (uint64_t)len) {
+        uint64_t bytes = MIN(COMMIT_CHUNK, (uint64_t)len - offset);
+
+        if (!block_job_pause_point(job)) {
+            return -ECANCELED;
+        }
+        ret = commit_step(c, offset, &bytes);
+        if (ret < 0) {
+            return ret;
+        }
+        offset += bytes;
+        block_job_add_offset(job, bytes);
+    }
+    return bdrv_flush(c->base_rw);
+}
+
+/* The image whose backing node is top, starting from the drive's root. */
+static BlockDriverState *commit_overlay(CommitJob *c)
+{
+    BlockDriverState *bs = blk_bs(c->common.blk);
+
+    while (bs && bs->backing != c->top) {
+        bs = bs->backing;
+    }
+    return bs;
+}
+
+/* Record the new backing file in overlay's header, reopening it read-write if needed. */
+static int commit_record_backing(BlockDriverState *overlay, const char *name, const char *fmt)
+{
+    BlockDriverState *rw = overlay;
+    JsonObject *opts;
+    int ret;
+
+    if (overlay->read_only) {
+        opts = json_object_new();
+        json_object_set_string_member(opts, "driver", bdrv_get_format_name(overlay));
+        rw = bdrv_open(overlay->filename, opts, BDRV_O_RDWR | BDRV_O_NO_BACKING, NULL);
+        if (!rw) {
+            return -EACCES;
+        }
+    }
+    ret = bdrv_change_backing_file(rw, name, fmt, NULL);
+    if (rw != overlay) {
+        bdrv_unref(rw);
+        if (ret >= 0) {
+            g_free(overlay->backing_file);
+            g_free(overlay->backing_format);
+            overlay->backing_file = g_strdup(name);
+            overlay->backing_format = g_strdup(fmt);
+        }
+    }
+    return ret;
+}
+
+/* Base opened again as the old node was, with the old node's backing. */
+static BlockDriverState *commit_reopen_base(CommitJob *c)
+{
+    JsonObject *opts = json_object_new();
+    BlockDriverState *bs;
+
+    json_object_set_string_member(opts, "driver", bdrv_get_format_name(c->base));
+    bs = bdrv_open(c->base->filename, opts, bdrv_get_flags(c->base) | BDRV_O_NO_BACKING, NULL);
+    if (bs && c->base->backing) {
+        bdrv_ref(c->base->backing);
+        bs->backing = c->base->backing;
+        bs->open_flags &= ~BDRV_O_NO_BACKING;
+    }
+    return bs;
+}
+
+static int commit_relink(CommitJob *c)
+{
+    BlockDriverState *root = blk_bs(c->common.blk);
+    BlockDriverState *overlay = commit_overlay(c), *new_base;
+    const char *name = c->backing_file ? c->backing_file : c->base->filename;
+    int ret;
+
+    bdrv_unref(c->base_rw); /* closed: flushed and clean */
+    c->base_rw = NULL;
+    new_base = commit_reopen_base(c);
+    if (!overlay || !new_base) {
+        if (new_base) {
+            bdrv_unref(new_base);
+        }
+        return -EIO;
+    }
+    /* Each subtree leaves the drained section it entered. */
+    bdrv_drained_begin(root);
+    bdrv_drained_begin(new_base);
+    ret = commit_record_backing(overlay, name, bdrv_get_format_name(c->base));
+    if (ret >= 0) {
+        overlay->backing = new_base; /* takes the reference from the open */
+        bdrv_drained_end(root);
+        bdrv_drained_end(c->top);
+    } else {
+        bdrv_drained_end(new_base);
+        bdrv_drained_end(root);
+    }
+    bdrv_unref(ret >= 0 ? c->top : new_base); /* the overlay's reference to the old chain */
+    return ret;
+}
+
+static int commit_finish(BlockJob *job, int ret)
+{
+    CommitJob *c = (CommitJob *)job;
+
+    if (ret < 0 || block_job_is_cancelled(job)) {
+        return ret == -ECANCELED ? 0 : ret;
+    }
+    return commit_relink(c);
+}
+
+static void commit_free(BlockJob *job)
+{
+    CommitJob *c = (CommitJob *)job;
+
+    if (c->base_rw) {
+        bdrv_unref(c->base_rw);
+    }
+    bdrv_unref(c->base);
+    bdrv_unref(c->top);
+    g_free(c->backing_file);
+    g_free(c->buf);
+}
+
+static const BlockJobDriver commit_driver = {
+    .job_type = "commit",
+    .instance_size = sizeof(CommitJob),
+    .run = commit_run,
+    .finish = commit_finish,
+    .free = commit_free,
+};
+
+BlockJob *commit_start(BlockBackend *blk, BlockDriverState *top, BlockDriverState *base,
+                       BlockDriverState *base_rw, const char *backing_file, int64_t speed,
+                       Error **errp)
+{
+    CommitJob *c = (CommitJob *)block_job_create(&commit_driver, blk, speed, errp);
+
+    if (!c) {
+        bdrv_unref(base_rw);
+        return NULL;
+    }
+    c->top = top;
+    c->base = base;
+    c->base_rw = base_rw;
+    bdrv_ref(top);
+    bdrv_ref(base);
+    c->backing_file = g_strdup(backing_file);
+    block_job_block_node(&c->common, base);
+    block_job_start(&c->common);
+    return &c->common;
+}
