@@ -10,6 +10,7 @@
 #include <string.h>
 #include <glib.h>
 #include "blockdev/blockdev.h"
+#include "block/error-policy.h"
 #include "ide-int.h"
 
 enum {
@@ -333,23 +334,28 @@ static void ide_rw_error(IDEState *s)
 }
 
 /*
- * A failed request under the drive's error policy (werror/rerror): true when it was
- * reported to the guest (the command is over), false when the policy ignores it. A stop
- * policy is reported as well for now: stopping the VM and retrying on resume is the
- * error-policy issue's.
+ * A failed request under the drive's error policy (werror/rerror): true when the command
+ * is over for now — reported to the guest, or kept by "stop" (still busy, no interrupt)
+ * until `cont` runs retry again — and false when the policy ignores the error.
  */
-static bool ide_handle_rw_error(IDEState *s, int ret, bool is_read, bool dma)
+static bool ide_handle_rw_error(IDEState *s, int ret, bool is_read, bool dma,
+                                EndTransferFunc *retry)
 {
-    if (blk_get_error_action(s->blk, is_read, ret) == BLOCK_ERROR_ACTION_IGNORE) {
+    switch (blk_handle_error(s->blk, is_read, ret)) {
+    case BLOCK_ERROR_ACTION_IGNORE:
         return false;
+    case BLOCK_ERROR_ACTION_STOP:
+        s->status |= BUSY_STAT;
+        s->retry_fn = retry;
+        return true;
+    default:
+        if (dma) {
+            ide_dma_error(s);
+        } else {
+            ide_rw_error(s);
+        }
+        return true;
     }
-    blk_iostatus_set_err(s->blk, ret);
-    if (dma) {
-        ide_dma_error(s);
-    } else {
-        ide_rw_error(s);
-    }
-    return true;
 }
 
 static uint32_t ide_pio_block(IDEState *s)
@@ -363,10 +369,10 @@ static void ide_sector_read_done(IDEState *s, int ret, void *buf)
 {
     uint32_t n = ide_pio_block(s);
 
-    s->status &= ~BUSY_STAT;
-    if (ret < 0 && ide_handle_rw_error(s, ret, true, false)) {
+    if (ret < 0 && ide_handle_rw_error(s, ret, true, false, ide_sector_read)) {
         return;
     }
+    s->status &= ~BUSY_STAT;
     memcpy(s->io_buffer, buf, n * IDE_SECTOR_SIZE);
     ide_set_sector(s, ide_get_sector(s) + n);
     s->nsector -= n;
@@ -403,10 +409,10 @@ static void ide_sector_write_done(IDEState *s, int ret, void *buf)
 {
     uint32_t n = ide_pio_block(s);
 
-    s->status &= ~BUSY_STAT;
-    if (ret < 0 && ide_handle_rw_error(s, ret, false, false)) {
+    if (ret < 0 && ide_handle_rw_error(s, ret, false, false, ide_sector_write)) {
         return;
     }
+    s->status &= ~BUSY_STAT;
     s->nsector -= n;
     ide_set_sector(s, ide_get_sector(s) + n);
     if (s->nsector == 0) {
@@ -443,12 +449,22 @@ void ide_dma_error(IDEState *s)
     ide_set_irq(s->bus);
 }
 
+static void ide_dma_cb(IDEState *s, int ret);
+
+/* A kept DMA request: the whole transfer again, from the first PRD. */
+static void ide_dma_restart(IDEState *s)
+{
+    s->bus->bmdma.cur_addr = s->bus->bmdma.addr;
+    bmdma_start_dma(s, ide_dma_cb);
+}
+
 static void ide_dma_done(IDEState *s, int ret, void *buf)
 {
     BMDMAState *bm = &s->bus->bmdma;
     bool more = s->io_buffer_size > s->nsector * IDE_SECTOR_SIZE;
 
-    if (ret < 0 && ide_handle_rw_error(s, ret, s->dma_cmd == IDE_DMA_READ, true)) {
+    if (ret < 0 &&
+        ide_handle_rw_error(s, ret, s->dma_cmd == IDE_DMA_READ, true, ide_dma_restart)) {
         return;
     }
     ide_set_sector(s, ide_get_sector(s) + s->nsector);
@@ -659,9 +675,11 @@ static bool cmd_write_dma(IDEState *s, uint8_t cmd)
     return false;
 }
 
+static void ide_flush_cache(IDEState *s);
+
 static void ide_flush_done(IDEState *s, int ret, void *buf)
 {
-    if (ret < 0 && ide_handle_rw_error(s, ret, false, false)) {
+    if (ret < 0 && ide_handle_rw_error(s, ret, false, false, ide_flush_cache)) {
         return;
     }
     s->status = READY_STAT | SEEK_STAT;

@@ -146,6 +146,7 @@ void ide_cancel_request(IDEState *s)
 {
     s->req_gen++;
     s->req_busy = false;
+    s->retry_fn = NULL;
 }
 
 void ide_submit_read(IDEState *s, uint64_t offset, IOVector *qiov, void *buf, IDEReqDone *fn)

@@ -60,7 +60,20 @@ static bool ide_cd_is_medium_locked(void *opaque)
     return ((IDEState *)opaque)->tray_locked;
 }
 
+/* `cont`: run again the step whose request the "stop" error policy kept (ata.c, atapi.c). */
+static void ide_retry_cb(void *opaque)
+{
+    IDEState *s = opaque;
+    EndTransferFunc *fn = s->retry_fn;
+
+    if (fn) {
+        s->retry_fn = NULL;
+        fn(s);
+    }
+}
+
 static const BlockDevOps ide_cd_block_ops = {
+    .retry_cb = ide_retry_cb,
     .change_media_cb = ide_cd_change_media_cb,
     .eject_request_cb = ide_cd_eject_request_cb,
     .is_tray_open = ide_cd_is_tray_open,
@@ -80,6 +93,7 @@ static void ide_hd_resize_cb(void *opaque)
 
 static const BlockDevOps ide_hd_block_ops = {
     .resize_cb = ide_hd_resize_cb,
+    .retry_cb = ide_retry_cb,
 };
 
 /* ---- Realize ---- */

@@ -139,6 +139,8 @@ struct IDEState {
     /* the asynchronous request in flight; a newer generation cancels it */
     uint64_t req_gen;
     bool req_busy;
+    /* the step to run again on `cont` when the "stop" error policy kept a failed request */
+    EndTransferFunc *retry_fn;
     /* DMA */
     IDEDMACmd dma_cmd;
     uint32_t io_buffer_size; /* bytes the PRDs describe / the ATAPI chunk */

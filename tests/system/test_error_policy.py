@@ -196,3 +196,121 @@ def test_virtio_report_and_ignore(tmp_path, small_fs, werror, status):
                               "reason": "No space left on device"}
         assert qmp.command("query-status")["status"] == "running"
         assert not [e for e in qmp.get_events(wait=0.2) if e["event"] == "STOP"]
+
+
+# ---- IDE (primary master, PIIX3 function 1.1) ----
+
+IDE_DEVFN = 1 << 3 | 1
+BM = 0xc000
+PRD_ADDR, BUF_ADDR = 0x100000, 0x200000
+SECTOR = 512
+BSY, DRDY, DSC, DRQ, ERR = 0x80, 0x40, 0x10, 0x08, 0x01
+BM_ACTIVE, BM_INTR = 0x01, 0x04
+
+
+def sector_data(lba):
+    return bytes([(lba * 13 + i) & 0xff for i in range(256)]) * 2
+
+
+def ide_start(tmp_path, img, policy):
+    qt, qmp = start(tmp_path, f"file={img},format=raw,{policy}",
+                    "ide-hd,drive=d0,bus=ide.0,unit=0")
+    qt.outl(0xcf8, 0x80000000 | IDE_DEVFN << 8 | 0x20)
+    qt.outl(0xcfc, BM | 1)
+    qt.outl(0xcf8, 0x80000000 | IDE_DEVFN << 8 | 0x04)
+    qt.outl(0xcfc, 0x5)                           # I/O space, bus master
+    return qt, qmp
+
+
+def ide_status(qt):
+    return qt.inb(0x1f7)
+
+
+def ide_wait(qt, what, pred=lambda st: not st & BSY):
+    wait_for(lambda: pred(ide_status(qt)), what)
+    return ide_status(qt)
+
+
+def ide_command(qt, cmd, lba, n):
+    qt.outb(0x1f6, 0xe0 | (lba >> 24 & 0xf))
+    qt.outb(0x1f2, n)
+    qt.outb(0x1f3, lba & 0xff)
+    qt.outb(0x1f4, lba >> 8 & 0xff)
+    qt.outb(0x1f5, lba >> 16 & 0xff)
+    qt.outb(0x1f7, cmd)
+
+
+def pio_sector(qt, lba):
+    ide_wait(qt, "DRQ", lambda st: st & DRQ and not st & BSY)
+    for (w,) in struct.iter_unpack("<H", sector_data(lba)):
+        qt.outw(0x1f0, w)
+
+
+def check_sectors(img, first, n):
+    with open(img, "rb") as f:
+        f.seek(first * SECTOR)
+        data = f.read(n * SECTOR)
+    for i in range(n):
+        assert data[i * SECTOR:(i + 1) * SECTOR] == sector_data(first + i), f"LBA {first + i}"
+
+
+def test_ide_pio_write_stops_then_cont_completes(tmp_path, small_fs):
+    img = small_fs / "disk.img"
+    make_image(img)
+    filler = fill(small_fs, leave=0)
+    qt, qmp = ide_start(tmp_path, img, "werror=stop")
+    with qt, qmp:
+        assert block_info(qmp)["io-status"] == "ok"
+        ide_command(qt, 0x30, 100, 4)              # WRITE SECTORS
+        pio_sector(qt, 100)
+        assert_stopped(qmp, "write", True, "No space left on device")
+        assert ide_status(qt) & BSY                # kept: busy, no completion
+        os.unlink(filler)
+        resume(qmp)
+        for lba in range(101, 104):
+            pio_sector(qt, lba)
+        assert ide_wait(qt, "the last sector") == DRDY | DSC
+        assert block_info(qmp)["io-status"] == "ok"
+        check_sectors(img, 100, 4)
+
+
+def test_ide_dma_write_stops_then_cont_completes(tmp_path, small_fs):
+    img = small_fs / "disk.img"
+    make_image(img)
+    filler = fill(small_fs, leave=0)
+    n = 64
+    qt, qmp = ide_start(tmp_path, img, "werror=enospc")
+    with qt, qmp:
+        qt.memwrite(BUF_ADDR, b"".join(sector_data(2000 + i) for i in range(n)))
+        qt.memwrite(PRD_ADDR, struct.pack("<II", BUF_ADDR, 0x80000000 | n * SECTOR))
+        qt.outl(BM + 4, PRD_ADDR)
+        ide_command(qt, 0xca, 2000, n)             # WRITE DMA
+        qt.outb(BM, 0x01)                          # start, memory to device
+        assert_stopped(qmp, "write", True, "No space left on device")
+        assert ide_status(qt) & BSY
+        assert qt.inb(BM + 2) & (BM_ACTIVE | BM_INTR) == BM_ACTIVE
+        os.unlink(filler)
+        resume(qmp)
+        wait_for(lambda: qt.inb(BM + 2) & BM_INTR, "the DMA interrupt")
+        qt.outb(BM, 0)
+        assert ide_wait(qt, "the command") == DRDY | DSC
+        check_sectors(img, 2000, n)
+
+
+@pytest.mark.parametrize("werror", ["report", "ignore"])
+def test_ide_pio_write_report_and_ignore(tmp_path, small_fs, werror):
+    img = small_fs / "disk.img"
+    make_image(img)
+    fill(small_fs, leave=0)
+    qt, qmp = ide_start(tmp_path, img, f"werror={werror}")
+    with qt, qmp:
+        ide_command(qt, 0x30, 7, 1)
+        pio_sector(qt, 7)
+        st = ide_wait(qt, "the write")
+        if werror == "report":
+            assert st == DRDY | ERR and qt.inb(0x1f1) == 0x04      # ABRT
+        else:
+            assert st == DRDY | DSC
+        ev = qmp.event_wait("BLOCK_IO_ERROR")
+        assert ev["data"]["action"] == werror and ev["data"]["operation"] == "write"
+        assert qmp.command("query-status")["status"] == "running"
