@@ -49,6 +49,12 @@ def blocks(qmp):
     return {b["device"]: b for b in qmp.command("query-block")}
 
 
+@pytest.fixture
+def minivmm_only(vmm):
+    if vmm != "minivmm":
+        pytest.skip("drives the guest side through minivmm's qtest accelerator")
+
+
 def qtest_with_qmp(tmp_path, args):
     sock = str(tmp_path / "qmp.sock")
     qt = QTest.minivmm(["-qmp", f"unix:{sock},server,nowait"] + list(args))
@@ -83,7 +89,7 @@ def chain(tmp_path):
     return str(base), str(top)
 
 
-def test_block_resize_seen_by_guest(tmp_path):
+def test_block_resize_seen_by_guest(minivmm_only, tmp_path):
     img = raw_image(tmp_path / "d.raw", 1 << 20)
     qt, qmp = qtest_with_qmp(tmp_path, [
         "-drive", f"file={img},if=none,id=d0,format=raw",
@@ -189,7 +195,7 @@ def test_blockdev_add_errors(make_vm, tmp_path, vmm):
             "Deleting device added with blockdev-add is not supported\r\n")
 
 
-def test_blockdev_add_then_device_add(tmp_path):
+def test_blockdev_add_then_device_add(minivmm_only, tmp_path):
     img = raw_image(tmp_path / "d.raw", 2 << 20)
     qt, qmp = qtest_with_qmp(tmp_path, [])
     with qt:
@@ -212,7 +218,7 @@ def test_blockdev_add_then_device_add(tmp_path):
                      {"id": "nope"})
 
 
-def test_drive_add_and_drive_del_under_virtio(tmp_path):
+def test_drive_add_and_drive_del_under_virtio(minivmm_only, tmp_path):
     img = raw_image(tmp_path / "d.raw", 1 << 20)
     qt, qmp = qtest_with_qmp(tmp_path, [])
     with qt:
