@@ -438,17 +438,52 @@ static void qmp_blockdev_snapshot_delete_internal_sync(JsonObject *args, JsonNod
     snapshot_info_clear(&sn);
 }
 
+/* HMP snapshot_blkdev [-n] device [new-image-file] [format]: -n reuses an existing file. */
+static bool hmp_snapshot_blkdev_convert(JsonObject *args, Error **errp)
+{
+    bool reuse = monitor_arg_bool(args, "reuse", false);
+
+    if (!json_object_has_member(args, "snapshot-file")) {
+        error_setg(errp, "Parameter '%s' is missing", "snapshot-file");
+        return false;
+    }
+    json_object_remove_member(args, "reuse");
+    json_object_set_string_member(args, "mode", reuse ? "existing" : "absolute-paths");
+    return true;
+}
+
 static const MonitorCommand snapshot_cmds[] = {
     {.name = "blockdev-snapshot-sync",
      .args_type = "device:s?,node-name:s?,snapshot-file:s,snapshot-node-name:s?,format:s?,"
                   "mode:s?",
-     .fn = qmp_blockdev_snapshot_sync},
+     .fn = qmp_blockdev_snapshot_sync,
+     .hmp_name = "snapshot_blkdev",
+     .hmp_args_type = "reuse:-n,device:B,snapshot-file:s?,format:s?",
+     .hmp_params = "[-n] device [new-image-file] [format]",
+     .hmp_help = "initiates a live snapshot\n\t\t\tof device. If a new image file is specified, "
+                 "the\n\t\t\tnew image file will become the new root image.\n\t\t\tIf "
+                 "format is specified, the snapshot file will\n\t\t\tbe created in that "
+                 "format.\n\t\t\tThe default format is qcow2.  The -n flag requests "
+                 "QEMU\n\t\t\tto reuse the image found in new-image-file, instead of\n\t\t\t"
+                 "recreating it from scratch.",
+     .hmp_convert = hmp_snapshot_blkdev_convert},
     {.name = "blockdev-snapshot-internal-sync",
      .args_type = "device:B,name:s",
-     .fn = qmp_blockdev_snapshot_internal_sync},
+     .fn = qmp_blockdev_snapshot_internal_sync,
+     .hmp_name = "snapshot_blkdev_internal",
+     .hmp_params = "device name",
+     .hmp_help = "take an internal snapshot of device.\n\t\t\tThe format of the image used "
+                 "by device must\n\t\t\tsupport it, such as qcow2.\n"},
     {.name = "blockdev-snapshot-delete-internal-sync",
      .args_type = "device:B,id:s?,name:s?",
-     .fn = qmp_blockdev_snapshot_delete_internal_sync},
+     .fn = qmp_blockdev_snapshot_delete_internal_sync,
+     .hmp_name = "snapshot_delete_blkdev_internal",
+     .hmp_args_type = "device:B,name:s,id:s?",
+     .hmp_params = "device name [id]",
+     .hmp_help = "delete an internal snapshot of device.\n\t\t\tIf id is specified, qemu "
+                 "will try delete\n\t\t\tthe snapshot matching both id and name.\n\t\t\t"
+                 "The format of the image used by device must\n\t\t\tsupport it, such as "
+                 "qcow2.\n"},
     {NULL},
 };
 MONITOR_REGISTER_COMMANDS(snapshot_cmds);
