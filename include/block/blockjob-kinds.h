@@ -55,4 +55,13 @@ BlockJob *commit_start(BlockBackend *blk, BlockDriverState *top, BlockDriverStat
                        BlockDriverState *base_rw, const char *backing_file, int64_t speed,
                        Error **errp);
 
+/*
+ * drive-backup: a point-in-time copy of the drive's root into target (a reference the job
+ * takes over): sync=full copies everything, top what the root itself allocates, none only
+ * what the guest is about to overwrite (copy-before-write), until cancelled.
+ */
+BlockJob *backup_start(BlockBackend *blk, BlockDriverState *target, MirrorSyncMode sync,
+                       int64_t speed, BlockdevOnError on_source_error,
+                       BlockdevOnError on_target_error, Error **errp);
+
 #endif

@@ -1,0 +1,86 @@
+/*
+ * drive-backup (QMP) and drive_backup (HMP), with QEMU 2.2's checks in its order and texts.
+ * The job is block/backup.c.
+ */
+#include <glib.h>
+#include "block/block-internal.h"
+#include "block/blockjob-kinds.h"
+#include "blockdev/job-args.h"
+#include "monitor/monitor.h"
+
+static void qmp_drive_backup(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    BlockdevOnError on_source_error, on_target_error;
+    BlockBackend *blk;
+    BlockDriverState *bs, *target, *backing;
+    const char *format;
+    bool existing;
+    int64_t size, speed = monitor_arg_int(args, "speed", 0);
+    int sync;
+
+    if (!job_arg_sync(monitor_arg_str(args, "sync"), &sync, errp) ||
+        !job_arg_mode_existing(monitor_arg_str(args, "mode"), &existing, errp) ||
+        !job_arg_on_error(args, "on-source-error", &on_source_error, errp) ||
+        !job_arg_on_error(args, "on-target-error", &on_target_error, errp) ||
+        !(blk = job_arg_drive(monitor_arg_str(args, "device"), errp)) ||
+        !(bs = job_arg_medium(blk, errp)) ||
+        !job_arg_format(monitor_arg_str(args, "format"), bs, existing, &format, errp) ||
+        bdrv_op_is_blocked(bs, BLOCK_OP_TYPE_BACKUP_SOURCE, errp)) {
+        return;
+    }
+    size = bdrv_getlength(bs);
+    if (size < 0) {
+        error_setg(errp, "bdrv_getlength failed: %s", g_strerror((int)-size));
+        return;
+    }
+    if (sync == MIRROR_SYNC_MODE_TOP && !bs->backing) {
+        sync = MIRROR_SYNC_MODE_FULL;
+    }
+    if (!job_check_on_error(blk, on_source_error, "on-source-error", errp)) {
+        return;
+    }
+    if (speed < 0) {
+        error_setg(errp, "Invalid parameter 'speed'");
+        return;
+    }
+    backing = sync == MIRROR_SYNC_MODE_TOP    ? bs->backing
+              : sync == MIRROR_SYNC_MODE_NONE ? bs
+                                              : NULL;
+    target = job_open_target(monitor_arg_str(args, "target"), format, existing, size, backing, NULL,
+                             bdrv_get_flags(bs), errp);
+    if (target) {
+        backup_start(blk, target, sync, speed, on_source_error, on_target_error, errp);
+    }
+}
+
+/* HMP: -n is mode=existing, -f is sync=full (else top). */
+static bool hmp_drive_backup_convert(JsonObject *args, Error **errp)
+{
+    bool reuse = monitor_arg_bool(args, "reuse", false);
+    bool full = monitor_arg_bool(args, "full", false);
+
+    json_object_remove_member(args, "reuse");
+    json_object_remove_member(args, "full");
+    json_object_set_string_member(args, "sync", full ? "full" : "top");
+    json_object_set_string_member(args, "mode", reuse ? "existing" : "absolute-paths");
+    return true;
+}
+
+static const MonitorCommand backup_cmds[] = {
+    {.name = "drive-backup",
+     .args_type = "sync:s,device:B,target:s,speed:i?,mode:s?,format:s?,on-source-error:s?,"
+                  "on-target-error:s?",
+     .fn = qmp_drive_backup,
+     .hmp_name = "drive_backup",
+     .hmp_args_type = "reuse:-n,full:-f,device:B,target:s,format:s?",
+     .hmp_params = "[-n] [-f] device target [format]",
+     .hmp_help = "initiates a point-in-time\n\t\t\t copy for a device. The device's contents "
+                 "are\n\t\t\t copied to the new image file, excluding data that\n\t\t\t is "
+                 "written after the command is started.\n\t\t\t The -n flag requests QEMU to "
+                 "reuse the image found\n\t\t\t in new-image-file, instead of recreating it "
+                 "from scratch.\n\t\t\t The -f flag requests QEMU to copy the whole disk,\n"
+                 "\t\t\t so that the result does not need a backing file.\n\t\t\t",
+     .hmp_convert = hmp_drive_backup_convert},
+    {NULL},
+};
+MONITOR_REGISTER_COMMANDS(backup_cmds);
