@@ -3,21 +3,15 @@
  * overlay the node's place as a drive's root; bdrv_reopen_read_only turns the node that is
  * now a backing file read-only. Unlike QEMU 2.2, which swaps the contents of the two
  * BlockDriverStates, the backend's root pointer moves, so each node keeps its own name,
- * options and driver state. Not the image creation or the monitor commands (blockdev/).
+ * options, driver state and op blockers (whoever set a blocker removes it from the node it
+ * set it on; a blocked node takes no snapshot). Not the image creation or the monitor
+ * commands (blockdev/).
  */
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
 #include "block/block-internal.h"
 #include "block/snapshot-external.h"
-
-static void bdrv_move_op_blockers(BlockDriverState *to, BlockDriverState *from)
-{
-    for (int op = 0; op < BLOCK_OP_TYPE_MAX; op++) {
-        to->op_blockers[op] = g_slist_concat(to->op_blockers[op], from->op_blockers[op]);
-        from->op_blockers[op] = NULL;
-    }
-}
 
 static void bdrv_set_backing(BlockDriverState *overlay, BlockDriverState *top)
 {
@@ -39,7 +33,6 @@ void bdrv_append(BlockDriverState *overlay, BlockDriverState *top)
     blk->root = overlay;
     overlay->blk = blk;
     top->blk = NULL;
-    bdrv_move_op_blockers(overlay, top);
     bdrv_unref(top); /* the backend's reference; the overlay holds one now */
 }
 

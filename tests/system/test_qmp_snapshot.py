@@ -352,3 +352,92 @@ def test_hmp_snapshot_commands(make_vm, tmp_path, vmm):
     assert_pattern(img, 0x44, 0, 4096)
     assert_pattern(ov2, 0x55, 0, 4096)
     assert "snap1" not in qemu_img("snapshot", "-l", img)
+
+
+# ---- a virtio-blk guest (qtest) writing while the snapshot is taken ----
+
+VIRTIO_DEVFN = 4 << 3
+GUEST_BS, GUEST_DEPTH = 64 << 10, 16
+
+
+def guest_writes(qt, d, fill):
+    """Fill every slot's buffer with fill and publish all of them at once (not waiting)."""
+    qt.ok(f"memset {d.data:#x} {GUEST_BS * GUEST_DEPTH:#x} {fill:#x}")
+    d.paused = True
+    d._publish(list(range(GUEST_DEPTH)))
+
+
+def guest_wait(d, total):
+    deadline = time.monotonic() + 20
+    while d.completed < total:      # poll() asserts every request succeeded
+        assert time.monotonic() < deadline, f"{d.completed}/{total} guest writes"
+        d.poll()
+
+
+def start_guest(tmp_path, vmm, img):
+    from qtest import QTest
+    from virtio_blk_qtest import VirtioBlk
+    from qmp_vm import QMP
+
+    sock = str(tmp_path / "qmp.sock")
+    qt = QTest.start(vmm, ["-m", "128", "-drive", f"if=none,id=d0,file={img},format=qcow2",
+                           "-device", f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}",
+                           "-qmp", f"unix:{sock},server,nowait"])
+    qmp = QMP(sock)
+    qmp.connect(retry_for=10)
+    d = VirtioBlk(qt, VIRTIO_DEVFN, 0, depth=GUEST_DEPTH, bs=GUEST_BS, write=True)
+    return qt, qmp, d
+
+
+def slot_offset(slot):
+    return 2 * slot * GUEST_BS
+
+
+@pytest.mark.parametrize("kind", ["external", "internal"])
+def test_snapshot_while_guest_writes(tmp_path, vmm, kind):
+    img = new_qcow2(tmp_path / "d.qcow2", size="8M")
+    overlay = tmp_path / "o.qcow2"
+    qemu_img("create", "-q", "-f", "qcow2", "-b", img, "-F", "qcow2", overlay)
+    qt, qmp, d = start_guest(tmp_path, vmm, img)
+    with qt, qmp:
+        guest_writes(qt, d, 0xaa)          # in flight while the snapshot is taken
+        if kind == "external":  # "existing": no "Formatting" line on the qtest stdio
+            qmp.command("blockdev-snapshot-sync",
+                        {"device": "d0", "snapshot-file": str(overlay), "mode": "existing"})
+        else:
+            qmp.command("blockdev-snapshot-internal-sync", {"device": "d0", "name": "s"})
+        guest_wait(d, GUEST_DEPTH)
+        guest_writes(qt, d, 0xbb)
+        guest_wait(d, 2 * GUEST_DEPTH)
+        qmp.command("quit")
+        qt.proc.wait(timeout=10)
+    check_clean(img)
+    if kind == "external":
+        check_clean(overlay)
+        chain = json.loads(qemu_img("info", "--backing-chain", "--output=json", overlay))
+        assert [c["filename"] for c in chain] == [str(overlay), str(img)]
+        before, after = img, overlay
+    else:
+        after = img
+        before = tmp_path / "s.qcow2"
+        qemu_img("convert", "-O", "qcow2", "-l", "snapshot.name=s", img, before)
+    for s in (0, GUEST_DEPTH // 2, GUEST_DEPTH - 1):
+        assert_pattern(before, 0xaa, slot_offset(s), GUEST_BS)
+        assert_pattern(after, 0xbb, slot_offset(s), GUEST_BS)
+        assert_pattern(before, 0, slot_offset(s) + GUEST_BS, GUEST_BS)
+
+
+def test_snapshot_of_busy_drive(make_vm, tmp_path, vmm):
+    """A block job's op blocker refuses both kinds of snapshot, with 2.2's text."""
+    img = new_qcow2(tmp_path / "d.qcow2")
+    vm, qmp = snapshot_vm(make_vm, tmp_path, vmm, img)
+    qmp.command("drive-mirror", {"device": "d0", "target": str(tmp_path / "m.qcow2"),
+                                 "sync": "full", "speed": 1})
+    busy = "Device 'd0' is busy: block device is in use by block job: mirror"
+    got = err(qmp, "blockdev-snapshot-sync",
+              {"device": "d0", "snapshot-file": str(tmp_path / "o.qcow2")})
+    assert got[0] == "GenericError" and (got[1] == busy or not qemu22(vm))
+    got = err(qmp, "blockdev-snapshot-internal-sync", {"device": "d0", "name": "s"})
+    assert got[0] == "GenericError" and (got[1] == busy or not qemu22(vm))
+    assert not (tmp_path / "o.qcow2").exists()
+    assert qmp.command("query-block")[0]["inserted"]["file"] == str(img)
