@@ -224,6 +224,9 @@ bool chr_socket_open_spec(Chardev *chr, const char *spec, Error **errp)
 
     if (g_str_has_prefix(spec, "unix:")) {
         o.path = parts[0] + 5;
+        if (g_str_has_prefix(o.path, "path=")) { /* the implied key spelt out, as QEMU allows */
+            o.path += 5;
+        }
     } else {
         char *colon;
 
