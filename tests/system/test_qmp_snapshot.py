@@ -374,14 +374,16 @@ def guest_wait(d, total):
         d.poll()
 
 
-def start_guest(tmp_path, vmm, img):
+def start_guest(tmp_path, vmm, img, iothread=False):
     from qtest import QTest
     from virtio_blk_qtest import VirtioBlk
     from qmp_vm import QMP
 
     sock = str(tmp_path / "qmp.sock")
+    dev = f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}"
+    objs = ["-object", "iothread,id=io0"] if iothread else []
     qt = QTest.start(vmm, ["-m", "128", "-drive", f"if=none,id=d0,file={img},format=qcow2",
-                           "-device", f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}",
+                           *objs, "-device", dev + (",iothread=io0" if iothread else ""),
                            "-qmp", f"unix:{sock},server,nowait"])
     qmp = QMP(sock)
     qmp.connect(retry_for=10)
@@ -393,15 +395,15 @@ def slot_offset(slot):
     return 2 * slot * GUEST_BS
 
 
-@pytest.mark.parametrize("kind", ["external", "internal"])
+@pytest.mark.parametrize("kind", ["external", "internal", "external-iothread"])
 def test_snapshot_while_guest_writes(tmp_path, vmm, kind):
     img = new_qcow2(tmp_path / "d.qcow2", size="8M")
     overlay = tmp_path / "o.qcow2"
     qemu_img("create", "-q", "-f", "qcow2", "-b", img, "-F", "qcow2", overlay)
-    qt, qmp, d = start_guest(tmp_path, vmm, img)
+    qt, qmp, d = start_guest(tmp_path, vmm, img, iothread=kind.endswith("iothread"))
     with qt, qmp:
         guest_writes(qt, d, 0xaa)          # in flight while the snapshot is taken
-        if kind == "external":  # "existing": no "Formatting" line on the qtest stdio
+        if kind.startswith("external"):  # "existing": no "Formatting" line on the qtest stdio
             qmp.command("blockdev-snapshot-sync",
                         {"device": "d0", "snapshot-file": str(overlay), "mode": "existing"})
         else:
@@ -412,7 +414,7 @@ def test_snapshot_while_guest_writes(tmp_path, vmm, kind):
         qmp.command("quit")
         qt.proc.wait(timeout=10)
     check_clean(img)
-    if kind == "external":
+    if kind.startswith("external"):
         check_clean(overlay)
         chain = json.loads(qemu_img("info", "--backing-chain", "--output=json", overlay))
         assert [c["filename"] for c in chain] == [str(overlay), str(img)]
