@@ -314,3 +314,81 @@ def test_ide_pio_write_report_and_ignore(tmp_path, small_fs, werror):
         ev = qmp.event_wait("BLOCK_IO_ERROR")
         assert ev["data"]["action"] == werror and ev["data"]["operation"] == "write"
         assert qmp.command("query-status")["status"] == "running"
+
+
+# ---- read errors injected by blkdebug ----
+
+def blkdebug(tmp_path, img, rules):
+    cfg = tmp_path / "rules.cfg"
+    cfg.write_text("".join(f"[inject-error]\n{r}\n" for r in rules))
+    return f"file=blkdebug:{cfg}:{img},format=raw"
+
+
+def test_virtio_rerror_stop_then_cont_reads(tmp_path):
+    img = tmp_path / "disk.img"
+    with open(img, "wb") as f:
+        f.truncate(4 << 20)
+        for s in range(DEPTH):
+            f.seek(2 * s * BS)
+            f.write(pattern(s))
+    # Slot 5's sector (the device read sector 0 at start-up for its geometry).
+    drive = blkdebug(tmp_path, img, ['event = "read_aio"\nerrno = "5"\nsector = "80"\nonce = "on"'])
+    qt, qmp = start(tmp_path, drive + ",rerror=stop",
+                    f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}")
+    with qt, qmp:
+        d = VirtioWriter(qt, write=False)
+        d.start()
+        assert_stopped(qmp, "read", False, "Input/output error")
+        time.sleep(0.2)
+        assert d.done() == DEPTH - 1
+        resume(qmp)
+        wait_for(lambda: d.done() == DEPTH, "the kept read")
+        assert d.statuses() == [S_OK] * DEPTH
+        for s in range(DEPTH):
+            assert qt.memread(d.data + s * BS, BS) == pattern(s), f"slot {s}"
+
+
+@pytest.mark.parametrize("rerror,status", [("report", S_IOERR), ("ignore", S_OK)])
+def test_virtio_rerror_report_and_ignore(tmp_path, rerror, status):
+    img = tmp_path / "disk.img"
+    make_image(img)
+    drive = blkdebug(tmp_path, img, ['event = "read_aio"\nsector = "0"'])
+    qt, qmp = start(tmp_path, drive + f",rerror={rerror}",
+                    f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}")
+    with qt, qmp:
+        d = VirtioWriter(qt, write=False)
+        d.start()
+        wait_for(lambda: d.done() == DEPTH, "the reads")
+        assert d.statuses() == [status] + [S_OK] * (DEPTH - 1)   # slot 0 reads sector 0
+        ev = qmp.event_wait("BLOCK_IO_ERROR")
+        assert ev["data"]["action"] == rerror and ev["data"]["operation"] == "read"
+        assert ev["data"]["nospace"] is False     # werror=enospc (default): io-status on
+        assert qmp.command("query-status")["status"] == "running"
+
+
+def test_ide_dma_rerror_stop_then_cont_reads(tmp_path):
+    img = tmp_path / "disk.img"
+    n = 16
+    with open(img, "wb") as f:
+        f.truncate(4 << 20)
+        f.seek(300 * SECTOR)
+        f.write(b"".join(sector_data(300 + i) for i in range(n)))
+    drive = blkdebug(tmp_path, img, ['event = "read_aio"\nerrno = "5"\nsector = "305"\nonce = "on"'])
+    qt, qmp = start(tmp_path, drive + ",rerror=stop", "ide-hd,drive=d0,bus=ide.0,unit=0")
+    with qt, qmp:
+        qt.outl(0xcf8, 0x80000000 | IDE_DEVFN << 8 | 0x20)
+        qt.outl(0xcfc, BM | 1)
+        qt.outl(0xcf8, 0x80000000 | IDE_DEVFN << 8 | 0x04)
+        qt.outl(0xcfc, 0x5)
+        qt.memwrite(PRD_ADDR, struct.pack("<II", BUF_ADDR, 0x80000000 | n * SECTOR))
+        qt.outl(BM + 4, PRD_ADDR)
+        ide_command(qt, 0xc8, 300, n)              # READ DMA
+        qt.outb(BM, 0x09)                          # start, device to memory
+        assert_stopped(qmp, "read", False, "Input/output error")
+        assert ide_status(qt) & BSY
+        resume(qmp)
+        wait_for(lambda: qt.inb(BM + 2) & BM_INTR, "the DMA interrupt")
+        qt.outb(BM, 0)
+        assert ide_wait(qt, "the command") == DRDY | DSC
+        assert qt.memread(BUF_ADDR, n * SECTOR) == \
+            b"".join(sector_data(300 + i) for i in range(n))
