@@ -118,7 +118,7 @@ static void luring_batch(LuringState *s, bool begin)
     g_mutex_lock(&s->lock);
     if (begin) {
         s->batching++;
-    } else if (--s->batching == 0) {
+    } else if (s->batching && --s->batching == 0) { /* 0: created inside a plug */
         luring_kick(s);
     }
     g_mutex_unlock(&s->lock);
@@ -301,6 +301,19 @@ static LuringState *luring_get(GMainContext *ctx, Error **errp)
 bool luring_init_context(GMainContext *ctx, Error **errp)
 {
     return luring_get(ctx, errp) != NULL;
+}
+
+void luring_plug(GMainContext *ctx, bool plug)
+{
+    LuringState *s;
+
+    g_mutex_lock(&luring_registry_lock);
+    s = luring_registry ? g_hash_table_lookup(luring_registry, ctx) : NULL;
+    g_mutex_unlock(&luring_registry_lock);
+    /* Outside the registry lock: an unplug may complete requests, whose callbacks submit. */
+    if (s) {
+        luring_batch(s, plug);
+    }
 }
 
 bool luring_submit(int fd, BlockRequest *req)

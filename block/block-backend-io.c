@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <glib.h>
+#include "block/aio-engine.h"
 #include "block/block-internal.h"
 #include "block/throttle-groups.h"
 #include "util/main-loop.h"
@@ -303,4 +304,27 @@ void blk_drain(BlockBackend *blk)
         bdrv_drained_end(blk->root);
     }
     wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->in_flight);
+}
+
+/* ---- plugging ---- */
+
+static void blk_io_plug_engines(bool plug)
+{
+    GMainContext *ctx = g_main_context_ref_thread_default();
+
+    laio_plug(ctx, plug);
+#ifdef CONFIG_LINUX_IO_URING
+    luring_plug(ctx, plug);
+#endif
+    g_main_context_unref(ctx);
+}
+
+void blk_io_plug(void)
+{
+    blk_io_plug_engines(true);
+}
+
+void blk_io_unplug(void)
+{
+    blk_io_plug_engines(false);
 }

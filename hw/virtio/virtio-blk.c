@@ -382,18 +382,22 @@ static void virtio_blk_handle_output(VirtIODevice *vdev, VirtQueue *vq)
     VirtQueueElement *elem;
     int r;
 
+    blk_io_plug(); /* the whole kick goes to the kernel in one submission */
     do {
         virtio_queue_set_notification(vq, false);
         while ((r = virtqueue_pop(vq, &elem)) > 0) {
             if (!virtio_blk_handle_request(s, vq, elem)) {
+                blk_io_unplug();
                 return;
             }
         }
         if (r < 0) {
+            blk_io_unplug();
             return;
         }
         virtio_queue_set_notification(vq, true);
     } while (!virtio_queue_empty(vq));
+    blk_io_unplug();
     if (s->notify_pending[virtio_queue_index(vq)]) {
         s->notify_pending[virtio_queue_index(vq)] = false;
         virtio_notify(vq);
