@@ -1,8 +1,10 @@
 /*
- * libqtest: starts a VMM under the qtest protocol on two pipes (its stdin and stdout) and
- * turns typed calls into protocol lines. Replies come in order, and a device's "IRQ" lines
- * are written before the reply of the command that caused them, so reading up to each reply
- * keeps the interrupt levels current without extra round trips. The VMM is killed by the
+ * libqtest: starts a VMM under the qtest protocol on two pipes (its stdin and stdout), or as
+ * QEMU's own libqtest does, as a client of two Unix sockets the test listens on (qtest and
+ * QMP; see libqtest-unix.c), and turns typed calls into protocol lines. Replies come in
+ * order, and a device's "IRQ" lines are written before the reply of the command that caused
+ * them, so reading up to each reply keeps the interrupt levels current without extra round
+ * trips. The VMM is killed by the
  * atexit handler, and by the kernel (PR_SET_PDEATHSIG) if the test dies on an assertion.
  */
 #include <errno.h>
@@ -16,17 +18,10 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "libqtest.h"
+#include "libqtest-int.h"
 
 #define QTEST_QEMU_BINARY "qemu-system-x86_64"
 #define QTEST_SEABIOS "/usr/share/seabios/bios.bin"
-
-struct QTestState {
-    pid_t pid;
-    int to_vmm;
-    FILE *from_vmm;
-    bool irq_level[QTEST_IRQ_MAX];
-};
 
 static GPtrArray *qtest_instances;
 
@@ -40,7 +35,7 @@ bool qtest_has_clock(QTestState *s)
     return !qtest_is_qemu();
 }
 
-static void qtest_kill(QTestState *s)
+void qtest_kill(QTestState *s)
 {
     if (s->pid > 0) {
         kill(s->pid, SIGKILL);
@@ -68,7 +63,8 @@ static void G_GNUC_NULL_TERMINATED qtest_argv_add(GPtrArray *argv, ...)
     va_end(ap);
 }
 
-static GPtrArray *qtest_argv(const char *extra_args)
+/* The VMM's command line; transport is "-qtest ARG" plus any further fixed arguments. */
+GPtrArray *qtest_argv(const char *extra_args, const char *const *transport)
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
     g_auto(GStrv) extra = NULL;
@@ -83,7 +79,10 @@ static GPtrArray *qtest_argv(const char *extra_args)
         bin = g_getenv("QTEST_MINIVMM");
         qtest_argv_add(argv, bin ? bin : "./minivmm", "-machine", "accel=qtest", NULL);
     }
-    qtest_argv_add(argv, "-qtest", "stdio", "-nodefaults", "-display", "none", NULL);
+    for (int i = 0; transport[i]; i++) {
+        g_ptr_array_add(argv, g_strdup(transport[i]));
+    }
+    qtest_argv_add(argv, "-nodefaults", "-display", "none", NULL);
     if (extra_args && *extra_args) {
         g_autoptr(GError) err = NULL;
         if (!g_shell_parse_argv(extra_args, NULL, &extra, &err)) {
@@ -111,34 +110,52 @@ static void qtest_exec_child(int in_fd, int out_fd, pid_t parent, char **argv)
     _exit(127);
 }
 
-QTestState *qtest_init(const char *extra_args)
+/* Fork and exec argv with in_fd/out_fd as the VMM's stdin/stdout; registers s. */
+void qtest_spawn(QTestState *s, GPtrArray *argv, int in_fd, int out_fd)
 {
-    g_autoptr(GPtrArray) argv = qtest_argv(extra_args);
-    QTestState *s = g_new0(QTestState, 1);
-    int to_vmm[2], from_vmm[2];
     pid_t parent = getpid();
 
-    if (pipe2(to_vmm, O_CLOEXEC) < 0 || pipe2(from_vmm, O_CLOEXEC) < 0) {
-        g_error("qtest: pipe: %s", strerror(errno));
-    }
     s->pid = fork();
     if (s->pid < 0) {
         g_error("qtest: fork: %s", strerror(errno));
     }
     if (s->pid == 0) {
-        qtest_exec_child(to_vmm[0], from_vmm[1], parent, (char **)argv->pdata);
+        qtest_exec_child(in_fd, out_fd, parent, (char **)argv->pdata);
     }
-    close(to_vmm[0]);
-    close(from_vmm[1]);
-    s->to_vmm = to_vmm[1];
-    s->from_vmm = fdopen(from_vmm[0], "r");
     if (!qtest_instances) {
         qtest_instances = g_ptr_array_new();
         atexit(qtest_kill_all);
         signal(SIGPIPE, SIG_IGN); /* a VMM that died fails the next write with a message */
     }
     g_ptr_array_add(qtest_instances, s);
+}
+
+static QTestState *qtest_init_pipes(const char *extra_args)
+{
+    static const char *const transport[] = {"-qtest", "stdio", NULL};
+    g_autoptr(GPtrArray) argv = qtest_argv(extra_args, transport);
+    QTestState *s = g_new0(QTestState, 1);
+    int to_vmm[2], from_vmm[2];
+
+    if (pipe2(to_vmm, O_CLOEXEC) < 0 || pipe2(from_vmm, O_CLOEXEC) < 0) {
+        g_error("qtest: pipe: %s", strerror(errno));
+    }
+    qtest_spawn(s, argv, to_vmm[0], from_vmm[1]);
+    close(to_vmm[0]);
+    close(from_vmm[1]);
+    s->to_vmm = to_vmm[1];
+    s->from_vmm = fdopen(from_vmm[0], "r");
+    s->qmp_fd = -1;
     return s;
+}
+
+/* QTEST_UNIX=1 runs every test over the Unix-socket transport instead of pipes. */
+QTestState *qtest_init(const char *extra_args)
+{
+    if (g_strcmp0(g_getenv("QTEST_UNIX"), "1") == 0) {
+        return qtest_init_unix(extra_args);
+    }
+    return qtest_init_pipes(extra_args);
 }
 
 void qtest_quit(QTestState *s)
@@ -146,6 +163,7 @@ void qtest_quit(QTestState *s)
     qtest_kill(s);
     close(s->to_vmm);
     fclose(s->from_vmm);
+    qtest_qmp_close(s);
     g_ptr_array_remove(qtest_instances, s);
     g_free(s);
 }

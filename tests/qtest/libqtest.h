@@ -1,6 +1,7 @@
 /*
  * libqtest: the C side of the qtest protocol for device tests. Starts a VMM with the qtest
- * accelerator (./minivmm, or $QTEST_MINIVMM) on a pair of pipes, or Debian's QEMU as the
+ * accelerator (./minivmm, or $QTEST_MINIVMM) on a pair of pipes (or, as QEMU's own libqtest
+ * does, as a client of Unix sockets the test listens on, with QMP), or Debian's QEMU as the
  * behavioural reference when QTEST_QEMU=1 (a stopped TCG machine; it has no qtest clock, so
  * qtest_has_clock() is false there), and speaks the line protocol: port and memory access,
  * the virtual clock, and interrupt lines seen through "IRQ raise/lower N". Every started VMM
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #define QTEST_IRQ_MAX 24
 
@@ -22,6 +24,11 @@ typedef struct QTestState QTestState;
 /* Start the VMM with extra command-line arguments (split as a shell would, may be NULL).
  * Aborts the test if the VMM cannot be started. */
 QTestState *qtest_init(const char *extra_args);
+/* The same, started as QEMU's libqtest starts QEMU: the test listens on two Unix sockets and
+ * the VMM connects to both as a client ("-qtest unix:PATH" and "-qmp unix:PATH"); the QMP
+ * greeting is read and capabilities are negotiated before this returns. qtest_init() does
+ * this too when QTEST_UNIX=1 is set. */
+QTestState *qtest_init_unix(const char *extra_args);
 /* Kill the VMM and free s. */
 void qtest_quit(QTestState *s);
 
@@ -65,5 +72,12 @@ int64_t qtest_clock_set(QTestState *s, int64_t val);
  * every "IRQ raise/lower N" the VMM sends. */
 void qtest_irq_intercept_in(QTestState *s, const char *qom_path);
 bool qtest_get_irq(QTestState *s, int num);
+
+/* QMP (qtest_init_unix() only). Send one command, a JSON object given as a printf format;
+ * returns the reply ({"return": ...} or {"error": ...}), json_node_unref() it. Events that
+ * arrive before the reply are kept for qtest_qmp_eventwait(). */
+JsonNode *qtest_qmp(QTestState *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* The next event called `event` (kept earlier ones first), waiting for it; unref it. */
+JsonNode *qtest_qmp_eventwait(QTestState *s, const char *event);
 
 #endif
