@@ -11,6 +11,7 @@
 
 /* Main thread only: every job, in creation order. */
 static GSList *jobs;
+static uint64_t last_id;
 
 static const char *const iostatus_names[] = {"ok", "failed", "nospace"};
 
@@ -63,6 +64,7 @@ BlockJob *block_job_create(const BlockJobDriver *driver, BlockBackend *blk, int6
         return NULL;
     }
     job = g_malloc0(driver->instance_size);
+    job->id = ++last_id;
     job->driver = driver;
     job->blk = blk;
     blk_ref(blk);
@@ -127,14 +129,12 @@ static JsonObject *block_job_event_data(BlockJob *job)
     return o;
 }
 
-/* Main loop: the thread has returned. */
-static void block_job_completed_bh(void *opaque)
+/* The thread has returned and is joined: finish, emit the end event, free. */
+static void block_job_completed(BlockJob *job)
 {
-    BlockJob *job = opaque;
     int ret;
     JsonObject *data;
 
-    g_thread_join(job->thread);
     timer_del(job->timer);
     ret = job->driver->finish ? job->driver->finish(job, job->ret) : job->ret;
     data = block_job_event_data(job);
@@ -149,16 +149,48 @@ static void block_job_completed_bh(void *opaque)
     block_job_free(job);
 }
 
+static BlockJob *block_job_by_id(uint64_t id)
+{
+    for (GSList *l = jobs; l; l = l->next) {
+        BlockJob *job = l->data;
+
+        if (job->id == id) {
+            return job;
+        }
+    }
+    return NULL;
+}
+
+/* Main loop: the thread has returned (unless block_job_cancel_sync already finished the job,
+ * which is why the job travels by id). */
+static void block_job_completed_bh(void *opaque)
+{
+    BlockJob *job = block_job_by_id(GPOINTER_TO_SIZE(opaque));
+
+    if (job) {
+        g_thread_join(job->thread);
+        block_job_completed(job);
+    }
+}
+
 static gpointer block_job_thread(gpointer opaque)
 {
     BlockJob *job = opaque;
+    uint64_t id = job->id;
 
     job->ret = job->driver->run(job);
     g_mutex_lock(&job->lock);
     job->busy = false;
     g_mutex_unlock(&job->lock);
-    main_loop_call(block_job_completed_bh, job);
+    main_loop_call(block_job_completed_bh, GSIZE_TO_POINTER(id));
     return NULL;
+}
+
+void block_job_cancel_sync(BlockJob *job)
+{
+    block_job_cancel(job, true);
+    g_thread_join(job->thread);
+    block_job_completed(job);
 }
 
 void block_job_start(BlockJob *job)

@@ -1,14 +1,16 @@
 /*
  * drive-backup (QMP) and drive_backup (HMP), with QEMU 2.2's checks in its order and texts.
- * The job is block/backup.c.
+ * The job is block/backup.c. Also the transaction action drive-backup.
  */
 #include <glib.h>
 #include "block/block-internal.h"
 #include "block/blockjob-kinds.h"
 #include "blockdev/job-args.h"
+#include "blockdev/transaction.h"
 #include "monitor/monitor.h"
 
-static void qmp_drive_backup(JsonObject *args, JsonNode **ret, Error **errp)
+/* Check the arguments, create and open the target, start the job. */
+static BlockJob *drive_backup_start(JsonObject *args, Error **errp)
 {
     BlockdevOnError on_source_error, on_target_error;
     BlockBackend *blk;
@@ -26,32 +28,98 @@ static void qmp_drive_backup(JsonObject *args, JsonNode **ret, Error **errp)
         !(bs = job_arg_medium(blk, errp)) ||
         !job_arg_format(monitor_arg_str(args, "format"), bs, existing, &format, errp) ||
         bdrv_op_is_blocked(bs, BLOCK_OP_TYPE_BACKUP_SOURCE, errp)) {
-        return;
+        return NULL;
     }
     size = bdrv_getlength(bs);
     if (size < 0) {
         error_setg(errp, "bdrv_getlength failed: %s", g_strerror((int)-size));
-        return;
+        return NULL;
     }
     if (sync == MIRROR_SYNC_MODE_TOP && !bs->backing) {
         sync = MIRROR_SYNC_MODE_FULL;
     }
     if (!job_check_on_error(blk, on_source_error, "on-source-error", errp)) {
-        return;
+        return NULL;
     }
     if (speed < 0) {
         error_setg(errp, "Invalid parameter 'speed'");
-        return;
+        return NULL;
     }
     backing = sync == MIRROR_SYNC_MODE_TOP    ? bs->backing
               : sync == MIRROR_SYNC_MODE_NONE ? bs
                                               : NULL;
     target = job_open_target(monitor_arg_str(args, "target"), format, existing, size, backing, NULL,
                              bdrv_get_flags(bs), errp);
-    if (target) {
-        backup_start(blk, target, sync, speed, on_source_error, on_target_error, errp);
+    if (!target) {
+        return NULL;
+    }
+    return backup_start(blk, target, sync, speed, on_source_error, on_target_error, errp);
+}
+
+static void qmp_drive_backup(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    drive_backup_start(args, errp);
+}
+
+/* The transaction action: the job starts in prepare; abort cancels it synchronously. */
+typedef struct BackupActionState {
+    BlkActionState common;
+    BlockJob *job;
+    BlockBackend *blk; /* a reference while the job may still run */
+} BackupActionState;
+
+static void backup_action_prepare(BlkActionState *state, Error **errp)
+{
+    BackupActionState *s = (BackupActionState *)state;
+
+    s->job = drive_backup_start(state->data, errp);
+    if (s->job) {
+        s->blk = s->job->blk;
+        blk_ref(s->blk);
     }
 }
+
+static void backup_action_abort(BlkActionState *state)
+{
+    BackupActionState *s = (BackupActionState *)state;
+
+    if (s->job && block_job_of_blk(s->blk) == s->job) {
+        block_job_cancel_sync(s->job);
+    }
+}
+
+static void backup_action_clean(BlkActionState *state)
+{
+    BackupActionState *s = (BackupActionState *)state;
+
+    if (s->blk) {
+        blk_unref(s->blk);
+    }
+}
+
+static bool backup_action_check(JsonObject *data, Error **errp)
+{
+    int sync;
+    bool existing;
+    BlockdevOnError e;
+
+    return job_arg_sync(monitor_arg_str(data, "sync"), &sync, errp) &&
+           job_arg_mode_existing(monitor_arg_str(data, "mode"), &existing, errp) &&
+           job_arg_on_error(data, "on-source-error", &e, errp) &&
+           job_arg_on_error(data, "on-target-error", &e, errp);
+}
+
+static const BlkActionOps backup_action = {
+    .type = "drive-backup",
+    .args_type = "device:s,target:s,format:s?,sync:s,mode:s?,speed:i?,on-source-error:s?,"
+                 "on-target-error:s?",
+    .check = backup_action_check,
+    .instance_size = sizeof(BackupActionState),
+    .prepare = backup_action_prepare,
+    .abort = backup_action_abort,
+    .clean = backup_action_clean,
+};
+BLK_ACTION_REGISTER(backup_action);
 
 /* HMP: -n is mode=existing, -f is sync=full (else top). */
 static bool hmp_drive_backup_convert(JsonObject *args, Error **errp)

@@ -38,6 +38,7 @@ typedef struct BlockJobDriver {
 
 struct BlockJob {
     const BlockJobDriver *driver;
+    uint64_t id;          /* unique for the process's lifetime */
     BlockBackend *blk;    /* the drive that owns the job (a reference) */
     BlockDriverState *bs; /* the drive's root when the job started (a reference) */
     char *device;
@@ -92,6 +93,9 @@ void block_job_pause(BlockJob *job);
 void block_job_resume(BlockJob *job);
 void block_job_complete(BlockJob *job, Error **errp);
 bool block_job_is_paused(BlockJob *job);
+/* Cancel (forced) and finish the job before returning: transaction abort. The job thread
+ * needs nothing from the main loop to stop. */
+void block_job_cancel_sync(BlockJob *job);
 /* query-block-jobs' BlockJobInfo (new object). */
 JsonObject *block_job_info(BlockJob *job);
 

@@ -100,3 +100,39 @@ def test_backup_errors_and_hmp(make_vm, tmp_path):
     quit_vm(vm, qmp)
     assert backing_of(t) is None
     assert_same(t, top)
+
+
+def test_transaction_backups_and_abort(make_vm, tmp_path):
+    a = create(tmp_path / "a.qcow2", 4 * MiB)
+    b = create(tmp_path / "b.qcow2", 4 * MiB)
+    qemu_io(a, "write -P 0xa1 0 4M")
+    qemu_io(b, "write -P 0xb2 0 4M")
+    vm, qmp = vm_with_drive(make_vm, tmp_path, a, extra=[
+        "-drive", f"file={b},if=none,id=drive1,format=qcow2"])
+    ta, tb = tmp_path / "ta.qcow2", tmp_path / "tb.qcow2"
+    qmp.command("transaction", actions=[
+        {"type": "drive-backup", "data": {"device": "drive0", "target": str(ta),
+                                          "sync": "full"}},
+        {"type": "drive-backup", "data": {"device": "drive1", "target": str(tb),
+                                          "sync": "full"}}])
+    done = {qmp.event_wait("BLOCK_JOB_COMPLETED")["data"]["device"] for _ in range(2)}
+    assert done == {"drive0", "drive1"}
+    # abort after a started backup: the job is cancelled before the command returns
+    tc = tmp_path / "tc.qcow2"
+    r = qmp.cmd("transaction", actions=[
+        {"type": "drive-backup", "data": {"device": "drive0", "target": str(tc),
+                                          "sync": "full", "speed": 1}},
+        {"type": "abort", "data": {}}])
+    assert r["error"] == {"class": "GenericError",
+                          "desc": "Transaction aborted using Abort action"}
+    assert qmp.command("query-block-jobs") == []
+    ev = qmp.event_wait("BLOCK_JOB_CANCELLED")
+    assert ev["data"]["device"] == "drive0" and ev["data"]["type"] == "backup"
+    r = qmp.cmd("transaction", actions=[
+        {"type": "drive-backup", "data": {"device": "drive0", "target": str(tc),
+                                          "sync": "sideways"}}])
+    assert r["error"]["desc"] == "Invalid parameter 'sideways'"
+    quit_vm(vm, qmp)
+    assert_same(ta, a)
+    assert_same(tb, b)
+    assert_clean(ta)
