@@ -398,7 +398,7 @@ static void ide_sector_read(IDEState *s)
         ide_rw_error(s);
         return;
     }
-    buf = g_malloc(n * IDE_SECTOR_SIZE);
+    buf = g_malloc0(n * IDE_SECTOR_SIZE); /* what an ignored error leaves the guest */
     iov_init_buf(&qiov, buf, n * IDE_SECTOR_SIZE);
     ide_submit_read(s, (uint64_t)sector_num * IDE_SECTOR_SIZE, &qiov, buf, ide_sector_read_done);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <glib.h>
 #include "block/block-events.h"
+#include "block/error-policy.h"
 #include "ide-int.h"
 
 enum {
@@ -152,6 +153,29 @@ static void ide_atapi_io_error(IDEState *s, int ret)
     }
 }
 
+/*
+ * rerror for a failed CD read (no medium is not the medium's error: always reported):
+ * false when ignored, true when reported or kept by "stop" (busy, no interrupt) until
+ * `cont` runs retry again.
+ */
+static bool ide_atapi_read_error(IDEState *s, int ret, EndTransferFunc *retry)
+{
+    BlockErrorAction action =
+        ret == -ENOMEDIUM ? BLOCK_ERROR_ACTION_REPORT : blk_handle_error(s->blk, true, ret);
+
+    switch (action) {
+    case BLOCK_ERROR_ACTION_IGNORE:
+        return false;
+    case BLOCK_ERROR_ACTION_STOP:
+        s->status |= BUSY_STAT;
+        s->retry_fn = retry;
+        return true;
+    default:
+        ide_atapi_io_error(s, ret);
+        return true;
+    }
+}
+
 static void ide_atapi_cmd_check_status(IDEState *s)
 {
     s->error = MC_ERR | (SENSE_UNIT_ATTENTION << 4);
@@ -183,13 +207,14 @@ static void cd_data_to_raw(uint8_t *buf, int64_t lba)
 
 static void ide_atapi_cmd_reply_end(IDEState *s);
 
+static void cd_read_sector(IDEState *s);
+
 static void cd_read_sector_done(IDEState *s, int ret, void *buf)
 {
-    s->status &= ~BUSY_STAT;
-    if (ret < 0) {
-        ide_atapi_io_error(s, ret);
+    if (ret < 0 && ide_atapi_read_error(s, ret, cd_read_sector)) {
         return;
     }
+    s->status &= ~BUSY_STAT;
     memcpy(s->io_buffer + (s->cd_sector_size == 2352 ? 16 : 0), buf, ATAPI_SECTOR_SIZE);
     if (s->cd_sector_size == 2352) {
         cd_data_to_raw(s->io_buffer, s->lba);
@@ -201,7 +226,7 @@ static void cd_read_sector_done(IDEState *s, int ret, void *buf)
 
 static void cd_read_sector(IDEState *s)
 {
-    void *buf = g_malloc(ATAPI_SECTOR_SIZE);
+    void *buf = g_malloc0(ATAPI_SECTOR_SIZE); /* what an ignored error leaves the guest */
     IOVector qiov;
 
     iov_init_buf(&qiov, buf, ATAPI_SECTOR_SIZE);
@@ -285,11 +310,14 @@ static void ide_atapi_cmd_reply_end(IDEState *s)
 
 /* ---- DMA ---- */
 
+static void ide_atapi_dma_read_chunk(IDEState *s);
+
 static void ide_atapi_dma_done(IDEState *s, int ret, void *buf)
 {
-    if (ret < 0) {
-        ide_atapi_io_error(s, ret);
-        bmdma_set_inactive(&s->bus->bmdma, false);
+    if (ret < 0 && ide_atapi_read_error(s, ret, ide_atapi_dma_read_chunk)) {
+        if (!s->retry_fn) {
+            bmdma_set_inactive(&s->bus->bmdma, false);
+        }
         return;
     }
     memcpy(s->io_buffer + (s->cd_sector_size == 2352 ? 16 : 0), buf,
@@ -301,9 +329,7 @@ static void ide_atapi_dma_done(IDEState *s, int ret, void *buf)
 void ide_atapi_dma_cb(IDEState *s, int ret)
 {
     BMDMAState *bm = &s->bus->bmdma;
-    IOVector qiov;
     int n, moved;
-    void *buf;
 
     if (s->io_buffer_size > 0) {
         if (s->lba != -1) {
@@ -332,6 +358,16 @@ void ide_atapi_dma_cb(IDEState *s, int ret)
         bmdma_set_inactive(bm, false);
         return;
     }
+    ide_atapi_dma_read_chunk(s);
+}
+
+/* Read the next chunk of a DMA transfer (again, when a kept request is retried). */
+static void ide_atapi_dma_read_chunk(IDEState *s)
+{
+    IOVector qiov;
+    int n;
+    void *buf;
+
     s->io_buffer_index = 0;
     if (s->cd_sector_size == 2352) {
         n = 1;
@@ -340,7 +376,7 @@ void ide_atapi_dma_cb(IDEState *s, int ret)
         n = MIN(s->packet_transfer_size / ATAPI_SECTOR_SIZE, IDE_BUF_SECTORS / 4);
         s->io_buffer_size = n * ATAPI_SECTOR_SIZE;
     }
-    buf = g_malloc(n * ATAPI_SECTOR_SIZE);
+    buf = g_malloc0(n * ATAPI_SECTOR_SIZE);
     iov_init_buf(&qiov, buf, n * ATAPI_SECTOR_SIZE);
     ide_submit_read(s, (uint64_t)s->lba * ATAPI_SECTOR_SIZE, &qiov, buf, ide_atapi_dma_done);
 }

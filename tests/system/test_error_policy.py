@@ -205,6 +205,7 @@ BM = 0xc000
 PRD_ADDR, BUF_ADDR = 0x100000, 0x200000
 SECTOR = 512
 BSY, DRDY, DSC, DRQ, ERR = 0x80, 0x40, 0x10, 0x08, 0x01
+SEEK = DSC
 BM_ACTIVE, BM_INTR = 0x01, 0x04
 
 
@@ -392,3 +393,38 @@ def test_ide_dma_rerror_stop_then_cont_reads(tmp_path):
         assert ide_wait(qt, "the command") == DRDY | DSC
         assert qt.memread(BUF_ADDR, n * SECTOR) == \
             b"".join(sector_data(300 + i) for i in range(n))
+
+
+def atapi_packet(qt, packet):
+    qt.outb(0x1f6, 0xa0)
+    qt.outb(0x1f1, 0)                              # PIO
+    qt.outb(0x1f4, 0x00)
+    qt.outb(0x1f5, 0x08)                           # byte count limit 2048
+    qt.outb(0x1f7, 0xa0)                           # PACKET
+    ide_wait(qt, "the packet phase", lambda st: st & DRQ and not st & BSY)
+    for (w,) in struct.iter_unpack("<H", packet.ljust(12, b"\0")):
+        qt.outw(0x1f0, w)
+
+
+def test_atapi_pio_rerror_stop_then_cont_reads(tmp_path):
+    img = tmp_path / "cd.iso"
+    data = bytes([(i * 31) & 0xff for i in range(2048)])
+    with open(img, "wb") as f:
+        f.truncate(1 << 20)
+        f.seek(10 * 2048)
+        f.write(data)
+    drive = blkdebug(tmp_path, img, ['event = "read_aio"\nsector = "40"\nonce = "on"'])
+    qt, qmp = start(tmp_path, drive + ",media=cdrom,rerror=stop",
+                    "ide-cd,drive=d0,bus=ide.0,unit=0")
+    with qt, qmp:
+        for _ in range(2):                          # TEST UNIT READY: clear unit attention
+            atapi_packet(qt, b"\x00")
+            ide_wait(qt, "TEST UNIT READY")
+        atapi_packet(qt, struct.pack(">BBIBHB", 0x28, 0, 10, 0, 1, 0))   # READ(10)
+        assert_stopped(qmp, "read", False, "Input/output error")
+        assert ide_status(qt) & BSY
+        resume(qmp)
+        ide_wait(qt, "the data phase", lambda st: st & DRQ and not st & BSY)
+        got = b"".join(struct.pack("<H", qt.inw(0x1f0)) for _ in range(1024))
+        assert got == data
+        assert ide_wait(qt, "the command") & ~SEEK == DRDY
