@@ -93,6 +93,7 @@ def assert_stopped(qmp, operation, nospace, reason):
     assert qmp.command("query-status") == {"status": "io-error", "running": False,
                                            "singlestep": False}
     assert block_info(qmp)["io-status"] == ("nospace" if nospace else "failed")
+    assert f"I/O status:       {'nospace' if nospace else 'failed'}" in qmp.hmp("info block d0")
     assert "(io-error)" in qmp.hmp("info status")
 
 
@@ -428,3 +429,44 @@ def test_atapi_pio_rerror_stop_then_cont_reads(tmp_path):
         got = b"".join(struct.pack("<H", qt.inw(0x1f0)) for _ in range(1024))
         assert got == data
         assert ide_wait(qt, "the command") & ~SEEK == DRDY
+
+
+# ---- the test payload under KVM: real vCPUs stopped by the policy ----
+
+def test_payload_virtio_blk_enospc_stop_cont(make_vm, tmp_path):
+    """The payload writes 16 MiB eight deep onto a tmpfs with 6 MiB free: the VM stops
+    (io-error), the test frees the space, and after cont the payload's read-back (in the
+    guest) and the image (here) hold every byte it wrote."""
+    from test_payload import payload_args
+    from test_payload_virtio_blk import MIB, SECTOR, expected_sector
+
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        img = mnt / "disk.img"
+        make_image(img, 64 << 20)
+        filler = fill(mnt, leave=6 << 20)
+        sock = str(tmp_path / "qmp.sock")
+        args = payload_args(f"virtio_blk {MIB} 8") + [
+            "-drive", f"if=none,id=d0,file={img},format=raw,werror=stop",
+            "-device", "virtio-blk-pci,drive=d0,disable-legacy=on",
+            "-qmp", f"unix:{sock},server,nowait"]
+        vm = make_vm(args, debugcon=False)
+        qmp = QMP(sock)
+        qmp.connect(retry_for=10)
+        with qmp:
+            assert_stopped(qmp, "write", True, "No space left on device")
+            os.unlink(filler)
+            qmp.command("cont")
+            qmp.event_wait("RESUME")
+            assert vm.wait_exit(60) == 0
+        lines = vm.serial_text().replace("\r\n", "\n").splitlines()
+        assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
+        with open(img, "rb") as f:
+            for s in range(0, MIB * 2048, 97):
+                f.seek(s * SECTOR)
+                assert f.read(SECTOR) == expected_sector(s), f"sector {s}"
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
