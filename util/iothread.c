@@ -20,6 +20,7 @@ struct IOThread {
     unsigned depth; /* recursion of the holder */
     int stopping;   /* atomic */
     GPollFunc default_poll;
+    GQueue deferred; /* IOThreadCalls the thread made to itself: after this iteration */
 };
 
 #define IOTHREAD_POLL_US 32
@@ -97,6 +98,22 @@ static gint iothread_poll(GPollFD *fds, guint nfds, gint timeout)
     return ret;
 }
 
+typedef struct IOThreadCall {
+    IOThread *t;
+    void (*fn)(void *opaque);
+    void *opaque;
+} IOThreadCall;
+
+static void iothread_run_deferred(IOThread *t)
+{
+    IOThreadCall *c;
+
+    while ((c = g_queue_pop_head(&t->deferred))) {
+        c->fn(c->opaque);
+        g_free(c);
+    }
+}
+
 static gpointer iothread_run(gpointer opaque)
 {
     IOThread *t = opaque;
@@ -105,8 +122,10 @@ static gpointer iothread_run(gpointer opaque)
     g_main_context_push_thread_default(t->ctx);
     iothread_lock(t);
     while (!g_atomic_int_get(&t->stopping)) {
-        g_main_context_iteration(t->ctx, TRUE);
+        g_main_context_iteration(t->ctx, g_queue_is_empty(&t->deferred));
+        iothread_run_deferred(t);
     }
+    iothread_run_deferred(t);
     iothread_unlock(t);
     g_main_context_pop_thread_default(t->ctx);
     current = NULL;
@@ -151,12 +170,6 @@ IOThread *iothread_create(const char *id, Error **errp)
     return t;
 }
 
-typedef struct IOThreadCall {
-    IOThread *t;
-    void (*fn)(void *opaque);
-    void *opaque;
-} IOThreadCall;
-
 static gboolean iothread_call_cb(gpointer data)
 {
     IOThreadCall *c = data;
@@ -171,9 +184,16 @@ static gboolean iothread_call_cb(gpointer data)
 void iothread_call(IOThread *t, void (*fn)(void *opaque), void *opaque)
 {
     IOThreadCall *c = g_new(IOThreadCall, 1);
-    GSource *src = g_idle_source_new();
+    GSource *src;
 
     *c = (IOThreadCall){t, fn, opaque};
+    if (current == t) {
+        /* From the thread itself (a completion's batched notification): no source, it
+         * runs once this loop iteration has dispatched everything that was ready. */
+        g_queue_push_tail(&t->deferred, c);
+        return;
+    }
+    src = g_idle_source_new();
     g_source_set_priority(src, G_PRIORITY_DEFAULT);
     g_source_set_callback(src, iothread_call_cb, c, NULL);
     g_source_attach(src, t->ctx);
