@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Boot-time benchmark, minivmm and Debian's QEMU side by side on this host, alternating runs:
   - SeaBIOS: process start -> 'No bootable device.' on its debug port, and peak RSS (VmHWM);
+  - SeaBIOS boot: process start -> the marker a boot sector prints on the debug port after
+    SeaBIOS loaded it from a virtio-blk disk (-drive if=virtio; the sector is built here);
   - payload: process start -> the test payload's READY line on COM1 (tests/guest/payload.bin
     as -bios: no firmware; READY is its first act in CPL3), and VmHWM at that point.
 Prints medians and the minivmm/QEMU ratio (lower is better for both measures)."""
@@ -14,11 +16,33 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIOS = "/usr/share/seabios/bios.bin"
 PAYLOAD = os.path.join(ROOT, "tests", "guest", "payload.bin")
-MARKS = {"seabios": b"No bootable device", "payload": b"READY"}
+MARKS = {"seabios": b"No bootable device", "seabios-boot": b"BOOTMARK", "payload": b"READY"}
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+KINDS = os.environ.get("BENCH_KINDS", "seabios,seabios-boot,payload").split(",")
 
 
-def cmd_for(vmm, kind, log):
+def boot_sector():
+    """Real-mode code: mov dx,0x402, then mov al,CH; out dx,al per character, cli; hlt."""
+    code = bytearray(b"\xba\x02\x04")
+    for ch in b"BOOTMARK\n":
+        code += bytes([0xb0, ch, 0xee])
+    code += b"\xfa\xf4\xeb\xfd"
+    sector = code + bytes(510 - len(code)) + b"\x55\xaa"
+    return bytes(sector)
+
+
+def disk_image(d):
+    path = os.path.join(d, "boot.raw")
+    with open(path, "wb") as f:
+        f.write(boot_sector())
+        f.truncate(1 << 20)
+    return path
+
+
+def cmd_for(vmm, kind, log, d):
+    disk = []
+    if kind == "seabios-boot":
+        disk = ["-drive", "if=virtio,format=raw,file=" + disk_image(d)]
     if kind == "payload":
         guest = ["-bios", PAYLOAD, "-fw_cfg", "name=opt/minivmm/args,string=wait 5000",
                  "-serial", "file:" + log]
@@ -28,9 +52,9 @@ def cmd_for(vmm, kind, log):
         guest = ["-bios", BIOS, "-chardev", "file,id=d,path=" + log,
                  "-device", "isa-debugcon,iobase=0x402,chardev=d"]
     if vmm == "minivmm":
-        return [os.path.join(ROOT, "minivmm"), "-m", "128", "-nodefaults"] + guest
+        return [os.path.join(ROOT, "minivmm"), "-m", "128", "-nodefaults"] + guest + disk
     return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc", "-m", "128",
-            "-nodefaults", "-display", "none"] + guest
+            "-nodefaults", "-display", "none"] + guest + disk
 
 
 def vm_hwm_kib(pid):
@@ -44,8 +68,9 @@ def vm_hwm_kib(pid):
 def one_run(vmm, kind):
     with tempfile.TemporaryDirectory() as d:
         log = os.path.join(d, "guest.log")
+        cmd = cmd_for(vmm, kind, log, d)
         start = time.monotonic()
-        p = subprocess.Popen(cmd_for(vmm, kind, log), stdout=subprocess.DEVNULL,
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         try:
             while time.monotonic() - start < 60:
@@ -60,6 +85,7 @@ def one_run(vmm, kind):
 
 
 TITLES = {"seabios": "SeaBIOS POST to 'No bootable device'",
+          "seabios-boot": "SeaBIOS to a virtio-blk boot sector's marker",
           "payload": "test payload (-bios payload.bin) to READY in CPL3"}
 
 
@@ -75,7 +101,7 @@ def report(kind, results):
 
 
 def main():
-    for kind in ("seabios", "payload"):
+    for kind in KINDS:
         results = {"minivmm": [], "qemu": []}
         for _ in range(RUNS):
             for vmm in results:
