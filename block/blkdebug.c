@@ -25,18 +25,20 @@ typedef enum BlkdebugEvent { EV_READ, EV_WRITE, EV_FLUSH } BlkdebugEvent;
 
 typedef struct InjectRule {
     BlkdebugEvent event;
-    int error;        /* positive errno */
-    int64_t sector;   /* -1: any */
+    int error;      /* positive errno */
+    int64_t sector; /* -1: any */
     bool once;
 } InjectRule;
 
 typedef struct BDRVBlkdebugState {
-    GMutex lock;      /* rules: requests run in several worker threads */
-    GList *rules;     /* InjectRule, in file order */
+    GMutex lock;  /* rules: requests run in several worker threads */
+    GList *rules; /* InjectRule, in file order */
 } BDRVBlkdebugState;
 
 static const char *const event_names[] = {
-    [EV_READ] = "read_aio", [EV_WRITE] = "write_aio", [EV_FLUSH] = "flush_to_disk",
+    [EV_READ] = "read_aio",
+    [EV_WRITE] = "write_aio",
+    [EV_FLUSH] = "flush_to_disk",
 };
 
 /* One "key = value" line of a rule; false with errp for what this driver cannot do. */
@@ -163,8 +165,7 @@ static void blkdebug_close(BlockDriverState *bs)
 }
 
 /* The errno (negative) of the first rule matching the request, or 0. */
-static int blkdebug_inject(BlockDriverState *bs, BlkdebugEvent ev, uint64_t offset,
-                           uint64_t bytes)
+static int blkdebug_inject(BlockDriverState *bs, BlkdebugEvent ev, uint64_t offset, uint64_t bytes)
 {
     BDRVBlkdebugState *s = bs->opaque;
     int ret = 0;
@@ -188,24 +189,23 @@ static int blkdebug_inject(BlockDriverState *bs, BlkdebugEvent ev, uint64_t offs
     return ret;
 }
 
-static int blkdebug_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                           IOVector *qiov, int flags)
+static int blkdebug_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                           int flags)
 {
     int ret = blkdebug_inject(bs, EV_READ, offset, bytes);
 
     return ret ? ret : bdrv_preadv(bs->file, offset, qiov, flags);
 }
 
-static int blkdebug_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                            IOVector *qiov, int flags)
+static int blkdebug_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                            int flags)
 {
     int ret = blkdebug_inject(bs, EV_WRITE, offset, bytes);
 
     return ret ? ret : bdrv_pwritev(bs->file, offset, qiov, flags);
 }
 
-static int blkdebug_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                                  int flags)
+static int blkdebug_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     int ret = blkdebug_inject(bs, EV_WRITE, offset, bytes);
 

@@ -463,8 +463,7 @@ static void ide_dma_done(IDEState *s, int ret, void *buf)
     BMDMAState *bm = &s->bus->bmdma;
     bool more = s->io_buffer_size > s->nsector * IDE_SECTOR_SIZE;
 
-    if (ret < 0 &&
-        ide_handle_rw_error(s, ret, s->dma_cmd == IDE_DMA_READ, true, ide_dma_restart)) {
+    if (ret < 0 && ide_handle_rw_error(s, ret, s->dma_cmd == IDE_DMA_READ, true, ide_dma_restart)) {
         return;
     }
     ide_set_sector(s, ide_get_sector(s) + s->nsector);
