@@ -86,8 +86,25 @@ bool bdrv_can_snapshot(BlockDriverState *bs)
 
 int bdrv_snapshot_create(BlockDriverState *bs, const char *name, Error **errp)
 {
-    return snapshot_op(bs, name, BLOCK_OP_TYPE_INTERNAL_SNAPSHOT,
-                       bs->drv ? bs->drv->snapshot_create : NULL, errp);
+    return bdrv_snapshot_create_vm(bs, name, 0, errp);
+}
+
+int bdrv_snapshot_create_vm(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec,
+                            Error **errp)
+{
+    int ret = image_op_check(bs, bs->drv && bs->drv->snapshot_create, true, errp);
+
+    if (ret < 0) {
+        return ret;
+    }
+    if (bdrv_op_is_blocked(bs, BLOCK_OP_TYPE_INTERNAL_SNAPSHOT, errp)) {
+        return -EBUSY;
+    }
+    bdrv_drained_begin(bs);
+    ret = bs->drv->snapshot_create(bs, name, vm_clock_nsec, errp);
+    bdrv_refresh_total_bytes(bs);
+    bdrv_drained_end(bs);
+    return ret;
 }
 
 int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp)

@@ -305,7 +305,7 @@ static char *next_id(BDRVQcow2State *s)
     return g_strdup_printf("%" PRIu64, max + 1);
 }
 
-static int create_locked(BlockDriverState *bs, const char *name)
+static int create_locked(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t l1_bytes = (uint64_t)s->l1_size * 8;
@@ -338,7 +338,8 @@ static int create_locked(BlockDriverState *bs, const char *name)
     sn = &all[s->nb_snapshots];
     *sn = (Qcow2Snapshot){ .l1_offset = l1_off, .l1_size = s->l1_size, .id = next_id(s),
                            .name = g_strdup(name), .date_sec = now / G_USEC_PER_SEC,
-                           .date_nsec = now % G_USEC_PER_SEC * 1000, .disk_size = s->h.size,
+                           .date_nsec = now % G_USEC_PER_SEC * 1000,
+                           .vm_clock_nsec = vm_clock_nsec, .disk_size = s->h.size,
                            .icount = 0, .extra_len = SN_EXTRA_LEN };
     sn->extra = g_malloc0(SN_EXTRA_LEN);
     st(sn->extra + 8, s->h.size, 8);
@@ -356,13 +357,14 @@ static int create_locked(BlockDriverState *bs, const char *name)
     return qcow2_flush_metadata(bs);
 }
 
-int qcow2_snapshot_create(BlockDriverState *bs, const char *name, Error **errp)
+int qcow2_snapshot_create(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec,
+                          Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
     g_mutex_lock(&s->lock);
-    ret = s->writable ? create_locked(bs, name) : -EACCES;
+    ret = s->writable ? create_locked(bs, name, vm_clock_nsec) : -EACCES;
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not create snapshot '%s'", name);

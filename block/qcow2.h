@@ -183,7 +183,8 @@ int qcow2_read_snapshots(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
 void qcow2_free_snapshots(BDRVQcow2State *s);
 /* Index of the snapshot whose id or (else) name is name, or -1. */
 int qcow2_find_snapshot(BDRVQcow2State *s, const char *name);
-int qcow2_snapshot_create(BlockDriverState *bs, const char *name, Error **errp);
+int qcow2_snapshot_create(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec,
+                          Error **errp);
 int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);

@@ -19,6 +19,7 @@
 #include "block/snapshot-external.h"
 #include "blockdev/transaction.h"
 #include "monitor/command.h"
+#include "util/main-loop.h"
 
 #define STR_OR_NULL(s) ((s) ? (s) : "(null)")
 
@@ -332,7 +333,7 @@ static void internal_snapshot_prepare(BlkActionState *common, Error **errp)
     if (!bs) {
         return;
     }
-    ret = bdrv_snapshot_create(bs, name, &err);
+    ret = bdrv_snapshot_create_vm(bs, name, clock_get_ns(CLOCK_VIRTUAL), &err);
     error_free(err);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to create snapshot '%s' on device '%s'", name,

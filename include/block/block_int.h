@@ -125,7 +125,8 @@ struct BlockDriver {
     int (*create)(const char *filename, JsonObject *opts, Error **errp);
     int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                  void (*report)(const char *msg));
-    int (*snapshot_create)(BlockDriverState *bs, const char *name, Error **errp);
+    int (*snapshot_create)(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec,
+                           Error **errp);
     int (*snapshot_goto)(BlockDriverState *bs, const char *name, Error **errp);
     int (*snapshot_delete)(BlockDriverState *bs, const char *name, Error **errp);
     int (*snapshot_list)(BlockDriverState *bs, BlockSnapshotInfo **list);

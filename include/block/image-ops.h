@@ -79,6 +79,9 @@ bool bdrv_can_snapshot(BlockDriverState *bs);
 /* name is an id or a tag. Errors: QEMU's texts; -ENOTSUP "Operation not supported" for
  * formats without internal snapshots. */
 int bdrv_snapshot_create(BlockDriverState *bs, const char *name, Error **errp);
+/* The same, recording the guest's virtual clock (the monitor's snapshots, as QEMU). */
+int bdrv_snapshot_create_vm(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec,
+                            Error **errp);
 int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp);
 int bdrv_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
 /* The snapshots in table order: their number (and a new array in *list), or -errno. */

@@ -443,3 +443,21 @@ def test_snapshot_of_busy_drive(make_vm, tmp_path, vmm):
     assert got[0] == "GenericError" and (got[1] == busy or not qemu22(vm))
     assert not (tmp_path / "o.qcow2").exists()
     assert qmp.command("query-block")[0]["inserted"]["file"] == str(img)
+
+
+def test_internal_snapshot_records_guest_clock(tmp_path, vmm):
+    """vm-clock-sec/nsec are the guest's virtual clock when the snapshot was taken."""
+    if vmm != "minivmm":
+        pytest.skip("the virtual clock only moves on clock_step under the qtest accelerator")
+    img = new_qcow2(tmp_path / "d.qcow2")
+    qt, qmp, d = start_guest(tmp_path, vmm, img)
+    with qt, qmp:
+        qt.ok("clock_step 3500000000")
+        now = int(qt.ok("clock_step 0").split()[0])
+        qmp.command("blockdev-snapshot-internal-sync", {"device": "d0", "name": "s"})
+        snap = qmp.command("query-block")[0]["inserted"]["image"]["snapshots"][0]
+        assert snap["vm-clock-sec"] * 10**9 + snap["vm-clock-nsec"] == now
+        assert "00:00:03.500" in qmp.hmp("info snapshots")
+        qmp.command("quit")
+        qt.proc.wait(timeout=10)
+    assert "00:00:03.500" in qemu_img("snapshot", "-l", img)
