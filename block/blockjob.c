@@ -44,6 +44,18 @@ BlockJob *block_job_find(const char *device)
     return blk ? block_job_of_blk(blk) : NULL;
 }
 
+static BlockJob *block_job_by_id(uint64_t id)
+{
+    for (GSList *l = jobs; l; l = l->next) {
+        BlockJob *job = l->data;
+
+        if (job->id == id) {
+            return job;
+        }
+    }
+    return NULL;
+}
+
 static void block_job_timer_cb(void *opaque)
 {
     BlockJob *job = opaque;
@@ -147,18 +159,6 @@ static void block_job_completed(BlockJob *job)
         monitor_event("BLOCK_JOB_COMPLETED", data);
     }
     block_job_free(job);
-}
-
-static BlockJob *block_job_by_id(uint64_t id)
-{
-    for (GSList *l = jobs; l; l = l->next) {
-        BlockJob *job = l->data;
-
-        if (job->id == id) {
-            return job;
-        }
-    }
-    return NULL;
 }
 
 /* Main loop: the thread has returned (unless block_job_cancel_sync already finished the job,
@@ -307,13 +307,20 @@ bool block_job_pause_point(BlockJob *job)
     return go;
 }
 
-/* Main loop: arm the timer for a sleeping job thread. */
+/* Main loop: arm the timer for a sleeping job thread, or wake it if the clock has already
+ * passed its deadline (the virtual clock may have been stepped since it went to sleep). */
 static void block_job_arm_timer(void *opaque)
 {
-    BlockJob *job = opaque;
+    BlockJob *job = block_job_by_id(GPOINTER_TO_SIZE(opaque));
 
+    if (!job) {
+        return; /* finished by block_job_cancel_sync meanwhile */
+    }
     g_mutex_lock(&job->lock);
-    if (job->sleeping) {
+    if (job->sleeping && clock_get_ns(job->clock) >= job->sleep_until_ns) {
+        job->sleeping = false;
+        g_cond_broadcast(&job->cond);
+    } else if (job->sleeping) {
         timer_mod(job->timer, job->sleep_until_ns);
     }
     g_mutex_unlock(&job->lock);
@@ -337,7 +344,7 @@ bool block_job_rate_wait(BlockJob *job, uint64_t n)
         job->sleeping = true;
         job->sleep_until_ns = now + delay;
         job->busy = false;
-        main_loop_call(block_job_arm_timer, job);
+        main_loop_call(block_job_arm_timer, GSIZE_TO_POINTER(job->id));
         while (job->sleeping && !job->cancelled) {
             g_cond_wait(&job->cond, &job->lock);
         }

@@ -142,17 +142,32 @@ static void mirror_update_progress(MirrorJob *m, uint64_t copied)
     g_mutex_unlock(&job->lock);
 }
 
+/* The longest run to copy at once: the buffer, or 100 ms worth at the current speed (at
+ * least a granule), so that a rate limit holds over short intervals too. */
+static uint64_t mirror_chunk(MirrorJob *m)
+{
+    uint64_t g = m->p.granularity, speed;
+
+    g_mutex_lock(&m->common.lock);
+    speed = m->common.speed;
+    g_mutex_unlock(&m->common.lock);
+    if (speed == 0) {
+        return m->chunk;
+    }
+    return MIN(m->chunk, MAX(g, speed / 10 / g * g));
+}
+
 /* Copy the next dirty run after *cursor. 1: copied; 0: nothing dirty; < 0: end the job. */
 static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
 {
-    uint64_t start, bytes;
+    uint64_t start, bytes, chunk = mirror_chunk(m);
     bool is_read;
     int ret;
 
-    bytes = bdrv_dirty_bitmap_next(m->bitmap, *cursor, m->chunk, &start, false);
+    bytes = bdrv_dirty_bitmap_next(m->bitmap, *cursor, chunk, &start, false);
     if (bytes == 0 && *cursor > 0) {
         *cursor = 0;
-        bytes = bdrv_dirty_bitmap_next(m->bitmap, 0, m->chunk, &start, false);
+        bytes = bdrv_dirty_bitmap_next(m->bitmap, 0, chunk, &start, false);
     }
     if (bytes == 0) {
         return 0;
@@ -161,7 +176,7 @@ static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
         return -ECANCELED;
     }
     g_mutex_lock(&m->copy_lock);
-    bytes = bdrv_dirty_bitmap_next(m->bitmap, start, m->chunk, &start, true);
+    bytes = bdrv_dirty_bitmap_next(m->bitmap, start, chunk, &start, true);
     ret = bytes ? mirror_copy(m, start, bytes, &is_read) : 0;
     g_mutex_unlock(&m->copy_lock);
     *cursor = start + bytes;
