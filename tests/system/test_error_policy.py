@@ -474,3 +474,35 @@ def test_payload_virtio_blk_enospc_stop_cont(make_vm, tmp_path, iothread):
                 assert f.read(SECTOR) == expected_sector(s), f"sector {s}"
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_ide_flush_werror_stop_then_cont(tmp_path):
+    img = tmp_path / "disk.img"
+    make_image(img)
+    drive = blkdebug(tmp_path, img, ['event = "flush_to_disk"\nerrno = "5"\nonce = "on"'])
+    qt, qmp = start(tmp_path, drive + ",werror=stop", "ide-hd,drive=d0,bus=ide.0,unit=0")
+    with qt, qmp:
+        qt.outb(0x1f6, 0xe0)
+        qt.outb(0x1f7, 0xe7)                       # FLUSH CACHE
+        assert_stopped(qmp, "write", False, "Input/output error")
+        assert ide_status(qt) & BSY
+        resume(qmp)
+        assert ide_wait(qt, "the flush") == DRDY | DSC
+
+
+def test_virtio_default_werror_reports_eio(tmp_path):
+    """werror=enospc (the default) stops only for ENOSPC: an EIO is reported."""
+    img = tmp_path / "disk.img"
+    make_image(img)
+    drive = blkdebug(tmp_path, img, ['event = "write_aio"\nerrno = "5"'])
+    qt, qmp = start(tmp_path, drive, f"virtio-blk-pci,drive=d0,addr={VIRTIO_DEVFN >> 3:#x}")
+    with qt, qmp:
+        d = VirtioWriter(qt)
+        d.start()
+        wait_for(lambda: d.done() == DEPTH, "the failed writes")
+        assert d.statuses() == [S_IOERR] * DEPTH
+        ev = qmp.event_wait("BLOCK_IO_ERROR")
+        assert ev["data"] == {"device": "d0", "operation": "write", "action": "report",
+                              "nospace": False, "reason": "Input/output error"}
+        assert block_info(qmp)["io-status"] == "ok"
+        assert qmp.command("query-status")["status"] == "running"
