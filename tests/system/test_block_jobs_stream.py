@@ -143,3 +143,46 @@ def test_hmp_block_stream(make_vm, tmp_path):
     quit_vm(vm, qmp)
     assert backing_of(top) == str(base)
     assert_same(top, expect)
+
+
+def test_job_blocks_other_operations(make_vm, tmp_path):
+    """While a job runs, resize, eject, change, drive_del, snapshots and other jobs on its
+    drive fail with 2.2's op-blocker texts; after it ends they work again."""
+    base, mid, top = chain3(tmp_path, size=64 * MiB)
+    vm, qmp = vm_with_drive(make_vm, tmp_path, top)
+    qmp.command("block-stream", device="drive0", speed=1)
+    busy = "Device 'drive0' is busy: block device is in use by block job: stream"
+    assert err(qmp, "block_resize", device="drive0", size=128 * MiB) == (
+        "GenericError", "Device 'drive0' is in use")
+    assert err(qmp, "eject", device="drive0") == ("GenericError", busy)
+    assert err(qmp, "blockdev-snapshot-sync", device="drive0",
+               **{"snapshot-file": str(tmp_path / "s.qcow2")}) == ("GenericError", busy)
+    r = qmp.cmd("blockdev-snapshot-internal-sync", {"device": "drive0", "name": "s"})
+    assert r["error"]["desc"] == busy
+    assert err(qmp, "drive-backup", device="drive0", target=str(tmp_path / "b.qcow2"),
+               sync="full") == ("GenericError", busy)
+    assert err(qmp, "block-commit", device="drive0") == ("GenericError", busy)
+    assert qmp.hmp("drive_del drive0") == busy + "\r\n"
+    qmp.command("block-job-set-speed", device="drive0", speed=0)
+    qmp.event_wait("BLOCK_JOB_COMPLETED")
+    qmp.command("block_resize", device="drive0", size=128 * MiB)
+    quit_vm(vm, qmp)
+
+
+def test_job_survives_stop_cont_and_quit(make_vm, tmp_path):
+    base, mid, top = chain3(tmp_path, size=64 * MiB)
+    expect = snapshot_raw(top, tmp_path / "expect.raw")
+    vm, qmp = vm_with_drive(make_vm, tmp_path, top)
+    qmp.command("block-stream", device="drive0", speed=1)
+    qmp.command("stop")
+    qmp.command("cont")
+    assert qmp.command("query-block-jobs")[0]["type"] == "stream"
+    qmp.command("block-job-set-speed", device="drive0", speed=0)
+    qmp.event_wait("BLOCK_JOB_COMPLETED")
+    # quit while a job runs: the process ends cleanly and the images stay consistent
+    qmp.command("drive-mirror", device="drive0", target=str(tmp_path / "m.qcow2"),
+                sync="full", speed=1)
+    qmp.cmd("quit")
+    assert vm.wait_exit(30) == 0
+    assert_clean(top)
+    assert_same(top, expect)
