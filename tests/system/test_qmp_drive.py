@@ -333,3 +333,24 @@ def test_hmp_qemu_io(make_vm, tmp_path, vmm):
     assert "wrote 8192/8192 bytes at offset 4096" in out
     assert "read 8192/8192 bytes at offset 4096" in out
     assert "read 8192/8192" in qemu_io("-f", "raw", "-c", "read -P 0xab 4k 8k", img)
+
+
+def ide_identify_sectors(qt):
+    """IDENTIFY DEVICE on ide0's master; its LBA28 sector count (words 60-61)."""
+    qt.outb(0x1f6, 0xa0)
+    qt.outb(0x1f7, 0xec)
+    for _ in range(1000):
+        if qt.inb(0x1f7) & 0x88 == 0x08:
+            break
+        time.sleep(0.001)
+    words = [qt.inw(0x1f0) for _ in range(256)]
+    return words[60] | words[61] << 16
+
+
+def test_block_resize_seen_by_ide_guest(minivmm_only, tmp_path):
+    img = raw_image(tmp_path / "d.raw", 1 << 20)
+    qt, qmp = qtest_with_qmp(tmp_path, ["-drive", f"file={img},if=ide,id=hd0,format=raw"])
+    with qt:
+        assert ide_identify_sectors(qt) == 2048
+        qmp.command("block_resize", {"device": "hd0", "size": 4 << 20})
+        assert ide_identify_sectors(qt) == 8192
