@@ -95,3 +95,27 @@ def test_commit_errors(make_vm, tmp_path):
     assert ins["backing_file"] == str(mid) and ins["backing_file_depth"] == 2
     quit_vm(vm, qmp)
     assert backing_of(top) == str(mid)
+
+
+def test_commit_intermediate_with_guest_writes(tmp_path):
+    """The guest writes the active layer while mid is committed into base."""
+    base, mid, top = chain3(tmp_path, size=16 * MiB)
+    qemu_io(mid, "write -P 0x55 4M 8M")
+    expect = snapshot_raw(top, tmp_path / "expect.raw")
+    g = GuestVM(tmp_path, top)
+    g.qmp.command("block-commit", device="drive0", top=str(mid), base=str(base),
+                  speed=8 * MiB)
+    for _ in range(10):
+        g.qt.ok("clock_step 100000000")
+        g.write_burst(10)
+    g.qmp.command("block-job-set-speed", device="drive0", speed=0)
+    ev = g.qmp.event_wait("BLOCK_JOB_COMPLETED")
+    assert "error" not in ev["data"]
+    g.write_burst(10)
+    g.quiesce()
+    g.quit()
+    g.expect_writes(expect)
+    assert backing_of(top) == str(base)
+    assert_clean(top)
+    assert_clean(base)
+    assert_same(top, expect)

@@ -186,3 +186,28 @@ def test_job_survives_stop_cont_and_quit(make_vm, tmp_path):
     assert vm.wait_exit(30) == 0
     assert_clean(top)
     assert_same(top, expect)
+
+
+def test_stream_with_guest_writes(tmp_path):
+    """The guest writes into the top image while the stream copies the backing data up:
+    the guest's data wins wherever it wrote, the rest is the chain's old content."""
+    from jobs_lib import GuestVM, create, qemu_io
+    base = create(tmp_path / "base.qcow2", 16 * MiB)
+    qemu_io(base, "write -P 0x81 0 16M")
+    top = create(tmp_path / "top.qcow2", backing=base)
+    expect = snapshot_raw(top, tmp_path / "expect.raw")
+    g = GuestVM(tmp_path, top)
+    g.qmp.command("block-stream", device="drive0", speed=4 * MiB)
+    for _ in range(20):
+        g.qt.ok("clock_step 100000000")
+        g.write_burst(10)
+    g.qmp.command("block-job-set-speed", device="drive0", speed=0)
+    g.write_burst(20)
+    ev = g.qmp.event_wait("BLOCK_JOB_COMPLETED")
+    assert "error" not in ev["data"]
+    g.quiesce()
+    g.quit()
+    g.expect_writes(expect)
+    assert backing_of(top) is None
+    assert_clean(top)
+    assert_same(top, expect)
