@@ -435,3 +435,32 @@ def test_bench_qcow2_concurrent_writes(tmp_path, size, step):
                 img)
     res = ok(run([IMG, "bench", "-f", "qcow2", "-d", "32", "-s", size, "-c", "1000", img]))
     assert "Run completed" in res.stdout
+
+
+def test_convert_progress_on_a_terminal(tmp_path):
+    """On a terminal convert shows its progress without -p (the issue asks for it; qemu-img
+    needs -p); -q silences it."""
+    import pty
+    src, dst = tmp_path / "s.raw", tmp_path / "d.qcow2"
+    with open(src, "wb") as f:
+        f.write(os.urandom(4 * MiB))
+
+    def on_tty(*args):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(IMG, [IMG, "convert", "-O", "qcow2", *args, str(src), str(dst)])
+        out = b""
+        while True:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        return out.decode()
+
+    assert "(100.00/100%)" in on_tty()
+    assert on_tty("-q") == ""

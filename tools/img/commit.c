@@ -143,13 +143,13 @@ static int do_commit(CommitArgs *a, BlockBackend *blk, int flags)
         error_free(err);
         return 1;
     }
-    img_progress_init(a->progress);
+    img_progress_init(a->progress, 1.0);
     ret = copy_to_base(blk, base_ro, base);
     bdrv_unref(base);
     if (ret >= 0 && !a->drop) {
         ret = bdrv_make_empty(top, &err);
     }
-    img_progress_end();
+    img_progress_end(true);
     if (ret < 0) {
         error_report("%s", err ? error_get_pretty(err) : g_strerror(-ret));
         error_free(err);

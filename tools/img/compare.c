@@ -32,21 +32,8 @@ typedef struct Compare {
     CompareImage img[2];
     bool quiet, strict, progress;
     const char *cache;
-    float current, last_print;
     uint64_t progress_base;
 } Compare;
-
-static void compare_progress(Compare *c, float delta)
-{
-    float current = MIN(c->current + delta, 100);
-
-    c->current = current;
-    if (c->progress && (current > c->last_print + 2.0 || current == 100 || current == 0)) {
-        c->last_print = current;
-        printf("    (%3.2f/100%%)\r", current);
-        fflush(stdout);
-    }
-}
 
 static void compare_say(Compare *c, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 static void compare_say(Compare *c, const char *fmt, ...)
@@ -196,7 +183,7 @@ static int compare_tail(Compare *c, uint64_t offset)
             }
         }
         offset += chunk;
-        compare_progress(c, (float)chunk / c->progress_base * 100);
+        img_progress_add((float)chunk / c->progress_base * 100);
     }
     return 0;
 }
@@ -207,7 +194,7 @@ static int compare_images(Compare *c)
     int ret;
 
     c->progress_base = MAX(MAX(c->img[0].size, c->img[1].size), 1);
-    compare_progress(c, 0);
+    img_progress_init(c->progress, 2.0);
     if (c->strict && c->img[0].size != c->img[1].size) {
         compare_say(c, "Strict mode: Image size mismatch!\n");
         return 1;
@@ -217,7 +204,7 @@ static int compare_images(Compare *c)
             return ret;
         }
         offset += chunk;
-        compare_progress(c, (float)chunk / c->progress_base * 100);
+        img_progress_add((float)chunk / c->progress_base * 100);
     }
     if (c->img[0].size != c->img[1].size && (ret = compare_tail(c, offset))) {
         return ret;
@@ -314,8 +301,6 @@ int img_compare(int argc, char **argv)
         }
         g_free(c.img[i].buf);
     }
-    if (c.progress) {
-        printf("\n");
-    }
+    img_progress_end(false);
     return ret;
 }

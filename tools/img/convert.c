@@ -48,10 +48,9 @@ typedef struct ConvertState {
     int in_flight;
     int ret;
     GSList *free_bufs;        /* chunk buffers of finished jobs */
-    /* progress: bytes to copy and copied */
+    /* progress (-p or a terminal): bytes to copy and copied */
     bool progress;
     uint64_t to_copy, copied;
-    float last_print, current;
 } ConvertState;
 
 typedef struct ConvertJob {
@@ -63,22 +62,6 @@ typedef struct ConvertJob {
     IOVector wqiov;         /* the run being written */
     bool writing;
 } ConvertJob;
-
-/* ---- progress, as qemu-img's "    (NN.NN/100%)\r" with 1% steps ---- */
-
-static void convert_progress(ConvertState *s, float current)
-{
-    if (!s->progress) {
-        return;
-    }
-    current = MIN(current, 100);
-    s->current = current;
-    if (current > s->last_print + 1.0 || current == 100 || current == 0) {
-        s->last_print = current;
-        printf("    (%3.2f/100%%)\r", current);
-        fflush(stdout);
-    }
-}
 
 /* ---- where the bytes come from ---- */
 
@@ -264,7 +247,7 @@ static void convert_write_next(ConvertJob *j)
     }
     s->copied += j->bytes;
     if (s->to_copy) {
-        convert_progress(s, 100.0 * s->copied / s->to_copy);
+        img_progress_update(s->copied, s->to_copy);
     }
     convert_job_free(j);
 }
@@ -464,9 +447,7 @@ static void convert_parse(ConvertOptions *o, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:WS:m:", lopt, NULL)) != -1) {
         convert_opt(o, c, optarg, argv);
     }
-    if (o->quiet) {
-        o->progress = false;
-    }
+    o->progress = img_progress_default(o->progress, o->quiet);
 }
 
 /* ---- set-up ---- */
@@ -655,14 +636,9 @@ static int convert_run_all(ConvertState *s, ConvertOptions *o, char **files, int
                                          o->min_sparse,
                         .min_sparse = o->min_sparse, .cluster_size = s->cluster_size,
                         .num_req = o->num_req, .progress = o->progress};
-    convert_progress(s, 0);
+    img_progress_init(s->progress, 1.0);
     ret = convert_copy(s);
-    if (!ret) {
-        convert_progress(s, 100);
-    }
-    if (s->progress) {
-        printf("\n");
-    }
+    img_progress_end(!ret);
     return ret < 0 ? 1 : 0;
 }
 

@@ -58,9 +58,15 @@ void img_snapshot_dump(JsonObject *sn);
 char *img_size_to_str(uint64_t val);
 
 /* img-progress.c: qemu-img's "    (P/100%)\r" lines for -p (nothing when not enabled). */
-void img_progress_init(bool enabled);
+/* Progress lines ("    (P/100%)\r"), see img-progress.c. */
+void img_progress_init(bool enabled, float min_step);
+void img_progress_set(float pct);
+void img_progress_add(float delta);
 void img_progress_update(uint64_t done, uint64_t total);
-void img_progress_end(void);
+/* Print 100 % first when done; always end the line. */
+void img_progress_end(bool done);
+/* -p asked for it, or stdout is a terminal; never with -q. */
+bool img_progress_default(bool requested, bool quiet);
 /* commit.c: the node of bs's backing chain (below bs) that is the image name, or NULL. */
 BlockDriverState *img_find_backing_image(BlockDriverState *bs, const char *name);
 

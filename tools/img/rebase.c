@@ -176,9 +176,9 @@ static int do_rebase(RebaseArgs *a, BlockBackend *blk, int src_flags)
         ret = 1;
     }
     if (!ret && !a->unsafe) {
-        img_progress_init(a->progress);
+        img_progress_init(a->progress, 1.0);
         ret = copy_differences(blk, bdrv_backing_child(bs), new);
-        img_progress_end();
+        img_progress_end(true);
         if (ret < 0) {
             error_report("Error while rebasing the image: %s", g_strerror(-ret));
         }
