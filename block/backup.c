@@ -113,9 +113,11 @@ static int backup_step(BackupJob *b, uint64_t offset, uint64_t end, void *buf)
         if (!block_job_rate_wait(&b->common, end - offset)) {
             return -ECANCELED;
         }
+        block_job_io_begin(b->source);
         g_mutex_lock(&b->copy_lock);
         ret = backup_copy_locked(b, offset, end, buf, &is_read);
         g_mutex_unlock(&b->copy_lock);
+        block_job_io_end(b->source);
     }
     if (ret >= 0) {
         block_job_add_offset(&b->common, end - offset);

@@ -365,6 +365,18 @@ bool block_job_is_cancelled(BlockJob *job)
     return c;
 }
 
+void block_job_io_begin(BlockDriverState *bs)
+{
+    bdrv_request_enter(bs, NULL);
+    bdrv_nesting_enter();
+}
+
+void block_job_io_end(BlockDriverState *bs)
+{
+    bdrv_nesting_leave();
+    bdrv_request_leave(bs);
+}
+
 void block_job_set_len(BlockJob *job, int64_t len)
 {
     g_mutex_lock(&job->lock);

@@ -175,10 +175,12 @@ static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
     if (!block_job_rate_wait(&m->common, bytes)) {
         return -ECANCELED;
     }
+    block_job_io_begin(m->source);
     g_mutex_lock(&m->copy_lock);
     bytes = bdrv_dirty_bitmap_next(m->bitmap, start, chunk, &start, true);
     ret = bytes ? mirror_copy(m, start, bytes, &is_read) : 0;
     g_mutex_unlock(&m->copy_lock);
+    block_job_io_end(m->source);
     *cursor = start + bytes;
     if (ret >= 0) {
         mirror_update_progress(m, bytes);

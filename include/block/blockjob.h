@@ -106,6 +106,14 @@ bool block_job_pause_point(BlockJob *job);
  * false once the job is cancelled. */
 bool block_job_rate_wait(BlockJob *job, uint64_t n);
 bool block_job_is_cancelled(BlockJob *job);
+/*
+ * Around a copy that holds a lock a guest request on bs may also wait for (mirror's and
+ * backup's copy lock): count the copy as a request of bs, so that a drained section of bs
+ * waits for the copy to finish instead of holding its I/O while the guest request waits for
+ * the lock (which would deadlock the drain). Waits first if bs is drained.
+ */
+void block_job_io_begin(BlockDriverState *bs);
+void block_job_io_end(BlockDriverState *bs);
 void block_job_set_len(BlockJob *job, int64_t len);
 void block_job_add_offset(BlockJob *job, int64_t n);
 void block_job_set_offset(BlockJob *job, int64_t offset);
