@@ -1,6 +1,8 @@
 /*
  * Argument helpers for the job-starting commands (include/blockdev/job-args.h).
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <glib.h>
 #include "block/block_int.h"
@@ -105,6 +107,22 @@ bool job_arg_format(const char *format, BlockDriverState *bs, bool existing, con
     return true;
 }
 
+/* 2.2's creation line on the VMM's stdout (QMP-BLOCK.md §6.4), for raw and qcow2. */
+static void job_print_formatting(const char *target, const char *format, uint64_t size,
+                                 BlockDriverState *backing)
+{
+    printf("Formatting '%s', fmt=%s size=%" PRIu64 " ", target, format, size);
+    if (strcmp(format, "qcow2") == 0) {
+        if (backing) {
+            printf("backing_file='%s' backing_fmt='%s' ", backing->filename,
+                   bdrv_get_format_name(backing));
+        }
+        printf("encryption=off cluster_size=65536 lazy_refcounts=off ");
+    }
+    printf("\n");
+    fflush(stdout);
+}
+
 static int job_create_target(const char *target, const char *format, uint64_t size,
                              BlockDriverState *backing, Error **errp)
 {
@@ -115,6 +133,7 @@ static int job_create_target(const char *target, const char *format, uint64_t si
         json_object_set_string_member(opts, "backing_file", backing->filename);
         json_object_set_string_member(opts, "backing_fmt", bdrv_get_format_name(backing));
     }
+    job_print_formatting(target, format, size, backing);
     return bdrv_create(format, target, opts, errp);
 }
 

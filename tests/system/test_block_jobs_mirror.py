@@ -155,6 +155,8 @@ def test_hmp_drive_mirror(make_vm, tmp_path):
     assert qmp.hmp("block_job_complete drive0") == ""
     qmp.event_wait("BLOCK_JOB_COMPLETED")
     quit_vm(vm, qmp)
+    assert (f"Formatting '{t}', fmt=qcow2 size={8 * MiB} encryption=off cluster_size=65536 "
+            "lazy_refcounts=off \n") in vm.stdout_log.read_text()
     assert backing_of(t) is None
     assert_same(t, expect)
     # -n: an existing target, sync=top
