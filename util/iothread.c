@@ -26,7 +26,7 @@ struct IOThread {
 #define IOTHREAD_POLL_US 32
 
 static GMutex registry_lock;
-static GPtrArray *registry; /* of IOThread *, in creation order */
+static GPtrArray *registry;        /* of IOThread *, in creation order */
 static __thread IOThread *current; /* the I/O thread this thread is, if any */
 
 const char *iothread_id(IOThread *t)

@@ -92,8 +92,7 @@ static IOThread **virtio_blk_pci_iothreads(const char *spec, unsigned *n, Error 
     for (unsigned i = 0; ids[i]; i++) {
         list[i] = iothread_find(ids[i]);
         if (!list[i]) {
-            error_setg(errp, "Property 'virtio-blk-device.iothread' can't find value '%s'",
-                       ids[i]);
+            error_setg(errp, "Property 'virtio-blk-device.iothread' can't find value '%s'", ids[i]);
             g_free(list);
             return NULL;
         }

@@ -16,9 +16,9 @@
 #define BQ_MAX 4
 #define BQ_SLOTS 32 /* per queue */
 #define BQ_SIZE 128
-#define BQ_RING 0x3000000ull  /* per queue 16 KiB: desc, avail +4K, used +8K */
-#define BQ_HDRS 0x3100000ull  /* 32 bytes per slot */
-#define BQ_DATA 0x4000000ull  /* 1 MiB per slot: 128 MiB for 4 queues of 32 */
+#define BQ_RING 0x3000000ull /* per queue 16 KiB: desc, avail +4K, used +8K */
+#define BQ_HDRS 0x3100000ull /* 32 bytes per slot */
+#define BQ_DATA 0x4000000ull /* 1 MiB per slot: 128 MiB for 4 queues of 32 */
 #define BQ_BIG (1u << 20)
 #define BQ_SMALL 4096u
 #define BQ_PAT 65536u
@@ -97,8 +97,7 @@ static bool bench_open(Bench *b)
         for (unsigned q = 0; q < b->nq; q++) {
             bq_setup(b, q);
         }
-        b->sectors = mmio_read32(b->base + 0x2000) |
-                     (uint64_t)mmio_read32(b->base + 0x2004) << 32;
+        b->sectors = mmio_read32(b->base + 0x2000) | (uint64_t)mmio_read32(b->base + 0x2004) << 32;
         *(volatile uint8_t *)(b->base + 20) = ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK;
         return true;
     }

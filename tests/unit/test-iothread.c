@@ -42,7 +42,7 @@ static void test_object_opts(void)
 
 typedef struct Probe {
     IOThread *t;
-    int calls;     /* atomic */
+    int calls; /* atomic */
     bool in_thread;
 } Probe;
 
@@ -50,8 +50,8 @@ static void probe_call(void *opaque)
 {
     Probe *p = opaque;
 
-    p->in_thread = iothread_is_current(p->t) && g_main_context_get_thread_default() ==
-                                                    iothread_get_context(p->t);
+    p->in_thread = iothread_is_current(p->t) &&
+                   g_main_context_get_thread_default() == iothread_get_context(p->t);
     g_atomic_int_inc(&p->calls);
 }
 
