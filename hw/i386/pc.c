@@ -3,6 +3,7 @@
  * devices (RTC/CMOS, COM1, debug console, port 0x92, i8042) and what the firmware reads
  * from CMOS and fw_cfg. Devices know nothing of each other; this file wires them.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,6 +25,7 @@
 #include "hw/qdev.h"
 #include "hw/rtc.h"
 #include "hw/serial.h"
+#include "hw/smbios.h"
 #include "hw/virtio-blk.h"
 
 #define PC_VGA_HOLE_START 0xa0000ULL
@@ -188,6 +190,26 @@ static void pc_cmos_init(PCBoard *b)
     pc_cmos_init_floppy(b);
 }
 
+/* QEMU's SMBIOS tables, so SeaBIOS copies them instead of building its own (slow here). */
+static void pc_smbios_init(PCBoard *b, FWCfgState *fw)
+{
+    SmbiosConfig c = {
+        .cpus = b->ms->smp_cpus,
+        .below_4g_mem = b->ms->below_4g_mem,
+        .above_4g_mem = b->ms->above_4g_mem,
+        .version = "pc-i440fx-2.2",
+    };
+    GByteArray *anchor, *tables;
+    unsigned ebx, ecx;
+
+    __get_cpuid(1, &c.cpuid_eax, &ebx, &ecx, &c.cpuid_edx);
+    smbios_build(&c, &anchor, &tables);
+    fw_cfg_add_file(fw, "etc/smbios/smbios-anchor", anchor->data, anchor->len);
+    fw_cfg_add_file(fw, "etc/smbios/smbios-tables", tables->data, tables->len);
+    g_byte_array_unref(anchor);
+    g_byte_array_unref(tables);
+}
+
 static void pc_fw_cfg_init(PCBoard *b, PCConfig *cfg)
 {
     MachineState *ms = b->ms;
@@ -208,6 +230,7 @@ static void pc_fw_cfg_init(PCBoard *b, PCConfig *cfg)
     /* Always present, as in QEMU: -1 (the default) makes SeaBIOS wait forever. */
     reboot_wait = GUINT32_TO_LE((uint32_t)cfg->reboot_timeout);
     fw_cfg_add_file(fw, "etc/boot-fail-wait", &reboot_wait, sizeof(reboot_wait));
+    pc_smbios_init(b, fw);
     for (guint i = 0; cfg->fw_cfg_user && i < cfg->fw_cfg_user->len; i++) {
         PCFwCfgItem *it = g_ptr_array_index(cfg->fw_cfg_user, i);
         fw_cfg_add_file(fw, it->name, it->data, it->len);
