@@ -3,7 +3,8 @@ payload's polling driver over two queues (scenario virtio_blk_bench, tests/guest
 written in 64 KiB requests and read back and checked in the guest, then checked in the image
 file, with the queues in the main loop, in one I/O thread, and spread over two
 (iothread=io0:io1); stop/cont, block_resize and query-block while requests are in flight;
-quit while they are, which must end the VMM cleanly (drained, threads joined, status 0).
+system_reset while they are (disowned, the payload's second run passes); quit while they are,
+which must end the VMM cleanly (drained, threads joined, status 0).
 """
 
 import struct
@@ -105,3 +106,18 @@ def test_quit_during_io(make_vm, tmp_path, where):
     wait_for(lambda: not vm.is_running(), timeout=15, what="minivmm to exit")
     assert vm.returncode == 0, vm.stderr_text()
     assert "PASS" not in vm.serial_text()  # it really was in the middle of its I/O
+
+
+@pytest.mark.parametrize("where", ["main-loop", "two"])
+def test_system_reset_during_io(make_vm, tmp_path, where):
+    """A machine reset with 32 writes in flight: the reset does not wait for them (the
+    device lock is held), they are disowned, and the payload's second run completes."""
+    disk = raw_disk(tmp_path, DISK_MIB)
+    vm, qmp = qmp_vm(make_vm, tmp_path, disk, "virtio_blk_bench 1500 randwrite:32",
+                     IOTHREADS[where])
+    time.sleep(0.5)
+    qmp.command("system_reset")
+    assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
+    text = vm.serial_text().replace("\r\n", "\n")
+    assert text.count("VIRTIO-BLK-BENCH queues 2") == 2, text
+    assert text.splitlines()[-1] == "PASS", text
