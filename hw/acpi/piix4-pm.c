@@ -3,12 +3,14 @@
  * for: PM1 event and control registers and the 24-bit PM timer in a 64-byte I/O block at
  * PMBA (decoded when PMREGMISC.PMIOSE is set), the GPE0 block at 0xafe0 where SeaBIOS's FADT
  * puts it, the APM ports 0xb2/0xb3 that the OS uses to switch to ACPI mode, and the SCI on
- * ISA IRQ 9. Sleep type 0 (S5) powers the machine off; other sleep states are ignored.
+ * ISA IRQ 9, which the ACPI PCI hotplug registers (pci-hotplug.c) raise through GPE0 bit 1.
+ * Sleep type 0 (S5) powers the machine off; other sleep states are ignored.
  * Not the SMBus controller (SMBBA and SMBHSTCFG are stored only) and not SMM: APMC writes
  * raise no SMI, the enable/disable commands act directly as the firmware's handler would.
  */
 #include <string.h>
 #include <glib.h>
+#include "hw/acpi-pcihp.h"
 #include "hw/irq.h"
 #include "hw/machine.h"
 #include "hw/pc-chipset.h"
@@ -68,6 +70,7 @@ typedef struct PIIX4PMState {
     uint16_t gpe0_en;
     uint8_t apmc;
     uint8_t apms;
+    AcpiPciHpState *pcihp;
 } PIIX4PMState;
 
 /* size bytes at addr of a little-endian register image; bytes beyond it read 0. */
@@ -105,6 +108,15 @@ static void piix4_pm_update_sci(PIIX4PMState *s)
         s->sci_level = level;
         irq_set_level(s->sci_irq, level);
     }
+}
+
+/* PCI hotplug (pci-hotplug.c) asks for an SCI through GPE0. */
+static void piix4_pm_send_pcihp_gpe(void *opaque)
+{
+    PIIX4PMState *s = opaque;
+
+    s->gpe0_sts |= ACPI_PCI_HOTPLUG_STATUS;
+    piix4_pm_update_sci(s);
 }
 
 /* ---- PM I/O block at PMBA ---- */
@@ -284,6 +296,9 @@ static void piix4_pm_reset(PCIDevice *dev)
     s->tmr_epoch = pm_timer_ticks() >> PM_TIMER_MSB_SHIFT;
     piix4_pm_update_io(s);
     piix4_pm_update_sci(s);
+    if (s->pcihp) {
+        acpi_pcihp_reset(s->pcihp);
+    }
 }
 
 static const PCIDeviceInfo piix4_pm_info = {
@@ -309,12 +324,16 @@ static void piix4_pm_init_config(PCIDevice *dev)
 void piix4_pm_init(PCIBus *bus, int devfn, unsigned sci_irq)
 {
     PIIX4PMState *s = g_new0(PIIX4PMState, 1);
+    BusState *qbus;
 
     s->sci_irq = sci_irq;
     s->dev = pci_device_new(bus, devfn, &piix4_pm_info, s, &error_abort);
     s->pm_io = io_region_add(IO_SPACE_PIO, UINT64_MAX, PIIX4_PM_IO_LEN, &piix4_pm_io_ops, s,
                              "piix4-pm");
     piix4_pm_init_config(s->dev);
+    qbus = qbus_find("pci.0");
+    s->pcihp = acpi_pcihp_init(bus, qbus && qbus->opaque == bus ? qbus : NULL,
+                               piix4_pm_send_pcihp_gpe, s);
     piix4_pm_reset(s->dev);
     portio_add(PIIX4_GPE0_BLK, PIIX4_GPE0_BLK_LEN, &piix4_gpe_ops, s, "acpi-gpe0");
     portio_add(PIIX4_APM_PORT, 2, &piix4_apm_ops, s, "apm-io");

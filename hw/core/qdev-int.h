@@ -16,5 +16,8 @@ int32_t qdev_get_bootindex(DeviceState *dev);
 bool qdev_parse_pci_devfn(const char *value, int32_t *devfn);
 /* Registered types, in registration order. */
 GPtrArray *qdev_classes(void);
+/* Take dev off its bus and out of the device list, then free it (qdev-unplug.c). */
+void qdev_forget(DeviceState *dev);
+void qdev_free(DeviceState *dev);
 
 #endif

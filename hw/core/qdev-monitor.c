@@ -1,9 +1,8 @@
 /*
  * The monitor's device_add and device_del (QMP and HMP) over qdev_device_add() and
  * qdev_unplug(), as QEMU 2.2 has them: device_add takes the -device options as arguments,
- * device_del removes a hotpluggable device, deletes the drives it held that came from
- * -drive or drive_add (not those from blockdev-add) and emits DEVICE_DELETED with the
- * device's id and its /machine/peripheral path. Not the registry (qdev.c).
+ * device_del asks for the removal of a hotpluggable device (qdev-unplug.c finishes it:
+ * auto-deleted drives, DEVICE_DELETED). Not the registry (qdev.c).
  */
 #include <string.h>
 #include <glib.h>
@@ -87,64 +86,11 @@ static bool hmp_device_add_convert(JsonObject *args, Error **errp)
     return true;
 }
 
-/* The drives dev holds that go with it: those with legacy drive information. */
-static GPtrArray *device_auto_del_drives(DeviceState *dev)
-{
-    GPtrArray *drives = g_ptr_array_new();
-
-    for (const Property *p = dev->dc->props; p && p->name; p++) {
-        BlockBackend *blk;
-
-        if (p->type != PROP_DRIVE) {
-            continue;
-        }
-        blk = *(BlockBackend **)((char *)dev + p->offset);
-        if (blk && blk_legacy_dinfo(blk)) {
-            blk_legacy_dinfo(blk)->auto_del = 1;
-            blk_ref(blk);
-            g_ptr_array_add(drives, blk);
-        }
-    }
-    return drives;
-}
-
-static void device_deleted_event(const char *id, const char *path)
-{
-    JsonObject *data = json_object_new();
-
-    if (id) {
-        json_object_set_string_member(data, "device", id);
-    }
-    json_object_set_string_member(data, "path", path);
-    monitor_event("DEVICE_DELETED", data);
-}
-
+/* The device goes when its bus says so: at once, or after the guest's eject (qdev-unplug.c
+ * then deletes its auto-delete drives and emits DEVICE_DELETED). */
 static void qmp_device_del(JsonObject *args, JsonNode **ret, Error **errp)
 {
-    const char *id = monitor_arg_str(args, "id");
-    DeviceState *dev = qdev_find(id);
-    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
-    g_autoptr(GPtrArray) drives = dev ? device_auto_del_drives(dev) : g_ptr_array_new();
-    bool virtio = dev && g_str_has_prefix(dev->dc->name, "virtio-");
-    bool ok = qdev_unplug(id, errp);
-
-    for (guint i = 0; i < drives->len; i++) {
-        BlockBackend *blk = g_ptr_array_index(drives, i);
-
-        if (ok) {
-            blk_unref(blk); /* the drive's own reference: 2.2's blockdev_auto_del() */
-        }
-        blk_unref(blk);
-    }
-    if (!ok) {
-        return;
-    }
-    if (virtio) {
-        g_autofree char *backend = g_strdup_printf("%s/virtio-backend", path);
-
-        device_deleted_event(NULL, backend);
-    }
-    device_deleted_event(id, path);
+    qdev_unplug(monitor_arg_str(args, "id"), errp);
 }
 
 static const MonitorCommand device_cmds[] = {

@@ -275,3 +275,13 @@ int32_t qdev_get_bootindex(DeviceState *dev)
 
     return prop && prop->type == PROP_INT32 ? *(int32_t *)prop_ptr(dev, prop) : -1;
 }
+
+int32_t qdev_get_pci_devfn(DeviceState *dev)
+{
+    for (const Property *prop = dev->dc->props; prop && prop->name; prop++) {
+        if (prop->type == PROP_PCI_DEVFN) {
+            return *(int32_t *)prop_ptr(dev, prop);
+        }
+    }
+    return -1;
+}

@@ -15,6 +15,21 @@ const OptsList qdev_device_opts = {"device", "driver", false, NULL};
 static GPtrArray *classes; /* of const DeviceClass * */
 static GPtrArray *buses;   /* of BusState * */
 static GPtrArray *devices; /* of DeviceState *, realized, in creation order */
+static bool qdev_hotplug;  /* start-up is done: new devices are hot-added */
+
+void qdev_machine_creation_done(void)
+{
+    qdev_hotplug = true;
+}
+
+void qdev_forget(DeviceState *dev)
+{
+    if (dev->parent_bus) {
+        g_ptr_array_remove(dev->parent_bus->children, dev);
+    }
+    g_ptr_array_remove(devices, dev);
+    qdev_free(dev);
+}
 
 GPtrArray *qdev_classes(void)
 {
@@ -103,8 +118,6 @@ static BusState *qbus_find_free(const char *type)
     return NULL;
 }
 
-static void qdev_free(DeviceState *dev);
-
 static void qbus_free(gpointer p)
 {
     BusState *bus = p;
@@ -117,6 +130,7 @@ static void qbus_free(gpointer p)
 
 void qdev_reset_registry(void)
 {
+    qdev_hotplug = false;
     if (buses) {
         g_ptr_array_set_free_func(buses, qbus_free);
         g_ptr_array_unref(buses);
@@ -172,7 +186,7 @@ static DeviceState *qdev_new(const DeviceClass *dc, BusState *bus, const char *i
     return dev;
 }
 
-static void qdev_free(DeviceState *dev)
+void qdev_free(DeviceState *dev)
 {
     qdev_prop_release(dev);
     g_free(dev->id);
@@ -211,10 +225,21 @@ static bool qdev_check_bootindex(DeviceState *dev, Error **errp)
     return true;
 }
 
-/* Realize dev and put it on its bus; frees it on failure. */
+static const HotplugOps *qdev_hotplug_ops(DeviceState *dev)
+{
+    return dev->hotplugged && dev->parent_bus ? dev->parent_bus->hotplug_ops : NULL;
+}
+
+/* Realize dev and put it on its bus; frees it on failure. A hot-added device is checked by
+ * its bus's hotplug controller first and announced to the guest last. */
 static bool qdev_realize(DeviceState *dev, Error **errp)
 {
-    if (!qdev_check_bootindex(dev, errp) || (dev->dc->realize && !dev->dc->realize(dev, errp))) {
+    const HotplugOps *hp = qdev_hotplug_ops(dev);
+    void *hp_opaque = hp ? dev->parent_bus->hotplug_opaque : NULL;
+
+    if (!qdev_check_bootindex(dev, errp) ||
+        (hp && hp->pre_plug && !hp->pre_plug(hp_opaque, dev, errp)) ||
+        (dev->dc->realize && !dev->dc->realize(dev, errp))) {
         qdev_free(dev);
         return false;
     }
@@ -226,6 +251,9 @@ static bool qdev_realize(DeviceState *dev, Error **errp)
         devices = g_ptr_array_new();
     }
     g_ptr_array_add(devices, dev);
+    if (hp && hp->plug) {
+        hp->plug(hp_opaque, dev);
+    }
     return true;
 }
 
@@ -278,6 +306,7 @@ DeviceState *qdev_device_add(const Opts *opts, Error **errp)
         return NULL;
     }
     dev = qdev_new(dc, bus, id);
+    dev->hotplugged = qdev_hotplug;
     if (opts_foreach(opts, qdev_set_opt, dev, &local_err) != 0) {
         error_propagate(errp, local_err);
         qdev_free(dev);
@@ -327,14 +356,11 @@ bool qdev_unplug(const char *id, Error **errp)
         error_setg(errp, "Device '%s' does not support hotplugging", dev->dc->name);
         return false;
     }
-    if (dev->dc->unrealize) {
-        dev->dc->unrealize(dev);
+    if (dev->parent_bus && dev->parent_bus->hotplug_ops) {
+        dev->parent_bus->hotplug_ops->unplug_request(dev->parent_bus->hotplug_opaque, dev);
+    } else {
+        qdev_device_delete(dev);
     }
-    if (dev->parent_bus) {
-        g_ptr_array_remove(dev->parent_bus->children, dev);
-    }
-    g_ptr_array_remove(devices, dev);
-    qdev_free(dev);
     return true;
 }
 

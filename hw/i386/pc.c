@@ -300,6 +300,7 @@ void pc_machine_done(void)
 
     fw_cfg_modify_file(board.fw_cfg, "bootorder", order, len);
     ide_cmos_init(board.rtc);
+    qdev_machine_creation_done(); /* device_add from now on: hot-added, announced by ACPI */
 }
 
 bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)

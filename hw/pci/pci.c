@@ -124,7 +124,7 @@ void pci_bus_irq_routing_changed(PCIBus *bus)
 static void pci_intx_update(PCIDevice *dev)
 {
     uint16_t cmd = pci_get_word(dev->config + PCI_COMMAND);
-    bool assert = dev->irq_level && !(cmd & PCI_COMMAND_INTX_DISABLE);
+    bool assert = dev->irq_level && !dev->unplugged && !(cmd & PCI_COMMAND_INTX_DISABLE);
     unsigned pirq = pci_device_pirq(dev);
 
     if (assert == dev->irq_counted) {
@@ -429,6 +429,31 @@ void pci_bus_config_write(PCIBus *bus, unsigned devfn, unsigned addr, uint32_t v
     if (dev->info->config_write) {
         dev->info->config_write(dev, addr, val, len);
     }
+}
+
+/* ---- hot-unplug ---- */
+
+void pci_device_unplug(PCIDevice *dev)
+{
+    if (dev->unplugged) {
+        return;
+    }
+    pci_set_irq(dev, false);
+    for (int n = 0; n < PCI_NUM_REGIONS; n++) {
+        io_region_del(dev->bars[n].region);
+        dev->bars[n].region = NULL;
+    }
+    if (dev->bus->devices[dev->devfn] == dev) {
+        dev->bus->devices[dev->devfn] = NULL;
+    }
+    dev->unplugged = true;
+}
+
+void pci_device_free(PCIDevice *dev)
+{
+    pci_device_unplug(dev);
+    msix_free(dev);
+    g_free(dev);
 }
 
 /* ---- reset ---- */

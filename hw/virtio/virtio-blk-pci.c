@@ -108,6 +108,11 @@ static int virtio_blk_pci_devfn(VirtIOBlock *s)
     return proxy->pci->devfn;
 }
 
+static VirtIOPCIProxy *virtio_blk_pci_proxy(VirtIOBlkPCIDev *d)
+{
+    return virtio_blk_vdev(d->blk_dev)->transport_opaque;
+}
+
 static bool virtio_blk_pci_realize(DeviceState *qdev, Error **errp)
 {
     VirtIOBlkPCIDev *d = (VirtIOBlkPCIDev *)qdev;
@@ -134,7 +139,35 @@ static bool virtio_blk_pci_realize(DeviceState *qdev, Error **errp)
     }
     d->blk_dev = virtio_blk_pci_create(qdev->parent_bus->opaque, d->addr, d->blk, &conf, errp);
     g_free(conf.iothreads);
+    if (d->blk_dev) {
+        virtio_blk_pci_proxy(d)->pci->qdev = qdev;
+    }
     return d->blk_dev != NULL;
+}
+
+/* Hot-unplug (the guest ejected it): gone for the guest, then its requests drained here in
+ * the main loop; the memory goes in finalize, after virtio_pci_wait(). */
+static void virtio_blk_pci_unrealize(DeviceState *qdev)
+{
+    VirtIOBlkPCIDev *d = (VirtIOBlkPCIDev *)qdev;
+
+    virtio_pci_unplug(virtio_blk_pci_proxy(d));
+    blk_drain(d->blk);
+}
+
+static void virtio_blk_pci_unrealize_wait(DeviceState *qdev, void (*done)(void *dev))
+{
+    virtio_pci_wait(virtio_blk_pci_proxy((VirtIOBlkPCIDev *)qdev), done, qdev);
+}
+
+static void virtio_blk_pci_finalize(DeviceState *qdev)
+{
+    VirtIOBlkPCIDev *d = (VirtIOBlkPCIDev *)qdev;
+    VirtIOPCIProxy *proxy = virtio_blk_pci_proxy(d);
+
+    virtio_blk_free(d->blk_dev);
+    virtio_pci_free(proxy);
+    d->blk_dev = NULL;
 }
 
 static char *virtio_blk_pci_fw_dev_path(DeviceState *qdev)
@@ -174,7 +207,11 @@ static const DeviceClass virtio_blk_pci_class = {
     .bus_type = QBUS_TYPE_PCI,
     .instance_size = sizeof(VirtIOBlkPCIDev),
     .props = virtio_blk_pci_props,
+    .hotpluggable = true,
     .realize = virtio_blk_pci_realize,
+    .unrealize = virtio_blk_pci_unrealize,
+    .unrealize_wait = virtio_blk_pci_unrealize_wait,
+    .finalize = virtio_blk_pci_finalize,
     .fw_dev_path = virtio_blk_pci_fw_dev_path,
 };
 

@@ -79,6 +79,8 @@ struct PCIDevice {
     bool irq_level;                        /* the device's INTx output */
     bool irq_counted;                      /* the bus counts it (INTx not disabled) */
     MSIXState *msix;                       /* msix.c's state, NULL without MSI-X */
+    struct DeviceState *qdev;              /* the -device/device_add device, or NULL */
+    bool unplugged;                        /* off its bus (pci_device_unplug) */
 };
 
 /* Returns the ISA IRQ that PIRQ line pirq (0..3) is steered to, or -1 when disabled. */
@@ -96,6 +98,13 @@ void pci_bus_irq_routing_changed(PCIBus *bus);
 PCIDevice *pci_device_new(PCIBus *bus, int devfn, const PCIDeviceInfo *info, void *opaque,
                           Error **errp);
 PCIDevice *pci_find_device(PCIBus *bus, unsigned devfn);
+/*
+ * Hot-unplug, first half: the function leaves the bus (its configuration space reads all
+ * ones), its BARs are unmapped and deleted, its INTx output is dropped. The structure
+ * stays valid for callbacks still on their way; pci_device_free() ends it.
+ */
+void pci_device_unplug(PCIDevice *dev);
+void pci_device_free(PCIDevice *dev);
 
 /* BAR n (0..5, or PCI_ROM_SLOT for a memory ROM) of size bytes, a power of two (at least
  * 4 for I/O, 16 for memory, 2 KiB for a ROM); a MEM64 BAR also takes slot n + 1. */

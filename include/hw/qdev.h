@@ -43,6 +43,18 @@ typedef struct DeviceState DeviceState;
 typedef struct BusState BusState;
 typedef struct DeviceClass DeviceClass;
 
+/*
+ * A bus's hotplug controller (the PIIX4's ACPI PCI hotplug for "pci.0"): pre_plug checks a
+ * device about to be hot-added, plug tells the guest about it once realized, unplug_request
+ * asks the guest to let go of it; the controller calls qdev_device_delete() when the guest
+ * has ejected it. Only devices added after start-up (hotplugged) are announced.
+ */
+typedef struct HotplugOps {
+    bool (*pre_plug)(void *opaque, DeviceState *dev, Error **errp);
+    void (*plug)(void *opaque, DeviceState *dev);
+    void (*unplug_request)(void *opaque, DeviceState *dev);
+} HotplugOps;
+
 /* The groups of "-device help", in QEMU's order. */
 typedef enum DeviceCategory {
     DEVICE_CATEGORY_BRIDGE,
@@ -118,7 +130,14 @@ struct DeviceClass {
     bool no_user;          /* board-created only: not in -device help, not creatable */
     bool hotpluggable;     /* device_del may remove it */
     bool (*realize)(DeviceState *dev, Error **errp);
+    /* Take the device away from the guest (BARs, doorbells, interrupts) and drain its I/O;
+     * main loop, BQL held. Its memory goes in finalize. */
     void (*unrealize)(DeviceState *dev);
+    /* Optional: call done(dev) once callbacks the device queued before unrealize (main loop,
+     * I/O threads) have run; without it, done follows unrealize at once. */
+    void (*unrealize_wait)(DeviceState *dev, void (*done)(void *dev));
+    /* Optional: free what realize allocated, before the properties (drive=) are released. */
+    void (*finalize)(DeviceState *dev);
     /* The device's part of its OpenFirmware boot path ("drive@1/disk@0"), for bootindex. */
     char *(*fw_dev_path)(DeviceState *dev);
 };
@@ -129,6 +148,8 @@ struct BusState {
     DeviceState *parent; /* the controller, NULL for the board's root PCI bus */
     unsigned max_dev;    /* 0: unlimited */
     bool hotplug;        /* devices on it may be added/removed at run time */
+    const HotplugOps *hotplug_ops; /* NULL: removal is immediate */
+    void *hotplug_opaque;
     void *opaque;        /* the bus implementation: PCIBus *, IDEBus * */
     GPtrArray *children; /* of DeviceState * */
     /* Prefix of the OpenFirmware path of devices on this bus ("/pci@i0cf8/ide@1,1"). */
@@ -140,6 +161,8 @@ struct DeviceState {
     char *id; /* -device id=, or NULL */
     BusState *parent_bus;
     bool realized;
+    bool hotplugged; /* added by device_add after start-up */
+    bool deleting;   /* qdev_device_delete() is under way */
 };
 
 /* ---- Types ---- */
@@ -176,11 +199,21 @@ extern const OptsList qdev_device_opts;
  */
 DeviceState *qdev_device_add(const Opts *opts, Error **errp);
 /*
- * device_del: unrealize and free the device named id. Errors: "Device 'X' not found"
+ * device_del: ask for the removal of the device named id. Errors: "Device 'X' not found"
  * (class DeviceNotFound), "Bus 'B' does not support hotplugging", "Device 'D' does not
- * support hotplugging". Removal is immediate (no guest handshake).
+ * support hotplugging". On a bus with a hotplug controller the guest is asked and the
+ * device goes when it ejects it; otherwise removal is immediate.
  */
 bool qdev_unplug(const char *id, Error **errp);
+/*
+ * Remove a realized device (qdev-unplug.c): unrealize, wait for its callbacks, finalize,
+ * release its properties, delete the drives it held that came from -drive/drive_add
+ * (QEMU 2.2's auto-delete) and emit DEVICE_DELETED. Main loop, BQL held; a second call
+ * while one is under way does nothing.
+ */
+void qdev_device_delete(DeviceState *dev);
+/* Devices created from now on are hot-added (the board calls it once start-up is done). */
+void qdev_machine_creation_done(void);
 /*
  * For boards: a device of a registered type on bus, with properties given as
  * "name", "value" string pairs (NULL-terminated), realized. Same errors as above.
@@ -188,6 +221,8 @@ bool qdev_unplug(const char *id, Error **errp);
 DeviceState *qdev_create_on_bus(const char *driver, BusState *bus, Error **errp,
                                 ...) G_GNUC_NULL_TERMINATED;
 DeviceState *qdev_find(const char *id);
+/* The value of the device's PCI address property ("addr"): devfn, or -1 when not given. */
+int32_t qdev_get_pci_devfn(DeviceState *dev);
 /* Set one property from its string form, before realize; errors as -device. */
 bool qdev_prop_parse(DeviceState *dev, const char *name, const char *value, Error **errp);
 /* Call fn for each realized device (in creation order). */

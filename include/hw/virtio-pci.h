@@ -81,6 +81,17 @@ void virtio_pci_reset(VirtIOPCIProxy *proxy);
 /* Doorbells follow the device status and the BAR placement (virtio-pci.c). */
 void virtio_pci_update_doorbells(VirtIOPCIProxy *proxy);
 
+/*
+ * Hot-unplug (virtio-pci-unplug.c). unplug: the function leaves the guest: the virtio
+ * device is reset (in-flight requests are disowned), doorbells and irqfds are released and
+ * the PCI function is taken off the bus; main loop, BQL held. wait: call done(opaque) from
+ * the main loop once callbacks queued before (main loop, the device's I/O threads) have
+ * run. free: the transport's memory, after wait (the device model is the caller's).
+ */
+void virtio_pci_unplug(VirtIOPCIProxy *proxy);
+void virtio_pci_wait(VirtIOPCIProxy *proxy, void (*done)(void *opaque), void *opaque);
+void virtio_pci_free(VirtIOPCIProxy *proxy);
+
 /* On KVM, deliver unmasked APIC-bound vectors through irqfds (virtio-pci-irqfd.c);
  * notify returns false when the vector must go through msix_notify() instead. */
 void virtio_pci_irqfd_init(VirtIOPCIProxy *proxy);
