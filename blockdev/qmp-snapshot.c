@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <glib.h>
 #include "block/block-backend.h"
 #include "block/image-ops.h"
@@ -27,9 +28,10 @@
 
 typedef struct ExternalSnapshotState {
     BlkActionState common;
-    BlockDriverState *old_bs;
+    BlockDriverState *old_bs; /* referenced and blocked for snapshots once prepared */
     BlockDriverState *new_bs;
     char *created_file; /* the overlay file this action created: deleted on abort */
+    Error *blocker;     /* a second snapshot of old_bs in the same transaction is refused */
 } ExternalSnapshotState;
 
 static bool external_snapshot_check(JsonObject *data, Error **errp)
@@ -89,6 +91,31 @@ static void print_formatting(const char *file, const char *format, uint64_t size
     }
     printf("\n");
     fflush(stdout);
+}
+
+static bool same_file(const struct stat *a, const char *name)
+{
+    struct stat b;
+
+    return stat(name, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
+}
+
+/* Overwriting (or stacking onto) an image of the drive's own chain would destroy its data. */
+static bool file_in_chain(BlockDriverState *bs, const char *file)
+{
+    struct stat st;
+
+    if (stat(file, &st) < 0) {
+        return false;
+    }
+    for (; bs; bs = bdrv_backing_child(bs)) {
+        BlockDriverState *proto = bdrv_file_child(bs) ? bdrv_file_child(bs) : bs;
+
+        if (same_file(&st, bdrv_get_filename(proto))) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Create the overlay file (backing = old's name and format, old's size); 0 or -errno. */
@@ -188,6 +215,10 @@ static bool external_snapshot_check_target(ExternalSnapshotState *s, JsonObject 
         error_setg(errp, "The feature 'snapshot' is not enabled");
         return false;
     }
+    if (file_in_chain(s->old_bs, monitor_arg_str(d, "snapshot-file"))) {
+        error_setg_errno(errp, EBUSY, "Could not create file");
+        return false;
+    }
     return true;
 }
 
@@ -201,8 +232,12 @@ static void external_snapshot_prepare(BlkActionState *common, Error **errp)
 
     format = format ? format : "qcow2";
     if (!external_snapshot_check_target(s, d, errp)) {
+        s->old_bs = NULL;
         return;
     }
+    bdrv_ref(s->old_bs);
+    error_setg(&s->blocker, "block device is in use by a transaction");
+    bdrv_op_block(s->old_bs, BLOCK_OP_TYPE_EXTERNAL_SNAPSHOT, s->blocker);
     if ((!mode || strcmp(mode, "existing")) &&
         external_snapshot_create(s, file, format, errp) < 0) {
         return;
@@ -237,6 +272,11 @@ static void external_snapshot_clean(BlkActionState *common)
     ExternalSnapshotState *s = (ExternalSnapshotState *)common;
 
     bdrv_unref(s->new_bs);
+    if (s->old_bs) {
+        bdrv_op_unblock(s->old_bs, BLOCK_OP_TYPE_EXTERNAL_SNAPSHOT, s->blocker);
+        bdrv_unref(s->old_bs);
+    }
+    error_free(s->blocker);
     g_free(s->created_file);
 }
 

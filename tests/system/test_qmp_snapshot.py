@@ -158,7 +158,7 @@ def drive_state(qmp):
 def test_transaction_all_or_nothing(make_vm, tmp_path, vmm, failure):
     if vmm == "qemu" and failure == "bad-file":
         pytest.skip("QEMU 7.2 aborts (bdrv_do_drained_end assertion) on this rollback")
-    imgs = [new_qcow2(tmp_path / f"d{i}.qcow2", pattern=0x11 * (i + 1)) for i in range(2)]
+    imgs = [new_qcow2(tmp_path / f"d{i}.qcow2", pattern=0x11 * (i + 1)) for i in range(3)]
     vm, qmp = snapshot_vm(make_vm, tmp_path, vmm, *imgs)
     before_state, before_sums = drive_state(qmp), [sha(p) for p in imgs]
     before_files = sorted(p.name for p in tmp_path.iterdir())
@@ -175,7 +175,7 @@ def test_transaction_all_or_nothing(make_vm, tmp_path, vmm, failure):
         expect = "Transaction aborted using Abort action"
     else:
         actions.append({"type": "blockdev-snapshot-sync",
-                        "data": {"device": "d0",
+                        "data": {"device": "d2",
                                  "snapshot-file": str(tmp_path / "no" / "o2.qcow2")}})
         expect = "Could not create file: No such file or directory"
     cls, desc = err(qmp, "transaction", {"actions": actions})
@@ -286,6 +286,18 @@ def test_snapshot_errors(make_vm, tmp_path, vmm):
          G, "Snapshot with id '(null)' and name 'x' does not exist on device 'd0'"),
         ("blockdev-snapshot-delete-internal-sync", {"device": "d0", "id": "1", "name": "x"},
          G, "Snapshot with id '1' and name 'x' does not exist on device 'd0'"),
+        # Beyond 2.2, which would truncate the running image: no data loss.
+        ("blockdev-snapshot-sync", {"device": "d0", "snapshot-file": str(img)},
+         G, "Could not create file: Device or resource busy"),
+        ("blockdev-snapshot-sync", {"device": "d0", "snapshot-file": str(img),
+                                    "mode": "existing"},
+         G, "Could not create file: Device or resource busy"),
+        ("transaction", {"actions": [
+            {"type": "blockdev-snapshot-sync", "data": {"device": "d0", "snapshot-file": ov}},
+            {"type": "blockdev-snapshot-sync", "data": {"node-name": "n0",
+                                                        "snapshot-file": ov + "2",
+                                                        "snapshot-node-name": "x"}}]},
+         G, "Device 'd0' is busy: block device is in use by a transaction"),
         ("blockdev-snapshot-sync", {"snapshot-file": ov}, G,
          "Cannot find device= nor node_name="),
         ("blockdev-snapshot-sync", {"device": "d0"}, G, "Parameter 'snapshot-file' is missing"),
@@ -310,10 +322,12 @@ def test_snapshot_errors(make_vm, tmp_path, vmm):
         assert got[0] == cls, (name, args, got)
         if desc is not None:
             assert got[1] == desc, (name, args, got)
-    assert not (tmp_path / "o.qcow2").exists()
+    assert not (tmp_path / "o.qcow2").exists() and not (tmp_path / "o.qcow22").exists()
     assert qmp.command("query-block")[0]["inserted"]["file"] == str(img)
     # the empty transaction does nothing
     assert qmp.command("transaction", {"actions": []}) == {}
+    quit_vm(vm, qmp)
+    check_clean(img)
 
 
 def test_hmp_snapshot_commands(make_vm, tmp_path, vmm):
