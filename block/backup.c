@@ -234,6 +234,7 @@ BlockJob *backup_start(BlockBackend *blk, BlockDriverState *target, MirrorSyncMo
         bdrv_unref(target);
         return NULL;
     }
+    b->common.len = len;
     b->source = source;
     bdrv_ref(source);
     b->target = target;

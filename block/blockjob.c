@@ -61,7 +61,10 @@ static void block_job_timer_cb(void *opaque)
     BlockJob *job = opaque;
 
     g_mutex_lock(&job->lock);
-    job->sleeping = false;
+    if (job->sleeping) {
+        job->sleeping = false;
+        job->busy = true; /* from now on, not once the thread gets to run */
+    }
     g_cond_broadcast(&job->cond);
     g_mutex_unlock(&job->lock);
 }
@@ -189,7 +192,9 @@ static gpointer block_job_thread(gpointer opaque)
 void block_job_cancel_sync(BlockJob *job)
 {
     block_job_cancel(job, true);
+    bql_unlock(); /* the thread may be about to arm its timer */
     g_thread_join(job->thread);
+    bql_lock();
     block_job_completed(job);
 }
 
@@ -307,23 +312,23 @@ bool block_job_pause_point(BlockJob *job)
     return go;
 }
 
-/* Main loop: arm the timer for a sleeping job thread, or wake it if the clock has already
- * passed its deadline (the virtual clock may have been stepped since it went to sleep). */
-static void block_job_arm_timer(void *opaque)
+/*
+ * Job thread, without the job's lock: arm the rate-limit timer under the BQL (timers belong to
+ * the main loop), or end the sleep at once if the clock has already passed its deadline. The
+ * BQL orders this against qtest's clock_step: a step either sees the timer or comes after
+ * this check.
+ */
+static void block_job_arm_timer(BlockJob *job)
 {
-    BlockJob *job = block_job_by_id(GPOINTER_TO_SIZE(opaque));
-
-    if (!job) {
-        return; /* finished by block_job_cancel_sync meanwhile */
-    }
+    bql_lock();
     g_mutex_lock(&job->lock);
     if (job->sleeping && clock_get_ns(job->clock) >= job->sleep_until_ns) {
         job->sleeping = false;
-        g_cond_broadcast(&job->cond);
     } else if (job->sleeping) {
         timer_mod(job->timer, job->sleep_until_ns);
     }
     g_mutex_unlock(&job->lock);
+    bql_unlock();
 }
 
 bool block_job_rate_wait(BlockJob *job, uint64_t n)
@@ -343,8 +348,12 @@ bool block_job_rate_wait(BlockJob *job, uint64_t n)
         }
         job->sleeping = true;
         job->sleep_until_ns = now + delay;
-        job->busy = false;
-        main_loop_call(block_job_arm_timer, GSIZE_TO_POINTER(job->id));
+        g_mutex_unlock(&job->lock);
+        block_job_arm_timer(job);
+        g_mutex_lock(&job->lock);
+        if (job->sleeping) {
+            job->busy = false; /* only now: the timer is armed */
+        }
         while (job->sleeping && !job->cancelled) {
             g_cond_wait(&job->cond, &job->lock);
         }
@@ -444,7 +453,7 @@ BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError policy, b
     json_object_set_string_member(data, "device", job->device);
     json_object_set_string_member(data, "operation", is_read ? "read" : "write");
     json_object_set_string_member(data, "action", action_names[action]);
-    monitor_event("BLOCK_JOB_ERROR", data);
+    /* The job is paused before the event: a client reacting to it sees the paused job. */
     if (action == BLOCK_ERROR_ACTION_STOP) {
         g_mutex_lock(&job->lock);
         job->user_paused = true;
@@ -452,5 +461,6 @@ BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError policy, b
             error == ENOSPC ? BLOCK_DEVICE_IO_STATUS_NOSPACE : BLOCK_DEVICE_IO_STATUS_FAILED;
         g_mutex_unlock(&job->lock);
     }
+    monitor_event("BLOCK_JOB_ERROR", data);
     return action;
 }

@@ -229,6 +229,7 @@ BlockJob *commit_start(BlockBackend *blk, BlockDriverState *top, BlockDriverStat
         return NULL;
     }
     c->top = top;
+    c->common.len = MAX(bdrv_getlength(top), 0);
     c->base = base;
     c->base_rw = base_rw;
     bdrv_ref(top);

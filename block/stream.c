@@ -202,6 +202,7 @@ BlockJob *stream_start(BlockBackend *blk, BlockDriverState *base, const char *ba
         return NULL;
     }
     s->top = blk_bs(blk);
+    s->common.len = MAX(bdrv_getlength(s->top), 0);
     s->base = base;
     if (base) {
         bdrv_ref(base);

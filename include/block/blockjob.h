@@ -4,7 +4,7 @@
  * thread doing synchronous I/O in chunks without the BQL. Between chunks the thread calls
  * block_job_pause_point() / block_job_sleep(): that is where it pauses (block-job-pause or a
  * job error with action stop), notices cancellation and waits for the rate limiter (a timer
- * on the virtual clock under qtest, on the host clock otherwise, armed by the main loop).
+ * on the virtual clock under qtest, on the host clock otherwise, armed under the BQL).
  * A drained section needs nothing from the job: its next request simply waits until the
  * section ends. When the thread returns, the main loop joins it, lets the job driver make
  * its graph change (also in the main thread), emits the end event and frees the job.
@@ -93,8 +93,8 @@ void block_job_pause(BlockJob *job);
 void block_job_resume(BlockJob *job);
 void block_job_complete(BlockJob *job, Error **errp);
 bool block_job_is_paused(BlockJob *job);
-/* Cancel (forced) and finish the job before returning: transaction abort. The job thread
- * needs nothing from the main loop to stop. */
+/* Cancel (forced) and finish the job before returning: transaction abort. Called with the
+ * BQL, which it drops while it waits for the thread (the thread needs nothing else). */
 void block_job_cancel_sync(BlockJob *job);
 /* query-block-jobs' BlockJobInfo (new object). */
 JsonObject *block_job_info(BlockJob *job);

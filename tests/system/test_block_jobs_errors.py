@@ -7,6 +7,7 @@ import pytest
 
 from jobs_lib import (MiB, assert_same, create, qemu_img, qemu_io, quit_vm, snapshot_raw,
                       vm_with_drive)
+from qmp_vm import wait_for
 from test_block_jobs_mirror import err, wait_ready
 
 
@@ -42,7 +43,8 @@ def test_target_error_stop_pauses_then_resume(make_vm, tmp_path):
     ev = qmp.event_wait("BLOCK_JOB_ERROR")
     assert ev["data"] == {"device": "drive0", "operation": "write", "action": "stop"}
     job = qmp.command("query-block-jobs")[0]
-    assert job["paused"] is True and job["io-status"] == "nospace" and job["busy"] is False
+    assert job["paused"] is True and job["io-status"] == "nospace"
+    wait_for(lambda: qmp.command("query-block-jobs")[0]["busy"] is False, what="idle job")
     assert err(qmp, "block-job-cancel", device="drive0") == (
         "GenericError", "The block job for device 'drive0' is currently paused")
     qmp.command("block-job-resume", device="drive0")
