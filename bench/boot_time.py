@@ -65,6 +65,18 @@ def vm_hwm_kib(pid):
     return 0
 
 
+def guest_ram_rss_kib(pid, ram_kib=128 * 1024):
+    """Resident KiB of the guest-RAM mapping (the one -m 128 MiB long)."""
+    rss, size = 0, 0
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if line.startswith("Size:"):
+                size = int(line.split()[1])
+            elif line.startswith("Rss:") and size == ram_kib:
+                rss += int(line.split()[1])
+    return rss
+
+
 def one_run(vmm, kind):
     with tempfile.TemporaryDirectory() as d:
         log = os.path.join(d, "guest.log")
@@ -76,7 +88,7 @@ def one_run(vmm, kind):
             while time.monotonic() - start < 60:
                 if os.path.exists(log) and MARKS[kind] in open(log, "rb").read():
                     elapsed = time.monotonic() - start
-                    return elapsed, vm_hwm_kib(p.pid)
+                    return elapsed, vm_hwm_kib(p.pid), guest_ram_rss_kib(p.pid)
                 time.sleep(0.005)
             raise RuntimeError("%s did not reach the marker" % vmm)
         finally:
@@ -90,14 +102,16 @@ TITLES = {"seabios": "SeaBIOS POST to 'No bootable device'",
 
 
 def report(kind, results):
-    med = {v: (statistics.median(t for t, _ in r), statistics.median(m for _, m in r))
-           for v, r in results.items()}
+    med = {v: [statistics.median(r[i] for r in runs) for i in range(3)]
+           for v, runs in results.items()}
     print("boot-time: %s (-m 128, median of %d)" % (TITLES[kind], RUNS))
-    print("%-10s %12s %12s" % ("vmm", "seconds", "VmHWM KiB"))
-    for v, (t, m) in med.items():
-        print("%-10s %12.3f %12d" % (v, t, m))
-    print("ratio minivmm/qemu: time %.2f, VmHWM %.2f" % (
-        med["minivmm"][0] / med["qemu"][0], med["minivmm"][1] / med["qemu"][1]))
+    print("%-10s %12s %12s %16s" % ("vmm", "seconds", "VmHWM KiB", "guest RAM KiB"))
+    for v, (t, m, g) in med.items():
+        print("%-10s %12.3f %12d %16d" % (v, t, m, g))
+    print("ratio minivmm/qemu: time %.2f, VmHWM %.2f, minivmm VmHWM minus guest RAM "
+          "resident / qemu VmHWM %.2f" % (
+              med["minivmm"][0] / med["qemu"][0], med["minivmm"][1] / med["qemu"][1],
+              (med["minivmm"][1] - med["minivmm"][2]) / med["qemu"][1]))
 
 
 def main():
