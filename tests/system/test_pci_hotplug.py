@@ -8,7 +8,11 @@ Each test runs on minivmm (qtest accelerator) and, where QEMU 7.2 behaves as 2.2
 against Debian's QEMU (--vmm=qemu) with the same qtest and QMP exchanges.
 """
 
+import os
+
 import pytest
+
+import vm as vmlib
 
 from qmp_vm import QMP, QMPError
 from qtest import QTest
@@ -175,3 +179,38 @@ def test_unplug_with_requests_in_flight(minivmm_only, vm, tmp_path):
     assert qt.pci_cfg_readl(DEVFN, 0) == 0xffffffff
     assert "d0" not in blocks(qmp)
     assert qmp.command("query-status")["status"] == "running"
+
+
+def test_reset_completes_pending_unplug(vm, tmp_path):
+    qt, qmp = vm(*drive_arg(tmp_path))
+    hot_add(qt, qmp)
+    qmp.command("device_del", {"id": "d1"})
+    qmp.command("system_reset")                   # a guest that never ejects: reset does
+    assert deleted_events(qmp)[-1]["data"]["device"] == "d1"
+    assert qt.pci_cfg_readl(DEVFN, 0) == 0xffffffff
+    assert qt.inl(PCI_DOWN) == 0 and qt.inl(PCI_RMV) == 0xfffffffc
+
+
+def test_unplug_from_iothread_under_kvm(minivmm_only, tmp_path):
+    """KVM (paused, qtest answering): the queue is served by an I/O thread, whose queued
+    callbacks the removal waits for before the device's memory goes."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        pytest.skip("needs /dev/kvm")
+    img = raw_image(tmp_path / "k.raw", 8 << 20)
+    sock = str(tmp_path / "qmp.sock")
+    qt = QTest([vmlib.minivmm_binary(), "-S", "-qtest", "stdio", "-nodefaults", "-display",
+                "none", "-object", "iothread,id=io0", "-qmp", f"unix:{sock},server,nowait",
+                "-drive", f"if=none,id=d0,file={img},format=raw,throttling.bps-total=65536"])
+    with qt:
+        qmp = QMP(sock)
+        qmp.connect(retry_for=10)
+        qmp.command("device_add", {"driver": "virtio-blk-pci", "drive": "d0", "id": "d1",
+                                   "addr": str(SLOT), "iothread": "io0"})
+        disk = VirtioBlk(qt, DEVFN, 0, depth=32, bs=16384, write=True)
+        disk.start()
+        qmp.command("device_del", {"id": "d1"})
+        qt.outl(PCI_EJ, 1 << SLOT)
+        assert deleted_events(qmp)[-1]["data"]["device"] == "d1"
+        assert qt.pci_cfg_readl(DEVFN, 0) == 0xffffffff
+        assert "d0" not in blocks(qmp)
+        assert qmp.command("query-status")["status"] == "prelaunch"
