@@ -203,6 +203,13 @@ void block_job_start(BlockJob *job)
     job->thread = g_thread_new("block-job", block_job_thread, job);
 }
 
+void block_job_cancel_all_sync(void)
+{
+    while (jobs) {
+        block_job_cancel_sync(jobs->data);
+    }
+}
+
 /* ---- monitor operations (main thread) ---- */
 
 void block_job_set_speed(BlockJob *job, int64_t speed, Error **errp)

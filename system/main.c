@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <glib.h>
 #include <glib-unix.h>
+#include "block/blockjob.h"
 #include "blockdev/blockdev.h"
 #include "hw/kvm.h"
 #include "hw/pc.h"
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
     }
     status = main_loop_run();
     kvm_stop_vcpus();
+    block_job_cancel_all_sync();
     bdrv_drain_all();
     bdrv_flush_all();
     iothread_destroy_all();

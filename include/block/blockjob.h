@@ -96,6 +96,8 @@ bool block_job_is_paused(BlockJob *job);
 /* Cancel (forced) and finish the job before returning: transaction abort. Called with the
  * BQL, which it drops while it waits for the thread (the thread needs nothing else). */
 void block_job_cancel_sync(BlockJob *job);
+/* Cancel every job, as block_job_cancel_sync (process exit, before the final drain). */
+void block_job_cancel_all_sync(void);
 /* query-block-jobs' BlockJobInfo (new object). */
 JsonObject *block_job_info(BlockJob *job);
 

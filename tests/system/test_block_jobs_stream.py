@@ -183,6 +183,8 @@ def test_job_survives_stop_cont_and_quit(make_vm, tmp_path):
     qmp.command("drive-mirror", device="drive0", target=str(tmp_path / "m.qcow2"),
                 sync="full", speed=1)
     qmp.cmd("quit")
+    # the job is cancelled before the drives are drained and flushed at exit
+    assert qmp.event_wait("BLOCK_JOB_CANCELLED")["data"]["type"] == "mirror"
     assert vm.wait_exit(30) == 0
     assert_clean(top)
     assert_same(top, expect)
