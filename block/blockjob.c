@@ -296,6 +296,25 @@ JsonObject *block_job_info(BlockJob *job)
     return o;
 }
 
+JsonArray *block_job_dirty_bitmaps(BlockBackend *blk)
+{
+    BlockJob *job = block_job_of_blk(blk);
+    uint64_t count;
+    uint32_t granularity;
+    JsonArray *list;
+    JsonObject *o;
+
+    if (!job || !job->driver->dirty_info || !job->driver->dirty_info(job, &count, &granularity)) {
+        return NULL;
+    }
+    o = json_object_new();
+    json_object_set_int_member(o, "granularity", granularity);
+    json_object_set_int_member(o, "count", count);
+    list = json_array_new();
+    json_array_add_object_element(list, o);
+    return list;
+}
+
 /* ---- job thread side ---- */
 
 /* With job->lock held. */

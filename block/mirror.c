@@ -323,12 +323,22 @@ static void mirror_free(BlockJob *job)
     bdrv_unref(m->source);
 }
 
+static bool mirror_dirty_info(BlockJob *job, uint64_t *count, uint32_t *granularity)
+{
+    MirrorJob *m = (MirrorJob *)job;
+
+    *count = bdrv_dirty_bitmap_count(m->bitmap);
+    *granularity = bdrv_dirty_bitmap_granularity(m->bitmap);
+    return true;
+}
+
 static const BlockJobDriver mirror_driver = {
     .job_type = "mirror",
     .instance_size = sizeof(MirrorJob),
     .run = mirror_run,
     .finish = mirror_finish,
     .complete = mirror_complete,
+    .dirty_info = mirror_dirty_info,
     .free = mirror_free,
 };
 
@@ -338,6 +348,7 @@ static const BlockJobDriver commit_active_driver = {
     .run = mirror_run,
     .finish = mirror_finish,
     .complete = mirror_complete,
+    .dirty_info = mirror_dirty_info,
     .free = mirror_free,
 };
 

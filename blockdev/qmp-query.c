@@ -8,6 +8,7 @@
 #include <glib.h>
 #include "block/block-backend.h"
 #include "block/block_int.h"
+#include "block/blockjob.h"
 #include "block/image-ops.h"
 #include "blockdev/qmp-query.h"
 #include "monitor/command.h"
@@ -159,6 +160,7 @@ static JsonObject *block_info(BlockBackend *blk)
 {
     JsonObject *o = json_object_new();
     bool removable = blk_dev_has_removable_media(blk);
+    JsonArray *bitmaps;
 
     json_object_set_string_member(o, "device", blk_name(blk));
     json_object_set_string_member(o, "type", "unknown");
@@ -169,6 +171,9 @@ static JsonObject *block_info(BlockBackend *blk)
     }
     if (blk_iostatus_is_enabled(blk)) {
         json_object_set_string_member(o, "io-status", io_status_names[blk_iostatus(blk)]);
+    }
+    if ((bitmaps = block_job_dirty_bitmaps(blk))) {
+        json_object_set_array_member(o, "dirty-bitmaps", bitmaps);
     }
     if (blk_is_inserted(blk)) {
         json_object_set_object_member(o, "inserted", qmp_block_device_info(blk, blk_bs(blk)));

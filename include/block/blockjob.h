@@ -32,6 +32,9 @@ typedef struct BlockJobDriver {
     int (*finish)(BlockJob *job, int ret);
     /* block-job-complete once ready (mirror, active commit); NULL: cannot complete. */
     void (*complete)(BlockJob *job, Error **errp);
+    /* Optional: the dirty bitmap the job keeps (query-block's dirty-bitmaps): false if
+     * none; else its dirty bytes and granularity. Any thread. */
+    bool (*dirty_info)(BlockJob *job, uint64_t *count, uint32_t *granularity);
     /* Main thread, on every exit path after finish: release the driver's resources. */
     void (*free)(BlockJob *job);
 } BlockJobDriver;
@@ -98,6 +101,9 @@ bool block_job_is_paused(BlockJob *job);
 void block_job_cancel_sync(BlockJob *job);
 /* Cancel every job, as block_job_cancel_sync (process exit, before the final drain). */
 void block_job_cancel_all_sync(void);
+/* query-block's "dirty-bitmaps" of drive blk ([{granularity, count}], a new array), or NULL
+ * when its job (if any) keeps none. */
+JsonArray *block_job_dirty_bitmaps(BlockBackend *blk);
 /* query-block-jobs' BlockJobInfo (new object). */
 JsonObject *block_job_info(BlockJob *job);
 

@@ -6,6 +6,8 @@ import shutil
 
 import pytest
 
+from qmp_vm import wait_for
+
 from jobs_lib import (MiB, GuestVM, assert_clean, assert_same, backing_of, chain3, create,
                       qemu_io, quit_vm, snapshot_raw, vm_with_drive)
 
@@ -84,10 +86,14 @@ def test_mirror_cancel_before_and_after_ready(make_vm, tmp_path):
     t1 = tmp_path / "t1.qcow2"
     qmp.command("drive-mirror", device="drive0", target=str(t1), sync="full", speed=1)
     assert qmp.command("query-block-jobs")[0]["ready"] is False
+    wait_for(lambda: qmp.command("query-block-jobs")[0]["offset"] == 65536, what="1st run")
+    assert qmp.command("query-block")[0]["dirty-bitmaps"] == [
+        {"granularity": 65536, "count": 64 * MiB - 65536}]
     qmp.command("block-job-cancel", device="drive0")
     ev = qmp.event_wait("BLOCK_JOB_CANCELLED")
     assert ev["data"]["type"] == "mirror" and ev["data"]["len"] == 64 * MiB
     assert qmp.command("query-block")[0]["inserted"]["file"] == str(src)
+    assert "dirty-bitmaps" not in qmp.command("query-block")[0]
     t2 = tmp_path / "t2.qcow2"
     qmp.command("drive-mirror", device="drive0", target=str(t2), sync="full")
     wait_ready(qmp)
