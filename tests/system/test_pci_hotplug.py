@@ -214,3 +214,23 @@ def test_unplug_from_iothread_under_kvm(minivmm_only, tmp_path):
         assert qt.pci_cfg_readl(DEVFN, 0) == 0xffffffff
         assert "d0" not in blocks(qmp)
         assert qmp.command("query-status")["status"] == "prelaunch"
+
+
+def test_guest_ejects_from_a_vcpu(make_vm, vmm, tmp_path):
+    """The test payload plays the guest's ACPI _EJ0 under KVM: it waits for PCI_DOWN and
+    writes the slot to PCI_EJ from CPL3, so the removal starts in a vCPU thread. The device
+    is cold-plugged: a guest may eject any hotpluggable device, as in QEMU."""
+    from test_payload import payload_args
+    sock = str(tmp_path / "qmp.sock")
+    vm = make_vm(payload_args("pci_eject") + drive_arg(tmp_path) + [
+        "-device", f"virtio-blk-pci,drive=d0,id=d1,addr={SLOT}",
+        "-qmp", f"unix:{sock},server,nowait"], debugcon=False)
+    qmp = QMP(sock)
+    qmp.connect(retry_for=10)
+    vm.wait_serial("READY")
+    assert qmp.command("device_del", {"id": "d1"}) == {}
+    events = deleted_events(qmp)
+    assert events[-1]["data"] == {"device": "d1", "path": "/machine/peripheral/d1"}
+    assert vm.wait_exit(30) == 0
+    lines = vm.serial_text().replace("\r\n", "\n").splitlines()
+    assert lines[-3:] == [f"DOWN slot {SLOT}", f"EJECTED slot {SLOT}", "PASS"]
