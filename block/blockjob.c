@@ -127,11 +127,6 @@ static void block_job_free(BlockJob *job)
     g_free(job);
 }
 
-void block_job_abandon(BlockJob *job)
-{
-    block_job_free(job);
-}
-
 static JsonObject *block_job_event_data(BlockJob *job)
 {
     JsonObject *o = json_object_new();

@@ -79,8 +79,6 @@ BlockJob *block_job_create(const BlockJobDriver *driver, BlockBackend *blk, int6
 /* Block every op on another node the job uses (base, target), with the job's reason. */
 void block_job_block_node(BlockJob *job, BlockDriverState *bs);
 void block_job_start(BlockJob *job);
-/* Free a job that was created but never started (argument errors after create). */
-void block_job_abandon(BlockJob *job);
 
 /* The job of drive device, or NULL. */
 BlockJob *block_job_find(const char *device);
