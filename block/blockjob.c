@@ -15,16 +15,6 @@ static uint64_t last_id;
 
 static const char *const iostatus_names[] = {"ok", "failed", "nospace"};
 
-BlockJob *block_job_next(BlockJob *job)
-{
-    GSList *l = job ? g_slist_find(jobs, job) : NULL;
-
-    if (!job) {
-        return jobs ? jobs->data : NULL;
-    }
-    return l && l->next ? l->next->data : NULL;
-}
-
 BlockJob *block_job_of_blk(BlockBackend *blk)
 {
     for (GSList *l = jobs; l; l = l->next) {
@@ -418,13 +408,6 @@ void block_job_add_offset(BlockJob *job, int64_t n)
 {
     g_mutex_lock(&job->lock);
     job->offset += n;
-    g_mutex_unlock(&job->lock);
-}
-
-void block_job_set_offset(BlockJob *job, int64_t offset)
-{
-    g_mutex_lock(&job->lock);
-    job->offset = offset;
     g_mutex_unlock(&job->lock);
 }
 

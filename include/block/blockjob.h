@@ -82,8 +82,6 @@ void block_job_start(BlockJob *job);
 
 /* The job of drive device, or NULL. */
 BlockJob *block_job_find(const char *device);
-/* Iterate over jobs in creation order: NULL starts, NULL ends. */
-BlockJob *block_job_next(BlockJob *job);
 /* Each job's drive currently has at most one job. */
 BlockJob *block_job_of_blk(BlockBackend *blk);
 
@@ -122,7 +120,6 @@ void block_job_io_begin(BlockDriverState *bs);
 void block_job_io_end(BlockDriverState *bs);
 void block_job_set_len(BlockJob *job, int64_t len);
 void block_job_add_offset(BlockJob *job, int64_t n);
-void block_job_set_offset(BlockJob *job, int64_t offset);
 /* Emit BLOCK_JOB_READY and set ready (any thread). */
 void block_job_ready(BlockJob *job);
 bool block_job_should_complete(BlockJob *job);
