@@ -16,7 +16,8 @@ import vm as vmlib
 
 from qmp_vm import QMP, QMPError
 from qtest import QTest
-from test_qmp_drive import VIRTIO_BLK_S_OK, minivmm_only, raw_image, virtio_read_status  # noqa: F401
+from test_qmp_drive import minivmm_only  # noqa: F401 (a fixture)
+from test_qmp_drive import VIRTIO_BLK_S_OK, raw_image, virtio_read_status
 from virtio_blk_qtest import VirtioBlk
 
 PCI_UP, PCI_DOWN, PCI_EJ, PCI_RMV, PCI_SEL = 0xae00, 0xae04, 0xae08, 0xae0c, 0xae10
