@@ -119,6 +119,9 @@ class GuestVM:
         self.qt = FormattingTolerantQTest.minivmm(["-m", "256", "-qmp", f"unix:{sock},server,nowait",
                                  "-drive", f"if=none,id=drive0,file={img},format={fmt}",
                                  "-device", "virtio-blk-pci,drive=drive0,addr=0x4", *extra])
+        # A failing test leaves no VMM behind: killed when pytest exits at the latest.
+        import atexit
+        atexit.register(lambda proc=self.qt.proc: proc.poll() is None and proc.kill())
         self.qmp = QMP(sock)
         self.qmp.connect(retry_for=10)
         self.disk = VirtioBlk(self.qt, 4 << 3, 0, depth=depth, bs=4096, write=True)
