@@ -1,7 +1,8 @@
 /*
  * What the direct kernel loaders share: the list of blobs put into guest RAM at every reset,
  * and the BSP's entry state (32-bit protected mode, paging off, flat 4 GiB segments, EFLAGS
- * with interrupts off) handed to the vCPU code. It does not parse any kernel format.
+ * with interrupts off; or 64-bit mode on the loader's page tables and GDT) handed to the vCPU
+ * code. It does not parse any kernel format.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -67,6 +68,19 @@ static struct kvm_segment kernel_flat_segment(uint16_t selector, uint8_t type)
                                  .g = 1 };
 }
 
+/* Long mode: paging on with PAE, EFER.LME/LMA, a 64-bit code segment. */
+static void kernel_long_mode(const KernelImage *k, struct kvm_sregs *sregs)
+{
+    sregs->cr0 = 0x80000011;  /* PG, ET, PE */
+    sregs->cr3 = k->cr3;
+    sregs->cr4 = 0x20;        /* PAE */
+    sregs->efer = 0x500;      /* LME, LMA */
+    sregs->cs.l = 1;
+    sregs->cs.db = 0;
+    sregs->gdt.base = k->gdt;
+    sregs->gdt.limit = 4 * 8 - 1;
+}
+
 static void kernel_image_set_entry(const KernelImage *k)
 {
     struct kvm_regs regs = { .rip = k->eip, .rax = k->eax, .rbx = k->ebx, .rsi = k->esi,
@@ -75,6 +89,9 @@ static void kernel_image_set_entry(const KernelImage *k)
 
     sregs.cs = kernel_flat_segment(0x10, 0xb);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = kernel_flat_segment(0x18, 0x3);
+    if (k->cr3) {
+        kernel_long_mode(k, &sregs);
+    }
     kvm_set_bsp_entry(&regs, &sregs);
 }
 

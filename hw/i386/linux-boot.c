@@ -3,7 +3,9 @@
  * "zero page" itself (setup header copied from the image, type_of_loader 0xff, the board's
  * e820 including RAM above 4 GiB, command line, initrd placed page-aligned as high as
  * initrd_addr_max and low RAM allow) and enters the protected-mode kernel at 1 MiB with
- * ESI = boot_params. The real-mode setup code is not run.
+ * ESI = boot_params; a kernel that sets XLF_KERNEL_64 (protocol >= 2.12) is entered at its
+ * 64-bit entry, 0x200 further, in long mode on identity page tables for the low 4 GiB with
+ * RSI = boot_params. The real-mode setup code is not run.
  */
 #include <string.h>
 #include "hw/kernel-loader.h"
@@ -23,12 +25,18 @@ enum {
     BP_CMD_LINE_PTR = 0x228,
     BP_INITRD_ADDR_MAX = 0x22c,
     BP_CMDLINE_SIZE = 0x238,
+    BP_XLOADFLAGS = 0x236,     /* protocol 2.12 */
     BP_INIT_SIZE = 0x260,      /* protocol 2.10 */
     BP_E820_TABLE = 0x2d0,
     BP_E820_MAX = 128,
     LOADED_HIGH = 0x01,
     KERNEL_ADDR = 0x100000,
     MIN_PROTOCOL = 0x206,
+    XLF_KERNEL_64 = 0x01,
+    ENTRY_64_OFFSET = 0x200,
+    PT_ADDR = 0x1000,          /* PML4, PDPT, then four page directories */
+    PT_SIZE = 6 * 0x1000,
+    GDT_ADDR = PT_ADDR + PT_SIZE,
 };
 
 static uint32_t bp_get32(const uint8_t *p, unsigned off)
@@ -113,6 +121,47 @@ static uint64_t linux_kernel_end(const uint8_t *bp, size_t pm_size)
     return KERNEL_ADDR + MAX((uint64_t)pm_size, init_size);
 }
 
+static bool linux_wants_64bit(const uint8_t *data)
+{
+    unsigned version = data[BP_VERSION] | data[BP_VERSION + 1] << 8;
+
+    return version >= 0x20c && (data[BP_XLOADFLAGS] & XLF_KERNEL_64);
+}
+
+static void pt_set64(uint8_t *p, unsigned off, uint64_t v)
+{
+    v = GUINT64_TO_LE(v);
+    memcpy(p + off, &v, 8);
+}
+
+/* Identity page tables for 0-4 GiB (2 MiB pages) and the GDT the protocol asks for:
+ * 0x10 flat 64-bit code, 0x18 flat data; entry at startup_64 with RSI = boot_params. */
+static bool linux_setup_64bit(KernelImage *k, Error **errp)
+{
+    static const uint64_t gdt[4] = {0, 0, 0x00af9a000000ffffULL, 0x00cf92000000ffffULL};
+    g_autofree uint8_t *pt = g_malloc0(PT_SIZE);
+    uint64_t gdt_le[4];
+
+    pt_set64(pt, 0, (PT_ADDR + 0x1000) | 0x3); /* PML4[0] -> PDPT, present, writable */
+    for (unsigned i = 0; i < 4; i++) {
+        pt_set64(pt, 0x1000 + i * 8, (PT_ADDR + 0x2000 + i * 0x1000) | 0x3);
+    }
+    for (unsigned i = 0; i < 4 * 512; i++) {
+        pt_set64(pt, 0x2000 + i * 8, ((uint64_t)i << 21) | 0x83); /* 2 MiB, writable */
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        gdt_le[i] = GUINT64_TO_LE(gdt[i]);
+    }
+    if (!kernel_image_add(k, PT_ADDR, pt, PT_SIZE, errp) ||
+        !kernel_image_add(k, GDT_ADDR, gdt_le, sizeof(gdt_le), errp)) {
+        return false;
+    }
+    k->eip = KERNEL_ADDR + ENTRY_64_OFFSET;
+    k->cr3 = PT_ADDR;
+    k->gdt = GDT_ADDR;
+    return true;
+}
+
 int linux_load(KernelImage *k, const KernelLoaderArgs *a, const uint8_t *data, size_t size,
                Error **errp)
 {
@@ -142,5 +191,8 @@ int linux_load(KernelImage *k, const KernelLoaderArgs *a, const uint8_t *data, s
     }
     k->eip = KERNEL_ADDR;
     k->esi = BP_ADDR;
+    if (linux_wants_64bit(data) && !linux_setup_64bit(k, errp)) {
+        return -1;
+    }
     return 1;
 }

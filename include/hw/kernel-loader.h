@@ -29,6 +29,8 @@ typedef struct KernelImage {
     uint64_t ram_limit;  /* blobs must end below this address */
     uint8_t *ram;        /* host address of guest RAM, once installed */
     uint32_t eip, eax, ebx, esi;
+    uint32_t cr3;        /* non-zero: enter in 64-bit mode with these page tables */
+    uint32_t gdt;        /* ... and this GDT (selectors 0x10 code, 0x18 data) */
 } KernelImage;
 
 void kernel_image_init(KernelImage *k, uint64_t ram_limit);

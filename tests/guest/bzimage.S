@@ -9,6 +9,12 @@
  * enters code32_start with ESI = boot_params.
  */
 #define SETUP_SECTS 1
+#ifndef BOOT_VERSION
+#define BOOT_VERSION 0x020a
+#endif
+#ifndef XLOADFLAGS
+#define XLOADFLAGS  0           /* bzImage64: XLF_KERNEL_64, startup_64 at +0x200 */
+#endif
 #define BP_OFF      0x1000      /* boot_params, from the setup segment's base */
 #define BP_E820_ENTRIES 0x1e8
 #define BP_E820_TABLE   0x2d0
@@ -27,7 +33,7 @@ boot_flag:          .word 0xaa55
     .org 0x200
     jmp setup16
 header:             .ascii "HdrS"
-version:            .word 0x020a
+version:            .word BOOT_VERSION
 realmode_swtch:     .long 0
 start_sys_seg:      .word 0x1000
 kernel_version:     .word 0
@@ -46,7 +52,7 @@ initrd_addr_max:    .long 0x3fffffff    /* the payload maps the low 1 GiB */
 kernel_alignment:   .long 0x200000
 relocatable_kernel: .byte 0
 min_alignment:      .byte 0
-xloadflags:         .word 0
+xloadflags:         .word XLOADFLAGS
 cmdline_size:       .long 255
 hardware_subarch:   .long 0
 hardware_subarch_data: .quad 0

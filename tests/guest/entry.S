@@ -96,6 +96,7 @@ startup_64:
     cli
     cld
     mov %esi, boot_params
+    movl $1, boot_entry64
     build_page_tables %rdi
     mov $PT_PML4, %eax
     mov %rax, %cr3
@@ -124,11 +125,12 @@ user_start:
 2:  jmp 2b
 
     .section .data
-    .globl boot_magic, boot_info, boot_params
+    .globl boot_magic, boot_info, boot_params, boot_entry64
     .p2align 3
 boot_magic:  .long 0
 boot_info:   .long 0
 boot_params: .long 0
+boot_entry64: .long 0           /* 1: entered at startup_64 */
     .p2align 3
 gdt:
     .quad 0

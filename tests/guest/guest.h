@@ -77,6 +77,7 @@ uint64_t pit_gate_measure_tsc(uint16_t count); /* TSC ticks for a PIT channel 2 
 
 /* Boot information saved by entry.S */
 extern uint32_t boot_magic, boot_info, boot_params;
+extern uint32_t boot_entry64; /* 1 when entered at startup_64 (Linux 64-bit boot protocol) */
 
 /* Scenarios: argv[0] is the scenario name; return 0 for PASS (a failure reports itself). */
 typedef struct Scenario {
