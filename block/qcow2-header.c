@@ -192,7 +192,9 @@ static void geometry_init(BDRVQcow2State *s)
     s->cluster_size = 1ULL << s->cluster_bits;
     s->l2_bits = s->cluster_bits - 3;
     s->refcount_order = s->h.refcount_order;
-    s->refblock_bits = s->cluster_bits + 3 - s->refcount_order;
+    /* check_fields() refuses orders above 6 next; until then no arithmetic may overflow. */
+    s->refblock_bits =
+        s->h.refcount_order <= 6 ? s->cluster_bits + 3 - (int)s->h.refcount_order : 0;
     s->csize_shift = 62 - (s->cluster_bits - 8);
     s->csize_mask = (1ULL << (s->cluster_bits - 8)) - 1;
     s->cluster_offset_mask = (1ULL << s->csize_shift) - 1;

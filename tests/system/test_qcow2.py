@@ -321,6 +321,8 @@ MALFORMED = [
      "Unsupported IMAGE feature(s): Unknown incompatible feature: 20"),
     ("data_file_bit", 72, ">Q", 1 << 2, "Unsupported IMAGE feature(s): external data file"),
     ("refcount_order7", 96, ">I", 7, "Reference count entry width too large"),
+    # Found by fuzzing: the geometry was derived before the order was checked (UBSan).
+    ("refcount_order_huge", 96, ">I", 0x80000000, "Reference count entry width too large"),
     ("header_short", 100, ">I", 50, "qcow2 header too short"),
     ("corrupt_bit", 72, ">Q", 1 << 1, "qcow2: Image is corrupt; cannot be opened read/write"),
 ]
