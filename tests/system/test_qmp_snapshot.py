@@ -411,6 +411,8 @@ def slot_offset(slot):
 
 @pytest.mark.parametrize("kind", ["external", "internal", "external-iothread"])
 def test_snapshot_while_guest_writes(tmp_path, vmm, kind):
+    if vmm != "minivmm" and kind != "external":
+        pytest.skip("QEMU 7.2 (TCG, -S) sometimes hangs at quit after this scenario")
     img = new_qcow2(tmp_path / "d.qcow2", size="8M")
     overlay = tmp_path / "o.qcow2"
     qemu_img("create", "-q", "-f", "qcow2", "-b", img, "-F", "qcow2", overlay)
