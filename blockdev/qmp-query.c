@@ -109,16 +109,18 @@ static JsonObject *image_info(BlockDriverState *bs)
     return o;
 }
 
+static const char *const throttle_avg_names[] = {"bps",  "bps_rd",  "bps_wr",
+                                                 "iops", "iops_rd", "iops_wr"};
+
 static void device_info_throttle(JsonObject *o, BlockBackend *blk)
 {
-    static const char *const avg[] = {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"};
     static const char *const max[] = {"bps_max",  "bps_rd_max",  "bps_wr_max",
                                       "iops_max", "iops_rd_max", "iops_wr_max"};
     ThrottleConfig cfg;
     bool on = blk_get_io_limits(blk, &cfg);
 
     for (int i = 0; i < THROTTLE_BUCKET_MAX; i++) {
-        json_object_set_int_member(o, avg[i], on ? cfg.buckets[i].avg : 0);
+        json_object_set_int_member(o, throttle_avg_names[i], on ? cfg.buckets[i].avg : 0);
     }
     for (int i = 0; on && i < THROTTLE_BUCKET_MAX; i++) {
         if (cfg.buckets[i].max) {
@@ -127,6 +129,14 @@ static void device_info_throttle(JsonObject *o, BlockBackend *blk)
     }
     if (on && cfg.op_size) {
         json_object_set_int_member(o, "iops_size", cfg.op_size);
+    }
+}
+
+/* The throttling members are mandatory in BlockDeviceInfo: zeros for a node without limits. */
+static void device_info_no_throttle(JsonObject *o)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(throttle_avg_names); i++) {
+        json_object_set_int_member(o, throttle_avg_names[i], 0);
     }
 }
 
@@ -192,6 +202,32 @@ static void qmp_query_block(JsonObject *args, JsonNode **ret, Error **errp)
     json_array_unref(list);
 }
 
+/* 2.2: every node with a node-name, most recently named first; "image" is left empty. */
+static void qmp_query_named_block_nodes(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    JsonArray *list = json_array_new();
+    GList *nodes = NULL;
+
+    for (BlockDriverState *bs = bdrv_next_node(NULL); bs; bs = bdrv_next_node(bs)) {
+        nodes = g_list_prepend(nodes, bs);
+    }
+    for (GList *l = nodes; l; l = l->next) {
+        BlockDriverState *bs = l->data;
+        const char *device = bdrv_get_device_name(bs);
+        BlockBackend *blk = *device ? blk_by_name(device) : NULL;
+        JsonObject *o = qmp_block_device_info(blk, bs);
+
+        if (!blk) {
+            device_info_no_throttle(o);
+        }
+        json_object_set_object_member(o, "image", json_object_new());
+        json_array_add_object_element(list, o);
+    }
+    g_list_free(nodes);
+    *ret = json_node_init_array(json_node_alloc(), list);
+    json_array_unref(list);
+}
+
 static JsonObject *block_device_stats(BlockBackend *blk)
 {
     JsonObject *o = json_object_new();
@@ -234,6 +270,7 @@ static const MonitorCommand query_block_cmds[] = {
      .hmp_help = "show info of one block device or all block devices (and details of "
                  "images with -v option)",
      .hmp_print = hmp_print_block},
+    {.name = "query-named-block-nodes", .fn = qmp_query_named_block_nodes},
     {.name = "query-blockstats",
      .fn = qmp_query_blockstats,
      .hmp_name = "info blockstats",

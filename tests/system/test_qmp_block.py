@@ -85,3 +85,24 @@ def test_hmp_info_block_and_blockstats(make_vm, tmp_path, vmm, chain):
     assert f"image: {base}\r\n" in one
     stats = qmp.hmp("info blockstats")
     assert stats.startswith("d0: rd_bytes=") and "\r\nempty: rd_bytes=0 wr_bytes=0 " in stats
+
+
+def test_query_named_block_nodes(make_vm, tmp_path, vmm, chain):
+    base, top = chain
+    vm, qmp = start_qmp_vm(make_vm, tmp_path, vmm, extra=[
+        "-drive", f"file={top},if=none,id=d0,node-name=top-node,backing.node-name=base-node,"
+                  "throttling.iops-total=100",
+        "-drive", f"file={base},if=none,id=d1,readonly=on"])
+    nodes = qmp.command("query-named-block-nodes")
+    names = [n.get("node-name") for n in nodes]
+    assert "top-node" in names and "base-node" in names
+    by = {n["node-name"]: n for n in nodes if "node-name" in n}
+    assert by["top-node"]["file"] == str(top) and by["top-node"]["drv"] == "qcow2"
+    assert by["top-node"]["ro"] is False and by["top-node"]["backing_file_depth"] == 1
+    assert by["base-node"]["file"] == str(base) and by["base-node"]["ro"] is True
+    assert by["base-node"]["backing_file_depth"] == 0 and by["base-node"]["bps"] == 0
+    if qemu22(vm):
+        assert by["top-node"]["iops"] == 100  # 2.2 keeps the drive's limits on its root node
+        # 2.2: most recently named first, an empty ImageInfo, only named nodes.
+        assert names == ["base-node", "top-node"]
+        assert by["top-node"]["image"] == {}
