@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "block/block-internal.h"
+#include "util/main-loop.h"
 
 /* Is ctx (this thread's default) this thread's to dispatch? Workers must not run the
  * main loop's sources just because the main thread is not dispatching at this moment. */
@@ -69,7 +70,9 @@ void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque)
         }
         *wp->waiters = g_slist_prepend(*wp->waiters, ctx);
         g_mutex_unlock(wp->lock);
+        main_loop_nested_wait_begin();
         g_main_context_iteration(ctx, TRUE);
+        main_loop_nested_wait_end();
         g_mutex_lock(wp->lock);
         *wp->waiters = g_slist_remove(*wp->waiters, ctx);
     }

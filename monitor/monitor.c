@@ -8,6 +8,7 @@
 #include <string.h>
 #include <glib.h>
 #include "monitor/monitor-internal.h"
+#include "util/main-loop.h"
 
 static GPtrArray *monitors;
 
@@ -70,9 +71,10 @@ static void monitor_mux_focus(Monitor *mon, bool in)
     }
 }
 
+/* No input while this thread waits inside a drain (see main_loop_nested_wait_begin). */
 static int monitor_can_read(void *opaque)
 {
-    return 4096;
+    return main_loop_in_nested_wait() ? 0 : 4096;
 }
 
 static void monitor_read(void *opaque, const uint8_t *buf, size_t len)

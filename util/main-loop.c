@@ -224,6 +224,24 @@ static gboolean main_loop_call_cb(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static __thread int nested_waits;
+
+void main_loop_nested_wait_begin(void)
+{
+    nested_waits++;
+}
+
+void main_loop_nested_wait_end(void)
+{
+    g_assert(nested_waits > 0);
+    nested_waits--;
+}
+
+bool main_loop_in_nested_wait(void)
+{
+    return nested_waits > 0;
+}
+
 void main_loop_call(void (*fn)(void *opaque), void *opaque)
 {
     MainLoopCall *c = g_new(MainLoopCall, 1);

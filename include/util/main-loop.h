@@ -47,6 +47,16 @@ void main_loop_notify(void);
 /* Call fn(opaque) soon in the main loop, from any thread, with the BQL held. */
 void main_loop_call(void (*fn)(void *opaque), void *opaque);
 
+/*
+ * A thread iterates its context from inside a blocking wait (a drain: block/wait.c), so
+ * that completions keep running. Monitors take no input meanwhile: a command must not run
+ * in the middle of another operation's drain (`cont` inside `stop`'s drain, say), just as
+ * QEMU's nested aio_poll never dispatches the monitor. Counted per thread.
+ */
+void main_loop_nested_wait_begin(void);
+void main_loop_nested_wait_end(void);
+bool main_loop_in_nested_wait(void);
+
 void bql_lock(void);
 void bql_unlock(void);
 bool bql_locked(void);
