@@ -14,6 +14,7 @@
 #include <glib.h>
 #include "block/block-backend.h"
 #include "block/block.h"
+#include "harness.h"
 #include "util/main-loop.h"
 
 #define QCOW2_FUZZ_IO 4096
