@@ -138,7 +138,8 @@ clean: clean-qtest-fuzz
 .SECONDARY: $(QTEST_OBJS) $(FUZZ_DIR)/tests/fuzz/harness.o \
             $(patsubst %,$(FUZZ_DIR)/tests/fuzz/fuzz-%.o,$(FUZZ_TARGETS))
 .PHONY: check-qtest fuzz check-fuzz check-fuzz-slow clean-qtest-fuzz
--include $(QTEST_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d)
+-include $(QTEST_OBJS:.o=.d) $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_DIR)/tests/fuzz/harness.d \
+         $(patsubst %,$(FUZZ_DIR)/tests/fuzz/fuzz-%.d,$(FUZZ_TARGETS))
 # ---- end of qtest and fuzzing ----
 
 clean: guest-clean
