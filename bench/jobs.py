@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""Block job throughput, minivmm and Debian's QEMU (7.2) side by side on this host,
+alternating runs: drive-mirror sync=full to a new raw / qcow2 target followed by
+block-job-complete, and drive-backup sync=full to a new raw / qcow2 target, of a raw image of
+BENCH_JOBS_MIB (default 2048) MiB filled with real (non-zero, incompressible) data. Each VMM
+is started under KVM with -S (an idle, paused guest) and the drive on a virtio-blk-pci
+device; the time runs from sending the command over QMP to BLOCK_JOB_COMPLETED (mirror: READY,
+then block-job-complete, then COMPLETED; both VMMs flush the target before they report).
+With BENCH_JOBS_LOAD=1 (the default) every row is repeated with the test payload
+(tests/guest/scenario-virtio-blk-bench.c) writing 4 KiB blocks at random offsets, 32 in
+flight, for the whole job: mirror then runs with copy-mode=write-blocking in both VMMs (with
+the default background mode neither converges under such a guest), backup with
+copy-before-write.
+Prints the median time and MB/s of BENCH_RUNS (default 3) runs, minivmm/QEMU (higher is
+better), and the share of the reference bandwidth: the host's `cp --sparse=never` of the same
+file followed by fsync of the copy (best of BENCH_RUNS). Every run starts after os.sync()
+with the target deleted. BENCH_DIR picks where the images go (default: the system's temporary
+directory); MINIVMM names the binary (default ./minivmm)."""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "qmp"))
+from minivmm_qmp import QMP  # noqa: E402
+
+PAYLOAD = os.path.join(ROOT, "tests", "guest", "payload.bin")
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+IMG_MIB = int(os.environ.get("BENCH_JOBS_MIB", "2048"))
+LOAD = os.environ.get("BENCH_JOBS_LOAD", "1") != "0"
+MiB = 1 << 20
+JOB_TIMEOUT = 1800
+# (label, command, target format)
+CASES = [("mirror -> raw", "drive-mirror", "raw"),
+         ("mirror -> qcow2", "drive-mirror", "qcow2"),
+         ("backup -> raw", "drive-backup", "raw"),
+         ("backup -> qcow2", "drive-backup", "qcow2")]
+VMMS = ("minivmm", "qemu")
+
+
+def make_source(path):
+    """IMG_MIB MiB of random data, each MiB distinct, written and synced (not sparse)."""
+    noise = bytearray(os.urandom(MiB))
+    with open(path, "wb") as f:
+        for i in range(IMG_MIB):
+            noise[0:8] = i.to_bytes(8, "little")
+            f.write(noise)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def vmm_cmd(vmm, src, sock, load):
+    args = ["-nodefaults", "-display", "none", "-m", "512",
+            "-qmp", "unix:%s,server,nowait" % sock,
+            "-drive", "if=none,id=drive0,file=%s,format=raw" % src,
+            "-device", "virtio-blk-pci,drive=drive0,disable-legacy=on,addr=0x4"]
+    if load:
+        args += ["-bios", PAYLOAD, "-serial", "stdio", "-fw_cfg",
+                 "name=opt/minivmm/args,string=virtio_blk_bench %d randwrite:32"
+                 % (JOB_TIMEOUT * 1000)]
+    else:
+        args.append("-S")
+    if vmm == "minivmm":
+        binary = os.environ.get("MINIVMM") or os.path.join(ROOT, "minivmm")
+        return [binary, "-no-kvm-check"] + args
+    return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc"] + args
+
+
+def wait_for_payload(proc):
+    """Read the serial console until the payload has started writing."""
+    deadline = time.monotonic() + 60
+    seen = b""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+        if line.startswith(b"VIRTIO-BLK-BENCH"):
+            time.sleep(0.5)  # the first requests are in flight
+            return
+    raise RuntimeError("payload did not start:\n%s" % seen.decode(errors="replace"))
+
+
+def start_vmm(vmm, d, src, load):
+    sock = os.path.join(d, "qmp-%s.sock" % vmm)
+    proc = subprocess.Popen(vmm_cmd(vmm, src, sock, load), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE if load else subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    qmp = QMP(sock, timeout=JOB_TIMEOUT)
+    try:
+        qmp.connect(retry_for=20)
+        if load:
+            wait_for_payload(proc)
+    except Exception:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, qmp
+
+
+def stop_vmm(proc, qmp):
+    try:
+        qmp.cmd("quit")
+        proc.wait(60)
+    except Exception:
+        proc.kill()
+        proc.wait()
+    qmp.close()
+
+
+def wait_event(qmp, name):
+    ev = qmp.event_wait(name, timeout=JOB_TIMEOUT)
+    if name == "BLOCK_JOB_COMPLETED" and "error" in ev.get("data", {}):
+        raise RuntimeError("job failed: %s" % ev)
+    return ev
+
+
+def run_job(qmp, command, fmt, target, load):
+    """The job's wall time, from the command to BLOCK_JOB_COMPLETED."""
+    args = {"device": "drive0", "target": target, "format": fmt, "sync": "full"}
+    if load and command == "drive-mirror":
+        args["copy-mode"] = "write-blocking"
+    t = time.monotonic()
+    qmp.command(command, args)
+    if command == "drive-mirror":
+        wait_event(qmp, "BLOCK_JOB_READY")
+        qmp.command("block-job-complete", device="drive0")
+    wait_event(qmp, "BLOCK_JOB_COMPLETED")
+    return time.monotonic() - t
+
+
+def one_run(vmm, d, src, command, fmt, load):
+    target = os.path.join(d, "target.img")
+    if os.path.exists(target):
+        os.unlink(target)
+    os.sync()
+    proc, qmp = start_vmm(vmm, d, src, load)
+    try:
+        secs = run_job(qmp, command, fmt, target, load)
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited during the job" % vmm)
+    finally:
+        stop_vmm(proc, qmp)
+    if not load and os.path.getsize(target) < IMG_MIB * MiB and fmt == "raw":
+        raise RuntimeError("%s: short target" % vmm)
+    os.unlink(target)
+    return secs
+
+
+def cp_time(src, d):
+    dst = os.path.join(d, "cp.img")
+    best = None
+    for _ in range(RUNS):
+        if os.path.exists(dst):
+            os.unlink(dst)
+        os.sync()
+        t = time.monotonic()
+        subprocess.run(["cp", "--sparse=never", src, dst], check=True)
+        fd = os.open(dst, os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+        secs = time.monotonic() - t
+        best = secs if best is None else min(best, secs)
+    os.unlink(dst)
+    return best
+
+
+def mbps(secs):
+    return IMG_MIB * MiB / secs / 1e6
+
+
+def print_rows(d, src, load, ref):
+    print("jobs: %d MiB raw source, %s guest (median of %d, alternating)"
+          % (IMG_MIB, "payload-writing" if load else "idle", RUNS))
+    print("%-16s %9s %9s %9s %9s %8s %7s %7s" % ("case", "qemu s", "ours s", "qemu MB/s",
+                                                 "ours MB/s", "ours/qemu", "qemu%cp",
+                                                 "ours%cp"))
+    for label, command, fmt in CASES:
+        times = {v: [] for v in VMMS}
+        for _ in range(RUNS):
+            for vmm in VMMS:
+                times[vmm].append(one_run(vmm, d, src, command, fmt, load))
+        q, m = statistics.median(times["qemu"]), statistics.median(times["minivmm"])
+        print("%-16s %9.2f %9.2f %9.0f %9.0f %8.2f %6.0f%% %6.0f%%"
+              % (label, q, m, mbps(q), mbps(m), q / m, 100 * mbps(q) / ref,
+                 100 * mbps(m) / ref))
+        sys.stdout.flush()
+
+
+def main():
+    if shutil.which("qemu-system-x86_64") is None:
+        print("jobs bench: qemu-system-x86_64 not installed, skipped")
+        return 0
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        print("jobs bench: /dev/kvm not usable, skipped")
+        return 0
+    if LOAD and not os.path.exists(PAYLOAD):
+        sys.exit("%s not built: run make" % PAYLOAD)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+        src = os.path.join(d, "source.img")
+        make_source(src)
+        ref = mbps(cp_time(src, d))
+        print("jobs: reference cp --sparse=never + fsync of %d MiB: %.0f MB/s"
+              % (IMG_MIB, ref))
+        print_rows(d, src, False, ref)
+        if LOAD:
+            print_rows(d, src, True, ref)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
