@@ -3,8 +3,8 @@
  * limit, or bus-master DMA), the MMC commands QEMU's drive answers (TEST UNIT READY,
  * REQUEST SENSE, INQUIRY, READ CAPACITY, READ(10)/(12)/CD, SEEK, MODE SENSE(10), READ TOC
  * formats 0-2, GET CONFIGURATION, GET EVENT STATUS NOTIFICATION, READ DISC INFORMATION,
- * START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, MECHANISM STATUS, SET SPEED), the tray
- * and lock, and media-change unit attention. Replies byte for byte as QEMU's atapi.c.
+ * READ DVD STRUCTURE, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, MECHANISM STATUS,
+ * SET SPEED), the tray and lock, and media-change unit attention. Replies byte for byte as QEMU's atapi.c.
  * Not the ATA task file (core.c).
  */
 #include <errno.h>
@@ -29,6 +29,7 @@ enum {
     GPCMD_READ_DISC_INFO = 0x51,
     GPCMD_MODE_SENSE_10 = 0x5a,
     GPCMD_READ_12 = 0xa8,
+    GPCMD_READ_DVD_STRUCTURE = 0xad,
     GPCMD_SET_SPEED = 0xbb,
     GPCMD_MECHANISM_STATUS = 0xbd,
     GPCMD_READ_CD = 0xbe,
@@ -800,6 +801,73 @@ static void cmd_mode_sense(IDEState *s, uint8_t *buf)
 }
 
 /* START STOP UNIT: LoEj with Start opens or closes the tray; a locked tray stays shut. */
+/* READ DVD STRUCTURE formats 0 (physical), 1 (copyright), 4 (manufacturing) and 0xff (the
+ * list); a negative ASC for the rest. buf is the cleared reply. */
+static int dvd_read_structure(IDEState *s, int format, int layer, uint8_t *buf)
+{
+    static const uint8_t list[16] = {0x00, 0x40, 0x08, 0x04, 0x01, 0x40, 0x00, 0x08,
+                                     0x03, 0x40, 0x00, 0xc0, 0x04, 0x40, 0x08, 0x04};
+    uint64_t total = s->nb_sectors >> 2;
+
+    switch (format) {
+    case 0x00:
+        if (layer != 0) {
+            return -ASC_INV_FIELD_IN_CMD_PACKET;
+        }
+        buf[4] = 1;   /* DVD-ROM, part version 1 */
+        buf[5] = 0xf; /* 120 mm, maximum rate not specified */
+        buf[6] = 1;   /* one layer, read-only */
+        stl_be(buf + 12, total - 1); /* end sector */
+        stl_be(buf + 16, total - 1); /* layer 0 end sector */
+        stw_be(buf, 2048 + 2);
+        return 2048 + 4;
+    case 0x01: /* no copyright protection, no region restriction */
+        stw_be(buf, 4 + 2);
+        return 4 + 4;
+    case 0x04: /* manufacturing information: all zeros */
+        stw_be(buf, 2048 + 2);
+        return 2048 + 4;
+    case 0xff: /* format, readable, length of each format above (BCA listed, refused) */
+        memcpy(buf + 4, list, sizeof(list));
+        stw_be(buf, 16 + 2);
+        return 16 + 4;
+    default:
+        return -ASC_INV_FIELD_IN_CMD_PACKET;
+    }
+}
+
+/*
+ * READ DVD STRUCTURE as QEMU 2.2: a CD refuses the DVD formats with INCOMPATIBLE FORMAT,
+ * only media type 0 (DVD) is answered. QEMU reads the layer number after clearing the
+ * reply, so a layer other than 0 is refused only when the allocation length leaves packet
+ * byte 6 in place; kept here so that guests see the same.
+ */
+static void cmd_read_dvd_structure(IDEState *s, uint8_t *buf)
+{
+    unsigned max_len = lduw_be(buf + 8);
+    int media = buf[1], format = buf[7], layer = max_len > 6 ? 0 : buf[6], ret;
+
+    if (format < 0xff && media_is_cd(s)) {
+        ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INCOMPATIBLE_FORMAT);
+        return;
+    }
+    if (format < 0xff && !media_present(s)) {
+        ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
+        return;
+    }
+    if (media != 0 || (format >= 0x80 && format < 0xff)) {
+        ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
+        return;
+    }
+    memset(buf, 0, 2048 + 4);
+    ret = dvd_read_structure(s, format, layer, buf);
+    if (ret < 0) {
+        ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, -ret);
+        return;
+    }
+    ide_atapi_cmd_reply(s, ret, max_len);
+}
+
 static void cmd_start_stop_unit(IDEState *s, uint8_t *buf)
 {
     bool start = buf[4] & 1, loej = buf[4] & 2;
@@ -863,6 +931,7 @@ static const struct {
     [GPCMD_READ_DISC_INFO] = {cmd_read_disc_information, CHECK_READY},
     [GPCMD_MODE_SENSE_10] = {cmd_mode_sense, 0},
     [GPCMD_READ_12] = {cmd_read, CHECK_READY},
+    [GPCMD_READ_DVD_STRUCTURE] = {cmd_read_dvd_structure, CHECK_READY},
     [GPCMD_SET_SPEED] = {cmd_set_speed, NONDATA},
     [GPCMD_MECHANISM_STATUS] = {cmd_mechanism_status, 0},
     [GPCMD_READ_CD] = {cmd_read_cd, CHECK_READY},

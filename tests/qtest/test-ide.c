@@ -1291,6 +1291,86 @@ static void test_atapi_empty(void)
     ide_stop(c);
 }
 
+/* A 2048-byte-sector image over a CD's largest capacity is a DVD: 400000 sectors (sparse). */
+#define DVD_SECTORS 400000
+
+static void dvd_structure(IDEChan *c, uint8_t media, uint8_t format, uint8_t layer,
+                          uint16_t max_len)
+{
+    uint8_t cdb[12] = {0xad, media, 0, 0, 0, 0, layer, format, max_len >> 8, max_len};
+
+    atapi_send(c, cdb, 0xfffe, false);
+}
+
+static void test_atapi_dvd_structure_cd(void)
+{
+    IDEChan *c = cd_start(true);
+    static const uint8_t mode_sense6[12] = {0x1a, 0, 0x2a, 0, 30};
+    uint8_t buf[20];
+
+    /* DVD formats on a CD: INCOMPATIBLE MEDIUM FORMAT; the format list is answered. */
+    dvd_structure(c, 0, 0x00, 0, 2052);
+    atapi_check_error(c, 5, 0x30);
+    dvd_structure(c, 0, 0x80, 0, 2052);
+    atapi_check_error(c, 5, 0x30);
+    dvd_structure(c, 0, 0xff, 0, 100);
+    atapi_pio_reply(c, buf, 20);
+    g_assert_cmpmem(buf, 20,
+                    "\x00\x12\x00\x00\x00\x40\x08\x04\x01\x40\x00\x08"
+                    "\x03\x40\x00\xc0\x04\x40\x08\x04",
+                    20);
+    dvd_structure(c, 1, 0xff, 0, 100); /* media type 1 (BD) */
+    atapi_check_error(c, 5, 0x24);
+    /* QEMU 2.2 has no MODE SENSE(6): an invalid opcode, as on QEMU. */
+    atapi_send(c, mode_sense6, 30, false);
+    atapi_check_error(c, 5, 0x20);
+    ide_stop(c);
+}
+
+static void test_atapi_dvd_structure_dvd(void)
+{
+    IDEChan *c = ide_start("-m 128 -drive if=ide,index=2,media=cdrom,format=raw,file=@IMG@",
+                           DVD_SECTORS, CD_SECTOR, true);
+    static const uint8_t config[12] = {0x46, 0, 0, 0, 0, 0, 0, 0, 16};
+    g_autofree uint8_t *buf = g_malloc(2052);
+    static const uint8_t zero[2048];
+
+    atapi_send(c, config, 0xfffe, false);
+    atapi_pio_reply(c, buf, 16);
+    g_assert_cmpmem(buf, 8, "\x00\x00\x00\x10\x00\x00\x00\x10", 8); /* DVD-ROM current */
+    dvd_structure(c, 0, 0x00, 0, 2052); /* physical format: end sector 399999 */
+    atapi_pio_reply(c, buf, 2052);
+    g_assert_cmpmem(buf, 20,
+                    "\x08\x02\x00\x00\x01\x0f\x01\x00\x00\x00\x00\x00"
+                    "\x00\x06\x1a\x7f\x00\x06\x1a\x7f",
+                    20);
+    g_assert_cmpmem(buf + 20, 2032, zero, 2032);
+    dvd_structure(c, 0, 0x00, 0, 12); /* cut by the allocation length */
+    atapi_pio_reply(c, buf, 12);
+    g_assert_cmpmem(buf, 8, "\x08\x02\x00\x00\x01\x0f\x01\x00", 8);
+    dvd_structure(c, 0, 0x01, 0, 100); /* copyright: none */
+    atapi_pio_reply(c, buf, 8);
+    g_assert_cmpmem(buf, 8, "\x00\x06\x00\x00\x00\x00\x00\x00", 8);
+    dvd_structure(c, 0, 0x04, 0, 4096); /* manufacturing: zeros */
+    atapi_pio_reply(c, buf, 2052);
+    g_assert_cmpmem(buf, 4, "\x08\x02\x00\x00", 4);
+    g_assert_cmpmem(buf + 4, 2048, zero, 2048);
+    dvd_structure(c, 0, 0x03, 0, 100); /* BCA: none */
+    atapi_check_error(c, 5, 0x24);
+    dvd_structure(c, 0, 0x02, 0, 100);
+    atapi_check_error(c, 5, 0x24);
+    dvd_structure(c, 0, 0x80, 0, 100);
+    atapi_check_error(c, 5, 0x24);
+    /* Layer 1: QEMU reads it after clearing the reply, so only a short allocation length
+     * keeps it and gets it refused. */
+    dvd_structure(c, 0, 0x00, 1, 4);
+    atapi_check_error(c, 5, 0x24);
+    dvd_structure(c, 0, 0x00, 1, 8);
+    atapi_pio_reply(c, buf, 8);
+    g_assert_cmpmem(buf, 8, "\x08\x02\x00\x00\x01\x0f\x01\x00", 8);
+    ide_stop(c);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1316,5 +1396,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ide/atapi/toc-config-mode", test_atapi_toc_config_mode);
     g_test_add_func("/ide/atapi/tray", test_atapi_tray);
     g_test_add_func("/ide/atapi/empty", test_atapi_empty);
+    g_test_add_func("/ide/atapi/dvd-structure-cd", test_atapi_dvd_structure_cd);
+    g_test_add_func("/ide/atapi/dvd-structure-dvd", test_atapi_dvd_structure_dvd);
     return g_test_run();
 }
