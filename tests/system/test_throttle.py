@@ -1,8 +1,10 @@
 """I/O throttling (docs/throttling.md) end to end: -drive throttling.* on a virtio-blk disk
 that a qtest driver keeps saturated, under the qtest accelerator. CLOCK_VIRTUAL moves only
 on clock_step, and the driver waits for every released request at each moment it counts, so
-the counts are exact; each test also states the issue's ±3% criterion on the rates. One test
-runs minivmm-io -o throttling.* in real time on a tmpfs file.
+the counts are exact; each test also states the issue's ±3% criterion on the rates. The
+run-time tests change the limits with block_set_io_throttle on a QMP socket (as a QMP command
+and as an HMP line) while the disk is saturated. One test runs minivmm-io -o throttling.* in
+real time on a tmpfs file.
 """
 
 import os
@@ -12,8 +14,9 @@ import time
 
 import pytest
 
+from qmp_vm import QMP
 from qtest import QTest
-from virtio_blk_qtest import VirtioBlk, saturate
+from virtio_blk_qtest import Saturator, VirtioBlk, run_unthrottled, saturate
 
 SEC = 1_000_000_000
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,9 +29,9 @@ def minivmm_only(vmm):
         pytest.skip("QEMU throttles on its real-time clock unless qtest is its accelerator")
 
 
-def start(tmp_path, drive_opts, n=1, bs=4096, busy=None):
+def start(tmp_path, drive_opts, n=1, bs=4096, extra=()):
     """A VM with n virtio-blk disks (devfn 4.0, 5.0, ...) with drive_opts each."""
-    args = ["-m", "256"]
+    args = ["-m", "256"] + list(extra)
     for i in range(n):
         img = tmp_path / f"disk{i}.img"
         with open(img, "wb") as f:
@@ -98,6 +101,51 @@ def test_drives_without_group_are_independent(tmp_path):
     with qt:
         c = saturate(qt, disks, [5 * SEC, 15 * SEC], step_ns=50_000_000)
     assert [c[15 * SEC][i] - c[5 * SEC][i] for i in range(2)] == [6000, 6000]
+
+
+LIMITS = ("bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr")
+
+
+def set_limits(qmp, monitor, **limits):
+    """block_set_io_throttle on d0 as a QMP command or an HMP line; query-block must agree."""
+    values = [limits.get(k, 0) for k in LIMITS]
+    if monitor == "qmp":
+        assert qmp.command("block_set_io_throttle", dict(zip(LIMITS, values), device="d0")) == {}
+    else:
+        assert qmp.hmp("block_set_io_throttle d0 " + " ".join(map(str, values))) == ""
+    inserted = next(b for b in qmp.command("query-block") if b["device"] == "d0")["inserted"]
+    assert [inserted[k] for k in LIMITS] == values
+
+
+@pytest.mark.parametrize("monitor", ["qmp", "hmp"])
+def test_change_at_run_time(tmp_path, monitor):
+    """iops-total 500 -> 1000 -> bps-read 4 MiB/s -> unlimited on a saturated disk. A change
+    empties the buckets (QEMU's rule), so a bucket's worth goes at the moment of the change;
+    the new rate holds from there, and the first second after it counts exactly that rate."""
+    sock = str(tmp_path / "qmp.sock")
+    qt, disks = start(tmp_path, "throttling.iops-total=500",
+                      extra=["-qmp", f"unix:{sock},server,nowait"])
+    with qt, QMP(sock) as qmp:
+        qmp.connect(retry_for=10)
+        run = Saturator(qt, disks, step_ns=10_000_000)
+        assert run.run_to(2 * SEC) == [51 + 2 * 500]
+        set_limits(qmp, monitor, iops=1000)
+        at = run.settle()[0]
+        assert at == 51 + 2 * 500 + 101  # the new bucket of 100 ops, checked before accounting
+        first = run.run_to(3 * SEC)[0] - at
+        assert first == 1000 and within(first, 1000)
+        before = run.run_to(4 * SEC)[0]
+        assert before - at == 2000
+        # 4 KiB reads at 4 MiB/s: a bucket of 419430.4 bytes (103 reads), then 1024 reads/s.
+        set_limits(qmp, monitor, bps_rd=4 << 20)
+        at = run.settle()[0]
+        assert at == before + 103
+        first = run.run_to(5 * SEC)[0] - at
+        assert first == 1024 and within(first * 4096, 4 << 20)
+        # Unlimited: the queue is released and nothing waits for the clock any more.
+        set_limits(qmp, monitor)
+        done = run_unthrottled(disks, 10 * disks[0].depth)
+        assert done[0] >= 10 * disks[0].depth and run.elapsed_ns() == 5 * SEC
 
 
 def test_minivmm_io_aio_iops(tmp_path):

@@ -147,3 +147,57 @@ def saturate(qt, disks, moments_ns, step_ns=5_000_000, virtual=True, elapsed=Non
         if elapsed is not None:
             elapsed[moment] = moment if virtual else int((time.monotonic() - start) * 1e9)
     return counts
+
+
+def run_unthrottled(disks, n, timeout=10.0):
+    """Poll, never moving the clock, until every disk completed n more requests; return how
+    many each completed. With no limit left nothing waits for CLOCK_VIRTUAL, so under the
+    qtest accelerator this ends; a disk still throttled makes it fail after timeout s. A poll
+may collect more than the goal."""
+    goal = [d.completed + n for d in disks]
+    deadline = time.monotonic() + timeout
+    while any(d.completed < g for d, g in zip(disks, goal)):
+        assert time.monotonic() < deadline, "requests still wait for the clock"
+        if not sum(d.poll() for d in disks):
+            time.sleep(0.001)
+    return [d.completed - g + n for d, g in zip(disks, goal)]
+
+
+class Saturator:
+    """saturate() in steps, so that a test can change the VMM's settings between them:
+    run_to(moment) keeps every disk busy up to moment (ns since start) and returns the counts
+    there; settle() takes them again now (virtual clock: after everything released at this
+    moment completed). elapsed_ns() is the time since the first request, virtual or real."""
+
+    def __init__(self, qt, disks, step_ns=5_000_000, virtual=True):
+        self.qt, self.disks, self.step_ns, self.virtual = qt, disks, step_ns, virtual
+        self.now = 0
+        self.t0 = time.monotonic()
+        for d in disks:
+            d.start()
+
+    def counts(self):
+        return [d.completed for d in self.disks]
+
+    def elapsed_ns(self):
+        return self.now if self.virtual else int((time.monotonic() - self.t0) * 1e9)
+
+    def settle(self):
+        if self.virtual:
+            settle(self.disks)
+        else:
+            for d in self.disks:
+                d.poll()
+        return self.counts()
+
+    def run_to(self, moment_ns):
+        while self.now < moment_ns:
+            step = min(self.step_ns, moment_ns - self.now)
+            if self.virtual:
+                self.qt.ok(f"clock_step {step}")
+            else:
+                time.sleep(max(0.0, self.t0 + (self.now + step) / 1e9 - time.monotonic()))
+            self.now += step
+            for d in self.disks:
+                d.poll()
+        return self.settle()
