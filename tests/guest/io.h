@@ -50,6 +50,18 @@ static inline void insb(uint16_t port, void *buf, size_t n)
     asm volatile("rep insb" : "+D"(buf), "+c"(n) : "d"(port) : "memory");
 }
 
+/* `rep insw` / `rep outsw`: reads take one exit per call; writes, on this host, one exit
+ * per word (KVM completes string output element by element). */
+static inline void insw(uint16_t port, void *buf, size_t n)
+{
+    asm volatile("rep insw" : "+D"(buf), "+c"(n) : "d"(port) : "memory");
+}
+
+static inline void outsw(uint16_t port, const void *buf, size_t n)
+{
+    asm volatile("rep outsw" : "+S"(buf), "+c"(n) : "d"(port) : "memory");
+}
+
 static inline uint32_t mmio_read32(uint64_t addr)
 {
     return *(volatile uint32_t *)addr;

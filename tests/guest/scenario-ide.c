@@ -29,16 +29,6 @@ enum { BM_START = 0x01, BM_TO_MEM = 0x08, BM_ACTIVE = 0x01, BM_ERROR = 0x02, BM_
 
 static uint16_t bm;
 
-static inline void insw(uint16_t port, void *buf, size_t n)
-{
-    asm volatile("rep insw" : "+D"(buf), "+c"(n) : "d"(port) : "memory");
-}
-
-static inline void outsw(uint16_t port, const void *buf, size_t n)
-{
-    asm volatile("rep outsw" : "+S"(buf), "+c"(n) : "d"(port) : "memory");
-}
-
 /* The IDE function: bus mastering on, BMIBA remembered, interrupts masked at the drive. */
 static bool ide_open(void)
 {
