@@ -1,7 +1,8 @@
 """The test payload drives the IDE disk from CPL3 (tests/guest/scenario-ide.c), under minivmm
 and Debian's QEMU side by side: PIO (READ/WRITE MULTIPLE EXT with rep insw/outsw) and
 bus-master DMA (two 64 KiB PRDs per 128 KiB command) write a pattern, flush, read it back and
-compare in the guest; the test also finds the pattern in the image file. `ide_hostile` sends
+compare in the guest; the test also finds the pattern in the image file. DMA and PIO reads
+cover 64 MiB; PIO writes only 128 KiB, as each word written costs an exit here (docs/ide.md). `ide_hostile` sends
 malformed requests (a PRD outside RAM, a PRD table that is too short, LBAs past the end by
 DMA and PIO) and then a well-formed DMA round trip that must work; each case's drive and
 bus-master status is compared between the VMMs.
