@@ -7,6 +7,10 @@
  *                      registers give) or by bus-master DMA in 1 MiB commands, 64 KiB PRDs;
  *                      then a tray cycle by START STOP UNIT with TEST UNIT READY and REQUEST
  *                      SENSE on the open tray. Reports the KB/s of the read.
+ *   `atapi_change`     prints WAITING, then polls TEST UNIT READY (+ REQUEST SENSE) while the
+ *                      host changes the medium through the monitor, printing each new state
+ *                      (not present, unit attention, ready), then reads the new medium whole
+ *                      by DMA and checks it.
  *   `atapi_hostile`    malformed packets (LBAs past the end or wrapping, huge counts, byte
  *                      count limits of 0, odd or 1, bad opcodes, a PRD outside RAM), each
  *                      printed with the drive status and the sense data, then well-formed
@@ -335,6 +339,63 @@ static int atapi_run(int argc, char **argv)
 }
 
 SCENARIO(atapi, atapi_run);
+
+/* ---- atapi_change ---- */
+
+/* TEST UNIT READY with its sense: 0 when ready, else key << 8 | ASC. */
+static int atapi_unit_state(void)
+{
+    static const uint8_t tur[12] = {0x00};
+
+    return atapi_ok(atapi_cmd_pio(tur, 0, NULL, 0)) ? 0 : atapi_sense();
+}
+
+/* Poll until the drive is ready again after having been not ready; print each new state. */
+static bool atapi_wait_change(void)
+{
+    int last = 0;
+    bool changed = false;
+
+    for (int i = 0; i < 200000; i++) { /* 20 s */
+        int st = atapi_unit_state();
+
+        if (st != last) {
+            printf("CHANGE unit %04x\n", st);
+            last = st;
+        }
+        changed |= st != 0;
+        if (changed && st == 0) {
+            return true;
+        }
+        clock_delay_us(100);
+    }
+    return false;
+}
+
+static int atapi_change_run(int argc, char **argv)
+{
+    uint32_t sectors;
+
+    if (!atapi_open() || !atapi_ready() || !atapi_capacity()) {
+        report_fail("no ready ATAPI drive on the secondary master");
+        return -1;
+    }
+    clock_calibrate(10);
+    printf("WAITING for a new medium\n");
+    if (!atapi_wait_change()) {
+        report_fail("no media change seen");
+        return -1;
+    }
+    sectors = atapi_capacity();
+    printf("CHANGE capacity %u sectors\n", sectors);
+    if (!sectors || !atapi_read_all(sectors, true)) {
+        return -1;
+    }
+    printf("CHANGE new medium verified\n");
+    return 0;
+}
+
+SCENARIO(atapi_change, atapi_change_run);
 
 /* ---- atapi_hostile ---- */
 

@@ -10,6 +10,9 @@ bus-master status is compared between the VMMs.
 The `atapi` scenarios (tests/guest/scenario-atapi.c) drive a CD-ROM on the secondary master:
 READ(10) of a whole 16 MiB image by PIO (byte-count-limited DRQ blocks) and by DMA, checked
 sector by sector in the guest, then a tray cycle with TEST UNIT READY / REQUEST SENSE;
+`atapi_change` polls TEST UNIT READY while the monitor changes the medium (2.2's `change`,
+QEMU 7.2's `blockdev-change-medium`) and must see not ready, unit attention, then the new
+medium;
 `atapi_hostile` sends malformed packets (LBAs past the end, bad opcodes, byte count limits of
 0, odd and 1, a PRD outside RAM) and then well-formed PIO and DMA reads.
 
@@ -23,6 +26,7 @@ import struct
 import pytest
 
 import vm as vmlib
+from qmp_vm import QMP
 
 PAYLOAD = vmlib.REPO_ROOT / "tests" / "guest" / "payload.bin"
 DISK_BYTES = 72 << 20
@@ -163,3 +167,41 @@ def test_atapi_hostile_then_well_formed(make_vm, tmp_path):
     ], outputs
     assert [ATAPI_QEMU_DIFFERENCES.get(line, line) for line in outputs["minivmm"]] == \
         outputs["qemu"]
+
+
+def change_cd(make_vm, tmp_path, backend, new_cd):
+    """atapi_change: the monitor swaps the medium while the payload polls the drive."""
+    sock = str(tmp_path / f"{backend}-qmp.sock")
+    vm = make_vm(["-bios", PAYLOAD, "-m", "256", "-fw_cfg",
+                  "name=opt/minivmm/args,string=atapi_change", "-drive",
+                  cd_drive(tmp_path) + ",id=cd0", "-qmp", f"unix:{sock},server,nowait"],
+                 backend=backend, name=backend, debugcon=False)
+    qmp = QMP(sock)
+    qmp.connect(retry_for=10)
+    vm.wait_serial("WAITING", timeout=30)
+    if backend == "minivmm":  # QEMU 2.2's command; QEMU 7.2 only has the newer one
+        qmp.command("change", {"device": "cd0", "target": str(new_cd), "arg": "raw"})
+    else:
+        qmp.command("blockdev-change-medium",
+                    {"device": "cd0", "filename": str(new_cd), "format": "raw"})
+    status = vm.wait_exit(60)
+    qmp.close()
+    lines = vm.serial_text().replace("\r\n", "\n").splitlines()
+    assert status == 0 and lines[-1] == "PASS", (backend, lines)
+    return [line for line in lines if not line.startswith("RESULT ")]
+
+
+def test_atapi_media_change_seen_by_payload(make_vm, tmp_path):
+    new_cd = make_cd(tmp_path / "new.iso", 2048)
+    outputs = {b: change_cd(make_vm, tmp_path, b, new_cd) for b in vmlib.BACKENDS}
+    assert outputs["minivmm"] == [
+        "READY",
+        "WAITING for a new medium",
+        "CHANGE unit 023a",      # not present (the tray opened, or the new medium's first report)
+        "CHANGE unit 0628",      # unit attention: medium may have changed
+        "CHANGE unit 0000",
+        "CHANGE capacity 2048 sectors",
+        "CHANGE new medium verified",
+        "PASS",
+    ], outputs
+    assert outputs["minivmm"] == outputs["qemu"]
