@@ -5,7 +5,9 @@
  * and in the image file), LBA48, READ/WRITE MULTIPLE, FLUSH, errors for LBAs past the
  * end, nIEN, SRST and signatures, short and hostile PRD tables, and an ATAPI CD-ROM:
  * IDENTIFY PACKET, INQUIRY, READ CAPACITY, READ(10)/(12) in PIO and DMA, sense data,
- * READ TOC, MODE SENSE, GET CONFIGURATION, event status, tray and lock. After every
+ * READ TOC, MODE SENSE, GET CONFIGURATION, event status, tray and lock, SEEK, SET CD SPEED,
+ * MECHANISM STATUS, READ CD (user data and raw sectors), READ DVD STRUCTURE on a CD and on
+ * a DVD-sized image. After every
  * command the status register and the IRQ line (14/15, seen at the IOAPIC) are checked.
  * Deliberate differences from QEMU are marked where they are asserted.
  */
@@ -1291,6 +1293,63 @@ static void test_atapi_empty(void)
     ide_stop(c);
 }
 
+static void test_atapi_seek_speed_mechanism(void)
+{
+    IDEChan *c = cd_start(true);
+    static const uint8_t seek[12] = {0x2b, 0, 0, 0, 0, 10};
+    static const uint8_t seek_end[12] = {0x2b, 0, 0, 0, 0x01, 0x2c};
+    static const uint8_t set_speed[12] = {0xbb, 0, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t mechanism[12] = {0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 100};
+    uint8_t buf[8];
+
+    atapi_send(c, seek, 0, false);
+    atapi_check_ok(c);
+    atapi_send(c, seek_end, 0, false); /* LBA 300 of 300 */
+    atapi_check_error(c, 5, 0x21);
+    atapi_send(c, set_speed, 0, false);
+    atapi_check_ok(c);
+    atapi_send(c, mechanism, 0xfffe, false);
+    atapi_pio_reply(c, buf, 8);
+    g_assert_cmpmem(buf, 8, "\x00\x00\x00\x00\x00\x01\x00\x00", 8);
+    ide_stop(c);
+}
+
+/* READ CD: user data, raw 2352-byte sectors (sync, MSF header, mode 1, no EDC/ECC), no
+ * data, and a sector type the drive refuses. */
+static void test_atapi_read_cd(void)
+{
+    IDEChan *c = cd_start(true);
+    static const uint8_t user[12] = {0xbe, 0, 0, 0, 0, 3, 0, 0, 2, 0x10};
+    static const uint8_t raw[12] = {0xbe, 0, 0, 0, 0, 4, 0, 0, 2, 0xf8};
+    static const uint8_t none[12] = {0xbe, 0, 0, 0, 0, 4, 0, 0, 2, 0x00};
+    static const uint8_t c2[12] = {0xbe, 0, 0, 0, 0, 4, 0, 0, 2, 0x20};
+    static const uint8_t past_end[12] = {0xbe, 0, 0, 0, 0x01, 0x2b, 0, 0, 2, 0x10};
+    static const uint8_t zero[288];
+    g_autofree uint8_t *buf = g_malloc(2 * 2352);
+
+    atapi_send(c, user, 0xfffe, false);
+    atapi_pio_reply(c, buf, 2 * CD_SECTOR);
+    check_pattern(buf, 3, 2, CD_SECTOR, 0x11);
+    atapi_send(c, raw, 0xfffe, false);
+    atapi_pio_reply(c, buf, 2 * 2352);
+    for (unsigned s = 0; s < 2; s++) {
+        const uint8_t *p = buf + s * 2352;
+        uint8_t head[16] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
+                            0, 2, 4 + s, 1}; /* MSF 00:02:(LBA + 150) % 75 */
+
+        g_assert_cmpmem(p, 16, head, 16);
+        check_pattern(p + 16, 4 + s, 1, CD_SECTOR, 0x11);
+        g_assert_cmpmem(p + 16 + CD_SECTOR, 288, zero, 288);
+    }
+    atapi_send(c, none, 0xfffe, false);
+    atapi_check_ok(c);
+    atapi_send(c, c2, 0xfffe, false);
+    atapi_check_error(c, 5, 0x24);
+    atapi_send(c, past_end, 0xfffe, false);
+    atapi_check_error(c, 5, 0x21);
+    ide_stop(c);
+}
+
 /* A 2048-byte-sector image over a CD's largest capacity is a DVD: 400000 sectors (sparse). */
 #define DVD_SECTORS 400000
 
@@ -1396,6 +1455,8 @@ int main(int argc, char **argv)
     g_test_add_func("/ide/atapi/toc-config-mode", test_atapi_toc_config_mode);
     g_test_add_func("/ide/atapi/tray", test_atapi_tray);
     g_test_add_func("/ide/atapi/empty", test_atapi_empty);
+    g_test_add_func("/ide/atapi/seek-speed-mechanism", test_atapi_seek_speed_mechanism);
+    g_test_add_func("/ide/atapi/read-cd", test_atapi_read_cd);
     g_test_add_func("/ide/atapi/dvd-structure-cd", test_atapi_dvd_structure_cd);
     g_test_add_func("/ide/atapi/dvd-structure-dvd", test_atapi_dvd_structure_dvd);
     return g_test_run();
