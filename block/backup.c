@@ -189,19 +189,15 @@ static void backup_remove_notifier(BackupJob *b)
     }
 }
 
-static int backup_finish(BlockJob *job, int ret)
+static void backup_clean(BlockJob *job)
 {
-    BackupJob *b = (BackupJob *)job;
-
-    backup_remove_notifier(b);
-    return ret == -ECANCELED ? 0 : ret;
+    backup_remove_notifier((BackupJob *)job);
 }
 
 static void backup_free(BlockJob *job)
 {
     BackupJob *b = (BackupJob *)job;
 
-    backup_remove_notifier(b);
     bdrv_dirty_bitmap_free(b->todo);
     g_mutex_clear(&b->copy_lock);
     bdrv_unref(b->target);
@@ -212,7 +208,7 @@ static const BlockJobDriver backup_driver = {
     .job_type = "backup",
     .instance_size = sizeof(BackupJob),
     .run = backup_run,
-    .finish = backup_finish,
+    .clean = backup_clean,
     .free = backup_free,
 };
 

@@ -129,6 +129,24 @@ static JsonObject *block_job_event_data(BlockJob *job)
     return o;
 }
 
+/*
+ * The job's final result, the same for every kind: a failed job keeps its error and a
+ * cancelled one (-ECANCELED from run, or cancelled as run returned) ends without error; both
+ * leave the graph alone. Only a job that ran to its end makes its graph change.
+ */
+static int block_job_finish(BlockJob *job)
+{
+    int ret = job->ret;
+
+    if (ret == 0 && !block_job_is_cancelled(job) && job->driver->commit) {
+        ret = job->driver->commit(job);
+    }
+    if (job->driver->clean) {
+        job->driver->clean(job);
+    }
+    return ret == -ECANCELED ? 0 : ret;
+}
+
 /* The thread has returned and is joined: finish, emit the end event, free. */
 static void block_job_completed(BlockJob *job)
 {
@@ -136,7 +154,7 @@ static void block_job_completed(BlockJob *job)
     JsonObject *data;
 
     timer_del(job->timer);
-    ret = job->driver->finish ? job->driver->finish(job, job->ret) : job->ret;
+    ret = block_job_finish(job);
     data = block_job_event_data(job);
     if (job->cancelled && !job->ready) {
         monitor_event("BLOCK_JOB_CANCELLED", data);

@@ -155,8 +155,10 @@ static BlockDriverState *commit_reopen_base(CommitJob *c)
     return bs;
 }
 
-static int commit_relink(CommitJob *c)
+/* Main thread, the job done: base becomes the backing node of the image above top. */
+static int commit_relink(BlockJob *job)
 {
+    CommitJob *c = (CommitJob *)job;
     BlockDriverState *root = blk_bs(c->common.blk);
     BlockDriverState *overlay = commit_overlay(c), *new_base;
     const char *name = c->backing_file ? c->backing_file : c->base->filename;
@@ -187,16 +189,6 @@ static int commit_relink(CommitJob *c)
     return ret;
 }
 
-static int commit_finish(BlockJob *job, int ret)
-{
-    CommitJob *c = (CommitJob *)job;
-
-    if (ret < 0 || block_job_is_cancelled(job)) {
-        return ret == -ECANCELED ? 0 : ret;
-    }
-    return commit_relink(c);
-}
-
 static void commit_free(BlockJob *job)
 {
     CommitJob *c = (CommitJob *)job;
@@ -214,7 +206,7 @@ static const BlockJobDriver commit_driver = {
     .job_type = "commit",
     .instance_size = sizeof(CommitJob),
     .run = commit_run,
-    .finish = commit_finish,
+    .commit = commit_relink,
     .free = commit_free,
 };
 

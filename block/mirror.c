@@ -290,24 +290,23 @@ static void mirror_pivot(MirrorJob *m)
     bdrv_unref(m->source); /* the backend's reference */
 }
 
-static int mirror_finish(BlockJob *job, int ret)
+/* Main thread, the job done (completed, not cancelled): in one drained section of the source,
+ * stop watching it, copy what is still dirty and pivot. */
+static int mirror_commit(BlockJob *job)
 {
     MirrorJob *m = (MirrorJob *)job;
-    bool pivot = ret == 0 && block_job_should_complete(job) && !block_job_is_cancelled(job);
+    int ret = 0;
 
     bdrv_drained_begin(m->source);
     bdrv_remove_write_notifier(&m->notifier);
     m->notifier_added = false;
-    if (pivot) {
+    if (block_job_should_complete(job)) {
         ret = mirror_final_pass(m);
         if (ret >= 0) {
             mirror_pivot(m);
         }
     }
     bdrv_drained_end(m->source);
-    if (ret == -ECANCELED) {
-        ret = 0;
-    }
     return ret;
 }
 
@@ -319,7 +318,9 @@ static void mirror_complete(BlockJob *job, Error **errp)
     g_mutex_unlock(&job->lock);
 }
 
-static void mirror_free(BlockJob *job)
+/* Every other end: the guest's writes stop reaching the bitmap and the target before the
+ * end event. */
+static void mirror_clean(BlockJob *job)
 {
     MirrorJob *m = (MirrorJob *)job;
 
@@ -327,7 +328,14 @@ static void mirror_free(BlockJob *job)
         bdrv_drained_begin(m->source);
         bdrv_remove_write_notifier(&m->notifier);
         bdrv_drained_end(m->source);
+        m->notifier_added = false;
     }
+}
+
+static void mirror_free(BlockJob *job)
+{
+    MirrorJob *m = (MirrorJob *)job;
+
     bdrv_dirty_bitmap_free(m->bitmap);
     g_mutex_clear(&m->copy_lock);
     g_free(m->buf);
@@ -348,7 +356,8 @@ static const BlockJobDriver mirror_driver = {
     .job_type = "mirror",
     .instance_size = sizeof(MirrorJob),
     .run = mirror_run,
-    .finish = mirror_finish,
+    .commit = mirror_commit,
+    .clean = mirror_clean,
     .complete = mirror_complete,
     .dirty_info = mirror_dirty_info,
     .free = mirror_free,
@@ -358,7 +367,8 @@ static const BlockJobDriver commit_active_driver = {
     .job_type = "commit",
     .instance_size = sizeof(MirrorJob),
     .run = mirror_run,
-    .finish = mirror_finish,
+    .commit = mirror_commit,
+    .clean = mirror_clean,
     .complete = mirror_complete,
     .dirty_info = mirror_dirty_info,
     .free = mirror_free,

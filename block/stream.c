@@ -128,9 +128,10 @@ static int stream_run(BlockJob *job)
     return 0;
 }
 
-/* Main thread: make base top's backing node and drop the images in between. */
-static int stream_relink(StreamJob *s)
+/* Main thread, the job done: make base top's backing node and drop the images in between. */
+static int stream_relink(BlockJob *job)
 {
+    StreamJob *s = (StreamJob *)job;
     BlockDriverState *old = s->top->backing;
     const char *fmt = s->base ? bdrv_get_format_name(s->base) : NULL;
     Error *err = NULL;
@@ -164,16 +165,6 @@ static int stream_relink(StreamJob *s)
     return 0;
 }
 
-static int stream_finish(BlockJob *job, int ret)
-{
-    StreamJob *s = (StreamJob *)job;
-
-    if (ret < 0 || block_job_is_cancelled(job)) {
-        return ret == -ECANCELED ? 0 : ret;
-    }
-    return stream_relink(s);
-}
-
 static void stream_free(BlockJob *job)
 {
     StreamJob *s = (StreamJob *)job;
@@ -189,7 +180,7 @@ static const BlockJobDriver stream_driver = {
     .job_type = "stream",
     .instance_size = sizeof(StreamJob),
     .run = stream_run,
-    .finish = stream_finish,
+    .commit = stream_relink,
     .free = stream_free,
 };
 

@@ -27,15 +27,18 @@ typedef struct BlockJobDriver {
     size_t instance_size; /* >= sizeof(BlockJob); the job struct starts with BlockJob */
     /* The work, in the job thread; returns 0 or -errno (also for a cancelled job). */
     int (*run)(BlockJob *job);
-    /* Main thread, after run returned: make the graph change (or undo), given run's result;
-     * returns the job's final result. Optional. */
-    int (*finish)(BlockJob *job, int ret);
+    /* Main thread, after run returned 0 for a job that was not cancelled: make the graph
+     * change (relink the chain, pivot the drive); returns the job's final result. Optional. */
+    int (*commit)(BlockJob *job);
+    /* Main thread, after run returned (and after commit, if called), before the end event,
+     * on every path: stop watching the source (write notifiers). Optional. */
+    void (*clean)(BlockJob *job);
     /* block-job-complete once ready (mirror, active commit); NULL: cannot complete. */
     void (*complete)(BlockJob *job, Error **errp);
     /* Optional: the dirty bitmap the job keeps (query-block's dirty-bitmaps): false if
      * none; else its dirty bytes and granularity. Any thread. */
     bool (*dirty_info)(BlockJob *job, uint64_t *count, uint32_t *granularity);
-    /* Main thread, on every exit path after finish: release the driver's resources. */
+    /* Main thread, on every exit path after the end event: release the driver's resources. */
     void (*free)(BlockJob *job);
 } BlockJobDriver;
 
