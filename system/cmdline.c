@@ -52,6 +52,7 @@ static const OptDesc machine_desc[] = {
     { "usb", OPT_BOOL, "Set on/off to enable/disable usb" },
     { "mem-merge", OPT_BOOL, "enable/disable memory merge support" },
     { "dump-guest-core", OPT_BOOL, "Include guest memory in  a core dump" },
+    { "loop-accel", OPT_BOOL, "finish firmware memory loops in the VMM (minivmm)" },
     { NULL },
 };
 static const OptsList machine_opts = { "machine", "type", false, machine_desc };
@@ -198,6 +199,7 @@ static bool opt_machine(VMConfig *cfg, const char *arg, Error **errp)
     }
     type = opts_get(opts, "type");
     accel = opts_get(opts, "accel");
+    cfg->no_loop_accel = !opts_get_bool(opts, "loop-accel", !cfg->no_loop_accel);
     if (type && !machine_type_ok(type)) {
         error_setg(errp, "unsupported machine type\nUse -machine help to list supported "
                    "machines!");

@@ -86,6 +86,8 @@ int main(int argc, char **argv)
         qtest_enable_accel();
     } else if (!kvm_init(cfg.ms.smp_cpus, &error_fatal)) {
         return 1;
+    } else {
+        kvm_set_loop_accel(!cfg.no_loop_accel);
     }
     if (cfg.qtest_spec) {
         main_start_qtest(&cfg);

@@ -12,11 +12,15 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
 #include <glib.h>
 #include "hw/ioport.h"
 #include "hw/kvm.h"
 #include "hw/kvm-internal.h"
+#include "hw/loop-accel.h"
 #include "hw/machine.h"
+#include "hw/memory.h"
 #include "util/main-loop.h"
 
 #define SIG_VCPU_KICK SIGUSR1
@@ -38,6 +42,10 @@ typedef struct VCPU {
     bool parked;
     bool wait_reset;     /* after a triple fault: stay out of KVM_RUN until reset */
     bool reset_pending;  /* load the power-on state before the next KVM_RUN */
+    bool sampling;       /* loop acceleration wanted (paging off since power-on) */
+    bool has_timer;
+    bool timer_armed;
+    timer_t sample_timer;
     VCPUInitState init;
 } VCPU;
 
@@ -46,8 +54,11 @@ static unsigned nr_vcpus;
 static unsigned nr_parked;
 static bool stop_requested = true;  /* threads start parked */
 static bool quit_requested;
+static bool loop_accel_enabled = true;
 static GCond park_cond;
 static __thread VCPU *current_vcpu;
+
+static void vcpu_sample(VCPU *v);
 
 static void vcpu_kick_handler(int sig)
 {
@@ -219,6 +230,8 @@ static void vcpu_handle_exit(VCPU *v)
         }
         break;
     case KVM_EXIT_INTR:
+        vcpu_sample(v);
+        break;
     case KVM_EXIT_IRQ_WINDOW_OPEN:
     case KVM_EXIT_HLT:
         break;
@@ -235,9 +248,66 @@ static void vcpu_handle_exit(VCPU *v)
     }
 }
 
+void kvm_set_loop_accel(bool on)
+{
+    loop_accel_enabled = on;
+}
+
+/* Arm or disarm the timer that kicks this vCPU out of KVM_RUN for sampling; it runs only
+ * while the vCPU does and sampling is wanted. */
+static void vcpu_sample_timer(VCPU *v, bool run)
+{
+    long ns = run && v->sampling ? LOOP_ACCEL_PERIOD_NS : 0;
+    struct itimerspec its = { .it_interval.tv_nsec = ns, .it_value.tv_nsec = ns };
+
+    if (v->timer_armed == (ns > 0)) {
+        return;
+    }
+    if (!v->has_timer) {
+        struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID, .sigev_signo = SIG_VCPU_KICK };
+        sev._sigev_un._tid = gettid();   /* glibc 2.36 has no sigev_notify_thread_id */
+        if (ns == 0 || timer_create(CLOCK_MONOTONIC, &sev, &v->sample_timer) < 0) {
+            return;
+        }
+        v->has_timer = true;
+    }
+    if (timer_settime(v->sample_timer, 0, &its, NULL) == 0) {
+        v->timer_armed = ns > 0;
+    }
+}
+
+static uint8_t *vcpu_accel_ram(uint64_t gpa, uint64_t len, bool write, void *opaque)
+{
+    return write ? guest_ram_ptr_rw(gpa, len) : guest_ram_ptr(gpa, len);
+}
+
+/* After a kick: finish the firmware loop the vCPU stands in, if any (include/hw/loop-accel.h).
+ * Sampling ends for good (until reset) once the guest turns paging on. */
+static void vcpu_sample(VCPU *v)
+{
+    static const LoopAccelMem mem = { .ram = vcpu_accel_ram };
+    struct kvm_sregs sregs;
+    struct kvm_regs regs;
+
+    if (!v->sampling || ioctl(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+        return;
+    }
+    if (!loop_accel_applies(&sregs)) {
+        v->sampling = false;
+        vcpu_sample_timer(v, false);
+        return;
+    }
+    if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && loop_accel_try(&regs, &sregs, &mem)) {
+        ioctl(v->fd, KVM_SET_REGS, &regs);
+    }
+}
+
 /* Park while the machine is stopped; returns false when the thread must end. */
 static bool vcpu_wait_runnable(VCPU *v)
 {
+    if (stop_requested || quit_requested || v->wait_reset) {
+        vcpu_sample_timer(v, false);
+    }
     while (stop_requested || quit_requested || v->wait_reset) {
         if (quit_requested) {
             return false;
@@ -256,7 +326,9 @@ static bool vcpu_wait_runnable(VCPU *v)
     if (v->reset_pending) {
         vcpu_load_init_state(v);
         v->reset_pending = false;
+        v->sampling = loop_accel_enabled;
     }
+    vcpu_sample_timer(v, true);
     return true;
 }
 
@@ -270,6 +342,7 @@ static void *vcpu_thread(void *opaque)
     sigaddset(&set, SIG_VCPU_KICK);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     bql_lock();
+    v->sampling = loop_accel_enabled;
     while (vcpu_wait_runnable(v)) {
         bql_unlock();
         int r = ioctl(v->fd, KVM_RUN, 0);
@@ -277,7 +350,9 @@ static void *vcpu_thread(void *opaque)
         bql_lock();
         if (r < 0) {
             v->run->immediate_exit = 0;
-            if (err != EINTR && err != EAGAIN) {
+            if (err == EINTR) {
+                vcpu_sample(v);
+            } else if (err != EAGAIN) {
                 error_report("KVM_RUN failed: %s", g_strerror(err));
                 v->wait_reset = true;
                 main_loop_call(vcpu_quit_failed, NULL);

@@ -34,6 +34,9 @@ void kvm_set_bsp_entry(const struct kvm_regs *regs, const struct kvm_sregs *sreg
 /* Time a short CPL0 loop in a throw-away VM: true if KVM emulates guest kernel mode here
  * (a few ms on such hosts, well under a millisecond elsewhere). */
 bool kvm_host_emulates_kernel_mode(void);
+/* Firmware loop acceleration (include/hw/loop-accel.h), on unless switched off here before
+ * the vCPUs start: -machine loop-accel=off. */
+void kvm_set_loop_accel(bool on);
 /* Stop the vCPU threads for good (exit path). */
 void kvm_stop_vcpus(void);
 
