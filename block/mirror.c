@@ -310,8 +310,31 @@ static int mirror_commit(BlockJob *job)
     return ret;
 }
 
+/* Main thread: open the chain the target's header names (nothing if it names none), under
+ * the copy lock since the job and write-through copies use the target. */
+static bool mirror_open_target_backing(MirrorJob *m, Error **errp)
+{
+    BlockDriverState *t = m->p.target;
+    g_autoptr(JsonObject) opts = json_object_new();
+    int ret;
+
+    g_mutex_lock(&m->copy_lock);
+    ret = bdrv_open_backing(t, opts, t->backing_file, t->backing_format,
+                            t->open_flags & ~BDRV_O_NO_BACKING, errp);
+    if (ret >= 0 && t->backing) {
+        t->open_flags &= ~BDRV_O_NO_BACKING;
+    }
+    g_mutex_unlock(&m->copy_lock);
+    return ret >= 0;
+}
+
 static void mirror_complete(BlockJob *job, Error **errp)
 {
+    MirrorJob *m = (MirrorJob *)job;
+
+    if (m->p.open_target_backing && !mirror_open_target_backing(m, errp)) {
+        return;
+    }
     g_mutex_lock(&job->lock);
     job->should_complete = true;
     g_cond_broadcast(&job->cond);

@@ -154,5 +154,5 @@ BlockDriverState *job_open_target(const char *target, const char *format, bool e
         json_object_set_string_member(opts, "node-name", node_name);
     }
     flags &= ~(BDRV_O_SNAPSHOT | BDRV_O_TEMPORARY | BDRV_O_COPY_ON_READ);
-    return bdrv_open(target, opts, flags | BDRV_O_RDWR | BDRV_O_NO_BACKING, errp);
+    return bdrv_open(target, opts, flags | BDRV_O_RDWR, errp);
 }

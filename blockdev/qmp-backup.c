@@ -48,8 +48,10 @@ static BlockJob *drive_backup_start(JsonObject *args, Error **errp)
     backing = sync == MIRROR_SYNC_MODE_TOP    ? bs->backing
               : sync == MIRROR_SYNC_MODE_NONE ? bs
                                               : NULL;
+    /* 2.2 opens an existing target with the chain its header names (which must open); a new
+     * one is written without reading its backing file. */
     target = job_open_target(monitor_arg_str(args, "target"), format, existing, size, backing, NULL,
-                             bdrv_get_flags(bs), errp);
+                             bdrv_get_flags(bs) | (existing ? 0 : BDRV_O_NO_BACKING), errp);
     if (!target) {
         return NULL;
     }

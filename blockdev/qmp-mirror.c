@@ -129,11 +129,16 @@ static void qmp_drive_mirror(JsonObject *args, JsonNode **ret, Error **errp)
     p.target_backing = p.sync == MIRROR_SYNC_MODE_TOP    ? bs->backing
                        : p.sync == MIRROR_SYNC_MODE_NONE ? bs
                                                          : NULL;
-    p.target =
-        job_open_target(monitor_arg_str(args, "target"), format, existing, size, p.target_backing,
-                        monitor_arg_str(args, "node-name"), bdrv_get_flags(bs), errp);
+    p.target = job_open_target(monitor_arg_str(args, "target"), format, existing, size,
+                               p.target_backing, monitor_arg_str(args, "node-name"),
+                               bdrv_get_flags(bs) | BDRV_O_NO_BACKING, errp);
     if (!p.target) {
         return;
+    }
+    if (existing) {
+        /* 2.2: the chain the target's header names is opened at block-job-complete. */
+        p.target_backing = NULL;
+        p.open_target_backing = true;
     }
     if (!p.granularity) {
         p.granularity = mirror_default_granularity(p.target);

@@ -30,6 +30,9 @@ typedef struct MirrorParams {
     BlockDriverState *base;
     /* What the target's backing becomes at the pivot (NULL: none). */
     BlockDriverState *target_backing;
+    /* mode=existing: block-job-complete first opens the backing chain that the target's
+     * header names, failing as 2.2 does if it cannot be opened. */
+    bool open_target_backing;
     MirrorSyncMode sync;
     uint32_t granularity;
     uint64_t buf_size;

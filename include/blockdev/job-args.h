@@ -30,8 +30,9 @@ bool job_arg_format(const char *format, BlockDriverState *bs, bool existing, con
                     Error **errp);
 /*
  * Create (unless existing) and open the target of drive-mirror / drive-backup: size bytes,
- * with backing file backing (NULL: none) recorded, opened read-write without its backing
- * chain, with node name node_name if given. A new reference, or NULL.
+ * with backing file backing (NULL: none) recorded, opened read-write with flags (its backing
+ * chain too unless they hold BDRV_O_NO_BACKING), with node name node_name if given. A new
+ * reference, or NULL.
  */
 BlockDriverState *job_open_target(const char *target, const char *format, bool existing,
                                   uint64_t size, BlockDriverState *backing, const char *node_name,
