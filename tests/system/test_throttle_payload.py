@@ -10,6 +10,10 @@ and allow ±10% (the guest's clock is the TSC calibrated against the ACPI PM tim
 10 ms, and a request released late is made up by the next ones, since the bucket leaks by
 the clock, not by the timer); the `slow` ones run the issue's 20 s and allow ±3%. The image
 lives in /dev/shm when there is one, so the disk is never what limits the rate.
+
+test_payload_change_at_run_time sends block_set_io_throttle over QMP while the payload runs
+rows of 250 ms: the second and third rows after the last one finished when the command
+returned lie wholly within the second after the change.
 """
 
 import os
@@ -17,6 +21,7 @@ import re
 
 import pytest
 
+from qmp_vm import QMP, wait_for
 from test_payload import payload_args
 
 RESULT = re.compile(r"^RESULT (\S+)-iops (\d+) IOPS$", re.MULTILINE)
@@ -42,19 +47,31 @@ def image(tmp_path):
     os.unlink(path)
 
 
-def run_rows(make_vm, vmm, image, opts, row, ms, where=""):
-    """Boot the payload with the row twice; return the two rows' IOPS as the guest saw them."""
-    args = payload_args(f"virtio_blk_bench {ms} {row} {row}", mem="512") + [
+def payload_vm(make_vm, vmm, image, opts, rows, ms, where="", extra=()):
+    args = payload_args(f"virtio_blk_bench {ms} {' '.join(rows)}", mem="512") + [
         "-object", "iothread,id=io0",
         "-drive", f"if=none,id=d0,file={image},format=raw,{opts}",
-        "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on{where}"]
-    vm = make_vm(args, backend=vmm, debugcon=False)
-    assert vm.wait_exit(2 * ms / 1000 + 30) == 0, vm.describe(vm.serial_log)
+        "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on{where}", *extra]
+    return make_vm(args, backend=vmm, debugcon=False)
+
+
+def rates_of(vm):
+    return [int(n) for name, n in RESULT.findall(vm.serial_text().replace("\r\n", "\n"))]
+
+
+def finish(vm, rows, ms):
+    """Wait for the payload to pass; return every row's IOPS as the guest measured them."""
+    assert vm.wait_exit(rows * ms / 1000 + 30) == 0, vm.describe(vm.serial_log)
     text = vm.serial_text().replace("\r\n", "\n")
     assert text.splitlines()[-1] == "PASS", text
-    rates = [int(n) for name, n in RESULT.findall(text)]
-    assert len(rates) == 2, text
+    rates = rates_of(vm)
+    assert len(rates) == rows, text
     return rates
+
+
+def run_rows(make_vm, vmm, image, opts, row, ms, where=""):
+    """Boot the payload with the row twice; return the two rows' IOPS as the guest saw them."""
+    return finish(payload_vm(make_vm, vmm, image, opts, [row, row], ms, where), 2, ms)
 
 
 def check(rates, want, ms, tolerance):
@@ -82,3 +99,31 @@ def test_payload_rate_iothread(make_vm, vmm, image):
 def test_payload_rate_20s(make_vm, vmm, image, case, where):
     _, opts, row, want = case
     check(run_rows(make_vm, vmm, image, opts, row, 20000, WHERE[where]), want, 20000, 0.03)
+
+
+def test_payload_change_at_run_time(make_vm, vmm, image, tmp_path):
+    """iops 500, then 1000, then unlimited, each set while the payload reads at full speed."""
+    sock = str(tmp_path / "qmp.sock")
+    nrows, ms = 24, 250
+    vm = payload_vm(make_vm, vmm, image, "iops=500", ["randread:32"] * nrows, ms,
+                    extra=["-qmp", f"unix:{sock},server,nowait"])
+    zero = {"bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0}
+    changes = []
+    with QMP(sock) as qmp:
+        qmp.connect(retry_for=10)
+        for iops, after_rows in ((1000, 4), (0, 12)):
+            wait_for(lambda: len(rates_of(vm)) >= after_rows, timeout=30, what="payload rows")
+            qmp.command("block_set_io_throttle", dict(zero, device="d0", iops=iops))
+            changes.append(len(rates_of(vm)))
+    rates = finish(vm, nrows, ms)
+    # Row 0 carries the initial bucket; a row in progress at a change is a mix of both rates.
+    # A row of 250 ms is short next to the bucket (0.1 s at the rate: a row that lost time to
+    # the host's scheduler is made up by the next one), so consecutive rows are averaged: the
+    # rows before the change, and the two rows wholly within the second after it.
+    old, new, free = rates[1:changes[0]], rates[changes[0] + 2:changes[0] + 4], \
+        rates[changes[1] + 2:]
+    assert len(new) == 2 and free, (changes, rates)
+    assert abs(sum(old) / len(old) - 500) <= 50, (changes, rates)
+    assert abs(sum(new) / len(new) - 1000) <= 100, (changes, rates)
+    # Unlimited: the device's own speed, several times any of the limits here.
+    assert min(free) > 4000, (changes, rates)
