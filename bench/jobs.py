@@ -12,10 +12,13 @@ flight, for the whole job: mirror then runs with copy-mode=write-blocking in bot
 the default background mode neither converges under such a guest), backup with
 copy-before-write.
 Prints the median time and MB/s of BENCH_RUNS (default 3) runs, minivmm/QEMU (higher is
-better), and the share of the reference bandwidth: the host's `cp --sparse=never` of the same
+better), with the payload writing also the guest's write requests per second during the job
+(query-blockstats, "gw/s": a VMM must not win by starving the guest), and the share of the reference bandwidth: the host's `cp --sparse=never` of the same
 file followed by fsync of the copy (best of BENCH_RUNS). Every run starts after os.sync()
 with the target deleted. BENCH_DIR picks where the images go (default: the system's temporary
-directory); MINIVMM names the binary (default ./minivmm)."""
+directory); MINIVMM names the binary (default ./minivmm); BENCH_JOBS_CASES picks rows by
+label prefix, comma-separated (e.g. "mirror" or "backup -> raw"); BENCH_JOBS_LOAD=0 skips
+the rows with the payload writing, =only runs only those."""
 import os
 import shutil
 import statistics
@@ -31,7 +34,7 @@ from minivmm_qmp import QMP  # noqa: E402
 PAYLOAD = os.path.join(ROOT, "tests", "guest", "payload.bin")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 IMG_MIB = int(os.environ.get("BENCH_JOBS_MIB", "2048"))
-LOAD = os.environ.get("BENCH_JOBS_LOAD", "1") != "0"
+LOAD = os.environ.get("BENCH_JOBS_LOAD", "1")
 MiB = 1 << 20
 JOB_TIMEOUT = 1800
 # (label, command, target format)
@@ -39,6 +42,8 @@ CASES = [("mirror -> raw", "drive-mirror", "raw"),
          ("mirror -> qcow2", "drive-mirror", "qcow2"),
          ("backup -> raw", "drive-backup", "raw"),
          ("backup -> qcow2", "drive-backup", "qcow2")]
+PICK = [p.strip() for p in os.environ.get("BENCH_JOBS_CASES", "").split(",") if p.strip()]
+CASES = [c for c in CASES if not PICK or any(c[0].startswith(p) for p in PICK)]
 VMMS = ("minivmm", "qemu")
 
 
@@ -119,18 +124,28 @@ def wait_event(qmp, name):
     return ev
 
 
+def guest_writes(qmp):
+    for dev in qmp.command("query-blockstats"):
+        if dev.get("device") == "drive0":
+            return dev["stats"]["wr_operations"]
+    raise RuntimeError("no blockstats for drive0")
+
+
 def run_job(qmp, command, fmt, target, load):
-    """The job's wall time, from the command to BLOCK_JOB_COMPLETED."""
+    """The job's wall time, from the command to BLOCK_JOB_COMPLETED, and the guest's write
+    requests per second meanwhile."""
     args = {"device": "drive0", "target": target, "format": fmt, "sync": "full"}
     if load and command == "drive-mirror":
         args["copy-mode"] = "write-blocking"
+    writes = guest_writes(qmp)
     t = time.monotonic()
     qmp.command(command, args)
     if command == "drive-mirror":
         wait_event(qmp, "BLOCK_JOB_READY")
         qmp.command("block-job-complete", device="drive0")
     wait_event(qmp, "BLOCK_JOB_COMPLETED")
-    return time.monotonic() - t
+    secs = time.monotonic() - t
+    return secs, (guest_writes(qmp) - writes) / secs
 
 
 def one_run(vmm, d, src, command, fmt, load):
@@ -140,7 +155,7 @@ def one_run(vmm, d, src, command, fmt, load):
     os.sync()
     proc, qmp = start_vmm(vmm, d, src, load)
     try:
-        secs = run_job(qmp, command, fmt, target, load)
+        secs, wps = run_job(qmp, command, fmt, target, load)
         if proc.poll() is not None:
             raise RuntimeError("%s exited during the job" % vmm)
     finally:
@@ -148,7 +163,7 @@ def one_run(vmm, d, src, command, fmt, load):
     if not load and os.path.getsize(target) < IMG_MIB * MiB and fmt == "raw":
         raise RuntimeError("%s: short target" % vmm)
     os.unlink(target)
-    return secs
+    return secs, wps
 
 
 def cp_time(src, d):
@@ -178,16 +193,20 @@ def print_rows(d, src, load, ref):
           % (IMG_MIB, "payload-writing" if load else "idle", RUNS))
     print("%-16s %9s %9s %9s %9s %8s %7s %7s" % ("case", "qemu s", "ours s", "qemu MB/s",
                                                  "ours MB/s", "ours/qemu", "qemu%cp",
-                                                 "ours%cp"))
+                                                 "ours%cp") +
+          (" %10s %10s" % ("qemu gw/s", "ours gw/s") if load else ""))
     for label, command, fmt in CASES:
-        times = {v: [] for v in VMMS}
+        runs = {v: [] for v in VMMS}
         for _ in range(RUNS):
             for vmm in VMMS:
-                times[vmm].append(one_run(vmm, d, src, command, fmt, load))
-        q, m = statistics.median(times["qemu"]), statistics.median(times["minivmm"])
-        print("%-16s %9.2f %9.2f %9.0f %9.0f %8.2f %6.0f%% %6.0f%%"
-              % (label, q, m, mbps(q), mbps(m), q / m, 100 * mbps(q) / ref,
-                 100 * mbps(m) / ref))
+                runs[vmm].append(one_run(vmm, d, src, command, fmt, load))
+        q, m = (statistics.median(r[0] for r in runs[v]) for v in ("qemu", "minivmm"))
+        line = "%-16s %9.2f %9.2f %9.0f %9.0f %8.2f %6.0f%% %6.0f%%" % (
+            label, q, m, mbps(q), mbps(m), q / m, 100 * mbps(q) / ref, 100 * mbps(m) / ref)
+        if load:
+            line += " %10.0f %10.0f" % tuple(statistics.median(r[1] for r in runs[v])
+                                             for v in ("qemu", "minivmm"))
+        print(line)
         sys.stdout.flush()
 
 
@@ -198,7 +217,7 @@ def main():
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         print("jobs bench: /dev/kvm not usable, skipped")
         return 0
-    if LOAD and not os.path.exists(PAYLOAD):
+    if LOAD != "0" and not os.path.exists(PAYLOAD):
         sys.exit("%s not built: run make" % PAYLOAD)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
         src = os.path.join(d, "source.img")
@@ -206,8 +225,9 @@ def main():
         ref = mbps(cp_time(src, d))
         print("jobs: reference cp --sparse=never + fsync of %d MiB: %.0f MB/s"
               % (IMG_MIB, ref))
-        print_rows(d, src, False, ref)
-        if LOAD:
+        if LOAD != "only":
+            print_rows(d, src, False, ref)
+        if LOAD != "0":
             print_rows(d, src, True, ref)
     return 0
 
