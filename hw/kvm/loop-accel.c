@@ -15,7 +15,6 @@ enum {
     EFLAGS_DF = 1u << 10,
     SEG_EXPAND_DOWN = 1u << 2,     /* data segment type bit */
     MAX_PREFIXES = 4,
-    FILL_LOOP_LEN = 11,
 };
 
 /* Largest block one sample finishes (SeaBIOS's largest is 548 KiB). */
@@ -188,8 +187,25 @@ static bool try_string(struct kvm_regs *r, const struct kvm_sregs *sr, const uin
     return true;
 }
 
-/* test R,R; je +7; dec R; movb $imm,(B,R,1); jmp -11. Sets *n (R) and *b (B). */
-static bool match_fill_loop(const uint8_t *c, unsigned *n, unsigned *b)
+/*
+ * Counted loops of 32-bit code, each matched wherever the vCPU stands in it: `points` lists
+ * the offsets of its instructions with how far the current iteration has got there (see
+ * finish), `je_off` is the offset of the exit test's branch (with ZF set there the loop is
+ * leaving and is left alone). finish() completes the loop and leaves the vCPU at its first
+ * instruction, whose test then ends it and sets the flags as the guest's loop would.
+ */
+typedef struct LoopIdiom {
+    unsigned len;
+    unsigned je_off;
+    unsigned npoints;
+    struct { unsigned off; unsigned done; } points[5];
+    bool (*match)(const uint8_t *c, unsigned *x, unsigned *y);
+    bool (*finish)(struct kvm_regs *r, const struct kvm_sregs *sr, const uint8_t *c,
+                   unsigned x, unsigned y, unsigned done, const LoopAccelMem *mem);
+} LoopIdiom;
+
+/* Fill: test R,R; je +7; dec R; movb $imm,(B,R,1); jmp -11 (x = R, y = B). */
+static bool match_fill(const uint8_t *c, unsigned *x, unsigned *y)
 {
     unsigned reg = c[1] & 7, base = c[7] & 7;
 
@@ -203,44 +219,108 @@ static bool match_fill_loop(const uint8_t *c, unsigned *n, unsigned *b)
     if (reg == 4 || base == 4 || base == 5 || base == reg) {
         return false;
     }
-    *n = reg;
-    *b = base;
+    *x = reg;
+    *y = base;
     return true;
 }
 
-/* Offsets of the loop's instructions from its start, and the count still to store when the
- * vCPU stands at each (the store at +5 comes after the decrement). */
-static const struct { unsigned off; unsigned extra; } fill_points[] = {
-    { 0, 0 }, { 2, 0 }, { 4, 0 }, { 5, 1 }, { 9, 0 },
-};
-
-static bool try_fill_loop(struct kvm_regs *r, const struct kvm_sregs *sr,
-                          const LoopAccelMem *mem)
+/* done = 1 at the store: R is already decremented and the store at B+R is still due. */
+static bool finish_fill(struct kvm_regs *r, const struct kvm_sregs *sr, const uint8_t *c,
+                        unsigned n, unsigned b, unsigned done, const LoopAccelMem *mem)
 {
-    uint8_t c[FILL_LOOP_LEN];
-    unsigned n, b;
+    uint64_t count = (uint32_t)*gpr(r, n) + done;
+    uint8_t *dst = seg_ram(mem, &sr->ds, true, (uint32_t)*gpr(r, b), count, true);
 
-    if (!sr->cs.db) {
+    if (!dst) {
         return false;
     }
-    for (unsigned i = 0; i < sizeof(fill_points) / sizeof(fill_points[0]); i++) {
-        uint64_t start = (uint32_t)(r->rip - fill_points[i].off);
-        if (r->rip < fill_points[i].off ||
-            !fetch(mem, sr->cs.base + start, c, sizeof(c)) || !match_fill_loop(c, &n, &b)) {
+    memset(dst, c[8], count);
+    set_low(gpr(r, n), true, 0);
+    return true;
+}
+
+/* Byte sum: cmp E,P; je +5; add (P),acc8; inc P; jmp -9 (x = P, y = E; acc in c[5]). */
+static bool match_sum(const uint8_t *c, unsigned *x, unsigned *y)
+{
+    unsigned ptr = c[1] & 7, end = (c[1] >> 3) & 7, acc = (c[5] >> 3) & 7;
+
+    if (c[0] != 0x39 || (c[1] & 0xc0) != 0xc0 || c[2] != 0x74 || c[3] != 0x05 ||
+        c[4] != 0x02 || c[5] != (acc << 3 | ptr) || c[6] != 0x40 + ptr ||
+        c[7] != 0xeb || c[8] != 0xf7) {
+        return false;
+    }
+    /* (P) with P = 4/5 means SIB/disp32; acc 4-7 are the high bytes (AH..BH); acc must not
+     * share a register with the pointers. */
+    if (ptr == 4 || ptr == 5 || ptr == end || acc > 3 || acc == ptr || acc == end) {
+        return false;
+    }
+    *x = ptr;
+    *y = end;
+    return true;
+}
+
+/* done = 1 at `inc`: the byte at P is already added. */
+static bool finish_sum(struct kvm_regs *r, const struct kvm_sregs *sr, const uint8_t *c,
+                       unsigned p, unsigned e, unsigned done, const LoopAccelMem *mem)
+{
+    uint64_t ptr = (uint32_t)*gpr(r, p) + done, end = (uint32_t)*gpr(r, e);
+    __u64 *acc = gpr(r, (c[5] >> 3) & 7);
+    uint8_t sum = *acc & 0xff;
+
+    if (ptr >= end) {
+        return false;
+    }
+    const uint8_t *src = seg_ram(mem, &sr->ds, true, ptr, end - ptr, false);
+    if (!src) {
+        return false;
+    }
+    for (uint64_t i = 0; i < end - ptr; i++) {
+        sum += src[i];
+    }
+    *acc = (*acc & ~0xffull) | sum;
+    set_low(gpr(r, p), true, end);
+    return true;
+}
+
+static const LoopIdiom loop_idioms[] = {
+    { 11, 2, 5, { { 0, 0 }, { 2, 0 }, { 4, 0 }, { 5, 1 }, { 9, 0 } }, match_fill, finish_fill },
+    { 9, 2, 5, { { 0, 0 }, { 2, 0 }, { 4, 0 }, { 6, 1 }, { 7, 0 } }, match_sum, finish_sum },
+};
+
+static bool try_loop(struct kvm_regs *r, const struct kvm_sregs *sr, const LoopIdiom *id,
+                     const LoopAccelMem *mem)
+{
+    uint8_t c[16];
+    unsigned x, y;
+
+    for (unsigned i = 0; i < id->npoints; i++) {
+        unsigned off = id->points[i].off;
+        uint64_t start = (uint32_t)(r->rip - off);
+        if (r->rip < off || !fetch(mem, sr->cs.base + start, c, id->len) ||
+            !id->match(c, &x, &y)) {
             continue;
         }
-        if (fill_points[i].off == 2 && (r->rflags & EFLAGS_ZF)) {
-            return false;                       /* at `je` with the count at zero: leaving */
-        }
-        uint64_t count = (uint32_t)*gpr(r, n) + fill_points[i].extra;
-        uint8_t *dst = seg_ram(mem, &sr->ds, true, (uint32_t)*gpr(r, b), count, true);
-        if (!dst) {
+        if (off == id->je_off && (r->rflags & EFLAGS_ZF)) {
             return false;
         }
-        memset(dst, c[8], count);
-        set_low(gpr(r, n), true, 0);
+        if (!id->finish(r, sr, c, x, y, id->points[i].done, mem)) {
+            return false;
+        }
         set_low(&r->rip, true, start);
         return true;
+    }
+    return false;
+}
+
+static bool try_loops(struct kvm_regs *r, const struct kvm_sregs *sr, const LoopAccelMem *mem)
+{
+    if (!(sr->cr0 & CR0_PE) || !sr->cs.db) {
+        return false;
+    }
+    for (unsigned i = 0; i < sizeof(loop_idioms) / sizeof(loop_idioms[0]); i++) {
+        if (try_loop(r, sr, &loop_idioms[i], mem)) {
+            return true;
+        }
     }
     return false;
 }
@@ -257,5 +337,5 @@ bool loop_accel_try(struct kvm_regs *regs, const struct kvm_sregs *sregs,
         try_string(regs, sregs, code, mem)) {
         return true;
     }
-    return (sregs->cr0 & CR0_PE) && try_fill_loop(regs, sregs, mem);
+    return try_loops(regs, sregs, mem);
 }

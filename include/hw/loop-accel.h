@@ -2,8 +2,8 @@
  * Firmware loop acceleration. On hosts whose KVM runs guest kernel mode through its
  * instruction emulator (see hw/kvm/host-check.c), firmware spends most of its start-up in a
  * few memory loops: SeaBIOS clears 550 KiB of low memory and its option-ROM area twice with a
- * byte loop, and copies itself with `rep movsb`, each byte a handful of emulated
- * instructions (about 4 s of a 5 s POST). While a vCPU runs without paging, it is sampled
+ * byte loop, copies itself with `rep movsb` and checksums itself with a byte loop, each byte
+ * a handful of emulated instructions (about 4.5 s of a 5 s POST). While a vCPU runs without paging, it is sampled
  * about once a millisecond; when it stands in one of the idioms below, the VMM finishes the
  * loop on guest RAM itself and leaves the registers exactly as the guest's own loop would.
  *
@@ -13,6 +13,9 @@
  *  - GCC's byte-fill loop  `test R,R; je out; dec R; movb $imm,(B,R,1); jmp top` (32-bit
  *    code): [B, B+R) is filled, R becomes 0 and the vCPU is left at `test`, which then
  *    exits the loop (and sets the flags) itself.
+ *  - GCC's byte-sum loop  `cmp E,P; je out; add (P),acc8; inc P; jmp top` (32-bit code, acc
+ *    one of AL..BL): the bytes [P, E) are added to acc8, P becomes E, the vCPU is left at
+ *    `cmp`. (SeaBIOS checksums its 128 KiB image so before booting.)
  * Everything is refused unless each byte touched is guest RAM (writes: writable RAM) inside
  * the segment limits with no address wrap; a refusal leaves the guest to its own loop.
  */

@@ -1,6 +1,6 @@
 """Firmware loop acceleration (include/hw/loop-accel.h): a firmware image of our own
-(tests/system/roms/loop-accel.S) runs the three idioms minivmm finishes itself -- rep stosb,
-gcc's byte-fill loop, rep movsl -- over blocks of RAM in 32-bit protected mode and checks the
+(tests/system/roms/loop-accel.S) runs the four idioms minivmm finishes itself -- rep stosb,
+gcc's byte-fill loop, rep movsl, gcc's byte-sum loop -- over blocks of RAM in 32-bit protected mode and checks the
 bytes at every block edge and the registers each loop leaves. With 4 MiB blocks the guest's
 own loops take about 40 s in this host's KVM emulator; accelerated they take well under a
 second. With 64 KiB blocks the same image gives the same answer with the acceleration off,

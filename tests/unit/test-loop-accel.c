@@ -316,6 +316,91 @@ static void test_fill_loop_refusals(void)
     expect_refused(&r, &s);
 }
 
+/* gcc's checksum: cmp edx,eax; je; add (eax),cl; inc eax; jmp */
+static const uint8_t sum_loop[] = { 0x39, 0xd0, 0x74, 0x05, 0x02, 0x08, 0x40, 0xeb, 0xf7 };
+
+static void put_sum_data(void)
+{
+    for (int i = 0; i < 0x300; i++) {
+        mem[0x30000 + i] = i * 3 + 1;
+    }
+}
+
+/* The byte sum of [from, 0x30300) of put_sum_data()'s bytes, added to start. */
+static uint8_t sum_from(uint32_t from, uint8_t start)
+{
+    for (uint32_t a = from; a < 0x30300; a++) {
+        start += (uint8_t)((a - 0x30000) * 3 + 1);
+    }
+    return start;
+}
+
+static void test_sum_loop_at(unsigned off, uint32_t eax, uint8_t cl, uint8_t want)
+{
+    struct kvm_regs r;
+    struct kvm_sregs s;
+
+    setup_flat(&r, &s);
+    put_code(sum_loop, sizeof(sum_loop));
+    put_sum_data();
+    r.rip = CODE + off;
+    r.rax = eax;
+    r.rdx = 0x30300;
+    r.rcx = 0xabcd1200 | cl;
+    g_assert_true(loop_accel_try(&r, &s, &fake_mem));
+    g_assert_cmphex(r.rcx, ==, 0xabcd1200 | want);
+    g_assert_cmphex(r.rax, ==, 0x30300);
+    g_assert_cmphex(r.rdx, ==, 0x30300);
+    g_assert_cmphex(r.rip, ==, CODE);
+}
+
+static void test_sum_loop_every_point(void)
+{
+    static const unsigned offs[] = { 0, 2, 4, 7 };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(offs); i++) {
+        test_sum_loop_at(offs[i], 0x30000, 0x11, sum_from(0x30000, 0x11));
+    }
+    /* At `inc`: the byte at eax is already in CL. */
+    test_sum_loop_at(6, 0x30000, 0x11, sum_from(0x30001, 0x11));
+}
+
+static void test_sum_loop_refusals(void)
+{
+    struct kvm_regs r;
+    struct kvm_sregs s;
+    uint8_t code[sizeof(sum_loop)];
+
+    setup_flat(&r, &s);                 /* at je with ZF set */
+    put_code(sum_loop, sizeof(sum_loop));
+    r.rip = CODE + 2, r.rflags |= 1u << 6, r.rax = r.rdx = 0x30000;
+    expect_refused(&r, &s);
+
+    setup_flat(&r, &s);                 /* pointer past the end: the loop would wrap */
+    put_code(sum_loop, sizeof(sum_loop));
+    r.rax = 0x30010, r.rdx = 0x30000;
+    expect_refused(&r, &s);
+
+    setup_flat(&r, &s);                 /* the sum in AL, the low byte of the pointer */
+    memcpy(code, sum_loop, sizeof(code));
+    code[5] = 0x00;
+    put_code(code, sizeof(code));
+    r.rax = 0x30000, r.rdx = 0x30100;
+    expect_refused(&r, &s);
+
+    setup_flat(&r, &s);                 /* the sum in CH */
+    memcpy(code, sum_loop, sizeof(code));
+    code[5] = 0x28;
+    put_code(code, sizeof(code));
+    r.rax = 0x30000, r.rdx = 0x30100;
+    expect_refused(&r, &s);
+
+    setup_flat(&r, &s);                 /* beyond RAM */
+    put_code(sum_loop, sizeof(sum_loop));
+    r.rax = MEM_SIZE - 0x10, r.rdx = MEM_SIZE + 0x10;
+    expect_refused(&r, &s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -327,5 +412,7 @@ int main(int argc, char **argv)
     g_test_add_func("/loop-accel/string-refusals", test_string_refusals);
     g_test_add_func("/loop-accel/fill-loop-every-point", test_fill_loop_every_point);
     g_test_add_func("/loop-accel/fill-loop-refusals", test_fill_loop_refusals);
+    g_test_add_func("/loop-accel/sum-loop-every-point", test_sum_loop_every_point);
+    g_test_add_func("/loop-accel/sum-loop-refusals", test_sum_loop_refusals);
     return g_test_run();
 }

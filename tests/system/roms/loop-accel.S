@@ -1,12 +1,13 @@
 /*
  * A 64 KiB firmware image for the firmware loop acceleration test (hw/kvm/loop-accel.c),
  * run from the reset vector: it enters 32-bit flat protected mode (paging off), runs the
- * three loop idioms over large blocks of RAM, checks the bytes at each block's edges and the
+ * four loop idioms over large blocks of RAM, checks the bytes at each block's edges and the
  * registers each loop leaves, and prints "LOOPS OK" (or "LOOPS BAD n", n the failed check)
  * on the debug console (0x402), then halts. SIZE (bytes, a multiple of 4) scales the blocks:
  *   rep stosb  SIZE bytes of 0xa5 at 1 MiB
  *   fill loop  SIZE bytes of 0x5a at 1 MiB + SIZE (gcc's byte memset, exactly as compiled)
  *   rep movsl  SIZE/2 bytes from 1 MiB to 1 MiB + 2*SIZE
+ *   sum loop   the bytes from 1 MiB + 1 to 1 MiB + 2*SIZE into CL (gcc's checksum loop)
  */
 #ifndef SIZE
 #define SIZE 0x400000
@@ -95,6 +96,20 @@ pm32:
     cmpl $0xa5a5a5a5, C + SIZE / 2 - 4
     jne bad
     cmpb $0, C + SIZE / 2
+    jne bad
+
+    mov $A + 1, %eax            /* 4: the byte-sum loop; SIZE is a multiple of 256 */
+    mov $C, %edx
+    mov $0x12345600, %ecx
+1:  cmp %edx, %eax
+    je 2f
+    add (%eax), %cl
+    inc %eax
+    jmp 1b
+2:  mov $7, %bl
+    cmp $0x12345600 + 0x5b, %ecx      /* (SIZE-1) * 0xa5 + SIZE * 0x5a = -0xa5 mod 256 */
+    jne bad
+    cmp $C, %eax
     jne bad
 
     mov $msg_ok, %esi
