@@ -4,8 +4,8 @@
  * REQUEST SENSE, INQUIRY, READ CAPACITY, READ(10)/(12)/CD, SEEK, MODE SENSE(10), READ TOC
  * formats 0-2, GET CONFIGURATION, GET EVENT STATUS NOTIFICATION, READ DISC INFORMATION,
  * READ DVD STRUCTURE, START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, MECHANISM STATUS,
- * SET SPEED), the tray and lock, and media-change unit attention. Replies byte for byte as QEMU's atapi.c.
- * Not the ATA task file (core.c).
+ * SET SPEED), the tray and lock, and media-change unit attention. Replies byte for byte as
+ * QEMU's atapi.c. Not the ATA task file (core.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -800,7 +800,6 @@ static void cmd_mode_sense(IDEState *s, uint8_t *buf)
     ide_atapi_cmd_reply(s, len, max_len);
 }
 
-/* START STOP UNIT: LoEj with Start opens or closes the tray; a locked tray stays shut. */
 /* READ DVD STRUCTURE formats 0 (physical), 1 (copyright), 4 (manufacturing) and 0xff (the
  * list); a negative ASC for the rest. buf is the cleared reply. */
 static int dvd_read_structure(IDEState *s, int format, int layer, uint8_t *buf)
@@ -814,9 +813,9 @@ static int dvd_read_structure(IDEState *s, int format, int layer, uint8_t *buf)
         if (layer != 0) {
             return -ASC_INV_FIELD_IN_CMD_PACKET;
         }
-        buf[4] = 1;   /* DVD-ROM, part version 1 */
-        buf[5] = 0xf; /* 120 mm, maximum rate not specified */
-        buf[6] = 1;   /* one layer, read-only */
+        buf[4] = 1;                  /* DVD-ROM, part version 1 */
+        buf[5] = 0xf;                /* 120 mm, maximum rate not specified */
+        buf[6] = 1;                  /* one layer, read-only */
         stl_be(buf + 12, total - 1); /* end sector */
         stl_be(buf + 16, total - 1); /* layer 0 end sector */
         stw_be(buf, 2048 + 2);
@@ -868,6 +867,7 @@ static void cmd_read_dvd_structure(IDEState *s, uint8_t *buf)
     ide_atapi_cmd_reply(s, ret, max_len);
 }
 
+/* START STOP UNIT: LoEj with Start opens or closes the tray; a locked tray stays shut. */
 static void cmd_start_stop_unit(IDEState *s, uint8_t *buf)
 {
     bool start = buf[4] & 1, loej = buf[4] & 2;

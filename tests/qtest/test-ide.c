@@ -1334,9 +1334,12 @@ static void test_atapi_read_cd(void)
     atapi_pio_reply(c, buf, 2 * 2352);
     for (unsigned s = 0; s < 2; s++) {
         const uint8_t *p = buf + s * 2352;
-        uint8_t head[16] = {0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
-                            0, 2, 4 + s, 1}; /* MSF 00:02:(LBA + 150) % 75 */
+        uint8_t head[16] = {0};
 
+        memset(head + 1, 0xff, 10); /* sync */
+        head[13] = 2;               /* MSF of LBA + 150: 00:02:04 for LBA 4 */
+        head[14] = 4 + s;
+        head[15] = 1; /* mode 1 */
         g_assert_cmpmem(p, 16, head, 16);
         check_pattern(p + 16, 4 + s, 1, CD_SECTOR, 0x11);
         g_assert_cmpmem(p + 16 + CD_SECTOR, 288, zero, 288);
