@@ -62,6 +62,17 @@ static inline void outsw(uint16_t port, const void *buf, size_t n)
     asm volatile("rep outsw" : "+S"(buf), "+c"(n) : "d"(port) : "memory");
 }
 
+/* `rep insl` / `rep outsl`: half the exits of the word forms for the same bytes. */
+static inline void insl(uint16_t port, void *buf, size_t n)
+{
+    asm volatile("rep insl" : "+D"(buf), "+c"(n) : "d"(port) : "memory");
+}
+
+static inline void outsl(uint16_t port, const void *buf, size_t n)
+{
+    asm volatile("rep outsl" : "+S"(buf), "+c"(n) : "d"(port) : "memory");
+}
+
 static inline uint32_t mmio_read32(uint64_t addr)
 {
     return *(volatile uint32_t *)addr;

@@ -1,10 +1,11 @@
 /*
  * Scenarios for the PIIX3 IDE disk on the primary master, polled with nIEN set:
- *   `ide [MiB|Nk] [pio|dma|pioread]`
+ *   `ide [MiB|Nk] [pio|pio32|dma|pioread]`
  *                          writes MiB (default 16; "256k" for KiB) of a pattern derived from
  *                          each sector's number in 128 KiB commands (WRITE MULTIPLE EXT with
  *                          rep outsw, or WRITE DMA EXT over two 64 KiB PRDs; pioread writes
- *                          by DMA and reads by PIO), flushes, reads it all back and compares;
+ *                          by DMA and reads by PIO; pio32 moves dwords through the data port
+ *                          with rep outsl/insl), flushes, reads it all back and compares;
  *                          reports the KB/s of both passes.
  *   `ide_hostile`          malformed requests (a PRD outside RAM, a table without EOT that
  *                          is too short, LBAs past the end by DMA with a 65536-sector count
@@ -106,7 +107,9 @@ static bool ide_check(uint64_t sector)
     return true;
 }
 
-/* One 128 KiB command by PIO: 16-sector DRQ blocks through rep insw/outsw. */
+static bool pio32;   /* the data port in dwords (the `pio32` mode) */
+
+/* One 128 KiB command by PIO: 16-sector DRQ blocks through rep insw/outsw (insl/outsl). */
 static bool ide_pio(bool write, uint64_t lba)
 {
     uint8_t *buf = (uint8_t *)IDE_DATA;
@@ -116,10 +119,15 @@ static bool ide_pio(bool write, uint64_t lba)
         if ((ide_wait() & (DRQ | ERR)) != DRQ) {
             return false;
         }
-        if (write) {
-            outsw(IDE_CMD, buf + b * MULT * SECTOR, MULT * SECTOR / 2);
+        uint8_t *blk = buf + b * MULT * SECTOR;
+        if (write && pio32) {
+            outsl(IDE_CMD, blk, MULT * SECTOR / 4);
+        } else if (write) {
+            outsw(IDE_CMD, blk, MULT * SECTOR / 2);
+        } else if (pio32) {
+            insl(IDE_CMD, blk, MULT * SECTOR / 4);
         } else {
-            insw(IDE_CMD, buf + b * MULT * SECTOR, MULT * SECTOR / 2);
+            insw(IDE_CMD, blk, MULT * SECTOR / 2);
         }
     }
     return (ide_wait() & (DRQ | ERR | BSY)) == 0;
@@ -194,6 +202,8 @@ static int ide_run(int argc, char **argv)
     const char *mode = argc > 2 ? argv[2] : "pio";
     bool dma = !strcmp(mode, "dma");
     bool write_dma = dma || !strcmp(mode, "pioread"); /* PIO writes crawl on this host */
+
+    pio32 = !strcmp(mode, "pio32");
     uint64_t bytes = size << (*end == 'k' ? 10 : 20);
     unsigned chunks = bytes / (CHUNK * SECTOR);
     uint64_t t0, t1, t2;
