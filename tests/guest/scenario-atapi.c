@@ -18,6 +18,7 @@
  * Not the ATA disk (scenario-ide.c).
  */
 #include "guest.h"
+#include "ide.h"
 #include "io.h"
 
 #define CD_CMD 0x170
@@ -29,7 +30,6 @@
 #define DMA_SECTORS 512u /* per DMA command: 1 MiB, 16 PRDs of 64 KiB */
 #define BCL_MAX 0xfffeu
 #define BCL_READ 0x8000u /* a whole number of sectors per DRQ block */
-#define SPIN_LIMIT 100000000ull
 
 enum { BSY = 0x80, DRQ = 0x08, ERR = 0x01 };
 enum { BM_START = 0x01, BM_TO_MEM = 0x08, BM_ACTIVE = 0x01, BM_ERROR = 0x02, BM_INTR = 0x04 };
@@ -68,33 +68,20 @@ static int64_t cd_check(const void *buf, uint64_t lba, unsigned sectors)
 
 static bool atapi_open(void)
 {
-    PCIDevice devs[32];
-    int n = pci_enumerate(devs, 32);
+    uint16_t bmiba = piix_ide_open();
 
-    for (int i = 0; i < n; i++) {
-        if (devs[i].vendor_id == 0x8086 && devs[i].device_id == 0x7010 && devs[i].bar[4].io) {
-            uint32_t cmd = pci_config_readl(&devs[i], 0x04) & 0xffff;
-
-            pci_config_writel(&devs[i], 0x04, cmd | 0x05);
-            bm = devs[i].bar[4].addr + 8;
-            outb(CD_CTRL, 0x02);
-            outb(CD_CMD + REG_DEVICE, 0xa0);
-            return true;
-        }
+    if (!bmiba) {
+        return false;
     }
-    return false;
+    bm = bmiba + 8;
+    outb(CD_CTRL, 0x02);
+    outb(CD_CMD + REG_DEVICE, 0xa0);
+    return true;
 }
 
-/* Status once BSY is clear (0xff if it never clears). */
 static uint8_t atapi_wait(void)
 {
-    for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
-        uint8_t st = inb(CD_CTRL);
-        if (!(st & BSY)) {
-            return st;
-        }
-    }
-    return 0xff;
+    return ide_wait_ctrl(CD_CTRL);
 }
 
 /* PACKET with the byte count limit, then the 12-byte CDB once the drive asks for it. */
@@ -166,7 +153,7 @@ static AtapiResult atapi_cmd_dma(const uint8_t *cdb, uint8_t *bmst)
     outl(bm + 4, PRD_TABLE);
     if (atapi_packet(cdb, 0, true)) {
         outb(bm, BM_START | BM_TO_MEM);
-        for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
+        for (uint64_t i = 0; i < IDE_SPIN_LIMIT; i++) {
             st = inb(bm + 2);
             if ((st & (BM_ACTIVE | BM_INTR)) != BM_ACTIVE) {
                 break;

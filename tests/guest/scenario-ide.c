@@ -14,6 +14,7 @@
  * The host checks the image file. A base for bench/ide.py.
  */
 #include "guest.h"
+#include "ide.h"
 #include "io.h"
 
 #define IDE_CMD 0x1f0
@@ -23,7 +24,6 @@
 #define CHUNK 256u /* sectors per command: 128 KiB */
 #define MULT 16u   /* sectors per PIO block */
 #define SECTOR 512u
-#define SPIN_LIMIT 100000000ull
 
 enum { BSY = 0x80, DRDY = 0x40, DRQ = 0x08, ERR = 0x01 };
 enum { BM_START = 0x01, BM_TO_MEM = 0x08, BM_ACTIVE = 0x01, BM_ERROR = 0x02, BM_INTR = 0x04 };
@@ -33,32 +33,17 @@ static uint16_t bm;
 /* The IDE function: bus mastering on, BMIBA remembered, interrupts masked at the drive. */
 static bool ide_open(void)
 {
-    PCIDevice devs[32];
-    int n = pci_enumerate(devs, 32);
-
-    for (int i = 0; i < n; i++) {
-        if (devs[i].vendor_id == 0x8086 && devs[i].device_id == 0x7010 && devs[i].bar[4].io) {
-            uint32_t cmd = pci_config_readl(&devs[i], 0x04) & 0xffff;
-
-            pci_config_writel(&devs[i], 0x04, cmd | 0x05);
-            bm = devs[i].bar[4].addr;
-            outb(IDE_CTRL, 0x02);
-            return true;
-        }
+    bm = piix_ide_open();
+    if (!bm) {
+        return false;
     }
-    return false;
+    outb(IDE_CTRL, 0x02);
+    return true;
 }
 
-/* Status once BSY is clear (0xff if it never clears). */
 static uint8_t ide_wait(void)
 {
-    for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
-        uint8_t st = inb(IDE_CTRL);
-        if (!(st & BSY)) {
-            return st;
-        }
-    }
-    return 0xff;
+    return ide_wait_ctrl(IDE_CTRL);
 }
 
 /* LBA48 task file: the high-order bytes first, then the low-order ones. */
@@ -143,7 +128,7 @@ static uint8_t bm_run(uint8_t cmd, bool to_mem)
     outl(bm + 4, PRD_TABLE);
     outb(IDE_CMD + 7, cmd);
     outb(bm, BM_START | (to_mem ? BM_TO_MEM : 0));
-    for (uint64_t i = 0; i < SPIN_LIMIT; i++) {
+    for (uint64_t i = 0; i < IDE_SPIN_LIMIT; i++) {
         st = inb(bm + 2);
         if ((st & (BM_ACTIVE | BM_INTR)) != BM_ACTIVE) {
             break;
