@@ -4,8 +4,8 @@
 
 The scenario runs the same row twice, MS milliseconds each, and prints "RESULT row-iops N"
 for each. The first row includes the initial bucket (a tenth of a second at the average,
-all at once); the second starts with the bucket full, so it measures the steady rate, which
-is what the tests check. Real time on a shared 2-CPU host: the default tests run 2 s rows
+all at once: it must not get more); the second starts with the bucket full, so it measures
+the steady rate, which is what the tests check. Real time on a shared 2-CPU host: the default tests run 2 s rows
 and allow ±10% (the guest's clock is the TSC calibrated against the ACPI PM timer over
 10 ms, and a request released late is made up by the next ones, since the bucket leaks by
 the clock, not by the timer); the `slow` ones run the issue's 20 s and allow ±3%. The image
@@ -76,9 +76,10 @@ def run_rows(make_vm, vmm, image, opts, row, ms, where=""):
 
 def check(rates, want, ms, tolerance):
     first, steady = rates
-    # The first row also carries the initial bucket: want / 10 + 1 requests at once.
+    # The first row may also use the initial bucket (want / 10 + 1 requests at once), but not
+    # more; it may get less, when the first requests after start-up are late.
     bucket = (want // 10 + 1) * 1000 / ms
-    assert abs(first - (want + bucket)) <= tolerance * want, rates
+    assert first <= want + bucket + tolerance * want, rates
     assert abs(steady - want) <= tolerance * want, rates
 
 
@@ -91,6 +92,20 @@ def test_payload_rate(make_vm, vmm, image, case):
 def test_payload_rate_iothread(make_vm, vmm, image):
     _, opts, row, want = CASES[0]
     check(run_rows(make_vm, vmm, image, opts, row, 2000, WHERE["iothread"]), want, 2000, 0.10)
+
+
+def test_payload_burst_then_average(make_vm, vmm, image):
+    """iops-total=500 with bursts of 2000/s for 5 s: the burst bucket of 200 goes at once,
+    then 2000/s until the 10000-op bucket is full (200 + 1500 t > 10000: 6.53 s), then 500/s.
+    Rows of 1 s: the second to the fifth at the burst rate, the eighth onwards at the
+    average. The first is not checked: the first requests after start-up can be late by a
+    few hundred ms on this host (in both VMMs), which the burst bucket's 0.1 s cannot make up;
+    that only delays the moment the big bucket is full."""
+    opts = "throttling.iops-total=500,throttling.iops-total-max=2000," \
+           "throttling.iops-total-max-length=5"
+    rates = finish(payload_vm(make_vm, vmm, image, opts, ["randread:32"] * 9, 1000), 9, 1000)
+    assert all(abs(r - 2000) <= 200 for r in rates[1:5]), rates
+    assert all(abs(r - 500) <= 50 for r in rates[7:]), rates
 
 
 @pytest.mark.slow
