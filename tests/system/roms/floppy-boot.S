@@ -44,28 +44,17 @@ _start:
     call int13_retry
     mov $ABS(m_wrote), %si
     call puts
-halt:
-    hlt
     jmp halt
 
 /* int 13h read (AX, CX, DH as given) into BUFFER; print the word sum of AL sectors. */
 read_and_sum:
     mov %al, ABS(count)
     call int13_retry
-    xor %bx, %bx
-    mov $BUFFER, %si
+    mov $BUFFER, %di
     xor %cx, %cx
     mov ABS(count), %ch            /* 256 words per sector */
-1:  lodsw
-    add %ax, %bx
-    loop 1b
     mov $ABS(m_sum), %si
-    call puts
-    mov %bx, %ax
-    call puthex16
-    mov $ABS(m_nl), %si
-    call puts
-    ret
+    jmp print_sum
 
 /*
  * int 13h with AX, CX, DH as given on the boot drive into BUFFER; on an error "RETRY", a
@@ -93,49 +82,12 @@ int13_retry:
     jmp 6b
 7:  ret
 
-fail:
-    mov %ah, %bl
-    mov $ABS(m_fail), %si
-    call puts
-    mov %bl, %al
-    xor %ah, %ah
-    call puthex16
-    mov $ABS(m_nl), %si
-    call puts
-    jmp halt
-
-/* Print the NUL-terminated string at %si. */
-puts:
-    mov $DEBUGCON, %dx
-2:  lodsb
-    test %al, %al
-    jz 3f
-    out %al, %dx
-    jmp 2b
-3:  ret
-
-/* Print %ax as four hex digits. */
-puthex16:
-    mov $4, %cx
-    mov %ax, %bx
-    mov $DEBUGCON, %dx
-4:  rol $4, %bx
-    mov %bl, %al
-    and $0xf, %al
-    add $'0', %al
-    cmp $'9', %al
-    jbe 5f
-    add $('a' - '0' - 10), %al
-5:  out %al, %dx
-    loop 4b
-    ret
+#include "bootsect-io.S"
 
 m_boot:  .asciz "FBOOT\n"
 m_sum:   .asciz "SUM "
 m_wrote: .asciz "WROTE\n"
-m_fail:  .asciz "FAIL "
 m_retry: .asciz "RETRY\n"
-m_nl:    .asciz "\n"
 drive:   .byte 0
 count:   .byte 0
 tries:   .byte 0

@@ -37,7 +37,7 @@ _start:
     call read_lba
     mov $ABS(m_cd), %si
     mov $2048, %cx                     /* words in 2 x 2048 bytes */
-    call print_sum
+    call print_buf_sum
 #else
     mov $0x0204, %ax                   /* AH=02h read, AL=4 sectors */
     mov $0x0001, %cx                   /* cylinder 0, sector 1 */
@@ -53,12 +53,12 @@ _start:
     mov $ABS(m_chs), %si
     mov $1024, %cx
     xor %di, %di
-    call print_sum_at
+    call print_buf_sum_at
 
     call read_lba
     mov $ABS(m_lba), %si
     mov $1024, %cx
-    call print_sum
+    call print_buf_sum
 
     movw $1, ABS(dap_count)            /* write the first sector read to LBA 200 */
     movl $200, ABS(dap_lba)
@@ -72,8 +72,6 @@ _start:
 #endif
     mov $ABS(m_done), %si
     call puts
-halt:
-    hlt
     jmp halt
 
 /* int 13h AH=42h with the DAP as it stands. */
@@ -85,70 +83,19 @@ read_lba:
     jc fail
     ret
 
-/* Print the label at %si and the word sum of %cx words at BUF_SEG:0x4000. */
-print_sum:
+/* Print the label at %si and the word sum of %cx words at BUF_SEG:0x4000 ... */
+print_buf_sum:
     mov $0x4000, %di
 /* ... or at BUF_SEG:%di. */
-print_sum_at:
-    push %ds
-    push %si
+print_buf_sum_at:
+    push %es
     mov $BUF_SEG, %ax
-    mov %ax, %ds
-    mov %di, %si
-    xor %bx, %bx
-1:  lodsw
-    add %ax, %bx
-    loop 1b
-    pop %si
-    pop %ds
-    call puts
-    mov %bx, %ax
-    call puthex16
-    jmp newline
-
-fail:
-    mov %ah, %bl
-    mov $ABS(m_fail), %si
-    call puts
-    mov %bl, %al
-    call puthex8
-    call newline
-    jmp halt
-
-newline:
-    mov $'\n', %al
-putc:
-    push %dx
-    mov $DEBUGCON, %dx
-    out %al, %dx
-    pop %dx
+    mov %ax, %es
+    call print_sum
+    pop %es
     ret
 
-puts:
-    lodsb
-    test %al, %al
-    jz 1f
-    call putc
-    jmp puts
-1:  ret
-
-puthex16:
-    push %ax
-    mov %ah, %al
-    call puthex8
-    pop %ax
-puthex8:
-    push %ax
-    shr $4, %al
-    call puthex4
-    pop %ax
-puthex4:
-    and $0xf, %al
-    add $'0', %al
-    cmp $'9', %al
-    jbe putc
-    add $('a' - '9' - 1), %al
-    jmp putc
+#include "bootsect-io.S"
 
 drive:
     .byte 0
@@ -167,7 +114,6 @@ m_lba:   .asciz "LBA "
 m_cd:    .asciz "CD "
 m_wrote: .asciz "WROTE\n"
 m_done:  .asciz "DONE\n"
-m_fail:  .asciz "FAIL "
 
     .org ID_OFFSET
     .byte '?'

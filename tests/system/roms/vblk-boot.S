@@ -31,18 +31,10 @@ _start:
     int $0x13
     jc fail
 
-    xor %bx, %bx
-    mov $BUFFER, %si
+    mov $BUFFER, %di
     mov $512, %cx
-1:  lodsw
-    add %ax, %bx
-    loop 1b
     mov $ABS(m_sum), %si
-    call puts
-    mov %bx, %ax
-    call puthex16
-    mov $ABS(m_nl), %si
-    call puts
+    call print_sum
 
     movw $3, ABS(dap_lba)          /* extended write: the same sectors at LBA 3 */
     mov $0x4300, %ax
@@ -52,52 +44,13 @@ _start:
     jc fail
     mov $ABS(m_wrote), %si
     call puts
-halt:
-    hlt
     jmp halt
 
-fail:
-    mov %ah, %bl
-    mov $ABS(m_fail), %si
-    call puts
-    mov %bl, %al
-    xor %ah, %ah
-    call puthex16
-    mov $ABS(m_nl), %si
-    call puts
-    jmp halt
-
-/* Print the NUL-terminated string at %si. */
-puts:
-    mov $DEBUGCON, %dx
-2:  lodsb
-    test %al, %al
-    jz 3f
-    out %al, %dx
-    jmp 2b
-3:  ret
-
-/* Print %ax as four hex digits. */
-puthex16:
-    mov $4, %cx
-    mov %ax, %bx
-    mov $DEBUGCON, %dx
-4:  rol $4, %bx
-    mov %bl, %al
-    and $0xf, %al
-    add $'0', %al
-    cmp $'9', %al
-    jbe 5f
-    add $('a' - '0' - 10), %al
-5:  out %al, %dx
-    loop 4b
-    ret
+#include "bootsect-io.S"
 
 m_boot:  .asciz "VBOOT\n"
 m_sum:   .asciz "SUM "
 m_wrote: .asciz "WROTE\n"
-m_fail:  .asciz "FAIL "
-m_nl:    .asciz "\n"
 drive:   .byte 0
     .balign 4
 dap:     .byte 16, 0
