@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util/cutils.h"
 #include "blockdev/io-cmds.h"
 
@@ -143,6 +144,20 @@ void *io_create_iovec(IOVector *qiov, char **argv, int nr, int pattern)
         pos += sizes[i];
     }
     return buf;
+}
+
+void *io_offset_iovec(const IoCmd *cmd, int argc, char **argv, int64_t *offset,
+                      IOVector *qiov, int pattern)
+{
+    if (optind > argc - 2) {
+        io_command_usage(cmd);
+        return NULL;
+    }
+    if (!io_parse_num(argv[optind], offset)) {
+        return NULL;
+    }
+    optind++;
+    return io_create_iovec(qiov, &argv[optind], argc - optind, pattern);
 }
 
 bool io_check_pattern(const void *buf, int pattern, int64_t offset, int64_t len)

@@ -184,15 +184,7 @@ static int io_readv_f(BlockBackend *blk, int argc, char **argv)
             return ret;
         }
     }
-    if (optind > argc - 2) {
-        io_command_usage(&io_readv_cmd);
-        return -EINVAL;
-    }
-    if (!io_parse_num(argv[optind], &a.offset)) {
-        return -EINVAL;
-    }
-    optind++;
-    buf = io_create_iovec(&qiov, &argv[optind], argc - optind, 0xab);
+    buf = io_offset_iovec(&io_readv_cmd, argc, argv, &a.offset, &qiov, 0xab);
     if (!buf) {
         return -EINVAL;
     }

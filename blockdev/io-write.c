@@ -179,15 +179,7 @@ static int io_writev_f(BlockBackend *blk, int argc, char **argv)
             return ret;
         }
     }
-    if (optind > argc - 2) {
-        io_command_usage(&io_writev_cmd);
-        return -EINVAL;
-    }
-    if (!io_parse_num(argv[optind], &a.offset)) {
-        return -EINVAL;
-    }
-    optind++;
-    buf = io_create_iovec(&qiov, &argv[optind], argc - optind, a.pattern);
+    buf = io_offset_iovec(&io_writev_cmd, argc, argv, &a.offset, &qiov, a.pattern);
     if (!buf) {
         return -EINVAL;
     }

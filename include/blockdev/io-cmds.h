@@ -62,6 +62,13 @@ void *io_alloc_from_file(size_t len, const char *file_name);
  * Returns the buffer (io_free() it, iov_destroy() qiov), or NULL after printing the error.
  */
 void *io_create_iovec(IOVector *qiov, char **argv, int nr, int pattern);
+/*
+ * The operands of readv/writev/aio_*: argv[optind] is the offset, the rest lengths; after
+ * getopt(). Fills *offset and qiov and returns its buffer as io_create_iovec(), or NULL
+ * after printing cmd's usage (too few operands) or the error.
+ */
+void *io_offset_iovec(const IoCmd *cmd, int argc, char **argv, int64_t *offset,
+                      IOVector *qiov, int pattern);
 /* Print "Pattern verification failed at offset N, M bytes" and return false on mismatch. */
 bool io_check_pattern(const void *buf, int pattern, int64_t offset, int64_t len);
 
