@@ -13,13 +13,7 @@
 #include <glib/gstdio.h>
 #include "block/block.h"
 #include "block/image-ops.h"
-
-static char *tmpdir;
-
-static char *tmp_image(const char *name)
-{
-    return g_build_filename(tmpdir, name, NULL);
-}
+#include "image-test-util.h"
 
 static char *create(const char *fmt, const char *name, uint64_t size, const char *backing)
 {
@@ -42,20 +36,6 @@ static char *create(const char *fmt, const char *name, uint64_t size, const char
     return path;
 }
 
-static BlockDriverState *open_image(const char *path, const char *fmt, int flags)
-{
-    JsonObject *o = json_object_new();
-    Error *err = NULL;
-    BlockDriverState *bs;
-
-    json_object_set_string_member(o, "driver", fmt);
-    bs = bdrv_open(path, o, flags | BDRV_O_CACHE_WB, &err);
-    if (!bs) {
-        g_error("open %s: %s", path, error_get_pretty(err));
-    }
-    return bs;
-}
-
 static void assert_clean(BlockDriverState *bs)
 {
     BdrvCheckResult r;
@@ -66,29 +46,9 @@ static void assert_clean(BlockDriverState *bs)
     g_assert_cmpint(r.check_errors, ==, 0);
 }
 
-static void assert_pattern(BlockDriverState *bs, uint64_t off, uint64_t len, int byte)
-{
-    g_autofree uint8_t *buf = g_malloc(len);
-
-    g_assert_cmpint(bdrv_pread(bs, off, buf, len), ==, 0);
-    for (uint64_t i = 0; i < len; i++) {
-        if (buf[i] != byte) {
-            g_error("offset %" G_GUINT64_FORMAT ": %#x, expected %#x", off + i, buf[i], byte);
-        }
-    }
-}
-
-static void write_pattern(BlockDriverState *bs, uint64_t off, uint64_t len, int byte)
-{
-    g_autofree uint8_t *buf = g_malloc(len);
-
-    memset(buf, byte, len);
-    g_assert_cmpint(bdrv_pwrite(bs, off, buf, len), ==, 0);
-}
-
 static void fill(const char *path, int byte)
 {
-    BlockDriverState *bs = open_image(path, "qcow2", BDRV_O_RDWR | BDRV_O_NO_BACKING);
+    BlockDriverState *bs = open_image_fmt(path, "qcow2", BDRV_O_RDWR | BDRV_O_NO_BACKING);
 
     write_pattern(bs, 0, bdrv_getlength(bs), byte);
     bdrv_unref(bs);
@@ -132,11 +92,11 @@ static void test_change_backing_file(void)
     fill(other, 0x22);
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         Error *err = NULL;
-        bs = open_image(top, "qcow2", BDRV_O_RDWR | BDRV_O_NO_BACKING);
+        bs = open_image_fmt(top, "qcow2", BDRV_O_RDWR | BDRV_O_NO_BACKING);
         g_assert_cmpint(bdrv_change_backing_file(bs, names[i], "qcow2", &err), ==, 0);
         g_assert_cmpstr(bdrv_get_backing_filename(bs), ==, names[i]);
         bdrv_unref(bs);
-        bs = open_image(top, "qcow2", 0);
+        bs = open_image_fmt(top, "qcow2", 0);
         g_assert_cmpstr(bdrv_get_backing_filename(bs), ==, names[i]);
         g_assert_cmpstr(bdrv_get_backing_format(bs), ==, names[i] ? "qcow2" : NULL);
         assert_pattern(bs, 0, 1 << 20, !names[i] ? 0 : i == 0 ? 0x22 : 0x11);
@@ -154,7 +114,7 @@ static void test_make_empty(void)
     uint64_t pnum;
 
     fill(base, 0x33);
-    bs = open_image(top, "qcow2", BDRV_O_RDWR);
+    bs = open_image_fmt(top, "qcow2", BDRV_O_RDWR);
     write_pattern(bs, 100 << 10, 3 << 20, 0x44);
     g_assert_cmpint(bdrv_snapshot_create(bs, "s", &err), ==, 0);
     write_pattern(bs, 0, 64 << 10, 0x45);
@@ -174,7 +134,7 @@ static void test_make_empty(void)
 static void test_resize(void)
 {
     g_autofree char *path = create("qcow2", "rs.qcow2", 8 << 20, NULL);
-    BlockDriverState *bs = open_image(path, "qcow2", BDRV_O_RDWR);
+    BlockDriverState *bs = open_image_fmt(path, "qcow2", BDRV_O_RDWR);
     BlockSnapshotInfo *list;
     Error *err = NULL;
 
@@ -207,7 +167,7 @@ static void test_grow_over_backing(void)
     Error *err = NULL;
 
     fill(base, 0x66);
-    bs = open_image(top, "qcow2", BDRV_O_RDWR);
+    bs = open_image_fmt(top, "qcow2", BDRV_O_RDWR);
     g_assert_cmpint(bdrv_resize(bs, 6 << 20, false, &err), ==, 0);
     assert_pattern(bs, 0, 1 << 20, 0x66);
     assert_pattern(bs, 1 << 20, 5 << 20, 0);
@@ -218,7 +178,7 @@ static void test_grow_over_backing(void)
 static void test_raw_refuses(void)
 {
     g_autofree char *path = create("raw", "r.raw", 1 << 20, NULL);
-    BlockDriverState *bs = open_image(path, "raw", BDRV_O_RDWR);
+    BlockDriverState *bs = open_image_fmt(path, "raw", BDRV_O_RDWR);
     BlockSnapshotInfo *list;
     BdrvCheckResult r;
     Error *err = NULL;
@@ -238,28 +198,12 @@ static void test_raw_refuses(void)
     bdrv_unref(bs);
 }
 
-static void remove_tmpdir(void)
-{
-    GDir *dir = g_dir_open(tmpdir, 0, NULL);
-    const char *name;
-
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = tmp_image(name);
-        g_remove(path);
-    }
-    if (dir) {
-        g_dir_close(dir);
-    }
-    g_rmdir(tmpdir);
-    g_free(tmpdir);
-}
-
 int main(int argc, char **argv)
 {
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("test-image-ops-XXXXXX", NULL);
+    tmpdir_create("test-image-ops-XXXXXX");
     g_test_add_func("/image-ops/create-refusals", test_create_refusals);
     g_test_add_func("/image-ops/change-backing-file", test_change_backing_file);
     g_test_add_func("/image-ops/make-empty", test_make_empty);
@@ -267,6 +211,6 @@ int main(int argc, char **argv)
     g_test_add_func("/image-ops/grow-over-backing", test_grow_over_backing);
     g_test_add_func("/image-ops/raw-refuses", test_raw_refuses);
     ret = g_test_run();
-    remove_tmpdir();
+    tmpdir_remove();
     return ret;
 }

@@ -12,26 +12,11 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include "block/qcow2.h"
-
-static char *tmpdir;
-
-static char *tmp_image(const char *name)
-{
-    return g_build_filename(tmpdir, name, NULL);
-}
+#include "image-test-util.h"
 
 static BlockDriverState *open_image(const char *path, int flags)
 {
-    JsonObject *o = json_object_new();
-    Error *err = NULL;
-    BlockDriverState *bs;
-
-    json_object_set_string_member(o, "driver", "qcow2");
-    bs = bdrv_open(path, o, flags | BDRV_O_CACHE_WB, &err);
-    if (!bs) {
-        g_error("open %s: %s", path, error_get_pretty(err));
-    }
-    return bs;
+    return open_image_fmt(path, "qcow2", flags);
 }
 
 static char *create(const char *name, uint64_t size, uint64_t cluster, int version)
@@ -53,26 +38,6 @@ static void assert_clean(BlockDriverState *bs)
     g_assert_cmpint(r.corruptions, ==, 0);
     g_assert_cmpint(r.leaks, ==, 0);
     g_assert_cmpint(r.check_errors, ==, 0);
-}
-
-static void assert_pattern(BlockDriverState *bs, uint64_t off, uint64_t len, int byte)
-{
-    g_autofree uint8_t *buf = g_malloc(len);
-
-    g_assert_cmpint(bdrv_pread(bs, off, buf, len), ==, 0);
-    for (uint64_t i = 0; i < len; i++) {
-        if (buf[i] != byte) {
-            g_error("offset %" G_GUINT64_FORMAT ": %#x, expected %#x", off + i, buf[i], byte);
-        }
-    }
-}
-
-static void write_pattern(BlockDriverState *bs, uint64_t off, uint64_t len, int byte)
-{
-    g_autofree uint8_t *buf = g_malloc(len);
-
-    memset(buf, byte, len);
-    g_assert_cmpint(bdrv_pwrite(bs, off, buf, len), ==, 0);
 }
 
 static void test_refcount_packing(void)
@@ -301,28 +266,12 @@ static void test_open_errors(void)
     error_free(err);
 }
 
-static void remove_tmpdir(void)
-{
-    GDir *dir = g_dir_open(tmpdir, 0, NULL);
-    const char *name;
-
-    while (dir && (name = g_dir_read_name(dir))) {
-        g_autofree char *path = tmp_image(name);
-        g_remove(path);
-    }
-    if (dir) {
-        g_dir_close(dir);
-    }
-    g_rmdir(tmpdir);
-    g_free(tmpdir);
-}
-
 int main(int argc, char **argv)
 {
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    tmpdir = g_dir_make_tmp("test-qcow2-XXXXXX", NULL);
+    tmpdir_create("test-qcow2-XXXXXX");
     g_test_add_func("/qcow2/refcount-packing", test_refcount_packing);
     g_test_add_func("/qcow2/entry-types", test_entry_types);
     g_test_add_func("/qcow2/create-geometry", test_create_geometry);
@@ -333,6 +282,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/threads", test_threads);
     g_test_add_func("/qcow2/open-errors", test_open_errors);
     ret = g_test_run();
-    remove_tmpdir();
+    tmpdir_remove();
     return ret;
 }
