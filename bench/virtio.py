@@ -9,7 +9,8 @@ both VMMs). Prints the median IOPS (and MB/s) of BENCH_RUNS (default 3) runs, th
 minivmm/QEMU ratio, and host-native fio on the raw file (libaio, O_DIRECT, same block size
 and depth) as the physical limit (best of BENCH_RUNS) with minivmm's share of it. BENCH_IMG_MIB (default 1024)
 sizes the images; BENCH_CONFIGS picks configurations (e.g. "raw-native-iothread");
-MINIVMM names the binary (default ./minivmm)."""
+MINIVMM names the binary (default ./minivmm), BENCH_PAYLOAD the payload (default
+tests/guest/payload.bin), BENCH_ROWS the rows (comma-separated, e.g. "randread:32")."""
 import json
 import os
 import re
@@ -20,11 +21,12 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAYLOAD = os.path.join(ROOT, "tests", "guest", "payload.bin")
+PAYLOAD = os.environ.get("BENCH_PAYLOAD") or os.path.join(ROOT, "tests", "guest", "payload.bin")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 MS = int(os.environ.get("BENCH_MS", "1000"))
 IMG_MIB = int(os.environ.get("BENCH_IMG_MIB", "1024"))
-ROWS = ["randread:1", "randread:32", "randwrite:1", "randwrite:32", "seqread:4", "seqwrite:4"]
+ROWS = (os.environ.get("BENCH_ROWS") or
+        "randread:1,randread:32,randwrite:1,randwrite:32,seqread:4,seqwrite:4").split(",")
 RESULT = re.compile(r"^RESULT (\S+)-(iops|mbps) (\d+)", re.MULTILINE)
 CONFIGS = [(img, aio, it) for img, aio in (("raw", "native"), ("raw", "io_uring"),
                                            ("qcow2", "native")) for it in (True, False)]

@@ -15,10 +15,22 @@
 #include <unistd.h>
 #include <glib.h>
 #include "block/aio-engine.h"
+#include "util/aio-poll.h"
 
 #define LAIO_MAX_DEPTH 1024
 #define LAIO_MIN_DEPTH 128
 #define LAIO_BATCH 64
+#define LAIO_RING_MAGIC 0xa10a10a1
+
+/*
+ * The completion ring the kernel maps at the io_context's address (fs/aio.c's struct
+ * aio_ring): taking events from it and moving head is what io_getevents does, without the
+ * system call, and an event loop can poll tail. Used only when magic and features match.
+ */
+typedef struct LaioRing {
+    unsigned id, nr, head, tail, magic, compat_features, incompat_features, header_length;
+    struct io_event events[];
+} LaioRing;
 
 typedef struct LaioRequest {
     struct iocb iocb;
@@ -36,6 +48,8 @@ typedef struct LaioState {
     GQueue pending; /* LaioRequests waiting for a slot, or for the batch to end */
     unsigned in_flight;
     unsigned batching; /* > 0 while the context's thread runs completion callbacks */
+    LaioRing *ring;     /* NULL: reap with io_getevents */
+    AioPollHandler *poll;
 } LaioState;
 
 /* GMainContext -> LaioState; an entry lives as long as its source is attached. */
@@ -112,6 +126,24 @@ static void laio_finish_failed(GQueue *failed)
     }
 }
 
+/* Up to max events from the ring, in the context's thread. */
+static int laio_ring_take(LaioRing *r, struct io_event *events, int max)
+{
+    unsigned head = r->head, nr = r->nr;
+    unsigned tail = __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE);
+    int n = 0;
+
+    if (head >= nr || tail >= nr) {
+        return -EIO; /* not as the kernel keeps it: let io_getevents answer */
+    }
+    while (head != tail && n < max) {
+        events[n++] = r->events[head];
+        head = (head + 1) % nr;
+    }
+    __atomic_store_n(&r->head, head, __ATOMIC_RELEASE); /* the slots are the kernel's again */
+    return n;
+}
+
 /* Reap up to LAIO_BATCH completions without blocking and refill the freed slots. */
 static int laio_reap(LaioState *s, struct io_event *events, GQueue *failed)
 {
@@ -119,9 +151,12 @@ static int laio_reap(LaioState *s, struct io_event *events, GQueue *failed)
     int n;
 
     g_mutex_lock(&s->lock);
-    do {
-        n = io_getevents(s->io_ctx, 0, LAIO_BATCH, events, &no_wait);
-    } while (n == -EINTR);
+    n = s->ring ? laio_ring_take(s->ring, events, LAIO_BATCH) : -EIO;
+    if (n == -EIO) {
+        do {
+            n = io_getevents(s->io_ctx, 0, LAIO_BATCH, events, &no_wait);
+        } while (n == -EINTR);
+    }
     if (n > 0) {
         s->in_flight -= n;
         laio_kick(s, failed);
@@ -145,17 +180,13 @@ static void laio_batch(LaioState *s, bool begin)
     laio_finish_failed(&failed);
 }
 
-static gboolean laio_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+/* Complete what the kernel finished, and submit what the callbacks queued meanwhile. */
+static void laio_process(LaioState *s)
 {
-    LaioState *s = (LaioState *)source;
     struct io_event events[LAIO_BATCH];
     GQueue failed = G_QUEUE_INIT;
-    uint64_t count;
     int n;
 
-    if (read(s->efd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
-        g_warning("linux-aio: reading the eventfd failed: %s", g_strerror(errno));
-    }
     laio_batch(s, true);
     do {
         n = laio_reap(s, events, &failed);
@@ -165,8 +196,38 @@ static gboolean laio_dispatch(GSource *source, GSourceFunc cb, gpointer data)
         }
     } while (n == LAIO_BATCH);
     laio_batch(s, false);
+}
+
+static gboolean laio_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    LaioState *s = (LaioState *)source;
+    uint64_t count;
+
+    if (read(s->efd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
+        g_warning("linux-aio: reading the eventfd failed: %s", g_strerror(errno));
+    }
+    laio_process(s);
     return G_SOURCE_CONTINUE;
 }
+
+/* An event loop that polls looks at the ring's tail (util/aio-poll.h). */
+static bool laio_poll_ready(void *opaque)
+{
+    LaioRing *r = ((LaioState *)opaque)->ring;
+
+    return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) != __atomic_load_n(&r->head,
+                                                                            __ATOMIC_RELAXED);
+}
+
+static void laio_poll_run(void *opaque)
+{
+    laio_process(opaque);
+}
+
+static const AioPollOps laio_poll_ops = {
+    .ready = laio_poll_ready,
+    .run = laio_poll_run,
+};
 
 static void laio_finalize(GSource *source)
 {
@@ -177,6 +238,7 @@ static void laio_finalize(GSource *source)
         g_hash_table_remove(laio_registry, s->ctx);
     }
     g_mutex_unlock(&laio_registry_lock);
+    aio_poll_remove(s->poll);
     io_destroy(s->io_ctx);
     close(s->efd);
     g_mutex_clear(&s->lock);
@@ -202,6 +264,18 @@ static int laio_setup(io_context_t *io_ctx, unsigned *depth)
         }
     }
     return ret;
+}
+
+/* Reap from the ring, and let the context's loop poll it, if it is the ring we know. */
+static void laio_ring_setup(LaioState *s)
+{
+    LaioRing *r = (LaioRing *)s->io_ctx;
+
+    if (r->magic == LAIO_RING_MAGIC && r->incompat_features == 0 &&
+        r->header_length == sizeof(LaioRing) && r->nr > 0) {
+        s->ring = r;
+        s->poll = aio_poll_add(s->ctx, &laio_poll_ops, s);
+    }
 }
 
 /* Called with the registry lock held. */
@@ -236,6 +310,7 @@ static LaioState *laio_state_new(GMainContext *ctx, Error **errp)
     g_hash_table_insert(laio_registry, ctx, s);
     g_source_attach(&s->source, ctx);
     g_source_unref(&s->source); /* the context owns it from now on */
+    laio_ring_setup(s);
     return s;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <glib.h>
 #include "block/aio-engine.h"
+#include "util/aio-poll.h"
 
 #define LURING_ENTRIES 256
 #define LURING_BATCH 64
@@ -43,6 +44,7 @@ typedef struct LuringState {
     GQueue pending; /* LuringRequests waiting for a slot, or for the batch to end */
     unsigned in_flight;
     unsigned batching; /* > 0 while the context's thread runs completion callbacks */
+    AioPollHandler *poll;
 } LuringState;
 
 /* GMainContext -> LuringState; an entry lives as long as its source is attached. */
@@ -187,16 +189,12 @@ static unsigned luring_reap(LuringState *s, LuringCompletion *done)
     return n;
 }
 
-static gboolean luring_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+/* Complete what the kernel finished, and submit what the callbacks queued meanwhile. */
+static void luring_process(LuringState *s)
 {
-    LuringState *s = (LuringState *)source;
     LuringCompletion done[LURING_BATCH];
-    uint64_t count;
     unsigned n;
 
-    if (read(s->efd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
-        g_warning("io_uring: reading the eventfd failed: %s", g_strerror(errno));
-    }
     luring_batch(s, true);
     do {
         n = luring_reap(s, done);
@@ -205,8 +203,36 @@ static gboolean luring_dispatch(GSource *source, GSourceFunc cb, gpointer data)
         }
     } while (n == LURING_BATCH);
     luring_batch(s, false);
+}
+
+static gboolean luring_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    LuringState *s = (LuringState *)source;
+    uint64_t count;
+
+    if (read(s->efd, &count, sizeof(count)) < 0 && errno != EAGAIN) {
+        g_warning("io_uring: reading the eventfd failed: %s", g_strerror(errno));
+    }
+    luring_process(s);
     return G_SOURCE_CONTINUE;
 }
+
+/* An event loop that polls looks at the completion queue (util/aio-poll.h); only the
+ * context's thread takes completions, so no lock is needed to look. */
+static bool luring_poll_ready(void *opaque)
+{
+    return io_uring_cq_ready(&((LuringState *)opaque)->ring) > 0;
+}
+
+static void luring_poll_run(void *opaque)
+{
+    luring_process(opaque);
+}
+
+static const AioPollOps luring_poll_ops = {
+    .ready = luring_poll_ready,
+    .run = luring_poll_run,
+};
 
 static void luring_finalize(GSource *source)
 {
@@ -217,6 +243,7 @@ static void luring_finalize(GSource *source)
         g_hash_table_remove(luring_registry, s->ctx);
     }
     g_mutex_unlock(&luring_registry_lock);
+    aio_poll_remove(s->poll);
     io_uring_queue_exit(&s->ring);
     close(s->efd);
     g_mutex_clear(&s->lock);
@@ -274,6 +301,7 @@ static LuringState *luring_state_new(GMainContext *ctx, Error **errp)
     g_hash_table_insert(luring_registry, ctx, s);
     g_source_attach(&s->source, ctx);
     g_source_unref(&s->source); /* the context owns it from now on */
+    s->poll = aio_poll_add(ctx, &luring_poll_ops, s);
     return s;
 }
 

@@ -4,10 +4,13 @@
  * registry by id. Also -object's parsing, since iothread is the one type it creates.
  * Not the devices that attach to a thread (virtio-pci.c, virtio-blk.c).
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "util/aio-poll.h"
 #include "util/iothread.h"
 #include "util/opts.h"
 
@@ -21,9 +24,9 @@ struct IOThread {
     int stopping;   /* atomic */
     GPollFunc default_poll;
     GQueue deferred; /* IOThreadCalls the thread made to itself: after this iteration */
+    AioPoll *poll;
+    AioPollTime poll_time; /* only the thread itself touches it once it runs */
 };
-
-#define IOTHREAD_POLL_US 32
 
 static GMutex registry_lock;
 static GPtrArray *registry;        /* of IOThread *, in creation order */
@@ -64,35 +67,32 @@ void iothread_unlock(IOThread *t)
     }
 }
 
-/*
- * Before sleeping, look again without blocking for up to IOTHREAD_POLL_NS: a doorbell or an
- * AIO completion that arrives meanwhile is served without a scheduler wake-up, which costs
- * far more than the request itself on a virtualised host (QEMU's poll-max-ns, fixed).
- */
-static gint iothread_poll_busy(IOThread *t, GPollFD *fds, guint nfds, gint timeout)
+static void iothread_lock_cb(void *opaque)
 {
-    gint64 end = g_get_monotonic_time() + IOTHREAD_POLL_US;
-    gint ret;
-
-    if (timeout == 0) {
-        return t->default_poll(fds, nfds, 0);
-    }
-    do {
-        ret = t->default_poll(fds, nfds, 0);
-    } while (ret == 0 && g_get_monotonic_time() < end);
-    return ret ? ret : t->default_poll(fds, nfds, timeout);
+    iothread_lock(opaque);
 }
 
-/* Poll with the lock dropped entirely (a nested wait may hold it more than once). */
+static void iothread_unlock_cb(void *opaque)
+{
+    iothread_unlock(opaque);
+}
+
+/*
+ * Poll with the lock dropped entirely (a nested wait may hold it more than once). Before
+ * sleeping, the thread polls its queues and completion rings for a while (poll-max-ns): a
+ * request or completion that arrives meanwhile costs neither a guest kick nor a scheduler
+ * wake-up, each far dearer than the request itself on a virtualised host.
+ */
 static gint iothread_poll(GPollFD *fds, guint nfds, gint timeout)
 {
     IOThread *t = current;
+    const AioPollWait w = {t->default_poll, iothread_lock_cb, iothread_unlock_cb, t};
     unsigned depth = t->depth;
     gint ret;
 
     t->depth = 1;
     iothread_unlock(t);
-    ret = iothread_poll_busy(t, fds, nfds, timeout);
+    ret = aio_poll_wait(t->poll, &t->poll_time, &w, fds, nfds, timeout);
     iothread_lock(t);
     t->depth = depth;
     return ret;
@@ -148,6 +148,13 @@ IOThread *iothread_find(const char *id)
 
 IOThread *iothread_create(const char *id, Error **errp)
 {
+    const IOThreadPollParams def = {AIO_POLL_DEFAULT_MAX_NS, 0, 0};
+
+    return iothread_create_full(id, &def, errp);
+}
+
+IOThread *iothread_create_full(const char *id, const IOThreadPollParams *poll, Error **errp)
+{
     IOThread *t;
 
     if (iothread_find(id)) {
@@ -158,6 +165,8 @@ IOThread *iothread_create(const char *id, Error **errp)
     t->id = g_strdup(id);
     t->ctx = g_main_context_new();
     g_mutex_init(&t->mutex);
+    t->poll = aio_poll_get(t->ctx);
+    aio_poll_time_init(&t->poll_time, poll->max_ns, poll->grow, poll->shrink);
     t->default_poll = g_main_context_get_poll_func(t->ctx);
     g_main_context_set_poll_func(t->ctx, iothread_poll);
     t->thread = g_thread_new(id, iothread_run, t);
@@ -240,17 +249,49 @@ static const OptsList object_opts = {
     .implied_opt_name = "qom-type",
 };
 
+static const char *const iothread_poll_props[] = {"poll-max-ns", "poll-grow", "poll-shrink"};
+
+/* An iothread's polling parameter as QEMU parses it: an int64, at least 0. */
+static bool object_parse_poll_prop(const char *name, const char *value, int64_t *out,
+                                   Error **errp)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(value, &end, 0);
+    if (!*value || *end || errno) {
+        error_setg(errp, "Parameter '%s' expects an int64 value", name);
+        return false;
+    }
+    if (v < 0) {
+        error_setg(errp, "%s value must be in range [0, %" PRId64 "]", name, INT64_MAX);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
 static int object_check_prop(void *opaque, const char *name, const char *value, Error **errp)
 {
-    if (strcmp(name, "qom-type") && strcmp(name, "id")) {
-        error_setg(errp, "Property '.%s' not found", name);
-        return -1;
+    IOThreadPollParams *poll = opaque;
+    int64_t *fields[] = {&poll->max_ns, &poll->grow, &poll->shrink};
+
+    if (!strcmp(name, "qom-type") || !strcmp(name, "id")) {
+        return 0;
     }
-    return 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(iothread_poll_props); i++) {
+        if (!strcmp(name, iothread_poll_props[i])) {
+            return object_parse_poll_prop(name, value, fields[i], errp) ? 0 : -1;
+        }
+    }
+    error_setg(errp, "Property '.%s' not found", name);
+    return -1;
 }
 
 bool object_add_from_opts(const char *arg, Error **errp)
 {
+    IOThreadPollParams poll = {AIO_POLL_DEFAULT_MAX_NS, 0, 0};
     Opts *opts;
     const char *type, *id;
     bool ok = false;
@@ -271,8 +312,8 @@ bool object_add_from_opts(const char *arg, Error **errp)
         error_setg(errp, "invalid object type: %s", type);
     } else if (!id) {
         error_setg(errp, "Parameter 'id' is missing");
-    } else if (opts_foreach(opts, object_check_prop, NULL, errp) == 0) {
-        ok = iothread_create(id, errp) != NULL;
+    } else if (opts_foreach(opts, object_check_prop, &poll, errp) == 0) {
+        ok = iothread_create_full(id, &poll, errp) != NULL;
     }
     opts_free(opts);
     return ok;

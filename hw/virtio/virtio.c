@@ -33,6 +33,11 @@ void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque, s
 
 void virtio_cleanup(VirtIODevice *vdev)
 {
+    for (unsigned q = 0; q < vdev->num_queues; q++) {
+        virtio_queue_lock(&vdev->vq[q]);
+        virtio_queue_poll_detach(&vdev->vq[q]);
+        virtio_queue_unlock(&vdev->vq[q]);
+    }
     g_free(vdev->iothreads);
     vdev->iothreads = NULL;
     vdev->n_iothreads = 0;
@@ -168,7 +173,18 @@ void virtio_set_iothreads(VirtIODevice *vdev, IOThread *const *iothreads, unsign
         }
     }
     for (unsigned q = 0; q < vdev->num_queues; q++) {
-        vdev->vq[q].iothread = n ? iothreads[q % n] : NULL;
+        VirtQueue *vq = &vdev->vq[q];
+
+        virtio_queue_lock(vq);
+        virtio_queue_poll_detach(vq);
+        virtio_queue_unlock(vq);
+        vq->iothread = n ? iothreads[q % n] : NULL;
+        /* An I/O thread polls its queues before it sleeps (poll-max-ns). */
+        virtio_queue_lock(vq);
+        if (vq->iothread) {
+            virtio_queue_poll_attach(vq, iothread_get_context(vq->iothread));
+        }
+        virtio_queue_unlock(vq);
     }
 }
 

@@ -227,14 +227,19 @@ bool virtio_queue_empty(VirtQueue *vq)
     return vring_avail_idx(vq) == vq->last_avail_idx;
 }
 
-void virtio_queue_set_notification(VirtQueue *vq, bool enable)
+/*
+ * With EVENT_IDX the guest kicks when its avail index passes avail_event: put there, the
+ * current index asks for a kick at the next request; one behind it asks for none until the
+ * index wraps (how a polling device stops kicks). Without, the NO_NOTIFY flag.
+ */
+static void vring_set_notification(VirtQueue *vq, bool enable)
 {
     if (!virtio_queue_ready(vq) || vq->vdev->broken) {
         return;
     }
     if (virtio_vdev_has_feature(vq->vdev, VIRTIO_RING_F_EVENT_IDX)) {
-        if (enable) {
-            vq_set_avail_event(vq, vring_avail_idx(vq));
+        if (enable || vq->polling) {
+            vq_set_avail_event(vq, vring_avail_idx(vq) - !enable);
         }
     } else {
         vring_used_flags_set(vq, VRING_USED_F_NO_NOTIFY, !enable);
@@ -245,6 +250,13 @@ void virtio_queue_set_notification(VirtQueue *vq, bool enable)
     }
 }
 
+void virtio_queue_set_notification(VirtQueue *vq, bool enable)
+{
+    if (!vq->polling) {
+        vring_set_notification(vq, enable);
+    }
+}
+
 void virtio_queue_notify(VirtIODevice *vdev, unsigned n)
 {
     VirtQueue *vq = n < vdev->num_queues ? &vdev->vq[n] : NULL;
@@ -252,6 +264,51 @@ void virtio_queue_notify(VirtIODevice *vdev, unsigned n)
     if (vq && vq->handler && virtio_queue_check(vq)) {
         vq->handler(vdev, vq);
     }
+}
+
+/* ---- polling (util/aio-poll.h) ---- */
+
+static bool virtqueue_poll_ready(void *opaque)
+{
+    VirtQueue *vq = opaque;
+
+    /* Served when a doorbell would be: the driver is ready. */
+    return vq->handler && (vq->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
+           !virtio_queue_empty(vq);
+}
+
+static void virtqueue_poll_run(void *opaque)
+{
+    VirtQueue *vq = opaque;
+
+    virtio_queue_notify(vq->vdev, vq->index);
+}
+
+static void virtqueue_poll_set(void *opaque, bool polling)
+{
+    VirtQueue *vq = opaque;
+
+    vq->polling = polling;
+    vring_set_notification(vq, !polling);
+}
+
+static const AioPollOps virtqueue_poll_ops = {
+    .ready = virtqueue_poll_ready,
+    .run = virtqueue_poll_run,
+    .set_polling = virtqueue_poll_set,
+};
+
+void virtio_queue_poll_attach(VirtQueue *vq, GMainContext *ctx)
+{
+    virtio_queue_poll_detach(vq);
+    vq->poll = aio_poll_add(ctx, &virtqueue_poll_ops, vq);
+}
+
+void virtio_queue_poll_detach(VirtQueue *vq)
+{
+    aio_poll_remove(vq->poll);
+    vq->poll = NULL;
+    vq->polling = false;
 }
 
 /* ---- popping a request ---- */
@@ -372,7 +429,7 @@ int virtqueue_pop(VirtQueue *vq, VirtQueueElement **out)
         return -1;
     }
     vq->last_avail_idx++;
-    if (virtio_vdev_has_feature(vq->vdev, VIRTIO_RING_F_EVENT_IDX)) {
+    if (virtio_vdev_has_feature(vq->vdev, VIRTIO_RING_F_EVENT_IDX) && !vq->polling) {
         vq_set_avail_event(vq, vq->last_avail_idx);
     }
     elem = g_new0(VirtQueueElement, 1);

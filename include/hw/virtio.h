@@ -14,6 +14,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <glib.h>
+#include "util/aio-poll.h"
 #include "util/iov.h"
 #include "util/iothread.h"
 
@@ -56,6 +57,8 @@ struct VirtQueue {
     unsigned generation; /* resets so far: elements from before one are stale */
     VirtIOHandleOutput *handler;
     IOThread *iothread; /* serves the doorbell and completions; NULL: the main loop */
+    AioPollHandler *poll; /* its thread polls the avail ring before sleeping */
+    bool polling;         /* meanwhile the guest is asked not to kick */
 };
 
 typedef struct VirtioDeviceOps {
@@ -148,8 +151,12 @@ bool virtio_queue_ready(VirtQueue *vq);
 void virtio_queue_reset(VirtQueue *vq);
 /* The guest kicked queue n. */
 void virtio_queue_notify(VirtIODevice *vdev, unsigned n);
-/* Ask the guest for kicks (true) or not (false, while the device is busy anyway). */
+/* Ask the guest for kicks (true) or not (false, while the device is busy anyway); while
+ * the queue's thread polls it, kicks stay off. */
 void virtio_queue_set_notification(VirtQueue *vq, bool enable);
+/* Let ctx's loop poll the avail ring (util/aio-poll.h), or stop; the queue lock held. */
+void virtio_queue_poll_attach(VirtQueue *vq, GMainContext *ctx);
+void virtio_queue_poll_detach(VirtQueue *vq);
 bool virtio_queue_empty(VirtQueue *vq);
 /*
  * Take the next request: 1 with *elem set (free it with virtqueue_element_free), 0 when

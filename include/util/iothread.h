@@ -11,13 +11,22 @@
 #define UTIL_IOTHREAD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <glib.h>
 #include "util/error.h"
 
 typedef struct IOThread IOThread;
 
+/* How long the thread polls before it sleeps (QEMU's poll-max-ns, poll-grow, poll-shrink):
+ * up to max_ns (0: never), growing by grow (0: 2) after short waits, divided by shrink
+ * (0: back to 0) after long ones. */
+typedef struct IOThreadPollParams {
+    int64_t max_ns, grow, shrink;
+} IOThreadPollParams;
+
 /* Start a thread named id; "Duplicate ID 'x' for object" when id is taken. */
-IOThread *iothread_create(const char *id, Error **errp);
+IOThread *iothread_create(const char *id, Error **errp); /* QEMU's default polling */
+IOThread *iothread_create_full(const char *id, const IOThreadPollParams *poll, Error **errp);
 IOThread *iothread_find(const char *id);
 const char *iothread_id(IOThread *t);
 GMainContext *iothread_get_context(IOThread *t);
@@ -34,7 +43,8 @@ void iothread_destroy(IOThread *t);
 /* Every I/O thread, at exit after the drives were drained. */
 void iothread_destroy_all(void);
 
-/* -object TYPE,id=ID[,...] as QEMU 2.2 parses it; "-object help" lists the types. */
+/* -object TYPE,id=ID[,...] as QEMU 2.2 parses it, plus iothread's poll-max-ns, poll-grow
+ * and poll-shrink (QEMU 2.9's); "-object help" lists the types. */
 bool object_add_from_opts(const char *arg, Error **errp);
 
 #endif

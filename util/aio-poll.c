@@ -1,0 +1,325 @@
+/*
+ * Adaptive polling for an event loop (see include/util/aio-poll.h): one poller per
+ * GMainContext, a GSource holding its handlers, the busy-polling wait a loop's poll
+ * function calls, and the pure growing/shrinking of the polling time. Not the loops
+ * themselves and not the handlers (virtqueues, AIO engines).
+ */
+#include <time.h>
+#include "util/aio-poll.h"
+
+#define AIO_POLL_START_NS 4000 /* the first polling time after waits turned out short */
+/*
+ * While it polls, or handlers keep finding work, the loop does not sleep; it still looks at
+ * its file descriptors (other sources, calls from other threads, the worker pool) at least
+ * this often. Not more often: an AIO engine's eventfd stays readable while its completions
+ * are taken by polling, and each look at it costs system calls.
+ */
+#define AIO_POLL_FD_INTERVAL_NS 50000
+
+struct AioPollHandler {
+    AioPoll *p;
+    const AioPollOps *ops;
+    void *opaque;
+    bool ready; /* a round found work; cleared when it runs */
+};
+
+struct AioPoll {
+    GSource source;
+    GMainContext *ctx;
+    GMutex lock;         /* handlers and their ready flags */
+    GPtrArray *handlers; /* of AioPollHandler * */
+    int n_ready;         /* handlers with ready set (atomic) */
+    bool polling;        /* the handlers were told to stop notifying */
+    int64_t fd_poll_ns;  /* when the loop last looked at its descriptors */
+};
+
+static GMutex registry_lock;
+static GHashTable *registry; /* GMainContext * -> AioPoll * */
+
+static int64_t aio_poll_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- the polling time ---- */
+
+void aio_poll_time_init(AioPollTime *t, int64_t max_ns, int64_t grow, int64_t shrink)
+{
+    *t = (AioPollTime){.ns = 0, .max_ns = max_ns, .grow = grow, .shrink = shrink};
+}
+
+void aio_poll_time_adjust(AioPollTime *t, int64_t block_ns)
+{
+    int64_t grow = t->grow ? t->grow : 2;
+
+    if (block_ns <= t->ns) {
+        return; /* polling was long enough: keep it */
+    }
+    if (block_ns > t->max_ns) {
+        /* Polling that long would not have helped: poll less. */
+        t->ns = t->shrink ? t->ns / t->shrink : 0;
+    } else if (block_ns < t->max_ns && t->ns < t->max_ns) {
+        /* A bit more polling would have caught it. */
+        if (!t->ns) {
+            t->ns = MIN(AIO_POLL_START_NS, t->max_ns);
+        } else {
+            t->ns = t->ns > t->max_ns / grow ? t->max_ns : t->ns * grow;
+        }
+    }
+}
+
+/* ---- handlers ---- */
+
+/* One round over the handlers; true if any has work (now flagged for dispatch). */
+static bool aio_poll_round(AioPoll *p)
+{
+    bool any = false;
+
+    g_mutex_lock(&p->lock);
+    for (guint i = 0; i < p->handlers->len; i++) {
+        AioPollHandler *h = g_ptr_array_index(p->handlers, i);
+
+        if (!h->ready && h->ops->ready(h->opaque)) {
+            h->ready = true;
+            g_atomic_int_inc(&p->n_ready);
+        }
+        any |= h->ready;
+    }
+    g_mutex_unlock(&p->lock);
+    return any;
+}
+
+static void aio_poll_set_polling(AioPoll *p, bool polling)
+{
+    g_mutex_lock(&p->lock);
+    if (p->polling != polling) {
+        p->polling = polling;
+        for (guint i = 0; i < p->handlers->len; i++) {
+            AioPollHandler *h = g_ptr_array_index(p->handlers, i);
+
+            if (h->ops->set_polling) {
+                h->ops->set_polling(h->opaque, polling);
+            }
+        }
+    }
+    g_mutex_unlock(&p->lock);
+}
+
+/* The next handler with work, its flag cleared; NULL when none is left. */
+static AioPollHandler *aio_poll_take_ready(AioPoll *p)
+{
+    AioPollHandler *found = NULL;
+
+    g_mutex_lock(&p->lock);
+    for (guint i = 0; i < p->handlers->len && !found; i++) {
+        AioPollHandler *h = g_ptr_array_index(p->handlers, i);
+
+        if (h->ready) {
+            h->ready = false;
+            g_atomic_int_dec_and_test(&p->n_ready);
+            found = h;
+        }
+    }
+    g_mutex_unlock(&p->lock);
+    return found;
+}
+
+AioPollHandler *aio_poll_add(GMainContext *ctx, const AioPollOps *ops, void *opaque)
+{
+    AioPoll *p = aio_poll_get(ctx);
+    AioPollHandler *h = g_new0(AioPollHandler, 1);
+
+    h->p = p;
+    h->ops = ops;
+    h->opaque = opaque;
+    g_source_ref(&p->source); /* outlives the context while a handler is left */
+    g_mutex_lock(&p->lock);
+    if (p->polling && ops->set_polling) {
+        ops->set_polling(opaque, true);
+    }
+    g_ptr_array_add(p->handlers, h);
+    g_mutex_unlock(&p->lock);
+    return h;
+}
+
+void aio_poll_remove(AioPollHandler *h)
+{
+    AioPoll *p;
+
+    if (!h) {
+        return;
+    }
+    p = h->p;
+    g_mutex_lock(&p->lock);
+    if (h->ready) {
+        g_atomic_int_dec_and_test(&p->n_ready);
+    }
+    g_ptr_array_remove(p->handlers, h); /* frees h */
+    g_mutex_unlock(&p->lock);
+    g_source_unref(&p->source);
+}
+
+/* ---- the GSource that runs what polling found ---- */
+
+static gboolean aio_poll_source_prepare(GSource *source, gint *timeout)
+{
+    *timeout = -1;
+    return g_atomic_int_get(&((AioPoll *)source)->n_ready) > 0;
+}
+
+static gboolean aio_poll_source_check(GSource *source)
+{
+    return g_atomic_int_get(&((AioPoll *)source)->n_ready) > 0;
+}
+
+static gboolean aio_poll_source_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+    AioPoll *p = (AioPoll *)source;
+    AioPollHandler *h;
+
+    /* One at a time: a handler's work may add or remove handlers. */
+    while ((h = aio_poll_take_ready(p))) {
+        h->ops->run(h->opaque);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+static void aio_poll_source_finalize(GSource *source)
+{
+    AioPoll *p = (AioPoll *)source;
+
+    g_mutex_lock(&registry_lock);
+    if (g_hash_table_lookup(registry, p->ctx) == p) {
+        g_hash_table_remove(registry, p->ctx);
+    }
+    g_mutex_unlock(&registry_lock);
+    g_ptr_array_free(p->handlers, TRUE);
+    g_mutex_clear(&p->lock);
+}
+
+static GSourceFuncs aio_poll_source_funcs = {
+    .prepare = aio_poll_source_prepare,
+    .check = aio_poll_source_check,
+    .dispatch = aio_poll_source_dispatch,
+    .finalize = aio_poll_source_finalize,
+};
+
+AioPoll *aio_poll_get(GMainContext *ctx)
+{
+    AioPoll *p;
+
+    ctx = ctx ? ctx : g_main_context_default();
+    g_mutex_lock(&registry_lock);
+    if (!registry) {
+        registry = g_hash_table_new(NULL, NULL);
+    }
+    p = g_hash_table_lookup(registry, ctx);
+    if (!p || g_source_is_destroyed(&p->source)) { /* a context that went at that address */
+        p = (AioPoll *)g_source_new(&aio_poll_source_funcs, sizeof(AioPoll));
+        p->ctx = ctx;
+        g_mutex_init(&p->lock);
+        p->handlers = g_ptr_array_new_with_free_func(g_free);
+        g_source_set_name(&p->source, "aio-poll");
+        g_source_set_can_recurse(&p->source, TRUE);
+        g_hash_table_insert(registry, ctx, p);
+        g_source_attach(&p->source, ctx);
+        g_source_unref(&p->source); /* the context owns it */
+    }
+    g_mutex_unlock(&registry_lock);
+    return p;
+}
+
+/* ---- the wait ---- */
+
+static bool aio_poll_has_handlers(AioPoll *p)
+{
+    bool any;
+
+    g_mutex_lock(&p->lock);
+    any = p->handlers->len > 0;
+    g_mutex_unlock(&p->lock);
+    return any;
+}
+
+/* The descriptors without waiting, if they were not looked at for a while; else 0. */
+static gint aio_poll_fds_due(AioPoll *p, const AioPollWait *w, GPollFD *fds, guint nfds,
+                             int64_t now)
+{
+    if (now - p->fd_poll_ns < AIO_POLL_FD_INTERVAL_NS) {
+        return 0;
+    }
+    p->fd_poll_ns = now;
+    return w->poll(fds, nfds, 0);
+}
+
+/*
+ * Poll until end with notifications off, and the descriptors now and then: 0 when a
+ * handler has work, what w->poll returned when descriptors are ready, -1 when nothing came.
+ */
+static gint aio_poll_busy(AioPoll *p, const AioPollWait *w, GPollFD *fds, guint nfds,
+                          int64_t end)
+{
+    int64_t now;
+    gint ret = -1;
+
+    w->lock(w->opaque);
+    aio_poll_set_polling(p, true);
+    do {
+        if (aio_poll_round(p)) {
+            ret = 0;
+            break;
+        }
+        /* Let a thread waiting for the lock (a vCPU's register access) in. */
+        w->unlock(w->opaque);
+        now = aio_poll_now();
+        ret = aio_poll_fds_due(p, w, fds, nfds, now);
+        ret = ret > 0 ? ret : -1;
+        w->lock(w->opaque);
+    } while (ret < 0 && now < end);
+    w->unlock(w->opaque);
+    return ret;
+}
+
+/* Notifications back on, then one more look: what arrived meanwhile was not notified. */
+static bool aio_poll_stop(AioPoll *p, const AioPollWait *w)
+{
+    bool found;
+
+    w->lock(w->opaque);
+    aio_poll_set_polling(p, false);
+    found = aio_poll_round(p);
+    w->unlock(w->opaque);
+    return found;
+}
+
+gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fds, guint nfds,
+                   gint timeout)
+{
+    int64_t start, end;
+    gint ret;
+
+    if (timeout == 0 || !aio_poll_has_handlers(p)) {
+        return w->poll(fds, nfds, timeout);
+    }
+    start = aio_poll_now();
+    end = start + (timeout > 0 ? MIN(t->ns, timeout * 1000000LL) : t->ns);
+    ret = t->ns > 0 ? aio_poll_busy(p, w, fds, nfds, end) : -1;
+    if (ret == 0) {
+        return aio_poll_fds_due(p, w, fds, nfds, aio_poll_now());
+    }
+    if (ret > 0) {
+        return ret;
+    }
+    if (aio_poll_stop(p, w)) {
+        timeout = 0;
+    }
+    ret = w->poll(fds, nfds, timeout);
+    p->fd_poll_ns = aio_poll_now();
+    if (timeout != 0) {
+        aio_poll_time_adjust(t, p->fd_poll_ns - start);
+    }
+    return ret;
+}
