@@ -144,7 +144,9 @@ static bool vcpu_create(VCPU *v, unsigned id, Error **errp)
 
 bool kvm_create_vcpus(unsigned n, Error **errp)
 {
-    struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+    /* SA_RESTART: the kicks (pause, loop-accel sampling) must not fail a read() or write() a
+     * device model makes on the vCPU thread; KVM_RUN itself still returns EINTR. */
+    struct sigaction sa = { .sa_handler = vcpu_kick_handler, .sa_flags = SA_RESTART };
 
     sigaction(SIG_VCPU_KICK, &sa, NULL);
     nr_vcpus = n;
