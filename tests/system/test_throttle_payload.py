@@ -40,8 +40,8 @@ WHERE = {"main-loop": "", "iothread": ",iothread=io0"}
 @pytest.fixture
 def image(tmp_path):
     shm = "/dev/shm"
-    path = os.path.join(shm, f"minivmm-throttle-{os.getpid()}.img") if os.path.isdir(shm) \
-        else str(tmp_path / "disk.img")
+    name = f"minivmm-throttle-payload-{os.getpid()}.img"
+    path = os.path.join(shm, name) if os.path.isdir(shm) else str(tmp_path / name)
     with open(path, "wb") as f:
         f.truncate(64 * MIB)
     yield path
