@@ -29,16 +29,19 @@ DEVICES = {
 }
 DISKS = [name for name, dev in DEVICES.items() if dev[4] is not None]
 
-SCRIPT = f"""
-h() {{ dd if=/dev/$1 bs=64k 2>/dev/null | sha256sum | cut -d' ' -f1; }}
-for d in {' '.join(DEVICES)}; do echo "$d sum $(h $d)"; echo "$d size $(cat /sys/block/$d/size)"; done
-wr() {{ yes {PATTERN_LINE.decode().strip()} | head -c {WRITE_LEN} | dd of=/dev/$1 bs=4096 seek=$2 conv=fsync 2>/dev/null; echo "$1 write $?"; }}
-{'; '.join(f'wr {name} {DEVICES[name][4]}' for name in DISKS)}
-dd if=/dev/zero of=/dev/sr0 bs=2048 count=1 2>/dev/null; echo "sr0 write $?"
-echo 3 >/proc/sys/vm/drop_caches
-for d in {' '.join(DISKS)}; do echo "$d sum2 $(h $d)"; done
-exit {GUEST_EXIT}
-"""
+SCRIPT = "\n".join([
+    "h() { dd if=/dev/$1 bs=64k 2>/dev/null | sha256sum | cut -d' ' -f1; }",
+    f"for d in {' '.join(DEVICES)}; do",
+    '    echo "$d sum $(h $d)"; echo "$d size $(cat /sys/block/$d/size)"',
+    "done",
+    f"wr() {{ yes {PATTERN_LINE.decode().strip()} | head -c {WRITE_LEN} |",
+    '    dd of=/dev/$1 bs=4096 seek=$2 conv=fsync 2>/dev/null; echo "$1 write $?"; }',
+    *(f"wr {name} {DEVICES[name][4]}" for name in DISKS),
+    'dd if=/dev/zero of=/dev/sr0 bs=2048 count=1 2>/dev/null; echo "sr0 write $?"',
+    "echo 3 >/proc/sys/vm/drop_caches",
+    f'for d in {" ".join(DISKS)}; do echo "$d sum2 $(h $d)"; done',
+    f"exit {GUEST_EXIT}",
+])
 
 
 def written(original, block):
