@@ -313,7 +313,7 @@ gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fd
     if (ret > 0) {
         return ret;
     }
-    if (aio_poll_stop(p, w)) {
+    if (p->polling && aio_poll_stop(p, w)) { /* only the loop's thread changes polling */
         timeout = 0;
     }
     ret = w->poll(fds, nfds, timeout);
