@@ -7,6 +7,7 @@
  */
 #include <time.h>
 #include <glib.h>
+#include "util/aio-poll.h"
 #include "util/main-loop.h"
 
 struct Timer {
@@ -24,6 +25,8 @@ static int quit_status;
 static GList *timers[CLOCK_MAX];   /* armed timers, earliest first */
 static int64_t (*virtual_source)(void);
 static GPollFunc default_poll;
+static AioPoll *main_poll;
+static AioPollTime main_poll_time;
 
 int64_t clock_get_ns(ClockType type)
 {
@@ -160,13 +163,27 @@ static GSourceFuncs timer_source_funcs = {
     .dispatch = timer_source_dispatch,
 };
 
-/* Poll without the BQL so vCPU threads can dispatch exits meanwhile. */
+static void main_loop_bql_lock(void *opaque)
+{
+    bql_lock();
+}
+
+static void main_loop_bql_unlock(void *opaque)
+{
+    bql_unlock();
+}
+
+/* Poll without the BQL so vCPU threads can dispatch exits meanwhile; as an I/O thread, poll
+ * the queues and completion rings registered here for a while first (util/aio-poll.h). */
 static gint main_loop_poll(GPollFD *fds, guint nfds, gint timeout)
 {
+    static const AioPollWait w = {NULL, main_loop_bql_lock, main_loop_bql_unlock, NULL};
+    AioPollWait wait = w;
     gint ret;
 
+    wait.poll = default_poll;
     bql_unlock();
-    ret = default_poll(fds, nfds, timeout);
+    ret = aio_poll_wait(main_poll, &main_poll_time, &wait, fds, nfds, timeout);
     bql_lock();
     return ret;
 }
@@ -177,6 +194,8 @@ void main_loop_init(void)
 
     main_ctx = g_main_context_default();
     loop = g_main_loop_new(main_ctx, FALSE);
+    main_poll = aio_poll_get(main_ctx);
+    aio_poll_time_init(&main_poll_time, AIO_POLL_DEFAULT_MAX_NS, 0, 0);
     default_poll = g_main_context_get_poll_func(main_ctx);
     g_main_context_set_poll_func(main_ctx, main_loop_poll);
     src = g_source_new(&timer_source_funcs, sizeof(GSource));

@@ -118,6 +118,10 @@ static void virtio_blk_schedule_notify(VirtIOBlock *s, VirtQueue *vq)
     if (s->notify_scheduled[i]) {
         return;
     }
+    if (!virtio_queue_may_notify(vq)) {
+        s->notify_pending[i] = false; /* a polling guest: no call to the loop per batch */
+        return;
+    }
     s->notify_scheduled[i] = true;
     if (vq->iothread && iothread_is_current(vq->iothread)) {
         iothread_call(vq->iothread, virtio_blk_notify_bh, vq);

@@ -179,11 +179,10 @@ void virtio_set_iothreads(VirtIODevice *vdev, IOThread *const *iothreads, unsign
         virtio_queue_poll_detach(vq);
         virtio_queue_unlock(vq);
         vq->iothread = n ? iothreads[q % n] : NULL;
-        /* An I/O thread polls its queues before it sleeps (poll-max-ns). */
+        /* A loop polls its queues before it sleeps (poll-max-ns). */
         virtio_queue_lock(vq);
-        if (vq->iothread) {
-            virtio_queue_poll_attach(vq, iothread_get_context(vq->iothread));
-        }
+        virtio_queue_poll_attach(vq, vq->iothread ? iothread_get_context(vq->iothread)
+                                                  : g_main_context_default());
         virtio_queue_unlock(vq);
     }
 }

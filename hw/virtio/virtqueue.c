@@ -497,6 +497,23 @@ static bool virtio_should_notify(VirtQueue *vq)
     return !valid || vring_need_event(vq_used_event(vq), new_idx, old);
 }
 
+bool virtio_queue_may_notify(VirtQueue *vq)
+{
+    VirtIODevice *vdev = vq->vdev;
+
+    if (virtio_vdev_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX) ||
+        virtio_vdev_has_feature(vdev, VIRTIO_F_NOTIFY_ON_EMPTY)) {
+        return true; /* decided with the interrupt, from the state then */
+    }
+    if (!virtio_queue_ready(vq) || vdev->broken) {
+        return false;
+    }
+    /* Our used index before the guest's flag: a guest that clears the flag after this
+     * looks at the used ring itself afterwards (the same ordering as virtio_notify). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return !(vring_avail_flags(vq) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
 void virtio_notify(VirtQueue *vq)
 {
     if (!virtio_queue_ready(vq) || vq->vdev->broken || !virtio_should_notify(vq)) {

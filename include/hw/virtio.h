@@ -168,5 +168,8 @@ void virtqueue_element_free(VirtQueueElement *elem);
 void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len);
 /* Interrupt for this queue, unless the guest suppressed it (flags or EVENT_IDX). */
 void virtio_notify(VirtQueue *vq);
+/* False when the guest asked for no interrupts (NO_INTERRUPT without EVENT_IDX) after
+ * the used entries pushed so far: a device need not schedule one for them. */
+bool virtio_queue_may_notify(VirtQueue *vq);
 
 #endif
