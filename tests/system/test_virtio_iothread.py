@@ -4,14 +4,19 @@ written in 64 KiB requests and read back and checked in the guest, then checked 
 file, with the queues in the main loop, in one I/O thread, and spread over two
 (iothread=io0:io1); stop/cont, block_resize and query-block while requests are in flight;
 system_reset while they are (disowned, the payload's second run passes); quit while they are,
-which must end the VMM cleanly (drained, threads joined, status 0).
+which must end the VMM cleanly (drained, threads joined, status 0). The same pattern with the
+I/O thread's polling off (poll-max-ns=0: every request needs its kick) and polling that
+goes on and off all the time (a kick lost when polling stops would hang the payload), and
+-object's errors for the polling properties.
 """
 
 import struct
+import subprocess
 import time
 
 import pytest
 
+import vm as vmlib
 from qmp_vm import QMP, wait_for
 from test_payload import payload_args
 
@@ -28,9 +33,9 @@ def expected_sector(s):
     return struct.pack("<64Q", *(((s * C) & MASK) ^ (j * 64 + w) for w in range(64)))
 
 
-def vm_args(disk, scenario, iothread, extra=()):
+def vm_args(disk, scenario, iothread, extra=(), io0=""):
     return payload_args(scenario, mem="512") + [
-        "-object", "iothread,id=io0", "-object", "iothread,id=io1",
+        "-object", "iothread,id=io0" + io0, "-object", "iothread,id=io1",
         "-drive", f"if=none,id=d0,file={disk},format=raw,cache=none,aio=native",
         "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=2{iothread}",
         *extra]
@@ -43,10 +48,15 @@ def raw_disk(tmp_path, mib):
     return disk
 
 
-@pytest.mark.parametrize("where", sorted(IOTHREADS))
-def test_pattern_two_queues(make_vm, tmp_path, where):
+POLL = {"default": "", "off": ",poll-max-ns=0", "flapping": ",poll-max-ns=3000,poll-shrink=3"}
+
+
+@pytest.mark.parametrize("where,poll", [(w, "default") for w in sorted(IOTHREADS)] +
+                         [("one", "off"), ("one", "flapping")])
+def test_pattern_two_queues(make_vm, tmp_path, where, poll):
     disk = raw_disk(tmp_path, DISK_MIB)
-    vm = make_vm(vm_args(disk, "virtio_blk_bench 100 patwrite:8 patread:8", IOTHREADS[where]),
+    vm = make_vm(vm_args(disk, "virtio_blk_bench 100 patwrite:8 patread:8", IOTHREADS[where],
+                         io0=POLL[poll]),
                  backend="minivmm", debugcon=False)
     assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
     lines = vm.serial_text().replace("\r\n", "\n").splitlines()
@@ -121,3 +131,17 @@ def test_system_reset_during_io(make_vm, tmp_path, where):
     text = vm.serial_text().replace("\r\n", "\n")
     assert text.count("VIRTIO-BLK-BENCH queues 2") == 2, text
     assert text.splitlines()[-1] == "PASS", text
+
+
+@pytest.mark.parametrize("prop,msg", [
+    ("poll-max-ns=abc", "-object iothread,id=io0,poll-max-ns=abc: "
+                        "Parameter 'poll-max-ns' expects an int64 value"),
+    ("poll-grow=-1", "poll-grow value must be in range [0, 9223372036854775807]"),
+    ("poll-shrink=1,bogus=2", "Property '.bogus' not found"),
+])
+def test_poll_property_errors(prop, msg):
+    proc = subprocess.run([vmlib.minivmm_binary(), "-nodefaults", "-display", "none",
+                           "-object", "iothread,id=io0," + prop],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert msg in proc.stderr, proc.stderr
