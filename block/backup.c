@@ -25,6 +25,7 @@ typedef struct BackupJob {
     BdrvDirtyBitmap *todo; /* clusters not copied yet */
     BdrvWriteNotifier notifier;
     GMutex copy_lock;
+    BlockJobWriteBehind wb;
     bool notifier_added;
 } BackupJob;
 
@@ -108,8 +109,9 @@ static int backup_step(BackupJob *b, uint64_t offset, uint64_t end, void *buf)
 {
     bool is_read = true;
     int ret = backup_wanted(b, offset, end - offset);
+    bool copy = ret > 0;
 
-    if (ret > 0) {
+    if (copy) {
         if (!block_job_rate_wait(&b->common, end - offset)) {
             return -ECANCELED;
         }
@@ -121,6 +123,7 @@ static int backup_step(BackupJob *b, uint64_t offset, uint64_t end, void *buf)
     }
     if (ret >= 0) {
         block_job_add_offset(&b->common, end - offset);
+        block_job_write_behind(&b->common, &b->wb, copy ? end - offset : 0);
         return 0;
     }
     switch (block_job_error_action(&b->common,
@@ -151,16 +154,11 @@ static int backup_wait_cancel(BackupJob *b)
     return -ECANCELED;
 }
 
-static int backup_run(BlockJob *job)
+static int backup_loop(BackupJob *b, void *buf)
 {
-    BackupJob *b = (BackupJob *)job;
+    BlockJob *job = &b->common;
     uint64_t len = bdrv_dirty_bitmap_size(b->todo), offset = 0;
-    g_autofree void *buf = g_malloc(BACKUP_CLUSTER);
 
-    block_job_set_len(job, len);
-    if (b->sync == MIRROR_SYNC_MODE_NONE) {
-        return backup_wait_cancel(b);
-    }
     while (offset < len) {
         uint64_t end = MIN(offset + BACKUP_CLUSTER, len);
         int ret;
@@ -175,6 +173,24 @@ static int backup_run(BlockJob *job)
         if (ret == 0) {
             offset = end;
         }
+    }
+    return 0;
+}
+
+static int backup_run(BlockJob *job)
+{
+    BackupJob *b = (BackupJob *)job;
+    g_autofree void *buf = g_malloc(BACKUP_CLUSTER);
+    int ret, wb_ret;
+
+    block_job_set_len(job, bdrv_dirty_bitmap_size(b->todo));
+    if (b->sync == MIRROR_SYNC_MODE_NONE) {
+        return backup_wait_cancel(b);
+    }
+    ret = backup_loop(b, buf);
+    wb_ret = block_job_write_behind_end(&b->common, &b->wb);
+    if (ret < 0 || wb_ret < 0) {
+        return ret < 0 ? ret : wb_ret;
     }
     return bdrv_flush(b->target);
 }
@@ -234,6 +250,7 @@ BlockJob *backup_start(BlockBackend *blk, BlockDriverState *target, MirrorSyncMo
     b->source = source;
     bdrv_ref(source);
     b->target = target;
+    b->wb.target = target;
     b->sync = sync;
     b->common.on_source_error = on_source_error;
     b->common.on_target_error = on_target_error;

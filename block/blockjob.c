@@ -429,6 +429,63 @@ void block_job_add_offset(BlockJob *job, int64_t n)
     g_mutex_unlock(&job->lock);
 }
 
+/* Only the first protocol node below the formats: the point is the data, and a format's own
+ * flush (qcow2's metadata) may hold the format's lock, which the job's writes need. */
+static gpointer block_job_write_behind_thread(gpointer opaque)
+{
+    BlockJobWriteBehind *wb = opaque;
+    BlockDriverState *bs = wb->target;
+    int ret;
+
+    while (!bs->drv->is_protocol && bs->file) {
+        bs = bs->file;
+    }
+    ret = bdrv_flush(bs);
+
+    if (ret < 0 && wb->ret == 0) {
+        wb->ret = ret; /* read after the join */
+    }
+    g_atomic_int_set(&wb->done, 1);
+    return NULL;
+}
+
+/* Reap the flush in progress if it has returned (or wait for it); true if none is left. */
+static bool block_job_write_behind_reap(BlockJobWriteBehind *wb, bool wait)
+{
+    if (wb->thread && (wait || g_atomic_int_get(&wb->done))) {
+        g_thread_join(wb->thread);
+        wb->thread = NULL;
+    }
+    return !wb->thread;
+}
+
+void block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n)
+{
+    bool unlimited;
+
+    g_mutex_lock(&job->lock);
+    unlimited = job->speed == 0;
+    g_mutex_unlock(&job->lock);
+    wb->pending += n;
+    if (!unlimited || job->on_target_error != BLOCKDEV_ON_ERROR_REPORT ||
+        wb->pending < BLOCK_JOB_WRITE_BEHIND || !block_job_write_behind_reap(wb, false)) {
+        return;
+    }
+    wb->pending = 0;
+    g_atomic_int_set(&wb->done, 0);
+    wb->thread = g_thread_try_new("block-job-flush", block_job_write_behind_thread, wb, NULL);
+}
+
+int block_job_write_behind_end(BlockJob *job, BlockJobWriteBehind *wb)
+{
+    block_job_write_behind_reap(wb, true);
+    if (wb->ret < 0 && !wb->reported) {
+        wb->reported = true;
+        block_job_error_action(job, job->on_target_error, false, wb->ret);
+    }
+    return wb->ret;
+}
+
 void block_job_ready(BlockJob *job)
 {
     JsonObject *data;

@@ -37,6 +37,7 @@ typedef struct MirrorJob {
     uint64_t chunk; /* the longest run copied at once */
     uint64_t piece; /* the buffer's size */
     void *buf;
+    BlockJobWriteBehind wb; /* the bulk copy's, until READY */
     bool notifier_added;
 } MirrorJob;
 
@@ -196,6 +197,9 @@ static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
     *cursor = start + bytes;
     if (ret >= 0) {
         mirror_update_progress(m, bytes);
+        if (!m->common.ready) {
+            block_job_write_behind(&m->common, &m->wb, bytes);
+        }
         return 1;
     }
     bdrv_dirty_bitmap_set(m->bitmap, start, bytes);
@@ -228,29 +232,42 @@ static bool mirror_idle(MirrorJob *m)
     return !block_job_should_complete(job);
 }
 
-static int mirror_run(BlockJob *job)
+static int mirror_loop(MirrorJob *m, int64_t len)
 {
-    MirrorJob *m = (MirrorJob *)job;
-    int64_t len = bdrv_getlength(m->source);
+    BlockJob *job = &m->common;
     uint64_t cursor = 0;
-    int ret;
+    int ret = mirror_fill_bitmap(m, len);
 
-    if (len < 0) {
-        return (int)len;
-    }
-    m->buf = g_malloc(m->piece);
-    ret = mirror_fill_bitmap(m, len);
     mirror_update_progress(m, 0);
     while (ret >= 0) {
         if (!block_job_pause_point(job)) {
             return -ECANCELED;
         }
         ret = mirror_iteration(m, &cursor);
+        if (ret == 0 && !job->ready) {
+            /* in sync: but did the write-back of the bulk copy fail? */
+            ret = block_job_write_behind_end(job, &m->wb);
+        }
         if (ret == 0 && !mirror_idle(m)) {
             return 0; /* complete: the main thread copies what is left and pivots */
         }
     }
     return ret;
+}
+
+static int mirror_run(BlockJob *job)
+{
+    MirrorJob *m = (MirrorJob *)job;
+    int64_t len = bdrv_getlength(m->source);
+    int ret, wb_ret;
+
+    if (len < 0) {
+        return (int)len;
+    }
+    m->buf = g_malloc(m->piece);
+    ret = mirror_loop(m, len);
+    wb_ret = block_job_write_behind_end(&m->common, &m->wb);
+    return ret < 0 ? ret : wb_ret;
 }
 
 /* Main thread, source drained: copy whatever is still dirty. */
@@ -421,6 +438,7 @@ BlockJob *mirror_start(BlockBackend *blk, const MirrorParams *p, Error **errp)
     m->chunk -= m->chunk % p->granularity;
     m->piece = MIN(m->chunk, MIRROR_COPY_PIECE);
     m->bitmap = bdrv_dirty_bitmap_new(len, p->granularity);
+    m->wb.target = p->target;
     g_mutex_init(&m->copy_lock);
     m->common.on_source_error = p->on_source_error;
     m->common.on_target_error = p->on_target_error;

@@ -123,6 +123,29 @@ void block_job_io_begin(BlockDriverState *bs);
 void block_job_io_end(BlockDriverState *bs);
 void block_job_set_len(BlockJob *job, int64_t len);
 void block_job_add_offset(BlockJob *job, int64_t n);
+/*
+ * Write-behind for a job's bulk copy into a target: every BLOCK_JOB_WRITE_BEHIND bytes
+ * written, a helper thread flushes the target's protocol node (its data, not a format's
+ * metadata), so the host writes the copy back to disk
+ * while the job goes on copying instead of all at the final flush. Only for an unlimited
+ * speed and with on-target-error=report: a failed flush is reported as a target write error
+ * (BLOCK_JOB_ERROR, as 2.2 does for mirror's flush) and ends the job (the data it lost cannot
+ * be told apart to retry it).
+ */
+#define BLOCK_JOB_WRITE_BEHIND (64 * 1024 * 1024)
+typedef struct BlockJobWriteBehind {
+    BlockDriverState *target;
+    uint64_t pending; /* bytes written since the last flush started */
+    GThread *thread;  /* the flush in progress, or NULL */
+    gint done;        /* atomic: the thread has returned */
+    int ret;          /* first failed flush's -errno, else 0 */
+    bool reported;    /* BLOCK_JOB_ERROR sent for ret */
+} BlockJobWriteBehind;
+/* Job thread: n more bytes were written to wb->target (set by the caller, the rest zero). */
+void block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n);
+/* Job thread: wait for the flush in progress; 0, or the first failed flush's -errno
+ * (reported once with BLOCK_JOB_ERROR). */
+int block_job_write_behind_end(BlockJob *job, BlockJobWriteBehind *wb);
 /* Emit BLOCK_JOB_READY and set ready (any thread). */
 void block_job_ready(BlockJob *job);
 bool block_job_should_complete(BlockJob *job);

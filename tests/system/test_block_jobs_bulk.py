@@ -1,0 +1,61 @@
+"""Bulk copies larger than the job core's write-behind step (64 MiB: a helper thread flushes
+the target's protocol node while mirror and backup go on copying): the copies stay right
+with a guest writing meanwhile, and a flush that fails during the bulk copy is a target
+write error (BLOCK_JOB_ERROR, the job ends with its error; mirror never gets READY)."""
+
+import pytest
+
+from jobs_lib import (MiB, GuestVM, assert_clean, assert_same, create, qemu_img, qemu_io,
+                      quit_vm, snapshot_raw, vm_with_drive)
+from test_block_jobs_errors import rules
+
+SIZE = 96 * MiB
+
+
+@pytest.mark.parametrize("kind", ["mirror", "backup"])
+def test_write_behind_flush_error_ends_job(make_vm, tmp_path, kind):
+    src = create(tmp_path / "src.qcow2", SIZE)
+    qemu_io(src, f"write -P 0x2c 0 {SIZE}")
+    raw = tmp_path / "target.raw"
+    qemu_img("create", "-q", "-f", "raw", raw, SIZE)
+    r = rules(tmp_path, "flush_to_disk", 5)
+    vm, qmp = vm_with_drive(make_vm, tmp_path, src)
+    qmp.command(f"drive-{kind}", device="drive0", target=f"blkdebug:{r}:{raw}", format="raw",
+                mode="existing", sync="full")
+    ev = qmp.event_wait("BLOCK_JOB_ERROR")
+    assert ev["data"] == {"device": "drive0", "operation": "write", "action": "report"}
+    ev = qmp.event_wait("BLOCK_JOB_COMPLETED")
+    assert ev["data"]["error"] == "Input/output error" and ev["data"]["type"] == kind
+    assert ev["data"]["offset"] >= 64 * MiB
+    assert not [e for e in qmp.events if e["event"] == "BLOCK_JOB_READY"]
+    assert qmp.command("query-block-jobs") == []
+    assert qmp.command("query-block")[0]["inserted"]["file"] == str(src)
+    quit_vm(vm, qmp)
+
+
+@pytest.mark.parametrize("kind", ["mirror", "backup"])
+def test_bulk_copy_with_guest_writes(tmp_path, kind):
+    src = create(tmp_path / "src.qcow2", SIZE)
+    qemu_io(src, f"write -P 0x4e 0 {SIZE}")
+    at_start = snapshot_raw(src, tmp_path / "start.raw")
+    target = tmp_path / "t.qcow2"
+    g = GuestVM(tmp_path, src)
+    if kind == "mirror":
+        g.write_burst(5)
+        g.qmp.command("drive-mirror", device="drive0", target=str(target), sync="full",
+                      **{"copy-mode": "write-blocking"})
+        g.write_burst(50)
+        g.qmp.event_wait("BLOCK_JOB_READY", timeout=60)
+        g.qmp.command("block-job-complete", device="drive0")
+    else:
+        g.qmp.command("drive-backup", device="drive0", target=str(target), sync="full")
+        g.write_burst(50)
+    ev = g.qmp.event_wait("BLOCK_JOB_COMPLETED", timeout=60)
+    assert "error" not in ev["data"] and ev["data"]["offset"] == SIZE
+    g.write_burst(20)
+    g.quiesce()
+    g.quit()
+    if kind == "mirror":
+        g.expect_writes(at_start)   # the target holds every guest write
+    assert_clean(target)
+    assert_same(target, at_start)
