@@ -34,8 +34,8 @@ typedef struct MirrorJob {
     BdrvDirtyBitmap *bitmap;
     BdrvWriteNotifier notifier;
     GMutex copy_lock; /* one copy to the target at a time: the job's or a guest's */
-    uint64_t chunk; /* the longest run copied at once */
-    uint64_t piece; /* the buffer's size */
+    uint64_t chunk;   /* the longest run copied at once */
+    uint64_t piece;   /* the buffer's size */
     void *buf;
     BlockJobWriteBehind wb; /* the bulk copy's, until READY */
     bool notifier_added;
