@@ -123,20 +123,26 @@ static int mirror_fill_bitmap(MirrorJob *m, int64_t len)
     return 0;
 }
 
-/* Copy one dirty run (bits already cleared), piece by piece; 0, or -errno with *is_read
- * telling where. */
+/*
+ * Copy one dirty run (bits already cleared), piece by piece, each under the copy lock: a
+ * guest write waits for one piece at most, and its write-through (which comes after its
+ * write to the source) lands either before the piece is read or after it is written.
+ * 0, or -errno with *is_read telling where.
+ */
 static int mirror_copy(MirrorJob *m, uint64_t start, uint64_t bytes, bool *is_read)
 {
     for (uint64_t done = 0; done < bytes;) {
         uint64_t n = MIN(bytes - done, m->piece);
         int ret;
 
+        g_mutex_lock(&m->copy_lock);
         *is_read = true;
         ret = bdrv_pread(m->source, start + done, m->buf, n);
         if (ret >= 0) {
             *is_read = false;
             ret = bdrv_pwrite(m->p.target, start + done, m->buf, n);
         }
+        g_mutex_unlock(&m->copy_lock);
         if (ret < 0) {
             return ret;
         }
@@ -189,10 +195,8 @@ static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
         return -ECANCELED;
     }
     block_job_io_begin(m->source);
-    g_mutex_lock(&m->copy_lock);
     bytes = bdrv_dirty_bitmap_next(m->bitmap, start, chunk, &start, true);
     ret = bytes ? mirror_copy(m, start, bytes, &is_read) : 0;
-    g_mutex_unlock(&m->copy_lock);
     block_job_io_end(m->source);
     *cursor = start + bytes;
     if (ret >= 0) {
