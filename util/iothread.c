@@ -21,6 +21,7 @@ struct IOThread {
     GMutex mutex;
     GThread *owner; /* holder of mutex (atomic), NULL when free */
     unsigned depth; /* recursion of the holder */
+    int waiting;    /* other threads blocked in iothread_lock (atomic) */
     int stopping;   /* atomic */
     GPollFunc default_poll;
     GQueue deferred; /* IOThreadCalls the thread made to itself: after this iteration */
@@ -53,7 +54,9 @@ void iothread_lock(IOThread *t)
         t->depth++;
         return;
     }
+    g_atomic_int_inc(&t->waiting);
     g_mutex_lock(&t->mutex);
+    g_atomic_int_add(&t->waiting, -1);
     g_atomic_pointer_set(&t->owner, g_thread_self());
     t->depth = 1;
 }
@@ -67,9 +70,22 @@ void iothread_unlock(IOThread *t)
     }
 }
 
+/*
+ * The thread itself taking its lock back between polling rounds or after polling: a
+ * mutex is not fair, and a thread that retakes it at once would keep a vCPU (a register
+ * access) or the monitor waiting for as long as the guest keeps it busy. Let them go first.
+ */
+static void iothread_relock(IOThread *t)
+{
+    while (g_atomic_int_get(&t->waiting) > 0) {
+        g_thread_yield();
+    }
+    iothread_lock(t);
+}
+
 static void iothread_lock_cb(void *opaque)
 {
-    iothread_lock(opaque);
+    iothread_relock(opaque);
 }
 
 static void iothread_unlock_cb(void *opaque)
@@ -93,7 +109,7 @@ static gint iothread_poll(GPollFD *fds, guint nfds, gint timeout)
     t->depth = 1;
     iothread_unlock(t);
     ret = aio_poll_wait(t->poll, &t->poll_time, &w, fds, nfds, timeout);
-    iothread_lock(t);
+    iothread_relock(t);
     t->depth = depth;
     return ret;
 }
