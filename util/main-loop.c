@@ -19,6 +19,7 @@ struct Timer {
 
 static GMutex bql;
 static __thread bool bql_held;
+static int bql_waiting; /* threads blocked in bql_lock (atomic) */
 static GMainContext *main_ctx;
 static GMainLoop *loop;
 static int quit_status;
@@ -163,8 +164,13 @@ static GSourceFuncs timer_source_funcs = {
     .dispatch = timer_source_dispatch,
 };
 
+/* Taking the BQL back while polling: vCPU threads waiting for it go first (a mutex is not
+ * fair, and the polling thread would retake it at once, round after round). */
 static void main_loop_bql_lock(void *opaque)
 {
+    while (g_atomic_int_get(&bql_waiting) > 0) {
+        g_thread_yield();
+    }
     bql_lock();
 }
 
@@ -184,7 +190,7 @@ static gint main_loop_poll(GPollFD *fds, guint nfds, gint timeout)
     wait.poll = default_poll;
     bql_unlock();
     ret = aio_poll_wait(main_poll, &main_poll_time, &wait, fds, nfds, timeout);
-    bql_lock();
+    main_loop_bql_lock(NULL);
     return ret;
 }
 
@@ -276,7 +282,9 @@ void main_loop_call(void (*fn)(void *opaque), void *opaque)
 void bql_lock(void)
 {
     g_assert(!bql_held);
+    g_atomic_int_inc(&bql_waiting);
     g_mutex_lock(&bql);
+    g_atomic_int_add(&bql_waiting, -1);
     bql_held = true;
 }
 
