@@ -20,7 +20,9 @@ struct AioPollHandler {
     AioPoll *p;
     const AioPollOps *ops;
     void *opaque;
-    bool ready; /* a round found work; cleared when it runs */
+    bool ready;  /* a round found work; cleared when it runs */
+    bool event;  /* ready since the last adjustment of ns */
+    int64_t ns;  /* how long this handler's events are worth polling for */
 };
 
 struct AioPoll {
@@ -73,8 +75,11 @@ void aio_poll_time_adjust(AioPollTime *t, int64_t block_ns)
 
 /* ---- handlers ---- */
 
-/* One round over the handlers; true if any has work (now flagged for dispatch). */
-static bool aio_poll_round(AioPoll *p)
+/*
+ * One round over the handlers; true if any has work, now flagged for dispatch. Without
+ * dispatch, only note whose event it is (the descriptor that woke the loop brings it).
+ */
+static bool aio_poll_round(AioPoll *p, bool dispatch)
 {
     bool any = false;
 
@@ -83,8 +88,9 @@ static bool aio_poll_round(AioPoll *p)
         AioPollHandler *h = g_ptr_array_index(p->handlers, i);
 
         if (!h->ready && h->ops->ready(h->opaque)) {
-            h->ready = true;
-            g_atomic_int_inc(&p->n_ready);
+            h->event = true;
+            h->ready = dispatch;
+            g_atomic_int_add(&p->n_ready, dispatch);
         }
         any |= h->ready;
     }
@@ -125,6 +131,45 @@ static AioPollHandler *aio_poll_take_ready(AioPoll *p)
     }
     g_mutex_unlock(&p->lock);
     return found;
+}
+
+/*
+ * Each handler keeps its own polling time, adjusted by the waits that ended with its
+ * events: a virtqueue whose guest sends the next request a few microseconds after a
+ * completion is worth polling for even while the disk's completions take longer than
+ * poll-max-ns (so the completion ring is not). A wait polls for the longest of them.
+ */
+static void aio_poll_adjust(AioPoll *p, const AioPollTime *params, int64_t block_ns)
+{
+    g_mutex_lock(&p->lock);
+    for (guint i = 0; i < p->handlers->len; i++) {
+        AioPollHandler *h = g_ptr_array_index(p->handlers, i);
+        AioPollTime t = *params;
+
+        if (h->event) {
+            h->event = false;
+            t.ns = h->ns;
+            aio_poll_time_adjust(&t, block_ns);
+            h->ns = t.ns;
+        }
+    }
+    g_mutex_unlock(&p->lock);
+}
+
+/* How long the next wait polls: the longest handler's time (0: no handler, no polling). */
+static int64_t aio_poll_window(AioPoll *p, const AioPollTime *params)
+{
+    int64_t ns = 0;
+
+    g_mutex_lock(&p->lock);
+    for (guint i = 0; i < p->handlers->len; i++) {
+        AioPollHandler *h = g_ptr_array_index(p->handlers, i);
+
+        h->ns = MIN(h->ns, params->max_ns); /* poll-max-ns may have changed */
+        ns = MAX(ns, h->ns);
+    }
+    g_mutex_unlock(&p->lock);
+    return ns;
 }
 
 AioPollHandler *aio_poll_add(GMainContext *ctx, const AioPollOps *ops, void *opaque)
@@ -234,16 +279,6 @@ AioPoll *aio_poll_get(GMainContext *ctx)
 
 /* ---- the wait ---- */
 
-static bool aio_poll_has_handlers(AioPoll *p)
-{
-    bool any;
-
-    g_mutex_lock(&p->lock);
-    any = p->handlers->len > 0;
-    g_mutex_unlock(&p->lock);
-    return any;
-}
-
 /* The descriptors without waiting, if they were not looked at for a while; else 0. */
 static gint aio_poll_fds_due(AioPoll *p, const AioPollWait *w, GPollFD *fds, guint nfds,
                              int64_t now)
@@ -268,7 +303,7 @@ static gint aio_poll_busy(AioPoll *p, const AioPollWait *w, GPollFD *fds, guint 
     w->lock(w->opaque);
     aio_poll_set_polling(p, true);
     do {
-        if (aio_poll_round(p)) {
+        if (aio_poll_round(p, true)) {
             ret = 0;
             break;
         }
@@ -290,7 +325,7 @@ static bool aio_poll_stop(AioPoll *p, const AioPollWait *w)
 
     w->lock(w->opaque);
     aio_poll_set_polling(p, false);
-    found = aio_poll_round(p);
+    found = aio_poll_round(p, true);
     w->unlock(w->opaque);
     return found;
 }
@@ -298,16 +333,21 @@ static bool aio_poll_stop(AioPoll *p, const AioPollWait *w)
 gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fds, guint nfds,
                    gint timeout)
 {
-    int64_t start, end;
+    int64_t start, window;
     gint ret;
 
-    if (timeout == 0 || !aio_poll_has_handlers(p)) {
+    if (timeout == 0 || t->max_ns == 0) {
         return w->poll(fds, nfds, timeout);
     }
     start = aio_poll_now();
-    end = start + (timeout > 0 ? MIN(t->ns, timeout * 1000000LL) : t->ns);
-    ret = t->ns > 0 ? aio_poll_busy(p, w, fds, nfds, end) : -1;
+    window = aio_poll_window(p, t);
+    t->ns = window;
+    if (timeout > 0) {
+        window = MIN(window, timeout * 1000000LL);
+    }
+    ret = window > 0 ? aio_poll_busy(p, w, fds, nfds, start + window) : -1;
     if (ret == 0) {
+        aio_poll_adjust(p, t, aio_poll_now() - start);
         return aio_poll_fds_due(p, w, fds, nfds, aio_poll_now());
     }
     if (ret > 0) {
@@ -319,7 +359,11 @@ gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fd
     ret = w->poll(fds, nfds, timeout);
     p->fd_poll_ns = aio_poll_now();
     if (timeout != 0) {
-        aio_poll_time_adjust(t, p->fd_poll_ns - start);
+        /* Whose event ended the sleep: those handlers' times learn from its length. */
+        w->lock(w->opaque);
+        aio_poll_round(p, false);
+        w->unlock(w->opaque);
+        aio_poll_adjust(p, t, p->fd_poll_ns - start);
     }
     return ret;
 }

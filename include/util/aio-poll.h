@@ -18,7 +18,7 @@
 
 #define AIO_POLL_DEFAULT_MAX_NS 32768 /* QEMU's default poll-max-ns for I/O threads */
 
-/* The adaptive polling time: the pure part, unit-tested. */
+/* The adaptive polling time of one handler: the pure part, unit-tested. */
 typedef struct AioPollTime {
     int64_t ns;     /* how long the next wait polls before it sleeps */
     int64_t max_ns; /* 0: never poll */
@@ -58,9 +58,11 @@ typedef struct AioPollWait {
 } AioPollWait;
 
 /*
- * A GPollFunc's work, called without the context's lock: poll the handlers for up to
- * t->ns (taking the lock around each round), then sleep in w->poll unless work was found.
- * Returns what w->poll returns (0 when only handlers had work), and adjusts t.
+ * A GPollFunc's work, called without the context's lock: poll the handlers (taking the
+ * lock around each round) for as long as the handler with the longest polling time
+ * deserves, then sleep in w->poll unless work was found; adjust the polling times of the
+ * handlers whose events ended the wait (t gives max_ns, grow and shrink; t->ns is set to
+ * the time this wait polled). Returns what w->poll returns (0 when only handlers had work).
  */
 gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fds, guint nfds,
                    gint timeout);
