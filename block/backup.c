@@ -123,8 +123,7 @@ static int backup_step(BackupJob *b, uint64_t offset, uint64_t end, void *buf)
     }
     if (ret >= 0) {
         block_job_add_offset(&b->common, end - offset);
-        block_job_write_behind(&b->common, &b->wb, copy ? end - offset : 0);
-        return 0;
+        return block_job_write_behind(&b->common, &b->wb, copy ? end - offset : 0);
     }
     switch (block_job_error_action(&b->common,
                                    is_read ? b->common.on_source_error : b->common.on_target_error,

@@ -441,7 +441,6 @@ static gpointer block_job_write_behind_thread(gpointer opaque)
         bs = bs->file;
     }
     ret = bdrv_flush(bs);
-
     if (ret < 0 && wb->ret == 0) {
         wb->ret = ret; /* read after the join */
     }
@@ -459,7 +458,7 @@ static bool block_job_write_behind_reap(BlockJobWriteBehind *wb, bool wait)
     return !wb->thread;
 }
 
-void block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n)
+int block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n)
 {
     bool unlimited;
 
@@ -469,11 +468,15 @@ void block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n)
     wb->pending += n;
     if (!unlimited || job->on_target_error != BLOCKDEV_ON_ERROR_REPORT ||
         wb->pending < BLOCK_JOB_WRITE_BEHIND || !block_job_write_behind_reap(wb, false)) {
-        return;
+        return 0;
+    }
+    if (wb->ret < 0) {
+        return block_job_write_behind_end(job, wb);
     }
     wb->pending = 0;
     g_atomic_int_set(&wb->done, 0);
     wb->thread = g_thread_try_new("block-job-flush", block_job_write_behind_thread, wb, NULL);
+    return 0;
 }
 
 int block_job_write_behind_end(BlockJob *job, BlockJobWriteBehind *wb)

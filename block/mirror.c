@@ -202,9 +202,9 @@ static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
     if (ret >= 0) {
         mirror_update_progress(m, bytes);
         if (!m->common.ready) {
-            block_job_write_behind(&m->common, &m->wb, bytes);
+            ret = block_job_write_behind(&m->common, &m->wb, bytes);
         }
-        return 1;
+        return ret < 0 ? ret : 1;
     }
     bdrv_dirty_bitmap_set(m->bitmap, start, bytes);
     switch (block_job_error_action(

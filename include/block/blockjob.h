@@ -141,8 +141,10 @@ typedef struct BlockJobWriteBehind {
     int ret;          /* first failed flush's -errno, else 0 */
     bool reported;    /* BLOCK_JOB_ERROR sent for ret */
 } BlockJobWriteBehind;
-/* Job thread: n more bytes were written to wb->target (set by the caller, the rest zero). */
-void block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n);
+/* Job thread: n more bytes were written to wb->target (set by the caller, the rest zero).
+ * 0, or the -errno of a flush that failed (reported once with BLOCK_JOB_ERROR): end the job
+ * with it. */
+int block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n);
 /* Job thread: wait for the flush in progress; 0, or the first failed flush's -errno
  * (reported once with BLOCK_JOB_ERROR). */
 int block_job_write_behind_end(BlockJob *job, BlockJobWriteBehind *wb);
