@@ -48,7 +48,7 @@ typedef struct LaioState {
     GQueue pending; /* LaioRequests waiting for a slot, or for the batch to end */
     unsigned in_flight;
     unsigned batching; /* > 0 while the context's thread runs completion callbacks */
-    LaioRing *ring;     /* NULL: reap with io_getevents */
+    LaioRing *ring;    /* NULL: reap with io_getevents */
     AioPollHandler *poll;
 } LaioState;
 
@@ -215,8 +215,8 @@ static bool laio_poll_ready(void *opaque)
 {
     LaioRing *r = ((LaioState *)opaque)->ring;
 
-    return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) != __atomic_load_n(&r->head,
-                                                                            __ATOMIC_RELAXED);
+    return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) !=
+           __atomic_load_n(&r->head, __ATOMIC_RELAXED);
 }
 
 static void laio_poll_run(void *opaque)

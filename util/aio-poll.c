@@ -20,9 +20,9 @@ struct AioPollHandler {
     AioPoll *p;
     const AioPollOps *ops;
     void *opaque;
-    bool ready;  /* a round found work; cleared when it runs */
-    bool event;  /* ready since the last adjustment of ns */
-    int64_t ns;  /* how long this handler's events are worth polling for */
+    bool ready; /* a round found work; cleared when it runs */
+    bool event; /* ready since the last adjustment of ns */
+    int64_t ns; /* how long this handler's events are worth polling for */
 };
 
 struct AioPoll {
@@ -294,8 +294,7 @@ static gint aio_poll_fds_due(AioPoll *p, const AioPollWait *w, GPollFD *fds, gui
  * Poll until end with notifications off, and the descriptors now and then: 0 when a
  * handler has work, what w->poll returned when descriptors are ready, -1 when nothing came.
  */
-static gint aio_poll_busy(AioPoll *p, const AioPollWait *w, GPollFD *fds, guint nfds,
-                          int64_t end)
+static gint aio_poll_busy(AioPoll *p, const AioPollWait *w, GPollFD *fds, guint nfds, int64_t end)
 {
     int64_t now;
     gint ret = -1;

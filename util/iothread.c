@@ -268,8 +268,7 @@ static const OptsList object_opts = {
 static const char *const iothread_poll_props[] = {"poll-max-ns", "poll-grow", "poll-shrink"};
 
 /* An iothread's polling parameter as QEMU parses it: an int64, at least 0. */
-static bool object_parse_poll_prop(const char *name, const char *value, int64_t *out,
-                                   Error **errp)
+static bool object_parse_poll_prop(const char *name, const char *value, int64_t *out, Error **errp)
 {
     char *end;
     long long v;

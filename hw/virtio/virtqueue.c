@@ -273,8 +273,7 @@ static bool virtqueue_poll_ready(void *opaque)
     VirtQueue *vq = opaque;
 
     /* Served when a doorbell would be: the driver is ready. */
-    return vq->handler && (vq->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) &&
-           !virtio_queue_empty(vq);
+    return vq->handler && (vq->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && !virtio_queue_empty(vq);
 }
 
 static void virtqueue_poll_run(void *opaque)

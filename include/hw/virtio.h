@@ -56,7 +56,7 @@ struct VirtQueue {
     unsigned inuse;      /* popped, not yet pushed */
     unsigned generation; /* resets so far: elements from before one are stale */
     VirtIOHandleOutput *handler;
-    IOThread *iothread; /* serves the doorbell and completions; NULL: the main loop */
+    IOThread *iothread;   /* serves the doorbell and completions; NULL: the main loop */
     AioPollHandler *poll; /* its thread polls the avail ring before sleeping */
     bool polling;         /* meanwhile the guest is asked not to kick */
 };

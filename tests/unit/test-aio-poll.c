@@ -64,12 +64,12 @@ static void test_time_params(void)
 /* ---- a producer and an I/O thread that polls it ---- */
 
 typedef struct Ring {
-    int avail;      /* items published (atomic) */
-    int used;       /* items consumed (atomic) */
-    int no_notify;  /* the consumer polls: do not kick (atomic) */
-    int efd;        /* the doorbell */
-    int polled;     /* items consumed because polling found them */
-    int asked;      /* ready() calls */
+    int avail;     /* items published (atomic) */
+    int used;      /* items consumed (atomic) */
+    int no_notify; /* the consumer polls: do not kick (atomic) */
+    int efd;       /* the doorbell */
+    int polled;    /* items consumed because polling found them */
+    int asked;     /* ready() calls */
     IOThread *t;
 } Ring;
 
@@ -177,8 +177,8 @@ static void run_producer(int64_t max_ns, int64_t shrink)
     if (max_ns == 0) {
         g_assert_cmpint(kicks, ==, n); /* never told not to kick */
     }
-    g_test_message("poll-max-ns=%" G_GINT64_FORMAT ": %d kicks, %d found by polling", max_ns,
-                   kicks, r.polled);
+    g_test_message("poll-max-ns=%" G_GINT64_FORMAT ": %d kicks, %d found by polling", max_ns, kicks,
+                   r.polled);
     iothread_destroy(r.t);
     g_source_destroy(src);
     g_source_unref(src);
@@ -215,9 +215,8 @@ static void expect_object_error(const char *arg, const char *msg)
 static void test_object_props(void)
 {
     g_assert_true(object_add_from_opts("iothread,id=a,poll-max-ns=0", &error_abort));
-    g_assert_true(
-        object_add_from_opts("iothread,id=b,poll-max-ns=100000,poll-grow=4,poll-shrink=2",
-                             &error_abort));
+    g_assert_true(object_add_from_opts("iothread,id=b,poll-max-ns=100000,poll-grow=4,poll-shrink=2",
+                                       &error_abort));
     expect_object_error("iothread,id=c,poll-max-ns=abc",
                         "Parameter 'poll-max-ns' expects an int64 value");
     expect_object_error("iothread,id=c,poll-grow=99999999999999999999",
