@@ -44,7 +44,8 @@ typedef struct VCPU {
     bool reset_pending;  /* load the power-on state before the next KVM_RUN */
     bool sampling;       /* loop acceleration wanted (paging off since power-on) */
     bool has_timer;
-    bool timer_armed;
+    long timer_ns;       /* the sampling timer's period now, 0 if disarmed */
+    unsigned misses;     /* samples in a row that found no loop */
     timer_t sample_timer;
     VCPUInitState init;
 } VCPU;
@@ -256,13 +257,16 @@ void kvm_set_loop_accel(bool on)
 }
 
 /* Arm or disarm the timer that kicks this vCPU out of KVM_RUN for sampling; it runs only
- * while the vCPU does and sampling is wanted. */
+ * while the vCPU does and sampling is wanted, and slowly after a run of fruitless samples
+ * (a guest idling or staying in real mode). */
 static void vcpu_sample_timer(VCPU *v, bool run)
 {
-    long ns = run && v->sampling ? LOOP_ACCEL_PERIOD_NS : 0;
+    long ns = !run || !v->sampling ? 0
+              : v->misses >= LOOP_ACCEL_IDLE_SAMPLES ? LOOP_ACCEL_IDLE_PERIOD_NS
+              : LOOP_ACCEL_PERIOD_NS;
     struct itimerspec its = { .it_interval.tv_nsec = ns, .it_value.tv_nsec = ns };
 
-    if (v->timer_armed == (ns > 0)) {
+    if (v->timer_ns == ns) {
         return;
     }
     if (!v->has_timer) {
@@ -274,7 +278,7 @@ static void vcpu_sample_timer(VCPU *v, bool run)
         v->has_timer = true;
     }
     if (timer_settime(v->sample_timer, 0, &its, NULL) == 0) {
-        v->timer_armed = ns > 0;
+        v->timer_ns = ns;
     }
 }
 
@@ -301,7 +305,11 @@ static void vcpu_sample(VCPU *v)
     }
     if (ioctl(v->fd, KVM_GET_REGS, &regs) == 0 && loop_accel_try(&regs, &sregs, &mem)) {
         ioctl(v->fd, KVM_SET_REGS, &regs);
+        v->misses = 0;
+    } else if (v->misses < LOOP_ACCEL_IDLE_SAMPLES) {
+        v->misses++;
     }
+    vcpu_sample_timer(v, true);
 }
 
 /* Park while the machine is stopped; returns false when the thread must end. */
@@ -329,6 +337,7 @@ static bool vcpu_wait_runnable(VCPU *v)
         vcpu_load_init_state(v);
         v->reset_pending = false;
         v->sampling = loop_accel_enabled;
+        v->misses = 0;
     }
     vcpu_sample_timer(v, true);
     return true;

@@ -3,9 +3,10 @@
  * instruction emulator (see hw/kvm/host-check.c), firmware spends most of its start-up in a
  * few memory loops: SeaBIOS clears 550 KiB of low memory and its option-ROM area twice with a
  * byte loop, copies itself with `rep movsb` and checksums itself with a byte loop, each byte
- * a handful of emulated instructions (about 4.5 s of a 5 s POST). While a vCPU runs without paging, it is sampled
- * about once a millisecond; when it stands in one of the idioms below, the VMM finishes the
- * loop on guest RAM itself and leaves the registers exactly as the guest's own loop would.
+ * a handful of emulated instructions (about 4.5 s of a 5 s POST). While a vCPU runs without
+ * paging, it is sampled about once a millisecond (100 times a second after 1 s without a
+ * find); when it stands in one of the idioms below, the VMM finishes the loop on guest RAM
+ * itself and leaves the registers exactly as the guest's own loop would.
  *
  * Idioms (matched on the instruction bytes, never on addresses):
  *  - REP MOVS / REP STOS (byte, word, dword), DF=0, 16- or 32-bit address size, any source
@@ -33,8 +34,11 @@ typedef struct LoopAccelMem {
     void *opaque;
 } LoopAccelMem;
 
-/* The sampling period while a vCPU runs with paging off. */
+/* The sampling period while a vCPU runs with paging off; after this many samples in a row
+ * found no loop (a guest idling or living in real mode), the slow period until one does. */
 #define LOOP_ACCEL_PERIOD_NS 1000000
+#define LOOP_ACCEL_IDLE_SAMPLES 1000
+#define LOOP_ACCEL_IDLE_PERIOD_NS 10000000
 
 /* Whether sampling is worth doing in this vCPU state (paging off, not in long mode). */
 bool loop_accel_applies(const struct kvm_sregs *sregs);
