@@ -7,7 +7,8 @@
 #include <time.h>
 #include "util/aio-poll.h"
 
-#define AIO_POLL_START_NS 4000 /* the first polling time after waits turned out short */
+#define AIO_POLL_START_NS 4000   /* the first polling time after waits turned out short */
+#define AIO_POLL_IDLE_NS 1000000 /* a handler without events in a wait this long is idle */
 /*
  * While it polls, or handlers keep finding work, the loop does not sleep; it still looks at
  * its file descriptors (other sources, calls from other threads, the worker pool) at least
@@ -151,6 +152,8 @@ static void aio_poll_adjust(AioPoll *p, const AioPollTime *params, int64_t block
             t.ns = h->ns;
             aio_poll_time_adjust(&t, block_ns);
             h->ns = t.ns;
+        } else if (block_ns >= AIO_POLL_IDLE_NS) {
+            h->ns = 0; /* gone quiet: an idle loop's wake-ups (timers) need not poll it */
         }
     }
     g_mutex_unlock(&p->lock);
