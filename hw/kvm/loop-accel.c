@@ -13,7 +13,9 @@ enum {
     EFER_LMA = 1u << 10,
     EFLAGS_ZF = 1u << 6,
     EFLAGS_DF = 1u << 10,
-    SEG_EXPAND_DOWN = 1u << 2,     /* data segment type bit */
+    SEG_EXPAND_DOWN = 1u << 2,     /* data segment type bits: expand-down, writable */
+    SEG_WRITABLE = 1u << 1,
+    SEG_CODE = 1u << 3,            /* code segment; bit 1 is then "readable" */
     MAX_PREFIXES = 4,
 };
 
@@ -52,15 +54,28 @@ static bool fetch(const LoopAccelMem *mem, uint64_t lin, uint8_t *buf, unsigned 
     return true;
 }
 
-/* Host pointer to len bytes at offset off of a segment, or NULL if any byte falls outside
- * the segment limit, wraps the offset or is not guest RAM. */
+/* Whether the CPU would let the guest read (write) through this segment without a fault:
+ * writes need a writable data segment, reads a data or readable code segment; expand-down
+ * data and conforming code are left to the guest. */
+static bool seg_allows(const struct kvm_segment *s, bool write)
+{
+    if (s->unusable || (s->type & SEG_EXPAND_DOWN)) {
+        return false;
+    }
+    return write ? !(s->type & SEG_CODE) && (s->type & SEG_WRITABLE)
+                 : !(s->type & SEG_CODE) || (s->type & SEG_WRITABLE);
+}
+
+/* Host pointer to len bytes at offset off of a segment, or NULL if the segment does not
+ * allow the access, or any byte falls outside its limit, wraps the offset or is not guest
+ * RAM. */
 static uint8_t *seg_ram(const LoopAccelMem *mem, const struct kvm_segment *s, bool addr32,
                         uint64_t off, uint64_t len, bool write)
 {
     uint64_t wrap = addr32 ? (1ull << 32) : (1ull << 16);
 
-    if (len == 0 || len > LOOP_ACCEL_MAX_BYTES || s->unusable ||
-        (s->type & SEG_EXPAND_DOWN) || off + len > wrap || off + len - 1 > s->limit ||
+    if (len == 0 || len > LOOP_ACCEL_MAX_BYTES || !seg_allows(s, write) ||
+        off + len > wrap || off + len - 1 > s->limit ||
         s->base + off + len > (1ull << 32)) {
         return NULL;
     }

@@ -222,6 +222,19 @@ static void test_string_refusals(void)
     r.rdi = 0x8000, r.rcx = 16;
     expect_refused(&r, &s);
 
+    setup_flat(&r, &s);                 /* ES read-only: the CPU would fault */
+    put_code(stosb, sizeof(stosb));
+    s.es.type = 0x1;
+    r.rdi = 0x8000, r.rcx = 16;
+    expect_refused(&r, &s);
+
+    setup_flat(&r, &s);                 /* source through execute-only code (CS override) */
+    static const uint8_t cs_movsb[] = { 0x2e, 0xf3, 0xa4 };
+    put_code(cs_movsb, sizeof(cs_movsb));
+    s.cs.type = 0x9;
+    r.rsi = 0x9000, r.rdi = 0x8000, r.rcx = 16;
+    expect_refused(&r, &s);
+
     setup_real(&r, &s);                 /* DI would wrap at 64 KiB */
     put_code(movsb, sizeof(movsb));
     r.rsi = 0, r.rdi = 0xfff8, r.rcx = 16;
