@@ -22,13 +22,6 @@ enum {
 /* Largest block one sample finishes (SeaBIOS's largest is 548 KiB). */
 #define LOOP_ACCEL_MAX_BYTES (64ull << 20)
 
-typedef struct Seg {
-    uint64_t base;
-    uint32_t limit;
-    uint32_t end;       /* 0x10000 with 16-bit addressing, else 2^32 - 1 (inclusive bound) */
-    bool usable;
-} Seg;
-
 bool loop_accel_applies(const struct kvm_sregs *sregs)
 {
     return !(sregs->cr0 & CR0_PG) && !(sregs->efer & EFER_LMA);
@@ -37,7 +30,7 @@ bool loop_accel_applies(const struct kvm_sregs *sregs)
 static __u64 *gpr(struct kvm_regs *r, unsigned n)
 {
     __u64 *regs[8] = { &r->rax, &r->rcx, &r->rdx, &r->rbx,
-                          &r->rsp, &r->rbp, &r->rsi, &r->rdi };
+                       &r->rsp, &r->rbp, &r->rsi, &r->rdi };
     return regs[n & 7];
 }
 
