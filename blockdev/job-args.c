@@ -156,3 +156,15 @@ BlockDriverState *job_open_target(const char *target, const char *format, bool e
     flags &= ~(BDRV_O_SNAPSHOT | BDRV_O_TEMPORARY | BDRV_O_COPY_ON_READ);
     return bdrv_open(target, opts, flags | BDRV_O_RDWR, errp);
 }
+
+bool job_hmp_convert_args(JsonObject *args, Error **errp)
+{
+    bool reuse = monitor_arg_bool(args, "reuse", false);
+    bool full = monitor_arg_bool(args, "full", false);
+
+    json_object_remove_member(args, "reuse");
+    json_object_remove_member(args, "full");
+    json_object_set_string_member(args, "sync", full ? "full" : "top");
+    json_object_set_string_member(args, "mode", reuse ? "existing" : "absolute-paths");
+    return true;
+}

@@ -123,19 +123,6 @@ static const BlkActionOps backup_action = {
 };
 BLK_ACTION_REGISTER(backup_action);
 
-/* HMP: -n is mode=existing, -f is sync=full (else top). */
-static bool hmp_drive_backup_convert(JsonObject *args, Error **errp)
-{
-    bool reuse = monitor_arg_bool(args, "reuse", false);
-    bool full = monitor_arg_bool(args, "full", false);
-
-    json_object_remove_member(args, "reuse");
-    json_object_remove_member(args, "full");
-    json_object_set_string_member(args, "sync", full ? "full" : "top");
-    json_object_set_string_member(args, "mode", reuse ? "existing" : "absolute-paths");
-    return true;
-}
-
 static const MonitorCommand backup_cmds[] = {
     {.name = "drive-backup",
      .args_type = "sync:s,device:B,target:s,speed:i?,mode:s?,format:s?,on-source-error:s?,"
@@ -150,7 +137,7 @@ static const MonitorCommand backup_cmds[] = {
                  "reuse the image found\n\t\t\t in new-image-file, instead of recreating it "
                  "from scratch.\n\t\t\t The -f flag requests QEMU to copy the whole disk,\n"
                  "\t\t\t so that the result does not need a backing file.\n\t\t\t",
-     .hmp_convert = hmp_drive_backup_convert},
+     .hmp_convert = job_hmp_convert_args},
     {NULL},
 };
 MONITOR_REGISTER_COMMANDS(backup_cmds);

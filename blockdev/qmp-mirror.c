@@ -147,19 +147,6 @@ static void qmp_drive_mirror(JsonObject *args, JsonNode **ret, Error **errp)
     mirror_start(blk, &p, errp);
 }
 
-/* HMP: -n is mode=existing, -f is sync=full (else top). */
-static bool hmp_drive_mirror_convert(JsonObject *args, Error **errp)
-{
-    bool reuse = monitor_arg_bool(args, "reuse", false);
-    bool full = monitor_arg_bool(args, "full", false);
-
-    json_object_remove_member(args, "reuse");
-    json_object_remove_member(args, "full");
-    json_object_set_string_member(args, "sync", full ? "full" : "top");
-    json_object_set_string_member(args, "mode", reuse ? "existing" : "absolute-paths");
-    return true;
-}
-
 static const MonitorCommand mirror_cmds[] = {
     {.name = "drive-mirror",
      .args_type = "sync:s,device:B,target:s,speed:i?,mode:s?,format:s?,node-name:s?,"
@@ -176,7 +163,7 @@ static const MonitorCommand mirror_cmds[] = {
                  "of recreating it from scratch.\n\t\t\t The -f flag requests QEMU to copy "
                  "the whole disk,\n\t\t\t so that the result does not need a backing file.\n"
                  "\t\t\t",
-     .hmp_convert = hmp_drive_mirror_convert},
+     .hmp_convert = job_hmp_convert_args},
     {NULL},
 };
 MONITOR_REGISTER_COMMANDS(mirror_cmds);

@@ -24,6 +24,9 @@ BlockDriverState *job_find_backing_image(BlockDriverState *bs, const char *name)
 /* Parse a MirrorSyncMode / NewImageMode value; "Invalid parameter 'VALUE'". */
 bool job_arg_sync(const char *v, int *out, Error **errp);
 bool job_arg_mode_existing(const char *v, bool *existing, Error **errp);
+/* HMP drive_mirror / drive_backup arguments to QMP's: -n is mode=existing, -f is sync=full
+ * (else top). A MonitorCommand hmp_convert hook. */
+bool job_hmp_convert_args(JsonObject *args, Error **errp);
 /* The target format: given, else the source's unless mode=existing (NULL: probe);
  * "Invalid block format 'F'". */
 bool job_arg_format(const char *format, BlockDriverState *bs, bool existing, const char **out,
