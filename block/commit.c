@@ -22,30 +22,9 @@ typedef struct CommitJob {
     void *buf;
 } CommitJob;
 
-/* Is [offset, ...) allocated in top or below it above base? *bytes shrinks to the run. */
-static int commit_allocated(CommitJob *c, uint64_t offset, uint64_t *bytes)
-{
-    for (BlockDriverState *bs = c->top; bs && bs != c->base; bs = bs->backing) {
-        uint64_t pnum = 0;
-        int ret = bdrv_block_status(bs, offset, *bytes, &pnum);
-
-        if (ret < 0) {
-            return ret;
-        }
-        if (ret & BDRV_BLOCK_ALLOCATED) {
-            *bytes = pnum;
-            return 1;
-        }
-        if (pnum > 0 && pnum < *bytes) {
-            *bytes = pnum;
-        }
-    }
-    return 0;
-}
-
 static int commit_step(CommitJob *c, uint64_t offset, uint64_t *bytes)
 {
-    int ret = commit_allocated(c, offset, bytes);
+    int ret = bdrv_is_allocated_above(c->top, c->base, offset, bytes);
     bool is_read = true;
 
     if (ret > 0) {

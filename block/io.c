@@ -525,6 +525,27 @@ int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uin
     return ret < 0 ? ret : ret & ~BDRV_BLOCK_OFFSET_VALID;
 }
 
+int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base, uint64_t offset,
+                            uint64_t *bytes)
+{
+    for (BlockDriverState *bs = top; bs && bs != base; bs = bs->backing) {
+        uint64_t pnum = 0;
+        int ret = bdrv_block_status(bs, offset, *bytes, &pnum);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (ret & BDRV_BLOCK_ALLOCATED) {
+            *bytes = pnum;
+            return 1;
+        }
+        if (pnum > 0 && pnum < *bytes) {
+            *bytes = pnum;
+        }
+    }
+    return 0;
+}
+
 bool bdrv_supports_compressed_writes(const BlockDriverState *bs)
 {
     return bs->drv && bs->drv->pwritev_compressed;

@@ -75,27 +75,6 @@ static void mirror_after_write(BdrvWriteNotifier *n, uint64_t offset, uint64_t b
     mirror_kick(m);
 }
 
-/* Is [offset, ...) allocated above m->p.base? *bytes shrinks to the run. */
-static int mirror_allocated(MirrorJob *m, uint64_t offset, uint64_t *bytes)
-{
-    for (BlockDriverState *bs = m->source; bs && bs != m->p.base; bs = bs->backing) {
-        uint64_t pnum = 0;
-        int ret = bdrv_block_status(bs, offset, *bytes, &pnum);
-
-        if (ret < 0) {
-            return ret;
-        }
-        if (ret & BDRV_BLOCK_ALLOCATED) {
-            *bytes = pnum;
-            return 1;
-        }
-        if (pnum > 0 && pnum < *bytes) {
-            *bytes = pnum;
-        }
-    }
-    return 0;
-}
-
 /* The initial dirty set: everything for full, the allocated part above base for top. */
 static int mirror_fill_bitmap(MirrorJob *m, int64_t len)
 {
@@ -110,7 +89,7 @@ static int mirror_fill_bitmap(MirrorJob *m, int64_t len)
     }
     while (offset < (uint64_t)len) {
         uint64_t bytes = MIN((uint64_t)len - offset, 1ULL << 30);
-        int ret = mirror_allocated(m, offset, &bytes);
+        int ret = bdrv_is_allocated_above(m->source, m->p.base, offset, &bytes);
 
         if (ret < 0) {
             return ret;

@@ -21,30 +21,6 @@ typedef struct StreamJob {
     void *buf;
 } StreamJob;
 
-/*
- * Is the start of [offset, offset+*bytes) allocated in an image from top->backing down to
- * base (exclusive)? *bytes shrinks to the run with the same answer. < 0 on error.
- */
-static int stream_allocated_above(StreamJob *s, uint64_t offset, uint64_t *bytes)
-{
-    for (BlockDriverState *bs = s->top->backing; bs && bs != s->base; bs = bs->backing) {
-        uint64_t pnum = 0;
-        int ret = bdrv_block_status(bs, offset, *bytes, &pnum);
-
-        if (ret < 0) {
-            return ret;
-        }
-        if (ret & BDRV_BLOCK_ALLOCATED) {
-            *bytes = pnum;
-            return 1;
-        }
-        if (pnum > 0 && pnum < *bytes) {
-            *bytes = pnum;
-        }
-    }
-    return 0;
-}
-
 /* Inside the drained section: copy what top lacks at offset. *bytes: the part handled. */
 static int stream_copy_locked(StreamJob *s, uint64_t offset, uint64_t *bytes, bool *is_read)
 {
@@ -61,7 +37,7 @@ static int stream_copy_locked(StreamJob *s, uint64_t offset, uint64_t *bytes, bo
     if (ret & BDRV_BLOCK_ALLOCATED) {
         return 0;
     }
-    ret = stream_allocated_above(s, offset, bytes);
+    ret = bdrv_is_allocated_above(s->top->backing, s->base, offset, bytes);
     if (ret <= 0) {
         return ret;
     }

@@ -161,6 +161,11 @@ enum {
     BDRV_BLOCK_RECURSE = 16,     /* driver to core only: ask *file whether DATA is zero */
 };
 int bdrv_block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum);
+/* Is the start of [offset, offset+*bytes) allocated in top or an image below it, down to base
+ * (exclusive; NULL: the whole chain)? 1 or 0, with *bytes shrunk to the run with the same
+ * answer; < 0 on error. */
+int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base, uint64_t offset,
+                            uint64_t *bytes);
 /* The same, plus where the bytes are stored: with BDRV_BLOCK_OFFSET_VALID, at *map in node
  * *file (a protocol node); otherwise *file is NULL (zero or compressed clusters, ...). */
 int bdrv_block_status_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
