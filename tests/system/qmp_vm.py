@@ -36,6 +36,16 @@ def start_qmp_vm(make_vm, tmp_path, backend, extra=(), paused=False, name=None):
     return vm, qmp
 
 
+def qtest_with_qmp(tmp_path, args):
+    """minivmm under the qtest accelerator with a QMP socket: (QTest, connected QMP)."""
+    from qtest import QTest
+    sock = str(tmp_path / "qmp.sock")
+    qt = QTest.minivmm(["-qmp", f"unix:{sock},server,nowait"] + list(args))
+    qmp = QMP(sock)
+    qmp.connect(retry_for=10)
+    return qt, qmp
+
+
 def qemu22(vm):
     return vm.backend == "minivmm"
 

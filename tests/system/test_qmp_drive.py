@@ -6,15 +6,12 @@ a real `-monitor unix:` socket. QEMU 2.2's texts; where QEMU 7.2 says the same, 
 against Debian's QEMU too (--vmm=qemu).
 """
 
-import struct
 import subprocess
 import time
 
 import pytest
 
-import vm as vmlib
-from qmp_vm import QMP, QMPError, base_args, qemu22, start_qmp_vm
-from qtest import QTest
+from qmp_vm import QMPError, base_args, qemu22, qtest_with_qmp, start_qmp_vm
 from test_hmp import HMPSocket, output_of
 from virtio_blk_qtest import VirtioBlk
 
@@ -53,14 +50,6 @@ def blocks(qmp):
 def minivmm_only(vmm):
     if vmm != "minivmm":
         pytest.skip("drives the guest side through minivmm's qtest accelerator")
-
-
-def qtest_with_qmp(tmp_path, args):
-    sock = str(tmp_path / "qmp.sock")
-    qt = QTest.minivmm(["-qmp", f"unix:{sock},server,nowait"] + list(args))
-    qmp = QMP(sock)
-    qmp.connect(retry_for=10)
-    return qt, qmp
 
 
 def virtio_capacity(disk):

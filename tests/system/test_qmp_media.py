@@ -7,14 +7,11 @@ minivmm runs under the qtest accelerator with a QMP socket; the error classes an
 7.2 shares with 2.2 are also checked against Debian's QEMU (--vmm=qemu).
 """
 
-import os
-import subprocess
 import time
 
 import pytest
 
-from qmp_vm import QMP, QMPError, qemu22, start_qmp_vm
-from qtest import QTest
+from qmp_vm import QMPError, qemu22, qtest_with_qmp, start_qmp_vm
 
 CD_BASE = 0x170          # ide1: the CD-ROM is its master
 ATA_STATUS, ATA_ERROR, ATA_FEATURE, ATA_LCYL, ATA_HCYL, ATA_DEVICE = 7, 1, 1, 4, 5, 6
@@ -103,14 +100,6 @@ def media(tmp_path):
 def minivmm_only(vmm):
     if vmm != "minivmm":
         pytest.skip("drives the guest side through minivmm's qtest accelerator")
-
-
-def qtest_with_qmp(tmp_path, args):
-    sock = str(tmp_path / "qmp.sock")
-    qt = QTest.minivmm(["-qmp", f"unix:{sock},server,nowait"] + list(args))
-    qmp = QMP(sock)
-    qmp.connect(retry_for=10)
-    return qt, qmp
 
 
 # ---- tests ----
