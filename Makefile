@@ -87,7 +87,8 @@ install: minivmm $(TOOLS)
 # build-fuzz/ from the same sources as libminivmm.a; see docs/fuzzing.md.
 QTEST_SRCS := $(wildcard tests/qtest/test-*.c)
 QTEST_BINS := $(QTEST_SRCS:.c=)
-QTEST_LIB_OBJS := tests/qtest/libqtest.o tests/qtest/libqtest-unix.o tests/qtest/libqpci.o
+QTEST_LIB_OBJS := tests/qtest/libqtest.o tests/qtest/libqtest-unix.o tests/qtest/libqpci.o \
+                  tests/qtest/libqide.o
 QTEST_OBJS := $(QTEST_SRCS:.c=.o) $(QTEST_LIB_OBJS)
 
 tests/qtest/test-%: tests/qtest/test-%.o $(QTEST_LIB_OBJS)
