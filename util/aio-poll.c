@@ -4,6 +4,7 @@
  * function calls, and the pure growing/shrinking of the polling time. Not the loops
  * themselves and not the handlers (virtqueues, AIO engines).
  */
+#include <poll.h>
 #include <time.h>
 #include "util/aio-poll.h"
 
@@ -333,19 +334,19 @@ static bool aio_poll_stop(AioPoll *p, const AioPollWait *w)
 }
 
 gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fds, guint nfds,
-                   gint timeout)
+                   int64_t timeout_ns)
 {
-    int64_t start, window;
+    int64_t start, window, sleep_ns;
     gint ret;
 
-    if (timeout == 0 || t->max_ns == 0) {
-        return w->poll(fds, nfds, timeout);
+    if (timeout_ns == 0 || t->max_ns == 0) {
+        return w->poll(fds, nfds, timeout_ns);
     }
     start = aio_poll_now();
     window = aio_poll_window(p, t);
     t->ns = window;
-    if (timeout > 0) {
-        window = MIN(window, timeout * 1000000LL);
+    if (timeout_ns > 0) {
+        window = MIN(window, timeout_ns);
     }
     ret = window > 0 ? aio_poll_busy(p, w, fds, nfds, start + window) : -1;
     if (ret == 0) {
@@ -356,11 +357,13 @@ gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fd
         return ret;
     }
     if (p->polling && aio_poll_stop(p, w)) { /* only the loop's thread changes polling */
-        timeout = 0;
+        timeout_ns = 0;
     }
-    ret = w->poll(fds, nfds, timeout);
+    /* The deadline is start + timeout_ns: polling used part of the time already. */
+    sleep_ns = timeout_ns > 0 ? MAX(0, start + timeout_ns - aio_poll_now()) : timeout_ns;
+    ret = w->poll(fds, nfds, sleep_ns);
     p->fd_poll_ns = aio_poll_now();
-    if (timeout != 0) {
+    if (timeout_ns != 0) {
         /* Whose event ended the sleep: those handlers' times learn from its length. */
         w->lock(w->opaque);
         aio_poll_round(p, false);
@@ -368,4 +371,44 @@ gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fd
         aio_poll_adjust(p, t, p->fd_poll_ns - start);
     }
     return ret;
+}
+
+/* ---- sleeping to the nanosecond ---- */
+
+struct timespec *aio_poll_timespec(int64_t timeout_ns, struct timespec *ts)
+{
+    if (timeout_ns < 0) {
+        return NULL;
+    }
+    ts->tv_sec = timeout_ns / 1000000000LL;
+    ts->tv_nsec = timeout_ns % 1000000000LL;
+    return ts;
+}
+
+int64_t aio_poll_ms_to_ns(gint timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : timeout_ms * 1000000LL;
+}
+
+int64_t aio_poll_timeout_ns(gint timeout_ms, int64_t exact_ns)
+{
+    int64_t glib_ns = aio_poll_ms_to_ns(timeout_ms);
+
+    if (exact_ns < 0) {
+        return glib_ns;
+    }
+    return glib_ns < 0 ? exact_ns : MIN(glib_ns, exact_ns);
+}
+
+/* GLib lays GPollFD out as struct pollfd on POSIX systems (its g_poll() is poll()). */
+G_STATIC_ASSERT(sizeof(GPollFD) == sizeof(struct pollfd));
+G_STATIC_ASSERT(G_STRUCT_OFFSET(GPollFD, fd) == G_STRUCT_OFFSET(struct pollfd, fd));
+G_STATIC_ASSERT(G_STRUCT_OFFSET(GPollFD, events) == G_STRUCT_OFFSET(struct pollfd, events));
+G_STATIC_ASSERT(G_STRUCT_OFFSET(GPollFD, revents) == G_STRUCT_OFFSET(struct pollfd, revents));
+
+gint aio_poll_ppoll(GPollFD *fds, guint nfds, int64_t timeout_ns)
+{
+    struct timespec ts;
+
+    return ppoll((struct pollfd *)fds, nfds, aio_poll_timespec(timeout_ns, &ts), NULL);
 }

@@ -19,11 +19,10 @@ struct IOThread {
     GMainContext *ctx;
     GThread *thread;
     GMutex mutex;
-    GThread *owner; /* holder of mutex (atomic), NULL when free */
-    unsigned depth; /* recursion of the holder */
-    int waiting;    /* other threads blocked in iothread_lock (atomic) */
-    int stopping;   /* atomic */
-    GPollFunc default_poll;
+    GThread *owner;  /* holder of mutex (atomic), NULL when free */
+    unsigned depth;  /* recursion of the holder */
+    int waiting;     /* other threads blocked in iothread_lock (atomic) */
+    int stopping;    /* atomic */
     GQueue deferred; /* IOThreadCalls the thread made to itself: after this iteration */
     AioPoll *poll;
     AioPollTime poll_time; /* only the thread itself touches it once it runs */
@@ -97,18 +96,20 @@ static void iothread_unlock_cb(void *opaque)
  * Poll with the lock dropped entirely (a nested wait may hold it more than once). Before
  * sleeping, the thread polls its queues and completion rings for a while (poll-max-ns): a
  * request or completion that arrives meanwhile costs neither a guest kick nor a scheduler
- * wake-up, each far dearer than the request itself on a virtualised host.
+ * wake-up, each far dearer than the request itself on a virtualised host. The thread has
+ * no timers of its own (the main loop runs them all), so GLib's timeout is its deadline;
+ * it sleeps in ppoll as the main loop does.
  */
 static gint iothread_poll(GPollFD *fds, guint nfds, gint timeout)
 {
     IOThread *t = current;
-    const AioPollWait w = {t->default_poll, iothread_lock_cb, iothread_unlock_cb, t};
+    const AioPollWait w = {aio_poll_ppoll, iothread_lock_cb, iothread_unlock_cb, t};
     unsigned depth = t->depth;
     gint ret;
 
     t->depth = 1;
     iothread_unlock(t);
-    ret = aio_poll_wait(t->poll, &t->poll_time, &w, fds, nfds, timeout);
+    ret = aio_poll_wait(t->poll, &t->poll_time, &w, fds, nfds, aio_poll_ms_to_ns(timeout));
     iothread_relock(t);
     t->depth = depth;
     return ret;
@@ -183,7 +184,6 @@ IOThread *iothread_create_full(const char *id, const IOThreadPollParams *poll, E
     g_mutex_init(&t->mutex);
     t->poll = aio_poll_get(t->ctx);
     aio_poll_time_init(&t->poll_time, poll->max_ns, poll->grow, poll->shrink);
-    t->default_poll = g_main_context_get_poll_func(t->ctx);
     g_main_context_set_poll_func(t->ctx, iothread_poll);
     t->thread = g_thread_new(id, iothread_run, t);
     g_mutex_lock(&registry_lock);

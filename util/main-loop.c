@@ -2,10 +2,13 @@
  * The main loop and its clocks. The main thread owns the default GMainContext and holds the
  * BQL except while it polls (a wrapped poll function drops and retakes it), so every
  * callback dispatched here runs under the BQL. Timers are kept in one list ordered by
- * deadline per clock and fired by a GSource whose timeout is the earliest deadline.
+ * deadline per clock and fired by a GSource whose timeout is the earliest deadline; the
+ * poll function sleeps until that deadline to the nanosecond (ppoll), not to GLib's
+ * millisecond, so a throttled request goes at its computed time.
  * Not a thread pool (thread-pool.c) and not the vCPU loop (hw/kvm/).
  */
 #include <time.h>
+#include <sys/prctl.h>
 #include <glib.h>
 #include "util/aio-poll.h"
 #include "util/main-loop.h"
@@ -25,7 +28,6 @@ static GMainLoop *loop;
 static int quit_status;
 static GList *timers[CLOCK_MAX];   /* armed timers, earliest first */
 static int64_t (*virtual_source)(void);
-static GPollFunc default_poll;
 static AioPoll *main_poll;
 static AioPollTime main_poll_time;
 
@@ -122,20 +124,27 @@ int64_t clock_virtual_deadline(void)
     return timers[CLOCK_VIRTUAL] ? ((Timer *)timers[CLOCK_VIRTUAL]->data)->expire : -1;
 }
 
-/* Milliseconds until the earliest deadline (rounded up), or -1. */
-static gint timers_timeout_ms(void)
+int64_t main_loop_timers_timeout_ns(void)
 {
-    gint timeout = -1;
+    int64_t timeout = -1;
 
     for (int type = 0; type < CLOCK_MAX; type++) {
         if (!timers[type] || (type == CLOCK_VIRTUAL && virtual_source)) {
             continue;  /* a foreign virtual clock only moves when told to */
         }
         int64_t delta = ((Timer *)timers[type]->data)->expire - clock_get_ns(type);
-        gint ms = delta <= 0 ? 0 : (gint)MIN((delta + 999999) / 1000000, G_MAXINT);
-        timeout = timeout < 0 ? ms : MIN(timeout, ms);
+        delta = MAX(delta, 0);
+        timeout = timeout < 0 ? delta : MIN(timeout, delta);
     }
     return timeout;
+}
+
+/* For GLib: milliseconds until the earliest deadline (rounded up, so 0 only once due). */
+static gint timers_timeout_ms(void)
+{
+    int64_t ns = main_loop_timers_timeout_ns();
+
+    return ns < 0 ? -1 : (gint)MIN((ns + 999999) / 1000000, G_MAXINT);
 }
 
 static gboolean timer_source_prepare(GSource *src, gint *timeout)
@@ -179,17 +188,20 @@ static void main_loop_bql_unlock(void *opaque)
     bql_unlock();
 }
 
-/* Poll without the BQL so vCPU threads can dispatch exits meanwhile; as an I/O thread, poll
- * the queues and completion rings registered here for a while first (util/aio-poll.h). */
+/*
+ * Poll without the BQL so vCPU threads can dispatch exits meanwhile; as an I/O thread, poll
+ * the queues and completion rings registered here for a while first (util/aio-poll.h).
+ * GLib's timeout (ms) bounds the sleep for its other sources; the timers' deadline is
+ * taken to the ns. A timer armed meanwhile wakes the loop (timer_mod notifies it).
+ */
 static gint main_loop_poll(GPollFD *fds, guint nfds, gint timeout)
 {
-    static const AioPollWait w = {NULL, main_loop_bql_lock, main_loop_bql_unlock, NULL};
-    AioPollWait wait = w;
+    static const AioPollWait w = {aio_poll_ppoll, main_loop_bql_lock, main_loop_bql_unlock};
+    int64_t timeout_ns = aio_poll_timeout_ns(timeout, main_loop_timers_timeout_ns());
     gint ret;
 
-    wait.poll = default_poll;
     bql_unlock();
-    ret = aio_poll_wait(main_poll, &main_poll_time, &wait, fds, nfds, timeout);
+    ret = aio_poll_wait(main_poll, &main_poll_time, &w, fds, nfds, timeout_ns);
     main_loop_bql_lock(NULL);
     return ret;
 }
@@ -202,7 +214,8 @@ void main_loop_init(void)
     loop = g_main_loop_new(main_ctx, FALSE);
     main_poll = aio_poll_get(main_ctx);
     aio_poll_time_init(&main_poll_time, AIO_POLL_DEFAULT_MAX_NS, 0, 0);
-    default_poll = g_main_context_get_poll_func(main_ctx);
+    /* The kernel's default timer slack (50 us) would make every timed sleep that late. */
+    prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0);
     g_main_context_set_poll_func(main_ctx, main_loop_poll);
     src = g_source_new(&timer_source_funcs, sizeof(GSource));
     g_source_attach(src, main_ctx);

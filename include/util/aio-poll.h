@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <glib.h>
 
 #define AIO_POLL_DEFAULT_MAX_NS 32768 /* QEMU's default poll-max-ns for I/O threads */
@@ -49,9 +50,12 @@ AioPoll *aio_poll_get(GMainContext *ctx);
 AioPollHandler *aio_poll_add(GMainContext *ctx, const AioPollOps *ops, void *opaque);
 void aio_poll_remove(AioPollHandler *h);
 
+/* Sleep in poll(2) for at most timeout_ns (-1: no limit, 0: do not sleep), to the ns. */
+typedef gint AioPollFunc(GPollFD *fds, guint nfds, int64_t timeout_ns);
+
 /* How a loop's poll function polls: its lock, and the poll function that sleeps. */
 typedef struct AioPollWait {
-    GPollFunc poll;
+    AioPollFunc *poll;
     void (*lock)(void *opaque);
     void (*unlock)(void *opaque);
     void *opaque;
@@ -60,11 +64,26 @@ typedef struct AioPollWait {
 /*
  * A GPollFunc's work, called without the context's lock: poll the handlers (taking the
  * lock around each round) for as long as the handler with the longest polling time
- * deserves, then sleep in w->poll unless work was found; adjust the polling times of the
- * handlers whose events ended the wait (t gives max_ns, grow and shrink; t->ns is set to
- * the time this wait polled). Returns what w->poll returns (0 when only handlers had work).
+ * deserves, but no longer than timeout_ns, then sleep in w->poll unless work was found;
+ * adjust the polling times of the handlers whose events ended the wait (t gives max_ns,
+ * grow and shrink; t->ns is set to the time this wait polled). Returns what w->poll returns
+ * (0 when only handlers had work).
  */
 gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fds, guint nfds,
-                   gint timeout);
+                   int64_t timeout_ns);
+
+/*
+ * Sleeping to the nanosecond, for the loops' poll functions: GLib hands them a timeout in
+ * whole milliseconds (its sources' timeouts rounded up), which would release a throttled
+ * request up to 1 ms late.
+ */
+/* timeout_ns as ppoll's timespec in ts; NULL (no limit) when it is negative. */
+struct timespec *aio_poll_timespec(int64_t timeout_ns, struct timespec *ts);
+/* GLib's timeout in ms as ns (-1 stays -1: no limit). */
+int64_t aio_poll_ms_to_ns(gint timeout_ms);
+/* The sooner of GLib's timeout (ms, an upper bound) and an exact one (ns); -1: neither. */
+int64_t aio_poll_timeout_ns(gint timeout_ms, int64_t exact_ns);
+/* An AioPollFunc: ppoll(2) with an exact timeout. */
+gint aio_poll_ppoll(GPollFD *fds, guint nfds, int64_t timeout_ns);
 
 #endif

@@ -35,6 +35,9 @@ void timer_mod(Timer *t, int64_t expire_ns);   /* absolute time on the timer's c
 void timer_del(Timer *t);
 bool timer_pending(const Timer *t);
 void timer_free(Timer *t);
+/* ns until the earliest deadline of the clocks the main loop runs: 0 when one is due,
+ * -1 when no timer is armed (the loop then sleeps until something else wakes it). */
+int64_t main_loop_timers_timeout_ns(void);
 
 void main_loop_init(void);
 GMainContext *main_loop_context(void);

@@ -1,9 +1,10 @@
 /*
  * Unit tests for the BlockBackend throttle layer (block/throttle-groups.c) on the memory
- * test driver, with CLOCK_VIRTUAL driven by hand as qtest drives it: exact release times,
- * reads and writes alternating, round-robin between the members of a group, run-time
- * reconfiguration of queued requests, disabling and blk_drain releasing the queue, moves
- * between groups, requests from an iothread's context, and -drive's throttling options.
+ * test driver, with CLOCK_VIRTUAL driven by hand as qtest drives it: exact release times
+ * (to the ns, also between whole milliseconds), reads and writes alternating, round-robin
+ * between the members of a group, run-time reconfiguration of queued requests, disabling
+ * and blk_drain releasing the queue, moves between groups, requests from an iothread's
+ * context, and -drive's throttling options.
  */
 #include <string.h>
 #include <glib.h>
@@ -199,6 +200,30 @@ static void test_release_times(void)
 }
 
 /* bps-write=40960: the bucket holds 4096 bytes; reads are not limited. */
+/*
+ * bps-read=10000: the bucket holds 1000 bytes, two reads of 512 fill it to 1024, and the
+ * third goes when 24 bytes have leaked: after 2.4 ms exactly, a deadline between whole
+ * milliseconds that the timer keeps to the nanosecond.
+ */
+static void test_release_sub_ms(void)
+{
+    int64_t t0 = begin(1);
+    BlockBackend *blk = backends[0];
+
+    set_limit(blk, THROTTLE_BPS_READ, 10000, NULL);
+    for (int i = 0; i < 3; i++) {
+        submit(blk, false, i, 512);
+    }
+    settle();
+    g_assert_cmpint(n_done, ==, 2);
+    g_assert_cmpint(clock_virtual_deadline(), ==, t0 + 2400000);
+    advance_to(t0 + 2400000 - 1);
+    g_assert_cmpint(n_done, ==, 2);
+    advance_to(t0 + 2400000);
+    g_assert_cmpint(n_done, ==, 3);
+    end();
+}
+
 static void test_bps_write(void)
 {
     int64_t t0 = begin(1);
@@ -571,6 +596,7 @@ int main(int argc, char **argv)
     clock_set_virtual_source(fake_clock);
     test_drivers_register();
     g_test_add_func("/throttle-group/release-times", test_release_times);
+    g_test_add_func("/throttle-group/release-sub-ms", test_release_sub_ms);
     g_test_add_func("/throttle-group/bps-write", test_bps_write);
     g_test_add_func("/throttle-group/read-write-alternate", test_read_write_alternate);
     g_test_add_func("/throttle-group/round-robin", test_group_round_robin);
