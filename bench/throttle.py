@@ -9,16 +9,27 @@ only be measured in real time). Each run has a watchdog and shows n/a when the V
 answering. BENCH_THROTTLE_SECONDS sets the measuring time (default 20 s, as in the issue);
 BENCH_THROTTLE_ROWS picks rows by label ("iops-total=500;group iops=600, 1 busy").
 
+Real time is noisy, so each real-time row runs BENCH_RUNS times (default 3) per VMM, the VMMs
+taking turns (minivmm first in odd runs, QEMU first in even ones, so neither always runs
+right after the other); the table gives per VMM the median rate and the median |error|, and
+the verdict compares the median |errors| (ratio: minivmm's / QEMU's). The qtest column is
+exact and runs once. BENCH_VERBOSE=1 also prints every run's error.
+
 Each row counts the requests completed in a window of seconds since the first request: from
 1 s (the initial bucket has gone by then, so the row measures the rate itself) to the end;
 the burst row from 1 s to 5 s; the run-time change rows send block_set_io_throttle over QMP
 at 2 s and count from 2.2 s to 3 s (the change empties the buckets, as QEMU does, and the new
-bucket's worth goes in the first 0.1 s after it).
+bucket's worth goes in the first 0.1 s after it). In real time a window's edges are the
+moments its counts were sampled: each disk's count is the used index read over qtest, stamped
+with the middle of that read's round trip, and the rate is the difference of two counts over
+the time between their stamps (the same for both VMMs).
 """
 import os
+import statistics
 import sys
 import tempfile
 import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
@@ -29,6 +40,7 @@ from virtio_blk_qtest import Saturator, VirtioBlk  # noqa: E402
 
 SEC = 1_000_000_000
 SECONDS = int(os.environ.get("BENCH_THROTTLE_SECONDS", "20"))
+RUNS = max(1, int(os.environ.get("BENCH_RUNS", "3")))
 BURST = "throttling.iops-total=500,throttling.iops-total-max=2000," \
         "throttling.iops-total-max-length=5"
 GROUP = "throttling.iops-total=600,throttling.group=tenant"
@@ -86,18 +98,50 @@ def drive_args(r, workdir):
     return args
 
 
+class StampedQTest:
+    """A disk's view of the qtest connection that stamps its reads of the used index: the
+    moment a count was sampled is the middle of that read's round trip."""
+
+    def __init__(self, qt, used_idx_addr):
+        self.qt, self.cmd = qt, f"readw {used_idx_addr:#x}"
+        self.stamp = None
+
+    def ok(self, line):
+        if line != self.cmd:
+            return self.qt.ok(line)
+        before = time.monotonic_ns()
+        reply = self.qt.ok(line)
+        self.stamp = (before + time.monotonic_ns()) // 2
+        return reply
+
+    def __getattr__(self, name):
+        return getattr(self.qt, name)
+
+
+def sample(run, disks):
+    """Each disk's count and the moment it was sampled (ns; virtual: the clock's moment)."""
+    counts = run.settle()
+    if run.virtual:
+        return [(c, run.elapsed_ns()) for c in counts]
+    return [(c, d.qt.stamp) for c, d in zip(counts, disks)]
+
+
 def run_row(qt, qmp, r, virtual):
-    """Saturate the busy disks; (requests per busy disk in the window, its length in ns)."""
+    """Saturate the busy disks; [(requests in the window, its length in ns)] per busy disk."""
     disks = [VirtioBlk(qt, (4 + i) << 3, i, bs=r["bs"]) for i in range(r["ndisks"])]
-    run = Saturator(qt, disks[:r["nbusy"]], step_ns=10_000_000, virtual=virtual)
+    for d in disks:
+        d.qt = StampedQTest(qt, d.used + 2)
+    busy = disks[:r["nbusy"]]
+    run = Saturator(qt, busy, step_ns=10_000_000, virtual=virtual)
     if r["change"]:
         run.run_to(int(r["change"][0] * SEC))
         qmp.command("block_set_io_throttle", dict(r["change"][1], device="d0"))
     t_from, t_to = (int(t * SEC) for t in r["window"])
-    c_from = run.run_to(t_from)
-    e_from = run.elapsed_ns()
-    c_to = run.run_to(t_to)
-    return sum(c_to) - sum(c_from), run.elapsed_ns() - e_from
+    run.run_to(t_from)
+    first = sample(run, busy)
+    run.run_to(t_to)
+    last = sample(run, busy)
+    return [(c1 - c0, s1 - s0) for (c0, s0), (c1, s1) in zip(first, last)]
 
 
 def measure(mode, r, workdir):
@@ -109,19 +153,61 @@ def measure(mode, r, workdir):
     try:
         with qt, QMP(f"{workdir}/qmp.sock") as qmp:
             qmp.connect(retry_for=10)
-            done, ns = run_row(qt, qmp, r, virtual)
+            windows = run_row(qt, qmp, r, virtual)
     except (QTestError, QMPError, QMPConnectionError, OSError, AssertionError):
         return None
     finally:
         watchdog.cancel()
-    per_disk = done / r["nbusy"] / (ns / SEC)
+    per_disk = statistics.mean(done / (ns / SEC) for done, ns in windows)
     return per_disk * (r["bs"] if r["unit"] == "B" else 1)
 
 
-def fmt(rate, want):
-    if rate is None:
-        return f"{'n/a':>18}"
-    return f"{rate:>10.1f} {100 * (rate - want) / want:+6.2f}%"
+def measure_once(mode, r, kvm):
+    if mode.endswith("-kvm") and not kvm:
+        return None
+    with tempfile.TemporaryDirectory() as workdir:
+        return measure(mode, r, workdir)
+
+
+def measure_row(r, modes, kvm):
+    """{mode: [rates]}: the qtest column once, the real-time ones RUNS times, taking turns."""
+    rates = {m: [] for m in modes}
+    realtime = [m for m in modes if m.endswith("-kvm")]
+    for m in modes:
+        if m not in realtime:
+            rates[m].append(measure_once(m, r, kvm))
+    for i in range(RUNS):
+        for m in (realtime if i % 2 == 0 else realtime[::-1]):
+            rates[m].append(measure_once(m, r, kvm))
+    return rates
+
+
+def error(rate, want):
+    return 100 * (rate - want) / want
+
+
+def median_cell(rates, want):
+    """(the median rate, the median |error| in %), or None when no run gave a rate."""
+    ok = [x for x in rates if x is not None]
+    if not ok:
+        return None
+    return statistics.median(ok), statistics.median(abs(error(x, want)) for x in ok)
+
+
+def fmt(cell, want):
+    if cell is None:
+        return f"{'n/a':>25}"
+    rate, abserr = cell
+    return f"{rate:>11.1f} {error(rate, want):+7.3f}% |{abserr:.3f}%|"
+
+
+def verdict(cells):
+    """minivmm's median |error| against QEMU's: the ratio and whether it is <= QEMU's."""
+    mine, theirs = cells.get("minivmm-kvm"), cells.get("qemu-kvm")
+    if mine is None or theirs is None:
+        return ""
+    ratio = f"{mine[1] / theirs[1]:.2f}" if theirs[1] else ("1.00" if not mine[1] else "inf")
+    return f"{ratio:>6} {'ok' if mine[1] <= theirs[1] else 'WORSE'}"
 
 
 def main():
@@ -129,18 +215,20 @@ def main():
     if "--qemu" in sys.argv[1:]:
         modes.append("qemu-kvm")
     kvm = os.access("/dev/kvm", os.R_OK | os.W_OK)
-    print(f"Throttling accuracy, rate per busy disk (windows up to {SECONDS} s; error vs set)")
-    print(f"{'setting':<32} {'set':>10} " + " ".join(f"{m:>18}" for m in modes))
+    print(f"Throttling accuracy, rate per busy disk (windows up to {SECONDS} s; real time: "
+          f"the median of {RUNS} runs, its error vs set, |the median |error||)")
+    print(f"{'setting':<32} {'set':>10} " + " ".join(f"{m:>25}" for m in modes) +
+          (" {:>6} verdict".format("ratio") if "qemu-kvm" in modes else ""))
     for r in ROWS:
-        cells = []
-        for mode in modes:
-            if mode.endswith("-kvm") and not kvm:
-                cells.append(None)
-                continue
-            with tempfile.TemporaryDirectory() as workdir:
-                cells.append(measure(mode, r, workdir))
-        print(f"{r['label']:<32} {r['want']:>10} " + " ".join(fmt(c, r['want']) for c in cells),
+        rates = measure_row(r, modes, kvm)
+        cells = {m: median_cell(rates[m], r["want"]) for m in modes}
+        print(f"{r['label']:<32} {r['want']:>10} " +
+              " ".join(fmt(cells[m], r["want"]) for m in modes) + " " + verdict(cells),
               flush=True)
+        if os.environ.get("BENCH_VERBOSE"):
+            for m in modes:
+                print(f"    {m}: " + " ".join("n/a" if x is None else f"{error(x, r['want']):+.3f}%"
+                                             for x in rates[m]), flush=True)
 
 
 if __name__ == "__main__":
