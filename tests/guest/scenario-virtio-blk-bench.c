@@ -8,7 +8,9 @@
  * back and checking it, so tests can use several queues and I/O threads. The
  * requests in flight are spread over every queue the device has (MQ, up to 4); the driver
  * polls, suppresses interrupts and only kicks when the device asks for kicks. Modern only.
- * Apart from the pattern rows the data is not checked.
+ * Apart from the pattern rows the data is not checked. Like a Linux guest it negotiates
+ * FLUSH (with SEG_MAX and BLK_SIZE), so the disk is write-back as fio's file is, and each
+ * write row ends with a flush, after its clock stops (fio's rows do not fsync either).
  */
 #include "io.h"
 #include "virtio-blk.h"
@@ -23,9 +25,16 @@
 #define BQ_SMALL 4096u
 #define BQ_PAT 65536u
 #define USED_NO_NOTIFY 1
+#define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_BLK_SIZE 6
+#define VIRTIO_BLK_F_FLUSH 9
 #define VIRTIO_BLK_F_MQ 12
+#define BENCH_FEATURES                                                                    \
+    (1u << VIRTIO_BLK_F_SEG_MAX | 1u << VIRTIO_BLK_F_BLK_SIZE | 1u << VIRTIO_BLK_F_FLUSH | \
+     1u << VIRTIO_BLK_F_MQ)
 #define M_Q_NOTIFY_OFF 30
 #define M_NUM_QUEUES 0x2022
+#define M_WCE 0x2020
 
 typedef struct BQueue {
     volatile VDesc *desc;
@@ -38,6 +47,7 @@ typedef struct BQueue {
 typedef struct Bench {
     uint64_t base, sectors;
     unsigned nq;
+    bool wce; /* the device's write cache byte after DRIVER_OK */
     BQueue q[BQ_MAX];
     uint64_t rng, next_seq;
     /* the current row */
@@ -86,19 +96,20 @@ static bool bench_open(Bench *b)
         *(volatile uint8_t *)(b->base + 20) = 0;
         *(volatile uint8_t *)(b->base + 20) = ST_ACK | ST_DRIVER;
         mmio_write32(b->base + 0, 0);
-        f0 = mmio_read32(b->base + 4) & (1u << VIRTIO_BLK_F_MQ);
+        f0 = mmio_read32(b->base + 4) & BENCH_FEATURES;
         mmio_write32(b->base + 8, 0);
         mmio_write32(b->base + 12, f0);
         mmio_write32(b->base + 8, 1);
         mmio_write32(b->base + 12, 1);
         *(volatile uint8_t *)(b->base + 20) = ST_ACK | ST_DRIVER | ST_FEATURES_OK;
-        b->nq = f0 ? *(volatile uint16_t *)(b->base + M_NUM_QUEUES) : 1;
+        b->nq = f0 & (1u << VIRTIO_BLK_F_MQ) ? *(volatile uint16_t *)(b->base + M_NUM_QUEUES) : 1;
         b->nq = b->nq < 1 ? 1 : b->nq > BQ_MAX ? BQ_MAX : b->nq;
         for (unsigned q = 0; q < b->nq; q++) {
             bq_setup(b, q);
         }
         b->sectors = mmio_read32(b->base + 0x2000) | (uint64_t)mmio_read32(b->base + 0x2004) << 32;
         *(volatile uint8_t *)(b->base + 20) = ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK;
+        b->wce = *(volatile uint8_t *)(b->base + M_WCE);
         return true;
     }
     return false;
@@ -225,6 +236,33 @@ static int bench_reap(Bench *b, unsigned qi, uint64_t end, uint64_t *inflight)
     return done;
 }
 
+/* After a write row (nothing in flight): one FLUSH on queue 0 through slot 0; false on an
+ * error status. Without a write cache there is nothing to flush. */
+static bool bench_flush(Bench *b)
+{
+    BQueue *q = &b->q[0];
+    uint8_t *hdr = (uint8_t *)BQ_HDRS;
+    uint32_t type = T_FLUSH;
+
+    if (!b->wce) {
+        return true;
+    }
+    memset(hdr, 0, 16);
+    memcpy(hdr, &type, 4);
+    hdr[16] = 0xff;
+    q->desc[0] = (VDesc){(uint64_t)hdr, 16, DESC_NEXT, 1};
+    q->desc[1] = (VDesc){(uint64_t)hdr + 16, 1, DESC_WRITE, 0};
+    q->avail[2 + q->avail_idx % BQ_SIZE] = 0;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    q->avail[1] = ++q->avail_idx;
+    bench_kick(b, 0);
+    while ((uint16_t)(q->used[0] >> 16) == q->used_idx) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    }
+    q->used_idx++;
+    return *(volatile uint8_t *)(hdr + 16) == 0;
+}
+
 static const char *find_colon(const char *s)
 {
     while (*s && *s != ':') {
@@ -283,6 +321,10 @@ static bool bench_row(Bench *b, const char *row, uint64_t ms)
         }
     }
     t1 = clock_ns();
+    if (type == T_OUT && !bench_flush(b)) {
+        report_fail("flush failed");
+        return false;
+    }
     bench_report(row, n, depth, "iops", ops * 1000000000ull / (t1 - t0), "IOPS");
     bench_report(row, n, depth, "mbps", ops * len * 1000 / (t1 - t0), "MB/s");
     return true;
@@ -298,6 +340,7 @@ static int bench_run(int argc, char **argv)
         return -1;
     }
     printf("VIRTIO-BLK-BENCH queues %u capacity %lu\n", b.nq, b.sectors);
+    printf("VIRTIO-BLK-BENCH write-cache %u\n", b.wce);
     clock_calibrate(10);
     for (int i = 2; i < argc; i++) {
         if (!bench_row(&b, argv[i], ms)) {

@@ -62,6 +62,8 @@ def test_pattern_two_queues(make_vm, tmp_path, where, poll):
     lines = vm.serial_text().replace("\r\n", "\n").splitlines()
     assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
     assert f"VIRTIO-BLK-BENCH queues 2 capacity {DISK_MIB << 11}" in lines
+    # The scenario negotiates FLUSH without CONFIG_WCE: the device must turn write-back on.
+    assert "VIRTIO-BLK-BENCH write-cache 1" in lines
     last = DISK_MIB * 2048 - 1
     with open(disk, "rb") as f:
         for s in (0, 1, SECTORS_PER_REQ + 1, 4097, last // 2, last):
