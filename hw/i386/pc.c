@@ -17,6 +17,7 @@
 #include "hw/ide.h"
 #include "hw/isa-dma.h"
 #include "hw/kernel-loader.h"
+#include "hw/pc-direct-boot.h"
 #include "hw/memory.h"
 #include "hw/pc.h"
 #include "hw/pc-chipset.h"
@@ -319,12 +320,16 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     if (!piix3_ide_init(bus, PIIX3_IDE_DEVFN, errp)) {
         return false;
     }
-    piix4_pm_init(bus, PCI_DEVFN(1, 3), 9);
+    piix4_pm_init(bus, PIIX4_PM_DEVFN, PIIX4_PM_SCI_IRQ);
     pc_isa_init(b, cfg);
     if (!pc_fdc_init(b, errp)) {
         return false;
     }
     pc_cmos_init(b);
     pc_fw_cfg_init(b, cfg);
-    return !cfg->kernel || pc_load_kernel(b, cfg, errp);
+    if (!cfg->kernel) {
+        return true;
+    }
+    pc_direct_boot_init(bus, b->ram, ms->smp_cpus);
+    return pc_load_kernel(b, cfg, errp);
 }

@@ -41,6 +41,20 @@ void fw_cfg_read(void *buf, size_t len);
 int64_t fw_cfg_find_file(const char *name, uint16_t *key);
 
 /* PCI bus 0 (pci.c) */
+enum {
+    PCI_VENDOR_ID = 0x00,
+    PCI_COMMAND = 0x04,
+    PCI_CLASS_REVISION = 0x08,
+    PCI_HEADER_TYPE = 0x0c,     /* in the third byte of this dword */
+    PCI_BASE_ADDRESS_0 = 0x10,
+    PCI_SUBSYSTEM_VENDOR_ID = 0x2c,
+    PCI_INTERRUPT_LINE = 0x3c,
+    PCI_INTERRUPT_PIN = 0x3d,
+    PCI_COMMAND_IO = 0x1,
+    PCI_COMMAND_MEMORY = 0x2,
+    PCI_BAR_IO = 0x1,
+    PCI_BAR_MEM_TYPE_64 = 0x4,
+};
 #define PCI_MAX_BARS 6
 typedef struct PCIBar {
     uint64_t addr;
@@ -62,6 +76,8 @@ uint32_t pci_config_readl(const PCIDevice *d, uint8_t off);
 void pci_config_writel(const PCIDevice *d, uint8_t off, uint32_t v);
 /* Enumerate bus 0, size and assign every BAR, enable decoding; returns the count found. */
 int pci_enumerate(PCIDevice *out, int max);
+/* The same walk leaving every register as found: BAR addresses are where they decode now. */
+int pci_scan(PCIDevice *out, int max);
 
 /* PIIX4 power management (acpi.c) */
 #define PM_TIMER_HZ 3579545u

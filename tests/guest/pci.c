@@ -1,22 +1,13 @@
 /*
  * PCI bus 0 through configuration mechanism #1 (0xcf8/0xcfc): find every function, size its
  * BARs and assign them in order of discovery (I/O from 0xc000, MMIO from 0xe0000000, each
- * naturally aligned), then enable I/O and memory decoding. No bridges, no option ROMs.
+ * naturally aligned), then enable I/O and memory decoding; or only look, leaving the BARs
+ * where the firmware put them. No bridges, no option ROMs.
  */
 #include "guest.h"
 #include "io.h"
 
 enum {
-    PCI_VENDOR_ID = 0x00,
-    PCI_COMMAND = 0x04,
-    PCI_CLASS_REVISION = 0x08,
-    PCI_HEADER_TYPE = 0x0c,     /* in the third byte of this dword */
-    PCI_BASE_ADDRESS_0 = 0x10,
-    PCI_SUBSYSTEM_VENDOR_ID = 0x2c,
-    PCI_COMMAND_IO = 0x1,
-    PCI_COMMAND_MEMORY = 0x2,
-    PCI_BAR_IO = 0x1,
-    PCI_BAR_MEM_TYPE_64 = 0x4,
     PCI_IO_START = 0xc000,
 };
 
@@ -47,19 +38,23 @@ static uint64_t pci_align(uint64_t v, uint64_t size)
     return (v + size - 1) & ~(size - 1);
 }
 
-/* Size BAR n and give it an address; returns the number of BAR slots it used. */
-static int pci_bar_setup(PCIDevice *d, int n)
+/* Size BAR n and note where it decodes now, leaving it as it was; returns the number of
+ * BAR slots it uses. */
+static int pci_bar_probe(PCIDevice *d, int n)
 {
     uint8_t off = PCI_BASE_ADDRESS_0 + 4 * n;
     PCIBar *bar = &d->bar[n];
-    uint32_t orig = pci_config_readl(d, off);
+    uint32_t orig = pci_config_readl(d, off), orig_hi = 0;
     bar->io = orig & PCI_BAR_IO;
     bar->mem64 = !bar->io && (orig & PCI_BAR_MEM_TYPE_64);
     pci_config_writel(d, off, 0xffffffff);
     uint64_t mask = pci_config_readl(d, off) & (bar->io ? ~0x3u : ~0xfu);
+    pci_config_writel(d, off, orig);
     if (bar->mem64) {
+        orig_hi = pci_config_readl(d, off + 4);
         pci_config_writel(d, off + 4, 0xffffffff);
         mask |= (uint64_t)pci_config_readl(d, off + 4) << 32;
+        pci_config_writel(d, off + 4, orig_hi);
     } else if (mask) {
         mask |= 0xffffffff00000000ull;
     }
@@ -67,10 +62,16 @@ static int pci_bar_setup(PCIDevice *d, int n)
     if (bar->io) {
         bar->size &= 0xffff;
     }
-    if (!bar->size) {
-        pci_config_writel(d, off, orig);
-        return bar->mem64 ? 2 : 1;
-    }
+    bar->addr = ((uint64_t)orig_hi << 32 | orig) & (bar->io ? ~0x3ull : ~0xfull);
+    return bar->mem64 ? 2 : 1;
+}
+
+/* Give a sized BAR the next address of its window. */
+static void pci_bar_assign(PCIDevice *d, int n)
+{
+    uint8_t off = PCI_BASE_ADDRESS_0 + 4 * n;
+    PCIBar *bar = &d->bar[n];
+
     if (bar->io) {
         bar->addr = pci_align(pci_io_next, bar->size);
         pci_io_next = bar->addr + bar->size;
@@ -82,10 +83,9 @@ static int pci_bar_setup(PCIDevice *d, int n)
     if (bar->mem64) {
         pci_config_writel(d, off + 4, bar->addr >> 32);
     }
-    return bar->mem64 ? 2 : 1;
 }
 
-static void pci_function_setup(PCIDevice *d, uint32_t id)
+static void pci_function_setup(PCIDevice *d, uint32_t id, bool assign)
 {
     d->vendor_id = id & 0xffff;
     d->device_id = id >> 16;
@@ -98,13 +98,19 @@ static void pci_function_setup(PCIDevice *d, uint32_t id)
     d->subsystem_vendor_id = sub & 0xffff;
     d->subsystem_id = sub >> 16;
     for (int n = 0; n < PCI_MAX_BARS;) {
-        n += pci_bar_setup(d, n);
+        int slots = pci_bar_probe(d, n);
+        if (assign && d->bar[n].size) {
+            pci_bar_assign(d, n);
+        }
+        n += slots;
     }
-    uint32_t cmd = pci_config_readl(d, PCI_COMMAND) & 0xffff;
-    pci_config_writel(d, PCI_COMMAND, cmd | PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    if (assign) {
+        uint32_t cmd = pci_config_readl(d, PCI_COMMAND) & 0xffff;
+        pci_config_writel(d, PCI_COMMAND, cmd | PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    }
 }
 
-int pci_enumerate(PCIDevice *out, int max)
+static int pci_walk(PCIDevice *out, int max, bool assign)
 {
     int found = 0;
     for (uint8_t dev = 0; dev < 32; dev++) {
@@ -120,7 +126,7 @@ int pci_enumerate(PCIDevice *out, int max)
                 }
                 continue;
             }
-            pci_function_setup(d, id);
+            pci_function_setup(d, id, assign);
             found++;
             if (fn == 0 && !(d->header_type & 0x80)) {
                 break;
@@ -128,4 +134,14 @@ int pci_enumerate(PCIDevice *out, int max)
         }
     }
     return found;
+}
+
+int pci_enumerate(PCIDevice *out, int max)
+{
+    return pci_walk(out, max, true);
+}
+
+int pci_scan(PCIDevice *out, int max)
+{
+    return pci_walk(out, max, false);
 }

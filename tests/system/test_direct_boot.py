@@ -191,3 +191,35 @@ def test_bzimage_initrd_too_large(tmp_path):
 def test_reset_boots_kernel_again(make_vm, kernel):
     text = boot(make_vm, "minivmm", kernel_args(kernel, scenario="reboot"))
     assert text == "READY\nBOOT 1\nREADY\nBOOT 2\nPASS\n"
+
+
+@pytest.mark.parametrize("kernel", [PAYLOAD_MB, BZIMAGE], ids=["multiboot", "bzimage"])
+def test_firmware_setup_same_under_both(make_vm, tmp_path, kernel):
+    """No firmware runs before a -kernel boot on minivmm, so the VMM leaves what SeaBIOS
+    leaves under QEMU: BARs assigned and decoding, PIRQ routing and INTERRUPT_LINE, and an MP
+    table routing each PCI pin to the same I/O APIC input. The payload only looks."""
+    extra = []
+    for slot in (3, 4, 5, 6):
+        disk = tmp_path / f"d{slot}.img"
+        disk.write_bytes(bytes(1 << 20))
+        extra += ["-drive", f"if=none,id=d{slot},file={disk},format=raw",
+                  "-device", f"virtio-blk-pci,drive=d{slot},addr={slot:#x}"]
+    texts = {b: boot(make_vm, b, kernel_args(kernel, scenario="fwsetup", extra=extra))
+             for b in ("minivmm", "qemu")}
+    assert texts["minivmm"] == texts["qemu"]
+    lines = texts["minivmm"].splitlines()
+    assert "BARS 13 assigned, aligned, decoding, disjoint" in lines
+    assert "MP cpus 1 ioapics 1 pci-bus yes" in lines
+    assert "IRQ 01.3 pin A line 9 pirq-route 10 mp 9" in lines
+    assert [l for l in lines if l.startswith("IRQ 0") and not l.startswith("IRQ 01")] == [
+        "IRQ 03.0 pin A line 11 pirq-route 11 mp 11",
+        "IRQ 04.0 pin A line 11 pirq-route 11 mp 11",
+        "IRQ 05.0 pin A line 10 pirq-route 10 mp 10",
+        "IRQ 06.0 pin A line 10 pirq-route 10 mp 10",
+    ]
+
+
+def test_firmware_setup_lists_every_cpu(make_vm):
+    text = boot(make_vm, "minivmm", kernel_args(PAYLOAD_MB, scenario="fwsetup",
+                                                extra=["-smp", "4"]))
+    assert "MP cpus 4 ioapics 1 pci-bus yes" in text.splitlines()
