@@ -1,13 +1,15 @@
 /*
  * A kernel booted with -kernel runs no firmware, so the VMM leaves the machine as SeaBIOS
  * would have, at every reset: PCI BARs assigned and decoding, PIRQA-D steered to IRQs 10, 10,
- * 11, 11 with INTERRUPT_LINE set to match (the PM function's says IRQ 9, its SCI), an MP table (floating pointer in the last KiB of
+ * 11, 11 with INTERRUPT_LINE set to match (the PM function's says IRQ 9, its SCI) and IRQs 10
+ * and 11 level-triggered in the PIC's ELCR, an MP table (floating pointer in the last KiB of
  * base memory, where an OS scans for it) and the BIOS data area words that say where that KiB
  * is (EBDA segment, 639 KiB of base memory). An OS can then use the PCI devices and the I/O
  * APIC without probing. No ACPI tables: an OS without them falls back to the MP table.
  */
 #include <cpuid.h>
 #include <string.h>
+#include "hw/kvm.h"
 #include "hw/machine.h"
 #include "hw/mptable.h"
 #include "hw/pc-chipset.h"
@@ -104,6 +106,12 @@ static void pc_direct_boot_reset(void *opaque)
 
 void pc_direct_boot_init(PCIBus *bus, uint8_t *ram, unsigned cpus)
 {
+    uint16_t level = 0;
+
+    for (unsigned i = 0; i < PCI_NUM_PINS; i++) {
+        level |= 1u << pc_pci_windows.pirq_irq[i];
+    }
+    kvm_set_power_on_elcr(level);
     direct_boot = (PCDirectBoot){ bus, ram, cpus };
     machine_register_reset(pc_direct_boot_reset, &direct_boot);
 }

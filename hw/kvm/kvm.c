@@ -142,6 +142,18 @@ void kvm_reset_chips(void)
     ioctl(kvm_state.vm_fd, KVM_SET_PIT2, &kvm_state.pit);
 }
 
+void kvm_set_power_on_elcr(uint16_t level_irqs)
+{
+    if (kvm_state.vm_fd < 0) {
+        return;  /* no accelerator VM (qtest) */
+    }
+    kvm_state.chips[KVM_IRQCHIP_PIC_MASTER].chip.pic.elcr = level_irqs & 0xff;
+    kvm_state.chips[KVM_IRQCHIP_PIC_SLAVE].chip.pic.elcr = level_irqs >> 8;
+    for (int i = KVM_IRQCHIP_PIC_MASTER; i <= KVM_IRQCHIP_PIC_SLAVE; i++) {
+        ioctl(kvm_state.vm_fd, KVM_SET_IRQCHIP, &kvm_state.chips[i]);
+    }
+}
+
 static bool kvm_get_supported_cpuid(Error **errp)
 {
     for (int n = 64; n <= 4096; n *= 2) {

@@ -6,6 +6,7 @@
 #define HW_KVM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "util/error.h"
 
 struct kvm_regs;
@@ -34,6 +35,9 @@ void kvm_set_bsp_entry(const struct kvm_regs *regs, const struct kvm_sregs *sreg
 /* Time a short CPL0 loop in a throw-away VM: true if KVM emulates guest kernel mode here
  * (a few ms on such hosts, well under a millisecond elsewhere). */
 bool kvm_host_emulates_kernel_mode(void);
+/* Make ISA IRQs level_irqs (bit n: IRQ n) level-triggered in the PIC's ELCR, now and after
+ * every reset, as firmware would set them; no-op without KVM. */
+void kvm_set_power_on_elcr(uint16_t level_irqs);
 /* Firmware loop acceleration (include/hw/loop-accel.h), on unless switched off here before
  * the vCPUs start: -machine loop-accel=off. */
 void kvm_set_loop_accel(bool on);

@@ -205,6 +205,7 @@ static int fwsetup_run(int argc, char **argv)
     }
     printf("MP cpus %u ioapics %u pci-bus %s\n", mp.cpus, mp.ioapics,
            mp.pci_bus >= 0 ? "yes" : "no");
+    printf("ELCR %04x\n", inb(0x4d0) | inb(0x4d1) << 8);
     return fw_check_irqs(n, &mp) ? 0 : -1;
 }
 

@@ -210,6 +210,7 @@ def test_firmware_setup_same_under_both(make_vm, tmp_path, kernel):
     lines = texts["minivmm"].splitlines()
     assert "BARS 13 assigned, aligned, decoding, disjoint" in lines
     assert "MP cpus 1 ioapics 1 pci-bus yes" in lines
+    assert "ELCR 0c00" in lines
     assert "IRQ 01.3 pin A line 9 pirq-route 10 mp 9" in lines
     assert [l for l in lines if l.startswith("IRQ 0") and not l.startswith("IRQ 01")] == [
         "IRQ 03.0 pin A line 11 pirq-route 11 mp 11",
