@@ -5,7 +5,8 @@
  * read-only and the guest only writes the active layer. At the end the read-write node is
  * closed, base is opened again read-only (its old node's metadata caches predate the copy)
  * and becomes the backing node of the image above top; top and the images in between
- * leave the chain. Active commit is a mirror job (mirror.c). Not the monitor command.
+ * leave the chain. HMP `commit` runs the same copy synchronously (commit_copy_sync).
+ * Active commit is a mirror job (mirror.c). Not the monitor commands.
  */
 #include <errno.h>
 #include <glib.h>
@@ -22,6 +23,59 @@ typedef struct CommitJob {
     void *buf;
 } CommitJob;
 
+/* Copy [offset, offset+bytes) of top into base_rw through buf: 0, or -errno with *is_read
+ * telling where. */
+static int commit_copy_range(BlockDriverState *top, BlockDriverState *base_rw, uint64_t offset,
+                             uint64_t bytes, void *buf, bool *is_read)
+{
+    int ret = bdrv_pread(top, offset, buf, bytes);
+
+    *is_read = true;
+    if (ret < 0) {
+        return ret;
+    }
+    *is_read = false;
+    ret = bdrv_pwrite(base_rw, offset, buf, bytes);
+    return ret < 0 ? ret : 0;
+}
+
+/* base_rw grown to top's size if smaller; top's size, or -errno. */
+static int64_t commit_prepare(BlockDriverState *top, BlockDriverState *base_rw)
+{
+    int64_t len = bdrv_getlength(top), base_len = bdrv_getlength(base_rw);
+    int ret;
+
+    if (len < 0 || base_len < 0) {
+        return len < 0 ? len : base_len;
+    }
+    if (base_len < len && (ret = bdrv_truncate(base_rw, len, NULL)) < 0) {
+        return ret;
+    }
+    return len;
+}
+
+int commit_copy_sync(BlockDriverState *top, BlockDriverState *base, BlockDriverState *base_rw)
+{
+    g_autofree void *buf = g_malloc(COMMIT_CHUNK);
+    int64_t len = commit_prepare(top, base_rw);
+    uint64_t offset = 0;
+    bool is_read;
+
+    while (len >= 0 && offset < (uint64_t)len) {
+        uint64_t bytes = MIN(COMMIT_CHUNK, (uint64_t)len - offset);
+        int ret = bdrv_is_allocated_above(top, base, offset, &bytes);
+
+        if (ret > 0) {
+            ret = commit_copy_range(top, base_rw, offset, bytes, buf, &is_read);
+        }
+        if (ret < 0) {
+            return ret;
+        }
+        offset += bytes;
+    }
+    return len < 0 ? (int)len : bdrv_flush(base_rw);
+}
+
 static int commit_step(CommitJob *c, uint64_t offset, uint64_t *bytes)
 {
     int ret = bdrv_is_allocated_above(c->top, c->base, offset, bytes);
@@ -31,11 +85,7 @@ static int commit_step(CommitJob *c, uint64_t offset, uint64_t *bytes)
         if (!block_job_rate_wait(&c->common, *bytes)) {
             return -ECANCELED;
         }
-        ret = bdrv_pread(c->top, offset, c->buf, *bytes);
-        if (ret >= 0) {
-            is_read = false;
-            ret = bdrv_pwrite(c->base_rw, offset, c->buf, *bytes);
-        }
+        ret = commit_copy_range(c->top, c->base_rw, offset, *bytes, c->buf, &is_read);
     }
     if (ret >= 0) {
         return 0;
@@ -51,17 +101,14 @@ static int commit_step(CommitJob *c, uint64_t offset, uint64_t *bytes)
 static int commit_run(BlockJob *job)
 {
     CommitJob *c = (CommitJob *)job;
-    int64_t len = bdrv_getlength(c->top), base_len = bdrv_getlength(c->base_rw);
+    int64_t len = commit_prepare(c->top, c->base_rw);
     uint64_t offset = 0;
     int ret;
 
-    if (len < 0 || base_len < 0) {
-        return len < 0 ? (int)len : (int)base_len;
+    if (len < 0) {
+        return (int)len;
     }
     block_job_set_len(job, len);
-    if (base_len < len && (ret = bdrv_truncate(c->base_rw, len, NULL)) < 0) {
-        return ret;
-    }
     c->buf = g_malloc(COMMIT_CHUNK);
     while (offset < (uint64_t)len) {
         uint64_t bytes = MIN(COMMIT_CHUNK, (uint64_t)len - offset);

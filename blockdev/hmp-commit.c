@@ -1,40 +1,20 @@
 /*
  * HMP `commit device|all`: QEMU 2.2's synchronous bdrv_commit(). What the top image of a
- * drive holds itself is copied into its backing image (grown first if smaller), then the
+ * drive holds itself is copied into its backing image (grown first if smaller) by the
+ * commit job's copy (block/commit.c, run to its end here, with the drive drained), then the
  * top image is emptied, so the guest sees the same data. The backing image of a chain is
  * read-only and minivmm has no reopen: the copy goes through a second, writable node of
  * that image, which then replaces the read-only one under the top image (no stale
- * metadata cache is left reading the old contents). No block jobs; not minivmm-img commit.
+ * metadata cache is left reading the old contents). Not minivmm-img commit.
  */
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
 #include "block/block-backend.h"
 #include "block/block_int.h"
+#include "block/blockjob-kinds.h"
 #include "block/image-ops.h"
 #include "monitor/command.h"
-
-#define COMMIT_CHUNK (1024 * 1024)
-
-/* The ranges the top image holds itself, copied into base. */
-static int commit_copy(BlockDriverState *top, BlockDriverState *base)
-{
-    int64_t len = bdrv_getlength(top);
-    g_autofree uint8_t *buf = g_malloc(COMMIT_CHUNK);
-    uint64_t off = 0, n;
-    int ret = len < 0 ? (int)len : 0;
-
-    while (ret >= 0 && off < (uint64_t)len) {
-        ret = bdrv_block_status(top, off, MIN((uint64_t)len - off, COMMIT_CHUNK), &n);
-        n = MAX(n, 1);
-        if (ret >= 0 && (ret & BDRV_BLOCK_ALLOCATED)) {
-            ret = bdrv_pread(top, off, buf, n);
-            ret = ret < 0 ? ret : bdrv_pwrite(base, off, buf, n);
-        }
-        off += n;
-    }
-    return ret < 0 ? ret : bdrv_flush(base);
-}
 
 /* A writable node of the backing image ro, with its own backing chain. */
 static BlockDriverState *commit_open_base(BlockDriverState *ro)
@@ -59,18 +39,10 @@ static void commit_swap_backing(BlockDriverState *top, BlockDriverState *base)
     bdrv_unref(old);
 }
 
-static int commit_into(BlockDriverState *top, BlockDriverState *base)
+static int commit_into(BlockDriverState *top, BlockDriverState *base, BlockDriverState *base_rw)
 {
-    int64_t len = bdrv_getlength(top), base_len = bdrv_getlength(base);
-    int ret;
+    int ret = commit_copy_sync(top, base, base_rw);
 
-    if (len < 0 || base_len < 0) {
-        return len < 0 ? (int)len : (int)base_len;
-    }
-    if (base_len < len && (ret = bdrv_truncate(base, len, NULL)) < 0) {
-        return ret;
-    }
-    ret = commit_copy(top, base);
     if (ret >= 0 && top->drv->make_empty) {
         ret = bdrv_make_empty(top, NULL);
         ret = ret < 0 ? ret : bdrv_flush(top);
@@ -81,7 +53,7 @@ static int commit_into(BlockDriverState *top, BlockDriverState *base)
 /* 0 or -errno, as 2.2's bdrv_commit(). */
 static int commit_bs(BlockDriverState *top)
 {
-    BlockDriverState *base = top ? bdrv_backing_child(top) : NULL;
+    BlockDriverState *base = top ? bdrv_backing_child(top) : NULL, *base_rw;
     bool swap;
     int ret;
 
@@ -96,14 +68,15 @@ static int commit_bs(BlockDriverState *top)
         return -EBUSY;
     }
     swap = bdrv_is_read_only(base);
-    if (swap && !(base = commit_open_base(base))) {
+    base_rw = swap ? commit_open_base(base) : base;
+    if (!base_rw) {
         return -EACCES;
     }
     bdrv_drained_begin(top);
-    ret = commit_into(top, base);
+    ret = commit_into(top, base, base_rw);
     bdrv_drained_end(top);
     if (swap) {
-        commit_swap_backing(top, base);
+        commit_swap_backing(top, base_rw);
     }
     return ret;
 }

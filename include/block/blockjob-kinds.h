@@ -59,6 +59,13 @@ BlockJob *commit_start(BlockBackend *blk, BlockDriverState *top, BlockDriverStat
                        Error **errp);
 
 /*
+ * HMP `commit`: the commit job's copy, run to its end in the calling thread (no job, no
+ * events): what top and the images down to base (exclusive) allocate, into base_rw (base
+ * itself, or a writable node of it), grown first if smaller, then flushed. 0 or -errno.
+ */
+int commit_copy_sync(BlockDriverState *top, BlockDriverState *base, BlockDriverState *base_rw);
+
+/*
  * drive-backup: a point-in-time copy of the drive's root into target (a reference the job
  * takes over): sync=full copies everything, top what the root itself allocates, none only
  * what the guest is about to overwrite (copy-before-write), until cancelled.
