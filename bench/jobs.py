@@ -19,7 +19,10 @@ the copy, run in the same alternation (median). Every run starts after os.sync()
 with the target deleted. BENCH_DIR picks where the images go (default: the system's temporary
 directory); MINIVMM names the binary (default ./minivmm); BENCH_JOBS_CASES picks rows by
 label prefix, comma-separated (e.g. "mirror" or "backup -> raw"); BENCH_JOBS_LOAD=0 skips
-the rows with the payload writing, =only runs only those."""
+the rows with the payload writing, =only runs only those. MINIVMM_BASELINE names a second
+minivmm binary (an older build) run in the same alternation: each row then also shows its
+median time and ours/baseline (higher is better), for before/after comparisons on a busy
+host."""
 import os
 import shutil
 import statistics
@@ -45,7 +48,8 @@ CASES = [("mirror -> raw", "drive-mirror", "raw"),
          ("backup -> qcow2", "drive-backup", "qcow2")]
 PICK = [p.strip() for p in os.environ.get("BENCH_JOBS_CASES", "").split(",") if p.strip()]
 CASES = [c for c in CASES if not PICK or any(c[0].startswith(p) for p in PICK)]
-VMMS = ("minivmm", "qemu")
+BASELINE = os.environ.get("MINIVMM_BASELINE")
+VMMS = ("minivmm", "qemu") + (("baseline",) if BASELINE else ())
 
 
 def make_source(path):
@@ -73,6 +77,8 @@ def vmm_cmd(vmm, src, sock, load):
     if vmm == "minivmm":
         binary = os.environ.get("MINIVMM") or os.path.join(ROOT, "minivmm")
         return [binary, "-no-kvm-check"] + args
+    if vmm == "baseline":
+        return [BASELINE, "-no-kvm-check"] + args
     return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc"] + args
 
 
@@ -193,7 +199,8 @@ def print_rows(d, src, load):
     print("%-16s %9s %9s %9s %9s %8s %7s %7s %7s" % ("case", "qemu s", "ours s", "qemu MB/s",
                                                      "ours MB/s", "ours/qemu", "cp MB/s",
                                                      "qemu%cp", "ours%cp") +
-          (" %10s %10s" % ("qemu gw/s", "ours gw/s") if load else ""))
+          (" %10s %10s" % ("qemu gw/s", "ours gw/s") if load else "") +
+          (" %9s %9s" % ("base s", "ours/base") if BASELINE else ""))
     for label, command, fmt in CASES:
         runs = {v: [] for v in VMMS + ("cp",)}
         for _ in range(RUNS):
@@ -206,6 +213,9 @@ def print_rows(d, src, load):
         if load:
             line += " %10.0f %10.0f" % tuple(statistics.median(r[1] for r in runs[v])
                                              for v in ("qemu", "minivmm"))
+        if BASELINE:
+            b = statistics.median(r[0] for r in runs["baseline"])
+            line += " %9.2f %9.2f" % (b, b / m)
         print(line)
         sys.stdout.flush()
 

@@ -2,8 +2,10 @@
  * The backup job (drive-backup): the target receives the drive's content as it was when the
  * job started. The job copies cluster by cluster; a guest write to a cluster not yet copied
  * first copies the old data (copy-before-write, from the source's write notifier, in the
- * thread performing the write). A bitmap of clusters still to copy and one lock make each
- * cluster be copied exactly once, before any write changes it. Not the monitor command.
+ * thread performing the write). A bitmap of clusters still to copy and a range lock make
+ * each cluster be copied exactly once, before any write changes it: the job's copies (several
+ * in flight, job-copy.h) and a guest's copy-before-write of the same clusters take turns, and
+ * whoever comes second finds them done. Not the monitor command.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -14,6 +16,9 @@
 #include "block/write-notify.h"
 
 #define BACKUP_CLUSTER (64 * 1024)
+/* The job's copies: this much each, so many at once. */
+#define BACKUP_CHUNK (128 * 1024)
+#define BACKUP_MAX_IN_FLIGHT 8
 #define BACKUP_IDLE_WAIT_US (100 * 1000)
 #define ROUND_DOWN(x, a) ((x) / (a) * (a))
 #define ROUND_UP(x, a) ROUND_DOWN((x) + (a)-1, (a))
@@ -24,12 +29,17 @@ typedef struct BackupJob {
     MirrorSyncMode sync;
     BdrvDirtyBitmap *todo; /* clusters not copied yet */
     BdrvWriteNotifier notifier;
-    GMutex copy_lock;
+    BlockRangeLock copy_lock; /* held over the clusters being copied */
     BlockJobWriteBehind wb;
+    GQueue retry; /* job thread: chunks whose copy failed with action stop (BackupChunk) */
     bool notifier_added;
 } BackupJob;
 
-/* With copy_lock held: copy the clusters of [offset, end) still to do. */
+typedef struct BackupChunk {
+    uint64_t offset, end;
+} BackupChunk;
+
+/* With copy_lock held over [offset, end): copy the clusters of [offset, end) still to do. */
 static int backup_copy_locked(BackupJob *b, uint64_t offset, uint64_t end, void *buf, bool *is_read)
 {
     uint64_t start, bytes;
@@ -70,15 +80,16 @@ static int backup_before_write(BdrvWriteNotifier *n, uint64_t offset, uint64_t b
 {
     BackupJob *b = (BackupJob *)((char *)n - offsetof(BackupJob, notifier));
     uint64_t end;
+    BlockRange r;
     bool is_read;
     void *buf;
     int ret;
 
     backup_align(b, &offset, &end, bytes);
     buf = g_malloc(MAX(end - offset, 1));
-    g_mutex_lock(&b->copy_lock);
+    block_range_lock(&b->copy_lock, &r, offset, end - offset);
     ret = backup_copy_locked(b, offset, end, buf, &is_read);
-    g_mutex_unlock(&b->copy_lock);
+    block_range_unlock(&b->copy_lock, &r);
     g_free(buf);
     return ret;
 }
@@ -104,38 +115,72 @@ static int backup_wanted(BackupJob *b, uint64_t offset, uint64_t bytes)
     return 0;
 }
 
-/* One cluster of the job's own pass: 0, or -errno when the policy ends the job. */
-static int backup_step(BackupJob *b, uint64_t offset, uint64_t end, void *buf)
+/* A pool thread: copy what is still to do of c's chunk, counted as a request of the source
+ * (block_job_io_begin). */
+static void backup_copy_run(BlockJob *job, BlockJobCopy *c)
 {
-    bool is_read = true;
-    int ret = backup_wanted(b, offset, end - offset);
-    bool copy = ret > 0;
+    BackupJob *b = (BackupJob *)job;
+    BlockRange r;
 
-    if (copy) {
-        if (!block_job_rate_wait(&b->common, end - offset)) {
-            return -ECANCELED;
-        }
-        block_job_io_begin(b->source);
-        g_mutex_lock(&b->copy_lock);
-        ret = backup_copy_locked(b, offset, end, buf, &is_read);
-        g_mutex_unlock(&b->copy_lock);
-        block_job_io_end(b->source);
+    block_job_io_begin(b->source);
+    block_range_lock(&b->copy_lock, &r, c->offset, c->bytes);
+    c->ret = backup_copy_locked(b, c->offset, c->offset + c->bytes, c->buf, &c->is_read);
+    block_range_unlock(&b->copy_lock, &r);
+    block_job_io_end(b->source);
+}
+
+static void backup_retry_later(BackupJob *b, uint64_t offset, uint64_t end)
+{
+    BackupChunk *ch = g_new(BackupChunk, 1);
+
+    ch->offset = offset;
+    ch->end = end;
+    g_queue_push_tail(&b->retry, ch);
+}
+
+/* Job thread: a chunk's copy is done; 0, or -errno when the policy ends the job. */
+static int backup_copy_done(BlockJob *job, BlockJobCopy *c)
+{
+    BackupJob *b = (BackupJob *)job;
+    BlockdevOnError policy = c->is_read ? job->on_source_error : job->on_target_error;
+
+    if (c->ret >= 0) {
+        block_job_add_offset(job, c->bytes);
+        return block_job_write_behind(job, &b->wb, c->bytes);
     }
-    if (ret >= 0) {
-        block_job_add_offset(&b->common, end - offset);
-        return block_job_write_behind(&b->common, &b->wb, copy ? end - offset : 0);
+    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
+        return 0;
     }
-    switch (block_job_error_action(&b->common,
-                                   is_read ? b->common.on_source_error : b->common.on_target_error,
-                                   is_read, ret)) {
+    switch (block_job_error_action(job, policy, c->is_read, c->ret)) {
     case BLOCK_ERROR_ACTION_REPORT:
-        return ret;
+        return c->ret;
     case BLOCK_ERROR_ACTION_IGNORE:
-        block_job_add_offset(&b->common, end - offset);
+        block_job_add_offset(job, c->bytes);
         return 0;
     default:
-        return 1; /* stop: the same cluster again after resume */
+        backup_retry_later(b, c->offset, c->offset + c->bytes); /* after resume */
+        return 0;
     }
+}
+
+/* Job thread: start the copy of one chunk of the job's own pass; 0, or -errno. */
+static int backup_step(BackupJob *b, uint64_t offset, uint64_t end)
+{
+    int ret = backup_wanted(b, offset, end - offset);
+
+    if (ret == 0) {
+        block_job_add_offset(&b->common, end - offset);
+        return 0;
+    }
+    if (ret < 0) {
+        BlockJobCopy failed = {.offset = offset, .bytes = end - offset, .ret = ret, .is_read = true};
+
+        return backup_copy_done(&b->common, &failed);
+    }
+    if (!block_job_rate_wait(&b->common, end - offset)) {
+        return -ECANCELED;
+    }
+    return block_job_copy_start(&b->common, offset, end - offset);
 }
 
 /* sync=none: copy-before-write only, until cancelled. */
@@ -153,40 +198,74 @@ static int backup_wait_cancel(BackupJob *b)
     return -ECANCELED;
 }
 
-static int backup_loop(BackupJob *b, void *buf)
+/* A chunk of the job's pass: BACKUP_CHUNK, or 100 ms worth at the current speed (at least a
+ * cluster), so that a rate limit holds over short intervals too. */
+static uint64_t backup_chunk(BackupJob *b)
+{
+    uint64_t speed;
+
+    g_mutex_lock(&b->common.lock);
+    speed = b->common.speed;
+    g_mutex_unlock(&b->common.lock);
+    if (speed == 0) {
+        return BACKUP_CHUNK;
+    }
+    return MIN(BACKUP_CHUNK, MAX(BACKUP_CLUSTER, ROUND_DOWN(speed / 10, BACKUP_CLUSTER)));
+}
+
+/* The next chunk to copy: one to retry, else the one at *offset; false when none is left. */
+static bool backup_next(BackupJob *b, uint64_t *offset, uint64_t *start, uint64_t *end)
+{
+    uint64_t len = bdrv_dirty_bitmap_size(b->todo);
+    g_autofree BackupChunk *ch = g_queue_pop_head(&b->retry);
+
+    if (ch) {
+        *start = ch->offset;
+        *end = ch->end;
+        return true;
+    }
+    if (*offset >= len) {
+        return false;
+    }
+    *start = *offset;
+    *end = *offset = MIN(*offset + backup_chunk(b), len);
+    return true;
+}
+
+static int backup_loop(BackupJob *b)
 {
     BlockJob *job = &b->common;
-    uint64_t len = bdrv_dirty_bitmap_size(b->todo), offset = 0;
+    uint64_t offset = 0, start, end;
+    int ret = 0;
 
-    while (offset < len) {
-        uint64_t end = MIN(offset + BACKUP_CLUSTER, len);
-        int ret;
-
+    while (ret >= 0) {
         if (!block_job_pause_point(job)) {
             return -ECANCELED;
         }
-        ret = backup_step(b, offset, end, buf);
-        if (ret < 0) {
-            return ret;
+        if (backup_next(b, &offset, &start, &end)) {
+            ret = backup_step(b, start, end);
+            continue;
         }
-        if (ret == 0) {
-            offset = end;
+        ret = block_job_copy_drain(job); /* a failed copy may leave a chunk to retry */
+        if (ret >= 0 && g_queue_is_empty(&b->retry)) {
+            return 0;
         }
     }
-    return 0;
+    return ret;
 }
 
 static int backup_run(BlockJob *job)
 {
     BackupJob *b = (BackupJob *)job;
-    g_autofree void *buf = g_malloc(BACKUP_CLUSTER);
-    int ret, wb_ret;
+    int ret, copy_ret, wb_ret;
 
     block_job_set_len(job, bdrv_dirty_bitmap_size(b->todo));
     if (b->sync == MIRROR_SYNC_MODE_NONE) {
         return backup_wait_cancel(b);
     }
-    ret = backup_loop(b, buf);
+    ret = backup_loop(b);
+    copy_ret = block_job_copy_drain(job);
+    ret = ret < 0 ? ret : copy_ret;
     wb_ret = block_job_write_behind_end(&b->common, &b->wb);
     if (ret < 0 || wb_ret < 0) {
         return ret < 0 ? ret : wb_ret;
@@ -214,7 +293,8 @@ static void backup_free(BlockJob *job)
     BackupJob *b = (BackupJob *)job;
 
     bdrv_dirty_bitmap_free(b->todo);
-    g_mutex_clear(&b->copy_lock);
+    block_range_lock_destroy(&b->copy_lock);
+    g_queue_clear_full(&b->retry, g_free);
     bdrv_unref(b->target);
     bdrv_unref(b->source);
 }
@@ -225,6 +305,8 @@ static const BlockJobDriver backup_driver = {
     .run = backup_run,
     .clean = backup_clean,
     .free = backup_free,
+    .copy = backup_copy_run,
+    .copy_done = backup_copy_done,
 };
 
 BlockJob *backup_start(BlockBackend *blk, BlockDriverState *target, MirrorSyncMode sync,
@@ -255,7 +337,9 @@ BlockJob *backup_start(BlockBackend *blk, BlockDriverState *target, MirrorSyncMo
     b->common.on_target_error = on_target_error;
     b->todo = bdrv_dirty_bitmap_new(len, BACKUP_CLUSTER);
     bdrv_dirty_bitmap_set(b->todo, 0, len);
-    g_mutex_init(&b->copy_lock);
+    block_range_lock_init(&b->copy_lock);
+    g_queue_init(&b->retry);
+    block_job_copy_setup(&b->common, BACKUP_MAX_IN_FLIGHT, BACKUP_CHUNK);
     block_job_block_node(&b->common, target);
     b->notifier.before = backup_before_write;
     bdrv_drained_begin(source);

@@ -98,6 +98,7 @@ void block_job_block_node(BlockJob *job, BlockDriverState *bs)
 
 static void block_job_free(BlockJob *job)
 {
+    block_job_copy_free(job);
     if (job->driver->free) {
         job->driver->free(job);
     }
@@ -185,6 +186,7 @@ static gpointer block_job_thread(gpointer opaque)
     uint64_t id = job->id;
 
     job->ret = job->driver->run(job);
+    block_job_copy_drain(job); /* the drivers drain their copies; nothing may outlive run */
     g_mutex_lock(&job->lock);
     job->busy = false;
     g_mutex_unlock(&job->lock);
@@ -320,6 +322,21 @@ JsonArray *block_job_dirty_bitmaps(BlockBackend *blk)
 
 /* ---- job thread side ---- */
 
+/* Before the job thread pauses: let the copies in flight finish, so that a paused job does
+ * no I/O and its progress stands still. A copy's failure is kept for the driver. */
+static void block_job_drain_if_pausing(BlockJob *job)
+{
+    bool pausing;
+    uint64_t bytes;
+
+    g_mutex_lock(&job->lock);
+    pausing = job->user_paused && !job->cancelled;
+    g_mutex_unlock(&job->lock);
+    if (pausing && block_job_copies_in_flight(job, &bytes) > 0) {
+        block_job_copy_drain(job);
+    }
+}
+
 /* With job->lock held. */
 static void block_job_wait_unpaused_locked(BlockJob *job)
 {
@@ -334,6 +351,7 @@ bool block_job_pause_point(BlockJob *job)
 {
     bool go;
 
+    block_job_drain_if_pausing(job);
     g_mutex_lock(&job->lock);
     block_job_wait_unpaused_locked(job);
     go = !job->cancelled;
@@ -362,9 +380,11 @@ static void block_job_arm_timer(BlockJob *job)
 
 bool block_job_rate_wait(BlockJob *job, uint64_t n)
 {
+    block_job_drain_if_pausing(job);
     g_mutex_lock(&job->lock);
     for (;;) {
         int64_t now, delay;
+        uint64_t in_flight;
 
         block_job_wait_unpaused_locked(job);
         if (job->cancelled) {
@@ -375,6 +395,14 @@ bool block_job_rate_wait(BlockJob *job, uint64_t n)
         if (delay == 0) {
             break;
         }
+        g_mutex_unlock(&job->lock);
+        if (block_job_copies_in_flight(job, &in_flight) > 0) {
+            /* finish (and account for) the copies already paid for, then sleep */
+            block_job_copy_drain(job);
+            g_mutex_lock(&job->lock);
+            continue;
+        }
+        g_mutex_lock(&job->lock);
         job->sleeping = true;
         job->sleep_until_ns = now + delay;
         g_mutex_unlock(&job->lock);
@@ -510,6 +538,17 @@ bool block_job_should_complete(BlockJob *job)
     return c;
 }
 
+/* Paused by an error that has not been resumed from yet. */
+static bool block_job_stopped_by_error(BlockJob *job)
+{
+    bool stopped;
+
+    g_mutex_lock(&job->lock);
+    stopped = job->user_paused && job->iostatus != BLOCK_DEVICE_IO_STATUS_OK;
+    g_mutex_unlock(&job->lock);
+    return stopped;
+}
+
 BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError policy, bool is_read,
                                         int error)
 {
@@ -531,6 +570,10 @@ BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError policy, b
     default:
         action = BLOCK_ERROR_ACTION_REPORT;
         break;
+    }
+    if (action == BLOCK_ERROR_ACTION_STOP && block_job_stopped_by_error(job)) {
+        json_object_unref(data);
+        return action;
     }
     json_object_set_string_member(data, "device", job->device);
     json_object_set_string_member(data, "operation", is_read ? "read" : "write");

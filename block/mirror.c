@@ -8,9 +8,11 @@
  * sets them after it has landed, so a run that was read before the write is copied again.
  * copy-mode=write-blocking (extension) instead copies each guest write to the target itself
  * before completing it, under the same lock as the job's copies, so the dirty set only
- * shrinks and the job converges however fast the guest writes. The final pass (job thread
- * done) runs in the main thread inside a drained section of the source: nothing can dirty
- * the bitmap while the last runs are copied and the drive is switched.
+ * shrinks and the job converges however fast the guest writes. Several runs are copied at
+ * once (job-copy.h: as many as buf-size holds, at most MIRROR_MAX_IN_FLIGHT), never two of the
+ * same range, and READY waits for the copies in flight. The final pass (job thread done) runs
+ * in the main thread inside a drained section of the source: nothing can dirty the bitmap
+ * while the last runs are copied and the drive is switched.
  */
 #include <errno.h>
 #include <glib.h>
@@ -26,6 +28,8 @@
  * between the read and the write (4 MiB pieces made a 2 GiB copy three times slower). */
 #define MIRROR_COPY_PIECE (128 * 1024)
 #define MIRROR_IDLE_WAIT_US (20 * 1000)
+/* Runs copied at once (2 CPUs and one disk gain nothing from more). */
+#define MIRROR_MAX_IN_FLIGHT 8
 
 typedef struct MirrorJob {
     BlockJob common;
@@ -33,10 +37,11 @@ typedef struct MirrorJob {
     BlockDriverState *source;
     BdrvDirtyBitmap *bitmap;
     BdrvWriteNotifier notifier;
-    GMutex copy_lock; /* one copy to the target at a time: the job's or a guest's */
-    uint64_t chunk;   /* the longest run copied at once */
-    uint64_t piece;   /* the buffer's size */
-    void *buf;
+    /* A piece of a run being copied to the target, or a guest's write-through: at most one
+     * of them in a range at a time. */
+    BlockRangeLock copy_lock;
+    uint64_t chunk; /* the longest run to copy (buf-size) */
+    uint64_t piece; /* a copy's buffer size, and the longest run one copy takes */
     BlockJobWriteBehind wb; /* the bulk copy's, until READY */
     bool notifier_added;
 } MirrorJob;
@@ -51,12 +56,13 @@ static void mirror_kick(MirrorJob *m)
 /* Write-blocking: copy the guest's new data to the target before its write completes. */
 static void mirror_write_through(MirrorJob *m, uint64_t offset, uint64_t bytes, IOVector *qiov)
 {
+    BlockRange r;
     int ret;
 
-    g_mutex_lock(&m->copy_lock);
+    block_range_lock(&m->copy_lock, &r, offset, bytes);
     ret = qiov ? bdrv_pwritev(m->p.target, offset, qiov, 0)
                : bdrv_pwrite_zeroes(m->p.target, offset, bytes, 0);
-    g_mutex_unlock(&m->copy_lock);
+    block_range_unlock(&m->copy_lock, &r);
     if (ret < 0) {
         bdrv_dirty_bitmap_set(m->bitmap, offset, bytes); /* the job copies it again */
     }
@@ -103,25 +109,26 @@ static int mirror_fill_bitmap(MirrorJob *m, int64_t len)
 }
 
 /*
- * Copy one dirty run (bits already cleared), piece by piece, each under the copy lock: a
- * guest write waits for one piece at most, and its write-through (which comes after its
- * write to the source) lands either before the piece is read or after it is written.
- * 0, or -errno with *is_read telling where.
+ * Copy one dirty run (bits already cleared) through buf (m->piece bytes), piece by piece,
+ * each with its range locked: a guest write waits for one piece at most, and its
+ * write-through (which comes after its write to the source) lands either before the piece
+ * is read or after it is written. 0, or -errno with *is_read telling where.
  */
-static int mirror_copy(MirrorJob *m, uint64_t start, uint64_t bytes, bool *is_read)
+static int mirror_copy(MirrorJob *m, uint64_t start, uint64_t bytes, void *buf, bool *is_read)
 {
     for (uint64_t done = 0; done < bytes;) {
         uint64_t n = MIN(bytes - done, m->piece);
+        BlockRange r;
         int ret;
 
-        g_mutex_lock(&m->copy_lock);
+        block_range_lock(&m->copy_lock, &r, start + done, n);
         *is_read = true;
-        ret = bdrv_pread(m->source, start + done, m->buf, n);
+        ret = bdrv_pread(m->source, start + done, buf, n);
         if (ret >= 0) {
             *is_read = false;
-            ret = bdrv_pwrite(m->p.target, start + done, m->buf, n);
+            ret = bdrv_pwrite(m->p.target, start + done, buf, n);
         }
-        g_mutex_unlock(&m->copy_lock);
+        block_range_unlock(&m->copy_lock, &r);
         if (ret < 0) {
             return ret;
         }
@@ -130,36 +137,70 @@ static int mirror_copy(MirrorJob *m, uint64_t start, uint64_t bytes, bool *is_re
     return 0;
 }
 
+/* Job thread (or the final pass): copied more bytes; len is what is done, dirty or in flight. */
 static void mirror_update_progress(MirrorJob *m, uint64_t copied)
 {
     BlockJob *job = &m->common;
+    uint64_t in_flight;
 
+    block_job_copies_in_flight(job, &in_flight);
     g_mutex_lock(&job->lock);
     job->offset += copied;
-    job->len = job->offset + bdrv_dirty_bitmap_count(m->bitmap);
+    job->len = job->offset + bdrv_dirty_bitmap_count(m->bitmap) + in_flight;
     g_mutex_unlock(&job->lock);
 }
 
-/* The longest run to copy at once: the buffer, or 100 ms worth at the current speed (at
- * least a granule), so that a rate limit holds over short intervals too. */
+/* The longest run one copy takes: its buffer (at least a granule), or 100 ms worth at the
+ * current speed, so that a rate limit holds over short intervals too. */
 static uint64_t mirror_chunk(MirrorJob *m)
 {
-    uint64_t g = m->p.granularity, speed;
+    uint64_t g = m->p.granularity, speed, chunk = MIN(m->chunk, MAX(g, m->piece));
 
     g_mutex_lock(&m->common.lock);
     speed = m->common.speed;
     g_mutex_unlock(&m->common.lock);
     if (speed == 0) {
-        return m->chunk;
+        return chunk;
     }
-    return MIN(m->chunk, MAX(g, speed / 10 / g * g));
+    return MIN(chunk, MAX(g, speed / 10 / g * g));
 }
 
-/* Copy the next dirty run after *cursor. 1: copied; 0: nothing dirty; < 0: end the job. */
+/* A pool thread: copy c's run, counted as a request of the source (block_job_io_begin). */
+static void mirror_copy_run(BlockJob *job, BlockJobCopy *c)
+{
+    MirrorJob *m = (MirrorJob *)job;
+
+    block_job_io_begin(m->source);
+    c->ret = mirror_copy(m, c->offset, c->bytes, c->buf, &c->is_read);
+    block_job_io_end(m->source);
+}
+
+/* Job thread: a run's copy is done. A failed run is dirty again (copied later, or after
+ * resume); once the job is ending or cancelled no further event is sent for it. */
+static int mirror_copy_done(BlockJob *job, BlockJobCopy *c)
+{
+    MirrorJob *m = (MirrorJob *)job;
+    BlockdevOnError policy = c->is_read ? m->p.on_source_error : m->p.on_target_error;
+
+    if (c->ret >= 0) {
+        mirror_update_progress(m, c->bytes);
+        return job->ready ? 0 : block_job_write_behind(job, &m->wb, c->bytes);
+    }
+    bdrv_dirty_bitmap_set(m->bitmap, c->offset, c->bytes);
+    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
+        return 0;
+    }
+    if (block_job_error_action(job, policy, c->is_read, c->ret) == BLOCK_ERROR_ACTION_REPORT) {
+        return c->ret;
+    }
+    return 0; /* ignore: retried later; stop: retried after resume */
+}
+
+/* Start copying the next dirty run after *cursor. 1: started; 0: nothing dirty; < 0: end
+ * the job. */
 static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
 {
     uint64_t start, bytes, chunk = mirror_chunk(m);
-    bool is_read;
     int ret;
 
     bytes = bdrv_dirty_bitmap_next(m->bitmap, *cursor, chunk, &start, false);
@@ -173,26 +214,17 @@ static int mirror_iteration(MirrorJob *m, uint64_t *cursor)
     if (!block_job_rate_wait(&m->common, bytes)) {
         return -ECANCELED;
     }
-    block_job_io_begin(m->source);
     bytes = bdrv_dirty_bitmap_next(m->bitmap, start, chunk, &start, true);
-    ret = bytes ? mirror_copy(m, start, bytes, &is_read) : 0;
-    block_job_io_end(m->source);
+    if (bytes == 0) {
+        return 1;
+    }
     *cursor = start + bytes;
-    if (ret >= 0) {
-        mirror_update_progress(m, bytes);
-        if (!m->common.ready) {
-            ret = block_job_write_behind(&m->common, &m->wb, bytes);
-        }
-        return ret < 0 ? ret : 1;
-    }
-    bdrv_dirty_bitmap_set(m->bitmap, start, bytes);
-    switch (block_job_error_action(
-        &m->common, is_read ? m->p.on_source_error : m->p.on_target_error, is_read, ret)) {
-    case BLOCK_ERROR_ACTION_REPORT:
+    ret = block_job_copy_start(&m->common, start, bytes);
+    if (ret < 0) {
+        bdrv_dirty_bitmap_set(m->bitmap, start, bytes); /* not copied */
         return ret;
-    default:
-        return 1; /* ignore: retried later; stop: retried after resume */
     }
+    return 1;
 }
 
 /* Nothing dirty: announce READY once, then wait for guest writes or complete/cancel. */
@@ -218,7 +250,7 @@ static bool mirror_idle(MirrorJob *m)
 static int mirror_loop(MirrorJob *m, int64_t len)
 {
     BlockJob *job = &m->common;
-    uint64_t cursor = 0;
+    uint64_t cursor = 0, in_flight;
     int ret = mirror_fill_bitmap(m, len);
 
     mirror_update_progress(m, 0);
@@ -227,6 +259,11 @@ static int mirror_loop(MirrorJob *m, int64_t len)
             return -ECANCELED;
         }
         ret = mirror_iteration(m, &cursor);
+        if (ret == 0 && block_job_copies_in_flight(job, &in_flight) > 0) {
+            /* in sync once the copies in flight are done, unless they failed */
+            ret = block_job_copy_drain(job);
+            continue;
+        }
         if (ret == 0 && !job->ready) {
             /* in sync: but did the write-back of the bulk copy fail? */
             ret = block_job_write_behind_end(job, &m->wb);
@@ -242,25 +279,26 @@ static int mirror_run(BlockJob *job)
 {
     MirrorJob *m = (MirrorJob *)job;
     int64_t len = bdrv_getlength(m->source);
-    int ret, wb_ret;
+    int ret, copy_ret, wb_ret;
 
     if (len < 0) {
         return (int)len;
     }
-    m->buf = g_malloc(m->piece);
     ret = mirror_loop(m, len);
+    copy_ret = block_job_copy_drain(job);
     wb_ret = block_job_write_behind_end(&m->common, &m->wb);
-    return ret < 0 ? ret : wb_ret;
+    return ret < 0 ? ret : copy_ret < 0 ? copy_ret : wb_ret;
 }
 
 /* Main thread, source drained: copy whatever is still dirty. */
 static int mirror_final_pass(MirrorJob *m)
 {
+    g_autofree void *buf = g_malloc(m->piece);
     uint64_t start, bytes;
     bool is_read;
 
     while ((bytes = bdrv_dirty_bitmap_next(m->bitmap, 0, m->chunk, &start, true)) > 0) {
-        int ret = mirror_copy(m, start, bytes, &is_read);
+        int ret = mirror_copy(m, start, bytes, buf, &is_read);
 
         if (ret < 0) {
             bdrv_dirty_bitmap_set(m->bitmap, start, bytes);
@@ -316,15 +354,16 @@ static bool mirror_open_target_backing(MirrorJob *m, Error **errp)
 {
     BlockDriverState *t = m->p.target;
     g_autoptr(JsonObject) opts = json_object_new();
+    BlockRange all;
     int ret;
 
-    g_mutex_lock(&m->copy_lock);
+    block_range_lock(&m->copy_lock, &all, 0, UINT64_MAX);
     ret = bdrv_open_backing(t, opts, t->backing_file, t->backing_format,
                             t->open_flags & ~BDRV_O_NO_BACKING, errp);
     if (ret >= 0 && t->backing) {
         t->open_flags &= ~BDRV_O_NO_BACKING;
     }
-    g_mutex_unlock(&m->copy_lock);
+    block_range_unlock(&m->copy_lock, &all);
     return ret >= 0;
 }
 
@@ -360,8 +399,7 @@ static void mirror_free(BlockJob *job)
     MirrorJob *m = (MirrorJob *)job;
 
     bdrv_dirty_bitmap_free(m->bitmap);
-    g_mutex_clear(&m->copy_lock);
-    g_free(m->buf);
+    block_range_lock_destroy(&m->copy_lock);
     bdrv_unref(m->p.target);
     bdrv_unref(m->source);
 }
@@ -384,6 +422,8 @@ static const BlockJobDriver mirror_driver = {
     .complete = mirror_complete,
     .dirty_info = mirror_dirty_info,
     .free = mirror_free,
+    .copy = mirror_copy_run,
+    .copy_done = mirror_copy_done,
 };
 
 static const BlockJobDriver commit_active_driver = {
@@ -395,6 +435,8 @@ static const BlockJobDriver commit_active_driver = {
     .complete = mirror_complete,
     .dirty_info = mirror_dirty_info,
     .free = mirror_free,
+    .copy = mirror_copy_run,
+    .copy_done = mirror_copy_done,
 };
 
 BlockJob *mirror_start(BlockBackend *blk, const MirrorParams *p, Error **errp)
@@ -422,7 +464,9 @@ BlockJob *mirror_start(BlockBackend *blk, const MirrorParams *p, Error **errp)
     m->piece = MIN(m->chunk, MIRROR_COPY_PIECE);
     m->bitmap = bdrv_dirty_bitmap_new(len, p->granularity);
     m->wb.target = p->target;
-    g_mutex_init(&m->copy_lock);
+    block_range_lock_init(&m->copy_lock);
+    block_job_copy_setup(&m->common, MIN(MAX(p->buf_size / m->piece, 1), MIRROR_MAX_IN_FLIGHT),
+                         m->piece);
     m->common.on_source_error = p->on_source_error;
     m->common.on_target_error = p->on_target_error;
     block_job_block_node(&m->common, p->target);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include "block/block-backend.h"
+#include "block/job-copy.h"
 #include "block/ratelimit.h"
 #include "util/main-loop.h"
 
@@ -40,6 +41,10 @@ typedef struct BlockJobDriver {
     bool (*dirty_info)(BlockJob *job, uint64_t *count, uint32_t *granularity);
     /* Main thread, on every exit path after the end event: release the driver's resources. */
     void (*free)(BlockJob *job);
+    /* For copies in flight (job-copy.h): copy c's range (a pool thread), setting c->ret and
+     * c->is_read; then, in the job thread, account for it: 0, or -errno to end the job. */
+    void (*copy)(BlockJob *job, BlockJobCopy *c);
+    int (*copy_done)(BlockJob *job, BlockJobCopy *c);
 } BlockJobDriver;
 
 struct BlockJob {
@@ -65,6 +70,8 @@ struct BlockJob {
     int64_t sleep_until_ns;
     BlockDeviceIoStatus iostatus;
     RateLimit limit;
+
+    BlockJobCopies copies; /* job thread (job-copy.c) */
 
     GThread *thread;
     Timer *timer; /* main thread only */
@@ -107,7 +114,7 @@ JsonArray *block_job_dirty_bitmaps(BlockBackend *blk);
 JsonObject *block_job_info(BlockJob *job);
 
 /* ---- for job drivers, in the job thread ---- */
-/* Wait while paused; false once the job is cancelled. */
+/* Wait while paused (once the copies in flight are done); false once the job is cancelled. */
 bool block_job_pause_point(BlockJob *job);
 /* Account n bytes about to be copied against the speed, sleeping as the limiter says;
  * false once the job is cancelled. */
@@ -155,6 +162,8 @@ bool block_job_should_complete(BlockJob *job);
  * An I/O error (errno, either sign) in a read of the source (is_read) or a write of the
  * target, under policy: emits BLOCK_JOB_ERROR and returns the action. With stop the job is
  * paused and its io-status set; the caller retries the chunk after block_job_pause_point.
+ * Another failure while the job is already stopped by one (a copy that was in flight) is
+ * stopped with it, without a second event.
  */
 BlockErrorAction block_job_error_action(BlockJob *job, BlockdevOnError policy, bool is_read,
                                         int error);
