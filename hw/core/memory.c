@@ -14,6 +14,7 @@ typedef struct RAMBlock {
     uint64_t size;
     uint8_t *host;
     bool readonly;
+    bool disabled;  /* a ROM device in I/O mode: accesses go to its MMIO region */
     char *name;
 } RAMBlock;
 
@@ -25,9 +26,9 @@ void guest_mem_set_listener(GuestMemListener *fn)
     listener = fn;
 }
 
-void guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, const char *name)
+unsigned guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, const char *name)
 {
-    RAMBlock b = { gpa, size, host, readonly, g_strdup(name) };
+    RAMBlock b = { gpa, size, host, readonly, false, g_strdup(name) };
 
     if (!blocks) {
         blocks = g_array_new(FALSE, TRUE, sizeof(RAMBlock));
@@ -35,6 +36,20 @@ void guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, const
     g_array_append_val(blocks, b);
     if (listener) {
         listener(blocks->len - 1, gpa, size, host, readonly);
+    }
+    return blocks->len - 1;
+}
+
+void guest_mem_set_enabled(unsigned id, bool enabled)
+{
+    RAMBlock *b = &g_array_index(blocks, RAMBlock, id);
+
+    g_assert(id < blocks->len);
+    if (b->disabled != !enabled) {
+        b->disabled = !enabled;
+        if (listener) {
+            listener(id, b->gpa, enabled ? b->size : 0, b->host, b->readonly);
+        }
     }
 }
 
@@ -56,7 +71,7 @@ static RAMBlock *guest_mem_find(uint64_t gpa, uint64_t len)
     }
     for (guint i = 0; i < blocks->len; i++) {
         RAMBlock *b = &g_array_index(blocks, RAMBlock, i);
-        if (gpa >= b->gpa && gpa - b->gpa <= b->size && len <= b->size - (gpa - b->gpa)) {
+        if (!b->disabled && gpa >= b->gpa && gpa - b->gpa <= b->size && len <= b->size - (gpa - b->gpa)) {
             return b;
         }
     }

@@ -18,6 +18,7 @@
 #include "hw/isa-dma.h"
 #include "hw/kernel-loader.h"
 #include "hw/pc-direct-boot.h"
+#include "hw/pc-flash.h"
 #include "hw/memory.h"
 #include "hw/pc.h"
 #include "hw/pc-chipset.h"
@@ -104,6 +105,9 @@ static bool pc_load_bios(PCBoard *b, Error **errp)
     g_autofree char *data = NULL;
     gsize size;
 
+    if (pc_system_flash_present()) {
+        return pc_system_flash_init(&b->bios, &b->bios_size, errp);
+    }
     if (!g_file_get_contents(b->ms->bios, &data, &size, NULL) || size == 0 ||
         size % 65536 || size > 16 * 1024 * 1024) {
         error_setg(errp, "could not load PC BIOS '%s'", b->ms->bios);

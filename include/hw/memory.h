@@ -17,8 +17,13 @@ void *guest_ram_ptr_rw(uint64_t gpa, uint64_t len);
 bool guest_mem_read(uint64_t gpa, void *buf, uint64_t len);
 bool guest_mem_write(uint64_t gpa, const void *buf, uint64_t len);
 
-/* Add a RAM or ROM block backed by host memory at host; registers a KVM slot. */
-void guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, const char *name);
+/* Add a RAM or ROM block backed by host memory at host; registers a KVM slot. Returns the
+ * block's id. */
+unsigned guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, const char *name);
+/* A ROM device (flash) switching between array mode (enabled: reads come from the block,
+ * writes of a read-only block exit to MMIO dispatch) and I/O mode (disabled: every access
+ * goes to the MMIO region registered over it). */
+void guest_mem_set_enabled(unsigned id, bool enabled);
 void guest_mem_reset(void);
 
 #endif

@@ -83,6 +83,16 @@ static inline void mmio_write32(uint64_t addr, uint32_t v)
     *(volatile uint32_t *)addr = v;
 }
 
+static inline uint8_t mmio_read8(uint64_t addr)
+{
+    return *(volatile uint8_t *)addr;
+}
+
+static inline void mmio_write8(uint64_t addr, uint8_t v)
+{
+    *(volatile uint8_t *)addr = v;
+}
+
 static inline uint64_t rdtsc(void)
 {
     uint32_t lo, hi;
