@@ -43,6 +43,22 @@
 #define CFG_END_NUM_QUEUES 36 /* config sizes by the last feature offered */
 #define CFG_END_DISCARD 48
 #define CFG_END_WRITE_ZEROES 57
+/* A pooled request whose vectors grew past this many buffers is freed, not kept. */
+#define VIRTIO_BLK_POOL_MAX_IOV 64
+
+typedef struct VirtIOBlockReq VirtIOBlockReq;
+
+/*
+ * Per queue, requests kept for reuse with their element's and qiov's vectors still
+ * allocated, so that in the steady state a request costs no allocation. At most the
+ * queue-size property's number are kept; more in flight (a guest may publish one head
+ * many times) are allocated and freed. Under the queue lock.
+ */
+typedef struct VirtIOBlockPool {
+    VirtIOBlockReq *free; /* linked through next_free */
+    unsigned nfree;
+    unsigned allocated; /* requests ever allocated (virtio_blk_pool_stats) */
+} VirtIOBlockPool;
 
 struct VirtIOBlock {
     VirtIODevice vdev;
@@ -54,12 +70,13 @@ struct VirtIOBlock {
     bool *notify_pending;   /* per queue: completions since last interrupt */
     bool *notify_scheduled; /* per queue: its notify BH is on its way */
     GQueue *kept;           /* per queue: requests kept by the "stop" error policy */
+    VirtIOBlockPool *pool;  /* per queue */
 };
 
-typedef struct VirtIOBlockReq {
+struct VirtIOBlockReq {
     VirtIOBlock *s;
     VirtQueue *vq;
-    VirtQueueElement *elem;
+    VirtQueueElement elem;
     uint8_t *status; /* last byte of the last device-writable buffer */
     uint32_t in_len;
     IOVector qiov;
@@ -67,7 +84,71 @@ typedef struct VirtIOBlockReq {
     unsigned generation; /* its queue's when the request was taken */
     uint32_t type;       /* from the header, read once: a retry submits the same request */
     uint64_t sector;
-} VirtIOBlockReq;
+    VirtIOBlockReq *next_free;
+};
+
+/* ---- the request pool ---- */
+
+static VirtIOBlockReq *virtio_blk_req_get(VirtIOBlock *s, VirtQueue *vq)
+{
+    VirtIOBlockPool *pool = &s->pool[virtio_queue_index(vq)];
+    VirtIOBlockReq *req = pool->free;
+
+    if (req) {
+        pool->free = req->next_free;
+        pool->nfree--;
+    } else {
+        req = g_new0(VirtIOBlockReq, 1);
+        virtqueue_element_init(&req->elem);
+        iov_init(&req->qiov, 2);
+        pool->allocated++;
+    }
+    /* Only the vectors' allocations carry over from the request before. */
+    *req = (VirtIOBlockReq){.s = s, .vq = vq, .elem = req->elem, .qiov = req->qiov};
+    return req;
+}
+
+static void virtio_blk_req_destroy(VirtIOBlockReq *req)
+{
+    virtqueue_element_destroy(&req->elem);
+    iov_destroy(&req->qiov);
+    g_free(req);
+}
+
+/* Done with req: back to its queue's pool, or freed. */
+static void virtio_blk_req_free(VirtIOBlockReq *req)
+{
+    VirtIOBlockPool *pool = &req->s->pool[virtio_queue_index(req->vq)];
+
+    if (pool->nfree >= req->s->conf.queue_size ||
+        req->elem.out.nalloc > VIRTIO_BLK_POOL_MAX_IOV ||
+        req->elem.in.nalloc > VIRTIO_BLK_POOL_MAX_IOV ||
+        req->qiov.nalloc > VIRTIO_BLK_POOL_MAX_IOV) {
+        virtio_blk_req_destroy(req);
+        return;
+    }
+    iov_reset(&req->qiov);
+    req->next_free = pool->free;
+    pool->free = req;
+    pool->nfree++;
+}
+
+static void virtio_blk_pool_clear(VirtIOBlockPool *pool)
+{
+    VirtIOBlockReq *req;
+
+    while ((req = pool->free)) {
+        pool->free = req->next_free;
+        virtio_blk_req_destroy(req);
+    }
+    pool->nfree = 0;
+}
+
+void virtio_blk_pool_stats(VirtIOBlock *s, unsigned queue, unsigned *nfree, unsigned *allocated)
+{
+    *nfree = s->pool[queue].nfree;
+    *allocated = s->pool[queue].allocated;
+}
 
 /* ---- completion ---- */
 
@@ -87,13 +168,6 @@ static void virtio_blk_notify_bh(void *opaque)
     virtio_queue_unlock(vq);
 }
 
-static void virtio_blk_req_free(VirtIOBlockReq *req)
-{
-    iov_destroy(&req->qiov);
-    virtqueue_element_free(req->elem);
-    g_free(req);
-}
-
 /* Complete now; the interrupt follows once per batch (end of the kick, or a BH). */
 static void virtio_blk_req_complete(VirtIOBlockReq *req, uint8_t status)
 {
@@ -106,7 +180,7 @@ static void virtio_blk_req_complete(VirtIOBlockReq *req, uint8_t status)
         return;
     }
     *req->status = status;
-    virtqueue_push(req->vq, req->elem, req->in_len);
+    virtqueue_push(req->vq, &req->elem, req->in_len);
     s->notify_pending[virtio_queue_index(req->vq)] = true;
     virtio_blk_req_free(req);
 }
@@ -196,7 +270,7 @@ static bool virtio_blk_range_ok(VirtIOBlock *s, uint64_t sector, uint64_t size)
 
 static void virtio_blk_handle_rw(VirtIOBlockReq *req, uint64_t sector, bool is_write)
 {
-    VirtQueueElement *elem = req->elem;
+    VirtQueueElement *elem = &req->elem;
     VirtIOBlock *s = req->s;
 
     req->is_write = is_write;
@@ -226,9 +300,9 @@ static void virtio_blk_handle_rw(VirtIOBlockReq *req, uint64_t sector, bool is_w
 static void virtio_blk_handle_get_id(VirtIOBlockReq *req)
 {
     const char *serial = req->s->serial ? req->s->serial : "";
-    size_t len = MIN(strlen(serial) + 1, MIN(req->elem->in.size - 1, VIRTIO_BLK_ID_BYTES));
+    size_t len = MIN(strlen(serial) + 1, MIN(req->elem.in.size - 1, VIRTIO_BLK_ID_BYTES));
 
-    iov_from_buf(&req->elem->in, 0, serial, len);
+    iov_from_buf(&req->elem.in, 0, serial, len);
     virtio_blk_req_complete(req, VIRTIO_BLK_S_OK);
 }
 
@@ -269,7 +343,7 @@ static uint8_t virtio_blk_dwz_submit(VirtIOBlockReq *req, const uint8_t *seg, bo
 /* False when the device is now broken (the segment is missing). */
 static bool virtio_blk_handle_dwz(VirtIOBlockReq *req, uint32_t type)
 {
-    size_t out_len = req->elem->out.size - VIRTIO_BLK_HDR_SIZE;
+    size_t out_len = req->elem.out.size - VIRTIO_BLK_HDR_SIZE;
     uint8_t seg[VIRTIO_BLK_DWZ_SIZE];
     uint8_t status;
 
@@ -278,7 +352,7 @@ static bool virtio_blk_handle_dwz(VirtIOBlockReq *req, uint32_t type)
         virtio_blk_req_complete(req, VIRTIO_BLK_S_UNSUPP);
         return true;
     }
-    if (iov_to_buf(&req->elem->out, VIRTIO_BLK_HDR_SIZE, seg, sizeof(seg)) != sizeof(seg)) {
+    if (iov_to_buf(&req->elem.out, VIRTIO_BLK_HDR_SIZE, seg, sizeof(seg)) != sizeof(seg)) {
         virtio_error(&req->s->vdev, "virtio-blk discard/write_zeroes header too short");
         return false;
     }
@@ -321,7 +395,7 @@ static void virtio_blk_dispatch(VirtIOBlockReq *req, uint32_t type, uint64_t sec
         virtio_blk_handle_get_id(req);
         break;
     case VIRTIO_BLK_T_SCSI_CMD:
-        virtio_blk_req_complete(req, virtio_blk_scsi_status(req->elem));
+        virtio_blk_req_complete(req, virtio_blk_scsi_status(&req->elem));
         break;
     default:
         virtio_blk_req_complete(req, VIRTIO_BLK_S_UNSUPP);
@@ -342,10 +416,10 @@ static bool virtio_blk_submit(VirtIOBlockReq *req)
     return true;
 }
 
-/* One popped element. False when the device is now broken. */
-static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueElement *elem)
+/* A request whose element was just popped. False when the device is now broken. */
+static bool virtio_blk_handle_request(VirtIOBlock *s, VirtIOBlockReq *req)
 {
-    VirtIOBlockReq *req;
+    VirtQueueElement *elem = &req->elem;
     const struct iovec *last;
     uint8_t hdr[VIRTIO_BLK_HDR_SIZE];
     uint32_t type;
@@ -356,21 +430,16 @@ static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueEl
         virtio_error(&s->vdev, elem->out.niov && elem->in.niov
                                    ? "virtio-blk request outhdr too short"
                                    : "virtio-blk missing headers");
-        virtqueue_element_free(elem);
+        virtio_blk_req_free(req);
         return false;
     }
     iov_to_buf(&elem->out, 0, hdr, sizeof(hdr));
     memcpy(&type, hdr, 4);
     memcpy(&sector, hdr + 8, 8);
-    req = g_new0(VirtIOBlockReq, 1);
-    req->s = s;
-    req->vq = vq;
-    req->elem = elem;
-    req->generation = vq->generation;
+    req->generation = req->vq->generation;
     req->in_len = elem->in.size;
     last = &elem->in.iov[elem->in.niov - 1];
     req->status = (uint8_t *)last->iov_base + last->iov_len - 1;
-    iov_init(&req->qiov, elem->in.niov + elem->out.niov);
     req->type = le32toh(type);
     req->sector = le64toh(sector);
     if (!virtio_blk_submit(req)) {
@@ -380,22 +449,34 @@ static bool virtio_blk_handle_request(VirtIOBlock *s, VirtQueue *vq, VirtQueueEl
     return true;
 }
 
+/* Pop and submit every available request; false when the device is now broken. */
+static bool virtio_blk_handle_available(VirtIOBlock *s, VirtQueue *vq)
+{
+    /* A broken device and a bad avail index are virtqueue_pop()'s to report; an empty
+     * queue is not popped, so no request is taken from the pool for nothing. */
+    while (s->vdev.broken || !virtio_queue_empty(vq)) {
+        VirtIOBlockReq *req = virtio_blk_req_get(s, vq);
+        int r = virtqueue_pop(vq, &req->elem);
+
+        if (r <= 0) {
+            virtio_blk_req_free(req);
+            return r == 0;
+        }
+        if (!virtio_blk_handle_request(s, req)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void virtio_blk_handle_output(VirtIODevice *vdev, VirtQueue *vq)
 {
     VirtIOBlock *s = vdev->opaque;
-    VirtQueueElement *elem;
-    int r;
 
     blk_io_plug(); /* the whole kick goes to the kernel in one submission */
     do {
         virtio_queue_set_notification(vq, false);
-        while ((r = virtqueue_pop(vq, &elem)) > 0) {
-            if (!virtio_blk_handle_request(s, vq, elem)) {
-                blk_io_unplug();
-                return;
-            }
-        }
-        if (r < 0) {
+        if (!virtio_blk_handle_available(s, vq)) {
             blk_io_unplug();
             return;
         }
@@ -668,6 +749,7 @@ VirtIOBlock *virtio_blk_new(BlockBackend *blk, const VirtioBlkConf *conf, Error 
     s->notify_pending = g_new0(bool, conf->num_queues);
     s->notify_scheduled = g_new0(bool, conf->num_queues);
     s->kept = g_new0(GQueue, conf->num_queues);
+    s->pool = g_new0(VirtIOBlockPool, conf->num_queues);
     if (kvm_enabled()) {
         /* Without KVM (qtest) kicks are register writes: the main loop serves them. */
         virtio_set_iothreads(&s->vdev, conf->iothreads, conf->n_iothreads);
@@ -688,9 +770,11 @@ void virtio_blk_free(VirtIOBlock *s)
     blk_set_dev_ops(s->blk, NULL, NULL);
     virtio_cleanup(&s->vdev);
     for (unsigned i = 0; i < s->conf.num_queues; i++) {
-        g_queue_clear_full(&s->kept[i], (GDestroyNotify)virtio_blk_req_free);
+        g_queue_clear_full(&s->kept[i], (GDestroyNotify)virtio_blk_req_destroy);
+        virtio_blk_pool_clear(&s->pool[i]);
     }
     g_free(s->kept);
+    g_free(s->pool);
     g_free(s->notify_pending);
     g_free(s->notify_scheduled);
     g_free(s->serial);

@@ -401,12 +401,25 @@ static bool vring_walk_chain(VirtQueue *vq, VirtQueueElement *elem, unsigned hea
     }
 }
 
-int virtqueue_pop(VirtQueue *vq, VirtQueueElement **out)
+void virtqueue_element_init(VirtQueueElement *elem)
+{
+    elem->index = 0;
+    iov_init(&elem->out, 2);
+    iov_init(&elem->in, 2);
+}
+
+void virtqueue_element_destroy(VirtQueueElement *elem)
+{
+    iov_destroy(&elem->out);
+    iov_destroy(&elem->in);
+}
+
+int virtqueue_pop(VirtQueue *vq, VirtQueueElement *elem)
 {
     uint16_t avail_idx, head;
-    VirtQueueElement *elem;
 
-    *out = NULL;
+    iov_reset(&elem->out);
+    iov_reset(&elem->in);
     if (vq->vdev->broken) {
         return -1;
     }
@@ -431,26 +444,12 @@ int virtqueue_pop(VirtQueue *vq, VirtQueueElement **out)
     if (virtio_vdev_has_feature(vq->vdev, VIRTIO_RING_F_EVENT_IDX) && !vq->polling) {
         vq_set_avail_event(vq, vq->last_avail_idx);
     }
-    elem = g_new0(VirtQueueElement, 1);
     elem->index = head;
-    iov_init(&elem->out, 2);
-    iov_init(&elem->in, 2);
     if (!vring_walk_chain(vq, elem, head)) {
-        virtqueue_element_free(elem);
         return -1;
     }
     vq->inuse++;
-    *out = elem;
     return 1;
-}
-
-void virtqueue_element_free(VirtQueueElement *elem)
-{
-    if (elem) {
-        iov_destroy(&elem->out);
-        iov_destroy(&elem->in);
-        g_free(elem);
-    }
 }
 
 /* ---- completing a request ---- */

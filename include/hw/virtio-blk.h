@@ -49,5 +49,7 @@ VirtIOBlock *virtio_blk_new(BlockBackend *blk, const VirtioBlkConf *conf, Error 
 VirtIODevice *virtio_blk_vdev(VirtIOBlock *s);
 /* Undo virtio_blk_new() (before the device was put on a transport). */
 void virtio_blk_free(VirtIOBlock *s);
+/* A queue's request pool: requests kept for reuse, and requests ever allocated. */
+void virtio_blk_pool_stats(VirtIOBlock *s, unsigned queue, unsigned *nfree, unsigned *allocated);
 
 #endif

@@ -158,12 +158,16 @@ void virtio_queue_set_notification(VirtQueue *vq, bool enable);
 void virtio_queue_poll_attach(VirtQueue *vq, GMainContext *ctx);
 void virtio_queue_poll_detach(VirtQueue *vq);
 bool virtio_queue_empty(VirtQueue *vq);
+/* An element's vectors, allocated once: a device may fill the same element again and
+ * again (virtio-blk keeps a pool of them), so taking a request needs no allocation. */
+void virtqueue_element_init(VirtQueueElement *elem);
+void virtqueue_element_destroy(VirtQueueElement *elem);
 /*
- * Take the next request: 1 with *elem set (free it with virtqueue_element_free), 0 when
- * the queue is empty, -1 when the chain was malformed (the device is now broken).
+ * Take the next request into elem (initialised; what it held is dropped): 1 when it is
+ * filled, 0 when the queue is empty, -1 when the chain was malformed (the device is now
+ * broken).
  */
-int virtqueue_pop(VirtQueue *vq, VirtQueueElement **elem);
-void virtqueue_element_free(VirtQueueElement *elem);
+int virtqueue_pop(VirtQueue *vq, VirtQueueElement *elem);
 /* Give an element back with len bytes written; visible to the guest at once. */
 void virtqueue_push(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len);
 /* Interrupt for this queue, unless the guest suppressed it (flags or EVENT_IDX). */
