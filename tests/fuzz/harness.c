@@ -156,10 +156,16 @@ static void fuzz_op(const FuzzDevice *dev, FuzzInput *in)
 
     switch (fuzz_u8(in) % FUZZ_OP_COUNT) {
     case FUZZ_OP_OUT:
+        if (!dev->nports) {
+            break;  /* an MMIO-only device: its extra operation does the accesses */
+        }
         fuzz_port(dev, in, &port, &size);
         io_dispatch_write(IO_SPACE_PIO, port, fuzz_u32(in), size);
         break;
     case FUZZ_OP_IN:
+        if (!dev->nports) {
+            break;
+        }
         fuzz_port(dev, in, &port, &size);
         io_dispatch_read(IO_SPACE_PIO, port, size);
         break;
