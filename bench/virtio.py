@@ -2,7 +2,9 @@
 """virtio-blk throughput, minivmm and Debian's QEMU side by side on this host, alternating
 runs: the test payload (tests/guest/scenario-virtio-blk-bench.c) drives a modern
 virtio-blk-pci from CPL3 by polling: 4 KiB random reads and writes at queue depth 1 and 32,
-1 MiB sequential reads and writes at depth 4, each for BENCH_MS (default 1000) ms. The same
+1 MiB sequential reads and writes at depth 4, each for BENCH_MS (default 1000) ms. The
+payload negotiates FLUSH as a Linux driver does, so the disk is write-back in both VMMs, as
+fio's file is (a FLUSH follows each write row, outside its timing). The same
 image files serve both VMMs: raw with cache=none and aio=native, raw with aio=io_uring, and a
 fully allocated qcow2 (aio=native), each with and without an I/O thread (-object iothread in
 both VMMs). Prints the median IOPS (and MB/s) of BENCH_RUNS (default 3) runs, the
