@@ -15,6 +15,8 @@ static uint64_t last_id;
 
 static const char *const iostatus_names[] = {"ok", "failed", "nospace"};
 
+static void block_job_try_complete(void *opaque);
+
 BlockJob *block_job_of_blk(BlockBackend *blk)
 {
     for (GSList *l = jobs; l; l = l->next) {
@@ -82,6 +84,7 @@ BlockJob *block_job_create(const BlockJobDriver *driver, BlockBackend *blk, int6
     g_cond_init(&job->cond);
     job->clock = clock_virtual_is_manual() ? CLOCK_VIRTUAL : CLOCK_HOST;
     job->timer = timer_new(job->clock, block_job_timer_cb, job);
+    job->complete_timer = timer_new(CLOCK_HOST, block_job_try_complete, job);
     ratelimit_set_speed(&job->limit, speed, clock_get_ns(job->clock));
     error_setg(&job->blocker, "block device is in use by block job: %s", driver->job_type);
     block_job_block_node(job, job->bs);
@@ -110,6 +113,7 @@ static void block_job_free(BlockJob *job)
     g_slist_free(job->blocked_nodes);
     error_free(job->blocker);
     timer_free(job->timer);
+    timer_free(job->complete_timer);
     bdrv_unref(job->bs);
     blk_unref(job->blk);
     g_free(job->device);
@@ -155,6 +159,7 @@ static void block_job_completed(BlockJob *job)
     JsonObject *data;
 
     timer_del(job->timer);
+    timer_del(job->complete_timer);
     ret = block_job_finish(job);
     data = block_job_event_data(job);
     if (job->cancelled && !job->ready) {
@@ -168,15 +173,31 @@ static void block_job_completed(BlockJob *job)
     block_job_free(job);
 }
 
-/* Main loop: the thread has returned (unless block_job_cancel_sync already finished the job,
- * which is why the job travels by id). */
+/*
+ * Main loop, the thread has returned: finish the job, but not from inside another
+ * operation's drain (stop's bdrv_drain_all, whose nested loop dispatches this): that drain
+ * may be walking the very nodes the job's graph change drops and frees. Then again 1 ms
+ * later, on the host clock (which runs under qtest too).
+ */
+static void block_job_try_complete(void *opaque)
+{
+    BlockJob *job = opaque;
+
+    if (main_loop_in_nested_wait()) {
+        timer_mod(job->complete_timer, clock_get_ns(CLOCK_HOST) + 1000 * 1000);
+        return;
+    }
+    g_thread_join(job->thread);
+    block_job_completed(job);
+}
+
+/* Unless block_job_cancel_sync already finished the job, which is why it travels by id. */
 static void block_job_completed_bh(void *opaque)
 {
     BlockJob *job = block_job_by_id(GPOINTER_TO_SIZE(opaque));
 
     if (job) {
-        g_thread_join(job->thread);
-        block_job_completed(job);
+        block_job_try_complete(job);
     }
 }
 

@@ -74,7 +74,8 @@ struct BlockJob {
     BlockJobCopies copies; /* job thread (job-copy.c) */
 
     GThread *thread;
-    Timer *timer; /* main thread only */
+    Timer *timer;          /* main thread only */
+    Timer *complete_timer; /* main thread: finishing the job waits for a drain to end */
     ClockType clock;
     int ret;
 };
