@@ -120,8 +120,7 @@ static void virtio_blk_req_free(VirtIOBlockReq *req)
 {
     VirtIOBlockPool *pool = &req->s->pool[virtio_queue_index(req->vq)];
 
-    if (pool->nfree >= req->s->conf.queue_size ||
-        req->elem.out.nalloc > VIRTIO_BLK_POOL_MAX_IOV ||
+    if (pool->nfree >= req->s->conf.queue_size || req->elem.out.nalloc > VIRTIO_BLK_POOL_MAX_IOV ||
         req->elem.in.nalloc > VIRTIO_BLK_POOL_MAX_IOV ||
         req->qiov.nalloc > VIRTIO_BLK_POOL_MAX_IOV) {
         virtio_blk_req_destroy(req);

@@ -29,8 +29,8 @@
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH 9
 #define VIRTIO_BLK_F_MQ 12
-#define BENCH_FEATURES                                                                    \
-    (1u << VIRTIO_BLK_F_SEG_MAX | 1u << VIRTIO_BLK_F_BLK_SIZE | 1u << VIRTIO_BLK_F_FLUSH | \
+#define BENCH_FEATURES                                                                             \
+    (1u << VIRTIO_BLK_F_SEG_MAX | 1u << VIRTIO_BLK_F_BLK_SIZE | 1u << VIRTIO_BLK_F_FLUSH |         \
      1u << VIRTIO_BLK_F_MQ)
 #define M_Q_NOTIFY_OFF 30
 #define M_NUM_QUEUES 0x2022

@@ -176,6 +176,12 @@ static void test_conf_errors(void)
 #define REQ_TABLES 0x30000
 #define POOL_QSIZE 8
 
+typedef struct TestDesc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+} TestDesc;
+
 static uint8_t *ram;
 
 static void ram_put16(uint64_t gpa, uint16_t v)
@@ -195,11 +201,12 @@ static uint16_t used_idx(void)
  * three (so that a queue of 8 holds 8 requests), published. */
 static void publish_read(unsigned i, uint16_t *avail)
 {
-    struct { uint64_t addr; uint32_t len; uint16_t flags, next; } d[3] = {
+    TestDesc d[3] = {
         {REQ_HDRS + 32 * i, 16, VRING_DESC_F_NEXT, 1},
         {REQ_DATA + 512 * i, 512, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2},
         {REQ_HDRS + 32 * i + 16, 1, VRING_DESC_F_WRITE, 0},
-    }, head = {REQ_TABLES + sizeof(d) * i, sizeof(d), VRING_DESC_F_INDIRECT, 0};
+    };
+    TestDesc head = {REQ_TABLES + sizeof(d) * i, sizeof(d), VRING_DESC_F_INDIRECT, 0};
     uint32_t type = VIRTIO_BLK_T_IN;
     uint64_t sector = i;
 
