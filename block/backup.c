@@ -173,7 +173,8 @@ static int backup_step(BackupJob *b, uint64_t offset, uint64_t end)
         return 0;
     }
     if (ret < 0) {
-        BlockJobCopy failed = {.offset = offset, .bytes = end - offset, .ret = ret, .is_read = true};
+        BlockJobCopy failed = {
+            .offset = offset, .bytes = end - offset, .ret = ret, .is_read = true};
 
         return backup_copy_done(&b->common, &failed);
     }

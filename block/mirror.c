@@ -40,8 +40,8 @@ typedef struct MirrorJob {
     /* A piece of a run being copied to the target, or a guest's write-through: at most one
      * of them in a range at a time. */
     BlockRangeLock copy_lock;
-    uint64_t chunk; /* the longest run to copy (buf-size) */
-    uint64_t piece; /* a copy's buffer size, and the longest run one copy takes */
+    uint64_t chunk;         /* the longest run to copy (buf-size) */
+    uint64_t piece;         /* a copy's buffer size, and the longest run one copy takes */
     BlockJobWriteBehind wb; /* the bulk copy's, until READY */
     bool notifier_added;
 } MirrorJob;

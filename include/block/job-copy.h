@@ -47,9 +47,9 @@ typedef struct BlockJob BlockJob;
 typedef struct BlockJobCopy {
     BlockJob *job;
     uint64_t offset, bytes;
-    void *buf;    /* the slot's buffer, BlockJobCopies.buf_size bytes */
-    int ret;      /* 0 or -errno */
-    bool is_read; /* on failure: the failed request read the source */
+    void *buf;               /* the slot's buffer, BlockJobCopies.buf_size bytes */
+    int ret;                 /* 0 or -errno */
+    bool is_read;            /* on failure: the failed request read the source */
     BlockJobCopyState state; /* under the job's lock */
 } BlockJobCopy;
 

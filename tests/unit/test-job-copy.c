@@ -27,8 +27,8 @@ static void fake_copy(BlockJob *job, BlockJobCopy *c)
 
     g_mutex_lock(&f->lock);
     for (int i = 0; i < MAX_COPIES; i++) {
-        f->overlaps += i != slot && f->run_offset[i] < c->offset + c->bytes &&
-                       c->offset < f->run_end[i];
+        f->overlaps +=
+            i != slot && f->run_offset[i] < c->offset + c->bytes && c->offset < f->run_end[i];
     }
     f->run_offset[slot] = c->offset;
     f->run_end[slot] = c->offset + c->bytes;
