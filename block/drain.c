@@ -111,9 +111,29 @@ void bdrv_drained_end(BlockDriverState *bs)
     }
 }
 
-void bdrv_drain_all(void)
+/* Every node, each with a reference: what runs while one is drained or flushed (a job's
+ * completion, a callback) may delete nodes later in the list. */
+static GList *bdrv_all_nodes_ref(void)
 {
     GList *nodes = bdrv_all_nodes();
+
+    for (GList *l = nodes; l; l = l->next) {
+        bdrv_ref(l->data);
+    }
+    return nodes;
+}
+
+static void bdrv_nodes_unref(GList *nodes)
+{
+    for (GList *l = nodes; l; l = l->next) {
+        bdrv_unref(l->data);
+    }
+    g_list_free(nodes);
+}
+
+void bdrv_drain_all(void)
+{
+    GList *nodes = bdrv_all_nodes_ref();
 
     for (GList *l = nodes; l; l = l->next) {
         bdrv_drained_begin(l->data);
@@ -121,15 +141,15 @@ void bdrv_drain_all(void)
     for (GList *l = g_list_last(nodes); l; l = l->prev) {
         bdrv_drained_end(l->data);
     }
-    g_list_free(nodes);
+    bdrv_nodes_unref(nodes);
 }
 
 void bdrv_flush_all(void)
 {
-    GList *nodes = bdrv_all_nodes();
+    GList *nodes = bdrv_all_nodes_ref();
 
     for (GList *l = nodes; l; l = l->next) {
         bdrv_flush(l->data);
     }
-    g_list_free(nodes);
+    bdrv_nodes_unref(nodes);
 }
