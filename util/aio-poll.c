@@ -10,6 +10,7 @@
 
 #define AIO_POLL_START_NS 4000   /* the first polling time after waits turned out short */
 #define AIO_POLL_IDLE_NS 1000000 /* a handler without events in a wait this long is idle */
+#define AIO_POLL_MIN_NS 1000     /* polling times that halve below this stop polling */
 /*
  * While it polls, or handlers keep finding work, the loop does not sleep; it still looks at
  * its file descriptors (other sources, calls from other threads, the worker pool) at least
@@ -24,7 +25,7 @@ struct AioPollHandler {
     void *opaque;
     bool ready; /* a round found work; cleared when it runs */
     bool event; /* ready since the last adjustment of ns */
-    int64_t ns; /* how long this handler's events are worth polling for */
+    AioPollHandlerTime time; /* how long this handler's events are worth polling for */
 };
 
 struct AioPoll {
@@ -140,22 +141,41 @@ static AioPollHandler *aio_poll_take_ready(AioPoll *p)
  * events: a virtqueue whose guest sends the next request a few microseconds after a
  * completion is worth polling for even while the disk's completions take longer than
  * poll-max-ns (so the completion ring is not). A wait polls for the longest of them.
+ * A handler that had no event in a wait longer than its time was polled for in vain:
+ * its time halves, down to twice how late into a wait polling has recently caught its
+ * events (a maximum that decays by an eighth at each catch). So a virtqueue's time settles
+ * near how soon the guest refills after a completion, instead of spending the whole
+ * poll-max-ns after every submission too (waits that end with the disk's completion, long
+ * after), and still catches the refill.
  */
+void aio_poll_handler_time_adjust(AioPollHandlerTime *ht, const AioPollTime *params, bool event,
+                                  int64_t block_ns)
+{
+    AioPollTime t = *params;
+
+    if (event) {
+        if (block_ns <= ht->ns) {
+            ht->hit_ns = MAX(block_ns, ht->hit_ns - ht->hit_ns / 8);
+        }
+        t.ns = ht->ns;
+        aio_poll_time_adjust(&t, block_ns);
+        ht->ns = t.ns;
+    } else if (block_ns >= AIO_POLL_IDLE_NS) {
+        *ht = (AioPollHandlerTime){0, 0}; /* gone quiet: an idle loop's wake-ups need not poll */
+    } else if (block_ns > ht->ns && ht->ns) {
+        ht->ns = MAX(ht->ns / 2, MIN(2 * ht->hit_ns, ht->ns));
+        ht->ns = ht->ns < AIO_POLL_MIN_NS ? 0 : ht->ns;
+    }
+}
+
 static void aio_poll_adjust(AioPoll *p, const AioPollTime *params, int64_t block_ns)
 {
     g_mutex_lock(&p->lock);
     for (guint i = 0; i < p->handlers->len; i++) {
         AioPollHandler *h = g_ptr_array_index(p->handlers, i);
-        AioPollTime t = *params;
 
-        if (h->event) {
-            h->event = false;
-            t.ns = h->ns;
-            aio_poll_time_adjust(&t, block_ns);
-            h->ns = t.ns;
-        } else if (block_ns >= AIO_POLL_IDLE_NS) {
-            h->ns = 0; /* gone quiet: an idle loop's wake-ups (timers) need not poll it */
-        }
+        aio_poll_handler_time_adjust(&h->time, params, h->event, block_ns);
+        h->event = false;
     }
     g_mutex_unlock(&p->lock);
 }
@@ -169,8 +189,8 @@ static int64_t aio_poll_window(AioPoll *p, const AioPollTime *params)
     for (guint i = 0; i < p->handlers->len; i++) {
         AioPollHandler *h = g_ptr_array_index(p->handlers, i);
 
-        h->ns = MIN(h->ns, params->max_ns); /* poll-max-ns may have changed */
-        ns = MAX(ns, h->ns);
+        h->time.ns = MIN(h->time.ns, params->max_ns); /* poll-max-ns may have changed */
+        ns = MAX(ns, h->time.ns);
     }
     g_mutex_unlock(&p->lock);
     return ns;

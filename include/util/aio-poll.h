@@ -31,6 +31,16 @@ void aio_poll_time_init(AioPollTime *t, int64_t max_ns, int64_t grow, int64_t sh
 /* A wait that polled and then slept lasted block_ns in all: adjust the next poll time. */
 void aio_poll_time_adjust(AioPollTime *t, int64_t block_ns);
 
+/* One handler's polling time and how late into a wait polling recently caught its events. */
+typedef struct AioPollHandlerTime {
+    int64_t ns;
+    int64_t hit_ns;
+} AioPollHandlerTime;
+
+/* After a wait of block_ns that ended with the handler's event (event) or not. */
+void aio_poll_handler_time_adjust(AioPollHandlerTime *ht, const AioPollTime *params, bool event,
+                                  int64_t block_ns);
+
 typedef struct AioPollOps {
     /* Is there work? No system call, no lock taken; the context's lock is held. */
     bool (*ready)(void *opaque);

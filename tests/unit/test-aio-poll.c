@@ -61,6 +61,51 @@ static void test_time_params(void)
     g_assert_cmpint(t.ns, ==, 1000000);
 }
 
+/*
+ * A virtqueue's handler at queue depth 1: waits alternate between one after a submission,
+ * ended 50 us later by the disk's completion (not its event), and one after the completion,
+ * where polling catches the guest's next request 3 us in. The time spent polling in vain
+ * after each submission falls from poll-max-ns to twice the 3 us catch, and the refill is
+ * still caught every time.
+ */
+static void test_handler_time_in_vain(void)
+{
+    AioPollTime params;
+    AioPollHandlerTime ht = {0, 0};
+
+    aio_poll_time_init(&params, 32768, 0, 0);
+    aio_poll_handler_time_adjust(&ht, &params, true, 2000);   /* a kick 2 us in: poll */
+    g_assert_cmpint(ht.ns, ==, 4000);
+    for (int i = 0; i < 4; i++) {                              /* grows to the maximum */
+        aio_poll_handler_time_adjust(&ht, &params, true, ht.ns + 1);
+    }
+    g_assert_cmpint(ht.ns, ==, 32768);
+    for (int i = 0; i < 10; i++) {
+        aio_poll_handler_time_adjust(&ht, &params, false, 50000);
+        g_assert_cmpint(ht.ns, >=, 3000);                      /* the refill is caught */
+        aio_poll_handler_time_adjust(&ht, &params, true, 3000);
+    }
+    g_assert_cmpint(ht.hit_ns, ==, 3000);
+    aio_poll_handler_time_adjust(&ht, &params, false, 50000);
+    g_assert_cmpint(ht.ns, ==, 6000);
+    /* One early catch (the request was already there) does not drop the floor. */
+    aio_poll_handler_time_adjust(&ht, &params, true, 10);
+    g_assert_cmpint(ht.hit_ns, ==, 2625);
+    /* Never caught by polling: halves to nothing. */
+    ht = (AioPollHandlerTime){32768, 0};
+    for (int i = 0; i < 5; i++) {
+        aio_poll_handler_time_adjust(&ht, &params, false, 50000);
+    }
+    g_assert_cmpint(ht.ns, ==, 1024);
+    aio_poll_handler_time_adjust(&ht, &params, false, 50000);
+    g_assert_cmpint(ht.ns, ==, 0);
+    /* A millisecond without its event: idle, forgotten. */
+    ht = (AioPollHandlerTime){32768, 3000};
+    aio_poll_handler_time_adjust(&ht, &params, false, 1000000);
+    g_assert_cmpint(ht.ns, ==, 0);
+    g_assert_cmpint(ht.hit_ns, ==, 0);
+}
+
 /* ---- a producer and an I/O thread that polls it ---- */
 
 typedef struct Ring {
@@ -232,6 +277,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/aio-poll/time/grow-shrink", test_time_grow_shrink);
     g_test_add_func("/aio-poll/time/params", test_time_params);
+    g_test_add_func("/aio-poll/time/handler-in-vain", test_handler_time_in_vain);
     g_test_add_func("/aio-poll/iothread/no-lost-kick", test_no_lost_kick_default);
     g_test_add_func("/aio-poll/iothread/no-lost-kick-short", test_no_lost_kick_short);
     g_test_add_func("/aio-poll/iothread/no-poll", test_no_poll);
