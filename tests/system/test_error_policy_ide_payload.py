@@ -11,7 +11,8 @@ import pytest
 
 from qmp_vm import QMP
 from test_error_policy import fill, make_image
-from test_error_policy_payload import io_error_event, serial_lines, tmpfs  # noqa: F401
+from test_error_policy_payload import (io_error_event, read_error_drive,  # noqa: F401
+                                       serial_lines, stopped_then_cont, tmpfs)
 from test_payload_ide import PAYLOAD, expected_chunk
 
 MIB = 16
@@ -60,26 +61,8 @@ def test_ide_payload_rerror_stop_then_cont(make_vm, vmm, tmp_path):
     the read is issued again and the guest's check of all 16 MiB passes."""
     img = tmp_path / "disk.img"
     make_image(img, 64 << 20)
-    rules = tmp_path / "rules.cfg"
-    # At a sector away from 0, which both VMMs' firmware and start-up may read. QEMU fails
-    # writes too once the rule is active, unless told the I/O type (not in 2.2).
-    iotype = 'iotype = "read"\n' if vmm == "qemu" else ""
-    rules.write_text('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "4096"\n'
-                     f'once = "on"\n{iotype}')
-    vm, qmp = start(make_vm, vmm, tmp_path,
-                    f"file=blkdebug:{rules}:{img},format=raw,rerror=stop")
-    with qmp:
-        assert io_error_event(qmp) == {"device": "ide0-hd0", "operation": "read",
-                                       "action": "stop", "nospace": False,
-                                       "reason": "Input/output error"}
-        qmp.event_wait("STOP", timeout=10)
-        assert qmp.command("query-status")["status"] == "io-error"
-        blocks = {b["device"]: b for b in qmp.command("query-block")}
-        assert blocks["ide0-hd0"]["io-status"] == "failed"
-        assert "PASS" not in vm.serial_text()
-        qmp.command("cont")
-        qmp.event_wait("RESUME", timeout=10)
-        assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
+    vm, qmp = start(make_vm, vmm, tmp_path, read_error_drive(tmp_path, vmm, img))
+    stopped_then_cont(vm, qmp, "ide0-hd0")
     lines = serial_lines(vm)
     assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
     with open(img, "rb") as f:

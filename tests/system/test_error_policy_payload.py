@@ -51,6 +51,32 @@ def serial_lines(vm):
     return vm.serial_text().replace("\r\n", "\n").splitlines()
 
 
+def read_error_drive(tmp_path, vmm, img):
+    """-drive options for img behind blkdebug, rerror=stop: one read at sector 4096 fails
+    with EIO. Away from sector 0, which both VMMs and firmware read at start-up. Later QEMU
+    fails writes too once the rule is active, unless told the I/O type (not in 2.2)."""
+    rules = tmp_path / "rules.cfg"
+    iotype = 'iotype = "read"\n' if vmm == "qemu" else ""
+    rules.write_text('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "4096"\n'
+                     f'once = "on"\n{iotype}')
+    return f"file=blkdebug:{rules}:{img},format=raw,rerror=stop"
+
+
+def stopped_then_cont(vm, qmp, device):
+    """The read error stops the VM as 2.2 reports it; cont resumes it and the guest ends."""
+    with qmp:
+        assert io_error_event(qmp) == {"device": device, "operation": "read", "action": "stop",
+                                       "nospace": False, "reason": "Input/output error"}
+        qmp.event_wait("STOP", timeout=10)
+        assert qmp.command("query-status")["status"] == "io-error"
+        blocks = {b["device"]: b for b in qmp.command("query-block")}
+        assert blocks[device]["io-status"] == "failed"
+        assert "PASS" not in vm.serial_text()
+        qmp.command("cont")
+        qmp.event_wait("RESUME", timeout=10)
+        assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
+
+
 def test_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):
     """The guest's writes fail with an I/O error; the VM never stops. (As in 2.2, nospace is
     only sent when the policy may stop: io-status is off with report.)"""
@@ -72,25 +98,8 @@ def test_payload_rerror_stop_then_cont(make_vm, vmm, tmp_path):
     the guest's check of all 16 MiB passes."""
     img = tmp_path / "disk.img"
     make_image(img, 64 << 20)
-    rules = tmp_path / "rules.cfg"
-    # At a sector away from 0, which both VMMs read at start-up to guess a geometry. Later
-    # QEMU fails writes too once the rule is active, unless told the I/O type (not in 2.2).
-    iotype = 'iotype = "read"\n' if vmm == "qemu" else ""
-    rules.write_text('[inject-error]\nevent = "read_aio"\nerrno = "5"\nsector = "4096"\n'
-                     f'once = "on"\n{iotype}')
-    vm, qmp = start(make_vm, vmm, tmp_path,
-                    f"file=blkdebug:{rules}:{img},format=raw,rerror=stop")
-    with qmp:
-        assert io_error_event(qmp) == {"device": "d0", "operation": "read", "action": "stop",
-                                       "nospace": False, "reason": "Input/output error"}
-        qmp.event_wait("STOP", timeout=10)
-        assert qmp.command("query-status")["status"] == "io-error"
-        blocks = {b["device"]: b for b in qmp.command("query-block")}
-        assert blocks["d0"]["io-status"] == "failed"
-        assert "PASS" not in vm.serial_text()
-        qmp.command("cont")
-        qmp.event_wait("RESUME", timeout=10)
-        assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
+    vm, qmp = start(make_vm, vmm, tmp_path, read_error_drive(tmp_path, vmm, img))
+    stopped_then_cont(vm, qmp, "d0")
     lines = serial_lines(vm)
     assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
     with open(img, "rb") as f:
