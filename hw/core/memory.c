@@ -42,9 +42,10 @@ unsigned guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, c
 
 void guest_mem_set_enabled(unsigned id, bool enabled)
 {
-    RAMBlock *b = &g_array_index(blocks, RAMBlock, id);
+    RAMBlock *b;
 
-    g_assert(id < blocks->len);
+    g_assert(blocks && id < blocks->len);
+    b = &g_array_index(blocks, RAMBlock, id);
     if (b->disabled != !enabled) {
         b->disabled = !enabled;
         if (listener) {
