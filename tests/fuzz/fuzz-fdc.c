@@ -5,7 +5,6 @@
  * and sends a whole command with its parameters, so data transfers, formats and their
  * refusals are reached without the fuzzer having to find the byte sequences itself.
  */
-#include <stdlib.h>
 #include <unistd.h>
 #include <glib.h>
 #include "block/block-backend.h"
@@ -54,19 +53,9 @@ static const FuzzDevice fdc_fuzz = {
 /* A floppy0 drive the board's FDC claims as drive A:. */
 static void fdc_add_drive(void)
 {
-    char path[] = "/tmp/fuzz-fdc-XXXXXX";
-    int fd = mkstemp(path);
-    JsonObject *opts = json_object_new();
+    BlockBackend *blk = fuzz_open_image("floppy0", FDC_IMAGE_SIZE, BDRV_O_RDWR);
     DriveInfo *dinfo = g_new0(DriveInfo, 1);
-    BlockBackend *blk;
 
-    if (fd < 0 || ftruncate(fd, FDC_IMAGE_SIZE) < 0) {
-        abort();
-    }
-    close(fd);
-    json_object_set_string_member(opts, "driver", "raw");
-    blk = blk_new_open("floppy0", path, opts, BDRV_O_RDWR, &error_abort);
-    unlink(path);
     dinfo->type = IF_FLOPPY;
     blk_set_legacy_dinfo(blk, dinfo);
 }

@@ -6,7 +6,6 @@
  * task file, an ATAPI packet, a PRD table written into scratch RAM (its entries may point
  * anywhere) with the engine started, or waiting for the requests in flight.
  */
-#include <stdlib.h>
 #include <unistd.h>
 #include <glib.h>
 #include "block/block-backend.h"
@@ -121,22 +120,12 @@ static const FuzzDevice ide_fuzz = {
     .extra_op = ide_fuzz_extra,
 };
 
-/* A raw image of size bytes (unlinked at once) as the -drive if=ide at bus/unit. */
+/* A raw image of size bytes as the -drive if=ide at bus/unit. */
 static BlockBackend *ide_add_drive(const char *id, int bus, bool cd, size_t size)
 {
-    char path[] = "/tmp/fuzz-ide-XXXXXX";
-    int fd = mkstemp(path);
-    JsonObject *opts = json_object_new();
+    BlockBackend *blk = fuzz_open_image(id, size, cd ? 0 : BDRV_O_RDWR);
     DriveInfo *dinfo = g_new0(DriveInfo, 1);
-    BlockBackend *blk;
 
-    if (fd < 0 || ftruncate(fd, size) < 0) {
-        abort();
-    }
-    close(fd);
-    json_object_set_string_member(opts, "driver", "raw");
-    blk = blk_new_open(id, path, opts, cd ? 0 : BDRV_O_RDWR, &error_abort);
-    unlink(path);
     dinfo->type = IF_IDE;
     dinfo->bus = bus;
     dinfo->media_cd = cd;

@@ -6,7 +6,6 @@
  * The reset between inputs puts both units back in array mode; their content carries over,
  * as the images are not restored.
  */
-#include <stdlib.h>
 #include <unistd.h>
 #include <glib.h>
 #include "block/block-backend.h"
@@ -40,20 +39,10 @@ static const FuzzDevice pflash_fuzz = {
 
 static void pflash_add_drive(int unit, uint64_t size, bool readonly)
 {
-    char path[] = "/tmp/fuzz-pflash-XXXXXX";
-    int fd = mkstemp(path);
-    JsonObject *opts = json_object_new();
-    DriveInfo *dinfo = g_new0(DriveInfo, 1);
     g_autofree char *name = g_strdup_printf("pflash%d", unit);
-    BlockBackend *blk;
+    BlockBackend *blk = fuzz_open_image(name, size, readonly ? 0 : BDRV_O_RDWR);
+    DriveInfo *dinfo = g_new0(DriveInfo, 1);
 
-    if (fd < 0 || ftruncate(fd, size) < 0) {
-        abort();
-    }
-    close(fd);
-    json_object_set_string_member(opts, "driver", "raw");
-    blk = blk_new_open(name, path, opts, readonly ? 0 : BDRV_O_RDWR, &error_abort);
-    unlink(path);
     dinfo->type = IF_PFLASH;
     dinfo->unit = unit;
     blk_set_legacy_dinfo(blk, dinfo);

@@ -129,19 +129,7 @@ static const FuzzDevice vb_fuzz = {
 
 static BlockBackend *vb_open_image(void)
 {
-    char path[] = "/tmp/fuzz-virtio-blk-XXXXXX";
-    int fd = mkstemp(path);
-    JsonObject *opts = json_object_new();
-    BlockBackend *blk;
-
-    if (fd < 0 || ftruncate(fd, VB_IMAGE_SIZE) < 0) {
-        abort();
-    }
-    close(fd);
-    json_object_set_string_member(opts, "driver", "raw");
-    blk = blk_new_open("vb0", path, opts, BDRV_O_RDWR | BDRV_O_UNMAP, &error_abort);
-    unlink(path);
-    return blk;
+    return fuzz_open_image("vb0", VB_IMAGE_SIZE, BDRV_O_RDWR | BDRV_O_UNMAP);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

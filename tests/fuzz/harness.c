@@ -10,9 +10,12 @@
  * Requests the devices post to the main loop (resets, power-off) are run after each input,
  * then the reset handlers and a cleared scratch area leave the machine as it started.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <glib.h>
 #include "config-host.h"
+#include "block/block-backend.h"
 #include "harness.h"
 #include "hw/ioport.h"
 #include "hw/machine.h"
@@ -71,6 +74,23 @@ uint64_t fuzz_u64(FuzzInput *in)
 
     fuzz_take(in, &v, sizeof(v));
     return GUINT64_FROM_LE(v);
+}
+
+BlockBackend *fuzz_open_image(const char *id, uint64_t size, int flags)
+{
+    char path[] = "/tmp/fuzz-image-XXXXXX";
+    int fd = mkstemp(path);
+    JsonObject *opts = json_object_new();
+    BlockBackend *blk;
+
+    if (fd < 0 || ftruncate(fd, size) < 0) {
+        abort();
+    }
+    close(fd);
+    json_object_set_string_member(opts, "driver", "raw");
+    blk = blk_new_open(id, path, opts, flags, &error_abort);
+    unlink(path);
+    return blk;
 }
 
 void fuzz_machine_init(void)

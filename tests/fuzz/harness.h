@@ -40,6 +40,10 @@ typedef struct FuzzDevice {
     void (*extra_op)(FuzzInput *in);
 } FuzzDevice;
 
+/* A zero-filled raw image of size bytes in /tmp (unlinked at once) opened as a backend
+ * named id with the given BDRV_O_* flags; aborts on failure. */
+struct BlockBackend *fuzz_open_image(const char *id, uint64_t size, int flags);
+
 /* Build the machine (once, from LLVMFuzzerInitialize). */
 void fuzz_machine_init(void);
 /* Run the requests devices posted to the main loop, the reset handlers, and clear the
