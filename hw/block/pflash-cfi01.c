@@ -9,6 +9,7 @@
  */
 #include <string.h>
 #include <sys/mman.h>
+#include "block/block.h"
 #include "hw/ioport.h"
 #include "hw/machine.h"
 #include "hw/memory.h"
@@ -35,7 +36,6 @@ enum {
     STATUS_PROGRAM_ERROR = 0x10,
     CFI_LEN = 0x52,
     WRITE_BUFFER_BITS = 8,      /* one-byte-wide parts: 256-byte write buffer */
-    BDRV_SECTOR = 512,
 };
 
 struct PFlashCFI01 {
@@ -130,8 +130,9 @@ static uint64_t pflash_read(void *opaque, uint64_t off, unsigned size)
 /* Write [off, off+len) of the array back to the drive, in whole 512-byte sectors. */
 static void pflash_update(PFlashCFI01 *pfl, uint64_t off, uint64_t len)
 {
-    uint64_t start = off / BDRV_SECTOR * BDRV_SECTOR;
-    uint64_t end = MIN(pfl->size, (off + len + BDRV_SECTOR - 1) / BDRV_SECTOR * BDRV_SECTOR);
+    uint64_t start = off / BDRV_SECTOR_SIZE * BDRV_SECTOR_SIZE;
+    uint64_t end = MIN(pfl->size, (off + len + BDRV_SECTOR_SIZE - 1) / BDRV_SECTOR_SIZE *
+                                      BDRV_SECTOR_SIZE);
 
     if (pfl->blk && blk_pwrite(pfl->blk, start, pfl->storage + start, end - start, 0) < 0) {
         pfl->status |= STATUS_PROGRAM_ERROR;

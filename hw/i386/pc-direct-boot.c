@@ -17,7 +17,6 @@
 #include "hw/pci-assign.h"
 
 enum {
-    PIIX3_PIRQRC = 0x60,
     BDA_EBDA_SEGMENT = 0x40e,
     BDA_BASE_MEM_KB = 0x413,
     EBDA_ADDR = 0x9fc00,

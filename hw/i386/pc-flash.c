@@ -8,13 +8,13 @@
 #include <inttypes.h>
 #include "blockdev/blockdev.h"
 #include "hw/e820.h"
+#include "hw/pc.h"
 #include "hw/pc-flash.h"
 #include "hw/pflash.h"
 
 #define PC_FLASH_UNITS 2
 #define PC_FLASH_SECTOR 4096
 #define PC_FLASH_BASE_MIN (PC_4G - 8 * 1024 * 1024)
-#define PC_ISA_BIOS_MAX (128 * 1024)
 
 bool pc_system_flash_present(void)
 {
@@ -63,7 +63,7 @@ bool pc_system_flash_init(uint8_t **isa_bios, size_t *isa_size, Error **errp)
             uint64_t len;
             const uint8_t *data = pflash_cfi01_storage(pfl, &len);
 
-            *isa_size = MIN(len, PC_ISA_BIOS_MAX);
+            *isa_size = MIN(len, PC_ISA_BIOS_SIZE);
             *isa_bios = g_memdup2(data + len - *isa_size, *isa_size);
         }
     }

@@ -32,7 +32,6 @@
 
 #define PC_VGA_HOLE_START 0xa0000ULL
 #define PC_VGA_HOLE_END   0xc0000ULL
-#define PC_ISA_BIOS_SIZE  0x20000ULL  /* the BIOS copy below 1 MiB */
 
 #define FW_CFG_IO_BASE    0x510
 #define FW_CFG_RAM_SIZE   0x03
@@ -320,7 +319,7 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     machine_register_reset(pc_reset_bios_alias, b);
     bus = i440fx_init();
     pc_pci_qbus_init(bus);
-    piix3_init(bus, PCI_DEVFN(1, 0));
+    piix3_init(bus, PIIX3_DEVFN);
     if (!piix3_ide_init(bus, PIIX3_IDE_DEVFN, errp)) {
         return false;
     }

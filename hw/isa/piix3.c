@@ -15,7 +15,6 @@
 enum PIIX3Regs {
     PIIX3_IORT = 0x4c,
     PIIX3_XBCS = 0x4e,
-    PIIX3_PIRQRC = 0x60,         /* PIRQRC[A:D]: 0x60-0x63 */
     PIIX3_TOM = 0x69,
     PIIX3_MBIRQ0 = 0x70,
     PIIX3_MBDMA0 = 0x76,

@@ -10,6 +10,7 @@
 #include "hw/pci.h"
 
 #define PIIX3_DEVFN PCI_DEVFN(1, 0)
+#define PIIX3_PIRQRC 0x60           /* PIRQRC[A:D]: 0x60-0x63, one ISA IRQ per PIRQ line */
 #define PIIX4_PM_DEVFN PCI_DEVFN(1, 3)
 #define PIIX4_PM_SCI_IRQ 9
 

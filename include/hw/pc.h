@@ -9,6 +9,8 @@
 #include "util/chardev.h"
 #include "util/error.h"
 
+#define PC_ISA_BIOS_SIZE 0x20000ULL  /* the BIOS window below 1 MiB: 0xe0000-0xfffff */
+
 typedef struct PCConfig {
     Chardev *serial;      /* COM1 backend, or NULL for no COM1 */
     Chardev *debugcon;    /* port 0x402 backend, or NULL */
