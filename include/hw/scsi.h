@@ -57,6 +57,7 @@ struct SCSIBus {
     void *opaque;          /* the HBA's state */
     int max_target;        /* scsi-id 0..max_target-1 (LSI: 7, the HBA itself being 7) */
     int max_lun;           /* lun 0..max_lun-1 */
+    GQueue requests;       /* bus-private: enqueued requests not yet completed or cancelled */
 };
 
 /* The part of every SCSI target device that the bus and the HBA look at. */
@@ -69,6 +70,7 @@ struct SCSIDevice {
     uint8_t sense[SCSI_SENSE_LEN]; /* for REQUEST SENSE; zero length when sense_len is 0 */
     uint8_t sense_len;
     bool unit_attention;   /* reported (once) on the next command but INQUIRY/REPORT LUNS */
+    uint8_t ua_asc, ua_ascq; /* which unit attention: 29h/00h reset, 28h/00h medium changed */
 };
 
 /* The device model's side: scsi-disk.c. */
@@ -80,12 +82,17 @@ typedef struct SCSIDeviceOps {
     /* Stop I/O in flight for req (its completion must not call the HBA any more). */
     void (*cancel)(SCSIRequest *req);
     void (*reset)(SCSIDevice *dev); /* bus reset: drop requests, set unit attention */
+    /* Optional: free dev_private (and buf if the device set it) with the last reference. */
+    void (*free_req)(SCSIRequest *req);
+    /* Optional: the bus has just reported the device's unit attention (it may queue another). */
+    void (*ua_reported)(SCSIDevice *dev);
 } SCSIDeviceOps;
 
 struct SCSIRequest {
     SCSIBus *bus;
     SCSIDevice *dev;       /* NULL when no device answers the LUN (the bus answers) */
     uint32_t tag;
+    uint32_t id;           /* the target's scsi-id */
     uint32_t lun;
     uint8_t cdb[SCSI_CDB_MAX];
     unsigned cdb_len;
@@ -96,6 +103,10 @@ struct SCSIRequest {
     uint8_t sense_len;
     uint8_t *buf;          /* what scsi_req_buf() returns: set by whoever answers */
     void *dev_private;     /* the device model's per-request state */
+    int32_t xfer;          /* what scsi_req_enqueue() returned */
+    uint64_t moved;        /* bytes handed to the HBA so far by scsi_req_data() */
+    bool by_bus;           /* bus-private: the bus answers (REPORT LUNS, REQUEST SENSE, ...) */
+    bool buf_owned;        /* bus-private: buf is a reply g_free'd with the request */
 };
 
 /* Bus set-up by the HBA, at realize; the bus is named "<name>.0". */

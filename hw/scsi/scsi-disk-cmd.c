@@ -1,0 +1,688 @@
+/*
+ * The SPC/SBC commands of scsi-hd and scsi-cd that are not block transfers: TEST UNIT
+ * READY, INQUIRY (standard data and VPD pages 00h, 80h, 83h, B0h, B1h, B2h), MODE SENSE
+ * and MODE SELECT (6/10), READ CAPACITY (10/16), START STOP UNIT, PREVENT ALLOW MEDIUM
+ * REMOVAL, RESERVE/RELEASE, SEEK, WRITE SAME (10/16) and UNMAP. Replies are built in
+ * memory with QEMU's field values. Not READ/WRITE (scsi-disk.c) or MMC (scsi-cd.c).
+ */
+#include <errno.h>
+#include <string.h>
+#include <glib.h>
+#include "block/block-events.h"
+#include "block/error-policy.h"
+#include "scsi-int.h"
+
+enum {
+    MODE_PAGE_R_W_ERROR = 0x01,
+    MODE_PAGE_HD_GEOMETRY = 0x04,
+    MODE_PAGE_FLEXIBLE_DISK_GEOMETRY = 0x05,
+    MODE_PAGE_CACHING = 0x08,
+    MODE_PAGE_AUDIO_CTL = 0x0e,
+    MODE_PAGE_CAPABILITIES = 0x2a,
+    MODE_PAGE_ALL = 0x3f,
+};
+
+#define INQUIRY_MAX_LEN 256
+#define MODE_SENSE_MAX_LEN 256
+#define UNMAP_MAX_DESCRIPTORS 255
+#define DISCARD_GRANULARITY 4096
+
+/* A reply of len bytes at buf (g_malloc'd), cut to the allocation length. */
+static int32_t scsi_disk_reply(SCSIDiskReq *r, uint8_t *buf, uint32_t len, uint32_t alloc)
+{
+    int32_t n = scsi_req_reply(r->req, buf, len, alloc);
+
+    r->kind = SCSI_DISK_REPLY;
+    if (n == 0) {
+        scsi_req_complete(r->req, SCSI_STATUS_GOOD, 0);
+    }
+    return n;
+}
+
+static int32_t scsi_disk_good(SCSIDiskReq *r)
+{
+    scsi_req_complete(r->req, SCSI_STATUS_GOOD, 0);
+    return 0;
+}
+
+static uint8_t scsi_disk_type(SCSIDiskState *s)
+{
+    return s->is_cd ? SCSI_TYPE_ROM : SCSI_TYPE_DISK;
+}
+
+/* Copy str into len bytes padded with spaces (no terminating NUL). */
+static void scsi_padstr(uint8_t *dst, const char *str, size_t len)
+{
+    size_t n = MIN(strlen(str), len);
+
+    memcpy(dst, str, n);
+    memset(dst + n, ' ', len - n);
+}
+
+/* ---- INQUIRY ---- */
+
+/* VPD page `page` after its 4-byte header in buf; its length, or -1 when not supported. */
+static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
+{
+    uint8_t *p = buf + 4;
+    int n = 0;
+
+    switch (page) {
+    case 0x00:
+        p[n++] = 0x00;
+        if (s->serial) {
+            p[n++] = 0x80;
+        }
+        p[n++] = 0x83;
+        if (!s->is_cd) {
+            p[n++] = 0xb0;
+            p[n++] = 0xb1;
+            p[n++] = 0xb2;
+        }
+        return n;
+    case 0x80: {
+        size_t l = s->serial ? MIN(strlen(s->serial), 36) : 0;
+
+        if (!s->serial) {
+            return -1;
+        }
+        memcpy(p, s->serial, l);
+        return l;
+    }
+    case 0x83: {
+        size_t l = MIN(strlen(s->device_id), 255 - 8);
+
+        if (l) {
+            p[n++] = 0x2; /* ASCII */
+            p[n++] = 0;   /* vendor specific */
+            p[n++] = 0;
+            p[n++] = l;
+            memcpy(p + n, s->device_id, l);
+            n += l;
+        }
+        if (s->wwn) {
+            p[n++] = 0x1; /* binary */
+            p[n++] = 0x3; /* NAA */
+            p[n++] = 0;
+            p[n++] = 8;
+            scsi_st64(p + n, s->wwn);
+            n += 8;
+        }
+        return n;
+    }
+    case 0xb0: /* block limits */
+        if (s->is_cd) {
+            return -1;
+        }
+        p[0] = 1; /* WSNZ: WRITE SAME with 0 blocks is refused */
+        scsi_st32(p + 4, INT32_MAX / s->blocksize);  /* maximum transfer length */
+        scsi_st32(p + 16, INT32_MAX / s->blocksize); /* maximum unmap LBA count */
+        scsi_st32(p + 20, UNMAP_MAX_DESCRIPTORS);
+        scsi_st32(p + 24, MAX(DISCARD_GRANULARITY, s->blocksize) / s->blocksize);
+        scsi_st32(p + 36, INT32_MAX / s->blocksize); /* maximum write same length */
+        return 0x3c;
+    case 0xb1: /* block device characteristics: nothing to say */
+        if (s->is_cd) {
+            return -1;
+        }
+        return 0x3c;
+    case 0xb2: /* logical block provisioning */
+        if (s->is_cd) {
+            return -1;
+        }
+        p[1] = 0xe0; /* UNMAP, WRITE SAME (16) and (10) with UNMAP */
+        p[2] = 2;    /* thin provisioned */
+        return 4;
+    default:
+        return -1;
+    }
+}
+
+static int32_t scsi_disk_inquiry(SCSIDiskReq *r)
+{
+    SCSIDiskState *s = r->s;
+    const uint8_t *cdb = r->req->cdb;
+    uint32_t alloc = scsi_ld16(cdb + 3);
+    uint8_t *buf = g_malloc0(INQUIRY_MAX_LEN);
+    uint32_t len;
+
+    if (cdb[1] & 1) {
+        int n = scsi_disk_vpd(s, cdb[2], buf);
+
+        if (n < 0) {
+            g_free(buf);
+            return scsi_disk_invalid_field(r);
+        }
+        buf[0] = scsi_disk_type(s);
+        buf[1] = cdb[2];
+        scsi_st16(buf + 2, n);
+        return scsi_disk_reply(r, buf, n + 4, alloc);
+    }
+    if (cdb[2] != 0) {
+        g_free(buf);
+        return scsi_disk_invalid_field(r);
+    }
+    /* As QEMU: as much as asked for (up to 256), zeros after the 36 bytes of data. */
+    len = MIN(alloc, INQUIRY_MAX_LEN);
+    buf[0] = scsi_disk_type(s);
+    buf[1] = s->removable ? 0x80 : 0;
+    buf[2] = 5;        /* SPC-3 */
+    buf[3] = 2 | 0x10; /* response data format 2, HiSup */
+    buf[4] = len > 36 ? len - 5 : 36 - 5;
+    buf[7] = 0x10 | 0x02; /* sync, command queueing */
+    scsi_padstr(buf + 8, s->vendor, 8);
+    scsi_padstr(buf + 16, s->product, 16);
+    memcpy(buf + 32, s->version, MIN(strlen(s->version), 4));
+    return scsi_disk_reply(r, buf, len, alloc);
+}
+
+/* ---- MODE SENSE / MODE SELECT ---- */
+
+/* QEMU's guess for a disk without a partition table: 16 heads, 63 sectors. */
+static void scsi_disk_geometry(SCSIDiskState *s, uint32_t *cyls, uint32_t *heads,
+                               uint32_t *secs)
+{
+    uint64_t sectors = scsi_disk_nb_blocks(s) * (s->blocksize / 512);
+    uint64_t c = sectors / (16 * 63);
+
+    *heads = 16;
+    *secs = 63;
+    *cyls = c > 16383 ? 16383 : c < 2 ? 2 : c;
+}
+
+static bool scsi_disk_page_valid(SCSIDiskState *s, uint8_t page)
+{
+    switch (page) {
+    case MODE_PAGE_R_W_ERROR:
+    case MODE_PAGE_CACHING:
+        return true;
+    case MODE_PAGE_HD_GEOMETRY:
+    case MODE_PAGE_FLEXIBLE_DISK_GEOMETRY:
+        return !s->is_cd;
+    case MODE_PAGE_AUDIO_CTL:
+    case MODE_PAGE_CAPABILITIES:
+        return s->is_cd;
+    default:
+        return false;
+    }
+}
+
+/* Mode page `page` (header included) at p; its length. changeable: page control 1. */
+static int scsi_disk_mode_page(SCSIDiskState *s, uint8_t page, uint8_t *p, bool changeable)
+{
+    uint8_t *d = p + 2;
+    uint32_t cyls, heads, secs;
+    int len = 0;
+
+    scsi_disk_geometry(s, &cyls, &heads, &secs);
+    switch (page) {
+    case MODE_PAGE_R_W_ERROR:
+        len = 10;
+        if (!changeable) {
+            d[0] = 0x80; /* AWRE */
+            d[1] = s->is_cd ? 0x20 : 0; /* read retry count */
+        }
+        break;
+    case MODE_PAGE_HD_GEOMETRY:
+        len = 0x16;
+        if (!changeable) {
+            d[0] = cyls >> 16;
+            d[1] = cyls >> 8;
+            d[2] = cyls;
+            d[3] = heads;
+            memcpy(d + 4, d, 3); /* write precompensation: disabled */
+            memcpy(d + 7, d, 3); /* reduced write current: disabled */
+            d[11] = 200;         /* step rate, ns */
+            memset(d + 12, 0xff, 3);
+            scsi_st16(d + 18, 5400); /* rpm */
+        }
+        break;
+    case MODE_PAGE_FLEXIBLE_DISK_GEOMETRY:
+        len = 0x1e;
+        if (!changeable) {
+            scsi_st16(d, 5000); /* kbit/s */
+            d[2] = heads;
+            d[3] = secs;
+            d[4] = s->blocksize >> 8;
+            scsi_st16(d + 6, cyls);
+            scsi_st16(d + 8, cyls);
+            scsi_st16(d + 10, cyls);
+            d[13] = 1;
+            d[14] = 1;
+            d[16] = 1;
+            d[17] = 1;
+            d[18] = 1;
+            scsi_st16(d + 26, 5400);
+        }
+        break;
+    case MODE_PAGE_CACHING:
+        len = 0x12;
+        if (changeable || blk_enable_write_cache(s->blk)) {
+            d[0] = 0x04; /* WCE */
+        }
+        break;
+    case MODE_PAGE_AUDIO_CTL:
+        len = 14;
+        break;
+    case MODE_PAGE_CAPABILITIES:
+        len = scsi_cd_mode_page_caps(s, d, changeable);
+        break;
+    }
+    p[0] = page;
+    p[1] = len;
+    return len + 2;
+}
+
+static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
+{
+    SCSIDiskState *s = r->s;
+    const uint8_t *cdb = r->req->cdb;
+    bool six = cdb[0] == MODE_SENSE_6;
+    bool dbd = cdb[1] & 0x08, llbaa = !six && (cdb[1] & 0x10);
+    uint8_t page = cdb[2] & 0x3f, pc = cdb[2] >> 6;
+    uint32_t alloc = six ? cdb[4] : scsi_ld16(cdb + 7);
+    uint64_t nb = scsi_disk_nb_blocks(s);
+    uint8_t *buf, *p;
+    uint32_t len;
+
+    if (pc == 3) {
+        scsi_req_check_condition(r->req, SENSE_ILLEGAL_REQUEST, ASC_SAVING_PARAMS_NOT_SUPPORTED,
+                                 0);
+        return 0;
+    }
+    if (page != MODE_PAGE_ALL && !scsi_disk_page_valid(s, page)) {
+        return scsi_disk_invalid_field(r);
+    }
+    buf = g_malloc0(MODE_SENSE_MAX_LEN);
+    p = buf + (six ? 4 : 8);
+    if (!s->is_cd && blk_is_read_only(s->blk)) {
+        buf[six ? 2 : 3] = 0x80; /* WP */
+    }
+    if (!dbd && nb) {
+        if (llbaa) {
+            buf[4] = 0x01; /* LONGLBA */
+            buf[7] = 16;
+            scsi_st64(p, nb);
+            scsi_st32(p + 12, s->blocksize);
+            p += 16;
+        } else {
+            buf[six ? 3 : 7] = 8;
+            scsi_st32(p, nb > 0xffffff ? 0 : nb);
+            p[0] = 0; /* density code */
+            scsi_st32(p + 4, s->blocksize & 0xffffff);
+            p += 8;
+        }
+    }
+    if (page == MODE_PAGE_ALL) {
+        for (uint8_t i = 0; i < MODE_PAGE_ALL; i++) {
+            if (scsi_disk_page_valid(s, i)) {
+                p += scsi_disk_mode_page(s, i, p, pc == 1);
+            }
+        }
+    } else {
+        p += scsi_disk_mode_page(s, page, p, pc == 1);
+    }
+    len = p - buf;
+    if (six) {
+        buf[0] = len - 1;
+    } else {
+        scsi_st16(buf, len - 2);
+    }
+    return scsi_disk_reply(r, buf, len, alloc);
+}
+
+static void scsi_disk_param_error(SCSIDiskReq *r, uint8_t asc)
+{
+    scsi_req_check_condition(r->req, SENSE_ILLEGAL_REQUEST, asc, 0);
+}
+
+/* The MODE SELECT parameter list is in r->iobuf: only the caching page's WCE changes. */
+static void scsi_disk_mode_select_done(SCSIDiskReq *r)
+{
+    bool six = r->req->cdb[0] == MODE_SELECT_6;
+    uint32_t len = r->remaining, hdr = six ? 4 : 8, pos;
+    const uint8_t *p = r->iobuf;
+
+    if (len < hdr) {
+        scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
+        return;
+    }
+    pos = hdr + (six ? p[3] : scsi_ld16(p + 6));
+    if (pos > len) {
+        scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
+        return;
+    }
+    while (pos < len) {
+        uint8_t page = p[pos] & 0x3f;
+        bool spf = p[pos] & 0x40;
+        uint32_t plen, phdr = spf ? 4 : 2;
+
+        if (len - pos < phdr) {
+            scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
+            return;
+        }
+        plen = spf ? scsi_ld16(p + pos + 2) : p[pos + 1];
+        if (spf || !scsi_disk_page_valid(r->s, page) || plen > len - pos - phdr) {
+            scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
+            return;
+        }
+        if (page == MODE_PAGE_CACHING && plen >= 1) {
+            blk_set_enable_write_cache(r->s->blk, p[pos + 2] & 0x04);
+        }
+        pos += phdr + plen;
+    }
+    if (!blk_enable_write_cache(r->s->blk)) {
+        /* Write-through from now on: what the cache held goes to the medium first. */
+        scsi_disk_flush(r);
+        return;
+    }
+    scsi_req_complete(r->req, SCSI_STATUS_GOOD, scsi_req_resid(r->req));
+}
+
+static int32_t scsi_disk_mode_select(SCSIDiskReq *r)
+{
+    const uint8_t *cdb = r->req->cdb;
+    uint32_t len = cdb[0] == MODE_SELECT_6 ? cdb[4] : scsi_ld16(cdb + 7);
+
+    if ((cdb[1] & 0x11) != 0x10) { /* PF=1 (SPC page format), SP=0 */
+        return scsi_disk_invalid_field(r);
+    }
+    return scsi_disk_param_in(r, len, scsi_disk_mode_select_done);
+}
+
+/* ---- READ CAPACITY ---- */
+
+static int32_t scsi_disk_read_capacity_10(SCSIDiskReq *r)
+{
+    const uint8_t *cdb = r->req->cdb;
+    uint64_t nb = scsi_disk_nb_blocks(r->s);
+    uint8_t *buf;
+
+    if (nb == 0) {
+        scsi_req_check_condition(r->req, SENSE_NOT_READY, 0x04, 0x00);
+        return 0;
+    }
+    if (!(cdb[8] & 1) && scsi_ld32(cdb + 2)) { /* an LBA without PMI */
+        return scsi_disk_invalid_field(r);
+    }
+    buf = g_malloc0(8);
+    scsi_st32(buf, MIN(nb - 1, (uint64_t)UINT32_MAX)); /* clipped, not modulo 2^32 */
+    scsi_st32(buf + 4, r->s->blocksize);
+    return scsi_disk_reply(r, buf, 8, 8);
+}
+
+static int32_t scsi_disk_service_action_in(SCSIDiskReq *r)
+{
+    const uint8_t *cdb = r->req->cdb;
+    uint64_t nb = scsi_disk_nb_blocks(r->s);
+    uint8_t *buf;
+
+    if ((cdb[1] & 0x1f) != SAI_READ_CAPACITY_16) {
+        return scsi_disk_invalid_field(r);
+    }
+    if (nb == 0) {
+        scsi_req_check_condition(r->req, SENSE_NOT_READY, 0x04, 0x00);
+        return 0;
+    }
+    if (!(cdb[14] & 1) && scsi_ld64(cdb + 2)) {
+        return scsi_disk_invalid_field(r);
+    }
+    buf = g_malloc0(32);
+    scsi_st64(buf, nb - 1);
+    scsi_st32(buf + 8, r->s->blocksize);
+    if (!r->s->is_cd) {
+        buf[14] = 0x80; /* LBPME: UNMAP and WRITE SAME with UNMAP work */
+    }
+    return scsi_disk_reply(r, buf, 32, scsi_ld32(cdb + 10));
+}
+
+/* ---- Medium handling ---- */
+
+static int32_t scsi_disk_start_stop(SCSIDiskReq *r)
+{
+    SCSIDiskState *s = r->s;
+    uint8_t b = r->req->cdb[4];
+    bool start = b & 1, loej = b & 2;
+
+    if ((b & 0xf0) || !s->removable || !loej) { /* a power condition: no load or eject */
+        return scsi_disk_good(r);
+    }
+    if (!start && !s->tray_open && s->tray_locked) {
+        scsi_req_check_condition(r->req,
+                                 blk_is_inserted(s->blk) ? SENSE_ILLEGAL_REQUEST
+                                                         : SENSE_NOT_READY,
+                                 ASC_MEDIUM_REMOVAL_PREVENTED, 0x02);
+        return 0;
+    }
+    if (s->tray_open != !start) {
+        blk_eject(s->blk, !start);
+        s->tray_open = !start;
+    }
+    return scsi_disk_good(r);
+}
+
+static int32_t scsi_disk_prevent_allow(SCSIDiskReq *r)
+{
+    r->s->tray_locked = r->req->cdb[4] & 1;
+    return scsi_disk_good(r);
+}
+
+/* ---- WRITE SAME and UNMAP ---- */
+
+static void scsi_disk_ws_step(SCSIDiskReq *r);
+
+static void scsi_disk_ws_done(void *opaque, int ret)
+{
+    SCSIDiskReq *r = opaque;
+
+    if (!scsi_disk_aio_end(r)) {
+        return;
+    }
+    if (ret < 0 && scsi_disk_io_failed(r, ret, false, scsi_disk_ws_step)) {
+        scsi_req_unref(r->req);
+        return;
+    }
+    r->ws_lba += r->chunk / r->s->blocksize;
+    r->ws_blocks -= r->chunk / r->s->blocksize;
+    scsi_disk_ws_step(r);
+    scsi_req_unref(r->req);
+}
+
+/* One piece of a WRITE SAME: zeroes (maybe unmapped) at once, else a buffer of copies. */
+static void scsi_disk_ws_step(SCSIDiskReq *r)
+{
+    SCSIDiskState *s = r->s;
+    uint64_t off = r->ws_lba * s->blocksize;
+
+    if (r->ws_blocks == 0) {
+        scsi_req_complete(r->req, SCSI_STATUS_GOOD, scsi_req_resid(r->req));
+        return;
+    }
+    scsi_disk_aio_begin(r);
+    if (r->ws_zero) {
+        uint64_t blocks = MIN(r->ws_blocks, (uint64_t)(1u << 30) / s->blocksize);
+
+        r->chunk = blocks * s->blocksize;
+        blk_aio_pwrite_zeroes(s->blk, off, r->chunk, r->ws_unmap ? BDRV_REQ_MAY_UNMAP : 0,
+                              scsi_disk_ws_done, r);
+        return;
+    }
+    r->chunk = MIN(r->ws_blocks, (uint64_t)(SCSI_DISK_CHUNK / s->blocksize)) * s->blocksize;
+    iov_reset(&r->qiov);
+    iov_add(&r->qiov, r->iobuf, r->chunk);
+    blk_aio_pwritev(s->blk, off, &r->qiov, 0, scsi_disk_ws_done, r);
+}
+
+static void scsi_disk_write_same_done(SCSIDiskReq *r)
+{
+    uint32_t bs = r->s->blocksize;
+
+    r->kind = SCSI_DISK_AIO; /* no more data moves */
+    r->ws_zero = buffer_is_zero(r->iobuf, bs);
+    if (!r->ws_zero) {
+        uint32_t copies = MIN(r->ws_blocks, (uint64_t)(SCSI_DISK_CHUNK / bs));
+
+        r->iobuf = g_realloc(r->iobuf, (size_t)copies * bs);
+        r->req->buf = r->iobuf;
+        for (uint32_t i = 1; i < copies; i++) {
+            memcpy(r->iobuf + (size_t)i * bs, r->iobuf, bs);
+        }
+    }
+    scsi_disk_ws_step(r);
+}
+
+static int32_t scsi_disk_write_same(SCSIDiskReq *r)
+{
+    const uint8_t *cdb = r->req->cdb;
+    bool ten = cdb[0] == WRITE_SAME_10;
+    uint64_t lba = ten ? scsi_ld32(cdb + 2) : scsi_ld64(cdb + 2);
+    uint64_t nb = ten ? scsi_ld16(cdb + 7) : scsi_ld32(cdb + 10);
+
+    if (blk_is_read_only(r->s->blk)) {
+        scsi_req_check_condition(r->req, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED, 0);
+        return 0;
+    }
+    /* NDOB, ANCHOR, LBDATA/PBDATA are not supported; 0 blocks is refused (WSNZ). */
+    if ((cdb[1] & 0x17) || nb == 0) {
+        return scsi_disk_invalid_field(r);
+    }
+    if (!scsi_disk_check_range(r, lba, nb)) {
+        return 0;
+    }
+    r->ws_lba = lba;
+    r->ws_blocks = nb;
+    r->ws_unmap = cdb[1] & 0x08;
+    return scsi_disk_param_in(r, r->s->blocksize, scsi_disk_write_same_done);
+}
+
+/* The UNMAP parameter list is in r->iobuf: each descriptor is checked, then discarded
+ * one after the other (ws_lba counts the descriptors done). */
+static void scsi_disk_unmap_step(SCSIDiskReq *r);
+
+static void scsi_disk_unmap_done(void *opaque, int ret)
+{
+    SCSIDiskReq *r = opaque;
+
+    if (!scsi_disk_aio_end(r)) {
+        return;
+    }
+    if (ret < 0 && scsi_disk_io_failed(r, ret, false, scsi_disk_unmap_step)) {
+        scsi_req_unref(r->req);
+        return;
+    }
+    r->ws_lba++;
+    scsi_disk_unmap_step(r);
+    scsi_req_unref(r->req);
+}
+
+static void scsi_disk_unmap_step(SCSIDiskReq *r)
+{
+    const uint8_t *d = r->iobuf + 8 + r->ws_lba * 16;
+    uint32_t bs = r->s->blocksize;
+
+    if (r->ws_lba == r->ws_blocks) {
+        scsi_req_complete(r->req, SCSI_STATUS_GOOD, scsi_req_resid(r->req));
+        return;
+    }
+    scsi_disk_aio_begin(r);
+    blk_aio_pdiscard(r->s->blk, scsi_ld64(d) * bs, (uint64_t)scsi_ld32(d + 8) * bs,
+                     scsi_disk_unmap_done, r);
+}
+
+static void scsi_disk_unmap_list(SCSIDiskReq *r)
+{
+    uint32_t len = r->remaining;
+    const uint8_t *p = r->iobuf;
+    uint32_t desc_len;
+
+    r->kind = SCSI_DISK_AIO; /* no more data moves */
+    if (len < 8 || scsi_ld16(p) + 2u > len || scsi_ld16(p + 2) + 8u > len) {
+        scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
+        return;
+    }
+    desc_len = scsi_ld16(p + 2);
+    if (desc_len % 16 || desc_len / 16 > UNMAP_MAX_DESCRIPTORS) {
+        scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
+        return;
+    }
+    for (uint32_t i = 0; i < desc_len / 16; i++) {
+        const uint8_t *d = p + 8 + i * 16;
+
+        if (!scsi_disk_check_range(r, scsi_ld64(d), scsi_ld32(d + 8))) {
+            return;
+        }
+    }
+    r->ws_lba = 0;
+    r->ws_blocks = desc_len / 16;
+    scsi_disk_unmap_step(r);
+}
+
+static int32_t scsi_disk_unmap(SCSIDiskReq *r)
+{
+    const uint8_t *cdb = r->req->cdb;
+
+    if (blk_is_read_only(r->s->blk)) {
+        scsi_req_check_condition(r->req, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED, 0);
+        return 0;
+    }
+    if (cdb[1] & 0x01) { /* ANCHOR */
+        return scsi_disk_invalid_field(r);
+    }
+    return scsi_disk_param_in(r, scsi_ld16(cdb + 7), scsi_disk_unmap_list);
+}
+
+/* ---- Dispatch ---- */
+
+bool scsi_disk_emulate(SCSIDiskReq *r, int32_t *len)
+{
+    const uint8_t *cdb = r->req->cdb;
+    bool disk = !r->s->is_cd;
+
+    switch (cdb[0]) {
+    case TEST_UNIT_READY:
+        *len = scsi_disk_good(r);
+        return true;
+    case INQUIRY:
+        *len = scsi_disk_inquiry(r);
+        return true;
+    case MODE_SENSE_6:
+    case MODE_SENSE_10:
+        *len = scsi_disk_mode_sense(r);
+        return true;
+    case MODE_SELECT_6:
+    case MODE_SELECT_10:
+        *len = scsi_disk_mode_select(r);
+        return true;
+    case READ_CAPACITY_10:
+        *len = scsi_disk_read_capacity_10(r);
+        return true;
+    case SERVICE_ACTION_IN_16:
+        *len = scsi_disk_service_action_in(r);
+        return true;
+    case START_STOP_UNIT:
+        *len = scsi_disk_start_stop(r);
+        return true;
+    case PREVENT_ALLOW_MEDIUM_REMOVAL:
+        *len = scsi_disk_prevent_allow(r);
+        return true;
+    case RESERVE_6:
+    case RELEASE_6:
+        *len = cdb[1] & 1 ? scsi_disk_invalid_field(r) : scsi_disk_good(r);
+        return true;
+    case SEEK_10:
+        if (scsi_disk_check_range(r, scsi_ld32(cdb + 2), 0)) {
+            scsi_disk_good(r);
+        }
+        *len = 0;
+        return true;
+    case WRITE_SAME_10:
+    case WRITE_SAME_16:
+        *len = disk ? scsi_disk_write_same(r) : 0;
+        return disk;
+    case UNMAP:
+        *len = disk ? scsi_disk_unmap(r) : 0;
+        return disk;
+    default:
+        return false;
+    }
+}

@@ -1,0 +1,834 @@
+/*
+ * Unit tests for the SCSI bus and the scsi-hd/scsi-cd/scsi-disk models without an HBA: a
+ * fake HBA (the SCSIBusOps of include/hw/scsi.h) copies each chunk to or from a buffer
+ * and records status, resid and autosense; drives are raw images in the temporary
+ * directory. Covers the data path byte for byte against the file, the command set, the
+ * sense after CHECK CONDITION, unit attentions, LUNs without a device, realize errors and
+ * hostile CDBs.
+ */
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <glib.h>
+#include "blockdev/blockdev.h"
+#include "hw/scsi.h"
+#include "util/main-loop.h"
+
+#define DISK_BLOCKS 2048 /* 1 MiB of 512-byte blocks */
+
+/* ---- The fake HBA ---- */
+
+typedef struct Cmd {
+    bool out;        /* data-out: data is sent to the device */
+    uint8_t *data;   /* data-in lands here, data-out comes from here */
+    size_t cap;
+    size_t pos;      /* bytes moved */
+    unsigned chunks; /* transfer_data calls */
+    bool done, cancelled;
+    uint8_t status;
+    size_t resid;
+    uint8_t sense[SCSI_SENSE_LEN];
+    uint8_t sense_len;
+} Cmd;
+
+static void hba_transfer_data(SCSIRequest *req, uint32_t len)
+{
+    Cmd *c = req->hba_private;
+    uint8_t *buf = scsi_req_buf(req);
+    size_t n = c->pos < c->cap ? MIN((size_t)len, c->cap - c->pos) : 0;
+
+    g_assert_nonnull(buf);
+    if (c->out) {
+        memset(buf, 0, len);
+        memcpy(buf, c->data + c->pos, n);
+    } else {
+        memcpy(c->data + c->pos, buf, n);
+    }
+    c->pos += len;
+    c->chunks++;
+    scsi_req_continue(req);
+}
+
+static void hba_complete(SCSIRequest *req, uint8_t status, size_t resid)
+{
+    Cmd *c = req->hba_private;
+
+    g_assert_false(c->done);
+    c->done = true;
+    c->status = status;
+    c->resid = resid;
+    c->sense_len = req->sense_len;
+    memcpy(c->sense, req->sense, sizeof(c->sense));
+}
+
+static void hba_cancel(SCSIRequest *req)
+{
+    ((Cmd *)req->hba_private)->cancelled = true;
+}
+
+static const SCSIBusOps hba_ops = {
+    .transfer_data = hba_transfer_data,
+    .complete = hba_complete,
+    .cancel = hba_cancel,
+};
+
+static SCSIBus bus;
+
+static void wait_done(Cmd *c)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (!c->done && !c->cancelled) {
+        if (!g_main_context_iteration(NULL, FALSE)) {
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+            g_usleep(100);
+        }
+    }
+}
+
+/* Run one command to completion; returns the status. */
+static uint8_t run_cdb_len(uint32_t id, uint32_t lun, const uint8_t *cdb, unsigned cdb_len,
+                           bool out, void *data, size_t cap, Cmd *c)
+{
+    SCSIRequest *req;
+
+    memset(c, 0, sizeof(*c));
+    c->out = out;
+    c->data = data;
+    c->cap = cap;
+    req = scsi_req_new(&bus, id, lun, 0x42, cdb, cdb_len, c);
+    scsi_req_enqueue(req);
+    wait_done(c);
+    scsi_req_unref(req);
+    return c->status;
+}
+
+static uint8_t run_in(uint32_t id, const uint8_t *cdb, void *data, size_t cap, Cmd *c)
+{
+    return run_cdb_len(id, 0, cdb, 16, false, data, cap, c);
+}
+
+static uint8_t run_out(uint32_t id, const uint8_t *cdb, const void *data, size_t cap, Cmd *c)
+{
+    return run_cdb_len(id, 0, cdb, 16, true, (void *)data, cap, c);
+}
+
+static uint8_t run_nodata(uint32_t id, const uint8_t *cdb)
+{
+    Cmd c;
+
+    return run_in(id, cdb, NULL, 0, &c);
+}
+
+static void assert_sense(const Cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
+{
+    g_assert_cmpuint(c->status, ==, SCSI_STATUS_CHECK_CONDITION);
+    g_assert_cmpuint(c->sense_len, ==, SCSI_SENSE_LEN);
+    g_assert_cmphex(c->sense[0], ==, 0x70);
+    g_assert_cmphex(c->sense[2] & 0xf, ==, key);
+    g_assert_cmphex(c->sense[12], ==, asc);
+    g_assert_cmphex(c->sense[13], ==, ascq);
+}
+
+/* The command fails with this sense, and REQUEST SENSE then reports it too. */
+static void expect_check(uint32_t id, const uint8_t *cdb, uint8_t key, uint8_t asc,
+                         uint8_t ascq)
+{
+    static const uint8_t request_sense[6] = {0x03, 0, 0, 0, 18, 0};
+    uint8_t buf[4096], sense[SCSI_SENSE_LEN];
+    Cmd c;
+
+    run_in(id, cdb, buf, sizeof(buf), &c);
+    assert_sense(&c, key, asc, ascq);
+    g_assert_cmpuint(run_in(id, request_sense, sense, sizeof(sense), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 18);
+    g_assert_cmphex(sense[2], ==, key);
+    g_assert_cmphex(sense[12], ==, asc);
+    g_assert_cmphex(sense[13], ==, ascq);
+}
+
+static void clear_ua(uint32_t id)
+{
+    static const uint8_t tur[6] = {0};
+
+    if (run_nodata(id, tur) == SCSI_STATUS_CHECK_CONDITION) {
+        g_assert_cmpuint(run_nodata(id, tur), ==, SCSI_STATUS_GOOD);
+    }
+}
+
+/* ---- Drives and devices ---- */
+
+static char *make_image(size_t size)
+{
+    char *path = NULL;
+    int fd = g_file_open_tmp("scsi-disk-XXXXXX.img", &path, NULL);
+    g_autofree uint8_t *buf = g_malloc(size);
+
+    g_assert_cmpint(fd, >=, 0);
+    for (size_t i = 0; i < size; i++) {
+        buf[i] = (i * 7 + i / 512) & 0xff;
+    }
+    g_assert_cmpint(write(fd, buf, size), ==, (ssize_t)size);
+    close(fd);
+    return path;
+}
+
+static void new_drive(const char *optstr)
+{
+    Opts *opts = drive_def(optstr, &error_abort);
+
+    g_assert_nonnull(drive_new(opts, IF_NONE, &error_abort));
+    opts_free(opts);
+}
+
+/* -device DEVSTR on the bus; NULL and *err set when realize fails. */
+static DeviceState *add_device(const char *devstr, char **err)
+{
+    g_autofree char *full = g_strdup_printf("%s,bus=scsi0.0", devstr);
+    Opts *opts = opts_parse(&qdev_device_opts, full, true, &error_abort);
+    Error *local = NULL;
+    DeviceState *dev = qdev_device_add(opts, &local);
+
+    opts_free(opts);
+    if (err) {
+        *err = local ? g_strdup(error_get_pretty(local)) : NULL;
+    } else if (local) {
+        g_error("%s: %s", devstr, error_get_pretty(local));
+    }
+    if (local) {
+        error_free(local);
+    }
+    return dev;
+}
+
+/* A raw image of size bytes as drive `id` (with extra -drive options) under device devstr. */
+static DeviceState *new_disk(const char *id, size_t size, const char *drive_opts,
+                             const char *devstr, char **path_out)
+{
+    g_autofree char *path = make_image(size);
+    g_autofree char *dopts = g_strdup_printf("if=none,id=%s,file=%s,format=raw%s%s", id, path,
+                                             drive_opts ? "," : "", drive_opts ? drive_opts : "");
+    g_autofree char *dev = g_strdup_printf("%s,drive=%s", devstr, id);
+
+    new_drive(dopts);
+    if (path_out) {
+        *path_out = g_strdup(path);
+    }
+    return add_device(dev, NULL);
+}
+
+static void del_device(DeviceState *dev)
+{
+    qdev_device_delete(dev);
+}
+
+static void read_file(const char *path, uint64_t off, void *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pread(fd, buf, len, off), ==, (ssize_t)len);
+    close(fd);
+}
+
+/* ---- CDB builders ---- */
+
+static void cdb10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t nb)
+{
+    memset(cdb, 0, 16);
+    cdb[0] = op;
+    cdb[2] = lba >> 24;
+    cdb[3] = lba >> 16;
+    cdb[4] = lba >> 8;
+    cdb[5] = lba;
+    cdb[7] = nb >> 8;
+    cdb[8] = nb;
+}
+
+static void cdb16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t nb)
+{
+    memset(cdb, 0, 16);
+    cdb[0] = op;
+    for (int i = 0; i < 8; i++) {
+        cdb[2 + i] = lba >> (56 - 8 * i);
+    }
+    for (int i = 0; i < 4; i++) {
+        cdb[10 + i] = nb >> (24 - 8 * i);
+    }
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+/* ---- Tests ---- */
+
+static void test_inquiry(void)
+{
+    DeviceState *d = new_disk("inq", 64 * 1024, NULL, "scsi-hd,scsi-id=0,serial=SN123", NULL);
+    uint8_t cdb[16] = {0x12, 0, 0, 0, 36}, buf[512];
+    Cmd c;
+
+    /* INQUIRY is answered with a unit attention pending; it stays pending. */
+    g_assert_cmpuint(run_in(0, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 36);
+    g_assert_cmpuint(c.resid, ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x00);
+    g_assert_cmphex(buf[1], ==, 0x00);
+    g_assert_cmphex(buf[2], ==, 5);
+    g_assert_cmphex(buf[4], ==, 31);
+    g_assert_true(!memcmp(buf + 8, "QEMU    QEMU HARDDISK   2.5+", 28));
+    clear_ua(0);
+
+    /* As QEMU: up to 256 bytes when asked, zero after the data. */
+    cdb[3] = 0xff;
+    cdb[4] = 0xff;
+    memset(buf, 0xaa, sizeof(buf));
+    g_assert_cmpuint(run_in(0, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 256);
+    g_assert_cmphex(buf[4], ==, 251);
+    g_assert_cmphex(buf[100], ==, 0);
+    g_assert_cmphex(buf[256], ==, 0xaa);
+
+    /* VPD: the page list, the serial, the device identification, block limits. */
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0x12;
+    cdb[1] = 1;
+    cdb[4] = 0xff;
+    g_assert_cmpuint(run_in(0, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4 + 6);
+    g_assert_true(!memcmp(buf, "\x00\x00\x00\x06\x00\x80\x83\xb0\xb1\xb2", 10));
+    cdb[2] = 0x80;
+    g_assert_cmpuint(run_in(0, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4 + 5);
+    g_assert_true(!memcmp(buf, "\x00\x80\x00\x05SN123", 9));
+    cdb[2] = 0x83;
+    g_assert_cmpuint(run_in(0, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_true(!memcmp(buf, "\x00\x83\x00\x09\x02\x00\x00\x05SN123", 13));
+    cdb[2] = 0xb0;
+    g_assert_cmpuint(run_in(0, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4 + 0x3c);
+    g_assert_cmphex(buf[4], ==, 1);
+    cdb[2] = 0x99;
+    expect_check(0, cdb, 0x5, 0x24, 0x00);
+    cdb[1] = 0; /* a page code without EVPD */
+    expect_check(0, cdb, 0x5, 0x24, 0x00);
+    del_device(d);
+}
+
+static void test_unit_attention(void)
+{
+    DeviceState *d = new_disk("ua", 64 * 1024, NULL, "scsi-hd,scsi-id=1", NULL);
+    static const uint8_t tur[16] = {0};
+    static const uint8_t report_luns[16] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 64};
+    static const uint8_t request_sense[16] = {0x03, 0, 0, 0, 18};
+    uint8_t buf[64];
+    Cmd c;
+
+    /* Power on: reported once, then the sense is there for REQUEST SENSE. */
+    expect_check(1, tur, 0x6, 0x29, 0x00);
+    g_assert_cmpuint(run_nodata(1, tur), ==, SCSI_STATUS_GOOD);
+
+    /* Bus reset: INQUIRY and REPORT LUNS do not see it, TEST UNIT READY does, once. */
+    scsi_bus_reset(&bus);
+    g_assert_cmpuint(run_in(1, report_luns, buf, sizeof(buf), &c), ==, 0);
+    run_in(1, tur, NULL, 0, &c);
+    assert_sense(&c, 0x6, 0x29, 0x00);
+    g_assert_cmpuint(run_nodata(1, tur), ==, SCSI_STATUS_GOOD);
+
+    /* REQUEST SENSE reports a pending unit attention with GOOD status, and clears it. */
+    scsi_bus_reset(&bus);
+    g_assert_cmpuint(run_in(1, request_sense, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[2], ==, 0x6);
+    g_assert_cmphex(buf[12], ==, 0x29);
+    g_assert_cmpuint(run_nodata(1, tur), ==, SCSI_STATUS_GOOD);
+    /* Nothing left: NO SENSE. */
+    g_assert_cmpuint(run_in(1, request_sense, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[2], ==, 0x0);
+    g_assert_cmphex(buf[12], ==, 0x0);
+    del_device(d);
+}
+
+static void test_read_write(void)
+{
+    g_autofree char *path = NULL;
+    DeviceState *d = new_disk("rw", DISK_BLOCKS * 512, NULL, "scsi-hd,scsi-id=2", &path);
+    g_autofree uint8_t *out = g_malloc(300 * 1024);
+    g_autofree uint8_t *in = g_malloc(300 * 1024);
+    g_autofree uint8_t *file = g_malloc(300 * 1024);
+    uint8_t cdb[16];
+    Cmd c;
+
+    clear_ua(2);
+    for (size_t i = 0; i < 300 * 1024; i++) {
+        out[i] = g_random_int();
+    }
+    /* WRITE(10) of 8 blocks, READ(10) and READ(16) back, the file checked. */
+    cdb10(cdb, 0x2a, 3, 8);
+    g_assert_cmpuint(run_out(2, cdb, out, 4096, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4096);
+    g_assert_cmpuint(c.resid, ==, 0);
+    read_file(path, 3 * 512, file, 4096);
+    g_assert_true(!memcmp(file, out, 4096));
+    cdb10(cdb, 0x28, 3, 8);
+    g_assert_cmpuint(run_in(2, cdb, in, 4096, &c), ==, 0);
+    g_assert_true(!memcmp(in, out, 4096));
+    cdb16(cdb, 0x88, 4, 2);
+    g_assert_cmpuint(run_in(2, cdb, in, 1024, &c), ==, 0);
+    g_assert_true(!memcmp(in, out + 512, 1024));
+
+    /* 600 blocks: several chunks each way, WRITE(16) with FUA, READ(12). */
+    cdb16(cdb, 0x8a, 1000, 600);
+    cdb[1] = 0x08;
+    g_assert_cmpuint(run_out(2, cdb, out, 600 * 512, &c), ==, 0);
+    g_assert_cmpuint(c.chunks, >, 1);
+    read_file(path, 1000 * 512, file, 600 * 512);
+    g_assert_true(!memcmp(file, out, 600 * 512));
+    memset(cdb, 0, 16);
+    cdb[0] = 0xa8;
+    cdb[4] = 1000 >> 8;
+    cdb[5] = 1000 & 0xff;
+    cdb[9] = 600 & 0xff;
+    cdb[8] = 600 >> 8;
+    memset(in, 0, 600 * 512);
+    g_assert_cmpuint(run_in(2, cdb, in, 600 * 512, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 600 * 512);
+    g_assert_true(!memcmp(in, out, 600 * 512));
+
+    /* READ(6)/WRITE(6): 21-bit LBA, 0 blocks means 256. */
+    memset(cdb, 0, 16);
+    cdb[0] = 0x0a;
+    cdb[3] = 10;
+    cdb[4] = 1;
+    g_assert_cmpuint(run_out(2, cdb, out + 7, 512, &c), ==, 0);
+    cdb[0] = 0x08;
+    cdb[4] = 0;
+    g_assert_cmpuint(run_in(2, cdb, in, 256 * 512, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 256 * 512);
+    g_assert_true(!memcmp(in, out + 7, 512));
+    read_file(path, 11 * 512, file, 512);
+    g_assert_true(!memcmp(in + 512, file, 512));
+
+    /* READ(10) of 0 blocks: nothing moves. */
+    cdb10(cdb, 0x28, 5, 0);
+    g_assert_cmpuint(run_in(2, cdb, in, 512, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 0);
+    g_assert_cmpuint(c.chunks, ==, 0);
+
+    /* WRITE AND VERIFY(10), VERIFY(10) with and without BYTCHK. */
+    cdb10(cdb, 0x2e, 20, 2);
+    g_assert_cmpuint(run_out(2, cdb, out, 1024, &c), ==, 0);
+    read_file(path, 20 * 512, file, 1024);
+    g_assert_true(!memcmp(file, out, 1024));
+    cdb10(cdb, 0x2f, 20, 2);
+    g_assert_cmpuint(run_out(2, cdb, NULL, 0, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 0);
+    cdb[1] = 0x02;
+    g_assert_cmpuint(run_out(2, cdb, out, 1024, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 1024);
+    del_device(d);
+}
+
+static void test_out_of_range(void)
+{
+    DeviceState *d = new_disk("oor", DISK_BLOCKS * 512, NULL, "scsi-hd,scsi-id=3", NULL);
+    uint8_t cdb[16], buf[1024];
+    Cmd c;
+
+    clear_ua(3);
+    cdb10(cdb, 0x28, DISK_BLOCKS - 1, 2);
+    expect_check(3, cdb, 0x5, 0x21, 0x00);
+    cdb10(cdb, 0x28, DISK_BLOCKS - 1, 1);
+    g_assert_cmpuint(run_in(3, cdb, buf, sizeof(buf), &c), ==, 0);
+    cdb10(cdb, 0x28, DISK_BLOCKS, 0); /* the end, no blocks: fine */
+    g_assert_cmpuint(run_in(3, cdb, buf, sizeof(buf), &c), ==, 0);
+    cdb10(cdb, 0x2a, DISK_BLOCKS, 1);
+    expect_check(3, cdb, 0x5, 0x21, 0x00);
+    /* LBA + length wrapping around 2^64 */
+    cdb16(cdb, 0x88, UINT64_MAX, 2);
+    expect_check(3, cdb, 0x5, 0x21, 0x00);
+    cdb16(cdb, 0x8a, UINT64_MAX - 1, UINT32_MAX);
+    expect_check(3, cdb, 0x5, 0x21, 0x00);
+    del_device(d);
+}
+
+static void test_invalid_opcode(void)
+{
+    DeviceState *d = new_disk("inv", 64 * 1024, NULL, "scsi-hd,scsi-id=4", NULL);
+    uint8_t cdb[16] = {0x02};
+
+    clear_ua(4);
+    expect_check(4, cdb, 0x5, 0x20, 0x00);
+    cdb[0] = 0xff; /* vendor-specific group */
+    expect_check(4, cdb, 0x5, 0x20, 0x00);
+    cdb[0] = 0x7f; /* variable length */
+    expect_check(4, cdb, 0x5, 0x20, 0x00);
+    del_device(d);
+}
+
+static void test_missing_lun(void)
+{
+    DeviceState *d0 = new_disk("lun0", 64 * 1024, NULL, "scsi-hd,scsi-id=5,lun=0", NULL);
+    DeviceState *d2 = new_disk("lun2", 64 * 1024, NULL, "scsi-hd,scsi-id=5,lun=2", NULL);
+    uint8_t inquiry[16] = {0x12, 0, 0, 0, 36};
+    static const uint8_t report_luns[16] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 1, 0};
+    static const uint8_t request_sense[16] = {0x03, 0, 0, 0, 18};
+    static const uint8_t tur[16] = {0};
+    uint8_t buf[256];
+    Cmd c;
+
+    g_assert_true(scsi_target_exists(&bus, 5));
+    g_assert_false(scsi_target_exists(&bus, 6));
+    g_assert_nonnull(scsi_device_find(&bus, 5, 2));
+    g_assert_null(scsi_device_find(&bus, 5, 1));
+
+    g_assert_cmpuint(run_cdb_len(5, 1, inquiry, 6, false, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 36);
+    g_assert_cmphex(buf[0], ==, 0x7f);
+    g_assert_true(!memcmp(buf + 8, "QEMU    QEMU TARGET     ", 24));
+    inquiry[1] = 1;
+    g_assert_cmpuint(run_cdb_len(5, 1, inquiry, 6, false, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x7f);
+
+    run_cdb_len(5, 1, tur, 6, false, NULL, 0, &c);
+    assert_sense(&c, 0x5, 0x25, 0x00);
+    g_assert_cmpuint(run_cdb_len(5, 1, request_sense, 6, false, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[2], ==, 0x5);
+    g_assert_cmphex(buf[12], ==, 0x25);
+
+    /* REPORT LUNS from any LUN: 0 and 2. */
+    memset(buf, 0xee, sizeof(buf));
+    g_assert_cmpuint(run_cdb_len(5, 1, report_luns, 12, false, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 24);
+    g_assert_cmpuint(be32(buf), ==, 16);
+    g_assert_true(!memcmp(buf + 8, "\0\0\0\0\0\0\0\0\0\x02\0\0\0\0\0\0", 16));
+    del_device(d2);
+    del_device(d0);
+}
+
+static void test_mode_sense_select(void)
+{
+    DeviceState *d = new_disk("ms", DISK_BLOCKS * 512, NULL, "scsi-hd,scsi-id=6", NULL);
+    uint8_t ms6[16] = {0x1a, 0, 0x08, 0, 0xff}, buf[512], param[64];
+    BlockBackend *blk = blk_by_name("ms");
+    Cmd c;
+
+    clear_ua(6);
+    g_assert_true(blk_enable_write_cache(blk));
+    g_assert_cmpuint(run_in(6, ms6, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4 + 8 + 20);
+    g_assert_cmpuint(buf[0], ==, c.pos - 1);
+    g_assert_cmphex(buf[2], ==, 0x00); /* not write-protected */
+    g_assert_cmpuint(buf[3], ==, 8);
+    g_assert_cmpuint(be32(buf + 4) & 0xffffff, ==, DISK_BLOCKS);
+    g_assert_cmpuint(be32(buf + 8), ==, 512);
+    g_assert_cmphex(buf[12], ==, 0x08);
+    g_assert_cmphex(buf[13], ==, 0x12);
+    g_assert_cmphex(buf[14] & 0x04, ==, 0x04); /* WCE */
+
+    /* MODE SELECT(6) turns the write cache off (header, no descriptor, page 8). */
+    memset(param, 0, sizeof(param));
+    param[4] = 0x08;
+    param[5] = 0x12;
+    uint8_t sel[16] = {0x15, 0x10, 0, 0, 4 + 20};
+    g_assert_cmpuint(run_out(6, sel, param, 24, &c), ==, 0);
+    g_assert_false(blk_enable_write_cache(blk));
+    ms6[1] = 0x08; /* DBD */
+    g_assert_cmpuint(run_in(6, ms6, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4 + 20);
+    g_assert_cmpuint(buf[3], ==, 0);
+    g_assert_cmphex(buf[6] & 0x04, ==, 0);
+    param[6] = 0x04;
+    g_assert_cmpuint(run_out(6, sel, param, 24, &c), ==, 0);
+    g_assert_true(blk_enable_write_cache(blk));
+    /* An unknown page in the list, SP set: refused. */
+    param[4] = 0x33;
+    expect_check(6, sel, 0x5, 0x26, 0x00);
+    sel[1] = 0x11;
+    expect_check(6, sel, 0x5, 0x24, 0x00);
+
+    /* All pages, MODE SENSE(10); saved values; an unknown page. */
+    uint8_t ms10[16] = {0x5a, 0, 0x3f, 0, 0, 0, 0, 0x01, 0x00};
+    g_assert_cmpuint(run_in(6, ms10, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 8 + 8 + 12 + 24 + 32 + 20);
+    g_assert_cmpuint((buf[0] << 8 | buf[1]), ==, c.pos - 2);
+    g_assert_cmphex(buf[16], ==, 0x01);
+    ms10[2] = 0xc8;
+    expect_check(6, ms10, 0x5, 0x39, 0x00);
+    ms10[2] = 0x2a; /* a CD page */
+    expect_check(6, ms10, 0x5, 0x24, 0x00);
+    /* A short allocation length gets the start only. */
+    ms6[1] = 0;
+    ms6[4] = 6;
+    g_assert_cmpuint(run_in(6, ms6, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 6);
+    del_device(d);
+
+    /* cache=writethrough: WCE clear; readonly: write-protected, writes refused. */
+    d = new_disk("ms2", DISK_BLOCKS * 512, "cache=writethrough,readonly=on", "scsi-hd,scsi-id=6",
+                 NULL);
+    clear_ua(6);
+    ms6[1] = 0;
+    ms6[4] = 0xff;
+    g_assert_cmpuint(run_in(6, ms6, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[2], ==, 0x80);
+    g_assert_cmphex(buf[14] & 0x04, ==, 0);
+    uint8_t w10[16];
+    cdb10(w10, 0x2a, 0, 1);
+    expect_check(6, w10, 0x7, 0x27, 0x00);
+    del_device(d);
+}
+
+static void test_read_capacity(void)
+{
+    DeviceState *d = new_disk("rc", DISK_BLOCKS * 512, NULL, "scsi-hd,scsi-id=0", NULL);
+    uint8_t rc10[16] = {0x25}, rc16[16] = {0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32};
+    uint8_t buf[64];
+    Cmd c;
+
+    clear_ua(0);
+    g_assert_cmpuint(run_in(0, rc10, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 8);
+    g_assert_cmpuint(be32(buf), ==, DISK_BLOCKS - 1);
+    g_assert_cmpuint(be32(buf + 4), ==, 512);
+    g_assert_cmpuint(run_in(0, rc16, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 32);
+    g_assert_cmpuint(be32(buf), ==, 0);
+    g_assert_cmpuint(be32(buf + 4), ==, DISK_BLOCKS - 1);
+    g_assert_cmpuint(be32(buf + 8), ==, 512);
+    rc10[5] = 1; /* an LBA without PMI */
+    expect_check(0, rc10, 0x5, 0x24, 0x00);
+    rc16[1] = 0x11; /* another service action */
+    expect_check(0, rc16, 0x5, 0x24, 0x00);
+    del_device(d);
+
+    d = new_disk("rc4k", DISK_BLOCKS * 512, NULL, "scsi-hd,scsi-id=0,logical_block_size=4096",
+                 NULL);
+    clear_ua(0);
+    rc10[5] = 0;
+    rc16[1] = 0x10;
+    g_assert_cmpuint(run_in(0, rc10, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(be32(buf), ==, DISK_BLOCKS / 8 - 1);
+    g_assert_cmpuint(be32(buf + 4), ==, 4096);
+    g_assert_cmpuint(run_in(0, rc16, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(be32(buf + 4), ==, DISK_BLOCKS / 8 - 1);
+    g_assert_cmpuint(be32(buf + 8), ==, 4096);
+    /* 4096-byte blocks: READ(10) of block 1 is bytes 4096..8191 of the file. */
+    uint8_t r10[16], data[4096], expect[4096];
+    cdb10(r10, 0x28, 1, 1);
+    g_assert_cmpuint(run_in(0, r10, data, sizeof(data), &c), ==, 0);
+    for (size_t i = 0; i < sizeof(expect); i++) {
+        size_t off = 4096 + i;
+        expect[i] = (off * 7 + off / 512) & 0xff;
+    }
+    g_assert_true(!memcmp(data, expect, sizeof(data)));
+    del_device(d);
+}
+
+static void test_cd_no_medium(void)
+{
+    uint8_t inquiry[16] = {0x12, 0, 0, 0, 36}, buf[64];
+    static const uint8_t tur[16] = {0}, rc10[16] = {0x25};
+    DeviceState *d;
+    Cmd c;
+
+    new_drive("if=none,id=cd0,media=cdrom");
+    d = add_device("scsi-cd,drive=cd0,scsi-id=1", NULL);
+    g_assert_cmpuint(run_in(1, inquiry, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x05);
+    g_assert_cmphex(buf[1], ==, 0x80);
+    g_assert_true(!memcmp(buf + 16, "QEMU CD-ROM     ", 16));
+    run_in(1, tur, NULL, 0, &c); /* power-on unit attention */
+    assert_sense(&c, 0x6, 0x29, 0x00);
+    expect_check(1, tur, 0x2, 0x3a, 0x00);
+    expect_check(1, rc10, 0x2, 0x3a, 0x00);
+    del_device(d);
+}
+
+static void test_sync_cache(void)
+{
+    DeviceState *d = new_disk("sc", 64 * 1024, NULL, "scsi-hd,scsi-id=2", NULL);
+    uint8_t cdb[16] = {0x35};
+
+    clear_ua(2);
+    g_assert_cmpuint(run_nodata(2, cdb), ==, SCSI_STATUS_GOOD);
+    cdb[0] = 0x91;
+    g_assert_cmpuint(run_nodata(2, cdb), ==, SCSI_STATUS_GOOD);
+    del_device(d);
+}
+
+static void test_hostile(void)
+{
+    DeviceState *d = new_disk("bad", DISK_BLOCKS * 512, NULL, "scsi-hd,scsi-id=3", NULL);
+    uint8_t cdb[16], buf[1024];
+    Cmd c;
+
+    clear_ua(3);
+    /* A READ(10) CDB cut to 6 bytes. */
+    cdb10(cdb, 0x28, 0, 1);
+    run_cdb_len(3, 0, cdb, 6, false, buf, sizeof(buf), &c);
+    assert_sense(&c, 0x5, 0x20, 0x00);
+    run_cdb_len(3, 0, cdb, 0, false, buf, sizeof(buf), &c);
+    assert_sense(&c, 0x5, 0x20, 0x00);
+    /* READ(16) of 2^32-1 blocks from 0. */
+    cdb16(cdb, 0x88, 0, UINT32_MAX);
+    expect_check(3, cdb, 0x5, 0x21, 0x00);
+    /* REPORT LUNS with an allocation length under 16. */
+    memset(cdb, 0, 16);
+    cdb[0] = 0xa0;
+    cdb[9] = 8;
+    expect_check(3, cdb, 0x5, 0x24, 0x00);
+    /* Allocation lengths larger than the data: the data only. */
+    cdb[8] = 0xff;
+    cdb[9] = 0xff;
+    cdb[6] = 0xff;
+    g_assert_cmpuint(run_in(3, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 16);
+    memset(cdb, 0, 16);
+    cdb[0] = 0x03;
+    cdb[4] = 0xff;
+    g_assert_cmpuint(run_in(3, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 18);
+    /* MODE SELECT with a parameter list shorter than its header, or lying about it. */
+    uint8_t sel[16] = {0x55, 0x10, 0, 0, 0, 0, 0, 0, 4}, param[16] = {0};
+    g_assert_cmpuint(run_out(3, sel, param, 4, &c), ==, SCSI_STATUS_CHECK_CONDITION);
+    assert_sense(&c, 0x5, 0x1a, 0x00);
+    sel[8] = 16;
+    param[8] = 0x08;
+    param[9] = 0xff;
+    g_assert_cmpuint(run_out(3, sel, param, 16, &c), ==, SCSI_STATUS_CHECK_CONDITION);
+    assert_sense(&c, 0x5, 0x26, 0x00);
+    /* UNMAP with a descriptor length that is not a multiple of 16, then past the end. */
+    uint8_t unmap[16] = {0x42, 0, 0, 0, 0, 0, 0, 0, 24}, list[24] = {0, 22, 0, 15};
+    g_assert_cmpuint(run_out(3, unmap, list, 24, &c), ==, SCSI_STATUS_CHECK_CONDITION);
+    assert_sense(&c, 0x5, 0x26, 0x00);
+    list[3] = 16;
+    memset(list + 8, 0xff, 8);
+    list[19] = 1;
+    g_assert_cmpuint(run_out(3, unmap, list, 24, &c), ==, SCSI_STATUS_CHECK_CONDITION);
+    assert_sense(&c, 0x5, 0x21, 0x00);
+    del_device(d);
+}
+
+static void test_write_same_unmap(void)
+{
+    g_autofree char *path = NULL;
+    DeviceState *d =
+        new_disk("ws", DISK_BLOCKS * 512, "discard=unmap", "scsi-hd,scsi-id=4", &path);
+    uint8_t cdb[16], block[512], file[512 * 300];
+    Cmd c;
+
+    clear_ua(4);
+    memset(block, 0x5a, sizeof(block));
+    cdb10(cdb, 0x41, 10, 300);
+    g_assert_cmpuint(run_out(4, cdb, block, 512, &c), ==, 0);
+    read_file(path, 10 * 512, file, sizeof(file));
+    for (size_t i = 0; i < sizeof(file); i++) {
+        g_assert_cmphex(file[i], ==, 0x5a);
+    }
+    /* Zeroes with UNMAP, WRITE SAME(16). */
+    memset(block, 0, sizeof(block));
+    cdb16(cdb, 0x93, 10, 300);
+    cdb[1] = 0x08;
+    g_assert_cmpuint(run_out(4, cdb, block, 512, &c), ==, 0);
+    read_file(path, 10 * 512, file, sizeof(file));
+    for (size_t i = 0; i < sizeof(file); i++) {
+        g_assert_cmphex(file[i], ==, 0);
+    }
+    cdb16(cdb, 0x93, 10, 0); /* WSNZ */
+    expect_check(4, cdb, 0x5, 0x24, 0x00);
+    cdb16(cdb, 0x93, DISK_BLOCKS - 1, 2);
+    expect_check(4, cdb, 0x5, 0x21, 0x00);
+
+    /* UNMAP of 8 blocks at 100: reads back as zeroes. */
+    uint8_t unmap[16] = {0x42, 0, 0, 0, 0, 0, 0, 0, 24};
+    uint8_t list[24] = {0, 22, 0, 16};
+    list[8 + 7] = 100;
+    list[8 + 11] = 8;
+    g_assert_cmpuint(run_out(4, unmap, list, 24, &c), ==, 0);
+    read_file(path, 100 * 512, file, 8 * 512);
+    for (size_t i = 0; i < 8 * 512; i++) {
+        g_assert_cmphex(file[i], ==, 0);
+    }
+    del_device(d);
+}
+
+static void test_realize_errors(void)
+{
+    g_autofree char *path = make_image(64 * 1024);
+    g_autofree char *dopts = g_strdup_printf("if=none,id=re,file=%s,format=raw", path);
+    DeviceState *d;
+    char *err;
+
+    g_assert_null(add_device("scsi-hd,scsi-id=0", &err));
+    g_assert_cmpstr(err, ==, "drive property not set");
+    g_free(err);
+    new_drive(dopts);
+    g_assert_null(add_device("scsi-hd,drive=re,scsi-id=7", &err));
+    g_assert_cmpstr(err, ==, "bad scsi device id: 7");
+    g_free(err);
+    g_assert_null(add_device("scsi-hd,drive=re,channel=1", &err));
+    g_assert_cmpstr(err, ==, "bad scsi channel id: 1");
+    g_free(err);
+    g_assert_null(add_device("scsi-hd,drive=re,logical_block_size=1000", &err));
+    g_assert_cmpstr(err, ==, "Property .logical_block_size doesn't take value '1000', "
+                             "it's not a power of 2");
+    g_free(err);
+    d = add_device("scsi-hd,drive=re,id=first", NULL);
+    g_assert_cmpuint(((SCSIDevice *)d)->id, ==, 0);
+    new_drive("if=none,id=re2,media=cdrom");
+    g_assert_null(add_device("scsi-cd,drive=re2,scsi-id=0,lun=0", &err));
+    g_assert_cmpstr(err, ==, "lun already used by 'first'");
+    g_free(err);
+    new_drive("if=none,id=re3");
+    g_assert_null(add_device("scsi-hd,drive=re3", &err));
+    g_assert_cmpstr(err, ==, "Device needs media, but drive is empty");
+    g_free(err);
+    blk_unref(blk_by_name("re2"));
+    blk_unref(blk_by_name("re3"));
+    del_device(d);
+}
+
+static void test_legacy_cmdline(void)
+{
+    g_autofree char *path = make_image(64 * 1024);
+    g_autofree char *hd = g_strdup_printf("if=scsi,bus=0,unit=2,file=%s,format=raw", path);
+    g_autofree char *cd = g_strdup_printf("if=scsi,bus=0,unit=4,file=%s,media=cdrom", path);
+    uint8_t inquiry[16] = {0x12, 0, 0, 0, 36}, buf[64];
+    Cmd c;
+
+    new_drive(hd);
+    new_drive(cd);
+    g_assert_true(scsi_bus_legacy_handle_cmdline(&bus, 0, &error_abort));
+    g_assert_nonnull(scsi_device_find(&bus, 2, 0));
+    g_assert_nonnull(scsi_device_find(&bus, 4, 0));
+    g_assert_cmpuint(run_in(2, inquiry, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x00);
+    g_assert_cmpuint(run_in(4, inquiry, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x05);
+    del_device(&scsi_device_find(&bus, 2, 0)->qdev);
+    del_device(&scsi_device_find(&bus, 4, 0)->qdev);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    main_loop_init();
+    scsi_bus_init(&bus, NULL, "scsi0", 7, 8, &hba_ops, NULL);
+    g_test_add_func("/scsi-disk/inquiry", test_inquiry);
+    g_test_add_func("/scsi-disk/unit-attention", test_unit_attention);
+    g_test_add_func("/scsi-disk/read-write", test_read_write);
+    g_test_add_func("/scsi-disk/out-of-range", test_out_of_range);
+    g_test_add_func("/scsi-disk/invalid-opcode", test_invalid_opcode);
+    g_test_add_func("/scsi-disk/missing-lun", test_missing_lun);
+    g_test_add_func("/scsi-disk/mode-sense-select", test_mode_sense_select);
+    g_test_add_func("/scsi-disk/read-capacity", test_read_capacity);
+    g_test_add_func("/scsi-disk/cd-no-medium", test_cd_no_medium);
+    g_test_add_func("/scsi-disk/sync-cache", test_sync_cache);
+    g_test_add_func("/scsi-disk/hostile", test_hostile);
+    g_test_add_func("/scsi-disk/write-same-unmap", test_write_same_unmap);
+    g_test_add_func("/scsi-disk/realize-errors", test_realize_errors);
+    g_test_add_func("/scsi-disk/legacy-cmdline", test_legacy_cmdline);
+    return g_test_run();
+}
