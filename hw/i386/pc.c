@@ -17,6 +17,7 @@
 #include "hw/ide.h"
 #include "hw/isa-dma.h"
 #include "hw/kernel-loader.h"
+#include "hw/lsi53c895a.h"
 #include "hw/pc-direct-boot.h"
 #include "hw/pc-flash.h"
 #include "hw/memory.h"
@@ -324,6 +325,10 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
         return false;
     }
     piix4_pm_init(bus, PIIX4_PM_DEVFN, PIIX4_PM_SCI_IRQ);
+    /* -drive if=scsi: QEMU 2.2's pc_pci_device_init, at the first free slots. */
+    if (!lsi53c895a_create_drives(errp)) {
+        return false;
+    }
     pc_isa_init(b, cfg);
     if (!pc_fdc_init(b, errp)) {
         return false;
