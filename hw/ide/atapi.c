@@ -12,6 +12,7 @@
 #include <glib.h>
 #include "block/block-events.h"
 #include "block/error-policy.h"
+#include "hw/cdrom.h"
 #include "ide-int.h"
 
 enum {
@@ -39,14 +40,6 @@ enum {
     MODE_PAGE_R_W_ERROR = 0x01,
     MODE_PAGE_AUDIO_CTL = 0x0e,
     MODE_PAGE_CAPABILITIES = 0x2a,
-    MMC_PROFILE_CD_ROM = 0x0008,
-    MMC_PROFILE_DVD_ROM = 0x0010,
-    GESN_MEDIA = 4,
-    MEC_NO_CHANGE = 0,
-    MEC_EJECT_REQUESTED = 1,
-    MEC_NEW_MEDIA = 2,
-    MS_TRAY_OPEN = 1,
-    MS_MEDIA_PRESENT = 2,
 };
 
 /* Command flags (QEMU's): allowed with a unit attention pending, needs a medium, moves no
@@ -186,14 +179,6 @@ static void ide_atapi_cmd_check_status(IDEState *s)
 }
 
 /* ---- Sectors and the PIO reply loop ---- */
-
-static void lba_to_msf(uint8_t *buf, int64_t lba)
-{
-    lba += 150;
-    buf[0] = (lba / 75) / 60;
-    buf[1] = (lba / 75) % 60;
-    buf[2] = lba % 75;
-}
 
 /* A raw 2352-byte sector around the 2048 data bytes at offset 16 (ECC not computed). */
 static void cd_data_to_raw(uint8_t *buf, int64_t lba)
@@ -499,9 +484,10 @@ static void cmd_inquiry(IDEState *s, uint8_t *buf)
 
 static void cmd_get_configuration(IDEState *s, uint8_t *buf)
 {
-    static const uint16_t profiles[] = {MMC_PROFILE_DVD_ROM, MMC_PROFILE_CD_ROM};
     int max_len;
-    uint32_t len = 12;
+    uint16_t current = media_is_dvd(s)  ? MMC_PROFILE_DVD_ROM
+                       : media_is_cd(s) ? MMC_PROFILE_CD_ROM
+                                        : MMC_PROFILE_NONE;
 
     if (buf[2] != 0 || buf[3] != 0) { /* only feature 0 */
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
@@ -509,59 +495,23 @@ static void cmd_get_configuration(IDEState *s, uint8_t *buf)
     }
     max_len = MIN((int)lduw_be(buf + 7), 512);
     memset(buf, 0, 512);
-    if (media_is_dvd(s)) {
-        stw_be(buf + 6, MMC_PROFILE_DVD_ROM);
-    } else if (media_is_cd(s)) {
-        stw_be(buf + 6, MMC_PROFILE_CD_ROM);
-    }
-    buf[10] = 0x02 | 0x01; /* persistent and current */
-    for (unsigned i = 0; i < G_N_ELEMENTS(profiles); i++) {
-        uint8_t *p = buf + 12 + i * 4;
-
-        stw_be(p, profiles[i]);
-        p[2] = p[0] == buf[6] && p[1] == buf[7];
-        buf[11] += 4;
-        len += 4;
-    }
-    stl_be(buf, len - 4);
-    ide_atapi_cmd_reply(s, len, max_len);
+    stw_be(buf + 6, current);
+    cdrom_profile_list(buf + 8, current);
+    stl_be(buf, 20 - 4);
+    ide_atapi_cmd_reply(s, 20, max_len);
 }
 
 static void cmd_get_event_status_notification(IDEState *s, uint8_t *buf)
 {
     unsigned max_len = lduw_be(buf + 7);
-    uint8_t class = buf[4];
-    unsigned used = 4;
+    int used;
 
     if (!(buf[1] & 0x01)) { /* only polled mode */
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
         return;
     }
-    buf[3] = 1 << GESN_MEDIA;
-    if (class & (1 << GESN_MEDIA)) {
-        uint8_t status = s->tray_open              ? MS_TRAY_OPEN
-                         : blk_is_inserted(s->blk) ? MS_MEDIA_PRESENT
-                                                   : 0;
-        uint8_t event = MEC_NO_CHANGE;
-
-        if (status != MS_TRAY_OPEN) {
-            if (s->event_new_media) {
-                event = MEC_NEW_MEDIA;
-                s->event_new_media = false;
-            } else if (s->event_eject_request) {
-                event = MEC_EJECT_REQUESTED;
-                s->event_eject_request = false;
-            }
-        }
-        buf[2] = GESN_MEDIA;
-        buf[4] = event;
-        buf[5] = status;
-        buf[6] = buf[7] = 0;
-        used = 8;
-    } else {
-        buf[2] = 0x80; /* no event available */
-    }
-    stw_be(buf, used - 4);
+    used = cdrom_event_status(buf, buf[4], s->tray_open, blk_is_inserted(s->blk),
+                              &s->event_new_media, &s->event_eject_request);
     ide_atapi_cmd_reply(s, used, max_len);
 }
 
@@ -628,98 +578,14 @@ static void cmd_seek(IDEState *s, uint8_t *buf)
     ide_atapi_cmd_ok(s);
 }
 
-static int cdrom_read_toc(uint64_t nb_sectors, uint8_t *buf, bool msf, int start_track)
-{
-    uint8_t *q = buf + 2;
-
-    if (start_track > 1 && start_track != 0xaa) {
-        return -1;
-    }
-    *q++ = 1; /* first session */
-    *q++ = 1; /* last session */
-    if (start_track <= 1) {
-        memcpy(q, "\x00\x14\x01\x00", 4);
-        q += 4;
-        if (msf) {
-            *q++ = 0;
-            lba_to_msf(q, 0);
-            q += 3;
-        } else {
-            stl_be(q, 0);
-            q += 4;
-        }
-    }
-    memcpy(q, "\x00\x16\xaa\x00", 4); /* lead-out */
-    q += 4;
-    if (msf) {
-        *q++ = 0;
-        lba_to_msf(q, nb_sectors);
-        q += 3;
-    } else {
-        stl_be(q, nb_sectors);
-        q += 4;
-    }
-    stw_be(buf, q - buf - 2);
-    return q - buf;
-}
-
-static int cdrom_read_toc_raw(uint64_t nb_sectors, uint8_t *buf, bool msf)
-{
-    static const uint8_t head[] = {
-        1, 1,                                  /* first, last session */
-        1, 0x14, 0, 0xa0, 0, 0, 0, 0, 1, 0, 0, /* lead-in: first track */
-        1, 0x14, 0, 0xa1, 0, 0, 0, 0, 1, 0, 0, /* last track */
-        1, 0x14, 0, 0xa2, 0, 0, 0,             /* lead-out at ... */
-    };
-    uint8_t *q = buf + 2;
-
-    memcpy(q, head, sizeof(head));
-    q += sizeof(head);
-    if (msf) {
-        *q++ = 0;
-        lba_to_msf(q, nb_sectors);
-        q += 3;
-    } else {
-        stl_be(q, nb_sectors);
-        q += 4;
-    }
-    memcpy(q, "\x01\x14\x00\x01\x00\x00\x00", 7); /* track 1 at ... */
-    q += 7;
-    if (msf) {
-        *q++ = 0;
-        lba_to_msf(q, 0);
-        q += 3;
-    } else {
-        memset(q, 0, 4);
-        q += 4;
-    }
-    stw_be(buf, q - buf - 2);
-    return q - buf;
-}
-
 static void cmd_read_toc_pma_atip(IDEState *s, uint8_t *buf)
 {
     uint64_t total = s->nb_sectors >> 2;
     int max_len = lduw_be(buf + 7);
     int format = buf[9] >> 6;
     bool msf = (buf[1] >> 1) & 1;
-    int len = -1;
+    int len = cdrom_read_toc_format(total, buf, format, msf, buf[6]);
 
-    switch (format) {
-    case 0:
-        len = cdrom_read_toc(total, buf, msf, buf[6]);
-        break;
-    case 1: /* one session */
-        memset(buf, 0, 12);
-        buf[1] = 0x0a;
-        buf[2] = 0x01;
-        buf[3] = 0x01;
-        len = 12;
-        break;
-    case 2:
-        len = cdrom_read_toc_raw(total, buf, msf);
-        break;
-    }
     if (len < 0) {
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
         return;
@@ -735,15 +601,7 @@ static void cmd_read_disc_information(IDEState *s, uint8_t *buf)
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
         return;
     }
-    memset(buf, 0, 34);
-    buf[1] = 32;
-    buf[2] = 0xe; /* last session complete, disc finalized */
-    buf[3] = 1;
-    buf[4] = 1;
-    buf[5] = 1;
-    buf[6] = 1;
-    buf[7] = 0x20; /* unrestricted use */
-    ide_atapi_cmd_reply(s, 34, max_len);
+    ide_atapi_cmd_reply(s, cdrom_disc_information(buf), max_len);
 }
 
 static int mode_sense_page(IDEState *s, uint8_t code, uint8_t *buf)
@@ -800,41 +658,6 @@ static void cmd_mode_sense(IDEState *s, uint8_t *buf)
     ide_atapi_cmd_reply(s, len, max_len);
 }
 
-/* READ DVD STRUCTURE formats 0 (physical), 1 (copyright), 4 (manufacturing) and 0xff (the
- * list); a negative ASC for the rest. buf is the cleared reply. */
-static int dvd_read_structure(IDEState *s, int format, int layer, uint8_t *buf)
-{
-    static const uint8_t list[16] = {0x00, 0x40, 0x08, 0x04, 0x01, 0x40, 0x00, 0x08,
-                                     0x03, 0x40, 0x00, 0xc0, 0x04, 0x40, 0x08, 0x04};
-    uint64_t total = s->nb_sectors >> 2;
-
-    switch (format) {
-    case 0x00:
-        if (layer != 0) {
-            return -ASC_INV_FIELD_IN_CMD_PACKET;
-        }
-        buf[4] = 1;                  /* DVD-ROM, part version 1 */
-        buf[5] = 0xf;                /* 120 mm, maximum rate not specified */
-        buf[6] = 1;                  /* one layer, read-only */
-        stl_be(buf + 12, total - 1); /* end sector */
-        stl_be(buf + 16, total - 1); /* layer 0 end sector */
-        stw_be(buf, 2048 + 2);
-        return 2048 + 4;
-    case 0x01: /* no copyright protection, no region restriction */
-        stw_be(buf, 4 + 2);
-        return 4 + 4;
-    case 0x04: /* manufacturing information: all zeros */
-        stw_be(buf, 2048 + 2);
-        return 2048 + 4;
-    case 0xff: /* format, readable, length of each format above (BCA listed, refused) */
-        memcpy(buf + 4, list, sizeof(list));
-        stw_be(buf, 16 + 2);
-        return 16 + 4;
-    default:
-        return -ASC_INV_FIELD_IN_CMD_PACKET;
-    }
-}
-
 /*
  * READ DVD STRUCTURE as QEMU 2.2: a CD refuses the DVD formats with INCOMPATIBLE FORMAT,
  * only media type 0 (DVD) is answered. QEMU reads the layer number after clearing the
@@ -859,7 +682,7 @@ static void cmd_read_dvd_structure(IDEState *s, uint8_t *buf)
         return;
     }
     memset(buf, 0, 2048 + 4);
-    ret = dvd_read_structure(s, format, layer, buf);
+    ret = cdrom_read_dvd_structure(s->nb_sectors >> 2, format, layer, buf);
     if (ret < 0) {
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, -ret);
         return;
@@ -901,9 +724,7 @@ static void cmd_mechanism_status(IDEState *s, uint8_t *buf)
 {
     int max_len = lduw_be(buf + 8);
 
-    memset(buf, 0, 8);
-    buf[5] = 1;
-    ide_atapi_cmd_reply(s, 8, max_len);
+    ide_atapi_cmd_reply(s, cdrom_mechanism_status(buf), max_len);
 }
 
 static void cmd_set_speed(IDEState *s, uint8_t *buf)
