@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <glib.h>
+#include "block/error-policy.h"
 #include "blockdev/blockdev.h"
 #include "hw/scsi.h"
 #include "util/main-loop.h"
@@ -811,6 +812,241 @@ static void test_legacy_cmdline(void)
     del_device(&scsi_device_find(&bus, 4, 0)->qdev);
 }
 
+
+static void test_cd_medium(void)
+{
+    g_autofree char *path = make_image(600 * 2048);
+    g_autofree char *dopts = g_strdup_printf("if=none,id=cd1,file=%s,format=raw,media=cdrom",
+                                             path);
+    static const uint8_t tur[16] = {0}, rc10[16] = {0x25};
+    uint8_t toc[16] = {0x43, 0, 0, 0, 0, 0, 0, 0, 0xff}, buf[2048 * 2];
+    uint8_t gesn[16] = {0x4a, 1, 0, 0, 0x10, 0, 0, 0, 0xff};
+    uint8_t conf[16] = {0x46, 0, 0, 0, 0, 0, 0, 0, 0xff};
+    uint8_t ssu[16] = {0x1b}, pamr[16] = {0x1e}, cdb[16];
+    BlockBackend *blk;
+    DeviceState *d;
+    Cmd c;
+
+    new_drive(dopts);
+    d = add_device("scsi-cd,drive=cd1,scsi-id=1", NULL);
+    blk = blk_by_name("cd1");
+    clear_ua(1);
+    g_assert_cmpuint(run_in(1, rc10, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(be32(buf), ==, 599);
+    g_assert_cmpuint(be32(buf + 4), ==, 2048);
+    cdb10(cdb, 0x28, 2, 2);
+    g_assert_cmpuint(run_in(1, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4096);
+    g_assert_cmphex(buf[0], ==, (2 * 2048 * 7 + 2 * 4) & 0xff);
+    cdb10(cdb, 0x2a, 2, 1); /* a CD is read-only */
+    expect_check(1, cdb, 0x7, 0x27, 0x00);
+
+    /* READ TOC format 0: track 1 at 0, lead-out at 600; MSF; format 1. */
+    g_assert_cmpuint(run_in(1, toc, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 20);
+    g_assert_true(!memcmp(buf, "\x00\x12\x01\x01\x00\x14\x01\x00\x00\x00\x00\x00"
+                               "\x00\x16\xaa\x00\x00\x00\x02\x58", 20));
+    toc[1] = 2;
+    g_assert_cmpuint(run_in(1, toc, buf, sizeof(buf), &c), ==, 0);
+    g_assert_true(!memcmp(buf + 16, "\x00\x00\x0a\x00", 4)); /* 600 + 150 = 0:10:00 */
+    toc[2] = 1;
+    g_assert_cmpuint(run_in(1, toc, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 12);
+    toc[2] = 5;
+    expect_check(1, toc, 0x5, 0x24, 0x00);
+
+    g_assert_cmpuint(run_in(1, conf, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 40);
+    g_assert_cmphex(buf[7], ==, 0x08); /* current profile: CD-ROM */
+    g_assert_cmphex(buf[18], ==, 1);
+
+    /* The monitor's eject with the tray locked: an eject request; START STOP refused. */
+    pamr[4] = 1;
+    g_assert_cmpuint(run_nodata(1, pamr), ==, 0);
+    g_assert_true(blk_dev_is_medium_locked(blk));
+    blk_dev_eject_request(blk, false);
+    g_assert_cmpuint(run_in(1, gesn, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 8);
+    g_assert_cmphex(buf[4], ==, 1); /* eject requested */
+    g_assert_cmphex(buf[5], ==, 2); /* medium present */
+    ssu[4] = 2;                     /* LoEj, stop: eject */
+    expect_check(1, ssu, 0x5, 0x53, 0x02);
+    pamr[4] = 0;
+    g_assert_cmpuint(run_nodata(1, pamr), ==, 0);
+    g_assert_cmpuint(run_nodata(1, ssu), ==, 0);
+    g_assert_true(blk_dev_is_tray_open(blk));
+    ssu[4] = 3; /* load */
+    g_assert_cmpuint(run_nodata(1, ssu), ==, 0);
+    g_assert_false(blk_dev_is_tray_open(blk));
+
+    /* A medium change: NO MEDIUM once, then MEDIUM CHANGED once, then ready; GESN says
+     * new medium. */
+    blk_dev_change_media_cb(blk, true);
+    run_in(1, tur, NULL, 0, &c);
+    assert_sense(&c, 0x6, 0x3a, 0x00);
+    run_in(1, tur, NULL, 0, &c);
+    assert_sense(&c, 0x6, 0x28, 0x00);
+    g_assert_cmpuint(run_nodata(1, tur), ==, 0);
+    g_assert_cmpuint(run_in(1, gesn, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[4], ==, 2);
+    g_assert_cmpuint(run_in(1, gesn, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[4], ==, 0);
+    gesn[1] = 0; /* asynchronous notification is not supported */
+    expect_check(1, gesn, 0x5, 0x24, 0x00);
+
+    /* Disc information, mechanism status, DVD structure of a CD. */
+    uint8_t di[16] = {0x51, 0, 0, 0, 0, 0, 0, 0, 0xff};
+    g_assert_cmpuint(run_in(1, di, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 34);
+    g_assert_cmphex(buf[2], ==, 0x0e);
+    uint8_t ms[16] = {0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 0xff};
+    g_assert_cmpuint(run_in(1, ms, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 8);
+    uint8_t dvd[16] = {0xad, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x04};
+    expect_check(1, dvd, 0x5, 0x30, 0x00);
+    /* Mode page 2Ah, and the CD's INQUIRY VPD list (no block limits). */
+    uint8_t ms10[16] = {0x5a, 0x08, 0x2a, 0, 0, 0, 0, 0, 0xff};
+    g_assert_cmpuint(run_in(1, ms10, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 8 + 22);
+    g_assert_cmphex(buf[8], ==, 0x2a);
+    g_assert_cmphex(buf[9], ==, 0x14);
+    uint8_t vpd[16] = {0x12, 1, 0xb0, 0, 0xff};
+    expect_check(1, vpd, 0x5, 0x24, 0x00);
+    del_device(d);
+}
+
+/* A blkdebug drive failing reads of sector 8 (EIO) and writes of sector 16 (ENOSPC). */
+static DeviceState *new_failing_disk(const char *id, const char *policy, bool once,
+                                     char **img_out)
+{
+    g_autofree char *img = make_image(64 * 1024);
+    g_autofree char *rules = NULL;
+    g_autofree char *conf = g_strdup_printf("[inject-error]\nevent = \"read_aio\"\nerrno = \"5\"\n"
+                                            "sector = \"8\"\nonce = \"%s\"\n\n"
+                                            "[inject-error]\nevent = \"write_aio\"\n"
+                                            "errno = \"28\"\nsector = \"16\"\nonce = \"%s\"\n",
+                                            once ? "on" : "off", once ? "on" : "off");
+    int fd = g_file_open_tmp("scsi-blkdebug-XXXXXX.conf", &rules, NULL);
+    g_autofree char *dopts = NULL;
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(write(fd, conf, strlen(conf)), ==, (ssize_t)strlen(conf));
+    close(fd);
+    dopts = g_strdup_printf("if=none,id=%s,file=blkdebug:%s:%s,format=raw,%s", id, rules, img,
+                            policy);
+    new_drive(dopts);
+    unlink(rules);
+    if (img_out) {
+        *img_out = g_strdup(img);
+    }
+    g_autofree char *dev = g_strdup_printf("scsi-hd,drive=%s,scsi-id=2", id);
+    return add_device(dev, NULL);
+}
+
+static void test_error_report_ignore(void)
+{
+    DeviceState *d = new_failing_disk("ep", "rerror=report,werror=report", false, NULL);
+    uint8_t cdb[16], buf[4096] = {0};
+    Cmd c;
+
+    clear_ua(2);
+    cdb10(cdb, 0x28, 6, 4);
+    expect_check(2, cdb, 0xb, 0x00, 0x06); /* I/O process terminated, as QEMU */
+    cdb10(cdb, 0x2a, 16, 1);
+    g_assert_cmpuint(run_out(2, cdb, buf, 512, &c), ==, SCSI_STATUS_CHECK_CONDITION);
+    assert_sense(&c, 0x7, 0x27, 0x07); /* space allocation failed */
+    cdb10(cdb, 0x28, 0, 4); /* elsewhere: fine */
+    g_assert_cmpuint(run_in(2, cdb, buf, sizeof(buf), &c), ==, 0);
+    del_device(d);
+
+    d = new_failing_disk("ep2", "rerror=ignore,werror=ignore", false, NULL);
+    clear_ua(2);
+    cdb10(cdb, 0x28, 8, 1);
+    g_assert_cmpuint(run_in(2, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 512);
+    cdb10(cdb, 0x2a, 16, 1);
+    g_assert_cmpuint(run_out(2, cdb, buf, 512, &c), ==, 0);
+    del_device(d);
+}
+
+static void test_error_stop_retry(void)
+{
+    g_autofree char *img = NULL;
+    DeviceState *d = new_failing_disk("es", "rerror=stop,werror=stop", true, &img);
+    BlockBackend *blk = blk_by_name("es");
+    uint8_t cdb[16], out[1024], file[1024];
+    SCSIRequest *req;
+    Cmd c = {0};
+
+    clear_ua(2);
+    memset(out, 0x3c, sizeof(out));
+    cdb10(cdb, 0x2a, 15, 2);
+    c.out = true;
+    c.data = out;
+    c.cap = sizeof(out);
+    req = scsi_req_new(&bus, 2, 0, 1, cdb, 10, &c);
+    g_assert_cmpint(scsi_req_enqueue(req), ==, -1024);
+    for (int i = 0; i < 200 && blk_iostatus(blk) == BLOCK_DEVICE_IO_STATUS_OK; i++) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    /* Kept, not completed; `cont` retries it. */
+    g_assert_cmpint(blk_iostatus(blk), ==, BLOCK_DEVICE_IO_STATUS_NOSPACE);
+    g_assert_false(c.done);
+    blk_iostatus_reset(blk);
+    blk_dev_retry_requests(blk);
+    wait_done(&c);
+    g_assert_cmpuint(c.status, ==, 0);
+    scsi_req_unref(req);
+    read_file(img, 15 * 512, file, sizeof(file));
+    g_assert_true(!memcmp(file, out, sizeof(file)));
+
+    /* A request kept by stop and then cancelled by a bus reset goes quietly. */
+    cdb10(cdb, 0x28, 8, 1);
+    memset(&c, 0, sizeof(c));
+    c.data = file;
+    c.cap = sizeof(file);
+    req = scsi_req_new(&bus, 2, 0, 2, cdb, 10, &c);
+    g_assert_cmpint(scsi_req_enqueue(req), ==, 512);
+    for (int i = 0; i < 200 && blk_iostatus(blk) == BLOCK_DEVICE_IO_STATUS_OK; i++) {
+        g_main_context_iteration(NULL, FALSE);
+        g_usleep(1000);
+    }
+    g_assert_cmpint(blk_iostatus(blk), ==, BLOCK_DEVICE_IO_STATUS_FAILED);
+    scsi_bus_reset(&bus);
+    g_assert_true(c.cancelled);
+    g_assert_false(c.done);
+    scsi_req_unref(req);
+    blk_iostatus_reset(blk);
+    blk_dev_retry_requests(blk);
+    del_device(d);
+}
+
+/* A bus reset while a read is in the drive: cancelled, its completion dropped. */
+static void test_cancel_in_flight(void)
+{
+    DeviceState *d = new_disk("cn", DISK_BLOCKS * 512, NULL, "scsi-hd,scsi-id=3", NULL);
+    g_autofree uint8_t *buf = g_malloc(DISK_BLOCKS * 512);
+    uint8_t cdb[16];
+    SCSIRequest *req;
+    Cmd c = {0};
+
+    clear_ua(3);
+    c.data = buf;
+    c.cap = DISK_BLOCKS * 512;
+    cdb10(cdb, 0x28, 0, DISK_BLOCKS);
+    req = scsi_req_new(&bus, 3, 0, 3, cdb, 10, &c);
+    g_assert_cmpint(scsi_req_enqueue(req), ==, DISK_BLOCKS * 512);
+    scsi_req_cancel(req);
+    g_assert_true(c.cancelled);
+    scsi_req_unref(req);
+    blk_drain(blk_by_name("cn"));
+    g_assert_false(c.done);
+    g_assert_cmpuint(c.chunks, ==, 0);
+    clear_ua(3);
+    del_device(d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -830,5 +1066,9 @@ int main(int argc, char **argv)
     g_test_add_func("/scsi-disk/write-same-unmap", test_write_same_unmap);
     g_test_add_func("/scsi-disk/realize-errors", test_realize_errors);
     g_test_add_func("/scsi-disk/legacy-cmdline", test_legacy_cmdline);
+    g_test_add_func("/scsi-disk/cd-medium", test_cd_medium);
+    g_test_add_func("/scsi-disk/error-report-ignore", test_error_report_ignore);
+    g_test_add_func("/scsi-disk/error-stop-retry", test_error_stop_retry);
+    g_test_add_func("/scsi-disk/cancel-in-flight", test_cancel_in_flight);
     return g_test_run();
 }
