@@ -184,8 +184,10 @@ static int32_t scsi_bus_request_sense(SCSIRequest *req)
     uint8_t *buf = g_malloc0(SCSI_SENSE_LEN);
     SCSIDevice *dev = req->dev;
 
-    if (!dev) {
+    if (!dev && req->lun) {
         scsi_build_sense(buf, SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED, 0);
+    } else if (!dev) {
+        scsi_build_sense(buf, SENSE_NO_SENSE, 0, 0);
     } else if (dev->unit_attention) {
         scsi_build_sense(buf, SENSE_UNIT_ATTENTION, dev->ua_asc, dev->ua_ascq);
         scsi_device_ua_reported(dev);
@@ -198,7 +200,11 @@ static int32_t scsi_bus_request_sense(SCSIRequest *req)
     return scsi_req_reply(req, buf, SCSI_SENSE_LEN, req->cdb[4]);
 }
 
-/* INQUIRY of a LUN without a device: peripheral qualifier 3, type 1fh. */
+/*
+ * INQUIRY of a LUN without a device, as QEMU: a LUN other than 0 is "not supported"
+ * (peripheral qualifier 3, type 1fh, nothing else); a missing LUN 0 of a target that has
+ * other LUNs is "QEMU TARGET", qualifier 1 (not connected).
+ */
 static int32_t scsi_bus_nolun_inquiry(SCSIRequest *req)
 {
     uint32_t alloc = scsi_ld16(req->cdb + 3);
@@ -210,7 +216,7 @@ static int32_t scsi_bus_nolun_inquiry(SCSIRequest *req)
             scsi_req_check_condition(req, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB, 0);
             return 0;
         }
-        buf[0] = SCSI_TYPE_NO_LUN;
+        buf[0] = req->lun ? SCSI_TYPE_NO_LUN : SCSI_TYPE_NOT_CONNECTED;
         buf[3] = 1;
         return scsi_req_reply(req, buf, 5, alloc);
     }
@@ -219,7 +225,11 @@ static int32_t scsi_bus_nolun_inquiry(SCSIRequest *req)
         scsi_req_check_condition(req, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB, 0);
         return 0;
     }
-    buf[0] = SCSI_TYPE_NO_LUN;
+    if (req->lun) {
+        buf[0] = SCSI_TYPE_NO_LUN;
+        return scsi_req_reply(req, buf, 36, alloc);
+    }
+    buf[0] = SCSI_TYPE_NOT_CONNECTED;
     buf[2] = 5;           /* SPC-3 */
     buf[3] = 2 | 0x10;    /* response data format 2, HiSup */
     buf[4] = 36 - 5;
@@ -230,8 +240,14 @@ static int32_t scsi_bus_nolun_inquiry(SCSIRequest *req)
 
 static int32_t scsi_bus_nolun_start(SCSIRequest *req)
 {
-    if (req->cdb[0] == INQUIRY) {
+    switch (req->cdb[0]) {
+    case INQUIRY:
         return scsi_bus_nolun_inquiry(req);
+    case TEST_UNIT_READY:
+        if (req->lun == 0) {
+            return 0; /* LUN 0 answers for its target */
+        }
+        break;
     }
     scsi_req_check_condition(req, SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED, 0);
     return 0;
@@ -270,7 +286,10 @@ static bool scsi_req_bus_answers(SCSIRequest *req)
     if (op == REPORT_LUNS || op == REQUEST_SENSE || !dev) {
         return true;
     }
-    if (dev->unit_attention && op != INQUIRY) {
+    /* MMC: INQUIRY, GET CONFIGURATION and GET EVENT STATUS NOTIFICATION neither see nor
+     * clear a unit attention. */
+    if (dev->unit_attention && op != INQUIRY && op != GET_CONFIGURATION &&
+        op != GET_EVENT_STATUS_NOTIFICATION) {
         uint8_t asc = dev->ua_asc, ascq = dev->ua_ascq;
 
         scsi_device_ua_reported(dev);

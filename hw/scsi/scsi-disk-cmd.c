@@ -218,9 +218,11 @@ static int scsi_disk_mode_page(SCSIDiskState *s, uint8_t page, uint8_t *p, bool 
     switch (page) {
     case MODE_PAGE_R_W_ERROR:
         len = 10;
-        if (!changeable) {
-            d[0] = 0x80; /* AWRE */
-            d[1] = s->is_cd ? 0x20 : 0; /* read retry count */
+        if (!changeable || s->is_cd) {
+            d[0] = 0x80; /* AWRE (changeable on a CD, as QEMU says) */
+        }
+        if (!changeable && s->is_cd) {
+            d[1] = 0x20; /* read retry count */
         }
         break;
     case MODE_PAGE_HD_GEOMETRY:
@@ -273,12 +275,14 @@ static int scsi_disk_mode_page(SCSIDiskState *s, uint8_t page, uint8_t *p, bool 
     return len + 2;
 }
 
+/* MODE SENSE (6/10). MMC drives have no block descriptor and no device-specific byte;
+ * LLBAA is ignored (8-byte descriptors only), as QEMU. */
 static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
 {
     SCSIDiskState *s = r->s;
     const uint8_t *cdb = r->req->cdb;
     bool six = cdb[0] == MODE_SENSE_6;
-    bool dbd = cdb[1] & 0x08, llbaa = !six && (cdb[1] & 0x10);
+    bool dbd = (cdb[1] & 0x08) || s->is_cd;
     uint8_t page = cdb[2] & 0x3f, pc = cdb[2] >> 6;
     uint32_t alloc = six ? cdb[4] : scsi_ld16(cdb + 7);
     uint64_t nb = scsi_disk_nb_blocks(s);
@@ -299,19 +303,11 @@ static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
         buf[six ? 2 : 3] = 0x80; /* WP */
     }
     if (!dbd && nb) {
-        if (llbaa) {
-            buf[4] = 0x01; /* LONGLBA */
-            buf[7] = 16;
-            scsi_st64(p, nb);
-            scsi_st32(p + 12, s->blocksize);
-            p += 16;
-        } else {
-            buf[six ? 3 : 7] = 8;
-            scsi_st32(p, nb > 0xffffff ? 0 : nb);
-            p[0] = 0; /* density code */
-            scsi_st32(p + 4, s->blocksize & 0xffffff);
-            p += 8;
-        }
+        buf[six ? 3 : 7] = 8;
+        scsi_st32(p, nb > 0xffffff ? 0 : nb);
+        p[0] = 0; /* density code */
+        scsi_st32(p + 4, s->blocksize & 0xffffff);
+        p += 8;
     }
     if (page == MODE_PAGE_ALL) {
         for (uint8_t i = 0; i < MODE_PAGE_ALL; i++) {
@@ -336,41 +332,92 @@ static void scsi_disk_param_error(SCSIDiskReq *r, uint8_t asc)
     scsi_req_check_condition(r->req, SENSE_ILLEGAL_REQUEST, asc, 0);
 }
 
-/* The MODE SELECT parameter list is in r->iobuf: only the caching page's WCE changes. */
+/*
+ * One page of a MODE SELECT list, QEMU's rule: a page this device has, of the length
+ * MODE SENSE gives it, whose bits other than the changeable ones (WCE) are what MODE
+ * SENSE reports. 0, or the ASC to refuse the list with.
+ */
+static uint8_t scsi_disk_check_page(SCSIDiskState *s, uint8_t page, const uint8_t *data,
+                                    uint32_t len)
+{
+    uint8_t cur[MODE_SENSE_MAX_LEN] = {0}, mask[MODE_SENSE_MAX_LEN] = {0};
+
+    if (!scsi_disk_page_valid(s, page) || len + 2 > sizeof(cur) ||
+        (uint32_t)scsi_disk_mode_page(s, page, cur, false) != len + 2) {
+        return ASC_INVALID_FIELD_IN_PARAM;
+    }
+    scsi_disk_mode_page(s, page, mask, true);
+    for (uint32_t i = 0; i < len; i++) {
+        if ((cur[i + 2] ^ data[i]) & ~mask[i + 2]) {
+            return ASC_INVALID_FIELD_IN_PARAM;
+        }
+    }
+    return 0;
+}
+
+/* Walk the pages of a MODE SELECT list: checked only, or applied. 0, or an ASC. */
+static uint8_t scsi_disk_select_pages(SCSIDiskState *s, const uint8_t *p, uint32_t len,
+                                      bool apply)
+{
+    while (len > 0) {
+        uint8_t page = p[0] & 0x3f, asc;
+        uint32_t hdr = p[0] & 0x40 ? 4 : 2, plen;
+
+        if (len < hdr) {
+            return ASC_PARAM_LIST_LENGTH_ERROR;
+        }
+        if (hdr == 4 && p[1] != 0) { /* no subpages */
+            return ASC_INVALID_FIELD_IN_PARAM;
+        }
+        plen = hdr == 4 ? scsi_ld16(p + 2) : p[1];
+        p += hdr;
+        len -= hdr;
+        if (plen > len) {
+            return ASC_PARAM_LIST_LENGTH_ERROR;
+        }
+        if (!apply && (asc = scsi_disk_check_page(s, page, p, plen))) {
+            return asc;
+        }
+        if (apply && page == MODE_PAGE_CACHING) {
+            blk_set_enable_write_cache(s->blk, p[0] & 0x04);
+        }
+        p += plen;
+        len -= plen;
+    }
+    return 0;
+}
+
+/* The MODE SELECT parameter list is in r->iobuf: header, at most one block descriptor
+ * (its block length is not applied), then pages, all checked before any is applied. */
 static void scsi_disk_mode_select_done(SCSIDiskReq *r)
 {
     bool six = r->req->cdb[0] == MODE_SELECT_6;
-    uint32_t len = r->remaining, hdr = six ? 4 : 8, pos;
+    uint32_t len = r->remaining, hdr = six ? 4 : 8, bd_len;
     const uint8_t *p = r->iobuf;
+    uint8_t asc;
 
+    r->kind = SCSI_DISK_AIO; /* no more data moves */
     if (len < hdr) {
         scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
         return;
     }
-    pos = hdr + (six ? p[3] : scsi_ld16(p + 6));
-    if (pos > len) {
+    bd_len = six ? p[3] : scsi_ld16(p + 6);
+    if (len - hdr < bd_len) {
         scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
         return;
     }
-    while (pos < len) {
-        uint8_t page = p[pos] & 0x3f;
-        bool spf = p[pos] & 0x40;
-        uint32_t plen, phdr = spf ? 4 : 2;
-
-        if (len - pos < phdr) {
-            scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
-            return;
-        }
-        plen = spf ? scsi_ld16(p + pos + 2) : p[pos + 1];
-        if (spf || !scsi_disk_page_valid(r->s, page) || plen > len - pos - phdr) {
-            scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
-            return;
-        }
-        if (page == MODE_PAGE_CACHING && plen >= 1) {
-            blk_set_enable_write_cache(r->s->blk, p[pos + 2] & 0x04);
-        }
-        pos += phdr + plen;
+    if (bd_len != 0 && bd_len != 8) {
+        scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
+        return;
     }
+    p += hdr + bd_len;
+    len -= hdr + bd_len;
+    asc = scsi_disk_select_pages(r->s, p, len, false);
+    if (asc) {
+        scsi_disk_param_error(r, asc);
+        return;
+    }
+    scsi_disk_select_pages(r->s, p, len, true);
     if (!blk_enable_write_cache(r->s->blk)) {
         /* Write-through from now on: what the cache held goes to the medium first. */
         scsi_disk_flush(r);
@@ -531,6 +578,8 @@ static void scsi_disk_write_same_done(SCSIDiskReq *r)
     scsi_disk_ws_step(r);
 }
 
+/* WRITE SAME (10/16): one block from the HBA (none with NDOB: zeroes) written nb times;
+ * zeroes with UNMAP may be deallocated. PBDATA, LBDATA, ANCHOR are refused, as QEMU. */
 static int32_t scsi_disk_write_same(SCSIDiskReq *r)
 {
     const uint8_t *cdb = r->req->cdb;
@@ -538,13 +587,12 @@ static int32_t scsi_disk_write_same(SCSIDiskReq *r)
     uint64_t lba = ten ? scsi_ld32(cdb + 2) : scsi_ld64(cdb + 2);
     uint64_t nb = ten ? scsi_ld16(cdb + 7) : scsi_ld32(cdb + 10);
 
+    if (nb == 0 || (cdb[1] & 0x16)) { /* WSNZ: 0 blocks is refused */
+        return scsi_disk_invalid_field(r);
+    }
     if (blk_is_read_only(r->s->blk)) {
         scsi_req_check_condition(r->req, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED, 0);
         return 0;
-    }
-    /* NDOB, ANCHOR, LBDATA/PBDATA are not supported; 0 blocks is refused (WSNZ). */
-    if ((cdb[1] & 0x17) || nb == 0) {
-        return scsi_disk_invalid_field(r);
     }
     if (!scsi_disk_check_range(r, lba, nb)) {
         return 0;
@@ -552,6 +600,12 @@ static int32_t scsi_disk_write_same(SCSIDiskReq *r)
     r->ws_lba = lba;
     r->ws_blocks = nb;
     r->ws_unmap = cdb[1] & 0x08;
+    if (cdb[1] & 0x01) { /* NDOB */
+        r->kind = SCSI_DISK_AIO;
+        r->ws_zero = true;
+        scsi_disk_ws_step(r);
+        return 0;
+    }
     return scsi_disk_param_in(r, r->s->blocksize, scsi_disk_write_same_done);
 }
 
@@ -596,12 +650,13 @@ static void scsi_disk_unmap_list(SCSIDiskReq *r)
     uint32_t desc_len;
 
     r->kind = SCSI_DISK_AIO; /* no more data moves */
-    if (len < 8 || scsi_ld16(p) + 2u > len || scsi_ld16(p + 2) + 8u > len) {
-        scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
+    if (len < 8 || scsi_ld16(p) + 2u > len || scsi_ld16(p + 2) + 8u > len ||
+        scsi_ld16(p + 2) % 16) {
+        scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
         return;
     }
     desc_len = scsi_ld16(p + 2);
-    if (desc_len % 16 || desc_len / 16 > UNMAP_MAX_DESCRIPTORS) {
+    if (desc_len / 16 > UNMAP_MAX_DESCRIPTORS) {
         scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
         return;
     }
@@ -668,6 +723,10 @@ bool scsi_disk_emulate(SCSIDiskReq *r, int32_t *len)
     case RESERVE_6:
     case RELEASE_6:
         *len = cdb[1] & 1 ? scsi_disk_invalid_field(r) : scsi_disk_good(r);
+        return true;
+    case RESERVE_10:
+    case RELEASE_10:
+        *len = cdb[1] & 3 ? scsi_disk_invalid_field(r) : scsi_disk_good(r);
         return true;
     case SEEK_10:
         if (scsi_disk_check_range(r, scsi_ld32(cdb + 2), 0)) {

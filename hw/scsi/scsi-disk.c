@@ -240,7 +240,11 @@ static int32_t scsi_disk_data_protect(SCSIDiskReq *r)
     return 0;
 }
 
-/* READ, WRITE, WRITE AND VERIFY and VERIFY: checked, then moved in chunks. */
+/*
+ * READ, WRITE, WRITE AND VERIFY and VERIFY, checked in QEMU's order: write protection,
+ * protection information (not supported), a transfer too long for the HBA interface
+ * (INT32_MAX bytes), the LBA range. VERIFY compares nothing: BYTCHK is refused, as QEMU.
+ */
 static int32_t scsi_disk_rw(SCSIDiskReq *r)
 {
     const uint8_t *cdb = r->req->cdb;
@@ -253,20 +257,17 @@ static int32_t scsi_disk_rw(SCSIDiskReq *r)
     if (!is_read && !is_verify && blk_is_read_only(r->s->blk)) {
         return scsi_disk_data_protect(r);
     }
-    if (is_verify && (cdb[1] & 0x06) == 0x06) { /* BYTCHK 3 is reserved in SBC-3 */
+    if ((cdb[1] & 0xe0) || (is_verify && (cdb[1] & 0x06))) {
+        return scsi_disk_invalid_field(r);
+    }
+    bytes = nb * r->s->blocksize; /* < 2^32 * 2^15: no overflow */
+    if (bytes > INT32_MAX) {
         return scsi_disk_invalid_field(r);
     }
     if (!scsi_disk_check_range(r, lba, nb)) {
         return 0;
     }
-    if (is_verify && !(cdb[1] & 0x02)) {
-        nb = 0; /* BYTCHK 0: the medium is not read back, nothing comes from the HBA */
-    }
-    bytes = nb * r->s->blocksize; /* nb <= capacity in blocks: no overflow */
-    if (bytes > INT32_MAX) {
-        return scsi_disk_invalid_field(r);
-    }
-    if (bytes == 0) {
+    if (bytes == 0 || is_verify) {
         scsi_req_complete(r->req, SCSI_STATUS_GOOD, 0);
         return 0;
     }
@@ -278,13 +279,12 @@ static int32_t scsi_disk_rw(SCSIDiskReq *r)
         r->kind = SCSI_DISK_READ;
         return (int32_t)bytes;
     }
-    r->kind = is_verify ? SCSI_DISK_VERIFY : SCSI_DISK_WRITE;
+    r->kind = SCSI_DISK_WRITE;
     if (op != WRITE_6 && (cdb[1] & 0x08)) {
         r->write_flags = BDRV_REQ_FUA;
     }
     return -(int32_t)bytes;
 }
-
 
 int32_t scsi_disk_param_in(SCSIDiskReq *r, uint32_t len, void (*done)(SCSIDiskReq *r))
 {
@@ -310,6 +310,8 @@ static bool scsi_disk_needs_medium(uint8_t op)
     case MODE_SENSE_10:
     case RESERVE_6:
     case RELEASE_6:
+    case RESERVE_10:
+    case RELEASE_10:
     case START_STOP_UNIT:
     case PREVENT_ALLOW_MEDIUM_REMOVAL:
     case GET_CONFIGURATION:
@@ -388,16 +390,6 @@ static void scsi_disk_continue(SCSIRequest *req)
             scsi_disk_want_chunk(r);
         }
         break;
-    case SCSI_DISK_VERIFY:
-        if (had_chunk) {
-            r->remaining -= r->chunk;
-        }
-        if (r->remaining == 0) {
-            scsi_req_complete(req, SCSI_STATUS_GOOD, scsi_req_resid(req));
-        } else {
-            scsi_disk_want_chunk(r);
-        }
-        break;
     case SCSI_DISK_PARAM:
         if (had_chunk) {
             r->param_done(r);
@@ -442,6 +434,7 @@ static void scsi_disk_reset(SCSIDevice *dev)
 
     scsi_disk_ua(s, ASC_RESET, 0);
     s->tray_locked = false;
+    s->tray_open = false;
 }
 
 /* After `cont`: the steps "stop" kept, oldest first. */

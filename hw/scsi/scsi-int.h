@@ -38,6 +38,8 @@ enum {
     GET_EVENT_STATUS_NOTIFICATION = 0x4a,
     READ_DISC_INFORMATION = 0x51,
     MODE_SELECT_10 = 0x55,
+    RESERVE_10 = 0x56,
+    RELEASE_10 = 0x57,
     MODE_SENSE_10 = 0x5a,
     READ_16 = 0x88,
     WRITE_16 = 0x8a,
@@ -94,7 +96,8 @@ enum {
 
 #define SCSI_TYPE_DISK 0x00
 #define SCSI_TYPE_ROM 0x05
-#define SCSI_TYPE_NO_LUN 0x7f /* peripheral qualifier 3, type 1fh */
+#define SCSI_TYPE_NO_LUN 0x7f        /* peripheral qualifier 3, type 1fh */
+#define SCSI_TYPE_NOT_CONNECTED 0x3f /* peripheral qualifier 1, type 1fh */
 
 static inline uint16_t scsi_ld16(const uint8_t *p)
 {
@@ -178,7 +181,6 @@ typedef enum SCSIDiskReqKind {
     SCSI_DISK_REPLY,  /* answered from memory (scsi_req_reply) */
     SCSI_DISK_READ,   /* blocks to the HBA */
     SCSI_DISK_WRITE,  /* blocks from the HBA */
-    SCSI_DISK_VERIFY, /* blocks from the HBA, checked for nothing */
     SCSI_DISK_PARAM,  /* a parameter list from the HBA, then param_done */
     SCSI_DISK_AIO,    /* in the drive, no data to move (SYNCHRONIZE CACHE, UNMAP...) */
 } SCSIDiskReqKind;

@@ -417,7 +417,7 @@ static void test_read_write(void)
     g_assert_cmpuint(c.pos, ==, 0);
     g_assert_cmpuint(c.chunks, ==, 0);
 
-    /* WRITE AND VERIFY(10), VERIFY(10) with and without BYTCHK. */
+    /* WRITE AND VERIFY(10); VERIFY(10) without BYTCHK (with it: refused, as QEMU). */
     cdb10(cdb, 0x2e, 20, 2);
     g_assert_cmpuint(run_out(2, cdb, out, 1024, &c), ==, 0);
     read_file(path, 20 * 512, file, 1024);
@@ -426,8 +426,13 @@ static void test_read_write(void)
     g_assert_cmpuint(run_out(2, cdb, NULL, 0, &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 0);
     cdb[1] = 0x02;
-    g_assert_cmpuint(run_out(2, cdb, out, 1024, &c), ==, 0);
-    g_assert_cmpuint(c.pos, ==, 1024);
+    expect_check(2, cdb, 0x5, 0x24, 0x00);
+    cdb10(cdb, 0x2f, DISK_BLOCKS, 1);
+    expect_check(2, cdb, 0x5, 0x21, 0x00);
+    /* Protection information is not supported. */
+    cdb10(cdb, 0x28, 0, 1);
+    cdb[1] = 0x20;
+    expect_check(2, cdb, 0x5, 0x24, 0x00);
     del_device(d);
 }
 
@@ -449,7 +454,7 @@ static void test_out_of_range(void)
     /* LBA + length wrapping around 2^64 */
     cdb16(cdb, 0x88, UINT64_MAX, 2);
     expect_check(3, cdb, 0x5, 0x21, 0x00);
-    cdb16(cdb, 0x8a, UINT64_MAX - 1, UINT32_MAX);
+    cdb16(cdb, 0x8a, UINT64_MAX - 1, 4);
     expect_check(3, cdb, 0x5, 0x21, 0x00);
     del_device(d);
 }
@@ -484,10 +489,11 @@ static void test_missing_lun(void)
     g_assert_nonnull(scsi_device_find(&bus, 5, 2));
     g_assert_null(scsi_device_find(&bus, 5, 1));
 
+    memset(buf, 0xee, sizeof(buf));
     g_assert_cmpuint(run_cdb_len(5, 1, inquiry, 6, false, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 36);
     g_assert_cmphex(buf[0], ==, 0x7f);
-    g_assert_true(!memcmp(buf + 8, "QEMU    QEMU TARGET     ", 24));
+    g_assert_cmphex(buf[8], ==, 0);
     inquiry[1] = 1;
     g_assert_cmpuint(run_cdb_len(5, 1, inquiry, 6, false, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmphex(buf[0], ==, 0x7f);
@@ -506,6 +512,17 @@ static void test_missing_lun(void)
     g_assert_true(!memcmp(buf + 8, "\0\0\0\0\0\0\0\0\0\x02\0\0\0\0\0\0", 16));
     del_device(d2);
     del_device(d0);
+
+    /* A target with LUN 2 only: LUN 0 is "not connected" and answers TEST UNIT READY. */
+    d2 = new_disk("lun2b", 64 * 1024, NULL, "scsi-hd,scsi-id=5,lun=2", NULL);
+    inquiry[1] = 0;
+    g_assert_cmpuint(run_cdb_len(5, 0, inquiry, 6, false, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[0], ==, 0x3f);
+    g_assert_true(!memcmp(buf + 8, "QEMU    QEMU TARGET     ", 24));
+    g_assert_cmpuint(run_cdb_len(5, 0, tur, 6, false, NULL, 0, &c), ==, 0);
+    run_cdb_len(5, 0, request_sense + 0, 6, false, buf, sizeof(buf), &c);
+    g_assert_cmphex(buf[2], ==, 0x0);
+    del_device(d2);
 }
 
 static void test_mode_sense_select(void)
@@ -672,9 +689,9 @@ static void test_hostile(void)
     assert_sense(&c, 0x5, 0x20, 0x00);
     run_cdb_len(3, 0, cdb, 0, false, buf, sizeof(buf), &c);
     assert_sense(&c, 0x5, 0x20, 0x00);
-    /* READ(16) of 2^32-1 blocks from 0. */
+    /* READ(16) of 2^32-1 blocks from 0: more than an HBA transfer (2 GiB - 1), as QEMU. */
     cdb16(cdb, 0x88, 0, UINT32_MAX);
-    expect_check(3, cdb, 0x5, 0x21, 0x00);
+    expect_check(3, cdb, 0x5, 0x24, 0x00);
     /* REPORT LUNS with an allocation length under 16. */
     memset(cdb, 0, 16);
     cdb[0] = 0xa0;
@@ -699,11 +716,14 @@ static void test_hostile(void)
     param[8] = 0x08;
     param[9] = 0xff;
     g_assert_cmpuint(run_out(3, sel, param, 16, &c), ==, SCSI_STATUS_CHECK_CONDITION);
+    assert_sense(&c, 0x5, 0x1a, 0x00);
+    param[9] = 6; /* the caching page is 0x12 bytes long */
+    g_assert_cmpuint(run_out(3, sel, param, 16, &c), ==, SCSI_STATUS_CHECK_CONDITION);
     assert_sense(&c, 0x5, 0x26, 0x00);
     /* UNMAP with a descriptor length that is not a multiple of 16, then past the end. */
     uint8_t unmap[16] = {0x42, 0, 0, 0, 0, 0, 0, 0, 24}, list[24] = {0, 22, 0, 15};
     g_assert_cmpuint(run_out(3, unmap, list, 24, &c), ==, SCSI_STATUS_CHECK_CONDITION);
-    assert_sense(&c, 0x5, 0x26, 0x00);
+    assert_sense(&c, 0x5, 0x1a, 0x00);
     list[3] = 16;
     memset(list + 8, 0xff, 8);
     list[19] = 1;
@@ -735,6 +755,18 @@ static void test_write_same_unmap(void)
     g_assert_cmpuint(run_out(4, cdb, block, 512, &c), ==, 0);
     read_file(path, 10 * 512, file, sizeof(file));
     for (size_t i = 0; i < sizeof(file); i++) {
+        g_assert_cmphex(file[i], ==, 0);
+    }
+    /* NDOB: zeroes without a data-out block. */
+    memset(block, 0x77, sizeof(block));
+    cdb10(cdb, 0x41, 40, 1);
+    g_assert_cmpuint(run_out(4, cdb, block, 512, &c), ==, 0);
+    cdb16(cdb, 0x93, 40, 1);
+    cdb[1] = 0x01;
+    g_assert_cmpuint(run_out(4, cdb, NULL, 0, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 0);
+    read_file(path, 40 * 512, file, 512);
+    for (size_t i = 0; i < 512; i++) {
         g_assert_cmphex(file[i], ==, 0);
     }
     cdb16(cdb, 0x93, 10, 0); /* WSNZ */
