@@ -11,7 +11,9 @@
  * bus fault, DSTAT BF), byte counts are 24-bit, and one run executes at most LSI_MAX_INSN
  * instructions (a memory move counts one per 4 KiB) before it pauses and goes on from a
  * timer 500 us of guest time later, as QEMU 7.2 does, so a looping program cannot hold the
- * machine. (QEMU 2.2 ended such a run with an unexpected disconnect instead, which breaks
+ * machine. Unlike QEMU, the pause doubles (up to 16 ms) while the program keeps looping
+ * and the CPU leaves the adapter alone, so a loop costs a bounded share of the host. (QEMU
+ * 2.2 ended such a run with an unexpected disconnect instead, which breaks
  * drivers that poll memory from SCRIPTS.) Instructions that need the target (block moves,
  * phase compares) wait, without spinning, while the target has no data or status yet.
  * Not the register file (lsi53c895a-regs.c) nor the PCI device (lsi53c895a.c).
@@ -936,7 +938,8 @@ void lsi_scripts_run(LSIState *s)
         if (spent >= LSI_MAX_INSN) {
             /* Perhaps polling memory the CPU will change: let the rest of the machine run. */
             s->waiting = LSI_WAIT_SCRIPTS;
-            timer_mod(s->scripts_timer, clock_get_ns(CLOCK_VIRTUAL) + LSI_SCRIPTS_PAUSE_NS);
+            timer_mod(s->scripts_timer, clock_get_ns(CLOCK_VIRTUAL) + s->pause_ns);
+            s->pause_ns = MIN(s->pause_ns * 2, LSI_SCRIPTS_PAUSE_MAX_NS);
             break;
         }
         spent += lsi_step(s);
@@ -944,6 +947,9 @@ void lsi_scripts_run(LSIState *s)
             (s->dcntl & LSI_DCNTL_SSM)) {
             lsi_dma_interrupt(s, LSI_DSTAT_SSI);
         }
+    }
+    if (s->waiting != LSI_WAIT_SCRIPTS) {
+        s->pause_ns = LSI_SCRIPTS_PAUSE_NS;
     }
     s->in_run = false;
 }
@@ -955,6 +961,15 @@ void lsi_scripts_timer(void *opaque)
     if (s->waiting == LSI_WAIT_SCRIPTS) {
         s->waiting = LSI_NOWAIT;
         lsi_scripts_run(s);
+    }
+}
+
+/* The CPU wrote a register: a paused loop may be waiting for it, so resume it soon. */
+void lsi_scripts_poke(LSIState *s)
+{
+    if (s->waiting == LSI_WAIT_SCRIPTS && s->pause_ns > LSI_SCRIPTS_PAUSE_NS) {
+        s->pause_ns = LSI_SCRIPTS_PAUSE_NS;
+        timer_mod(s->scripts_timer, clock_get_ns(CLOCK_VIRTUAL) + LSI_SCRIPTS_PAUSE_NS);
     }
 }
 

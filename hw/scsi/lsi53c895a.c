@@ -151,6 +151,7 @@ void lsi_soft_reset(LSIState *s)
     s->msg_len = 0;
     s->waiting = LSI_NOWAIT;
     timer_del(s->scripts_timer);
+    s->pause_ns = LSI_SCRIPTS_PAUSE_NS;
     s->in_data_move = false;
     s->command_complete = false;
     s->disc_allowed = false;
@@ -224,6 +225,7 @@ static void lsi_regs_write(void *opaque, uint64_t addr, uint64_t val, unsigned s
     for (unsigned i = 0; i < size; i++) {
         lsi_reg_writeb(opaque, (addr + i) & 0xff, val >> (8 * i));
     }
+    lsi_scripts_poke(opaque);
 }
 
 static const IOOps lsi_regs_ops = {

@@ -30,8 +30,9 @@ bool lsi53c895a_create_drives(Error **errp);
 #define LSI_MAX_MSGIN 8
 #define LSI_SCRIPTS_RAM_SIZE 8192
 #define LSI_REGS_SIZE 256
-#define LSI_MAX_INSN 10000 /* per run; the rest waits for LSI_SCRIPTS_PAUSE_NS */
-#define LSI_SCRIPTS_PAUSE_NS 500000
+#define LSI_MAX_INSN 10000          /* per run; the rest waits for LSI_SCRIPTS_PAUSE_NS */
+#define LSI_SCRIPTS_PAUSE_NS 500000 /* QEMU 7.2's; doubled per run that loops on */
+#define LSI_SCRIPTS_PAUSE_MAX_NS 16000000
 #define LSI_TAG_VALID (1u << 16)
 
 /* Register offsets, spelled as in the LSI53C895A manual. */
@@ -234,6 +235,7 @@ typedef struct LSIState {
     bool in_data_move; /* a DATA IN/OUT block move has started and not ended */
     bool carry;
     Timer *scripts_timer;
+    int64_t pause_ns; /* until the next run of a program over its budget */
 
     /* The register file. */
     uint8_t scntl0, scntl1, scntl2, scntl3, scid, sxfer, sdid, sfbr, socl, ssid, sbcl;
@@ -262,6 +264,7 @@ void lsi_reg_writeb(LSIState *s, unsigned offset, uint8_t val);
 /* lsi53c895a-scripts.c */
 void lsi_scripts_run(LSIState *s);
 void lsi_scripts_timer(void *opaque);
+void lsi_scripts_poke(LSIState *s);
 void lsi_scsi_interrupt(LSIState *s, uint8_t stat0, uint8_t stat1);
 void lsi_dma_interrupt(LSIState *s, uint8_t stat);
 void lsi_set_phase(LSIState *s, int phase);

@@ -427,6 +427,52 @@ static void test_write_read(void)
     lsi_stop(&l);
 }
 
+/*
+ * As Linux's sym53c8xx: IDENTIFY with disconnect privilege and a SIMPLE QUEUE TAG. The read
+ * is not ready at once, so the target disconnects (SAVE DATA POINTER, DISCONNECT) and comes
+ * back with IDENTIFY and the tag; the data follows.
+ */
+static void test_disconnect_reselect(void)
+{
+    static const uint8_t tur[6] = {0x00}, msgout[3] = {0xc0, 0x20, 0x5a};
+    uint8_t cdb[10], msgs[5], want[4096], in[4096];
+    Script s = {0};
+    LSIResult r;
+    LSI l;
+
+    lsi_start(&l);
+    lsi_cmd(&l, 0, tur, sizeof(tur), -1, 0, 0);
+    rw10(cdb, 0x28, 8, 8);
+    qtest_memwrite(l.qts, LSI_MSGOUT, msgout, sizeof(msgout));
+    qtest_memwrite(l.qts, LSI_CDB, cdb, sizeof(cdb));
+    qtest_memset(l.qts, LSI_MSGTMP, 0xff, sizeof(msgs));
+    emit(&s, 0x41000000, 0); /* SELECT ATN 0 */
+    emit(&s, move(PH_MO, 3), LSI_MSGOUT);
+    emit(&s, move(PH_CMD, 10), LSI_CDB);
+    emit(&s, move(PH_MI, 2), LSI_MSGTMP);     /* SAVE DATA POINTER, DISCONNECT */
+    emit(&s, 0x48000000, 0);                  /* WAIT DISCONNECT */
+    emit(&s, 0x50000000, 0);                  /* WAIT RESELECT */
+    emit(&s, move(PH_MI, 3), LSI_MSGTMP + 2); /* IDENTIFY, SIMPLE QUEUE TAG */
+    emit(&s, move(PH_DI, sizeof(in)), LSI_DATA);
+    emit(&s, move(PH_ST, 1), LSI_STATUS);
+    emit(&s, move(PH_MI, 1), LSI_MSGIN);
+    emit(&s, 0x98080000, LSI_INT_DONE);
+    r = lsi_run(&l, &s);
+    assert_done(&r, 0x00);
+    qtest_memread(l.qts, LSI_MSGTMP, msgs, sizeof(msgs));
+    g_assert_cmphex(msgs[0], ==, 0x02);
+    g_assert_cmphex(msgs[1], ==, 0x04);
+    g_assert_cmphex(msgs[2], ==, 0x80);
+    g_assert_cmphex(msgs[3], ==, 0x20);
+    g_assert_cmphex(msgs[4], ==, 0x5a);
+    for (unsigned i = 0; i < sizeof(want); i++) {
+        want[i] = (uint8_t)((8 + i / 512) * 7 + i % 512);
+    }
+    qtest_memread(l.qts, LSI_DATA, in, sizeof(in));
+    g_assert_cmpmem(in, sizeof(in), want, sizeof(want));
+    lsi_stop(&l);
+}
+
 static void test_selection_timeout(void)
 {
     static const uint8_t tur[6] = {0x00};
@@ -538,7 +584,7 @@ static void test_endless_loop(void)
         qtest_clock_step(l.qts, 1000000);
         g_assert_cmphex(lsi_rd(&l, ISTAT0), ==, 0x00);
         qtest_writel(l.qts, LSI_TABLE, 1);
-        qtest_clock_step(l.qts, 1000000);
+        qtest_clock_step(l.qts, 20000000); /* the pause grows while it loops: 16 ms at most */
         g_assert_cmphex(lsi_rd(&l, ISTAT0), ==, 0x01);
         g_assert_cmphex(lsi_rd(&l, DSTAT), ==, 0x84);
         g_assert_cmphex(qtest_inl(l.qts, l.io + DSPS), ==, 0x4321);
@@ -641,6 +687,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/inquiry", test_inquiry);
     g_test_add_func("/lsi/read-capacity", test_read_capacity);
     g_test_add_func("/lsi/write-read", test_write_read);
+    g_test_add_func("/lsi/disconnect-reselect", test_disconnect_reselect);
     g_test_add_func("/lsi/selection-timeout", test_selection_timeout);
     g_test_add_func("/lsi/illegal-instruction", test_illegal_instruction);
     g_test_add_func("/lsi/scripts/register-ops", test_register_ops);
