@@ -135,7 +135,7 @@ static void assert_sense(const Cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
 static void expect_check(uint32_t id, const uint8_t *cdb, uint8_t key, uint8_t asc,
                          uint8_t ascq)
 {
-    static const uint8_t request_sense[6] = {0x03, 0, 0, 0, 18, 0};
+    static const uint8_t request_sense[16] = {0x03, 0, 0, 0, 18, 0};
     uint8_t buf[4096], sense[SCSI_SENSE_LEN];
     Cmd c;
 
@@ -150,7 +150,7 @@ static void expect_check(uint32_t id, const uint8_t *cdb, uint8_t key, uint8_t a
 
 static void clear_ua(uint32_t id)
 {
-    static const uint8_t tur[6] = {0};
+    static const uint8_t tur[16] = {0};
 
     if (run_nodata(id, tur) == SCSI_STATUS_CHECK_CONDITION) {
         g_assert_cmpuint(run_nodata(id, tur), ==, SCSI_STATUS_GOOD);
