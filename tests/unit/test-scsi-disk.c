@@ -1079,6 +1079,62 @@ static void test_cancel_in_flight(void)
     del_device(d);
 }
 
+/* Random CDBs, half of them with a known opcode, to a disk and a CD: every one completes
+ * (or moves its data and completes), nothing is read or written outside the buffers. */
+static void test_random_cdbs(void)
+{
+    static const uint8_t ops[] = {0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x1a, 0x1b, 0x1e, 0x25,
+                                  0x28, 0x2a, 0x2b, 0x2e, 0x2f, 0x35, 0x41, 0x42, 0x43, 0x46,
+                                  0x4a, 0x51, 0x55, 0x5a, 0x88, 0x8a, 0x93, 0x9e, 0xa0, 0xa8,
+                                  0xaa, 0xad, 0xbd, 0x91, 0x16, 0x56};
+    g_autofree char *cdpath = make_image(64 * 2048);
+    g_autofree char *cdopts =
+        g_strdup_printf("if=none,id=rcd,file=%s,format=raw,media=cdrom", cdpath);
+    g_autofree uint8_t *buf = g_malloc(256 * 1024);
+    DeviceState *hd = new_disk("rnd", 256 * 1024, "discard=unmap", "scsi-hd,scsi-id=0", NULL);
+    DeviceState *cd;
+    GRand *rand = g_rand_new_with_seed(42);
+    unsigned good = 0, moved = 0;
+    Cmd c;
+
+    new_drive(cdopts);
+    cd = add_device("scsi-cd,drive=rcd,scsi-id=1", NULL);
+    for (int i = 0; i < 20000; i++) {
+        uint8_t cdb[16];
+        unsigned len = g_rand_int_range(rand, 0, 4) ? 16 : g_rand_int_range(rand, 0, 17);
+        uint32_t id = g_rand_boolean(rand);
+        uint32_t lun = g_rand_int_range(rand, 0, 8) == 0 ? 1 : 0;
+        bool out = g_rand_boolean(rand);
+
+        for (int j = 0; j < 16; j++) {
+            cdb[j] = g_rand_int(rand);
+        }
+        if (g_rand_boolean(rand)) {
+            cdb[0] = ops[g_rand_int_range(rand, 0, G_N_ELEMENTS(ops))];
+            cdb[2] = cdb[3] = cdb[4] = cdb[5] = 0; /* small LBAs reach the medium */
+            if (g_rand_boolean(rand)) {
+                cdb[6] = cdb[7] = 0;
+            }
+            if (g_rand_boolean(rand)) {
+                cdb[1] &= 0x09; /* no protection or reserved bits, maybe FUA, EVPD, NDOB */
+            }
+        }
+        for (size_t j = 0; j < 4096; j++) {
+            buf[j] = g_rand_int(rand);
+        }
+        run_cdb_len(id, lun, cdb, len, out, buf, 256 * 1024, &c);
+        g_assert_true(c.done);
+        g_assert_true(c.status == SCSI_STATUS_GOOD || c.status == SCSI_STATUS_CHECK_CONDITION);
+        good += c.status == SCSI_STATUS_GOOD;
+        moved += c.pos > 0;
+    }
+    g_test_message("%u GOOD, %u moved data", good, moved);
+    g_assert_cmpuint(good, >, 1000);
+    g_rand_free(rand);
+    del_device(cd);
+    del_device(hd);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1102,5 +1158,6 @@ int main(int argc, char **argv)
     g_test_add_func("/scsi-disk/error-report-ignore", test_error_report_ignore);
     g_test_add_func("/scsi-disk/error-stop-retry", test_error_stop_retry);
     g_test_add_func("/scsi-disk/cancel-in-flight", test_cancel_in_flight);
+    g_test_add_func("/scsi-disk/random-cdbs", test_random_cdbs);
     return g_test_run();
 }
