@@ -175,7 +175,7 @@ static int32_t scsi_bus_report_luns(SCSIRequest *req)
     }
     scsi_st32(list->data, list->len - 8);
     uint32_t len = list->len;
-    return scsi_req_reply(req, g_byte_array_free(list, FALSE), len, alloc);
+    return scsi_req_reply(req, g_byte_array_free(list, FALSE), len, alloc & ~7u); /* as QEMU */
 }
 
 /* REQUEST SENSE: a pending unit attention first, else the sense of the last command. */
@@ -324,6 +324,7 @@ int32_t scsi_req_enqueue(SCSIRequest *req)
             }
         }
     } else {
+        req->dev_free = req->dev->ops->free_req;
         len = req->dev->ops->start(req);
     }
     if (req->completed || req->cancelled) {
@@ -397,8 +398,8 @@ void scsi_req_unref(SCSIRequest *req)
     if (--req->refcount > 0) {
         return;
     }
-    if (req->dev && !req->by_bus && req->dev->ops->free_req) {
-        req->dev->ops->free_req(req);
+    if (req->dev_free) {
+        req->dev_free(req); /* not through req->dev: the device may be gone */
     }
     scsi_req_drop_reply(req);
     g_free(req);

@@ -23,6 +23,7 @@ enum {
 };
 
 #define INQUIRY_MAX_LEN 256
+#define VPD_MAX_LEN 512 /* page 83h: 4 + 4 + 247 (device id) + 12 (wwn) */
 #define MODE_SENSE_MAX_LEN 256
 #define UNMAP_MAX_DESCRIPTORS 255
 #define DISCARD_GRANULARITY 4096
@@ -143,7 +144,7 @@ static int32_t scsi_disk_inquiry(SCSIDiskReq *r)
     SCSIDiskState *s = r->s;
     const uint8_t *cdb = r->req->cdb;
     uint32_t alloc = scsi_ld16(cdb + 3);
-    uint8_t *buf = g_malloc0(INQUIRY_MAX_LEN);
+    uint8_t *buf = g_malloc0(VPD_MAX_LEN);
     uint32_t len;
 
     if (cdb[1] & 1) {

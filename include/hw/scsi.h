@@ -107,6 +107,7 @@ struct SCSIRequest {
     uint64_t moved;        /* bytes handed to the HBA so far by scsi_req_data() */
     bool by_bus;           /* bus-private: the bus answers (REPORT LUNS, REQUEST SENSE, ...) */
     bool buf_owned;        /* bus-private: buf is a reply g_free'd with the request */
+    void (*dev_free)(SCSIRequest *req); /* bus-private: the device's free_req */
 };
 
 /* Bus set-up by the HBA, at realize; the bus is named "<name>.0". */

@@ -316,6 +316,23 @@ static void test_inquiry(void)
     cdb[1] = 0; /* a page code without EVPD */
     expect_check(0, cdb, 0x5, 0x24, 0x00);
     del_device(d);
+
+    /* Device identification from a 250-character drive name (cut to 247) and a WWN. */
+    g_autofree char *name = g_strnfill(250, 'd');
+    g_autofree char *dev = g_strdup_printf("scsi-hd,scsi-id=0,wwn=0x5000c50015ea71ac");
+    d = new_disk(name, 64 * 1024, NULL, dev, NULL);
+    memset(cdb, 0, sizeof(cdb));
+    cdb[0] = 0x12;
+    cdb[1] = 1;
+    cdb[2] = 0x83;
+    cdb[3] = 0x01;
+    cdb[4] = 0xff;
+    g_assert_cmpuint(run_in(0, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 4 + 4 + 247 + 12);
+    g_assert_cmpuint(buf[2] << 8 | buf[3], ==, 4 + 247 + 12);
+    g_assert_cmphex(buf[7], ==, 247);
+    g_assert_true(!memcmp(buf + 4 + 4 + 247, "\x01\x03\x00\x08\x50\x00\xc5\x00", 8));
+    del_device(d);
 }
 
 static void test_unit_attention(void)
