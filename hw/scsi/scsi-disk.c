@@ -603,11 +603,11 @@ static bool scsi_disk_realize_kind(DeviceState *qdev, bool cd, Error **errp)
     SCSIBus *bus = qdev->parent_bus->opaque;
     DriveInfo *dinfo;
 
-    if (!s->blk) {
-        error_setg(errp, "drive property not set");
+    if (!scsi_dev_check_address(s, errp)) { /* the bus's checks come first, as QEMU */
         return false;
     }
-    if (!scsi_dev_check_address(s, errp)) {
+    if (!s->blk) {
+        error_setg(errp, "drive property not set");
         return false;
     }
     s->is_cd = cd;

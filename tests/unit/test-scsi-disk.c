@@ -814,6 +814,12 @@ static void test_realize_errors(void)
     g_assert_null(add_device("scsi-hd,scsi-id=0", &err));
     g_assert_cmpstr(err, ==, "drive property not set");
     g_free(err);
+    g_assert_null(add_device("scsi-cd,scsi-id=9", &err)); /* the bus's check first */
+    g_assert_cmpstr(err, ==, "bad scsi device id: 9");
+    g_free(err);
+    g_assert_null(add_device("scsi-hd,lun=8", &err));
+    g_assert_cmpstr(err, ==, "bad scsi device lun: 8");
+    g_free(err);
     new_drive(dopts);
     g_assert_null(add_device("scsi-hd,drive=re,scsi-id=7", &err));
     g_assert_cmpstr(err, ==, "bad scsi device id: 7");
