@@ -151,9 +151,26 @@ int scsi_cd_mode_page_caps(SCSIDiskState *s, uint8_t *p, bool changeable)
     return 0x14;
 }
 
+/* Also for scsi-hd, as QEMU: READ TOC answers with the disk's size, the rest of these
+ * opcodes get INVALID FIELD IN CDB. */
 bool scsi_cd_emulate(SCSIDiskReq *r, int32_t *len)
 {
-    switch (r->req->cdb[0]) {
+    uint8_t op = r->req->cdb[0];
+
+    if (!r->s->is_cd && op != READ_TOC_PMA_ATIP) {
+        switch (op) {
+        case GET_CONFIGURATION:
+        case GET_EVENT_STATUS_NOTIFICATION:
+        case READ_DISC_INFORMATION:
+        case MECHANISM_STATUS:
+        case READ_DVD_STRUCTURE:
+            *len = scsi_disk_invalid_field(r);
+            return true;
+        default:
+            return false;
+        }
+    }
+    switch (op) {
     case READ_TOC_PMA_ATIP:
         *len = scsi_cd_read_toc(r);
         return true;

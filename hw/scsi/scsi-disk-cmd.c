@@ -26,6 +26,7 @@ enum {
 #define VPD_MAX_LEN 512 /* page 83h: 4 + 4 + 247 (device id) + 12 (wwn) */
 #define MODE_SENSE_MAX_LEN 256
 #define UNMAP_MAX_DESCRIPTORS 255
+#define UNMAP_MAX_BYTES (1u << 30) /* QEMU's max_unmap_size */
 #define DISCARD_GRANULARITY 4096
 
 /* A reply of len bytes at buf (g_malloc'd), cut to the allocation length. */
@@ -117,7 +118,7 @@ static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
         }
         p[0] = 1; /* WSNZ: WRITE SAME with 0 blocks is refused */
         scsi_st32(p + 4, INT32_MAX / s->blocksize);  /* maximum transfer length */
-        scsi_st32(p + 16, INT32_MAX / s->blocksize); /* maximum unmap LBA count */
+        scsi_st32(p + 16, UNMAP_MAX_BYTES / s->blocksize); /* maximum unmap LBA count */
         scsi_st32(p + 20, UNMAP_MAX_DESCRIPTORS);
         scsi_st32(p + 24, MAX(DISCARD_GRANULARITY, s->blocksize) / s->blocksize);
         scsi_st32(p + 36, INT32_MAX / s->blocksize); /* maximum write same length */
@@ -729,8 +730,8 @@ bool scsi_disk_emulate(SCSIDiskReq *r, int32_t *len)
     case RELEASE_10:
         *len = cdb[1] & 3 ? scsi_disk_invalid_field(r) : scsi_disk_good(r);
         return true;
-    case SEEK_10:
-        if (scsi_disk_check_range(r, scsi_ld32(cdb + 2), 0)) {
+    case SEEK_10: /* an LBA on the medium: the capacity itself is out of range */
+        if (scsi_disk_check_range(r, scsi_ld32(cdb + 2), 1)) {
             scsi_disk_good(r);
         }
         *len = 0;

@@ -359,7 +359,7 @@ static int32_t scsi_disk_start(SCSIRequest *req)
         scsi_disk_flush(r);
         return 0;
     }
-    if ((s->is_cd && scsi_cd_emulate(r, &len)) || scsi_disk_emulate(r, &len)) {
+    if (scsi_cd_emulate(r, &len) || scsi_disk_emulate(r, &len)) {
         return len;
     }
     scsi_req_check_condition(req, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE, 0);

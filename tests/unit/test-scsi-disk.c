@@ -473,6 +473,20 @@ static void test_out_of_range(void)
     expect_check(3, cdb, 0x5, 0x21, 0x00);
     cdb16(cdb, 0x8a, UINT64_MAX - 1, 4);
     expect_check(3, cdb, 0x5, 0x21, 0x00);
+    /* SEEK(10): the last block is fine, the capacity is out of range (QEMU's rule). */
+    cdb10(cdb, 0x2b, DISK_BLOCKS - 1, 0);
+    g_assert_cmpuint(run_nodata(3, cdb), ==, SCSI_STATUS_GOOD);
+    cdb10(cdb, 0x2b, DISK_BLOCKS, 0);
+    expect_check(3, cdb, 0x5, 0x21, 0x00);
+    /* MMC opcodes on a disk, as QEMU: READ TOC with the disk's size, the others refused. */
+    memset(cdb, 0, 16);
+    cdb[0] = 0x43;
+    cdb[8] = 0xff;
+    g_assert_cmpuint(run_in(3, cdb, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 20);
+    g_assert_cmpuint(be32(buf + 16), ==, DISK_BLOCKS);
+    cdb[0] = 0x46;
+    expect_check(3, cdb, 0x5, 0x24, 0x00);
     del_device(d);
 }
 
