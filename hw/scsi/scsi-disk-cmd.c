@@ -27,7 +27,6 @@ enum {
 #define MODE_SENSE_MAX_LEN 256
 #define UNMAP_MAX_DESCRIPTORS 255
 #define UNMAP_MAX_BYTES (1u << 30) /* QEMU's max_unmap_size */
-#define DISCARD_GRANULARITY 4096
 
 /* A reply of len bytes at buf (g_malloc'd), cut to the allocation length. */
 static int32_t scsi_disk_reply(SCSIDiskReq *r, uint8_t *buf, uint32_t len, uint32_t alloc)
@@ -67,6 +66,7 @@ static void scsi_padstr(uint8_t *dst, const char *str, size_t len)
 static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
 {
     uint8_t *p = buf + 4;
+    uint32_t max_io;
     int n = 0;
 
     switch (page) {
@@ -116,12 +116,15 @@ static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
         if (s->is_cd) {
             return -1;
         }
+        max_io = INT32_MAX / s->blocksize;
         p[0] = 1; /* WSNZ: WRITE SAME with 0 blocks is refused */
-        scsi_st32(p + 4, INT32_MAX / s->blocksize);  /* maximum transfer length */
+        scsi_st16(p + 2, MIN(s->min_io_size / s->blocksize, max_io)); /* granularity */
+        scsi_st32(p + 4, max_io);                                      /* maximum transfer */
+        scsi_st32(p + 8, MIN(s->opt_io_size / s->blocksize, max_io)); /* optimal transfer */
         scsi_st32(p + 16, UNMAP_MAX_BYTES / s->blocksize); /* maximum unmap LBA count */
         scsi_st32(p + 20, UNMAP_MAX_DESCRIPTORS);
-        scsi_st32(p + 24, MAX(DISCARD_GRANULARITY, s->blocksize) / s->blocksize);
-        scsi_st32(p + 36, INT32_MAX / s->blocksize); /* maximum write same length */
+        scsi_st32(p + 24, s->discard_granularity / s->blocksize); /* unmap granularity */
+        scsi_st32(p + 36, max_io); /* maximum write same length */
         return 0x3c;
     case 0xb1: /* block device characteristics: nothing to say */
         if (s->is_cd) {
@@ -132,8 +135,8 @@ static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
         if (s->is_cd) {
             return -1;
         }
-        p[1] = 0xe0; /* UNMAP, WRITE SAME (16) and (10) with UNMAP */
-        p[2] = 2;    /* thin provisioned */
+        p[1] = 0xe0;                             /* UNMAP, WRITE SAME (16) and (10) */
+        p[2] = s->discard_granularity ? 2 : 1; /* thin or resource provisioned */
         return 4;
     default:
         return -1;
@@ -301,8 +304,8 @@ static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
     }
     buf = g_malloc0(MODE_SENSE_MAX_LEN);
     p = buf + (six ? 4 : 8);
-    if (!s->is_cd && blk_is_read_only(s->blk)) {
-        buf[six ? 2 : 3] = 0x80; /* WP */
+    if (!s->is_cd) { /* device-specific parameter: WP, DPOFUA */
+        buf[six ? 2 : 3] = (blk_is_read_only(s->blk) ? 0x80 : 0) | (s->dpofua ? 0x10 : 0);
     }
     if (!dbd && nb) {
         buf[six ? 3 : 7] = 8;
@@ -460,6 +463,17 @@ static int32_t scsi_disk_read_capacity_10(SCSIDiskReq *r)
     return scsi_disk_reply(r, buf, 8, 8);
 }
 
+/* log2 of physical blocks per logical block, for READ CAPACITY(16). */
+static uint8_t scsi_disk_physical_exp(SCSIDiskState *s)
+{
+    uint8_t exp = 0;
+
+    for (uint32_t n = s->physical_block_size; n > s->blocksize; n >>= 1) {
+        exp++;
+    }
+    return exp;
+}
+
 static int32_t scsi_disk_service_action_in(SCSIDiskReq *r)
 {
     const uint8_t *cdb = r->req->cdb;
@@ -479,8 +493,9 @@ static int32_t scsi_disk_service_action_in(SCSIDiskReq *r)
     buf = g_malloc0(32);
     scsi_st64(buf, nb - 1);
     scsi_st32(buf + 8, r->s->blocksize);
-    if (!r->s->is_cd) {
-        buf[14] = 0x80; /* LBPME: UNMAP and WRITE SAME with UNMAP work */
+    buf[13] = scsi_disk_physical_exp(r->s);
+    if (r->s->discard_granularity) {
+        buf[14] = 0x80; /* LBPME, as QEMU (a CD too) */
     }
     return scsi_disk_reply(r, buf, 32, scsi_ld32(cdb + 10));
 }

@@ -578,20 +578,20 @@ static bool scsi_dev_check_address(SCSIDiskState *s, Error **errp)
     return true;
 }
 
-/* QEMU 2.2's block size property check. */
-static bool scsi_disk_check_blocksize(SCSIDiskState *s, Error **errp)
+/* QEMU 2.2's check of a block size property (0: not set, for physical_block_size). */
+static bool scsi_disk_check_blocksize(SCSIDiskState *s, const char *name, uint32_t v,
+                                      Error **errp)
 {
-    uint32_t v = s->logical_block_size;
+    const char *id = s->dev.qdev.id ? s->dev.qdev.id : "";
 
     if (v < 512 || v > 32768) {
-        error_setg(errp,
-                   "Property %s.%s doesn't take value %u (minimum: 512, maximum: 32768)",
-                   s->dev.qdev.id ? s->dev.qdev.id : "", "logical_block_size", v);
+        error_setg(errp, "Property %s.%s doesn't take value %u (minimum: 512, maximum: 32768)",
+                   id, name, v);
         return false;
     }
     if (v & (v - 1)) {
-        error_setg(errp, "Property %s.%s doesn't take value '%u', it's not a power of 2",
-                   s->dev.qdev.id ? s->dev.qdev.id : "", "logical_block_size", v);
+        error_setg(errp, "Property %s.%s doesn't take value '%u', it's not a power of 2", id,
+                   name, v);
         return false;
     }
     return true;
@@ -611,14 +611,19 @@ static bool scsi_disk_realize_kind(DeviceState *qdev, bool cd, Error **errp)
         return false;
     }
     s->is_cd = cd;
+    if (!scsi_disk_check_blocksize(s, "logical_block_size", s->logical_block_size, errp) ||
+        (s->physical_block_size &&
+         !scsi_disk_check_blocksize(s, "physical_block_size", s->physical_block_size, errp))) {
+        return false;
+    }
     if (cd) {
         s->removable = true;
         s->blocksize = 2048;
     } else {
-        if (!scsi_disk_check_blocksize(s, errp)) {
-            return false;
-        }
         s->blocksize = s->logical_block_size;
+    }
+    if (s->discard_granularity == UINT32_MAX) {
+        s->discard_granularity = MAX(s->logical_block_size, 4096);
     }
     if (!s->removable && !blk_is_inserted(s->blk)) {
         error_setg(errp, "Device needs media, but drive is empty");
@@ -704,27 +709,38 @@ static char *scsi_disk_fw_path(DeviceState *qdev)
     return g_strdup_printf("channel@%x/disk@%x,%x", s->channel, s->dev.id, s->dev.lun);
 }
 
-#define SCSI_DISK_COMMON_PROPS                                                                     \
+/* In QEMU 2.2's order: the block properties, the strings, the device's own, the bus's. */
+#define SCSI_DISK_BLOCK_PROPS                                                                      \
     DEFINE_PROP_DRIVE("drive", SCSIDiskState, blk),                                                \
+        DEFINE_PROP_UINT16("logical_block_size", SCSIDiskState, logical_block_size, 512),          \
+        DEFINE_PROP_UINT16("physical_block_size", SCSIDiskState, physical_block_size, 0),          \
+        DEFINE_PROP_UINT16("min_io_size", SCSIDiskState, min_io_size, 0),                          \
+        DEFINE_PROP_UINT32("opt_io_size", SCSIDiskState, opt_io_size, 0),                          \
         DEFINE_PROP_BOOTINDEX(SCSIDiskState, bootindex),                                           \
+        DEFINE_PROP_UINT32("discard_granularity", SCSIDiskState, discard_granularity, -1),         \
         DEFINE_PROP_STRING("ver", SCSIDiskState, version),                                         \
         DEFINE_PROP_STRING("serial", SCSIDiskState, serial),                                       \
         DEFINE_PROP_STRING("vendor", SCSIDiskState, vendor),                                       \
-        DEFINE_PROP_STRING("product", SCSIDiskState, product),                                     \
-        DEFINE_PROP_UINT64("wwn", SCSIDiskState, wwn, 0),                                          \
-        DEFINE_PROP_UINT32("channel", SCSIDiskState, channel, 0),                                  \
+        DEFINE_PROP_STRING("product", SCSIDiskState, product)
+
+#define SCSI_DISK_BUS_PROPS                                                                        \
+    DEFINE_PROP_UINT32("channel", SCSIDiskState, channel, 0),                                      \
         DEFINE_PROP_UINT32("scsi-id", SCSIDiskState, dev.id, -1),                                  \
         DEFINE_PROP_UINT32("lun", SCSIDiskState, dev.lun, -1)
 
 static const Property scsi_hd_props[] = {
-    SCSI_DISK_COMMON_PROPS,
-    DEFINE_PROP_UINT32("logical_block_size", SCSIDiskState, logical_block_size, 512),
+    SCSI_DISK_BLOCK_PROPS,
     DEFINE_PROP_BOOL("removable", SCSIDiskState, removable, false),
+    DEFINE_PROP_BOOL("dpofua", SCSIDiskState, dpofua, false),
+    DEFINE_PROP_UINT64("wwn", SCSIDiskState, wwn, 0),
+    SCSI_DISK_BUS_PROPS,
     DEFINE_PROP_END,
 };
 
 static const Property scsi_cd_props[] = {
-    SCSI_DISK_COMMON_PROPS,
+    SCSI_DISK_BLOCK_PROPS,
+    DEFINE_PROP_UINT64("wwn", SCSIDiskState, wwn, 0),
+    SCSI_DISK_BUS_PROPS,
     DEFINE_PROP_END,
 };
 

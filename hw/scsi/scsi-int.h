@@ -163,9 +163,10 @@ typedef struct SCSIDiskState {
     BlockBackend *blk;
     uint32_t channel;
     int32_t bootindex;
-    uint32_t logical_block_size;
+    uint16_t logical_block_size, physical_block_size, min_io_size;
+    uint32_t opt_io_size, discard_granularity;
     uint64_t wwn;
-    bool removable;
+    bool removable, dpofua;
     char *serial, *version, *vendor, *product, *device_id;
     /* Set at realize. */
     bool is_cd;

@@ -646,6 +646,8 @@ static void test_read_capacity(void)
     g_assert_cmpuint(be32(buf), ==, 0);
     g_assert_cmpuint(be32(buf + 4), ==, DISK_BLOCKS - 1);
     g_assert_cmpuint(be32(buf + 8), ==, 512);
+    g_assert_cmphex(buf[13], ==, 0);
+    g_assert_cmphex(buf[14], ==, 0x80); /* LBPME */
     rc10[5] = 1; /* an LBA without PMI */
     expect_check(0, rc10, 0x5, 0x24, 0x00);
     rc16[1] = 0x11; /* another service action */
@@ -672,6 +674,21 @@ static void test_read_capacity(void)
         expect[i] = (off * 7 + off / 512) & 0xff;
     }
     g_assert_true(!memcmp(data, expect, sizeof(data)));
+    del_device(d);
+
+    /* 512-byte blocks on 4 KiB physical ones, no discard, DPO/FUA announced. */
+    d = new_disk("rcp", DISK_BLOCKS * 512, NULL,
+                 "scsi-hd,scsi-id=0,physical_block_size=4096,discard_granularity=0,dpofua=on",
+                 NULL);
+    clear_ua(0);
+    g_assert_cmpuint(run_in(0, rc16, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[13], ==, 3);
+    g_assert_cmphex(buf[14], ==, 0);
+    uint8_t ms6[16] = {0x1a, 0x08, 0x08, 0, 0xff}, vpd[16] = {0x12, 1, 0xb2, 0, 0xff};
+    g_assert_cmpuint(run_in(0, ms6, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[2], ==, 0x10);
+    g_assert_cmpuint(run_in(0, vpd, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmphex(buf[6], ==, 1);
     del_device(d);
 }
 
