@@ -422,14 +422,14 @@ static void lsi_abort_target(LSIState *s, uint32_t tag)
     GList *l = s->queue.head;
 
     if (s->current) {
-        scsi_req_cancel(s->current->req);
+        lsi_request_cancel(s, s->current);
     }
     while (l) {
         LSIRequest *p = l->data;
 
         l = l->next;
         if ((p->tag & 0xff00) == (tag & 0xff00)) {
-            scsi_req_cancel(p->req);
+            lsi_request_cancel(s, p);
         }
     }
     lsi_disconnect(s);
@@ -491,7 +491,7 @@ static void lsi_do_msgout(LSIState *s)
             LSIRequest *p = s->current ? s->current : lsi_find_by_tag(s, tag);
 
             if (p) {
-                scsi_req_cancel(p->req);
+                lsi_request_cancel(s, p);
             }
             lsi_disconnect(s);
             break;

@@ -59,6 +59,21 @@ void lsi_request_free(LSIState *s, LSIRequest *p)
     g_free(p);
 }
 
+/* ABORT and friends: the command goes, whether the target still works on it or not. */
+void lsi_request_cancel(LSIState *s, LSIRequest *p)
+{
+    SCSIRequest *req = p->req;
+
+    if (!req) { /* it ended while disconnected: only its status was left */
+        lsi_request_free(s, p);
+        return;
+    }
+    req->hba_private = NULL;
+    lsi_request_free(s, p);
+    scsi_req_cancel(req);
+    scsi_req_unref(req);
+}
+
 /* A disconnected command has data: reselect now if the initiator lets us, else later. */
 static bool lsi_queue_data(LSIState *s, LSIRequest *p, uint32_t len)
 {
@@ -184,14 +199,8 @@ void lsi_device_reset(LSIState *s)
 {
     scsi_bus_reset(&s->bus);
     while (s->current || !g_queue_is_empty(&s->queue)) {
-        /* A request the bus did not cancel (already completing): let go of it. */
-        LSIRequest *p = s->current ? s->current : g_queue_peek_head(&s->queue);
-        SCSIRequest *req = p->req;
-
-        req->hba_private = NULL;
-        lsi_request_free(s, p);
-        scsi_req_cancel(req);
-        scsi_req_unref(req);
+        /* What the bus did not cancel: requests that ended while disconnected. */
+        lsi_request_cancel(s, s->current ? s->current : g_queue_peek_head(&s->queue));
     }
     lsi_soft_reset(s);
 }

@@ -256,6 +256,7 @@ void lsi_update_irq(LSIState *s);
 void lsi_soft_reset(LSIState *s);
 void lsi_device_reset(LSIState *s);
 void lsi_request_free(LSIState *s, LSIRequest *p);
+void lsi_request_cancel(LSIState *s, LSIRequest *p);
 
 /* lsi53c895a-regs.c */
 uint8_t lsi_reg_readb(LSIState *s, unsigned offset);
