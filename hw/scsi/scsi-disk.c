@@ -702,11 +702,13 @@ static void scsi_disk_finalize(DeviceState *qdev)
     s->device_id = NULL;
 }
 
+/* The HBA's bus path ends in "channel@0" (the only channel): the device adds the rest of
+ * QEMU's "channel@C/disk@ID,LUN". */
 static char *scsi_disk_fw_path(DeviceState *qdev)
 {
     SCSIDiskState *s = (SCSIDiskState *)qdev;
 
-    return g_strdup_printf("channel@%x/disk@%x,%x", s->channel, s->dev.id, s->dev.lun);
+    return g_strdup_printf("disk@%x,%x", s->dev.id, s->dev.lun);
 }
 
 /* In QEMU 2.2's order: the block properties, the strings, the device's own, the bus's. */
