@@ -473,6 +473,61 @@ static void test_disconnect_reselect(void)
     lsi_stop(&l);
 }
 
+/*
+ * Reselection as an interrupt, which Linux's driver asks for (SCID.RRE, SIEN0.RSL): the
+ * SCRIPTS stop after the disconnect; once the data is ready and no interrupt is pending the
+ * target reselects with SIST0.RSL, SSID and SFBR naming it, in MSG IN; a second program
+ * takes the IDENTIFY, the data, status and COMMAND COMPLETE.
+ */
+static void test_reselect_interrupt(void)
+{
+    static const uint8_t tur[6] = {0x00};
+    uint8_t cdb[10], in[512], want[512];
+    Script s = {0}, s2 = {0};
+    LSIResult r;
+    LSI l;
+
+    lsi_start(&l);
+    lsi_cmd(&l, 0, tur, sizeof(tur), -1, 0, 0);
+    lsi_wr(&l, SCID, 0x67);
+    lsi_wr(&l, SIEN0, 0x10);
+    rw10(cdb, 0x28, 3, 1);
+    qtest_writeb(l.qts, LSI_MSGOUT, 0xc0);
+    qtest_memwrite(l.qts, LSI_CDB, cdb, sizeof(cdb));
+    emit(&s, 0x40000000, 0);
+    emit(&s, move(PH_MO, 1), LSI_MSGOUT);
+    emit(&s, move(PH_CMD, 10), LSI_CDB);
+    emit(&s, move(PH_MI, 2), LSI_MSGTMP);
+    emit(&s, 0x48000000, 0); /* WAIT DISCONNECT */
+    emit(&s, 0x98080000, 1); /* INT 1: idle */
+    r = lsi_run(&l, &s);
+    g_assert_cmphex(r.dstat, ==, 0x84);
+    g_assert_cmphex(r.dsps, ==, 1);
+    if (!(r.sist0 & 0x10)) { /* the data was not ready yet when DSTAT was read */
+        for (int i = 0; i < 5000 && !(lsi_rd(&l, ISTAT0) & 0x02); i++) {
+            g_usleep(1000);
+        }
+        r.sist0 = lsi_rd(&l, SIST0);
+    }
+    g_assert_cmphex(r.sist0, ==, 0x10);          /* RSL */
+    g_assert_cmphex(lsi_rd(&l, 0x0a), ==, 0x80); /* SSID: valid, id 0 */
+    g_assert_cmphex(lsi_rd(&l, SSTAT1) & 7, ==, PH_MI);
+    emit(&s2, move(PH_MI, 1), LSI_MSGTMP);
+    emit(&s2, move(PH_DI, sizeof(in)), LSI_DATA);
+    emit(&s2, move(PH_ST, 1), LSI_STATUS);
+    emit(&s2, move(PH_MI, 1), LSI_MSGIN);
+    emit(&s2, 0x98080000, LSI_INT_DONE);
+    r = lsi_run(&l, &s2);
+    assert_done(&r, 0x00);
+    g_assert_cmphex(qtest_readb(l.qts, LSI_MSGTMP), ==, 0x80);
+    for (unsigned i = 0; i < sizeof(want); i++) {
+        want[i] = (uint8_t)(3 * 7 + i);
+    }
+    qtest_memread(l.qts, LSI_DATA, in, sizeof(in));
+    g_assert_cmpmem(in, sizeof(in), want, sizeof(want));
+    lsi_stop(&l);
+}
+
 static void test_selection_timeout(void)
 {
     static const uint8_t tur[6] = {0x00};
@@ -553,6 +608,31 @@ static void test_memory_ops(void)
     g_assert_cmphex(qtest_readl(l.qts, LSI_DATA2), ==, 0x55667788);
     g_assert_cmphex(qtest_inl(l.qts, l.io + SCRATCHB), ==, 0x11223344);
     g_assert_cmphex(qtest_readl(l.qts, LSI_DATA + 8), ==, 0x11223344);
+    lsi_stop(&l);
+}
+
+/* SCRIPTS fetched from SCRIPTS RAM (BAR2), and a memory move from the registers (BAR1). */
+static void test_scripts_ram(void)
+{
+    Script s = {0};
+    LSI l;
+
+    lsi_start(&l);
+    qtest_outl(l.qts, l.io + SCRATCHA, 0x600dcafe);
+    emit(&s, 0xc0000004, l.mmio + SCRATCHA); /* MEMORY MOVE 4, SCRATCHA, LSI_DATA */
+    s.w[s.n++] = LSI_DATA;
+    emit(&s, 0x80080000, l.ram + 0x100); /* JUMP to the INT */
+    for (unsigned i = 0; i < s.n; i++) {
+        qtest_writel(l.qts, l.ram + 4 * i, s.w[i]);
+    }
+    qtest_writel(l.qts, l.ram + 0x100, 0x98080000);
+    qtest_writel(l.qts, l.ram + 0x104, 0x5151);
+    qtest_outl(l.qts, l.io + DSP, l.ram);
+    g_assert_cmphex(lsi_rd(&l, ISTAT0), ==, 0x01);
+    g_assert_cmphex(lsi_rd(&l, DSTAT), ==, 0x84);
+    g_assert_cmphex(qtest_inl(l.qts, l.io + DSPS), ==, 0x5151);
+    g_assert_cmphex(qtest_inl(l.qts, l.io + DSP), ==, l.ram + 0x108);
+    g_assert_cmphex(qtest_readl(l.qts, LSI_DATA), ==, 0x600dcafe);
     lsi_stop(&l);
 }
 
@@ -688,10 +768,12 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/read-capacity", test_read_capacity);
     g_test_add_func("/lsi/write-read", test_write_read);
     g_test_add_func("/lsi/disconnect-reselect", test_disconnect_reselect);
+    g_test_add_func("/lsi/reselect-interrupt", test_reselect_interrupt);
     g_test_add_func("/lsi/selection-timeout", test_selection_timeout);
     g_test_add_func("/lsi/illegal-instruction", test_illegal_instruction);
     g_test_add_func("/lsi/scripts/register-ops", test_register_ops);
     g_test_add_func("/lsi/scripts/memory-ops", test_memory_ops);
+    g_test_add_func("/lsi/scripts/scripts-ram", test_scripts_ram);
     g_test_add_func("/lsi/scripts/endless-loop", test_endless_loop);
     g_test_add_func("/lsi/intx", test_intx);
     g_test_add_func("/lsi/bus-fault", test_bus_fault);
