@@ -85,8 +85,7 @@ int cdrom_read_toc_raw(uint64_t nb_blocks, uint8_t *buf, bool msf)
     return q - buf;
 }
 
-int cdrom_read_toc_format(uint64_t nb_blocks, uint8_t *buf, int format, bool msf,
-                          int start_track)
+int cdrom_read_toc_format(uint64_t nb_blocks, uint8_t *buf, int format, bool msf, int start_track)
 {
     switch (format) {
     case 0:
@@ -119,11 +118,11 @@ int cdrom_disc_information(uint8_t *buf)
 {
     memset(buf, 0, 34);
     buf[1] = 32;
-    buf[2] = 0xe; /* last session complete, disc finalized */
-    buf[3] = 1;   /* first track */
-    buf[4] = 1;   /* sessions */
-    buf[5] = 1;   /* first track of the last session */
-    buf[6] = 1;   /* last track of the last session */
+    buf[2] = 0xe;  /* last session complete, disc finalized */
+    buf[3] = 1;    /* first track */
+    buf[4] = 1;    /* sessions */
+    buf[5] = 1;    /* first track of the last session */
+    buf[6] = 1;    /* last track of the last session */
     buf[7] = 0x20; /* unrestricted use */
     return 34;
 }
@@ -174,11 +173,11 @@ int cdrom_read_dvd_structure(uint64_t nb_blocks, int format, int layer, uint8_t 
         if (layer != 0) {
             return -CDROM_ASC_INV_FIELD;
         }
-        buf[4] = 1;                      /* DVD-ROM, part version 1 */
-        buf[5] = 0xf;                    /* 120 mm, maximum rate not specified */
-        buf[6] = 1;                      /* one layer, read-only */
-        st32(buf + 12, nb_blocks - 1);   /* end sector */
-        st32(buf + 16, nb_blocks - 1);   /* layer 0 end sector */
+        buf[4] = 1;                    /* DVD-ROM, part version 1 */
+        buf[5] = 0xf;                  /* 120 mm, maximum rate not specified */
+        buf[6] = 1;                    /* one layer, read-only */
+        st32(buf + 12, nb_blocks - 1); /* end sector */
+        st32(buf + 16, nb_blocks - 1); /* layer 0 end sector */
         st16(buf, 2048 + 2);
         return 2048 + 4;
     case 0x01: /* no copyright protection, no region restriction */

@@ -11,8 +11,8 @@
 #include "blockdev/blockdev.h"
 #include "scsi-int.h"
 
-void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_target,
-                   int max_lun, const SCSIBusOps *ops, void *opaque)
+void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_target, int max_lun,
+                   const SCSIBusOps *ops, void *opaque)
 {
     g_autofree char *bus_name = g_strdup_printf("%s.0", name);
 
@@ -35,8 +35,8 @@ bool scsi_bus_legacy_handle_cmdline(SCSIBus *bus, int bus_index, Error **errp)
         if (!blk) {
             continue;
         }
-        if (!qdev_create_on_bus("scsi-disk", bus->qbus, errp, "drive", blk_name(blk),
-                                "scsi-id", id, NULL)) {
+        if (!qdev_create_on_bus("scsi-disk", bus->qbus, errp, "drive", blk_name(blk), "scsi-id", id,
+                                NULL)) {
             return false;
         }
     }
@@ -230,8 +230,8 @@ static int32_t scsi_bus_nolun_inquiry(SCSIRequest *req)
         return scsi_req_reply(req, buf, 36, alloc);
     }
     buf[0] = SCSI_TYPE_NOT_CONNECTED;
-    buf[2] = 5;           /* SPC-3 */
-    buf[3] = 2 | 0x10;    /* response data format 2, HiSup */
+    buf[2] = 5;        /* SPC-3 */
+    buf[3] = 2 | 0x10; /* response data format 2, HiSup */
     buf[4] = 36 - 5;
     buf[7] = 0x10 | 0x02; /* sync, command queueing */
     memcpy(buf + 8, "QEMU    QEMU TARGET     2.5", 27);
@@ -255,8 +255,8 @@ static int32_t scsi_bus_nolun_start(SCSIRequest *req)
 
 /* ---- Requests ---- */
 
-SCSIRequest *scsi_req_new(SCSIBus *bus, uint32_t id, uint32_t lun, uint32_t tag,
-                          const uint8_t *cdb, unsigned cdb_len, void *hba_private)
+SCSIRequest *scsi_req_new(SCSIBus *bus, uint32_t id, uint32_t lun, uint32_t tag, const uint8_t *cdb,
+                          unsigned cdb_len, void *hba_private)
 {
     SCSIRequest *req = g_new0(SCSIRequest, 1);
 

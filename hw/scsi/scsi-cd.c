@@ -22,8 +22,9 @@ static uint16_t scsi_cd_profile(SCSIDiskState *s)
 {
     uint64_t n = scsi_cd_sectors(s);
 
-    return n == 0 ? MMC_PROFILE_NONE : n > CD_MAX_SECTORS ? MMC_PROFILE_DVD_ROM
-                                                         : MMC_PROFILE_CD_ROM;
+    return n == 0               ? MMC_PROFILE_NONE
+           : n > CD_MAX_SECTORS ? MMC_PROFILE_DVD_ROM
+                                : MMC_PROFILE_CD_ROM;
 }
 
 static int32_t scsi_cd_reply(SCSIDiskReq *r, uint8_t *buf, int len, uint32_t alloc)
@@ -46,8 +47,8 @@ static int32_t scsi_cd_read_toc(SCSIDiskReq *r)
 {
     const uint8_t *cdb = r->req->cdb;
     uint8_t *buf = g_malloc0(64);
-    int len = cdrom_read_toc_format(scsi_disk_nb_blocks(r->s), buf, cdb[2] & 0xf,
-                                    cdb[1] & 2, cdb[6]);
+    int len =
+        cdrom_read_toc_format(scsi_disk_nb_blocks(r->s), buf, cdb[2] & 0xf, cdb[1] & 2, cdb[6]);
 
     return scsi_cd_reply(r, buf, len, scsi_ld16(cdb + 7));
 }
@@ -84,8 +85,8 @@ static int32_t scsi_cd_event_status(SCSIDiskReq *r)
         return scsi_disk_invalid_field(r);
     }
     buf = g_malloc0(8);
-    len = cdrom_event_status(buf, cdb[4], s->tray_open, blk_is_inserted(s->blk),
-                             &s->media_event, &s->eject_request);
+    len = cdrom_event_status(buf, cdb[4], s->tray_open, blk_is_inserted(s->blk), &s->media_event,
+                             &s->eject_request);
     return scsi_cd_reply(r, buf, len, scsi_ld16(cdb + 7));
 }
 
@@ -142,10 +143,10 @@ int scsi_cd_mode_page_caps(SCSIDiskState *s, uint8_t *p, bool changeable)
     p[2] = 0x7f; /* audio play, composite, digital ports, mode 2 form 1 and 2, multi-session */
     p[3] = 0xff; /* CD-DA, accurate stream, R-W, C2 pointers, ISRC, UPC, bar code */
     p[4] = 0x2d | (s->tray_locked ? 0x02 : 0); /* lock, jumper, eject, tray loader */
-    scsi_st16(p + 6, 50 * 176); /* maximum speed */
-    scsi_st16(p + 8, 2);        /* volume levels */
-    scsi_st16(p + 10, 2048);    /* buffer, KiB */
-    scsi_st16(p + 12, 16 * 176); /* current speed */
+    scsi_st16(p + 6, 50 * 176);                /* maximum speed */
+    scsi_st16(p + 8, 2);                       /* volume levels */
+    scsi_st16(p + 10, 2048);                   /* buffer, KiB */
+    scsi_st16(p + 12, 16 * 176);               /* current speed */
     scsi_st16(p + 16, 16 * 176);
     scsi_st16(p + 18, 16 * 176);
     return 0x14;

@@ -119,12 +119,12 @@ static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
         max_io = INT32_MAX / s->blocksize;
         p[0] = 1; /* WSNZ: WRITE SAME with 0 blocks is refused */
         scsi_st16(p + 2, MIN(s->min_io_size / s->blocksize, max_io)); /* granularity */
-        scsi_st32(p + 4, max_io);                                      /* maximum transfer */
+        scsi_st32(p + 4, max_io);                                     /* maximum transfer */
         scsi_st32(p + 8, MIN(s->opt_io_size / s->blocksize, max_io)); /* optimal transfer */
-        scsi_st32(p + 16, UNMAP_MAX_BYTES / s->blocksize); /* maximum unmap LBA count */
+        scsi_st32(p + 16, UNMAP_MAX_BYTES / s->blocksize);            /* maximum unmap LBA count */
         scsi_st32(p + 20, UNMAP_MAX_DESCRIPTORS);
         scsi_st32(p + 24, s->discard_granularity / s->blocksize); /* unmap granularity */
-        scsi_st32(p + 36, max_io); /* maximum write same length */
+        scsi_st32(p + 36, max_io);                                /* maximum write same length */
         return 0x3c;
     case 0xb1: /* block device characteristics: nothing to say */
         if (s->is_cd) {
@@ -135,7 +135,7 @@ static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
         if (s->is_cd) {
             return -1;
         }
-        p[1] = 0xe0;                             /* UNMAP, WRITE SAME (16) and (10) */
+        p[1] = 0xe0;                           /* UNMAP, WRITE SAME (16) and (10) */
         p[2] = s->discard_granularity ? 2 : 1; /* thin or resource provisioned */
         return 4;
     default:
@@ -184,8 +184,7 @@ static int32_t scsi_disk_inquiry(SCSIDiskReq *r)
 /* ---- MODE SENSE / MODE SELECT ---- */
 
 /* QEMU's guess for a disk without a partition table: 16 heads, 63 sectors. */
-static void scsi_disk_geometry(SCSIDiskState *s, uint32_t *cyls, uint32_t *heads,
-                               uint32_t *secs)
+static void scsi_disk_geometry(SCSIDiskState *s, uint32_t *cyls, uint32_t *heads, uint32_t *secs)
 {
     uint64_t sectors = scsi_disk_nb_blocks(s) * (s->blocksize / 512);
     uint64_t c = sectors / (16 * 63);
@@ -295,8 +294,7 @@ static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
     uint32_t len;
 
     if (pc == 3) {
-        scsi_req_check_condition(r->req, SENSE_ILLEGAL_REQUEST, ASC_SAVING_PARAMS_NOT_SUPPORTED,
-                                 0);
+        scsi_req_check_condition(r->req, SENSE_ILLEGAL_REQUEST, ASC_SAVING_PARAMS_NOT_SUPPORTED, 0);
         return 0;
     }
     if (page != MODE_PAGE_ALL && !scsi_disk_page_valid(s, page)) {
@@ -361,8 +359,7 @@ static uint8_t scsi_disk_check_page(SCSIDiskState *s, uint8_t page, const uint8_
 }
 
 /* Walk the pages of a MODE SELECT list: checked only, or applied. 0, or an ASC. */
-static uint8_t scsi_disk_select_pages(SCSIDiskState *s, const uint8_t *p, uint32_t len,
-                                      bool apply)
+static uint8_t scsi_disk_select_pages(SCSIDiskState *s, const uint8_t *p, uint32_t len, bool apply)
 {
     while (len > 0) {
         uint8_t page = p[0] & 0x3f, asc;
@@ -513,8 +510,7 @@ static int32_t scsi_disk_start_stop(SCSIDiskReq *r)
     }
     if (!start && !s->tray_open && s->tray_locked) {
         scsi_req_check_condition(r->req,
-                                 blk_is_inserted(s->blk) ? SENSE_ILLEGAL_REQUEST
-                                                         : SENSE_NOT_READY,
+                                 blk_is_inserted(s->blk) ? SENSE_ILLEGAL_REQUEST : SENSE_NOT_READY,
                                  ASC_MEDIUM_REMOVAL_PREVENTED, 0x02);
         return 0;
     }

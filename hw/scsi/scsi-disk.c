@@ -579,19 +579,18 @@ static bool scsi_dev_check_address(SCSIDiskState *s, Error **errp)
 }
 
 /* QEMU 2.2's check of a block size property (0: not set, for physical_block_size). */
-static bool scsi_disk_check_blocksize(SCSIDiskState *s, const char *name, uint32_t v,
-                                      Error **errp)
+static bool scsi_disk_check_blocksize(SCSIDiskState *s, const char *name, uint32_t v, Error **errp)
 {
     const char *id = s->dev.qdev.id ? s->dev.qdev.id : "";
 
     if (v < 512 || v > 32768) {
-        error_setg(errp, "Property %s.%s doesn't take value %u (minimum: 512, maximum: 32768)",
-                   id, name, v);
+        error_setg(errp, "Property %s.%s doesn't take value %u (minimum: 512, maximum: 32768)", id,
+                   name, v);
         return false;
     }
     if (v & (v - 1)) {
-        error_setg(errp, "Property %s.%s doesn't take value '%u', it's not a power of 2", id,
-                   name, v);
+        error_setg(errp, "Property %s.%s doesn't take value '%u', it's not a power of 2", id, name,
+                   v);
         return false;
     }
     return true;

@@ -75,7 +75,7 @@ enum {
 
 /* Additional sense codes (ASC, with ASCQ 0 unless said). */
 enum {
-    ASC_NO_ADDITIONAL = 0x00,           /* ASCQ 06h: I/O process terminated */
+    ASC_NO_ADDITIONAL = 0x00, /* ASCQ 06h: I/O process terminated */
     ASC_WRITE_ERROR = 0x0c,
     ASC_UNRECOVERED_READ_ERROR = 0x11,
     ASC_INVALID_OPCODE = 0x20,
@@ -83,7 +83,7 @@ enum {
     ASC_INVALID_FIELD_IN_CDB = 0x24,
     ASC_LUN_NOT_SUPPORTED = 0x25,
     ASC_INVALID_FIELD_IN_PARAM = 0x26,
-    ASC_WRITE_PROTECTED = 0x27,         /* ASCQ 07h: space allocation failed */
+    ASC_WRITE_PROTECTED = 0x27, /* ASCQ 07h: space allocation failed */
     ASC_MEDIUM_CHANGED = 0x28,
     ASC_RESET = 0x29,
     ASC_INCOMPATIBLE_FORMAT = 0x30,
@@ -173,17 +173,17 @@ typedef struct SCSIDiskState {
     uint32_t blocksize;
     /* Removable media (scsi-cd, scsi-hd removable=on). */
     bool tray_open, tray_locked;
-    bool media_changed; /* report MEDIUM CHANGED after the no-medium unit attention */
+    bool media_changed;              /* report MEDIUM CHANGED after the no-medium unit attention */
     bool media_event, eject_request; /* for GET EVENT STATUS NOTIFICATION */
-    GQueue kept; /* SCSIDiskReq kept by the "stop" error policy, oldest first */
+    GQueue kept;                     /* SCSIDiskReq kept by the "stop" error policy, oldest first */
 } SCSIDiskState;
 
 typedef enum SCSIDiskReqKind {
-    SCSI_DISK_REPLY,  /* answered from memory (scsi_req_reply) */
-    SCSI_DISK_READ,   /* blocks to the HBA */
-    SCSI_DISK_WRITE,  /* blocks from the HBA */
-    SCSI_DISK_PARAM,  /* a parameter list from the HBA, then param_done */
-    SCSI_DISK_AIO,    /* in the drive, no data to move (SYNCHRONIZE CACHE, UNMAP...) */
+    SCSI_DISK_REPLY, /* answered from memory (scsi_req_reply) */
+    SCSI_DISK_READ,  /* blocks to the HBA */
+    SCSI_DISK_WRITE, /* blocks from the HBA */
+    SCSI_DISK_PARAM, /* a parameter list from the HBA, then param_done */
+    SCSI_DISK_AIO,   /* in the drive, no data to move (SYNCHRONIZE CACHE, UNMAP...) */
 } SCSIDiskReqKind;
 
 typedef struct SCSIDiskReq SCSIDiskReq;
@@ -198,7 +198,7 @@ struct SCSIDiskReq {
     int write_flags;    /* BDRV_REQ_FUA for FUA writes */
     uint8_t *iobuf;
     IOVector qiov;
-    void (*retry)(SCSIDiskReq *r); /* the step a "stop" kept, run again on cont */
+    void (*retry)(SCSIDiskReq *r);      /* the step a "stop" kept, run again on cont */
     void (*param_done)(SCSIDiskReq *r); /* SCSI_DISK_PARAM: the list is in iobuf */
     /* WRITE SAME / UNMAP: the ranges still to do. */
     uint64_t ws_lba, ws_blocks;

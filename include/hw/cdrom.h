@@ -36,8 +36,7 @@ int cdrom_read_toc(uint64_t nb_blocks, uint8_t *buf, bool msf, int start_track);
 int cdrom_read_toc_raw(uint64_t nb_blocks, uint8_t *buf, bool msf);
 /* Formats 0 (TOC), 1 (session information) and 2 (raw TOC): the length, -1 for another
  * format or a track the disc does not have. buf needs 48 bytes. */
-int cdrom_read_toc_format(uint64_t nb_blocks, uint8_t *buf, int format, bool msf,
-                          int start_track);
+int cdrom_read_toc_format(uint64_t nb_blocks, uint8_t *buf, int format, bool msf, int start_track);
 
 /* GET CONFIGURATION feature 0 (profile list: DVD-ROM, CD-ROM) at p, 12 bytes. */
 void cdrom_profile_list(uint8_t *p, uint16_t current);

@@ -20,8 +20,8 @@
 /* ---- The fake HBA ---- */
 
 typedef struct Cmd {
-    bool out;        /* data-out: data is sent to the device */
-    uint8_t *data;   /* data-in lands here, data-out comes from here */
+    bool out;      /* data-out: data is sent to the device */
+    uint8_t *data; /* data-in lands here, data-out comes from here */
     size_t cap;
     size_t pos;      /* bytes moved */
     unsigned chunks; /* transfer_data calls */
@@ -132,8 +132,7 @@ static void assert_sense(const Cmd *c, uint8_t key, uint8_t asc, uint8_t ascq)
 }
 
 /* The command fails with this sense, and REQUEST SENSE then reports it too. */
-static void expect_check(uint32_t id, const uint8_t *cdb, uint8_t key, uint8_t asc,
-                         uint8_t ascq)
+static void expect_check(uint32_t id, const uint8_t *cdb, uint8_t key, uint8_t asc, uint8_t ascq)
 {
     static const uint8_t request_sense[16] = {0x03, 0, 0, 0, 18, 0};
     uint8_t buf[4096], sense[SCSI_SENSE_LEN];
@@ -648,7 +647,7 @@ static void test_read_capacity(void)
     g_assert_cmpuint(be32(buf + 8), ==, 512);
     g_assert_cmphex(buf[13], ==, 0);
     g_assert_cmphex(buf[14], ==, 0x80); /* LBPME */
-    rc10[5] = 1; /* an LBA without PMI */
+    rc10[5] = 1;                        /* an LBA without PMI */
     expect_check(0, rc10, 0x5, 0x24, 0x00);
     rc16[1] = 0x11; /* another service action */
     expect_check(0, rc16, 0x5, 0x24, 0x00);
@@ -783,8 +782,7 @@ static void test_hostile(void)
 static void test_write_same_unmap(void)
 {
     g_autofree char *path = NULL;
-    DeviceState *d =
-        new_disk("ws", DISK_BLOCKS * 512, "discard=unmap", "scsi-hd,scsi-id=4", &path);
+    DeviceState *d = new_disk("ws", DISK_BLOCKS * 512, "discard=unmap", "scsi-hd,scsi-id=4", &path);
     uint8_t cdb[16], block[512], file[512 * 300];
     Cmd c;
 
@@ -859,8 +857,9 @@ static void test_realize_errors(void)
     g_assert_cmpstr(err, ==, "bad scsi channel id: 1");
     g_free(err);
     g_assert_null(add_device("scsi-hd,drive=re,logical_block_size=1000", &err));
-    g_assert_cmpstr(err, ==, "Property .logical_block_size doesn't take value '1000', "
-                             "it's not a power of 2");
+    g_assert_cmpstr(err, ==,
+                    "Property .logical_block_size doesn't take value '1000', "
+                    "it's not a power of 2");
     g_free(err);
     d = add_device("scsi-hd,drive=re,id=first", NULL);
     g_assert_cmpuint(((SCSIDevice *)d)->id, ==, 0);
@@ -898,12 +897,10 @@ static void test_legacy_cmdline(void)
     del_device(&scsi_device_find(&bus, 4, 0)->qdev);
 }
 
-
 static void test_cd_medium(void)
 {
     g_autofree char *path = make_image(600 * 2048);
-    g_autofree char *dopts = g_strdup_printf("if=none,id=cd1,file=%s,format=raw,media=cdrom",
-                                             path);
+    g_autofree char *dopts = g_strdup_printf("if=none,id=cd1,file=%s,format=raw,media=cdrom", path);
     static const uint8_t tur[16] = {0}, rc10[16] = {0x25};
     uint8_t toc[16] = {0x43, 0, 0, 0, 0, 0, 0, 0, 0xff}, buf[2048 * 2];
     uint8_t gesn[16] = {0x4a, 1, 0, 0, 0x10, 0, 0, 0, 0xff};
@@ -930,8 +927,10 @@ static void test_cd_medium(void)
     /* READ TOC format 0: track 1 at 0, lead-out at 600; MSF; format 1. */
     g_assert_cmpuint(run_in(1, toc, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 20);
-    g_assert_true(!memcmp(buf, "\x00\x12\x01\x01\x00\x14\x01\x00\x00\x00\x00\x00"
-                               "\x00\x16\xaa\x00\x00\x00\x02\x58", 20));
+    g_assert_true(!memcmp(buf,
+                          "\x00\x12\x01\x01\x00\x14\x01\x00\x00\x00\x00\x00"
+                          "\x00\x16\xaa\x00\x00\x00\x02\x58",
+                          20));
     toc[1] = 2;
     g_assert_cmpuint(run_in(1, toc, buf, sizeof(buf), &c), ==, 0);
     g_assert_true(!memcmp(buf + 16, "\x00\x00\x0a\x00", 4)); /* 600 + 150 = 0:10:00 */
@@ -1002,8 +1001,7 @@ static void test_cd_medium(void)
 }
 
 /* A blkdebug drive failing reads of sector 8 (EIO) and writes of sector 16 (ENOSPC). */
-static DeviceState *new_failing_disk(const char *id, const char *policy, bool once,
-                                     char **img_out)
+static DeviceState *new_failing_disk(const char *id, const char *policy, bool once, char **img_out)
 {
     g_autofree char *img = make_image(64 * 1024);
     g_autofree char *rules = NULL;
@@ -1018,8 +1016,8 @@ static DeviceState *new_failing_disk(const char *id, const char *policy, bool on
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(write(fd, conf, strlen(conf)), ==, (ssize_t)strlen(conf));
     close(fd);
-    dopts = g_strdup_printf("if=none,id=%s,file=blkdebug:%s:%s,format=raw,%s", id, rules, img,
-                            policy);
+    dopts =
+        g_strdup_printf("if=none,id=%s,file=blkdebug:%s:%s,format=raw,%s", id, rules, img, policy);
     new_drive(dopts);
     unlink(rules);
     if (img_out) {
@@ -1041,7 +1039,7 @@ static void test_error_report_ignore(void)
     cdb10(cdb, 0x2a, 16, 1);
     g_assert_cmpuint(run_out(2, cdb, buf, 512, &c), ==, SCSI_STATUS_CHECK_CONDITION);
     assert_sense(&c, 0x7, 0x27, 0x07); /* space allocation failed */
-    cdb10(cdb, 0x28, 0, 4); /* elsewhere: fine */
+    cdb10(cdb, 0x28, 0, 4);            /* elsewhere: fine */
     g_assert_cmpuint(run_in(2, cdb, buf, sizeof(buf), &c), ==, 0);
     del_device(d);
 
@@ -1137,10 +1135,10 @@ static void test_cancel_in_flight(void)
  * (or moves its data and completes), nothing is read or written outside the buffers. */
 static void test_random_cdbs(void)
 {
-    static const uint8_t ops[] = {0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x1a, 0x1b, 0x1e, 0x25,
-                                  0x28, 0x2a, 0x2b, 0x2e, 0x2f, 0x35, 0x41, 0x42, 0x43, 0x46,
-                                  0x4a, 0x51, 0x55, 0x5a, 0x88, 0x8a, 0x93, 0x9e, 0xa0, 0xa8,
-                                  0xaa, 0xad, 0xbd, 0x91, 0x16, 0x56};
+    static const uint8_t ops[] = {0x00, 0x03, 0x08, 0x0a, 0x12, 0x15, 0x1a, 0x1b, 0x1e,
+                                  0x25, 0x28, 0x2a, 0x2b, 0x2e, 0x2f, 0x35, 0x41, 0x42,
+                                  0x43, 0x46, 0x4a, 0x51, 0x55, 0x5a, 0x88, 0x8a, 0x93,
+                                  0x9e, 0xa0, 0xa8, 0xaa, 0xad, 0xbd, 0x91, 0x16, 0x56};
     g_autofree char *cdpath = make_image(64 * 2048);
     g_autofree char *cdopts =
         g_strdup_printf("if=none,id=rcd,file=%s,format=raw,media=cdrom", cdpath);
