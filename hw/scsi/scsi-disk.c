@@ -371,6 +371,12 @@ static void scsi_disk_continue(SCSIRequest *req)
     SCSIDiskReq *r = req->dev_private;
     bool had_chunk = r->with_hba;
 
+    /* Only the first call (from scsi_req_enqueue) and one per chunk handed over move on:
+     * an extra one while the drive works, or before the HBA had a chunk, is ignored. */
+    if (r->kind != SCSI_DISK_REPLY && !had_chunk && r->started) {
+        return;
+    }
+    r->started = true;
     r->with_hba = false;
     switch (r->kind) {
     case SCSI_DISK_REPLY:

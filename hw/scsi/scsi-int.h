@@ -195,6 +195,7 @@ struct SCSIDiskReq {
     uint64_t remaining; /* bytes still to move */
     uint32_t chunk;     /* bytes of the chunk in flight or with the HBA */
     bool with_hba;      /* the HBA has the chunk (reading it out or filling it in) */
+    bool started;       /* continue_req ran once */
     int write_flags;    /* BDRV_REQ_FUA for FUA writes */
     uint8_t *iobuf;
     IOVector qiov;

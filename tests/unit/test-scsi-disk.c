@@ -32,6 +32,8 @@ typedef struct Cmd {
     uint8_t sense_len;
 } Cmd;
 
+static bool hba_double_continue; /* a confused HBA: scsi_req_continue twice per chunk */
+
 static void hba_transfer_data(SCSIRequest *req, uint32_t len)
 {
     Cmd *c = req->hba_private;
@@ -48,6 +50,9 @@ static void hba_transfer_data(SCSIRequest *req, uint32_t len)
     c->pos += len;
     c->chunks++;
     scsi_req_continue(req);
+    if (hba_double_continue) {
+        scsi_req_continue(req);
+    }
 }
 
 static void hba_complete(SCSIRequest *req, uint8_t status, size_t resid)
@@ -412,6 +417,17 @@ static void test_read_write(void)
     g_assert_cmpuint(run_in(2, cdb, in, 600 * 512, &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 600 * 512);
     g_assert_true(!memcmp(in, out, 600 * 512));
+
+    /* A second scsi_req_continue per chunk changes nothing, either way. */
+    hba_double_continue = true;
+    cdb16(cdb, 0x8a, 1200, 300);
+    g_assert_cmpuint(run_out(2, cdb, out + 1, 300 * 512, &c), ==, 0);
+    memset(in, 0, 300 * 512);
+    cdb16(cdb, 0x88, 1200, 300);
+    g_assert_cmpuint(run_in(2, cdb, in, 300 * 512, &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 300 * 512);
+    g_assert_true(!memcmp(in, out + 1, 300 * 512));
+    hba_double_continue = false;
 
     /* READ(6)/WRITE(6): 21-bit LBA, 0 blocks means 256. */
     memset(cdb, 0, 16);
