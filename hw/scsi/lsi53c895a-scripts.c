@@ -241,6 +241,21 @@ static bool lsi_target_busy(LSIState *s)
     return s->current && s->current->dma_len == 0 && (s->scntl1 & LSI_SCNTL1_CON);
 }
 
+/* Where a data phase moves: DNAD and, in the 40/64-bit modes, the high bits. */
+static uint64_t lsi_data_address(LSIState *s)
+{
+    uint64_t high = 0;
+
+    if ((s->ccntl1 & LSI_CCNTL1_40BIT) == LSI_CCNTL1_40BIT || (s->ccntl1 & LSI_CCNTL1_EN64TIBMV)) {
+        high = s->dnad64;
+    } else if (s->dbms) {
+        high = s->dbms;
+    } else if (s->sbms) {
+        high = s->sbms;
+    }
+    return high << 32 | s->dnad;
+}
+
 /* Move chunks between guest memory and the request until the count or the data runs out. */
 static void lsi_dma_pump(LSIState *s)
 {
@@ -253,8 +268,7 @@ static void lsi_dma_pump(LSIState *s)
         if (!p->dma_buf) {
             p->dma_buf = scsi_req_buf(p->req);
         }
-        ok = s->dma_out ? lsi_mem_access(s, s->dnad, p->dma_buf, n, false, false)
-                        : lsi_mem_access(s, s->dnad, p->dma_buf, n, true, false);
+        ok = lsi_mem_access(s, lsi_data_address(s), p->dma_buf, n, !s->dma_out, false);
         if (!ok) {
             lsi_dma_interrupt(s, LSI_DSTAT_BF);
             break;
@@ -528,31 +542,75 @@ static void lsi_wait_target(LSIState *s, uint32_t ia)
     s->waiting = LSI_WAIT_TARGET;
 }
 
+/* Bits 63:32 of a table indirect move's address in the 64-bit mode: a register chosen by
+ * the table entry's top byte. */
+static uint32_t lsi_ti64_high(LSIState *s, unsigned selector)
+{
+    switch (selector) {
+    case 0x10:
+        return s->mmrs;
+    case 0x11:
+        return s->mmws;
+    case 0x12:
+        return s->sfs;
+    case 0x13:
+        return s->drs;
+    case 0x14:
+        return s->sbms;
+    case 0x15:
+        return s->dbms;
+    default:
+        return selector < 0x10 ? s->scratch[2 + selector] : 0; /* SCRATCHC..SCRATCHR */
+    }
+}
+
+/* Count and address of a block move: direct, indirect or table indirect, and the high
+ * address bits of the 40- and 64-bit modes (CCNTL1). False on a bus fault. */
+static bool lsi_block_move_operands(LSIState *s, uint32_t insn, uint32_t *addr, uint32_t *high)
+{
+    uint32_t count;
+
+    s->dbc = insn & 0xffffff;
+    *high = 0;
+    if (insn & (1 << 29)) { /* indirect: the address is at addr */
+        return lsi_read_dword(s, *addr, addr);
+    }
+    if (insn & (1 << 28)) { /* table indirect: count and address at DSA + offset */
+        uint32_t entry = s->dsa + lsi_sext24(*addr);
+
+        if (!lsi_read_dword(s, entry, &count) || !lsi_read_dword(s, entry + 4, addr)) {
+            return false;
+        }
+        s->dbc = count & 0xffffff;
+        if ((s->ccntl1 & LSI_CCNTL1_40BIT) == LSI_CCNTL1_40BIT) {
+            *high = count >> 24;
+        } else if (s->ccntl1 & LSI_CCNTL1_EN64TIBMV) {
+            *high = lsi_ti64_high(s, (count >> 24) & 0x1f);
+        }
+        return true;
+    }
+    if (s->ccntl1 & LSI_CCNTL1_EN64DBMV) { /* a third dword: bits 63:32 */
+        if (!lsi_read_dword(s, s->dsp, &s->dbms)) {
+            return false;
+        }
+        s->dsp += 4;
+    }
+    return true;
+}
+
 static void lsi_block_move(LSIState *s, uint32_t insn, uint32_t addr)
 {
-    uint32_t ia = s->dsp - 8;
+    uint32_t ia = s->dsp - 8, high;
     int phase = (insn >> 24) & 7;
 
     if (s->sist1 & LSI_SIST1_STO) {
         lsi_stop(s);
         return;
     }
-    s->dbc = insn & 0xffffff;
     s->ia = ia;
-    if (insn & (1 << 29)) { /* indirect: the address is at addr */
-        if (!lsi_read_dword(s, addr, &addr)) {
-            lsi_dma_interrupt(s, LSI_DSTAT_BF);
-            return;
-        }
-    } else if (insn & (1 << 28)) { /* table indirect: count and address at DSA + offset */
-        uint32_t count;
-
-        if (!lsi_read_dword(s, s->dsa + lsi_sext24(addr), &count) ||
-            !lsi_read_dword(s, s->dsa + lsi_sext24(addr) + 4, &addr)) {
-            lsi_dma_interrupt(s, LSI_DSTAT_BF);
-            return;
-        }
-        s->dbc = count & 0xffffff;
+    if (!lsi_block_move_operands(s, insn, &addr, &high)) {
+        lsi_dma_interrupt(s, LSI_DSTAT_BF);
+        return;
     }
     s->rbc = s->dbc;
     if (lsi_target_busy(s)) {
@@ -565,7 +623,7 @@ static void lsi_block_move(LSIState *s, uint32_t insn, uint32_t addr)
         return;
     }
     s->dnad = addr;
-    s->dnad64 = 0;
+    s->dnad64 = high;
     switch (phase) {
     case LSI_PHASE_DO:
     case LSI_PHASE_DI:

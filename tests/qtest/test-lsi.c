@@ -370,6 +370,53 @@ static void test_inquiry(void)
     lsi_stop(&l);
 }
 
+/* A direct MOVE; in the 64-bit mode a third dword holds the high address bits (0). */
+static void emit_move64(Script *s, bool dac, unsigned phase, uint32_t count, uint32_t addr)
+{
+    emit(s, move(phase, count), addr);
+    if (dac) {
+        s->w[s->n++] = 0;
+    }
+}
+
+/* INQUIRY with every block move in the 64-bit mode (CCNTL1.EN64DBMV), then with its data
+ * moved by a table indirect MOVE in the 40-bit mode (high bits in the table entry). */
+static void test_wide_addressing(void)
+{
+    static const uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
+    LSIResult r;
+    LSI l;
+
+    lsi_start(&l);
+    for (int dac = 1; dac >= 0; dac--) {
+        Script s = {0};
+
+        qtest_writeb(l.qts, LSI_MSGOUT, 0x80);
+        qtest_memwrite(l.qts, LSI_CDB, inquiry, sizeof(inquiry));
+        qtest_memset(l.qts, LSI_DATA, 0xee, 64);
+        qtest_writel(l.qts, LSI_TABLE + 8, 36);
+        qtest_writel(l.qts, LSI_TABLE + 12, LSI_DATA);
+        qtest_outl(l.qts, l.io + DSA, LSI_TABLE);
+        lsi_wr(&l, 0x57, dac ? 0x01 : 0x06); /* CCNTL1 */
+        emit(&s, 0x40000000, 0);
+        emit_move64(&s, dac, PH_MO, 1, LSI_MSGOUT);
+        emit_move64(&s, dac, PH_CMD, 6, LSI_CDB);
+        if (dac) {
+            emit_move64(&s, dac, PH_DI, 36, LSI_DATA);
+        } else {
+            emit(&s, 0x19000000, 8); /* MOVE table indirect DATA IN, DSA + 8 */
+        }
+        emit_move64(&s, dac, PH_ST, 1, LSI_STATUS);
+        emit_move64(&s, dac, PH_MI, 1, LSI_MSGIN);
+        emit(&s, 0x98080000, LSI_INT_DONE);
+        r = lsi_run(&l, &s);
+        assert_done(&r, 0x00);
+        g_assert_cmphex(qtest_readl(l.qts, LSI_DATA + 8), ==, 0x554d4551); /* "QEMU" */
+        g_assert_cmphex(qtest_readb(l.qts, LSI_DATA + 36), ==, 0xee);
+    }
+    lsi_stop(&l);
+}
+
 static void test_read_capacity(void)
 {
     static const uint8_t cdb[10] = {0x25};
@@ -765,6 +812,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/registers", test_registers);
     g_test_add_func("/lsi/soft-reset", test_soft_reset);
     g_test_add_func("/lsi/inquiry", test_inquiry);
+    g_test_add_func("/lsi/wide-addressing", test_wide_addressing);
     g_test_add_func("/lsi/read-capacity", test_read_capacity);
     g_test_add_func("/lsi/write-read", test_write_read);
     g_test_add_func("/lsi/disconnect-reselect", test_disconnect_reselect);
