@@ -12,10 +12,10 @@
  * instructions (a memory move counts one per 4 KiB) before it pauses and goes on from a
  * timer 500 us of guest time later, as QEMU 7.2 does, so a looping program cannot hold the
  * machine. Unlike QEMU, the pause doubles (up to 16 ms) while the program keeps looping
- * and the CPU leaves the adapter alone, so a loop costs a bounded share of the host. (QEMU
- * 2.2 ended such a run with an unexpected disconnect instead, which breaks
- * drivers that poll memory from SCRIPTS.) Instructions that need the target (block moves,
- * phase compares) wait, without spinning, while the target has no data or status yet.
+ * and the CPU leaves the adapter alone, so a loop costs a bounded share of the host. QEMU
+ * 2.2 ended such a run with an unexpected disconnect instead, which breaks drivers that
+ * poll memory from SCRIPTS. Instructions that need the target (block moves, phase
+ * compares) wait, without spinning, while the target has no data or status yet.
  * Not the register file (lsi53c895a-regs.c) nor the PCI device (lsi53c895a.c).
  */
 #include <string.h>
@@ -674,6 +674,7 @@ static void lsi_select(LSIState *s, uint32_t insn, uint32_t id)
         return;
     }
     s->select_tag = id << 8;
+    s->msg_len = 0; /* what a previous target left unread is gone with it */
     s->current_lun = 0;
     s->disc_allowed = false;
     s->scntl1 |= LSI_SCNTL1_CON;
