@@ -197,6 +197,16 @@ static int32_t scsi_bus_request_sense(SCSIRequest *req)
     } else {
         scsi_build_sense(buf, SENSE_NO_SENSE, 0, 0);
     }
+    if (req->cdb[1] & 1) { /* DESC: the same as descriptor-format sense, no descriptors */
+        uint8_t key = buf[2] & 0xf, asc = buf[12], ascq = buf[13];
+
+        memset(buf, 0, SCSI_SENSE_LEN);
+        buf[0] = 0x72;
+        buf[1] = key;
+        buf[2] = asc;
+        buf[3] = ascq;
+        return scsi_req_reply(req, buf, 8, req->cdb[4]);
+    }
     return scsi_req_reply(req, buf, SCSI_SENSE_LEN, req->cdb[4]);
 }
 

@@ -699,6 +699,24 @@ static int32_t scsi_disk_unmap(SCSIDiskReq *r)
     return scsi_disk_param_in(r, scsi_ld16(cdb + 7), scsi_disk_unmap_list);
 }
 
+/* FORMAT UNIT: nothing to format; with FMTDATA the parameter list header (4 bytes, 8 with
+ * LONGLIST) is taken and ignored, as QEMU. */
+static void scsi_disk_format_done(SCSIDiskReq *r)
+{
+    r->kind = SCSI_DISK_AIO; /* no more data moves */
+    scsi_req_complete(r->req, SCSI_STATUS_GOOD, scsi_req_resid(r->req));
+}
+
+static int32_t scsi_disk_format_unit(SCSIDiskReq *r)
+{
+    uint8_t b1 = r->req->cdb[1];
+
+    if (!(b1 & 0x10)) {
+        return scsi_disk_good(r);
+    }
+    return scsi_disk_param_in(r, b1 & 0x20 ? 8 : 4, scsi_disk_format_done);
+}
+
 /* ---- Dispatch ---- */
 
 bool scsi_disk_emulate(SCSIDiskReq *r, int32_t *len)
@@ -709,6 +727,9 @@ bool scsi_disk_emulate(SCSIDiskReq *r, int32_t *len)
     switch (cdb[0]) {
     case TEST_UNIT_READY:
         *len = scsi_disk_good(r);
+        return true;
+    case FORMAT_UNIT:
+        *len = scsi_disk_format_unit(r);
         return true;
     case INQUIRY:
         *len = scsi_disk_inquiry(r);

@@ -14,6 +14,7 @@
 enum {
     TEST_UNIT_READY = 0x00,
     REQUEST_SENSE = 0x03,
+    FORMAT_UNIT = 0x04,
     READ_6 = 0x08,
     WRITE_6 = 0x0a,
     INQUIRY = 0x12,

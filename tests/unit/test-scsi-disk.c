@@ -365,6 +365,18 @@ static void test_unit_attention(void)
     g_assert_cmphex(buf[2], ==, 0x6);
     g_assert_cmphex(buf[12], ==, 0x29);
     g_assert_cmpuint(run_nodata(1, tur), ==, SCSI_STATUS_GOOD);
+    /* Descriptor format on request. */
+    scsi_bus_reset(&bus);
+    uint8_t rs_desc[16] = {0x03, 1, 0, 0, 18};
+    g_assert_cmpuint(run_in(1, rs_desc, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(c.pos, ==, 8);
+    g_assert_true(!memcmp(buf, "\x72\x06\x29\x00\x00\x00\x00\x00", 8));
+    /* FORMAT UNIT, with and without a parameter list header. */
+    uint8_t fu[16] = {0x04};
+    g_assert_cmpuint(run_nodata(1, fu), ==, SCSI_STATUS_GOOD);
+    fu[1] = 0x10;
+    g_assert_cmpuint(run_out(1, fu, buf, 4, &c), ==, SCSI_STATUS_GOOD);
+    g_assert_cmpuint(c.pos, ==, 4);
     /* Nothing left: NO SENSE. */
     g_assert_cmpuint(run_in(1, request_sense, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmphex(buf[2], ==, 0x0);
