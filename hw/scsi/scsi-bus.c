@@ -115,7 +115,7 @@ int32_t scsi_req_reply(SCSIRequest *req, uint8_t *buf, uint32_t len, uint32_t al
     return MIN(len, alloc_len);
 }
 
-void scsi_req_drop_reply(SCSIRequest *req)
+static void scsi_req_drop_reply(SCSIRequest *req)
 {
     if (req->buf_owned) {
         g_free(req->buf);

@@ -149,8 +149,6 @@ size_t scsi_req_resid(const SCSIRequest *req);
  * owns and frees), of which the allocation length lets alloc_len go. Returns what
  * scsi_req_enqueue should return. */
 int32_t scsi_req_reply(SCSIRequest *req, uint8_t *buf, uint32_t len, uint32_t alloc_len);
-/* Give up a reply built by scsi_req_reply (the command failed after all). */
-void scsi_req_drop_reply(SCSIRequest *req);
 /* The continue step of a reply built by scsi_req_reply: hand it over once, then complete. */
 void scsi_req_reply_continue(SCSIRequest *req);
 
