@@ -279,6 +279,21 @@ static const PCIDeviceInfo lsi_pci_info = {
     .reset = lsi_pci_reset,
 };
 
+/*
+ * QEMU names the bus of an adapter without id= after a counter of such buses ("scsi.0",
+ * "scsi.1", ...); scsi_bus_init() always appends ".0", so the name is set again here.
+ */
+static void lsi_name_bus(LSIState *s)
+{
+    static unsigned auto_ids;
+
+    if (s->qdev.id) {
+        return;
+    }
+    g_free(s->bus.qbus->name);
+    s->bus.qbus->name = g_strdup_printf("scsi.%u", auto_ids++);
+}
+
 static bool lsi_realize(DeviceState *qdev, Error **errp)
 {
     LSIState *s = (LSIState *)qdev;
@@ -296,6 +311,7 @@ static bool lsi_realize(DeviceState *qdev, Error **errp)
     pci_register_bar(s->pci, 2, LSI_SCRIPTS_RAM_SIZE, PCI_BAR_MEM32, &lsi_ram_ops, s);
     scsi_bus_init(&s->bus, qdev, qdev->id ? qdev->id : "scsi", LSI_MAX_TARGETS, 1, &lsi_scsi_ops,
                   s);
+    lsi_name_bus(s);
     /* QEMU's OpenFirmware path for the bus: SeaBIOS matches "/pci@i0cf8/ *@SLOT/ *@0/". */
     if (PCI_FUNC(s->pci->devfn)) {
         fw = g_strdup_printf("/pci@i0cf8/scsi@%x,%x/channel@0", PCI_SLOT(s->pci->devfn),

@@ -594,6 +594,28 @@ static void test_selection_timeout(void)
     lsi_stop(&l);
 }
 
+/* Two adapters without id=: their buses are scsi.0 and scsi.1, as QEMU names them. */
+static void test_second_adapter(void)
+{
+    static const uint8_t tur[6] = {0x00};
+    LSIResult r;
+    LSI l;
+
+    lsi_start_args(&l,
+                   "-m 128 -device lsi53c895a -device lsi53c895a "
+                   "-drive if=none,id=d0,format=raw,file=",
+                   " -device scsi-hd,drive=d0,bus=scsi.1");
+    lsi_map(&l);
+    r = lsi_cmd(&l, 0, tur, sizeof(tur), -1, 0, 0);
+    g_assert_cmphex(r.sist1, ==, 0x04); /* nothing on the first adapter's bus */
+    g_assert_true(qpci_device_find(&l.bus, PCI_DEVFN(3, 0), &l.dev));
+    lsi_map(&l);
+    r = lsi_cmd(&l, 0, tur, sizeof(tur), -1, 0, 0);
+    g_assert_cmphex(r.dstat, ==, 0x84);
+    g_assert_cmphex(r.sist1, ==, 0x00);
+    lsi_stop(&l);
+}
+
 static void test_illegal_instruction(void)
 {
     Script s = {0};
@@ -818,6 +840,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/disconnect-reselect", test_disconnect_reselect);
     g_test_add_func("/lsi/reselect-interrupt", test_reselect_interrupt);
     g_test_add_func("/lsi/selection-timeout", test_selection_timeout);
+    g_test_add_func("/lsi/second-adapter", test_second_adapter);
     g_test_add_func("/lsi/illegal-instruction", test_illegal_instruction);
     g_test_add_func("/lsi/scripts/register-ops", test_register_ops);
     g_test_add_func("/lsi/scripts/memory-ops", test_memory_ops);
