@@ -7,7 +7,8 @@ sectors by CHS and again by extended LBA read, prints both word sums on the debu
 and writes one sector back, which the test finds in the image file. minivmm takes QEMU
 2.2's -drive if=scsi; QEMU 7.2's pc machine no longer does, so there the same disk is
 spelled -device lsi53c895a -device scsi-hd. A second case uses that spelling with
-bootindex under both. The outputs must be the same.
+bootindex under both; a third boots the program's El Torito build from a SCSI CD-ROM. The
+outputs must be the same.
 """
 
 import test_ide_boot as ide
@@ -55,3 +56,19 @@ def test_boot_from_drive_if_scsi(make_vm, tmp_path):
 def test_boot_from_scsi_hd_bootindex(make_vm, tmp_path):
     run_case(make_vm, tmp_path, device_args)
 
+
+
+def test_boot_from_scsi_cdrom(make_vm, tmp_path):
+    """El Torito from a SCSI CD-ROM: -drive if=scsi,media=cdrom (minivmm) / scsi-cd (QEMU)."""
+    iso, image = ide.make_iso(tmp_path, ide.assemble(tmp_path, cdrom=True), "C")
+
+    def args(backend):
+        if backend == "minivmm":
+            return ["-drive", f"file={iso},if=scsi,media=cdrom,format=raw", "-boot", "order=d"]
+        return ["-device", "lsi53c895a", "-drive", f"if=none,id=cd0,file={iso},format=raw",
+                "-device", "scsi-cd,drive=cd0,scsi-id=0", "-boot", "order=d"]
+
+    outputs = ide.run_both(make_vm, args)
+    cd_sum = ide.word_sum(bytes(image[24 * ide.CD_SECTOR:26 * ide.CD_SECTOR]))
+    assert outputs["minivmm"] == ["IBOOT C", f"CD {cd_sum:04x}", "DONE"], outputs
+    assert outputs["qemu"] == outputs["minivmm"], outputs
