@@ -178,7 +178,8 @@ static int32_t scsi_bus_report_luns(SCSIRequest *req)
     return scsi_req_reply(req, g_byte_array_free(list, FALSE), len, alloc & ~7u); /* as QEMU */
 }
 
-/* REQUEST SENSE: a pending unit attention first, else the sense of the last command. */
+/* REQUEST SENSE: the sense of the last command (what the initiator asks about), else a
+ * pending unit attention (reported and cleared), else NO SENSE. */
 static int32_t scsi_bus_request_sense(SCSIRequest *req)
 {
     uint8_t *buf = g_malloc0(SCSI_SENSE_LEN);
@@ -188,12 +189,12 @@ static int32_t scsi_bus_request_sense(SCSIRequest *req)
         scsi_build_sense(buf, SENSE_ILLEGAL_REQUEST, ASC_LUN_NOT_SUPPORTED, 0);
     } else if (!dev) {
         scsi_build_sense(buf, SENSE_NO_SENSE, 0, 0);
-    } else if (dev->unit_attention) {
-        scsi_build_sense(buf, SENSE_UNIT_ATTENTION, dev->ua_asc, dev->ua_ascq);
-        scsi_device_ua_reported(dev);
     } else if (dev->sense_len) {
         memcpy(buf, dev->sense, SCSI_SENSE_LEN);
         dev->sense_len = 0;
+    } else if (dev->unit_attention) {
+        scsi_build_sense(buf, SENSE_UNIT_ATTENTION, dev->ua_asc, dev->ua_ascq);
+        scsi_device_ua_reported(dev);
     } else {
         scsi_build_sense(buf, SENSE_NO_SENSE, 0, 0);
     }

@@ -1004,6 +1004,12 @@ static void test_cd_medium(void)
     g_assert_cmphex(buf[4], ==, 2);
     g_assert_cmpuint(run_in(1, gesn, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmphex(buf[4], ==, 0);
+    /* With REQUEST SENSE after each CHECK CONDITION (an HBA without autosense): the kept
+     * sense first, then MEDIUM CHANGED on the next command. */
+    blk_dev_change_media_cb(blk, true);
+    expect_check(1, tur, 0x6, 0x3a, 0x00);
+    expect_check(1, tur, 0x6, 0x28, 0x00);
+    g_assert_cmpuint(run_nodata(1, tur), ==, 0);
     gesn[1] = 0; /* asynchronous notification is not supported */
     expect_check(1, gesn, 0x5, 0x24, 0x00);
 
