@@ -1221,6 +1221,37 @@ static void test_random_cdbs(void)
     del_device(hd);
 }
 
+/* device_add and device_del of a scsi-hd after start-up, the latter with a read in the
+ * drive: the request is cancelled, the drive from -drive goes with the device. */
+static void test_hot_unplug(void)
+{
+    g_autofree uint8_t *buf = g_malloc(DISK_BLOCKS * 512);
+    g_autofree char *path = make_image(DISK_BLOCKS * 512);
+    g_autofree char *dopts = g_strdup_printf("if=none,id=hot,file=%s,format=raw", path);
+    uint8_t cdb[16];
+    SCSIRequest *req;
+    Error *err = NULL;
+    Cmd c = {0};
+
+    qdev_machine_creation_done();
+    new_drive(dopts);
+    g_assert_nonnull(add_device("scsi-hd,drive=hot,scsi-id=6,id=hotdisk", NULL));
+    clear_ua(6);
+    c.data = buf;
+    c.cap = DISK_BLOCKS * 512;
+    cdb10(cdb, 0x28, 0, DISK_BLOCKS);
+    req = scsi_req_new(&bus, 6, 0, 9, cdb, 10, &c);
+    g_assert_cmpint(scsi_req_enqueue(req), ==, DISK_BLOCKS * 512);
+    g_assert_true(qdev_unplug("hotdisk", &err));
+    g_assert_null(err);
+    g_assert_true(c.cancelled);
+    g_assert_false(c.done);
+    scsi_req_unref(req);
+    g_assert_null(qdev_find("hotdisk"));
+    g_assert_null(blk_by_name("hot"));
+    g_assert_false(scsi_target_exists(&bus, 6));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1245,5 +1276,6 @@ int main(int argc, char **argv)
     g_test_add_func("/scsi-disk/error-stop-retry", test_error_stop_retry);
     g_test_add_func("/scsi-disk/cancel-in-flight", test_cancel_in_flight);
     g_test_add_func("/scsi-disk/random-cdbs", test_random_cdbs);
+    g_test_add_func("/scsi-disk/hot-unplug", test_hot_unplug); /* last: start-up is over */
     return g_test_run();
 }
