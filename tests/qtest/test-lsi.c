@@ -145,7 +145,7 @@ static void lsi_wr(LSI *l, uint8_t reg, uint8_t val)
 /* ---- SCRIPTS ---- */
 
 typedef struct Script {
-    uint32_t w[64];
+    uint32_t w[128];
     unsigned n;
 } Script;
 
@@ -413,6 +413,51 @@ static void test_wide_addressing(void)
         assert_done(&r, 0x00);
         g_assert_cmphex(qtest_readl(l.qts, LSI_DATA + 8), ==, 0x554d4551); /* "QEMU" */
         g_assert_cmphex(qtest_readb(l.qts, LSI_DATA + 36), ==, 0xee);
+    }
+    lsi_stop(&l);
+}
+
+/*
+ * A data move longer than the data: the target goes to STATUS with bytes left, a phase
+ * mismatch. SIST0.MA stops SCRIPTS; with CCNTL0.ENPMJ they jump to PMJAD1 instead.
+ */
+static void test_phase_mismatch(void)
+{
+    static const uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
+    LSIResult r;
+    LSI l;
+
+    lsi_start(&l);
+    for (int jump = 0; jump < 2; jump++) {
+        Script s = {0};
+
+        qtest_writeb(l.qts, LSI_MSGOUT, 0x80);
+        qtest_memwrite(l.qts, LSI_CDB, inquiry, sizeof(inquiry));
+        lsi_wr(&l, 0x56, jump ? 0x80 : 0x00);               /* CCNTL0.ENPMJ */
+        qtest_outl(l.qts, l.io + 0xc0, LSI_SCRIPT + 0x100); /* PMJAD1 */
+        emit(&s, 0x40000000, 0);
+        emit(&s, move(PH_MO, 1), LSI_MSGOUT);
+        emit(&s, move(PH_CMD, 6), LSI_CDB);
+        emit(&s, move(PH_DI, 64), LSI_DATA);
+        emit(&s, 0x98080000, 0xbad);
+        s.n = 0x100 / 4;
+        emit(&s, move(PH_ST, 1), LSI_STATUS);
+        emit(&s, move(PH_MI, 1), LSI_MSGIN);
+        emit(&s, 0x98080000, LSI_INT_DONE);
+        r = lsi_run(&l, &s);
+        if (jump) {
+            assert_done(&r, 0x00);
+        } else {
+            g_assert_cmphex(r.sist0, ==, 0x80); /* MA */
+            g_assert_cmphex(r.dstat, ==, 0x80);
+            g_assert_cmphex(lsi_rd(&l, SSTAT1) & 7, ==, PH_ST);
+            g_assert_cmphex(qtest_inl(l.qts, l.io + DBC) & 0xffffff, ==, 64 - 36);
+            /* The driver takes the status itself. */
+            r = lsi_run(&l, &(Script){.w = {move(PH_ST, 1), LSI_STATUS, move(PH_MI, 1), LSI_MSGIN,
+                                            0x98080000, LSI_INT_DONE},
+                                      .n = 6});
+            assert_done(&r, 0x00);
+        }
     }
     lsi_stop(&l);
 }
@@ -835,6 +880,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/soft-reset", test_soft_reset);
     g_test_add_func("/lsi/inquiry", test_inquiry);
     g_test_add_func("/lsi/wide-addressing", test_wide_addressing);
+    g_test_add_func("/lsi/phase-mismatch", test_phase_mismatch);
     g_test_add_func("/lsi/read-capacity", test_read_capacity);
     g_test_add_func("/lsi/write-read", test_write_read);
     g_test_add_func("/lsi/disconnect-reselect", test_disconnect_reselect);
