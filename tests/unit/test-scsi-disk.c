@@ -739,6 +739,24 @@ static void test_cd_no_medium(void)
     del_device(d);
 }
 
+/* block_resize: a disk reports CAPACITY DATA HAS CHANGED once, then the new size. */
+static void test_resize(void)
+{
+    DeviceState *d = new_disk("rs", 64 * 1024, NULL, "scsi-hd,scsi-id=2", NULL);
+    BlockBackend *blk = blk_by_name("rs");
+    static const uint8_t tur[16] = {0}, rc10[16] = {0x25};
+    uint8_t buf[8];
+    Cmd c;
+
+    clear_ua(2);
+    g_assert_true(blk_truncate(blk, 128 * 1024, &error_abort) == 0);
+    blk_dev_resize_cb(blk);
+    expect_check(2, tur, 0x6, 0x2a, 0x09);
+    g_assert_cmpuint(run_in(2, rc10, buf, sizeof(buf), &c), ==, 0);
+    g_assert_cmpuint(be32(buf), ==, 255);
+    del_device(d);
+}
+
 static void test_sync_cache(void)
 {
     DeviceState *d = new_disk("sc", 64 * 1024, NULL, "scsi-hd,scsi-id=2", NULL);
@@ -1267,6 +1285,7 @@ int main(int argc, char **argv)
     g_test_add_func("/scsi-disk/read-capacity", test_read_capacity);
     g_test_add_func("/scsi-disk/cd-no-medium", test_cd_no_medium);
     g_test_add_func("/scsi-disk/sync-cache", test_sync_cache);
+    g_test_add_func("/scsi-disk/resize", test_resize);
     g_test_add_func("/scsi-disk/hostile", test_hostile);
     g_test_add_func("/scsi-disk/write-same-unmap", test_write_same_unmap);
     g_test_add_func("/scsi-disk/realize-errors", test_realize_errors);
