@@ -40,11 +40,26 @@ int32_t scsi_disk_invalid_field(SCSIDiskReq *r)
     return 0;
 }
 
+/* SAM's precedence of unit attentions, as QEMU ranks them: power on and resets first. */
+static unsigned scsi_ua_rank(uint8_t asc, uint8_t ascq)
+{
+    if (asc == ASC_RESET && ascq <= 0x07 && ascq != 0x05 && ascq != 0x06) {
+        return ascq;
+    }
+    return asc << 8 | ascq;
+}
+
+/* Set a unit attention unless one that takes precedence is pending. */
 void scsi_disk_ua(SCSIDiskState *s, uint8_t asc, uint8_t ascq)
 {
-    s->dev.unit_attention = true;
-    s->dev.ua_asc = asc;
-    s->dev.ua_ascq = ascq;
+    SCSIDevice *dev = &s->dev;
+
+    if (dev->unit_attention && scsi_ua_rank(dev->ua_asc, dev->ua_ascq) <= scsi_ua_rank(asc, ascq)) {
+        return;
+    }
+    dev->unit_attention = true;
+    dev->ua_asc = asc;
+    dev->ua_ascq = ascq;
 }
 
 /* A request reported as failed with errno ret, with QEMU's sense for it. */

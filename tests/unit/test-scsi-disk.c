@@ -754,6 +754,11 @@ static void test_resize(void)
     expect_check(2, tur, 0x6, 0x2a, 0x09);
     g_assert_cmpuint(run_in(2, rc10, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(be32(buf), ==, 255);
+    /* A reset's unit attention takes precedence over a resize's. */
+    scsi_bus_reset(&bus);
+    blk_dev_resize_cb(blk);
+    expect_check(2, tur, 0x6, 0x29, 0x00);
+    g_assert_cmpuint(run_nodata(2, tur), ==, SCSI_STATUS_GOOD);
     del_device(d);
 }
 
