@@ -121,6 +121,7 @@ static bool bdrv_aio_can_pass(BdrvAioReq *r)
 
     /* Copy-on-read orders requests in the synchronous path (copy-on-read.c). */
     if (!bs->drv->aio_submit || req->bytes == 0 || bdrv_cor_enabled(bs) ||
+        (req->type != BLOCK_REQ_READ && bdrv_cor_ordered(bs)) ||
         (req->type != BLOCK_REQ_READ && bdrv_has_write_notifiers(bs)) ||
         (req->type != BLOCK_REQ_READ && req->type != BLOCK_REQ_WRITE) ||
         !bdrv_req_is_aligned(bs, req->offset, req->bytes, req->qiov)) {

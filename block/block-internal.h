@@ -47,6 +47,19 @@ void bdrv_refresh_total_bytes(BlockDriverState *bs);
 typedef struct CorRange CorRange;
 /* Copy-on-read is on for bs: the flag, a backing node and bs writable. */
 bool bdrv_cor_enabled(const BlockDriverState *bs);
+/* Content changes of bs are ordered against copies into it: copy-on-read is on, or a job
+ * copies into bs (bdrv_cor_ordering_begin). */
+bool bdrv_cor_ordered(const BlockDriverState *bs);
+/* Main thread: order bs's content changes against bdrv_cor_copy_above() from now on (writes
+ * already under way finish first), until the matching end. */
+void bdrv_cor_ordering_begin(BlockDriverState *bs);
+void bdrv_cor_ordering_end(BlockDriverState *bs);
+/* block-stream's copy, inside a request on bs (block_job_io_begin): what the images between
+ * bs and base (both exclusive; NULL: the whole chain) allocate in [offset, offset+bytes)
+ * and bs does not, read through bs into buf (bytes long) and written into bs, holding the
+ * range as a copy-on-read does. *is_read tells where a failure was. */
+int bdrv_cor_copy_above(BlockDriverState *bs, BlockDriverState *base, uint64_t offset,
+                        uint64_t bytes, void *buf, bool *is_read);
 /* A checked read that also copies what came from the backing chain into bs. */
 int bdrv_cor_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
                     int flags);

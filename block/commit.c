@@ -5,7 +5,8 @@
  * read-only and the guest only writes the active layer. At the end the read-write node is
  * closed, base is opened again read-only (its old node's metadata caches predate the copy)
  * and becomes the backing node of the image above top; top and the images in between
- * leave the chain. HMP `commit` runs the same copy synchronously (commit_copy_sync).
+ * leave the chain. The job keeps several chunks in flight (job-copy.h); HMP `commit` runs
+ * the same copy synchronously, one chunk at a time (commit_copy_sync).
  * Active commit is a mirror job (mirror.c). Not the monitor commands.
  */
 #include <errno.h>
@@ -15,12 +16,12 @@
 #include "block/image-ops.h"
 
 #define COMMIT_CHUNK (512 * 1024)
+#define COMMIT_MAX_IN_FLIGHT 4
 
 typedef struct CommitJob {
     BlockJob common;
     BlockDriverState *top, *base, *base_rw; /* references */
     char *backing_file;
-    void *buf;
 } CommitJob;
 
 /* Copy [offset, offset+bytes) of top into base_rw through buf: 0, or -errno with *is_read
@@ -76,26 +77,47 @@ int commit_copy_sync(BlockDriverState *top, BlockDriverState *base, BlockDriverS
     return len < 0 ? (int)len : bdrv_flush(base_rw);
 }
 
+/* A pool thread: copy c's range. */
+static void commit_copy_run(BlockJob *job, BlockJobCopy *c)
+{
+    CommitJob *cj = (CommitJob *)job;
+
+    c->ret = commit_copy_range(cj->top, cj->base_rw, c->offset, c->bytes, c->buf, &c->is_read);
+}
+
+/* Job thread: a copy is done; 0, or -errno ending the job (2.2's commit always reports). */
+static int commit_copy_done(BlockJob *job, BlockJobCopy *c)
+{
+    if (c->ret >= 0) {
+        block_job_add_offset(job, c->bytes);
+        return 0;
+    }
+    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
+        return 0;
+    }
+    block_job_error_action(job, BLOCKDEV_ON_ERROR_REPORT, c->is_read, c->ret);
+    return c->ret;
+}
+
+/* Job thread: start copying the run at offset (*bytes shrunk to it) if top's part of the
+ * chain allocates it; 0, or -errno. */
 static int commit_step(CommitJob *c, uint64_t offset, uint64_t *bytes)
 {
     int ret = bdrv_is_allocated_above(c->top, c->base, offset, bytes);
-    bool is_read = true;
 
-    if (ret > 0) {
-        if (!block_job_rate_wait(&c->common, *bytes)) {
-            return -ECANCELED;
-        }
-        ret = commit_copy_range(c->top, c->base_rw, offset, *bytes, c->buf, &is_read);
-    }
-    if (ret >= 0) {
+    if (ret == 0) {
+        block_job_add_offset(&c->common, *bytes);
         return 0;
     }
-    if (block_job_error_action(&c->common, BLOCKDEV_ON_ERROR_REPORT, is_read, ret) ==
-        BLOCK_ERROR_ACTION_REPORT) {
-        return ret;
+    if (ret < 0) {
+        BlockJobCopy failed = {.offset = offset, .bytes = *bytes, .ret = ret, .is_read = true};
+
+        return commit_copy_done(&c->common, &failed);
     }
-    *bytes = 0;
-    return 0;
+    if (!block_job_rate_wait(&c->common, *bytes)) {
+        return -ECANCELED;
+    }
+    return block_job_copy_start(&c->common, offset, *bytes);
 }
 
 static int commit_run(BlockJob *job)
@@ -103,27 +125,25 @@ static int commit_run(BlockJob *job)
     CommitJob *c = (CommitJob *)job;
     int64_t len = commit_prepare(c->top, c->base_rw);
     uint64_t offset = 0;
-    int ret;
+    int ret = 0, copy_ret;
 
     if (len < 0) {
         return (int)len;
     }
     block_job_set_len(job, len);
-    c->buf = g_malloc(COMMIT_CHUNK);
-    while (offset < (uint64_t)len) {
+    while (ret >= 0 && offset < (uint64_t)len) {
         uint64_t bytes = MIN(COMMIT_CHUNK, (uint64_t)len - offset);
 
         if (!block_job_pause_point(job)) {
-            return -ECANCELED;
+            ret = -ECANCELED;
+            break;
         }
         ret = commit_step(c, offset, &bytes);
-        if (ret < 0) {
-            return ret;
-        }
         offset += bytes;
-        block_job_add_offset(job, bytes);
     }
-    return bdrv_flush(c->base_rw);
+    copy_ret = block_job_copy_drain(job);
+    ret = ret < 0 ? ret : copy_ret;
+    return ret < 0 ? ret : bdrv_flush(c->base_rw);
 }
 
 /* The image whose backing node is top, starting from the drive's root. */
@@ -225,7 +245,6 @@ static void commit_free(BlockJob *job)
     bdrv_unref(c->base);
     bdrv_unref(c->top);
     g_free(c->backing_file);
-    g_free(c->buf);
 }
 
 static const BlockJobDriver commit_driver = {
@@ -234,6 +253,8 @@ static const BlockJobDriver commit_driver = {
     .run = commit_run,
     .commit = commit_relink,
     .free = commit_free,
+    .copy = commit_copy_run,
+    .copy_done = commit_copy_done,
 };
 
 BlockJob *commit_start(BlockBackend *blk, BlockDriverState *top, BlockDriverState *base,
@@ -254,6 +275,7 @@ BlockJob *commit_start(BlockBackend *blk, BlockDriverState *top, BlockDriverStat
     bdrv_ref(base);
     c->backing_file = g_strdup(backing_file);
     block_job_block_node(&c->common, base);
+    block_job_copy_setup(&c->common, COMMIT_MAX_IN_FLIGHT, COMMIT_CHUNK);
     block_job_start(&c->common);
     return &c->common;
 }

@@ -9,7 +9,9 @@
  * copy-on-read holds the range of its read exclusively from before the allocation query
  * until its copy is written. Overlapping holders wait for each other (shared ones only for
  * exclusive ones); disjoint ranges never do, which is enough because the format keeps
- * partial-cluster allocations consistent itself. Not the request path (io.c calls in here).
+ * partial-cluster allocations consistent itself. block-stream's copies hold their ranges the
+ * same way, and order the node's writes while the job runs without turning copy-on-read on
+ * for guest reads. Not the request path (io.c calls in here).
  */
 #include <errno.h>
 #include <glib.h>
@@ -32,6 +34,24 @@ static GSList *cor_ranges;
 bool bdrv_cor_enabled(const BlockDriverState *bs)
 {
     return (bs->open_flags & BDRV_O_COPY_ON_READ) && bs->backing && !bs->read_only;
+}
+
+bool bdrv_cor_ordered(const BlockDriverState *bs)
+{
+    return bdrv_cor_enabled(bs) || g_atomic_int_get(&bs->cor_ordering) > 0;
+}
+
+void bdrv_cor_ordering_begin(BlockDriverState *bs)
+{
+    g_atomic_int_inc(&bs->cor_ordering);
+    /* A write that looked before the increment holds no range: let it end first. */
+    bdrv_drained_begin(bs);
+    bdrv_drained_end(bs);
+}
+
+void bdrv_cor_ordering_end(BlockDriverState *bs)
+{
+    g_atomic_int_dec_and_test(&bs->cor_ordering);
 }
 
 /* With cor_lock held: does r overlap a range it must wait for? */
@@ -111,6 +131,50 @@ static int cor_read_and_copy(BlockDriverState *bs, uint64_t offset, uint64_t byt
         }
         done += pnum;
     }
+    return ret < 0 ? ret : 0;
+}
+
+/* With the range held: the run at offset (at most *bytes, shrunk to the run) copied up into bs
+ * if only the chain above base allocates it. */
+static int cor_copy_run(BlockDriverState *bs, BlockDriverState *base, uint64_t offset,
+                        uint64_t *bytes, void *buf, bool *is_read)
+{
+    IOVector qiov;
+    int ret = bdrv_block_status(bs, offset, *bytes, bytes);
+
+    *is_read = true;
+    if (ret < 0 || (ret & BDRV_BLOCK_ALLOCATED) || *bytes == 0) {
+        return ret < 0 ? ret : 0;
+    }
+    ret = bdrv_is_allocated_above(bs->backing, base, offset, bytes);
+    if (ret <= 0) {
+        return ret;
+    }
+    iov_init(&qiov, 1);
+    iov_add(&qiov, buf, *bytes);
+    ret = bdrv_aligned_or_bounced_preadv(bs, offset, *bytes, &qiov, 0);
+    if (ret >= 0) {
+        *is_read = false;
+        ret = cor_write_back(bs, offset, *bytes, &qiov, 0);
+    }
+    iov_destroy(&qiov);
+    return ret;
+}
+
+int bdrv_cor_copy_above(BlockDriverState *bs, BlockDriverState *base, uint64_t offset,
+                        uint64_t bytes, void *buf, bool *is_read)
+{
+    CorRange *r = bdrv_cor_range_lock(bs, offset, bytes, true);
+    uint64_t done = 0, n = 1;
+    int ret = 0;
+
+    *is_read = true;
+    while (ret >= 0 && done < bytes && n > 0) {
+        n = bytes - done;
+        ret = cor_copy_run(bs, base, offset + done, &n, (uint8_t *)buf + done, is_read);
+        done += n;
+    }
+    bdrv_cor_range_unlock(r);
     return ret < 0 ? ret : 0;
 }
 

@@ -282,14 +282,16 @@ static int bdrv_dispatch_request(BlockDriverState *bs, BlockReqType type, uint64
     g_assert_not_reached();
 }
 
-/* With copy-on-read, reads copy and every content change is ordered against the copies. */
+/* With copy-on-read, reads copy; with it or a stream job, content changes are ordered against
+ * the copies. */
 static int bdrv_run_ordered(BlockDriverState *bs, BlockReqType type, uint64_t offset,
                             uint64_t bytes, IOVector *qiov, int flags)
 {
     CorRange *range;
     int ret;
 
-    if (!bdrv_cor_enabled(bs) || type == BLOCK_REQ_FLUSH) {
+    if (!bdrv_cor_ordered(bs) || type == BLOCK_REQ_FLUSH ||
+        (type == BLOCK_REQ_READ && !bdrv_cor_enabled(bs))) {
         return bdrv_dispatch_request(bs, type, offset, bytes, qiov, flags);
     }
     if (type == BLOCK_REQ_READ) {

@@ -1,9 +1,10 @@
 /*
  * block-stream: the job that copies the backing chain above a base into the drive's top
- * image, cluster range by range, then drops the copied images from the chain. Each copy
- * runs in a drained section of the top image with the allocation re-checked inside it, so a
- * guest write that lands first is never overwritten with older backing data. Not the
- * monitor command (blockdev/qmp-block-jobs.c).
+ * image, several chunks at a time (job-copy.h), then drops the copied images from the chain.
+ * Each copy holds its range the way a copy-on-read does and re-checks the allocation inside
+ * it, and the top image's writes are ordered against the copies while the job runs
+ * (copy-on-read.c), so a guest write that lands first is never overwritten with older
+ * backing data. Not the monitor command (blockdev/qmp-block-jobs.c).
  */
 #include <errno.h>
 #include <glib.h>
@@ -11,6 +12,11 @@
 #include "block/blockjob-kinds.h"
 
 #define STREAM_CHUNK (512 * 1024)
+#define STREAM_MAX_IN_FLIGHT 4
+
+typedef struct StreamChunk {
+    uint64_t offset, bytes;
+} StreamChunk;
 
 typedef struct StreamJob {
     BlockJob common;
@@ -18,90 +24,142 @@ typedef struct StreamJob {
     BlockDriverState *base; /* a reference, or NULL */
     char *backing_file;
     BlockdevOnError on_error;
-    void *buf;
+    GQueue retry;  /* StreamChunks to copy again after a resume (on-error=stop) */
+    bool ordering; /* top's writes are ordered against the copies */
 } StreamJob;
 
-/* Inside the drained section: copy what top lacks at offset. *bytes: the part handled. */
-static int stream_copy_locked(StreamJob *s, uint64_t offset, uint64_t *bytes, bool *is_read)
+/* A pool thread: copy c's range, counted as a request of top. */
+static void stream_copy_run(BlockJob *job, BlockJobCopy *c)
 {
-    uint64_t pnum = 0;
-    int ret = bdrv_block_status(s->top, offset, *bytes, &pnum);
+    StreamJob *s = (StreamJob *)job;
 
-    *is_read = true;
-    if (ret < 0) {
-        return ret;
-    }
-    if (pnum > 0 && pnum < *bytes) {
-        *bytes = pnum;
-    }
-    if (ret & BDRV_BLOCK_ALLOCATED) {
-        return 0;
-    }
-    ret = bdrv_is_allocated_above(s->top->backing, s->base, offset, bytes);
-    if (ret <= 0) {
-        return ret;
-    }
-    ret = bdrv_pread(s->top, offset, s->buf, *bytes);
-    if (ret < 0) {
-        return ret;
-    }
-    *is_read = false;
-    ret = bdrv_pwrite(s->top, offset, s->buf, *bytes);
-    return ret < 0 ? ret : 0;
+    block_job_io_begin(s->top);
+    c->ret = bdrv_cor_copy_above(s->top, s->base, c->offset, c->bytes, c->buf, &c->is_read);
+    block_job_io_end(s->top);
 }
 
-/* One step at offset: 0 and *bytes done, or -errno the policy says to end with. */
-static int stream_step(StreamJob *s, uint64_t offset, uint64_t *bytes)
+/* Job thread: a chunk's copy is done; 0, or -errno when the policy ends the job. */
+static int stream_copy_done(BlockJob *job, BlockJobCopy *c)
 {
-    bool is_read;
-    int ret;
+    StreamJob *s = (StreamJob *)job;
+    StreamChunk *ch;
 
-    if (!block_job_rate_wait(&s->common, *bytes)) {
-        return -ECANCELED;
-    }
-    bdrv_drained_begin(s->top);
-    ret = stream_copy_locked(s, offset, bytes, &is_read);
-    bdrv_drained_end(s->top);
-    if (ret >= 0) {
+    if (c->ret >= 0) {
+        block_job_add_offset(job, c->bytes);
         return 0;
     }
-    switch (block_job_error_action(&s->common, s->on_error, is_read, ret)) {
+    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
+        return 0;
+    }
+    switch (block_job_error_action(job, s->on_error, c->is_read, c->ret)) {
+    case BLOCK_ERROR_ACTION_REPORT:
+        return c->ret;
     case BLOCK_ERROR_ACTION_IGNORE:
-        return 0;
-    case BLOCK_ERROR_ACTION_STOP:
-        *bytes = 0; /* retried after resume */
+        block_job_add_offset(job, c->bytes);
         return 0;
     default:
-        return ret;
+        ch = g_new(StreamChunk, 1);
+        *ch = (StreamChunk){c->offset, c->bytes};
+        g_queue_push_tail(&s->retry, ch); /* after resume */
+        return 0;
     }
+}
+
+/* Does the chain above base allocate anything of [offset, offset+bytes) that top does not?
+ * 1, 0, or -errno. The copy checks again with its range held. */
+static int stream_wanted(StreamJob *s, uint64_t offset, uint64_t bytes)
+{
+    while (bytes > 0) {
+        uint64_t n = bytes;
+        int ret = bdrv_block_status(s->top, offset, n, &n);
+
+        if (ret >= 0 && !(ret & BDRV_BLOCK_ALLOCATED) && n > 0) {
+            ret = bdrv_is_allocated_above(s->top->backing, s->base, offset, &n);
+        } else if (ret >= 0) {
+            ret = 0;
+        }
+        if (ret != 0 || n == 0) {
+            return ret < 0 ? ret : !!ret;
+        }
+        offset += MIN(n, bytes);
+        bytes -= MIN(n, bytes);
+    }
+    return 0;
+}
+
+/* Job thread: start the copy of one chunk (if it has anything to copy); 0, or -errno. */
+static int stream_step(StreamJob *s, uint64_t offset, uint64_t bytes)
+{
+    int ret = stream_wanted(s, offset, bytes);
+
+    if (ret == 0) {
+        block_job_add_offset(&s->common, bytes);
+        return 0;
+    }
+    if (ret < 0) {
+        BlockJobCopy failed = {.offset = offset, .bytes = bytes, .ret = ret, .is_read = true};
+
+        return stream_copy_done(&s->common, &failed);
+    }
+    if (!block_job_rate_wait(&s->common, bytes)) {
+        return -ECANCELED;
+    }
+    return block_job_copy_start(&s->common, offset, bytes);
+}
+
+/* The next chunk: one to retry, else the one at *offset; false when none is left. */
+static bool stream_next(StreamJob *s, uint64_t len, uint64_t *offset, StreamChunk *next)
+{
+    g_autofree StreamChunk *ch = g_queue_pop_head(&s->retry);
+
+    if (ch) {
+        *next = *ch;
+        return true;
+    }
+    if (*offset >= len) {
+        return false;
+    }
+    *next = (StreamChunk){*offset, MIN(STREAM_CHUNK, len - *offset)};
+    *offset += next->bytes;
+    return true;
+}
+
+static int stream_loop(StreamJob *s, uint64_t len)
+{
+    BlockJob *job = &s->common;
+    uint64_t offset = 0;
+    StreamChunk ch;
+    int ret = 0;
+
+    while (ret >= 0) {
+        if (!block_job_pause_point(job)) {
+            return -ECANCELED;
+        }
+        if (stream_next(s, len, &offset, &ch)) {
+            ret = stream_step(s, ch.offset, ch.bytes);
+            continue;
+        }
+        ret = block_job_copy_drain(job); /* a failed copy may leave a chunk to retry */
+        if (ret >= 0 && g_queue_is_empty(&s->retry)) {
+            return 0;
+        }
+    }
+    return ret;
 }
 
 static int stream_run(BlockJob *job)
 {
     StreamJob *s = (StreamJob *)job;
     int64_t len = bdrv_getlength(s->top);
-    uint64_t offset = 0;
+    int ret, copy_ret;
 
     if (len < 0) {
         return (int)len;
     }
     block_job_set_len(job, len);
-    s->buf = g_malloc(STREAM_CHUNK);
-    while (offset < (uint64_t)len) {
-        uint64_t bytes = MIN(STREAM_CHUNK, (uint64_t)len - offset);
-        int ret;
-
-        if (!block_job_pause_point(job)) {
-            return -ECANCELED;
-        }
-        ret = stream_step(s, offset, &bytes);
-        if (ret < 0) {
-            return ret;
-        }
-        offset += bytes;
-        block_job_add_offset(job, bytes);
-    }
-    return 0;
+    ret = stream_loop(s, len);
+    copy_ret = block_job_copy_drain(job);
+    return ret < 0 ? ret : copy_ret;
 }
 
 /* Main thread, the job done: make base top's backing node and drop the images in between. */
@@ -141,6 +199,17 @@ static int stream_relink(BlockJob *job)
     return 0;
 }
 
+/* Main thread, the copies drained: top's writes need no ordering any more. */
+static void stream_clean(BlockJob *job)
+{
+    StreamJob *s = (StreamJob *)job;
+
+    if (s->ordering) {
+        bdrv_cor_ordering_end(s->top);
+        s->ordering = false;
+    }
+}
+
 static void stream_free(BlockJob *job)
 {
     StreamJob *s = (StreamJob *)job;
@@ -149,7 +218,7 @@ static void stream_free(BlockJob *job)
         bdrv_unref(s->base);
     }
     g_free(s->backing_file);
-    g_free(s->buf);
+    g_queue_clear_full(&s->retry, g_free);
 }
 
 static const BlockJobDriver stream_driver = {
@@ -157,7 +226,10 @@ static const BlockJobDriver stream_driver = {
     .instance_size = sizeof(StreamJob),
     .run = stream_run,
     .commit = stream_relink,
+    .clean = stream_clean,
     .free = stream_free,
+    .copy = stream_copy_run,
+    .copy_done = stream_copy_done,
 };
 
 BlockJob *stream_start(BlockBackend *blk, BlockDriverState *base, const char *backing_file,
@@ -176,6 +248,10 @@ BlockJob *stream_start(BlockBackend *blk, BlockDriverState *base, const char *ba
     }
     s->backing_file = g_strdup(backing_file);
     s->on_error = on_error;
+    g_queue_init(&s->retry);
+    block_job_copy_setup(&s->common, STREAM_MAX_IN_FLIGHT, STREAM_CHUNK);
+    bdrv_cor_ordering_begin(s->top);
+    s->ordering = true;
     block_job_start(&s->common);
     return &s->common;
 }

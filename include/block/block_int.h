@@ -160,6 +160,7 @@ struct BlockDriverState {
     struct BlockBackend *blk;         /* the backend this node is the root of, if any */
     int refcnt;
     int in_flight;                    /* atomic */
+    int cor_ordering;                 /* atomic: jobs whose copies guest writes wait for */
     int quiesce_counter;              /* > 0 while drained: new requests wait */
     uint32_t request_alignment;       /* 1 unless the protocol needs more (O_DIRECT) */
     GSList *op_blockers[BLOCK_OP_TYPE_MAX];

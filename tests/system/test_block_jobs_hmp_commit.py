@@ -45,6 +45,7 @@ def test_hmp_commit_errors(make_vm, tmp_path):
     base = create(tmp_path / "base.qcow2", 4 * MiB)
     top = create(tmp_path / "top.qcow2", backing=base)
     qemu_io(top, "write -P 0x33 0 1M")
+    qemu_io(base, "write -P 0x44 2M 2M")  # for the stream below to copy (and stay on at speed=1)
     lone = create(tmp_path / "lone.qcow2", 4 * MiB)
     vm, qmp = vm_with_drive(make_vm, tmp_path, top, extra=[
         "-drive", "if=none,id=empty",
