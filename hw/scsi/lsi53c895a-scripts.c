@@ -141,7 +141,7 @@ void lsi_set_phase(LSIState *s, int phase)
     s->sstat1 = (s->sstat1 & ~LSI_PHASE_MASK) | phase;
 }
 
-void lsi_disconnect(LSIState *s)
+static void lsi_disconnect(LSIState *s)
 {
     s->scntl1 &= ~LSI_SCNTL1_CON;
     s->sstat1 &= ~LSI_PHASE_MASK;

@@ -49,7 +49,7 @@ void lsi_update_irq(LSIState *s)
 
 /* ---- Requests ---- */
 
-void lsi_request_free(LSIState *s, LSIRequest *p)
+static void lsi_request_free(LSIState *s, LSIRequest *p)
 {
     if (p == s->current) {
         s->current = NULL;
@@ -159,7 +159,7 @@ static const SCSIBusOps lsi_scsi_ops = {
 
 /* ---- Resets ---- */
 
-void lsi_soft_reset(LSIState *s)
+static void lsi_soft_reset(LSIState *s)
 {
     s->carry = false;
     s->msg_action = LSI_MSG_ACTION_COMMAND;

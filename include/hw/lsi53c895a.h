@@ -257,9 +257,7 @@ typedef struct LSIState {
 
 /* lsi53c895a.c */
 void lsi_update_irq(LSIState *s);
-void lsi_soft_reset(LSIState *s);
 void lsi_device_reset(LSIState *s);
-void lsi_request_free(LSIState *s, LSIRequest *p);
 void lsi_request_cancel(LSIState *s, LSIRequest *p);
 
 /* lsi53c895a-regs.c */
@@ -274,7 +272,6 @@ void lsi_scsi_interrupt(LSIState *s, uint8_t stat0, uint8_t stat1);
 void lsi_dma_interrupt(LSIState *s, uint8_t stat);
 void lsi_set_phase(LSIState *s, int phase);
 void lsi_bad_phase(LSIState *s, bool out, int new_phase);
-void lsi_disconnect(LSIState *s);
 void lsi_reselect(LSIState *s, LSIRequest *p);
 LSIRequest *lsi_pending_request(LSIState *s);
 bool lsi_irq_on_rsl(LSIState *s);
