@@ -13,6 +13,7 @@
 
 #define PCI_VENDOR_ID_LSI_LOGIC 0x1000
 #define PCI_DEVICE_ID_LSI_53C895A 0x0012
+#define PCI_DEVICE_ID_LSI_53C810 0x0001
 #define PCI_CLASS_STORAGE_SCSI 0x0100
 
 /* ---- Interrupts ---- */
@@ -269,7 +270,7 @@ static const IOOps lsi_ram_ops = {
 
 /* ---- The device ---- */
 
-static const PCIDeviceInfo lsi_pci_info = {
+static const PCIDeviceInfo lsi895a_pci_info = {
     .name = "lsi53c895a",
     .vendor_id = PCI_VENDOR_ID_LSI_LOGIC,
     .device_id = PCI_DEVICE_ID_LSI_53C895A,
@@ -299,7 +300,13 @@ static bool lsi_realize(DeviceState *qdev, Error **errp)
     LSIState *s = (LSIState *)qdev;
     g_autofree char *fw = NULL;
 
-    s->pci = pci_device_new(qdev->parent_bus->opaque, s->addr, &lsi_pci_info, s, errp);
+    /* QEMU's lsi53c810 is the same model under the older chip's device ID. */
+    s->pci_info = lsi895a_pci_info;
+    if (!strcmp(qdev->dc->name, "lsi53c810")) {
+        s->pci_info.name = "lsi53c810";
+        s->pci_info.device_id = PCI_DEVICE_ID_LSI_53C810;
+    }
+    s->pci = pci_device_new(qdev->parent_bus->opaque, s->addr, &s->pci_info, s, errp);
     if (!s->pci) {
         return false;
     }
@@ -339,9 +346,19 @@ static const DeviceClass lsi_class = {
     .realize = lsi_realize,
 };
 
+static const DeviceClass lsi810_class = {
+    .name = "lsi53c810",
+    .category = DEVICE_CATEGORY_STORAGE,
+    .bus_type = QBUS_TYPE_PCI,
+    .instance_size = sizeof(LSIState),
+    .props = lsi_props,
+    .realize = lsi_realize,
+};
+
 static void __attribute__((constructor)) lsi_register(void)
 {
     qdev_register(&lsi_class);
+    qdev_register(&lsi810_class);
 }
 
 /* ---- -drive if=scsi ---- */

@@ -219,6 +219,7 @@ typedef struct LSIState {
     DeviceState qdev;
     int32_t addr; /* "addr" property: devfn or -1 */
     PCIDevice *pci;
+    PCIDeviceInfo pci_info; /* lsi53c895a's, or lsi53c810's device ID */
     SCSIBus bus;
 
     /* Connection and phase bookkeeping. */

@@ -271,6 +271,24 @@ static void test_pci_identity(void)
     lsi_stop(&l);
 }
 
+/* QEMU's other model: the same adapter under the 53C810's device ID. */
+static void test_lsi53c810(void)
+{
+    static const uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
+    LSIResult r;
+    LSI l;
+
+    lsi_start_args(&l, "-m 128 -device lsi53c810,id=scsi0 -drive if=none,id=d0,format=raw,file=",
+                   " -device scsi-hd,drive=d0");
+    g_assert_cmphex(qpci_config_readw(&l.dev, PCI_VENDOR_ID), ==, 0x1000);
+    g_assert_cmphex(qpci_config_readw(&l.dev, PCI_DEVICE_ID), ==, 0x0001);
+    g_assert_cmphex(qpci_config_readl(&l.dev, PCI_CLASS_REVISION), ==, 0x01000000);
+    lsi_map(&l);
+    r = lsi_cmd(&l, 0, inquiry, sizeof(inquiry), PH_DI, LSI_DATA, 36);
+    assert_done(&r, 0x00);
+    lsi_stop(&l);
+}
+
 static void assert_reset_values(LSI *l)
 {
     g_assert_cmphex(lsi_rd(l, SCNTL0), ==, 0xc0);
@@ -876,6 +894,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/lsi/pci/identity", test_pci_identity);
+    g_test_add_func("/lsi/pci/lsi53c810", test_lsi53c810);
     g_test_add_func("/lsi/registers", test_registers);
     g_test_add_func("/lsi/soft-reset", test_soft_reset);
     g_test_add_func("/lsi/inquiry", test_inquiry);
