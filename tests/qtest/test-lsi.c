@@ -638,6 +638,33 @@ static void test_reselect_interrupt(void)
     lsi_stop(&l);
 }
 
+/* A software reset with a 1 MiB read in flight cancels it; the adapter works afterwards. */
+static void test_reset_during_io(void)
+{
+    static const uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
+    uint8_t cdb[10];
+    Script s = {0};
+    LSIResult r;
+    LSI l;
+
+    lsi_start(&l);
+    rw10(cdb, 0x28, 0, LSI_DISK_SECTORS);
+    qtest_writeb(l.qts, LSI_MSGOUT, 0x80);
+    qtest_memwrite(l.qts, LSI_CDB, cdb, sizeof(cdb));
+    emit(&s, 0x40000000, 0);
+    emit(&s, move(PH_MO, 1), LSI_MSGOUT);
+    emit(&s, move(PH_CMD, 10), LSI_CDB);
+    emit(&s, 0x98080000, 0x99); /* stop with the read running */
+    r = lsi_run(&l, &s);
+    g_assert_cmphex(r.dsps, ==, 0x99);
+    lsi_wr(&l, ISTAT0, 0x40);
+    lsi_wr(&l, ISTAT0, 0x00);
+    assert_reset_values(&l);
+    r = lsi_cmd(&l, 0, inquiry, sizeof(inquiry), PH_DI, LSI_DATA, 36);
+    assert_done(&r, 0x00);
+    lsi_stop(&l);
+}
+
 static void test_selection_timeout(void)
 {
     static const uint8_t tur[6] = {0x00};
@@ -904,6 +931,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/write-read", test_write_read);
     g_test_add_func("/lsi/disconnect-reselect", test_disconnect_reselect);
     g_test_add_func("/lsi/reselect-interrupt", test_reselect_interrupt);
+    g_test_add_func("/lsi/reset-during-io", test_reset_during_io);
     g_test_add_func("/lsi/selection-timeout", test_selection_timeout);
     g_test_add_func("/lsi/second-adapter", test_second_adapter);
     g_test_add_func("/lsi/illegal-instruction", test_illegal_instruction);
