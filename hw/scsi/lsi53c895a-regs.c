@@ -238,6 +238,9 @@ static void lsi_istat0_write(LSIState *s, uint8_t val)
         s->istat0 &= ~LSI_ISTAT0_INTF;
         lsi_update_irq(s);
     }
+    if (val & LSI_ISTAT0_SIGP) {
+        lsi_scripts_poke(s); /* a program polling for new work comes back soon */
+    }
     if (s->waiting == LSI_WAIT_RESELECT && (val & LSI_ISTAT0_SIGP)) {
         /* SIGP ends WAIT RESELECT at its alternate address. */
         s->waiting = LSI_NOWAIT;

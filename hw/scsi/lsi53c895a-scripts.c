@@ -11,8 +11,8 @@
  * bus fault, DSTAT BF), byte counts are 24-bit, and one run executes at most LSI_MAX_INSN
  * instructions (a memory move counts one per 4 KiB) before it pauses and goes on from a
  * timer 500 us of guest time later, as QEMU 7.2 does, so a looping program cannot hold the
- * machine. Unlike QEMU, the pause doubles (up to 16 ms) while the program keeps looping
- * and the CPU leaves the adapter alone, so a loop costs a bounded share of the host. QEMU
+ * machine. Unlike QEMU, the pause doubles (up to 128 ms) while the program keeps looping
+ * and the CPU does not signal it (ISTAT0.SIGP), so a loop costs next to nothing. QEMU
  * 2.2 ended such a run with an unexpected disconnect instead, which breaks drivers that
  * poll memory from SCRIPTS. Instructions that need the target (block moves, phase
  * compares) wait, without spinning, while the target has no data or status yet.
@@ -1023,7 +1023,7 @@ void lsi_scripts_timer(void *opaque)
     }
 }
 
-/* The CPU wrote a register: a paused loop may be waiting for it, so resume it soon. */
+/* The CPU set ISTAT0.SIGP: a paused loop may be waiting for it, so resume it soon. */
 void lsi_scripts_poke(LSIState *s)
 {
     if (s->waiting == LSI_WAIT_SCRIPTS && s->pause_ns > LSI_SCRIPTS_PAUSE_NS) {

@@ -235,7 +235,6 @@ static void lsi_regs_write(void *opaque, uint64_t addr, uint64_t val, unsigned s
     for (unsigned i = 0; i < size; i++) {
         lsi_reg_writeb(opaque, (addr + i) & 0xff, val >> (8 * i));
     }
-    lsi_scripts_poke(opaque);
 }
 
 static const IOOps lsi_regs_ops = {

@@ -32,7 +32,7 @@ bool lsi53c895a_create_drives(Error **errp);
 #define LSI_REGS_SIZE 256
 #define LSI_MAX_INSN 10000          /* per run; the rest waits for LSI_SCRIPTS_PAUSE_NS */
 #define LSI_SCRIPTS_PAUSE_NS 500000 /* QEMU 7.2's; doubled per run that loops on */
-#define LSI_SCRIPTS_PAUSE_MAX_NS 16000000
+#define LSI_SCRIPTS_PAUSE_MAX_NS 128000000
 #define LSI_TAG_VALID (1u << 16)
 
 /* Register offsets, spelled as in the LSI53C895A manual. */
