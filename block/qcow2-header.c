@@ -11,40 +11,32 @@
 #include <stdio.h>
 #include <string.h>
 #include "block/qcow2.h"
+#include "util/bswap.h"
 
-static uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-    return ((uint64_t)be32(p) << 32) | be32(p + 4);
-}
 
 static void header_decode(Qcow2Header *h, const uint8_t *b)
 {
-    h->version = be32(b + 4);
-    h->backing_file_offset = be64(b + 8);
-    h->backing_file_size = be32(b + 16);
-    h->cluster_bits = be32(b + 20);
-    h->size = be64(b + 24);
-    h->crypt_method = be32(b + 32);
-    h->l1_size = be32(b + 36);
-    h->l1_table_offset = be64(b + 40);
-    h->refcount_table_offset = be64(b + 48);
-    h->refcount_table_clusters = be32(b + 56);
-    h->nb_snapshots = be32(b + 60);
-    h->snapshots_offset = be64(b + 64);
+    h->version = ldl_be_p(b + 4);
+    h->backing_file_offset = ldq_be_p(b + 8);
+    h->backing_file_size = ldl_be_p(b + 16);
+    h->cluster_bits = ldl_be_p(b + 20);
+    h->size = ldq_be_p(b + 24);
+    h->crypt_method = ldl_be_p(b + 32);
+    h->l1_size = ldl_be_p(b + 36);
+    h->l1_table_offset = ldq_be_p(b + 40);
+    h->refcount_table_offset = ldq_be_p(b + 48);
+    h->refcount_table_clusters = ldl_be_p(b + 56);
+    h->nb_snapshots = ldl_be_p(b + 60);
+    h->snapshots_offset = ldq_be_p(b + 64);
     if (h->version == 2) {
         h->refcount_order = 4;
         h->header_length = QCOW2_V2_HEADER_LEN;
     } else {
-        h->incompatible_features = be64(b + 72);
-        h->compatible_features = be64(b + 80);
-        h->autoclear_features = be64(b + 88);
-        h->refcount_order = be32(b + 96);
-        h->header_length = be32(b + 100);
+        h->incompatible_features = ldq_be_p(b + 72);
+        h->compatible_features = ldq_be_p(b + 80);
+        h->autoclear_features = ldq_be_p(b + 88);
+        h->refcount_order = ldl_be_p(b + 96);
+        h->header_length = ldl_be_p(b + 100);
     }
 }
 
@@ -146,7 +138,7 @@ static int parse_extensions(BDRVQcow2State *s, const uint8_t *c0, uint64_t start
     uint64_t off = start;
 
     while (off + 8 <= end) {
-        uint32_t type = be32(c0 + off), len = be32(c0 + off + 4);
+        uint32_t type = ldl_be_p(c0 + off), len = ldl_be_p(c0 + off + 4);
         uint64_t padded = ((uint64_t)len + 7) & ~7ULL;
         if (type == QCOW2_EXT_END) {
             return 0;
@@ -202,7 +194,7 @@ static void geometry_init(BDRVQcow2State *s)
 
 static int check_basic(const uint8_t *b, Qcow2Header *h, Error **errp)
 {
-    if (be32(b) != QCOW_MAGIC) {
+    if (ldl_be_p(b) != QCOW_MAGIC) {
         error_setg(errp, "Image is not in qcow2 format");
         return -EINVAL;
     }
@@ -382,7 +374,7 @@ static GByteArray *other_extensions(BDRVQcow2State *s, const uint8_t *c0, uint64
     uint64_t off = s->h.header_length;
 
     while (off + 8 <= end) {
-        uint32_t type = be32(c0 + off), len = be32(c0 + off + 4);
+        uint32_t type = ldl_be_p(c0 + off), len = ldl_be_p(c0 + off + 4);
         uint64_t padded = ((uint64_t)len + 7) & ~7ULL;
         if (type == QCOW2_EXT_END || padded > end - off - 8) {
             break;
@@ -393,13 +385,6 @@ static GByteArray *other_extensions(BDRVQcow2State *s, const uint8_t *c0, uint64
         off += 8 + padded;
     }
     return out;
-}
-
-static void put_be(uint8_t *p, uint64_t v, int len)
-{
-    for (int i = 0; i < len; i++) {
-        p[i] = v >> (8 * (len - 1 - i));
-    }
 }
 
 /*
@@ -419,8 +404,8 @@ static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *fil
     }
     memset(c0 + off, 0, s->cluster_size - off);
     if (fmt) {
-        put_be(c0 + off, QCOW2_EXT_BACKING_FORMAT, 4);
-        put_be(c0 + off + 4, fmt_len, 4);
+        stl_be_p(c0 + off, QCOW2_EXT_BACKING_FORMAT);
+        stl_be_p(c0 + off + 4, fmt_len);
         memcpy(c0 + off + 8, fmt, fmt_len);
         off += fmt_room;
     }
@@ -431,8 +416,8 @@ static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *fil
     if (file) {
         memcpy(c0 + off, file, name_len);
     }
-    put_be(c0 + 8, file ? off : 0, 8);
-    put_be(c0 + 16, name_len, 4);
+    stq_be_p(c0 + 8, file ? off : 0);
+    stl_be_p(c0 + 16, name_len);
     return off + name_len;
 }
 
@@ -468,7 +453,7 @@ int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char
         g_free(s->backing_format);
         s->backing_file = g_strdup(file);
         s->backing_format = g_strdup(fmt);
-        s->h.backing_file_offset = file ? be64(c0 + 8) : 0;
+        s->h.backing_file_offset = file ? ldq_be_p(c0 + 8) : 0;
         s->h.backing_file_size = file ? strlen(file) : 0;
     }
     g_mutex_unlock(&s->lock);

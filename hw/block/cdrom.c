@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include "hw/cdrom.h"
+#include "util/bswap.h"
 
 enum {
     GESN_MEDIA = 4,
@@ -16,17 +17,7 @@ enum {
     MS_MEDIA_PRESENT = 2,
 };
 
-static void st16(uint8_t *p, unsigned v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
 
-static void st32(uint8_t *p, uint32_t v)
-{
-    st16(p, v >> 16);
-    st16(p + 2, v);
-}
 
 void lba_to_msf(uint8_t *buf, int64_t lba)
 {
@@ -43,7 +34,7 @@ static uint8_t *toc_address(uint8_t *q, int64_t lba, bool msf)
         *q++ = 0;
         lba_to_msf(q, lba);
     } else {
-        st32(q, lba);
+        stl_be_p(q, lba);
     }
     return q + (msf ? 3 : 4);
 }
@@ -63,7 +54,7 @@ int cdrom_read_toc(uint64_t nb_blocks, uint8_t *buf, bool msf, int start_track)
     }
     memcpy(q, "\x00\x16\xaa\x00", 4); /* lead-out */
     q = toc_address(q + 4, nb_blocks, msf);
-    st16(buf, q - buf - 2);
+    stw_be_p(buf, q - buf - 2);
     return q - buf;
 }
 
@@ -81,7 +72,7 @@ int cdrom_read_toc_raw(uint64_t nb_blocks, uint8_t *buf, bool msf)
     q = toc_address(q + sizeof(head), nb_blocks, msf);
     memcpy(q, "\x01\x14\x00\x01\x00\x00\x00", 7); /* track 1 at ... */
     q = toc_address(q + 7, 0, msf);
-    st16(buf, q - buf - 2);
+    stw_be_p(buf, q - buf - 2);
     return q - buf;
 }
 
@@ -108,9 +99,9 @@ void cdrom_profile_list(uint8_t *p, uint16_t current)
     memset(p, 0, 12);
     p[2] = 0x02 | 0x01; /* persistent and current */
     p[3] = 8;
-    st16(p + 4, MMC_PROFILE_DVD_ROM);
+    stw_be_p(p + 4, MMC_PROFILE_DVD_ROM);
     p[6] = current == MMC_PROFILE_DVD_ROM;
-    st16(p + 8, MMC_PROFILE_CD_ROM);
+    stw_be_p(p + 8, MMC_PROFILE_CD_ROM);
     p[10] = current == MMC_PROFILE_CD_ROM;
 }
 
@@ -159,7 +150,7 @@ int cdrom_event_status(uint8_t *buf, uint8_t class_request, bool tray_open, bool
     buf[4] = event;
     buf[5] = status;
     buf[6] = buf[7] = 0;
-    st16(buf, 8 - 4);
+    stw_be_p(buf, 8 - 4);
     return 8;
 }
 
@@ -176,19 +167,19 @@ int cdrom_read_dvd_structure(uint64_t nb_blocks, int format, int layer, uint8_t 
         buf[4] = 1;                    /* DVD-ROM, part version 1 */
         buf[5] = 0xf;                  /* 120 mm, maximum rate not specified */
         buf[6] = 1;                    /* one layer, read-only */
-        st32(buf + 12, nb_blocks - 1); /* end sector */
-        st32(buf + 16, nb_blocks - 1); /* layer 0 end sector */
-        st16(buf, 2048 + 2);
+        stl_be_p(buf + 12, nb_blocks - 1); /* end sector */
+        stl_be_p(buf + 16, nb_blocks - 1); /* layer 0 end sector */
+        stw_be_p(buf, 2048 + 2);
         return 2048 + 4;
     case 0x01: /* no copyright protection, no region restriction */
-        st16(buf, 4 + 2);
+        stw_be_p(buf, 4 + 2);
         return 4 + 4;
     case 0x04: /* manufacturing information: all zeros */
-        st16(buf, 2048 + 2);
+        stw_be_p(buf, 2048 + 2);
         return 2048 + 4;
     case 0xff: /* format, readable, length of each format above (BCA listed, refused) */
         memcpy(buf + 4, list, sizeof(list));
-        st16(buf, 16 + 2);
+        stw_be_p(buf, 16 + 2);
         return 16 + 4;
     default:
         return -CDROM_ASC_INV_FIELD;

@@ -14,6 +14,7 @@
 #include "block/error-policy.h"
 #include "hw/cdrom.h"
 #include "ide-int.h"
+#include "util/bswap.h"
 
 enum {
     GPCMD_TEST_UNIT_READY = 0x00,
@@ -46,27 +47,9 @@ enum {
  * data (so a zero byte count limit is fine). */
 enum { ALLOW_UA = 1, CHECK_READY = 2, NONDATA = 4 };
 
-static void stw_be(uint8_t *p, unsigned v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
 
-static void stl_be(uint8_t *p, uint32_t v)
-{
-    stw_be(p, v >> 16);
-    stw_be(p + 2, v);
-}
 
-static unsigned lduw_be(const uint8_t *p)
-{
-    return p[0] << 8 | p[1];
-}
 
-static uint32_t ldl_be(const uint8_t *p)
-{
-    return (uint32_t)lduw_be(p) << 16 | lduw_be(p + 2);
-}
 
 static bool media_present(IDEState *s)
 {
@@ -493,17 +476,17 @@ static void cmd_get_configuration(IDEState *s, uint8_t *buf)
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
         return;
     }
-    max_len = MIN((int)lduw_be(buf + 7), 512);
+    max_len = MIN((int)lduw_be_p(buf + 7), 512);
     memset(buf, 0, 512);
-    stw_be(buf + 6, current);
+    stw_be_p(buf + 6, current);
     cdrom_profile_list(buf + 8, current);
-    stl_be(buf, 20 - 4);
+    stl_be_p(buf, 20 - 4);
     ide_atapi_cmd_reply(s, 20, max_len);
 }
 
 static void cmd_get_event_status_notification(IDEState *s, uint8_t *buf)
 {
-    unsigned max_len = lduw_be(buf + 7);
+    unsigned max_len = lduw_be_p(buf + 7);
     int used;
 
     if (!(buf[1] & 0x01)) { /* only polled mode */
@@ -517,16 +500,16 @@ static void cmd_get_event_status_notification(IDEState *s, uint8_t *buf)
 
 static void cmd_read_cdvd_capacity(IDEState *s, uint8_t *buf)
 {
-    stl_be(buf, (s->nb_sectors >> 2) - 1); /* the last LBA */
-    stl_be(buf + 4, ATAPI_SECTOR_SIZE);
+    stl_be_p(buf, (s->nb_sectors >> 2) - 1); /* the last LBA */
+    stl_be_p(buf + 4, ATAPI_SECTOR_SIZE);
     ide_atapi_cmd_reply(s, 8, 8);
 }
 
 static void cmd_read(IDEState *s, uint8_t *buf)
 {
     uint64_t total = s->nb_sectors >> 2;
-    uint64_t nb = buf[0] == GPCMD_READ_10 ? lduw_be(buf + 7) : ldl_be(buf + 6);
-    uint64_t lba = ldl_be(buf + 2);
+    uint64_t nb = buf[0] == GPCMD_READ_10 ? lduw_be_p(buf + 7) : ldl_be_p(buf + 6);
+    uint64_t lba = ldl_be_p(buf + 2);
 
     if (nb == 0) {
         ide_atapi_cmd_ok(s);
@@ -543,7 +526,7 @@ static void cmd_read_cd(IDEState *s, uint8_t *buf)
 {
     uint64_t total = s->nb_sectors >> 2;
     uint64_t nb = buf[6] << 16 | buf[7] << 8 | buf[8];
-    uint64_t lba = ldl_be(buf + 2);
+    uint64_t lba = ldl_be_p(buf + 2);
 
     if (nb == 0) {
         ide_atapi_cmd_ok(s);
@@ -571,7 +554,7 @@ static void cmd_read_cd(IDEState *s, uint8_t *buf)
 
 static void cmd_seek(IDEState *s, uint8_t *buf)
 {
-    if (ldl_be(buf + 2) >= s->nb_sectors >> 2) {
+    if (ldl_be_p(buf + 2) >= s->nb_sectors >> 2) {
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_LOGICAL_BLOCK_OOR);
         return;
     }
@@ -581,7 +564,7 @@ static void cmd_seek(IDEState *s, uint8_t *buf)
 static void cmd_read_toc_pma_atip(IDEState *s, uint8_t *buf)
 {
     uint64_t total = s->nb_sectors >> 2;
-    int max_len = lduw_be(buf + 7);
+    int max_len = lduw_be_p(buf + 7);
     int format = buf[9] >> 6;
     bool msf = (buf[1] >> 1) & 1;
     int len = cdrom_read_toc_format(total, buf, format, msf, buf[6]);
@@ -595,7 +578,7 @@ static void cmd_read_toc_pma_atip(IDEState *s, uint8_t *buf)
 
 static void cmd_read_disc_information(IDEState *s, uint8_t *buf)
 {
-    unsigned max_len = lduw_be(buf + 7);
+    unsigned max_len = lduw_be_p(buf + 7);
 
     if (buf[1] & 7) { /* types 1 and 2 are Blu-ray only */
         ide_atapi_cmd_error(s, SENSE_ILLEGAL_REQUEST, ASC_INV_FIELD_IN_CMD_PACKET);
@@ -626,15 +609,15 @@ static int mode_sense_page(IDEState *s, uint8_t code, uint8_t *buf)
         buf[12] = 0x71;
         buf[13] = 3 << 5;
         buf[14] = (1 << 0) | (1 << 3) | (1 << 5) | (s->tray_locked ? 1 << 1 : 0);
-        stw_be(buf + 16, 704); /* 4x */
+        stw_be_p(buf + 16, 704); /* 4x */
         buf[19] = 2;
-        stw_be(buf + 20, 512);
-        stw_be(buf + 22, 704);
+        stw_be_p(buf + 20, 512);
+        stw_be_p(buf + 22, 704);
         break;
     default:
         return -1;
     }
-    stw_be(buf, len - 2);
+    stw_be_p(buf, len - 2);
     buf[2] = 0x70;
     buf[8] = code;
     buf[9] = len - 10;
@@ -643,7 +626,7 @@ static int mode_sense_page(IDEState *s, uint8_t code, uint8_t *buf)
 
 static void cmd_mode_sense(IDEState *s, uint8_t *buf)
 {
-    unsigned max_len = lduw_be(buf + 7);
+    unsigned max_len = lduw_be_p(buf + 7);
     int action = buf[2] >> 6, len;
 
     if (action == 3) {
@@ -666,7 +649,7 @@ static void cmd_mode_sense(IDEState *s, uint8_t *buf)
  */
 static void cmd_read_dvd_structure(IDEState *s, uint8_t *buf)
 {
-    unsigned max_len = lduw_be(buf + 8);
+    unsigned max_len = lduw_be_p(buf + 8);
     int media = buf[1], format = buf[7], layer = max_len > 6 ? 0 : buf[6], ret;
 
     if (format < 0xff && media_is_cd(s)) {
@@ -722,7 +705,7 @@ static void cmd_prevent_allow_medium_removal(IDEState *s, uint8_t *buf)
 
 static void cmd_mechanism_status(IDEState *s, uint8_t *buf)
 {
-    int max_len = lduw_be(buf + 8);
+    int max_len = lduw_be_p(buf + 8);
 
     ide_atapi_cmd_reply(s, cdrom_mechanism_status(buf), max_len);
 }

@@ -16,6 +16,7 @@
 #include "hw/machine.h"
 #include "hw/memory.h"
 #include "util/error.h"
+#include "util/bswap.h"
 
 #define FW_CFG_ENTRY_MASK 0x3fff
 #define FW_CFG_MAX_FILES (FW_CFG_ENTRY_MASK + 1 - FW_CFG_FILE_FIRST)
@@ -48,17 +49,7 @@ struct FWCfgState {
     uint64_t dma_addr;
 };
 
-static void put_be16(uint8_t *p, uint16_t v)
-{
-    v = GUINT16_TO_BE(v);
-    memcpy(p, &v, sizeof(v));
-}
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, sizeof(v));
-}
 
 uint8_t *fw_cfg_build_dir(const FWCfgDirEntry *files, size_t n, size_t *len)
 {
@@ -66,12 +57,12 @@ uint8_t *fw_cfg_build_dir(const FWCfgDirEntry *files, size_t n, size_t *len)
 
     *len = sizeof(uint32_t) + n * FW_CFG_DIR_ENTRY_SIZE;
     dir = g_malloc0(*len);
-    put_be32(dir, n);
+    stl_be_p(dir, n);
     for (size_t i = 0; i < n; i++) {
         uint8_t *e = dir + sizeof(uint32_t) + i * FW_CFG_DIR_ENTRY_SIZE;
 
-        put_be32(e, files[i].size);
-        put_be16(e + 4, FW_CFG_FILE_FIRST + i);
+        stl_be_p(e, files[i].size);
+        stw_be_p(e + 4, FW_CFG_FILE_FIRST + i);
         g_strlcpy((char *)e + 8, files[i].name, FW_CFG_MAX_FILE_PATH);
     }
     return dir;

@@ -147,7 +147,7 @@ static void scsi_device_ua_reported(SCSIDevice *dev)
 /* REPORT LUNS: LUN 0 always (SPC-4 requires it to answer), then every other LUN present. */
 static int32_t scsi_bus_report_luns(SCSIRequest *req)
 {
-    uint32_t alloc = scsi_ld32(req->cdb + 6);
+    uint32_t alloc = ldl_be_p(req->cdb + 6);
     SCSIBus *bus = req->bus;
     GByteArray *list = g_byte_array_new();
     uint8_t entry[8] = {0};
@@ -174,7 +174,7 @@ static int32_t scsi_bus_report_luns(SCSIRequest *req)
         }
         g_byte_array_append(list, entry, 8);
     }
-    scsi_st32(list->data, list->len - 8);
+    stl_be_p(list->data, list->len - 8);
     uint32_t len = list->len;
     return scsi_req_reply(req, g_byte_array_free(list, FALSE), len, alloc & ~7u); /* as QEMU */
 }
@@ -219,7 +219,7 @@ static int32_t scsi_bus_request_sense(SCSIRequest *req)
  */
 static int32_t scsi_bus_nolun_inquiry(SCSIRequest *req)
 {
-    uint32_t alloc = scsi_ld16(req->cdb + 3);
+    uint32_t alloc = lduw_be_p(req->cdb + 3);
     uint8_t *buf = g_malloc0(36);
 
     if (req->cdb[1] & 1) {

@@ -50,7 +50,7 @@ static int32_t scsi_cd_read_toc(SCSIDiskReq *r)
     int len =
         cdrom_read_toc_format(scsi_disk_nb_blocks(r->s), buf, cdb[2] & 0xf, cdb[1] & 2, cdb[6]);
 
-    return scsi_cd_reply(r, buf, len, scsi_ld16(cdb + 7));
+    return scsi_cd_reply(r, buf, len, lduw_be_p(cdb + 7));
 }
 
 /* Features 0 (profile list), 1 (core: SCSI, DBE) and 3 (removable medium), as QEMU. */
@@ -59,19 +59,19 @@ static int32_t scsi_cd_get_configuration(SCSIDiskReq *r)
     uint16_t current = scsi_cd_profile(r->s);
     uint8_t *buf = g_malloc0(40);
 
-    scsi_st32(buf, 36);
-    scsi_st16(buf + 6, current);
+    stl_be_p(buf, 36);
+    stw_be_p(buf + 6, current);
     cdrom_profile_list(buf + 8, current);
-    scsi_st16(buf + 20, 1);
+    stw_be_p(buf + 20, 1);
     buf[22] = 0x08 | 0x03; /* version 2, persistent, current */
     buf[23] = 8;
-    scsi_st32(buf + 24, 1); /* physical interface: SCSI */
+    stl_be_p(buf + 24, 1); /* physical interface: SCSI */
     buf[28] = 1;            /* DBE */
-    scsi_st16(buf + 32, 3);
+    stw_be_p(buf + 32, 3);
     buf[34] = 0x08 | 0x03;
     buf[35] = 4;
     buf[36] = 0x39; /* tray loader, eject, unlocked at power-up, lock */
-    return scsi_cd_reply(r, buf, 40, scsi_ld16(r->req->cdb + 7));
+    return scsi_cd_reply(r, buf, 40, lduw_be_p(r->req->cdb + 7));
 }
 
 static int32_t scsi_cd_event_status(SCSIDiskReq *r)
@@ -87,7 +87,7 @@ static int32_t scsi_cd_event_status(SCSIDiskReq *r)
     buf = g_malloc0(8);
     len = cdrom_event_status(buf, cdb[4], s->tray_open, blk_is_inserted(s->blk), &s->media_event,
                              &s->eject_request);
-    return scsi_cd_reply(r, buf, len, scsi_ld16(cdb + 7));
+    return scsi_cd_reply(r, buf, len, lduw_be_p(cdb + 7));
 }
 
 static int32_t scsi_cd_disc_information(SCSIDiskReq *r)
@@ -99,14 +99,14 @@ static int32_t scsi_cd_disc_information(SCSIDiskReq *r)
         return scsi_disk_invalid_field(r);
     }
     buf = g_malloc0(34);
-    return scsi_cd_reply(r, buf, cdrom_disc_information(buf), scsi_ld16(cdb + 7));
+    return scsi_cd_reply(r, buf, cdrom_disc_information(buf), lduw_be_p(cdb + 7));
 }
 
 static int32_t scsi_cd_mechanism_status(SCSIDiskReq *r)
 {
     uint8_t *buf = g_malloc0(8);
 
-    return scsi_cd_reply(r, buf, cdrom_mechanism_status(buf), scsi_ld16(r->req->cdb + 8));
+    return scsi_cd_reply(r, buf, cdrom_mechanism_status(buf), lduw_be_p(r->req->cdb + 8));
 }
 
 /* READ DVD STRUCTURE in QEMU's scsi-cd order: media type, medium, a CD, then the format. */
@@ -131,7 +131,7 @@ static int32_t scsi_cd_dvd_structure(SCSIDiskReq *r)
         scsi_req_check_condition(r->req, SENSE_ILLEGAL_REQUEST, ASC_INCOMPATIBLE_FORMAT, 0);
         return 0;
     }
-    return scsi_cd_reply(r, buf, len < 0 ? -1 : len, scsi_ld16(cdb + 8));
+    return scsi_cd_reply(r, buf, len < 0 ? -1 : len, lduw_be_p(cdb + 8));
 }
 
 int scsi_cd_mode_page_caps(SCSIDiskState *s, uint8_t *p, bool changeable)
@@ -143,12 +143,12 @@ int scsi_cd_mode_page_caps(SCSIDiskState *s, uint8_t *p, bool changeable)
     p[2] = 0x7f; /* audio play, composite, digital ports, mode 2 form 1 and 2, multi-session */
     p[3] = 0xff; /* CD-DA, accurate stream, R-W, C2 pointers, ISRC, UPC, bar code */
     p[4] = 0x2d | (s->tray_locked ? 0x02 : 0); /* lock, jumper, eject, tray loader */
-    scsi_st16(p + 6, 50 * 176);                /* maximum speed */
-    scsi_st16(p + 8, 2);                       /* volume levels */
-    scsi_st16(p + 10, 2048);                   /* buffer, KiB */
-    scsi_st16(p + 12, 16 * 176);               /* current speed */
-    scsi_st16(p + 16, 16 * 176);
-    scsi_st16(p + 18, 16 * 176);
+    stw_be_p(p + 6, 50 * 176);                /* maximum speed */
+    stw_be_p(p + 8, 2);                       /* volume levels */
+    stw_be_p(p + 10, 2048);                   /* buffer, KiB */
+    stw_be_p(p + 12, 16 * 176);               /* current speed */
+    stw_be_p(p + 16, 16 * 176);
+    stw_be_p(p + 18, 16 * 176);
     return 0x14;
 }
 

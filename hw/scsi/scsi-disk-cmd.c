@@ -107,7 +107,7 @@ static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
             p[n++] = 0x3; /* NAA */
             p[n++] = 0;
             p[n++] = 8;
-            scsi_st64(p + n, s->wwn);
+            stq_be_p(p + n, s->wwn);
             n += 8;
         }
         return n;
@@ -118,13 +118,13 @@ static int scsi_disk_vpd(SCSIDiskState *s, uint8_t page, uint8_t *buf)
         }
         max_io = INT32_MAX / s->blocksize;
         p[0] = 1; /* WSNZ: WRITE SAME with 0 blocks is refused */
-        scsi_st16(p + 2, MIN(s->min_io_size / s->blocksize, max_io)); /* granularity */
-        scsi_st32(p + 4, max_io);                                     /* maximum transfer */
-        scsi_st32(p + 8, MIN(s->opt_io_size / s->blocksize, max_io)); /* optimal transfer */
-        scsi_st32(p + 16, UNMAP_MAX_BYTES / s->blocksize);            /* maximum unmap LBA count */
-        scsi_st32(p + 20, UNMAP_MAX_DESCRIPTORS);
-        scsi_st32(p + 24, s->discard_granularity / s->blocksize); /* unmap granularity */
-        scsi_st32(p + 36, max_io);                                /* maximum write same length */
+        stw_be_p(p + 2, MIN(s->min_io_size / s->blocksize, max_io)); /* granularity */
+        stl_be_p(p + 4, max_io);                                     /* maximum transfer */
+        stl_be_p(p + 8, MIN(s->opt_io_size / s->blocksize, max_io)); /* optimal transfer */
+        stl_be_p(p + 16, UNMAP_MAX_BYTES / s->blocksize);            /* maximum unmap LBA count */
+        stl_be_p(p + 20, UNMAP_MAX_DESCRIPTORS);
+        stl_be_p(p + 24, s->discard_granularity / s->blocksize); /* unmap granularity */
+        stl_be_p(p + 36, max_io);                                /* maximum write same length */
         return 0x3c;
     case 0xb1: /* block device characteristics: nothing to say */
         if (s->is_cd) {
@@ -147,7 +147,7 @@ static int32_t scsi_disk_inquiry(SCSIDiskReq *r)
 {
     SCSIDiskState *s = r->s;
     const uint8_t *cdb = r->req->cdb;
-    uint32_t alloc = scsi_ld16(cdb + 3);
+    uint32_t alloc = lduw_be_p(cdb + 3);
     uint8_t *buf = g_malloc0(VPD_MAX_LEN);
     uint32_t len;
 
@@ -160,7 +160,7 @@ static int32_t scsi_disk_inquiry(SCSIDiskReq *r)
         }
         buf[0] = scsi_disk_type(s);
         buf[1] = cdb[2];
-        scsi_st16(buf + 2, n);
+        stw_be_p(buf + 2, n);
         return scsi_disk_reply(r, buf, n + 4, alloc);
     }
     if (cdb[2] != 0) {
@@ -240,25 +240,25 @@ static int scsi_disk_mode_page(SCSIDiskState *s, uint8_t page, uint8_t *p, bool 
             memcpy(d + 7, d, 3); /* reduced write current: disabled */
             d[11] = 200;         /* step rate, ns */
             memset(d + 12, 0xff, 3);
-            scsi_st16(d + 18, 5400); /* rpm */
+            stw_be_p(d + 18, 5400); /* rpm */
         }
         break;
     case MODE_PAGE_FLEXIBLE_DISK_GEOMETRY:
         len = 0x1e;
         if (!changeable) {
-            scsi_st16(d, 5000); /* kbit/s */
+            stw_be_p(d, 5000); /* kbit/s */
             d[2] = heads;
             d[3] = secs;
             d[4] = s->blocksize >> 8;
-            scsi_st16(d + 6, cyls);
-            scsi_st16(d + 8, cyls);
-            scsi_st16(d + 10, cyls);
+            stw_be_p(d + 6, cyls);
+            stw_be_p(d + 8, cyls);
+            stw_be_p(d + 10, cyls);
             d[13] = 1;
             d[14] = 1;
             d[16] = 1;
             d[17] = 1;
             d[18] = 1;
-            scsi_st16(d + 26, 5400);
+            stw_be_p(d + 26, 5400);
         }
         break;
     case MODE_PAGE_CACHING:
@@ -288,7 +288,7 @@ static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
     bool six = cdb[0] == MODE_SENSE_6;
     bool dbd = (cdb[1] & 0x08) || s->is_cd;
     uint8_t page = cdb[2] & 0x3f, pc = cdb[2] >> 6;
-    uint32_t alloc = six ? cdb[4] : scsi_ld16(cdb + 7);
+    uint32_t alloc = six ? cdb[4] : lduw_be_p(cdb + 7);
     uint64_t nb = scsi_disk_nb_blocks(s);
     uint8_t *buf, *p;
     uint32_t len;
@@ -307,9 +307,9 @@ static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
     }
     if (!dbd && nb) {
         buf[six ? 3 : 7] = 8;
-        scsi_st32(p, nb > 0xffffff ? 0 : nb);
+        stl_be_p(p, nb > 0xffffff ? 0 : nb);
         p[0] = 0; /* density code */
-        scsi_st32(p + 4, s->blocksize & 0xffffff);
+        stl_be_p(p + 4, s->blocksize & 0xffffff);
         p += 8;
     }
     if (page == MODE_PAGE_ALL) {
@@ -325,7 +325,7 @@ static int32_t scsi_disk_mode_sense(SCSIDiskReq *r)
     if (six) {
         buf[0] = len - 1;
     } else {
-        scsi_st16(buf, len - 2);
+        stw_be_p(buf, len - 2);
     }
     return scsi_disk_reply(r, buf, len, alloc);
 }
@@ -371,7 +371,7 @@ static uint8_t scsi_disk_select_pages(SCSIDiskState *s, const uint8_t *p, uint32
         if (hdr == 4 && p[1] != 0) { /* no subpages */
             return ASC_INVALID_FIELD_IN_PARAM;
         }
-        plen = hdr == 4 ? scsi_ld16(p + 2) : p[1];
+        plen = hdr == 4 ? lduw_be_p(p + 2) : p[1];
         p += hdr;
         len -= hdr;
         if (plen > len) {
@@ -403,7 +403,7 @@ static void scsi_disk_mode_select_done(SCSIDiskReq *r)
         scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
         return;
     }
-    bd_len = six ? p[3] : scsi_ld16(p + 6);
+    bd_len = six ? p[3] : lduw_be_p(p + 6);
     if (len - hdr < bd_len) {
         scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
         return;
@@ -431,7 +431,7 @@ static void scsi_disk_mode_select_done(SCSIDiskReq *r)
 static int32_t scsi_disk_mode_select(SCSIDiskReq *r)
 {
     const uint8_t *cdb = r->req->cdb;
-    uint32_t len = cdb[0] == MODE_SELECT_6 ? cdb[4] : scsi_ld16(cdb + 7);
+    uint32_t len = cdb[0] == MODE_SELECT_6 ? cdb[4] : lduw_be_p(cdb + 7);
 
     if ((cdb[1] & 0x11) != 0x10) { /* PF=1 (SPC page format), SP=0 */
         return scsi_disk_invalid_field(r);
@@ -451,12 +451,12 @@ static int32_t scsi_disk_read_capacity_10(SCSIDiskReq *r)
         scsi_req_check_condition(r->req, SENSE_NOT_READY, 0x04, 0x00);
         return 0;
     }
-    if (!(cdb[8] & 1) && scsi_ld32(cdb + 2)) { /* an LBA without PMI */
+    if (!(cdb[8] & 1) && ldl_be_p(cdb + 2)) { /* an LBA without PMI */
         return scsi_disk_invalid_field(r);
     }
     buf = g_malloc0(8);
-    scsi_st32(buf, MIN(nb - 1, (uint64_t)UINT32_MAX)); /* clipped, not modulo 2^32 */
-    scsi_st32(buf + 4, r->s->blocksize);
+    stl_be_p(buf, MIN(nb - 1, (uint64_t)UINT32_MAX)); /* clipped, not modulo 2^32 */
+    stl_be_p(buf + 4, r->s->blocksize);
     return scsi_disk_reply(r, buf, 8, 8);
 }
 
@@ -484,17 +484,17 @@ static int32_t scsi_disk_service_action_in(SCSIDiskReq *r)
         scsi_req_check_condition(r->req, SENSE_NOT_READY, 0x04, 0x00);
         return 0;
     }
-    if (!(cdb[14] & 1) && scsi_ld64(cdb + 2)) {
+    if (!(cdb[14] & 1) && ldq_be_p(cdb + 2)) {
         return scsi_disk_invalid_field(r);
     }
     buf = g_malloc0(32);
-    scsi_st64(buf, nb - 1);
-    scsi_st32(buf + 8, r->s->blocksize);
+    stq_be_p(buf, nb - 1);
+    stl_be_p(buf + 8, r->s->blocksize);
     buf[13] = scsi_disk_physical_exp(r->s);
     if (r->s->discard_granularity) {
         buf[14] = 0x80; /* LBPME, as QEMU (a CD too) */
     }
-    return scsi_disk_reply(r, buf, 32, scsi_ld32(cdb + 10));
+    return scsi_disk_reply(r, buf, 32, ldl_be_p(cdb + 10));
 }
 
 /* ---- Medium handling ---- */
@@ -597,8 +597,8 @@ static int32_t scsi_disk_write_same(SCSIDiskReq *r)
 {
     const uint8_t *cdb = r->req->cdb;
     bool ten = cdb[0] == WRITE_SAME_10;
-    uint64_t lba = ten ? scsi_ld32(cdb + 2) : scsi_ld64(cdb + 2);
-    uint64_t nb = ten ? scsi_ld16(cdb + 7) : scsi_ld32(cdb + 10);
+    uint64_t lba = ten ? ldl_be_p(cdb + 2) : ldq_be_p(cdb + 2);
+    uint64_t nb = ten ? lduw_be_p(cdb + 7) : ldl_be_p(cdb + 10);
 
     if (nb == 0 || (cdb[1] & 0x16)) { /* WSNZ: 0 blocks is refused */
         return scsi_disk_invalid_field(r);
@@ -652,7 +652,7 @@ static void scsi_disk_unmap_step(SCSIDiskReq *r)
         return;
     }
     scsi_disk_aio_begin(r);
-    blk_aio_pdiscard(r->s->blk, scsi_ld64(d) * bs, (uint64_t)scsi_ld32(d + 8) * bs,
+    blk_aio_pdiscard(r->s->blk, ldq_be_p(d) * bs, (uint64_t)ldl_be_p(d + 8) * bs,
                      scsi_disk_unmap_done, r);
 }
 
@@ -663,12 +663,12 @@ static void scsi_disk_unmap_list(SCSIDiskReq *r)
     uint32_t desc_len;
 
     r->kind = SCSI_DISK_AIO; /* no more data moves */
-    if (len < 8 || scsi_ld16(p) + 2u > len || scsi_ld16(p + 2) + 8u > len ||
-        scsi_ld16(p + 2) % 16) {
+    if (len < 8 || lduw_be_p(p) + 2u > len || lduw_be_p(p + 2) + 8u > len ||
+        lduw_be_p(p + 2) % 16) {
         scsi_disk_param_error(r, ASC_PARAM_LIST_LENGTH_ERROR);
         return;
     }
-    desc_len = scsi_ld16(p + 2);
+    desc_len = lduw_be_p(p + 2);
     if (desc_len / 16 > UNMAP_MAX_DESCRIPTORS) {
         scsi_disk_param_error(r, ASC_INVALID_FIELD_IN_PARAM);
         return;
@@ -676,7 +676,7 @@ static void scsi_disk_unmap_list(SCSIDiskReq *r)
     for (uint32_t i = 0; i < desc_len / 16; i++) {
         const uint8_t *d = p + 8 + i * 16;
 
-        if (!scsi_disk_check_range(r, scsi_ld64(d), scsi_ld32(d + 8))) {
+        if (!scsi_disk_check_range(r, ldq_be_p(d), ldl_be_p(d + 8))) {
             return;
         }
     }
@@ -696,7 +696,7 @@ static int32_t scsi_disk_unmap(SCSIDiskReq *r)
     if (cdb[1] & 0x01) { /* ANCHOR */
         return scsi_disk_invalid_field(r);
     }
-    return scsi_disk_param_in(r, scsi_ld16(cdb + 7), scsi_disk_unmap_list);
+    return scsi_disk_param_in(r, lduw_be_p(cdb + 7), scsi_disk_unmap_list);
 }
 
 /* FORMAT UNIT: nothing to format; with FMTDATA the parameter list header (4 bytes, 8 with
@@ -763,7 +763,7 @@ bool scsi_disk_emulate(SCSIDiskReq *r, int32_t *len)
         *len = cdb[1] & 3 ? scsi_disk_invalid_field(r) : scsi_disk_good(r);
         return true;
     case SEEK_10: /* an LBA on the medium: the capacity itself is out of range */
-        if (scsi_disk_check_range(r, scsi_ld32(cdb + 2), 1)) {
+        if (scsi_disk_check_range(r, ldl_be_p(cdb + 2), 1)) {
             scsi_disk_good(r);
         }
         *len = 0;

@@ -235,16 +235,16 @@ static void scsi_disk_rw_fields(const uint8_t *cdb, uint64_t *lba, uint64_t *nb)
         *nb = cdb[4] ? cdb[4] : 256;
         break;
     case 1:
-        *lba = scsi_ld32(cdb + 2);
-        *nb = scsi_ld16(cdb + 7);
+        *lba = ldl_be_p(cdb + 2);
+        *nb = lduw_be_p(cdb + 7);
         break;
     case 4:
-        *lba = scsi_ld64(cdb + 2);
-        *nb = scsi_ld32(cdb + 10);
+        *lba = ldq_be_p(cdb + 2);
+        *nb = ldl_be_p(cdb + 10);
         break;
     default:
-        *lba = scsi_ld32(cdb + 2);
-        *nb = scsi_ld32(cdb + 6);
+        *lba = ldl_be_p(cdb + 2);
+        *nb = ldl_be_p(cdb + 6);
         break;
     }
 }

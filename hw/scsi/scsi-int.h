@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "hw/scsi.h"
 #include "util/iov.h"
+#include "util/bswap.h"
 
 enum {
     TEST_UNIT_READY = 0x00,
@@ -100,43 +101,16 @@ enum {
 #define SCSI_TYPE_NO_LUN 0x7f        /* peripheral qualifier 3, type 1fh */
 #define SCSI_TYPE_NOT_CONNECTED 0x3f /* peripheral qualifier 1, type 1fh */
 
-static inline uint16_t scsi_ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
 
 static inline uint32_t scsi_ld24(const uint8_t *p)
 {
     return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
 
-static inline uint32_t scsi_ld32(const uint8_t *p)
-{
-    return (uint32_t)scsi_ld16(p) << 16 | scsi_ld16(p + 2);
-}
 
-static inline uint64_t scsi_ld64(const uint8_t *p)
-{
-    return (uint64_t)scsi_ld32(p) << 32 | scsi_ld32(p + 4);
-}
 
-static inline void scsi_st16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
 
-static inline void scsi_st32(uint8_t *p, uint32_t v)
-{
-    scsi_st16(p, v >> 16);
-    scsi_st16(p + 2, v);
-}
 
-static inline void scsi_st64(uint8_t *p, uint64_t v)
-{
-    scsi_st32(p, v >> 32);
-    scsi_st32(p + 4, v);
-}
 
 /* The CDB length the opcode's group code gives (SPC-4 4.2.5.1); 0 for the reserved and
  * variable-length groups. */
