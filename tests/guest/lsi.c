@@ -5,7 +5,7 @@
 #include "io.h"
 #include "lsi.h"
 
-#define LSI_CMD_TIMEOUT_MS 30000  /* a stopped VM (werror=stop) must not time us out */
+#define LSI_CMD_TIMEOUT_MS 30000 /* a stopped VM (werror=stop) must not time us out */
 
 static PCIDevice lsi_pci[32];
 
@@ -90,21 +90,21 @@ LSIResult lsi_run(LSI *l, uint32_t timeout_ms)
     return r;
 }
 
-void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned cdb_len,
-                    int phase, uint64_t data, uint32_t count)
+void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
+                    uint64_t data, uint32_t count)
 {
     *(volatile uint8_t *)LSI_MSGOUT = 0x80; /* IDENTIFY, LUN 0, no disconnect privilege */
     memcpy((void *)LSI_CDB, cdb, cdb_len);
-    lsi_emit(s, 0x40000000u | target << 16, 0);     /* SELECT target */
+    lsi_emit(s, 0x40000000u | target << 16, 0); /* SELECT target */
     lsi_emit(s, lsi_move(LSI_PH_MO, 1), LSI_MSGOUT);
     lsi_emit(s, lsi_move(LSI_PH_CMD, cdb_len), LSI_CDB);
-    lsi_emit(s, 0x87820000u, 0x20);                 /* JUMP REL +4 if not MSG IN */
+    lsi_emit(s, 0x87820000u, 0x20);                  /* JUMP REL +4 if not MSG IN */
     lsi_emit(s, lsi_move(LSI_PH_MI, 2), LSI_MSGTMP); /* SAVE DATA POINTER, DISCONNECT */
-    lsi_emit(s, 0x50000000u, 0);                    /* WAIT RESELECT */
+    lsi_emit(s, 0x50000000u, 0);                     /* WAIT RESELECT */
     /* QEMU ends a command that completes while disconnected in STATUS, unreselected. */
-    lsi_emit(s, 0x838a0000u, 0x18);                 /* JUMP REL +3 if STATUS */
+    lsi_emit(s, 0x838a0000u, 0x18);                  /* JUMP REL +3 if STATUS */
     lsi_emit(s, lsi_move(LSI_PH_MI, 1), LSI_MSGTMP); /* IDENTIFY */
-    lsi_emit(s, 0x838a0000u, 8);                    /* JUMP REL +1 if STATUS: an error */
+    lsi_emit(s, 0x838a0000u, 8);                     /* JUMP REL +1 if STATUS: an error */
     /* Without data, SeaBIOS's zero-length DATA IN move: QEMU's target reselects into DATA
      * IN and only goes to STATUS once a move waits for data. */
     if (phase == LSI_NO_DATA) {
@@ -114,7 +114,7 @@ void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned 
     }
     lsi_emit(s, lsi_move(LSI_PH_ST, 1), LSI_STATUS);
     lsi_emit(s, lsi_move(LSI_PH_MI, 1), LSI_MSGIN);
-    lsi_emit(s, 0x98080000u, LSI_INT_DONE);         /* INT */
+    lsi_emit(s, 0x98080000u, LSI_INT_DONE); /* INT */
 }
 
 LSIResult lsi_cmd(LSI *l, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,

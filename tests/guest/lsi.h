@@ -11,16 +11,16 @@
 
 #include "guest.h"
 
-#define LSI_SCRIPT 0x4000000ull   /* the SCRIPTS program */
+#define LSI_SCRIPT 0x4000000ull /* the SCRIPTS program */
 #define LSI_MSGOUT 0x4001000ull
 #define LSI_CDB 0x4001100ull
 #define LSI_STATUS 0x4001200ull
 #define LSI_MSGIN 0x4001300ull
 #define LSI_MSGTMP 0x4001400ull
 #define LSI_SENSE 0x4001500ull
-#define LSI_DATA 0x4100000ull     /* up to 16 MiB */
+#define LSI_DATA 0x4100000ull /* up to 16 MiB */
 #define LSI_SECTOR 512u
-#define LSI_INT_DONE 0xc0ffee     /* DSPS of a program that ran to its end */
+#define LSI_INT_DONE 0xc0ffee /* DSPS of a program that ran to its end */
 
 enum {
     LSI_SCNTL1 = 0x01,
@@ -42,7 +42,7 @@ enum { LSI_NO_DATA = -1 };
 
 typedef struct LSI {
     PCIDevice *pci;
-    uint16_t io;                /* BAR0: the registers */
+    uint16_t io; /* BAR0: the registers */
 } LSI;
 
 /* How a program stopped; status and msgin are 0xff where the program did not get them. */
@@ -54,7 +54,7 @@ typedef struct LSIResult {
 
 /* The program being built at LSI_SCRIPT. */
 typedef struct LSIScript {
-    unsigned n;                 /* dwords written */
+    unsigned n; /* dwords written */
 } LSIScript;
 
 /* Find 1000:0012 on bus 0, enable I/O, memory and bus mastering, reset it. */
@@ -73,8 +73,8 @@ LSIResult lsi_run(LSI *l, uint32_t timeout_ms);
  * reselection detour if the target disconnects, then (unless the target went to STATUS) one
  * MOVE of count bytes at data in that phase (LSI_NO_DATA: DATA IN, 0 bytes), STATUS, MSG IN,
  * INT LSI_INT_DONE. */
-void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned cdb_len,
-                    int phase, uint64_t data, uint32_t count);
+void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
+                    uint64_t data, uint32_t count);
 LSIResult lsi_cmd(LSI *l, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
                   uint64_t data, uint32_t count);
 /* Did the command run to COMMAND COMPLETE? (its status byte is then r->status) */

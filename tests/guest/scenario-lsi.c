@@ -193,8 +193,8 @@ static LSIResult hostile_rw(const char *name, uint8_t op, uint32_t lba, uint16_t
 }
 
 /* The same, and a reset afterwards unless it completed. */
-static bool hostile_cmd(const char *name, uint8_t op, uint32_t lba, uint16_t sectors,
-                        uint64_t addr, uint32_t count)
+static bool hostile_cmd(const char *name, uint8_t op, uint32_t lba, uint16_t sectors, uint64_t addr,
+                        uint32_t count)
 {
     LSIResult r = hostile_rw(name, op, lba, sectors, addr, count);
 
