@@ -6,9 +6,11 @@
  *                 every word read back (the host sums the image) and the KB/s of both passes.
  *   `lsi_hostile` what a hostile guest does: data moves to and from memory outside RAM, LBAs
  *                 past the end, a MOVE shorter or longer than the command's data both ways,
- *                 an absent target, an illegal SCRIPTS opcode and a SCRIPTS loop; each case's
- *                 DSTAT, SIST0/1, status byte and sense printed, the adapter reset after the
- *                 ones that leave the bus busy; then a well-formed write and read-back.
+ *                 a zero-length MOVE, MOVEs in the wrong direction, COMMAND MOVEs shorter
+ *                 and longer than the CDB, an absent target, an illegal SCRIPTS opcode and
+ *                 a SCRIPTS loop; each case's DSTAT, SIST0/1, status byte and sense
+ *                 printed, the adapter reset after the ones that leave the bus busy; then a
+ *                 well-formed write and read-back.
  */
 #include "io.h"
 #include "lsi.h"
@@ -201,6 +203,19 @@ static bool hostile_cmd(const char *name, uint8_t op, uint32_t lba, uint16_t sec
     return lsi_done(&r) || hostile_recover(name);
 }
 
+/* One sector by READ(10) or WRITE(10) with the data MOVE in phase and a COMMAND MOVE of
+ * cdb_len bytes; reset afterwards unless it completed. */
+static bool hostile_phase(const char *name, uint8_t op, unsigned phase, unsigned cdb_len)
+{
+    uint8_t cdb[16] = {0};
+    LSIResult r;
+
+    lsi_cdb_rw10(cdb, op, SCRATCH_LBA, 1);
+    r = lsi_cmd(&lsi, 0, cdb, cdb_len, phase, LSI_DATA, LSI_SECTOR);
+    hostile_print(name, &r);
+    return lsi_done(&r) || hostile_recover(name);
+}
+
 /*
  * A MOVE longer than the command's data: the target goes to STATUS with bytes left, a phase
  * mismatch (SIST0.MA) stops SCRIPTS; the driver takes the status and message itself.
@@ -261,6 +276,17 @@ static int lsi_hostile_run(int argc, char **argv)
         !hostile_long_move("read-long-move", 0x28, 0) ||
         !hostile_cmd("write-short-move", 0x2a, SCRATCH_LBA, 8, LSI_DATA, 2 * LSI_SECTOR) ||
         !hostile_long_move("write-long-move", 0x2a, SCRATCH_LBA)) {
+        return -1;
+    }
+    /* A zero-length MOVE for 4 KiB of data; a MOVE in the wrong direction. */
+    if (!hostile_cmd("read-zero-move", 0x28, 0, 8, LSI_DATA, 0) ||
+        !hostile_phase("write-data-in-move", 0x2a, LSI_PH_DI, 10) ||
+        !hostile_phase("read-data-out-move", 0x28, LSI_PH_DO, 10)) {
+        return -1;
+    }
+    /* CDBs shorter and longer than their group code says, moved by the COMMAND MOVE. */
+    if (!hostile_phase("cdb-short-move", 0x28, LSI_PH_DI, 6) ||
+        !hostile_phase("cdb-long-move", 0x28, LSI_PH_DI, 16)) {
         return -1;
     }
     /* A target nobody answers for. */

@@ -5,7 +5,8 @@ ISTAT. `lsi 64`: 64 MiB of scenario ide's pattern written with WRITE(10) in 128 
 commands, SYNCHRONIZE CACHE, read back with READ(10) and compared in the guest, which prints
 the sum of the words it read; the test sums the image file and finds the pattern there.
 `lsi_hostile`: data moves to and from memory outside RAM, LBAs past the end, MOVE counts
-shorter and longer than the command's data both ways, an absent target, an illegal opcode
+shorter and longer than the command's data both ways, a zero-length MOVE, MOVEs in the wrong
+direction, COMMAND MOVEs shorter and longer than the CDB, an absent target, an illegal opcode
 and a SCRIPTS loop (stopped by a software reset), then a well-formed round trip; each case's
 DSTAT, SIST0/1, status byte and sense are compared between the VMMs.
 
@@ -110,6 +111,15 @@ def test_lsi_hostile_then_well_formed(make_vm, tmp_path):
         "HOSTILE write-short-move dstat 80 sist 8000 phase 0 dbc 1",
         "HOSTILE write-long-move dstat 80 sist 8000 phase 3 dbc 3584",
         "HOSTILE write-long-move then status 00 msgin 00",
+        # a zero-length MOVE for 4 KiB: the STATUS move meets DATA IN
+        "HOSTILE read-zero-move dstat 80 sist 8000 phase 1 dbc 1",
+        # a MOVE in the wrong direction: SIST0.MA at once, nothing moved
+        "HOSTILE write-data-in-move dstat 80 sist 8000 phase 0 dbc 512",
+        "HOSTILE read-data-out-move dstat 80 sist 8000 phase 1 dbc 512",
+        # the COMMAND MOVE is the CDB: 6 bytes of READ(10) are refused (20h/00h), 16 are
+        # taken and the bytes past the tenth ignored
+        "HOSTILE cdb-short-move dstat 84 sist 0000 status 02 sense 5/20/00",
+        "HOSTILE cdb-long-move dstat 84 sist 0000 status 00 sense 0/00/00",
         "HOSTILE absent-target dstat 80 sist 0004 phase 0 dbc 1",   # SIST1.STO
         "HOSTILE illegal-opcode dstat 81 sist 0000 phase 0 dbc 1",  # DSTAT.IID
         # a JUMP to itself runs on (paused between budgets) until ISTAT0.SRST
