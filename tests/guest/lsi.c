@@ -98,15 +98,13 @@ void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned 
     lsi_emit(s, 0x40000000u | target << 16, 0); /* SELECT target */
     lsi_emit(s, lsi_move(LSI_PH_MO, 1), LSI_MSGOUT);
     lsi_emit(s, lsi_move(LSI_PH_CMD, cdb_len), LSI_CDB);
-    lsi_emit(s, 0x87820000u, 0x20);                  /* JUMP REL +4 if not MSG IN */
+    lsi_emit(s, 0x87820000u, 0x18);                  /* JUMP REL +3 if not MSG IN */
     lsi_emit(s, lsi_move(LSI_PH_MI, 2), LSI_MSGTMP); /* SAVE DATA POINTER, DISCONNECT */
     lsi_emit(s, 0x50000000u, 0);                     /* WAIT RESELECT */
-    /* QEMU ends a command that completes while disconnected in STATUS, unreselected. */
-    lsi_emit(s, 0x838a0000u, 0x18);                  /* JUMP REL +3 if STATUS */
     lsi_emit(s, lsi_move(LSI_PH_MI, 1), LSI_MSGTMP); /* IDENTIFY */
     lsi_emit(s, 0x838a0000u, 8);                     /* JUMP REL +1 if STATUS: an error */
-    /* Without data, SeaBIOS's zero-length DATA IN move: QEMU's target reselects into DATA
-     * IN and only goes to STATUS once a move waits for data. */
+    /* Without data, SeaBIOS's zero-length DATA IN move: QEMU's target stays in DATA IN
+     * after such a CDB until the command completes, and only a move waits for that. */
     if (phase == LSI_NO_DATA) {
         lsi_emit(s, lsi_move(LSI_PH_DI, 0), LSI_DATA);
     } else {
@@ -117,13 +115,34 @@ void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned 
     lsi_emit(s, 0x98080000u, LSI_INT_DONE); /* INT */
 }
 
-LSIResult lsi_cmd(LSI *l, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
-                  uint64_t data, uint32_t count)
+LSIResult lsi_cmd_raw(LSI *l, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
+                      uint64_t data, uint32_t count)
 {
     LSIScript s = {0};
 
     lsi_script_cmd(&s, target, cdb, cdb_len, phase, data, count);
     return lsi_run(l, LSI_CMD_TIMEOUT_MS);
+}
+
+LSIResult lsi_take_status(LSI *l)
+{
+    LSIScript s = {0};
+
+    lsi_emit(&s, lsi_move(LSI_PH_ST, 1), LSI_STATUS);
+    lsi_emit(&s, lsi_move(LSI_PH_MI, 1), LSI_MSGIN);
+    lsi_emit(&s, 0x98080000u, LSI_INT_DONE);
+    return lsi_run(l, LSI_CMD_TIMEOUT_MS);
+}
+
+LSIResult lsi_cmd(LSI *l, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
+                  uint64_t data, uint32_t count)
+{
+    LSIResult r = lsi_cmd_raw(l, target, cdb, cdb_len, phase, data, count);
+
+    if (!r.timeout && r.sist0 == SIST0_MA && !r.sist1 && (lsi_rd(l, LSI_SSTAT1) & 7) == LSI_PH_ST) {
+        r = lsi_take_status(l);
+    }
+    return r;
 }
 
 bool lsi_done(const LSIResult *r)

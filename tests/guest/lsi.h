@@ -37,6 +37,7 @@ enum {
 
 enum { ISTAT_DIP = 0x01, ISTAT_SIP = 0x02, ISTAT_SRST = 0x40, ISTAT1_SRUN = 0x02 };
 enum { DSTAT_IID = 0x01, DSTAT_SIR = 0x04, DSTAT_BF = 0x20, DSTAT_DFE = 0x80 };
+enum { SIST0_MA = 0x80, SIST1_STO = 0x04 };
 enum { LSI_PH_DO = 0, LSI_PH_DI = 1, LSI_PH_CMD = 2, LSI_PH_ST = 3, LSI_PH_MO = 6, LSI_PH_MI = 7 };
 enum { LSI_NO_DATA = -1 };
 
@@ -75,6 +76,13 @@ LSIResult lsi_run(LSI *l, uint32_t timeout_ms);
  * INT LSI_INT_DONE. */
 void lsi_script_cmd(LSIScript *s, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
                     uint64_t data, uint32_t count);
+LSIResult lsi_cmd_raw(LSI *l, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
+                      uint64_t data, uint32_t count);
+/* STATUS and MSG IN by a program of their own, after a phase mismatch left the target there. */
+LSIResult lsi_take_status(LSI *l);
+/* lsi_cmd_raw, and lsi_take_status when the target went to STATUS while a MOVE waited (a
+ * MOVE longer than the data; on QEMU also a command failing while disconnected, which
+ * raises SIST0.MA at WAIT RESELECT). */
 LSIResult lsi_cmd(LSI *l, unsigned target, const uint8_t *cdb, unsigned cdb_len, int phase,
                   uint64_t data, uint32_t count);
 /* Did the command run to COMMAND COMPLETE? (its status byte is then r->status) */

@@ -189,7 +189,7 @@ static LSIResult hostile_rw(const char *name, uint8_t op, uint32_t lba, uint16_t
     LSIResult r;
 
     lsi_cdb_rw10(cdb, op, lba, sectors);
-    r = lsi_cmd(&lsi, 0, cdb, sizeof(cdb), op == 0x2a ? LSI_PH_DO : LSI_PH_DI, addr, count);
+    r = lsi_cmd_raw(&lsi, 0, cdb, sizeof(cdb), op == 0x2a ? LSI_PH_DO : LSI_PH_DI, addr, count);
     hostile_print(name, &r);
     return r;
 }
@@ -211,7 +211,7 @@ static bool hostile_phase(const char *name, uint8_t op, unsigned phase, unsigned
     LSIResult r;
 
     lsi_cdb_rw10(cdb, op, SCRATCH_LBA, 1);
-    r = lsi_cmd(&lsi, 0, cdb, cdb_len, phase, LSI_DATA, LSI_SECTOR);
+    r = lsi_cmd_raw(&lsi, 0, cdb, cdb_len, phase, LSI_DATA, LSI_SECTOR);
     hostile_print(name, &r);
     return lsi_done(&r) || hostile_recover(name);
 }
@@ -222,17 +222,12 @@ static bool hostile_phase(const char *name, uint8_t op, unsigned phase, unsigned
  */
 static bool hostile_long_move(const char *name, uint8_t op, uint32_t lba)
 {
-    LSIScript s = {0};
-    LSIResult r;
+    LSIResult r = hostile_rw(name, op, lba, 1, LSI_DATA, 8 * LSI_SECTOR);
 
-    r = hostile_rw(name, op, lba, 1, LSI_DATA, 8 * LSI_SECTOR);
     if (lsi_done(&r)) {
         return true;
     }
-    lsi_emit(&s, lsi_move(LSI_PH_ST, 1), LSI_STATUS);
-    lsi_emit(&s, lsi_move(LSI_PH_MI, 1), LSI_MSGIN);
-    lsi_emit(&s, 0x98080000u, LSI_INT_DONE);
-    r = lsi_run(&lsi, 1000);
+    r = lsi_take_status(&lsi);
     printf("HOSTILE %s then status %02x msgin %02x\n", name, r.status, r.msgin);
     return lsi_done(&r) || hostile_recover(name);
 }

@@ -4,7 +4,8 @@ with READ(10) and checked in the guest), the SCSI counterpart of
 test_error_policy_ide_payload.py and test_error_policy_payload.py, whose helpers it uses. A
 full tmpfs gives real ENOSPC; the read error is injected by blkdebug. The disk is
 -device lsi53c895a -device scsi-hd,drive=d0 under both VMMs; runs against minivmm and, with
---vmm=qemu, Debian's QEMU (the fields of 2.2's BLOCK_IO_ERROR are compared).
+--vmm=qemu, Debian's QEMU (the fields of 2.2's BLOCK_IO_ERROR are compared). Beyond the
+IDE and virtio-blk files: werror=stop on ENOSPC, and rerror=report.
 """
 
 import os
@@ -101,3 +102,23 @@ def test_scsi_payload_rerror_stop_then_cont(make_vm, vmm, tmp_path):
     lines = serial_lines(vm)
     assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
     check_image(img)
+
+
+def test_scsi_payload_rerror_report(make_vm, vmm, tmp_path):
+    """One READ(10) fails (blkdebug, EIO) with rerror=report: CHECK CONDITION, ABORTED
+    COMMAND 00h/06h; the VM never stops. (QEMU's target has disconnected for the read and
+    raises SIST0.MA at WAIT RESELECT; the driver then takes the status itself.)"""
+    img = tmp_path / "disk.img"
+    make_image(img, 64 << 20)
+    drive = read_error_drive(tmp_path, vmm, img).replace("rerror=stop", "rerror=report")
+    vm, qmp = start(make_vm, vmm, tmp_path, drive)
+    with qmp:
+        # nospace is there, as on QEMU 7.2: io-status is on (werror stays the default, enospc)
+        assert io_error_event(qmp) == {"device": "d0", "operation": "read", "action": "report",
+                                       "nospace": False, "reason": "Input/output error"}
+        assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
+        assert not any(e["event"] == "STOP" for e in qmp.get_events())
+    lines = serial_lines(vm)
+    assert lines[0] == "READY", "\n".join(lines)
+    assert lines[-1].startswith("FAIL READ(10) failed at LBA 4096 (status 02, sense b/00/06, "
+                                "dstat 84, sist 0000,"), "\n".join(lines)
