@@ -4,13 +4,14 @@
  *                 number, per 128 KiB) with WRITE(10) in 128 KiB commands, SYNCHRONIZE
  *                 CACHE, reads it back with READ(10) and compares; prints the 64-bit sum of
  *                 every word read back (the host sums the image) and the KB/s of both passes.
- *   `lsi_hostile` what a hostile guest does: data moves to and from memory outside RAM, LBAs
- *                 past the end, a MOVE shorter or longer than the command's data both ways,
- *                 a zero-length MOVE, MOVEs in the wrong direction, COMMAND MOVEs shorter
+ *   `lsi_hostile` what a hostile guest does: data moves to and from memory outside RAM
+ *                 (and across its end), LBAs past the end, a MOVE shorter or longer than the
+ *                 command's data both ways, a zero-length MOVE, MOVEs in the wrong direction, COMMAND MOVEs shorter
  *                 and longer than the CDB, an absent target, an illegal SCRIPTS opcode and
  *                 a SCRIPTS loop; each case's DSTAT, SIST0/1, status byte and sense
  *                 printed, the adapter reset after the ones that leave the bus busy; then a
- *                 well-formed write and read-back.
+ *                 well-formed write and read-back, and a read into the adapter's SCRIPTS
+ *                 RAM.
  */
 #include "io.h"
 #include "lsi.h"
@@ -259,6 +260,10 @@ static int lsi_hostile_run(int argc, char **argv)
         !hostile_cmd("write-outside-ram", 0x2a, SCRATCH_LBA, 8, 0x3ff00000u, 8 * LSI_SECTOR)) {
         return -1;
     }
+    /* A read straddling the end of RAM (256 MiB). */
+    if (!hostile_cmd("read-straddling-ram-end", 0x28, 0, 8, 0x10000000u - 2048, 8 * LSI_SECTOR)) {
+        return -1;
+    }
     /* LBAs past the end and straddling it. */
     if (!hostile_cmd("read-past-end", 0x28, end, 8, LSI_DATA, 8 * LSI_SECTOR) ||
         !hostile_cmd("read-straddling-end", 0x28, end - 1, 2, LSI_DATA, 2 * LSI_SECTOR) ||
@@ -315,6 +320,14 @@ static int lsi_hostile_run(int argc, char **argv)
         return -1;
     }
     printf("HOSTILE then-well-formed ok\n");
+    /* Data phases also reach the adapter's own SCRIPTS RAM (BAR2, 8 KiB). */
+    if (!hostile_cmd("read-into-scripts-ram", 0x28, 64, 16, lsi.pci->bar[2].addr,
+                     16 * LSI_SECTOR)) {
+        return -1;
+    }
+    printf("HOSTILE read-into-scripts-ram data %s\n",
+           memcmp((void *)lsi.pci->bar[2].addr, (void *)LSI_DATA, 16 * LSI_SECTOR) ? "differs"
+                                                                                   : "ok");
     return 0;
 }
 

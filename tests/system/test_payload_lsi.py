@@ -4,18 +4,19 @@ program into guest RAM for each command (SeaBIOS's shape), starts it through DSP
 ISTAT. `lsi 64`: 64 MiB of scenario ide's pattern written with WRITE(10) in 128 KiB
 commands, SYNCHRONIZE CACHE, read back with READ(10) and compared in the guest, which prints
 the sum of the words it read; the test sums the image file and finds the pattern there.
-`lsi_hostile`: data moves to and from memory outside RAM, LBAs past the end, MOVE counts
-shorter and longer than the command's data both ways, a zero-length MOVE, MOVEs in the wrong
-direction, COMMAND MOVEs shorter and longer than the CDB, an absent target, an illegal opcode
-and a SCRIPTS loop (stopped by a software reset), then a well-formed round trip; each case's
-DSTAT, SIST0/1, status byte and sense are compared between the VMMs.
+`lsi_hostile`: data moves to and from memory outside RAM (and across its end), LBAs past
+the end, MOVE counts shorter and longer than the command's data both ways, a zero-length
+MOVE, MOVEs in the wrong direction, COMMAND MOVEs shorter and longer than the CDB, an absent
+target, an illegal opcode and a SCRIPTS loop (stopped by a software reset), then a
+well-formed round trip and a read into the adapter's own SCRIPTS RAM; each case's DSTAT,
+SIST0/1, status byte and sense are compared between the VMMs.
 
 minivmm takes QEMU 2.2's -drive if=scsi; QEMU 7.2's pc machine no longer does, so there the
 same disk is -device lsi53c895a -device scsi-hd (as in test_scsi_boot.py).
 
-Known difference (QEMU_DIFFERENCES): a data phase with memory outside RAM is a bus fault on
-minivmm (DSTAT.BF, SCRIPTS stop in the data phase); QEMU reads unassigned memory as zeros,
-drops the writes and completes the command (docs/lsi53c895a.md).
+Known difference (QEMU_DIFFERENCES): a data phase with memory outside RAM (even in part) is a
+bus fault on minivmm (DSTAT.BF, SCRIPTS stop in the data phase); QEMU reads unassigned memory
+as zeros, drops the writes and completes the command (docs/lsi53c895a.md).
 """
 
 from array import array
@@ -33,6 +34,8 @@ QEMU_DIFFERENCES = {
         "HOSTILE read-outside-ram dstat 84 sist 0000 status 00 sense 0/00/00",
     "HOSTILE write-outside-ram dstat a0 sist 0000 phase 0 dbc 4096":
         "HOSTILE write-outside-ram dstat 84 sist 0000 status 00 sense 0/00/00",
+    "HOSTILE read-straddling-ram-end dstat a0 sist 0000 phase 1 dbc 4096":
+        "HOSTILE read-straddling-ram-end dstat 84 sist 0000 status 00 sense 0/00/00",
 }
 
 
@@ -97,6 +100,7 @@ def test_lsi_hostile_then_well_formed(make_vm, tmp_path):
         # bus fault in the data phase: SCRIPTS stop with the whole move left; reset
         "HOSTILE read-outside-ram dstat a0 sist 0000 phase 1 dbc 4096",
         "HOSTILE write-outside-ram dstat a0 sist 0000 phase 0 dbc 4096",
+        "HOSTILE read-straddling-ram-end dstat a0 sist 0000 phase 1 dbc 4096",
         # ILLEGAL REQUEST, LOGICAL BLOCK ADDRESS OUT OF RANGE, before any data phase
         "HOSTILE read-past-end dstat 84 sist 0000 status 02 sense 5/21/00",
         "HOSTILE read-straddling-end dstat 84 sist 0000 status 02 sense 5/21/00",
@@ -126,6 +130,9 @@ def test_lsi_hostile_then_well_formed(make_vm, tmp_path):
         "HOSTILE scripts-loop running istat 00 srun 1",
         "HOSTILE scripts-loop after reset istat 00 srun 0",
         "HOSTILE then-well-formed ok",
+        # 8 KiB read into the adapter's own SCRIPTS RAM (BAR2), checked through BAR2
+        "HOSTILE read-into-scripts-ram dstat 84 sist 0000 status 00 sense 0/00/00",
+        "HOSTILE read-into-scripts-ram data ok",
         "PASS",
     ], outputs
     assert [QEMU_DIFFERENCES.get(line, line) for line in outputs["minivmm"]] == outputs["qemu"]
