@@ -6,12 +6,12 @@
  *                 every word read back (the host sums the image) and the KB/s of both passes.
  *   `lsi_hostile` what a hostile guest does: data moves to and from memory outside RAM
  *                 (and across its end), LBAs past the end, a MOVE shorter or longer than the
- *                 command's data both ways, a zero-length MOVE, MOVEs in the wrong direction, COMMAND MOVEs shorter
- *                 and longer than the CDB, an absent target, an illegal SCRIPTS opcode and
- *                 a SCRIPTS loop; each case's DSTAT, SIST0/1, status byte and sense
- *                 printed, the adapter reset after the ones that leave the bus busy; then a
- *                 well-formed write and read-back, and a read into the adapter's SCRIPTS
- *                 RAM.
+ *                 command's data both ways, a zero-length MOVE, MOVEs in the wrong
+ *                 direction, COMMAND MOVEs shorter and longer than the CDB, an absent
+ *                 target, an illegal SCRIPTS opcode and a SCRIPTS loop; each case's DSTAT,
+ *                 SIST0/1, status byte and sense printed, the adapter reset after the ones
+ *                 that leave the bus busy; then a well-formed write and read-back, and a
+ *                 read into the adapter's SCRIPTS RAM.
  */
 #include "io.h"
 #include "lsi.h"
