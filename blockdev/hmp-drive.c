@@ -1,7 +1,8 @@
 /*
  * HMP drive_add and drive_del, as QEMU 2.2 has them (HMP only). drive_add makes a drive from
- * a -drive option string; on this board only if=none drives can be hot-added ("OK"), for a
- * later device_add. drive_del closes a drive's medium and deletes the drive; when a device
+ * a -drive option string: an if=none drive ("OK") for a later device_add, or one the board's
+ * hook attaches to the controller at the PCI address given (the PC: if=scsi onto a SCSI
+ * adapter, "OK bus B, unit U"); any other drive is deleted again. drive_del closes a drive's medium and deletes the drive; when a device
  * still holds it, the drive is only hidden (its name is free again) and the device's later
  * requests fail with an I/O error under the report policy, so the guest is told and the VM
  * keeps running. Not -drive parsing (drive-*.c).
@@ -11,30 +12,55 @@
 #include "monitor/monitor.h"
 #include "monitor/command.h"
 
+static DriveHotAddFunc *drive_hot_add_fn;
+static void *drive_hot_add_opaque;
+
+void drive_set_hot_add(DriveHotAddFunc *fn, void *opaque)
+{
+    drive_hot_add_fn = fn;
+    drive_hot_add_opaque = opaque;
+}
+
+/* The reply for a new drive, or NULL with errp: then the caller deletes the drive. */
+static char *drive_hot_add(const char *pci_addr, DriveInfo *dinfo, int unit, Error **errp)
+{
+    if (dinfo->devaddr) {
+        error_setg(errp, "Parameter addr not supported");
+        return NULL;
+    }
+    if (dinfo->type == IF_NONE) {
+        return g_strdup("OK\n");
+    }
+    if (!drive_hot_add_fn) {
+        error_setg(errp, "Can't hot-add drive to type %d", dinfo->type);
+        return NULL;
+    }
+    return drive_hot_add_fn(drive_hot_add_opaque, pci_addr, dinfo, unit, errp);
+}
+
 static void hmp_drive_add(JsonObject *args, JsonNode **ret, Error **errp)
 {
     Opts *opts = drive_def(monitor_arg_str(args, "opts"), errp);
     BlockBackend *blk;
-    DriveInfo *dinfo;
+    int unit;
+    char *reply;
 
     if (!opts) {
         return;
     }
+    unit = opts_get(opts, "unit") ? (int)opts_get_number(opts, "unit", 0) : -1;
     blk = drive_new(opts, IF_IDE, errp); /* IDE: the PC board's default interface */
     opts_free(opts);
     if (!blk) {
         return;
     }
-    dinfo = blk_legacy_dinfo(blk);
-    if (dinfo->devaddr) {
-        error_setg(errp, "Parameter addr not supported");
-    } else if (dinfo->type != IF_NONE) {
-        error_setg(errp, "Can't hot-add drive to type %d", dinfo->type);
-    } else {
-        *ret = json_node_init_string(json_node_alloc(), "OK\n");
+    reply = drive_hot_add(monitor_arg_str(args, "pci_addr"), blk_legacy_dinfo(blk), unit, errp);
+    if (!reply) {
+        blk_unref(blk);
         return;
     }
-    blk_unref(blk);
+    *ret = json_node_init_string(json_node_alloc(), reply);
+    g_free(reply);
 }
 
 static void hmp_drive_del(JsonObject *args, JsonNode **ret, Error **errp)

@@ -94,6 +94,18 @@ BusState *qbus_find(const char *name)
     return NULL;
 }
 
+BusState *qbus_find_child(DeviceState *parent, const char *type)
+{
+    for (guint i = 0; parent && buses && i < buses->len; i++) {
+        BusState *bus = g_ptr_array_index(buses, i);
+
+        if (bus->parent == parent && !strcmp(bus->type, type)) {
+            return bus;
+        }
+    }
+    return NULL;
+}
+
 void qbus_set_fw_path(BusState *bus, const char *fw_path)
 {
     g_free(bus->fw_path);

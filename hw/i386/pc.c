@@ -18,6 +18,7 @@
 #include "hw/isa-dma.h"
 #include "hw/kernel-loader.h"
 #include "hw/lsi53c895a.h"
+#include "hw/pci-drive-hot-add.h"
 #include "hw/pc-direct-boot.h"
 #include "hw/pc-flash.h"
 #include "hw/memory.h"
@@ -320,6 +321,7 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     machine_register_reset(pc_reset_bios_alias, b);
     bus = i440fx_init();
     pc_pci_qbus_init(bus);
+    drive_set_hot_add(pci_drive_hot_add, bus); /* HMP drive_add if=scsi */
     piix3_init(bus, PIIX3_DEVFN);
     if (!piix3_ide_init(bus, PIIX3_IDE_DEVFN, errp)) {
         return false;

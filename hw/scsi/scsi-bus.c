@@ -14,6 +14,7 @@
 void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_target, int max_lun,
                    const SCSIBusOps *ops, void *opaque)
 {
+    static int next_busnr;
     g_autofree char *bus_name = g_strdup_printf("%s.0", name);
 
     bus->qbus = qbus_new(QBUS_TYPE_SCSI, bus_name, hba, 0, bus);
@@ -23,7 +24,20 @@ void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_tar
     bus->opaque = opaque;
     bus->max_target = max_target;
     bus->max_lun = max_lun > 0 ? max_lun : 1;
+    bus->busnr = next_busnr++;
     g_queue_init(&bus->requests);
+}
+
+SCSIDevice *scsi_bus_legacy_add_drive(SCSIBus *bus, BlockBackend *blk, int unit, Error **errp)
+{
+    g_autofree char *id = g_strdup_printf("%d", unit);
+
+    if (unit < 0) {
+        return (SCSIDevice *)qdev_create_on_bus("scsi-disk", bus->qbus, errp, "drive",
+                                                blk_name(blk), NULL);
+    }
+    return (SCSIDevice *)qdev_create_on_bus("scsi-disk", bus->qbus, errp, "drive", blk_name(blk),
+                                            "scsi-id", id, NULL);
 }
 
 bool scsi_bus_legacy_handle_cmdline(SCSIBus *bus, int bus_index, Error **errp)
@@ -31,13 +45,8 @@ bool scsi_bus_legacy_handle_cmdline(SCSIBus *bus, int bus_index, Error **errp)
     for (int unit = 0; unit < bus->max_target; unit++) {
         DriveInfo *dinfo = drive_get(IF_SCSI, bus_index, unit);
         BlockBackend *blk = dinfo ? drive_get_blk(dinfo) : NULL;
-        g_autofree char *id = g_strdup_printf("%d", unit);
 
-        if (!blk) {
-            continue;
-        }
-        if (!qdev_create_on_bus("scsi-disk", bus->qbus, errp, "drive", blk_name(blk), "scsi-id", id,
-                                NULL)) {
+        if (blk && !scsi_bus_legacy_add_drive(bus, blk, unit, errp)) {
             return false;
         }
     }

@@ -102,6 +102,15 @@ DriveInfo *drive_get_next(BlockInterfaceType type);
 /* The backend a DriveInfo belongs to. */
 BlockBackend *drive_get_blk(const DriveInfo *dinfo);
 /*
+ * HMP drive_add of a drive whose interface is not none: the board attaches it to the
+ * controller at pci_addr (QEMU 2.2's pci_drive_hot_add; unit: unit= as given, else -1) and
+ * returns the monitor's reply, or NULL with errp. Without such a board hook: "Can't hot-add
+ * drive to type N".
+ */
+typedef char *DriveHotAddFunc(void *opaque, const char *pci_addr, DriveInfo *dinfo, int unit,
+                              Error **errp);
+void drive_set_hot_add(DriveHotAddFunc *fn, void *opaque);
+/*
  * A device model takes a drive: its backend gets dev attached (no longer an orphan).
  * Returns the backend, or NULL if another device already has it.
  */

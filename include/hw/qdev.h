@@ -175,6 +175,8 @@ const DeviceClass *qdev_find_class(const char *name);
 BusState *qbus_new(const char *type, const char *name, DeviceState *parent, unsigned max_dev,
                    void *opaque);
 BusState *qbus_find(const char *name);
+/* The first bus of the given type that parent provides, or NULL. */
+BusState *qbus_find_child(DeviceState *parent, const char *type);
 void qbus_set_fw_path(BusState *bus, const char *fw_path);
 /* Forget every bus and device without unrealizing (tests). */
 void qdev_reset_registry(void);

@@ -57,6 +57,7 @@ struct SCSIBus {
     void *opaque;          /* the HBA's state */
     int max_target;        /* scsi-id 0..max_target-1 (LSI: 7, the HBA itself being 7) */
     int max_lun;           /* lun 0..max_lun-1 */
+    int busnr;             /* in creation order from 0, as QEMU numbers SCSI buses */
     GQueue requests;       /* bus-private: enqueued requests not yet completed or cancelled */
 };
 
@@ -116,6 +117,9 @@ void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_tar
 /* QEMU's legacy command line: a scsi-disk for each -drive if=scsi,bus=bus_index,unit=U at
  * scsi-id U (lun 0). False with errp as qdev creation reports it. */
 bool scsi_bus_legacy_handle_cmdline(SCSIBus *bus, int bus_index, Error **errp);
+/* A scsi-disk for blk at scsi-id unit (-1: the first free one); NULL with errp as the
+ * device's realize reports it. */
+SCSIDevice *scsi_bus_legacy_add_drive(SCSIBus *bus, BlockBackend *blk, int unit, Error **errp);
 /* The device at (id, lun), else NULL. */
 SCSIDevice *scsi_device_find(SCSIBus *bus, uint32_t id, uint32_t lun);
 /* Whether any LUN answers at scsi-id id (selection succeeds). */

@@ -232,6 +232,35 @@ def test_drive_add_and_drive_del_under_virtio(minivmm_only, tmp_path):
         assert qmp.hmp("drive_del d1") == "Device 'd1' not found\r\n"
 
 
+def test_drive_add_scsi_onto_the_lsi(minivmm_only, tmp_path):
+    """2.2's drive_add with if=scsi: a scsi-disk on the adapter at the PCI address given
+    (here the LSI that -drive if=scsi put in slot 2), at unit= or the first free scsi-id."""
+    imgs = [raw_image(tmp_path / f"{n}.raw", 1 << 20) for n in "abcd"]
+    qt, qmp = qtest_with_qmp(tmp_path, ["-drive", f"if=scsi,file={imgs[0]},format=raw"])
+    with qt:
+        def add(addr, img, extra=""):
+            return qmp.hmp(f"drive_add {addr} if=scsi,file={img},format=raw{extra}")
+        assert add("dummy", imgs[1]) == "Invalid pci address\r\n"
+        assert add("0:20", imgs[1]) == "Invalid pci address\r\n"  # slot > 1f
+        assert add("1:0:2", imgs[1]) == "Multiple PCI domains not supported, use device_add\r\n"
+        assert add("0:9", imgs[1]) == "no pci device with address 0:9\r\n"
+        assert add("1:2", imgs[1]) == "no pci device with address 1:2\r\n"
+        assert add("0:1", imgs[1]) == "Device is not a SCSI adapter\r\n"
+        assert add("0:2", imgs[1], ",unit=9") == "unit 9 too big (max is 6)\r\n"
+        assert sorted(blocks(qmp)) == ["scsi0-hd0"]  # each failure deleted its drive
+        assert add("0:2", imgs[1]) == "OK bus 0, unit 1\r\n"
+        assert add("pci_addr=2", imgs[2], ",unit=5") == "OK bus 0, unit 5\r\n"
+        assert add("0:2", imgs[3], ",unit=5") == "drive with bus=0, unit=5 (index=-1) exists\r\n"
+        assert add("0:0:2", imgs[3], ",media=cdrom") == "OK bus 0, unit 2\r\n"
+        found = blocks(qmp)
+        assert sorted(found) == ["scsi0-cd2", "scsi0-hd0", "scsi0-hd1", "scsi0-hd5"]
+        # A device took each new drive: the disks report their I/O status, the CD its tray.
+        assert all(found[d]["io-status"] == "ok" for d in ("scsi0-hd1", "scsi0-hd5"))
+        assert found["scsi0-cd2"]["removable"] and found["scsi0-cd2"]["tray_open"] is False
+        assert qmp.hmp(f"drive_add 0:2 if=virtio,file={imgs[3]},format=raw") == (
+            "Can't hot-add drive to type 7\r\n")
+
+
 def test_change_backing_file_and_passwd(make_vm, tmp_path, vmm, chain):
     base, top = chain
     vm, qmp = start_qmp_vm(make_vm, tmp_path, vmm, extra=[
