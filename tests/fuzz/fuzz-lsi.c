@@ -8,6 +8,8 @@
  * random bits and addresses mostly in scratch RAM, started from RAM or from SCRIPTS RAM, or
  * waiting for the disks and stepping the clock past the SCRIPTS pause. The BARs are
  * programmed before every input, since the machine reset between inputs clears them.
+ * Seeds (tests/fuzz/corpus/lsi/): SeaBIOS-shaped programs running INQUIRY, READ(10),
+ * WRITE(10) with disconnect privilege, and a selection of an absent target.
  */
 #include <glib.h>
 #include "block/block-backend.h"
