@@ -246,7 +246,7 @@ static uint64_t lsi_data_address(LSIState *s)
 {
     uint64_t high = 0;
 
-    if ((s->ccntl1 & LSI_CCNTL1_40BIT) == LSI_CCNTL1_40BIT || (s->ccntl1 & LSI_CCNTL1_EN64TIBMV)) {
+    if (s->ccntl1 & LSI_CCNTL1_EN64TIBMV) { /* both table indirect modes, 40- and 64-bit */
         high = s->dnad64;
     } else if (s->dbms) {
         high = s->dbms;
