@@ -1,13 +1,16 @@
 /*
  * The LSI 53C895A SCSI adapter as a driver sees it, through the qtest protocol: PCI
- * identity and BARs, register reset values and read-back through the I/O and memory BARs,
- * SCRIPTS RAM, and SCRIPTS programs the test writes into guest RAM (SeaBIOS's shape: SELECT,
- * IDENTIFY, the CDB, a disconnect/reselect detour when the target takes one, data, status,
- * COMMAND COMPLETE, INT) running INQUIRY, READ CAPACITY(10) and a WRITE(10)/READ(10) round
- * trip on a scsi-hd; selection timeout, illegal instruction, a looping program, software
- * reset and the INTx line. Every assertion holds for QEMU 7.2 too (QTEST_QEMU=1), which has
- * no -drive if=scsi on pc: both VMMs get -device lsi53c895a -device scsi-hd, and the if=scsi
- * test and the bus-fault test (QEMU reads unassigned memory as zeros) run on minivmm only.
+ * identity and BARs (lsi53c895a and lsi53c810), register reset values and read-back through
+ * the I/O and memory BARs, SCRIPTS RAM, and SCRIPTS programs the test writes into guest RAM
+ * (SeaBIOS's shape: SELECT, IDENTIFY, the CDB, a disconnect/reselect detour when the target
+ * takes one, data, status, COMMAND COMPLETE, INT) running INQUIRY, READ CAPACITY(10) and a
+ * WRITE(10)/READ(10) round trip on a scsi-hd; Linux's ways (disconnect privilege with a
+ * queue tag, reselection as an interrupt, SCRIPTS in SCRIPTS RAM, 64/40-bit moves, phase
+ * mismatch jumps); selection timeout, illegal instruction, register and memory operations,
+ * a looping program, software resets (one with a read in flight), a second adapter and the
+ * INTx line. Every assertion holds for QEMU 7.2 too (QTEST_QEMU=1), which has no -drive
+ * if=scsi on pc: both VMMs get -device lsi53c895a -device scsi-hd, and the if=scsi test and
+ * the bus-fault test (QEMU reads unassigned memory as zeros) run on minivmm only.
  */
 #include <string.h>
 #include <unistd.h>
