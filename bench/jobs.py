@@ -2,7 +2,9 @@
 """Block job throughput, minivmm and Debian's QEMU (7.2) side by side on this host,
 alternating runs: drive-mirror sync=full to a new raw / qcow2 target followed by
 block-job-complete, and drive-backup sync=full to a new raw / qcow2 target, of a raw image of
-BENCH_JOBS_MIB (default 2048) MiB filled with real (non-zero, incompressible) data. Each VMM
+BENCH_JOBS_MIB (default 2048) MiB filled with real (non-zero, incompressible) data; and
+block-stream of that image, as the backing file of a new empty qcow2 overlay that the drive
+opens, into the overlay (the guest's writes then allocate clusters of the overlay). Each VMM
 is started under KVM with -S (an idle, paused guest) and the drive on a virtio-blk-pci
 device; the time runs from sending the command over QMP to BLOCK_JOB_COMPLETED (mirror: READY,
 then block-job-complete, then COMPLETED; both VMMs flush the target before they report).
@@ -45,7 +47,8 @@ JOB_TIMEOUT = 1800
 CASES = [("mirror -> raw", "drive-mirror", "raw"),
          ("mirror -> qcow2", "drive-mirror", "qcow2"),
          ("backup -> raw", "drive-backup", "raw"),
-         ("backup -> qcow2", "drive-backup", "qcow2")]
+         ("backup -> qcow2", "drive-backup", "qcow2"),
+         ("stream", "block-stream", None)]
 PICK = [p.strip() for p in os.environ.get("BENCH_JOBS_CASES", "").split(",") if p.strip()]
 CASES = [c for c in CASES if not PICK or any(c[0].startswith(p) for p in PICK)]
 BASELINE = os.environ.get("MINIVMM_BASELINE")
@@ -63,10 +66,10 @@ def make_source(path):
         os.fsync(f.fileno())
 
 
-def vmm_cmd(vmm, src, sock, load):
+def vmm_cmd(vmm, src, sock, load, fmt="raw"):
     args = ["-nodefaults", "-display", "none", "-m", "512",
             "-qmp", "unix:%s,server,nowait" % sock,
-            "-drive", "if=none,id=drive0,file=%s,format=raw" % src,
+            "-drive", "if=none,id=drive0,file=%s,format=%s" % (src, fmt),
             "-device", "virtio-blk-pci,drive=drive0,disable-legacy=on,addr=0x4"]
     if load:
         args += ["-bios", PAYLOAD, "-serial", "stdio", "-fw_cfg",
@@ -97,9 +100,9 @@ def wait_for_payload(proc):
     raise RuntimeError("payload did not start:\n%s" % seen.decode(errors="replace"))
 
 
-def start_vmm(vmm, d, src, load):
+def start_vmm(vmm, d, src, load, fmt="raw"):
     sock = os.path.join(d, "qmp-%s.sock" % vmm)
-    proc = subprocess.Popen(vmm_cmd(vmm, src, sock, load), stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(vmm_cmd(vmm, src, sock, load, fmt), stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE if load else subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     qmp = QMP(sock, timeout=JOB_TIMEOUT)
@@ -142,6 +145,8 @@ def run_job(qmp, command, fmt, target, load):
     """The job's wall time, from the command to BLOCK_JOB_COMPLETED, and the guest's write
     requests per second meanwhile."""
     args = {"device": "drive0", "target": target, "format": fmt, "sync": "full"}
+    if command == "block-stream":
+        args = {"device": "drive0"}
     if load and command == "drive-mirror":
         args["copy-mode"] = "write-blocking"
     writes = guest_writes(qmp)
@@ -159,8 +164,13 @@ def one_run(vmm, d, src, command, fmt, load):
     target = os.path.join(d, "target.img")
     if os.path.exists(target):
         os.unlink(target)
+    drive, drive_fmt = src, "raw"
+    if command == "block-stream":  # the drive is an empty overlay over the source
+        drive, drive_fmt = target, "qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", src, "-F", "raw",
+                        target], check=True)
     os.sync()
-    proc, qmp = start_vmm(vmm, d, src, load)
+    proc, qmp = start_vmm(vmm, d, drive, load, drive_fmt)
     try:
         secs, wps = run_job(qmp, command, fmt, target, load)
         if proc.poll() is not None:
