@@ -206,7 +206,10 @@ static int bdrv_zero_aligned(BlockDriverState *bs, uint64_t offset, uint64_t byt
     if (bs->drv->pwrite_zeroes) {
         ret = bdrv_tracked_pwrite_zeroes(bs, offset, bytes, flags);
     }
-    return ret == -ENOTSUP ? bdrv_write_zero_buffers(bs, offset, bytes) : ret;
+    if (ret == -ENOTSUP && !(flags & BDRV_REQ_NO_FALLBACK)) {
+        ret = bdrv_write_zero_buffers(bs, offset, bytes);
+    }
+    return ret;
 }
 
 /* The unaligned head and tail are written as data (read-modify-write), the rest as zeroes. */
@@ -220,6 +223,9 @@ static int bdrv_do_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t
 
     if (!(bs->open_flags & BDRV_O_UNMAP)) {
         flags &= ~BDRV_REQ_MAY_UNMAP;
+    }
+    if ((flags & BDRV_REQ_NO_FALLBACK) && (head || tail)) {
+        return -ENOTSUP;
     }
     if (head) {
         ret = bdrv_write_zero_buffers(bs, offset, head);

@@ -45,6 +45,8 @@ enum {
     /* Store compressed: whole clusters (a short last one only at the end of the image);
      * -ENOTSUP from formats without bdrv_supports_compressed_writes(). */
     BDRV_REQ_WRITE_COMPRESSED = 0x8,
+    /* write_zeroes only if the driver can without writing zero buffers; else -ENOTSUP */
+    BDRV_REQ_NO_FALLBACK = 0x10,
 };
 
 typedef enum BlockdevDetectZeroesOptions {
