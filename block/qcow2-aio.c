@@ -47,11 +47,6 @@ void qcow2_unlocked_io_done(BDRVQcow2State *s)
 
 /* ---- allocating writes with the lock dropped ---- */
 
-typedef struct Qcow2Allocation {
-    BDRVQcow2State *s;
-    uint64_t guest, len;
-} Qcow2Allocation;
-
 static bool qcow2_allocation_busy(void *opaque)
 {
     Qcow2Allocation *want = opaque;
@@ -75,23 +70,17 @@ void qcow2_wait_allocations(BlockDriverState *bs, uint64_t guest, uint64_t len)
     }
 }
 
-int qcow2_write_new_clusters(BlockDriverState *bs, uint64_t guest, uint64_t host,
-                             IOVector *data)
+void qcow2_allocation_begin(BDRVQcow2State *s, Qcow2Allocation *a, uint64_t guest,
+                            uint64_t len)
 {
-    BDRVQcow2State *s = bs->opaque;
-    uint64_t len = data->size;
-    Qcow2Allocation a = {s, guest, len};
-    int ret;
+    *a = (Qcow2Allocation){s, guest, len};
+    s->allocating = g_slist_prepend(s->allocating, a);
+}
 
-    s->allocating = g_slist_prepend(s->allocating, &a);
-    s->unlocked_io++;
-    g_mutex_unlock(&s->lock);
-    ret = bdrv_pwritev(bs->file, host, data, 0);
-    g_mutex_lock(&s->lock);
-    s->allocating = g_slist_remove(s->allocating, &a);
-    s->unlocked_io--;
+void qcow2_allocation_end(BDRVQcow2State *s, Qcow2Allocation *a)
+{
+    s->allocating = g_slist_remove(s->allocating, a);
     qcow2_io_kick(s);
-    return ret < 0 ? (qcow2_free_clusters(bs, host, len), ret) : 0;
 }
 
 /* The mapping of the whole request, if it is one run and needs no table read. */

@@ -299,7 +299,11 @@ int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
     return -EIO;
 }
 
-/* The current content of one guest cluster (described by entry e) into dst. */
+/*
+ * The current content of one guest cluster (described by entry e) into dst. Compressed
+ * clusters need the lock (shared scratch buffers); backing-file and shared-cluster reads are
+ * made without it.
+ */
 static int cow_read(BlockDriverState *bs, uint64_t guest, uint64_t e, uint8_t *dst)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -310,10 +314,16 @@ static int cow_read(BlockDriverState *bs, uint64_t guest, uint64_t e, uint8_t *d
     iov_init_buf(&v, dst, s->cluster_size);
     switch (qcow2_entry_type(s, e)) {
     case QCOW2_CLUSTER_UNALLOCATED:
-        ret = read_backing(bs, guest, s->cluster_size, &v, 0);
-        break;
     case QCOW2_CLUSTER_NORMAL:
-        ret = bdrv_pread(bs->file, e & L2E_OFFSET_MASK, dst, s->cluster_size);
+        s->unlocked_io++;
+        g_mutex_unlock(&s->lock);
+        if (qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL) {
+            ret = bdrv_preadv(bs->file, e & L2E_OFFSET_MASK, &v, 0);
+        } else {
+            ret = read_backing(bs, guest, s->cluster_size, &v, 0);
+        }
+        g_mutex_lock(&s->lock);
+        qcow2_unlocked_io_done(s);
         break;
     case QCOW2_CLUSTER_COMPRESSED:
         ret = qcow2_read_compressed(bs, e, &data);
@@ -327,6 +337,24 @@ static int cow_read(BlockDriverState *bs, uint64_t guest, uint64_t e, uint8_t *d
     }
     iov_destroy(&v);
     return ret;
+}
+
+/* Whether the guest clusters from start on (the first described by e) read as zeroes. */
+static bool cow_is_zero(BlockDriverState *bs, uint64_t start, uint64_t e)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t blen;
+
+    switch (qcow2_entry_type(s, e)) {
+    case QCOW2_CLUSTER_ZERO_PLAIN:
+    case QCOW2_CLUSTER_ZERO_ALLOC:
+        return true;
+    case QCOW2_CLUSTER_UNALLOCATED:
+        blen = bs->backing ? bdrv_getlength(bs->backing) : 0;
+        return blen >= 0 && start >= (uint64_t)blen;
+    default:
+        return false;
+    }
 }
 
 int qcow2_mark_dirty(BlockDriverState *bs)
@@ -344,9 +372,16 @@ int qcow2_mark_dirty(BlockDriverState *bs)
     return qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_DIRTY);
 }
 
+static void cow_free(uint8_t **cow)
+{
+    g_aligned_free(cow[0]);
+    g_aligned_free(cow[1]);
+}
+
 /*
  * The old content around [off, off+run) within its first and last cluster (head and tail),
  * and qiov's data in between, as one vector for the new clusters: the data is not copied.
+ * The buffers are aligned so that the file need not bounce them.
  */
 static int alloc_gather(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
                         IOVector *qiov, uint64_t qoff, uint8_t **cow, IOVector *v)
@@ -358,8 +393,8 @@ static int alloc_gather(BlockDriverState *bs, uint64_t off, uint64_t run, uint64
     bool normal = qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL;
     int ret = 0;
 
-    cow[0] = in_cluster ? g_malloc(cs) : NULL;
-    cow[1] = tail && (last || !in_cluster) ? g_malloc(cs) : NULL;
+    cow[0] = in_cluster ? g_aligned_alloc(1, cs, 4096) : NULL;
+    cow[1] = tail && (last || !in_cluster) ? g_aligned_alloc(1, cs, 4096) : NULL;
     if (cow[0]) {
         ret = cow_read(bs, start, e, cow[0]);
     }
@@ -378,15 +413,49 @@ static int alloc_gather(BlockDriverState *bs, uint64_t off, uint64_t run, uint64
     return ret;
 }
 
-/* Write n new clusters from the old content and the new data, then link them. */
+/*
+ * Fill the new clusters [host, host+len) with the lock dropped: either zero them with the
+ * file's zero-range operation and write only v at host+voff (QEMU's way for clusters whose
+ * old content is zeroes: no zero buffers travel), or write v, the whole clusters, at host.
+ */
+static int fill_new_clusters(BlockDriverState *bs, uint64_t host, uint64_t len, bool zero,
+                             IOVector *v, uint64_t voff)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = 0;
+
+    s->unlocked_io++;
+    g_mutex_unlock(&s->lock);
+    if (zero) {
+        ret = bdrv_pwrite_zeroes(bs->file, host, len, BDRV_REQ_NO_FALLBACK);
+    }
+    if (ret >= 0) {
+        ret = bdrv_pwritev(bs->file, host + voff, v, 0);
+    }
+    g_mutex_lock(&s->lock);
+    qcow2_unlocked_io_done(s);
+    if (ret == -ENOTSUP && zero) {
+        s->no_zero_range = true;
+    }
+    return ret;
+}
+
+/*
+ * Write n new clusters from the old content and the new data, then link them. Between the
+ * claim and the link the lock is dropped for the reads of the old content and the writes of
+ * the new clusters; writes of the same guest range wait, other allocations go on.
+ */
 static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
                        IOVector *qiov, uint64_t qoff)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t cs = s->cluster_size, start = off & ~(cs - 1);
     uint64_t n = ((off & (cs - 1)) + run + cs - 1) >> s->cluster_bits, *l2;
+    bool partial = (off & (cs - 1)) || ((off + run) & (cs - 1));
+    bool zero = partial && !s->no_zero_range && cow_is_zero(bs, start, e);
     g_autofree uint64_t *old = g_new(uint64_t, n);
-    uint8_t *cow[2];
+    uint8_t *cow[2] = {NULL, NULL};
+    Qcow2Allocation claim;
     int64_t host = 0;
     IOVector v;
     int ret, idx;
@@ -394,25 +463,38 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
     }
-    ret = alloc_gather(bs, off, run, e, qiov, qoff, cow, &v);
+    qcow2_allocation_begin(s, &claim, start, n * cs);
+    if (zero) {
+        iov_init(&v, qiov->niov);
+        iov_add_slice(&v, qiov, qoff, run);
+    } else {
+        ret = alloc_gather(bs, off, run, e, qiov, qoff, cow, &v);
+    }
     if (ret >= 0 && (host = qcow2_alloc_clusters(bs, n)) < 0) {
         ret = host;
     }
     if (ret >= 0 && (ret = qcow2_check_overlap(bs, host, n * cs)) >= 0) {
-        ret = qcow2_write_new_clusters(bs, start, host, &v);
+        ret = fill_new_clusters(bs, host, n * cs, zero, &v, zero ? off - start : 0);
+        if (ret == -ENOTSUP && zero) {
+            iov_destroy(&v);
+            ret = alloc_gather(bs, off, run, e, qiov, qoff, cow, &v);
+            ret = ret < 0 ? ret : fill_new_clusters(bs, host, n * cs, false, &v, 0);
+        }
+        if (ret < 0) {
+            qcow2_free_clusters(bs, host, n * cs);
+        }
     }
     iov_destroy(&v);
-    g_free(cow[0]);
-    g_free(cow[1]);
-    if (ret < 0 || (ret = qcow2_get_l2_for_write(bs, off, &l2, &idx)) < 0) {
-        return ret;
+    cow_free(cow);
+    if (ret >= 0 && (ret = qcow2_get_l2_for_write(bs, off, &l2, &idx)) >= 0) {
+        for (uint64_t i = 0; i < n; i++) {
+            old[i] = GUINT64_FROM_BE(l2[idx + i]);
+            l2[idx + i] = GUINT64_TO_BE((host + (i << s->cluster_bits)) | QCOW_OFLAG_COPIED);
+        }
+        qcow2_cache_mark_dirty(s->l2_cache, l2);
     }
-    for (uint64_t i = 0; i < n; i++) {
-        old[i] = GUINT64_FROM_BE(l2[idx + i]);
-        l2[idx + i] = GUINT64_TO_BE((host + (i << s->cluster_bits)) | QCOW_OFLAG_COPIED);
-    }
-    qcow2_cache_mark_dirty(s->l2_cache, l2);
-    return qcow2_free_entries(bs, old, n);
+    qcow2_allocation_end(s, &claim);
+    return ret < 0 ? ret : qcow2_free_entries(bs, old, n);
 }
 
 static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector *qiov,

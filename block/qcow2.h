@@ -137,6 +137,7 @@ typedef struct BDRVQcow2State {
     uint64_t free_byte_offset; /* compressed writes: next free byte in a shared cluster */
     bool prealloc_checked;   /* block status: metadata_prealloc is known */
     bool metadata_prealloc;  /* data clusters may be holes in the file */
+    bool no_zero_range;      /* the file cannot zero a range without writing zeroes */
 } BDRVQcow2State;
 
 /* ---- qcow2.c ---- */
@@ -155,13 +156,18 @@ void qcow2_wait_unlocked_io(BlockDriverState *bs);
 /* With the lock held: one unlocked data request finished. */
 void qcow2_unlocked_io_done(BDRVQcow2State *s);
 /*
- * With the lock held: write data into the new clusters at host for guest range
- * [guest, guest+data->size), dropping the lock for the write; writes to that guest range wait
- * (qcow2_wait_allocations) until the caller has linked the clusters and unlocked. On failure
- * the clusters are freed.
+ * An allocating write's claim on the guest range [guest, guest+len) whose clusters it is
+ * replacing: from before it first drops the lock (to read the old content, to write the new
+ * clusters) until it has linked the new clusters, other writes of that range wait
+ * (qcow2_wait_allocations). Begin and end with the lock held.
  */
-int qcow2_write_new_clusters(BlockDriverState *bs, uint64_t guest, uint64_t host,
-                             IOVector *data);
+typedef struct Qcow2Allocation {
+    BDRVQcow2State *s;
+    uint64_t guest, len;
+} Qcow2Allocation;
+void qcow2_allocation_begin(BDRVQcow2State *s, Qcow2Allocation *a, uint64_t guest,
+                            uint64_t len);
+void qcow2_allocation_end(BDRVQcow2State *s, Qcow2Allocation *a);
 /* With the lock held: wait until no such write of [guest, guest+len) is in progress. */
 void qcow2_wait_allocations(BlockDriverState *bs, uint64_t guest, uint64_t len);
 
