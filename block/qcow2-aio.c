@@ -7,10 +7,11 @@
  * files) runs the synchronous driver in the worker pool, and asynchronous writes to the same
  * clusters wait behind such a write without taking a thread. Also the bookkeeping of data I/O
  * that runs without the metadata lock: in-place writes (fast or not) and the data writes
- * of allocating writes count as unlocked I/O, so zero writes and discards, which free
- * clusters, wait for them; writes to a guest range whose new clusters are being written
- * wait until they are linked. Fast reads are not counted (a read racing a discard of its
- * own range may see either content, as in QEMU).
+ * and copy-on-write reads of allocating writes count as unlocked I/O, so zero writes and
+ * discards, which free clusters, wait for them; writes to a guest range an allocating write
+ * has claimed (from its first unlock until its new clusters are linked) wait for it. Fast
+ * reads are not counted (a read racing a discard of its own range may see either content,
+ * as in QEMU).
  */
 #include <errno.h>
 #include "block/block-internal.h"

@@ -3,12 +3,15 @@
  * refcount entry packing for every width, L2 entry classification and compressed
  * descriptors, images created by qcow2_create_file (geometry, header fields, a clean
  * check), read/write/zero/discard round trips with the consistency check after each
- * scenario, refcount table growth with 512-byte clusters, repair of a dirty image, and
- * several threads writing one image at once. Interoperability with QEMU is
+ * scenario, refcount table growth with 512-byte clusters, repair of a dirty image,
+ * several threads writing one image at once, allocating writes racing on shared clusters of
+ * an overlay, partial writes into fresh and reused clusters, and a crash after a flush
+ * (checked with qemu-img check too where it is installed). Interoperability with QEMU is
  * tests/system/test_qcow2.py's business.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include "block/qcow2.h"
@@ -248,6 +251,199 @@ static void test_threads(void)
     bdrv_unref(bs);
 }
 
+/*
+ * Allocating writes racing on the same clusters of an overlay: every thread owns every 8th
+ * 512-byte sector of the image, so the clusters are shared and the writes allocate, copy the
+ * backing file's head and tail and link concurrently, but no two writes touch the same
+ * bytes. Afterwards each sector holds its owner's last write or, never written, the backing
+ * file's content: no write is lost and no copy-on-write lands on guest data.
+ */
+#define RACE_THREADS 8
+#define RACE_SECTORS 2048  /* 1 MiB: 16 clusters of 64 KiB */
+
+typedef struct RaceArgs {
+    BlockDriverState *bs;
+    int id;
+    uint8_t *last;  /* per sector: the byte last written, 0 = never */
+} RaceArgs;
+
+static gpointer race_writer(gpointer opaque)
+{
+    RaceArgs *a = opaque;
+    GRand *rand = g_rand_new_with_seed(100 + a->id);
+    uint8_t buf[512];
+
+    for (int i = 0; i < 300; i++) {
+        uint64_t sector = g_rand_int_range(rand, 0, RACE_SECTORS / RACE_THREADS) * RACE_THREADS +
+                          a->id;
+        uint8_t byte = 0x10 + a->id * 0x10 + i % 15 + 1;
+        memset(buf, byte, sizeof(buf));
+        g_assert_cmpint(bdrv_pwrite(a->bs, sector * 512, buf, sizeof(buf)), ==, 0);
+        a->last[sector] = byte;
+        if (i % 100 == 99) {
+            g_assert_cmpint(bdrv_flush(a->bs), ==, 0);
+        }
+    }
+    g_rand_free(rand);
+    return NULL;
+}
+
+/* Exit status of qemu-img check on path (0 clean, 3 leaks only), or 0 without qemu-img. */
+static int qemu_img_check(const char *path)
+{
+    g_autofree char *qemu_img = g_find_program_in_path("qemu-img");
+    g_autofree char *cmd = NULL;
+    int status;
+
+    if (!qemu_img) {
+        return 0;
+    }
+    cmd = g_strdup_printf("%s check -q %s", qemu_img, path);
+    g_assert_true(g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void race_check(BlockDriverState *bs, RaceArgs *args)
+{
+    g_autofree uint8_t *buf = g_malloc(RACE_SECTORS * 512);
+
+    g_assert_cmpint(bdrv_pread(bs, 0, buf, RACE_SECTORS * 512), ==, 0);
+    for (int sector = 0; sector < RACE_SECTORS; sector++) {
+        uint8_t want = args[sector % RACE_THREADS].last[sector];
+        want = want ? want : 0x5a;
+        for (int i = 0; i < 512; i++) {
+            if (buf[sector * 512 + i] != want) {
+                g_error("sector %d byte %d: %#x, expected %#x", sector, i,
+                        buf[sector * 512 + i], want);
+            }
+        }
+    }
+}
+
+static void test_alloc_race(void)
+{
+    g_autofree char *base = create("race-base.qcow2", 4 << 20, 65536, 3);
+    g_autofree char *path = tmp_image("race.qcow2");
+    Qcow2CreateOpts o = { .size = 4 << 20, .version = 3, .cluster_size = 65536,
+                          .refcount_bits = 16, .backing_file = base, .backing_fmt = "qcow2" };
+    RaceArgs args[RACE_THREADS];
+    GThread *t[RACE_THREADS];
+    BlockDriverState *bs = open_image(base, BDRV_O_RDWR);
+    Error *err = NULL;
+
+    write_pattern(bs, 0, 4 << 20, 0x5a);
+    bdrv_unref(bs);
+    g_assert_cmpint(qcow2_create_file(path, &o, &err), ==, 0);
+    bs = open_image(path, BDRV_O_RDWR);
+    for (int i = 0; i < RACE_THREADS; i++) {
+        args[i] = (RaceArgs){ bs, i, g_malloc0(RACE_SECTORS) };
+        t[i] = g_thread_new("race", race_writer, &args[i]);
+    }
+    for (int i = 0; i < RACE_THREADS; i++) {
+        g_thread_join(t[i]);
+    }
+    race_check(bs, args);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    assert_clean(bs);
+    bdrv_unref(bs);
+    g_assert_cmpint(qemu_img_check(path), ==, 0);
+    bs = open_image(path, BDRV_O_RDWR);
+    race_check(bs, args);
+    assert_pattern(bs, RACE_SECTORS * 512, (4 << 20) - RACE_SECTORS * 512, 0x5a);
+    bdrv_unref(bs);
+    for (int i = 0; i < RACE_THREADS; i++) {
+        g_free(args[i].last);
+    }
+}
+
+/*
+ * Partial writes into unallocated clusters of an image without a backing file: clusters
+ * never used in this file are only written where the guest writes; clusters that are reused
+ * after a discard held old data and are zeroed first (with the file's zero-range operation,
+ * or, where the file has none, by writing the zeroes).
+ */
+static void zero_cow(bool zero_range)
+{
+    g_autofree char *path = create("zero-cow.qcow2", 8 << 20, 65536, 3);
+    BlockDriverState *bs = open_image(path, BDRV_O_RDWR | BDRV_O_UNMAP);
+    BDRVQcow2State *s = bs->opaque;
+
+    uint64_t first, e, run;
+    int reused = 0;
+
+    s->no_zero_range = !zero_range;
+    write_pattern(bs, 0, 1 << 20, 0xee);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_mutex_lock(&s->lock);
+    g_assert_cmpint(qcow2_get_mapping(bs, 0, 1 << 20, &e, &run), >=, 0);
+    g_mutex_unlock(&s->lock);
+    first = e & L2E_OFFSET_MASK;
+    g_assert_cmpuint(run, ==, 1 << 20);
+    g_assert_cmpint(bdrv_pdiscard(bs, 0, 1 << 20), ==, 0);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    /* the file may have punched the freed clusters: put the old data back */
+    write_pattern(bs->file, first, 1 << 20, 0xee);
+    for (int i = 0; i < 32; i++) {
+        /* 16 reused clusters, then 16 fresh ones */
+        write_pattern(bs, (2 << 20) + i * 65536 + 8192, 4096, 0x31 + i);
+        g_mutex_lock(&s->lock);
+        g_assert_cmpint(qcow2_get_mapping(bs, (2 << 20) + i * 65536, 65536, &e, &run), >=, 0);
+        g_mutex_unlock(&s->lock);
+        e &= L2E_OFFSET_MASK;
+        reused += e >= first && e < first + (1 << 20);
+    }
+    g_assert_cmpint(reused, ==, 16);
+    for (int i = 0; i < 32; i++) {
+        uint64_t c = (2 << 20) + i * 65536;
+        assert_pattern(bs, c, 8192, 0);
+        assert_pattern(bs, c + 8192, 4096, 0x31 + i);
+        assert_pattern(bs, c + 12288, 65536 - 12288, 0);
+    }
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    assert_clean(bs);
+    bdrv_unref(bs);
+    g_assert_cmpint(qemu_img_check(path), ==, 0);
+}
+
+static void test_zero_cow(void)
+{
+    zero_cow(true);
+    zero_cow(false);
+}
+
+/*
+ * A crash: what was written before a flush survives, what came after it may be lost but
+ * leaves at most leaked clusters. The process "dies" by dropping the image without writing
+ * back its caches.
+ */
+static void test_crash_after_flush(void)
+{
+    g_autofree char *path = create("crash.qcow2", 64 << 20, 65536, 3);
+    BlockDriverState *bs = open_image(path, BDRV_O_RDWR);
+    BDRVQcow2State *s = bs->opaque;
+    int rc;
+
+    for (int i = 0; i < 64; i++) {
+        write_pattern(bs, (uint64_t)i * 997 * 1024, 4096, 0x40 + i % 64);
+    }
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    for (int i = 0; i < 64; i++) {
+        write_pattern(bs, (32 << 20) + (uint64_t)i * 331 * 1024, 4096, 0xc0);
+    }
+    g_mutex_lock(&s->lock);
+    s->writable = false;  /* no write-back at close: the caches are lost */
+    g_mutex_unlock(&s->lock);
+    bdrv_unref(bs);
+
+    rc = qemu_img_check(path);
+    g_assert_true(rc == 0 || rc == 3);
+    bs = open_image(path, BDRV_O_RDWR);
+    for (int i = 0; i < 64; i++) {
+        assert_pattern(bs, (uint64_t)i * 997 * 1024, 4096, 0x40 + i % 64);
+    }
+    bdrv_unref(bs);
+}
+
 static void test_open_errors(void)
 {
     g_autofree char *path = create("bad.qcow2", 1 << 20, 65536, 3);
@@ -280,6 +476,9 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/discard", test_discard);
     g_test_add_func("/qcow2/dirty-repair", test_dirty_repair);
     g_test_add_func("/qcow2/threads", test_threads);
+    g_test_add_func("/qcow2/alloc-race", test_alloc_race);
+    g_test_add_func("/qcow2/zero-cow", test_zero_cow);
+    g_test_add_func("/qcow2/crash-after-flush", test_crash_after_flush);
     g_test_add_func("/qcow2/open-errors", test_open_errors);
     ret = g_test_run();
     tmpdir_remove();
