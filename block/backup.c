@@ -31,13 +31,9 @@ typedef struct BackupJob {
     BdrvWriteNotifier notifier;
     BlockRangeLock copy_lock; /* held over the clusters being copied */
     BlockJobWriteBehind wb;
-    GQueue retry; /* job thread: chunks whose copy failed with action stop (BackupChunk) */
+    BlockJobPass pass; /* job thread: the clusters' pass and its retries */
     bool notifier_added;
 } BackupJob;
-
-typedef struct BackupChunk {
-    uint64_t offset, end;
-} BackupChunk;
 
 /* With copy_lock held over [offset, end): copy the clusters of [offset, end) still to do. */
 static int backup_copy_locked(BackupJob *b, uint64_t offset, uint64_t end, void *buf, bool *is_read)
@@ -95,8 +91,9 @@ static int backup_before_write(BdrvWriteNotifier *n, uint64_t offset, uint64_t b
 }
 
 /* Does sync=top copy the cluster at offset (allocated in the source itself)? */
-static int backup_wanted(BackupJob *b, uint64_t offset, uint64_t bytes)
+static int backup_wanted(BlockJob *job, uint64_t offset, uint64_t bytes)
 {
+    BackupJob *b = (BackupJob *)job;
     uint64_t pnum = 0;
     int ret;
 
@@ -129,59 +126,17 @@ static void backup_copy_run(BlockJob *job, BlockJobCopy *c)
     block_job_io_end(b->source);
 }
 
-static void backup_retry_later(BackupJob *b, uint64_t offset, uint64_t end)
-{
-    BackupChunk *ch = g_new(BackupChunk, 1);
-
-    ch->offset = offset;
-    ch->end = end;
-    g_queue_push_tail(&b->retry, ch);
-}
-
 /* Job thread: a chunk's copy is done; 0, or -errno when the policy ends the job. */
 static int backup_copy_done(BlockJob *job, BlockJobCopy *c)
 {
     BackupJob *b = (BackupJob *)job;
-    BlockdevOnError policy = c->is_read ? job->on_source_error : job->on_target_error;
 
     if (c->ret >= 0) {
         block_job_add_offset(job, c->bytes);
         return block_job_write_behind(job, &b->wb, c->bytes);
     }
-    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
-        return 0;
-    }
-    switch (block_job_error_action(job, policy, c->is_read, c->ret)) {
-    case BLOCK_ERROR_ACTION_REPORT:
-        return c->ret;
-    case BLOCK_ERROR_ACTION_IGNORE:
-        block_job_add_offset(job, c->bytes);
-        return 0;
-    default:
-        backup_retry_later(b, c->offset, c->offset + c->bytes); /* after resume */
-        return 0;
-    }
-}
-
-/* Job thread: start the copy of one chunk of the job's own pass; 0, or -errno. */
-static int backup_step(BackupJob *b, uint64_t offset, uint64_t end)
-{
-    int ret = backup_wanted(b, offset, end - offset);
-
-    if (ret == 0) {
-        block_job_add_offset(&b->common, end - offset);
-        return 0;
-    }
-    if (ret < 0) {
-        BlockJobCopy failed = {
-            .offset = offset, .bytes = end - offset, .ret = ret, .is_read = true};
-
-        return backup_copy_done(&b->common, &failed);
-    }
-    if (!block_job_rate_wait(&b->common, end - offset)) {
-        return -ECANCELED;
-    }
-    return block_job_copy_start(&b->common, offset, end - offset);
+    return block_job_copy_failed(job, c, c->is_read ? job->on_source_error : job->on_target_error,
+                                 &b->pass);
 }
 
 /* sync=none: copy-before-write only, until cancelled. */
@@ -201,58 +156,17 @@ static int backup_wait_cancel(BackupJob *b)
 
 /* A chunk of the job's pass: BACKUP_CHUNK, or 100 ms worth at the current speed (at least a
  * cluster), so that a rate limit holds over short intervals too. */
-static uint64_t backup_chunk(BackupJob *b)
+static uint64_t backup_chunk(BlockJob *job)
 {
     uint64_t speed;
 
-    g_mutex_lock(&b->common.lock);
-    speed = b->common.speed;
-    g_mutex_unlock(&b->common.lock);
+    g_mutex_lock(&job->lock);
+    speed = job->speed;
+    g_mutex_unlock(&job->lock);
     if (speed == 0) {
         return BACKUP_CHUNK;
     }
     return MIN(BACKUP_CHUNK, MAX(BACKUP_CLUSTER, ROUND_DOWN(speed / 10, BACKUP_CLUSTER)));
-}
-
-/* The next chunk to copy: one to retry, else the one at *offset; false when none is left. */
-static bool backup_next(BackupJob *b, uint64_t *offset, uint64_t *start, uint64_t *end)
-{
-    uint64_t len = bdrv_dirty_bitmap_size(b->todo);
-    g_autofree BackupChunk *ch = g_queue_pop_head(&b->retry);
-
-    if (ch) {
-        *start = ch->offset;
-        *end = ch->end;
-        return true;
-    }
-    if (*offset >= len) {
-        return false;
-    }
-    *start = *offset;
-    *end = *offset = MIN(*offset + backup_chunk(b), len);
-    return true;
-}
-
-static int backup_loop(BackupJob *b)
-{
-    BlockJob *job = &b->common;
-    uint64_t offset = 0, start, end;
-    int ret = 0;
-
-    while (ret >= 0) {
-        if (!block_job_pause_point(job)) {
-            return -ECANCELED;
-        }
-        if (backup_next(b, &offset, &start, &end)) {
-            ret = backup_step(b, start, end);
-            continue;
-        }
-        ret = block_job_copy_drain(job); /* a failed copy may leave a chunk to retry */
-        if (ret >= 0 && g_queue_is_empty(&b->retry)) {
-            return 0;
-        }
-    }
-    return ret;
 }
 
 static int backup_run(BlockJob *job)
@@ -264,7 +178,8 @@ static int backup_run(BlockJob *job)
     if (b->sync == MIRROR_SYNC_MODE_NONE) {
         return backup_wait_cancel(b);
     }
-    ret = backup_loop(b);
+    block_job_pass_init(&b->pass, bdrv_dirty_bitmap_size(b->todo));
+    ret = block_job_pass_run(job, &b->pass, backup_chunk, backup_wanted);
     copy_ret = block_job_copy_drain(job);
     ret = ret < 0 ? ret : copy_ret;
     wb_ret = block_job_write_behind_end(&b->common, &b->wb);
@@ -295,7 +210,7 @@ static void backup_free(BlockJob *job)
 
     bdrv_dirty_bitmap_free(b->todo);
     block_range_lock_destroy(&b->copy_lock);
-    g_queue_clear_full(&b->retry, g_free);
+    block_job_pass_destroy(&b->pass);
     bdrv_unref(b->target);
     bdrv_unref(b->source);
 }
@@ -339,7 +254,7 @@ BlockJob *backup_start(BlockBackend *blk, BlockDriverState *target, MirrorSyncMo
     b->todo = bdrv_dirty_bitmap_new(len, BACKUP_CLUSTER);
     bdrv_dirty_bitmap_set(b->todo, 0, len);
     block_range_lock_init(&b->copy_lock);
-    g_queue_init(&b->retry);
+    block_job_pass_init(&b->pass, 0);
     block_job_copy_setup(&b->common, BACKUP_MAX_IN_FLIGHT, BACKUP_CHUNK);
     block_job_block_node(&b->common, target);
     b->notifier.before = backup_before_write;

@@ -92,32 +92,15 @@ static int commit_copy_done(BlockJob *job, BlockJobCopy *c)
         block_job_add_offset(job, c->bytes);
         return 0;
     }
-    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
-        return 0;
-    }
-    block_job_error_action(job, BLOCKDEV_ON_ERROR_REPORT, c->is_read, c->ret);
-    return c->ret;
+    return block_job_copy_failed(job, c, BLOCKDEV_ON_ERROR_REPORT, NULL);
 }
 
 /* Job thread: start copying the run at offset (*bytes shrunk to it) if top's part of the
  * chain allocates it; 0, or -errno. */
 static int commit_step(CommitJob *c, uint64_t offset, uint64_t *bytes)
 {
-    int ret = bdrv_is_allocated_above(c->top, c->base, offset, bytes);
-
-    if (ret == 0) {
-        block_job_add_offset(&c->common, *bytes);
-        return 0;
-    }
-    if (ret < 0) {
-        BlockJobCopy failed = {.offset = offset, .bytes = *bytes, .ret = ret, .is_read = true};
-
-        return commit_copy_done(&c->common, &failed);
-    }
-    if (!block_job_rate_wait(&c->common, *bytes)) {
-        return -ECANCELED;
-    }
-    return block_job_copy_start(&c->common, offset, *bytes);
+    return block_job_copy_chunk(&c->common, offset, *bytes,
+                                bdrv_is_allocated_above(c->top, c->base, offset, bytes));
 }
 
 static int commit_run(BlockJob *job)

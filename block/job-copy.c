@@ -1,9 +1,10 @@
 /*
- * Block jobs' copies in flight (include/block/job-copy.h): the range lock, and the slots a
- * job thread hands its chunks to, run by a GLib thread pool and reaped by the job thread.
- * The copying itself is the driver's (mirror.c, backup.c); not the job life cycle
- * (blockjob.c).
+ * Block jobs' copies in flight (include/block/job-copy.h): the range lock, the slots a job
+ * thread hands its chunks to, run by a GLib thread pool and reaped by the job thread, and the
+ * chunked pass with its retries that backup and stream make. The copying itself is the
+ * driver's (mirror.c, backup.c, stream.c, commit.c); not the job life cycle (blockjob.c).
  */
+#include <errno.h>
 #include <glib.h>
 #include "block/blockjob.h"
 #include "block/job-copy.h"
@@ -230,4 +231,106 @@ int block_job_copies_in_flight(BlockJob *job, uint64_t *bytes)
     }
     g_mutex_unlock(&job->lock);
     return n;
+}
+
+/* ---- a pass over the job's length ---- */
+
+typedef struct BlockJobChunk {
+    uint64_t offset, bytes;
+} BlockJobChunk;
+
+void block_job_pass_init(BlockJobPass *p, uint64_t len)
+{
+    p->offset = 0;
+    p->len = len;
+    g_queue_init(&p->retry);
+}
+
+void block_job_pass_destroy(BlockJobPass *p)
+{
+    g_queue_clear_full(&p->retry, g_free);
+}
+
+static void block_job_pass_retry(BlockJobPass *p, uint64_t offset, uint64_t bytes)
+{
+    BlockJobChunk *ch = g_new(BlockJobChunk, 1);
+
+    *ch = (BlockJobChunk){offset, bytes};
+    g_queue_push_tail(&p->retry, ch);
+}
+
+/* The next chunk: one to retry, else the one at the pass's offset; false when none is left. */
+static bool block_job_pass_next(BlockJob *job, BlockJobPass *p, BlockJobChunkSize *size,
+                                BlockJobChunk *next)
+{
+    g_autofree BlockJobChunk *ch = g_queue_pop_head(&p->retry);
+
+    if (ch) {
+        *next = *ch;
+        return true;
+    }
+    if (p->offset >= p->len) {
+        return false;
+    }
+    *next = (BlockJobChunk){p->offset, MIN(size(job), p->len - p->offset)};
+    p->offset += next->bytes;
+    return true;
+}
+
+int block_job_pass_run(BlockJob *job, BlockJobPass *p, BlockJobChunkSize *size,
+                       BlockJobChunkWanted *wanted)
+{
+    BlockJobChunk ch;
+    int ret = 0;
+
+    while (ret >= 0) {
+        if (!block_job_pause_point(job)) {
+            return -ECANCELED;
+        }
+        if (block_job_pass_next(job, p, size, &ch)) {
+            ret = block_job_copy_chunk(job, ch.offset, ch.bytes, wanted(job, ch.offset, ch.bytes));
+            continue;
+        }
+        ret = block_job_copy_drain(job); /* a failed copy may leave a chunk to retry */
+        if (ret >= 0 && g_queue_is_empty(&p->retry)) {
+            return 0;
+        }
+    }
+    return ret;
+}
+
+int block_job_copy_chunk(BlockJob *job, uint64_t offset, uint64_t bytes, int wanted)
+{
+    if (wanted == 0) {
+        block_job_add_offset(job, bytes);
+        return 0;
+    }
+    if (wanted < 0) {
+        BlockJobCopy failed = {.offset = offset, .bytes = bytes, .ret = wanted, .is_read = true};
+
+        return job->driver->copy_done(job, &failed);
+    }
+    if (!block_job_rate_wait(job, bytes)) {
+        return -ECANCELED;
+    }
+    return block_job_copy_start(job, offset, bytes);
+}
+
+int block_job_copy_failed(BlockJob *job, BlockJobCopy *c, BlockdevOnError policy,
+                          BlockJobPass *p)
+{
+    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
+        return 0;
+    }
+    switch (block_job_error_action(job, policy, c->is_read, c->ret)) {
+    case BLOCK_ERROR_ACTION_REPORT:
+        return c->ret;
+    case BLOCK_ERROR_ACTION_IGNORE:
+        block_job_add_offset(job, c->bytes);
+        return 0;
+    default:
+        g_assert(p);
+        block_job_pass_retry(p, c->offset, c->bytes); /* after resume */
+        return 0;
+    }
 }

@@ -14,17 +14,13 @@
 #define STREAM_CHUNK (512 * 1024)
 #define STREAM_MAX_IN_FLIGHT 4
 
-typedef struct StreamChunk {
-    uint64_t offset, bytes;
-} StreamChunk;
-
 typedef struct StreamJob {
     BlockJob common;
     BlockDriverState *top;
     BlockDriverState *base; /* a reference, or NULL */
     char *backing_file;
     BlockdevOnError on_error;
-    GQueue retry;  /* StreamChunks to copy again after a resume (on-error=stop) */
+    BlockJobPass pass; /* job thread: the pass over top and its retries */
     bool ordering; /* top's writes are ordered against the copies */
 } StreamJob;
 
@@ -42,33 +38,25 @@ static void stream_copy_run(BlockJob *job, BlockJobCopy *c)
 static int stream_copy_done(BlockJob *job, BlockJobCopy *c)
 {
     StreamJob *s = (StreamJob *)job;
-    StreamChunk *ch;
 
     if (c->ret >= 0) {
         block_job_add_offset(job, c->bytes);
         return 0;
     }
-    if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
-        return 0;
-    }
-    switch (block_job_error_action(job, s->on_error, c->is_read, c->ret)) {
-    case BLOCK_ERROR_ACTION_REPORT:
-        return c->ret;
-    case BLOCK_ERROR_ACTION_IGNORE:
-        block_job_add_offset(job, c->bytes);
-        return 0;
-    default:
-        ch = g_new(StreamChunk, 1);
-        *ch = (StreamChunk){c->offset, c->bytes};
-        g_queue_push_tail(&s->retry, ch); /* after resume */
-        return 0;
-    }
+    return block_job_copy_failed(job, c, s->on_error, &s->pass);
+}
+
+static uint64_t stream_chunk(BlockJob *job)
+{
+    return STREAM_CHUNK;
 }
 
 /* Does the chain above base allocate anything of [offset, offset+bytes) that top does not?
  * 1, 0, or -errno. The copy checks again with its range held. */
-static int stream_wanted(StreamJob *s, uint64_t offset, uint64_t bytes)
+static int stream_wanted(BlockJob *job, uint64_t offset, uint64_t bytes)
 {
+    StreamJob *s = (StreamJob *)job;
+
     while (bytes > 0) {
         uint64_t n = bytes;
         int ret = bdrv_block_status(s->top, offset, n, &n);
@@ -87,66 +75,6 @@ static int stream_wanted(StreamJob *s, uint64_t offset, uint64_t bytes)
     return 0;
 }
 
-/* Job thread: start the copy of one chunk (if it has anything to copy); 0, or -errno. */
-static int stream_step(StreamJob *s, uint64_t offset, uint64_t bytes)
-{
-    int ret = stream_wanted(s, offset, bytes);
-
-    if (ret == 0) {
-        block_job_add_offset(&s->common, bytes);
-        return 0;
-    }
-    if (ret < 0) {
-        BlockJobCopy failed = {.offset = offset, .bytes = bytes, .ret = ret, .is_read = true};
-
-        return stream_copy_done(&s->common, &failed);
-    }
-    if (!block_job_rate_wait(&s->common, bytes)) {
-        return -ECANCELED;
-    }
-    return block_job_copy_start(&s->common, offset, bytes);
-}
-
-/* The next chunk: one to retry, else the one at *offset; false when none is left. */
-static bool stream_next(StreamJob *s, uint64_t len, uint64_t *offset, StreamChunk *next)
-{
-    g_autofree StreamChunk *ch = g_queue_pop_head(&s->retry);
-
-    if (ch) {
-        *next = *ch;
-        return true;
-    }
-    if (*offset >= len) {
-        return false;
-    }
-    *next = (StreamChunk){*offset, MIN(STREAM_CHUNK, len - *offset)};
-    *offset += next->bytes;
-    return true;
-}
-
-static int stream_loop(StreamJob *s, uint64_t len)
-{
-    BlockJob *job = &s->common;
-    uint64_t offset = 0;
-    StreamChunk ch;
-    int ret = 0;
-
-    while (ret >= 0) {
-        if (!block_job_pause_point(job)) {
-            return -ECANCELED;
-        }
-        if (stream_next(s, len, &offset, &ch)) {
-            ret = stream_step(s, ch.offset, ch.bytes);
-            continue;
-        }
-        ret = block_job_copy_drain(job); /* a failed copy may leave a chunk to retry */
-        if (ret >= 0 && g_queue_is_empty(&s->retry)) {
-            return 0;
-        }
-    }
-    return ret;
-}
-
 static int stream_run(BlockJob *job)
 {
     StreamJob *s = (StreamJob *)job;
@@ -157,7 +85,8 @@ static int stream_run(BlockJob *job)
         return (int)len;
     }
     block_job_set_len(job, len);
-    ret = stream_loop(s, len);
+    block_job_pass_init(&s->pass, len);
+    ret = block_job_pass_run(job, &s->pass, stream_chunk, stream_wanted);
     copy_ret = block_job_copy_drain(job);
     return ret < 0 ? ret : copy_ret;
 }
@@ -218,7 +147,7 @@ static void stream_free(BlockJob *job)
         bdrv_unref(s->base);
     }
     g_free(s->backing_file);
-    g_queue_clear_full(&s->retry, g_free);
+    block_job_pass_destroy(&s->pass);
 }
 
 static const BlockJobDriver stream_driver = {
@@ -248,7 +177,7 @@ BlockJob *stream_start(BlockBackend *blk, BlockDriverState *base, const char *ba
     }
     s->backing_file = g_strdup(backing_file);
     s->on_error = on_error;
-    g_queue_init(&s->retry);
+    block_job_pass_init(&s->pass, 0);
     block_job_copy_setup(&s->common, STREAM_MAX_IN_FLIGHT, STREAM_CHUNK);
     bdrv_cor_ordering_begin(s->top);
     s->ordering = true;

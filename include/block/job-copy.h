@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
+#include "block/block-backend.h"
 
 /* A lock on byte ranges: a holder excludes every other holder of an overlapping range. */
 typedef struct BlockRangeLock {
@@ -77,5 +78,39 @@ int block_job_copy_start(BlockJob *job, uint64_t offset, uint64_t bytes);
 int block_job_copy_drain(BlockJob *job);
 /* Job thread: copies started and not reaped yet, and the bytes of those still running. */
 int block_job_copies_in_flight(BlockJob *job, uint64_t *bytes);
+
+/*
+ * A job's pass over [0, len) in chunks (backup, stream), plus the chunks whose copy failed
+ * under the `stop` policy, copied again after the resume. Job thread only.
+ */
+typedef struct BlockJobPass {
+    uint64_t offset, len;
+    GQueue retry; /* BlockJobChunk */
+} BlockJobPass;
+
+/* How many bytes the next chunk of the pass may have (it can follow the job's speed). */
+typedef uint64_t BlockJobChunkSize(BlockJob *job);
+/* Is there anything to copy in [offset, offset+bytes)? 1, 0, or -errno (a read error). */
+typedef int BlockJobChunkWanted(BlockJob *job, uint64_t offset, uint64_t bytes);
+
+void block_job_pass_init(BlockJobPass *p, uint64_t len);
+void block_job_pass_destroy(BlockJobPass *p);
+/*
+ * Run the pass: each chunk that wanted says has something to copy is started with
+ * block_job_copy_chunk(), pausing where the job pauses, until the copies are drained and
+ * nothing is left to retry. 0, or -errno (-ECANCELED when cancelled).
+ */
+int block_job_pass_run(BlockJob *job, BlockJobPass *p, BlockJobChunkSize *size,
+                       BlockJobChunkWanted *wanted);
+/* Job thread, one chunk with wanted's answer: progress only (0), the driver's copy_done with
+ * a read failure (< 0), or the rate limit then block_job_copy_start (1). */
+int block_job_copy_chunk(BlockJob *job, uint64_t offset, uint64_t bytes, int wanted);
+/*
+ * A copy_done hook's failure half under policy: the BLOCK_JOB_ERROR event and c->ret when it
+ * reports; progress when it ignores; else (stop) the chunk goes back to p, to be copied after
+ * the resume. A failure while the job is already failing or cancelled is dropped (0).
+ */
+int block_job_copy_failed(BlockJob *job, BlockJobCopy *c, BlockdevOnError policy,
+                          BlockJobPass *p);
 
 #endif
