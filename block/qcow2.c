@@ -417,9 +417,9 @@ static int alloc_gather(BlockDriverState *bs, uint64_t off, uint64_t run, uint64
 /*
  * Fill the new clusters [host, host+len) with the lock dropped: either zero them with the
  * file's zero-range operation and write only v at host+voff (QEMU's way for clusters whose
- * old content is zeroes: no zero buffers travel), or write v at host+voff without zeroing
- * (clusters never allocated in this file read as zeroes already), or write v, the whole
- * clusters, at host.
+ * old content is zeroes: no zero buffers travel), or write v, the whole clusters, at host.
+ * Zeroing even clusters that are holes keeps them allocated in the file, as QEMU's are
+ * (qemu-img map shows the same).
  */
 static int fill_new_clusters(BlockDriverState *bs, uint64_t host, uint64_t len, bool zero,
                              IOVector *v, uint64_t voff)
@@ -446,10 +446,7 @@ static int fill_new_clusters(BlockDriverState *bs, uint64_t host, uint64_t len, 
 /*
  * Write n new clusters from the old content and the new data, then link them. Between the
  * claim and the link the lock is dropped for the reads of the old content and the writes of
- * the new clusters; writes of the same guest range wait, other allocations go on. Where the
- * old content is zeroes, only the guest data is written: into clusters at or past the
- * highest cluster ever allocated in the file (s->eof_cluster, never lowered while open) as
- * they are (holes or past the end of the file), into reused clusters after zeroing them.
+ * the new clusters; writes of the same guest range wait, other allocations go on.
  */
 static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
                        IOVector *qiov, uint64_t qoff)
@@ -462,7 +459,6 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     g_autofree uint64_t *old = g_new(uint64_t, n);
     uint8_t *cow[2] = {NULL, NULL};
     Qcow2Allocation claim;
-    uint64_t fresh;
     int64_t host = 0;
     IOVector v;
     int ret, idx;
@@ -471,7 +467,6 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
         return ret;
     }
     qcow2_allocation_begin(s, &claim, start, n * cs);
-    fresh = s->eof_cluster;
     if (zero) {
         iov_init(&v, qiov->niov);
         iov_add_slice(&v, qiov, qoff, run);
@@ -482,8 +477,7 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
         ret = host;
     }
     if (ret >= 0 && (ret = qcow2_check_overlap(bs, host, n * cs)) >= 0) {
-        bool stale = (uint64_t)host >> s->cluster_bits < fresh;
-        ret = fill_new_clusters(bs, host, n * cs, zero && stale, &v, zero ? off - start : 0);
+        ret = fill_new_clusters(bs, host, n * cs, zero, &v, zero ? off - start : 0);
         if (ret == -ENOTSUP && zero) {
             iov_destroy(&v);
             ret = alloc_gather(bs, off, run, e, qiov, qoff, cow, &v);

@@ -357,10 +357,10 @@ static void test_alloc_race(void)
 }
 
 /*
- * Partial writes into unallocated clusters of an image without a backing file: clusters
- * never used in this file are only written where the guest writes; clusters that are reused
- * after a discard held old data and are zeroed first (with the file's zero-range operation,
- * or, where the file has none, by writing the zeroes).
+ * Partial writes into unallocated clusters of an image without a backing file, fresh
+ * clusters and clusters reused after a discard (which still hold old data): the rest of
+ * each new cluster reads as zeroes, whether the file's zero-range operation zeroes it or,
+ * where the file has none, zeroes are written with the data.
  */
 static void zero_cow(bool zero_range)
 {
