@@ -7,13 +7,11 @@ and, with --vmm=qemu, Debian's QEMU (the fields of 2.2's BLOCK_IO_ERROR are comp
 
 import re
 
-import pytest
 
-from qmp_vm import QMP
 from test_error_policy import fill, make_image
 from test_error_policy_payload import (io_error_event, read_error_drive,  # noqa: F401
-                                       serial_lines, stopped_then_cont, tmpfs)
-from test_payload_ide import PAYLOAD, expected_chunk
+                                       serial_lines, start_payload, stopped_then_cont, tmpfs)
+from test_payload_ide import expected_chunk
 
 MIB = 16
 CHUNK_SECTORS = 256
@@ -21,16 +19,8 @@ SECTOR = 512
 
 
 def start(make_vm, vmm, tmp_path, drive):
-    if not PAYLOAD.exists():
-        pytest.fail(f"{PAYLOAD} not built: run `make`", pytrace=False)
-    sock = str(tmp_path / "qmp.sock")
-    args = ["-bios", PAYLOAD, "-m", "256",
-            "-fw_cfg", f"name=opt/minivmm/args,string=ide {MIB} dma",
-            "-drive", f"if=ide,index=0,{drive}", "-qmp", f"unix:{sock},server,nowait"]
-    vm = make_vm(args, backend=vmm, debugcon=False)
-    qmp = QMP(sock)
-    qmp.connect(retry_for=10)
-    return vm, qmp
+    return start_payload(make_vm, vmm, tmp_path, f"ide {MIB} dma",
+                         ["-drive", f"if=ide,index=0,{drive}"])
 
 
 def test_ide_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):  # noqa: F811

@@ -7,7 +7,6 @@ Runs against minivmm and, with --vmm=qemu, Debian's QEMU (whose BLOCK_IO_ERROR a
 the node: the fields of 2.2's event are compared).
 """
 
-import os
 import subprocess
 
 import pytest
@@ -29,16 +28,20 @@ def tmpfs(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def start(make_vm, vmm, tmp_path, drive):
+def start_payload(make_vm, vmm, tmp_path, scenario, device_args):
+    """The payload running scenario with device_args, and a QMP connection to the VMM."""
     sock = str(tmp_path / "qmp.sock")
-    args = payload_args(f"virtio_blk {MIB} 8") + [
-        "-drive", f"if=none,id=d0,{drive}",
-        "-device", "virtio-blk-pci,drive=d0,disable-legacy=on",
-        "-qmp", f"unix:{sock},server,nowait"]
+    args = payload_args(scenario) + device_args + ["-qmp", f"unix:{sock},server,nowait"]
     vm = make_vm(args, backend=vmm, debugcon=False)
     qmp = QMP(sock)
     qmp.connect(retry_for=10)
     return vm, qmp
+
+
+def start(make_vm, vmm, tmp_path, drive):
+    return start_payload(make_vm, vmm, tmp_path, f"virtio_blk {MIB} 8", [
+        "-drive", f"if=none,id=d0,{drive}",
+        "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"])
 
 
 def io_error_event(qmp):

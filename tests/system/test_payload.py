@@ -30,12 +30,23 @@ def payload_args(scenario, mem="256"):
     return ["-bios", PAYLOAD, "-m", mem, "-fw_cfg", f"name=opt/minivmm/args,string={scenario}"]
 
 
-def run_payload(make_vm, backend, scenario, mem="256"):
-    """Boot the payload with `scenario`; return its serial output once the VMM exited 0."""
-    vm = make_vm(payload_args(scenario, mem), backend=backend, name=backend, debugcon=False)
-    status = vm.wait_exit(30)
+def run_payload(make_vm, backend, scenario, mem="256", extra=(), timeout=30):
+    """Boot the payload with `scenario` (and the extra VMM arguments); return its serial
+    output once the VMM exited 0."""
+    vm = make_vm(payload_args(scenario, mem) + list(extra), backend=backend, name=backend,
+                 debugcon=False)
+    status = vm.wait_exit(timeout)
     assert status == 0, f"{backend} exited with {status}\n{vm.describe(vm.serial_log)}"
     return vm.serial_text().replace("\r\n", "\n")
+
+
+def passed_lines(make_vm, backend, scenario, extra, timeout=60):
+    """run_payload for a scenario that must pass: its lines (READY first, PASS last) without
+    the RESULT lines."""
+    text = run_payload(make_vm, backend, scenario, extra=extra, timeout=timeout)
+    lines = text.splitlines()
+    assert lines and lines[0] == "READY" and lines[-1] == "PASS", f"{backend}:\n{text}"
+    return [line for line in lines if not line.startswith("RESULT ")]
 
 
 def comparable(backend, text):

@@ -27,6 +27,7 @@ import pytest
 
 import vm as vmlib
 from qmp_vm import QMP
+from test_payload import passed_lines
 
 PAYLOAD = vmlib.REPO_ROOT / "tests" / "guest" / "payload.bin"
 DISK_BYTES = 72 << 20
@@ -38,23 +39,19 @@ QEMU_DIFFERENCES = {
 }
 
 
+def blank_disk(tmp_path, backend):
+    disk = tmp_path / f"{backend}.img"
+    with open(disk, "wb") as f:
+        f.truncate(DISK_BYTES)
+    return disk
+
+
 def run(make_vm, backend, tmp_path, scenario, drive=None, timeout=60):
-    if not PAYLOAD.exists():
-        pytest.fail(f"{PAYLOAD} not built: run `make`", pytrace=False)
     disk = tmp_path / f"{backend}.img"
     if drive is None:
-        with open(disk, "wb") as f:
-            f.truncate(DISK_BYTES)
+        disk = blank_disk(tmp_path, backend)
         drive = f"file={disk},if=ide,index=0,format=raw"
-    vm = make_vm(["-bios", PAYLOAD, "-m", "256", "-fw_cfg",
-                  f"name=opt/minivmm/args,string={scenario}", "-drive", drive],
-                 backend=backend, name=backend, debugcon=False)
-    status = vm.wait_exit(timeout)
-    text = vm.serial_text().replace("\r\n", "\n")
-    assert status == 0, f"{backend} exited with {status}\n{text}"
-    lines = text.splitlines()
-    assert lines[0] == "READY" and lines[-1] == "PASS", f"{backend}:\n{text}"
-    return [line for line in lines if not line.startswith("RESULT ")], disk
+    return passed_lines(make_vm, backend, scenario, ["-drive", drive], timeout), disk
 
 
 def expected_chunk(lba):

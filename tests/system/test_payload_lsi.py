@@ -21,12 +21,10 @@ as zeros, drops the writes and completes the command (docs/lsi53c895a.md).
 
 from array import array
 
-import pytest
-
 import vm as vmlib
-from test_payload_ide import PAYLOAD, expected_chunk
+from test_payload import passed_lines
+from test_payload_ide import DISK_BYTES, blank_disk, expected_chunk
 
-DISK_BYTES = 72 << 20
 CHUNK = 128 << 10
 MASK64 = (1 << 64) - 1
 QEMU_DIFFERENCES = {
@@ -48,20 +46,8 @@ def scsi_disk_args(backend, disk, options=""):
 
 
 def run(make_vm, backend, tmp_path, scenario, timeout=60):
-    if not PAYLOAD.exists():
-        pytest.fail(f"{PAYLOAD} not built: run `make`", pytrace=False)
-    disk = tmp_path / f"{backend}.img"
-    with open(disk, "wb") as f:
-        f.truncate(DISK_BYTES)
-    vm = make_vm(["-bios", PAYLOAD, "-m", "256", "-fw_cfg",
-                  f"name=opt/minivmm/args,string={scenario}"] + scsi_disk_args(backend, disk),
-                 backend=backend, name=backend, debugcon=False)
-    status = vm.wait_exit(timeout)
-    text = vm.serial_text().replace("\r\n", "\n")
-    assert status == 0, f"{backend} exited with {status}\n{text}"
-    lines = text.splitlines()
-    assert lines[0] == "READY" and lines[-1] == "PASS", f"{backend}:\n{text}"
-    return [line for line in lines if not line.startswith("RESULT ")], disk
+    disk = blank_disk(tmp_path, backend)
+    return passed_lines(make_vm, backend, scenario, scsi_disk_args(backend, disk), timeout), disk
 
 
 def image_sum(disk, nbytes):
