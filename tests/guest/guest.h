@@ -22,6 +22,10 @@ int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 uint64_t strtou64(const char *s, const char **end);
 
+/* A 10-byte SCSI READ(10)/WRITE(10)-shaped CDB (opcode, LBA, count), the rest zero: for the
+ * ATAPI and LSI drivers (string.c). */
+void scsi_cdb10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t count);
+
 /* COM1 and formatted output (serial.c, printf.c) */
 void serial_putc(char c);
 void serial_puts(const char *s);

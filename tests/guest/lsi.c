@@ -190,14 +190,3 @@ uint64_t lsi_capacity(LSI *l, unsigned target)
     return ((uint64_t)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]) + 1;
 }
 
-void lsi_cdb_rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t count)
-{
-    memset(cdb, 0, 10);
-    cdb[0] = op;
-    cdb[2] = lba >> 24;
-    cdb[3] = lba >> 16;
-    cdb[4] = lba >> 8;
-    cdb[5] = lba;
-    cdb[7] = count >> 8;
-    cdb[8] = count;
-}

@@ -93,6 +93,5 @@ int32_t lsi_sense(LSI *l, unsigned target);
 bool lsi_ready(LSI *l, unsigned target);
 /* Capacity in sectors by READ CAPACITY(10), 0 on failure. */
 uint64_t lsi_capacity(LSI *l, unsigned target);
-void lsi_cdb_rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t count);
 
 #endif

@@ -167,16 +167,11 @@ static AtapiResult atapi_cmd_dma(const uint8_t *cdb, uint8_t *bmst)
     return r;
 }
 
+/* READ(10) as a 12-byte ATAPI packet. */
 static void cdb_read10(uint8_t *cdb, uint32_t lba, uint16_t count)
 {
-    memset(cdb, 0, 12);
-    cdb[0] = 0x28;
-    cdb[2] = lba >> 24;
-    cdb[3] = lba >> 16;
-    cdb[4] = lba >> 8;
-    cdb[5] = lba;
-    cdb[7] = count >> 8;
-    cdb[8] = count;
+    scsi_cdb10(cdb, 0x28, lba, count);
+    cdb[10] = cdb[11] = 0;
 }
 
 /* REQUEST SENSE: key << 8 | ASC, or -1. */

@@ -28,7 +28,7 @@ static bool bench_cmd(uint8_t op, uint32_t lba, uint16_t sectors)
     uint8_t cdb[10];
     LSIResult r;
 
-    lsi_cdb_rw10(cdb, op, lba, sectors);
+    scsi_cdb10(cdb, op, lba, sectors);
     r = lsi_cmd(&bench_lsi, 0, cdb, sizeof(cdb), op == 0x2a ? LSI_PH_DO : LSI_PH_DI, LSI_DATA,
                 sectors * LSI_SECTOR);
     if (!lsi_done(&r) || r.status != 0) {

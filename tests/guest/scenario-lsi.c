@@ -69,7 +69,7 @@ static bool lsi_rw(bool write, uint32_t lba, uint16_t sectors)
     uint8_t cdb[10];
     LSIResult r;
 
-    lsi_cdb_rw10(cdb, write ? 0x2a : 0x28, lba, sectors);
+    scsi_cdb10(cdb, write ? 0x2a : 0x28, lba, sectors);
     r = lsi_cmd(&lsi, 0, cdb, sizeof(cdb), write ? LSI_PH_DO : LSI_PH_DI, LSI_DATA,
                 sectors * LSI_SECTOR);
     if (!lsi_done(&r) || r.status != 0) {
@@ -189,7 +189,7 @@ static LSIResult hostile_rw(const char *name, uint8_t op, uint32_t lba, uint16_t
     uint8_t cdb[10];
     LSIResult r;
 
-    lsi_cdb_rw10(cdb, op, lba, sectors);
+    scsi_cdb10(cdb, op, lba, sectors);
     r = lsi_cmd_raw(&lsi, 0, cdb, sizeof(cdb), op == 0x2a ? LSI_PH_DO : LSI_PH_DI, addr, count);
     hostile_print(name, &r);
     return r;
@@ -211,7 +211,7 @@ static bool hostile_phase(const char *name, uint8_t op, unsigned phase, unsigned
     uint8_t cdb[16] = {0};
     LSIResult r;
 
-    lsi_cdb_rw10(cdb, op, SCRATCH_LBA, 1);
+    scsi_cdb10(cdb, op, SCRATCH_LBA, 1);
     r = lsi_cmd_raw(&lsi, 0, cdb, cdb_len, phase, LSI_DATA, LSI_SECTOR);
     hostile_print(name, &r);
     return lsi_done(&r) || hostile_recover(name);

@@ -1,4 +1,5 @@
-/* The few libc string functions the payload uses (and that gcc may emit calls to). */
+/* The few libc string functions the payload uses (and that gcc may emit calls to), and the
+ * byte layout of a 10-byte SCSI CDB. */
 #include "guest.h"
 
 void *memcpy(void *dst, const void *src, size_t n)
@@ -73,4 +74,16 @@ uint64_t strtou64(const char *s, const char **end)
         *end = s;
     }
     return v;
+}
+
+void scsi_cdb10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t count)
+{
+    memset(cdb, 0, 10);
+    cdb[0] = op;
+    cdb[2] = lba >> 24;
+    cdb[3] = lba >> 16;
+    cdb[4] = lba >> 8;
+    cdb[5] = lba;
+    cdb[7] = count >> 8;
+    cdb[8] = count;
 }
