@@ -120,23 +120,10 @@ static const FuzzDevice ide_fuzz = {
     .extra_op = ide_fuzz_extra,
 };
 
-/* A raw image of size bytes as the -drive if=ide at bus/unit. */
-static BlockBackend *ide_add_drive(const char *id, int bus, bool cd, size_t size)
-{
-    BlockBackend *blk = fuzz_open_image(id, size, cd ? 0 : BDRV_O_RDWR);
-    DriveInfo *dinfo = g_new0(DriveInfo, 1);
-
-    dinfo->type = IF_IDE;
-    dinfo->bus = bus;
-    dinfo->media_cd = cd;
-    blk_set_legacy_dinfo(blk, dinfo);
-    return blk;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    ide_blks[0] = ide_add_drive("ide0-hd0", 0, false, IDE_DISK_SIZE);
-    ide_blks[1] = ide_add_drive("ide1-cd0", 1, true, IDE_CD_SIZE);
+    ide_blks[0] = fuzz_add_drive("ide0-hd0", IF_IDE, 0, 0, false, IDE_DISK_SIZE);
+    ide_blks[1] = fuzz_add_drive("ide1-cd0", IF_IDE, 1, 0, true, IDE_CD_SIZE);
     fuzz_machine_init();
     return 0;
 }

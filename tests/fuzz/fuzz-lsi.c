@@ -207,23 +207,10 @@ static const FuzzDevice lsi_fuzz = {
     .extra_op = lsi_extra,
 };
 
-/* A raw image of size bytes as the -drive if=scsi at unit. */
-static BlockBackend *lsi_add_drive(const char *id, int unit, bool cd, size_t size)
-{
-    BlockBackend *blk = fuzz_open_image(id, size, cd ? 0 : BDRV_O_RDWR);
-    DriveInfo *dinfo = g_new0(DriveInfo, 1);
-
-    dinfo->type = IF_SCSI;
-    dinfo->unit = unit;
-    dinfo->media_cd = cd;
-    blk_set_legacy_dinfo(blk, dinfo);
-    return blk;
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    lsi_blks[0] = lsi_add_drive("scsi0-hd0", 0, false, LSI_DISK_SIZE);
-    lsi_blks[1] = lsi_add_drive("scsi0-cd1", 1, true, LSI_CD_SIZE);
+    lsi_blks[0] = fuzz_add_drive("scsi0-hd0", IF_SCSI, 0, 0, false, LSI_DISK_SIZE);
+    lsi_blks[1] = fuzz_add_drive("scsi0-cd1", IF_SCSI, 0, 1, true, LSI_CD_SIZE);
     fuzz_machine_init();
     return 0;
 }

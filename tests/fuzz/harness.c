@@ -93,6 +93,20 @@ BlockBackend *fuzz_open_image(const char *id, uint64_t size, int flags)
     return blk;
 }
 
+BlockBackend *fuzz_add_drive(const char *id, int type, int bus, int unit, bool cd,
+                             uint64_t size)
+{
+    BlockBackend *blk = fuzz_open_image(id, size, cd ? 0 : BDRV_O_RDWR);
+    DriveInfo *dinfo = g_new0(DriveInfo, 1);
+
+    dinfo->type = type;
+    dinfo->bus = bus;
+    dinfo->unit = unit;
+    dinfo->media_cd = cd;
+    blk_set_legacy_dinfo(blk, dinfo);
+    return blk;
+}
+
 void fuzz_machine_init(void)
 {
     Error *err = NULL;

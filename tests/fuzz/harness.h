@@ -43,6 +43,10 @@ typedef struct FuzzDevice {
 /* A zero-filled raw image of size bytes in /tmp (unlinked at once) opened as a backend
  * named id with the given BDRV_O_* flags; aborts on failure. */
 struct BlockBackend *fuzz_open_image(const char *id, uint64_t size, int flags);
+/* Such an image as the legacy drive -drive if=TYPE,bus=,unit= (a CD-ROM read-only): type is
+ * a BlockInterfaceType. */
+struct BlockBackend *fuzz_add_drive(const char *id, int type, int bus, int unit, bool cd,
+                                    uint64_t size);
 
 /* Build the machine (once, from LLVMFuzzerInitialize). */
 void fuzz_machine_init(void);
