@@ -279,25 +279,23 @@ static const PCIDeviceInfo lsi895a_pci_info = {
     .reset = lsi_pci_reset,
 };
 
-/*
- * QEMU names the bus of an adapter without id= after a counter of such buses ("scsi.0",
- * "scsi.1", ...); scsi_bus_init() always appends ".0", so the name is set again here.
- */
-static void lsi_name_bus(LSIState *s)
+/* QEMU's name for the adapter's bus: "<id>.0", or after a counter of adapters without id=
+ * ("scsi.0", "scsi.1", ...). */
+static char *lsi_bus_name(LSIState *s)
 {
     static unsigned auto_ids;
 
     if (s->qdev.id) {
-        return;
+        return g_strdup_printf("%s.0", s->qdev.id);
     }
-    g_free(s->bus.qbus->name);
-    s->bus.qbus->name = g_strdup_printf("scsi.%u", auto_ids++);
+    return g_strdup_printf("scsi.%u", auto_ids++);
 }
 
 static bool lsi_realize(DeviceState *qdev, Error **errp)
 {
     LSIState *s = (LSIState *)qdev;
     g_autofree char *fw = NULL;
+    g_autofree char *bus_name = NULL;
 
     /* QEMU's lsi53c810 is the same model under the older chip's device ID. */
     s->pci_info = lsi895a_pci_info;
@@ -315,9 +313,8 @@ static bool lsi_realize(DeviceState *qdev, Error **errp)
     pci_register_bar(s->pci, 0, LSI_REGS_SIZE, PCI_BAR_IO, &lsi_regs_ops, s);
     pci_register_bar(s->pci, 1, 0x400, PCI_BAR_MEM32, &lsi_regs_ops, s);
     pci_register_bar(s->pci, 2, LSI_SCRIPTS_RAM_SIZE, PCI_BAR_MEM32, &lsi_ram_ops, s);
-    scsi_bus_init(&s->bus, qdev, qdev->id ? qdev->id : "scsi", LSI_MAX_TARGETS, 1, &lsi_scsi_ops,
-                  s);
-    lsi_name_bus(s);
+    bus_name = lsi_bus_name(s);
+    scsi_bus_init(&s->bus, qdev, bus_name, LSI_MAX_TARGETS, 1, &lsi_scsi_ops, s);
     /* QEMU's OpenFirmware path for the bus: SeaBIOS matches "/pci@i0cf8/ *@SLOT/ *@0/". */
     if (PCI_FUNC(s->pci->devfn)) {
         fw = g_strdup_printf("/pci@i0cf8/scsi@%x,%x/channel@0", PCI_SLOT(s->pci->devfn),

@@ -15,9 +15,8 @@ void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_tar
                    const SCSIBusOps *ops, void *opaque)
 {
     static int next_busnr;
-    g_autofree char *bus_name = g_strdup_printf("%s.0", name);
 
-    bus->qbus = qbus_new(QBUS_TYPE_SCSI, bus_name, hba, 0, bus);
+    bus->qbus = qbus_new(QBUS_TYPE_SCSI, name, hba, 0, bus);
     bus->qbus->hotplug = true; /* device_del of a target, as QEMU's SCSI buses allow */
     bus->hba = hba;
     bus->ops = ops;

@@ -19,7 +19,7 @@
 #include "util/error.h"
 
 #define QBUS_TYPE_SCSI "SCSI"
-#define SCSI_SENSE_LEN 18         /* fixed-format sense */
+#define SCSI_SENSE_LEN 18 /* fixed-format sense */
 #define SCSI_CDB_MAX 16
 
 /* Status bytes (SAM-5). */
@@ -44,33 +44,35 @@ typedef struct SCSIBusOps {
      */
     void (*transfer_data)(SCSIRequest *req, uint32_t len);
     /* The command ended: status byte, and how many bytes of the transfer length that
-     * scsi_req_enqueue() announced were not moved. The request is unref'd after this. */
+     * scsi_req_enqueue() announced were not moved. The bus drops its own reference after
+     * this; the HBA still holds the one scsi_req_new() gave it, for scsi_req_unref(). */
     void (*complete)(SCSIRequest *req, uint8_t status, size_t resid);
-    /* Optional: the request was cancelled (bus reset, device removed) before it completed. */
+    /* Optional: the request was cancelled (bus reset, device removed) before it completed;
+     * as after complete, the HBA's own reference is still the HBA's to drop. */
     void (*cancel)(SCSIRequest *req);
 } SCSIBusOps;
 
 struct SCSIBus {
-    BusState *qbus;        /* "<hba id or name>.0"; devices plug in with scsi-id= and lun= */
+    BusState *qbus; /* "<hba id or name>.0"; devices plug in with scsi-id= and lun= */
     DeviceState *hba;
     const SCSIBusOps *ops;
-    void *opaque;          /* the HBA's state */
-    int max_target;        /* scsi-id 0..max_target-1 (LSI: 7, the HBA itself being 7) */
-    int max_lun;           /* lun 0..max_lun-1 */
-    int busnr;             /* in creation order from 0, as QEMU numbers SCSI buses */
-    GQueue requests;       /* bus-private: enqueued requests not yet completed or cancelled */
+    void *opaque;    /* the HBA's state */
+    int max_target;  /* scsi-id 0..max_target-1 (LSI: 7, the HBA itself being 7) */
+    int max_lun;     /* lun 0..max_lun-1 */
+    int busnr;       /* in creation order from 0, as QEMU numbers SCSI buses */
+    GQueue requests; /* bus-private: enqueued requests not yet completed or cancelled */
 };
 
 /* The part of every SCSI target device that the bus and the HBA look at. */
 struct SCSIDevice {
     DeviceState qdev;
-    uint32_t id;           /* scsi-id */
+    uint32_t id; /* scsi-id */
     uint32_t lun;
     SCSIBus *bus;
     const struct SCSIDeviceOps *ops;
     uint8_t sense[SCSI_SENSE_LEN]; /* for REQUEST SENSE; zero length when sense_len is 0 */
     uint8_t sense_len;
-    bool unit_attention;   /* reported (once) on the next command but INQUIRY/REPORT LUNS */
+    bool unit_attention;     /* reported (once) on the next command but INQUIRY/REPORT LUNS */
     uint8_t ua_asc, ua_ascq; /* which unit attention: 29h/00h reset, 28h/00h medium changed */
 };
 
@@ -91,9 +93,9 @@ typedef struct SCSIDeviceOps {
 
 struct SCSIRequest {
     SCSIBus *bus;
-    SCSIDevice *dev;       /* NULL when no device answers the LUN (the bus answers) */
+    SCSIDevice *dev; /* NULL when no device answers the LUN (the bus answers) */
     uint32_t tag;
-    uint32_t id;           /* the target's scsi-id */
+    uint32_t id; /* the target's scsi-id */
     uint32_t lun;
     uint8_t cdb[SCSI_CDB_MAX];
     unsigned cdb_len;
@@ -102,18 +104,19 @@ struct SCSIRequest {
     bool enqueued, completed, cancelled;
     uint8_t sense[SCSI_SENSE_LEN]; /* autosense of a CHECK CONDITION */
     uint8_t sense_len;
-    uint8_t *buf;          /* what scsi_req_buf() returns: set by whoever answers */
-    void *dev_private;     /* the device model's per-request state */
-    int32_t xfer;          /* what scsi_req_enqueue() returned */
-    uint64_t moved;        /* bytes handed to the HBA so far by scsi_req_data() */
-    bool by_bus;           /* bus-private: the bus answers (REPORT LUNS, REQUEST SENSE, ...) */
-    bool buf_owned;        /* bus-private: buf is a reply g_free'd with the request */
+    uint8_t *buf;      /* what scsi_req_buf() returns: set by whoever answers */
+    void *dev_private; /* the device model's per-request state */
+    int32_t xfer;      /* what scsi_req_enqueue() returned */
+    uint64_t moved;    /* bytes handed to the HBA so far by scsi_req_data() */
+    bool by_bus;       /* bus-private: the bus answers (REPORT LUNS, REQUEST SENSE, ...) */
+    bool buf_owned;    /* bus-private: buf is a reply g_free'd with the request */
     void (*dev_free)(SCSIRequest *req); /* bus-private: the device's free_req */
 };
 
-/* Bus set-up by the HBA, at realize; the bus is named "<name>.0". */
-void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_target,
-                   int max_lun, const SCSIBusOps *ops, void *opaque);
+/* Bus set-up by the HBA, at realize; name is the qdev bus name (QEMU's: "<hba id>.0", else
+ * "scsi.N" in creation order). */
+void scsi_bus_init(SCSIBus *bus, DeviceState *hba, const char *name, int max_target, int max_lun,
+                   const SCSIBusOps *ops, void *opaque);
 /* QEMU's legacy command line: a scsi-disk for each -drive if=scsi,bus=bus_index,unit=U at
  * scsi-id U (lun 0). False with errp as qdev creation reports it. */
 bool scsi_bus_legacy_handle_cmdline(SCSIBus *bus, int bus_index, Error **errp);
@@ -134,8 +137,8 @@ void scsi_bus_reset(SCSIBus *bus);
  * what the HBA has; a CDB shorter than its group code says completes with CHECK CONDITION.
  * The request starts with one reference, which the HBA holds.
  */
-SCSIRequest *scsi_req_new(SCSIBus *bus, uint32_t id, uint32_t lun, uint32_t tag,
-                          const uint8_t *cdb, unsigned cdb_len, void *hba_private);
+SCSIRequest *scsi_req_new(SCSIBus *bus, uint32_t id, uint32_t lun, uint32_t tag, const uint8_t *cdb,
+                          unsigned cdb_len, void *hba_private);
 /* Start it: > 0 bytes to the initiator (data-in), < 0 to the device (data-out), 0 none.
  * transfer_data or complete may be called before this returns. */
 int32_t scsi_req_enqueue(SCSIRequest *req);

@@ -1279,7 +1279,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     main_loop_init();
-    scsi_bus_init(&bus, NULL, "scsi0", 7, 8, &hba_ops, NULL);
+    scsi_bus_init(&bus, NULL, "scsi0.0", 7, 8, &hba_ops, NULL);
     g_test_add_func("/scsi-disk/inquiry", test_inquiry);
     g_test_add_func("/scsi-disk/unit-attention", test_unit_attention);
     g_test_add_func("/scsi-disk/read-write", test_read_write);
