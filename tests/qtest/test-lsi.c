@@ -9,8 +9,9 @@
  * mismatch jumps); selection timeout, illegal instruction, register and memory operations,
  * a looping program, software resets (one with a read in flight), a second adapter and the
  * INTx line. Every assertion holds for QEMU 7.2 too (QTEST_QEMU=1), which has no -drive
- * if=scsi on pc: both VMMs get -device lsi53c895a -device scsi-hd, and the if=scsi test and
- * the bus-fault test (QEMU reads unassigned memory as zeros) run on minivmm only.
+ * if=scsi on pc: both VMMs get -device lsi53c895a -device scsi-hd, and the if=scsi tests
+ * (the adapter it makes, HMP drive_add of if=scsi onto it) and the bus-fault test (QEMU
+ * reads unassigned memory as zeros) run on minivmm only.
  */
 #include <string.h>
 #include <unistd.h>
@@ -86,8 +87,9 @@ static void lsi_fill_image(int fd)
     }
 }
 
-/* The VMM's arguments are before, the image's path, after. */
-static void lsi_start_args(LSI *l, const char *before, const char *after)
+/* The VMM's arguments are before, the image's path, after; started by init. */
+static void lsi_start_with(LSI *l, const char *before, const char *after,
+                           QTestState *(*init)(const char *))
 {
     g_autofree char *args = NULL;
     int fd;
@@ -99,9 +101,14 @@ static void lsi_start_args(LSI *l, const char *before, const char *after)
     lsi_fill_image(fd);
     close(fd);
     args = g_strdup_printf("%s%s%s", before, l->img, after);
-    l->qts = qtest_init(args);
+    l->qts = init(args);
     qpci_bus_init(&l->bus, l->qts);
     g_assert_true(qpci_device_find(&l->bus, PCI_DEVFN(2, 0), &l->dev));
+}
+
+static void lsi_start_args(LSI *l, const char *before, const char *after)
+{
+    lsi_start_with(l, before, after, qtest_init);
 }
 
 static void lsi_map(LSI *l)
@@ -897,12 +904,24 @@ static void test_bus_fault(void)
     lsi_stop(&l);
 }
 
-/* minivmm only (QEMU 7.2's pc has no if=scsi): -drive if=scsi makes the adapter. */
-static void test_drive_if_scsi(void)
+/* READ CAPACITY(10) of scsi-id id: the last LBA (a unit attention is answered first). */
+static uint32_t lsi_last_lba(LSI *l, unsigned id)
 {
     static const uint8_t cdb[10] = {0x25};
     uint8_t buf[8];
-    LSIResult r;
+    LSIResult r = lsi_cmd(l, id, cdb, sizeof(cdb), PH_DI, LSI_DATA, sizeof(buf));
+
+    if (r.status == 0x02) {
+        r = lsi_cmd(l, id, cdb, sizeof(cdb), PH_DI, LSI_DATA, sizeof(buf));
+    }
+    assert_done(&r, 0x00);
+    qtest_memread(l->qts, LSI_DATA, buf, sizeof(buf));
+    return (uint32_t)buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3];
+}
+
+/* minivmm only (QEMU 7.2's pc has no if=scsi): -drive if=scsi makes the adapter. */
+static void test_drive_if_scsi(void)
+{
     LSI l;
 
     if (qtest_is_qemu()) {
@@ -912,14 +931,45 @@ static void test_drive_if_scsi(void)
     lsi_start_args(&l, "-m 128 -drive if=scsi,file=", ",format=raw");
     g_assert_cmphex(qpci_config_readw(&l.dev, PCI_DEVICE_ID), ==, 0x0012);
     lsi_map(&l);
-    r = lsi_cmd(&l, 0, cdb, sizeof(cdb), PH_DI, LSI_DATA, sizeof(buf));
-    if (r.status == 0x02) {
-        r = lsi_cmd(&l, 0, cdb, sizeof(cdb), PH_DI, LSI_DATA, sizeof(buf));
-    }
-    assert_done(&r, 0x00);
-    qtest_memread(l.qts, LSI_DATA, buf, sizeof(buf));
-    g_assert_cmphex(buf[3], ==, (LSI_DISK_SECTORS - 1) & 0xff);
+    g_assert_cmpuint(lsi_last_lba(&l, 0), ==, LSI_DISK_SECTORS - 1);
     lsi_stop(&l);
+}
+
+/* HMP drive_add of if=scsi puts a disk on the running adapter (2.2's pci_drive_hot_add). */
+static void test_drive_add(void)
+{
+    static const uint8_t tur[6] = {0x00};
+    char img2[] = "/tmp/test-lsi-add-XXXXXX";
+    g_autofree char *cmd = NULL;
+    JsonNode *reply;
+    LSIResult r;
+    LSI l;
+    int fd;
+
+    if (qtest_is_qemu()) {
+        g_test_skip("QEMU 7.2 has no drive_add for if=scsi");
+        return;
+    }
+    fd = mkstemp(img2);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, 1 << 20), ==, 0);
+    close(fd);
+    lsi_start_with(&l, "-m 128 -drive if=scsi,file=", ",format=raw", qtest_init_unix);
+    lsi_map(&l);
+    r = lsi_cmd(&l, 3, tur, sizeof(tur), -1, 0, 0);
+    g_assert_cmphex(r.sist1, ==, 0x04); /* STO: nobody at scsi-id 3 yet */
+    cmd = g_strdup_printf("{\"execute\": \"human-monitor-command\", \"arguments\": "
+                          "{\"command-line\": \"drive_add 0:2 if=scsi,file=%s,format=raw,"
+                          "unit=3\"}}",
+                          img2);
+    reply = qtest_qmp(l.qts, "%s", cmd);
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(reply), "return"), ==,
+                    "OK bus 0, unit 3\r\n");
+    json_node_unref(reply);
+    g_assert_cmpuint(lsi_last_lba(&l, 3), ==, (1 << 20) / 512 - 1);
+    g_assert_cmpuint(lsi_last_lba(&l, 0), ==, LSI_DISK_SECTORS - 1);
+    lsi_stop(&l);
+    unlink(img2);
 }
 
 int main(int argc, char **argv)
@@ -947,5 +997,6 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/intx", test_intx);
     g_test_add_func("/lsi/bus-fault", test_bus_fault);
     g_test_add_func("/lsi/drive-if-scsi", test_drive_if_scsi);
+    g_test_add_func("/lsi/drive-add", test_drive_add);
     return g_test_run();
 }
