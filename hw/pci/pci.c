@@ -291,13 +291,16 @@ static void pci_init_header(PCIDevice *dev)
     pci_set_word(dev->config + PCI_DEVICE_ID, info->device_id);
     pci_set_long(dev->config + PCI_CLASS_REVISION, info->class_code << 8 | info->revision);
     dev->config[PCI_HEADER_TYPE] = info->header_type;
-    /* Like QEMU, devices without their own subsystem IDs carry Red Hat's "QEMU virtual
-     * machine" pair: SeaBIOS reads it from 00:00.0 to know it runs on a QEMU-style board. */
-    pci_set_word(dev->config + PCI_SUBSYSTEM_VENDOR_ID,
-                 info->subsystem_vendor_id ? info->subsystem_vendor_id
-                                           : PCI_SUBVENDOR_ID_REDHAT_QUMRANET);
-    pci_set_word(dev->config + PCI_SUBSYSTEM_ID,
-                 info->subsystem_vendor_id ? info->subsystem_id : PCI_SUBDEVICE_ID_QEMU);
+    /* Like QEMU, devices without their own subsystem IDs (both 0) carry Red Hat's "QEMU
+     * virtual machine" pair: SeaBIOS reads it from 00:00.0 to know it runs on a QEMU-style
+     * board. */
+    if (info->subsystem_vendor_id || info->subsystem_id) {
+        pci_set_word(dev->config + PCI_SUBSYSTEM_VENDOR_ID, info->subsystem_vendor_id);
+        pci_set_word(dev->config + PCI_SUBSYSTEM_ID, info->subsystem_id);
+    } else {
+        pci_set_word(dev->config + PCI_SUBSYSTEM_VENDOR_ID, PCI_SUBVENDOR_ID_REDHAT_QUMRANET);
+        pci_set_word(dev->config + PCI_SUBSYSTEM_ID, PCI_SUBDEVICE_ID_QEMU);
+    }
     dev->config[PCI_INTERRUPT_PIN] = info->interrupt_pin;
 }
 

@@ -211,10 +211,6 @@ static void lsi_pci_reset(PCIDevice *dev)
     LSIState *s = dev->opaque;
 
     dev->config[PCI_LATENCY_TIMER] = 0xff;
-    /* QEMU keeps the subsystem vendor 0 beside the LSI subsystem ID; the core would put
-     * Red Hat's vendor there since ours is 0. */
-    pci_set_word(dev->config + PCI_SUBSYSTEM_VENDOR_ID, 0);
-    pci_set_word(dev->config + PCI_SUBSYSTEM_ID, 0x1000);
     lsi_device_reset(s);
 }
 
@@ -274,6 +270,8 @@ static const PCIDeviceInfo lsi895a_pci_info = {
     .vendor_id = PCI_VENDOR_ID_LSI_LOGIC,
     .device_id = PCI_DEVICE_ID_LSI_53C895A,
     .class_code = PCI_CLASS_STORAGE_SCSI << 8,
+    .subsystem_vendor_id = 0, /* QEMU's: vendor 0 beside the LSI subsystem ID */
+    .subsystem_id = 0x1000,
     .header_type = PCI_HEADER_TYPE_NORMAL,
     .interrupt_pin = 1,
     .reset = lsi_pci_reset,
