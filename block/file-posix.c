@@ -1,7 +1,8 @@
 /*
  * The POSIX protocol drivers: "file" (a regular file) and "host_device" (a block or
  * character device, claimed by probing /dev paths). Both open the path with O_RDONLY or
- * O_RDWR (plus O_DIRECT for cache.direct) and do plain preadv/pwritev, fdatasync, hole
+ * O_RDWR (plus O_DIRECT for cache.direct) and do plain preadv/pwritev (synchronous direct
+ * writes to regular files through a per-thread Linux AIO context), fdatasync, hole
  * punching and SEEK_DATA/SEEK_HOLE; devices use the BLK* ioctls instead. Asynchronous
  * requests go to the Linux AIO or io_uring engine when aio=native (with O_DIRECT) or
  * aio=io_uring asks for it, and otherwise run on this file's worker threads. Alignment,
@@ -17,6 +18,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <glib.h>
+#include <libaio.h>
 #include "block/aio-engine.h"
 #include "block/block_int.h"
 #include "util/thread-pool.h"
@@ -202,6 +204,49 @@ static ssize_t file_rw_once(int fd, bool is_write, const IOVector *v, uint64_t o
     return n < 0 ? -errno : n;
 }
 
+static void file_aio_ctx_free(gpointer p)
+{
+    io_destroy(*(io_context_t *)p);
+    g_free(p);
+}
+
+static GPrivate file_aio_ctx = G_PRIVATE_INIT(file_aio_ctx_free);
+
+/*
+ * A synchronous O_DIRECT write submitted through the thread's own Linux AIO context and
+ * waited for: ext4 holds the inode lock across a synchronous direct write that allocates
+ * (or extends the file) until the device completes it, serialising every thread writing new
+ * space, but only while it submits an asynchronous one. -ENOSYS when there is no context.
+ */
+static ssize_t file_write_aio_wait(int fd, const IOVector *v, uint64_t offset)
+{
+    io_context_t *ctx = g_private_get(&file_aio_ctx);
+    struct iocb cb, *cbs[1] = {&cb};
+    struct io_event ev;
+    int ret;
+
+    if (!ctx) {
+        ctx = g_new0(io_context_t, 1);
+        if (io_setup(1, ctx) < 0) {
+            g_free(ctx);
+            return -ENOSYS;
+        }
+        g_private_set(&file_aio_ctx, ctx);
+    }
+    io_prep_pwritev(&cb, fd, v->iov, MIN(v->niov, IOV_MAX), offset);
+    ret = io_submit(*ctx, 1, cbs);
+    if (ret != 1) {
+        return ret < 0 ? -ENOSYS : -EIO;
+    }
+    do {
+        ret = io_getevents(*ctx, 1, 1, &ev, NULL);
+    } while (ret == -EINTR);
+    if (ret != 1) {
+        return ret < 0 ? ret : -EIO;
+    }
+    return (long)ev.res;
+}
+
 /*
  * Transfer all of qiov, resuming after short transfers. Returns the bytes moved (fewer
  * only when the end of the file stopped a read) or -errno.
@@ -214,7 +259,13 @@ static ssize_t file_rw_all(BDRVFileState *s, bool is_write, uint64_t offset, IOV
     ssize_t n;
 
     for (;;) {
-        n = file_rw_once(s->fd, is_write, cur, offset + done);
+        n = -ENOSYS;
+        if (is_write && s->o_direct && s->is_regular) {
+            n = file_write_aio_wait(s->fd, cur, offset + done);
+        }
+        if (n == -ENOSYS) {
+            n = file_rw_once(s->fd, is_write, cur, offset + done);
+        }
         if (n <= 0) {
             break;
         }
