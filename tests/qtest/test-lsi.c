@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <linux/pci.h>
 #include "libqpci.h"
+#include "util/bswap.h"
 
 #define LSI_DISK_SECTORS 2048 /* 1 MiB */
 #define LSI_SCRIPT 0x200000ULL
@@ -243,12 +244,8 @@ static void rw10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t count)
 {
     memset(cdb, 0, 10);
     cdb[0] = op;
-    cdb[2] = lba >> 24;
-    cdb[3] = lba >> 16;
-    cdb[4] = lba >> 8;
-    cdb[5] = lba;
-    cdb[7] = count >> 8;
-    cdb[8] = count;
+    stl_be_p(cdb + 2, lba);
+    stw_be_p(cdb + 7, count);
 }
 
 /* ---- tests ---- */
@@ -916,7 +913,7 @@ static uint32_t lsi_last_lba(LSI *l, unsigned id)
     }
     assert_done(&r, 0x00);
     qtest_memread(l->qts, LSI_DATA, buf, sizeof(buf));
-    return (uint32_t)buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3];
+    return ldl_be_p(buf);
 }
 
 /* minivmm only (QEMU 7.2's pc has no if=scsi): -drive if=scsi makes the adapter. */

@@ -14,6 +14,7 @@
 #include "blockdev/blockdev.h"
 #include "hw/scsi.h"
 #include "util/main-loop.h"
+#include "util/bswap.h"
 
 #define DISK_BLOCKS 2048 /* 1 MiB of 512-byte blocks */
 
@@ -242,12 +243,8 @@ static void cdb10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t nb)
 {
     memset(cdb, 0, 16);
     cdb[0] = op;
-    cdb[2] = lba >> 24;
-    cdb[3] = lba >> 16;
-    cdb[4] = lba >> 8;
-    cdb[5] = lba;
-    cdb[7] = nb >> 8;
-    cdb[8] = nb;
+    stl_be_p(cdb + 2, lba);
+    stw_be_p(cdb + 7, nb);
 }
 
 static void cdb16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t nb)
@@ -260,11 +257,6 @@ static void cdb16(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t nb)
     for (int i = 0; i < 4; i++) {
         cdb[10 + i] = nb >> (24 - 8 * i);
     }
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
 }
 
 /* ---- Tests ---- */
@@ -511,7 +503,7 @@ static void test_out_of_range(void)
     cdb[8] = 0xff;
     g_assert_cmpuint(run_in(3, cdb, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 20);
-    g_assert_cmpuint(be32(buf + 16), ==, DISK_BLOCKS);
+    g_assert_cmpuint(ldl_be_p(buf + 16), ==, DISK_BLOCKS);
     cdb[0] = 0x46;
     expect_check(3, cdb, 0x5, 0x24, 0x00);
     del_device(d);
@@ -566,7 +558,7 @@ static void test_missing_lun(void)
     memset(buf, 0xee, sizeof(buf));
     g_assert_cmpuint(run_cdb_len(5, 1, report_luns, 12, false, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 24);
-    g_assert_cmpuint(be32(buf), ==, 16);
+    g_assert_cmpuint(ldl_be_p(buf), ==, 16);
     g_assert_true(!memcmp(buf + 8, "\0\0\0\0\0\0\0\0\0\x02\0\0\0\0\0\0", 16));
     del_device(d2);
     del_device(d0);
@@ -597,8 +589,8 @@ static void test_mode_sense_select(void)
     g_assert_cmpuint(buf[0], ==, c.pos - 1);
     g_assert_cmphex(buf[2], ==, 0x00); /* not write-protected */
     g_assert_cmpuint(buf[3], ==, 8);
-    g_assert_cmpuint(be32(buf + 4) & 0xffffff, ==, DISK_BLOCKS);
-    g_assert_cmpuint(be32(buf + 8), ==, 512);
+    g_assert_cmpuint(ldl_be_p(buf + 4) & 0xffffff, ==, DISK_BLOCKS);
+    g_assert_cmpuint(ldl_be_p(buf + 8), ==, 512);
     g_assert_cmphex(buf[12], ==, 0x08);
     g_assert_cmphex(buf[13], ==, 0x12);
     g_assert_cmphex(buf[14] & 0x04, ==, 0x04); /* WCE */
@@ -666,13 +658,13 @@ static void test_read_capacity(void)
     clear_ua(0);
     g_assert_cmpuint(run_in(0, rc10, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 8);
-    g_assert_cmpuint(be32(buf), ==, DISK_BLOCKS - 1);
-    g_assert_cmpuint(be32(buf + 4), ==, 512);
+    g_assert_cmpuint(ldl_be_p(buf), ==, DISK_BLOCKS - 1);
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, 512);
     g_assert_cmpuint(run_in(0, rc16, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 32);
-    g_assert_cmpuint(be32(buf), ==, 0);
-    g_assert_cmpuint(be32(buf + 4), ==, DISK_BLOCKS - 1);
-    g_assert_cmpuint(be32(buf + 8), ==, 512);
+    g_assert_cmpuint(ldl_be_p(buf), ==, 0);
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, DISK_BLOCKS - 1);
+    g_assert_cmpuint(ldl_be_p(buf + 8), ==, 512);
     g_assert_cmphex(buf[13], ==, 0);
     g_assert_cmphex(buf[14], ==, 0x80); /* LBPME */
     rc10[5] = 1;                        /* an LBA without PMI */
@@ -687,11 +679,11 @@ static void test_read_capacity(void)
     rc10[5] = 0;
     rc16[1] = 0x10;
     g_assert_cmpuint(run_in(0, rc10, buf, sizeof(buf), &c), ==, 0);
-    g_assert_cmpuint(be32(buf), ==, DISK_BLOCKS / 8 - 1);
-    g_assert_cmpuint(be32(buf + 4), ==, 4096);
+    g_assert_cmpuint(ldl_be_p(buf), ==, DISK_BLOCKS / 8 - 1);
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, 4096);
     g_assert_cmpuint(run_in(0, rc16, buf, sizeof(buf), &c), ==, 0);
-    g_assert_cmpuint(be32(buf + 4), ==, DISK_BLOCKS / 8 - 1);
-    g_assert_cmpuint(be32(buf + 8), ==, 4096);
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, DISK_BLOCKS / 8 - 1);
+    g_assert_cmpuint(ldl_be_p(buf + 8), ==, 4096);
     /* 4096-byte blocks: READ(10) of block 1 is bytes 4096..8191 of the file. */
     uint8_t r10[16], data[4096], expect[4096];
     cdb10(r10, 0x28, 1, 1);
@@ -753,7 +745,7 @@ static void test_resize(void)
     blk_dev_resize_cb(blk);
     expect_check(2, tur, 0x6, 0x2a, 0x09);
     g_assert_cmpuint(run_in(2, rc10, buf, sizeof(buf), &c), ==, 0);
-    g_assert_cmpuint(be32(buf), ==, 255);
+    g_assert_cmpuint(ldl_be_p(buf), ==, 255);
     /* A reset's unit attention takes precedence over a resize's. */
     scsi_bus_reset(&bus);
     blk_dev_resize_cb(blk);
@@ -966,8 +958,8 @@ static void test_cd_medium(void)
     blk = blk_by_name("cd1");
     clear_ua(1);
     g_assert_cmpuint(run_in(1, rc10, buf, sizeof(buf), &c), ==, 0);
-    g_assert_cmpuint(be32(buf), ==, 599);
-    g_assert_cmpuint(be32(buf + 4), ==, 2048);
+    g_assert_cmpuint(ldl_be_p(buf), ==, 599);
+    g_assert_cmpuint(ldl_be_p(buf + 4), ==, 2048);
     cdb10(cdb, 0x28, 2, 2);
     g_assert_cmpuint(run_in(1, cdb, buf, sizeof(buf), &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 4096);
