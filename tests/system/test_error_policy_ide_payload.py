@@ -8,9 +8,8 @@ and, with --vmm=qemu, Debian's QEMU (the fields of 2.2's BLOCK_IO_ERROR are comp
 import re
 
 
-from test_error_policy import fill, make_image
-from test_error_policy_payload import (io_error_event, read_error_drive,  # noqa: F401
-                                       serial_lines, start_payload, stopped_then_cont, tmpfs)
+from test_error_policy_payload import (report_enospc_lines, rerror_stop_cont,  # noqa: F401
+                                       start_payload, tmpfs)
 from test_payload_ide import expected_chunk
 
 MIB = 16
@@ -26,17 +25,7 @@ def start(make_vm, vmm, tmp_path, drive):
 def test_ide_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):  # noqa: F811
     """A DMA write fails with the drive's ERR bit (ABRT) and the bus master's error bit; the
     VM never stops, and the guest gives up at that command."""
-    img = tmpfs / "disk.img"
-    make_image(img, 64 << 20)
-    fill(tmpfs, leave=6 << 20)
-    vm, qmp = start(make_vm, vmm, tmp_path, f"file={img},format=raw,werror=report")
-    with qmp:
-        assert io_error_event(qmp) == {"device": "ide0-hd0", "operation": "write",
-                                       "action": "report", "reason": "No space left on device"}
-        assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
-        assert not any(e["event"] == "STOP" for e in qmp.get_events())
-    lines = serial_lines(vm)
-    assert lines[0] == "READY", "\n".join(lines)
+    lines = report_enospc_lines(start, make_vm, vmm, tmp_path, tmpfs, "ide0-hd0")
     m = re.fullmatch(r"FAIL DMA write failed at LBA (\d+) \(status (\w\w), error (\w\w)\)",
                      lines[-1])
     assert m, "\n".join(lines)
@@ -49,12 +38,7 @@ def test_ide_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):  # noq
 def test_ide_payload_rerror_stop_then_cont(make_vm, vmm, tmp_path):
     """One DMA read fails (blkdebug, EIO): the VM stops with the command pending; after cont
     the read is issued again and the guest's check of all 16 MiB passes."""
-    img = tmp_path / "disk.img"
-    make_image(img, 64 << 20)
-    vm, qmp = start(make_vm, vmm, tmp_path, read_error_drive(tmp_path, vmm, img))
-    stopped_then_cont(vm, qmp, "ide0-hd0")
-    lines = serial_lines(vm)
-    assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
+    img = rerror_stop_cont(start, make_vm, vmm, tmp_path, "ide0-hd0")
     with open(img, "rb") as f:
         for lba in range(0, MIB * 2048, CHUNK_SECTORS * 7):
             f.seek(lba * SECTOR)

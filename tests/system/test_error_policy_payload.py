@@ -80,31 +80,46 @@ def stopped_then_cont(vm, qmp, device):
         assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
 
 
-def test_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):
-    """The guest's writes fail with an I/O error; the VM never stops. (As in 2.2, nospace is
-    only sent when the policy may stop: io-status is off with report.)"""
+def report_enospc_lines(start_fn, make_vm, vmm, tmp_path, tmpfs, device, timeout=60):
+    """werror=report on a nearly full tmpfs: the write's BLOCK_IO_ERROR, the VM never stops
+    and the payload gives up and powers off. Its serial lines (READY first)."""
     img = tmpfs / "disk.img"
     make_image(img, 64 << 20)
     fill(tmpfs, leave=6 << 20)
-    vm, qmp = start(make_vm, vmm, tmp_path, f"file={img},format=raw,werror=report")
+    vm, qmp = start_fn(make_vm, vmm, tmp_path, f"file={img},format=raw,werror=report")
     with qmp:
-        assert io_error_event(qmp) == {"device": "d0", "operation": "write", "action": "report",
-                                       "reason": "No space left on device"}
-        assert vm.wait_exit(30) == 0, vm.describe(vm.serial_log)
+        assert io_error_event(qmp) == {"device": device, "operation": "write",
+                                       "action": "report", "reason": "No space left on device"}
+        assert vm.wait_exit(timeout) == 0, vm.describe(vm.serial_log)
         assert not any(e["event"] == "STOP" for e in qmp.get_events())
     lines = serial_lines(vm)
-    assert lines[0] == "READY" and lines[-1] == "FAIL I/O error at sector 0", "\n".join(lines)
+    assert lines[0] == "READY", "\n".join(lines)
+    return lines
+
+
+def rerror_stop_cont(start_fn, make_vm, vmm, tmp_path, device):
+    """rerror=stop with one read failing (blkdebug, EIO): the VM stops, `cont` issues the read
+    again and the guest's check passes. The image."""
+    img = tmp_path / "disk.img"
+    make_image(img, 64 << 20)
+    vm, qmp = start_fn(make_vm, vmm, tmp_path, read_error_drive(tmp_path, vmm, img))
+    stopped_then_cont(vm, qmp, device)
+    lines = serial_lines(vm)
+    assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
+    return img
+
+
+def test_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):
+    """The guest's writes fail with an I/O error; the VM never stops. (As in 2.2, nospace is
+    only sent when the policy may stop: io-status is off with report.)"""
+    lines = report_enospc_lines(start, make_vm, vmm, tmp_path, tmpfs, "d0", timeout=30)
+    assert lines[-1] == "FAIL I/O error at sector 0", "\n".join(lines)
 
 
 def test_payload_rerror_stop_then_cont(make_vm, vmm, tmp_path):
     """One read fails (blkdebug, EIO): the VM stops; after cont the read is issued again and
     the guest's check of all 16 MiB passes."""
-    img = tmp_path / "disk.img"
-    make_image(img, 64 << 20)
-    vm, qmp = start(make_vm, vmm, tmp_path, read_error_drive(tmp_path, vmm, img))
-    stopped_then_cont(vm, qmp, "d0")
-    lines = serial_lines(vm)
-    assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
+    img = rerror_stop_cont(start, make_vm, vmm, tmp_path, "d0")
     with open(img, "rb") as f:
         for s in range(0, MIB * 2048, 97):
             f.seek(s * SECTOR)

@@ -13,7 +13,8 @@ import re
 
 from test_error_policy import fill, make_image
 from test_error_policy_payload import (io_error_event, read_error_drive,  # noqa: F401
-                                       serial_lines, start_payload, stopped_then_cont, tmpfs)
+                                       report_enospc_lines, rerror_stop_cont, serial_lines,
+                                       start_payload, tmpfs)
 from test_payload_ide import expected_chunk
 
 MIB = 16
@@ -63,17 +64,7 @@ def test_scsi_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):  # no
     """A WRITE(10) ends with CHECK CONDITION, DATA PROTECT, SPACE ALLOCATION FAILED WRITE
     PROTECT (27h/07h, QEMU's sense for ENOSPC) through the SCRIPTS' normal STATUS and
     COMMAND COMPLETE; the VM never stops, and the guest gives up at that command."""
-    img = tmpfs / "disk.img"
-    make_image(img, 64 << 20)
-    fill(tmpfs, leave=6 << 20)
-    vm, qmp = start(make_vm, vmm, tmp_path, f"file={img},format=raw,werror=report")
-    with qmp:
-        assert io_error_event(qmp) == {"device": "d0", "operation": "write",
-                                       "action": "report", "reason": "No space left on device"}
-        assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
-        assert not any(e["event"] == "STOP" for e in qmp.get_events())
-    lines = serial_lines(vm)
-    assert lines[0] == "READY", "\n".join(lines)
+    lines = report_enospc_lines(start, make_vm, vmm, tmp_path, tmpfs, "d0")
     m = re.match(r"FAIL WRITE\(10\) failed at LBA (\d+) \(status 02, sense 7/27/07, "
                  r"dstat 84, sist 0000,", lines[-1])
     assert m, "\n".join(lines)
@@ -84,12 +75,7 @@ def test_scsi_payload_werror_report_enospc(make_vm, vmm, tmp_path, tmpfs):  # no
 def test_scsi_payload_rerror_stop_then_cont(make_vm, vmm, tmp_path):
     """One READ(10) fails (blkdebug, EIO): the VM stops with the command in the disk; after
     cont the read is issued again and the guest's check of all 16 MiB passes."""
-    img = tmp_path / "disk.img"
-    make_image(img, 64 << 20)
-    vm, qmp = start(make_vm, vmm, tmp_path, read_error_drive(tmp_path, vmm, img))
-    stopped_then_cont(vm, qmp, "d0")
-    lines = serial_lines(vm)
-    assert lines[0] == "READY" and lines[-1] == "PASS", "\n".join(lines)
+    img = rerror_stop_cont(start, make_vm, vmm, tmp_path, "d0")
     check_image(img)
 
 
