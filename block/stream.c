@@ -6,7 +6,6 @@
  * (copy-on-read.c), so a guest write that lands first is never overwritten with older
  * backing data. Not the monitor command (blockdev/qmp-block-jobs.c).
  */
-#include <errno.h>
 #include <glib.h>
 #include "block/block-internal.h"
 #include "block/blockjob-kinds.h"
