@@ -92,6 +92,23 @@ void bdrv_dirty_bitmap_reset(BdrvDirtyBitmap *bm, uint64_t offset, uint64_t byte
     bitmap_change(bm, offset, bytes, false);
 }
 
+bool bdrv_dirty_bitmap_all_set(BdrvDirtyBitmap *bm, uint64_t offset, uint64_t bytes)
+{
+    uint64_t i, last;
+    bool all = true;
+
+    if (bytes == 0 || offset >= bm->size || bytes > bm->size - offset) {
+        return false;
+    }
+    last = (offset + bytes - 1) >> bm->gran_bits;
+    g_mutex_lock(&bm->lock);
+    for (i = offset >> bm->gran_bits; all && i <= last; i++) {
+        all = bit_get(bm, i);
+    }
+    g_mutex_unlock(&bm->lock);
+    return all;
+}
+
 uint64_t bdrv_dirty_bitmap_count(BdrvDirtyBitmap *bm)
 {
     uint64_t n;

@@ -7,8 +7,9 @@
  * Ordering: the copy of a run clears its bits before reading the source, and a guest write
  * sets them after it has landed, so a run that was read before the write is copied again.
  * copy-mode=write-blocking (extension) instead copies each guest write to the target itself
- * before completing it, under the same lock as the job's copies, so the dirty set only
- * shrinks and the job converges however fast the guest writes. Several runs are copied at
+ * before completing it, under the same lock as the job's copies (unless the job has yet to
+ * copy that range anyway), so the dirty set only shrinks and the job converges however fast
+ * the guest writes. Several runs are copied at
  * once (job-copy.h: as many as buf-size holds, at most MIRROR_MAX_IN_FLIGHT), never two of the
  * same range, and READY waits for the copies in flight. The final pass (job thread done) runs
  * in the main thread inside a drained section of the source: nothing can dirty the bitmap
@@ -53,12 +54,19 @@ static void mirror_kick(MirrorJob *m)
     g_mutex_unlock(&m->common.lock);
 }
 
-/* Write-blocking: copy the guest's new data to the target before its write completes. */
+/*
+ * Write-blocking: copy the guest's new data to the target before its write completes. Not
+ * needed where every granule the write touches is still dirty: no copy has taken them yet,
+ * and the one that will reads the source after this write landed there.
+ */
 static void mirror_write_through(MirrorJob *m, uint64_t offset, uint64_t bytes, IOVector *qiov)
 {
     BlockRange r;
     int ret;
 
+    if (bdrv_dirty_bitmap_all_set(m->bitmap, offset, bytes)) {
+        return;
+    }
     block_range_lock(&m->copy_lock, &r, offset, bytes);
     ret = qiov ? bdrv_pwritev(m->p.target, offset, qiov, 0)
                : bdrv_pwrite_zeroes(m->p.target, offset, bytes, 0);

@@ -20,6 +20,9 @@ uint64_t bdrv_dirty_bitmap_size(const BdrvDirtyBitmap *bm);
 /* Mark / clear every granule that [offset, offset+bytes) touches (clipped to the size). */
 void bdrv_dirty_bitmap_set(BdrvDirtyBitmap *bm, uint64_t offset, uint64_t bytes);
 void bdrv_dirty_bitmap_reset(BdrvDirtyBitmap *bm, uint64_t offset, uint64_t bytes);
+/* Whether every granule [offset, offset+bytes) touches is dirty (false for an empty range or
+ * one past the size). */
+bool bdrv_dirty_bitmap_all_set(BdrvDirtyBitmap *bm, uint64_t offset, uint64_t bytes);
 /* Dirty bytes (dirty granules times the granularity, the last one clipped). */
 uint64_t bdrv_dirty_bitmap_count(BdrvDirtyBitmap *bm);
 /*

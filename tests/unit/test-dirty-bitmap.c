@@ -1,6 +1,6 @@
 /*
  * Unit tests for the dirty bitmap (block/dirty-bitmap.c): granule rounding, counts with a
- * short last granule, finding and taking runs, and concurrent setters.
+ * short last granule, finding and taking runs, whether a range is all dirty, and concurrent setters.
  */
 #include <glib.h>
 #include "block/dirty-bitmap.h"
@@ -73,6 +73,25 @@ static void test_word_boundaries(void)
     bdrv_dirty_bitmap_free(bm);
 }
 
+static void test_all_set(void)
+{
+    BdrvDirtyBitmap *bm = bdrv_dirty_bitmap_new(200ULL * 4096 + 100, 4096);
+
+    bdrv_dirty_bitmap_set(bm, 62 * 4096, 4 * 4096); /* bits 62..65 straddle words */
+    g_assert_true(bdrv_dirty_bitmap_all_set(bm, 62 * 4096, 4 * 4096));
+    g_assert_true(bdrv_dirty_bitmap_all_set(bm, 63 * 4096 + 5, 4096)); /* bits 63, 64 */
+    g_assert_false(bdrv_dirty_bitmap_all_set(bm, 61 * 4096 + 4095, 2)); /* bit 61 clean */
+    g_assert_false(bdrv_dirty_bitmap_all_set(bm, 65 * 4096, 4097));     /* bit 66 clean */
+    g_assert_false(bdrv_dirty_bitmap_all_set(bm, 62 * 4096, 0));
+    /* the short last granule, and ranges past the end */
+    bdrv_dirty_bitmap_set(bm, 200 * 4096, 1);
+    g_assert_true(bdrv_dirty_bitmap_all_set(bm, 200 * 4096, 100));
+    g_assert_false(bdrv_dirty_bitmap_all_set(bm, 200 * 4096, 101));
+    g_assert_false(bdrv_dirty_bitmap_all_set(bm, 201 * 4096, 1));
+    g_assert_false(bdrv_dirty_bitmap_all_set(bm, 200 * 4096, UINT64_MAX));
+    bdrv_dirty_bitmap_free(bm);
+}
+
 static gpointer setter(gpointer opaque)
 {
     BdrvDirtyBitmap *bm = opaque;
@@ -105,6 +124,7 @@ int main(int argc, char **argv)
     g_test_add_func("/dirty-bitmap/short-last", test_short_last_granule);
     g_test_add_func("/dirty-bitmap/next-take", test_next_runs_and_take);
     g_test_add_func("/dirty-bitmap/word-boundaries", test_word_boundaries);
+    g_test_add_func("/dirty-bitmap/all-set", test_all_set);
     g_test_add_func("/dirty-bitmap/concurrent", test_concurrent_setters);
     return g_test_run();
 }
