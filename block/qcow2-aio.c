@@ -35,7 +35,6 @@ void qcow2_wait_unlocked_io(BlockDriverState *bs)
 
 static void qcow2_io_kick(BDRVQcow2State *s)
 {
-    g_cond_broadcast(&s->io_cond); /* also for plain g_cond_wait waiters */
     wait_point_kick_locked(QCOW2_IO_WAIT(s));
 }
 

@@ -96,9 +96,7 @@ static int unmap_from(BlockDriverState *bs, uint64_t offset)
     uint64_t span = 1ULL << (s->cluster_bits + s->l2_bits);
     int ret = 0;
 
-    while (s->unlocked_io) {
-        g_cond_wait(&s->io_cond, &s->lock);
-    }
+    qcow2_wait_unlocked_io(bs);
     if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
     }
