@@ -54,6 +54,7 @@ typedef struct ThreadPoolSource {
 struct ThreadPool {
     GMutex lock;     /* pending, idle, spare, n_threads, stopping, each worker's state */
     GCond idle_cond; /* in_flight reached 0, or a thread exited */
+    unsigned idle_sleepers; /* threads in g_cond_wait on idle_cond */
     GQueue pending;  /* jobs no idle worker could take at submission */
     GQueue idle;     /* ThreadPoolWorkers waiting for a job, most recently idle first */
     GQueue spare;    /* ThreadPoolWorkers whose thread exited */
@@ -121,9 +122,13 @@ static void thread_pool_job_done(ThreadPool *pool, ThreadPoolJob *job)
         job->done(job->opaque, job->ret);
     }
     g_free(job);
+    /* A sleeper counts itself under the lock in which it saw in_flight > 0: no system call
+     * on the common way, where nobody waits. */
     if (g_atomic_int_dec_and_test(&pool->in_flight)) {
         g_mutex_lock(&pool->lock);
-        g_cond_broadcast(&pool->idle_cond);
+        if (pool->idle_sleepers) {
+            g_cond_broadcast(&pool->idle_cond);
+        }
         g_mutex_unlock(&pool->lock);
     }
 }
@@ -338,6 +343,14 @@ int thread_pool_run_sync(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg)
     return work(arg);
 }
 
+/* With the lock held: sleep until idle_cond is signalled. */
+static void thread_pool_idle_wait(ThreadPool *pool)
+{
+    pool->idle_sleepers++;
+    g_cond_wait(&pool->idle_cond, &pool->lock);
+    pool->idle_sleepers--;
+}
+
 void thread_pool_drain(ThreadPool *pool)
 {
     if (g_main_context_acquire(pool->ctx)) {
@@ -349,7 +362,7 @@ void thread_pool_drain(ThreadPool *pool)
     }
     g_mutex_lock(&pool->lock);
     while (g_atomic_int_get(&pool->in_flight)) {
-        g_cond_wait(&pool->idle_cond, &pool->lock);
+        thread_pool_idle_wait(pool);
     }
     g_mutex_unlock(&pool->lock);
 }
@@ -368,7 +381,7 @@ void thread_pool_free(ThreadPool *pool)
         thread_pool_wake(w);
     }
     while (pool->n_threads) {
-        g_cond_wait(&pool->idle_cond, &pool->lock);
+        thread_pool_idle_wait(pool);
     }
     g_mutex_unlock(&pool->lock);
     while ((w = g_queue_pop_head(&pool->spare))) {
