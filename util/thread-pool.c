@@ -52,12 +52,12 @@ typedef struct ThreadPoolSource {
 } ThreadPoolSource;
 
 struct ThreadPool {
-    GMutex lock;     /* pending, idle, spare, n_threads, stopping, each worker's state */
-    GCond idle_cond; /* in_flight reached 0, or a thread exited */
+    GMutex lock;            /* pending, idle, spare, n_threads, stopping, each worker's state */
+    GCond idle_cond;        /* in_flight reached 0, or a thread exited */
     unsigned idle_sleepers; /* threads in g_cond_wait on idle_cond */
-    GQueue pending;  /* jobs no idle worker could take at submission */
-    GQueue idle;     /* ThreadPoolWorkers waiting for a job, most recently idle first */
-    GQueue spare;    /* ThreadPoolWorkers whose thread exited */
+    GQueue pending;         /* jobs no idle worker could take at submission */
+    GQueue idle;            /* ThreadPoolWorkers waiting for a job, most recently idle first */
+    GQueue spare;           /* ThreadPoolWorkers whose thread exited */
     unsigned n_threads, max_threads;
     int n_looking; /* workers that will look at pending before they sleep (atomic) */
     bool stopping;

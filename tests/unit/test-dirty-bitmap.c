@@ -1,6 +1,7 @@
 /*
  * Unit tests for the dirty bitmap (block/dirty-bitmap.c): granule rounding, counts with a
- * short last granule, finding and taking runs, whether a range is all dirty, and concurrent setters.
+ * short last granule, finding and taking runs, whether a range is all dirty, and concurrent
+ * setters.
  */
 #include <glib.h>
 #include "block/dirty-bitmap.h"
@@ -79,7 +80,7 @@ static void test_all_set(void)
 
     bdrv_dirty_bitmap_set(bm, 62 * 4096, 4 * 4096); /* bits 62..65 straddle words */
     g_assert_true(bdrv_dirty_bitmap_all_set(bm, 62 * 4096, 4 * 4096));
-    g_assert_true(bdrv_dirty_bitmap_all_set(bm, 63 * 4096 + 5, 4096)); /* bits 63, 64 */
+    g_assert_true(bdrv_dirty_bitmap_all_set(bm, 63 * 4096 + 5, 4096));  /* bits 63, 64 */
     g_assert_false(bdrv_dirty_bitmap_all_set(bm, 61 * 4096 + 4095, 2)); /* bit 61 clean */
     g_assert_false(bdrv_dirty_bitmap_all_set(bm, 65 * 4096, 4097));     /* bit 66 clean */
     g_assert_false(bdrv_dirty_bitmap_all_set(bm, 62 * 4096, 0));
