@@ -456,11 +456,13 @@ def test_payload_virtio_blk_enospc_stop_cont(make_vm, tmp_path, iothread):
             "-drive", f"if=none,id=d0,file={img},format=raw,werror=stop",
             "-object", "iothread,id=io0", "-object", "iothread,id=io1",
             "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on{iothread}",
-            "-qmp", f"unix:{sock},server,nowait"]
+            "-qmp", f"unix:{sock},server,nowait", "-S"]  # runs once QMP listens
         vm = make_vm(args, debugcon=False)
         qmp = QMP(sock)
         qmp.connect(retry_for=10)
         with qmp:
+            qmp.command("cont")
+            qmp.event_wait("RESUME")
             assert_stopped(qmp, "write", True, "No space left on device")
             os.unlink(filler)
             qmp.command("cont")

@@ -29,12 +29,16 @@ def tmpfs(tmp_path):
 
 
 def start_payload(make_vm, vmm, tmp_path, scenario, device_args):
-    """The payload running scenario with device_args, and a QMP connection to the VMM."""
+    """The payload running scenario with device_args, and a QMP connection to the VMM. The
+    VM starts stopped and runs once the monitor is connected: an I/O error event sent
+    before that would be lost (on a loaded host the payload can get there first)."""
     sock = str(tmp_path / "qmp.sock")
-    args = payload_args(scenario) + device_args + ["-qmp", f"unix:{sock},server,nowait"]
+    args = payload_args(scenario) + device_args + ["-qmp", f"unix:{sock},server,nowait", "-S"]
     vm = make_vm(args, backend=vmm, debugcon=False)
     qmp = QMP(sock)
     qmp.connect(retry_for=10)
+    qmp.command("cont")
+    qmp.event_wait("RESUME")
     return vm, qmp
 
 
