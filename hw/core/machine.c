@@ -80,14 +80,26 @@ void machine_stop_state(RunState state)
     bdrv_flush_all();
 }
 
+/* A stop request queued or running (atomic). */
+static int stop_pending;
+
 static void machine_do_stop(void *opaque)
 {
     machine_stop_state(GPOINTER_TO_INT(opaque));
+    g_atomic_int_set(&stop_pending, 0);
 }
 
+/*
+ * Requests made until the requested stop has drained the drives are one stop, as QEMU's
+ * single pending vmstop request: a request that fails while the first failure's stop drains
+ * the I/O threads is kept for the retry at `cont` like the first, and must not stop the
+ * machine again after that `cont`.
+ */
 void machine_request_stop(RunState state)
 {
-    main_loop_call(machine_do_stop, GINT_TO_POINTER(state));
+    if (g_atomic_int_compare_and_exchange(&stop_pending, 0, 1)) {
+        main_loop_call(machine_do_stop, GINT_TO_POINTER(state));
+    }
 }
 
 void machine_stop(void)
