@@ -204,10 +204,21 @@ static ssize_t file_rw_once(int fd, bool is_write, const IOVector *v, uint64_t o
     return n < 0 ? -errno : n;
 }
 
+/* A thread's context for file_write_aio_wait(); ok is false when io_setup failed, so that
+ * the thread does not try again on every write. */
+typedef struct FileAioCtx {
+    io_context_t ctx;
+    bool ok;
+} FileAioCtx;
+
 static void file_aio_ctx_free(gpointer p)
 {
-    io_destroy(*(io_context_t *)p);
-    g_free(p);
+    FileAioCtx *c = p;
+
+    if (c->ok) {
+        io_destroy(c->ctx);
+    }
+    g_free(c);
 }
 
 static GPrivate file_aio_ctx = G_PRIVATE_INIT(file_aio_ctx_free);
@@ -220,26 +231,26 @@ static GPrivate file_aio_ctx = G_PRIVATE_INIT(file_aio_ctx_free);
  */
 static ssize_t file_write_aio_wait(int fd, const IOVector *v, uint64_t offset)
 {
-    io_context_t *ctx = g_private_get(&file_aio_ctx);
+    FileAioCtx *c = g_private_get(&file_aio_ctx);
     struct iocb cb, *cbs[1] = {&cb};
     struct io_event ev;
     int ret;
 
-    if (!ctx) {
-        ctx = g_new0(io_context_t, 1);
-        if (io_setup(1, ctx) < 0) {
-            g_free(ctx);
-            return -ENOSYS;
-        }
-        g_private_set(&file_aio_ctx, ctx);
+    if (!c) {
+        c = g_new0(FileAioCtx, 1);
+        c->ok = io_setup(1, &c->ctx) >= 0;
+        g_private_set(&file_aio_ctx, c);
+    }
+    if (!c->ok) {
+        return -ENOSYS;
     }
     io_prep_pwritev(&cb, fd, v->iov, MIN(v->niov, IOV_MAX), offset);
-    ret = io_submit(*ctx, 1, cbs);
+    ret = io_submit(c->ctx, 1, cbs);
     if (ret != 1) {
         return ret < 0 ? -ENOSYS : -EIO;
     }
     do {
-        ret = io_getevents(*ctx, 1, 1, &ev, NULL);
+        ret = io_getevents(c->ctx, 1, 1, &ev, NULL);
     } while (ret == -EINTR);
     if (ret != 1) {
         return ret < 0 ? ret : -EIO;
