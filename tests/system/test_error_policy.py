@@ -435,12 +435,12 @@ def test_atapi_pio_rerror_stop_then_cont_reads(tmp_path):
 
 @pytest.mark.parametrize("iothread", ["", ",num-queues=2,iothread=io0:io1"],
                          ids=["main-loop", "two-iothreads"])
-def test_payload_virtio_blk_enospc_stop_cont(make_vm, tmp_path, iothread):
+def test_payload_virtio_blk_enospc_stop_cont(make_vm, vmm, tmp_path, iothread):
     """The payload writes 16 MiB eight deep onto a tmpfs with 6 MiB free: the VM stops
     (io-error), the test frees the space, and after cont the payload's read-back (in the
     guest) and the image (here) hold every byte it wrote. With I/O threads the failures
     and the retries happen in them."""
-    from test_payload import payload_args
+    from test_error_policy_payload import start_payload
     from test_payload_virtio_blk import MIB, SECTOR, expected_sector
 
     mnt = tmp_path / "mnt"
@@ -451,18 +451,11 @@ def test_payload_virtio_blk_enospc_stop_cont(make_vm, tmp_path, iothread):
         img = mnt / "disk.img"
         make_image(img, 64 << 20)
         filler = fill(mnt, leave=6 << 20)
-        sock = str(tmp_path / "qmp.sock")
-        args = payload_args(f"virtio_blk {MIB} 8") + [
+        vm, qmp = start_payload(make_vm, vmm, tmp_path, f"virtio_blk {MIB} 8", [
             "-drive", f"if=none,id=d0,file={img},format=raw,werror=stop",
             "-object", "iothread,id=io0", "-object", "iothread,id=io1",
-            "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on{iothread}",
-            "-qmp", f"unix:{sock},server,nowait", "-S"]  # runs once QMP listens
-        vm = make_vm(args, debugcon=False)
-        qmp = QMP(sock)
-        qmp.connect(retry_for=10)
+            "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on{iothread}"])
         with qmp:
-            qmp.command("cont")
-            qmp.event_wait("RESUME")
             assert_stopped(qmp, "write", True, "No space left on device")
             os.unlink(filler)
             qmp.command("cont")
