@@ -81,7 +81,8 @@ def test_timeout_shows_log_tail(fake):
 
 
 def test_kill_reaps_a_vmm_that_ignores_sigterm(fake):
-    vm = fake(debug="ready\\n", then="trap '' TERM; sleep 60 & wait; sleep 60").start()
+    # "ready" is written only once the trap is set: a SIGTERM before it would end the shell.
+    vm = fake(then="trap '' TERM; echo ready >>\"$dbg\"; sleep 60 & wait; sleep 60").start()
     vm.wait_debug("ready", 5)
     vm.kill(grace=0.5)
     assert vm.returncode == -signal.SIGKILL
