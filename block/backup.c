@@ -48,7 +48,12 @@ static int backup_copy_locked(BackupJob *b, uint64_t offset, uint64_t end, void 
 
         bytes = MIN(bytes, end - start);
         bdrv_dirty_bitmap_reset(b->todo, start, bytes);
-        ret = block_job_copy_bytes(b->source, b->target, start, bytes, buf, is_read);
+        *is_read = true;
+        ret = bdrv_pread(b->source, start, buf, bytes);
+        if (ret >= 0) {
+            *is_read = false;
+            ret = bdrv_pwrite(b->target, start, buf, bytes);
+        }
         if (ret < 0) {
             bdrv_dirty_bitmap_set(b->todo, start, bytes);
             return ret;

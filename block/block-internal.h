@@ -104,8 +104,6 @@ int bdrv_nesting_set(int level);
  * false is returned (bdrv_aio_resubmit brings it back after the drained section).
  */
 bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park);
-/* Count a request in bs->in_flight unless that would have to wait for a drained section. */
-bool bdrv_request_try_enter(BlockDriverState *bs);
 void bdrv_request_leave(BlockDriverState *bs);
 
 /* ---- wait.c: blocking waits that keep the caller's event loop running ---- */

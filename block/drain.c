@@ -43,22 +43,15 @@ static bool held_by_other_drainer(void *opaque)
     return bs->quiesce_counter > 0 && bs->quiesce_owner != g_thread_self();
 }
 
-bool bdrv_request_try_enter(BlockDriverState *bs)
+bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park)
 {
-    /* Pairs with the increment of quiesce_counter in bdrv_drained_begin. */
+    /* Fast path; pairs with the increment of quiesce_counter in bdrv_drained_begin. */
     g_atomic_int_inc(&bs->in_flight);
     if (nesting > 0 || g_atomic_int_get(&bs->quiesce_counter) == 0) {
         return true;
     }
     bdrv_request_leave(bs);
-    return false;
-}
 
-bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park)
-{
-    if (bdrv_request_try_enter(bs)) {
-        return true;
-    }
     g_mutex_lock(&bs->lock);
     if (park && held_by_other_drainer(bs)) {
         g_queue_push_tail(&bs->parked, park);

@@ -669,14 +669,6 @@ static void file_aio_submit(BlockDriverState *bs, BlockRequest *req)
 
 /* ---- Registration ---- */
 
-/* Copy offload: regular files opened without O_DIRECT (copy-range.c). */
-static int file_copy_range_fd(BlockDriverState *bs)
-{
-    BDRVFileState *s = bs->opaque;
-
-    return s->is_regular && !s->o_direct ? s->fd : -1;
-}
-
 static BlockDriver bdrv_file = {
     .format_name = "file",
     .protocol_name = "file",
@@ -695,7 +687,6 @@ static BlockDriver bdrv_file = {
     .block_status = file_block_status,
     .aio_submit = file_aio_submit,
     .refresh_limits = file_refresh_limits,
-    .copy_range_fd = file_copy_range_fd,
 };
 
 static BlockDriver bdrv_host_device = {

@@ -233,24 +233,6 @@ int block_job_copies_in_flight(BlockJob *job, uint64_t *bytes)
     return n;
 }
 
-int block_job_copy_bytes(BlockDriverState *src, BlockDriverState *dst, uint64_t offset,
-                         uint64_t bytes, void *buf, bool *is_read)
-{
-    uint64_t done = bdrv_copy_range(src, offset, dst, offset, bytes);
-    int ret;
-
-    if (done == bytes) {
-        return 0;
-    }
-    *is_read = true;
-    ret = bdrv_pread(src, offset + done, buf, bytes - done);
-    if (ret < 0) {
-        return ret;
-    }
-    *is_read = false;
-    return bdrv_pwrite(dst, offset + done, buf, bytes - done);
-}
-
 /* ---- a pass over the job's length ---- */
 
 typedef struct BlockJobChunk {

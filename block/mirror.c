@@ -132,7 +132,12 @@ static int mirror_copy(MirrorJob *m, uint64_t start, uint64_t bytes, void *buf, 
         int ret;
 
         block_range_lock(&m->copy_lock, &r, start + done, n);
-        ret = block_job_copy_bytes(m->source, m->p.target, start + done, n, buf, is_read);
+        *is_read = true;
+        ret = bdrv_pread(m->source, start + done, buf, n);
+        if (ret >= 0) {
+            *is_read = false;
+            ret = bdrv_pwrite(m->p.target, start + done, buf, n);
+        }
         block_range_unlock(&m->copy_lock, &r);
         if (ret < 0) {
             return ret;

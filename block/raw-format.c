@@ -152,7 +152,6 @@ static BlockDriver bdrv_raw = {
     .block_status = raw_block_status,
     .aio_submit = raw_aio_submit,
     .refresh_limits = raw_refresh_limits,
-    .copy_range_passthrough = true,
     .create_opts = raw_create_opts,
     .create = raw_create,
 };

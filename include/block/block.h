@@ -148,14 +148,6 @@ int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, const void *buf, uint64_t
 int bdrv_flush(BlockDriverState *bs);      /* flushes the whole subtree */
 int bdrv_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
 int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
-/*
- * Copy offload (copy-range.c): copy as much of [src_offset, +bytes) of src to dst_offset of
- * dst as the host kernel can copy between their files directly, from the start; returns the
- * bytes copied, 0 when the nodes or the request do not allow it. Never an error: the caller
- * copies the rest with bdrv_pread and bdrv_pwrite.
- */
-uint64_t bdrv_copy_range(BlockDriverState *src, uint64_t src_offset, BlockDriverState *dst,
-                         uint64_t dst_offset, uint64_t bytes);
 int64_t bdrv_getlength(BlockDriverState *bs);    /* bytes, or -errno */
 int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
 int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp);

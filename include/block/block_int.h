@@ -112,11 +112,6 @@ struct BlockDriver {
     /* Optional, called after open: set bs->request_alignment (default 1) to what the node
      * needs (O_DIRECT: the logical block size). */
     void (*refresh_limits)(BlockDriverState *bs);
-    /* Copy offload (bdrv_copy_range): a format whose every byte is the same byte of bs->file
-     * (raw) sets copy_range_passthrough; a protocol gives the file descriptor holding the
-     * node's bytes at the same offsets, or -1. */
-    bool copy_range_passthrough;
-    int (*copy_range_fd)(BlockDriverState *bs);
 
     /*
      * Optional whole-image operations (image-ops.h wraps them): called from the main thread

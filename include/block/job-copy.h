@@ -80,14 +80,6 @@ int block_job_copy_drain(BlockJob *job);
 int block_job_copies_in_flight(BlockJob *job, uint64_t *bytes);
 
 /*
- * Any thread: copy [offset, offset+bytes) of src to the same place in dst, by the host
- * kernel where it can (bdrv_copy_range), the rest read into buf (at least bytes long) and
- * written. 0, or -errno with *is_read telling whether reading src failed.
- */
-int block_job_copy_bytes(BlockDriverState *src, BlockDriverState *dst, uint64_t offset,
-                         uint64_t bytes, void *buf, bool *is_read);
-
-/*
  * A job's pass over [0, len) in chunks (backup, stream), plus the chunks whose copy failed
  * under the `stop` policy, copied again after the resume. Job thread only.
  */
