@@ -1,0 +1,106 @@
+/*
+ * Unit tests of the machine's stop requests (hw/core/machine.c, machine_request_stop): a stop
+ * requested while an earlier requested stop still drains and flushes the drives is that same
+ * stop, so after `cont` the machine does not stop a second time. The drive is a protocol
+ * driver whose flush requests a stop, as a request failing under werror=stop does while the
+ * stop drains an I/O thread. No vCPUs: pausing and resuming them is a no-op here.
+ */
+#include <glib.h>
+#include "block/block_int.h"
+#include "hw/machine.h"
+#include "util/error.h"
+#include "util/main-loop.h"
+
+static int flush_stops; /* stop requests the next flushes make */
+static int flushes;
+
+static int stopflush_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
+{
+    return 0;
+}
+
+static int64_t stopflush_getlength(BlockDriverState *bs)
+{
+    return 0;
+}
+
+static int stopflush_flush(BlockDriverState *bs)
+{
+    flushes++;
+    if (flush_stops > 0) {
+        flush_stops--;
+        machine_request_stop(RUN_STATE_IO_ERROR);
+    }
+    return 0;
+}
+
+static BlockDriver bdrv_stopflush = {
+    .format_name = "stopflush",
+    .protocol_name = "stopflush",
+    .is_protocol = true,
+    .open = stopflush_open,
+    .getlength = stopflush_getlength,
+    .flush = stopflush_flush,
+};
+
+/* One main loop iteration: the calls queued before it, not those they queue. */
+static void main_loop_once(void)
+{
+    g_main_context_iteration(main_loop_context(), FALSE);
+}
+
+static void main_loop_settle(void)
+{
+    for (int i = 0; i < 10; i++) {
+        main_loop_once();
+    }
+}
+
+static void test_request_during_stop(void)
+{
+    Error *err = NULL;
+    BlockDriverState *bs = bdrv_open("stopflush:disk", NULL, BDRV_O_RDWR | BDRV_O_PROTOCOL, &err);
+
+    g_assert_nonnull(bs);
+    machine_cont();
+    flush_stops = 1;
+    flushes = 0;
+    machine_request_stop(RUN_STATE_IO_ERROR);
+    g_assert_true(machine_is_running()); /* done in the main loop */
+    main_loop_once();
+    g_assert_false(machine_is_running());
+    g_assert_cmpint(runstate_get(), ==, RUN_STATE_IO_ERROR);
+    g_assert_cmpint(flushes, ==, 1);
+    g_assert_cmpint(flush_stops, ==, 0);
+
+    machine_cont();
+    main_loop_settle();
+    g_assert_true(machine_is_running());
+    g_assert_cmpint(flushes, ==, 1);
+    bdrv_unref(bs);
+}
+
+/* Once the stop is over, a new request is a new stop. */
+static void test_request_after_stop(void)
+{
+    machine_cont();
+    machine_request_stop(RUN_STATE_IO_ERROR);
+    main_loop_settle();
+    g_assert_false(machine_is_running());
+    machine_cont();
+    g_assert_true(machine_is_running());
+    machine_request_stop(RUN_STATE_PAUSED);
+    main_loop_settle();
+    g_assert_false(machine_is_running());
+    g_assert_cmpint(runstate_get(), ==, RUN_STATE_PAUSED);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    main_loop_init();
+    bdrv_register(&bdrv_stopflush);
+    g_test_add_func("/machine/stop/request-during-stop", test_request_during_stop);
+    g_test_add_func("/machine/stop/request-after-stop", test_request_after_stop);
+    return g_test_run();
+}
