@@ -88,12 +88,12 @@ static void test_request_after_stop(void)
 {
     machine_cont();
     machine_request_stop(RUN_STATE_IO_ERROR);
-    main_loop_settle();
+    main_loop_until_stopped();
     g_assert_false(machine_is_running());
     machine_cont();
     g_assert_true(machine_is_running());
     machine_request_stop(RUN_STATE_PAUSED);
-    main_loop_settle();
+    main_loop_until_stopped();
     g_assert_false(machine_is_running());
     g_assert_cmpint(runstate_get(), ==, RUN_STATE_PAUSED);
 }
