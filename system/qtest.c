@@ -385,9 +385,11 @@ static void qtest_log_line(char dir, const char *line)
 
 static void qtest_send(const char *line)
 {
+    g_autofree char *out = g_strconcat(line, "\n", NULL);
+
     qtest_log_line('S', line);
-    chr_write(qtest_chr, (const uint8_t *)line, strlen(line));
-    chr_write(qtest_chr, (const uint8_t *)"\n", 1);
+    /* One write per reply: a client waiting for the line wakes once, not twice. */
+    chr_write(qtest_chr, (const uint8_t *)out, strlen(out));
 }
 
 static int qtest_can_read(void *opaque)
