@@ -243,15 +243,17 @@ static int preallocate_metadata(const char *filename, Error **errp)
 
 int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **errp)
 {
-    int cluster_bits = __builtin_ctzll(o->cluster_size);
-    int refcount_order = __builtin_ctz(o->refcount_bits);
+    int cluster_bits, refcount_order;
     g_autofree uint8_t *img = NULL;
     Qcow2Layout l;
     int ret;
 
+    /* Checked first: a zero cluster size or refcount width has no bit to count. */
     if ((ret = check_opts(o, errp)) < 0) {
         return ret;
     }
+    cluster_bits = __builtin_ctzll(o->cluster_size);
+    refcount_order = __builtin_ctz(o->refcount_bits);
     img = build_image(o, cluster_bits, refcount_order, &l);
     ret = write_file(filename, img, l.total_clusters << cluster_bits, errp);
     if (ret >= 0 && o->prealloc_metadata) {

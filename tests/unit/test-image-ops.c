@@ -80,6 +80,29 @@ static void test_create_refusals(void)
     }
 }
 
+/* Zero sizes are refused before anything counts their bits (UBSan: ctz of zero). */
+static void test_create_refuses_zero_widths(void)
+{
+    static const struct {
+        const char *key, *message;
+    } cases[] = {
+        {"cluster_size", "Cluster size must be a power of two between 512 and 2048k"},
+        {"refcount_bits", "Refcount width must be a power of two and may not exceed 64 bits"},
+    };
+    g_autofree char *path = tmp_image("zero-width.qcow2");
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        JsonObject *o = json_object_new();
+        Error *err = NULL;
+        json_object_set_int_member(o, "size", 1 << 20);
+        json_object_set_int_member(o, cases[i].key, 0);
+        g_assert_cmpint(bdrv_create("qcow2", path, o, &err), ==, -EINVAL);
+        g_assert_cmpstr(error_get_pretty(err), ==, cases[i].message);
+        error_free(err);
+        json_object_unref(o);
+    }
+}
+
 static void test_change_backing_file(void)
 {
     g_autofree char *base = create("qcow2", "cb-base.qcow2", 1 << 20, NULL);
@@ -205,6 +228,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     tmpdir_create("test-image-ops-XXXXXX");
     g_test_add_func("/image-ops/create-refusals", test_create_refusals);
+    g_test_add_func("/image-ops/create-zero-widths", test_create_refuses_zero_widths);
     g_test_add_func("/image-ops/change-backing-file", test_change_backing_file);
     g_test_add_func("/image-ops/make-empty", test_make_empty);
     g_test_add_func("/image-ops/resize", test_resize);
