@@ -64,6 +64,23 @@ const BlockCreateOpt *bdrv_create_opts(const char *fmt)
     return drv && drv->create ? drv->create_opts : NULL;
 }
 
+/*
+ * QEMU's images are whole 512-byte sectors: both qemu-img versions round the size up
+ * before the driver sees it (a qcow2 header with 1000 bytes reads as 512 in QEMU).
+ */
+static void create_round_size(JsonObject *opts)
+{
+    int64_t size;
+
+    if (!json_object_has_member(opts, "size")) {
+        return;
+    }
+    size = json_object_get_int_member(opts, "size");
+    if (size > 0 && size <= INT64_MAX - 511) {
+        json_object_set_int_member(opts, "size", (size + 511) & ~(int64_t)511);
+    }
+}
+
 int bdrv_create(const char *fmt, const char *filename, JsonObject *opts, Error **errp)
 {
     BlockDriver *drv = bdrv_find_format(fmt);
@@ -76,6 +93,7 @@ int bdrv_create(const char *fmt, const char *filename, JsonObject *opts, Error *
         error_setg(errp, "Format driver '%s' does not support image creation", fmt);
         return -ENOTSUP;
     }
+    create_round_size(opts);
     return drv->create(filename, opts, errp);
 }
 

@@ -45,9 +45,13 @@ static int raw_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t byt
     return bdrv_pwrite_zeroes(bs->file, offset, bytes, flags);
 }
 
+/* In whole 512-byte sectors, as QEMU counts every image: a 3-byte file is 512 bytes long,
+ * the bytes past the file's end reading as zeroes. */
 static int64_t raw_getlength(BlockDriverState *bs)
 {
-    return bdrv_getlength(bs->file);
+    int64_t len = bdrv_getlength(bs->file);
+
+    return len < 0 || len > INT64_MAX - 511 ? len : (len + 511) & ~(int64_t)511;
 }
 
 static int64_t raw_get_allocated_file_size(BlockDriverState *bs)
@@ -68,6 +72,11 @@ static int raw_block_status(BlockDriverState *bs, uint64_t offset, uint64_t byte
 
     if (ret < 0) {
         return ret;
+    }
+    if (*pnum == 0) {
+        /* The rest of the last sector, past the file's end: zeroes (raw_getlength). */
+        *pnum = bytes;
+        ret = BDRV_BLOCK_ZERO;
     }
     if (file) {
         *file = bs->file;
