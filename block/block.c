@@ -277,18 +277,19 @@ BlockDriverState *bdrv_open_child(BlockDriverState *parent, JsonObject *options,
 }
 
 /* The recorded backing name relative to the image's directory, unless it is absolute or
- * names a protocol ("proto:..." before any '/'). */
+ * names a protocol ("proto:..." before any '/'). As QEMU's path_combine: the image's name
+ * up to its last '/' is put in front, nothing when it has none ("base", not "./base", is
+ * what error messages show). */
 static char *bdrv_full_backing_name(BlockDriverState *bs, const char *name)
 {
     const char *colon = strchr(name, ':');
     const char *base = bs->file ? bs->file->filename : bs->filename;
-    g_autofree char *dir = NULL;
+    const char *slash = strrchr(base, '/');
 
-    if (g_path_is_absolute(name) || (colon && !memchr(name, '/', colon - name))) {
+    if (g_path_is_absolute(name) || (colon && !memchr(name, '/', colon - name)) || !slash) {
         return g_strdup(name);
     }
-    dir = g_path_get_dirname(base);
-    return g_build_filename(dir, name, NULL);
+    return g_strdup_printf("%.*s%s", (int)(slash - base + 1), base, name);
 }
 
 /*

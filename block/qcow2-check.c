@@ -311,6 +311,13 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
     CheckState cs = { .bs = bs, .s = s, .res = res, .report = report };
     int ret;
 
+    /*
+     * A repair follows a plain check that already reported what the walk finds (qemu-img
+     * prints those lines once): here only the repairs and what stays broken are reported.
+     */
+    if (fix) {
+        cs.report = NULL;
+    }
     g_mutex_lock(&s->lock);
     ret = qcow2_flush_metadata(bs);
     if (ret >= 0) {
@@ -324,6 +331,7 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
             ret = count_refs(&cs);
         }
     }
+    cs.report = report;
     if (ret >= 0) {
         compare_refcounts(&cs, s->writable ? fix : 0);
         check_copied(&cs, s->writable ? fix : 0);

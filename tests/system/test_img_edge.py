@@ -92,3 +92,42 @@ def test_sizes_in_whole_sectors(tmp_path, args, out):
             src = tmp_path / "m" / args[-2] if args[0] == "convert" else None
             if src:
                 ok(run(["qemu-img", "compare", "-f", "raw", src, mine]))
+
+
+# ---- check ----
+
+LEAKS_AND_BROKEN = """
+qemu-img create -q -f qcow2 -o cluster_size=4k leak.qcow2 4M
+qemu-io -c "write -P 1 0 1M" leak.qcow2
+python3 - <<'PY'
+import struct
+with open("leak.qcow2", "r+b") as f:
+    size = f.seek(0, 2)
+    f.truncate(size + 3 * 4096)
+    for i in range(3):
+        f.seek(0x2000 + 2 * (size // 4096 + i))
+        f.write(struct.pack(">H", 1))
+PY
+qemu-img create -q -f qcow2 -o cluster_size=4k cut.qcow2 4M
+qemu-io -c "write -P 1 0 1M" cut.qcow2
+truncate -s 300000 cut.qcow2
+qemu-img create -q -f qcow2 -b nonexist.qcow2 -F qcow2 -u broken.qcow2 4M
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "broken.qcow2"],
+    ["check", "--output=json", "broken.qcow2"],
+    ["check", "-r", "all", "broken.qcow2"],
+    ["check", "cut.qcow2"],
+    ["check", "-r", "leaks", "cut.qcow2"],
+    ["check", "-r", "all", "cut.qcow2"],
+    ["check", "-q", "leak.qcow2"],
+    ["check", "-q", "-r", "leaks", "leak.qcow2"],
+    ["check", "-r", "leaks", "--output=json", "leak.qcow2"],
+], ids=" ".join)
+def test_check_like_qemu_img(tmp_path, args):
+    """check opens the backing chain (a missing backing file fails, exit 1); the walk's
+    ERROR lines are printed once with -r (they were printed three times); -q keeps the
+    per-cluster lines on stderr as qemu-img does."""
+    both(tmp_path, LEAKS_AND_BROKEN, args)
