@@ -131,3 +131,38 @@ def test_check_like_qemu_img(tmp_path, args):
     ERROR lines are printed once with -r (they were printed three times); -q keeps the
     per-cluster lines on stderr as qemu-img does."""
     both(tmp_path, LEAKS_AND_BROKEN, args)
+
+
+# ---- snapshot ----
+
+SNAPSHOTS = """
+qemu-img create -q -f raw r.raw 1M
+qemu-img create -q -f qcow2 s.qcow2 1M
+qemu-img snapshot -c one s.qcow2
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["snapshot", "-l", "r.raw"],
+    ["snapshot", "-c", "x", "r.raw"],
+    ["snapshot", "-d", "x", "r.raw"],
+    ["snapshot", "s.qcow2"],
+    ["snapshot", "-c", "n" * 300, "s.qcow2"],
+], ids=lambda a: " ".join(a)[:40])
+def test_snapshot_like_qemu_img(tmp_path, args):
+    """A format without snapshots lists nothing (exit 0) and refuses the actions with
+    qemu-img's texts; no action at all does nothing."""
+    both(tmp_path, SNAPSHOTS, args)
+    same_image(tmp_path, "s.qcow2")
+
+
+@pytest.mark.parametrize("args", [
+    ["resize", "r.raw", "2M"],
+    ["commit", "r.raw"],
+    ["rebase", "-u", "-b", "s.qcow2", "-F", "qcow2", "r.raw"],
+    ["resize", "-f", "raw", "r.raw", "2M"],
+], ids=" ".join)
+def test_probed_raw_warning(tmp_path, args):
+    """A raw image whose format was probed and that is opened for writing gets QEMU's
+    warning (its writes to block 0 are restricted)."""
+    both(tmp_path, SNAPSHOTS, args)

@@ -82,7 +82,23 @@ BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool wr
         return NULL;
     }
     blk_set_enable_write_cache(blk, !writethrough);
+    img_warn_probed_raw(blk, filename, flags);
     return blk;
+}
+
+void img_warn_probed_raw(BlockBackend *blk, const char *filename, int flags)
+{
+    BlockDriverState *bs = blk_bs(blk);
+
+    if (!(flags & BDRV_O_RDWR) || !bdrv_was_probed(bs) ||
+        strcmp(bdrv_get_format_name(bs), "raw") != 0) {
+        return;
+    }
+    fprintf(stderr, "WARNING: Image format was not specified for '%s' and probing guessed raw.\n"
+            "         Automatically detecting the format is dangerous for raw images, write "
+            "operations on block 0 will be restricted.\n"
+            "         Specify the 'raw' format explicitly to remove the restrictions.\n",
+            filename);
 }
 
 bool img_parse_output(const char *output, bool *json)

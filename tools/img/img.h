@@ -101,6 +101,9 @@ BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool wr
  */
 int img_block_status_chain(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                            uint64_t *pnum, int *depth, uint64_t *map, BlockDriverState **file);
+/* QEMU's warning for an image opened writable whose format was probed as raw (its writes to
+ * block 0 are restricted). */
+void img_warn_probed_raw(BlockBackend *blk, const char *filename, int flags);
 /* convert.c: img_open under backend name `name`, for commands opening several images. */
 BlockBackend *img_open_backend(const char *name, const char *filename, const char *fmt,
                                int flags, bool writethrough);

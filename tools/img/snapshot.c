@@ -4,6 +4,7 @@
  * and error texts. Also prints the snapshot list for `info`. The work is the format
  * driver's (bdrv_snapshot_*).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -95,12 +96,29 @@ static int do_action(BlockDriverState *bs, int action, const char *name)
     ret = action == SNAPSHOT_CREATE ? bdrv_snapshot_create(bs, name, &err) :
           action == SNAPSHOT_APPLY ? bdrv_snapshot_goto(bs, name, &err) :
                                      bdrv_snapshot_delete(bs, name, &err);
-    if (ret < 0) {
+    if (ret < 0 && action == SNAPSHOT_CREATE) {
+        /* qemu-img words a failed create by its errno alone */
+        error_report("Could not create snapshot '%s': %d (%s)", name, ret, g_strerror(-ret));
+    } else if (ret < 0) {
         error_report("Could not %s snapshot '%s': %s", what, name, error_get_pretty(err));
-        error_free(err);
-        return 1;
     }
-    return 0;
+    error_free(err);
+    return ret < 0 ? 1 : 0;
+}
+
+/* A format without internal snapshots: an empty list, and each action's qemu-img error. */
+static int no_snapshots(int action, const char *name)
+{
+    if (action == SNAPSHOT_CREATE) {
+        error_report("Could not create snapshot '%s': %d (%s)", name, -ENOTSUP,
+                     g_strerror(ENOTSUP));
+    } else if (action == SNAPSHOT_APPLY) {
+        error_report("Could not apply snapshot '%s': Block driver does not support snapshots",
+                     name);
+    } else if (action == SNAPSHOT_DELETE) {
+        error_report("Could not delete snapshot '%s': snapshot not found", name);
+    }
+    return action == SNAPSHOT_LIST ? 0 : 1;
 }
 
 static void set_action(int *action, int a)
@@ -147,20 +165,20 @@ int img_snapshot(int argc, char **argv)
     if (optind != argc - 1) {
         img_error_exit("Expecting one image file name");
     }
-    action = action ? action : SNAPSHOT_LIST;
+    /* Without an action qemu-img opens the image read-write and does nothing. */
     blk = img_open(argv[optind], fmt,
                    BDRV_O_NO_BACKING | (action == SNAPSHOT_LIST ? 0 : BDRV_O_RDWR), false,
                    quiet);
     if (!blk) {
         return 1;
     }
-    if (!bdrv_can_snapshot(blk_bs(blk))) {
-        error_report("Could not %s snapshot '%s': Operation not supported",
-                     action == SNAPSHOT_CREATE ? "create" : "use", name ? name : "");
-        blk_unref(blk);
-        return 1;
+    if (!action) {
+        ret = 0;
+    } else if (!bdrv_can_snapshot(blk_bs(blk))) {
+        ret = no_snapshots(action, name);
+    } else {
+        ret = do_action(blk_bs(blk), action, name);
     }
-    ret = do_action(blk_bs(blk), action, name);
     blk_unref(blk);
     return ret;
 }
