@@ -168,6 +168,10 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
         error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
         return -EINVAL;
     }
+    if (o->backing_fmt && !o->backing_file) {
+        error_setg(errp, "Backing format cannot be used without backing file");
+        return -EINVAL;
+    }
     if (o->backing_file && strlen(o->backing_file) > 1023) {
         error_setg(errp, "Backing file name too long");
         return -EINVAL;

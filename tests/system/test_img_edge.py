@@ -166,3 +166,22 @@ def test_probed_raw_warning(tmp_path, args):
     """A raw image whose format was probed and that is opened for writing gets QEMU's
     warning (its writes to block 0 are restricted)."""
     both(tmp_path, SNAPSHOTS, args)
+
+
+# ---- create ----
+
+@pytest.mark.parametrize("args", [
+    ["create", "-f", "foo"],
+    ["create", "-f", "foo", "x"],
+    ["create", "-f", "foo", "x", "1Q"],
+    ["create", "-f", "foo", "-o", "help", "x"],
+    ["create", "-f", "qcow2", "-F", "qcow2", "x", "1M"],
+    ["create", "-f", "qcow2", "-o", "backing_fmt=qcow2", "x", "1M"],
+    ["create", "-f", "raw", "-F", "qcow2", "x", "1M"],
+    ["convert", "-O", "qcow2", "-o", "backing_fmt=qcow2", "r.raw", "x"],
+], ids=" ".join)
+def test_create_refusals_like_qemu_img(tmp_path, args):
+    """An unknown format is found out after the file name and size (and named with the
+    file); a backing format without a backing file is refused by the qcow2 driver."""
+    both(tmp_path, SNAPSHOTS, args)
+    assert not os.path.exists(tmp_path / "m" / "x") or os.path.exists(tmp_path / "q" / "x")

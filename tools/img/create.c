@@ -275,6 +275,34 @@ static int create_image(CreateArgs *a, int64_t size)
     return 0;
 }
 
+/*
+ * A format that cannot create images: qemu-img finds out only once it has the file name and
+ * a valid size (then the message names the file), except for -o help.
+ */
+static int unknown_format(CreateArgs *a, const char *opts, int argc, char **argv)
+{
+    g_auto(GStrv) items = opts ? g_strsplit(opts, ",", -1) : NULL;
+
+    for (int i = 0; items && items[i]; i++) {
+        if (is_help(items[i])) {
+            error_report("Unknown file format '%s'", a->fmt);
+            return 1;
+        }
+    }
+    if (optind >= argc) {
+        img_error_exit("Expecting image file name");
+    }
+    a->filename = argv[optind++];
+    if (optind < argc && img_cvtnum_full("image size", argv[optind++], 0, INT64_MAX) < 0) {
+        return 1;
+    }
+    if (optind != argc) {
+        img_error_exit("Unexpected argument: %s", argv[optind]);
+    }
+    error_report("%s: Unknown file format '%s'", a->filename, a->fmt);
+    return 1;
+}
+
 int img_create(int argc, char **argv)
 {
     CreateArgs a = { .fmt = "raw" };
@@ -310,8 +338,7 @@ int img_create(int argc, char **argv)
         }
     }
     if (!bdrv_create_opts(a.fmt)) {
-        error_report("Unknown file format '%s'", a.fmt);
-        return 1;
+        return unknown_format(&a, opts, argc, argv);
     }
     if (opts && !img_create_parse_options(&a, opts, &opt_size, &help)) {
         g_strfreev(a.items);
@@ -337,8 +364,10 @@ int img_create(int argc, char **argv)
     if (optind != argc) {
         img_error_exit("Unexpected argument: %s", argv[optind]);
     }
-    if (a.backing_file && !find_opt(a.fmt, "backing_file")) {
-        error_report("%s: Backing file not supported for file format '%s'", a.filename, a.fmt);
+    if ((a.backing_file && !find_opt(a.fmt, "backing_file")) ||
+        (a.backing_fmt && !find_opt(a.fmt, "backing_fmt"))) {
+        error_report("%s: Backing file%s not supported for file format '%s'", a.filename,
+                     a.backing_file ? "" : " format", a.fmt);
         g_strfreev(a.items);
         return 1;
     }
