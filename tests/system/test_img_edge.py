@@ -185,3 +185,47 @@ def test_create_refusals_like_qemu_img(tmp_path, args):
     file); a backing format without a backing file is refused by the qcow2 driver."""
     both(tmp_path, SNAPSHOTS, args)
     assert not os.path.exists(tmp_path / "m" / "x") or os.path.exists(tmp_path / "q" / "x")
+
+
+# ---- convert -B/-F ----
+
+CHAIN = """
+qemu-img create -q -f qcow2 base.qcow2 3M
+qemu-io -c "write -P 1 0 3M" base.qcow2
+qemu-img create -q -f qcow2 -b base.qcow2 -F qcow2 top.qcow2
+qemu-io -c "write -P 2 1M 64k" -c "write -z 2M 64k" top.qcow2
+qemu-img create -q -f qcow2 ex.qcow2 3M
+qemu-io -c "write -P 7 0 3M" ex.qcow2
+"""
+
+
+@pytest.mark.parametrize("args,out", [
+    (["-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2", "top.qcow2", "o.qcow2"], "o.qcow2"),
+    (["-c", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2", "top.qcow2", "o.qcow2"],
+     "o.qcow2"),
+    (["-n", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2", "top.qcow2", "ex.qcow2"],
+     "ex.qcow2"),
+    (["-O", "qcow2", "-B", "base.qcow2", "top.qcow2", "o.qcow2"], None),
+    (["-O", "raw", "-B", "base.qcow2", "-F", "qcow2", "top.qcow2", "o.raw"], None),
+    (["-O", "qcow2", "-F", "qcow2", "top.qcow2", "o.qcow2"], None),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+def test_convert_output_backing_like_qemu_img(tmp_path, args, out):
+    """-B names the output's backing file (-F its format): only what the top image holds
+    is copied, also into an existing output with -n."""
+    both(tmp_path, CHAIN, ["convert"] + args)
+    if out:
+        same_image(tmp_path, out)
+        if "-n" not in args:  # ex.qcow2 has no backing file: its other data stays
+            ok(run(["qemu-img", "compare", tmp_path / "m" / "top.qcow2",
+                    tmp_path / "m" / out]))
+        q = ok(run(["qemu-img", "map", "--output=json", tmp_path / "q" / out])).stdout
+        m = ok(run(["qemu-img", "map", "--output=json", tmp_path / "m" / out])).stdout
+        strip = lambda s: [l.split('"offset"')[0] for l in s.splitlines()]
+        assert strip(q) == strip(m)
+
+
+# ---- resize ----
+
+@pytest.mark.parametrize("size", ["16E", "-16E", "+99999999999999999999"])
+def test_resize_out_of_range(tmp_path, size):
+    both(tmp_path, SNAPSHOTS, ["resize", "s.qcow2", size])

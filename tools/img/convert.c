@@ -8,8 +8,9 @@
  * (default 4 KiB; 0: write everything) in them are skipped, the rest is written; with -c every
  * non-zero cluster is written compressed. The -p progress counts the bytes to copy as
  * qemu-img does, and like qemu-img 7.2 it is shown only with -p (not because stdout is a
- * terminal; no SIGUSR1 report either). Not supported: snapshots as sources (-l, -s), -B,
- * --image-opts, --object, --target-is-zero.
+ * terminal; no SIGUSR1 report either). -B/-F name the output's backing file and format, as
+ * -o backing_file/backing_fmt do. Not supported: snapshots as sources (-l, -s), --image-opts,
+ * --object, --target-is-zero.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +26,7 @@
 
 typedef struct ConvertOptions {
     const char *src_fmt, *out_fmt, *options, *cache, *src_cache;
+    const char *out_base, *backing_fmt; /* -B, -F */
     bool progress, compress, skip_create, quiet;
     int64_t min_sparse;
     uint64_t num_req;
@@ -121,9 +123,26 @@ static int convert_status(ConvertState *s, uint64_t off, uint64_t *end)
 }
 
 /*
+ * Compression writes whole clusters (CONVERT_CHUNK is a multiple of every cluster size): a
+ * range of one status is cut down to whole clusters, and one shorter than a cluster is
+ * copied as a data cluster, as qemu-img does. So ranges the output's backing file
+ * provides (-B) and zero ranges stay unwritten at cluster granularity.
+ */
+static void convert_compressed_range(ConvertState *s, uint64_t end, uint64_t chunk_end,
+                                     uint64_t *bytes, ConvertStatus *st)
+{
+    uint64_t n = (end - s->next) / s->cluster_size * s->cluster_size;
+
+    if (n == 0) {
+        n = MIN(s->cluster_size, chunk_end - s->next);
+        *st = CONVERT_DATA;
+    }
+    *bytes = n;
+}
+
+/*
  * The next range to schedule and its status: up to the chunk boundary, the status change or
- * the source's end. Compression takes whole clusters, so there a range is a whole chunk,
- * zero only when all of it is.
+ * the source's end; whole clusters when compressing.
  */
 static int convert_next_range(ConvertState *s, uint64_t *bytes, ConvertStatus *st)
 {
@@ -138,10 +157,7 @@ static int convert_next_range(ConvertState *s, uint64_t *bytes, ConvertStatus *s
     /* -S 0 allocates everything: zeroes are copied as data, as qemu-img does. */
     *st = s->status == CONVERT_ZERO && !s->min_sparse ? CONVERT_DATA : s->status;
     if (s->compress) {
-        *bytes = chunk_end - s->next;
-        if (status_end < chunk_end) {
-            *st = CONVERT_DATA;
-        }
+        convert_compressed_range(s, MIN(status_end, chunk_end), chunk_end, bytes, st);
         return 0;
     }
     *bytes = MIN(MIN(status_end, chunk_end), s->next + left) - s->next;
@@ -412,6 +428,12 @@ static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
         break;
     case 'W':
         break; /* writes may complete out of order anyway */
+    case 'B':
+        o->out_base = arg;
+        break;
+    case 'F':
+        o->backing_fmt = arg;
+        break;
     case 'S':
         o->min_sparse = img_cvtnum_full("buffer size for sparse output", arg, 0, INT64_MAX);
         if (o->min_sparse < 0) {
@@ -444,7 +466,7 @@ static void convert_parse(ConvertOptions *o, int argc, char **argv)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:WS:m:", lopt, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:WS:m:B:F:", lopt, NULL)) != -1) {
         convert_opt(o, c, optarg, argv);
     }
     o->progress = img_progress_default(o->progress, o->quiet);
@@ -469,6 +491,7 @@ BlockBackend *img_open_backend(const char *name, const char *filename, const cha
         return NULL;
     }
     blk_set_enable_write_cache(blk, !writethrough);
+    img_warn_probed_raw(blk, filename, flags);
     return blk;
 }
 
@@ -501,6 +524,16 @@ static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char *
     return 0;
 }
 
+static bool format_has_backing(const char *fmt)
+{
+    for (const BlockCreateOpt *c = bdrv_create_opts(fmt); c && c->name; c++) {
+        if (!strcmp(c->name, "backing_file")) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Parse -o and create the output as qemu-img convert does (no "Formatting" line). */
 static int convert_create(ConvertState *s, const ConvertOptions *o, const char *out)
 {
@@ -511,6 +544,12 @@ static int convert_create(ConvertState *s, const ConvertOptions *o, const char *
     int ret = -1;
 
     if (o->options && !img_create_parse_options(&a, o->options, &opt_size, &help)) {
+        goto out;
+    }
+    a.backing_file = o->out_base ? o->out_base : a.backing_file;
+    a.backing_fmt = o->backing_fmt ? o->backing_fmt : a.backing_fmt;
+    if (o->out_base && !format_has_backing(o->out_fmt)) {
+        error_report("Backing file not supported for file format '%s'", o->out_fmt);
         goto out;
     }
     if (o->compress && a.prealloc && strcmp(a.prealloc, "off") != 0) {
@@ -623,6 +662,8 @@ static int convert_run_all(ConvertState *s, ConvertOptions *o, char **files, int
     if (!convert_check_options(o) || convert_open_sources(s, o, files, nfiles - 1) < 0) {
         return 1;
     }
+    /* -n -B: only what the sources' top images hold is copied, as qemu-img does */
+    s->target_has_backing = o->out_base != NULL;
     if (!o->skip_create && convert_create(s, o, out) < 0) {
         return 1;
     }
