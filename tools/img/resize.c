@@ -5,6 +5,7 @@
  * --shrink, as in qemu-img 7.2 (QEMU 2.2 refused to shrink qcow2 images at all); the format
  * driver does the resizing (bdrv_resize) and words its own refusals.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,11 +25,18 @@ typedef struct ResizeArgs {
 
 static bool parse_size_arg(ResizeArgs *a, const char *size)
 {
+    int ret;
+
     if (size[0] == '+' || size[0] == '-') {
         a->relative = size[0] == '+' ? 1 : -1;
         size++;
     }
-    if (parse_size(size, &a->n, NULL) < 0) {
+    ret = parse_size(size, &a->n, NULL);
+    if (ret == -ERANGE) {
+        error_report("Value '%s' is out of range for parameter 'size'", size);
+        return false;
+    }
+    if (ret < 0) {
         error_report("Parameter 'size' expects a non-negative number below 2^64");
         fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, "
                         "peta-\nand exabytes, respectively.\n");
