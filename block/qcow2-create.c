@@ -168,6 +168,12 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
         error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
         return -EINVAL;
     }
+    /* Preallocated clusters would hide the backing file's data (extended L2 is unsupported) */
+    if (o->backing_file && o->prealloc_metadata) {
+        error_setg(errp, "Backing file and preallocation can only be used at the same time if "
+                         "extended_l2 is on");
+        return -EINVAL;
+    }
     if (o->backing_fmt && !o->backing_file) {
         error_setg(errp, "Backing format cannot be used without backing file");
         return -EINVAL;

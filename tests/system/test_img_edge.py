@@ -229,3 +229,31 @@ def test_convert_output_backing_like_qemu_img(tmp_path, args, out):
 @pytest.mark.parametrize("size", ["16E", "-16E", "+99999999999999999999"])
 def test_resize_out_of_range(tmp_path, size):
     both(tmp_path, SNAPSHOTS, ["resize", "s.qcow2", size])
+
+
+# ---- preallocation and -S 0 with compression ----
+
+def test_preallocated_overlay_refused(tmp_path):
+    """Preallocated clusters would hide the backing file (the overlay read as zeroes where
+    the base has data): refused as qemu-img 7.2 does, by create and by convert -B."""
+    for args in (["create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "-o",
+                  "preallocation=metadata", "o.qcow2"],
+                 ["convert", "-O", "qcow2", "-o", "preallocation=metadata,cluster_size=4k",
+                  "-B", "base.qcow2", "-F", "qcow2", "top.qcow2", "o.qcow2"]):
+        shutil.rmtree(tmp_path / "q", ignore_errors=True)
+        shutil.rmtree(tmp_path / "m", ignore_errors=True)
+        rc, _, err = both(tmp_path, CHAIN, args)
+        assert rc == 1 and "Backing file and preallocation" in err
+
+
+def test_compressed_no_sparse_allocates_all(tmp_path):
+    """-c -S 0: every cluster is written compressed, zeroes included (qemu-img's map)."""
+    setup = CHAIN + "qemu-img create -q -f raw a.raw 100000\n"
+    both(tmp_path, setup, ["convert", "-c", "-S", "0", "-O", "qcow2", "a.raw", "top.qcow2",
+                           "o.qcow2"])
+    same_image(tmp_path, "o.qcow2")
+    maps = [ok(run(["qemu-img", "map", "--output=json", tmp_path / d / "o.qcow2"])).stdout
+            for d in ("q", "m")]
+    strip = lambda s: [l.split('"offset"')[0] for l in s.splitlines()]
+    assert strip(maps[0]) == strip(maps[1])
+    assert '"zero": true' not in maps[1]

@@ -238,7 +238,8 @@ static void convert_write_cb(void *opaque, int ret)
 static void convert_write_next(ConvertJob *j)
 {
     ConvertState *s = j->s;
-    uint64_t unit = s->compress ? s->cluster_size : s->min_sparse, n;
+    /* -S 0 writes everything as it is, compressed or not (qemu-img) */
+    uint64_t unit = !s->min_sparse ? 0 : s->compress ? s->cluster_size : s->min_sparse, n;
     bool zero = false;
 
     while (j->pos < j->bytes && !s->ret) {
