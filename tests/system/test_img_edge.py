@@ -257,3 +257,33 @@ def test_compressed_no_sparse_allocates_all(tmp_path):
     strip = lambda s: [l.split('"offset"')[0] for l in s.splitlines()]
     assert strip(maps[0]) == strip(maps[1])
     assert '"zero": true' not in maps[1]
+
+
+# ---- create with a backing file ----
+
+BACKINGS = """
+qemu-img create -q -f qcow2 base.qcow2 1M
+mkdir sub
+qemu-img create -q -f qcow2 sub/b2.qcow2 2M
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["-b", "o.qcow2", "-F", "qcow2", "o.qcow2", "1M"],
+    ["-b", "", "-F", "qcow2", "o.qcow2", "1M"],
+    ["-b", "nonexist.qcow2", "-F", "qcow2", "o.qcow2", "1M"],
+    ["-b", "nonexist.qcow2", "-F", "qcow2", "sub/o.qcow2"],
+    ["-b", "nonexist.qcow2", "o.qcow2"],
+    ["-b", "base.qcow2", "-F", "foo", "o.qcow2"],
+    ["-u", "-b", "nonexist.qcow2", "-F", "qcow2", "o.qcow2"],
+    ["-u", "-b", "nonexist.qcow2", "-F", "qcow2", "o.qcow2", "1M"],
+    ["-u", "-b", "base.qcow2", "o.qcow2", "1M"],
+    ["-b", "b2.qcow2", "-F", "qcow2", "sub/o.qcow2"],
+], ids=" ".join)
+def test_create_backing_like_qemu_img(tmp_path, args):
+    """The backing file is opened (unless -u) even when a size is given; an image cannot
+    name itself or an empty name as its backing file (it made a self-referencing image)."""
+    both(tmp_path, BACKINGS, ["create", "-f", "qcow2"] + args)
+    out = tmp_path / "m" / args[-1 if not args[-1][0].isdigit() else -2]
+    assert os.path.exists(out) == os.path.exists(tmp_path / "q" / os.path.relpath(
+        out, tmp_path / "m"))

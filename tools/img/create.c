@@ -184,38 +184,90 @@ int img_create_file(CreateArgs *a, uint64_t size, Error **errp)
     return ret;
 }
 
-/* The size of the backing file, opened relative to the new image's directory. */
-static int64_t backing_size(CreateArgs *a)
+/* The backing file's name as opened: relative to the new image's directory, as QEMU's
+ * path_combine ("base" stays "base" for an image named without a directory). */
+static char *backing_path(CreateArgs *a)
 {
-    g_autofree char *dir = g_path_get_dirname(a->filename);
-    g_autofree char *path = g_path_is_absolute(a->backing_file)
-                                ? g_strdup(a->backing_file)
-                                : g_build_filename(dir, a->backing_file, NULL);
-    BlockBackend *blk = img_open(path, a->backing_fmt, 0, false, true);
-    int64_t len;
+    const char *slash = strrchr(a->filename, '/');
 
-    if (!blk) {
-        return -1;
+    if (g_path_is_absolute(a->backing_file) || !slash) {
+        return g_strdup(a->backing_file);
     }
-    len = blk_getlength(blk);
-    blk_unref(blk);
-    return len;
+    return g_strdup_printf("%.*s%s", (int)(slash - a->filename + 1), a->filename,
+                           a->backing_file);
 }
 
-/* qemu-img's hint after refusing a backing file without a format. */
+/* Open the backing file (format fmt, or probed) as qemu-img create does; its error texts. */
+static BlockBackend *open_backing(CreateArgs *a, const char *fmt, int flags)
+{
+    g_autofree char *path = backing_path(a);
+    JsonObject *options = json_object_new();
+    Error *err = NULL;
+    BlockBackend *blk;
+
+    if (fmt) {
+        json_object_set_string_member(options, "driver", fmt);
+    }
+    blk = blk_new_open("backing", path, options, flags, &err);
+    if (!blk) {
+        error_report("%s: %s", a->filename, error_get_pretty(err));
+        fprintf(stderr, "Could not open backing image.\n");
+        error_free(err);
+    }
+    return blk;
+}
+
+/* qemu-img's refusal of a backing file without a format, with the format it detects (or
+ * why the file does not open). */
 static void detect_backing_format(CreateArgs *a)
 {
-    g_autofree char *dir = g_path_get_dirname(a->filename);
-    g_autofree char *path = g_path_is_absolute(a->backing_file)
-                                ? g_strdup(a->backing_file)
-                                : g_build_filename(dir, a->backing_file, NULL);
-    BlockBackend *blk = img_open(path, NULL, BDRV_O_NO_BACKING, false, true);
+    BlockBackend *blk = open_backing(a, NULL, BDRV_O_NO_BACKING);
 
     if (blk) {
+        error_report("%s: Backing file specified without backing format", a->filename);
         /* qemu-img 7.2 prints this hint without a newline */
         fprintf(stderr, "Detected format of %s.", bdrv_get_format_name(blk_bs(blk)));
         blk_unref(blk);
     }
+}
+
+/*
+ * The backing file checks of qemu-img create, in its order: the name, then (unless -u) the
+ * file opens with the format given, which must be given; its size is the default size.
+ */
+static bool check_backing(CreateArgs *a, int64_t *size)
+{
+    BlockBackend *blk;
+
+    if (!strcmp(a->filename, a->backing_file)) {
+        error_report("%s: Error: Trying to create an image with the same filename as the "
+                     "backing file", a->filename);
+        return false;
+    }
+    if (!a->backing_file[0]) {
+        error_report("%s: Expected backing file name, got empty string", a->filename);
+        return false;
+    }
+    if (a->no_backing_open || !a->backing_fmt) {
+        if (!a->backing_fmt) {
+            if (a->no_backing_open) {
+                error_report("%s: Backing file specified without backing format", a->filename);
+            } else {
+                detect_backing_format(a);
+            }
+            return false;
+        }
+        return true;
+    }
+    blk = open_backing(a, a->backing_fmt, 0);
+    if (!blk) {
+        return false;
+    }
+    if (*size < 0) {
+        *size = blk_getlength(blk);
+    }
+    blk_unref(blk);
+    return *size >= 0;
 }
 
 /* "Formatting 'F', fmt=X" and the options in the driver's order, given or defaults. */
@@ -248,16 +300,8 @@ static int create_image(CreateArgs *a, int64_t size)
     Error *err = NULL;
     int ret;
 
-    if (a->backing_file && !a->backing_fmt) {
-        error_report("%s: Backing file specified without backing format", a->filename);
-        detect_backing_format(a);
+    if (a->backing_file && !check_backing(a, &size)) {
         return 1;
-    }
-    if (size < 0 && a->backing_file) {
-        size = backing_size(a);
-        if (size < 0) {
-            return 1;
-        }
     }
     if (size < 0) {
         error_report("%s: Image creation needs a size parameter", a->filename);
@@ -332,6 +376,7 @@ int img_create(int argc, char **argv)
             a.quiet = true;
             break;
         case 'u':
+            a.no_backing_open = true;
             break;
         default:
             img_bad_option(c, argv);

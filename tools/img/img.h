@@ -27,6 +27,7 @@ typedef struct ImgCreateArgs {
     const char *backing_fmt;  /* -F, or -o backing_fmt */
     const char *prealloc;     /* -o preallocation */
     bool quiet;
+    bool no_backing_open;     /* -u: the backing file is not opened */
     char **items; /* the -o string split at commas (img_create_parse_options) */
 } ImgCreateArgs;
 /* -o "k=v,..." into a (errors reported as qemu-img does); *help when "help" is there. */
