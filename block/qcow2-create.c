@@ -153,6 +153,12 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
         error_setg(errp, "Cluster size must be a power of two between 512 and 2048k");
         return -EINVAL;
     }
+    /* An L1 table larger than QEMU opens (and than we would allocate to build it) */
+    if ((o->size + cs * (cs / 8) - 1) / (cs * (cs / 8)) > QCOW2_MAX_L1_BYTES / 8) {
+        error_setg(errp, "The image size is too large for file format 'qcow2' (try using a "
+                         "larger cluster size)");
+        return -EFBIG;
+    }
     if (o->lazy_refcounts && o->version < 3) {
         error_setg(errp, "Lazy refcounts only supported with compatibility level 1.1 and "
                          "above (use version=v3 or greater)");

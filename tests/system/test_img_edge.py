@@ -287,3 +287,14 @@ def test_create_backing_like_qemu_img(tmp_path, args):
     out = tmp_path / "m" / args[-1 if not args[-1][0].isdigit() else -2]
     assert os.path.exists(out) == os.path.exists(tmp_path / "q" / os.path.relpath(
         out, tmp_path / "m"))
+
+
+@pytest.mark.parametrize("args", [
+    ["x", "4E"], ["x", "2P"], ["x", "2251799813685249"],
+    ["-o", "cluster_size=2M", "x", "2E"], ["-o", "cluster_size=2M", "x", "2305843009213694464"],
+    ["-o", "cluster_size=512", "x", "128G"], ["-o", "cluster_size=512", "x", "1T"],
+], ids=" ".join)
+def test_create_l1_limit_like_qemu_img(tmp_path, args):
+    """Sizes whose L1 table would pass QEMU's 32 MiB are refused with qemu-img's text (4E
+    aborted: the L1 was allocated in memory first)."""
+    both(tmp_path, "", ["create", "-f", "qcow2"] + args)
