@@ -137,6 +137,31 @@ int bdrv_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
                        bs->drv ? bs->drv->snapshot_delete : NULL, errp);
 }
 
+int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
+                           Error **errp)
+{
+    int ret;
+
+    if (!bs->drv) {
+        error_setg(errp, "No medium inserted");
+        return -ENOMEDIUM;
+    }
+    if (!bs->drv->snapshot_load_tmp) {
+        /* qemu-img's text: its nodes have no device name */
+        error_setg(errp, "Block format '%s' used by device '' does not support temporarily "
+                   "loading internal snapshots", bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    if (!bs->read_only) {
+        error_setg(errp, "Device is not readonly");
+        return -EINVAL;
+    }
+    bdrv_drained_begin(bs);
+    ret = bs->drv->snapshot_load_tmp(bs, id, name, errp);
+    bdrv_drained_end(bs);
+    return ret;
+}
+
 int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list)
 {
     *list = NULL;

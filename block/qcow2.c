@@ -788,6 +788,7 @@ static BlockDriver bdrv_qcow2 = {
     .snapshot_goto = qcow2_snapshot_apply,
     .snapshot_delete = qcow2_snapshot_delete,
     .snapshot_list = qcow2_snapshot_list,
+    .snapshot_load_tmp = qcow2_snapshot_load_tmp,
     .get_specific_info = qcow2_get_specific_info,
     .is_dirty = qcow2_is_dirty,
     .change_backing_file = qcow2_change_backing_file,

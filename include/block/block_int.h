@@ -130,6 +130,10 @@ struct BlockDriver {
     int (*snapshot_goto)(BlockDriverState *bs, const char *name, Error **errp);
     int (*snapshot_delete)(BlockDriverState *bs, const char *name, Error **errp);
     int (*snapshot_list)(BlockDriverState *bs, BlockSnapshotInfo **list);
+    /* Read a snapshot's disk state in place of the active one (read-only node; lasts
+     * until close). id, name or both (both must match); -ENOENT when none matches. */
+    int (*snapshot_load_tmp)(BlockDriverState *bs, const char *id, const char *name,
+                             Error **errp);
     JsonObject *(*get_specific_info)(BlockDriverState *bs);
     bool (*is_dirty)(BlockDriverState *bs);
     int (*change_backing_file)(BlockDriverState *bs, const char *backing_file,

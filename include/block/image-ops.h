@@ -84,6 +84,12 @@ int bdrv_snapshot_create_vm(BlockDriverState *bs, const char *name, uint64_t vm_
                             Error **errp);
 int bdrv_snapshot_goto(BlockDriverState *bs, const char *name, Error **errp);
 int bdrv_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
+/*
+ * Let a read-only node read as the snapshot with this id and/or name until it is closed
+ * (qemu-img convert -l); the length stays the current one, as QEMU. QEMU's texts.
+ */
+int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
+                           Error **errp);
 /* The snapshots in table order: their number (and a new array in *list), or -errno. */
 int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n);

@@ -298,3 +298,56 @@ def test_create_l1_limit_like_qemu_img(tmp_path, args):
     """Sizes whose L1 table would pass QEMU's 32 MiB are refused with qemu-img's text (4E
     aborted: the L1 was allocated in memory first)."""
     both(tmp_path, "", ["create", "-f", "qcow2"] + args)
+
+
+def test_convert_backing_over_source_without_backing(tmp_path):
+    """-B onto a source without a backing file: its unallocated clusters read as zeroes and
+    are written as zeroes, or the output showed the base's data there (qemu-img keeps the
+    source's content)."""
+    setup = CHAIN + "qemu-img create -q -f qcow2 src.qcow2 3M\n" \
+                    "qemu-io -c 'write -P 9 1M 1M' src.qcow2\n"
+    for extra in ([], ["-c"]):
+        shutil.rmtree(tmp_path / "q", ignore_errors=True)
+        shutil.rmtree(tmp_path / "m", ignore_errors=True)
+        both(tmp_path, setup, ["convert", "-O", "qcow2"] + extra +
+             ["-B", "base.qcow2", "-F", "qcow2", "src.qcow2", "o.qcow2"])
+        same_image(tmp_path, "o.qcow2")
+        ok(run(["qemu-img", "compare", tmp_path / "m" / "src.qcow2",
+                tmp_path / "m" / "o.qcow2"]))
+
+
+# ---- convert -l ----
+
+SNAPSHOT_SOURCE = """
+qemu-img create -q -f qcow2 -o cluster_size=4k a.qcow2 4M
+qemu-io -c "write -P 1 0 1M" a.qcow2
+qemu-img snapshot -c s1 a.qcow2
+qemu-io -c "write -P 2 0 2M" a.qcow2
+qemu-img resize -q a.qcow2 8M
+qemu-io -c "write -P 3 6M 1M" a.qcow2
+qemu-img snapshot -c s2 a.qcow2
+qemu-io -c "write -P 4 0 8M" a.qcow2
+qemu-img snapshot -c 1 a.qcow2
+qemu-img create -q -f raw r.raw 1M
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["-l", "s1"], ["-l", "1"], ["-l", "3"], ["-l", "snapshot.name=1"], ["-l", "snapshot.id=2"],
+    ["-l", "snapshot.id=1,snapshot.name=s1"], ["-l", "snapshot.id=2,snapshot.name=s1"],
+    ["-l", "nosuch"], ["-l", "snapshot.foo=1"], ["-c", "-l", "s2"], ["-O", "raw", "-l", "s2"],
+    ["-l", "s2", "-B", "a.qcow2", "-F", "qcow2"],
+], ids=" ".join)
+def test_convert_snapshot_source_like_qemu_img(tmp_path, args):
+    """-l converts one of the source's internal snapshots (id first for a plain name; the
+    length is the image's current one, as qemu-img)."""
+    fmt = [] if "-O" in args else ["-O", "qcow2"]
+    both(tmp_path, SNAPSHOT_SOURCE, ["convert"] + fmt + args + ["a.qcow2", "o.img"])
+    if os.path.exists(tmp_path / "q" / "o.img"):
+        same_image(tmp_path, "o.img")
+
+
+@pytest.mark.parametrize("args", [["-l", "s1", "r.raw"], ["-l", "s1", "a.qcow2", "a.qcow2"]],
+                         ids=" ".join)
+def test_convert_snapshot_source_refusals(tmp_path, args):
+    both(tmp_path, SNAPSHOT_SOURCE, ["convert", "-O", "qcow2"] + args + ["o.img"])

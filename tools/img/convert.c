@@ -9,8 +9,8 @@
  * non-zero cluster is written compressed. The -p progress counts the bytes to copy as
  * qemu-img does, and like qemu-img 7.2 it is shown only with -p (not because stdout is a
  * terminal; no SIGUSR1 report either). -B/-F name the output's backing file and format, as
- * -o backing_file/backing_fmt do. Not supported: snapshots as sources (-l, -s), --image-opts,
- * --object, --target-is-zero.
+ * -o backing_file/backing_fmt do; -l reads the (single) source as one of its internal
+ * snapshots. Not supported: --image-opts, --object, --target-is-zero.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +27,9 @@
 typedef struct ConvertOptions {
     const char *src_fmt, *out_fmt, *options, *cache, *src_cache;
     const char *out_base, *backing_fmt; /* -B, -F */
+    const char *snapshot;               /* -l NAME: an id or a name */
+    bool snapshot_opts;                 /* -l snapshot.id=ID,snapshot.name=NAME */
+    char *snapshot_id, *snapshot_name;
     bool progress, compress, skip_create, quiet;
     int64_t min_sparse;
     uint64_t num_req;
@@ -93,7 +96,13 @@ static int convert_chain_status(ConvertState *s, BlockDriverState *bs, uint64_t 
     if (ret < 0) {
         return ret;
     }
-    if (s->target_has_backing && (depth > 0 || !(ret & BDRV_BLOCK_ALLOCATED))) {
+    /*
+     * With a backing file on the output, what the source's top image does not hold is left
+     * to it; but where the source has no backing file its unallocated clusters read as
+     * zeroes and are written so (qemu-img), or the output would show the base's data.
+     */
+    if (s->target_has_backing &&
+        (depth > 0 || (!(ret & BDRV_BLOCK_ALLOCATED) && bdrv_backing_child(bs)))) {
         *st = CONVERT_BACKING;
     } else {
         *st = ret & BDRV_BLOCK_ZERO ? CONVERT_ZERO : CONVERT_DATA;
@@ -395,6 +404,32 @@ static int convert_copy(ConvertState *s)
 
 /* ---- options ---- */
 
+/* -l "snapshot.id=ID,snapshot.name=NAME" (either or both) or a plain id or name, as
+ * qemu-img parses it (errors exit before anything is opened). */
+static void convert_parse_snapshot(ConvertOptions *o, const char *arg)
+{
+    g_auto(GStrv) items = NULL;
+
+    if (!g_str_has_prefix(arg, "snapshot.")) {
+        o->snapshot = arg;
+        return;
+    }
+    o->snapshot_opts = true;
+    items = g_strsplit(arg, ",", -1);
+    for (int i = 0; items[i]; i++) {
+        char **slot = g_str_has_prefix(items[i], "snapshot.id=") ? &o->snapshot_id :
+                      g_str_has_prefix(items[i], "snapshot.name=") ? &o->snapshot_name : NULL;
+        if (!slot) {
+            g_autofree char *key = g_strndup(items[i], strcspn(items[i], "="));
+            error_report("Invalid parameter '%s'", key);
+            error_report("Failed in parsing snapshot param '%s'", arg);
+            exit(1);
+        }
+        g_free(*slot);
+        *slot = g_strdup(strchr(items[i], '=') + 1);
+    }
+}
+
 static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
 {
     switch (c) {
@@ -432,6 +467,9 @@ static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
     case 'B':
         o->out_base = arg;
         break;
+    case 'l':
+        convert_parse_snapshot(o, arg);
+        break;
     case 'F':
         o->backing_fmt = arg;
         break;
@@ -467,7 +505,7 @@ static void convert_parse(ConvertOptions *o, int argc, char **argv)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:WS:m:B:F:", lopt, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:WS:m:B:F:l:", lopt, NULL)) != -1) {
         convert_opt(o, c, optarg, argv);
     }
     o->progress = img_progress_default(o->progress, o->quiet);
@@ -496,6 +534,29 @@ BlockBackend *img_open_backend(const char *name, const char *filename, const cha
     return blk;
 }
 
+/* -l: the source reads as one of its internal snapshots (the plain form: id first). */
+static int convert_load_snapshot(BlockDriverState *bs, const ConvertOptions *o)
+{
+    Error *err = NULL;
+    int ret;
+
+    if (!o->snapshot) {
+        ret = bdrv_snapshot_load_tmp(bs, o->snapshot_id, o->snapshot_name, &err);
+    } else {
+        ret = bdrv_snapshot_load_tmp(bs, o->snapshot, NULL, &err);
+        if (ret == -ENOENT || ret == -EINVAL) {
+            error_free(err);
+            err = NULL;
+            ret = bdrv_snapshot_load_tmp(bs, NULL, o->snapshot, &err);
+        }
+    }
+    if (ret < 0) {
+        error_report("Failed to load snapshot: %s", error_get_pretty(err));
+        error_free(err);
+    }
+    return ret;
+}
+
 static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char **files, int n)
 {
     int flags = 0;
@@ -521,6 +582,9 @@ static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char *
             return -1;
         }
         s->total += s->src_len[i];
+    }
+    if ((o->snapshot || o->snapshot_opts) && convert_load_snapshot(blk_bs(s->src[0]), o) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -608,10 +672,14 @@ static int convert_open_target(ConvertState *s, const ConvertOptions *o, const c
 }
 
 /* Checks qemu-img makes before it touches the output. */
-static bool convert_check_options(const ConvertOptions *o)
+static bool convert_check_options(const ConvertOptions *o, int nsrc)
 {
     if (o->skip_create && o->options) {
         error_report("-o has no effect when skipping image creation");
+        return false;
+    }
+    if ((o->snapshot || o->snapshot_opts) && nsrc > 1) {
+        error_report("No support for concatenating multiple snapshot");
         return false;
     }
     if (!o->skip_create && strcmp(o->out_fmt, "raw") != 0 && strcmp(o->out_fmt, "qcow2") != 0) {
@@ -660,7 +728,7 @@ static int convert_run_all(ConvertState *s, ConvertOptions *o, char **files, int
         img_create_help(o->out_fmt);
         return 0;
     }
-    if (!convert_check_options(o) || convert_open_sources(s, o, files, nfiles - 1) < 0) {
+    if (!convert_check_options(o, nfiles - 1) || convert_open_sources(s, o, files, nfiles - 1) < 0) {
         return 1;
     }
     /* -n -B: only what the sources' top images hold is copied, as qemu-img does */
@@ -699,5 +767,7 @@ int img_convert(int argc, char **argv)
     ret = convert_run_all(&s, &o, argv + optind, argc - optind);
     convert_cleanup(&s);
     g_free((char *)o.options);
+    g_free(o.snapshot_id);
+    g_free(o.snapshot_name);
     return ret;
 }

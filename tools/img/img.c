@@ -23,7 +23,8 @@ static const ImgCmd img_cmds[] = {
     {"compare", img_compare, "[-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] filename1 filename2"},
     {"convert", img_convert,
      "[-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] "
-     "[-B backing_file [-F backing_fmt]] [-S sparse_size] [-m num_coroutines] [-W] "
+     "[-B backing_file [-F backing_fmt]] [-l snapshot_param] [-S sparse_size] "
+     "[-m num_coroutines] [-W] "
      "filename [filename2 [...]] output_filename"},
     {"create", img_create,
      "[-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]"},
