@@ -420,8 +420,7 @@ static void convert_parse_snapshot(ConvertOptions *o, const char *arg)
         char **slot = g_str_has_prefix(items[i], "snapshot.id=") ? &o->snapshot_id :
                       g_str_has_prefix(items[i], "snapshot.name=") ? &o->snapshot_name : NULL;
         if (!slot) {
-            g_autofree char *key = g_strndup(items[i], strcspn(items[i], "="));
-            error_report("Invalid parameter '%s'", key);
+            error_report("Invalid parameter '%.*s'", (int)strcspn(items[i], "="), items[i]);
             error_report("Failed in parsing snapshot param '%s'", arg);
             exit(1);
         }
