@@ -351,3 +351,30 @@ def test_convert_snapshot_source_like_qemu_img(tmp_path, args):
                          ids=" ".join)
 def test_convert_snapshot_source_refusals(tmp_path, args):
     both(tmp_path, SNAPSHOT_SOURCE, ["convert", "-O", "qcow2"] + args + ["o.img"])
+
+
+# ---- convert onto one of its sources ----
+
+SELF = """
+qemu-img create -q -f qcow2 a.qcow2 1M
+qemu-io -c "write -P 1 0 1M" a.qcow2
+qemu-img create -q -f raw r.raw 1M
+qemu-io -f raw -c "write -P 1 0 1M" r.raw
+qemu-img create -q -f qcow2 -b a.qcow2 -F qcow2 top.qcow2
+ln a.qcow2 hard.qcow2
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["-O", "qcow2", "a.qcow2", "a.qcow2"], ["-O", "raw", "r.raw", "r.raw"],
+    ["-O", "raw", "a.qcow2", "./a.qcow2"], ["-n", "-O", "qcow2", "a.qcow2", "a.qcow2"],
+    ["-O", "qcow2", "top.qcow2", "a.qcow2"], ["-O", "qcow2", "top.qcow2", "hard.qcow2"],
+    ["-O", "qcow2", "r.raw", "a.qcow2", "r.raw"],
+], ids=" ".join)
+def test_convert_onto_a_source_refused(tmp_path, args):
+    """The output was created over the source (or its backing file) and the data was gone;
+    qemu-img's image locks refuse it, and so do we, with its text."""
+    rc, _, _ = both(tmp_path, SELF, ["convert"] + args)
+    assert rc == 1
+    ok(run(["qemu-io", "-c", "read -P 1 0 1M", tmp_path / "m" / "a.qcow2"]))
+    ok(run(["qemu-io", "-f", "raw", "-c", "read -P 1 0 1M", tmp_path / "m" / "r.raw"]))

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "util/error.h"
 #include "tools/img/img.h"
 
@@ -705,6 +706,48 @@ static bool convert_wants_help(const ConvertOptions *o)
     return false;
 }
 
+/* The output is a file some source reads (their backing chains included). */
+static bool convert_output_is_source(ConvertState *s, const char *out)
+{
+    struct stat ost, st;
+
+    if (stat(out, &ost) < 0) {
+        return false;
+    }
+    for (int i = 0; i < s->nsrc; i++) {
+        for (BlockDriverState *bs = blk_bs(s->src[i]); bs; bs = bdrv_backing_child(bs)) {
+            BlockDriverState *file = bdrv_file_child(bs) ? bdrv_file_child(bs) : bs;
+            const char *name = bdrv_get_filename(file);
+
+            if (name && stat(name, &st) == 0 && st.st_dev == ost.st_dev &&
+                st.st_ino == ost.st_ino) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/*
+ * Writing the output over a source would destroy what is being copied (creating it
+ * truncates the file). qemu-img's image locking refuses that; we have no locks, so we
+ * refuse it here, in qemu-img's words.
+ */
+static bool convert_refuse_overwrite(ConvertState *s, const ConvertOptions *o, const char *out)
+{
+    if (!convert_output_is_source(s, out)) {
+        return false;
+    }
+    if (o->skip_create) {
+        error_report("Could not open '%s': Failed to get \"write\" lock", out);
+    } else {
+        error_report("%s: error while converting %s: Failed to get \"write\" lock", out,
+                     o->out_fmt);
+    }
+    fprintf(stderr, "Is another process using the image [%s]?\n", out);
+    return true;
+}
+
 static void convert_cleanup(ConvertState *s)
 {
     g_slist_free_full(s->free_bufs, g_free);
@@ -728,6 +771,9 @@ static int convert_run_all(ConvertState *s, ConvertOptions *o, char **files, int
         return 0;
     }
     if (!convert_check_options(o, nfiles - 1) || convert_open_sources(s, o, files, nfiles - 1) < 0) {
+        return 1;
+    }
+    if (convert_refuse_overwrite(s, o, out)) {
         return 1;
     }
     /* -n -B: only what the sources' top images hold is copied, as qemu-img does */
