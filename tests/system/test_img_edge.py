@@ -378,3 +378,21 @@ def test_convert_onto_a_source_refused(tmp_path, args):
     assert rc == 1
     ok(run(["qemu-io", "-c", "read -P 1 0 1M", tmp_path / "m" / "a.qcow2"]))
     ok(run(["qemu-io", "-f", "raw", "-c", "read -P 1 0 1M", tmp_path / "m" / "r.raw"]))
+
+
+# ---- -o option lists ----
+
+@pytest.mark.parametrize("opts", [
+    "size=2M", "cluster_size=", "cluster_size", "=4k", "cluster_size=4k,,lazy_refcounts=on",
+    "lazy_refcounts", "foo=1", "cluster_size=4k,", ",cluster_size=4k", "compat=1.1,,x",
+    "backing_file=base.qcow2,,x,backing_fmt=qcow2",
+])
+@pytest.mark.parametrize("cmd", [["create", "-f", "qcow2", "-o", "OPTS", "x", "1M"],
+                                 ["create", "-f", "qcow2", "-o", "OPTS", "x"],
+                                 ["convert", "-O", "qcow2", "-o", "OPTS", "r.raw", "x"]],
+                         ids=["create-size", "create", "convert"])
+def test_option_list_like_qemu_img(tmp_path, opts, cmd):
+    """QEMU's option syntax: ",," escapes a comma, a bare key is key=on, a single trailing
+    comma is an invalid list; create names the file in -o complaints (after the file name
+    and size are known), and the size may not be given twice."""
+    both(tmp_path, SNAPSHOTS, [opts if a == "OPTS" else a for a in cmd])

@@ -442,6 +442,10 @@ static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
         o->out_fmt = arg;
         break;
     case 'o':
+        if (!img_valid_option_list(arg)) {
+            error_report("Invalid option list: %s", arg);
+            exit(1);
+        }
         o->options = o->options ? g_strconcat(o->options, ",", arg, NULL) : g_strdup(arg);
         break;
     case 'c':
@@ -602,7 +606,8 @@ static bool format_has_backing(const char *fmt)
 /* Parse -o and create the output as qemu-img convert does (no "Formatting" line). */
 static int convert_create(ConvertState *s, const ConvertOptions *o, const char *out)
 {
-    ImgCreateArgs a = {.filename = out, .fmt = o->out_fmt, .quiet = true};
+    /* no file name yet: convert's -o complaints do not name the output (qemu-img) */
+    ImgCreateArgs a = {.fmt = o->out_fmt, .quiet = true};
     uint64_t opt_size = UINT64_MAX;
     bool help = false;
     Error *err = NULL;
@@ -611,6 +616,7 @@ static int convert_create(ConvertState *s, const ConvertOptions *o, const char *
     if (o->options && !img_create_parse_options(&a, o->options, &opt_size, &help)) {
         goto out;
     }
+    a.filename = out;
     a.backing_file = o->out_base ? o->out_base : a.backing_file;
     a.backing_fmt = o->backing_fmt ? o->backing_fmt : a.backing_fmt;
     if (o->out_base && !format_has_backing(o->out_fmt)) {

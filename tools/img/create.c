@@ -6,6 +6,7 @@
  * (bdrv_create). convert creates its output through the same functions.
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,15 +48,37 @@ void img_create_help(const char *fmt)
     }
 }
 
+bool img_valid_option_list(const char *opts)
+{
+    size_t len = strlen(opts), i = len;
+
+    while (i > 0 && opts[i - 1] == ',') {
+        i--;
+    }
+    return opts[0] && opts[0] != ',' && (len - i) % 2 == 0;
+}
+
+/* An -o complaint: qemu-img create names the image first (convert has no name here). */
+static void G_GNUC_PRINTF(2, 3) opt_error(const CreateArgs *a, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    error_report("%s%s%s", a->filename ? a->filename : "", a->filename ? ": " : "", msg);
+}
+
 static bool is_type(const BlockCreateOpt *o, const char *type)
 {
     return !strncmp(o->type, type, strlen(type));
 }
 
-static bool parse_size_opt(const char *name, const char *v, uint64_t *out)
+static bool parse_size_opt(const CreateArgs *a, const char *name, const char *v, uint64_t *out)
 {
     if (parse_size(v, out, NULL) < 0) {
-        error_report("Parameter '%s' expects a non-negative number below 2^64", name);
+        opt_error(a, "Parameter '%s' expects a non-negative number below 2^64", name);
         fprintf(stderr, "Optional suffix k, M, G, T, P or E means kilo-, mega-, giga-, tera-, "
                      "peta-\nand exabytes, respectively.\n");
         return false;
@@ -64,17 +87,18 @@ static bool parse_size_opt(const char *name, const char *v, uint64_t *out)
 }
 
 /* The value of option o as its type wants it, else qemu-img's complaint. */
-static bool check_value(const BlockCreateOpt *o, const char *v, uint64_t *n)
+static bool check_value(const CreateArgs *a, const BlockCreateOpt *o, const char *v,
+                        uint64_t *n)
 {
     if (is_type(o, "size")) {
-        return parse_size_opt(o->name, v, n);
+        return parse_size_opt(a, o->name, v, n);
     }
     if (is_type(o, "num") && parse_uint(v, n, 0) < 0) {
-        error_report("Parameter '%s' expects a number", o->name);
+        opt_error(a, "Parameter '%s' expects a number", o->name);
         return false;
     }
     if (is_type(o, "bool") && strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
-        error_report("Parameter '%s' expects 'on' or 'off'", o->name);
+        opt_error(a, "Parameter '%s' expects 'on' or 'off'", o->name);
         return false;
     }
     return true;
@@ -86,10 +110,10 @@ static bool set_option(CreateArgs *a, const char *k, const char *v, uint64_t *si
     uint64_t n = 0;
 
     if (!o) {
-        error_report("Invalid parameter '%s'", k);
+        opt_error(a, "Invalid parameter '%s'", k);
         return false;
     }
-    if (!check_value(o, v, &n)) {
+    if (!check_value(a, o, v, &n)) {
         return false;
     }
     if (!strcmp(k, "size")) {
@@ -109,22 +133,53 @@ static bool is_help(const char *item)
     return !strcmp(item, "help") || !strcmp(item, "?");
 }
 
+/*
+ * "k=v,k2=v2" as QEMU's option syntax splits it: ",," is a comma inside a value and a bare
+ * key means key=on. Each item becomes "key\0value" (help items stay as they are).
+ */
+static char **split_options(const char *opts)
+{
+    GPtrArray *items = g_ptr_array_new();
+    g_autoptr(GString) cur = g_string_new(NULL);
+
+    for (const char *p = opts;; p++) {
+        if (*p == ',' && p[1] == ',') {
+            g_string_append_c(cur, ',');
+            p++;
+        } else if (*p && *p != ',') {
+            g_string_append_c(cur, *p);
+        } else {
+            char *eq = strchr(cur->str, '=');
+            if (cur->len && !eq && !is_help(cur->str)) {
+                g_string_append(cur, "=on");
+                eq = strchr(cur->str, '=');
+            }
+            if (eq) {
+                *eq = '\0';
+            }
+            if (cur->len) {
+                g_ptr_array_add(items, g_memdup2(cur->str, cur->len + 1));
+            }
+            g_string_truncate(cur, 0);
+            if (!*p) {
+                break;
+            }
+        }
+    }
+    g_ptr_array_add(items, NULL);
+    return (char **)g_ptr_array_free(items, false);
+}
+
 bool img_create_parse_options(CreateArgs *a, const char *opts, uint64_t *size, bool *help)
 {
     g_strfreev(a->items);
-    a->items = g_strsplit(opts, ",", -1);
+    a->items = split_options(opts);
     for (int i = 0; a->items[i]; i++) {
-        char *eq = strchr(a->items[i], '=');
         if (is_help(a->items[i])) {
             *help = true;
             continue;
         }
-        if (!eq) {
-            error_report("Invalid parameter '%s'", a->items[i]);
-            return false;
-        }
-        *eq = '\0';
-        if (!set_option(a, a->items[i], eq + 1, size)) {
+        if (!set_option(a, a->items[i], a->items[i] + strlen(a->items[i]) + 1, size)) {
             return false;
         }
     }
@@ -284,7 +339,9 @@ static void print_formatting(CreateArgs *a, JsonObject *opts)
                 printf(" %s=%s", o->name, o->def);
             }
         } else if (json_node_get_value_type(n) == G_TYPE_STRING) {
-            printf(" %s=%s", o->name, json_node_get_string(n));
+            g_auto(GStrv) parts = g_strsplit(json_node_get_string(n), ",", -1);
+            g_autofree char *escaped = g_strjoinv(",,", parts);
+            printf(" %s=%s", o->name, escaped); /* commas doubled, as typed */
         } else if (json_node_get_value_type(n) == G_TYPE_BOOLEAN) {
             printf(" %s=%s", o->name, json_node_get_boolean(n) ? "on" : "off");
         } else {
@@ -319,29 +376,75 @@ static int create_image(CreateArgs *a, int64_t size)
     return 0;
 }
 
+/* "filename [size]": false after reporting a bad size (usage errors exit). */
+static bool create_positional(CreateArgs *a, int argc, char **argv, int64_t *size)
+{
+    *size = -1;
+    if (optind >= argc) {
+        img_error_exit("Expecting image file name");
+    }
+    a->filename = argv[optind++];
+    if (optind < argc) {
+        *size = img_cvtnum_full("image size", argv[optind++], 0, INT64_MAX);
+        if (*size < 0) {
+            return false;
+        }
+    }
+    if (optind != argc) {
+        img_error_exit("Unexpected argument: %s", argv[optind]);
+    }
+    return true;
+}
+
+/*
+ * The -o options, checked once the file name and size are known (complaints name the
+ * file, as qemu-img's do), and -o size, which may not repeat the size argument.
+ */
+static bool create_options(CreateArgs *a, const char *opts, int64_t *size)
+{
+    uint64_t opt_size = UINT64_MAX;
+    bool help = false;
+
+    if (opts && !img_create_parse_options(a, opts, &opt_size, &help)) {
+        return false;
+    }
+    if (opt_size != UINT64_MAX && *size >= 0) {
+        error_report("%s: The image size must be specified only once", a->filename);
+        return false;
+    }
+    if (opt_size != UINT64_MAX) {
+        *size = opt_size;
+    }
+    return true;
+}
+
+/* -o help or ? among the options (qemu-img looks for it before anything else). */
+static bool create_wants_help(const char *opts)
+{
+    g_auto(GStrv) items = opts ? g_strsplit(opts, ",", -1) : NULL;
+
+    for (int i = 0; items && items[i]; i++) {
+        if (is_help(items[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * A format that cannot create images: qemu-img finds out only once it has the file name and
  * a valid size (then the message names the file), except for -o help.
  */
 static int unknown_format(CreateArgs *a, const char *opts, int argc, char **argv)
 {
-    g_auto(GStrv) items = opts ? g_strsplit(opts, ",", -1) : NULL;
+    int64_t size;
 
-    for (int i = 0; items && items[i]; i++) {
-        if (is_help(items[i])) {
-            error_report("Unknown file format '%s'", a->fmt);
-            return 1;
-        }
-    }
-    if (optind >= argc) {
-        img_error_exit("Expecting image file name");
-    }
-    a->filename = argv[optind++];
-    if (optind < argc && img_cvtnum_full("image size", argv[optind++], 0, INT64_MAX) < 0) {
+    if (create_wants_help(opts)) {
+        error_report("Unknown file format '%s'", a->fmt);
         return 1;
     }
-    if (optind != argc) {
-        img_error_exit("Unexpected argument: %s", argv[optind]);
+    if (!create_positional(a, argc, argv, &size)) {
+        return 1;
     }
     error_report("%s: Unknown file format '%s'", a->filename, a->fmt);
     return 1;
@@ -351,9 +454,7 @@ int img_create(int argc, char **argv)
 {
     CreateArgs a = { .fmt = "raw" };
     g_autofree char *opts = NULL;
-    uint64_t opt_size = UINT64_MAX;
     int64_t size = -1;
-    bool help = false;
     int c, ret;
 
     while ((c = getopt(argc, argv, ":hf:b:F:o:qu")) != -1) {
@@ -370,6 +471,10 @@ int img_create(int argc, char **argv)
             a.backing_fmt = optarg;
             break;
         case 'o':
+            if (!img_valid_option_list(optarg)) {
+                error_report("Invalid option list: %s", optarg);
+                return 1;
+            }
             opts = opts ? g_strconcat(opts, ",", optarg, NULL) : g_strdup(optarg);
             break;
         case 'q':
@@ -385,29 +490,13 @@ int img_create(int argc, char **argv)
     if (!bdrv_create_opts(a.fmt)) {
         return unknown_format(&a, opts, argc, argv);
     }
-    if (opts && !img_create_parse_options(&a, opts, &opt_size, &help)) {
-        g_strfreev(a.items);
-        return 1;
-    }
-    if (help) {
+    if (create_wants_help(opts)) {
         img_create_help(a.fmt);
-        g_strfreev(a.items);
         return 0;
     }
-    if (optind >= argc) {
-        img_error_exit("Expecting image file name");
-    }
-    a.filename = argv[optind++];
-    if (optind < argc) {
-        size = img_cvtnum_full("image size", argv[optind++], 0, INT64_MAX);
-        if (size < 0) {
-            return 1;
-        }
-    } else if (opt_size != UINT64_MAX) {
-        size = opt_size;
-    }
-    if (optind != argc) {
-        img_error_exit("Unexpected argument: %s", argv[optind]);
+    if (!create_positional(&a, argc, argv, &size) || !create_options(&a, opts, &size)) {
+        g_strfreev(a.items);
+        return 1;
     }
     if ((a.backing_file && !find_opt(a.fmt, "backing_file")) ||
         (a.backing_fmt && !find_opt(a.fmt, "backing_fmt"))) {

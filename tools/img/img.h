@@ -32,6 +32,9 @@ typedef struct ImgCreateArgs {
 } ImgCreateArgs;
 /* -o "k=v,..." into a (errors reported as qemu-img does); *help when "help" is there. */
 bool img_create_parse_options(ImgCreateArgs *a, const char *opts, uint64_t *size, bool *help);
+/* -o's argument is a valid option list for qemu-img: not empty, no leading comma, no
+ * single trailing comma (",," is an escaped comma). */
+bool img_valid_option_list(const char *opts);
 /* Whether the format can create images: false with errp set when not. The option values
  * are checked by the format's driver when the image is created. */
 bool img_create_resolve(ImgCreateArgs *a, Error **errp);
