@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "block/image-ops.h"
+#include "monitor/json-writer.h"
 #include "util/error.h"
 #include "tools/img/img.h"
 
@@ -67,7 +68,9 @@ static void print_json(const BdrvCheckResult *r, const char *filename, const cha
         {"leaks-fixed", r->leaks_fixed, false},
         {"allocated-clusters", r->allocated_clusters, false},
     };
-    g_autofree char *name = g_strescape(filename, NULL);
+    /* QEMU's string escaping (\uXXXX): g_strescape's octal escapes are not JSON */
+    g_autoptr(JsonNode) node = json_node_init_string(json_node_alloc(), filename);
+    g_autofree char *name = json_to_qmp_string(node, false);
 
     printf("{\n");
     for (size_t i = 0; i < G_N_ELEMENTS(m); i++) {
@@ -75,7 +78,7 @@ static void print_json(const BdrvCheckResult *r, const char *filename, const cha
             printf("    \"%s\": %" PRIu64 ",\n", m[i].key, m[i].v);
         }
     }
-    printf("    \"filename\": \"%s\",\n    \"format\": \"%s\"", name, fmt);
+    printf("    \"filename\": %s,\n    \"format\": \"%s\"", name, fmt);
     if (r->fragmented_clusters) {
         printf(",\n    \"fragmented-clusters\": %" PRIu64, r->fragmented_clusters);
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "block/image-ops.h"
 #include "util/error.h"
+#include "monitor/json-writer.h"
 #include "tools/img/img.h"
 
 /* qemu's size_to_str: three significant digits and a binary suffix. */
@@ -67,8 +68,7 @@ static void json_print(GString *out, JsonNode *node, int indent)
         }
         g_string_append_printf(out, "%*s]", indent, "");
     } else if (json_node_get_value_type(node) == G_TYPE_STRING) {
-        g_autofree char *s = json_to_string(node, false);
-        g_string_append(out, s);
+        json_write(out, node, false); /* QEMU's escaping: \uXXXX beyond ASCII */
     } else if (json_node_get_value_type(node) == G_TYPE_BOOLEAN) {
         g_string_append(out, json_node_get_boolean(node) ? "true" : "false");
     } else {
