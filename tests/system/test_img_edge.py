@@ -422,3 +422,16 @@ def test_json_strings_like_qemu_img(tmp_path, args):
     (not JSON at all), info raw UTF-8."""
     _, out, _ = both(tmp_path, NAMES, args, skip=("date-", "actual-size"))
     json.loads(ok(run([IMG] + args, cwd=tmp_path / "m")).stdout)
+
+
+@pytest.mark.parametrize("args", [["-B", "", "-F", "qcow2"],
+                                  ["-o", "backing_file=,backing_fmt=qcow2"]],
+                         ids=["-B ''", "-o backing_file="])
+def test_convert_empty_backing_name_refused(tmp_path, args):
+    """qemu-img 7.2 crashes (SIGSEGV) here; we refuse as create does, before any output."""
+    sh(SELF, tmp_path)
+    res = run([IMG, "convert", "-O", "qcow2"] + args + ["a.qcow2", "o.qcow2"], cwd=tmp_path)
+    assert res.returncode == 1
+    assert res.stderr == ("minivmm-img: o.qcow2: error while converting qcow2: Expected "
+                          "backing file name, got empty string\n")
+    assert not os.path.exists(tmp_path / "o.qcow2")

@@ -631,6 +631,12 @@ static int convert_create(ConvertState *s, const ConvertOptions *o, const char *
         error_report("Use of backing file requires explicit backing format");
         goto out;
     }
+    if (a.backing_file && !a.backing_file[0]) {
+        /* as create refuses it (qemu-img 7.2's convert crashes here) */
+        error_report("%s: error while converting %s: Expected backing file name, got empty "
+                     "string", out, o->out_fmt);
+        goto out;
+    }
     s->target_has_backing = a.backing_file != NULL;
     if (!img_create_resolve(&a, &err) || img_create_file(&a, s->total, &err) < 0) {
         error_report("%s: error while converting %s: %s", out, o->out_fmt,
