@@ -435,3 +435,14 @@ def test_convert_empty_backing_name_refused(tmp_path, args):
     assert res.stderr == ("minivmm-img: o.qcow2: error while converting qcow2: Expected "
                           "backing file name, got empty string\n")
     assert not os.path.exists(tmp_path / "o.qcow2")
+
+
+def test_convert_write_error_offset(tmp_path):
+    """A failed write is reported at the byte where it began (the short last cluster cannot
+    be written compressed inside a larger image), as qemu-img does."""
+    setup = ("qemu-img create -q -f raw src.raw 5000001\n"
+             "qemu-io -f raw -c 'write -P 3 4999000 1001' src.raw\n"
+             "qemu-img create -q -f qcow2 ex.qcow2 6M\n")
+    rc, _, err = both(tmp_path, setup, ["convert", "-n", "-c", "-O", "qcow2", "src.raw",
+                                        "ex.qcow2"])
+    assert rc == 1 and "at byte 4980736" in err

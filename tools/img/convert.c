@@ -233,11 +233,12 @@ static void convert_write_next(ConvertJob *j);
 static void convert_write_cb(void *opaque, int ret)
 {
     ConvertJob *j = opaque;
+    uint64_t start = j->offset + j->pos - j->wqiov.size; /* where this write began */
 
     iov_destroy(&j->wqiov);
     j->writing = false;
     if (ret < 0) {
-        convert_fail(j->s, "writing", j->offset + j->pos, ret);
+        convert_fail(j->s, "writing", start, ret);
         convert_job_free(j);
         return;
     }
