@@ -188,8 +188,9 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
         error_setg(errp, "Backing file name too long");
         return -EINVAL;
     }
-    if (o->backing_fmt && strlen(o->backing_fmt) >= 16) {
-        error_setg(errp, "Backing format name too long");
+    /* an unknown one would make the image unopenable (QEMU's text: not a driver name) */
+    if (o->backing_fmt && !bdrv_find_format(o->backing_fmt)) {
+        error_setg(errp, "Parameter 'backing-fmt' does not accept value '%s'", o->backing_fmt);
         return -EINVAL;
     }
     return 0;

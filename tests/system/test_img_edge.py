@@ -446,3 +446,19 @@ def test_convert_write_error_offset(tmp_path):
     rc, _, err = both(tmp_path, setup, ["convert", "-n", "-c", "-O", "qcow2", "src.raw",
                                         "ex.qcow2"])
     assert rc == 1 and "at byte 4980736" in err
+
+
+@pytest.mark.parametrize("args", [
+    ["create", "-f", "qcow2", "-u", "-b", "s.qcow2", "-F", "foo", "x", "1M"],
+    ["create", "-f", "qcow2", "-u", "-b", "s.qcow2", "-F", "abcdefghijklmnopq", "x", "1M"],
+    ["rebase", "-u", "-b", "s.qcow2", "-F", "foo", "t.qcow2"],
+    ["rebase", "-b", "s.qcow2", "-F", "foo", "t.qcow2"],
+], ids=" ".join)
+def test_unknown_backing_format_refused(tmp_path, args):
+    """A backing format no driver has made images that no longer open ('Unknown driver');
+    refused with qemu-img's texts, the image unchanged."""
+    setup = SNAPSHOTS + "qemu-img create -q -f qcow2 -b s.qcow2 -F qcow2 t.qcow2\n"
+    rc, _, _ = both(tmp_path, setup, args)
+    assert rc == 1
+    ok(run(["qemu-img", "info", tmp_path / "m" / "t.qcow2"]))
+    assert not os.path.exists(tmp_path / "m" / "x")

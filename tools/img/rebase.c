@@ -258,6 +258,12 @@ int img_rebase(int argc, char **argv)
     if (!blk) {
         return 1;
     }
+    /* a format no driver has would make the image unopenable (qemu-img checks it) */
+    if (a.backing_fmt && !bdrv_find_format(a.backing_fmt)) {
+        error_report("Invalid format name: '%s'", a.backing_fmt);
+        blk_unref(blk);
+        return 1;
+    }
     ret = do_rebase(&a, blk, src_flags | (src_writethrough ? 0 : BDRV_O_CACHE_WB));
     blk_unref(blk);
     return ret;
