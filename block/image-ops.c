@@ -110,6 +110,8 @@ int bdrv_snapshot_create(BlockDriverState *bs, const char *name, Error **errp)
 int bdrv_snapshot_create_vm(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec,
                             Error **errp)
 {
+    /* QEMU keeps a snapshot's name in 256 bytes: longer names are cut to 255, as there */
+    g_autofree char *tag = g_strndup(name, 255);
     int ret = image_op_check(bs, bs->drv && bs->drv->snapshot_create, true, errp);
 
     if (ret < 0) {
@@ -119,7 +121,7 @@ int bdrv_snapshot_create_vm(BlockDriverState *bs, const char *name, uint64_t vm_
         return -EBUSY;
     }
     bdrv_drained_begin(bs);
-    ret = bs->drv->snapshot_create(bs, name, vm_clock_nsec, errp);
+    ret = bs->drv->snapshot_create(bs, tag, vm_clock_nsec, errp);
     bdrv_refresh_total_bytes(bs);
     bdrv_drained_end(bs);
     return ret;

@@ -462,3 +462,17 @@ def test_unknown_backing_format_refused(tmp_path, args):
     assert rc == 1
     ok(run(["qemu-img", "info", tmp_path / "m" / "t.qcow2"]))
     assert not os.path.exists(tmp_path / "m" / "x")
+
+
+@pytest.mark.parametrize("length", [256, 1024, 65536])
+def test_long_snapshot_name_like_qemu_img(tmp_path, length):
+    """QEMU keeps 255 bytes of a snapshot name; a 64 KiB name overflowed the 16-bit length
+    in the table (the name was lost and a cluster leaked, which qemu-img check flags)."""
+    name = "n" * length
+    rc, out, _ = both(tmp_path, SNAPSHOTS, ["snapshot", "-c", name, "s.qcow2"])
+    assert rc == 0
+    for d in ("q", "m"):
+        listing = ok(run([IMG, "snapshot", "-l", "s.qcow2"], cwd=tmp_path / d)).stdout
+        assert max(len(w) for w in listing.split() if set(w) == {"n"}) == 255
+    assert "No errors were found" in ok(run(["qemu-img", "check",
+                                             tmp_path / "m" / "s.qcow2"])).stdout
