@@ -3,6 +3,11 @@
  * rewrites QEMU 2.2's dialect (single quotes, \', big integers) into standard JSON, refuses
  * what 2.2 refuses (null, bare words, bad escapes), enforces the size and depth limits, and
  * hands each complete message to json-glib. Not the QMP protocol (qmp.c).
+ *
+ * Like 2.2 it tells lexical errors (bad bytes, bad escapes: the message is dropped at once
+ * and the stream starts again at the next byte) from keywords other than true and false
+ * (null, nan): 2.2's lexer takes any lowercase word as a token and its parser refuses it, so
+ * the message is read to its end and answered with one error.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +29,7 @@ void json_stream_reset(JsonStream *js)
     g_string_truncate(js->word, 0);
     js->state = JSON_LEX_START;
     js->braces = js->brackets = 0;
+    js->bad_keyword = false;
 }
 
 void json_stream_destroy(JsonStream *js)
@@ -47,7 +53,7 @@ static JsonNode *json_stream_parse(const char *text, gssize len)
 /* Hand the message over (ok=false: report a syntax error instead) and start afresh. */
 static void json_stream_emit(JsonStream *js, bool ok)
 {
-    JsonNode *msg = ok ? json_stream_parse(js->msg->str, js->msg->len) : NULL;
+    JsonNode *msg = ok && !js->bad_keyword ? json_stream_parse(js->msg->str, js->msg->len) : NULL;
 
     json_stream_reset(js);
     js->emit(js->opaque, msg);
@@ -103,6 +109,16 @@ static bool json_word_is_number(const char *w)
     return *p == '\0';
 }
 
+static bool json_word_is_keyword(const char *w)
+{
+    for (const char *p = w; *p; p++) {
+        if (!g_ascii_islower(*p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* A finished number or keyword; false on a lexical error. */
 static bool json_stream_word_done(JsonStream *js)
 {
@@ -120,6 +136,8 @@ static bool json_stream_word_done(JsonStream *js)
                 g_string_append(js->msg, ".0"); /* 2.2: an integer too big is a float */
             }
         }
+    } else if (json_word_is_keyword(w)) {
+        js->bad_keyword = true; /* a token still: the message goes on to its end */
     } else {
         ok = false;
     }

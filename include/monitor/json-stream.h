@@ -4,7 +4,9 @@
  * after a token, so no newline is needed. Single-quoted strings and the escape \' are
  * accepted, the only keywords are true and false (no null), integers that overflow int64
  * become floats. A message over 64 MiB or nested deeper than 1024 is cut and reported as a
- * syntax error, as is a lexical error; the stream then carries on with the next bytes.
+ * syntax error, as is a lexical error; the stream then carries on with the next bytes. Any
+ * other lowercase keyword (null) is a token 2.2's parser refuses: the message it is in is
+ * read to its end and reported as one syntax error.
  * Each message is parsed (json-glib) and handed to the callback.
  */
 #ifndef MONITOR_JSON_STREAM_H
@@ -38,6 +40,7 @@ typedef struct JsonStream {
     char quote;   /* '"' or '\'' for the current string */
     int hex_left; /* digits left in a \u escape */
     int braces, brackets;
+    bool bad_keyword; /* the message holds a keyword other than true/false */
 } JsonStream;
 
 void json_stream_init(JsonStream *js, JsonStreamEmit *emit, void *opaque);

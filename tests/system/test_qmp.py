@@ -105,6 +105,25 @@ def test_bad_request(qvm, data, cls, desc):
     assert qmp.command("query-status")["running"] is True
 
 
+# Found by scripts/chaos-monitor: a null one level down ended the message at the null, and
+# its closing braces and following members came back as more replies, so every later command
+# got the previous command's answer. 2.2 reads such a message to its end: one error.
+@pytest.mark.parametrize("data", [
+    b'{"execute": "block-stream", "arguments": {"device": null}}',
+    b'{"execute": "eject", "arguments": {"device": null, "force": true}, "id": 7}',
+    b'{"execute": "transaction", "arguments": {"actions": [{"type": "abort", "data": null}]}}',
+])
+def test_null_inside_arguments_gets_one_reply(qvm, data):
+    vm, qmp = qvm
+    qmp.send_raw(data)
+    resp = qmp.response()
+    assert resp["error"]["class"] == "GenericError"
+    if qemu22(vm):
+        assert resp == {"error": {"class": "GenericError", "desc": "Invalid JSON syntax"}}
+    assert qmp.cmd("query-status", id="next") == {
+        "id": "next", "return": {"status": "running", "singlestep": False, "running": True}}
+
+
 ARG_ERRORS = [
     ({"command-line": 5}, "Invalid parameter type for 'command-line', expected: string"),
     ({"command-line": "info status", "cpu-index": "0"},

@@ -90,6 +90,17 @@ static void test_errors(void)
     check_split("{\"a\": \"x\\u12g4\"}", "ERROR|4");
 }
 
+/* A keyword 2.2's parser refuses is still a token: one error for the whole message, however
+ * deep it sits, and the next message is read from its start. */
+static void test_bad_keyword_one_error(void)
+{
+    check_split("{\"a\": {\"b\": null}} {}", "ERROR|{}");
+    check_split("{\"a\": {\"b\": null, \"c\": \"x\", \"d\": [1]}}{}", "ERROR|{}");
+    check_split("[nan, \"s\", 1] [2]", "ERROR|[2]");
+    check_split("null {}", "ERROR|{}");
+    check_split("{\"a\": [null]} @", "ERROR|ERROR");
+}
+
 static void test_depth_limit(void)
 {
     int depth = JSON_STREAM_MAX_DEPTH;
@@ -187,6 +198,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp-json/boundaries", test_boundaries);
     g_test_add_func("/qmp-json/dialect", test_dialect);
     g_test_add_func("/qmp-json/errors", test_errors);
+    g_test_add_func("/qmp-json/bad-keyword-one-error", test_bad_keyword_one_error);
     g_test_add_func("/qmp-json/depth-limit", test_depth_limit);
     g_test_add_func("/qmp-json/size-limit", test_size_limit);
     g_test_add_func("/qmp-json/writer", test_writer);
