@@ -29,6 +29,11 @@
  * between the read and the write (4 MiB pieces made a 2 GiB copy three times slower). */
 #define MIRROR_COPY_PIECE (128 * 1024)
 #define MIRROR_IDLE_WAIT_US (20 * 1000)
+/* After an ignored copy error the run is dirty again. Copied again at once, a target that
+ * keeps failing is retried in a tight loop, each failure a BLOCK_JOB_ERROR event that the main
+ * loop sends more slowly than they come: its queue grows and the monitor stops answering.
+ * QEMU's coroutine retries once per main-loop iteration; this job waits a slice instead. */
+#define MIRROR_RETRY_WAIT_US (100 * 1000)
 /* Runs copied at once, as QEMU's mirror. Idle, 8 copy as fast; with a guest writing at full
  * speed the job's share of the CPUs and the disk grows with it (2 GiB in 5.6-6.0 s instead
  * of 5.8-8.8 s, docs/performance.md). */
@@ -46,6 +51,7 @@ typedef struct MirrorJob {
     uint64_t chunk;         /* the longest run to copy (buf-size) */
     uint64_t piece;         /* a copy's buffer size, and the longest run one copy takes */
     BlockJobWriteBehind wb; /* the bulk copy's, until READY */
+    int64_t retry_at;       /* job thread: no new copy before (monotonic us), after an error */
     bool notifier_added;
 } MirrorJob;
 
@@ -200,10 +206,33 @@ static int mirror_copy_done(BlockJob *job, BlockJobCopy *c)
     if (job->copies.ret < 0 || block_job_is_cancelled(job)) {
         return 0;
     }
-    if (block_job_error_action(job, policy, c->is_read, c->ret) == BLOCK_ERROR_ACTION_REPORT) {
+    switch (block_job_error_action(job, policy, c->is_read, c->ret)) {
+    case BLOCK_ERROR_ACTION_REPORT:
         return c->ret;
+    case BLOCK_ERROR_ACTION_IGNORE:
+        m->retry_at = g_get_monotonic_time() + MIRROR_RETRY_WAIT_US; /* retried later */
+        return 0;
+    default:
+        return 0; /* stop: retried after resume */
     }
-    return 0; /* ignore: retried later; stop: retried after resume */
+}
+
+/* Before the next copy: wait out m->retry_at, unless the job is cancelled or completed. */
+static void mirror_retry_wait(MirrorJob *m)
+{
+    BlockJob *job = &m->common;
+    bool waiting = true;
+
+    if (g_get_monotonic_time() >= m->retry_at) {
+        return;
+    }
+    g_mutex_lock(&job->lock);
+    job->busy = false;
+    while (waiting && !job->cancelled && !job->should_complete) {
+        waiting = g_cond_wait_until(&job->cond, &job->lock, m->retry_at);
+    }
+    job->busy = true;
+    g_mutex_unlock(&job->lock);
 }
 
 /* Start copying the next dirty run after *cursor. 1: started; 0: nothing dirty; < 0: end
@@ -268,6 +297,7 @@ static int mirror_loop(MirrorJob *m, int64_t len)
         if (!block_job_pause_point(job)) {
             return -ECANCELED;
         }
+        mirror_retry_wait(m);
         ret = mirror_iteration(m, &cursor);
         if (ret == 0 && block_job_copies_in_flight(job, &in_flight) > 0) {
             /* in sync once the copies in flight are done, unless they failed */

@@ -3,10 +3,12 @@ stop, enospc) with I/O errors injected by blkdebug into the target of a mirror a
 source of a stream: BLOCK_JOB_ERROR, the job paused with its io-status on stop, resume,
 BLOCK_JOB_COMPLETED with the error text on report, and correct data in the end."""
 
+import time
+
 import pytest
 
-from jobs_lib import (MiB, assert_same, create, qemu_img, qemu_io, quit_vm, snapshot_raw,
-                      vm_with_drive)
+from jobs_lib import (MiB, assert_clean, assert_same, create, qemu_img, qemu_io, quit_vm,
+                      snapshot_raw, vm_with_drive)
 from qmp_vm import wait_for
 from test_block_jobs_mirror import err, wait_ready
 
@@ -110,3 +112,43 @@ def test_stream_source_error_stop(make_vm, tmp_path):
     assert "error" not in ev["data"]
     quit_vm(vm, qmp)
     assert_same(top, expect)
+
+
+def answered_within(qmp, name, limit):
+    t0 = time.monotonic()
+    qmp.send(name)
+    reply = qmp.response(timeout=limit)
+    assert time.monotonic() - t0 < limit, f"{name} answered after {time.monotonic() - t0} s"
+    return reply["return"]
+
+
+@pytest.mark.parametrize("target_kind", ["blkdebug-always", "smaller-existing"])
+def test_target_failing_for_good_with_ignore_keeps_monitor_answering(make_vm, tmp_path,
+                                                                      target_kind):
+    """Found by scripts/chaos-monitor: a mirror whose target fails every write (blkdebug
+    without `once`, or a mode=existing target smaller than the source, as 2.2 does not
+    check) with on-target-error=ignore copied the failed run again at once, in a loop. Each
+    failure queued a BLOCK_JOB_ERROR for the main loop faster than it could send them, so
+    the monitor's replies came 4 s, then 20 s late, then not at all. The job now waits a
+    slice (100 ms) after an ignored error before copying again."""
+    src, raw, target, vm, qmp = start_mirror_vm(make_vm, tmp_path, 5, once=False)
+    if target_kind == "smaller-existing":
+        target = tmp_path / "small.qcow2"
+        create(target, 1 * MiB)
+        qmp.command("drive-mirror", device="drive0", target=str(target), mode="existing",
+                    sync="full", **{"on-target-error": "ignore"})
+    else:
+        mirror(qmp, target, "ignore")
+    qmp.event_wait("BLOCK_JOB_ERROR")
+    qmp.get_events()
+    for _ in range(10):
+        reply = answered_within(qmp, "query-block-jobs", 1.0)
+        assert reply[0]["ready"] is False and reply[0]["io-status"] == "ok"
+    events = [e for e in qmp.get_events(wait=1.0) if e["event"] == "BLOCK_JOB_ERROR"]
+    assert 0 < len(events) < 200, len(events)  # retried, but not in a loop
+    assert all(e["data"]["action"] == "ignore" for e in events)
+    qmp.command("block-job-cancel", device="drive0")
+    assert qmp.event_wait("BLOCK_JOB_CANCELLED", timeout=5)["data"]["device"] == "drive0"
+    assert qmp.command("query-block-jobs") == []
+    quit_vm(vm, qmp)
+    assert_clean(src)
