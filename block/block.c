@@ -355,9 +355,32 @@ static BlockDriverState *bdrv_open_backing_image(BlockDriverState *bs, JsonObjec
     return backing;
 }
 
+/* Whether `to` is `from` or below it, through file and backing children. */
+static bool bdrv_reaches(BlockDriverState *from, BlockDriverState *to)
+{
+    return from &&
+           (from == to || bdrv_reaches(from->file, to) || bdrv_reaches(from->backing, to));
+}
+
+/*
+ * A "backing" reference is looked up after the node got its node-name, so it can name the
+ * node itself (or, in principle, a node above it): a cycle, which every walk down the chain
+ * would follow for ever. QEMU 7.2's text (2.2 had no backing references).
+ */
+static bool bdrv_backing_cycle(BlockDriverState *bs, BlockDriverState *backing, Error **errp)
+{
+    if (!bdrv_reaches(backing, bs)) {
+        return false;
+    }
+    error_setg(errp, "Making '%s' a backing child of '%s' would create a cycle",
+               backing->node_name, bs->node_name);
+    return true;
+}
+
 int bdrv_open_backing(BlockDriverState *bs, JsonObject *options, const char *name,
                       const char *fmt, int flags, Error **errp)
 {
+    BlockDriverState *backing;
     bool is_ref = dict_has(options, "backing");
     bool named = dict_has(options, "backing.file.filename") ||
                  dict_has(options, "backing.filename");
@@ -373,12 +396,17 @@ int bdrv_open_backing(BlockDriverState *bs, JsonObject *options, const char *nam
     if (!is_ref && fmt && fmt[0] && !dict_has(options, "backing.driver")) {
         json_object_set_string_member(options, "backing.driver", fmt);
     }
-    bs->backing = bdrv_open_backing_image(bs, options, path, name, flags, &err);
+    backing = bdrv_open_backing_image(bs, options, path, name, flags, &err);
     if (err) {
         error_setg(errp, "Could not open backing file: %s", error_get_pretty(err));
         error_free(err);
         return -EINVAL;
     }
+    if (backing && bdrv_backing_cycle(bs, backing, errp)) {
+        bdrv_unref(backing);
+        return -EINVAL;
+    }
+    bs->backing = backing;
     return 0;
 }
 

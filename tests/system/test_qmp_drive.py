@@ -184,6 +184,29 @@ def test_blockdev_add_errors(make_vm, tmp_path, vmm):
             "Deleting device added with blockdev-add is not supported\r\n")
 
 
+def test_blockdev_add_backing_of_itself_refused(make_vm, tmp_path, minivmm_only):
+    """Found by scripts/chaos-monitor: a blockdev-add whose "backing" named the new node's own
+    node-name succeeded, the node became its own backing file, and the next query-block
+    walked the chain for ever (UBSan: its depth counter overflowed). Refused with QEMU 7.2's
+    text; a backing reference to another node still works."""
+    img, other = tmp_path / "self.qcow2", tmp_path / "other.qcow2"
+    for path in (img, other):
+        qemu_img("create", "-q", "-f", "qcow2", path, "1M")
+    vm, qmp = start_qmp_vm(make_vm, tmp_path, "minivmm")
+    opts = {"driver": "qcow2", "id": "b1", "node-name": "n1", "backing": "n1",
+            "file": {"driver": "file", "filename": str(img)}}
+    expect_error(qmp, "GenericError", "could not open disk image b1: Making 'n1' a backing "
+                 "child of 'n1' would create a cycle", "blockdev-add", {"options": opts})
+    assert qmp.command("query-block") == [] and qmp.command("query-named-block-nodes") == []
+    qmp.command("blockdev-add", {"options": {
+        "driver": "qcow2", "id": "b0", "node-name": "n0",
+        "file": {"driver": "file", "filename": str(other)}}})
+    qmp.command("blockdev-add", {"options": dict(opts, backing="n0")})
+    assert blocks(qmp)["b1"]["inserted"]["backing_file_depth"] == 1
+    qmp.command("quit")
+    assert vm.wait_exit(10) == 0
+
+
 def test_blockdev_add_then_device_add(minivmm_only, tmp_path):
     img = raw_image(tmp_path / "d.raw", 2 << 20)
     qt, qmp = qtest_with_qmp(tmp_path, [])

@@ -634,6 +634,10 @@ static void test_backing_reference(void)
     bdrv_unref(named);
     open_fails(top, "{\"backing\":\"nosuch\"}", 0,
                "Could not open backing file: Cannot find device=nosuch nor node_name=nosuch");
+    /* The node's own name (found by scripts/chaos-monitor: query-block then looped). */
+    open_fails(top, "{\"node-name\":\"selfref\",\"backing\":\"selfref\"}", 0,
+               "Making 'selfref' a backing child of 'selfref' would create a cycle");
+    g_assert_null(bdrv_find_node("selfref"));
 }
 
 static void test_backing_unsupported(void)
