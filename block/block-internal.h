@@ -105,6 +105,15 @@ int bdrv_nesting_set(int level);
  */
 bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park);
 void bdrv_request_leave(BlockDriverState *bs);
+/*
+ * A drive's root changes from old_root to new_root inside a drained section of old_root
+ * (snapshot append, mirror and active-commit pivot): the requests another thread (an I/O
+ * thread's device) sent meanwhile are parked on old_root, but were meant for the drive, so
+ * they are resubmitted to new_root when the section ends. Left on old_root they would land
+ * in an image the drive no longer reads, or in a node freed by then. Only the drive sends
+ * requests to its root that can park (a driver's requests to its children never do).
+ */
+void bdrv_retarget_parked(BlockDriverState *old_root, BlockDriverState *new_root);
 
 /* ---- wait.c: blocking waits that keep the caller's event loop running ---- */
 typedef struct WaitPoint {

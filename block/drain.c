@@ -111,6 +111,17 @@ void bdrv_drained_end(BlockDriverState *bs)
     }
 }
 
+void bdrv_retarget_parked(BlockDriverState *old_root, BlockDriverState *new_root)
+{
+    g_mutex_lock(&old_root->lock);
+    for (GList *l = old_root->parked.head; l; l = l->next) {
+        BlockRequest *req = l->data;
+
+        req->bs = new_root;
+    }
+    g_mutex_unlock(&old_root->lock);
+}
+
 /* Every node, each with a reference: what runs while one is drained or flushed (a job's
  * completion, a callback) may delete nodes later in the list. */
 static GList *bdrv_all_nodes_ref(void)

@@ -365,6 +365,7 @@ static void mirror_pivot(MirrorJob *m)
     blk->root = target;
     target->blk = blk;
     m->source->blk = NULL;
+    bdrv_retarget_parked(m->source, target);
     bdrv_unref(m->source); /* the backend's reference */
 }
 

@@ -20,22 +20,6 @@ static void bdrv_set_backing(BlockDriverState *overlay, BlockDriverState *top)
     overlay->open_flags &= ~BDRV_O_NO_BACKING;
 }
 
-/*
- * Requests another thread (an I/O thread's device) sent to top while it was drained are
- * parked there; they were meant for the drive, so they resume on the overlay. (Nothing else
- * sends requests to a drive's root: a job on it blocks the snapshot.)
- */
-static void bdrv_retarget_parked(BlockDriverState *top, BlockDriverState *overlay)
-{
-    g_mutex_lock(&top->lock);
-    for (GList *l = top->parked.head; l; l = l->next) {
-        BlockRequest *req = l->data;
-
-        req->bs = overlay;
-    }
-    g_mutex_unlock(&top->lock);
-}
-
 void bdrv_append(BlockDriverState *overlay, BlockDriverState *top)
 {
     BlockBackend *blk = top->blk;
