@@ -8,6 +8,8 @@
  */
 #include <glib.h>
 #include "block/block-internal.h"
+#include "block/snapshot-external.h"
+#include "util/error.h"
 
 /* > 0 while this thread serves a request on behalf of a driver. */
 static __thread int nesting;
@@ -152,6 +154,32 @@ void bdrv_drain_all(void)
     for (GList *l = g_list_last(nodes); l; l = l->prev) {
         bdrv_drained_end(l->data);
     }
+    bdrv_nodes_unref(nodes);
+}
+
+/* Writable format nodes first stop writing (their file nodes become read-only with them). */
+static void inactivate_formats(GList *nodes)
+{
+    for (GList *l = nodes; l; l = l->next) {
+        BlockDriverState *bs = l->data;
+        Error *err = NULL;
+
+        if (bs->drv && !bs->drv->is_protocol && !bs->read_only &&
+            bdrv_reopen_read_only(bs, &err) < 0) {
+            error_report_err(err);
+        }
+    }
+}
+
+void bdrv_quiesce_for_exit(void)
+{
+    GList *nodes = bdrv_all_nodes_ref();
+
+    for (GList *l = nodes; l; l = l->next) {
+        bdrv_drained_begin(l->data);
+    }
+    bdrv_flush_all();
+    inactivate_formats(nodes);
     bdrv_nodes_unref(nodes);
 }
 

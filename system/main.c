@@ -110,8 +110,7 @@ int main(int argc, char **argv)
     status = main_loop_run();
     kvm_stop_vcpus();
     block_job_cancel_all_sync();
-    bdrv_drain_all();
-    bdrv_flush_all();
+    bdrv_quiesce_for_exit();
     iothread_destroy_all();
     chr_flush_all(1000);  /* the last responses and SHUTDOWN reach the monitors' clients */
     chr_restore_terminal();

@@ -206,6 +206,12 @@ void bdrv_drained_begin(BlockDriverState *bs);
 void bdrv_drained_end(BlockDriverState *bs);
 void bdrv_drain_all(void);
 void bdrv_flush_all(void);
+/*
+ * The VMM's exit: every node stays drained from here on (what I/O threads still send is
+ * parked, never run), is flushed, and every writable format node writes back what it caches
+ * and marks its image clean (qcow2's lazy-refcount dirty bit), as QEMU's close does.
+ */
+void bdrv_quiesce_for_exit(void);
 
 /* ---- op blockers ---- */
 void bdrv_op_block(BlockDriverState *bs, BlockOpType op, Error *reason);
