@@ -7,7 +7,8 @@ a fresh 1 GiB qcow2 ("fresh") and in an empty qcow2 overlay over a 1 GiB qcow2 f
 writes at queue depth 32 and 1, 1 MiB sequential writes at depth 4, BENCH_MS (default 3000) ms
 each. Every run gets a new image; the VMMs take turns. Prints the median IOPS of BENCH_RUNS
 (default 3) runs and minivmm/QEMU. MINIVMM names the binary (default ./minivmm),
-BENCH_PAYLOAD the payload, BENCH_DIR where the images go (default /var/tmp)."""
+BENCH_PAYLOAD the payload, BENCH_DIR where the images go (default /var/tmp); BENCH_ROWS picks
+rows, comma-separated, by image ("overlay") or image and row ("overlay randwrite:1")."""
 import os
 import re
 import statistics
@@ -22,6 +23,8 @@ MS = int(os.environ.get("BENCH_MS", "3000"))
 RESULT = re.compile(r"^RESULT \S+-iops (\d+)", re.MULTILINE)
 ROWS = [("fresh", "randwrite:32"), ("fresh", "randwrite:1"), ("overlay", "randwrite:32"),
         ("overlay", "randwrite:1"), ("fresh", "seqwrite:4")]
+PICK = [p.strip() for p in os.environ.get("BENCH_ROWS", "").split(",") if p.strip()]
+ROWS = [r for r in ROWS if not PICK or "%s %s" % r in PICK or r[0] in PICK]
 
 
 def make_image(d, kind):
