@@ -157,7 +157,8 @@ void bdrv_drain_all(void)
     bdrv_nodes_unref(nodes);
 }
 
-/* Writable format nodes first stop writing (their file nodes become read-only with them). */
+/* Every writable format node stops writing: its caches written back, its image marked clean
+ * (qcow2 lazy refcounts); its file node becomes read-only with it. */
 static void inactivate_formats(GList *nodes)
 {
     for (GList *l = nodes; l; l = l->next) {
