@@ -139,9 +139,37 @@ int bdrv_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
                        bs->drv ? bs->drv->snapshot_delete : NULL, errp);
 }
 
+int bdrv_snapshot_find(BlockDriverState *bs, const char *id, const char *name,
+                       BlockSnapshotInfo *out)
+{
+    BlockSnapshotInfo *list;
+    int n = bdrv_can_snapshot(bs) ? bdrv_snapshot_list(bs, &list) : -ENOTSUP;
+    int found = 0;
+
+    for (int i = 0; i < n && !found; i++) {
+        if ((!id || !strcmp(list[i].id, id)) && (!name || !strcmp(list[i].name, name))) {
+            *out = list[i];
+            out->id = g_strdup(list[i].id);
+            out->name = g_strdup(list[i].name);
+            found = 1;
+        }
+    }
+    if (n > 0) {
+        bdrv_snapshot_list_free(list, n);
+    }
+    return n < 0 ? n : found;
+}
+
+void bdrv_snapshot_info_clear(BlockSnapshotInfo *sn)
+{
+    g_free(sn->id);
+    g_free(sn->name);
+}
+
 int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
                            Error **errp)
 {
+    BlockSnapshotInfo sn;
     int ret;
 
     if (!bs->drv) {
@@ -159,7 +187,14 @@ int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *nam
         return -EINVAL;
     }
     bdrv_drained_begin(bs);
-    ret = bs->drv->snapshot_load_tmp(bs, id, name, errp);
+    ret = bdrv_snapshot_find(bs, id, name, &sn);
+    if (ret > 0) {
+        ret = bs->drv->snapshot_load_tmp(bs, sn.id, errp);
+        bdrv_snapshot_info_clear(&sn);
+    } else {
+        error_setg(errp, "Can't find snapshot");
+        ret = ret < 0 ? ret : -ENOENT;
+    }
     bdrv_drained_end(bs);
     return ret;
 }

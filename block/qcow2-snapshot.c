@@ -471,28 +471,16 @@ int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
     return ret;
 }
 
-/* The snapshot with this id and name (either may be NULL, not both), as QEMU matches. */
-static int find_by_id_and_name(BDRVQcow2State *s, const char *id, const char *name)
-{
-    for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        if ((!id || !strcmp(s->snapshots[i].id, id)) &&
-            (!name || !strcmp(s->snapshots[i].name, name))) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-/* The active L1 is replaced in memory only: the node is read-only, nothing is written. */
-int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
-                            Error **errp)
+/* The active L1 is replaced in memory only: the node is read-only, nothing is written. Ids
+ * are unique, and qcow2_find_snapshot tries every id before any name. */
+int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t *l1 = NULL;
     int idx, ret;
 
     g_mutex_lock(&s->lock);
-    idx = id || name ? find_by_id_and_name(s, id, name) : -1;
+    idx = qcow2_find_snapshot(s, id);
     ret = idx < 0 ? -ENOENT : load_l1(bs, &s->snapshots[idx], &l1);
     if (ret >= 0) {
         g_free(s->l1_table);
@@ -503,9 +491,7 @@ int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *na
         g_free(l1);
     }
     g_mutex_unlock(&s->lock);
-    if (ret == -ENOENT) {
-        error_setg(errp, "Can't find snapshot");
-    } else if (ret < 0) {
+    if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to load snapshot");
     }
     return ret < 0 ? ret : 0;

@@ -194,8 +194,7 @@ int qcow2_snapshot_create(BlockDriverState *bs, const char *name, uint64_t vm_cl
 int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
-int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *name,
-                            Error **errp);
+int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, Error **errp);
 /* Write the incompatible feature bits field (v3). */
 int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits);
 /* "qcow2: Marking image as corrupt: <why>; further corruption events will be suppressed" */

@@ -295,35 +295,6 @@ BLK_ACTION_REGISTER(external_snapshot_action);
 
 /* ---- internal snapshots ---- */
 
-/* The snapshot matching id and name (either may be NULL, not both): 1 and *out filled,
- * 0 when none matches, -errno when the list cannot be read. */
-static int snapshot_find(BlockDriverState *bs, const char *id, const char *name,
-                         BlockSnapshotInfo *out)
-{
-    BlockSnapshotInfo *list;
-    int n = bdrv_can_snapshot(bs) ? bdrv_snapshot_list(bs, &list) : -ENOTSUP;
-    int found = 0;
-
-    for (int i = 0; i < n && !found; i++) {
-        if ((!id || !strcmp(list[i].id, id)) && (!name || !strcmp(list[i].name, name))) {
-            *out = list[i];
-            out->id = g_strdup(list[i].id);
-            out->name = g_strdup(list[i].name);
-            found = 1;
-        }
-    }
-    if (n > 0) {
-        bdrv_snapshot_list_free(list, n);
-    }
-    return n < 0 ? n : found;
-}
-
-static void snapshot_info_clear(BlockSnapshotInfo *sn)
-{
-    g_free(sn->id);
-    g_free(sn->name);
-}
-
 typedef struct InternalSnapshotState {
     BlkActionState common;
     BlockDriverState *bs; /* set once the snapshot exists */
@@ -349,10 +320,10 @@ static BlockDriverState *internal_snapshot_check(const char *device, const char 
                    bdrv_get_format_name(bs), device, "internal snapshot");
     } else if (!name[0]) {
         error_setg(errp, "Name is empty");
-    } else if ((ret = snapshot_find(bs, NULL, name, &sn)) < 0) {
+    } else if ((ret = bdrv_snapshot_find(bs, NULL, name, &sn)) < 0) {
         error_setg_errno(errp, -ret, "Failed to get a snapshot list");
     } else if (ret) {
-        snapshot_info_clear(&sn);
+        bdrv_snapshot_info_clear(&sn);
         error_setg(errp, "Snapshot with name '%s' already exists on device '%s'", name, device);
     } else if (!bdrv_op_is_blocked(bs, BLOCK_OP_TYPE_INTERNAL_SNAPSHOT, errp)) {
         return bs;
@@ -382,9 +353,9 @@ static void internal_snapshot_prepare(BlkActionState *common, Error **errp)
     }
     s->bs = bs;
     bdrv_ref(bs);
-    if (snapshot_find(bs, NULL, name, &sn) > 0) {
+    if (bdrv_snapshot_find(bs, NULL, name, &sn) > 0) {
         s->id = g_strdup(sn.id);
-        snapshot_info_clear(&sn);
+        bdrv_snapshot_info_clear(&sn);
     }
 }
 
@@ -463,7 +434,7 @@ static void qmp_blockdev_snapshot_delete_internal_sync(JsonObject *args, JsonNod
         error_setg(errp, "Name or id must be provided");
         return;
     }
-    found = bs ? snapshot_find(bs, id, name, &sn) : -ENOMEDIUM;
+    found = bs ? bdrv_snapshot_find(bs, id, name, &sn) : -ENOMEDIUM;
     if (found < 0) {
         error_setg_errno(errp, -found, "Failed to get a snapshot list");
         return;
@@ -476,7 +447,7 @@ static void qmp_blockdev_snapshot_delete_internal_sync(JsonObject *args, JsonNod
     if (bdrv_snapshot_delete(bs, sn.id, errp) == 0) {
         *ret = snapshot_info_to_json(&sn);
     }
-    snapshot_info_clear(&sn);
+    bdrv_snapshot_info_clear(&sn);
 }
 
 /* HMP snapshot_blkdev [-n] device [new-image-file] [format]: -n reuses an existing file. */

@@ -130,10 +130,9 @@ struct BlockDriver {
     int (*snapshot_goto)(BlockDriverState *bs, const char *name, Error **errp);
     int (*snapshot_delete)(BlockDriverState *bs, const char *name, Error **errp);
     int (*snapshot_list)(BlockDriverState *bs, BlockSnapshotInfo **list);
-    /* Read a snapshot's disk state in place of the active one (read-only node; lasts
-     * until close). id, name or both (both must match); -ENOENT when none matches. */
-    int (*snapshot_load_tmp)(BlockDriverState *bs, const char *id, const char *name,
-                             Error **errp);
+    /* Read the snapshot with this id (bdrv_snapshot_load_tmp found it) in place of the
+     * active disk state: read-only node, until close. */
+    int (*snapshot_load_tmp)(BlockDriverState *bs, const char *id, Error **errp);
     JsonObject *(*get_specific_info)(BlockDriverState *bs);
     bool (*is_dirty)(BlockDriverState *bs);
     int (*change_backing_file)(BlockDriverState *bs, const char *backing_file,

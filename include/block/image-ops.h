@@ -93,6 +93,12 @@ int bdrv_snapshot_load_tmp(BlockDriverState *bs, const char *id, const char *nam
 /* The snapshots in table order: their number (and a new array in *list), or -errno. */
 int bdrv_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 void bdrv_snapshot_list_free(BlockSnapshotInfo *list, int n);
+/* The first snapshot matching id and name (either may be NULL, not both), as QEMU matches:
+ * 1 and *out filled (bdrv_snapshot_info_clear frees it), 0 when none matches, -errno when
+ * the list cannot be read. */
+int bdrv_snapshot_find(BlockDriverState *bs, const char *id, const char *name,
+                       BlockSnapshotInfo *out);
+void bdrv_snapshot_info_clear(BlockSnapshotInfo *sn);
 
 /* The backing file name and format recorded in the image (NULL: none), as stored. */
 const char *bdrv_get_backing_filename(const BlockDriverState *bs);
