@@ -4,7 +4,9 @@
  * the range they describe, so they count themselves), growing the refcount table (a new
  * table plus the blocks that cover it, written before the header switches to it), finding
  * free clusters, and freeing clusters only after the metadata that referenced them is
- * durably gone. Callers hold the metadata lock.
+ * durably gone. The file discards of freed clusters are batched and merged into runs
+ * (QEMU does the same): one synchronous discard per cluster made deleting a snapshot slow.
+ * Callers hold the metadata lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -103,6 +105,76 @@ int qcow2_refcount_set_direct(BlockDriverState *bs, uint64_t cluster, uint64_t v
     return 0;
 }
 
+static gint discard_cmp(gconstpointer a, gconstpointer b)
+{
+    const Qcow2Discard *x = a, *y = b;
+
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Send the queued discards, adjacent ones merged. The clusters are free: no metadata on
+ * disk points to them any more (frees follow the durable unlinking). */
+static void process_discards(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    GArray *q = s->discards;
+    Qcow2Discard cur = {0, 0};
+
+    if (!q || !q->len) {
+        return;
+    }
+    g_array_sort(q, discard_cmp);
+    for (guint i = 0; i < q->len; i++) {
+        Qcow2Discard *d = &g_array_index(q, Qcow2Discard, i);
+        if (cur.bytes && d->offset <= cur.offset + cur.bytes) {
+            cur.bytes = MAX(cur.bytes, d->offset + d->bytes - cur.offset);
+            continue;
+        }
+        if (cur.bytes) {
+            bdrv_pdiscard(bs->file, cur.offset, cur.bytes);
+        }
+        cur = *d;
+    }
+    bdrv_pdiscard(bs->file, cur.offset, cur.bytes);
+    g_array_set_size(q, 0);
+}
+
+static void queue_discard(BlockDriverState *bs, uint64_t cluster)
+{
+    BDRVQcow2State *s = bs->opaque;
+    Qcow2Discard d = {cluster << s->cluster_bits, s->cluster_size}, *last = NULL;
+
+    if (!s->discard_batch) {
+        bdrv_pdiscard(bs->file, d.offset, d.bytes);
+        return;
+    }
+    if (!s->discards) {
+        s->discards = g_array_new(false, false, sizeof(Qcow2Discard));
+    }
+    if (s->discards->len) {
+        last = &g_array_index(s->discards, Qcow2Discard, s->discards->len - 1);
+    }
+    if (last && last->offset + last->bytes == d.offset) {
+        last->bytes += d.bytes;
+    } else {
+        g_array_append_val(s->discards, d);
+    }
+}
+
+void qcow2_discard_batch_begin(BDRVQcow2State *s)
+{
+    s->discard_batch++;
+}
+
+void qcow2_discard_batch_end(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (--s->discard_batch == 0) {
+        process_discards(bs);
+    }
+}
+
 int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -111,6 +183,9 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta)
 
     if (ret < 0) {
         return ret;
+    }
+    if (rc == 0 && delta > 0) {
+        process_discards(bs); /* the cluster may be queued: discard before reuse */
     }
     if (delta < 0 && rc < (uint64_t)-delta) {
         qcow2_signal_corruption(bs, "Refcount of cluster %#" PRIx64 " would become negative",
@@ -131,7 +206,7 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta)
         s->free_byte_offset = 0; /* no more compressed data into a cluster that is free */
     }
     s->dbuf_entry = 0; /* a freed compressed cluster's descriptor may come back */
-    bdrv_pdiscard(bs->file, cluster << s->cluster_bits, s->cluster_size);
+    queue_discard(bs, cluster);
     return 0;
 }
 
@@ -418,9 +493,11 @@ int qcow2_free_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
     uint64_t last = (offset + bytes - 1) >> s->cluster_bits;
     int ret = 0;
 
+    qcow2_discard_batch_begin(s);
     for (uint64_t c = first; bytes && c <= last && ret >= 0; c++) {
         ret = qcow2_update_refcount(bs, c, -1);
     }
+    qcow2_discard_batch_end(bs);
     return ret;
 }
 
@@ -459,8 +536,10 @@ int qcow2_free_entries(BlockDriverState *bs, const uint64_t *entries, int n)
     if (ret < 0 || (ret = bdrv_flush(bs->file)) < 0) {
         return ret;
     }
+    qcow2_discard_batch_begin(s);
     for (int i = 0; i < n && ret >= 0; i++) {
         ret = free_entry(bs, entries[i]);
     }
+    qcow2_discard_batch_end(bs);
     return ret;
 }

@@ -105,7 +105,9 @@ static int unmap_from(BlockDriverState *bs, uint64_t offset)
         offset = (offset + span - 1) & ~(span - 1);
     }
     if (ret >= 0) {
+        qcow2_discard_batch_begin(s);
         ret = cut_l2_tables(bs, offset / span);
+        qcow2_discard_batch_end(bs);
     }
     if (ret >= 0) {
         ret = qcow2_flush_metadata(bs);

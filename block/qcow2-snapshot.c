@@ -414,7 +414,9 @@ int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp)
 
     g_mutex_lock(&s->lock);
     idx = qcow2_find_snapshot(s, name);
+    qcow2_discard_batch_begin(s);
     ret = idx < 0 ? -ENOENT : s->writable ? apply_locked(bs, &s->snapshots[idx]) : -EACCES;
+    qcow2_discard_batch_end(bs);
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to load snapshot");
@@ -461,7 +463,9 @@ int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
 
     g_mutex_lock(&s->lock);
     idx = qcow2_find_snapshot(s, name);
+    qcow2_discard_batch_begin(s); /* one file discard per run of freed clusters */
     ret = idx < 0 ? -ENOENT : s->writable ? delete_locked(bs, idx) : -EACCES;
+    qcow2_discard_batch_end(bs);
     g_mutex_unlock(&s->lock);
     if (ret == -ENOENT) {
         error_setg(errp, "snapshot not found");

@@ -97,6 +97,9 @@ static void free_state(BDRVQcow2State *s)
     g_free(s->backing_format);
     g_free(s->cbuf);
     g_free(s->dbuf);
+    if (s->discards) {
+        g_array_unref(s->discards);
+    }
     g_mutex_clear(&s->lock);
     g_cond_clear(&s->io_cond);
 }

@@ -138,6 +138,8 @@ typedef struct BDRVQcow2State {
     bool prealloc_checked;   /* block status: metadata_prealloc is known */
     bool metadata_prealloc;  /* data clusters may be holes in the file */
     bool no_zero_range;      /* the file cannot zero a range without writing zeroes */
+    GArray *discards;        /* Qcow2Discard: freed clusters whose file discard is queued */
+    int discard_batch;       /* nesting of qcow2_discard_batch_begin */
 } BDRVQcow2State;
 
 /* ---- qcow2.c ---- */
@@ -232,6 +234,16 @@ int64_t qcow2_alloc_clusters(BlockDriverState *bs, uint64_t n);
 int qcow2_free_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
 /* Free the clusters behind old L2 entries: flushes the updated L2 first. */
 int qcow2_free_entries(BlockDriverState *bs, const uint64_t *entries, int n);
+/*
+ * Between begin and end, the file discards of clusters whose refcount drops to 0 are queued
+ * and then sent sorted and merged into ranges (one per run of adjacent clusters, not one
+ * per cluster). A queued cluster that is allocated again is discarded first. Nestable.
+ */
+typedef struct Qcow2Discard {
+    uint64_t offset, bytes;
+} Qcow2Discard;
+void qcow2_discard_batch_begin(BDRVQcow2State *s);
+void qcow2_discard_batch_end(BlockDriverState *bs);
 int qcow2_refcount_set_direct(BlockDriverState *bs, uint64_t cluster, uint64_t value);
 uint64_t qcow2_refcount_max(BDRVQcow2State *s);
 /* Repair: give cluster c a refcount block allocated past the end of file. */
