@@ -554,6 +554,43 @@ int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base, uint6
     return 0;
 }
 
+/* 1 if the first *pnum bytes of [offset, offset+bytes) of bs read as zeroes, else 0. */
+static int zero_run_above(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum)
+{
+    int64_t len = bs ? bdrv_getlength(bs) : 0;
+    int ret;
+
+    *pnum = bytes;
+    if (len < 0) {
+        return len;
+    }
+    if (offset >= (uint64_t)len) {
+        return 1; /* past the end of a layer, or no layer: zeroes */
+    }
+    ret = bdrv_block_status(bs, offset, MIN(bytes, (uint64_t)len - offset), pnum);
+    if (ret < 0 || (ret & BDRV_BLOCK_ZERO)) {
+        return ret < 0 ? ret : 1;
+    }
+    if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED) || !*pnum) {
+        return 0;
+    }
+    return zero_run_above(bs->backing, offset, *pnum, pnum);
+}
+
+bool bdrv_reads_as_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    while (bytes) {
+        uint64_t pnum;
+
+        if (zero_run_above(bs, offset, bytes, &pnum) != 1 || !pnum) {
+            return false;
+        }
+        offset += pnum;
+        bytes -= pnum;
+    }
+    return true;
+}
+
 bool bdrv_supports_compressed_writes(const BlockDriverState *bs)
 {
     return bs->drv && bs->drv->pwritev_compressed;

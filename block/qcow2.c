@@ -588,10 +588,15 @@ static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes
     return ret;
 }
 
+/* v2 has no zero flag: zeroes there are unallocated clusters, for images that read nothing
+ * from a backing file (qcow2_pwrite_zeroes refuses the others). */
 static uint64_t zero_entry(BlockDriverState *bs, uint64_t old, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
 
+    if (s->h.version < 3) {
+        return 0;
+    }
     if (qcow2_entry_type(s, old) == QCOW2_CLUSTER_NORMAL && (old & QCOW_OFLAG_COPIED) &&
         !(flags & BDRV_REQ_MAY_UNMAP)) {
         return old | QCOW_OFLAG_ZERO;
@@ -621,19 +626,105 @@ static bool align_to_clusters(BDRVQcow2State *s, uint64_t *offset, uint64_t *byt
     return true;
 }
 
+/* Zero clusters (v3) for the whole clusters [offset, offset+bytes). */
+static int zero_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    g_mutex_lock(&s->lock);
+    ret = update_clusters(bs, offset, bytes, zero_entry, flags);
+    g_mutex_unlock(&s->lock);
+    return ret;
+}
+
+/* Lock held: make the cluster at start a zero cluster unless it holds data by now (a write
+ * may have come between the caller's look at the rest of the cluster and the lock). */
+static int zero_cluster_without_data(BlockDriverState *bs, uint64_t start, int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t e, run;
+    int ret;
+
+    qcow2_wait_unlocked_io(bs);
+    ret = qcow2_get_mapping(bs, start, s->cluster_size, &e, &run);
+    if (ret < 0) {
+        return ret;
+    }
+    switch (qcow2_entry_type(s, e)) {
+    case QCOW2_CLUSTER_UNALLOCATED:
+    case QCOW2_CLUSTER_ZERO_PLAIN:
+    case QCOW2_CLUSTER_ZERO_ALLOC:
+        return update_clusters(bs, start, s->cluster_size, zero_entry, flags);
+    default:
+        return -ENOTSUP;
+    }
+}
+
+static int write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
+{
+    g_autofree uint8_t *buf = g_malloc0(bytes);
+    IOVector v;
+    int ret;
+
+    iov_init_buf(&v, buf, bytes);
+    ret = qcow2_pwritev(bs, offset, bytes, &v, 0);
+    iov_destroy(&v);
+    return ret;
+}
+
+/*
+ * Zeroes over part of one cluster. As QEMU 7.2, when the rest of the cluster (up to the end
+ * of the disk) already reads as zeroes, by block status through the backing chain, and the
+ * cluster holds no data of its own, the whole cluster becomes a zero cluster; otherwise
+ * (data of this image or of the backing file beside the range, compressed clusters) the
+ * zeroes are written as data.
+ */
+static int zero_partial_cluster(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                                int flags)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t start = offset & ~(s->cluster_size - 1);
+    uint64_t end = MIN(start + s->cluster_size, s->h.size), req_end = offset + bytes;
+    int ret = -ENOTSUP;
+
+    if ((bs->backing || !s->backing_file) && /* a named backing file not opened: unknown */
+        bdrv_reads_as_zeroes(bs, start, offset - start) &&
+        bdrv_reads_as_zeroes(bs, req_end, end - MIN(end, req_end))) {
+        g_mutex_lock(&s->lock);
+        ret = zero_cluster_without_data(bs, start, flags);
+        g_mutex_unlock(&s->lock);
+    }
+    if (ret != -ENOTSUP || (flags & BDRV_REQ_NO_FALLBACK)) {
+        return ret;
+    }
+    return write_zero_buffer(bs, offset, bytes);
+}
+
+/*
+ * Whole clusters become zero clusters (v3) or, in a v2 image without a backing file,
+ * unallocated ones, as in QEMU 7.2; partial ones see zero_partial_cluster. A v2 image with
+ * a backing file has no way to say zero: the core writes zeroes.
+ */
 static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t o = offset, b = bytes;
-    int ret;
+    uint64_t end = offset + bytes;
+    int ret = 0;
 
-    if (s->h.version < 3 || !align_to_clusters(s, &o, &b) || o != offset ||
-        MIN(o + b, s->h.size) != offset + bytes) {
+    if (s->h.version < 3 && (bs->backing || s->backing_file)) {
         return -ENOTSUP;
     }
-    g_mutex_lock(&s->lock);
-    ret = update_clusters(bs, o, b, zero_entry, flags);
-    g_mutex_unlock(&s->lock);
+    while (offset < end && ret >= 0) {
+        uint64_t o = offset, n = end - offset;
+        if (align_to_clusters(s, &o, &n) && o == offset) {
+            ret = zero_clusters(bs, o, n, flags);
+        } else {
+            n = MIN(end, (offset | (s->cluster_size - 1)) + 1) - offset;
+            ret = zero_partial_cluster(bs, offset, n, flags);
+        }
+        offset += n;
+    }
     return ret;
 }
 

@@ -172,6 +172,10 @@ int bdrv_is_allocated_above(BlockDriverState *top, BlockDriverState *base, uint6
  * *file (a protocol node); otherwise *file is NULL (zero or compressed clusters, ...). */
 int bdrv_block_status_map(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum,
                           uint64_t *map, BlockDriverState **file);
+/* Whether [offset, offset+bytes) of bs reads as zeroes as far as block status tells, through
+ * the backing chain (nothing is read: data counts as not zero); bytes past the end of an
+ * image, and every byte when bs is NULL, read as zeroes. */
+bool bdrv_reads_as_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
 /* Whether writes with BDRV_REQ_WRITE_COMPRESSED work on this node, or on images of the format
  * (before one is created). */
 bool bdrv_supports_compressed_writes(const BlockDriverState *bs);
