@@ -373,8 +373,8 @@ int qcow2_refblock_for_repair(BlockDriverState *bs, uint64_t c)
 }
 
 /*
- * A refcount block for range idx at free cluster c of a range that has one: written empty,
- * counted, and the count made durable before the refcount table points to it.
+ * A refcount block for range idx at free cluster c of a range that has one: counted, written
+ * empty, and the count made durable before the refcount table points to it.
  */
 static int write_refblock_at(BlockDriverState *bs, uint64_t idx, uint64_t c)
 {
@@ -384,8 +384,10 @@ static int write_refblock_at(BlockDriverState *bs, uint64_t idx, uint64_t c)
 
     qcow2_cache_discard(s->refblock_cache, c << s->cluster_bits);
     qcow2_cache_discard(s->l2_cache, c << s->cluster_bits);
-    ret = bdrv_pwrite(bs->file, c << s->cluster_bits, block, s->cluster_size);
-    if (ret < 0 || (ret = qcow2_update_refcount(bs, c, 1)) < 0 ||
+    /* Counted first, as every allocation: a queued discard of c is sent before the write. */
+    ret = qcow2_update_refcount(bs, c, 1);
+    if (ret < 0 || (ret = bdrv_pwrite(bs->file, c << s->cluster_bits, block,
+                                      s->cluster_size)) < 0 ||
         (ret = qcow2_flush_refcounts(bs)) < 0) {
         return ret;
     }
