@@ -260,6 +260,24 @@ def test_convert_target_backing(tmp_path):
         [[64 * KiB, 64 * KiB, (0, True, False, True)], [7 * MiB, 64 * KiB, (0, True, False, True)]]
 
 
+def test_convert_target_backing_short(tmp_path):
+    """-B with a backing file shorter than the input: zeroes past its end are left to it
+    (it reads them as zeroes), and zero ranges smaller than the output's clusters become
+    zero clusters where the rest of the cluster reads as zeroes, as qemu-img does."""
+    base, top = str(tmp_path / "base.qcow2"), str(tmp_path / "top.qcow2")
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", base, "1M"]))
+    qemu_io("qcow2", ["write -P 0xaa 0 4k"], base)
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4k", "-b", base,
+            "-F", "qcow2", top, "2M"]))
+    qemu_io("qcow2", ["write -z 4k 4k", "write -z 68k 8k", "write -P 1 200k 4k",
+                      "write -z 1100k 12k", "write -P 0 300k 4k", "write -P 2 1500k 4k"], top)
+    args = ["-O", "qcow2", "-B", base, "-F", "qcow2"]
+    ours, theirs = both_convert(tmp_path, args, [top], "ov.qcow2")
+    check_clean(ours)
+    compare_equal(top, ours)
+    assert allocation(ours, "qcow2") == allocation(theirs, "qcow2")
+
+
 @pytest.mark.parametrize("content", ["data", "empty"])
 def test_convert_progress_output(tmp_path, content):
     src = str(tmp_path / "src.raw")

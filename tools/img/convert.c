@@ -45,6 +45,7 @@ typedef struct ConvertState {
     uint64_t total;
     BlockBackend *target;
     bool compress, has_zero_init, target_has_backing;
+    int64_t target_backing_len; /* a new output's backing file (-B): its length, else -1 */
     uint64_t min_sparse, cluster_size;
     int num_req;
     /* scheduling */
@@ -111,6 +112,24 @@ static int convert_chain_status(ConvertState *s, BlockDriverState *bs, uint64_t 
     return 0;
 }
 
+/*
+ * Past the end of a new output's backing file, zeroes are left to it: it reads them as
+ * zeroes (qemu-img 7.2 does the same); a range is cut where that starts.
+ */
+static void convert_post_backing(ConvertState *s, uint64_t off, uint64_t *n)
+{
+    uint64_t end = s->target_backing_len;
+
+    if (s->target_backing_len < 0) {
+        return;
+    }
+    if (off < end && off + *n > end) {
+        *n = end - off;
+    } else if (off >= end && s->status == CONVERT_ZERO) {
+        s->status = CONVERT_BACKING;
+    }
+}
+
 /* Status of the output range starting at off, and how far it reaches (cached). */
 static int convert_status(ConvertState *s, uint64_t off, uint64_t *end)
 {
@@ -128,6 +147,7 @@ static int convert_status(ConvertState *s, uint64_t off, uint64_t *end)
                      strerror(-ret));
         return ret;
     }
+    convert_post_backing(s, off, &n);
     s->status_end = *end = off + n;
     return 0;
 }
@@ -655,6 +675,7 @@ static int convert_open_target(ConvertState *s, const ConvertOptions *o, const c
 {
     int flags = BDRV_O_RDWR | (o->min_sparse ? BDRV_O_UNMAP : 0);
     bool writethrough = false;
+    BlockDriverState *backing;
     BlockDriverInfo bdi;
     int64_t len;
 
@@ -681,6 +702,9 @@ static int convert_open_target(ConvertState *s, const ConvertOptions *o, const c
         return -1;
     }
     s->cluster_size = bdi.cluster_size;
+    backing = bdrv_backing_child(blk_bs(s->target));
+    s->target_backing_len = s->target_has_backing && !o->skip_create && backing
+                                ? bdrv_getlength(backing) : -1;
     return 0;
 }
 
@@ -800,6 +824,7 @@ static int convert_run_all(ConvertState *s, ConvertOptions *o, char **files, int
     *s = (ConvertState){.src = s->src, .src_len = s->src_len, .nsrc = s->nsrc,
                         .total = s->total, .target = s->target, .compress = o->compress,
                         .target_has_backing = s->target_has_backing,
+                        .target_backing_len = s->target_backing_len,
                         .has_zero_init = !o->skip_create && !s->target_has_backing &&
                                          o->min_sparse,
                         .min_sparse = o->min_sparse, .cluster_size = s->cluster_size,
