@@ -626,7 +626,7 @@ static bool align_to_clusters(BDRVQcow2State *s, uint64_t *offset, uint64_t *byt
     return true;
 }
 
-/* Zero clusters (v3) for the whole clusters [offset, offset+bytes). */
+/* zero_entry() for the whole clusters [offset, offset+bytes). */
 static int zero_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
