@@ -604,11 +604,21 @@ static uint64_t zero_entry(BlockDriverState *bs, uint64_t old, int flags)
     return QCOW_OFLAG_ZERO;
 }
 
+/*
+ * As QEMU 7.2: in v3 a discarded cluster reads as zeroes afterwards (zero flag, its host
+ * cluster freed), except one that was unallocated with no backing file to show through,
+ * which stays so; v2 has no zero flag and unallocates it (qcow2_pdiscard leaves v2 images
+ * with a backing file alone).
+ */
 static uint64_t discard_entry(BlockDriverState *bs, uint64_t old, int flags)
 {
     BDRVQcow2State *s = bs->opaque;
 
-    return s->h.version >= 3 && bs->backing ? QCOW_OFLAG_ZERO : 0;
+    if (s->h.version < 3 ||
+        (qcow2_entry_type(s, old) == QCOW2_CLUSTER_UNALLOCATED && !bs->backing)) {
+        return 0;
+    }
+    return QCOW_OFLAG_ZERO;
 }
 
 /* The whole clusters of [*offset, *offset+*bytes); a partial last cluster at EOF counts. */
@@ -728,12 +738,17 @@ static int qcow2_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t b
     return ret;
 }
 
+/*
+ * Whole clusters only. A v2 image with a backing file is left as it is, as QEMU 7.2 does:
+ * unallocating would bring back older data from the backing file, and v2 cannot say zero.
+ */
 static int qcow2_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 {
     BDRVQcow2State *s = bs->opaque;
     int ret = 0;
 
-    if (!align_to_clusters(s, &offset, &bytes)) {
+    if ((s->h.version < 3 && (bs->backing || s->backing_file)) ||
+        !align_to_clusters(s, &offset, &bytes)) {
         return 0;
     }
     g_mutex_lock(&s->lock);

@@ -9,7 +9,8 @@ commands with qemu-io in one copy and with minivmm-io in the other. Both results
 (offsets left out): QEMU widens a zero write over part of a cluster to the whole cluster when
 the rest of it already reads as zeroes and the cluster holds no data, and writes a zero
 cluster; everything else is written as data. v2 has no zero flag: without a backing file
-QEMU leaves (or makes) the clusters unallocated, with one it writes zeroes as data.
+QEMU leaves (or makes) the clusters unallocated, with one it writes zeroes as data. The
+discard cases compare the same way.
 """
 
 import json
@@ -101,6 +102,14 @@ CASES = {
     "v2-backing": ("0.10", True, [], ["write -z 516k 4k", "write -z 1092k 8k"]),
     "v2-no-backing": ("0.10", False, ["write -P 1 0 64k", "write -P 1 128k 4k"],
                       ["write -z 4k 8k", "write -z 128k 64k", "write -z 260k 4k"]),
+    # discard: v3 makes allocated (and, over a backing file, unallocated) clusters zero
+    # clusters; v2 unallocates them without a backing file and leaves them with one
+    "discard-v3-no-backing": ("1.1", False, ["write -P 0xcc 576k 64k", "write -z 704k 64k"],
+                              ["discard 576k 64k", "discard 640k 192k", "discard 4k 8k"]),
+    "discard-v3-backing": ("1.1", True, ["write -P 0xcc 576k 64k"],
+                           ["discard 512k 192k", "discard 0 64k"]),
+    "discard-v2-no-backing": ("0.10", False, ["write -P 0xcc 576k 64k"], ["discard 512k 192k"]),
+    "discard-v2-backing": ("0.10", True, ["write -P 0xcc 576k 64k"], ["discard 512k 192k"]),
 }
 
 

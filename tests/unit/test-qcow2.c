@@ -173,7 +173,9 @@ static void test_discard(void)
 
     write_pattern(bs, 0, 1 << 20, 0x44);
     g_assert_cmpint(bdrv_pdiscard(bs, 65536, 3 * 65536), ==, 0);
-    g_assert_cmpint(bdrv_block_status(bs, 65536, 1 << 20, &pnum), ==, 0);
+    /* v3: zero clusters, as QEMU 7.2 makes them; their host clusters are freed. */
+    g_assert_cmpint(bdrv_block_status(bs, 65536, 1 << 20, &pnum), ==,
+                    BDRV_BLOCK_ZERO | BDRV_BLOCK_ALLOCATED);
     g_assert_cmpuint(pnum, ==, 3 * 65536);
     assert_pattern(bs, 65536, 3 * 65536, 0);
     assert_pattern(bs, 0, 65536, 0x44);
