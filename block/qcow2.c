@@ -597,9 +597,10 @@ static uint64_t zero_entry(BlockDriverState *bs, uint64_t old, int flags)
     if (s->h.version < 3) {
         return 0;
     }
-    if (qcow2_entry_type(s, old) == QCOW2_CLUSTER_NORMAL && (old & QCOW_OFLAG_COPIED) &&
-        !(flags & BDRV_REQ_MAY_UNMAP)) {
-        return old | QCOW_OFLAG_ZERO;
+    if ((qcow2_entry_type(s, old) == QCOW2_CLUSTER_NORMAL ||
+         qcow2_entry_type(s, old) == QCOW2_CLUSTER_ZERO_ALLOC) &&
+        (old & QCOW_OFLAG_COPIED) && !(flags & BDRV_REQ_MAY_UNMAP)) {
+        return old | QCOW_OFLAG_ZERO; /* keeps its host cluster, as QEMU */
     }
     return QCOW_OFLAG_ZERO;
 }

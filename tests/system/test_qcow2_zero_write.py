@@ -66,10 +66,11 @@ def build(d, compat, backing, pre):
 
 
 def layout(img):
-    """qemu-img map without host offsets, adjacent entries of the same kind merged."""
+    """qemu-img map without host offsets (only whether there is one: a zero cluster that
+    keeps its host cluster has one), adjacent entries of the same kind merged."""
     out = []
     for e in json.loads(ok(run(["qemu-img", "map", "--output=json", img])).stdout):
-        key = (e["depth"], e["present"], e["data"], e["zero"])
+        key = (e["depth"], e["present"], e["data"], e["zero"], "offset" in e)
         if out and out[-1][2:] == key and out[-1][0] + out[-1][1] == e["start"]:
             out[-1] = (out[-1][0], out[-1][1] + e["length"]) + key
         else:
@@ -92,6 +93,9 @@ CASES = {
     # the image's own clusters: data stays data (zeroed in place), zero stays zero
     "own-data": ("1.1", True, ["write -P 0xcc 576k 64k"], ["write -z 580k 4k"]),
     "own-zero": ("1.1", True, ["write -z 576k 64k"], ["write -z 580k 4k"]),
+    # a zero cluster that kept its host cluster keeps it (without -u)
+    "own-zero-alloc": ("1.1", False, ["write -P 0xcc 576k 64k", "write -z 576k 64k"],
+                       ["write -z 576k 64k", "write -z 580k 4k"]),
     "own-compressed": ("1.1", False, ["write -c -P 0xdd 576k 64k"], ["write -z 580k 4k"]),
     # the end of the disk is not cluster aligned: the tail past it does not count
     "disk-end": ("1.1", True, [], ["write -z 2049k 3k"]),
