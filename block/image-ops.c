@@ -280,35 +280,11 @@ int bdrv_make_empty(BlockDriverState *bs, Error **errp)
     return bdrv_flush(bs);
 }
 
-/*
- * After growing from old to size: where the backing file is longer than old, the new area
- * must read as zeroes, not as the backing file's data (QEMU 7.2).
- */
-static int resize_hide_backing(BlockDriverState *bs, uint64_t old, uint64_t size, Error **errp)
-{
-    BlockDriverState *backing = bdrv_backing_child(bs);
-    int64_t blen = backing ? bdrv_getlength(backing) : 0;
-    int ret;
-
-    if (blen <= (int64_t)old) {
-        return 0;
-    }
-    ret = bdrv_pwrite_zeroes(bs, old, MIN(size, (uint64_t)blen) - old, 0);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "Failed to zero the new area of the image");
-    }
-    return ret;
-}
-
 int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, Error **errp)
 {
     int64_t len = bdrv_getlength(bs);
     int ret;
 
-    if (len >= 0 && size > (uint64_t)len) {
-        ret = bdrv_truncate(bs, size, errp);
-        return ret < 0 ? ret : resize_hide_backing(bs, len, size, errp);
-    }
     if (len < 0 || !shrink || size >= (uint64_t)len || !bs->drv || !bs->drv->shrink) {
         return bdrv_truncate(bs, size, errp);
     }

@@ -557,6 +557,9 @@ static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes
     uint64_t end = offset + bytes, *l2;
     int ret = 0, idx;
 
+    if ((offset | bytes) & (s->cluster_size - 1)) {
+        return -EINVAL; /* whole clusters only: a partial one would never be done */
+    }
     qcow2_wait_unlocked_io(bs);
     if ((ret = qcow2_mark_dirty(bs)) < 0) {
         return ret;
@@ -672,15 +675,22 @@ static int zero_cluster_without_data(BlockDriverState *bs, uint64_t start, int f
     }
 }
 
+/* Zeroes written as data, a MiB at a time. */
 static int write_zero_buffer(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 {
-    g_autofree uint8_t *buf = g_malloc0(bytes);
-    IOVector v;
-    int ret;
+    g_autofree uint8_t *buf = g_malloc0(MIN(bytes, 1 << 20));
+    int ret = 0;
 
-    iov_init_buf(&v, buf, bytes);
-    ret = qcow2_pwritev(bs, offset, bytes, &v, 0);
-    iov_destroy(&v);
+    while (bytes && ret >= 0) {
+        uint64_t n = MIN(bytes, 1 << 20);
+        IOVector v;
+
+        iov_init_buf(&v, buf, n);
+        ret = qcow2_pwritev(bs, offset, n, &v, 0);
+        iov_destroy(&v);
+        offset += n;
+        bytes -= n;
+    }
     return ret;
 }
 
@@ -780,6 +790,41 @@ static int64_t qcow2_getlength(BlockDriverState *bs)
     return s->h.size;
 }
 
+/*
+ * Growing over a longer backing file (as QEMU 7.2): the new area up to the backing file's
+ * end must read as zeroes, not as the file's old tail. Zero clusters (v3; data zeroes for
+ * the old last cluster's tail, and for all of it in v2) are made durable before the header
+ * takes the new size, so a crash leaves the old size or zeroes. Lock held, dropped around
+ * the data writes (the node is drained).
+ */
+static int hide_backing_tail(BlockDriverState *bs, uint64_t old, uint64_t size)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t blen = bs->backing ? bdrv_getlength(bs->backing) : 0;
+    uint64_t end, zstart;
+    int ret = 0;
+
+    if (blen <= (int64_t)old) {
+        return blen < 0 ? blen : 0;
+    }
+    end = MIN(size, (uint64_t)blen);
+    zstart = s->h.version >= 3 ? MIN((old + s->cluster_size - 1) & ~(s->cluster_size - 1), end)
+                               : end;
+    if (zstart > old) {
+        g_mutex_unlock(&s->lock);
+        ret = write_zero_buffer(bs, old, zstart - old);
+        g_mutex_lock(&s->lock);
+    }
+    if (ret >= 0 && end > zstart) { /* whole clusters: all of them past the old end */
+        end = (end + s->cluster_size - 1) & ~(s->cluster_size - 1);
+        ret = update_clusters(bs, zstart, end - zstart, zero_entry, 0);
+    }
+    if (ret >= 0) {
+        ret = qcow2_flush_metadata(bs);
+    }
+    return ret < 0 ? ret : bdrv_flush(bs->file);
+}
+
 static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -794,17 +839,17 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
         return -EINVAL;
     }
     g_mutex_lock(&s->lock);
-    if (qcow2_l1_entries_for(s, size) > s->l1_size) {
-        ret = qcow2_grow_l1(bs, qcow2_l1_entries_for(s, size));
-    }
-    if (ret >= 0 && (ret = qcow2_write_size(bs, size)) >= 0 &&
-        (ret = bdrv_flush(bs->file)) >= 0) {
+    if (qcow2_l1_entries_for(s, size) > s->l1_size &&
+        (ret = qcow2_grow_l1(bs, qcow2_l1_entries_for(s, size))) < 0) {
+        error_setg_errno(errp, -ret, "Failed to grow the L1 table");
+    } else if ((ret = hide_backing_tail(bs, s->h.size, size)) < 0) {
+        error_setg_errno(errp, -ret, "Failed to zero the new area of the image");
+    } else if ((ret = qcow2_write_size(bs, size)) < 0 || (ret = bdrv_flush(bs->file)) < 0) {
+        error_setg_errno(errp, -ret, "Failed to update the image size");
+    } else {
         s->h.size = size;
     }
     g_mutex_unlock(&s->lock);
-    if (ret < 0) {
-        error_setg_errno(errp, -ret, "Failed to grow the L1 table");
-    }
     return ret;
 }
 

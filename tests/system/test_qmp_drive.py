@@ -118,6 +118,23 @@ def test_block_resize_errors(make_vm, tmp_path, vmm, chain):
     assert qmp.hmp("block_resize nope 1M") == "Cannot find device=nope nor node_name=\r\n"
 
 
+def test_block_resize_hides_longer_backing(make_vm, tmp_path, vmm):
+    """Growing an overlay whose backing file is longer: the new area reads as zeroes, not as
+    the backing file's tail (QEMU 7.2; 2.2 showed the tail)."""
+    base, top = tmp_path / "base.raw", tmp_path / "top.qcow2"
+    qemu_img("create", "-q", "-f", "raw", base, "4M")
+    qemu_io("-f", "raw", "-c", "write -q -P 0x5a 0 4M", base)
+    qemu_img("create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", top, "1M")
+    vm, qmp = start_qmp_vm(make_vm, tmp_path, vmm, extra=[
+        "-drive", f"file={top},if=none,id=d0,format=qcow2"])
+    qmp.command("block_resize", {"device": "d0", "size": (3 << 20) + 512})
+    qmp.command("quit")
+    assert vm.wait_exit(10) == 0
+    qemu_io("-f", "qcow2", "-c", "read -q -P 0x5a 0 1M", "-c",
+            f"read -q -P 0 1M {(2 << 20) + 512}", top)
+    assert qemu_img("check", top).startswith("No errors were found")
+
+
 THROTTLE_ZERO = {"bps": 0, "bps_rd": 0, "bps_wr": 0, "iops": 0, "iops_rd": 0, "iops_wr": 0}
 
 

@@ -8,9 +8,9 @@
  * whatever qcow2 still had in its caches.
  *
  * Each seed runs a random guest workload (writes of every size, zero writes, discards,
- * internal snapshots, guest flushes), on images with and without a backing file, one in
- * five with lazy refcounts (repaired at the next open), and cuts the power at a random
- * moment. The image must then check clean apart from leaks
+ * internal snapshots created, deleted and applied, the disk grown, guest flushes), on
+ * images with and without a (longer) backing file, one in five with lazy refcounts
+ * (repaired at the next open), and cuts the power at a random moment. The image must then check clean apart from leaks
  * (our check and qemu-img's where installed), and every byte the guest wrote before its
  * last completed flush, or never touched since, must read back as it was. The SIGKILL
  * tests in tests/system/test_qcow2.py cover a dying process; this covers a dying host.
@@ -302,12 +302,48 @@ static void pf_crash_now(BlockDriverState *bs)
 
 /* ---- the guest and its model of the disk ---- */
 
-#define DISK_SIZE (16ULL << 20)
+#define DISK_SIZE (8ULL << 20)  /* at creation */
+#define MAX_SIZE (20ULL << 20)  /* growing past 16 MiB grows the L1 of 512-byte clusters */
+#define MAX_SNAPSHOTS 4
+
+typedef struct ModelSnapshot {
+    uint64_t size;
+    uint8_t *data;
+} ModelSnapshot;
 
 typedef struct Model {
-    uint8_t *data;    /* what the guest last wrote (or the backing file's bytes) */
-    uint8_t *unknown; /* 1: written since the last completed flush, either value may survive */
+    uint64_t size;     /* the disk's size now */
+    GArray *sizes;     /* uint64_t: every size since the last completed flush */
+    uint8_t *data;     /* MAX_SIZE bytes: what the guest last wrote, zeroes past size */
+    uint8_t *unknown;  /* 1: changed since the last completed flush, either value may survive */
+    GPtrArray *snaps;  /* ModelSnapshot, by snapshot number - 1 (NULL: deleted) */
 } Model;
+
+static void model_snapshot_free(gpointer p)
+{
+    ModelSnapshot *sn = p;
+
+    if (sn) {
+        g_free(sn->data);
+        g_free(sn);
+    }
+}
+
+static void model_init(Model *m)
+{
+    *m = (Model){.size = DISK_SIZE, .sizes = g_array_new(false, false, sizeof(uint64_t)),
+                 .data = g_malloc0(MAX_SIZE), .unknown = g_malloc0(MAX_SIZE),
+                 .snaps = g_ptr_array_new_with_free_func(model_snapshot_free)};
+    g_array_append_val(m->sizes, m->size);
+}
+
+static void model_free(Model *m)
+{
+    g_array_free(m->sizes, true);
+    g_free(m->data);
+    g_free(m->unknown);
+    g_ptr_array_free(m->snaps, true);
+}
 
 static void model_set(Model *m, uint64_t off, uint64_t len, const uint8_t *src)
 {
@@ -317,6 +353,22 @@ static void model_set(Model *m, uint64_t off, uint64_t len, const uint8_t *src)
         memset(m->data + off, 0, len);
     }
     memset(m->unknown + off, 1, len);
+}
+
+static void model_resize(Model *m, uint64_t size)
+{
+    if (size < m->size) {
+        memset(m->data + size, 0, m->size - size);
+    }
+    m->size = size;
+    g_array_append_val(m->sizes, size);
+}
+
+static void model_flushed(Model *m)
+{
+    memset(m->unknown, 0, MAX_SIZE);
+    g_array_set_size(m->sizes, 0);
+    g_array_append_val(m->sizes, m->size);
 }
 
 static uint64_t pick_len(GRand *rng, uint64_t cluster)
@@ -345,57 +397,144 @@ static void ok(BlockDriverState *bs, int ret)
     }
 }
 
-/* One random guest operation, recorded in the model. */
-static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluster, int *snaps)
+static void guest_write(BlockDriverState *bs, Model *m, GRand *rng, uint64_t off, uint64_t len)
 {
-    int k = g_rand_int_range(rng, 0, 100);
-    uint64_t len = pick_len(rng, cluster);
-    uint64_t off = (uint64_t)g_rand_int_range(rng, 0, (DISK_SIZE - len) / 512 + 1) * 512;
+    g_autofree uint8_t *buf = g_malloc(len);
+    uint8_t pat = g_rand_int_range(rng, 1, 256);
+
+    for (uint64_t i = 0; i < len; i++) {
+        buf[i] = pat ^ (uint8_t)(i >> 9);
+    }
+    ok(bs, bdrv_pwrite(bs, off, buf, len));
+    model_set(m, off, len, buf);
+}
+
+/* Discarded bytes read as anything afterwards: only their durability is unknown. */
+static void guest_discard(BlockDriverState *bs, Model *m, uint64_t off, uint64_t len)
+{
+    g_autofree uint8_t *buf = g_malloc(len);
+
+    ok(bs, bdrv_pdiscard(bs, off, len));
+    ok(bs, bdrv_pread(bs, off, buf, len));
+    model_set(m, off, len, buf);
+}
+
+static void snapshot_create(BlockDriverState *bs, Model *m)
+{
+    g_autofree char *name = g_strdup_printf("s%u", m->snaps->len + 1);
+    ModelSnapshot *sn = g_new(ModelSnapshot, 1);
     Error *err = NULL;
 
-    if (k < 60) {
-        g_autofree uint8_t *buf = g_malloc(len);
-        uint8_t pat = g_rand_int_range(rng, 1, 256);
+    *sn = (ModelSnapshot){m->size, g_memdup2(m->data, m->size)};
+    g_ptr_array_add(m->snaps, sn);
+    if (bdrv_snapshot_create(bs, name, &err) < 0) {
+        g_assert_true(pf_dead(bs->file)); /* the image noticed the crash */
+        error_free(err);
+    }
+}
 
-        for (uint64_t i = 0; i < len; i++) {
-            buf[i] = pat ^ (uint8_t)(i >> 9);
+static void snapshot_delete(BlockDriverState *bs, Model *m, guint i)
+{
+    g_autofree char *name = g_strdup_printf("s%u", i + 1);
+    Error *err = NULL;
+
+    if (bdrv_snapshot_delete(bs, name, &err) < 0) {
+        g_assert_true(pf_dead(bs->file));
+        error_free(err);
+    }
+    model_snapshot_free(g_steal_pointer(&m->snaps->pdata[i]));
+}
+
+/* Until the next flush either disk may be read: all of it is unknown. */
+static void snapshot_apply(BlockDriverState *bs, Model *m, guint i)
+{
+    g_autofree char *name = g_strdup_printf("s%u", i + 1);
+    ModelSnapshot *sn = m->snaps->pdata[i];
+    Error *err = NULL;
+
+    if (bdrv_snapshot_goto(bs, name, &err) < 0) {
+        g_assert_true(pf_dead(bs->file));
+        error_free(err);
+    }
+    model_resize(m, sn->size);
+    memcpy(m->data, sn->data, sn->size);
+    memset(m->unknown, 1, MAX_SIZE);
+}
+
+static guint live_snapshots(Model *m)
+{
+    guint live = 0;
+
+    for (guint i = 0; i < m->snaps->len; i++) {
+        live += m->snaps->pdata[i] != NULL;
+    }
+    return live;
+}
+
+/* A live snapshot picked at random, or -1. */
+static int pick_snapshot(Model *m, GRand *rng)
+{
+    guint live = live_snapshots(m), k;
+
+    if (!live) {
+        return -1;
+    }
+    k = g_rand_int_range(rng, 0, live);
+    for (guint i = 0; i < m->snaps->len; i++) {
+        if (m->snaps->pdata[i] && k-- == 0) {
+            return i;
         }
-        ok(bs, bdrv_pwrite(bs, off, buf, len));
-        model_set(m, off, len, buf);
-    } else if (k < 70) {
+    }
+    g_assert_not_reached();
+}
+
+/* One random guest operation, recorded in the model. */
+static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluster)
+{
+    int k = g_rand_int_range(rng, 0, 100), sn = pick_snapshot(m, rng);
+    uint64_t len = pick_len(rng, cluster);
+    uint64_t off;
+
+    len = MIN(len, m->size);
+    off = (uint64_t)g_rand_int_range(rng, 0, (m->size - len) / 512 + 1) * 512;
+
+    if (k < 55) {
+        guest_write(bs, m, rng, off, len);
+    } else if (k < 65) {
         int flags = g_rand_boolean(rng) ? BDRV_REQ_MAY_UNMAP : 0;
         ok(bs, bdrv_pwrite_zeroes(bs, off, len, flags));
         model_set(m, off, len, NULL);
-    } else if (k < 75) {
-        /* Discarded bytes read as anything afterwards: only their durability is unknown. */
-        ok(bs, bdrv_pdiscard(bs, off, len));
-        g_autofree uint8_t *buf = g_malloc(len);
-        ok(bs, bdrv_pread(bs, off, buf, len));
-        model_set(m, off, len, buf);
-    } else if (k < 90) {
+    } else if (k < 70) {
+        guest_discard(bs, m, off, len);
+    } else if (k < 85) {
         ok(bs, bdrv_flush(bs));
         if (!pf_dead(bs->file)) { /* a flush the crash interrupted promises nothing */
-            memset(m->unknown, 0, DISK_SIZE);
+            model_flushed(m);
         }
-    } else if (k < 95 || *snaps == 0) {
-        g_autofree char *name = g_strdup_printf("s%d", ++*snaps);
-        if (bdrv_snapshot_create(bs, name, &err) < 0) {
-            g_assert_true(pf_dead(bs->file)); /* the image noticed the crash */
+    } else if (k < 90 && live_snapshots(m) < MAX_SNAPSHOTS) {
+        snapshot_create(bs, m);
+    } else if (k < 95 && sn >= 0) {
+        snapshot_delete(bs, m, sn);
+    } else if (k < 97 && sn >= 0) {
+        snapshot_apply(bs, m, sn);
+    } else if (m->size < MAX_SIZE) {
+        uint64_t step = 512 * (uint64_t)g_rand_int_range(rng, 1, 8192);
+        uint64_t size = MIN(MAX_SIZE, m->size + step);
+        Error *err = NULL;
+
+        if (bdrv_resize(bs, size, false, &err) < 0) {
+            g_assert_true(pf_dead(bs->file));
             error_free(err);
         }
-    } else {
-        g_autofree char *name = g_strdup_printf("s%d", g_rand_int_range(rng, 1, *snaps + 1));
-        if (bdrv_snapshot_delete(bs, name, &err) < 0) {
-            error_free(err); /* already deleted */
-        }
+        model_resize(m, size);
     }
 }
 
 /*
  * A check's report lines, sorted: a missing COPIED flag on a cluster with refcount 1 is
  * harmless (a write copies the cluster it could have written in place) and a crash inside
- * a snapshot deletion can leave one, as in QEMU: the refcount drops before the flag is
- * set. Every other error (a COPIED flag on a shared cluster, a refcount below the
+ * a snapshot creation or deletion can leave one, as in QEMU: the refcount and the flag
+ * change in separate writes. Every other error (a COPIED flag on a shared cluster, a refcount below the
  * references, a bad table) is damage. Leaks are counted by the caller.
  */
 typedef struct CheckLines {
@@ -483,9 +622,10 @@ static void check_metadata(BlockDriverState *bs, unsigned seed)
 static void check_after_crash(const char *path, Model *m, unsigned seed, bool lazy)
 {
     g_autofree char *copy = g_strconcat(path, ".qemu-img", NULL);
-    g_autofree uint8_t *buf = g_malloc(DISK_SIZE);
+    g_autofree uint8_t *buf = g_malloc(MAX_SIZE);
     g_autofree char *image = NULL;
     BlockDriverState *bs;
+    int64_t size;
     gsize len;
 
     if (lazy) {
@@ -498,8 +638,15 @@ static void check_after_crash(const char *path, Model *m, unsigned seed, bool la
     }
     bs = open_image_fmt(path, "qcow2", BDRV_O_RDWR | BDRV_O_CHECK);
     check_metadata(bs, seed);
-    g_assert_cmpint(bdrv_pread(bs, 0, buf, DISK_SIZE), ==, 0);
-    for (uint64_t i = 0; i < DISK_SIZE; i++) {
+    size = bdrv_getlength(bs);
+    for (guint i = 0; i < m->sizes->len &&
+                      (uint64_t)size != g_array_index(m->sizes, uint64_t, i); i++) {
+        if (i + 1 == m->sizes->len) {
+            g_error("seed %u: the disk has %" G_GINT64_FORMAT " bytes", seed, size);
+        }
+    }
+    g_assert_cmpint(bdrv_pread(bs, 0, buf, size), ==, 0);
+    for (uint64_t i = 0; i < (uint64_t)size; i++) {
         if (!m->unknown[i] && buf[i] != m->data[i]) {
             g_error("seed %u: byte %" G_GUINT64_FORMAT " is %#x, flushed %#x", seed, i, buf[i],
                     m->data[i]);
@@ -508,15 +655,18 @@ static void check_after_crash(const char *path, Model *m, unsigned seed, bool la
     bdrv_unref(bs);
 }
 
+/* A backing file longer than the disk at creation: growing must not show its tail. */
 static char *make_backing(const char *dir, Model *m)
 {
     char *path = g_build_filename(dir, "backing.raw", NULL);
-    uint64_t blen = DISK_SIZE / 2 + 12345 * 512; /* ends inside the disk */
+    uint64_t blen = DISK_SIZE + 12345 * 512;
+    g_autofree uint8_t *data = g_malloc(blen);
 
     for (uint64_t i = 0; i < blen; i++) {
-        m->data[i] = (uint8_t)(i * 7 + (i >> 12));
+        data[i] = (uint8_t)(i * 7 + (i >> 12));
     }
-    g_assert_true(g_file_set_contents(path, (char *)m->data, blen, NULL));
+    memcpy(m->data, data, DISK_SIZE);
+    g_assert_true(g_file_set_contents(path, (char *)data, blen, NULL));
     return path;
 }
 
@@ -530,7 +680,7 @@ static void run_workload(const char *path, const Qcow2CreateOpts *o, unsigned se
 {
     g_autofree char *pfname = g_strconcat("powerfail:", path, NULL);
     GRand *rng = g_rand_new_with_seed(seed);
-    int snaps = 0, ops = g_rand_int_range(rng, 1, 400);
+    int ops = g_rand_int_range(rng, 1, 400);
     BDRVPowerfailState *pf;
     BlockDriverState *bs;
     Error *err = NULL;
@@ -543,7 +693,7 @@ static void run_workload(const char *path, const Qcow2CreateOpts *o, unsigned se
         pf_plan(bs->file, crash_rng, *writes, *flushes);
     }
     for (int i = 0; i < ops && !pf_dead(bs->file); i++) {
-        guest_op(bs, m, rng, o->cluster_size, &snaps);
+        guest_op(bs, m, rng, o->cluster_size);
     }
     pf_crash_now(bs->file);
     *writes = pf->writes;
@@ -558,13 +708,14 @@ static void powerfail_run(unsigned seed)
     g_autofree char *dir = g_dir_make_tmp("test-powerfail-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "img.qcow2", NULL);
     g_autofree char *backing = NULL;
-    Model m = {g_malloc0(DISK_SIZE), g_malloc0(DISK_SIZE)};
-    Model dry = {g_malloc0(DISK_SIZE), g_malloc0(DISK_SIZE)};
+    Model m, dry;
     Qcow2CreateOpts o = {.size = DISK_SIZE, .version = 3, .cluster_size = clusters[seed % 3],
                          .refcount_bits = 16, .lazy_refcounts = seed % 5 == 4};
     GRand *crash_rng = g_rand_new_with_seed(seed * 7919 + 1);
     int64_t writes, flushes;
 
+    model_init(&m);
+    model_init(&dry);
     if (seed % 2) {
         backing = make_backing(dir, &m);
         o.backing_file = backing;
@@ -575,10 +726,8 @@ static void powerfail_run(unsigned seed)
     check_after_crash(path, &m, seed, o.lazy_refcounts);
 
     g_rand_free(crash_rng);
-    for (Model *mm = &m; mm; mm = mm == &m ? &dry : NULL) {
-        g_free(mm->data);
-        g_free(mm->unknown);
-    }
+    model_free(&m);
+    model_free(&dry);
     tmpdir = g_steal_pointer(&dir);
     tmpdir_remove();
 }
