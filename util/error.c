@@ -10,6 +10,7 @@
 struct Error {
     ErrorClass cls;
     char *msg;
+    GString *hint; /* printed after the message on a terminal, never sent over QMP */
 };
 
 /* Sentinels: only their addresses matter. */
@@ -102,6 +103,26 @@ void error_prepend(Error **errp, const char *fmt, ...)
     (*errp)->msg = msg;
 }
 
+void error_append_hint(Error *const *errp, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!errp || errp == &error_fatal || errp == &error_abort || !*errp) {
+        return;
+    }
+    if (!(*errp)->hint) {
+        (*errp)->hint = g_string_new(NULL);
+    }
+    va_start(ap, fmt);
+    g_string_append_vprintf((*errp)->hint, fmt, ap);
+    va_end(ap);
+}
+
+const char *error_get_hint(const Error *err)
+{
+    return err->hint ? err->hint->str : "";
+}
+
 void error_propagate(Error **dst_errp, Error *local_err)
 {
     if (local_err) {
@@ -123,6 +144,9 @@ void error_free(Error *err)
 {
     if (err) {
         g_free(err->msg);
+        if (err->hint) {
+            g_string_free(err->hint, TRUE);
+        }
         g_free(err);
     }
 }
@@ -130,6 +154,7 @@ void error_free(Error *err)
 void error_report_err(Error *err)
 {
     error_report("%s", err->msg);
+    fputs(error_get_hint(err), stderr);
     error_free(err);
 }
 

@@ -35,6 +35,12 @@ void error_setg_errno(Error **errp, int errno_val, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prefix the message of *errp (if set) with the formatted text. */
 void error_prepend(Error **errp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Add to the hint of *errp (if set): text printed after the message where a user reads it
+ * (error_report_err), but not part of the message (QMP). End it with a newline. */
+void error_append_hint(Error *const *errp, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The hint, "" when there is none. */
+const char *error_get_hint(const Error *err);
 /* Move local_err into *dst_errp (freeing it if dst_errp is NULL). */
 void error_propagate(Error **dst_errp, Error *local_err);
 
