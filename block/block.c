@@ -200,6 +200,19 @@ static void take_no_backing(JsonObject *opts, NodeOptions *no)
     }
 }
 
+/* QEMU 2.10's force-share: for readers only. */
+static bool take_force_share(JsonObject *opts, NodeOptions *no, Error **errp)
+{
+    if (!take_bool_flag(opts, "force-share", BDRV_O_FORCE_SHARE, &no->flags, errp)) {
+        return false;
+    }
+    if ((no->flags & BDRV_O_FORCE_SHARE) && (no->flags & BDRV_O_RDWR)) {
+        error_setg(errp, "force-share=on can only be used with read-only images");
+        return false;
+    }
+    return true;
+}
+
 static bool take_node_options(JsonObject *opts, NodeOptions *no, Error **errp)
 {
     const char *name = dict_get_str(opts, "node-name");
@@ -216,7 +229,7 @@ static bool take_node_options(JsonObject *opts, NodeOptions *no, Error **errp)
            take_bool_flag(opts, "cache.no-flush", BDRV_O_NO_FLUSH, &no->flags, errp) &&
            take_bool_flag(opts, "cache.writeback", BDRV_O_CACHE_WB, &no->flags, errp) &&
            take_aio(opts, &no->flags, errp) && take_discard(opts, &no->flags, errp) &&
-           take_detect_zeroes(opts, no, errp);
+           take_detect_zeroes(opts, no, errp) && take_force_share(opts, no, errp);
 }
 
 /* ---- children ---- */

@@ -7,6 +7,7 @@
  * requests go to the Linux AIO or io_uring engine when aio=native (with O_DIRECT) or
  * aio=io_uring asks for it, and otherwise run on this file's worker threads. Alignment,
  * read-modify-write, discard policy and read-only refusal belong to the core, not here.
+ * Each node takes its share of the image's locks (file-lock.c) unless locking=off.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <libaio.h>
 #include "block/aio-engine.h"
 #include "block/block_int.h"
+#include "block/file-lock.h"
 #include "util/thread-pool.h"
 
 #define FILE_MAX_BLOCKSIZE 4096
@@ -38,6 +40,7 @@ typedef struct BDRVFileState {
     bool is_device;  /* a block or character device: BLK* ioctls */
     bool o_direct;
     FileAioEngine engine;
+    FileLock *lock;  /* NULL when not locking */
 } BDRVFileState;
 
 /* ---- Open and close ---- */
@@ -86,16 +89,32 @@ static int file_setup_aio(BDRVFileState *s, int flags, Error **errp)
     return 0;
 }
 
-/* Open bs->filename, which the core leaves there without the "proto:" prefix. */
-static int file_open_common(BlockDriverState *bs, int flags, Error **errp)
+/* Lock the image as locking= asks: auto is on where the file system has OFD locks. */
+static int file_open_lock(BlockDriverState *bs, FileLockMode mode, int flags, Error **errp)
 {
     BDRVFileState *s = bs->opaque;
+
+    if (mode == FILE_LOCK_OFF || (mode == FILE_LOCK_AUTO && !file_lock_supported(s->fd))) {
+        return 0;
+    }
+    s->lock = file_lock_new(s->fd, bs->filename, file_lock_perms_for(flags), errp);
+    return s->lock ? 0 : -EAGAIN;
+}
+
+/* Open bs->filename, which the core leaves there without the "proto:" prefix. */
+static int file_open_common(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
+{
+    BDRVFileState *s = bs->opaque;
+    FileLockMode lock_mode;
     struct stat st;
     int ret;
 
     s->fd = -1;
     if (!bs->filename || !*bs->filename) {
         error_setg(errp, "The '%s' block driver requires a file name", bs->drv->format_name);
+        return -EINVAL;
+    }
+    if (!file_lock_take_mode(options, &lock_mode, errp)) {
         return -EINVAL;
     }
     ret = file_open_fd(bs->filename, flags, errp);
@@ -115,6 +134,10 @@ static int file_open_common(BlockDriverState *bs, int flags, Error **errp)
     if (ret < 0) {
         goto fail;
     }
+    ret = file_open_lock(bs, lock_mode, flags, errp);
+    if (ret < 0) {
+        goto fail;
+    }
     return 0;
 
 fail:
@@ -126,7 +149,7 @@ fail:
 /* A temporary file (snapshot=on's overlay) is unlinked once open, or once it failed to. */
 static int file_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
 {
-    int ret = file_open_common(bs, flags, errp);
+    int ret = file_open_common(bs, options, flags, errp);
 
     if ((flags & BDRV_O_TEMPORARY) && bs->filename) {
         unlink(bs->filename);
@@ -148,7 +171,7 @@ static int hdev_check_writable(BDRVFileState *s)
 static int hdev_open(BlockDriverState *bs, JsonObject *options, int flags, Error **errp)
 {
     BDRVFileState *s = bs->opaque;
-    int ret = file_open_common(bs, flags, errp);
+    int ret = file_open_common(bs, options, flags, errp);
 
     if (ret < 0 || !(flags & BDRV_O_RDWR)) {
         return ret;
@@ -156,6 +179,8 @@ static int hdev_open(BlockDriverState *bs, JsonObject *options, int flags, Error
     ret = hdev_check_writable(s);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "The device is not writable");
+        file_lock_free(s->lock);
+        s->lock = NULL;
         close(s->fd);
         s->fd = -1;
     }
@@ -176,10 +201,23 @@ static void file_close(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
 
+    file_lock_free(s->lock);
+    s->lock = NULL;
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
     }
+}
+
+/* The node stops writing: it keeps only a reader's locks (a downgrade cannot conflict). */
+static int file_reopen_read_only(BlockDriverState *bs)
+{
+    BDRVFileState *s = bs->opaque;
+
+    if (!s->lock) {
+        return 0;
+    }
+    return file_lock_update(s->lock, file_lock_perms_for(bs->open_flags & ~BDRV_O_RDWR), NULL);
 }
 
 /* ---- Reads, writes, flush ---- */
@@ -687,6 +725,7 @@ static BlockDriver bdrv_file = {
     .block_status = file_block_status,
     .aio_submit = file_aio_submit,
     .refresh_limits = file_refresh_limits,
+    .reopen_read_only = file_reopen_read_only,
 };
 
 static BlockDriver bdrv_host_device = {
@@ -708,6 +747,7 @@ static BlockDriver bdrv_host_device = {
     .block_status = file_block_status,
     .aio_submit = file_aio_submit,
     .refresh_limits = file_refresh_limits,
+    .reopen_read_only = file_reopen_read_only,
 };
 
 static void __attribute__((constructor)) file_posix_register(void)

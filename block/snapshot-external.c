@@ -55,6 +55,9 @@ int bdrv_reopen_read_only(BlockDriverState *bs, Error **errp)
     if (ret >= 0 && bs->drv->reopen_read_only) {
         ret = bs->drv->reopen_read_only(bs);
     }
+    if (ret >= 0 && bs->file && bs->file->drv->reopen_read_only) {
+        ret = bs->file->drv->reopen_read_only(bs->file);
+    }
     if (ret >= 0) {
         bdrv_set_read_only(bs);
         if (bs->file) {

@@ -25,7 +25,7 @@ static const char *const blockdev_drivers[] = {
 /* BlockdevOptionsBase. */
 static const char *const blockdev_base_members[] = {
     "driver", "id",     "node-name", "discard",       "cache", "aio",
-    "rerror", "werror", "read-only", "detect-zeroes", NULL,
+    "rerror", "werror", "read-only", "detect-zeroes", "force-share", NULL,
 };
 
 static const char *const blockdev_cache_members[] = {"writeback", "direct", "no-flush", NULL};
@@ -34,6 +34,7 @@ static const char *const blockdev_cache_members[] = {"writeback", "direct", "no-
 static const char *const *blockdev_driver_members(const char *driver)
 {
     static const char *const file_like[] = {"filename", NULL};
+    static const char *const file_posix[] = {"filename", "locking", NULL};
     static const char *const null_like[] = {"size", NULL};
     static const char *const generic_format[] = {"file", NULL};
     static const char *const cow_format[] = {"file", "backing", NULL};
@@ -56,6 +57,9 @@ static const char *const *blockdev_driver_members(const char *driver)
     };
     static const char *const cow[] = {"qcow", "qed", "vmdk", NULL};
 
+    if (!strcmp(driver, "file") || !strcmp(driver, "host_device")) {
+        return file_posix; /* QEMU 2.10's locking */
+    }
     if (g_strv_contains(protocols, driver)) {
         return file_like;
     }

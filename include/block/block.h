@@ -31,6 +31,8 @@ enum {
     BDRV_O_PROTOCOL      = 0x8000, /* the filename names a protocol node, not a format */
     BDRV_O_UNMAP         = 0x4000, /* discard=unmap */
     BDRV_O_IO_URING      = 0x10000,/* aio=io_uring (extension) */
+    BDRV_O_FORCE_SHARE   = 0x20000,/* force-share=on (read-only): take no image locks that
+                                      * could keep others out (qemu-img -U) */
     BDRV_O_CHECK         = 0x1000, /* opened to be checked and repaired: corrupt or dirty
                                      * images open read-write without the automatic repair */
     BDRV_O_CACHE_WB      = 0x0040, /* cache.writeback=on: guest sees a volatile cache;

@@ -140,7 +140,8 @@ struct BlockDriver {
     int (*make_empty)(BlockDriverState *bs);
     int (*shrink)(BlockDriverState *bs, uint64_t size, Error **errp);
     /* Optional: stop writing to the image (bdrv_reopen_read_only, inside a drained section,
-     * after the core flushed it): write back what is cached and mark the image clean. */
+     * after the core flushed it): write back what is cached and mark the image clean. Called
+     * for the node, then for its file child (whose locks drop the writer's permissions). */
     int (*reopen_read_only)(BlockDriverState *bs);
 };
 
