@@ -199,6 +199,9 @@ static void bench_opt(BenchOptions *o, int c, const char *arg, char **argv)
             exit(1);
         }
         break;
+    case 'U':
+        o->flags |= BDRV_O_FORCE_SHARE;
+        break;
     case 'w':
         o->flags |= BDRV_O_RDWR;
         o->is_write = true;
@@ -237,11 +240,12 @@ static const char *bench_parse(BenchOptions *o, int argc, char **argv)
         {"flush-interval", required_argument, NULL, OPTION_FLUSH_INTERVAL},
         {"pattern", required_argument, NULL, OPTION_PATTERN},
         {"no-drain", no_argument, NULL, OPTION_NO_DRAIN},
+        {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:w", lopt, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:Uw", lopt, NULL)) != -1) {
         bench_opt(o, c, optarg, argv);
     }
     if (optind != argc - 1) {

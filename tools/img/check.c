@@ -140,7 +140,7 @@ int img_check(int argc, char **argv)
     const char *fmt = NULL, *output = "human";
     bool json;
     bool quiet = false;
-    int fix = 0, c, ret;
+    int fix = 0, flags = 0, c, ret;
     BlockBackend *blk;
 
     while ((c = getopt_long(argc, argv, ":hf:r:qU", lopt, NULL)) != -1) {
@@ -167,6 +167,7 @@ int img_check(int argc, char **argv)
             output = optarg;
             break;
         case 'U':
+            flags |= BDRV_O_FORCE_SHARE;
             break;
         default:
             img_bad_option(c, argv);
@@ -179,7 +180,8 @@ int img_check(int argc, char **argv)
         img_error_exit("Expecting one image file name");
     }
     /* With its backing chain, as qemu-img: a missing backing file fails the check. */
-    blk = img_open(argv[optind], fmt, BDRV_O_CHECK | (fix ? BDRV_O_RDWR : 0), false, quiet);
+    blk = img_open(argv[optind], fmt, flags | BDRV_O_CHECK | (fix ? BDRV_O_RDWR : 0), false,
+                   quiet);
     if (!blk) {
         return 1;
     }

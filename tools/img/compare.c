@@ -31,6 +31,7 @@ typedef struct CompareImage {
 typedef struct Compare {
     CompareImage img[2];
     bool quiet, strict, progress;
+    int flags; /* BDRV_O_FORCE_SHARE for -U */
     const char *cache;
     uint64_t progress_base;
 } Compare;
@@ -215,7 +216,7 @@ static int compare_images(Compare *c)
 
 static int compare_open(Compare *c)
 {
-    int flags = 0;
+    int flags = c->flags;
     bool writethrough = false;
 
     if (!bdrv_parse_cache_mode(c->cache, &flags, &writethrough)) {
@@ -243,6 +244,7 @@ static void compare_parse(Compare *c, int argc, char **argv)
 {
     static const struct option lopt[] = {
         {"help", no_argument, NULL, 'h'},
+        {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -270,6 +272,7 @@ static void compare_parse(Compare *c, int argc, char **argv)
             c->strict = true;
             break;
         case 'U':
+            c->flags |= BDRV_O_FORCE_SHARE;
             break;
         default:
             img_bad_option(opt, argv);

@@ -32,6 +32,7 @@ typedef struct ConvertOptions {
     bool snapshot_opts;                 /* -l snapshot.id=ID,snapshot.name=NAME */
     char *snapshot_id, *snapshot_name;
     bool progress, compress, skip_create, quiet;
+    int src_flags; /* BDRV_O_FORCE_SHARE for -U */
     int64_t min_sparse;
     uint64_t num_req;
 } ConvertOptions;
@@ -489,6 +490,9 @@ static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
         break;
     case 'W':
         break; /* writes may complete out of order anyway */
+    case 'U':
+        o->src_flags |= BDRV_O_FORCE_SHARE;
+        break;
     case 'B':
         o->out_base = arg;
         break;
@@ -526,11 +530,12 @@ static void convert_parse(ConvertOptions *o, int argc, char **argv)
 {
     static const struct option lopt[] = {
         {"help", no_argument, NULL, 'h'},
+        {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:WS:m:B:F:l:", lopt, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:UWS:m:B:F:l:", lopt, NULL)) != -1) {
         convert_opt(o, c, optarg, argv);
     }
     o->progress = img_progress_default(o->progress, o->quiet);
@@ -550,8 +555,7 @@ BlockBackend *img_open_backend(const char *name, const char *filename, const cha
     }
     blk = blk_new_open(name, filename, opts, flags | (writethrough ? 0 : BDRV_O_CACHE_WB), &err);
     if (!blk) {
-        error_report("Could not open '%s': %s", filename, error_get_pretty(err));
-        error_free(err);
+        img_report_open_error(filename, err);
         return NULL;
     }
     blk_set_enable_write_cache(blk, !writethrough);
@@ -584,7 +588,7 @@ static int convert_load_snapshot(BlockDriverState *bs, const ConvertOptions *o)
 
 static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char **files, int n)
 {
-    int flags = 0;
+    int flags = o->src_flags;
     bool writethrough = false;
 
     if (!bdrv_parse_cache_mode(o->src_cache, &flags, &writethrough)) {

@@ -62,6 +62,13 @@ bool img_parse_ulong(const char *s, uint64_t max, uint64_t *out)
     return true;
 }
 
+void img_report_open_error(const char *filename, Error *err)
+{
+    error_report("Could not open '%s': %s", filename, error_get_pretty(err));
+    fputs(error_get_hint(err), stderr);
+    error_free(err);
+}
+
 BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
                        bool quiet)
 {
@@ -77,8 +84,7 @@ BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool wr
     }
     blk = blk_new_open("image", filename, options, flags, &err);
     if (!blk) {
-        error_report("Could not open '%s': %s", filename, error_get_pretty(err));
-        error_free(err);
+        img_report_open_error(filename, err);
         return NULL;
     }
     blk_set_enable_write_cache(blk, !writethrough);

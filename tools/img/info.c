@@ -203,7 +203,7 @@ static void print_human(JsonObject *o)
 }
 
 /* Info of filename and, with chain, of its backing files; NULL after an error. */
-static JsonArray *collect(const char *filename, const char *fmt, bool chain)
+static JsonArray *collect(const char *filename, const char *fmt, bool chain, int flags)
 {
     JsonArray *list = json_array_new();
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -219,7 +219,7 @@ static JsonArray *collect(const char *filename, const char *fmt, bool chain)
             return NULL;
         }
         g_hash_table_add(seen, g_strdup(name));
-        blk = img_open(name, format, BDRV_O_NO_BACKING, false, false);
+        blk = img_open(name, format, flags | BDRV_O_NO_BACKING, false, false);
         if (!blk) {
             json_array_unref(list);
             return NULL;
@@ -251,6 +251,7 @@ int img_info(int argc, char **argv)
     const char *fmt = NULL, *output = "human";
     bool json;
     bool chain = false;
+    int flags = 0;
     JsonArray *list;
     int c;
 
@@ -268,6 +269,7 @@ int img_info(int argc, char **argv)
             chain = true;
             break;
         case 'U':
+            flags |= BDRV_O_FORCE_SHARE;
             break;
         default:
             img_bad_option(c, argv);
@@ -279,7 +281,7 @@ int img_info(int argc, char **argv)
     if (optind != argc - 1) {
         img_error_exit("Expecting one image file name");
     }
-    list = collect(argv[optind], fmt, chain);
+    list = collect(argv[optind], fmt, chain, flags);
     if (!list) {
         return 1;
     }

@@ -153,7 +153,7 @@ static int map_walk(BlockDriverState *bs, uint64_t start, uint64_t end, bool jso
 }
 
 static void map_parse(int argc, char **argv, const char **fmt, bool *json, int64_t *start,
-                      int64_t *max_len)
+                      int64_t *max_len, int *flags)
 {
     static const struct option lopt[] = {
         {"help", no_argument, NULL, 'h'},
@@ -161,6 +161,7 @@ static void map_parse(int argc, char **argv, const char **fmt, bool *json, int64
         {"output", required_argument, NULL, 'o'},
         {"start-offset", required_argument, NULL, OPTION_START_OFFSET},
         {"max-length", required_argument, NULL, OPTION_MAX_LENGTH},
+        {"force-share", no_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     int c;
@@ -173,6 +174,7 @@ static void map_parse(int argc, char **argv, const char **fmt, bool *json, int64
             *fmt = optarg;
             break;
         case 'U':
+            *flags |= BDRV_O_FORCE_SHARE;
             break;
         case 'o':
             if (!img_parse_output(optarg, json)) {
@@ -203,10 +205,10 @@ int img_map(int argc, char **argv)
     bool json = false;
     int64_t start = 0, max_len = INT64_MAX, len;
     BlockBackend *blk;
-    int ret;
+    int flags = 0, ret;
 
-    map_parse(argc, argv, &fmt, &json, &start, &max_len);
-    blk = img_open(argv[optind], fmt, 0, false, false);
+    map_parse(argc, argv, &fmt, &json, &start, &max_len, &flags);
+    blk = img_open(argv[optind], fmt, flags, false, false);
     if (!blk) {
         return 1;
     }

@@ -135,6 +135,7 @@ int img_snapshot(int argc, char **argv)
     int action = 0, c, ret;
     BlockBackend *blk;
     bool quiet = false;
+    int flags = 0;
 
     while ((c = getopt(argc, argv, ":la:c:d:f:hqU")) != -1) {
         switch (c) {
@@ -157,6 +158,7 @@ int img_snapshot(int argc, char **argv)
             quiet = true;
             break;
         case 'U':
+            flags |= BDRV_O_FORCE_SHARE;
             break;
         default:
             img_bad_option(c, argv);
@@ -167,8 +169,8 @@ int img_snapshot(int argc, char **argv)
     }
     /* Without an action qemu-img opens the image read-write and does nothing. */
     blk = img_open(argv[optind], fmt,
-                   BDRV_O_NO_BACKING | (action == SNAPSHOT_LIST ? 0 : BDRV_O_RDWR), false,
-                   quiet);
+                   flags | BDRV_O_NO_BACKING | (action == SNAPSHOT_LIST ? 0 : BDRV_O_RDWR),
+                   false, quiet);
     if (!blk) {
         return 1;
     }
