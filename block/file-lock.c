@@ -287,7 +287,8 @@ static FileLockInode *file_lock_inode_get(int fd, Error **errp)
     return n;
 }
 
-/* Closing the last descriptor of the open file description drops all its locks. */
+/* Without users n holds no locks (the node's own descriptor may keep the open file
+ * description alive for a moment, so the bytes were unlocked rather than left to close). */
 static void file_lock_inode_put(FileLockInode *n)
 {
     if (n->users) {
@@ -348,9 +349,7 @@ void file_lock_free(FileLock *lock)
     g_mutex_lock(&file_lock_mutex);
     n = lock->inode;
     n->users = g_slist_remove(n->users, lock);
-    if (n->users) {
-        file_lock_refresh(n, NULL, NULL);
-    }
+    file_lock_refresh(n, NULL, NULL);
     file_lock_inode_put(n);
     g_mutex_unlock(&file_lock_mutex);
     g_free(lock->filename);
