@@ -1,0 +1,265 @@
+"""Image locking (docs/locking.md): a running VMM locks its images as QEMU 2.10+ does, so
+minivmm, minivmm-img, QEMU 7.2 and qemu-img 7.2 keep out of each other's way.
+
+The VM under test (--vmm) holds images; minivmm-img and qemu-img (both, always) try them and
+must fail with QEMU 7.2's text and leave the image unchanged, or succeed with -U. Second VMs
+of both kinds try them too. The locked bytes themselves are read from /proc/locks and must be
+the ones QEMU 7.2 locks. The lifecycle cases (drive_del, eject, quit, snapshot, commit) use
+minivmm's and QEMU's monitors alike.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import vm as vmlib
+from qmp_vm import QMP, QMPError, base_args, wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IMG = os.environ.get("MINIVMM_IMG") or os.path.join(ROOT, "minivmm-img")
+TOOLS = ["qemu-img", IMG]
+
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None,
+                                reason="qemu-img (Debian qemu-utils) not installed")
+
+# What QEMU 7.2 locks for a qcow2 image: 100+i held, 200+i not shared (i: consistent read,
+# write, write unchanged, resize).
+RW_BYTES = [100, 101, 103, 201, 203]
+RO_BYTES = [100, 201, 203]
+
+
+def run(argv, cwd):
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=60,
+                          cwd=cwd)
+
+
+def ok(res):
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def lock_bytes(path):
+    """The bytes of path that some process holds an OFD lock on (from /proc/locks)."""
+    ino = os.stat(path).st_ino
+    out = set()
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            if fields[1] == "->":
+                fields = fields[:1] + fields[2:]
+            if fields[1] == "OFDLCK" and int(fields[5].split(":")[2]) == ino:
+                out.update(range(int(fields[6]), int(fields[7]) + 1))
+    return sorted(out)
+
+
+def lock_error(prog, name, shared):
+    kind = "shared " if shared else ""
+    return (f"{os.path.basename(prog)}: Could not open '{name}': "
+            f"Failed to get {kind}\"write\" lock\nIs another process using the image [{name}]?\n")
+
+
+@pytest.fixture
+def chain(tmp_path):
+    """base.qcow2 <- top.qcow2, and other.qcow2 (also over base), in tmp_path."""
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", "base.qcow2", "4M"], tmp_path))
+    ok(run(["qemu-io", "-c", "write -P 0x5a 0 64k", "base.qcow2"], tmp_path))
+    for name in ("top.qcow2", "other.qcow2"):
+        ok(run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2",
+                name], tmp_path))
+    return tmp_path
+
+
+def drive(path, id_="d0", extra=""):
+    return ["-drive", f"file={path},if=none,id={id_}{extra}"]
+
+
+def start(make_vm, tmp_path, backend, *args, name="qmp"):
+    """A paused VM holding what args open: (vm, QMP); its drives are open once QMP answers."""
+    sock = str(tmp_path / f"{name}.sock")
+    vm = make_vm(base_args(backend, paused=True) + ["-qmp", f"unix:{sock},server,nowait"]
+                 + list(args), backend=backend, name=name)
+    qmp = QMP(sock)
+    qmp.connect(retry_for=10)
+    return vm, qmp
+
+
+# ---- Tools against a running VM ----
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+@pytest.mark.parametrize("args,shared", [
+    (["info", "@"], True), (["check", "@"], True), (["map", "@"], True),
+    (["snapshot", "-l", "@"], True), (["compare", "@", "other.qcow2"], True),
+    (["convert", "-O", "raw", "@", "out.raw"], True), (["commit", "@"], False),
+    (["snapshot", "-c", "s1", "@"], False), (["resize", "@", "8M"], False),
+    (["rebase", "-u", "-b", "", "@"], False), (["check", "-r", "all", "@"], False),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_tool_refused_on_image_in_use(chain, make_vm, vmm, prog, args, shared):
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    before = digest(chain / "top.qcow2")
+    argv = ["top.qcow2" if a == "@" else a for a in args]
+    res = run([prog] + argv, chain)
+    assert res.returncode != 0
+    assert res.stderr == lock_error(prog, "top.qcow2", shared)
+    assert digest(chain / "top.qcow2") == before
+    assert not os.path.exists(chain / "out.raw")
+
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+@pytest.mark.parametrize("args", [["info", "-U"], ["check", "-U"], ["map", "-U"],
+                                  ["snapshot", "-l", "-U"], ["info", "--force-share"]],
+                         ids=" ".join)
+def test_force_share_peeks(chain, make_vm, vmm, prog, args):
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    ok(run([prog] + args + ["top.qcow2"], chain))
+    ok(run([prog, "compare", "-U", "top.qcow2", "other.qcow2"], chain))
+    ok(run([prog, "convert", "-U", "-O", "raw", "top.qcow2", "out.raw"], chain))
+
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+@pytest.mark.parametrize("args", [["check", "-r", "leaks", "-U"], ["snapshot", "-U", "-c", "s"]],
+                         ids=" ".join)
+def test_force_share_needs_read_only(chain, prog, args):
+    res = run([prog] + args + ["top.qcow2"], chain)
+    assert res.returncode == 1
+    assert res.stderr == (f"{os.path.basename(prog)}: Could not open 'top.qcow2': "
+                          "force-share=on can only be used with read-only images\n")
+
+
+def test_locks_the_bytes_qemu_locks(chain, make_vm, vmm):
+    """The same bytes on the image and on its backing file as Debian's QEMU 7.2."""
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2"),
+          *drive(chain / "other.qcow2", "d1", ",read-only=on"))
+    assert lock_bytes(chain / "top.qcow2") == RW_BYTES
+    assert lock_bytes(chain / "other.qcow2") == RO_BYTES
+    assert lock_bytes(chain / "base.qcow2") == RO_BYTES
+
+
+# ---- Second VMs ----
+
+@pytest.mark.parametrize("second", ["minivmm", "qemu"])
+def test_second_vm_cannot_open_image_in_use(chain, make_vm, run_expect_fail, vmm, second):
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    path = chain / "top.qcow2"
+    for extra, shared in (("", False), (",read-only=on", True)):
+        opt = f"file={path},if=none,id=d0{extra}"
+        if second == vmm:
+            status, err = run_expect_fail(base_args(second) + ["-drive", opt])
+        else:
+            status, err = run_other_vm(second, ["-drive", opt])
+        assert status == 1
+        kind = "shared " if shared else ""
+        assert f'Failed to get {kind}"write" lock\nIs another process using the image ' \
+               f"[{path}]?\n" in err
+
+
+def run_other_vm(backend, args):
+    cmd = vmlib.base_command(backend, base_args(backend) + ["-S"] + args)
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=30)
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("second", ["minivmm", "qemu"])
+def test_backing_file_shared_read_only(chain, make_vm, vmm, second):
+    """Two VMs over one backing file: both run; neither tool may then write the base."""
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2"), name="a")
+    start(make_vm, chain, second, *drive(chain / "other.qcow2"), name="b")
+    assert lock_bytes(chain / "base.qcow2") == RO_BYTES
+    ok(run(["qemu-img", "info", "base.qcow2"], chain))
+    ok(run([IMG, "info", "base.qcow2"], chain))
+    for prog in TOOLS:
+        res = run([prog, "resize", "base.qcow2", "8M"], chain)
+        assert res.stderr == lock_error(prog, "base.qcow2", False)
+
+
+def test_locking_off(chain, make_vm, vmm):
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2", extra=",file.locking=off"))
+    assert lock_bytes(chain / "top.qcow2") == []
+    ok(run([IMG, "info", "top.qcow2"], chain))
+
+
+def test_locking_bad_value(chain, run_expect_fail, vmm):
+    status, err = run_expect_fail(base_args(vmm) + drive(chain / "top.qcow2",
+                                                         extra=",file.locking=maybe"))
+    assert status == 1
+    assert "invalid parameter value: maybe" in err
+
+
+# ---- The locks follow the drive's life ----
+
+def hmp(qmp, line):
+    return qmp.command("human-monitor-command", {"command-line": line})
+
+
+def test_released_by_drive_del(chain, make_vm, vmm):
+    vm, qmp = start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    assert lock_bytes(chain / "top.qcow2") == RW_BYTES
+    hmp(qmp, "drive_del d0")
+    assert lock_bytes(chain / "top.qcow2") == []
+    assert lock_bytes(chain / "base.qcow2") == []
+    ok(run([IMG, "commit", "top.qcow2"], chain))
+
+
+def test_released_by_eject(chain, make_vm, vmm, tmp_path):
+    iso = tmp_path / "cd.raw"
+    with open(iso, "wb") as f:
+        f.truncate(1 << 20)
+    vm, qmp = start(make_vm, chain, vmm, "-drive", f"file={iso},format=raw,media=cdrom,if=ide,index=2")
+    assert lock_bytes(iso)
+    res = run([IMG, "resize", "-f", "raw", iso, "2M"], chain)
+    assert "Failed to get \"write\" lock" in res.stderr
+    qmp.command("eject", {"device": "ide1-cd0"})
+    assert lock_bytes(iso) == []
+    ok(run([IMG, "resize", "-f", "raw", iso, "2M"], chain))
+
+
+def test_released_on_quit(chain, make_vm, vmm):
+    vm, qmp = start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    qmp.command("quit")
+    vm.wait_exit()
+    assert lock_bytes(chain / "top.qcow2") == []
+    ok(run([IMG, "snapshot", "-c", "s1", "top.qcow2"], chain))
+
+
+def test_snapshot_downgrades_old_image(chain, make_vm, vmm):
+    """blockdev-snapshot-sync reopens the old top read-only: readers may open it again."""
+    vm, qmp = start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    qmp.command("blockdev-snapshot-sync", {"device": "d0", "format": "qcow2",
+                                           "snapshot-file": str(chain / "snap.qcow2")})
+    assert lock_bytes(chain / "top.qcow2") == RO_BYTES
+    assert lock_bytes(chain / "snap.qcow2") == RW_BYTES
+    ok(run(["qemu-img", "info", "top.qcow2"], chain))
+    res = run([IMG, "commit", "snap.qcow2"], chain)
+    assert res.stderr == lock_error(IMG, "snap.qcow2", False)
+
+
+def test_block_commit_takes_and_drops_write(chain, make_vm, vmm):
+    """block-commit writes into base (taking write on it) and then gives it back; while
+    another VM reads base, the commit is refused with the lock error and nothing changes."""
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", "top.qcow2", "-F", "qcow2",
+            "active.qcow2"], chain))
+    ok(run(["qemu-io", "-c", "write -P 0xa5 0 64k", "top.qcow2"], chain))
+    vm, qmp = start(make_vm, chain, vmm, *drive(chain / "active.qcow2"), name="a")
+    other, oqmp = start(make_vm, chain, "qemu", *drive(chain / "other.qcow2"), name="b")
+    before = digest(chain / "base.qcow2")
+    args = {"device": "d0", "top": str(chain / "top.qcow2"), "base": str(chain / "base.qcow2")}
+    with pytest.raises(QMPError) as e:
+        qmp.command("block-commit", args)
+    assert 'Failed to get "write" lock' in str(e.value)
+    assert digest(chain / "base.qcow2") == before
+    assert lock_bytes(chain / "base.qcow2") == RO_BYTES
+    oqmp.command("quit")
+    other.wait_exit()
+    qmp.command("block-commit", args)
+    wait_for(lambda: not qmp.command("query-block-jobs"), what="the commit job to end")
+    assert lock_bytes(chain / "base.qcow2") == RO_BYTES
+    assert lock_bytes(chain / "top.qcow2") == []
+    ok(run(["qemu-io", "-r", "-U", "-c", "read -P 0xa5 0 64k", "base.qcow2"], chain))
