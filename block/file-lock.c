@@ -4,9 +4,9 @@
  * and byte 200+i while it does not share permission i. Before taking a permission, a user
  * checks that nobody else locked 200+i; before refusing to share one, that nobody else
  * locked 100+i. The nodes of this process on one image share one open file description
- * (a dup of the first one's fd) and so one set of locks: they never lock each other out
- * (minivmm's jobs open a second, writable node where QEMU reopens one). Not the decision
- * of when to lock (file-posix.c) and not a general permission graph.
+ * (the first one's, kept open until the last goes) and so one set of locks: they never lock
+ * each other out (minivmm's jobs open a second, writable node where QEMU reopens one). Not
+ * the decision of when to lock (file-posix.c) and not a general permission graph.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +22,8 @@
 typedef struct FileLockInode {
     dev_t dev;
     ino_t ino;
-    int fd;             /* the open file description the locks belong to */
+    int fd;             /* the first user's descriptor: the locks belong to its open file
+                         * description; adopted (kept open) if that user goes first */
     FileLockPerms applied; /* locked: held -> 100+i, ~shared -> 200+i */
     GSList *users;      /* FileLock */
 } FileLockInode;
@@ -274,12 +275,7 @@ static FileLockInode *file_lock_inode_get(int fd, Error **errp)
         }
     }
     n = g_new0(FileLockInode, 1);
-    n->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (n->fd < 0) {
-        error_setg_errno(errp, errno, "Could not duplicate the file descriptor");
-        g_free(n);
-        return NULL;
-    }
+    n->fd = fd;
     n->dev = st.st_dev;
     n->ino = st.st_ino;
     n->applied.shared = FILE_PERM_ALL;
@@ -287,16 +283,13 @@ static FileLockInode *file_lock_inode_get(int fd, Error **errp)
     return n;
 }
 
-/* Without users n holds no locks (the node's own descriptor may keep the open file
- * description alive for a moment, so the bytes were unlocked rather than left to close). */
+/* Forget n once it has no users (its locks are gone by then). */
 static void file_lock_inode_put(FileLockInode *n)
 {
-    if (n->users) {
-        return;
+    if (!n->users) {
+        file_lock_inodes = g_slist_remove(file_lock_inodes, n);
+        g_free(n);
     }
-    close(n->fd);
-    file_lock_inodes = g_slist_remove(file_lock_inodes, n);
-    g_free(n);
 }
 
 FileLock *file_lock_new(int fd, const char *filename, FileLockPerms perms, Error **errp)
@@ -339,17 +332,25 @@ int file_lock_update(FileLock *lock, FileLockPerms perms, Error **errp)
     return ret;
 }
 
-void file_lock_free(FileLock *lock)
+void file_lock_close(FileLock *lock, int fd)
 {
     FileLockInode *n;
 
     if (!lock) {
+        close(fd);
         return;
     }
     g_mutex_lock(&file_lock_mutex);
     n = lock->inode;
     n->users = g_slist_remove(n->users, lock);
     file_lock_refresh(n, NULL, NULL);
+    /* The locks' descriptor stays open, adopted, while other users need it. */
+    if (fd != n->fd) {
+        close(fd);
+    }
+    if (!n->users) {
+        close(n->fd); /* fd itself, or one adopted from a user that went before */
+    }
     file_lock_inode_put(n);
     g_mutex_unlock(&file_lock_mutex);
     g_free(lock->filename);

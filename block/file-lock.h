@@ -46,7 +46,8 @@ bool file_lock_take_mode(JsonObject *options, FileLockMode *mode, Error **errp);
 bool file_lock_supported(int fd);
 
 /*
- * One node's share of the locks on the image open as fd. The nodes of one process on one
+ * One node's share of the locks on the image open as fd (fd must stay open until
+ * file_lock_close). The nodes of one process on one
  * image share one set of locks, so they never conflict with each other; what they check is
  * other processes' locks. NULL with errp set (QEMU's texts and hint) when another process
  * holds a permission these perms do not share or does not share one they hold.
@@ -55,7 +56,8 @@ typedef struct FileLock FileLock;
 FileLock *file_lock_new(int fd, const char *filename, FileLockPerms perms, Error **errp);
 /* Change the node's perms; on failure nothing changed. 0 or -errno. */
 int file_lock_update(FileLock *lock, FileLockPerms perms, Error **errp);
-/* Give up the node's share (NULL: nothing). */
-void file_lock_free(FileLock *lock);
+/* Give up the node's share (lock may be NULL) and close its descriptor fd: the close waits
+ * for the image's last user when fd is the one whose open file description holds the locks. */
+void file_lock_close(FileLock *lock, int fd);
 
 #endif

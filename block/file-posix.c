@@ -179,9 +179,8 @@ static int hdev_open(BlockDriverState *bs, JsonObject *options, int flags, Error
     ret = hdev_check_writable(s);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "The device is not writable");
-        file_lock_free(s->lock);
+        file_lock_close(s->lock, s->fd);
         s->lock = NULL;
-        close(s->fd);
         s->fd = -1;
     }
     return ret;
@@ -201,10 +200,9 @@ static void file_close(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
 
-    file_lock_free(s->lock);
-    s->lock = NULL;
     if (s->fd >= 0) {
-        close(s->fd);
+        file_lock_close(s->lock, s->fd);
+        s->lock = NULL;
         s->fd = -1;
     }
 }

@@ -64,24 +64,38 @@ static void test_take_mode(void)
 
 typedef struct Fixture {
     char *path;
-    int fd;    /* "our" node's descriptor */
     int other; /* another open file description: another process, as the kernel sees it */
 } Fixture;
 
 static void fixture_setup(Fixture *f, gconstpointer data)
 {
-    f->fd = g_file_open_tmp("minivmm-file-lock-XXXXXX", &f->path, NULL);
-    g_assert_cmpint(f->fd, >=, 0);
+    int fd = g_file_open_tmp("minivmm-file-lock-XXXXXX", &f->path, NULL);
+
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
     f->other = open(f->path, O_RDWR);
     g_assert_cmpint(f->other, >=, 0);
 }
 
 static void fixture_teardown(Fixture *f, gconstpointer data)
 {
-    close(f->fd);
     close(f->other);
     unlink(f->path);
     g_free(f->path);
+}
+
+/* A node's share of the locks, with its own descriptor (file_lock_close closes it). */
+static FileLock *node_lock(Fixture *f, int flags, int *fd, Error **errp)
+{
+    FileLock *lock;
+
+    *fd = open(f->path, O_RDWR);
+    g_assert_cmpint(*fd, >=, 0);
+    lock = file_lock_new(*fd, f->path, file_lock_perms_for(flags), errp);
+    if (!lock) {
+        close(*fd);
+    }
+    return lock;
 }
 
 /* Whether someone other than `fd`'s description locks byte. */
@@ -114,14 +128,15 @@ static unsigned seen(Fixture *f)
 
 static void test_lock_rw_then_ro(Fixture *f, gconstpointer data)
 {
+    int fd = open(f->path, O_RDWR);
     FileLock *lock;
 
-    g_assert_true(file_lock_supported(f->fd));
-    lock = file_lock_new(f->fd, f->path, file_lock_perms_for(BDRV_O_RDWR), &error_abort);
+    g_assert_true(file_lock_supported(fd));
+    lock = file_lock_new(fd, f->path, file_lock_perms_for(BDRV_O_RDWR), &error_abort);
     g_assert_cmphex(seen(f), ==, 0x1 | 0x2 | 0x8 | 0x20 | 0x80);
     g_assert_cmpint(file_lock_update(lock, file_lock_perms_for(0), &error_abort), ==, 0);
     g_assert_cmphex(seen(f), ==, 0x1 | 0x20 | 0x80);
-    file_lock_free(lock);
+    file_lock_close(lock, fd);
     g_assert_cmphex(seen(f), ==, 0);
 }
 
@@ -129,16 +144,17 @@ static void test_conflicts(Fixture *f, gconstpointer data)
 {
     Error *err = NULL;
     FileLock *lock;
+    int fd;
 
     /* Another reader refuses to share write: we may read, not write. */
     lock_byte(f->other, FILE_LOCK_PERM_BASE, F_RDLCK);
     lock_byte(f->other, FILE_LOCK_SHARED_BASE + 1, F_RDLCK);
-    g_assert_null(file_lock_new(f->fd, f->path, file_lock_perms_for(BDRV_O_RDWR), &err));
+    g_assert_null(node_lock(f, BDRV_O_RDWR, &fd, &err));
     g_assert_cmpstr(error_get_pretty(err), ==, "Failed to get \"write\" lock");
     g_assert_true(g_str_has_prefix(error_get_hint(err), "Is another process using the image ["));
     error_free(err);
     err = NULL;
-    lock = file_lock_new(f->fd, f->path, file_lock_perms_for(0), &error_abort);
+    lock = node_lock(f, 0, &fd, &error_abort);
     /* A refused upgrade changes nothing. */
     g_assert_cmpint(file_lock_update(lock, file_lock_perms_for(BDRV_O_RDWR), &err), ==, -EAGAIN);
     g_assert_cmpstr(error_get_pretty(err), ==, "Failed to get \"write\" lock");
@@ -146,33 +162,35 @@ static void test_conflicts(Fixture *f, gconstpointer data)
     err = NULL;
     lock_byte(f->other, FILE_LOCK_SHARED_BASE + 1, F_UNLCK);
     g_assert_false(locked_for(f->other, FILE_LOCK_PERM_BASE + 1));
-    file_lock_free(lock);
+    file_lock_close(lock, fd);
 
     /* Another writer: we may not even read without sharing write. */
     lock_byte(f->other, FILE_LOCK_PERM_BASE + 1, F_RDLCK);
-    g_assert_null(file_lock_new(f->fd, f->path, file_lock_perms_for(0), &err));
+    g_assert_null(node_lock(f, 0, &fd, &err));
     g_assert_cmpstr(error_get_pretty(err), ==, "Failed to get shared \"write\" lock");
     error_free(err);
-    lock = file_lock_new(f->fd, f->path, file_lock_perms_for(BDRV_O_FORCE_SHARE), &error_abort);
-    file_lock_free(lock);
+    lock = node_lock(f, BDRV_O_FORCE_SHARE, &fd, &error_abort);
+    file_lock_close(lock, fd);
 }
 
-/* Two nodes of this process on one image: no conflict, and the locks follow the union. */
+/*
+ * Two nodes of this process on one image: no conflict, the locks follow the union, and they
+ * outlive the first node's descriptor (whose open file description holds them).
+ */
 static void test_same_process_shares(Fixture *f, gconstpointer data)
 {
-    int fd2 = open(f->path, O_RDONLY);
+    int fd_ro = open(f->path, O_RDONLY), fd_rw = open(f->path, O_RDWR);
     FileLock *ro, *rw;
 
-    ro = file_lock_new(fd2, f->path, file_lock_perms_for(0), &error_abort);
-    rw = file_lock_new(f->fd, f->path, file_lock_perms_for(BDRV_O_RDWR), &error_abort);
-    close(fd2); /* the locks live on in a duplicate */
-    g_assert_true(locked_for(f->other, FILE_LOCK_PERM_BASE + 1));
-    file_lock_free(rw);
-    g_assert_false(locked_for(f->other, FILE_LOCK_PERM_BASE + 1));
-    g_assert_true(locked_for(f->other, FILE_LOCK_PERM_BASE));
-    g_assert_true(locked_for(f->other, FILE_LOCK_SHARED_BASE + 1));
-    file_lock_free(ro);
+    ro = file_lock_new(fd_ro, f->path, file_lock_perms_for(0), &error_abort);
+    rw = file_lock_new(fd_rw, f->path, file_lock_perms_for(BDRV_O_RDWR), &error_abort);
+    file_lock_close(ro, fd_ro);
+    g_assert_cmphex(seen(f), ==, 0x1 | 0x2 | 0x8 | 0x20 | 0x80);
+    g_assert_cmpint(fcntl(fd_ro, F_GETFD), >=, 0); /* adopted, still open */
+    file_lock_close(rw, fd_rw);
     g_assert_cmphex(seen(f), ==, 0);
+    g_assert_cmpint(fcntl(fd_ro, F_GETFD), ==, -1);
+    g_assert_cmpint(fcntl(fd_rw, F_GETFD), ==, -1);
 }
 
 int main(int argc, char **argv)
