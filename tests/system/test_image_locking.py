@@ -263,3 +263,29 @@ def test_block_commit_takes_and_drops_write(chain, make_vm, vmm):
     assert lock_bytes(chain / "base.qcow2") == RO_BYTES
     assert lock_bytes(chain / "top.qcow2") == []
     ok(run(["qemu-io", "-r", "-U", "-c", "read -P 0xa5 0 64k", "base.qcow2"], chain))
+
+
+def test_blockdev_add_locking_options(chain, make_vm, vmm):
+    """minivmm's blockdev-add (QEMU 2.2's schema) takes QEMU 2.10's locking and force-share."""
+    if vmm != "minivmm":
+        pytest.skip("QEMU 7.2's blockdev-add has another schema")
+    vm, qmp = start(make_vm, chain, vmm)
+
+    def add(id_, name, file_extra=None, **extra):
+        opts = {"id": id_, "driver": "qcow2",
+                "file": {"driver": "file", "filename": str(chain / name), **(file_extra or {})},
+                **extra}
+        return qmp.command("blockdev-add", {"options": opts})
+
+    with pytest.raises(QMPError) as e:
+        add("a", "top.qcow2", {"locking": "maybe"})
+    assert e.value.desc == "could not open disk image a: invalid parameter value: maybe"
+    add("a", "top.qcow2", {"locking": "off"})
+    assert lock_bytes(chain / "top.qcow2") == []
+    with pytest.raises(QMPError) as e:
+        add("b", "other.qcow2", **{"force-share": True})
+    assert e.value.desc == ("could not open disk image b: force-share=on can only be used "
+                            "with read-only images")
+    add("b", "other.qcow2", **{"force-share": True, "read-only": True})
+    assert lock_bytes(chain / "other.qcow2") == []
+    assert lock_bytes(chain / "base.qcow2") == RO_BYTES  # a's backing file, locked as usual
