@@ -133,6 +133,23 @@ def test_force_share_needs_read_only(chain, prog, args):
                           "force-share=on can only be used with read-only images\n")
 
 
+IO = os.environ.get("MINIVMM_IO") or os.path.join(ROOT, "minivmm-io")
+
+
+@pytest.mark.parametrize("prog", ["qemu-io", IO], ids=["qemu-io", "minivmm-io"])
+def test_io_tool_refused_or_peeks(chain, make_vm, vmm, prog):
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    name = os.path.basename(prog)
+    hint = "Is another process using the image [top.qcow2]?\n"
+    for args, text in ((["-r"], 'Failed to get shared "write" lock\n' + hint),
+                       ([], 'Failed to get "write" lock\n' + hint),
+                       (["-U"], "force-share=on can only be used with read-only images\n")):
+        res = run([prog] + args + ["-c", "read 0 4k", "top.qcow2"], chain)
+        assert res.returncode == 1
+        assert res.stderr == f"{name}: can't open device top.qcow2: {text}"
+    ok(run([prog, "-r", "-U", "-c", "read 0 4k", "top.qcow2"], chain))
+
+
 def test_locks_the_bytes_qemu_locks(chain, make_vm, vmm):
     """The same bytes on the image and on its backing file as Debian's QEMU 7.2."""
     start(make_vm, chain, vmm, *drive(chain / "top.qcow2"),

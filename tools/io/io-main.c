@@ -38,6 +38,7 @@ static void io_usage(const char *name)
            "  -s, --snapshot       use snapshot file\n"
            "  -n, --nocache        disable host cache, short for -t none\n"
            "  -C, --copy-on-read   enable copy-on-read\n"
+           "  -U, --force-share    force shared permissions (with -r)\n"
            "  -k, --native-aio     use kernel AIO implementation\n"
            "                       (Linux only, prefer use of -i)\n"
            "  -i, --aio=MODE       use AIO mode (threads, native or io_uring)\n"
@@ -91,6 +92,9 @@ static void io_handle_opt(IoOptions *o, int c, const char *arg, const char *prog
         break;
     case 'r':
         o->flags &= ~BDRV_O_RDWR;
+        break;
+    case 'U':
+        o->flags |= BDRV_O_FORCE_SHARE;
         break;
     case 's':
         o->flags |= BDRV_O_SNAPSHOT;
@@ -149,11 +153,12 @@ static void io_parse_args(IoOptions *o, int argc, char **argv)
         {"native-aio", no_argument, NULL, 'k'},    {"aio", required_argument, NULL, 'i'},
         {"discard", required_argument, NULL, 'd'}, {"cache", required_argument, NULL, 't'},
         {"option", required_argument, NULL, 'o'},  {"snapshot", no_argument, NULL, 's'},
-        {"copy-on-read", no_argument, NULL, 'C'},  {NULL, 0, NULL, 0},
+        {"copy-on-read", no_argument, NULL, 'C'},  {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "hVc:d:f:rsnCki:t:o:", lopt, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hVc:d:f:rsnCki:t:o:U", lopt, NULL)) != -1) {
         io_handle_opt(o, c, optarg, g_get_prgname());
     }
     if (argc - optind > 1) {
@@ -201,6 +206,7 @@ static BlockBackend *io_open(IoOptions *o, const char *filename)
     blk = blk_new_open("hda", filename, options, flags, &err);
     if (!blk) {
         error_report("can't open device %s: %s", filename, error_get_pretty(err));
+        fputs(error_get_hint(err), stderr); /* who holds a lock */
         error_free(err);
         return NULL;
     }
