@@ -356,3 +356,81 @@ void file_lock_close(FileLock *lock, int fd)
     g_free(lock->filename);
     g_free(lock);
 }
+
+/* ---- Creating an image ---- */
+
+/*
+ * The conflicts of perms with this process's own users of n, in QEMU's words: QEMU's nodes
+ * each have their own open file description, so its create checks them like any other.
+ */
+static bool file_lock_check_local(FileLockInode *n, FileLockPerms perms, const char *filename,
+                                  Error **errp)
+{
+    FileLockPerms u = file_lock_union(n);
+
+    for (int i = 0; i < FILE_PERM_COUNT; i++) {
+        if (perms.held & ~u.shared & (1u << i)) {
+            file_lock_error(-EAGAIN, false, i, filename, errp);
+            return false;
+        }
+    }
+    for (int i = 0; i < FILE_PERM_COUNT; i++) {
+        if (u.held & ~perms.shared & (1u << i)) {
+            file_lock_error(-EAGAIN, true, i, filename, errp);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* As QEMU's file create: a writer that may resize and lets nobody else resize. */
+static FileLock *file_lock_new_create(int fd, const char *filename, Error **errp)
+{
+    FileLockPerms perms = {
+        .held = FILE_PERM_WRITE | FILE_PERM_RESIZE,
+        .shared = FILE_PERM_ALL & ~FILE_PERM_RESIZE,
+    };
+    FileLock *lock = NULL;
+    FileLockInode *n;
+    bool ok;
+
+    g_mutex_lock(&file_lock_mutex);
+    n = file_lock_inode_get(fd, errp);
+    ok = n && file_lock_check_local(n, perms, filename, errp);
+    if (n && !n->users) {
+        file_lock_inode_put(n);
+    }
+    g_mutex_unlock(&file_lock_mutex);
+    if (ok) {
+        lock = file_lock_new(fd, filename, perms, errp);
+    }
+    return lock;
+}
+
+int file_lock_create_open(const char *filename, FileLock **lock, Error **errp)
+{
+    int fd = open(filename, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int err;
+
+    *lock = NULL;
+    if (fd < 0) {
+        err = errno;
+        error_setg_errno(errp, err, "Could not create '%s'", filename);
+        return -err;
+    }
+    if (file_lock_supported(fd)) {
+        *lock = file_lock_new_create(fd, filename, errp);
+        if (!*lock) {
+            close(fd);
+            return -EAGAIN;
+        }
+    }
+    if (ftruncate(fd, 0) < 0) {
+        err = errno;
+        error_setg_errno(errp, err, "Could not create '%s'", filename);
+        file_lock_close(*lock, fd);
+        *lock = NULL;
+        return -err;
+    }
+    return fd;
+}

@@ -60,4 +60,12 @@ int file_lock_update(FileLock *lock, FileLockPerms perms, Error **errp);
  * for the image's last user when fd is the one whose open file description holds the locks. */
 void file_lock_close(FileLock *lock, int fd);
 
+/*
+ * Open filename to create an image in it, as QEMU's file protocol does: created if missing,
+ * locked as a writer that lets nobody else resize it (refused while another process, or a
+ * node of this one, uses the image), then emptied. The descriptor, or -errno with errp set;
+ * *lock (NULL where the file system has no OFD locks) goes with file_lock_close(*lock, fd).
+ */
+int file_lock_create_open(const char *filename, FileLock **lock, Error **errp);
+
 #endif

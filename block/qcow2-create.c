@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include "block/file-lock.h"
 #include "block/qcow2.h"
 
 typedef struct Qcow2Layout {
@@ -198,21 +199,21 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
 
 static int write_file(const char *filename, const uint8_t *buf, uint64_t len, Error **errp)
 {
-    int fd = open(filename, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    FileLock *lock;
+    int fd = file_lock_create_open(filename, &lock, errp);
     ssize_t n;
 
     if (fd < 0) {
-        error_setg_errno(errp, errno, "Could not create '%s'", filename);
-        return -errno;
+        return fd;
     }
     n = pwrite(fd, buf, len, 0);
     if (n != (ssize_t)len || fsync(fd) < 0) {
         int err = n < 0 ? errno : EIO;
         error_setg_errno(errp, err, "Could not write to '%s'", filename);
-        close(fd);
+        file_lock_close(lock, fd);
         return -err;
     }
-    close(fd);
+    file_lock_close(lock, fd);
     return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "block/block_int.h"
+#include "block/file-lock.h"
 
 static int raw_probe(const uint8_t *buf, int buf_size, const char *filename)
 {
@@ -122,7 +123,8 @@ static int raw_create(const char *filename, JsonObject *opts, Error **errp)
     const char *prealloc = json_object_has_member(opts, "preallocation")
                                ? json_object_get_string_member(opts, "preallocation") : NULL;
     uint64_t size = json_object_get_int_member(opts, "size");
-    int fd;
+    FileLock *lock;
+    int fd, err = 0;
 
     if (prealloc && (!strcmp(prealloc, "metadata") || !strcmp(prealloc, "falloc") ||
                      !strcmp(prealloc, "full"))) {
@@ -133,17 +135,16 @@ static int raw_create(const char *filename, JsonObject *opts, Error **errp)
         error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", prealloc);
         return -EINVAL;
     }
-    fd = open(filename, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || ftruncate(fd, size) < 0) {
-        int err = errno;
-        error_setg_errno(errp, err, "Could not create '%s'", filename);
-        if (fd >= 0) {
-            close(fd);
-        }
-        return -err;
+    fd = file_lock_create_open(filename, &lock, errp);
+    if (fd < 0) {
+        return fd;
     }
-    close(fd);
-    return 0;
+    if (ftruncate(fd, size) < 0) {
+        err = -errno;
+        error_setg_errno(errp, -err, "Could not create '%s'", filename);
+    }
+    file_lock_close(lock, fd);
+    return err;
 }
 
 static BlockDriver bdrv_raw = {

@@ -113,6 +113,41 @@ def test_tool_refused_on_image_in_use(chain, make_vm, vmm, prog, args, shared):
 
 
 @pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+@pytest.mark.parametrize("args,prefix", [
+    (["create", "-q", "-f", "qcow2", "@", "1M"], ""),
+    (["create", "-q", "-f", "raw", "@", "1M"], ""),
+    (["convert", "-O", "qcow2", "other.qcow2", "@"], "error while converting qcow2: "),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_create_refused_over_image_in_use(chain, make_vm, vmm, prog, args, prefix):
+    """Creating an image truncates the file: refused while a VM uses it, as qemu-img does."""
+    start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    before = digest(chain / "top.qcow2")
+    res = run([prog] + ["top.qcow2" if a == "@" else a for a in args], chain)
+    assert res.returncode == 1
+    assert res.stderr == (f"{os.path.basename(prog)}: top.qcow2: {prefix}Failed to get "
+                          "\"write\" lock\nIs another process using the image [top.qcow2]?\n")
+    assert digest(chain / "top.qcow2") == before
+
+
+def test_snapshot_file_in_use_refused(chain, make_vm, vmm):
+    """blockdev-snapshot-sync does not create its overlay over an image another VM uses, nor
+    over one of its own."""
+    vm, qmp = start(make_vm, chain, vmm, *drive(chain / "top.qcow2"), name="a")
+    start(make_vm, chain, "qemu", *drive(chain / "other.qcow2"), name="b")
+    # minivmm keeps QEMU 2.2's own check (and text) for a file of the drive's own chain
+    own = "Could not create file: Device or resource busy" if vmm == "minivmm" else \
+        'Failed to get "write" lock'
+    for victim, text in (("other.qcow2", 'Failed to get "write" lock'), ("base.qcow2", own)):
+        before = digest(chain / victim)
+        with pytest.raises(QMPError) as e:
+            qmp.command("blockdev-snapshot-sync", {"device": "d0", "format": "qcow2",
+                                                   "snapshot-file": str(chain / victim)})
+        assert text in e.value.desc
+        assert digest(chain / victim) == before
+    assert lock_bytes(chain / "top.qcow2") == RW_BYTES
+
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
 @pytest.mark.parametrize("args", [["info", "-U"], ["check", "-U"], ["map", "-U"],
                                   ["snapshot", "-l", "-U"], ["info", "--force-share"]],
                          ids=" ".join)

@@ -666,6 +666,7 @@ static int convert_create(ConvertState *s, const ConvertOptions *o, const char *
     if (!img_create_resolve(&a, &err) || img_create_file(&a, s->total, &err) < 0) {
         error_report("%s: error while converting %s: %s", out, o->out_fmt,
                      error_get_pretty(err));
+        fputs(error_get_hint(err), stderr);
         error_free(err);
         goto out;
     }
@@ -771,8 +772,9 @@ static bool convert_output_is_source(ConvertState *s, const char *out)
 
 /*
  * Writing the output over a source would destroy what is being copied (creating it
- * truncates the file). qemu-img's image locking refuses that; we have no locks, so we
- * refuse it here, in qemu-img's words.
+ * truncates the file). qemu-img's image locking refuses that; minivmm's nodes of one
+ * process do not lock each other out (docs/locking.md), so we refuse it here, in qemu-img's
+ * words.
  */
 static bool convert_refuse_overwrite(ConvertState *s, const ConvertOptions *o, const char *out)
 {

@@ -370,6 +370,7 @@ static int create_image(CreateArgs *a, int64_t size)
     json_object_unref(opts);
     if (ret < 0) {
         error_report("%s: %s", a->filename, error_get_pretty(err));
+        fputs(error_get_hint(err), stderr);
         error_free(err);
         return 1;
     }
