@@ -11,23 +11,13 @@ import json
 import os
 import shutil
 import struct
-import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IO = os.environ.get("MINIVMM_IO") or os.path.join(ROOT, "minivmm-io")
-IMG = os.environ.get("MINIVMM_IMG") or os.path.join(ROOT, "minivmm-img")
-MiB = 1 << 20
-
-pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None or
-                                shutil.which("qemu-io") is None,
-                                reason="qemu-img/qemu-io (Debian qemu-utils) not installed")
+from img_lib import IMG, IO, MiB, needs_qemu_utils, run
 
 
-def run(argv, cwd=None):
-    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
+pytestmark = needs_qemu_utils
 
 
 def ok(res):

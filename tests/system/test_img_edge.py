@@ -14,23 +14,10 @@ import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IMG = os.environ.get("MINIVMM_IMG") or os.path.join(ROOT, "minivmm-img")
-MiB = 1 << 20
-
-pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None or
-                                shutil.which("qemu-io") is None,
-                                reason="qemu-img/qemu-io (Debian qemu-utils) not installed")
+from img_lib import IMG, needs_qemu_utils, ok, run
 
 
-def run(argv, cwd=None):
-    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
-
-
-def ok(res):
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res
+pytestmark = needs_qemu_utils
 
 
 def sh(script, cwd):

@@ -10,31 +10,16 @@ in merged runs as qemu-img does (one synchronous discard per cluster made the de
 a file system mounted with `discard`): counted with strace where it is installed.
 """
 
-import os
 import random
 import re
 import shutil
-import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IMG = os.environ.get("MINIVMM_IMG") or os.path.join(ROOT, "minivmm-img")
-MiB = 1 << 20
-
-pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None or
-                                shutil.which("qemu-io") is None,
-                                reason="qemu-img/qemu-io (Debian qemu-utils) not installed")
+from img_lib import IMG, MiB, needs_qemu_utils, ok, run
 
 
-def run(argv, cwd=None, stdin=None):
-    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120,
-                          cwd=cwd, input=stdin)
-
-
-def ok(res):
-    assert res.returncode == 0, res.stdout + res.stderr
-    return res
+pytestmark = needs_qemu_utils
 
 
 def random_writes(img, seed, count, size):

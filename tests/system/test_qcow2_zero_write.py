@@ -15,23 +15,14 @@ discard cases compare the same way.
 
 import json
 import os
-import shutil
-import subprocess
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-IO = os.environ.get("MINIVMM_IO") or os.path.join(ROOT, "minivmm-io")
+from img_lib import IO, needs_qemu_utils, run
+
 K = 1024
 
-pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None or
-                                shutil.which("qemu-io") is None,
-                                reason="qemu-img/qemu-io (Debian qemu-utils) not installed")
-
-
-def run(argv, cwd=None):
-    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=120,
-                          cwd=cwd)
+pytestmark = needs_qemu_utils
 
 
 def ok(res):
