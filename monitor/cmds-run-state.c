@@ -4,6 +4,7 @@
  * these check what QMP checks and report as QEMU 2.2 does.
  */
 #include <glib.h>
+#include "block/block.h"
 #include "block/error-policy.h"
 #include "hw/machine.h"
 #include "monitor/monitor-internal.h"
@@ -43,6 +44,9 @@ static void qmp_cont(JsonObject *args, JsonNode **ret, Error **errp)
         error_setg(errp, "Resetting the Virtual Machine is required");
         return;
     }
+    /* Requests still running while the machine was stopped end first: one that fails is
+     * kept and retried below, not left to stop the machine again after this cont. */
+    bdrv_drain_all();
     blk_error_reset_all();
     machine_cont();
     /* Under the BQL: a vCPU reaches a device only after the kept requests are resubmitted. */

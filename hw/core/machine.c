@@ -19,7 +19,7 @@ typedef struct ResetEntry {
 } ResetEntry;
 
 static GArray *reset_handlers;
-static bool running;
+static bool running; /* written in the main loop; read from any thread */
 static bool reset_scheduled;
 static RunState runstate = RUN_STATE_PRELAUNCH;
 
@@ -65,14 +65,19 @@ void machine_run_reset_handlers(void)
 
 bool machine_is_running(void)
 {
-    return running;
+    return __atomic_load_n(&running, __ATOMIC_ACQUIRE);
+}
+
+static void machine_set_running(bool on)
+{
+    __atomic_store_n(&running, on, __ATOMIC_RELEASE);
 }
 
 void machine_stop_state(RunState state)
 {
     if (running) {
         kvm_pause_vcpus();
-        running = false;
+        machine_set_running(false);
         runstate = state;
         monitor_event("STOP", NULL);
     }
@@ -93,10 +98,15 @@ static void machine_do_stop(void *opaque)
  * Requests made until the requested stop has drained the drives are one stop, as QEMU's
  * single pending vmstop request: a request that fails while the first failure's stop drains
  * the I/O threads is kept for the retry at `cont` like the first, and must not stop the
- * machine again after that `cont`.
+ * machine again after that `cont`. A machine already stopped stays as it is (QEMU's vm_stop
+ * then only drains): a request failing then is kept too, and `cont` drains before it
+ * retries, so that request cannot stop the machine after the `cont` either.
  */
 void machine_request_stop(RunState state)
 {
+    if (!machine_is_running()) {
+        return;
+    }
     if (g_atomic_int_compare_and_exchange(&stop_pending, 0, 1)) {
         main_loop_call(machine_do_stop, GINT_TO_POINTER(state));
     }
@@ -110,7 +120,7 @@ void machine_stop(void)
 void machine_cont(void)
 {
     if (!running) {
-        running = true;
+        machine_set_running(true);
         runstate = RUN_STATE_RUNNING;
         kvm_resume_vcpus();
         monitor_event("RESUME", NULL);
@@ -195,7 +205,7 @@ void machine_request_quit(void)
 void machine_start(void)
 {
     machine_run_reset_handlers();
-    running = false;
+    machine_set_running(false);
     runstate = RUN_STATE_PRELAUNCH;
     kvm_start_vcpus();
 }

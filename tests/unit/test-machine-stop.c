@@ -1,7 +1,8 @@
 /*
  * Unit tests of the machine's stop requests (hw/core/machine.c, machine_request_stop): a stop
  * requested while an earlier requested stop still drains and flushes the drives is that same
- * stop, so after `cont` the machine does not stop a second time. The drive is a protocol
+ * stop, so after `cont` the machine does not stop a second time; one made while the machine
+ * is stopped stops nothing. The drive is a protocol
  * driver whose flush requests a stop, as a request failing under werror=stop does while the
  * stop drains an I/O thread. No vCPUs: pausing and resuming them is a no-op here.
  */
@@ -98,6 +99,24 @@ static void test_request_after_stop(void)
     g_assert_cmpint(runstate_get(), ==, RUN_STATE_PAUSED);
 }
 
+/*
+ * A request failing while the machine is already stopped (one submitted before the stop that
+ * ends after its drain) is kept for the retry: it must not stop the machine after a `cont`
+ * that comes before the main loop has looked at it.
+ */
+static void test_request_while_stopped(void)
+{
+    machine_cont();
+    machine_request_stop(RUN_STATE_IO_ERROR);
+    main_loop_until_stopped();
+    g_assert_false(machine_is_running());
+    machine_request_stop(RUN_STATE_IO_ERROR);
+    machine_cont();
+    main_loop_settle();
+    g_assert_true(machine_is_running());
+    g_assert_cmpint(runstate_get(), ==, RUN_STATE_RUNNING);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -105,5 +124,6 @@ int main(int argc, char **argv)
     bdrv_register(&bdrv_stopflush);
     g_test_add_func("/machine/stop/request-during-stop", test_request_during_stop);
     g_test_add_func("/machine/stop/request-after-stop", test_request_after_stop);
+    g_test_add_func("/machine/stop/request-while-stopped", test_request_while_stopped);
     return g_test_run();
 }
