@@ -60,7 +60,8 @@ void machine_stop(void);                 /* to "paused" */
 void machine_stop_state(RunState state);
 /*
  * The same from anywhere (an I/O completion with the error policy "stop", a vCPU thread):
- * done soon in the main loop, where draining cannot wait on the caller itself.
+ * done soon in the main loop, where draining cannot wait on the caller itself. Nothing
+ * while the machine is stopped already (QEMU's vm_stop then only drains).
  */
 void machine_request_stop(RunState state);
 void machine_cont(void);
