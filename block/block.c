@@ -167,16 +167,12 @@ static bool take_discard(JsonObject *opts, int *flags, Error **errp)
 static bool take_detect_zeroes(JsonObject *opts, NodeOptions *no, Error **errp)
 {
     static const char *const names[] = {"off", "on", "unmap", NULL};
-    const char *val = dict_get_str(opts, "detect-zeroes");
-    int i;
+    int i = dict_get_enum(opts, "detect-zeroes", names, -2, errp);
 
-    if (!val) {
+    if (i == -2) {
         return true;
     }
-    for (i = 0; names[i] && strcmp(names[i], val); i++) {
-    }
-    if (!names[i]) {
-        error_setg(errp, "invalid parameter value: %s", val);
+    if (i < 0) {
         return false;
     }
     if (i == BLOCKDEV_DETECT_ZEROES_OPTIONS_UNMAP && !(no->flags & BDRV_O_UNMAP)) {

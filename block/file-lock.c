@@ -89,17 +89,10 @@ int file_lock_bytes(FileLockPerms perms, int *bytes)
 bool file_lock_take_mode(JsonObject *options, FileLockMode *mode, Error **errp)
 {
     static const char *const names[] = {"auto", "on", "off", NULL};
-    const char *val = dict_get_str(options, "locking");
-    int i;
+    int i = dict_get_enum(options, "locking", names, FILE_LOCK_AUTO, errp);
 
     *mode = FILE_LOCK_AUTO;
-    if (!val) {
-        return true;
-    }
-    for (i = 0; names[i] && strcmp(names[i], val); i++) {
-    }
-    if (!names[i]) {
-        error_setg(errp, "invalid parameter value: %s", val);
+    if (i < 0) {
         return false;
     }
     *mode = i;

@@ -236,6 +236,23 @@ int64_t dict_get_int(JsonObject *obj, const char *key, int64_t def, Error **errp
     return def;
 }
 
+int dict_get_enum(JsonObject *obj, const char *key, const char *const *names, int def,
+                  Error **errp)
+{
+    const char *val = dict_get_str(obj, key);
+
+    if (!val) {
+        return def;
+    }
+    for (int i = 0; names[i]; i++) {
+        if (!strcmp(names[i], val)) {
+            return i;
+        }
+    }
+    error_setg(errp, "invalid parameter value: %s", val);
+    return -1;
+}
+
 bool dict_has(JsonObject *obj, const char *key)
 {
     return json_object_has_member(obj, key);
