@@ -73,11 +73,50 @@ static void machine_set_running(bool on)
     __atomic_store_n(&running, on, __ATOMIC_RELEASE);
 }
 
+typedef struct RunStateEntry {
+    RunStateHandler *fn;
+    void *opaque;
+} RunStateEntry;
+
+static GArray *run_state_handlers;
+
+void machine_add_run_state_handler(RunStateHandler *fn, void *opaque)
+{
+    RunStateEntry e = { fn, opaque };
+
+    if (!run_state_handlers) {
+        run_state_handlers = g_array_new(FALSE, FALSE, sizeof(RunStateEntry));
+    }
+    g_array_append_val(run_state_handlers, e);
+}
+
+void machine_remove_run_state_handler(RunStateHandler *fn, void *opaque)
+{
+    for (guint i = 0; run_state_handlers && i < run_state_handlers->len; i++) {
+        RunStateEntry *e = &g_array_index(run_state_handlers, RunStateEntry, i);
+
+        if (e->fn == fn && e->opaque == opaque) {
+            g_array_remove_index(run_state_handlers, i);
+            return;
+        }
+    }
+}
+
+static void machine_run_state_notify(bool on)
+{
+    for (guint i = 0; run_state_handlers && i < run_state_handlers->len; i++) {
+        RunStateEntry *e = &g_array_index(run_state_handlers, RunStateEntry, i);
+
+        e->fn(e->opaque, on);
+    }
+}
+
 void machine_stop_state(RunState state)
 {
     if (running) {
         kvm_pause_vcpus();
         machine_set_running(false);
+        machine_run_state_notify(false);
         runstate = state;
         monitor_event("STOP", NULL);
     }
@@ -122,6 +161,7 @@ void machine_cont(void)
     if (!running) {
         machine_set_running(true);
         runstate = RUN_STATE_RUNNING;
+        machine_run_state_notify(true);
         kvm_resume_vcpus();
         monitor_event("RESUME", NULL);
     }

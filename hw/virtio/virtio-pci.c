@@ -112,7 +112,7 @@ static gboolean virtio_pci_doorbell_cb(gint fd, GIOCondition cond, gpointer opaq
     uint64_t n;
 
     if (read(fd, &n, sizeof(n)) == sizeof(n)) {
-        virtio_queue_notify(virtio_queue_vdev(vq), virtio_queue_index(vq));
+        virtio_queue_kick(vq);
     }
     return G_SOURCE_CONTINUE;
 }

@@ -9,8 +9,12 @@
 #include <stdarg.h>
 #include <string.h>
 #include <glib.h>
+#include "hw/machine.h"
 #include "hw/virtio.h"
 #include "util/error.h"
+#include "util/main-loop.h"
+
+static RunStateHandler virtio_run_state_changed;
 
 void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque, size_t config_len,
                  uint64_t host_features)
@@ -29,10 +33,13 @@ void virtio_init(VirtIODevice *vdev, const VirtioDeviceOps *ops, void *opaque, s
         vdev->vq[i].index = i;
         virtio_queue_reset(&vdev->vq[i]);
     }
+    vdev->stopped = !machine_is_running(); /* -S, or plugged in while stopped */
+    machine_add_run_state_handler(virtio_run_state_changed, vdev);
 }
 
 void virtio_cleanup(VirtIODevice *vdev)
 {
+    machine_remove_run_state_handler(virtio_run_state_changed, vdev);
     for (unsigned q = 0; q < vdev->num_queues; q++) {
         virtio_queue_lock(&vdev->vq[q]);
         virtio_queue_poll_detach(&vdev->vq[q]);
@@ -184,6 +191,45 @@ void virtio_set_iothreads(VirtIODevice *vdev, IOThread *const *iothreads, unsign
         virtio_queue_poll_attach(vq, vq->iothread ? iothread_get_context(vq->iothread)
                                                   : g_main_context_default());
         virtio_queue_unlock(vq);
+    }
+}
+
+/* In the queue's thread: what the guest made available while the machine was stopped. */
+static void virtio_queue_resume(void *opaque)
+{
+    VirtQueue *vq = opaque;
+
+    virtio_queue_lock(vq);
+    virtio_queue_kick(vq);
+    virtio_queue_unlock(vq);
+}
+
+/*
+ * The machine stopped or runs again. While it is stopped, no request is taken from a ring
+ * but on a kick the notify register delivers (only qtest can write one then), as in QEMU;
+ * what the guest queued before the stop waits and is served when the machine runs. The
+ * look at the rings is queued behind the calls already made to each queue's thread, such
+ * as the resubmission of requests kept by the "stop" error policy at `cont`. A device a
+ * reset or an unplug took from its driver has nothing to serve.
+ */
+static void virtio_run_state_changed(void *opaque, bool running)
+{
+    VirtIODevice *vdev = opaque;
+
+    virtio_device_lock(vdev);
+    vdev->stopped = !running;
+    virtio_device_unlock(vdev);
+    if (!running || !(vdev->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+        return;
+    }
+    for (unsigned q = 0; q < vdev->num_queues; q++) {
+        VirtQueue *vq = &vdev->vq[q];
+
+        if (vq->iothread) {
+            iothread_call(vq->iothread, virtio_queue_resume, vq);
+        } else {
+            main_loop_call(virtio_queue_resume, vq);
+        }
     }
 }
 

@@ -266,21 +266,28 @@ void virtio_queue_notify(VirtIODevice *vdev, unsigned n)
     }
 }
 
+void virtio_queue_kick(VirtQueue *vq)
+{
+    if (!vq->vdev->stopped) {
+        virtio_queue_notify(vq->vdev, vq->index);
+    }
+}
+
 /* ---- polling (util/aio-poll.h) ---- */
 
 static bool virtqueue_poll_ready(void *opaque)
 {
     VirtQueue *vq = opaque;
 
-    /* Served when a doorbell would be: the driver is ready. */
-    return vq->handler && (vq->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && !virtio_queue_empty(vq);
+    /* Served when a doorbell would be: the driver is ready, the machine runs. While it is
+     * stopped, nothing is ready, so the loop stops polling and asks for kicks again. */
+    return vq->handler && (vq->vdev->status & VIRTIO_CONFIG_S_DRIVER_OK) && !vq->vdev->stopped &&
+           !virtio_queue_empty(vq);
 }
 
 static void virtqueue_poll_run(void *opaque)
 {
-    VirtQueue *vq = opaque;
-
-    virtio_queue_notify(vq->vdev, vq->index);
+    virtio_queue_kick(opaque);
 }
 
 static void virtqueue_poll_set(void *opaque, bool polling)

@@ -52,8 +52,9 @@ bool runstate_needs_reset(void);
 
 /*
  * Run state: the vCPUs run or are parked (stop/cont, -S). Stopping a running machine parks
- * every vCPU, enters state and emits STOP; every stop then drains and flushes every drive.
- * machine_cont() from a stopped state runs the vCPUs and emits RESUME.
+ * every vCPU, tells the run-state handlers, enters state and emits STOP; every stop then
+ * drains and flushes every drive. machine_cont() from a stopped state tells the handlers,
+ * runs the vCPUs and emits RESUME.
  */
 bool machine_is_running(void);
 void machine_stop(void);                 /* to "paused" */
@@ -65,6 +66,15 @@ void machine_stop_state(RunState state);
  */
 void machine_request_stop(RunState state);
 void machine_cont(void);
+/*
+ * Run-state handlers (QEMU's VM change state handlers), called in the main loop: with false
+ * when the machine stops (after the vCPUs are parked, before the drives are drained), with
+ * true when it runs again (before the vCPUs do). A device that serves guest requests on its
+ * own, without a vCPU's register access (virtio's doorbells and polling), stops doing so.
+ */
+typedef void RunStateHandler(void *opaque, bool running);
+void machine_add_run_state_handler(RunStateHandler *fn, void *opaque);
+void machine_remove_run_state_handler(RunStateHandler *fn, void *opaque);
 /* The monitor's quit: SHUTDOWN, then the main loop ends (drives are flushed by main). */
 void machine_request_quit(void);
 /* Run the reset handlers and start the vCPU threads, parked; machine_cont() runs them. */

@@ -99,6 +99,9 @@ struct VirtIODevice {
     unsigned num_queues;
     VirtQueue *vq; /* num_queues of them */
     bool broken;   /* a malformed request was seen: NEEDS_RESET until reset */
+    /* The machine is stopped: doorbells and polling wait (virtio_queue_kick); a register
+     * write's kick is still served. Written under the device lock. */
+    bool stopped;
     IOThread **iothreads; /* distinct threads serving queues (virtio_set_iothreads) */
     unsigned n_iothreads;
 };
@@ -149,8 +152,14 @@ uint16_t virtio_queue_get_vector(VirtQueue *vq);
 void virtio_queue_set_vector(VirtQueue *vq, uint16_t vector);
 bool virtio_queue_ready(VirtQueue *vq);
 void virtio_queue_reset(VirtQueue *vq);
-/* The guest kicked queue n. */
+/* The guest kicked queue n by writing the notify register. */
 void virtio_queue_notify(VirtIODevice *vdev, unsigned n);
+/*
+ * A kick that comes without a vCPU's register access (a doorbell's eventfd, the avail ring
+ * seen by polling): served only while the machine runs, as QEMU stops its ioeventfds with
+ * the VM. What waits is served when it runs again. The queue lock held.
+ */
+void virtio_queue_kick(VirtQueue *vq);
 /* Ask the guest for kicks (true) or not (false, while the device is busy anyway); while
  * the queue's thread polls it, kicks stay off. */
 void virtio_queue_set_notification(VirtQueue *vq, bool enable);

@@ -75,7 +75,7 @@ class VirtioBlk:
         self.qt.memwrite(hdr, struct.pack("<IIQ", T_OUT if self.write else T_IN, 0, sector))
 
     # ---- requests ----
-    def _publish(self, slots):
+    def _publish(self, slots, kick=True):
         if not slots:
             return
         entries = b"".join(struct.pack("<H", 3 * s) for s in slots)
@@ -86,7 +86,8 @@ class VirtioBlk:
             self.qt.memwrite(self.avail + 4, entries[2 * room:])
         self.avail_idx = (self.avail_idx + len(slots)) & 0xffff
         self.qt.ok(f"writew {self.avail + 2:#x} {self.avail_idx:#x}")
-        self.qt.outw(self.port + QUEUE_NOTIFY, 0)
+        if kick:
+            self.qt.outw(self.port + QUEUE_NOTIFY, 0)
 
     def start(self):
         self._publish(list(range(self.depth)))

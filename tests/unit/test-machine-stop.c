@@ -2,7 +2,7 @@
  * Unit tests of the machine's stop requests (hw/core/machine.c, machine_request_stop): a stop
  * requested while an earlier requested stop still drains and flushes the drives is that same
  * stop, so after `cont` the machine does not stop a second time; one made while the machine
- * is stopped stops nothing. The drive is a protocol
+ * is stopped stops nothing. Run-state handlers hear each change once. The drive is a protocol
  * driver whose flush requests a stop, as a request failing under werror=stop does while the
  * stop drains an I/O thread. No vCPUs: pausing and resuming them is a no-op here.
  */
@@ -117,6 +117,51 @@ static void test_request_while_stopped(void)
     g_assert_cmpint(runstate_get(), ==, RUN_STATE_RUNNING);
 }
 
+typedef struct HandlerLog {
+    GString *calls;
+    bool drained_then; /* flushes had not run yet when the stop's handler was called */
+} HandlerLog;
+
+static void log_run_state(void *opaque, bool running)
+{
+    HandlerLog *log = opaque;
+
+    g_string_append_c(log->calls, running ? 'R' : 'S');
+    if (!running) {
+        log->drained_then = flushes == 0;
+    }
+}
+
+/* Run-state handlers hear every change once, a stop before the drives are flushed, and
+ * nothing once removed. */
+static void test_run_state_handlers(void)
+{
+    Error *err = NULL;
+    BlockDriverState *bs = bdrv_open("stopflush:disk", NULL, BDRV_O_RDWR | BDRV_O_PROTOCOL, &err);
+    HandlerLog log = { g_string_new(NULL), false };
+
+    g_assert_nonnull(bs);
+    machine_cont();
+    machine_add_run_state_handler(log_run_state, &log);
+    flushes = 0;
+    machine_stop();
+    g_assert_true(log.drained_then);
+    g_assert_cmpint(flushes, ==, 1);
+    machine_stop();            /* already stopped: drains again, no change to tell */
+    machine_cont();
+    machine_cont();
+    machine_request_stop(RUN_STATE_IO_ERROR);
+    main_loop_until_stopped();
+    machine_cont();
+    g_assert_cmpstr(log.calls->str, ==, "SRSR");
+    machine_remove_run_state_handler(log_run_state, &log);
+    machine_stop();
+    machine_cont();
+    g_assert_cmpstr(log.calls->str, ==, "SRSR");
+    g_string_free(log.calls, TRUE);
+    bdrv_unref(bs);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -125,5 +170,6 @@ int main(int argc, char **argv)
     g_test_add_func("/machine/stop/request-during-stop", test_request_during_stop);
     g_test_add_func("/machine/stop/request-after-stop", test_request_after_stop);
     g_test_add_func("/machine/stop/request-while-stopped", test_request_while_stopped);
+    g_test_add_func("/machine/stop/run-state-handlers", test_run_state_handlers);
     return g_test_run();
 }
