@@ -26,9 +26,12 @@ struct IOThread {
     GQueue deferred; /* IOThreadCalls the thread made to itself: after this iteration */
     AioPoll *poll;
     AioPollTime poll_time; /* only the thread itself touches it once it runs */
+    IOThreadPollParams params; /* as created, for query-iothreads */
+    int tid;                   /* the thread's id, once it runs (registry_lock) */
 };
 
 static GMutex registry_lock;
+static GCond started; /* a thread has set its tid */
 static GPtrArray *registry;        /* of IOThread *, in creation order */
 static __thread IOThread *current; /* the I/O thread this thread is, if any */
 
@@ -136,6 +139,10 @@ static gpointer iothread_run(gpointer opaque)
     IOThread *t = opaque;
 
     current = t;
+    g_mutex_lock(&registry_lock);
+    t->tid = gettid();
+    g_cond_broadcast(&started);
+    g_mutex_unlock(&registry_lock);
     g_main_context_push_thread_default(t->ctx);
     iothread_lock(t);
     while (!g_atomic_int_get(&t->stopping)) {
@@ -184,15 +191,41 @@ IOThread *iothread_create_full(const char *id, const IOThreadPollParams *poll, E
     g_mutex_init(&t->mutex);
     t->poll = aio_poll_get(t->ctx);
     aio_poll_time_init(&t->poll_time, poll->max_ns, poll->grow, poll->shrink);
+    t->params = *poll;
     g_main_context_set_poll_func(t->ctx, iothread_poll);
     t->thread = g_thread_new(id, iothread_run, t);
     g_mutex_lock(&registry_lock);
+    while (!t->tid) {
+        g_cond_wait(&started, &registry_lock); /* its thread-id is known from the start */
+    }
     if (!registry) {
         registry = g_ptr_array_new();
     }
     g_ptr_array_add(registry, t);
     g_mutex_unlock(&registry_lock);
     return t;
+}
+
+GPtrArray *iothread_list(void)
+{
+    GPtrArray *list = g_ptr_array_new();
+
+    g_mutex_lock(&registry_lock);
+    for (guint i = 0; registry && i < registry->len; i++) {
+        g_ptr_array_add(list, g_ptr_array_index(registry, i));
+    }
+    g_mutex_unlock(&registry_lock);
+    return list;
+}
+
+int iothread_thread_id(IOThread *t)
+{
+    return t->tid;
+}
+
+IOThreadPollParams iothread_poll_params(IOThread *t)
+{
+    return t->params;
 }
 
 static gboolean iothread_call_cb(gpointer data)

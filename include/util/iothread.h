@@ -28,6 +28,10 @@ typedef struct IOThreadPollParams {
 IOThread *iothread_create(const char *id, Error **errp); /* QEMU's default polling */
 IOThread *iothread_create_full(const char *id, const IOThreadPollParams *poll, Error **errp);
 IOThread *iothread_find(const char *id);
+/* Every I/O thread, in creation order (the array is the caller's; the threads are not). */
+GPtrArray *iothread_list(void);
+int iothread_thread_id(IOThread *t); /* the kernel's id of the thread, for pinning */
+IOThreadPollParams iothread_poll_params(IOThread *t);
 const char *iothread_id(IOThread *t);
 GMainContext *iothread_get_context(IOThread *t);
 /* Recursive for the thread holding it. */
