@@ -1,5 +1,6 @@
 /*
- * Run-state commands: query-status (info status), stop, cont (c), system_reset, quit (q).
+ * Run-state commands: query-status (info status), stop, cont (c), system_reset,
+ * system_powerdown, quit (q).
  * The machine does the work (hw/core/machine.c: parking vCPUs, events, drain and flush);
  * these check what QMP checks and report as QEMU 2.2 does.
  */
@@ -58,6 +59,11 @@ static void qmp_system_reset(JsonObject *args, JsonNode **ret, Error **errp)
     machine_request_reset();
 }
 
+static void qmp_system_powerdown(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    machine_request_powerdown();
+}
+
 static void qmp_quit(JsonObject *args, JsonNode **ret, Error **errp)
 {
     machine_request_quit();
@@ -75,6 +81,10 @@ static const MonitorCommand run_state_cmds[] = {
      .fn = qmp_system_reset,
      .hmp_name = "system_reset",
      .hmp_help = "reset the system"},
+    {.name = "system_powerdown",
+     .fn = qmp_system_powerdown,
+     .hmp_name = "system_powerdown",
+     .hmp_help = "send system power down event"},
     {.name = "quit", .fn = qmp_quit, .hmp_name = "q|quit", .hmp_help = "quit the emulator"},
     {NULL},
 };

@@ -50,6 +50,7 @@ enum {
     TMROF_STS = 1 << 0,
     GBL_STS = 1 << 5,
     PWRBTN_STS = 1 << 8,
+    PWRBTN_EN = 1 << 8, /* PM1_EN: the same bit as its status */
     RTC_STS = 1 << 10,
     SCI_EN = 1 << 0,
     SUS_TYP_SHIFT = 10,
@@ -107,6 +108,18 @@ static void piix4_pm_update_sci(PIIX4PMState *s)
     if (level != s->sci_level) {
         s->sci_level = level;
         irq_set_level(s->sci_irq, level);
+    }
+}
+
+/* system_powerdown presses the power button: noted (and an SCI) only if the guest enabled
+ * its event, as in QEMU. */
+static void piix4_pm_powerdown(void *opaque)
+{
+    PIIX4PMState *s = opaque;
+
+    if (s->pmen & PWRBTN_EN) {
+        s->pmsts |= PWRBTN_STS;
+        piix4_pm_update_sci(s);
     }
 }
 
@@ -337,4 +350,5 @@ void piix4_pm_init(PCIBus *bus, int devfn, unsigned sci_irq)
     piix4_pm_reset(s->dev);
     portio_add(PIIX4_GPE0_BLK, PIIX4_GPE0_BLK_LEN, &piix4_gpe_ops, s, "acpi-gpe0");
     portio_add(PIIX4_APM_PORT, 2, &piix4_apm_ops, s, "apm-io");
+    machine_set_powerdown_handler(piix4_pm_powerdown, s);
 }

@@ -219,6 +219,29 @@ void machine_request_poweroff(void)
     main_loop_call(machine_do_poweroff, NULL);
 }
 
+static void (*powerdown_fn)(void *opaque);
+static void *powerdown_opaque;
+
+void machine_set_powerdown_handler(void (*fn)(void *opaque), void *opaque)
+{
+    powerdown_fn = fn;
+    powerdown_opaque = opaque;
+}
+
+static void machine_do_powerdown(void *opaque)
+{
+    monitor_event("POWERDOWN", NULL);
+    if (powerdown_fn) {
+        powerdown_fn(powerdown_opaque);
+    }
+}
+
+/* From the main loop, as QEMU's request: the command's answer goes out before the event. */
+void machine_request_powerdown(void)
+{
+    main_loop_call(machine_do_powerdown, NULL);
+}
+
 static void machine_do_signal(void *opaque)
 {
     int sig = GPOINTER_TO_INT(opaque);

@@ -36,6 +36,12 @@ void machine_run_reset_handlers(void);
 void machine_request_reset(void);     /* 0xcf9, port 0x92, i8042 0xfe, triple fault */
 void machine_request_poweroff(void);  /* ACPI PM1a_CNT sleep type 0 */
 void machine_request_shutdown_signal(int sig); /* SIGINT/SIGTERM */
+/*
+ * system_powerdown: POWERDOWN, then the board's power button (the ACPI PM device's
+ * handler; only one). The machine itself goes on: the guest decides what to do.
+ */
+void machine_request_powerdown(void);
+void machine_set_powerdown_handler(void (*fn)(void *opaque), void *opaque);
 
 /* QEMU's RunState, in its QAPI order (query-status spells them runstate_name()). */
 typedef enum RunState {

@@ -1,7 +1,8 @@
 /*
  * PCI bus 0 of the pc machine through 0xcf8/0xcfc: which functions answer, their IDs, an
  * absent function reading all-ones, and the PIIX4 PM I/O block: PMBA plus PMREGMISC.PMIOSE
- * map it, and its 24-bit PM timer at PMBA + 8 counts at 3.579545 MHz of virtual time.
+ * map it, and its 24-bit PM timer at PMBA + 8 counts at 3.579545 MHz of virtual time;
+ * system_powerdown's power button in PM1_STS and its SCI.
  */
 #include <linux/pci.h>
 #include "libqpci.h"
@@ -115,6 +116,52 @@ static void test_pm_timer(void)
     qtest_quit(qts);
 }
 
+#define PM1_STS PM_BASE
+#define PM1_EN (PM_BASE + 2)
+#define PM1_CNT (PM_BASE + 4)
+#define PWRBTN (1 << 8) /* PM1_STS.PWRBTN_STS, PM1_EN.PWRBTN_EN */
+#define SCI_IRQ 9
+
+static void powerdown(QTestState *qts)
+{
+    json_node_unref(qtest_qmp(qts, "{\"execute\": \"system_powerdown\"}"));
+    json_node_unref(qtest_qmp_eventwait(qts, "POWERDOWN"));
+    /* A round trip: the button is pressed in the same main loop turn as the event. */
+    json_node_unref(qtest_qmp(qts, "{\"execute\": \"query-status\"}"));
+}
+
+/*
+ * system_powerdown: POWERDOWN, and the power button's status in PM1_STS only while the guest
+ * enabled its event in PM1_EN, with an SCI on IRQ 9; writing 1 to the status clears both.
+ * The machine itself keeps its state.
+ */
+static void test_pm_powerdown(void)
+{
+    QTestState *qts = qtest_init_unix("-m 128");
+    QPCIBus bus;
+    QPCIDevice pm;
+
+    qpci_bus_init(&bus, qts);
+    g_assert_true(qpci_device_find(&bus, DEVFN_PIIX4_PM, &pm));
+    qpci_config_writel(&pm, PIIX4_PMBA, PM_BASE | PCI_BASE_ADDRESS_SPACE_IO);
+    qpci_config_writeb(&pm, PIIX4_PMREGMISC, PMREGMISC_PMIOSE);
+    qtest_irq_intercept_in(qts, "ioapic");
+
+    powerdown(qts); /* not enabled: not noted */
+    g_assert_cmphex(qtest_inw(qts, PM1_STS) & PWRBTN, ==, 0);
+    g_assert_false(qtest_get_irq(qts, SCI_IRQ));
+
+    qtest_outw(qts, PM1_EN, PWRBTN);
+    qtest_outw(qts, PM1_CNT, qtest_inw(qts, PM1_CNT) | 1); /* SCI_EN */
+    powerdown(qts);
+    g_assert_cmphex(qtest_inw(qts, PM1_STS) & PWRBTN, ==, PWRBTN);
+    g_assert_true(qtest_get_irq(qts, SCI_IRQ));
+    qtest_outw(qts, PM1_STS, PWRBTN);
+    g_assert_cmphex(qtest_inw(qts, PM1_STS) & PWRBTN, ==, 0);
+    g_assert_false(qtest_get_irq(qts, SCI_IRQ));
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -122,5 +169,6 @@ int main(int argc, char **argv)
     g_test_add_func("/pci/ids", test_ids);
     g_test_add_func("/pci/absent", test_absent);
     g_test_add_func("/pci/pm-timer", test_pm_timer);
+    g_test_add_func("/pci/pm-powerdown", test_pm_powerdown);
     return g_test_run();
 }
