@@ -168,6 +168,23 @@ def test_force_share_needs_read_only(chain, prog, args):
                           "force-share=on can only be used with read-only images\n")
 
 
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+@pytest.mark.parametrize("opt", ["-U", "--force-share"])
+@pytest.mark.parametrize("unsafe", [[], ["-u"]], ids=["safe", "unsafe"])
+def test_rebase_force_share(chain, make_vm, vmm, prog, opt, unsafe):
+    """rebase -U (qemu-img 7.2): the new backing file, which a VM writes, is read without
+    locking it; the image itself is locked as usual."""
+    start(make_vm, chain, vmm, *drive(chain / "other.qcow2"))
+    ok(run([prog, "rebase", opt] + unsafe + ["-b", "other.qcow2", "-F", "qcow2", "top.qcow2"],
+           chain))
+    info = ok(run(["qemu-img", "info", "-U", "top.qcow2"], chain)).stdout
+    assert "backing file: other.qcow2\n" in info
+    res = run([prog, "rebase", opt] + unsafe + ["-b", "base.qcow2", "-F", "qcow2",
+                                               "other.qcow2"], chain)
+    assert res.returncode == 1
+    assert res.stderr == lock_error(prog, "other.qcow2", False)
+
+
 IO = os.environ.get("MINIVMM_IO") or os.path.join(ROOT, "minivmm-io")
 
 

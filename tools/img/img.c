@@ -31,7 +31,7 @@ static const ImgCmd img_cmds[] = {
     {"info", img_info, "[-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
     {"map", img_map, "[-f fmt] [--output=ofmt] filename"},
     {"rebase", img_rebase,
-     "[-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] "
+     "[-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] "
      "filename"},
     {"resize", img_resize, "[-q] [-f fmt] [--shrink] filename [+ | -]size"},
     {"snapshot", img_snapshot,

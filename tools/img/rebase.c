@@ -1,11 +1,13 @@
 /*
- * minivmm-img rebase: qemu-img's "rebase [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u]
+ * minivmm-img rebase: qemu-img's "rebase [-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u]
  * -b backing_file [-F backing_fmt] filename". Safe mode keeps what the guest sees: every
  * range the image does not hold itself and whose content differs between the old backing
  * chain and the new one (zeroes where there is none, `-b ""`) is copied from the old chain
  * into the image, 512 bytes at a time, before the header names the new backing file.
  * Unsafe mode (-u) only rewrites the header. The name is stored as given (relative names
- * resolve against the image's directory); the format driver writes it crash-safely.
+ * resolve against the image's directory); the format driver writes it crash-safely. -U
+ * (--force-share), as qemu-img 7.2, opens only the new backing file without locking it;
+ * the image itself and its old backing chain are locked as usual.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@ typedef struct RebaseArgs {
     const char *backing;
     const char *backing_fmt;
     bool unsafe;
+    bool force_share;
     bool progress;
     bool quiet;
 } RebaseArgs;
@@ -191,9 +194,14 @@ static int do_rebase(RebaseArgs *a, BlockBackend *blk, int src_flags)
 
 static void parse_args(int argc, char **argv, RebaseArgs *a)
 {
+    static const struct option lopt[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
+    };
     int c;
 
-    while ((c = getopt(argc, argv, ":hf:F:b:upt:T:qU")) != -1) {
+    while ((c = getopt_long(argc, argv, ":hf:F:b:upt:T:qU", lopt, NULL)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -222,6 +230,7 @@ static void parse_args(int argc, char **argv, RebaseArgs *a)
             a->quiet = true;
             break;
         case 'U':
+            a->force_share = true;
             break;
         default:
             img_bad_option(c, argv);
@@ -264,6 +273,7 @@ int img_rebase(int argc, char **argv)
         blk_unref(blk);
         return 1;
     }
+    src_flags |= a.force_share ? BDRV_O_FORCE_SHARE : 0;
     ret = do_rebase(&a, blk, src_flags | (src_writethrough ? 0 : BDRV_O_CACHE_WB));
     blk_unref(blk);
     return ret;
