@@ -86,21 +86,39 @@ void error_setg_errno(Error **errp, int errno_val, const char *fmt, ...)
     va_end(ap);
 }
 
+static void error_vprepend(Error *err, const char *fmt, va_list ap)
+{
+    char *prefix = g_strdup_vprintf(fmt, ap);
+    char *msg = g_strconcat(prefix, err->msg, NULL);
+
+    g_free(prefix);
+    g_free(err->msg);
+    err->msg = msg;
+}
+
 void error_prepend(Error **errp, const char *fmt, ...)
 {
     va_list ap;
-    char *prefix, *msg;
 
     if (!errp || !*errp) {
         return;
     }
     va_start(ap, fmt);
-    prefix = g_strdup_vprintf(fmt, ap);
+    error_vprepend(*errp, fmt, ap);
     va_end(ap);
-    msg = g_strconcat(prefix, (*errp)->msg, NULL);
-    g_free(prefix);
-    g_free((*errp)->msg);
-    (*errp)->msg = msg;
+}
+
+void error_propagate_prepend(Error **dst_errp, Error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err) {
+        return;
+    }
+    va_start(ap, fmt);
+    error_vprepend(err, fmt, ap);
+    va_end(ap);
+    error_deliver(dst_errp, err);
 }
 
 void error_append_hint(Error *const *errp, const char *fmt, ...)
@@ -156,6 +174,16 @@ void error_report_err(Error *err)
     error_report("%s", err->msg);
     fputs(error_get_hint(err), stderr);
     error_free(err);
+}
+
+void error_reportf_err(Error *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    error_vprepend(err, fmt, ap);
+    va_end(ap);
+    error_report_err(err);
 }
 
 void error_set_progname(const char *name)

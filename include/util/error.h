@@ -43,12 +43,21 @@ void error_append_hint(Error *const *errp, const char *fmt, ...)
 const char *error_get_hint(const Error *err);
 /* Move local_err into *dst_errp (freeing it if dst_errp is NULL). */
 void error_propagate(Error **dst_errp, Error *local_err);
+/*
+ * error_propagate() with err's message prefixed by the formatted text, keeping its class and
+ * hint: how a caller words what failed around the reason its callee gave (instead of a new
+ * error made from error_get_pretty(), which drops the hint). Nothing when err is NULL.
+ */
+void error_propagate_prepend(Error **dst_errp, Error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 const char *error_get_pretty(const Error *err);
 ErrorClass error_get_class(const Error *err);
 void error_free(Error *err);
 /* Print the error on stderr in the program's style ("minivmm: msg") and free it. */
 void error_report_err(Error *err);
+/* error_report_err() with the message prefixed by the formatted text ("PROG: PREFIXmsg"). */
+void error_reportf_err(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Print "PROG: msg" on stderr; the program name is set once by error_set_progname(). */
 void error_report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
