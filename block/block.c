@@ -407,8 +407,7 @@ int bdrv_open_backing(BlockDriverState *bs, JsonObject *options, const char *nam
     }
     backing = bdrv_open_backing_image(bs, options, path, name, flags, &err);
     if (err) {
-        error_setg(errp, "Could not open backing file: %s", error_get_pretty(err));
-        error_free(err);
+        error_propagate_prepend(errp, err, "Could not open backing file: ");
         return -EINVAL;
     }
     if (backing && bdrv_backing_cycle(bs, backing, errp)) {

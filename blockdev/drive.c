@@ -61,13 +61,8 @@ static BlockBackend *drive_open(const DriveConfig *cfg, Error **errp)
     }
     blk = blk_new_open(cfg->id, file, options, cfg->flags, &local_err);
     if (!blk) {
-        Error *err = NULL;
-
-        error_setg(&err, "could not open disk image %s: %s", file ? file : cfg->id,
-                   error_get_pretty(local_err));
-        error_append_hint(&err, "%s", error_get_hint(local_err)); /* who holds a lock */
-        error_free(local_err);
-        error_propagate(errp, err);
+        error_propagate_prepend(errp, local_err, "could not open disk image %s: ",
+                                file ? file : cfg->id);
         return NULL;
     }
     bdrv_set_detect_zeroes(blk_bs(blk), cfg->detect_zeroes);

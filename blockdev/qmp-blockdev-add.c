@@ -174,8 +174,7 @@ static BlockBackend *blockdev_open(const char *id, JsonObject *flat, Error **err
     }
     blk = blk_new_open(id, NULL, json_object_ref(flat), cfg.flags, &err);
     if (!blk) {
-        error_setg(errp, "could not open disk image %s: %s", id, error_get_pretty(err));
-        error_free(err);
+        error_propagate_prepend(errp, err, "could not open disk image %s: ", id);
         goto out;
     }
     bdrv_set_detect_zeroes(blk_bs(blk), cfg.detect_zeroes);

@@ -251,6 +251,13 @@ static JsonObject *hmp_parse_args(Monitor *mon, const MonitorCommand *cmd, const
     return args;
 }
 
+/* The message as 2.2 printed it, then the hint (who holds a lock ...) as later QEMUs do. */
+static void hmp_report_error(Monitor *mon, Error *err)
+{
+    monitor_printf(mon, "%s\n%s", error_get_pretty(err), error_get_hint(err));
+    error_free(err);
+}
+
 static void hmp_run(Monitor *mon, const MonitorCommand *cmd, const char *cmdname, const char *rest)
 {
     JsonObject *args = hmp_parse_args(mon, cmd, cmdname, rest);
@@ -261,15 +268,13 @@ static void hmp_run(Monitor *mon, const MonitorCommand *cmd, const char *cmdname
         return;
     }
     if (cmd->hmp_convert && !cmd->hmp_convert(args, &err)) {
-        monitor_printf(mon, "%s\n", error_get_pretty(err));
-        error_free(err);
+        hmp_report_error(mon, err);
         json_object_unref(args);
         return;
     }
     ret = monitor_call(cmd, args, &err);
     if (err) {
-        monitor_printf(mon, "%s\n", error_get_pretty(err));
-        error_free(err);
+        hmp_report_error(mon, err);
     } else if (cmd->hmp_print) {
         cmd->hmp_print(mon, args, ret);
     }

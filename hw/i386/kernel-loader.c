@@ -126,9 +126,7 @@ bool kernel_load(const KernelLoaderArgs *a, uint8_t *ram, Error **errp)
         error_setg(&err, "neither a Multiboot kernel nor a Linux bzImage");
     }
     if (r <= 0) {
-        error_setg(errp, "could not load kernel '%s': %s", a->kernel_filename,
-                   error_get_pretty(err));
-        error_free(err);
+        error_propagate_prepend(errp, err, "could not load kernel '%s': ", a->kernel_filename);
         return false;
     }
     kernel_image_install(&kernel, ram);

@@ -185,6 +185,51 @@ def test_rebase_force_share(chain, make_vm, vmm, prog, opt, unsafe):
     assert res.stderr == lock_error(prog, "other.qcow2", False)
 
 
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+def test_tool_backing_file_in_use_hint(chain, make_vm, vmm, prog):
+    """Errors re-wrapped on their way up keep the hint, as qemu-img prints it: a backing file
+    opened through the image, rebase's new backing file."""
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", "lone.qcow2", "4M"], chain))
+    start(make_vm, chain, vmm, *drive(chain / "base.qcow2"))
+    name = os.path.basename(prog)
+    hint = "Is another process using the image [base.qcow2]?\n"
+    backing = f"Could not open backing file: Failed to get shared \"write\" lock\n{hint}"
+    opened = f"Could not open 'top.qcow2': {backing}"
+    for args, status, text in (
+            (["check", "top.qcow2"], 1, opened),
+            (["map", "top.qcow2"], 1, opened),
+            (["convert", "-O", "raw", "top.qcow2", "out.raw"], 1, opened),
+            (["commit", "top.qcow2"], 1, opened),
+            (["compare", "lone.qcow2", "other.qcow2"], 2,
+             f"Could not open 'other.qcow2': {backing}"),
+            (["rebase", "-b", "base.qcow2", "-F", "qcow2", "lone.qcow2"], 1,
+             f"Could not open new backing file 'base.qcow2': Failed to get shared \"write\" "
+             f"lock\n{hint}")):
+        res = run([prog] + args, chain)
+        assert res.returncode == status
+        assert res.stderr == f"{name}: {text}"
+
+
+def test_hmp_error_hint(chain, make_vm, vmm):
+    """HMP prints the hint after the message (QMP leaves it out): QEMU 7.2 does, with its
+    "Error: " prefix that 2.2's HMP, and so minivmm's, does not have."""
+    vm, qmp = start(make_vm, chain, vmm, *drive(chain / "top.qcow2"), name="a")
+    start(make_vm, chain, "qemu", *drive(chain / "other.qcow2"), name="b")
+    victim = chain / "other.qcow2"
+    before = digest(victim)
+    tail = f'Failed to get "write" lock\r\nIs another process using the image [{victim}]?\r\n'
+    add = "could not open disk image %s: " % victim if vmm == "minivmm" else ""
+    error = "" if vmm == "minivmm" else "Error: "
+    assert hmp(qmp, f"drive_add 0 file={victim},if=none,id=x1") == add + tail
+    assert hmp(qmp, f"snapshot_blkdev -n d0 {victim} qcow2") == error + tail
+    with pytest.raises(QMPError) as e:
+        qmp.command("blockdev-snapshot-sync", {"device": "d0", "format": "qcow2",
+                                               "snapshot-file": str(victim),
+                                               "mode": "existing"})
+    assert e.value.desc == 'Failed to get "write" lock'
+    assert digest(victim) == before
+
+
 IO = os.environ.get("MINIVMM_IO") or os.path.join(ROOT, "minivmm-io")
 
 
@@ -227,6 +272,23 @@ def test_second_vm_cannot_open_image_in_use(chain, make_vm, run_expect_fail, vmm
         kind = "shared " if shared else ""
         assert f'Failed to get {kind}"write" lock\nIs another process using the image ' \
                f"[{path}]?\n" in err
+
+
+@pytest.mark.parametrize("second", ["minivmm", "qemu"])
+def test_second_vm_backing_file_in_use_hint(chain, make_vm, run_expect_fail, vmm, second):
+    """A backing file another VM writes: the error wrapped by "Could not open backing file"
+    keeps its hint (who holds the lock)."""
+    start(make_vm, chain, vmm, *drive(chain / "base.qcow2"))
+    opt = f"file={chain / 'top.qcow2'},if=none,id=d0"
+    if second == vmm:
+        status, err = run_expect_fail(base_args(second) + ["-drive", opt])
+    else:
+        status, err = run_other_vm(second, ["-drive", opt])
+    assert status == 1
+    prefix = f"could not open disk image {chain / 'top.qcow2'}: " if second == "minivmm" else ""
+    assert err.endswith(f"-drive {opt}: {prefix}Could not open backing file: Failed to get "
+                        f"shared \"write\" lock\nIs another process using the image "
+                        f"[{chain / 'base.qcow2'}]?\n")
 
 
 def run_other_vm(backend, args):

@@ -112,10 +112,9 @@ static BlockDriverState *open_base(BlockDriverState *base_ro, int flags, const c
     base = bdrv_open(bdrv_get_filename(base_ro), opts, flags | BDRV_O_RDWR | BDRV_O_NO_BACKING,
                      errp);
     if (base && top_len > bdrv_getlength(base) && bdrv_truncate(base, top_len, &err) < 0) {
-        error_setg(errp, "Top image %s is larger than base image %s, and resize of base "
-                   "image failed: %s", top_name, bdrv_get_filename(base_ro),
-                   error_get_pretty(err));
-        error_free(err);
+        error_propagate_prepend(errp, err, "Top image %s is larger than base image %s, and "
+                                "resize of base image failed: ", top_name,
+                                bdrv_get_filename(base_ro));
         bdrv_unref(base);
         return NULL;
     }
@@ -139,8 +138,7 @@ static int do_commit(CommitArgs *a, BlockBackend *blk, int flags)
     }
     base = open_base(base_ro, flags, a->filename, blk_getlength(blk), &err);
     if (!base) {
-        error_report("%s", error_get_pretty(err));
-        error_free(err);
+        error_report_err(err);
         return 1;
     }
     img_progress_init(a->progress, 1.0);
@@ -150,9 +148,12 @@ static int do_commit(CommitArgs *a, BlockBackend *blk, int flags)
         ret = bdrv_make_empty(top, &err);
     }
     img_progress_end(true);
+    if (ret < 0 && err) {
+        error_report_err(err);
+        return 1;
+    }
     if (ret < 0) {
-        error_report("%s", err ? error_get_pretty(err) : g_strerror(-ret));
-        error_free(err);
+        error_report("%s", g_strerror(-ret));
         return 1;
     }
     if (!a->quiet) {

@@ -580,8 +580,7 @@ static int convert_load_snapshot(BlockDriverState *bs, const ConvertOptions *o)
         }
     }
     if (ret < 0) {
-        error_report("Failed to load snapshot: %s", error_get_pretty(err));
-        error_free(err);
+        error_reportf_err(err, "Failed to load snapshot: ");
     }
     return ret;
 }
@@ -664,10 +663,7 @@ static int convert_create(ConvertState *s, const ConvertOptions *o, const char *
     }
     s->target_has_backing = a.backing_file != NULL;
     if (!img_create_resolve(&a, &err) || img_create_file(&a, s->total, &err) < 0) {
-        error_report("%s: error while converting %s: %s", out, o->out_fmt,
-                     error_get_pretty(err));
-        fputs(error_get_hint(err), stderr);
-        error_free(err);
+        error_reportf_err(err, "%s: error while converting %s: ", out, o->out_fmt);
         goto out;
     }
     ret = 0;

@@ -265,9 +265,8 @@ static BlockBackend *open_backing(CreateArgs *a, const char *fmt, int flags)
     }
     blk = blk_new_open("backing", path, options, flags, &err);
     if (!blk) {
-        error_report("%s: %s", a->filename, error_get_pretty(err));
-        fprintf(stderr, "Could not open backing image.\n");
-        error_free(err);
+        error_append_hint(&err, "Could not open backing image.\n");
+        error_reportf_err(err, "%s: ", a->filename);
     }
     return blk;
 }
@@ -369,9 +368,7 @@ static int create_image(CreateArgs *a, int64_t size)
     ret = bdrv_create(a->fmt, a->filename, opts, &err);
     json_object_unref(opts);
     if (ret < 0) {
-        error_report("%s: %s", a->filename, error_get_pretty(err));
-        fputs(error_get_hint(err), stderr);
-        error_free(err);
+        error_reportf_err(err, "%s: ", a->filename);
         return 1;
     }
     return 0;

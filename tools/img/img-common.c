@@ -64,9 +64,7 @@ bool img_parse_ulong(const char *s, uint64_t max, uint64_t *out)
 
 void img_report_open_error(const char *filename, Error *err)
 {
-    error_report("Could not open '%s': %s", filename, error_get_pretty(err));
-    fputs(error_get_hint(err), stderr);
-    error_free(err);
+    error_reportf_err(err, "Could not open '%s': ", filename);
 }
 
 BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,

@@ -135,9 +135,7 @@ static BlockDriverState *open_new_backing(RebaseArgs *a, int src_flags)
     }
     bs = bdrv_open(path, opts, src_flags, &err);
     if (!bs) {
-        error_report("Could not open new backing file '%s': %s", a->backing,
-                     error_get_pretty(err));
-        error_free(err);
+        error_reportf_err(err, "Could not open new backing file '%s': ", a->backing);
         return NULL;
     }
     if (chain_contains(bs, a->filename)) {
@@ -153,9 +151,7 @@ static int change_backing(RebaseArgs *a, BlockDriverState *bs)
     Error *err = NULL;
 
     if (bdrv_change_backing_file(bs, a->backing, a->backing_fmt, &err) < 0) {
-        error_report("Could not change the backing file to '%s': %s", a->backing,
-                     error_get_pretty(err));
-        error_free(err);
+        error_reportf_err(err, "Could not change the backing file to '%s': ", a->backing);
         return 1;
     }
     return 0;

@@ -102,8 +102,7 @@ static int do_resize(ResizeArgs *a, BlockBackend *blk)
         return 1;
     }
     if (bdrv_resize(blk_bs(blk), total, a->shrink, &err) < 0) {
-        error_report("%s", error_get_pretty(err));
-        error_free(err);
+        error_report_err(err);
         return 1;
     }
     if (!a->quiet) {

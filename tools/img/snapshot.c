@@ -99,10 +99,10 @@ static int do_action(BlockDriverState *bs, int action, const char *name)
     if (ret < 0 && action == SNAPSHOT_CREATE) {
         /* qemu-img words a failed create by its errno alone */
         error_report("Could not create snapshot '%s': %d (%s)", name, ret, g_strerror(-ret));
+        error_free(err);
     } else if (ret < 0) {
-        error_report("Could not %s snapshot '%s': %s", what, name, error_get_pretty(err));
+        error_reportf_err(err, "Could not %s snapshot '%s': ", what, name);
     }
-    error_free(err);
     return ret < 0 ? 1 : 0;
 }
 

@@ -205,9 +205,7 @@ static BlockBackend *io_open(IoOptions *o, const char *filename)
     }
     blk = blk_new_open("hda", filename, options, flags, &err);
     if (!blk) {
-        error_report("can't open device %s: %s", filename, error_get_pretty(err));
-        fputs(error_get_hint(err), stderr); /* who holds a lock */
-        error_free(err);
+        error_reportf_err(err, "can't open device %s: ", filename);
         return NULL;
     }
     blk_set_enable_write_cache(blk, !o->writethrough);
