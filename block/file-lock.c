@@ -252,6 +252,18 @@ static int file_lock_refresh(FileLockInode *n, FileLock *lock, Error **errp)
     return 0;
 }
 
+static FileLockInode *file_lock_inode_find(const struct stat *st)
+{
+    for (GSList *l = file_lock_inodes; l; l = l->next) {
+        FileLockInode *n = l->data;
+
+        if (n->dev == st->st_dev && n->ino == st->st_ino) {
+            return n;
+        }
+    }
+    return NULL;
+}
+
 static FileLockInode *file_lock_inode_get(int fd, Error **errp)
 {
     FileLockInode *n;
@@ -261,11 +273,9 @@ static FileLockInode *file_lock_inode_get(int fd, Error **errp)
         error_setg_errno(errp, errno, "Could not stat file");
         return NULL;
     }
-    for (GSList *l = file_lock_inodes; l; l = l->next) {
-        n = l->data;
-        if (n->dev == st.st_dev && n->ino == st.st_ino) {
-            return n;
-        }
+    n = file_lock_inode_find(&st);
+    if (n) {
+        return n;
     }
     n = g_new0(FileLockInode, 1);
     n->fd = fd;
@@ -374,6 +384,24 @@ static bool file_lock_check_local(FileLockInode *n, FileLockPerms perms, const c
         }
     }
     return true;
+}
+
+bool file_lock_check_own(const char *filename, FileLockPerms perms, Error **errp)
+{
+    FileLockInode *n;
+    struct stat st;
+    bool ok = true;
+
+    if (stat(filename, &st) < 0) {
+        return true; /* opening or creating it says why */
+    }
+    g_mutex_lock(&file_lock_mutex);
+    n = file_lock_inode_find(&st);
+    if (n) {
+        ok = file_lock_check_local(n, perms, filename, errp);
+    }
+    g_mutex_unlock(&file_lock_mutex);
+    return ok;
 }
 
 /* As QEMU's file create: a writer that may resize and lets nobody else resize. */

@@ -61,6 +61,15 @@ int file_lock_update(FileLock *lock, FileLockPerms perms, Error **errp);
 void file_lock_close(FileLock *lock, int fd);
 
 /*
+ * Whether a new user of filename with perms would get its locks past this process's own
+ * users of the image, judged as QEMU judges its nodes (each with its own locks): false with
+ * QEMU's error and hint when not (true when the file is missing or unused here). The open
+ * itself never asks this (see file_lock_new); what would write under or replace a user of
+ * this process, such as a snapshot onto an existing image, asks first.
+ */
+bool file_lock_check_own(const char *filename, FileLockPerms perms, Error **errp);
+
+/*
  * Open filename to create an image in it, as QEMU's file protocol does: created if missing,
  * locked as a writer that lets nobody else resize it (refused while another process, or a
  * node of this one, uses the image), then emptied. The descriptor, or -errno with errp set;

@@ -4,14 +4,53 @@
  * now a backing file read-only. Unlike QEMU 2.2, which swaps the contents of the two
  * BlockDriverStates, the backend's root pointer moves, so each node keeps its own name,
  * options, driver state and op blockers (whoever set a blocker removes it from the node it
- * set it on; a blocked node takes no snapshot). Not the image creation or the monitor
- * commands (blockdev/).
+ * set it on; a blocked node takes no snapshot). Whether a file may take the overlay's place
+ * is asked here too; not the image creation or the monitor commands (blockdev/).
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <glib.h>
 #include "block/block-internal.h"
+#include "block/file-lock.h"
 #include "block/snapshot-external.h"
+
+static bool same_file(const struct stat *a, const char *name)
+{
+    struct stat b;
+
+    return stat(name, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
+}
+
+static bool file_in_chain(BlockDriverState *bs, const char *file)
+{
+    struct stat st;
+
+    if (stat(file, &st) < 0) {
+        return false;
+    }
+    for (; bs; bs = bdrv_backing_child(bs)) {
+        BlockDriverState *proto = bdrv_file_child(bs) ? bdrv_file_child(bs) : bs;
+
+        if (same_file(&st, bdrv_get_filename(proto))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool bdrv_snapshot_file_free(BlockDriverState *top, const char *file, int flags, Error **errp)
+{
+    if (!file_lock_check_own(file, file_lock_perms_for(flags), errp)) {
+        return false;
+    }
+    /* overwriting (or stacking onto) an image of the chain would destroy its data */
+    if (file_in_chain(top, file)) {
+        error_setg_errno(errp, EBUSY, "Could not create file");
+        return false;
+    }
+    return true;
+}
 
 static void bdrv_set_backing(BlockDriverState *overlay, BlockDriverState *top)
 {

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <glib.h>
 #include "block/block-backend.h"
 #include "block/image-ops.h"
@@ -93,29 +92,30 @@ static void print_formatting(const char *file, const char *format, uint64_t size
     fflush(stdout);
 }
 
-static bool same_file(const struct stat *a, const char *name)
+/* The new overlay opens with the old image's flags (2.2), without a backing chain. */
+static int external_snapshot_flags(ExternalSnapshotState *s)
 {
-    struct stat b;
-
-    return stat(name, &b) == 0 && a->st_dev == b.st_dev && a->st_ino == b.st_ino;
+    return bdrv_get_flags(s->old_bs) & ~(BDRV_O_SNAPSHOT | BDRV_O_TEMPORARY);
 }
 
-/* Overwriting (or stacking onto) an image of the drive's own chain would destroy its data. */
-static bool file_in_chain(BlockDriverState *bs, const char *file)
+/* 2.2's bdrv_img_create() checks, in its order (the file names are compared as strings). */
+static int external_snapshot_create_check(const char *file, const char *format,
+                                          const char *backing, Error **errp)
 {
-    struct stat st;
-
-    if (stat(file, &st) < 0) {
-        return false;
+    if (!bdrv_create_opts(format)) {
+        error_setg(errp, "Format driver '%s' does not support image creation", format);
+        return -ENOTSUP;
     }
-    for (; bs; bs = bdrv_backing_child(bs)) {
-        BlockDriverState *proto = bdrv_file_child(bs) ? bdrv_file_child(bs) : bs;
-
-        if (same_file(&st, bdrv_get_filename(proto))) {
-            return true;
-        }
+    if (!format_has_create_opt(format, "backing_file")) {
+        error_setg(errp, "Backing file not supported for file format '%s'", format);
+        return -ENOTSUP;
     }
-    return false;
+    if (!strcmp(file, backing)) {
+        error_setg(errp, "Error: Trying to create an image with the same filename as the "
+                         "backing file");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* Create the overlay file (backing = old's name and format, old's size); 0 or -errno. */
@@ -127,21 +127,21 @@ static int external_snapshot_create(ExternalSnapshotState *s, const char *file,
     int64_t size = bdrv_getlength(s->old_bs);
     bool existed = access(file, F_OK) == 0;
     g_autoptr(JsonObject) opts = json_object_new();
-    int fd, ret;
+    int fd, ret = external_snapshot_create_check(file, format, backing, errp);
 
-    if (!bdrv_create_opts(format)) {
-        error_setg(errp, "Format driver '%s' does not support image creation", format);
-        return -ENOTSUP;
-    }
-    if (!format_has_create_opt(format, "backing_file")) {
-        error_setg(errp, "Backing file not supported for file format '%s'", format);
-        return -ENOTSUP;
+    if (ret < 0) {
+        return ret;
     }
     if (size < 0) {
         error_setg_errno(errp, -size, "Could not open '%s'", backing);
         return size;
     }
     print_formatting(file, format, size, backing, backing_fmt);
+    /* after the line, as QEMU 7.2, whose create is refused by the locks */
+    if (!bdrv_snapshot_file_free(s->old_bs, file, external_snapshot_flags(s) | BDRV_O_RDWR,
+                                 errp)) {
+        return -EBUSY;
+    }
     fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         error_setg_errno(errp, errno, "Could not create file");
@@ -165,13 +165,12 @@ static BlockDriverState *external_snapshot_open(ExternalSnapshotState *s, const 
                                                 Error **errp)
 {
     JsonObject *options = json_object_new();
-    int flags = bdrv_get_flags(s->old_bs) & ~(BDRV_O_SNAPSHOT | BDRV_O_TEMPORARY);
 
     json_object_set_string_member(options, "driver", format);
     if (node_name) {
         json_object_set_string_member(options, "node-name", node_name);
     }
-    return bdrv_open(file, options, flags | BDRV_O_NO_BACKING, errp);
+    return bdrv_open(file, options, external_snapshot_flags(s) | BDRV_O_NO_BACKING, errp);
 }
 
 /* The checks before anything is created, in 2.2's order. */
@@ -215,10 +214,6 @@ static bool external_snapshot_check_target(ExternalSnapshotState *s, JsonObject 
         error_setg(errp, "The feature 'snapshot' is not enabled");
         return false;
     }
-    if (file_in_chain(s->old_bs, monitor_arg_str(d, "snapshot-file"))) {
-        error_setg_errno(errp, EBUSY, "Could not create file");
-        return false;
-    }
     return true;
 }
 
@@ -238,8 +233,11 @@ static void external_snapshot_prepare(BlkActionState *common, Error **errp)
     bdrv_ref(s->old_bs);
     error_setg(&s->blocker, "block device is in use by a transaction");
     bdrv_op_block(s->old_bs, BLOCK_OP_TYPE_EXTERNAL_SNAPSHOT, s->blocker);
-    if ((!mode || strcmp(mode, "existing")) &&
-        external_snapshot_create(s, file, format, errp) < 0) {
+    if (mode && !strcmp(mode, "existing")) {
+        if (!bdrv_snapshot_file_free(s->old_bs, file, external_snapshot_flags(s), errp)) {
+            return;
+        }
+    } else if (external_snapshot_create(s, file, format, errp) < 0) {
         return;
     }
     s->new_bs = external_snapshot_open(s, file, format,

@@ -19,6 +19,16 @@
 void bdrv_append(BlockDriverState *overlay, BlockDriverState *top);
 
 /*
+ * Whether the image file `file` may become top's overlay, opened with flags (mode=existing)
+ * or created (flags with BDRV_O_RDWR): false with errp set while this process uses it. With
+ * the file locked, QEMU 7.2's answer, which its locks give where minivmm's nodes share
+ * theirs: 'Failed to get "write" lock' and the hint (top's own chain, another drive). A file
+ * of top's own chain that is not locked (locking=off) is refused all the same, with
+ * "Could not create file: Device or resource busy" (QEMU 2.2 and 7.2 would overwrite it).
+ */
+bool bdrv_snapshot_file_free(BlockDriverState *top, const char *file, int flags, Error **errp);
+
+/*
  * Reopen bs (and its protocol child) read-only: drains it, flushes it, lets the driver write
  * back and mark the image clean, then refuses writes. 0 or -errno (bs unchanged on error).
  */

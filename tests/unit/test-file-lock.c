@@ -193,6 +193,31 @@ static void test_same_process_shares(Fixture *f, gconstpointer data)
     g_assert_cmpint(fcntl(fd_rw, F_GETFD), ==, -1);
 }
 
+/*
+ * What a new user would meet in this process's own users, as QEMU's separately locked nodes
+ * would: a reader leaves room for readers only, nothing in use leaves room for anybody.
+ */
+static void test_check_own(Fixture *f, gconstpointer data)
+{
+    int fd_ro = open(f->path, O_RDONLY);
+    g_autofree char *missing = g_strconcat(f->path, ".missing", NULL);
+    FileLock *ro;
+    Error *err = NULL;
+
+    g_assert_true(file_lock_check_own(f->path, file_lock_perms_for(BDRV_O_RDWR), &error_abort));
+    ro = file_lock_new(fd_ro, f->path, file_lock_perms_for(0), &error_abort);
+    g_assert_true(file_lock_check_own(f->path, file_lock_perms_for(0), &error_abort));
+    g_assert_true(file_lock_check_own(f->path, file_lock_perms_for(BDRV_O_FORCE_SHARE),
+                                      &error_abort));
+    g_assert_false(file_lock_check_own(f->path, file_lock_perms_for(BDRV_O_RDWR), &err));
+    g_assert_cmpstr(error_get_pretty(err), ==, "Failed to get \"write\" lock");
+    g_assert_true(g_str_has_suffix(error_get_hint(err), "]?\n"));
+    error_free(err);
+    g_assert_true(file_lock_check_own(missing, file_lock_perms_for(BDRV_O_RDWR), &error_abort));
+    g_assert_cmphex(seen(f), ==, 0x1 | 0x20 | 0x80); /* asking took and dropped nothing */
+    file_lock_close(ro, fd_ro);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -204,5 +229,7 @@ int main(int argc, char **argv)
                fixture_teardown);
     g_test_add("/file-lock/same-process", Fixture, NULL, fixture_setup,
                test_same_process_shares, fixture_teardown);
+    g_test_add("/file-lock/check-own", Fixture, NULL, fixture_setup, test_check_own,
+               fixture_teardown);
     return g_test_run();
 }
