@@ -9,6 +9,7 @@ minivmm's and QEMU's monitors alike.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -127,6 +128,63 @@ def test_create_refused_over_image_in_use(chain, make_vm, vmm, prog, args, prefi
     assert res.stderr == (f"{os.path.basename(prog)}: top.qcow2: {prefix}Failed to get "
                           "\"write\" lock\nIs another process using the image [top.qcow2]?\n")
     assert digest(chain / "top.qcow2") == before
+
+
+def formatting(name, size, backing):
+    return (f"Formatting '{name}', fmt=qcow2 cluster_size=65536 extended_l2=off "
+            f"compression_type=zlib size={size} backing_file={backing} backing_fmt=qcow2 "
+            "lazy_refcounts=off refcount_bits=16\n")
+
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+@pytest.mark.parametrize("extra,held", [("", RW_BYTES), (",read-only=on", RO_BYTES)],
+                         ids=["written", "read"])
+def test_create_overlay_of_image_in_use(chain, make_vm, vmm, prog, extra, held):
+    """create -b opens the backing file, which a VM writes or reads, with force-share
+    (qemu-img 7.2): only its format and size are read. The size comes from it when none is
+    given; -u opens nothing and then needs a size; without -F the format is detected and
+    refused. Also through a chain (top.qcow2 over the VM's base). The VM keeps its locks."""
+    start(make_vm, chain, vmm, *drive(chain / "base.qcow2", extra=extra))
+    before = digest(chain / "base.qcow2")
+    name = os.path.basename(prog)
+    fmt = ["-F", "qcow2"]
+    for new, backing, opts, size, err in (
+            ("o1.qcow2", "base.qcow2", fmt, [], None),
+            ("o2.qcow2", "base.qcow2", fmt, ["8M"], None),
+            ("o3.qcow2", "base.qcow2", fmt + ["-u"], ["8M"], None),
+            ("o4.qcow2", "base.qcow2", fmt + ["-u"], [], "Image creation needs a size "
+             "parameter\n"),
+            ("o5.qcow2", "base.qcow2", [], [], "Backing file specified without backing "
+             "format\nDetected format of qcow2."),
+            ("o6.qcow2", "top.qcow2", fmt, [], None)):
+        res = run([prog, "create", "-f", "qcow2", "-b", backing] + opts + [new] + size, chain)
+        if err:
+            assert (res.returncode, res.stdout, res.stderr) == (1, "", f"{name}: {new}: {err}")
+            assert not os.path.exists(chain / new)
+            continue
+        want = 8388608 if size else 4194304
+        assert (res.returncode, res.stdout, res.stderr) == (0, formatting(new, want, backing),
+                                                            "")
+        info = json.loads(ok(run(["qemu-img", "info", "-U", "--output=json", new],
+                                 chain)).stdout)
+        assert (info["virtual-size"], info["backing-filename"]) == (want, backing)
+    assert lock_bytes(chain / "base.qcow2") == held
+    assert digest(chain / "base.qcow2") == before
+
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+def test_overlay_made_for_snapshot_existing(chain, make_vm, vmm, prog):
+    """The workflow: while a VM writes its disk, an overlay of it is created (size from the
+    disk) and taken on by blockdev-snapshot-sync mode=existing."""
+    vm, qmp = start(make_vm, chain, vmm, *drive(chain / "top.qcow2"))
+    ok(run([prog, "create", "-q", "-f", "qcow2", "-b", "top.qcow2", "-F", "qcow2",
+            "new.qcow2"], chain))
+    qmp.command("blockdev-snapshot-sync", {"device": "d0", "format": "qcow2", "mode": "existing",
+                                           "snapshot-file": str(chain / "new.qcow2")})
+    # QEMU 7.2 names the node json:{...}, with the new file's name in it
+    assert f'{chain / "new.qcow2"}' in qmp.command("query-block")[0]["inserted"]["file"]
+    assert lock_bytes(chain / "new.qcow2") == RW_BYTES
+    assert lock_bytes(chain / "top.qcow2") == RO_BYTES
 
 
 def test_snapshot_file_in_use_refused(chain, make_vm, vmm):

@@ -252,7 +252,12 @@ static char *backing_path(CreateArgs *a)
                            a->backing_file);
 }
 
-/* Open the backing file (format fmt, or probed) as qemu-img create does; its error texts. */
+/*
+ * Open the backing file (format fmt, or probed) as qemu-img create does; its error texts.
+ * As qemu-img 7.2, with force-share through its whole chain: only the format and size are
+ * read, and the file is commonly one a running VM writes (an overlay made ready for
+ * blockdev-snapshot-sync's mode=existing).
+ */
 static BlockBackend *open_backing(CreateArgs *a, const char *fmt, int flags)
 {
     g_autofree char *path = backing_path(a);
@@ -263,7 +268,7 @@ static BlockBackend *open_backing(CreateArgs *a, const char *fmt, int flags)
     if (fmt) {
         json_object_set_string_member(options, "driver", fmt);
     }
-    blk = blk_new_open("backing", path, options, flags, &err);
+    blk = blk_new_open("backing", path, options, flags | BDRV_O_FORCE_SHARE, &err);
     if (!blk) {
         error_append_hint(&err, "Could not open backing image.\n");
         error_reportf_err(err, "%s: ", a->filename);
