@@ -318,6 +318,48 @@ def test_tool_backing_file_in_use_hint(chain, make_vm, vmm, prog):
         assert res.stderr == f"{name}: {text}"
 
 
+SNAPSHOT_ACTIONS = [["-l"], ["-c", "s1"], ["-a", "s0"], ["-d", "s0"], []]
+
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+@pytest.mark.parametrize("args", SNAPSHOT_ACTIONS, ids=lambda a: " ".join(a) or "none")
+def test_snapshot_opens_backing_chain(chain, make_vm, vmm, prog, args):
+    """snapshot opens the image with its backing chain, as qemu-img 7.2: while a VM writes
+    the backing file every action (and none) fails with the backing file's lock error and
+    the image is unchanged; -U lets -l peek and, as ever, refuses the writing actions."""
+    ok(run(["qemu-img", "snapshot", "-c", "s0", "top.qcow2"], chain))
+    start(make_vm, chain, vmm, *drive(chain / "base.qcow2"))
+    before = digest(chain / "top.qcow2")
+    name = os.path.basename(prog)
+    res = run([prog, "snapshot"] + args + ["top.qcow2"], chain)
+    assert (res.returncode, res.stdout) == (1, "")
+    assert res.stderr == (f"{name}: Could not open 'top.qcow2': Could not open backing file: "
+                          "Failed to get shared \"write\" lock\nIs another process using the "
+                          "image [base.qcow2]?\n")
+    res = run([prog, "snapshot", "-U"] + args + ["top.qcow2"], chain)
+    if args == ["-l"]:
+        assert res.returncode == 0 and "\n1         s0 " in res.stdout
+    else:
+        assert (res.returncode, res.stderr) == (1, f"{name}: Could not open 'top.qcow2': "
+                                                "force-share=on can only be used with "
+                                                "read-only images\n")
+    assert digest(chain / "top.qcow2") == before
+    assert lock_bytes(chain / "base.qcow2") == RW_BYTES
+
+
+@pytest.mark.parametrize("prog", TOOLS, ids=["qemu-img", "minivmm-img"])
+def test_snapshot_backing_file_read_elsewhere(chain, make_vm, vmm, prog):
+    """A backing file other VMs only read is shared: every action works."""
+    ok(run(["qemu-img", "snapshot", "-c", "s0", "top.qcow2"], chain))
+    start(make_vm, chain, vmm, *drive(chain / "other.qcow2"))
+    for args in SNAPSHOT_ACTIONS:
+        ok(run([prog, "snapshot"] + args + ["top.qcow2"], chain))
+    listing = ok(run(["qemu-img", "snapshot", "-l", "top.qcow2"], chain)).stdout
+    assert " s0 " not in listing and " s1 " in listing
+    assert "No errors were found" in ok(run(["qemu-img", "check", "top.qcow2"], chain)).stdout
+    assert lock_bytes(chain / "base.qcow2") == RO_BYTES
+
+
 def test_hmp_error_hint(chain, make_vm, vmm):
     """HMP prints the hint after the message (QMP leaves it out): QEMU 7.2 does, with its
     "Error: " prefix that 2.2's HMP, and so minivmm's, does not have."""

@@ -129,6 +129,7 @@ SNAPSHOTS = """
 qemu-img create -q -f raw r.raw 1M
 qemu-img create -q -f qcow2 s.qcow2 1M
 qemu-img snapshot -c one s.qcow2
+qemu-img create -q -f qcow2 -b nonexist.qcow2 -F qcow2 -u broken.qcow2 1M
 """
 
 
@@ -138,10 +139,15 @@ qemu-img snapshot -c one s.qcow2
     ["snapshot", "-d", "x", "r.raw"],
     ["snapshot", "s.qcow2"],
     ["snapshot", "-c", "n" * 300, "s.qcow2"],
+    ["snapshot", "-l", "broken.qcow2"],
+    ["snapshot", "-U", "-l", "broken.qcow2"],
+    ["snapshot", "-c", "x", "broken.qcow2"],
+    ["snapshot", "-d", "x", "broken.qcow2"],
 ], ids=lambda a: " ".join(a)[:40])
 def test_snapshot_like_qemu_img(tmp_path, args):
     """A format without snapshots lists nothing (exit 0) and refuses the actions with
-    qemu-img's texts; no action at all does nothing."""
+    qemu-img's texts; no action at all does nothing. The backing chain is opened, so a
+    missing backing file fails every action (they succeeded)."""
     both(tmp_path, SNAPSHOTS, args)
     same_image(tmp_path, "s.qcow2")
 

@@ -2,7 +2,8 @@
  * minivmm-img snapshot: qemu-img's "snapshot [-l | -a snapshot | -c snapshot | -d snapshot]
  * [-q] [-f fmt] filename" for internal snapshots (disk state only), with its list layout
  * and error texts. Also prints the snapshot list for `info`. The work is the format
- * driver's (bdrv_snapshot_*).
+ * driver's (bdrv_snapshot_*). As qemu-img, it opens the image with its backing chain,
+ * which it never reads: a chain that does not open (missing, or locked by a writer) fails.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -168,8 +169,7 @@ int img_snapshot(int argc, char **argv)
         img_error_exit("Expecting one image file name");
     }
     /* Without an action qemu-img opens the image read-write and does nothing. */
-    blk = img_open(argv[optind], fmt,
-                   flags | BDRV_O_NO_BACKING | (action == SNAPSHOT_LIST ? 0 : BDRV_O_RDWR),
+    blk = img_open(argv[optind], fmt, flags | (action == SNAPSHOT_LIST ? 0 : BDRV_O_RDWR),
                    false, quiet);
     if (!blk) {
         return 1;
