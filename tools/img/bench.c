@@ -173,7 +173,7 @@ static void bench_numeric_opt(BenchOptions *o, int c, const char *arg)
     }
 }
 
-static void bench_opt(BenchOptions *o, int c, const char *arg, char **argv)
+static void bench_opt(BenchOptions *o, int c, const char *arg)
 {
     switch (c) {
     case 'h':
@@ -228,8 +228,6 @@ static void bench_opt(BenchOptions *o, int c, const char *arg, char **argv)
     case 'S':
         bench_numeric_opt(o, c, arg);
         break;
-    default:
-        img_bad_option(c, argv);
     }
 }
 
@@ -245,8 +243,8 @@ static const char *bench_parse(BenchOptions *o, int argc, char **argv)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hc:d:f:ni:o:qs:S:t:Uw", lopt, NULL)) != -1) {
-        bench_opt(o, c, optarg, argv);
+    while ((c = img_getopt(argc, argv, ":hc:d:f:ni:o:qs:S:t:Uw", lopt)) != -1) {
+        bench_opt(o, c, optarg);
     }
     if (optind != argc - 1) {
         img_error_exit("Expecting one image file name");

@@ -143,7 +143,7 @@ int img_check(int argc, char **argv)
     int fix = 0, flags = 0, c, ret;
     BlockBackend *blk;
 
-    while ((c = getopt_long(argc, argv, ":hf:r:qU", lopt, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:r:qU", lopt)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -169,8 +169,6 @@ int img_check(int argc, char **argv)
         case 'U':
             flags |= BDRV_O_FORCE_SHARE;
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (!img_parse_output(output, &json)) {

@@ -166,7 +166,7 @@ static void parse_args(int argc, char **argv, CommitArgs *a)
 {
     int c;
 
-    while ((c = getopt(argc, argv, ":f:ht:b:dpq")) != -1) {
+    while ((c = img_getopt(argc, argv, ":f:ht:b:dpq", NULL)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -189,8 +189,6 @@ static void parse_args(int argc, char **argv, CommitArgs *a)
         case 'q':
             a->quiet = true;
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (optind != argc - 1) {

@@ -249,7 +249,7 @@ static void compare_parse(Compare *c, int argc, char **argv)
     };
     int opt;
 
-    while ((opt = getopt_long(argc, argv, ":hf:F:T:pqsU", lopt, NULL)) != -1) {
+    while ((opt = img_getopt(argc, argv, ":hf:F:T:pqsU", lopt)) != -1) {
         switch (opt) {
         case 'h':
             img_help();
@@ -274,8 +274,6 @@ static void compare_parse(Compare *c, int argc, char **argv)
         case 'U':
             c->flags |= BDRV_O_FORCE_SHARE;
             break;
-        default:
-            img_bad_option(opt, argv);
         }
     }
     if (c->quiet) {

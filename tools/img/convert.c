@@ -452,7 +452,7 @@ static void convert_parse_snapshot(ConvertOptions *o, const char *arg)
     }
 }
 
-static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
+static void convert_opt(ConvertOptions *o, int c, const char *arg)
 {
     switch (c) {
     case 'h':
@@ -521,8 +521,6 @@ static void convert_opt(ConvertOptions *o, int c, const char *arg, char **argv)
             exit(1);
         }
         break;
-    default:
-        img_bad_option(c, argv);
     }
 }
 
@@ -535,8 +533,8 @@ static void convert_parse(ConvertOptions *o, int argc, char **argv)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hf:O:o:cpqnt:T:UWS:m:B:F:l:", lopt, NULL)) != -1) {
-        convert_opt(o, c, optarg, argv);
+    while ((c = img_getopt(argc, argv, ":hf:O:o:cpqnt:T:UWS:m:B:F:l:", lopt)) != -1) {
+        convert_opt(o, c, optarg);
     }
     o->progress = img_progress_default(o->progress, o->quiet);
 }

@@ -460,7 +460,7 @@ int img_create(int argc, char **argv)
     int64_t size = -1;
     int c, ret;
 
-    while ((c = getopt(argc, argv, ":hf:b:F:o:qu")) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:b:F:o:qu", NULL)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -486,8 +486,6 @@ int img_create(int argc, char **argv)
         case 'u':
             a.no_backing_open = true;
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (!bdrv_create_opts(a.fmt)) {

@@ -5,6 +5,7 @@
  * usage-error exits. Nothing here knows a particular subcommand.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,12 +26,43 @@ void img_error_exit(const char *fmt, ...)
     exit(1);
 }
 
-void img_bad_option(int c, char **argv)
+static bool is_option_word(const char *arg)
 {
-    if (c == ':') {
-        img_error_exit("missing argument for option '%s'", argv[optind - 1]);
+    return arg[0] == '-' && arg[1] != '\0';
+}
+
+/*
+ * The argument holding the option getopt_long() just refused, given optind before the call.
+ * getopt moves past an argument once it has read all of it (a long option, a missing
+ * argument, the last letter of "-qZ"), so that is argv[optind - 1]; it stays on one whose
+ * letters it has not all read ("-Zq"), argv[optind], and optind only grew then if it skipped
+ * non-option arguments (never option words) to reach it. qemu-img 7.2 always names
+ * argv[optind - 1], which for "-Zq" is the word before it.
+ */
+static const char *refused_word(char **argv, int before)
+{
+    if (optind > before && is_option_word(argv[optind - 1])) {
+        return argv[optind - 1];
     }
-    img_error_exit("unrecognized option '%s'", argv[optind - 1]);
+    return argv[optind];
+}
+
+int img_getopt(int argc, char **argv, const char *optstring, const struct option *longopts)
+{
+    static const struct option help_only[] = {
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int before = optind;
+    int c = getopt_long(argc, argv, optstring, longopts ? longopts : help_only, NULL);
+
+    if (c == ':') {
+        img_error_exit("missing argument for option '%s'", refused_word(argv, before));
+    }
+    if (c == '?') {
+        img_error_exit("unrecognized option '%s'", refused_word(argv, before));
+    }
+    return c;
 }
 
 int64_t img_cvtnum_full(const char *name, const char *value, int64_t min, int64_t max)

@@ -77,15 +77,13 @@ static void img_parse_global(int argc, char **argv)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "+:hV", lopt, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, "+:hV", lopt)) != -1) {
         switch (c) {
         case 'h':
             img_help();
         case 'V':
             img_version();
             exit(0);
-        default:
-            img_bad_option(c, argv);
         }
     }
 }

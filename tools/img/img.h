@@ -7,6 +7,7 @@
 #ifndef TOOLS_IMG_IMG_H
 #define TOOLS_IMG_IMG_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "block/block-backend.h"
@@ -78,8 +79,15 @@ BlockDriverState *img_find_backing_image(BlockDriverState *bs, const char *name)
 /* --output=human|json: false (reported as qemu-img does) for anything else. */
 bool img_parse_output(const char *output, bool *json);
 void G_GNUC_NORETURN img_error_exit(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-/* getopt's '?' and ':' results (the optstring must start with ':'), as qemu-img words them. */
-void G_GNUC_NORETURN img_bad_option(int c, char **argv);
+/*
+ * getopt_long() for the options before the subcommand and each subcommand's: an unknown
+ * option or a missing argument is reported as qemu-img does ("unrecognized option 'WORD'",
+ * "missing argument for option 'WORD'", the "Try" line, exit 1), so neither '?' nor ':' is
+ * returned. WORD is the argument that holds the option. optstring starts with ':' (after a
+ * '+' if any); longopts NULL stands for --help alone. Long options are always recognised as
+ * such: plain getopt() reads "--force-share" as the short options '-', 'f', ...
+ */
+int img_getopt(int argc, char **argv, const char *optstring, const struct option *longopts);
 void G_GNUC_NORETURN img_help(void);
 
 /*

@@ -255,7 +255,7 @@ int img_info(int argc, char **argv)
     JsonArray *list;
     int c;
 
-    while ((c = getopt_long(argc, argv, ":f:hU", lopt, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":f:hU", lopt)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -271,8 +271,6 @@ int img_info(int argc, char **argv)
         case 'U':
             flags |= BDRV_O_FORCE_SHARE;
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (!img_parse_output(output, &json)) {

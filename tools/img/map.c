@@ -166,7 +166,7 @@ static void map_parse(int argc, char **argv, const char **fmt, bool *json, int64
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hf:U", lopt, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:U", lopt)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -190,8 +190,6 @@ static void map_parse(int argc, char **argv, const char **fmt, bool *json, int64
                 exit(1);
             }
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (optind != argc - 1) {

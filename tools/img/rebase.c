@@ -197,7 +197,7 @@ static void parse_args(int argc, char **argv, RebaseArgs *a)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":hf:F:b:upt:T:qU", lopt, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":hf:F:b:upt:T:qU", lopt)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -228,8 +228,6 @@ static void parse_args(int argc, char **argv, RebaseArgs *a)
         case 'U':
             a->force_share = true;
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (optind != argc - 1) {

@@ -55,7 +55,7 @@ static void parse_args(int argc, char **argv, ResizeArgs *a)
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, ":f:hq", lopt, NULL)) != -1) {
+    while ((c = img_getopt(argc, argv, ":f:hq", lopt)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -68,8 +68,6 @@ static void parse_args(int argc, char **argv, ResizeArgs *a)
         case 'S':
             a->shrink = true;
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (optind != argc - 1) {

@@ -132,13 +132,18 @@ static void set_action(int *action, int a)
 
 int img_snapshot(int argc, char **argv)
 {
+    static const struct option lopt[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"force-share", no_argument, NULL, 'U'},
+        {NULL, 0, NULL, 0},
+    };
     const char *fmt = NULL, *name = NULL;
     int action = 0, c, ret;
     BlockBackend *blk;
     bool quiet = false;
     int flags = 0;
 
-    while ((c = getopt(argc, argv, ":la:c:d:f:hqU")) != -1) {
+    while ((c = img_getopt(argc, argv, ":la:c:d:f:hqU", lopt)) != -1) {
         switch (c) {
         case 'h':
             img_help();
@@ -161,8 +166,6 @@ int img_snapshot(int argc, char **argv)
         case 'U':
             flags |= BDRV_O_FORCE_SHARE;
             break;
-        default:
-            img_bad_option(c, argv);
         }
     }
     if (optind != argc - 1) {
