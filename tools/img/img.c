@@ -17,25 +17,25 @@ static const ImgCmd img_cmds[] = {
     {"bench", img_bench,
      "[-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] "
      "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "
-     "[-t cache] [-w] filename"},
-    {"check", img_check, "[-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] filename"},
+     "[-t cache] [-U] [-w] filename"},
+    {"check", img_check, "[-q] [-f fmt] [--output=ofmt] [-r [leaks | all]] [-U] filename"},
     {"commit", img_commit, "[-q] [-f fmt] [-t cache] [-b base] [-d] [-p] filename"},
-    {"compare", img_compare, "[-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] filename1 filename2"},
+    {"compare", img_compare, "[-f fmt] [-F fmt] [-T src_cache] [-p] [-q] [-s] [-U] filename1 filename2"},
     {"convert", img_convert,
-     "[-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] "
+     "[-U] [-c] [-p] [-q] [-n] [-f fmt] [-t cache] [-T src_cache] [-O output_fmt] [-o options] "
      "[-B backing_file [-F backing_fmt]] [-l snapshot_param] [-S sparse_size] "
      "[-m num_coroutines] [-W] "
      "filename [filename2 [...]] output_filename"},
     {"create", img_create,
      "[-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]"},
     {"info", img_info, "[-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
-    {"map", img_map, "[-f fmt] [--output=ofmt] filename"},
+    {"map", img_map, "[-f fmt] [--output=ofmt] [-U] filename"},
     {"rebase", img_rebase,
      "[-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] "
      "filename"},
     {"resize", img_resize, "[-q] [-f fmt] [--shrink] filename [+ | -]size"},
     {"snapshot", img_snapshot,
-     "[-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] filename"},
+     "[-U] [-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] filename"},
 };
 
 static void img_version(void)
