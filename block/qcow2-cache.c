@@ -189,8 +189,9 @@ int qcow2_flush_refcounts(void *opaque)
 {
     BlockDriverState *bs = opaque;
     BDRVQcow2State *s = bs->opaque;
-    int ret = qcow2_cache_write(s->refblock_cache);
+    int ret = qcow2_sync_tables(bs);
 
+    ret = ret < 0 ? ret : qcow2_cache_write(s->refblock_cache);
     return ret < 0 ? ret : bdrv_flush(bs->file);
 }
 
@@ -213,8 +214,11 @@ static int write_l1(BlockDriverState *bs)
 int qcow2_flush_metadata(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    int ret;
+    int ret = qcow2_sync_tables(bs);
 
+    if (ret < 0) {
+        return ret;
+    }
     if (!cache_is_dirty(s->l2_cache) && !s->l1_dirty) {
         return qcow2_cache_write(s->refblock_cache);
     }

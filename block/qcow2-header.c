@@ -263,6 +263,20 @@ int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
     return 0;
 }
 
+/*
+ * Every write of the header's fields: until the next qcow2_sync_tables() the header on
+ * disk may differ from s->h, as a write that fails may still land (in part) and one whose
+ * flush fails leaves its caller with the old values in memory. The callers change s->h
+ * only once the change is durable, so s->h is always what the header must say.
+ */
+static int header_pwrite(BlockDriverState *bs, uint64_t off, const void *buf, uint64_t len)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    s->header_dirty = true;
+    return bdrv_pwrite(bs->file, off, buf, len);
+}
+
 static int write_be(BlockDriverState *bs, uint64_t off, uint64_t v, int len)
 {
     uint8_t b[8];
@@ -270,7 +284,64 @@ static int write_be(BlockDriverState *bs, uint64_t off, uint64_t v, int len)
     for (int i = 0; i < len; i++) {
         b[i] = v >> (8 * (len - 1 - i));
     }
-    return bdrv_pwrite(bs->file, off, b, len);
+    return header_pwrite(bs, off, b, len);
+}
+
+/* The fields from the size on (24) to the end of v2's (72) or v3's (96) fixed header, from
+ * s->h, in one write inside the first sector. */
+static int sync_header(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint8_t b[QCOW2_V3_HEADER_LEN];
+    uint64_t end = s->h.version >= 3 ? 96 : 72;
+    int ret;
+
+    stq_be_p(b + 24, s->h.size);
+    stl_be_p(b + 32, s->h.crypt_method);
+    stl_be_p(b + 36, s->h.l1_size);
+    stq_be_p(b + 40, s->h.l1_table_offset);
+    stq_be_p(b + 48, s->h.refcount_table_offset);
+    stl_be_p(b + 56, s->h.refcount_table_clusters);
+    stl_be_p(b + 60, s->h.nb_snapshots);
+    stq_be_p(b + 64, s->h.snapshots_offset);
+    stq_be_p(b + 72, s->h.incompatible_features);
+    stq_be_p(b + 80, s->h.compatible_features);
+    stq_be_p(b + 88, s->h.autoclear_features);
+    ret = bdrv_pwrite(bs->file, 24, b + 24, end - 24);
+    if (ret >= 0) {
+        s->header_dirty = false;
+    }
+    return ret;
+}
+
+static int sync_reftable(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    g_autofree uint64_t *be = g_new(uint64_t, MAX(s->reftable_size, 1));
+    int ret;
+
+    for (uint32_t i = 0; i < s->reftable_size; i++) {
+        be[i] = GUINT64_TO_BE(s->reftable[i]);
+    }
+    ret = bdrv_pwrite(bs->file, s->reftable_offset, be, (uint64_t)s->reftable_size * 8);
+    if (ret >= 0) {
+        s->reftable_dirty = false;
+    }
+    return ret;
+}
+
+int qcow2_sync_tables(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = 0;
+
+    if (s->header_dirty) {
+        ret = sync_header(bs);
+    }
+    if (ret >= 0 && s->reftable_dirty) {
+        ret = sync_reftable(bs);
+    }
+    return ret;
 }
 
 int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits)
@@ -333,7 +404,7 @@ int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size
     for (int i = 0; i < 8; i++) {
         b[4 + i] = offset >> (56 - 8 * i);
     }
-    return bdrv_pwrite(bs->file, 36, b, sizeof(b));
+    return header_pwrite(bs, 36, b, sizeof(b));
 }
 
 int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters)
@@ -346,7 +417,7 @@ int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_
     for (int i = 0; i < 4; i++) {
         b[8 + i] = clusters >> (24 - 8 * i);
     }
-    return bdrv_pwrite(bs->file, 48, b, sizeof(b));
+    return header_pwrite(bs, 48, b, sizeof(b));
 }
 
 int qcow2_write_size(BlockDriverState *bs, uint64_t size)
@@ -364,7 +435,7 @@ int qcow2_write_snapshot_location(BlockDriverState *bs, uint32_t nb, uint64_t of
     for (int i = 0; i < 8; i++) {
         b[4 + i] = offset >> (56 - 8 * i);
     }
-    return bdrv_pwrite(bs->file, 60, b, sizeof(b));
+    return header_pwrite(bs, 60, b, sizeof(b));
 }
 
 /* The extensions of cluster 0 (c0) other than the backing format, in their order. */
@@ -439,7 +510,8 @@ int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char
     }
     g_mutex_lock(&s->lock);
     old_used = s->h.backing_file_offset + s->h.backing_file_size;
-    ret = bdrv_pread(bs->file, 0, c0, s->cluster_size);
+    ret = qcow2_sync_tables(bs); /* the fields below are rewritten as the disk has them */
+    ret = ret < 0 ? ret : bdrv_pread(bs->file, 0, c0, s->cluster_size);
     used = ret < 0 ? 0 : rebuild_cluster0(s, c0, file, fmt);
     if (ret >= 0 && !used) {
         ret = -ENOSPC;

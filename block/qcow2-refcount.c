@@ -210,12 +210,18 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta)
     return 0;
 }
 
+/* The entry as memory has it; if that fails, the whole table is written again before any
+ * other metadata (qcow2_sync_tables), since the block is in use from now on. */
 static int write_reftable_entry(BlockDriverState *bs, uint64_t idx)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t be = GUINT64_TO_BE(s->reftable[idx]);
+    int ret = bdrv_pwrite(bs->file, s->reftable_offset + idx * 8, &be, 8);
 
-    return bdrv_pwrite(bs->file, s->reftable_offset + idx * 8, &be, 8);
+    if (ret < 0) {
+        s->reftable_dirty = true;
+    }
+    return ret;
 }
 
 /* A new refcount block at cluster c, inside the range it describes: it counts itself. */

@@ -118,6 +118,11 @@ typedef struct BDRVQcow2State {
     uint64_t *reftable;
     uint64_t reftable_offset;
     uint32_t reftable_size;  /* entries */
+    /* The header's fields (s->h) or the refcount table on disk may differ from memory: a
+     * write of them failed (it may still have landed, in part), or its flush did. Memory is
+     * what counts; qcow2_sync_tables() writes it out before any other metadata. */
+    bool header_dirty;
+    bool reftable_dirty;
     Qcow2Cache *l2_cache;
     Qcow2Cache *refblock_cache;
     uint64_t free_cluster_index;
@@ -206,6 +211,9 @@ int qcow2_write_size(BlockDriverState *bs, uint64_t size);
 int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters);
 /* Clear autoclear bits we do not maintain (bitmaps) before the first write. */
 int qcow2_clear_autoclear(BlockDriverState *bs);
+/* The header's fields and the refcount table as memory has them, if a write of them may
+ * not have reached the disk (header_dirty, reftable_dirty). */
+int qcow2_sync_tables(BlockDriverState *bs);
 
 /* ---- qcow2-cache.c ---- */
 Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, int entries, uint64_t table_size);
