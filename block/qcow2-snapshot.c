@@ -392,7 +392,12 @@ static int apply_locked(BlockDriverState *bs, const Qcow2Snapshot *sn)
     old = g_memdup2(s->l1_table, (uint64_t)s->l1_size * 8);
     old_size = s->l1_size;
     memset(s->l1_table, 0, (uint64_t)s->l1_size * 8);
-    memcpy(s->l1_table, l1, (uint64_t)sn->l1_size * 8);
+    /* Every table is shared with the snapshot now: no COPIED flag, whatever the stored L1
+     * says (it was written before create's flags were set), until set_copied_flags below
+     * finds tables only this L1 uses. Should that not be reached, no write may go in place. */
+    for (uint32_t i = 0; i < sn->l1_size; i++) {
+        s->l1_table[i] = l1[i] & ~QCOW_OFLAG_COPIED;
+    }
     s->l1_dirty = true;
     if ((ret = qcow2_flush_metadata(bs)) < 0 || (ret = bdrv_flush(bs->file)) < 0 ||
         (ret = update_tree(bs, old, old_size, -1)) < 0 || (ret = set_copied_flags(bs)) < 0) {
