@@ -14,6 +14,12 @@
  * (our check and qemu-img's where installed), and every byte the guest wrote before its
  * last completed flush, or never touched since, must read back as it was. The SIGKILL
  * tests in tests/system/test_qcow2.py cover a dying process; this covers a dying host.
+ *
+ * The same disk also fails instead of dying (/qcow2/ioerror/): in a random stretch of the
+ * run, each write or flush fails with EIO at a random rate, a failing write having reached
+ * a random part of its sectors or none. The run then goes on without errors, flushes and
+ * closes the image: it must check clean apart from leaks, and every byte must read back as
+ * the guest last wrote it, except where the guest's own request failed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,16 +46,23 @@ typedef struct BDRVPowerfailState {
     int64_t writes, flushes; /* requests so far */
     int64_t countdown; /* requests until the crash; -1: none planned */
     bool at_flush;     /* count only flushes: crash just before one, all its writes pending */
-    GRand *rng;        /* the crash's choices */
+    GRand *rng;        /* the crash's (or the errors') choices */
     double keep, tear;
+    /* I/O errors instead of a crash: requests number fail_from .. fail_to - 1 (writes and
+     * flushes counted together) fail with probability fail_p. */
+    int64_t fail_from, fail_to;
+    double fail_p;
+    int64_t failed; /* requests failed so far */
 } BDRVPowerfailState;
 
 static void pf_crash_locked(BlockDriverState *bs);
 
-/* Called with the lock held before each write or flush: is this the crash moment? */
-static void pf_tick(BlockDriverState *bs, bool flush)
+/* Called with the lock held before each write or flush: is this the crash moment? True
+ * when the request is to fail instead. */
+static bool pf_tick(BlockDriverState *bs, bool flush)
 {
     BDRVPowerfailState *s = bs->opaque;
+    int64_t n = s->writes + s->flushes;
 
     if (flush) {
         s->flushes++;
@@ -59,6 +72,12 @@ static void pf_tick(BlockDriverState *bs, bool flush)
     if (!s->dead && (flush || !s->at_flush) && s->countdown >= 0 && s->countdown-- == 0) {
         pf_crash_locked(bs);
     }
+    if (s->fail_p > 0 && n >= s->fail_from && n < s->fail_to &&
+        g_rand_double(s->rng) < s->fail_p) {
+        s->failed++;
+        return true;
+    }
+    return false;
 }
 
 static void pf_write_free(gpointer p)
@@ -134,20 +153,45 @@ static int pf_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVe
     return 0;
 }
 
-static void pf_add(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *data)
+/* A failing write may have reached none of its sectors, or any of them. */
+static void pf_add_torn_locked(BlockDriverState *bs, PfWrite *w)
+{
+    BDRVPowerfailState *s = bs->opaque;
+    uint64_t end = w->offset + w->bytes;
+
+    for (uint64_t sec = w->offset & ~511ULL; g_rand_boolean(s->rng) && sec < end; sec += 512) {
+        uint64_t from = MAX(sec, w->offset), to = MIN(sec + 512, end);
+        PfWrite *part;
+
+        if (g_rand_boolean(s->rng)) {
+            continue;
+        }
+        part = g_new(PfWrite, 1);
+        *part = (PfWrite){from, to - from,
+                          w->data ? g_memdup2(w->data + (from - w->offset), to - from) : NULL};
+        g_ptr_array_add(s->cache, part);
+    }
+    pf_write_free(w);
+}
+
+static int pf_add(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *data)
 {
     BDRVPowerfailState *s = bs->opaque;
     PfWrite *w = g_new(PfWrite, 1);
+    int ret = 0;
 
     *w = (PfWrite){.offset = offset, .bytes = bytes, .data = data};
     g_mutex_lock(&s->lock);
-    pf_tick(bs, false);
-    if (s->dead) {
+    if (pf_tick(bs, false)) {
+        pf_add_torn_locked(bs, w);
+        ret = -EIO;
+    } else if (s->dead) {
         pf_write_free(w);
     } else {
         g_ptr_array_add(s->cache, w);
     }
     g_mutex_unlock(&s->lock);
+    return ret;
 }
 
 static int pf_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
@@ -156,21 +200,18 @@ static int pf_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOV
     uint8_t *data = g_malloc(bytes);
 
     iov_to_buf(qiov, 0, data, bytes);
-    pf_add(bs, offset, bytes, data);
-    return 0;
+    return pf_add(bs, offset, bytes, data);
 }
 
 static int pf_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
-    pf_add(bs, offset, bytes, NULL);
-    return 0;
+    return pf_add(bs, offset, bytes, NULL);
 }
 
 /* A discard may zero the range or leave it; the worst case for a reader is the zeroes. */
 static int pf_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 {
-    pf_add(bs, offset, bytes, NULL);
-    return 0;
+    return pf_add(bs, offset, bytes, NULL);
 }
 
 static int pf_flush(BlockDriverState *bs)
@@ -178,7 +219,10 @@ static int pf_flush(BlockDriverState *bs)
     BDRVPowerfailState *s = bs->opaque;
 
     g_mutex_lock(&s->lock);
-    pf_tick(bs, true);
+    if (pf_tick(bs, true)) {
+        g_mutex_unlock(&s->lock);
+        return -EIO; /* nothing more is durable than before */
+    }
     for (guint i = 0; !s->dead && i < s->cache->len; i++) {
         pf_persist(bs, s->cache->pdata[i], 0, UINT64_MAX);
     }
@@ -278,6 +322,38 @@ static void pf_plan(BlockDriverState *bs, GRand *rng, int64_t writes, int64_t fl
     s->tear = g_rand_double_range(rng, 0, 0.3);
 }
 
+/* Errors instead of a crash, in a random stretch of about as many requests as a run without
+ * them makes (requests: that count). */
+static void pf_plan_errors(BlockDriverState *bs, GRand *rng, int64_t requests)
+{
+    BDRVPowerfailState *s = bs->opaque;
+
+    s->rng = rng;
+    s->fail_from = g_rand_int_range(rng, 0, requests + 1);
+    s->fail_to = s->fail_from + g_rand_int_range(rng, 1, requests / 2 + 2);
+    s->fail_p = g_rand_double_range(rng, 0.05, 1.0);
+}
+
+static int64_t pf_failed(BlockDriverState *bs)
+{
+    BDRVPowerfailState *s = bs->opaque;
+    int64_t failed;
+
+    g_mutex_lock(&s->lock);
+    failed = s->failed;
+    g_mutex_unlock(&s->lock);
+    return failed;
+}
+
+static void pf_errors_off(BlockDriverState *bs)
+{
+    BDRVPowerfailState *s = bs->opaque;
+
+    g_mutex_lock(&s->lock);
+    s->fail_p = 0;
+    g_mutex_unlock(&s->lock);
+}
+
 static bool pf_dead(BlockDriverState *bs)
 {
     BDRVPowerfailState *s = bs->opaque;
@@ -308,14 +384,20 @@ static void pf_crash_now(BlockDriverState *bs)
 
 typedef struct ModelSnapshot {
     uint64_t size;
-    uint8_t *data;
+    uint8_t *data, *unknown;
 } ModelSnapshot;
 
+/*
+ * What the disk must read. With a crash (errors false), bytes changed since the last
+ * completed flush are unknown; with I/O errors, only those a failed request of the guest
+ * may have changed, as nothing is lost.
+ */
 typedef struct Model {
+    bool errors;
     uint64_t size;     /* the disk's size now */
-    GArray *sizes;     /* uint64_t: every size since the last completed flush */
+    GArray *sizes;     /* uint64_t: every size it may have after the crash or the errors */
     uint8_t *data;     /* MAX_SIZE bytes: what the guest last wrote, zeroes past size */
-    uint8_t *unknown;  /* 1: changed since the last completed flush, either value may survive */
+    uint8_t *unknown;  /* 1: either value may read back */
     GPtrArray *snaps;  /* ModelSnapshot, by snapshot number - 1 (NULL: deleted) */
 } Model;
 
@@ -325,6 +407,7 @@ static void model_snapshot_free(gpointer p)
 
     if (sn) {
         g_free(sn->data);
+        g_free(sn->unknown);
         g_free(sn);
     }
 }
@@ -345,27 +428,46 @@ static void model_free(Model *m)
     g_ptr_array_free(m->snaps, true);
 }
 
-static void model_set(Model *m, uint64_t off, uint64_t len, const uint8_t *src)
+/* The guest wrote src (NULL: zeroes) at off; failed: its request failed. */
+static void model_set(Model *m, uint64_t off, uint64_t len, const uint8_t *src, bool failed)
 {
     if (src) {
         memcpy(m->data + off, src, len);
     } else {
         memset(m->data + off, 0, len);
     }
-    memset(m->unknown + off, 1, len);
+    memset(m->unknown + off, !m->errors || failed, len);
 }
 
-static void model_resize(Model *m, uint64_t size)
+/* The disk is now size bytes (it had old); failed: a resize to want failed, so after the
+ * errors either size may be found, and what lies between is unknown. */
+static void model_resize(Model *m, uint64_t size, uint64_t old, uint64_t want, bool failed)
 {
     if (size < m->size) {
         memset(m->data + size, 0, m->size - size);
     }
     m->size = size;
+    if (!m->errors) {
+        g_array_append_val(m->sizes, size);
+        return;
+    }
+    g_array_set_size(m->sizes, 0);
     g_array_append_val(m->sizes, size);
+    if (old < want) {
+        memset(m->unknown + old, failed, want - old);
+    }
+    if (failed) {
+        uint64_t other = size == want ? old : want;
+
+        g_array_append_val(m->sizes, other);
+    }
 }
 
 static void model_flushed(Model *m)
 {
+    if (m->errors) {
+        return; /* no crash: a flush changes nothing the guest can see */
+    }
     memset(m->unknown, 0, MAX_SIZE);
     g_array_set_size(m->sizes, 0);
     g_array_append_val(m->sizes, m->size);
@@ -388,13 +490,31 @@ static uint64_t pick_len(GRand *rng, uint64_t cluster)
     }
 }
 
-/* Requests fail only once the crash has happened (qcow2 may then find its own metadata
- * torn when it reads a table back). */
-static void ok(BlockDriverState *bs, int ret)
+/* The disk's failed requests when the guest's operation began. */
+static int64_t failed_before_op;
+
+/*
+ * Requests fail only once the crash has happened (qcow2 may then find its own metadata
+ * torn when it reads a table back), or when the disk failed one of its requests during
+ * this operation: an error must not stick to the image after it. True when it succeeded.
+ */
+static bool ok(BlockDriverState *bs, int ret)
 {
-    if (ret < 0 && !pf_dead(bs->file)) {
-        g_error("request failed before the crash: %s", strerror(-ret));
+    if (ret < 0 && !pf_dead(bs->file) && pf_failed(bs->file) == failed_before_op) {
+        g_error("request failed without a crash or a disk error: %s", strerror(-ret));
     }
+    return ret >= 0;
+}
+
+/* The same for an operation reporting an Error. */
+static bool ok_err(BlockDriverState *bs, int ret, Error *err)
+{
+    if (ret < 0 && !pf_dead(bs->file) && pf_failed(bs->file) == failed_before_op) {
+        g_error("operation failed without a crash or a disk error: %s",
+                error_get_pretty(err));
+    }
+    error_free(err);
+    return ret >= 0;
 }
 
 static void guest_write(BlockDriverState *bs, Model *m, GRand *rng, uint64_t off, uint64_t len)
@@ -405,8 +525,7 @@ static void guest_write(BlockDriverState *bs, Model *m, GRand *rng, uint64_t off
     for (uint64_t i = 0; i < len; i++) {
         buf[i] = pat ^ (uint8_t)(i >> 9);
     }
-    ok(bs, bdrv_pwrite(bs, off, buf, len));
-    model_set(m, off, len, buf);
+    model_set(m, off, len, buf, !ok(bs, bdrv_pwrite(bs, off, buf, len)));
 }
 
 /* Discarded bytes read as anything afterwards: only their durability is unknown. */
@@ -414,9 +533,31 @@ static void guest_discard(BlockDriverState *bs, Model *m, uint64_t off, uint64_t
 {
     g_autofree uint8_t *buf = g_malloc(len);
 
-    ok(bs, bdrv_pdiscard(bs, off, len));
-    ok(bs, bdrv_pread(bs, off, buf, len));
-    model_set(m, off, len, buf);
+    bool done = ok(bs, bdrv_pdiscard(bs, off, len));
+
+    model_set(m, off, len, buf, !ok(bs, bdrv_pread(bs, off, buf, len)) || !done);
+}
+
+static bool snapshot_exists(BlockDriverState *bs, const char *name)
+{
+    BlockSnapshotInfo info;
+    int found = bdrv_snapshot_find(bs, NULL, name, &info);
+
+    g_assert_cmpint(found, >=, 0);
+    if (found) {
+        bdrv_snapshot_info_clear(&info);
+    }
+    return found;
+}
+
+/* A failed creation or deletion (I/O errors) either happened or did not: the image says. */
+static void model_snapshot_sync(BlockDriverState *bs, Model *m, guint i)
+{
+    g_autofree char *name = g_strdup_printf("s%u", i + 1);
+
+    if (m->errors && !pf_dead(bs->file) && !snapshot_exists(bs, name)) {
+        model_snapshot_free(g_steal_pointer(&m->snaps->pdata[i]));
+    }
 }
 
 static void snapshot_create(BlockDriverState *bs, Model *m)
@@ -425,11 +566,10 @@ static void snapshot_create(BlockDriverState *bs, Model *m)
     ModelSnapshot *sn = g_new(ModelSnapshot, 1);
     Error *err = NULL;
 
-    *sn = (ModelSnapshot){m->size, g_memdup2(m->data, m->size)};
+    *sn = (ModelSnapshot){m->size, g_memdup2(m->data, m->size), g_memdup2(m->unknown, m->size)};
     g_ptr_array_add(m->snaps, sn);
-    if (bdrv_snapshot_create(bs, name, &err) < 0) {
-        g_assert_true(pf_dead(bs->file)); /* the image noticed the crash */
-        error_free(err);
+    if (!ok_err(bs, bdrv_snapshot_create(bs, name, &err), err)) {
+        model_snapshot_sync(bs, m, m->snaps->len - 1);
     }
 }
 
@@ -438,27 +578,35 @@ static void snapshot_delete(BlockDriverState *bs, Model *m, guint i)
     g_autofree char *name = g_strdup_printf("s%u", i + 1);
     Error *err = NULL;
 
-    if (bdrv_snapshot_delete(bs, name, &err) < 0) {
-        g_assert_true(pf_dead(bs->file));
-        error_free(err);
+    if (ok_err(bs, bdrv_snapshot_delete(bs, name, &err), err) || !m->errors) {
+        model_snapshot_free(g_steal_pointer(&m->snaps->pdata[i]));
+    } else {
+        model_snapshot_sync(bs, m, i);
     }
-    model_snapshot_free(g_steal_pointer(&m->snaps->pdata[i]));
 }
 
-/* Until the next flush either disk may be read: all of it is unknown. */
+/* After a crash before the next flush either disk may be read: all of it is unknown; after
+ * a failed apply (I/O errors), the same. */
 static void snapshot_apply(BlockDriverState *bs, Model *m, guint i)
 {
     g_autofree char *name = g_strdup_printf("s%u", i + 1);
     ModelSnapshot *sn = m->snaps->pdata[i];
+    uint64_t old = m->size;
     Error *err = NULL;
+    bool done = ok_err(bs, bdrv_snapshot_goto(bs, name, &err), err);
 
-    if (bdrv_snapshot_goto(bs, name, &err) < 0) {
-        g_assert_true(pf_dead(bs->file));
-        error_free(err);
+    if (m->errors && !done) {
+        model_resize(m, bdrv_getlength(bs), old, sn->size, true);
+        memset(m->unknown, 1, MAX_SIZE);
+        return;
     }
-    model_resize(m, sn->size);
+    model_resize(m, sn->size, old, sn->size, false);
     memcpy(m->data, sn->data, sn->size);
-    memset(m->unknown, 1, MAX_SIZE);
+    if (m->errors) {
+        memcpy(m->unknown, sn->unknown, sn->size);
+    } else {
+        memset(m->unknown, 1, MAX_SIZE);
+    }
 }
 
 static guint live_snapshots(Model *m)
@@ -497,13 +645,13 @@ static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluste
 
     len = MIN(len, m->size);
     off = (uint64_t)g_rand_int_range(rng, 0, (m->size - len) / 512 + 1) * 512;
+    failed_before_op = pf_failed(bs->file);
 
     if (k < 55) {
         guest_write(bs, m, rng, off, len);
     } else if (k < 65) {
         int flags = g_rand_boolean(rng) ? BDRV_REQ_MAY_UNMAP : 0;
-        ok(bs, bdrv_pwrite_zeroes(bs, off, len, flags));
-        model_set(m, off, len, NULL);
+        model_set(m, off, len, NULL, !ok(bs, bdrv_pwrite_zeroes(bs, off, len, flags)));
     } else if (k < 70) {
         guest_discard(bs, m, off, len);
     } else if (k < 85) {
@@ -519,14 +667,14 @@ static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluste
         snapshot_apply(bs, m, sn);
     } else if (m->size < MAX_SIZE) {
         uint64_t step = 512 * (uint64_t)g_rand_int_range(rng, 1, 8192);
-        uint64_t size = MIN(MAX_SIZE, m->size + step);
+        uint64_t size = MIN(MAX_SIZE, m->size + step), old = m->size;
         Error *err = NULL;
 
-        if (bdrv_resize(bs, size, false, &err) < 0) {
-            g_assert_true(pf_dead(bs->file));
-            error_free(err);
+        if (ok_err(bs, bdrv_resize(bs, size, false, &err), err) || !m->errors) {
+            model_resize(m, size, old, size, false);
+        } else {
+            model_resize(m, bdrv_getlength(bs), old, size, true);
         }
-        model_resize(m, size);
     }
 }
 
@@ -615,9 +763,10 @@ static void check_metadata(BlockDriverState *bs, unsigned seed)
 }
 
 /*
- * A lazy_refcounts image that was written is dirty: its next read-write open rebuilds the
- * refcounts, and that repair is checked here too (minivmm keeps the refcount order in
- * lazy mode as well, so the image was consistent before it).
+ * The image after the crash or the errors, against the model. A lazy_refcounts image that
+ * was written is dirty: its next read-write open rebuilds the refcounts, and that repair is
+ * checked here too (minivmm keeps the refcount order in lazy mode as well, so the image was
+ * consistent before it).
  */
 static void check_after_crash(const char *path, Model *m, unsigned seed, bool lazy)
 {
@@ -671,9 +820,10 @@ static char *make_backing(const char *dir, Model *m)
 }
 
 /*
- * The seed's guest workload on a new image (created with o), crashing as crash_rng plans
- * from the counts in *writes and *flushes, or (crash_rng NULL) only at the end, counting
- * the requests into them.
+ * The seed's guest workload on a new image (created with o), crashing (or failing requests,
+ * m->errors) as crash_rng plans from the counts in *writes and *flushes, or (crash_rng NULL)
+ * only at the end, counting the requests into them. With errors, the end is a flush with
+ * the errors over, which must succeed, and a normal close.
  */
 static void run_workload(const char *path, const Qcow2CreateOpts *o, unsigned seed, Model *m,
                          GRand *crash_rng, int64_t *writes, int64_t *flushes)
@@ -689,20 +839,29 @@ static void run_workload(const char *path, const Qcow2CreateOpts *o, unsigned se
     g_assert_cmpint(qcow2_create_file(path, o, &err), ==, 0);
     bs = open_image_fmt(pfname, "qcow2", BDRV_O_RDWR);
     pf = bs->file->opaque;
-    if (crash_rng) {
+    if (crash_rng && m->errors) {
+        pf_plan_errors(bs->file, crash_rng, *writes + *flushes);
+    } else if (crash_rng) {
         pf_plan(bs->file, crash_rng, *writes, *flushes);
     }
     for (int i = 0; i < ops && !pf_dead(bs->file); i++) {
         guest_op(bs, m, rng, o->cluster_size);
     }
-    pf_crash_now(bs->file);
+    if (crash_rng && m->errors) {
+        pf_errors_off(bs->file);
+        if (bdrv_flush(bs) < 0) {
+            g_error("seed %u: a flush fails after the disk's errors are over", seed);
+        }
+    } else {
+        pf_crash_now(bs->file);
+    }
     *writes = pf->writes;
     *flushes = pf->flushes;
     bdrv_unref(bs);
     g_rand_free(rng);
 }
 
-static void powerfail_run(unsigned seed)
+static void powerfail_run(unsigned seed, bool errors)
 {
     static const uint64_t clusters[] = {512, 4096, 65536};
     g_autofree char *dir = g_dir_make_tmp("test-powerfail-XXXXXX", NULL);
@@ -716,6 +875,7 @@ static void powerfail_run(unsigned seed)
 
     model_init(&m);
     model_init(&dry);
+    m.errors = errors;
     if (seed % 2) {
         backing = make_backing(dir, &m);
         o.backing_file = backing;
@@ -734,7 +894,12 @@ static void powerfail_run(unsigned seed)
 
 static void test_powerfail(gconstpointer data)
 {
-    powerfail_run(GPOINTER_TO_UINT(data));
+    powerfail_run(GPOINTER_TO_UINT(data), false);
+}
+
+static void test_ioerror(gconstpointer data)
+{
+    powerfail_run(GPOINTER_TO_UINT(data), true);
 }
 
 /* Sanitizer builds run fewer seeds by default; `make check-slow` runs many more. */
@@ -743,6 +908,8 @@ static void test_powerfail(gconstpointer data)
 #else
 #define DEFAULT_SEEDS 32
 #endif
+
+static const unsigned ioerror_regressions[] = {37, 57};
 
 /* POWERFAIL_SEEDS seeds (default DEFAULT_SEEDS) from POWERFAIL_FIRST (default 1). */
 int main(int argc, char **argv)
@@ -754,7 +921,18 @@ int main(int argc, char **argv)
     bdrv_register(&bdrv_powerfail);
     for (unsigned seed = from; seed < from + nseeds; seed++) {
         g_autofree char *name = g_strdup_printf("/qcow2/powerfail/seed-%u", seed);
+        g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/seed-%u", seed);
+
         g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail);
+        g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror);
+    }
+    /* Seeds past the default ones that found bugs, run by default too: 37 and 57, a snapshot
+     * apply whose L1 write failed left the stored L1's COPIED flags in the active L1. */
+    for (unsigned i = 0; !first && !n && i < G_N_ELEMENTS(ioerror_regressions); i++) {
+        g_autofree char *ioname =
+            g_strdup_printf("/qcow2/ioerror/seed-%u", ioerror_regressions[i]);
+
+        g_test_add_data_func(ioname, GUINT_TO_POINTER(ioerror_regressions[i]), test_ioerror);
     }
     return g_test_run();
 }
