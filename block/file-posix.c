@@ -39,6 +39,7 @@ typedef struct BDRVFileState {
     bool is_regular; /* a regular file: fallocate, zero-fill past EOF */
     bool is_device;  /* a block or character device: BLK* ioctls */
     bool o_direct;
+    int flush_error; /* a failed fdatasync without O_DIRECT: every later one fails (atomic) */
     FileAioEngine engine;
     FileLock *lock;  /* NULL when not locking */
 } BDRVFileState;
@@ -357,12 +358,29 @@ static int file_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IO
     return 0;
 }
 
-/* The core skips this for cache.no-flush. */
+/*
+ * The core skips this for cache.no-flush. When fdatasync fails, Linux may have marked the
+ * pages it could not write clean: their data is gone, and the next fdatasync would succeed
+ * without trying them again. Nothing tells what is on disk then, so without O_DIRECT every
+ * later flush fails with the first error, as in QEMU 3.0 and later. O_DIRECT writes do not
+ * go through the page cache, so there a later flush means what it says.
+ */
 static int file_flush(BlockDriverState *bs)
 {
     BDRVFileState *s = bs->opaque;
+    int ret = g_atomic_int_get(&s->flush_error);
 
-    return fdatasync(s->fd) < 0 ? -errno : 0;
+    if (ret) {
+        return ret;
+    }
+    if (fdatasync(s->fd) == 0) {
+        return 0;
+    }
+    ret = -errno;
+    if (!s->o_direct) {
+        g_atomic_int_set(&s->flush_error, ret);
+    }
+    return ret;
 }
 
 static int file_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
