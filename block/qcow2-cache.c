@@ -3,8 +3,11 @@
  * refcount blocks) kept in their on-disk (big-endian) form, evicted least-recently-used,
  * and the ordered write-back of all metadata. The order is what keeps a crash harmless:
  * refcount blocks, flush, L2 tables, flush, L1 table — so a table on disk never points to a
- * cluster whose refcount is not yet on disk (a crash in between only leaks clusters).
- * Callers hold the driver's metadata lock. Not a general-purpose cache.
+ * cluster whose refcount is not yet on disk (a crash in between only leaks clusters). With
+ * lazy refcounts, once the dirty bit is durable, refcount blocks are written with the L2
+ * tables instead of before them (the next read-write open rebuilds the refcounts), and the
+ * flush before an L2 table is kept only where a new cluster's copied or zeroed old content
+ * depends on it. Callers hold the driver's metadata lock. Not a general-purpose cache.
  */
 #include <errno.h>
 #include <string.h>
@@ -192,7 +195,38 @@ int qcow2_flush_refcounts(void *opaque)
     int ret = qcow2_sync_tables(bs);
 
     ret = ret < 0 ? ret : qcow2_cache_write(s->refblock_cache);
-    return ret < 0 ? ret : bdrv_flush(bs->file);
+    if (ret >= 0 && (ret = bdrv_flush(bs->file)) >= 0) {
+        s->l2_needs_sync = false;
+    }
+    return ret;
+}
+
+/*
+ * Run before dirty L2 tables are written. Without lazy refcounts: qcow2_flush_refcounts.
+ * With them (the dirty bit is durable, so a crash is followed by a refcount rebuild), an
+ * L2 entry may reach the disk before the refcount of its cluster: no refcount write and no
+ * flush for that. The flush stays when a new cluster holds old content its request did not
+ * write (copied, or zeroes over a cluster that may hold stale data): without it the L2
+ * entry could land first and those bytes, which the guest did not touch, read wrong.
+ */
+int qcow2_before_l2_write(void *opaque)
+{
+    BlockDriverState *bs = opaque;
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (!s->lazy_refcounts) {
+        return qcow2_flush_refcounts(bs);
+    }
+    ret = qcow2_sync_tables(bs);
+    if (ret < 0 || !s->l2_needs_sync) {
+        return ret;
+    }
+    ret = bdrv_flush(bs->file);
+    if (ret >= 0) {
+        s->l2_needs_sync = false;
+    }
+    return ret;
 }
 
 static int write_l1(BlockDriverState *bs)
@@ -211,6 +245,24 @@ static int write_l1(BlockDriverState *bs)
     return ret;
 }
 
+/*
+ * Lazy refcounts: L2 tables (after the flush qcow2_before_l2_write may still need), then
+ * the refcount blocks with no flush in between, then the L1 after a flush, since an L1
+ * entry must never point to an L2 table that is not on disk. A guest flush thus costs one
+ * flush of the file (its own) where the refcount order costs two.
+ */
+static int flush_metadata_lazy(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = qcow2_cache_write(s->l2_cache);
+
+    if (ret < 0 || (ret = qcow2_cache_write(s->refblock_cache)) < 0 || !s->l1_dirty) {
+        return ret;
+    }
+    ret = bdrv_flush(bs->file);
+    return ret < 0 ? ret : write_l1(bs);
+}
+
 int qcow2_flush_metadata(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -218,6 +270,9 @@ int qcow2_flush_metadata(BlockDriverState *bs)
 
     if (ret < 0) {
         return ret;
+    }
+    if (s->lazy_refcounts) {
+        return flush_metadata_lazy(bs);
     }
     if (!cache_is_dirty(s->l2_cache) && !s->l1_dirty) {
         return qcow2_cache_write(s->refblock_cache);

@@ -19,6 +19,8 @@ typedef struct CheckState {
     uint64_t *refs;
     uint64_t nb_clusters;
     uint64_t next_contiguous; /* fragmentation statistics of the active tree */
+    bool grow;                /* QCOW2_FIX_LOST_TAIL: references past the end are not errors */
+    uint64_t past_end;        /* ... the file must have this many clusters to hold them */
 } CheckState;
 
 static void G_GNUC_PRINTF(2, 3) check_report(CheckState *cs, const char *fmt, ...)
@@ -44,6 +46,10 @@ static void inc_refs(CheckState *cs, uint64_t offset, uint64_t size)
     }
     for (uint64_t c = offset >> s->cluster_bits; c <= (offset + size - 1) >> s->cluster_bits;
          c++) {
+        if (c >= cs->nb_clusters && cs->grow) {
+            cs->past_end = MAX(cs->past_end, ((offset + size - 1) >> s->cluster_bits) + 1);
+            return;
+        }
         if (c >= cs->nb_clusters) {
             check_report(cs, "ERROR: counting reference for region exceeding the end of the "
                              "file by one cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64,
@@ -298,6 +304,24 @@ static int count_refs(CheckState *cs)
     return 0;
 }
 
+/*
+ * A crashed image in lazy mode may have L2 entries pointing past the end of its file: an L2
+ * table may reach the disk before the write of a new cluster that extends the file (a
+ * whole-cluster write, or a zeroed one past the highest cluster ever allocated: see
+ * note_old_content in qcow2.c). What those clusters held was not flushed, so the guest may
+ * not count on it, and zeroes are what the rest of such a cluster held before: the file is
+ * grown to cover them (reading as zeroes) and the count starts again.
+ */
+static int grow_to_references(CheckState *cs)
+{
+    uint64_t size = cs->past_end << cs->s->cluster_bits;
+    int ret;
+
+    cs->past_end = 0;
+    ret = bdrv_truncate(cs->bs->file, size, NULL);
+    return ret < 0 ? ret : count_refs(cs);
+}
+
 static void fill_stats(CheckState *cs)
 {
     cs->res->total_clusters = qcow2_l1_entries_for(cs->s, cs->s->h.size) ?
@@ -308,7 +332,8 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
                 void (*report)(const char *msg))
 {
     BDRVQcow2State *s = bs->opaque;
-    CheckState cs = { .bs = bs, .s = s, .res = res, .report = report };
+    CheckState cs = { .bs = bs, .s = s, .res = res, .report = report,
+                      .grow = (fix & QCOW2_FIX_LOST_TAIL) && s->writable };
     int ret;
 
     /*
@@ -322,6 +347,9 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
     ret = qcow2_flush_metadata(bs);
     if (ret >= 0) {
         ret = count_refs(&cs);
+    }
+    if (ret >= 0 && cs.past_end) {
+        ret = grow_to_references(&cs);
     }
     if (ret >= 0 && fix && s->writable) {
         s->alloc_at_eof = true;
@@ -351,7 +379,7 @@ int qcow2_rebuild_refcounts(BlockDriverState *bs)
     int ret;
 
     s->writable = true;
-    ret = qcow2_check(bs, &res, QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS, NULL);
+    ret = qcow2_check(bs, &res, QCOW2_FIX_LEAKS | QCOW2_FIX_ERRORS | QCOW2_FIX_LOST_TAIL, NULL);
     if (ret >= 0 && (res.corruptions || res.check_errors)) {
         ret = -EIO;
     }
@@ -367,10 +395,12 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix,
     BDRVQcow2State *s = bs->opaque;
     int ret = qcow2_check(bs, res, fix, report);
 
-    /* As QEMU: a repair that left nothing broken marks the image clean and consistent. */
+    /* As QEMU: a repair that left nothing broken marks the image clean and consistent.
+     * Lazy mode ends with the attempt: the bit may be gone from the disk even on failure. */
     if (ret >= 0 && fix && s->writable && !res->corruptions && !res->check_errors) {
         ret = qcow2_update_incompat(bs, s->h.incompatible_features &
                                             ~(QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_DIRTY));
+        s->lazy_refcounts = false;
     }
     return ret;
 }

@@ -53,7 +53,7 @@ static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
     }
     s->l2_cache = qcow2_cache_new(bs, l2_n, s->cluster_size);
     s->refblock_cache = qcow2_cache_new(bs, rb_n, s->cluster_size);
-    qcow2_cache_set_before_write(s->l2_cache, qcow2_flush_refcounts, bs);
+    qcow2_cache_set_before_write(s->l2_cache, qcow2_before_l2_write, bs);
     s->eof_cluster = len < 0 ? 0 : ((uint64_t)len + s->cluster_size - 1) >> s->cluster_bits;
     return qcow2_read_snapshots(bs, s, errp);
 }
@@ -361,9 +361,15 @@ static bool cow_is_zero(BlockDriverState *bs, uint64_t start, uint64_t e)
     }
 }
 
+/*
+ * Lazy mode starts only once the dirty bit is durable (qcow2_update_incompat flushes): from
+ * then on refcounts on disk may lag behind the L2 tables, which is safe only because the
+ * next read-write open sees the bit and rebuilds them.
+ */
 int qcow2_mark_dirty(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
+    int ret;
 
     if (!s->writable) {
         return -EACCES;
@@ -372,8 +378,9 @@ int qcow2_mark_dirty(BlockDriverState *bs)
         !(s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS)) {
         return 0;
     }
-    s->lazy_refcounts = true;
-    return qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_DIRTY);
+    ret = qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_DIRTY);
+    s->lazy_refcounts = ret >= 0;
+    return ret;
 }
 
 static void cow_free(uint8_t **cow)
@@ -447,6 +454,22 @@ static int fill_new_clusters(BlockDriverState *bs, uint64_t host, uint64_t len, 
 }
 
 /*
+ * A partial allocation's new clusters also hold old content the request did not write: a
+ * copy (backing file, shared or compressed cluster) or zeroes. In lazy mode nothing else
+ * orders that write before the L2 entry, so qcow2_before_l2_write must flush first, except
+ * for zeroes in clusters past the highest one ever allocated (fresh): they were past the
+ * end of the file at open and nothing has written them since, so should the zeroing be lost
+ * at a crash, they still read as zeroes. Full clusters need no flush: all their bytes are
+ * the guest's unflushed write, which a crash may lose anyway (as in QEMU).
+ */
+static void note_old_content(BDRVQcow2State *s, bool old_zero, bool fresh)
+{
+    if (!(old_zero && fresh)) {
+        s->l2_needs_sync = true;
+    }
+}
+
+/*
  * Write n new clusters from the old content and the new data, then link them. Between the
  * claim and the link the lock is dropped for the reads of the old content and the writes of
  * the new clusters; writes of the same guest range wait, other allocations go on.
@@ -458,10 +481,12 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     uint64_t cs = s->cluster_size, start = off & ~(cs - 1);
     uint64_t n = ((off & (cs - 1)) + run + cs - 1) >> s->cluster_bits, *l2;
     bool partial = (off & (cs - 1)) || ((off + run) & (cs - 1));
-    bool zero = partial && !s->no_zero_range && cow_is_zero(bs, start, e);
+    bool old_zero = partial && cow_is_zero(bs, start, e);
+    bool zero = old_zero && !s->no_zero_range;
     g_autofree uint64_t *old = g_new(uint64_t, n);
     uint8_t *cow[2] = {NULL, NULL};
     Qcow2Allocation claim;
+    uint64_t never_used = 0;
     int64_t host = 0;
     IOVector v;
     int ret, idx;
@@ -476,8 +501,11 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     } else {
         ret = alloc_gather(bs, off, run, e, qiov, qoff, cow, &v);
     }
-    if (ret >= 0 && (host = qcow2_alloc_clusters(bs, n)) < 0) {
-        ret = host;
+    if (ret >= 0) {
+        never_used = s->eof_cluster;
+        if ((host = qcow2_alloc_clusters(bs, n)) < 0) {
+            ret = host;
+        }
     }
     if (ret >= 0 && (ret = qcow2_check_overlap(bs, host, n * cs)) >= 0) {
         ret = fill_new_clusters(bs, host, n * cs, zero, &v, zero ? off - start : 0);
@@ -489,6 +517,9 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
         if (ret < 0) {
             qcow2_free_clusters(bs, host, n * cs);
         }
+    }
+    if (ret >= 0 && partial) {
+        note_old_content(s, old_zero, (uint64_t)host >> s->cluster_bits >= never_used);
     }
     iov_destroy(&v);
     cow_free(cow);

@@ -134,7 +134,9 @@ typedef struct BDRVQcow2State {
     uint64_t snapshots_size;  /* bytes of the snapshot table */
 
     bool writable;
-    bool lazy_refcounts;     /* dirty bit set while open: no refcount->L2 barrier */
+    bool lazy_refcounts;     /* the dirty bit is durable: no refcount->L2 barrier */
+    bool l2_needs_sync;      /* lazy: a new cluster's copied or zeroed content is not yet
+                              * flushed; L2 tables are written only after a flush */
     bool corrupt_reported;
     uint8_t *cbuf;           /* decompression scratch: compressed bytes */
     uint8_t *dbuf;           /* last decompressed cluster */
@@ -230,7 +232,11 @@ bool qcow2_cache_contains(Qcow2Cache *c, uint64_t offset);
 void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque);
 /* Write every dirty table and the L1 in dependency order, with flush barriers. */
 int qcow2_flush_metadata(BlockDriverState *bs);
+/* Refcount blocks written and flushed: whatever an L2 table written next points to is
+ * counted on disk. */
 int qcow2_flush_refcounts(void *opaque);
+/* The L2 cache's before_write: the refcount order, or in lazy mode only what data needs. */
+int qcow2_before_l2_write(void *opaque);
 
 /* ---- qcow2-refcount.c ---- */
 int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster, uint64_t *refcount);
@@ -280,7 +286,10 @@ uint64_t qcow2_l1_entries_for(BDRVQcow2State *s, uint64_t size);
 /* ---- qcow2-check.c ---- */
 typedef BdrvCheckResult Qcow2CheckResult;
 
-enum { QCOW2_FIX_LEAKS = BDRV_FIX_LEAKS, QCOW2_FIX_ERRORS = BDRV_FIX_ERRORS };
+/* QCOW2_FIX_LOST_TAIL, for the repair of a dirty image at open only: data clusters linked
+ * past the end of the file (lazy mode) are kept, the file grown to hold them as zeroes. */
+enum { QCOW2_FIX_LEAKS = BDRV_FIX_LEAKS, QCOW2_FIX_ERRORS = BDRV_FIX_ERRORS,
+       QCOW2_FIX_LOST_TAIL = 4 };
 /* Compare refcounts with references; report with report(), repair per fix. */
 int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
                 void (*report)(const char *msg));

@@ -764,9 +764,12 @@ static void check_metadata(BlockDriverState *bs, unsigned seed)
 
 /*
  * The image after the crash or the errors, against the model. A lazy_refcounts image that
- * was written is dirty: its next read-write open rebuilds the refcounts, and that repair is
- * checked here too (minivmm keeps the refcount order in lazy mode as well, so the image was
- * consistent before it).
+ * was written is dirty: its next read-write open rebuilds the refcounts, and only the
+ * result of that repair is checked, as in QEMU. Before it the refcounts on disk may be
+ * below the references (in lazy mode L2 tables are written without waiting for the
+ * refcount blocks), and an L2 entry may point past the end of the file (the lost write of
+ * a new cluster would have extended it; the repair grows the file), which the checks below
+ * would call damage.
  */
 static void check_after_crash(const char *path, Model *m, unsigned seed, bool lazy)
 {
