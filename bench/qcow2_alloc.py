@@ -8,7 +8,10 @@ writes at queue depth 32 and 1, 1 MiB sequential writes at depth 4, BENCH_MS (de
 each. Every run gets a new image; the VMMs take turns. Prints the median IOPS of BENCH_RUNS
 (default 3) runs and minivmm/QEMU. MINIVMM names the binary (default ./minivmm),
 BENCH_PAYLOAD the payload, BENCH_DIR where the images go (default /var/tmp); BENCH_ROWS picks
-rows, comma-separated, by image ("overlay") or image and row ("overlay randwrite:1")."""
+rows, comma-separated, by image ("overlay") or image and row ("overlay randwrite:1").
+BENCH_LAZY=on creates the written image (fresh, or the overlay) with lazy_refcounts=on
+(default off); BENCH_CACHE sets the drive's cache mode (default none; directsync keeps
+O_DIRECT and aio=native but makes every write write-through, i.e. followed by a flush)."""
 import os
 import re
 import statistics
@@ -20,6 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAYLOAD = os.environ.get("BENCH_PAYLOAD") or os.path.join(ROOT, "tests", "guest", "payload.bin")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 MS = int(os.environ.get("BENCH_MS", "3000"))
+LAZY = os.environ.get("BENCH_LAZY", "off")
+CACHE = os.environ.get("BENCH_CACHE", "none")
 RESULT = re.compile(r"^RESULT \S+-iops (\d+)", re.MULTILINE)
 ROWS = [("fresh", "randwrite:32"), ("fresh", "randwrite:1"), ("overlay", "randwrite:32"),
         ("overlay", "randwrite:1"), ("fresh", "seqwrite:4")]
@@ -32,15 +37,15 @@ def make_image(d, kind):
     if os.path.exists(img):
         os.unlink(img)
     args = ["-b", os.path.join(d, "base.qcow2"), "-F", "qcow2"] if kind == "overlay" else []
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2"] + args + [img] +
-                   ([] if args else ["1G"]), check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "lazy_refcounts=" + LAZY] +
+                   args + [img] + ([] if args else ["1G"]), check=True)
     return img
 
 
 def one_run(vmm, img, row):
     guest = ["-nodefaults", "-bios", PAYLOAD, "-m", "512", "-fw_cfg",
              "name=opt/minivmm/args,string=virtio_blk_bench %d %s" % (MS, row),
-             "-drive", "if=none,id=d0,file=%s,format=qcow2,cache=none,aio=native" % img,
+             "-drive", "if=none,id=d0,file=%s,format=qcow2,cache=%s,aio=native" % (img, CACHE),
              "-serial", "stdio", "-display", "none", "-object", "iothread,id=io0",
              "-device", "virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1,iothread=io0"]
     if vmm == "minivmm":
@@ -62,7 +67,8 @@ def main():
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "1G"], check=True)
         subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1G", base], check=True,
                        stdout=subprocess.DEVNULL)
-        print("qcow2 allocating writes, IOPS (median of %d, %d ms each, alternating)" % (RUNS, MS))
+        print("qcow2 allocating writes, IOPS (median of %d, %d ms each, alternating; "
+              "lazy_refcounts=%s, cache=%s)" % (RUNS, MS, LAZY, CACHE))
         print("%-8s %-13s %9s %9s %6s" % ("image", "row", "minivmm", "qemu", "ratio"))
         for kind, row in ROWS:
             runs = {"minivmm": [], "qemu": []}
