@@ -80,6 +80,9 @@ void bdrv_request_complete(BlockRequest *req, int ret)
     BdrvAioReq *r = (BdrvAioReq *)req;
 
     req->ret = ret;
+    if (req->type != BLOCK_REQ_READ && req->type != BLOCK_REQ_FLUSH) {
+        bdrv_wrote(req->bs); /* before the callback: a flush it issues must not skip this */
+    }
     bdrv_untrack_write(req->bs, r->tracked);
     r->tracked = NULL;
     if (!submitting && g_main_depth() > 0 && g_main_context_is_owner(req->ctx)) {

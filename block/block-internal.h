@@ -42,6 +42,8 @@ int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, u
  * writethrough, FUA) rather than passed to the driver as it is. */
 bool bdrv_write_needs_core(BlockDriverState *bs, uint64_t offset, int flags);
 void bdrv_refresh_total_bytes(BlockDriverState *bs);
+/* A write, zero write, discard or truncate of bs completed (or failed, maybe part way). */
+void bdrv_wrote(BlockDriverState *bs);
 
 /* ---- copy-on-read.c ---- */
 typedef struct CorRange CorRange;

@@ -426,6 +426,7 @@ static BlockDriverState *bdrv_new(void)
 
     bs->refcnt = 1;
     bs->request_alignment = 1;
+    bs->write_gen = 1; /* the first flush syncs what an earlier user may have left unsynced */
     g_mutex_init(&bs->lock);
     g_cond_init(&bs->drained_cond);
     g_queue_init(&bs->parked);

@@ -126,9 +126,11 @@ bool bdrv_write_needs_core(BlockDriverState *bs, uint64_t offset, int flags)
 static int bdrv_do_flush(BlockDriverState *bs);
 static int bdrv_do_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
 
-/* Writethrough and FUA: a successful write is made stable before it completes. */
+/* Writethrough and FUA: a successful write is made stable before it completes (counted
+ * first, or the flush could take itself for redundant). */
 static int bdrv_write_done(BlockDriverState *bs, int ret, int flags)
 {
+    bdrv_wrote(bs);
     if (ret == 0 && (!bs->enable_write_cache || (flags & BDRV_REQ_FUA))) {
         ret = bdrv_do_flush(bs);
     }
@@ -253,16 +255,38 @@ static int bdrv_do_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t byte
     return ret == -ENOTSUP ? 0 : ret;
 }
 
+void bdrv_wrote(BlockDriverState *bs)
+{
+    g_atomic_int_inc(&bs->write_gen);
+}
+
+/*
+ * Whether a protocol node's sync can be skipped: nothing changed its content since a sync
+ * that succeeded, so this one would make nothing durable and order nothing (QEMU skips it
+ * the same way). Changes are counted once complete, and the generation is read before the
+ * sync starts, so a sync never takes credit for a change it may not cover. Format drivers
+ * always run: their caches change without requests (snapshots, resize).
+ */
+static bool bdrv_flush_is_redundant(BlockDriverState *bs, int gen)
+{
+    return bs->drv->is_protocol && gen == g_atomic_int_get(&bs->flushed_gen);
+}
+
 /* This node's driver, then its protocol child; cache.no-flush skips the sync itself. */
 static int bdrv_do_flush(BlockDriverState *bs)
 {
+    int gen = g_atomic_int_get(&bs->write_gen);
     int ret = 0;
 
     if (bs->read_only) {
         return 0;
     }
-    if (bs->drv->flush && !(bs->drv->is_protocol && (bs->open_flags & BDRV_O_NO_FLUSH))) {
+    if (bs->drv->flush && !(bs->drv->is_protocol && (bs->open_flags & BDRV_O_NO_FLUSH)) &&
+        !bdrv_flush_is_redundant(bs, gen)) {
         ret = bs->drv->flush(bs);
+        if (ret == 0) {
+            g_atomic_int_set(&bs->flushed_gen, gen);
+        }
     }
     if (ret == 0 && bs->file) {
         ret = bdrv_flush(bs->file);
@@ -315,14 +339,20 @@ int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, u
 {
     int ret;
 
-    if (type == BLOCK_REQ_READ || type == BLOCK_REQ_FLUSH || !bdrv_has_write_notifiers(bs)) {
+    if (type == BLOCK_REQ_READ || type == BLOCK_REQ_FLUSH) {
         return bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
+    }
+    if (!bdrv_has_write_notifiers(bs)) {
+        ret = bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
+        bdrv_wrote(bs);
+        return ret;
     }
     ret = bdrv_write_notify_before(bs, offset, bytes);
     if (ret < 0) {
         return ret;
     }
     ret = bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
+    bdrv_wrote(bs);
     bdrv_write_notify_after(bs, offset, bytes, type == BLOCK_REQ_WRITE ? qiov : NULL, ret);
     return ret;
 }
@@ -450,6 +480,7 @@ int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
     bdrv_request_enter(bs, NULL);
     bdrv_nesting_enter();
     ret = bs->drv->truncate(bs, size, &err);
+    bdrv_wrote(bs);
     bdrv_refresh_total_bytes(bs);
     bdrv_nesting_leave();
     bdrv_request_leave(bs);

@@ -165,6 +165,8 @@ struct BlockDriverState {
     int refcnt;
     int in_flight;                    /* atomic */
     int cor_ordering;                 /* atomic: jobs whose copies guest writes wait for */
+    int write_gen;                    /* atomic: content changes completed (bdrv_wrote) */
+    int flushed_gen;                  /* atomic: write_gen when the last good flush began */
     int quiesce_counter;              /* > 0 while drained: new requests wait */
     uint32_t request_alignment;       /* 1 unless the protocol needs more (O_DIRECT) */
     GSList *op_blockers[BLOCK_OP_TYPE_MAX];
