@@ -229,16 +229,21 @@ int qcow2_before_l2_write(void *opaque)
     return ret;
 }
 
+int qcow2_write_table64(BlockDriverState *bs, uint64_t offset, const uint64_t *table, uint32_t n)
+{
+    g_autofree uint64_t *be = g_new(uint64_t, MAX(n, 1));
+
+    for (uint32_t i = 0; i < n; i++) {
+        be[i] = GUINT64_TO_BE(table[i]);
+    }
+    return bdrv_pwrite(bs->file, offset, be, (uint64_t)n * 8);
+}
+
 static int write_l1(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    g_autofree uint64_t *be = g_new(uint64_t, MAX(s->l1_size, 1));
-    int ret;
+    int ret = qcow2_write_table64(bs, s->l1_offset, s->l1_table, s->l1_size);
 
-    for (uint32_t i = 0; i < s->l1_size; i++) {
-        be[i] = GUINT64_TO_BE(s->l1_table[i]);
-    }
-    ret = bdrv_pwrite(bs->file, s->l1_offset, be, (uint64_t)s->l1_size * 8);
     if (ret >= 0) {
         s->l1_dirty = false;
     }

@@ -317,13 +317,8 @@ static int sync_header(BlockDriverState *bs)
 static int sync_reftable(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    g_autofree uint64_t *be = g_new(uint64_t, MAX(s->reftable_size, 1));
-    int ret;
+    int ret = qcow2_write_table64(bs, s->reftable_offset, s->reftable, s->reftable_size);
 
-    for (uint32_t i = 0; i < s->reftable_size; i++) {
-        be[i] = GUINT64_TO_BE(s->reftable[i]);
-    }
-    ret = bdrv_pwrite(bs->file, s->reftable_offset, be, (uint64_t)s->reftable_size * 8);
     if (ret >= 0) {
         s->reftable_dirty = false;
     }

@@ -232,6 +232,8 @@ bool qcow2_cache_contains(Qcow2Cache *c, uint64_t offset);
 void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque);
 /* Write every dirty table and the L1 in dependency order, with flush barriers. */
 int qcow2_flush_metadata(BlockDriverState *bs);
+/* n host-order 64-bit entries (an L1 or refcount table) written big-endian at offset. */
+int qcow2_write_table64(BlockDriverState *bs, uint64_t offset, const uint64_t *table, uint32_t n);
 /* Refcount blocks written and flushed: whatever an L2 table written next points to is
  * counted on disk. */
 int qcow2_flush_refcounts(void *opaque);
