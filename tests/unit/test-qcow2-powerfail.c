@@ -506,14 +506,15 @@ static bool ok(BlockDriverState *bs, int ret)
     return ret >= 0;
 }
 
-/* The same for an operation reporting an Error. */
-static bool ok_err(BlockDriverState *bs, int ret, Error *err)
+/* The same for an operation reporting an Error (read through errp: an argument of the
+ * call that sets it would be read before it is set). */
+static bool ok_err(BlockDriverState *bs, int ret, Error **errp)
 {
     if (ret < 0 && !pf_dead(bs->file) && pf_failed(bs->file) == failed_before_op) {
         g_error("operation failed without a crash or a disk error: %s",
-                error_get_pretty(err));
+                *errp ? error_get_pretty(*errp) : "?");
     }
-    error_free(err);
+    g_clear_pointer(errp, error_free);
     return ret >= 0;
 }
 
@@ -568,7 +569,7 @@ static void snapshot_create(BlockDriverState *bs, Model *m)
 
     *sn = (ModelSnapshot){m->size, g_memdup2(m->data, m->size), g_memdup2(m->unknown, m->size)};
     g_ptr_array_add(m->snaps, sn);
-    if (!ok_err(bs, bdrv_snapshot_create(bs, name, &err), err)) {
+    if (!ok_err(bs, bdrv_snapshot_create(bs, name, &err), &err)) {
         model_snapshot_sync(bs, m, m->snaps->len - 1);
     }
 }
@@ -578,7 +579,7 @@ static void snapshot_delete(BlockDriverState *bs, Model *m, guint i)
     g_autofree char *name = g_strdup_printf("s%u", i + 1);
     Error *err = NULL;
 
-    if (ok_err(bs, bdrv_snapshot_delete(bs, name, &err), err) || !m->errors) {
+    if (ok_err(bs, bdrv_snapshot_delete(bs, name, &err), &err) || !m->errors) {
         model_snapshot_free(g_steal_pointer(&m->snaps->pdata[i]));
     } else {
         model_snapshot_sync(bs, m, i);
@@ -593,7 +594,7 @@ static void snapshot_apply(BlockDriverState *bs, Model *m, guint i)
     ModelSnapshot *sn = m->snaps->pdata[i];
     uint64_t old = m->size;
     Error *err = NULL;
-    bool done = ok_err(bs, bdrv_snapshot_goto(bs, name, &err), err);
+    bool done = ok_err(bs, bdrv_snapshot_goto(bs, name, &err), &err);
 
     if (m->errors && !done) {
         model_resize(m, bdrv_getlength(bs), old, sn->size, true);
@@ -670,7 +671,7 @@ static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluste
         uint64_t size = MIN(MAX_SIZE, m->size + step), old = m->size;
         Error *err = NULL;
 
-        if (ok_err(bs, bdrv_resize(bs, size, false, &err), err) || !m->errors) {
+        if (ok_err(bs, bdrv_resize(bs, size, false, &err), &err) || !m->errors) {
             model_resize(m, size, old, size, false);
         } else {
             model_resize(m, bdrv_getlength(bs), old, size, true);
