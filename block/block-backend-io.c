@@ -306,6 +306,13 @@ void blk_drain(BlockBackend *blk)
     wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->in_flight);
 }
 
+void blk_drain_all(void)
+{
+    for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
+        blk_drain(blk);
+    }
+}
+
 /* ---- plugging ---- */
 
 static void blk_io_plug_engines(bool plug)

@@ -4,6 +4,7 @@
  * Not the board: hw/i386/pc.c builds the devices.
  */
 #include <glib.h>
+#include "block/block-backend.h"
 #include "block/block.h"
 #include "hw/kvm.h"
 #include "hw/machine.h"
@@ -121,6 +122,9 @@ void machine_stop_state(RunState state)
         monitor_event("STOP", NULL);
     }
     bdrv_drain_all();
+    /* A request a device took before it stopped may have been held back by that drain
+     * (its submission reached the node inside the drained section): it runs now. */
+    blk_drain_all();
     bdrv_flush_all();
 }
 

@@ -174,5 +174,8 @@ int blk_truncate(BlockBackend *blk, uint64_t size, Error **errp);
 
 /* Wait until every request on the backend has completed and its callback has run. */
 void blk_drain(BlockBackend *blk);
+/* blk_drain for every backend: device requests until their callbacks ran, also those a
+ * drained section held back and resubmitted at its end. */
+void blk_drain_all(void);
 
 #endif
