@@ -207,10 +207,11 @@ static void virtio_queue_resume(void *opaque)
 /*
  * The machine stopped or runs again. While it is stopped, no request is taken from a ring
  * but on a kick the notify register delivers (only qtest can write one then), as in QEMU;
- * what the guest queued before the stop waits and is served when the machine runs. The
- * look at the rings is queued behind the calls already made to each queue's thread, such
- * as the resubmission of requests kept by the "stop" error policy at `cont`. A device a
- * reset or an unplug took from its driver has nothing to serve.
+ * what the guest queued before the stop waits and is served when the machine runs, by a
+ * call queued to each queue's thread (for a main-loop queue it comes after `cont` has
+ * resubmitted the requests the "stop" error policy kept; in an I/O thread either may come
+ * first, as nothing orders requests the guest has outstanding). A device a reset or an
+ * unplug took from its driver has nothing to serve.
  */
 static void virtio_run_state_changed(void *opaque, bool running)
 {
