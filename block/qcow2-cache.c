@@ -186,6 +186,18 @@ void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset)
     }
 }
 
+/* A barrier on the file: the old content new clusters hold (l2_needs_sync) is durable too. */
+static int sync_file(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = bdrv_flush(bs->file);
+
+    if (ret >= 0) {
+        s->l2_needs_sync = false;
+    }
+    return ret;
+}
+
 /* Refcount blocks (and guest data written so far) to disk, then a barrier: whatever an L2
  * table written after this points to is counted and holds its data. */
 int qcow2_flush_refcounts(void *opaque)
@@ -195,10 +207,7 @@ int qcow2_flush_refcounts(void *opaque)
     int ret = qcow2_sync_tables(bs);
 
     ret = ret < 0 ? ret : qcow2_cache_write(s->refblock_cache);
-    if (ret >= 0 && (ret = bdrv_flush(bs->file)) >= 0) {
-        s->l2_needs_sync = false;
-    }
-    return ret;
+    return ret < 0 ? ret : sync_file(bs);
 }
 
 /*
@@ -222,11 +231,7 @@ int qcow2_before_l2_write(void *opaque)
     if (ret < 0 || !s->l2_needs_sync) {
         return ret;
     }
-    ret = bdrv_flush(bs->file);
-    if (ret >= 0) {
-        s->l2_needs_sync = false;
-    }
-    return ret;
+    return sync_file(bs);
 }
 
 int qcow2_write_table64(BlockDriverState *bs, uint64_t offset, const uint64_t *table, uint32_t n)
