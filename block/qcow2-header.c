@@ -330,7 +330,14 @@ int qcow2_sync_tables(BlockDriverState *bs)
     BDRVQcow2State *s = bs->opaque;
     int ret = 0;
 
-    if (s->header_dirty) {
+    if (s->c0_pending) {
+        ret = bdrv_pwrite(bs->file, 0, s->c0_pending, s->c0_pending_len);
+        if (ret >= 0) {
+            g_clear_pointer(&s->c0_pending, g_free);
+            s->header_dirty = true; /* its fields are as old as the failed rewrite */
+        }
+    }
+    if (ret >= 0 && s->header_dirty) {
         ret = sync_header(bs);
     }
     if (ret >= 0 && s->reftable_dirty) {
@@ -496,8 +503,8 @@ static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *fil
 int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char *fmt)
 {
     BDRVQcow2State *s = bs->opaque;
-    g_autofree uint8_t *c0 = g_malloc0(s->cluster_size);
-    uint64_t old_used, used;
+    g_autofree uint8_t *c0 = g_malloc0(s->cluster_size), *old = NULL;
+    uint64_t old_used, used, len = 0;
     int ret;
 
     if ((file && strlen(file) > 1023) || (fmt && strlen(fmt) >= 16)) {
@@ -507,15 +514,22 @@ int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char
     old_used = s->h.backing_file_offset + s->h.backing_file_size;
     ret = qcow2_sync_tables(bs); /* the fields below are rewritten as the disk has them */
     ret = ret < 0 ? ret : bdrv_pread(bs->file, 0, c0, s->cluster_size);
+    old = ret < 0 ? NULL : g_memdup2(c0, s->cluster_size);
     used = ret < 0 ? 0 : rebuild_cluster0(s, c0, file, fmt);
     if (ret >= 0 && !used) {
         ret = -ENOSPC;
     }
     if (ret >= 0) {
-        uint64_t len = (MAX(MAX(used, old_used), s->h.header_length + 8) + 511) & ~511ULL;
-        ret = bdrv_pwrite(bs->file, 0, c0, MIN(len, s->cluster_size));
+        len = (MAX(MAX(used, old_used), s->h.header_length + 8) + 511) & ~511ULL;
+        len = MIN(len, s->cluster_size);
+        ret = bdrv_pwrite(bs->file, 0, c0, len);
+        ret = ret < 0 ? ret : bdrv_flush(bs->file);
+        if (ret < 0) { /* memory keeps the old name: the disk must say it again */
+            s->c0_pending = g_steal_pointer(&old);
+            s->c0_pending_len = len;
+        }
     }
-    if (ret >= 0 && (ret = bdrv_flush(bs->file)) >= 0) {
+    if (ret >= 0) {
         g_free(s->backing_file);
         g_free(s->backing_format);
         s->backing_file = g_strdup(file);

@@ -90,6 +90,7 @@ static void free_state(BDRVQcow2State *s)
     g_free(s->reftable);
     qcow2_free_snapshots(s);
     g_free(s->header_tail);
+    g_free(s->c0_pending);
     if (s->unknown_exts) {
         g_byte_array_unref(s->unknown_exts);
     }

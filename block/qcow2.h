@@ -123,6 +123,10 @@ typedef struct BDRVQcow2State {
      * what counts; qcow2_sync_tables() writes it out before any other metadata. */
     bool header_dirty;
     bool reftable_dirty;
+    /* The start of cluster 0 (header, extensions, backing name) as memory has it, while a
+     * failed rewrite of the backing file name may have left the disk different. */
+    uint8_t *c0_pending;
+    uint64_t c0_pending_len;
     Qcow2Cache *l2_cache;
     Qcow2Cache *refblock_cache;
     uint64_t free_cluster_index;
@@ -213,8 +217,8 @@ int qcow2_write_size(BlockDriverState *bs, uint64_t size);
 int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters);
 /* Clear autoclear bits we do not maintain (bitmaps) before the first write. */
 int qcow2_clear_autoclear(BlockDriverState *bs);
-/* The header's fields and the refcount table as memory has them, if a write of them may
- * not have reached the disk (header_dirty, reftable_dirty). */
+/* The header and its extensions, its fields and the refcount table as memory has them, if
+ * a write of them may not have reached the disk (c0_pending, header_dirty, reftable_dirty). */
 int qcow2_sync_tables(BlockDriverState *bs);
 
 /* ---- qcow2-cache.c ---- */

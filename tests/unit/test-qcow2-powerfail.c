@@ -56,6 +56,7 @@ typedef struct BDRVPowerfailState {
 } BDRVPowerfailState;
 
 static void pf_crash_locked(BlockDriverState *bs);
+static bool pf_dead(BlockDriverState *bs);
 
 /* Called with the lock held before each write or flush: is this the crash moment? True
  * when the request is to fail instead. */
@@ -129,6 +130,9 @@ static int pf_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVe
     g_autofree uint8_t *buf = g_malloc0(bytes);
     int64_t flen = bdrv_getlength(bs->file);
 
+    if (pf_dead(bs)) {
+        return -EIO; /* the file is the image after the crash, not what memory expects */
+    }
     if (flen > (int64_t)offset) {
         int ret = bdrv_pread(bs->file, offset, buf, MIN(bytes, flen - offset));
         if (ret < 0) {
@@ -279,7 +283,8 @@ static BlockDriver bdrv_powerfail = {
 /*
  * Cut the power: each cached write reaches the file with probability keep, a torn one
  * (probability tear) only in some of its sectors; the order among them is the cache's, as
- * nothing between two flushes orders them anyway. Afterwards every request is dropped.
+ * nothing between two flushes orders them anyway. Afterwards every write is dropped and every
+ * read fails.
  */
 static void pf_crash_locked(BlockDriverState *bs)
 {
@@ -933,6 +938,53 @@ static void test_lazy_dirty_bit_durable(void)
     tmpdir_remove();
 }
 
+/*
+ * A rewrite of the backing file name that fails (it may land in any of its sectors, or
+ * none) must leave the image naming the old backing file once the errors are over and the
+ * image is flushed: the caller was told it failed. The name is long enough for the header
+ * and extensions to span three sectors, so a torn write mixes them.
+ */
+static void test_change_backing_file_fails(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("test-powerfail-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "cbf.qcow2", NULL);
+    g_autofree char *pfname = g_strconcat("powerfail:", path, NULL);
+    g_autofree char *old_name = g_strnfill(700, 'o'), *new_name = g_strnfill(900, 'n');
+    Qcow2CreateOpts o = {.size = DISK_SIZE, .version = 3, .cluster_size = 65536,
+                         .refcount_bits = 16, .backing_file = old_name, .backing_fmt = "raw"};
+    Error *err = NULL;
+
+    for (unsigned seed = 1; seed <= 40; seed++) {
+        GRand *rng = g_rand_new_with_seed(seed);
+        BlockDriverState *bs;
+        BDRVPowerfailState *pf;
+
+        g_remove(path);
+        g_assert_cmpint(qcow2_create_file(path, &o, &err), ==, 0);
+        bs = open_image_fmt(pfname, "qcow2", BDRV_O_RDWR | BDRV_O_NO_BACKING);
+        pf = bs->file->opaque;
+        pf->rng = rng;
+        pf->fail_from = pf->writes + pf->flushes;
+        pf->fail_to = pf->fail_from + 1 + seed % 3; /* the write; maybe the flush, the retry */
+        pf->fail_p = 1.0;
+        g_assert_cmpint(bdrv_change_backing_file(bs, new_name, "qcow2", &err), <, 0);
+        error_free(err);
+        err = NULL;
+        pf_errors_off(bs->file);
+        g_assert_cmpint(bdrv_flush(bs), ==, 0);
+        g_assert_cmpstr(bs->backing_file, ==, old_name);
+        bdrv_unref(bs);
+
+        bs = open_image_fmt(path, "qcow2", BDRV_O_NO_BACKING);
+        g_assert_cmpstr(bs->backing_file, ==, old_name);
+        g_assert_cmpstr(bs->backing_format, ==, "raw");
+        bdrv_unref(bs);
+        g_rand_free(rng);
+    }
+    tmpdir = g_steal_pointer(&dir);
+    tmpdir_remove();
+}
+
 /* Sanitizer builds run fewer seeds by default; `make check-slow` runs many more. */
 #ifdef __SANITIZE_ADDRESS__
 #define DEFAULT_SEEDS 12
@@ -951,6 +1003,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     bdrv_register(&bdrv_powerfail);
     g_test_add_func("/qcow2/powerfail/lazy-dirty-bit-durable", test_lazy_dirty_bit_durable);
+    g_test_add_func("/qcow2/ioerror/change-backing-file", test_change_backing_file_fails);
     for (unsigned seed = from; seed < from + nseeds; seed++) {
         g_autofree char *name = g_strdup_printf("/qcow2/powerfail/seed-%u", seed);
         g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/seed-%u", seed);
