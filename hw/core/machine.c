@@ -14,10 +14,11 @@
 
 MachineState *current_machine;
 
-typedef struct ResetEntry {
-    ResetHandler *fn;
+/* A registered callback; fn is cast back to its list's type before the call. */
+typedef struct HandlerEntry {
+    void (*fn)(void);
     void *opaque;
-} ResetEntry;
+} HandlerEntry;
 
 static GArray *reset_handlers;
 static bool running; /* written in the main loop; read from any thread */
@@ -46,21 +47,38 @@ bool runstate_needs_reset(void)
            runstate == RUN_STATE_GUEST_PANICKED;
 }
 
+static void handler_add(GArray **list, void (*fn)(void), void *opaque)
+{
+    HandlerEntry e = { fn, opaque };
+
+    if (!*list) {
+        *list = g_array_new(FALSE, FALSE, sizeof(HandlerEntry));
+    }
+    g_array_append_val(*list, e);
+}
+
+static void handler_remove(GArray *list, void (*fn)(void), void *opaque)
+{
+    for (guint i = 0; list && i < list->len; i++) {
+        HandlerEntry *e = &g_array_index(list, HandlerEntry, i);
+
+        if (e->fn == fn && e->opaque == opaque) {
+            g_array_remove_index(list, i);
+            return;
+        }
+    }
+}
+
 void machine_register_reset(ResetHandler *fn, void *opaque)
 {
-    ResetEntry e = { fn, opaque };
-
-    if (!reset_handlers) {
-        reset_handlers = g_array_new(FALSE, FALSE, sizeof(ResetEntry));
-    }
-    g_array_append_val(reset_handlers, e);
+    handler_add(&reset_handlers, (void (*)(void))fn, opaque);
 }
 
 void machine_run_reset_handlers(void)
 {
     for (guint i = 0; reset_handlers && i < reset_handlers->len; i++) {
-        ResetEntry *e = &g_array_index(reset_handlers, ResetEntry, i);
-        e->fn(e->opaque);
+        HandlerEntry *e = &g_array_index(reset_handlers, HandlerEntry, i);
+        ((ResetHandler *)e->fn)(e->opaque);
     }
 }
 
@@ -74,41 +92,24 @@ static void machine_set_running(bool on)
     __atomic_store_n(&running, on, __ATOMIC_RELEASE);
 }
 
-typedef struct RunStateEntry {
-    RunStateHandler *fn;
-    void *opaque;
-} RunStateEntry;
-
 static GArray *run_state_handlers;
 
 void machine_add_run_state_handler(RunStateHandler *fn, void *opaque)
 {
-    RunStateEntry e = { fn, opaque };
-
-    if (!run_state_handlers) {
-        run_state_handlers = g_array_new(FALSE, FALSE, sizeof(RunStateEntry));
-    }
-    g_array_append_val(run_state_handlers, e);
+    handler_add(&run_state_handlers, (void (*)(void))fn, opaque);
 }
 
 void machine_remove_run_state_handler(RunStateHandler *fn, void *opaque)
 {
-    for (guint i = 0; run_state_handlers && i < run_state_handlers->len; i++) {
-        RunStateEntry *e = &g_array_index(run_state_handlers, RunStateEntry, i);
-
-        if (e->fn == fn && e->opaque == opaque) {
-            g_array_remove_index(run_state_handlers, i);
-            return;
-        }
-    }
+    handler_remove(run_state_handlers, (void (*)(void))fn, opaque);
 }
 
 static void machine_run_state_notify(bool on)
 {
     for (guint i = 0; run_state_handlers && i < run_state_handlers->len; i++) {
-        RunStateEntry *e = &g_array_index(run_state_handlers, RunStateEntry, i);
+        HandlerEntry *e = &g_array_index(run_state_handlers, HandlerEntry, i);
 
-        e->fn(e->opaque, on);
+        ((RunStateHandler *)e->fn)(e->opaque, on);
     }
 }
 
