@@ -31,10 +31,15 @@ void aio_poll_time_init(AioPollTime *t, int64_t max_ns, int64_t grow, int64_t sh
 /* A wait that polled and then slept lasted block_ns in all: adjust the next poll time. */
 void aio_poll_time_adjust(AioPollTime *t, int64_t block_ns);
 
-/* One handler's polling time and how late into a wait polling recently caught its events. */
+/* One handler's polling time, how late into a wait polling recently caught its events, and
+ * the state of the trials of polling for events that come late (util/aio-poll.c). */
 typedef struct AioPollHandlerTime {
     int64_t ns;
     int64_t hit_ns;
+    int misses;        /* late events in a row while polled for */
+    int slow;          /* late events not polled for since the last trial */
+    int failed_trials; /* trials in a row that caught nothing */
+    bool trial;        /* polled for on trial, nothing caught yet */
 } AioPollHandlerTime;
 
 /* After a wait of block_ns that ended with the handler's event (event) or not. */

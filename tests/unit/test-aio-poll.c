@@ -106,6 +106,70 @@ static void test_handler_time_in_vain(void)
     g_assert_cmpint(ht.hit_ns, ==, 0);
 }
 
+/* n events of the handler, each after a wait of block_ns. */
+static void handler_events(AioPollHandlerTime *ht, const AioPollTime *params, int n,
+                           int64_t block_ns)
+{
+    for (int i = 0; i < n; i++) {
+        aio_poll_handler_time_adjust(ht, params, true, block_ns);
+    }
+}
+
+/*
+ * A disk's completions at queue depth 1, 50 us after the submission when slept through:
+ * after 8 of them a trial polls for poll-max-ns; polling catches them (20 us), so it stays,
+ * through two late ones; the third late one in a row ends it. Trials that catch nothing
+ * come after 16, 32 ... up to 256 slow events; a catch starts over at 8. Waits of a
+ * millisecond and more (an idle disk) are no reason for a trial.
+ */
+static void test_handler_time_trial(void)
+{
+    AioPollTime params;
+    AioPollHandlerTime ht = {0};
+
+    aio_poll_time_init(&params, 32768, 0, 0);
+    handler_events(&ht, &params, 7, 50000);
+    g_assert_cmpint(ht.ns, ==, 0);
+    handler_events(&ht, &params, 1, 50000);
+    g_assert_cmpint(ht.ns, ==, 32768);
+    handler_events(&ht, &params, 10, 20000);                   /* caught: keeps polling */
+    g_assert_cmpint(ht.ns, ==, 32768);
+    handler_events(&ht, &params, 2, 50000);                    /* late ones among catches */
+    g_assert_cmpint(ht.ns, ==, 32768);
+    handler_events(&ht, &params, 1, 20000);
+    handler_events(&ht, &params, 2, 50000);
+    g_assert_cmpint(ht.ns, ==, 32768);
+    handler_events(&ht, &params, 1, 50000);                    /* the third in a row */
+    g_assert_cmpint(ht.ns, ==, 0);
+    g_assert_cmpint(ht.failed_trials, ==, 0);
+
+    /* Polling never makes them sooner: each failed trial doubles the wait for the next
+     * (the event that ended polling is the first of them). */
+    for (int every = 8; every <= 256; every *= 2) {
+        handler_events(&ht, &params, every - 2, 50000);
+        g_assert_cmpint(ht.ns, ==, 0);
+        handler_events(&ht, &params, 1, 50000);
+        g_assert_cmpint(ht.ns, ==, 32768);
+        handler_events(&ht, &params, 3, 50000);
+        g_assert_cmpint(ht.ns, ==, 0);
+    }
+    g_assert_cmpint(ht.failed_trials, ==, 5);
+    handler_events(&ht, &params, 254, 50000);
+    g_assert_cmpint(ht.ns, ==, 0);
+    handler_events(&ht, &params, 1, 50000);
+    g_assert_cmpint(ht.ns, ==, 32768);                         /* capped at 256 */
+    handler_events(&ht, &params, 1, 20000);                    /* a catch: back to 8 */
+    g_assert_cmpint(ht.failed_trials, ==, 0);
+
+    ht = (AioPollHandlerTime){0};
+    handler_events(&ht, &params, 100, 2000000);
+    g_assert_cmpint(ht.ns, ==, 0);
+    /* Without polling (poll-max-ns=0) there is no trial either. */
+    aio_poll_time_init(&params, 0, 0, 0);
+    handler_events(&ht, &params, 100, 50000);
+    g_assert_cmpint(ht.ns, ==, 0);
+}
+
 /* ---- a producer and an I/O thread that polls it ---- */
 
 typedef struct Ring {
@@ -278,6 +342,7 @@ int main(int argc, char **argv)
     g_test_add_func("/aio-poll/time/grow-shrink", test_time_grow_shrink);
     g_test_add_func("/aio-poll/time/params", test_time_params);
     g_test_add_func("/aio-poll/time/handler-in-vain", test_handler_time_in_vain);
+    g_test_add_func("/aio-poll/time/handler-trial", test_handler_time_trial);
     g_test_add_func("/aio-poll/iothread/no-lost-kick", test_no_lost_kick_default);
     g_test_add_func("/aio-poll/iothread/no-lost-kick-short", test_no_lost_kick_short);
     g_test_add_func("/aio-poll/iothread/no-poll", test_no_poll);
