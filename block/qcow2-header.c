@@ -525,6 +525,7 @@ int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char
         ret = bdrv_pwrite(bs->file, 0, c0, len);
         ret = ret < 0 ? ret : bdrv_flush(bs->file);
         if (ret < 0) { /* memory keeps the old name: the disk must say it again */
+            g_free(s->c0_pending);
             s->c0_pending = g_steal_pointer(&old);
             s->c0_pending_len = len;
         }

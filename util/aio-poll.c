@@ -161,7 +161,6 @@ static AioPollHandler *aio_poll_take_ready(AioPoll *p)
  * trial that catches none doubles the wait for the next (up to 256 slow events), so where
  * polling does not make the events come sooner it costs a few vain polls per 256 events.
  */
-/* An event of the handler after a wait of block_ns. */
 static void aio_poll_handler_event(AioPollHandlerTime *ht, const AioPollTime *params,
                                    int64_t block_ns)
 {
