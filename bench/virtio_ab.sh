@@ -6,9 +6,9 @@
 #   bench/virtio_ab.sh OLD-BINARY NEW-BINARY [ROW] [REPS]
 #
 # ROW is a payload row (default randwrite:1; e.g. randread:32, seqwrite:4), REPS the rounds
-# (default 5). Environment: BENCH_IMG (a raw image, default a 512 MiB one of random data in
-# /var/tmp, made once), BENCH_MS (run length, default 3000), BENCH_AIO (native|io_uring),
-# BENCH_IOTHREAD=0 (the main loop instead of an I/O thread).
+# (default 5). Environment: BENCH_IMG (the image, default a 512 MiB raw one of random data in
+# /var/tmp, made once), BENCH_FMT (its format, default raw), BENCH_MS (run length, default
+# 3000), BENCH_AIO (native|io_uring), BENCH_IOTHREAD=0 (the main loop, not an I/O thread).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OLD=$1 NEW=$2 ROW=${3:-randwrite:1} REPS=${4:-5}
@@ -22,7 +22,7 @@ one() {
     local label=$1 bin=$2 out dev=virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1
     local args=(-bios "$PAYLOAD" -m 512 -display none
                 -fw_cfg "name=opt/minivmm/args,string=virtio_blk_bench $MS $ROW"
-                -drive "if=none,id=d0,file=$IMG,format=raw,cache=none,aio=${BENCH_AIO:-native}")
+                -drive "if=none,id=d0,file=$IMG,format=${BENCH_FMT:-raw},cache=none,aio=${BENCH_AIO:-native}")
     out=$(mktemp)
     if [ "${BENCH_IOTHREAD:-1}" = 1 ]; then
         args+=(-object iothread,id=io0)
