@@ -252,9 +252,12 @@ static int bdrv_do_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t byte
         return 0;
     }
     ret = bs->drv->pdiscard(bs, offset, bytes);
+    bdrv_wrote(bs);
     return ret == -ENOTSUP ? 0 : ret;
 }
 
+/* Counted where the driver is called: bdrv_write_done, bdrv_do_pdiscard, bdrv_truncate, and
+ * for requests a driver completes itself, bdrv_request_complete. */
 void bdrv_wrote(BlockDriverState *bs)
 {
     g_atomic_int_inc(&bs->write_gen);
@@ -337,23 +340,16 @@ static int bdrv_run_ordered(BlockDriverState *bs, BlockReqType type, uint64_t of
 int bdrv_run_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes,
                      IOVector *qiov, int flags)
 {
+    bool notify = type != BLOCK_REQ_READ && type != BLOCK_REQ_FLUSH && bdrv_has_write_notifiers(bs);
     int ret;
 
-    if (type == BLOCK_REQ_READ || type == BLOCK_REQ_FLUSH) {
-        return bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
-    }
-    if (!bdrv_has_write_notifiers(bs)) {
-        ret = bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
-        bdrv_wrote(bs);
-        return ret;
-    }
-    ret = bdrv_write_notify_before(bs, offset, bytes);
-    if (ret < 0) {
+    if (notify && (ret = bdrv_write_notify_before(bs, offset, bytes)) < 0) {
         return ret;
     }
     ret = bdrv_run_ordered(bs, type, offset, bytes, qiov, flags);
-    bdrv_wrote(bs);
-    bdrv_write_notify_after(bs, offset, bytes, type == BLOCK_REQ_WRITE ? qiov : NULL, ret);
+    if (notify) {
+        bdrv_write_notify_after(bs, offset, bytes, type == BLOCK_REQ_WRITE ? qiov : NULL, ret);
+    }
     return ret;
 }
 

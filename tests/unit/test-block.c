@@ -458,6 +458,39 @@ static void test_writethrough(void)
     bdrv_unref(bs);
 }
 
+/*
+ * A protocol node's sync is skipped when nothing changed since the last one that
+ * succeeded; each kind of change (write, zero write, discard, truncate) makes the next run.
+ */
+static void test_flush_skips_unchanged(void)
+{
+    BlockDriverState *bs = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"discard\":\"on\"}"),
+                                     BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+    uint8_t buf[512] = {1};
+    int *n_flush = &test_mem_state(bs)->n_flush;
+
+    g_assert_cmpint(bdrv_flush(bs), ==, 0); /* an earlier user may have left data unsynced */
+    g_assert_cmpint(*n_flush, ==, 1);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(*n_flush, ==, 1);
+    g_assert_cmpint(bdrv_pwrite(bs, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(*n_flush, ==, 2);
+    g_assert_cmpint(bdrv_pwrite_zeroes(bs, 0, 512, 0), ==, 0);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(*n_flush, ==, 3);
+    g_assert_cmpint(bdrv_pdiscard(bs, 0, 512), ==, 0);
+    g_assert_cmpint(test_mem_state(bs)->n_discard, ==, 1);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(*n_flush, ==, 4);
+    g_assert_cmpint(bdrv_truncate(bs, 1 << 20, &error_abort), ==, 0);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(bdrv_flush(bs), ==, 0);
+    g_assert_cmpint(*n_flush, ==, 5);
+    bdrv_unref(bs);
+}
+
 static void test_truncate(void)
 {
     BlockDriverState *bs;
@@ -583,6 +616,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/zeroes-fallback", test_zeroes_fallback);
     g_test_add_func("/block/read-only", test_read_only);
     g_test_add_func("/block/writethrough", test_writethrough);
+    g_test_add_func("/block/flush-skips-unchanged", test_flush_skips_unchanged);
     g_test_add_func("/block/truncate", test_truncate);
     g_test_add_func("/block/probed-raw-guard", test_probed_raw_guard);
     g_test_add_func("/block/op-blockers", test_op_blockers);
