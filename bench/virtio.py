@@ -9,11 +9,13 @@ image files serve both VMMs: raw with cache=none and aio=native, raw with aio=io
 fully allocated qcow2 (aio=native), each with and without an I/O thread (-object iothread in
 both VMMs). Prints the median IOPS (and MB/s) of BENCH_RUNS (default 3) runs, the
 minivmm/QEMU ratio, and host-native fio on the raw file (libaio, O_DIRECT, same block size
-and depth) as the physical limit (best of BENCH_RUNS) with minivmm's share of it. A second
-fio column ("fio+spin") runs the same fio while another process keeps one CPU busy, as the
-payload's polling vCPU does in both VMMs: on a host with few CPUs that is the limit a polling
-guest can reach (on this 2-CPU host the disk answers a busy host far more slowly), and
-minivmm's share of it is printed too. BENCH_IMG_MIB (default 1024)
+and depth) as the physical limit, with minivmm's share of it. fio takes its turn in every
+round of every configuration, after the two VMMs, and its column is the median of those
+runs as theirs are: the host's disk drifts by 2x within minutes, so a limit measured once,
+before the VMMs, says little about the time they ran. A second fio column ("fio+spin")
+runs the same fio once per row at the start (best of BENCH_RUNS) while another process keeps
+one CPU busy, as the payload's polling vCPU does in both VMMs: on a host with few CPUs that
+is the limit a polling guest can reach, and minivmm's share of it is printed too. BENCH_IMG_MIB (default 1024)
 sizes the images; BENCH_CONFIGS picks configurations (e.g. "raw-native-iothread");
 MINIVMM names the binary (default ./minivmm), BENCH_PAYLOAD the payload (default
 tests/guest/payload.bin), BENCH_ROWS the rows (comma-separated, e.g. "randread:32")."""
@@ -94,6 +96,11 @@ def fio_run(path, row):
     return {"iops": int(side["iops"]), "mbps": int(side["bw_bytes"] / 1e6)}
 
 
+def fio_round(path):
+    """fio alone on every row, keyed as a payload run's results are."""
+    return {key(row): fio_row(path, row) for row in ROWS}
+
+
 def make_images(d):
     raw = os.path.join(d, "disk.img")
     with open(raw, "wb") as f:  # written, not sparse: reads hit real blocks
@@ -121,8 +128,9 @@ def print_config(name, med, fio):
         k = key(row)
         m, q = med["minivmm"][k], med["qemu"][k]
         cols = []
-        for f in (fio["alone"].get(row), fio["spin"].get(row)) if fio else (None, None):
-            cols += [f["iops"] if f else "-",
+        for f in (med["fio"].get(k) if "fio" in med else None,
+                  fio["spin"].get(row) if fio else None):
+            cols += [int(f["iops"]) if f else "-",
                      "%.0f%%" % (100 * m["iops"] / f["iops"]) if f else "-"]
         print("%-14s %10d %10d %6.2f %10s %7s %10s %7s   %9d %9d" % (
             row, m["iops"], q["iops"], m["iops"] / max(q["iops"], 1), *cols,
@@ -144,9 +152,8 @@ def main():
         fio = None
         if shutil.which("fio"):
             fio_row(images["raw"], "randread:32")  # warm-up: the first run after writing lags
-            fio = {how: {row: max((fio_row(images["raw"], row, how == "spin")
-                                   for _ in range(RUNS)), key=lambda r: r["iops"])
-                         for row in ROWS} for how in ("alone", "spin")}
+            fio = {"spin": {row: max((fio_row(images["raw"], row, True) for _ in range(RUNS)),
+                                     key=lambda r: r["iops"]) for row in ROWS}}
         else:
             print("note: fio not installed (scripts/setup-deps): no host-native column")
         for img, aio, it in CONFIGS:
@@ -154,10 +161,11 @@ def main():
             if wanted and name not in wanted.split(","):
                 continue
             fmt = "qcow2" if img == "qcow2" else "raw"
-            runs = {"minivmm": [], "qemu": []}
+            runs = {"minivmm": [], "qemu": []} | ({"fio": []} if fio else {})
             for _ in range(RUNS):
                 for vmm in runs:
-                    runs[vmm].append(one_run(vmm, images[img], fmt, aio, it))
+                    runs[vmm].append(fio_round(images["raw"]) if vmm == "fio" else
+                                     one_run(vmm, images[img], fmt, aio, it))
             print_config(name, {v: median_rows(r) for v, r in runs.items()}, fio)
 
 
