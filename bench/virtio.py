@@ -10,8 +10,9 @@ fully allocated qcow2 (aio=native), each with and without an I/O thread (-object
 both VMMs). Prints the median IOPS (and MB/s) of BENCH_RUNS (default 3) runs, the
 minivmm/QEMU ratio, and host-native fio on the raw file (libaio, O_DIRECT, same block size
 and depth) as the physical limit, with minivmm's share of it. fio takes its turn in every
-round of every configuration, after the two VMMs, and its column is the median of those
-runs as theirs are: the host's disk drifts by 2x within minutes, so a limit measured once,
+round of every configuration (the three take turns, each round starting with the next one:
+what runs just before a run matters on this host) and its column is the median of those
+runs as the VMMs' are: the host's disk drifts by 2x within minutes, so a limit measured once,
 before the VMMs, says little about the time they ran. A second fio column ("fio+spin")
 runs the same fio once per row at the start (best of BENCH_RUNS) while another process keeps
 one CPU busy, as the payload's polling vCPU does in both VMMs: on a host with few CPUs that
@@ -162,8 +163,9 @@ def main():
                 continue
             fmt = "qcow2" if img == "qcow2" else "raw"
             runs = {"minivmm": [], "qemu": []} | ({"fio": []} if fio else {})
-            for _ in range(RUNS):
-                for vmm in runs:
+            for i in range(RUNS):
+                order = list(runs)
+                for vmm in order[i % len(order):] + order[:i % len(order)]:
                     runs[vmm].append(fio_round(images["raw"]) if vmm == "fio" else
                                      one_run(vmm, images[img], fmt, aio, it))
             print_config(name, {v: median_rows(r) for v, r in runs.items()}, fio)
