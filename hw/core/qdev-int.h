@@ -19,5 +19,9 @@ GPtrArray *qdev_classes(void);
 /* Take dev off its bus and out of the device list, then free it (qdev-unplug.c). */
 void qdev_forget(DeviceState *dev);
 void qdev_free(DeviceState *dev);
+/* The buses parent provides (a new array; the buses stay registered). */
+GPtrArray *qbus_children_of(DeviceState *parent);
+/* Unregister and free a bus whose parent is going; a device still on it loses its bus. */
+void qbus_delete(BusState *bus);
 
 #endif

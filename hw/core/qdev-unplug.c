@@ -1,9 +1,10 @@
 /*
- * The end of a device's life: qdev_device_delete() takes a realized device away (unrealize,
- * wait until nothing it queued can still run, finalize, release its properties), deletes the
- * drives it held that came from -drive or drive_add (QEMU 2.2's auto-delete; blockdev-add
- * drives stay) and emits DEVICE_DELETED with the device's /machine/peripheral path, as 2.2
- * does when the removal is done. Called at once by device_del on a bus without a hotplug
+ * The end of a device's life: qdev_device_delete() takes a realized device away (first the
+ * devices on its buses, then unrealize, wait until nothing it queued can still run,
+ * finalize, free its buses, release its properties), deletes the drives it held that came
+ * from -drive or drive_add (QEMU 2.2's auto-delete; blockdev-add drives stay) and emits
+ * DEVICE_DELETED with the device's /machine/peripheral path, as 2.2 does when the removal
+ * is done. Called at once by device_del on a bus without a hotplug
  * controller, else by the controller when the guest ejects the device. Not the request
  * (qdev.c's qdev_unplug) and not the controller (hw/acpi/pci-hotplug.c).
  */
@@ -44,6 +45,15 @@ static void qdev_deleted_event(const char *id, const char *path)
     monitor_event("DEVICE_DELETED", data);
 }
 
+static void qdev_delete_buses(DeviceState *dev)
+{
+    g_autoptr(GPtrArray) own = qbus_children_of(dev);
+
+    for (guint i = 0; i < own->len; i++) {
+        qbus_delete(g_ptr_array_index(own, i));
+    }
+}
+
 /* After unrealize and the device's wait: free it, its drives, and tell the monitors. */
 static void qdev_delete_finish(void *opaque)
 {
@@ -56,6 +66,7 @@ static void qdev_delete_finish(void *opaque)
     if (dev->dc->finalize) {
         dev->dc->finalize(dev);
     }
+    qdev_delete_buses(dev);
     qdev_forget(dev);
     for (guint i = 0; i < drives->len; i++) {
         BlockBackend *blk = g_ptr_array_index(drives, i);
@@ -74,12 +85,32 @@ static void qdev_delete_finish(void *opaque)
     qdev_deleted_event(id, path);
 }
 
+/*
+ * The devices on the buses dev provides go before it, each with its own DEVICE_DELETED, as
+ * in QEMU 2.2 (an adapter's disks). They are SCSI disks, whose removal is done at once, so
+ * the buses are empty when dev's finish frees them.
+ */
+static void qdev_delete_children(DeviceState *dev)
+{
+    g_autoptr(GPtrArray) own = qbus_children_of(dev);
+
+    for (guint i = 0; i < own->len; i++) {
+        BusState *bus = g_ptr_array_index(own, i);
+        g_autoptr(GPtrArray) kids = g_ptr_array_copy(bus->children, NULL, NULL);
+
+        for (guint j = 0; j < kids->len; j++) {
+            qdev_device_delete(g_ptr_array_index(kids, j));
+        }
+    }
+}
+
 void qdev_device_delete(DeviceState *dev)
 {
     if (dev->deleting) {
         return;
     }
     dev->deleting = true;
+    qdev_delete_children(dev);
     if (dev->dc->unrealize) {
         dev->dc->unrealize(dev);
     }

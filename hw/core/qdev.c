@@ -140,6 +140,29 @@ static void qbus_free(gpointer p)
     g_free(bus);
 }
 
+GPtrArray *qbus_children_of(DeviceState *parent)
+{
+    GPtrArray *found = g_ptr_array_new();
+
+    for (guint i = 0; buses && i < buses->len; i++) {
+        BusState *bus = g_ptr_array_index(buses, i);
+
+        if (bus->parent == parent) {
+            g_ptr_array_add(found, bus);
+        }
+    }
+    return found;
+}
+
+void qbus_delete(BusState *bus)
+{
+    for (guint i = 0; i < bus->children->len; i++) {
+        ((DeviceState *)g_ptr_array_index(bus->children, i))->parent_bus = NULL;
+    }
+    g_ptr_array_remove(buses, bus);
+    qbus_free(bus);
+}
+
 void qdev_reset_registry(void)
 {
     qdev_hotplug = false;

@@ -4,7 +4,7 @@
  * (I/O, 256 bytes) and BAR1 (memory, 1 KiB), SCRIPTS RAM in BAR2 (memory, 8 KiB), its
  * interrupt line, resets, the SCSI bus "<id>.0" (else "scsi.0") and the bus callbacks that
  * hand chunks and completions to the SCRIPTS processor; "-device lsi53c895a" (alias "lsi")
- * and the adapters -drive if=scsi creates. Not the register semantics
+ * and the adapters -drive if=scsi creates, and its hot-unplug. Not the register semantics
  * (lsi53c895a-regs.c) nor the SCRIPTS processor (lsi53c895a-scripts.c).
  */
 #include <string.h>
@@ -325,6 +325,27 @@ static bool lsi_realize(DeviceState *qdev, Error **errp)
     return true;
 }
 
+/* device_del (after the guest's eject): its disks are gone by now (qdev-unplug.c), so
+ * what is left are the bus's own requests and the statuses of disconnected commands. */
+static void lsi_unrealize(DeviceState *qdev)
+{
+    LSIState *s = (LSIState *)qdev;
+
+    lsi_device_reset(s);
+    timer_del(s->scripts_timer);
+    pci_device_unplug(s->pci);
+}
+
+static void lsi_finalize(DeviceState *qdev)
+{
+    LSIState *s = (LSIState *)qdev;
+
+    timer_free(s->scripts_timer);
+    s->scripts_timer = NULL;
+    pci_device_free(s->pci);
+    s->pci = NULL;
+}
+
 static const Property lsi_props[] = {
     DEFINE_PROP_PCI_DEVFN("addr", LSIState, addr, -1),
     DEFINE_PROP_END,
@@ -338,6 +359,9 @@ static const DeviceClass lsi_class = {
     .instance_size = sizeof(LSIState),
     .props = lsi_props,
     .realize = lsi_realize,
+    .unrealize = lsi_unrealize,
+    .finalize = lsi_finalize,
+    .hotpluggable = true,
 };
 
 static const DeviceClass lsi810_class = {
@@ -347,6 +371,9 @@ static const DeviceClass lsi810_class = {
     .instance_size = sizeof(LSIState),
     .props = lsi_props,
     .realize = lsi_realize,
+    .unrealize = lsi_unrealize,
+    .finalize = lsi_finalize,
+    .hotpluggable = true,
 };
 
 static void __attribute__((constructor)) lsi_register(void)

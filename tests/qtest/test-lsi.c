@@ -7,8 +7,8 @@
  * WRITE(10)/READ(10) round trip on a scsi-hd; Linux's ways (disconnect privilege with a
  * queue tag, reselection as an interrupt, SCRIPTS in SCRIPTS RAM, 64/40-bit moves, phase
  * mismatch jumps); selection timeout, illegal instruction, register and memory operations,
- * a looping program, software resets (one with a read in flight), a second adapter and the
- * INTx line. Every assertion holds for QEMU 7.2 too (QTEST_QEMU=1), which has no -drive
+ * a looping program, software resets (one with a read in flight), a second adapter, the
+ * INTx line, and device_del of the adapter with a read in flight. Every assertion holds for QEMU 7.2 too (QTEST_QEMU=1), which has no -drive
  * if=scsi on pc: both VMMs get -device lsi53c895a -device scsi-hd, and the if=scsi tests
  * (the adapter it makes, HMP drive_add of if=scsi onto it) and the bus-fault test (QEMU
  * reads unassigned memory as zeros) run on minivmm only.
@@ -969,6 +969,92 @@ static void test_drive_add(void)
     unlink(img2);
 }
 
+static void lsi_qmp_ok(LSI *l, const char *cmd)
+{
+    JsonNode *reply = qtest_qmp(l->qts, "%s", cmd);
+
+    g_assert_true(json_object_has_member(json_node_get_object(reply), "return"));
+    json_node_unref(reply);
+}
+
+static const char *lsi_qmp_error(LSI *l, const char *cmd, char *desc, size_t size)
+{
+    JsonNode *reply = qtest_qmp(l->qts, "%s", cmd);
+    JsonObject *err = json_object_get_object_member(json_node_get_object(reply), "error");
+
+    g_assert_nonnull(err);
+    g_strlcpy(desc, json_object_get_string_member(err, "desc"), size);
+    json_node_unref(reply);
+    return desc;
+}
+
+/* The DEVICE_DELETED the next one is: its "device". */
+static void lsi_expect_deleted(LSI *l, const char *id)
+{
+    JsonNode *ev = qtest_qmp_eventwait(l->qts, "DEVICE_DELETED");
+    JsonObject *data = json_object_get_object_member(json_node_get_object(ev), "data");
+    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id);
+
+    g_assert_cmpstr(json_object_get_string_member(data, "device"), ==, id);
+    g_assert_cmpstr(json_object_get_string_member(data, "path"), ==, path);
+    json_node_unref(ev);
+}
+
+/*
+ * device_del of the adapter (QEMU 2.2 allows it, as for any PCI device on the pc machine):
+ * nothing goes until the guest ejects the slot through the PIIX4's ACPI registers; then the
+ * disk goes first, with its -drive drive and a read in flight, then the adapter and its bus.
+ * A new adapter in the same slot works.
+ */
+static void test_hot_unplug(void)
+{
+    static const uint8_t tur[6] = {0x00};
+    uint8_t cdb[10];
+    char desc[256];
+    Script s = {0};
+    JsonNode *reply;
+    LSIResult r;
+    LSI l;
+
+    lsi_start_with(&l, "-m 128 -drive if=none,id=d0,file=",
+                   ",format=raw -device lsi53c895a,id=scsi0,addr=2 "
+                   "-device scsi-hd,drive=d0,scsi-id=0,id=sd0",
+                   qtest_init_unix);
+    lsi_map(&l);
+    g_assert_cmphex(qtest_inl(l.qts, 0xae0c) & 1u << 2, !=, 0); /* PCI_RMV: removable */
+    rw10(cdb, 0x28, 0, LSI_DISK_SECTORS);
+    qtest_writeb(l.qts, LSI_MSGOUT, 0x80);
+    qtest_memwrite(l.qts, LSI_CDB, cdb, sizeof(cdb));
+    emit(&s, 0x40000000, 0);
+    emit(&s, move(PH_MO, 1), LSI_MSGOUT);
+    emit(&s, move(PH_CMD, 10), LSI_CDB);
+    emit(&s, 0x98080000, 0x99); /* stop with the read running */
+    r = lsi_run(&l, &s);
+    g_assert_cmphex(r.dsps, ==, 0x99);
+    lsi_qmp_ok(&l, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"scsi0\"}}");
+    g_assert_cmphex(qtest_inl(l.qts, 0xae04), ==, 1u << 2); /* PCI_DOWN */
+    g_assert_cmphex(qpci_config_readw(&l.dev, PCI_VENDOR_ID), ==, 0x1000);
+    qtest_outl(l.qts, 0xae08, 1u << 2);                     /* PCI_EJ: the guest ejects */
+    lsi_expect_deleted(&l, "sd0");
+    lsi_expect_deleted(&l, "scsi0");
+    g_assert_cmphex(qpci_config_readw(&l.dev, PCI_VENDOR_ID), ==, 0xffff);
+    reply = qtest_qmp(l.qts, "{\"execute\": \"query-block\"}");
+    g_assert_cmpuint(json_array_get_length(json_object_get_array_member(
+                         json_node_get_object(reply), "return")), ==, 0);
+    json_node_unref(reply);
+    g_assert_cmpstr(lsi_qmp_error(&l, "{\"execute\": \"device_add\", \"arguments\": "
+                                      "{\"driver\": \"scsi-hd\", \"bus\": \"scsi0.0\", "
+                                      "\"drive\": \"d0\"}}", desc, sizeof(desc)),
+                    ==, "Bus 'scsi0.0' not found");
+    lsi_qmp_ok(&l, "{\"execute\": \"device_add\", \"arguments\": "
+                   "{\"driver\": \"lsi53c895a\", \"id\": \"scsi1\", \"addr\": \"2\"}}");
+    g_assert_cmphex(qpci_config_readw(&l.dev, PCI_DEVICE_ID), ==, 0x0012);
+    lsi_map(&l);
+    r = lsi_cmd(&l, 0, tur, sizeof(tur), -1, 0, 0);
+    g_assert_cmphex(r.sist1, ==, 0x04); /* STO: the new adapter has no disk */
+    lsi_stop(&l);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -995,5 +1081,6 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/bus-fault", test_bus_fault);
     g_test_add_func("/lsi/drive-if-scsi", test_drive_if_scsi);
     g_test_add_func("/lsi/drive-add", test_drive_add);
+    g_test_add_func("/lsi/hot-unplug", test_hot_unplug);
     return g_test_run();
 }
