@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -385,7 +386,12 @@ void kvm_start_vcpus(void)
     sigaddset(&set, SIG_VCPU_KICK);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     for (unsigned i = 0; i < nr_vcpus; i++) {
+        char name[24]; /* fits: the kernel takes 15 characters, "CPU 255/KVM" is 11 */
+
         pthread_create(&vcpus[i].thread, NULL, vcpu_thread, &vcpus[i]);
+        /* QEMU's name for it (with -name debug-threads=on), for top -H, taskset, benches. */
+        snprintf(name, sizeof(name), "CPU %u/KVM", i);
+        pthread_setname_np(vcpus[i].thread, name);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
