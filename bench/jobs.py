@@ -24,7 +24,8 @@ label prefix, comma-separated (e.g. "mirror" or "backup -> raw"); BENCH_JOBS_LOA
 the rows with the payload writing, =only runs only those. MINIVMM_BASELINE names a second
 minivmm binary (an older build) run in the same alternation: each row then also shows its
 median time and ours/baseline (higher is better), for before/after comparisons on a busy
-host."""
+host. With the payload writing, both VMMs' vCPU is pinned away from the disk's interrupts
+(bench/vcpu_pin.py)."""
 import os
 import shutil
 import statistics
@@ -36,6 +37,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "qmp"))
 from minivmm_qmp import QMP  # noqa: E402
+import vcpu_pin  # noqa: E402
 
 PAYLOAD = os.path.join(ROOT, "tests", "guest", "payload.bin")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
@@ -82,7 +84,7 @@ def vmm_cmd(vmm, src, sock, load, fmt="raw"):
         return [binary, "-no-kvm-check"] + args
     if vmm == "baseline":
         return [BASELINE, "-no-kvm-check"] + args
-    return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc"] + args
+    return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc"] + vcpu_pin.QEMU_NAME + args
 
 
 def wait_for_payload(proc):
@@ -107,6 +109,8 @@ def start_vmm(vmm, d, src, load, fmt="raw"):
                             stderr=subprocess.DEVNULL)
     qmp = QMP(sock, timeout=JOB_TIMEOUT)
     try:
+        if load:
+            vcpu_pin.pin_vcpu(proc.pid, vcpu_pin.vcpu_cpu(src))
         qmp.connect(retry_for=20)
         if load:
             wait_for_payload(proc)

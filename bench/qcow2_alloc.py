@@ -11,13 +11,16 @@ BENCH_PAYLOAD the payload, BENCH_DIR where the images go (default /var/tmp); BEN
 rows, comma-separated, by image ("overlay") or image and row ("overlay randwrite:1").
 BENCH_LAZY=on creates the written image (fresh, or the overlay) with lazy_refcounts=on
 (default off); BENCH_CACHE sets the drive's cache mode (default none; directsync keeps
-O_DIRECT and aio=native but makes every write write-through, i.e. followed by a flush)."""
+O_DIRECT and aio=native but makes every write write-through, i.e. followed by a flush).
+Both VMMs' vCPU is pinned away from the disk's interrupts (bench/vcpu_pin.py)."""
 import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
+
+import vcpu_pin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAYLOAD = os.environ.get("BENCH_PAYLOAD") or os.path.join(ROOT, "tests", "guest", "payload.bin")
@@ -51,8 +54,10 @@ def one_run(vmm, img, row):
     if vmm == "minivmm":
         cmd = [os.environ.get("MINIVMM") or os.path.join(ROOT, "minivmm"), "-no-kvm-check"]
     else:
-        cmd = ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc"]
-    out = subprocess.run(cmd + guest, capture_output=True, text=True, timeout=300).stdout
+        cmd = ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc"] + vcpu_pin.QEMU_NAME
+    p = subprocess.Popen(cmd + guest, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    vcpu_pin.pin_vcpu(p.pid, vcpu_pin.vcpu_cpu(img))
+    out = p.communicate(timeout=300)[0]
     found = RESULT.search(out)
     if "PASS" not in out or not found:
         raise RuntimeError("%s %s did not pass:\n%s" % (vmm, row, out))

@@ -16,20 +16,17 @@ runs as the VMMs' are: the host's disk drifts by 2x within minutes, so a limit m
 before the VMMs, says little about the time they ran. A second fio column ("fio+spin")
 runs the same fio once per row at the start (best of BENCH_RUNS) while another process keeps
 one CPU busy, as the payload's polling vCPU does in both VMMs: on a host with few CPUs that
-is the limit a polling guest can reach, and minivmm's share of it is printed too. BENCH_IMG_MIB (default 1024)
-sizes the images; BENCH_CONFIGS picks configurations (e.g. "raw-native-iothread");
+is the limit a polling guest can reach, and minivmm's share of it is printed too.
+BENCH_IMG_MIB (default 1024) sizes the images; BENCH_CONFIGS picks configurations (e.g.
+"raw-native-iothread");
 MINIVMM names the binary (default ./minivmm), BENCH_PAYLOAD the payload (default
 tests/guest/payload.bin), BENCH_ROWS the rows (comma-separated, e.g. "randread:32").
 BENCH_VERBOSE=1 also prints every run's IOPS, in the order they ran.
 
-The payload's vCPU spins, and on a small host where it spins matters more than either VMM:
-on this 2-CPU machine, with the vCPU on the CPU that takes the disk's interrupts, every
-completion first interrupts the (nested) guest, and depth-1 rows run at half speed or less,
-for minivmm and QEMU alike; the scheduler picks that CPU in about half the runs. So both
-VMMs' vCPU thread ("CPU 0/KVM"; QEMU gets -name debug-threads=on) is pinned, as soon as it
-exists, to the CPU that took the fewest of that disk's interrupts (from sysfs and
-/proc/interrupts), and so is fio+spin's spinner; nothing else is pinned.
-BENCH_VCPU_CPU=N picks the CPU, =off pins nothing."""
+Both VMMs' vCPU thread (and fio+spin's spinner) is pinned to the CPU that takes the
+fewest of the disk's interrupts, as bench/vcpu_pin.py explains: without it depth-1 rows
+halve in about half the runs, for either VMM. BENCH_VCPU_CPU=N picks the CPU, =off pins
+nothing."""
 import json
 import os
 import re
@@ -38,7 +35,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+import vcpu_pin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAYLOAD = os.environ.get("BENCH_PAYLOAD") or os.path.join(ROOT, "tests", "guest", "payload.bin")
@@ -69,71 +67,14 @@ def cmd_for(vmm, disk, fmt, aio, iothread):
     if vmm == "minivmm":
         binary = os.environ.get("MINIVMM") or os.path.join(ROOT, "minivmm")
         return [binary, "-nodefaults", "-no-kvm-check"] + guest
-    return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc", "-nodefaults",
-            "-name", "bench,debug-threads=on"] + guest
-
-
-def irq_counts(irqs):
-    """Per CPU, the interrupts counted so far for the given IRQ numbers."""
-    counts = None
-    with open("/proc/interrupts") as f:
-        ncpu = len(f.readline().split())
-        for line in f:
-            fields = line.split()
-            if fields and fields[0].rstrip(":") in irqs:
-                per = [int(x) for x in fields[1:1 + ncpu]]
-                counts = per if counts is None else [a + b for a, b in zip(counts, per)]
-    return counts
-
-
-def disk_quiet_cpu(path):
-    """The CPU that took the fewest interrupts of the PCI device behind path's block
-    device, or None when that cannot be found out."""
-    st = os.stat(path)
-    d = os.path.realpath("/sys/dev/block/%d:%d" % (os.major(st.st_dev), os.minor(st.st_dev)))
-    if os.path.exists(os.path.join(d, "partition")):
-        d = os.path.dirname(d)
-    d = os.path.realpath(os.path.join(d, "device"))
-    while d != "/" and not os.path.isdir(os.path.join(d, "msi_irqs")):
-        d = os.path.dirname(d)
-    if d == "/":
-        return None
-    counts = irq_counts(set(os.listdir(os.path.join(d, "msi_irqs"))))
-    if not counts or not sum(counts):
-        return None
-    allowed = os.sched_getaffinity(0)
-    return min((c for c in range(len(counts)) if c in allowed), key=lambda c: counts[c],
-               default=None)
-
-
-def vcpu_cpu(disk):
-    want = os.environ.get("BENCH_VCPU_CPU", "auto")
-    if want == "off":
-        return None
-    return int(want) if want != "auto" else disk_quiet_cpu(disk)
-
-
-def pin_vcpu(pid, cpu):
-    """Pin the process's thread "CPU 0/KVM" to cpu once it exists (up to 5 s)."""
-    for _ in range(1000):
-        for tid in os.listdir("/proc/%d/task" % pid):
-            try:
-                with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                    if f.read().strip() == "CPU 0/KVM":
-                        os.sched_setaffinity(int(tid), {cpu})
-                        return
-            except OSError:
-                pass
-        time.sleep(0.005)
-    raise RuntimeError("no vCPU thread named CPU 0/KVM in process %d" % pid)
+    return ["qemu-system-x86_64", "-enable-kvm", "-machine", "pc",
+            "-nodefaults"] + vcpu_pin.QEMU_NAME + guest
 
 
 def one_run(vmm, disk, fmt, aio, iothread):
-    cpu = vcpu_cpu(disk)
     p = subprocess.Popen(cmd_for(vmm, disk, fmt, aio, iothread), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
-    if cpu is not None:
-        pin_vcpu(p.pid, cpu)
+    vcpu_pin.pin_vcpu(p.pid, vcpu_pin.vcpu_cpu(disk))
     out = p.communicate(timeout=600)[0]
     if "PASS" not in out:
         raise RuntimeError("%s %s did not pass:\n%s" % (vmm, disk, out))
@@ -146,7 +87,7 @@ def one_run(vmm, disk, fmt, aio, iothread):
 def fio_row(path, row, spin=False):
     """Host-native fio; spin: with a busy loop on one CPU meanwhile, as a polling vCPU."""
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if spin else None
-    cpu = vcpu_cpu(path) if spin else None
+    cpu = vcpu_pin.vcpu_cpu(path) if spin else None
     if cpu is not None:
         os.sched_setaffinity(spinner.pid, {cpu})
     try:
