@@ -4,9 +4,9 @@
  * finalize, free its buses, release its properties), deletes the drives it held that came
  * from -drive or drive_add (QEMU 2.2's auto-delete; blockdev-add drives stay) and emits
  * DEVICE_DELETED with the device's /machine/peripheral path, as 2.2 does when the removal
- * is done. Called at once by device_del on a bus without a hotplug
- * controller, else by the controller when the guest ejects the device. Not the request
- * (qdev.c's qdev_unplug) and not the controller (hw/acpi/pci-hotplug.c).
+ * is done. Called at once by device_del on a bus without a hotplug controller, else by the
+ * controller when the guest ejects the device. Not the request (qdev.c's qdev_unplug) and
+ * not the controller (hw/acpi/pci-hotplug.c).
  */
 #include <glib.h>
 #include "hw/qdev.h"
