@@ -645,25 +645,33 @@ static void test_reselect_interrupt(void)
     lsi_stop(&l);
 }
 
+/* Send READ(10) of the whole disk to target 0 and stop the SCRIPTS with it running. */
+static void lsi_read_in_flight(LSI *l)
+{
+    uint8_t cdb[10];
+    Script s = {0};
+    LSIResult r;
+
+    rw10(cdb, 0x28, 0, LSI_DISK_SECTORS);
+    qtest_writeb(l->qts, LSI_MSGOUT, 0x80);
+    qtest_memwrite(l->qts, LSI_CDB, cdb, sizeof(cdb));
+    emit(&s, 0x40000000, 0);
+    emit(&s, move(PH_MO, 1), LSI_MSGOUT);
+    emit(&s, move(PH_CMD, 10), LSI_CDB);
+    emit(&s, 0x98080000, 0x99);
+    r = lsi_run(l, &s);
+    g_assert_cmphex(r.dsps, ==, 0x99);
+}
+
 /* A software reset with a 1 MiB read in flight cancels it; the adapter works afterwards. */
 static void test_reset_during_io(void)
 {
     static const uint8_t inquiry[6] = {0x12, 0, 0, 0, 36, 0};
-    uint8_t cdb[10];
-    Script s = {0};
     LSIResult r;
     LSI l;
 
     lsi_start(&l);
-    rw10(cdb, 0x28, 0, LSI_DISK_SECTORS);
-    qtest_writeb(l.qts, LSI_MSGOUT, 0x80);
-    qtest_memwrite(l.qts, LSI_CDB, cdb, sizeof(cdb));
-    emit(&s, 0x40000000, 0);
-    emit(&s, move(PH_MO, 1), LSI_MSGOUT);
-    emit(&s, move(PH_CMD, 10), LSI_CDB);
-    emit(&s, 0x98080000, 0x99); /* stop with the read running */
-    r = lsi_run(&l, &s);
-    g_assert_cmphex(r.dsps, ==, 0x99);
+    lsi_read_in_flight(&l);
     lsi_wr(&l, ISTAT0, 0x40);
     lsi_wr(&l, ISTAT0, 0x00);
     assert_reset_values(&l);
@@ -1009,9 +1017,7 @@ static void lsi_expect_deleted(LSI *l, const char *id)
 static void test_hot_unplug(void)
 {
     static const uint8_t tur[6] = {0x00};
-    uint8_t cdb[10];
     char desc[256];
-    Script s = {0};
     JsonNode *reply;
     LSIResult r;
     LSI l;
@@ -1022,15 +1028,7 @@ static void test_hot_unplug(void)
                    qtest_init_unix);
     lsi_map(&l);
     g_assert_cmphex(qtest_inl(l.qts, 0xae0c) & 1u << 2, !=, 0); /* PCI_RMV: removable */
-    rw10(cdb, 0x28, 0, LSI_DISK_SECTORS);
-    qtest_writeb(l.qts, LSI_MSGOUT, 0x80);
-    qtest_memwrite(l.qts, LSI_CDB, cdb, sizeof(cdb));
-    emit(&s, 0x40000000, 0);
-    emit(&s, move(PH_MO, 1), LSI_MSGOUT);
-    emit(&s, move(PH_CMD, 10), LSI_CDB);
-    emit(&s, 0x98080000, 0x99); /* stop with the read running */
-    r = lsi_run(&l, &s);
-    g_assert_cmphex(r.dsps, ==, 0x99);
+    lsi_read_in_flight(&l);
     lsi_qmp_ok(&l, "{\"execute\": \"device_del\", \"arguments\": {\"id\": \"scsi0\"}}");
     g_assert_cmphex(qtest_inl(l.qts, 0xae04), ==, 1u << 2); /* PCI_DOWN */
     g_assert_cmphex(qpci_config_readw(&l.dev, PCI_VENDOR_ID), ==, 0x1000);
