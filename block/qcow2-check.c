@@ -20,7 +20,9 @@ typedef struct CheckState {
     uint64_t nb_clusters;
     uint64_t next_contiguous; /* fragmentation statistics of the active tree */
     bool grow;                /* QCOW2_FIX_LOST_TAIL: references past the end are not errors */
+    uint64_t grow_limit;      /* ... up to this many clusters (lost_tail_limit) */
     uint64_t past_end;        /* ... the file must have this many clusters to hold them */
+    uint64_t past_refs;       /* ... and this many references reach past the end */
 } CheckState;
 
 static void G_GNUC_PRINTF(2, 3) check_report(CheckState *cs, const char *fmt, ...)
@@ -46,8 +48,9 @@ static void inc_refs(CheckState *cs, uint64_t offset, uint64_t size)
     }
     for (uint64_t c = offset >> s->cluster_bits; c <= (offset + size - 1) >> s->cluster_bits;
          c++) {
-        if (c >= cs->nb_clusters && cs->grow) {
+        if (c >= cs->nb_clusters && cs->grow && c < cs->grow_limit) {
             cs->past_end = MAX(cs->past_end, ((offset + size - 1) >> s->cluster_bits) + 1);
+            cs->past_refs += ((offset + size - 1) >> s->cluster_bits) - c + 1;
             return;
         }
         if (c >= cs->nb_clusters) {
@@ -288,6 +291,22 @@ static int check_copied(CheckState *cs, int fix)
     return 0;
 }
 
+/*
+ * How far a lost tail can reach past the end of the file: what was allocated since the
+ * last flush was taken at the end, at most one cluster per guest cluster and one L2 table
+ * per L1 entry, plus the refcount blocks that count all of it. A reference beyond that is
+ * a broken entry, not a lost tail (a hostile image would otherwise have the repair grow
+ * the file to petabytes). grow_to_references also wants the tail mostly referenced.
+ */
+static uint64_t lost_tail_limit(CheckState *cs)
+{
+    BDRVQcow2State *s = cs->s;
+    uint64_t n = cs->nb_clusters + ((s->h.size + s->cluster_size - 1) >> s->cluster_bits) +
+                 s->l1_size;
+
+    return n + (n >> s->refblock_bits) + 64;
+}
+
 static int count_refs(CheckState *cs)
 {
     int64_t len = bdrv_getlength(cs->bs->file);
@@ -297,7 +316,11 @@ static int count_refs(CheckState *cs)
     }
     cs->nb_clusters = ((uint64_t)len + cs->s->cluster_size - 1) >> cs->s->cluster_bits;
     g_free(cs->refs);
-    cs->refs = g_new0(uint64_t, MAX(cs->nb_clusters, 1));
+    cs->refs = g_try_new0(uint64_t, MAX(cs->nb_clusters, 1));
+    if (!cs->refs) {
+        return -ENOMEM;
+    }
+    cs->grow_limit = lost_tail_limit(cs);
     memset(cs->res, 0, sizeof(*cs->res));
     cs->next_contiguous = 0;
     count_metadata(cs);
@@ -315,9 +338,23 @@ static int count_refs(CheckState *cs)
 static int grow_to_references(CheckState *cs)
 {
     uint64_t size = cs->past_end << cs->s->cluster_bits;
+    uint64_t gap = cs->past_end - cs->nb_clusters;
+    void *room;
     int ret;
 
+    /* Allocations at the end are dense: a sparse scatter of far references is damage,
+     * counted again as such. */
+    if (cs->past_refs * 4 + 64 < gap) {
+        cs->grow = false;
+        return count_refs(cs);
+    }
+    room = g_try_new(uint64_t, cs->past_end); /* the count's table, before the file moves */
+    if (!room) {
+        return -ENOMEM;
+    }
+    g_free(room);
     cs->past_end = 0;
+    cs->past_refs = 0;
     ret = bdrv_truncate(cs->bs->file, size, NULL);
     return ret < 0 ? ret : count_refs(cs);
 }

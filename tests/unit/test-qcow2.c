@@ -3,14 +3,18 @@
  * refcount entry packing for every width, L2 entry classification and compressed
  * descriptors, images created by qcow2_create_file (geometry, header fields, a clean
  * check), read/write/zero/discard round trips with the consistency check after each
- * scenario, refcount table growth with 512-byte clusters, repair of a dirty image,
+ * scenario, refcount table growth with 512-byte clusters, repair of a dirty image (and its
+ * limit: no growing the file to a far reference),
  * several threads writing one image at once, allocating writes racing on shared clusters of
  * an overlay, partial writes into fresh and reused clusters, and a crash after a flush
  * (checked with qemu-img check too where it is installed). Interoperability with QEMU is
  * tests/system/test_qcow2.py's business.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -209,6 +213,67 @@ static void test_dirty_repair(void)
     assert_clean(bs);
     assert_pattern(bs, 0, 1 << 20, 0x66);
     bdrv_unref(bs);
+}
+
+/* Make the (closed) image dirty, with guest cluster `cluster`'s L2 entry (in the first L2
+ * table) pointing at host offset `host`; returns the file's size. */
+static uint64_t damage_l2_entry(const char *path, unsigned cluster, uint64_t host)
+{
+    uint64_t l1_off, l2_off, entry, incompat;
+    struct stat st;
+    int fd = g_open(path, O_RDWR, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pread(fd, &l1_off, 8, 40), ==, 8);
+    g_assert_cmpint(pread(fd, &l2_off, 8, GUINT64_FROM_BE(l1_off)), ==, 8);
+    l2_off = GUINT64_FROM_BE(l2_off) & L1E_OFFSET_MASK;
+    entry = GUINT64_TO_BE(QCOW_OFLAG_COPIED | host);
+    g_assert_cmpint(pwrite(fd, &entry, 8, l2_off + 8 * cluster), ==, 8);
+    g_assert_cmpint(pread(fd, &incompat, 8, 72), ==, 8);
+    incompat = GUINT64_FROM_BE(incompat) | QCOW2_INCOMPAT_DIRTY;
+    incompat = GUINT64_TO_BE(incompat);
+    g_assert_cmpint(pwrite(fd, &incompat, 8, 72), ==, 8);
+    g_assert_cmpint(fstat(fd, &st), ==, 0);
+    close(fd);
+    return st.st_size;
+}
+
+/*
+ * The repair at open grows the file over a lost tail (L2 entries just past the end), but
+ * not to a reference far beyond anything the image could have allocated: that entry is
+ * damage, the open fails with QEMU's message, and the file keeps its size. (The qcow2
+ * fuzzer found it: the repair grew a file on tmpfs to 4.8 PB and aborted allocating the
+ * count's table; on ext4 a 1 TiB reference was "repaired" into a 1 TiB sparse file.)
+ */
+static void test_dirty_far_reference(void)
+{
+    g_autofree char *path = create("far.qcow2", 8 << 20, 65536, 3);
+    BlockDriverState *bs = open_image(path, BDRV_O_RDWR);
+    uint64_t end, before;
+    Error *err = NULL;
+    struct stat st;
+
+    write_pattern(bs, 0, 65536, 0x77);
+    bdrv_unref(bs);
+    g_assert_cmpint(g_stat(path, &st), ==, 0);
+    end = ((uint64_t)st.st_size + 65535) / 65536 * 65536;
+    damage_l2_entry(path, 1, end + 2 * 65536);
+    bs = open_image(path, BDRV_O_RDWR);
+    g_assert_cmpuint(bdrv_getlength(bs->file), ==, end + 3 * 65536);
+    assert_pattern(bs, 0, 65536, 0x77);
+    assert_pattern(bs, 65536, 65536, 0);
+    assert_clean(bs);
+    bdrv_unref(bs);
+
+    for (int i = 0; i < 2; i++) { /* 1 TiB, and the fuzzer's 4.8 PB */
+        before = damage_l2_entry(path, 2, i ? UINT64_C(0x0011111111110000) : UINT64_C(1) << 40);
+        g_assert_null(bdrv_open(path, NULL, BDRV_O_RDWR | BDRV_O_CACHE_WB, &err));
+        g_assert_nonnull(err);
+        g_assert_true(g_str_has_prefix(error_get_pretty(err), "Could not repair dirty image"));
+        g_clear_pointer(&err, error_free);
+        g_assert_cmpint(g_stat(path, &st), ==, 0);
+        g_assert_cmpuint(st.st_size, ==, before);
+    }
 }
 
 typedef struct WriterArgs {
@@ -477,6 +542,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/reftable-growth", test_reftable_growth);
     g_test_add_func("/qcow2/discard", test_discard);
     g_test_add_func("/qcow2/dirty-repair", test_dirty_repair);
+    g_test_add_func("/qcow2/dirty-far-reference", test_dirty_far_reference);
     g_test_add_func("/qcow2/threads", test_threads);
     g_test_add_func("/qcow2/alloc-race", test_alloc_race);
     g_test_add_func("/qcow2/zero-cow", test_zero_cow);
