@@ -321,6 +321,7 @@ static int count_refs(CheckState *cs)
         return -ENOMEM;
     }
     cs->grow_limit = lost_tail_limit(cs);
+    cs->past_end = cs->past_refs = 0;
     memset(cs->res, 0, sizeof(*cs->res));
     cs->next_contiguous = 0;
     count_metadata(cs);
@@ -353,8 +354,6 @@ static int grow_to_references(CheckState *cs)
         return -ENOMEM;
     }
     g_free(room);
-    cs->past_end = 0;
-    cs->past_refs = 0;
     ret = bdrv_truncate(cs->bs->file, size, NULL);
     return ret < 0 ? ret : count_refs(cs);
 }
