@@ -473,6 +473,12 @@ static void ide_dma_done(IDEState *s, int ret, void *buf)
     bmdma_set_inactive(bm, more);
 }
 
+static void ide_trim_clear(IDEState *s)
+{
+    g_clear_pointer(&s->trim_ranges, g_free);
+    s->trim_count = s->trim_next = 0;
+}
+
 /* DATA SET MANAGEMENT: discard the ranges one after the other, as QEMU checks them: a range
  * past the end is a DMA error (the ranges before it are discarded). */
 static void ide_trim_next(IDEState *s, int ret, void *buf)
@@ -485,14 +491,14 @@ static void ide_trim_next(IDEState *s, int ret, void *buf)
             continue;
         }
         if (!ide_sect_range_ok(s, sector, count)) {
-            g_clear_pointer(&s->trim_ranges, g_free);
+            ide_trim_clear(s);
             ide_dma_error(s);
             return;
         }
         ide_submit_discard(s, sector * IDE_SECTOR_SIZE, count * IDE_SECTOR_SIZE, ide_trim_next);
         return;
     }
-    g_clear_pointer(&s->trim_ranges, g_free);
+    ide_trim_clear(s);
     ide_dma_done(s, ret, NULL);
 }
 
@@ -519,6 +525,13 @@ static void ide_dma_cb(IDEState *s, int ret)
     int64_t sector_num = ide_get_sector(s);
     IOVector qiov;
     int got;
+
+    /* A guest that starts a transfer with an earlier one's request still in flight: that
+     * completion must not act on this command (a TRIM's ranges, its status), even when this
+     * one ends without a request of its own. (Found by fuzz-ide.) */
+    if (s->req_busy) {
+        ide_cancel_request(s);
+    }
 
     if (s->nsector == 0) { /* DATA SET MANAGEMENT of 0 blocks: nothing to move */
         s->status = READY_STAT | SEEK_STAT;
