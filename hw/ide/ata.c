@@ -473,12 +473,6 @@ static void ide_dma_done(IDEState *s, int ret, void *buf)
     bmdma_set_inactive(bm, more);
 }
 
-static void ide_trim_clear(IDEState *s)
-{
-    g_clear_pointer(&s->trim_ranges, g_free);
-    s->trim_count = s->trim_next = 0;
-}
-
 /* DATA SET MANAGEMENT: discard the ranges one after the other, as QEMU checks them: a range
  * past the end is a DMA error (the ranges before it are discarded). */
 static void ide_trim_next(IDEState *s, int ret, void *buf)

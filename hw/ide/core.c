@@ -203,6 +203,12 @@ void ide_abort_command(IDEState *s)
     s->error = ABRT_ERR;
 }
 
+void ide_trim_clear(IDEState *s)
+{
+    g_clear_pointer(&s->trim_ranges, g_free);
+    s->trim_count = s->trim_next = 0;
+}
+
 void ide_reset(IDEState *s)
 {
     ide_cancel_request(s);
@@ -223,9 +229,7 @@ void ide_reset(IDEState *s)
     s->io_buffer_size = 0;
     s->req_nb_sectors = 0;
     s->dma_cmd = IDE_DMA_NONE;
-    g_free(s->trim_ranges);
-    s->trim_ranges = NULL;
-    s->trim_count = s->trim_next = 0;
+    ide_trim_clear(s);
     ide_set_signature(s);
     s->end_transfer_func = ide_dummy_transfer_stop;
     ide_dummy_transfer_stop(s);

@@ -208,6 +208,8 @@ void ide_transfer_start(IDEState *s, uint32_t offset, uint32_t size, IDEPioPhase
 void ide_transfer_stop(IDEState *s);
 /* Forget the request in flight (its completion will be ignored). */
 void ide_cancel_request(IDEState *s);
+/* Drop a DATA SET MANAGEMENT command's ranges and where it was in them. */
+void ide_trim_clear(IDEState *s);
 /* Start a request; the completion runs fn(s, ret) unless cancelled meanwhile. */
 typedef void IDEReqDone(IDEState *s, int ret, void *buf);
 void ide_submit_read(IDEState *s, uint64_t offset, IOVector *qiov, void *buf, IDEReqDone *fn);
