@@ -173,7 +173,7 @@ static void laio_batch(LaioState *s, bool begin)
     g_mutex_lock(&s->lock);
     if (begin) {
         s->batching++;
-    } else if (s->batching && --s->batching == 0) { /* 0: created inside a plug */
+    } else if (--s->batching == 0) {
         laio_kick(s, &failed);
     }
     g_mutex_unlock(&s->lock);
@@ -359,19 +359,6 @@ static LaioRequest *laio_request_new(LaioState *s, int fd, BlockRequest *req)
     lreq->iocb.data = lreq;
     lreq->req = req;
     return lreq;
-}
-
-void laio_plug(GMainContext *ctx, bool plug)
-{
-    LaioState *s;
-
-    g_mutex_lock(&laio_registry_lock);
-    s = laio_registry ? g_hash_table_lookup(laio_registry, ctx) : NULL;
-    g_mutex_unlock(&laio_registry_lock);
-    /* Outside the registry lock: an unplug may complete requests, whose callbacks submit. */
-    if (s) {
-        laio_batch(s, plug);
-    }
 }
 
 bool laio_submit(int fd, BlockRequest *req)

@@ -120,7 +120,7 @@ static void luring_batch(LuringState *s, bool begin)
     g_mutex_lock(&s->lock);
     if (begin) {
         s->batching++;
-    } else if (s->batching && --s->batching == 0) { /* 0: created inside a plug */
+    } else if (--s->batching == 0) {
         luring_kick(s);
     }
     g_mutex_unlock(&s->lock);
@@ -331,18 +331,6 @@ bool luring_init_context(GMainContext *ctx, Error **errp)
     return luring_get(ctx, errp) != NULL;
 }
 
-void luring_plug(GMainContext *ctx, bool plug)
-{
-    LuringState *s;
-
-    g_mutex_lock(&luring_registry_lock);
-    s = luring_registry ? g_hash_table_lookup(luring_registry, ctx) : NULL;
-    g_mutex_unlock(&luring_registry_lock);
-    /* Outside the registry lock: an unplug may complete requests, whose callbacks submit. */
-    if (s) {
-        luring_batch(s, plug);
-    }
-}
 
 bool luring_submit(int fd, BlockRequest *req)
 {

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <glib.h>
-#include "block/aio-engine.h"
 #include "block/block-internal.h"
 #include "block/throttle-groups.h"
 #include "util/main-loop.h"
@@ -311,27 +310,4 @@ void blk_drain_all(void)
     for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
         blk_drain(blk);
     }
-}
-
-/* ---- plugging ---- */
-
-static void blk_io_plug_engines(bool plug)
-{
-    GMainContext *ctx = g_main_context_ref_thread_default();
-
-    laio_plug(ctx, plug);
-#ifdef CONFIG_LINUX_IO_URING
-    luring_plug(ctx, plug);
-#endif
-    g_main_context_unref(ctx);
-}
-
-void blk_io_plug(void)
-{
-    blk_io_plug_engines(true);
-}
-
-void blk_io_unplug(void)
-{
-    blk_io_plug_engines(false);
 }

@@ -23,18 +23,12 @@ bool laio_init_context(GMainContext *ctx, Error **errp);
  * can be created, or the request does not fit one iocb: the caller then does it in a thread.
  */
 bool laio_submit(int fd, BlockRequest *req);
-/*
- * Plug (true) or unplug ctx's engine, if it has one: requests submitted while plugged go to
- * the kernel together at the last unplug (one that is already busy sends the first at once).
- */
-void laio_plug(GMainContext *ctx, bool plug);
 
 #ifdef CONFIG_LINUX_IO_URING
 /* Create ctx's io_uring now (NULL: the default context); false if the kernel refuses. */
 bool luring_init_context(GMainContext *ctx, Error **errp);
 /* Submit a READ or WRITE request on fd in req->ctx's ring; false as laio_submit. */
 bool luring_submit(int fd, BlockRequest *req);
-void luring_plug(GMainContext *ctx, bool plug);
 #endif
 
 #endif

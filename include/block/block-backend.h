@@ -152,10 +152,6 @@ void blk_aio_preadv(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flag
 void blk_aio_pwritev(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flags,
                      BlockCompletionFunc *cb, void *opaque);
 void blk_aio_flush(BlockBackend *blk, BlockCompletionFunc *cb, void *opaque);
-/* Around a burst of blk_aio_* calls from one thread (a device's queue kick): the AIO
- * engines of the thread's context send the burst to the kernel in one system call. */
-void blk_io_plug(void);
-void blk_io_unplug(void);
 void blk_aio_pdiscard(BlockBackend *blk, uint64_t offset, uint64_t bytes,
                       BlockCompletionFunc *cb, void *opaque);
 void blk_aio_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t bytes, int flags,
