@@ -331,7 +331,6 @@ bool luring_init_context(GMainContext *ctx, Error **errp)
     return luring_get(ctx, errp) != NULL;
 }
 
-
 bool luring_submit(int fd, BlockRequest *req)
 {
     LuringRequest *lreq;
