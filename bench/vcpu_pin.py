@@ -67,19 +67,29 @@ def comm(pid, tid):
         return None
 
 
+def find_vcpu(pid, legacy):
+    """The vCPU thread's id, or None. With legacy, minivmm builds from before 2026-11-27,
+    which left it the process's name: a thread other than the first with that name. Only
+    once no thread has taken VCPU_THREAD, since every new thread carries the process's name
+    until it names itself (taken for the vCPU, an I/O thread was pinned instead of it)."""
+    main = comm(pid, str(pid))
+    for tid in os.listdir("/proc/%d/task" % pid):
+        name = comm(pid, tid)
+        if name == VCPU_THREAD or (legacy and name == main and tid != str(pid) and
+                                   main.endswith("minivmm")):
+            return int(tid)
+    return None
+
+
 def pin_vcpu(pid, cpu):
-    """Pin the process's vCPU thread to cpu (None: leave it) once it exists (up to 5 s).
-    minivmm builds before 2026-11-27 left it the process's name: a thread other than the
-    first with that name is taken for it then."""
+    """Pin the process's vCPU thread to cpu (None: leave it) once it exists (up to 5 s, then
+    the legacy rule for 5 s more)."""
     if cpu is None:
         return
-    for _ in range(1000):
-        main = comm(pid, str(pid))
-        for tid in os.listdir("/proc/%d/task" % pid):
-            name = comm(pid, tid)
-            if name == VCPU_THREAD or (name == main and tid != str(pid) and
-                                       main.endswith("minivmm")):
-                os.sched_setaffinity(int(tid), {cpu})
-                return
+    for i in range(2000):
+        tid = find_vcpu(pid, i >= 1000)
+        if tid is not None:
+            os.sched_setaffinity(tid, {cpu})
+            return
         time.sleep(0.005)
     raise RuntimeError("no thread named %s in process %d" % (VCPU_THREAD, pid))
