@@ -413,8 +413,18 @@ gint aio_poll_wait(AioPoll *p, AioPollTime *t, const AioPollWait *w, GPollFD *fd
     if (p->polling && aio_poll_stop(p, w)) { /* only the loop's thread changes polling */
         timeout_ns = 0;
     }
-    /* The deadline is start + timeout_ns: polling used part of the time already. */
-    sleep_ns = timeout_ns > 0 ? MAX(0, start + timeout_ns - aio_poll_now()) : timeout_ns;
+    /*
+     * The deadline is start + timeout_ns: polling used part of the time already. What is
+     * left is read once: MAX() evaluates its arguments twice, and a clock read again could
+     * turn a positive remainder negative, which is a sleep without end.
+     */
+    if (timeout_ns > 0) {
+        int64_t left = start + timeout_ns - aio_poll_now();
+
+        sleep_ns = MAX(left, 0);
+    } else {
+        sleep_ns = timeout_ns;
+    }
     ret = w->poll(fds, nfds, sleep_ns);
     p->fd_poll_ns = aio_poll_now();
     if (timeout_ns != 0) {

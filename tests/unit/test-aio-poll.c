@@ -310,6 +310,44 @@ static void test_no_poll(void)
     run_producer(0, 0);
 }
 
+/* ---- a bounded wait never becomes an endless sleep ---- */
+
+static int64_t slept_ns;
+
+static gint record_sleep(GPollFD *fds, guint nfds, int64_t timeout_ns)
+{
+    slept_ns = timeout_ns;
+    return 0;
+}
+
+static void no_lock(void *opaque)
+{
+}
+
+/*
+ * A timeout about as short as a clock read: what is left of it when the wait sleeps may be
+ * nothing, but never negative (no limit at all). A clock read twice for one remainder once
+ * gave -18 ns here, and the main loop slept past its throttle timer for good.
+ */
+static void test_short_timeout_bounded(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    AioPoll *p = aio_poll_get(ctx);
+    AioPollTime t;
+    const AioPollWait w = {record_sleep, no_lock, no_lock, NULL};
+
+    aio_poll_time_init(&t, AIO_POLL_DEFAULT_MAX_NS, 0, 0);
+    for (int i = 0; i < 200000; i++) {
+        int64_t timeout = 1 + i % 400;
+
+        slept_ns = -2;
+        aio_poll_wait(p, &t, &w, NULL, 0, timeout);
+        g_assert_cmpint(slept_ns, >=, 0);
+        g_assert_cmpint(slept_ns, <=, timeout);
+    }
+    g_main_context_unref(ctx);
+}
+
 /* ---- -object iothread,poll-* ---- */
 
 static void expect_object_error(const char *arg, const char *msg)
@@ -346,6 +384,7 @@ int main(int argc, char **argv)
     g_test_add_func("/aio-poll/iothread/no-lost-kick", test_no_lost_kick_default);
     g_test_add_func("/aio-poll/iothread/no-lost-kick-short", test_no_lost_kick_short);
     g_test_add_func("/aio-poll/iothread/no-poll", test_no_poll);
+    g_test_add_func("/aio-poll/wait/short-timeout-bounded", test_short_timeout_bounded);
     g_test_add_func("/aio-poll/object-props", test_object_props);
     return g_test_run();
 }
