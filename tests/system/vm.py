@@ -149,12 +149,13 @@ class VM:
     def stderr_text(self):
         return read_text(self.stderr_log)
 
-    def describe(self, log=None):
+    def describe(self, *logs):
         """The command line, status and log tails, for failure messages."""
         status = "running" if self.is_running() else f"exited with status {self.returncode}"
         parts = [f"command: {' '.join(self.command)}", f"process: pid {self.pid}, {status}"]
-        if log is not None:
-            parts.append(f"--- last {TAIL_BYTES} bytes of {log} ---\n{tail(log)}")
+        for log in logs:
+            if log is not None:
+                parts.append(f"--- last {TAIL_BYTES} bytes of {log} ---\n{tail(log)}")
         parts.append(f"--- last {TAIL_BYTES} bytes of stderr ({self.stderr_log}) ---\n"
                      f"{tail(self.stderr_log)}")
         return "\n".join(parts)
@@ -198,7 +199,8 @@ class VM:
             return self.proc.wait(timeout * timeout_scale())
         except subprocess.TimeoutExpired:
             raise VMTimeout(f"the VMM did not exit within {timeout} s\n"
-                            f"{self.describe(self.debug_log)}") from None
+                            f"{self.describe(self.debug_log, self.serial_log)}\n"
+                            f"{thread_stacks(self.pid)}") from None
 
     def kill(self, grace=KILL_GRACE):
         """SIGTERM, then SIGKILL after `grace` s; always reaps. Safe to call twice."""
@@ -216,6 +218,30 @@ class VM:
             except subprocess.TimeoutExpired:
                 pass
         self.proc.wait()
+
+
+def thread_stacks(pid):
+    """Where a hung VMM's threads are, for the failure message: each thread's name, state and
+    kernel wait channel, and gdb's backtraces when gdb is installed."""
+    lines = ["--- threads ---"]
+    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int) if os.path.isdir(
+            f"/proc/{pid}/task") else []:
+        base = f"/proc/{pid}/task/{tid}"
+        try:
+            name = Path(base, "comm").read_text().strip()
+            state = Path(base, "stat").read_text().rsplit(")", 1)[1].split()[0]
+            wchan = Path(base, "wchan").read_text().strip()
+        except OSError:
+            continue
+        lines.append(f"{tid} {name!r} {state} {wchan}")
+    try:
+        gdb = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx",
+                              "-ex", "thread apply all bt"],
+                             stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        lines.append(gdb.stdout.decode("utf-8", errors="replace")[-4 * TAIL_BYTES:])
+    except (OSError, subprocess.TimeoutExpired) as e:
+        lines.append(f"(no backtraces: {e})")
+    return "\n".join(lines)
 
 
 def run_expect_fail(args, timeout=10, *, backend=None, binary=None, env=None):
