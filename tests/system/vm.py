@@ -224,9 +224,13 @@ def thread_stacks(pid):
     """Where a hung VMM's threads are, for the failure message: each thread's name, state and
     kernel wait channel, and gdb's backtraces when gdb is installed."""
     lines = ["--- threads ---"]
-    for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int) if os.path.isdir(
-            f"/proc/{pid}/task") else []:
-        base = f"/proc/{pid}/task/{tid}"
+    tasks = f"/proc/{pid}/task"
+    try:
+        tids = sorted(os.listdir(tasks), key=int)
+    except OSError:
+        tids = []  # it exited meanwhile
+    for tid in tids:
+        base = f"{tasks}/{tid}"
         try:
             name = Path(base, "comm").read_text().strip()
             state = Path(base, "stat").read_text().rsplit(")", 1)[1].split()[0]
