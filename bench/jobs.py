@@ -24,7 +24,8 @@ label prefix, comma-separated (e.g. "mirror" or "backup -> raw"); BENCH_JOBS_LOA
 the rows with the payload writing, =only runs only those. MINIVMM_BASELINE names a second
 minivmm binary (an older build) run in the same alternation: each row then also shows its
 median time and ours/baseline (higher is better), for before/after comparisons on a busy
-host. With the payload writing, both VMMs' vCPU is pinned away from the disk's interrupts
+host. The VMMs take turns going first (minivmm in the 1st, 3rd, ... run); BENCH_VERBOSE=1
+prints every run's time. With the payload writing, both VMMs' vCPU is pinned away from the disk's interrupts
 (bench/vcpu_pin.py)."""
 import os
 import shutil
@@ -54,6 +55,7 @@ CASES = [("mirror -> raw", "drive-mirror", "raw"),
 PICK = [p.strip() for p in os.environ.get("BENCH_JOBS_CASES", "").split(",") if p.strip()]
 CASES = [c for c in CASES if not PICK or any(c[0].startswith(p) for p in PICK)]
 BASELINE = os.environ.get("MINIVMM_BASELINE")
+VERBOSE = os.environ.get("BENCH_VERBOSE") == "1"
 VMMS = ("minivmm", "qemu") + (("baseline",) if BASELINE else ())
 
 
@@ -217,10 +219,15 @@ def print_rows(d, src, load):
           (" %9s %9s" % ("base s", "ours/base") if BASELINE else ""))
     for label, command, fmt in CASES:
         runs = {v: [] for v in VMMS + ("cp",)}
-        for _ in range(RUNS):
-            for vmm in VMMS:
+        for i in range(RUNS):
+            # Who goes first takes turns: a run finds the disk as the previous one left it
+            # (its writeback, the discards of the file it deleted).
+            for vmm in VMMS if i % 2 == 0 else VMMS[::-1]:
                 runs[vmm].append(one_run(vmm, d, src, command, fmt, load))
             runs["cp"].append(cp_run(src, d))
+        if VERBOSE:
+            for v in runs:
+                print("  %-14s %-8s %s" % (label, v, " ".join("%.2f" % r[0] for r in runs[v])))
         q, m, c = (statistics.median(r[0] for r in runs[v]) for v in ("qemu", "minivmm", "cp"))
         line = "%-16s %9.2f %9.2f %9.0f %9.0f %8.2f %7.0f %6.0f%% %6.0f%%" % (
             label, q, m, mbps(q), mbps(m), q / m, mbps(c), 100 * c / q, 100 * c / m)
