@@ -25,8 +25,8 @@ the rows with the payload writing, =only runs only those. MINIVMM_BASELINE names
 minivmm binary (an older build) run in the same alternation: each row then also shows its
 median time and ours/baseline (higher is better), for before/after comparisons on a busy
 host. The VMMs take turns going first (minivmm in the 1st, 3rd, ... run); BENCH_VERBOSE=1
-prints every run's time. With the payload writing, both VMMs' vCPU is pinned away from the disk's interrupts
-(bench/vcpu_pin.py)."""
+prints every run's time. With the payload writing, both VMMs' vCPU is pinned away from the
+disk's interrupts (bench/vcpu_pin.py)."""
 import os
 import shutil
 import statistics

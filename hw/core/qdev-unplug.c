@@ -3,10 +3,10 @@
  * devices on its buses, then unrealize, wait until nothing it queued can still run,
  * finalize, free its buses, release its properties), deletes the drives it held that came
  * from -drive or drive_add (QEMU 2.2's auto-delete; blockdev-add drives stay) and emits
- * DEVICE_DELETED with the device's /machine/peripheral path, as 2.2 does when the removal
- * is done. Called at once by device_del on a bus without a hotplug controller, else by the
- * controller when the guest ejects the device. Not the request (qdev.c's qdev_unplug) and
- * not the controller (hw/acpi/pci-hotplug.c).
+ * DEVICE_DELETED with the device's QOM path (and its id, if it has one), as 2.2 does when
+ * the removal is done. Called at once by device_del on a bus without a hotplug controller,
+ * else by the controller when the guest ejects the device. Not the request (qdev.c's
+ * qdev_unplug) and not the controller (hw/acpi/pci-hotplug.c).
  */
 #include <glib.h>
 #include "hw/qdev.h"
@@ -60,7 +60,7 @@ static void qdev_delete_finish(void *opaque)
     DeviceState *dev = opaque;
     g_autoptr(GPtrArray) drives = qdev_auto_del_drives(dev);
     g_autofree char *id = g_strdup(dev->id);
-    g_autofree char *path = g_strdup_printf("/machine/peripheral/%s", id ? id : "");
+    g_autofree char *path = g_strdup(dev->path);
     bool virtio = g_str_has_prefix(dev->dc->name, "virtio-");
 
     if (dev->dc->finalize) {
@@ -74,9 +74,6 @@ static void qdev_delete_finish(void *opaque)
         blk_unref(blk); /* the drive's own reference: 2.2's blockdev_auto_del() */
         blk_unref(blk);
     }
-    if (!id) {
-        return; /* board-created: nothing a client named */
-    }
     if (virtio) {
         g_autofree char *backend = g_strdup_printf("%s/virtio-backend", path);
 
@@ -87,8 +84,9 @@ static void qdev_delete_finish(void *opaque)
 
 /*
  * The devices on the buses dev provides go before it, each with its own DEVICE_DELETED, as
- * in QEMU 2.2 (an adapter's disks). They are SCSI disks, whose removal is done at once, so
- * the buses are empty when dev's finish frees them.
+ * in QEMU 2.2 (an adapter's disks), the last one plugged first (2.2 keeps a bus's children
+ * newest first). They are SCSI disks, whose removal is done at once, so the buses are empty
+ * when dev's finish frees them.
  */
 static void qdev_delete_children(DeviceState *dev)
 {
@@ -98,7 +96,7 @@ static void qdev_delete_children(DeviceState *dev)
         BusState *bus = g_ptr_array_index(own, i);
         g_autoptr(GPtrArray) kids = g_ptr_array_copy(bus->children, NULL, NULL);
 
-        for (guint j = 0; j < kids->len; j++) {
+        for (guint j = kids->len; j-- > 0;) {
             qdev_device_delete(g_ptr_array_index(kids, j));
         }
     }

@@ -163,9 +163,13 @@ void qbus_delete(BusState *bus)
     qbus_free(bus);
 }
 
+/* The paths' numbers: id-less -device/device_add devices, and the board's. */
+static int anon_count, unattached_count;
+
 void qdev_reset_registry(void)
 {
     qdev_hotplug = false;
+    anon_count = unattached_count = 0;
     if (buses) {
         g_ptr_array_set_free_func(buses, qbus_free);
         g_ptr_array_unref(buses);
@@ -225,6 +229,7 @@ void qdev_free(DeviceState *dev)
 {
     qdev_prop_release(dev);
     g_free(dev->id);
+    g_free(dev->path);
     g_free(dev);
 }
 
@@ -347,6 +352,10 @@ DeviceState *qdev_device_add(const Opts *opts, Error **errp)
         qdev_free(dev);
         return NULL;
     }
+    /* As in 2.2, a device whose properties were accepted takes a number, even if its
+     * realize fails. */
+    dev->path = id ? g_strdup_printf("/machine/peripheral/%s", id)
+                   : g_strdup_printf("/machine/peripheral-anon/device[%d]", anon_count++);
     return qdev_realize(dev, errp) ? dev : NULL;
 }
 
@@ -372,6 +381,7 @@ DeviceState *qdev_create_on_bus(const char *driver, BusState *bus, Error **errp,
         }
     }
     va_end(ap);
+    dev->path = g_strdup_printf("/machine/unattached/device[%d]", unattached_count++);
     return qdev_realize(dev, errp) ? dev : NULL;
 }
 

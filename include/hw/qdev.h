@@ -159,6 +159,10 @@ struct BusState {
 struct DeviceState {
     const DeviceClass *dc;
     char *id; /* -device id=, or NULL */
+    /* Where QEMU 2.2 would put it in the QOM tree, for DEVICE_DELETED: /machine/peripheral/ID,
+     * /machine/peripheral-anon/device[N] (-device without id), /machine/unattached/device[N]
+     * (made by the board; N counts ours, not all of QEMU's board objects). */
+    char *path;
     BusState *parent_bus;
     bool realized;
     bool hotplugged; /* added by device_add after start-up */

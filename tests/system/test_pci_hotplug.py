@@ -192,6 +192,29 @@ def test_reset_completes_pending_unplug(vm, tmp_path):
     assert qt.inl(PCI_DOWN) == 0 and qt.inl(PCI_RMV) == 0xfffffffc
 
 
+def test_unplug_names_id_less_children(vm, tmp_path):
+    """An adapter's disks go first, the last one plugged first, each with its
+    DEVICE_DELETED; one without an id has only its QOM path, under /machine/peripheral-anon
+    numbered in -device order, and a virtio device's backend has its own event before the
+    device's."""
+    qt, qmp = vm(*drive_arg(tmp_path), *drive_arg(tmp_path, "d2"), *drive_arg(tmp_path, "d3"),
+                 "-device", "virtio-blk-pci,drive=d2,addr=5",
+                 "-device", f"lsi53c895a,id=scsi0,addr={SLOT}",
+                 "-device", "scsi-hd,drive=d0,scsi-id=0",
+                 "-device", "scsi-hd,drive=d3,scsi-id=1,id=sd1")
+    qmp.command("device_del", {"id": "scsi0"})
+    qt.outl(PCI_EJ, 1 << SLOT)
+    events = [e["data"] for e in deleted_events(qmp)]
+    events += [e["data"] for e in qmp.get_events(0.5) if e["event"] == "DEVICE_DELETED"]
+    assert events == [{"device": "sd1", "path": "/machine/peripheral/sd1"},
+                      {"path": "/machine/peripheral-anon/device[1]"},
+                      {"device": "scsi0", "path": "/machine/peripheral/scsi0"}]
+    qt.outl(PCI_EJ, 1 << 5)
+    events = [e["data"] for e in qmp.get_events(1.0) if e["event"] == "DEVICE_DELETED"]
+    assert events == [{"path": "/machine/peripheral-anon/device[0]/virtio-backend"},
+                      {"path": "/machine/peripheral-anon/device[0]"}]
+
+
 def test_unplug_from_iothread_under_kvm(minivmm_only, tmp_path):
     """KVM (paused, qtest answering): the queue is served by an I/O thread, whose queued
     callbacks the removal waits for before the device's memory goes."""
