@@ -3,7 +3,8 @@
  * I/O thread polling a producer that follows the virtqueue protocol (publish, then kick
  * unless the consumer said it polls): every item is consumed (no kick is lost when polling
  * stops and notifications come back), polling saves kicks, and a removed handler is not
- * asked again. Also -object iothread's poll-max-ns/poll-grow/poll-shrink parsing.
+ * asked again; a bounded wait's sleep is never unbounded. Also -object iothread's
+ * poll-max-ns/poll-grow/poll-shrink parsing.
  */
 #include <unistd.h>
 #include <sys/eventfd.h>
