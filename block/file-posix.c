@@ -224,14 +224,18 @@ static int file_reopen_read_only(BlockDriverState *bs)
 /*
  * One preadv/pwritev of at most IOV_MAX segments, retried on EINTR: bytes or -errno. A
  * single segment goes through pread/pwrite, which spare the kernel copying in an iovec.
+ * rwflags (RWF_*, writes only) go through pwritev2.
  */
-static ssize_t file_rw_once(int fd, bool is_write, const IOVector *v, uint64_t offset)
+static ssize_t file_rw_once(int fd, bool is_write, const IOVector *v, uint64_t offset,
+                            int rwflags)
 {
     int niov = MIN(v->niov, IOV_MAX);
     ssize_t n;
 
     do {
-        if (niov == 1) {
+        if (rwflags) {
+            n = pwritev2(fd, v->iov, niov, offset, rwflags);
+        } else if (niov == 1) {
             n = is_write ? pwrite(fd, v->iov[0].iov_base, v->iov[0].iov_len, offset)
                          : pread(fd, v->iov[0].iov_base, v->iov[0].iov_len, offset);
         } else {
@@ -266,7 +270,7 @@ static GPrivate file_aio_ctx = G_PRIVATE_INIT(file_aio_ctx_free);
  * (or extends the file) until the device completes it, serialising every thread writing new
  * space, but only while it submits an asynchronous one. -ENOSYS when there is no context.
  */
-static ssize_t file_write_aio_wait(int fd, const IOVector *v, uint64_t offset)
+static ssize_t file_write_aio_wait(int fd, const IOVector *v, uint64_t offset, int rwflags)
 {
     FileAioCtx *c = g_private_get(&file_aio_ctx);
     struct iocb cb, *cbs[1] = {&cb};
@@ -281,7 +285,7 @@ static ssize_t file_write_aio_wait(int fd, const IOVector *v, uint64_t offset)
     if (!c->ok) {
         return -ENOSYS;
     }
-    io_prep_pwritev(&cb, fd, v->iov, MIN(v->niov, IOV_MAX), offset);
+    io_prep_pwritev2(&cb, fd, v->iov, MIN(v->niov, IOV_MAX), offset, rwflags);
     ret = io_submit(c->ctx, 1, cbs);
     if (ret != 1) {
         return ret < 0 ? -ENOSYS : -EIO;
@@ -297,9 +301,10 @@ static ssize_t file_write_aio_wait(int fd, const IOVector *v, uint64_t offset)
 
 /*
  * Transfer all of qiov, resuming after short transfers. Returns the bytes moved (fewer
- * only when the end of the file stopped a read) or -errno.
+ * only when the end of the file stopped a read) or -errno. rwflags as file_rw_once's.
  */
-static ssize_t file_rw_all(BDRVFileState *s, bool is_write, uint64_t offset, IOVector *qiov)
+static ssize_t file_rw_all(BDRVFileState *s, bool is_write, uint64_t offset, IOVector *qiov,
+                           int rwflags)
 {
     IOVector rest;
     const IOVector *cur = qiov;
@@ -309,10 +314,10 @@ static ssize_t file_rw_all(BDRVFileState *s, bool is_write, uint64_t offset, IOV
     for (;;) {
         n = -ENOSYS;
         if (is_write && s->o_direct && s->is_regular) {
-            n = file_write_aio_wait(s->fd, cur, offset + done);
+            n = file_write_aio_wait(s->fd, cur, offset + done, rwflags);
         }
         if (n == -ENOSYS) {
-            n = file_rw_once(s->fd, is_write, cur, offset + done);
+            n = file_rw_once(s->fd, is_write, cur, offset + done, rwflags);
         }
         if (n <= 0) {
             break;
@@ -345,7 +350,7 @@ static int file_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IO
     ssize_t n;
 
     g_assert(qiov->size == bytes);
-    n = file_rw_all(s, false, offset, qiov);
+    n = file_rw_all(s, false, offset, qiov, 0);
     if (n < 0) {
         return n;
     }
@@ -383,18 +388,57 @@ static int file_flush(BlockDriverState *bs)
     return ret;
 }
 
-static int file_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
-                        int flags)
+/* All of qiov written at offset: 0 or -errno. */
+static int file_write_all(BDRVFileState *s, uint64_t offset, IOVector *qiov, int rwflags)
 {
-    BDRVFileState *s = bs->opaque;
-    ssize_t n;
+    ssize_t n = file_rw_all(s, true, offset, qiov, rwflags);
 
-    g_assert(qiov->size == bytes);
-    n = file_rw_all(s, true, offset, qiov);
     if (n < 0) {
         return n;
     }
-    return (size_t)n < bytes ? -EINVAL : 0;
+    return (size_t)n < qiov->size ? -EINVAL : 0;
+}
+
+/*
+ * BDRV_REQ_FUA: RWF_DSYNC makes this write stable alone (its range, and the metadata to read
+ * it back), where fdatasync would also write out whatever else of the file is dirty: a
+ * qcow2 ordering write then costs a millisecond instead of writing back a guest's gigabyte.
+ * Without O_DIRECT the bytes go into the page cache first, then again with RWF_DSYNC, so
+ * that an error of the second is one of writing back: Linux reports a failed writeback of
+ * any page of the file to the next sync through this descriptor, so such an error fails
+ * every later flush, as one of fdatasync does (file_flush). Without RWF_DSYNC in the
+ * kernel: the write, then fdatasync.
+ */
+static int file_pwritev_fua(BlockDriverState *bs, uint64_t offset, IOVector *qiov)
+{
+    BDRVFileState *s = bs->opaque;
+    int ret = g_atomic_int_get(&s->flush_error);
+
+    if (ret == 0 && !s->o_direct) {
+        ret = file_write_all(s, offset, qiov, 0);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    ret = file_write_all(s, offset, qiov, RWF_DSYNC);
+    if (ret == -EOPNOTSUPP || ret == -ENOSYS) {
+        ret = s->o_direct ? file_write_all(s, offset, qiov, 0) : 0;
+        return ret < 0 ? ret : file_flush(bs);
+    }
+    if (ret < 0 && !s->o_direct) {
+        g_atomic_int_set(&s->flush_error, ret);
+    }
+    return ret;
+}
+
+static int file_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
+                        int flags)
+{
+    g_assert(qiov->size == bytes);
+    if (flags & BDRV_REQ_FUA) {
+        return file_pwritev_fua(bs, offset, qiov);
+    }
+    return file_write_all(bs->opaque, offset, qiov, 0);
 }
 
 /* ---- Discard and zeroes ---- */
@@ -727,6 +771,7 @@ static BlockDriver bdrv_file = {
     .format_name = "file",
     .protocol_name = "file",
     .is_protocol = true,
+    .fua_writes = true,
     .instance_size = sizeof(BDRVFileState),
     .open = file_open,
     .close = file_close,
@@ -748,6 +793,7 @@ static BlockDriver bdrv_host_device = {
     .format_name = "host_device",
     .protocol_name = "host_device",
     .is_protocol = true,
+    .fua_writes = true,
     .instance_size = sizeof(BDRVFileState),
     .probe_device = hdev_probe_device,
     .open = hdev_open,

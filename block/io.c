@@ -126,8 +126,22 @@ bool bdrv_write_needs_core(BlockDriverState *bs, uint64_t offset, int flags)
 static int bdrv_do_flush(BlockDriverState *bs);
 static int bdrv_do_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
 
-/* Writethrough and FUA: a successful write is made stable before it completes (counted
- * first, or the flush could take itself for redundant). */
+/* cache.no-flush on a protocol node: its flushes, and the FUA of writes to it, are skipped. */
+static bool bdrv_flush_disabled(BlockDriverState *bs)
+{
+    return bs->drv->is_protocol && (bs->open_flags & BDRV_O_NO_FLUSH);
+}
+
+/* BDRV_REQ_FUA when the driver is to honour it itself; else 0, and bdrv_write_done flushes
+ * after the write (or nothing does, with flushes off). */
+static int bdrv_driver_fua(BlockDriverState *bs, int flags)
+{
+    return (flags & BDRV_REQ_FUA) && bs->drv->fua_writes && bs->enable_write_cache &&
+           !bdrv_flush_disabled(bs) ? BDRV_REQ_FUA : 0;
+}
+
+/* Writethrough, and a FUA the driver does not honour itself: a successful write is made
+ * stable before it completes (counted first, or the flush could take itself for redundant). */
 static int bdrv_write_done(BlockDriverState *bs, int ret, int flags)
 {
     bdrv_wrote(bs);
@@ -140,7 +154,7 @@ static int bdrv_write_done(BlockDriverState *bs, int ret, int flags)
 static int bdrv_do_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
                            int flags)
 {
-    int ret;
+    int ret, fua;
 
     if (bytes == 0) {
         return 0;
@@ -171,9 +185,10 @@ static int bdrv_do_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes
     if (!bs->drv->pwritev) {
         return -ENOTSUP;
     }
+    fua = bdrv_driver_fua(bs, flags);
     ret = bdrv_aligned_or_rmw_pwritev(bs, offset, bytes, qiov,
-                                      flags & ~(BDRV_REQ_FUA | BDRV_REQ_ZERO_WRITE));
-    return bdrv_write_done(bs, ret, flags);
+                                      (flags & ~(BDRV_REQ_FUA | BDRV_REQ_ZERO_WRITE)) | fua);
+    return bdrv_write_done(bs, ret, flags & ~fua);
 }
 
 /* ---- zero writes ---- */
@@ -284,7 +299,7 @@ static int bdrv_do_flush(BlockDriverState *bs)
     if (bs->read_only) {
         return 0;
     }
-    if (bs->drv->flush && !(bs->drv->is_protocol && (bs->open_flags & BDRV_O_NO_FLUSH)) &&
+    if (bs->drv->flush && !bdrv_flush_disabled(bs) &&
         !bdrv_flush_is_redundant(bs, gen)) {
         ret = bs->drv->flush(bs);
         if (ret == 0) {
@@ -392,15 +407,26 @@ int bdrv_pread(BlockDriverState *bs, uint64_t offset, void *buf, uint64_t bytes)
     return ret;
 }
 
-int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, const void *buf, uint64_t bytes)
+static int bdrv_pwrite_flags(BlockDriverState *bs, uint64_t offset, const void *buf,
+                             uint64_t bytes, int flags)
 {
     IOVector qiov;
     int ret;
 
     iov_init_buf(&qiov, (void *)buf, bytes);
-    ret = bdrv_pwritev(bs, offset, &qiov, 0);
+    ret = bdrv_pwritev(bs, offset, &qiov, flags);
     iov_destroy(&qiov);
     return ret;
+}
+
+int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, const void *buf, uint64_t bytes)
+{
+    return bdrv_pwrite_flags(bs, offset, buf, bytes, 0);
+}
+
+int bdrv_pwrite_fua(BlockDriverState *bs, uint64_t offset, const void *buf, uint64_t bytes)
+{
+    return bdrv_pwrite_flags(bs, offset, buf, bytes, BDRV_REQ_FUA);
 }
 
 int bdrv_flush(BlockDriverState *bs)

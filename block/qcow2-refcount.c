@@ -235,8 +235,8 @@ static int create_refblock(BlockDriverState *bs, uint64_t c)
     qcow2_set_refcount_ro(block, c & ((1ULL << s->refblock_bits) - 1), s->refcount_order, 1);
     qcow2_cache_discard(s->refblock_cache, c << s->cluster_bits);
     qcow2_cache_discard(s->l2_cache, c << s->cluster_bits);
-    ret = bdrv_pwrite(bs->file, c << s->cluster_bits, block, s->cluster_size);
-    if (ret < 0 || (ret = bdrv_flush(bs->file)) < 0) {
+    ret = bdrv_pwrite_fua(bs->file, c << s->cluster_bits, block, s->cluster_size);
+    if (ret < 0) {
         return ret;
     }
     s->reftable[idx] = c << s->cluster_bits;
@@ -370,8 +370,8 @@ int qcow2_refblock_for_repair(BlockDriverState *bs, uint64_t c)
     if (s->reftable[idx]) {
         return qcow2_free_clusters(bs, off, s->cluster_size);
     }
-    ret = bdrv_pwrite(bs->file, off, block, s->cluster_size);
-    if (ret < 0 || (ret = bdrv_flush(bs->file)) < 0) {
+    ret = bdrv_pwrite_fua(bs->file, off, block, s->cluster_size);
+    if (ret < 0) {
         return ret;
     }
     s->reftable[idx] = off;

@@ -149,6 +149,7 @@ static int raw_create(const char *filename, JsonObject *opts, Error **errp)
 
 static BlockDriver bdrv_raw = {
     .format_name = "raw",
+    .fua_writes = true, /* forwarded to the file, whose core honours it */
     .instance_size = 0,
     .probe = raw_probe,
     .open = raw_open,

@@ -147,6 +147,9 @@ int bdrv_preadv(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags
 int bdrv_pwritev(BlockDriverState *bs, uint64_t offset, IOVector *qiov, int flags);
 int bdrv_pread(BlockDriverState *bs, uint64_t offset, void *buf, uint64_t bytes);
 int bdrv_pwrite(BlockDriverState *bs, uint64_t offset, const void *buf, uint64_t bytes);
+/* bdrv_pwrite with BDRV_REQ_FUA: the bytes are stable when it returns (a file makes just
+ * them stable; other nodes flush after the write). */
+int bdrv_pwrite_fua(BlockDriverState *bs, uint64_t offset, const void *buf, uint64_t bytes);
 int bdrv_flush(BlockDriverState *bs);      /* flushes the whole subtree */
 int bdrv_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes);
 int bdrv_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);

@@ -12,8 +12,9 @@
  * and when bs->request_alignment > 1 offsets and lengths are multiples of it (the core does
  * read-modify-write and bounce buffering); with BDRV_O_NOCACHE the buffers are aligned to
  * it too. Flush recursion (format, then its file child), discard policy (BDRV_O_UNMAP),
- * detect-zeroes, writethrough (flush after writes when !enable_write_cache) and
- * BDRV_REQ_FUA are handled by the core: drivers never see BDRV_REQ_FUA.
+ * detect-zeroes and writethrough (flush after writes when !enable_write_cache) are handled
+ * by the core, and so is BDRV_REQ_FUA (a flush after the write) unless the driver makes such
+ * a write stable itself (fua_writes): only those drivers see the flag.
  */
 #ifndef BLOCK_BLOCK_INT_H
 #define BLOCK_BLOCK_INT_H
@@ -61,6 +62,9 @@ struct BlockDriver {
     bool is_protocol;             /* opens a filename rather than a child node */
     size_t instance_size;         /* bytes of bs->opaque, zeroed at open */
     bool supports_backing;        /* format with a backing file */
+    /* pwritev makes a write with BDRV_REQ_FUA stable before it returns (the core passes the
+     * flag only while the node has a write cache and flushes are not turned off). */
+    bool fua_writes;
     /* Runtime options the driver accepts (NULL-terminated): the core treats these keys as
      * consumed after open, so open may read them without deleting them. */
     const char *const *option_names;

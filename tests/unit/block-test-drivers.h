@@ -2,7 +2,8 @@
  * Block drivers for the block layer unit tests, included by each test-block*.c program:
  * "testmem", a memory-backed protocol ("testmem:NAME" shares an image by name across opens)
  * that counts its calls and asserts the alignment the core promises; "testaio", the same
- * with an aio_submit that completes from a thread of its own; "testfmt" and "testfmt2",
+ * with an aio_submit that completes from a thread of its own; "testfua", the same taking
+ * BDRV_REQ_FUA itself (counted: the image is memory); "testfmt" and "testfmt2",
  * formats with a magic header probed at 100 and 50; and a stand-in "raw" when the real one
  * is not linked in. Not a model of any real driver.
  */
@@ -29,7 +30,7 @@ typedef struct TestMemState {
     bool anonymous;
     uint32_t align;
     unsigned delay_ms;
-    int n_read, n_write, n_zeroes, n_discard, n_flush, n_aio; /* atomic */
+    int n_read, n_write, n_zeroes, n_discard, n_flush, n_aio, n_fua; /* atomic */
     int last_zero_flags;
 } TestMemState;
 
@@ -153,7 +154,11 @@ static inline int test_mem_pwritev(BlockDriverState *bs, uint64_t offset, uint64
 
     test_mem_check_aligned(bs, offset, bytes, qiov);
     g_assert(!bs->read_only);
+    g_assert(!(flags & BDRV_REQ_FUA) || bs->drv->fua_writes);
     g_atomic_int_inc(&s->n_write);
+    if (flags & BDRV_REQ_FUA) {
+        g_atomic_int_inc(&s->n_fua);
+    }
     g_mutex_lock(&s->img->lock);
     test_image_grow(s->img, offset + bytes);
     iov_to_buf(qiov, 0, s->img->data + offset, bytes);
@@ -248,7 +253,7 @@ static BlockDriver test_mem_driver = {
     .refresh_limits = test_mem_refresh_limits,
 };
 
-static BlockDriver test_aio_driver;
+static BlockDriver test_aio_driver, test_fua_driver;
 
 /* ---- formats: a magic header sector, then the data ---- */
 
@@ -356,6 +361,10 @@ static inline void test_drivers_register(void)
     test_aio_driver.format_name = test_aio_driver.protocol_name = "testaio";
     test_aio_driver.aio_submit = test_aio_submit;
     bdrv_register(&test_aio_driver);
+    test_fua_driver = test_mem_driver;
+    test_fua_driver.format_name = test_fua_driver.protocol_name = "testfua";
+    test_fua_driver.fua_writes = true;
+    bdrv_register(&test_fua_driver);
     bdrv_register(&test_fmt_driver);
     test_fmt2_driver = test_fmt_driver;
     test_fmt2_driver.format_name = "testfmt2";

@@ -459,6 +459,39 @@ static void test_writethrough(void)
 }
 
 /*
+ * A driver that takes FUA itself gets the flag and no flush follows; not while the node
+ * writes through (the flush after every write does it) nor with flushes off (nothing does).
+ */
+static void test_fua_native(void)
+{
+    BlockDriverState *bs = bdrv_open(NULL, opts("{\"driver\":\"testfua\"}"),
+                                     BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+    TestMemState *s = test_mem_state(bs);
+    uint8_t buf[512] = {7}, back[512];
+
+    g_assert_cmpint(bdrv_pwrite_fua(bs, 512, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(s->n_fua, ==, 1);
+    g_assert_cmpint(s->n_flush, ==, 0);
+    g_assert_cmpint(bdrv_pread(bs, 512, back, sizeof(back)), ==, 0);
+    g_assert_cmpmem(back, sizeof(back), buf, sizeof(buf));
+    g_assert_cmpint(bdrv_pwrite(bs, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(s->n_fua, ==, 1);
+    bs->enable_write_cache = false;
+    g_assert_cmpint(bdrv_pwrite_fua(bs, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(s->n_fua, ==, 1);
+    g_assert_cmpint(s->n_flush, ==, 1);
+    bdrv_unref(bs);
+
+    bs = bdrv_open(NULL, opts("{\"driver\":\"testfua\",\"cache.no-flush\":true}"),
+                   BDRV_O_RDWR | BDRV_O_CACHE_WB | BDRV_O_PROTOCOL, &error_abort);
+    s = test_mem_state(bs);
+    g_assert_cmpint(bdrv_pwrite_fua(bs, 0, buf, sizeof(buf)), ==, 0);
+    g_assert_cmpint(s->n_write, ==, 1);
+    g_assert_cmpint(s->n_fua + s->n_flush, ==, 0);
+    bdrv_unref(bs);
+}
+
+/*
  * A protocol node's sync is skipped when nothing changed since the last one that
  * succeeded; each kind of change (write, zero write, discard, truncate) makes the next run.
  */
@@ -589,7 +622,7 @@ static void test_iterate_format(void)
     g_autoptr(GString) s = g_string_new("");
 
     bdrv_iterate_format(list_format, s);
-    g_assert_nonnull(strstr(s->str, "testaio testfmt testfmt2 testmem"));
+    g_assert_nonnull(strstr(s->str, "testaio testfmt testfmt2 testfua testmem"));
 }
 
 int main(int argc, char **argv)
@@ -616,6 +649,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/zeroes-fallback", test_zeroes_fallback);
     g_test_add_func("/block/read-only", test_read_only);
     g_test_add_func("/block/writethrough", test_writethrough);
+    g_test_add_func("/block/fua-native", test_fua_native);
     g_test_add_func("/block/flush-skips-unchanged", test_flush_skips_unchanged);
     g_test_add_func("/block/truncate", test_truncate);
     g_test_add_func("/block/probed-raw-guard", test_probed_raw_guard);

@@ -378,6 +378,57 @@ static void test_unaligned_direct(gconstpointer data)
     test_context_pop(ctx);
 }
 
+/* The file holds expect at offset, read through a descriptor of its own. */
+static void check_file(int fd, off_t offset, const uint8_t *expect, size_t len)
+{
+    g_autofree uint8_t *back = g_malloc(len);
+
+    g_assert_cmpint(pread(fd, back, len, offset), ==, len);
+    g_assert_cmpmem(back, len, expect, len);
+}
+
+/*
+ * FUA writes (RWF_DSYNC on the file, or write and flush where the core keeps the flag):
+ * synchronous and asynchronous, aligned, unaligned and in several segments, extending a file
+ * node; the bytes are in the file for another reader, in every cache mode.
+ */
+static void test_fua(gconstpointer data)
+{
+    const TestConfig *cfg = data;
+    GMainContext *ctx = test_context_push();
+    char *path = test_image_new(IMG_SIZE);
+    BlockDriverState *bs = test_open(path, cfg->raw, BDRV_O_RDWR | cfg->flags);
+    g_autofree uint8_t *a = g_malloc(3 * BLK);
+    g_autofree uint8_t *b = g_malloc(3 * BLK);
+    int fd = open(path, O_RDONLY);
+    uint64_t tail = cfg->raw ? IMG_SIZE - 3 * BLK : IMG_SIZE - BLK; /* a file node grows */
+    AsyncState st;
+    IOVector v;
+
+    fill_pattern(a, 3 * BLK, 21);
+    fill_pattern(b, 3 * BLK, 22);
+    g_assert_cmpint(bdrv_pwrite_fua(bs, BLK, a, 2 * BLK), ==, 0);
+    g_assert_cmpint(bdrv_pwrite_fua(bs, 5 * BLK + 100, b, 1000), ==, 0);
+    iov_init(&v, 2);
+    iov_add(&v, b, BLK);
+    iov_add(&v, a + BLK, 2 * BLK);
+    async_state_init(&st);
+    bdrv_aio_pwritev(bs, tail, &v, BDRV_REQ_FUA, async_cb, &st);
+    async_wait(&st, 1);
+    g_assert_cmpint(st.failed, ==, 0);
+    iov_destroy(&v);
+
+    check_file(fd, BLK, a, 2 * BLK);
+    check_file(fd, 5 * BLK + 100, b, 1000);
+    check_file(fd, tail, b, BLK);
+    check_file(fd, tail + BLK, a + BLK, 2 * BLK);
+    g_assert_cmpint(bdrv_getlength(bs), ==, tail + 3 * BLK);
+    close(fd);
+    bdrv_unref(bs);
+    test_image_free(path);
+    test_context_pop(ctx);
+}
+
 /* Reads across the end of a file node: the part past the end reads as zeroes. */
 static void test_read_past_eof(gconstpointer data)
 {
@@ -692,6 +743,7 @@ static void add_engine_tests(void)
             add_per_node("roundtrip", mode, cache_modes[c].flags | aio_modes[a].flags,
                          test_roundtrip);
         }
+        add_per_node("fua", cache_modes[c].name, cache_modes[c].flags, test_fua);
     }
     for (unsigned a = 0; a < G_N_ELEMENTS(aio_modes); a++) {
         int flags = BDRV_O_CACHE_WB | BDRV_O_NOCACHE | aio_modes[a].flags;

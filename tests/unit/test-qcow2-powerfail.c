@@ -3,7 +3,7 @@
  * it wrote since its last flush? The "powerfail" protocol below stands between qcow2 and
  * its image file as a disk with a volatile write cache: writes, zero writes and discards
  * since the last flush live only in memory (reads see them), and a flush makes them
- * durable in order. At the crash an arbitrary subset of them reaches the file, some torn
+ * durable in order; a FUA write is durable at once, alone. At the crash an arbitrary subset of them reaches the file, some torn
  * at 512-byte sectors, in any combination the flushes allow, and the rest is gone with
  * whatever qcow2 still had in its caches.
  *
@@ -157,6 +157,16 @@ static int pf_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVe
     return 0;
 }
 
+/* [from, to) of w, a copy. */
+static PfWrite *pf_piece(const PfWrite *w, uint64_t from, uint64_t to)
+{
+    PfWrite *part = g_new(PfWrite, 1);
+
+    *part = (PfWrite){from, to - from,
+                      w->data ? g_memdup2(w->data + (from - w->offset), to - from) : NULL};
+    return part;
+}
+
 /* A failing write may have reached none of its sectors, or any of them. */
 static void pf_add_torn_locked(BlockDriverState *bs, PfWrite *w)
 {
@@ -164,21 +174,41 @@ static void pf_add_torn_locked(BlockDriverState *bs, PfWrite *w)
     uint64_t end = w->offset + w->bytes;
 
     for (uint64_t sec = w->offset & ~511ULL; g_rand_boolean(s->rng) && sec < end; sec += 512) {
-        uint64_t from = MAX(sec, w->offset), to = MIN(sec + 512, end);
-        PfWrite *part;
-
-        if (g_rand_boolean(s->rng)) {
-            continue;
+        if (!g_rand_boolean(s->rng)) {
+            g_ptr_array_add(s->cache, pf_piece(w, MAX(sec, w->offset), MIN(sec + 512, end)));
         }
-        part = g_new(PfWrite, 1);
-        *part = (PfWrite){from, to - from,
-                          w->data ? g_memdup2(w->data + (from - w->offset), to - from) : NULL};
-        g_ptr_array_add(s->cache, part);
     }
     pf_write_free(w);
 }
 
-static int pf_add(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *data)
+/*
+ * A FUA write is durable at once, and alone: what is cached keeps its chances at the crash,
+ * except what the FUA write overwrote, which can no longer land on top of it.
+ */
+static void pf_persist_fua_locked(BlockDriverState *bs, PfWrite *w)
+{
+    BDRVPowerfailState *s = bs->opaque;
+    GPtrArray *old = s->cache;
+    uint64_t end = w->offset + w->bytes;
+
+    s->cache = g_ptr_array_new_with_free_func(pf_write_free);
+    for (guint i = 0; i < old->len; i++) {
+        PfWrite *o = old->pdata[i];
+        uint64_t oend = o->offset + o->bytes;
+
+        if (o->offset < w->offset) {
+            g_ptr_array_add(s->cache, pf_piece(o, o->offset, MIN(oend, w->offset)));
+        }
+        if (oend > end) {
+            g_ptr_array_add(s->cache, pf_piece(o, MAX(o->offset, end), oend));
+        }
+    }
+    g_ptr_array_free(old, true);
+    pf_persist(bs, w, 0, UINT64_MAX);
+    pf_write_free(w);
+}
+
+static int pf_add(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t *data, bool fua)
 {
     BDRVPowerfailState *s = bs->opaque;
     PfWrite *w = g_new(PfWrite, 1);
@@ -191,6 +221,8 @@ static int pf_add(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint8_t
         ret = -EIO;
     } else if (s->dead) {
         pf_write_free(w);
+    } else if (fua) {
+        pf_persist_fua_locked(bs, w);
     } else {
         g_ptr_array_add(s->cache, w);
     }
@@ -204,18 +236,18 @@ static int pf_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOV
     uint8_t *data = g_malloc(bytes);
 
     iov_to_buf(qiov, 0, data, bytes);
-    return pf_add(bs, offset, bytes, data);
+    return pf_add(bs, offset, bytes, data, flags & BDRV_REQ_FUA);
 }
 
 static int pf_pwrite_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags)
 {
-    return pf_add(bs, offset, bytes, NULL);
+    return pf_add(bs, offset, bytes, NULL, false);
 }
 
 /* A discard may zero the range or leave it; the worst case for a reader is the zeroes. */
 static int pf_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 {
-    return pf_add(bs, offset, bytes, NULL);
+    return pf_add(bs, offset, bytes, NULL, false);
 }
 
 static int pf_flush(BlockDriverState *bs)
@@ -268,6 +300,7 @@ static BlockDriver bdrv_powerfail = {
     .format_name = "powerfail",
     .protocol_name = "powerfail",
     .is_protocol = true,
+    .fua_writes = true,
     .instance_size = sizeof(BDRVPowerfailState),
     .open = pf_open,
     .close = pf_close,
@@ -994,6 +1027,7 @@ static void test_change_backing_file_fails(void)
 #endif
 
 static const unsigned ioerror_regressions[] = {37, 57};
+static const unsigned powerfail_regressions[] = {102};
 
 /* POWERFAIL_SEEDS seeds (default DEFAULT_SEEDS) from POWERFAIL_FIRST (default 1). */
 int main(int argc, char **argv)
@@ -1019,6 +1053,14 @@ int main(int argc, char **argv)
             g_strdup_printf("/qcow2/ioerror/seed-%u", ioerror_regressions[i]);
 
         g_test_add_data_func(ioname, GUINT_TO_POINTER(ioerror_regressions[i]), test_ioerror);
+    }
+    /* 102 crashes while a new refcount block is not yet durable but its refcount table entry
+     * is (found with the block written without BDRV_REQ_FUA). */
+    for (unsigned i = 0; !first && !n && i < G_N_ELEMENTS(powerfail_regressions); i++) {
+        g_autofree char *name =
+            g_strdup_printf("/qcow2/powerfail/seed-%u", powerfail_regressions[i]);
+
+        g_test_add_data_func(name, GUINT_TO_POINTER(powerfail_regressions[i]), test_powerfail);
     }
     return g_test_run();
 }
