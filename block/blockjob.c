@@ -507,16 +507,22 @@ static bool block_job_write_behind_reap(BlockJobWriteBehind *wb, bool wait)
     return !wb->thread;
 }
 
-int block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n)
+/* Write-behind is on: an unlimited speed, and a failed flush only reported. */
+static bool block_job_write_behind_on(BlockJob *job)
 {
     bool unlimited;
 
     g_mutex_lock(&job->lock);
     unlimited = job->speed == 0;
     g_mutex_unlock(&job->lock);
+    return unlimited && job->on_target_error == BLOCKDEV_ON_ERROR_REPORT;
+}
+
+int block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n)
+{
     wb->pending += n;
-    if (!unlimited || job->on_target_error != BLOCKDEV_ON_ERROR_REPORT ||
-        wb->pending < BLOCK_JOB_WRITE_BEHIND || !block_job_write_behind_reap(wb, false)) {
+    if (wb->pending < BLOCK_JOB_WRITE_BEHIND || !block_job_write_behind_on(job) ||
+        !block_job_write_behind_reap(wb, false)) {
         return 0;
     }
     if (wb->ret < 0) {
@@ -536,6 +542,18 @@ int block_job_write_behind_end(BlockJob *job, BlockJobWriteBehind *wb)
         block_job_error_action(job, job->on_target_error, false, wb->ret);
     }
     return wb->ret;
+}
+
+int block_job_write_behind_finish(BlockJob *job, BlockJobWriteBehind *wb)
+{
+    int ret = block_job_write_behind_end(job, wb);
+
+    if (ret == 0 && wb->pending && block_job_write_behind_on(job)) {
+        wb->pending = 0;
+        block_job_write_behind_thread(wb); /* here, and waited for */
+        ret = block_job_write_behind_end(job, wb);
+    }
+    return ret;
 }
 
 void block_job_ready(BlockJob *job)

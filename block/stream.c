@@ -4,7 +4,9 @@
  * Each copy holds its range the way a copy-on-read does and re-checks the allocation inside
  * it, and the top image's writes are ordered against the copies while the job runs
  * (copy-on-read.c), so a guest write that lands first is never overwritten with older
- * backing data. Not the monitor command (blockdev/qmp-block-jobs.c).
+ * backing data. Top's file is flushed as the copies go (write-behind), so that the final
+ * flush before the relink, in the main thread, does not write back the whole copy while the
+ * guest waits. Not the monitor command (blockdev/qmp-block-jobs.c).
  */
 #include <glib.h>
 #include "block/block-internal.h"
@@ -20,6 +22,7 @@ typedef struct StreamJob {
     char *backing_file;
     BlockdevOnError on_error;
     BlockJobPass pass; /* job thread: the pass over top and its retries */
+    BlockJobWriteBehind wb; /* top's file, flushed as the copies go */
     bool ordering; /* top's writes are ordered against the copies */
 } StreamJob;
 
@@ -40,7 +43,7 @@ static int stream_copy_done(BlockJob *job, BlockJobCopy *c)
 
     if (c->ret >= 0) {
         block_job_add_offset(job, c->bytes);
-        return 0;
+        return block_job_write_behind(job, &s->wb, c->bytes);
     }
     return block_job_copy_failed(job, c, s->on_error, &s->pass);
 }
@@ -78,7 +81,7 @@ static int stream_run(BlockJob *job)
 {
     StreamJob *s = (StreamJob *)job;
     int64_t len = bdrv_getlength(s->top);
-    int ret, copy_ret;
+    int ret, copy_ret, wb_ret;
 
     if (len < 0) {
         return (int)len;
@@ -87,7 +90,8 @@ static int stream_run(BlockJob *job)
     block_job_pass_init(&s->pass, len);
     ret = block_job_pass_run(job, &s->pass, stream_chunk, stream_wanted);
     copy_ret = block_job_copy_drain(job);
-    return ret < 0 ? ret : copy_ret;
+    wb_ret = block_job_write_behind_finish(job, &s->wb);
+    return ret < 0 ? ret : copy_ret < 0 ? copy_ret : wb_ret;
 }
 
 /* Main thread, the job done: make base top's backing node and drop the images in between. */
@@ -176,6 +180,8 @@ BlockJob *stream_start(BlockBackend *blk, BlockDriverState *base, const char *ba
     }
     s->backing_file = g_strdup(backing_file);
     s->on_error = on_error;
+    s->common.on_target_error = on_error; /* top is the target: for the write-behind */
+    s->wb.target = s->top;
     block_job_pass_init(&s->pass, 0);
     block_job_copy_setup(&s->common, STREAM_MAX_IN_FLIGHT, STREAM_CHUNK);
     bdrv_cor_ordering_begin(s->top);

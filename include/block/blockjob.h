@@ -156,6 +156,10 @@ int block_job_write_behind(BlockJob *job, BlockJobWriteBehind *wb, uint64_t n);
 /* Job thread: wait for the flush in progress; 0, or the first failed flush's -errno
  * (reported once with BLOCK_JOB_ERROR). */
 int block_job_write_behind_end(BlockJob *job, BlockJobWriteBehind *wb);
+/* Job thread: block_job_write_behind_end, then a flush here of what was written since the
+ * last one began (when write-behind is on), so that a final flush elsewhere (the main
+ * thread's, which the guest may wait for) finds little left to write back. */
+int block_job_write_behind_finish(BlockJob *job, BlockJobWriteBehind *wb);
 /* Emit BLOCK_JOB_READY and set ready (any thread). */
 void block_job_ready(BlockJob *job);
 bool block_job_should_complete(BlockJob *job);
