@@ -23,10 +23,11 @@ directory); MINIVMM names the binary (default ./minivmm); BENCH_JOBS_CASES picks
 label prefix, comma-separated (e.g. "mirror" or "backup -> raw"); BENCH_JOBS_LOAD=0 skips
 the rows with the payload writing, =only runs only those. MINIVMM_BASELINE names a second
 minivmm binary (an older build) run in the same alternation: each row then also shows its
-median time and ours/baseline (higher is better), for before/after comparisons on a busy
-host. The VMMs take turns going first (minivmm in the 1st, 3rd, ... run); BENCH_VERBOSE=1
-prints every run's time. With the payload writing, both VMMs' vCPU is pinned away from the
-disk's interrupts (bench/vcpu_pin.py)."""
+median time and ours/baseline (higher is better), and with the payload its guest writes per
+second, for before/after comparisons on a busy host. The VMMs take turns going first
+(minivmm in the 1st, 3rd, ... run); BENCH_VERBOSE=1 prints every run's time (with the
+payload, time/guest writes per second). With the payload writing, both VMMs' vCPU is pinned
+away from the disk's interrupts (bench/vcpu_pin.py)."""
 import os
 import shutil
 import statistics
@@ -216,7 +217,8 @@ def print_rows(d, src, load):
                                                      "ours MB/s", "ours/qemu", "cp MB/s",
                                                      "qemu%cp", "ours%cp") +
           (" %10s %10s" % ("qemu gw/s", "ours gw/s") if load else "") +
-          (" %9s %9s" % ("base s", "ours/base") if BASELINE else ""))
+          (" %9s %9s" % ("base s", "ours/base") if BASELINE else "") +
+          (" %10s" % "base gw/s" if BASELINE and load else ""))
     for label, command, fmt in CASES:
         runs = {v: [] for v in VMMS + ("cp",)}
         for i in range(RUNS):
@@ -227,7 +229,9 @@ def print_rows(d, src, load):
             runs["cp"].append(cp_run(src, d))
         if VERBOSE:
             for v in runs:
-                print("  %-14s %-8s %s" % (label, v, " ".join("%.2f" % r[0] for r in runs[v])))
+                print("  %-14s %-8s %s" % (label, v, " ".join(
+                    "%.2f" % r[0] + ("/%.0f" % r[1] if load and v != "cp" else "")
+                    for r in runs[v])))
         q, m, c = (statistics.median(r[0] for r in runs[v]) for v in ("qemu", "minivmm", "cp"))
         line = "%-16s %9.2f %9.2f %9.0f %9.0f %8.2f %7.0f %6.0f%% %6.0f%%" % (
             label, q, m, mbps(q), mbps(m), q / m, mbps(c), 100 * c / q, 100 * c / m)
@@ -237,6 +241,8 @@ def print_rows(d, src, load):
         if BASELINE:
             b = statistics.median(r[0] for r in runs["baseline"])
             line += " %9.2f %9.2f" % (b, b / m)
+            if load:
+                line += " %10.0f" % statistics.median(r[1] for r in runs["baseline"])
         print(line)
         sys.stdout.flush()
 
