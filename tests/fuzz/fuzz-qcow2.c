@@ -1,13 +1,15 @@
 /*
- * qcow2 images: the input is the image file. It is written to a scratch file in /dev/shm and
- * opened read-write with the qcow2 driver over file (so the header, its extensions, L1/L2
- * and refcount tables, snapshot table and every consistency check see hostile bytes), then
+ * qcow2 images: the input is the image file. It is written to a scratch file in /dev/shm
+ * (unlinked, reached through /proc/self/fd) and opened read-write with the qcow2 driver
+ * over file (so the header, its extensions, L1/L2 and refcount tables, snapshot table and
+ * every consistency check see hostile bytes), then
  * read at the start, middle and end of the virtual disk, written at two places (one of them
  * needing a cluster allocation), read back, and closed (metadata flushed). The header's
  * backing file reference is cleared first, so no other host file is ever opened; external
  * data files are refused by the driver itself.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,16 +22,19 @@
 #define QCOW2_FUZZ_IO 4096
 #define QCOW2_BACKING_FIELDS 8 /* backing_file_offset (u64) and backing_file_size (u32) */
 
-static char qcow2_fuzz_path[] = "/dev/shm/fuzz-qcow2-XXXXXX";
+/* The scratch file by its descriptor: unlinked at once, it goes with the process however
+ * that ends (a crash, or libFuzzer's exit at its time limit). */
+static char qcow2_fuzz_path[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    int fd = mkstemp(qcow2_fuzz_path);
+    char name[] = "/dev/shm/fuzz-qcow2-XXXXXX";
+    int fd = mkstemp(name);
 
-    if (fd < 0) {
+    if (fd < 0 || unlink(name) < 0) {
         abort();
     }
-    close(fd);
+    snprintf(qcow2_fuzz_path, sizeof(qcow2_fuzz_path), "/proc/self/fd/%d", fd);
     main_loop_init();
     return 0;
 }
