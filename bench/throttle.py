@@ -12,8 +12,10 @@ BENCH_THROTTLE_ROWS picks rows by label ("iops-total=500;group iops=600, 1 busy"
 Real time is noisy, so each real-time row runs BENCH_RUNS times (default 3) per VMM, the VMMs
 taking turns (minivmm first in odd runs, QEMU first in even ones, so neither always runs
 right after the other); the table gives per VMM the median rate and the median |error|, and
-the verdict compares the median |errors| (ratio: minivmm's / QEMU's). The qtest column is
-exact and runs once.
+the verdict compares the median |errors| (ratio: minivmm's / QEMU's): "ok" when minivmm's is
+not higher; when it is, "WORSE" only if an exact one-sided rank test over the runs' |errors|
+(bench/stats.py) puts the chance of QEMU's falling that far below minivmm's under 0.05, and
+"higher" otherwise (p printed either way). The qtest column is exact and runs once.
 
 Each row counts the requests completed in a window of seconds since the first request: from
 1 s (the initial bucket has gone by then, so the row measures the rate itself) to the end;
@@ -40,6 +42,7 @@ import vm as vmlib  # noqa: E402
 from qtest import QTest, QTestError  # noqa: E402
 from qmp_vm import QMP, QMPConnectionError, QMPError  # noqa: E402
 from virtio_blk_qtest import Saturator, VirtioBlk  # noqa: E402
+import stats  # noqa: E402
 
 SEC = 1_000_000_000
 SECONDS = int(os.environ.get("BENCH_THROTTLE_SECONDS", "20"))
@@ -222,13 +225,22 @@ def fmt(cell, want):
     return f"{rate:>11.1f} {error(rate, want):+7.3f}% |{abserr:.3f}%|"
 
 
-def verdict(cells):
-    """minivmm's median |error| against QEMU's: the ratio and whether it is <= QEMU's."""
+def abs_errors(rates, want):
+    return [abs(error(x[0], want)) for x in rates if x is not None]
+
+
+def verdict(cells, rates, want):
+    """minivmm's median |error| against QEMU's: the ratio, and "ok" when it is <= QEMU's;
+    otherwise how likely QEMU's runs' |errors| would all fall that far below minivmm's by
+    chance (bench/stats.py): "WORSE" under 0.05, else "higher" (within the runs' spread)."""
     mine, theirs = cells.get("minivmm-kvm"), cells.get("qemu-kvm")
     if mine is None or theirs is None:
         return ""
     ratio = f"{mine[1] / theirs[1]:.2f}" if theirs[1] else ("1.00" if not mine[1] else "inf")
-    return f"{ratio:>6} {'ok' if mine[1] <= theirs[1] else 'WORSE'}"
+    if mine[1] <= theirs[1]:
+        return f"{ratio:>6} ok"
+    p = stats.p_lower(abs_errors(rates["qemu-kvm"], want), abs_errors(rates["minivmm-kvm"], want))
+    return f"{ratio:>6} {'WORSE' if p < 0.05 else 'higher'} (p={p:.2f})"
 
 
 def main():
@@ -244,7 +256,8 @@ def main():
         rates = measure_row(r, modes, kvm)
         cells = {m: median_cell(rates[m], r["want"]) for m in modes}
         print(f"{r['label']:<32} {r['want']:>10} " +
-              " ".join(fmt(cells[m], r["want"]) for m in modes) + " " + verdict(cells),
+              " ".join(fmt(cells[m], r["want"]) for m in modes) + " " +
+              verdict(cells, rates, r["want"]),
               flush=True)
         if os.environ.get("BENCH_VERBOSE"):
             for m in modes:

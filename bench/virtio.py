@@ -8,7 +8,9 @@ fio's file is (a FLUSH follows each write row, outside its timing). The same
 image files serve both VMMs: raw with cache=none and aio=native, raw with aio=io_uring, and a
 fully allocated qcow2 (aio=native), each with and without an I/O thread (-object iothread in
 both VMMs). Prints the median IOPS (and MB/s) of BENCH_RUNS (default 3) runs, the
-minivmm/QEMU ratio, and host-native fio on the raw file (libaio, O_DIRECT, same block size
+minivmm/QEMU ratio (under 1.0 with "p": how likely minivmm's runs would fall that far below
+QEMU's by chance, an exact one-sided rank test over the runs, bench/stats.py), and
+host-native fio on the raw file (libaio, O_DIRECT, same block size
 and depth) as the physical limit, with minivmm's share of it. fio takes its turn in every
 round of every configuration (the three take turns, each round starting with the next one:
 what runs just before a run matters on this host) and its column is the median of those
@@ -36,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 
+import stats
 import vcpu_pin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,22 +138,30 @@ def key(row):
     return row.replace(":", "")
 
 
-def print_config(name, med, fio):
+def p_slower(runs, k):
+    """How likely runs as far below QEMU's as minivmm's are by chance (bench/stats.py)."""
+    return stats.p_lower([r[k]["iops"] for r in runs["minivmm"]],
+                         [r[k]["iops"] for r in runs["qemu"]])
+
+
+def print_config(name, runs, fio):
+    med = {v: median_rows(r) for v, r in runs.items()}
     print("virtio-blk %s (median of %d runs, %d ms per row)" % (name, RUNS, MS))
-    print("%-14s %10s %10s %6s %10s %7s %10s %7s   %9s %9s" % (
-        "row", "minivmm", "qemu", "ratio", "fio", "%fio", "fio+spin", "%f+s", "MB/s mvmm",
-        "MB/s qemu"))
+    print("%-14s %10s %10s %6s %8s %10s %7s %10s %7s   %9s %9s" % (
+        "row", "minivmm", "qemu", "ratio", "p", "fio", "%fio", "fio+spin", "%f+s",
+        "MB/s mvmm", "MB/s qemu"))
     for row in ROWS:
         k = key(row)
         m, q = med["minivmm"][k], med["qemu"][k]
+        ratio = m["iops"] / max(q["iops"], 1)
         cols = []
         for f in (med["fio"].get(k) if "fio" in med else None,
                   fio["spin"].get(row) if fio else None):
             cols += [int(f["iops"]) if f else "-",
                      "%.0f%%" % (100 * m["iops"] / f["iops"]) if f else "-"]
-        print("%-14s %10d %10d %6.2f %10s %7s %10s %7s   %9d %9d" % (
-            row, m["iops"], q["iops"], m["iops"] / max(q["iops"], 1), *cols,
-            m["mbps"], q["mbps"]))
+        print("%-14s %10d %10d %6.2f %8s %10s %7s %10s %7s   %9d %9d" % (
+            row, m["iops"], q["iops"], ratio,
+            "%.3f" % p_slower(runs, k) if ratio < 1 else "-", *cols, m["mbps"], q["mbps"]))
     sys.stdout.flush()
 
 
@@ -192,7 +203,7 @@ def main():
                                      one_run(vmm, images[img], fmt, aio, it))
             if os.environ.get("BENCH_VERBOSE"):
                 print_runs(name, runs)
-            print_config(name, {v: median_rows(r) for v, r in runs.items()}, fio)
+            print_config(name, runs, fio)
 
 
 if __name__ == "__main__":
