@@ -36,6 +36,15 @@ def test_write_behind_flush_error_ends_job(make_vm, tmp_path, kind):
     quit_vm(vm, qmp)
 
 
+def end_under_guest(g):
+    """The job completes whole with the guest writing; the guest writes on, then stops."""
+    ev = g.qmp.event_wait("BLOCK_JOB_COMPLETED", timeout=60)
+    assert "error" not in ev["data"] and ev["data"]["offset"] == SIZE
+    g.write_burst(20)
+    g.quiesce()
+    g.quit()
+
+
 @pytest.mark.parametrize("kind", ["mirror", "backup"])
 def test_bulk_copy_with_guest_writes(tmp_path, kind):
     src = create(tmp_path / "src.qcow2", SIZE)
@@ -53,11 +62,7 @@ def test_bulk_copy_with_guest_writes(tmp_path, kind):
     else:
         g.qmp.command("drive-backup", device="drive0", target=str(target), sync="full")
         g.write_burst(50)
-    ev = g.qmp.event_wait("BLOCK_JOB_COMPLETED", timeout=60)
-    assert "error" not in ev["data"] and ev["data"]["offset"] == SIZE
-    g.write_burst(20)
-    g.quiesce()
-    g.quit()
+    end_under_guest(g)
     if kind == "mirror":
         g.expect_writes(at_start)   # the target holds every guest write
     assert_clean(target)
@@ -90,11 +95,7 @@ def test_stream_bulk_copy_with_guest_writes(tmp_path):
     g = GuestVM(tmp_path, top)
     g.qmp.command("block-stream", device="drive0")
     g.write_burst(50)
-    ev = g.qmp.event_wait("BLOCK_JOB_COMPLETED", timeout=60)
-    assert "error" not in ev["data"] and ev["data"]["offset"] == SIZE
-    g.write_burst(20)
-    g.quiesce()
-    g.quit()
+    end_under_guest(g)
     g.expect_writes(expect)   # the guest's writes won over the copies
     assert backing_of(top) is None
     assert_clean(top)
