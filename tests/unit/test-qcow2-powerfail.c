@@ -3,9 +3,9 @@
  * it wrote since its last flush? The "powerfail" protocol below stands between qcow2 and
  * its image file as a disk with a volatile write cache: writes, zero writes and discards
  * since the last flush live only in memory (reads see them), and a flush makes them
- * durable in order; a FUA write is durable at once, alone. At the crash an arbitrary subset of them reaches the file, some torn
- * at 512-byte sectors, in any combination the flushes allow, and the rest is gone with
- * whatever qcow2 still had in its caches.
+ * durable in order; a FUA write is durable at once, alone. At the crash an arbitrary
+ * subset of them reaches the file, some torn at 512-byte sectors, in any combination the
+ * flushes allow, and the rest is gone with whatever qcow2 still had in its caches.
  *
  * Each seed runs a random guest workload (writes of every size, zero writes, discards,
  * internal snapshots created, deleted and applied, the disk grown, guest flushes), on
