@@ -90,7 +90,10 @@ static int stream_run(BlockJob *job)
     block_job_pass_init(&s->pass, len);
     ret = block_job_pass_run(job, &s->pass, stream_chunk, stream_wanted);
     copy_ret = block_job_copy_drain(job);
-    wb_ret = block_job_write_behind_finish(job, &s->wb);
+    /* The last flush only for a job that goes on to the relink. */
+    wb_ret = ret < 0 || copy_ret < 0 || block_job_is_cancelled(job)
+                 ? block_job_write_behind_end(job, &s->wb)
+                 : block_job_write_behind_finish(job, &s->wb);
     return ret < 0 ? ret : copy_ret < 0 ? copy_ret : wb_ret;
 }
 
