@@ -210,12 +210,17 @@ def error(rate, want):
     return 100 * (rate - want) / want
 
 
+def abs_errors(rates, want):
+    """The |error| in % of every run that gave a rate."""
+    return [abs(error(x[0], want)) for x in rates if x is not None]
+
+
 def median_cell(rates, want):
     """(the median fitted rate, the median |error| in %), or None when no run gave a rate."""
     ok = [x[0] for x in rates if x is not None]
     if not ok:
         return None
-    return statistics.median(ok), statistics.median(abs(error(x, want)) for x in ok)
+    return statistics.median(ok), statistics.median(abs_errors(rates, want))
 
 
 def fmt(cell, want):
@@ -223,10 +228,6 @@ def fmt(cell, want):
         return f"{'n/a':>25}"
     rate, abserr = cell
     return f"{rate:>11.1f} {error(rate, want):+7.3f}% |{abserr:.3f}%|"
-
-
-def abs_errors(rates, want):
-    return [abs(error(x[0], want)) for x in rates if x is not None]
 
 
 def verdict(cells, rates, want):
