@@ -164,6 +164,8 @@ static void clear_ua(uint32_t id)
 
 /* ---- Drives and devices ---- */
 
+static GPtrArray *images; /* paths to unlink when the tests end */
+
 static char *make_image(size_t size)
 {
     char *path = NULL;
@@ -176,7 +178,16 @@ static char *make_image(size_t size)
     }
     g_assert_cmpint(write(fd, buf, size), ==, (ssize_t)size);
     close(fd);
+    g_ptr_array_add(images, g_strdup(path));
     return path;
+}
+
+static void remove_images(void)
+{
+    for (guint i = 0; i < images->len; i++) {
+        unlink(images->pdata[i]);
+    }
+    g_ptr_array_free(images, true);
 }
 
 static void new_drive(const char *optstr)
@@ -1269,6 +1280,8 @@ static void test_hot_unplug(void)
 
 int main(int argc, char **argv)
 {
+    int ret;
+
     g_test_init(&argc, &argv, NULL);
     main_loop_init();
     scsi_bus_init(&bus, NULL, "scsi0.0", 7, 8, &hba_ops, NULL);
@@ -1293,5 +1306,8 @@ int main(int argc, char **argv)
     g_test_add_func("/scsi-disk/cancel-in-flight", test_cancel_in_flight);
     g_test_add_func("/scsi-disk/random-cdbs", test_random_cdbs);
     g_test_add_func("/scsi-disk/hot-unplug", test_hot_unplug); /* last: start-up is over */
-    return g_test_run();
+    images = g_ptr_array_new_with_free_func(g_free);
+    ret = g_test_run();
+    remove_images();
+    return ret;
 }
