@@ -6,16 +6,18 @@
  * on raw; hundreds of requests in flight, more than an engine's depth, and from a second
  * thread with its own context; O_DIRECT read-modify-write; reads across the end of a file;
  * discard, write-zeroes, allocation status, length and truncation; temporary files; QEMU's
- * error texts; read-only nodes; /dev/null as a host_device.
+ * error texts; read-only nodes; /dev/null as a host_device; which way a direct write goes.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib.h>
 #include "config-host.h"
 #include "block/block.h"
+#include "util/trace.h"
 
 #define IMG_SIZE (4 * 1024 * 1024)
 #define DEEP_IMG_SIZE (8 * 1024 * 1024)
@@ -543,6 +545,73 @@ static void test_write_zeroes_grows(void)
     test_image_free(path);
 }
 
+/* The lines of a trace file that name event, without their "PID@TIME:" prefix. */
+static GPtrArray *trace_lines(const char *path, const char *event)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+
+    g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    for (char **l = lines; *l; l++) {
+        const char *ev = strchr(*l, ':');
+        if (ev && g_str_has_prefix(ev + 1, event)) {
+            g_ptr_array_add(out, g_strdup(ev + 1));
+        }
+    }
+    return out;
+}
+
+/*
+ * A direct write into the range the thread has just zeroed is made with pwritev, as an
+ * overwrite; other direct writes go through the thread's Linux AIO context. Either way the
+ * bytes land where they should. Skipped where the file system cannot zero a range.
+ */
+static void test_write_after_zeroing(void)
+{
+    char *path = test_image_new(IMG_SIZE);
+    g_autofree char *trace = g_strdup_printf("%s.trace", path);
+    BlockDriverState *bs;
+    g_autoptr(GPtrArray) lines = NULL;
+    uint8_t a[BLK], b[2 * BLK], zero[BLK] = {0};
+    int fd = open(path, O_RDWR);
+
+    if (fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, BLK) < 0) {
+        g_test_skip("no FALLOC_FL_ZERO_RANGE here");
+        close(fd);
+        test_image_free(path);
+        return;
+    }
+    bs = test_open(path, false, BDRV_O_RDWR | BDRV_O_CACHE_WB | BDRV_O_NOCACHE);
+    fill_pattern(a, sizeof(a), 31);
+    fill_pattern(b, sizeof(b), 32);
+    g_assert_true(trace_set_file(trace, &error_abort));
+    trace_enable_patterns("file_write_direct");
+    g_assert_cmpint(bdrv_pwrite_zeroes(bs, IMG_SIZE, 16 * BLK, 0), ==, 0);
+    g_assert_cmpint(bdrv_pwrite(bs, IMG_SIZE + BLK, a, BLK), ==, 0);
+    g_assert_cmpint(bdrv_pwrite(bs, IMG_SIZE + 15 * BLK, b, 2 * BLK), ==, 0); /* crosses */
+    g_assert_cmpint(bdrv_pwrite(bs, 0, a, BLK), ==, 0);
+    trace_reset();
+    g_assert_true(trace_set_file(NULL, &error_abort));
+
+    lines = trace_lines(trace, "file_write_direct");
+    g_assert_cmpuint(lines->len, ==, 3);
+    g_assert_true(g_str_has_suffix(lines->pdata[0], " pwritev"));
+    g_assert_true(g_str_has_suffix(lines->pdata[1], " aio"));
+    g_assert_true(g_str_has_suffix(lines->pdata[2], " aio"));
+    check_file(fd, IMG_SIZE, zero, BLK);
+    check_file(fd, IMG_SIZE + BLK, a, BLK);
+    check_file(fd, IMG_SIZE + 14 * BLK, zero, BLK);
+    check_file(fd, IMG_SIZE + 15 * BLK, b, 2 * BLK);
+    check_file(fd, 0, a, BLK);
+    g_assert_cmpint(bdrv_getlength(bs), ==, IMG_SIZE + 17 * BLK);
+    close(fd);
+    unlink(trace);
+    bdrv_unref(bs);
+    test_image_free(path);
+}
+
 /* The allocation flags of [offset, offset+bytes), and for how many bytes they hold. */
 static int block_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uint64_t *pnum)
 {
@@ -767,6 +836,7 @@ int main(int argc, char **argv)
     add_per_node("write-zeroes", "", 0, test_write_zeroes);
     add_per_node("write-zeroes", "nocache", BDRV_O_NOCACHE, test_write_zeroes);
     g_test_add_func("/file-posix/write-zeroes/file/grows", test_write_zeroes_grows);
+    g_test_add_func("/file-posix/write-zeroes/file/then-write", test_write_after_zeroing);
     add_per_node("block-status", "", 0, test_block_status);
     add_per_node("truncate", "", 0, test_truncate);
     add_per_node("open-missing", "", 0, test_open_missing);
