@@ -5,8 +5,9 @@
  * worker and wakes that thread alone. Finished jobs go on a lock-free list;
  * only the worker that finds that list empty writes the context's eventfd, and the context
  * runs every finished job per wakeup. So a burst of requests costs one wakeup per job on
- * the way out and far fewer on the way back. Not a scheduler: jobs start in submission
- * order as threads free up, with no priorities.
+ * the way out and far fewer on the way back; a context's loop that polls also finds them
+ * without the eventfd. Not a scheduler: jobs start in submission order as threads free up,
+ * with no priorities.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <glib.h>
+#include "util/aio-poll.h"
 #include "util/thread-pool.h"
 
 #define THREAD_POOL_IDLE_US (10 * G_USEC_PER_SEC)
@@ -68,6 +70,7 @@ struct ThreadPool {
     int efd;                  /* written when completed goes from empty to non-empty */
     GMainContext *ctx;
     GSource *source;
+    AioPollHandler *poll;
 };
 
 /*
@@ -158,6 +161,29 @@ static gboolean thread_pool_dispatch(GSource *source, GSourceFunc cb, gpointer d
     }
     return G_SOURCE_CONTINUE;
 }
+
+/*
+ * A loop that polls (an I/O thread's, util/aio-poll.c) also looks at the completed list, so
+ * that a job ending while it polls is run at once rather than after the loop's next look at
+ * its descriptors (up to AIO_POLL_FD_INTERVAL_NS later). The eventfd is still written: it
+ * wakes a loop that sleeps.
+ */
+static bool thread_pool_poll_ready(void *opaque)
+{
+    return __atomic_load_n(&((ThreadPool *)opaque)->completed, __ATOMIC_RELAXED) != NULL;
+}
+
+static void thread_pool_poll_run(void *opaque)
+{
+    ThreadPool *pool = opaque;
+
+    thread_pool_dispatch(pool->source, NULL, NULL);
+}
+
+static const AioPollOps thread_pool_poll_ops = {
+    .ready = thread_pool_poll_ready,
+    .run = thread_pool_poll_run,
+};
 
 static GSourceFuncs thread_pool_source_funcs = {
     .prepare = thread_pool_prepare,
@@ -303,6 +329,7 @@ ThreadPool *thread_pool_new(GMainContext *completion_ctx, unsigned max_threads)
     g_source_set_can_recurse(pool->source, TRUE);
     g_source_add_unix_fd(pool->source, pool->efd, G_IO_IN);
     g_source_attach(pool->source, pool->ctx);
+    pool->poll = aio_poll_add(pool->ctx, &thread_pool_poll_ops, pool);
     return pool;
 }
 
@@ -387,6 +414,7 @@ void thread_pool_free(ThreadPool *pool)
     while ((w = g_queue_pop_head(&pool->spare))) {
         g_free(w);
     }
+    aio_poll_remove(pool->poll);
     g_source_destroy(pool->source);
     g_source_unref(pool->source);
     g_main_context_unref(pool->ctx);

@@ -1,11 +1,13 @@
 /*
  * Unit tests for util/thread-pool.c: many jobs complete with their results, callbacks run in
  * the completion context's thread, the thread limit holds, drain waits for chained work, and
- * draining works both from the context's owner and from another thread.
+ * draining works both from the context's owner and from another thread, and a loop that
+ * polls finds finished jobs without the eventfd.
  */
 #include <stdbool.h>
 #include <string.h>
 #include <glib.h>
+#include "util/aio-poll.h"
 #include "util/thread-pool.h"
 
 #define N_JOBS 1000
@@ -194,6 +196,65 @@ static void test_free_drains(void)
     g_main_context_unref(ctx);
 }
 
+static int work_short(void *arg)
+{
+    g_usleep(200);
+    return GPOINTER_TO_INT(arg);
+}
+
+static void done_flag(void *opaque, int ret)
+{
+    *(int *)opaque = ret;
+}
+
+static int sleeps;
+
+/* The wait's sleep (not its look at the descriptors, timeout 0): long enough for a job. */
+static gint count_sleep(GPollFD *fds, guint nfds, int64_t timeout_ns)
+{
+    if (timeout_ns != 0) {
+        sleeps++;
+        g_usleep(1000);
+    }
+    return 0;
+}
+
+static void no_lock(void *opaque)
+{
+}
+
+/*
+ * A wait that polls (with no descriptors to look at, so not at the eventfd either) ends
+ * without sleeping once a job has finished, once its polling time has grown to the jobs'
+ * length; the callback then runs from the context.
+ */
+static void test_polled(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    ThreadPool *pool = thread_pool_new(ctx, 1);
+    const AioPollWait w = {count_sleep, no_lock, no_lock, NULL};
+    AioPoll *p = aio_poll_get(ctx);
+    int caught = 0;
+    AioPollTime t;
+
+    aio_poll_time_init(&t, 50 * 1000 * 1000, 0, 0);
+    for (int i = 1; i <= 200 && caught < 10; i++) {
+        int done = 0;
+
+        thread_pool_submit(pool, work_short, GINT_TO_POINTER(i), done_flag, &done);
+        sleeps = 0;
+        aio_poll_wait(p, &t, &w, NULL, 0, 100 * 1000 * 1000);
+        caught += sleeps == 0;
+        while (!done) {
+            g_main_context_iteration(ctx, TRUE);
+        }
+        g_assert_cmpint(done, ==, i);
+    }
+    g_assert_cmpint(caught, ==, 10);
+    thread_pool_free(pool);
+    g_main_context_unref(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -202,5 +263,6 @@ int main(int argc, char **argv)
     g_test_add_func("/thread-pool/drain-foreign", test_drain_foreign);
     g_test_add_func("/thread-pool/chain-and-sync", test_chain_and_sync);
     g_test_add_func("/thread-pool/free-drains", test_free_drains);
+    g_test_add_func("/thread-pool/polled", test_polled);
     return g_test_run();
 }
