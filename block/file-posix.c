@@ -250,12 +250,13 @@ static ssize_t file_rw_once(int fd, bool is_write, const IOVector *v, uint64_t o
 
 /*
  * What a thread keeps for its synchronous direct writes: its own Linux AIO context for
- * file_write_aio_wait() (ok is false when io_setup failed, so that the thread does not try
- * again on every write), and the range it last zeroed with FALLOC_FL_ZERO_RANGE.
+ * file_write_aio_wait() (aio: 0 until the first such write, -1 when io_setup failed, so that
+ * the thread does not try again on every write), and the range it last zeroed with
+ * FALLOC_FL_ZERO_RANGE.
  */
 typedef struct FileThreadIo {
     io_context_t ctx;
-    bool ok;
+    int aio;
     int zeroed_fd;
     uint64_t zeroed_start, zeroed_end;
 } FileThreadIo;
@@ -264,7 +265,7 @@ static void file_thread_io_free(gpointer p)
 {
     FileThreadIo *t = p;
 
-    if (t->ok) {
+    if (t->aio > 0) {
         io_destroy(t->ctx);
     }
     g_free(t);
@@ -278,7 +279,6 @@ static FileThreadIo *file_thread_io_get(void)
 
     if (!t) {
         t = g_new0(FileThreadIo, 1);
-        t->ok = io_setup(1, &t->ctx) >= 0;
         t->zeroed_fd = -1;
         g_private_set(&file_thread_io, t);
     }
@@ -323,7 +323,10 @@ static ssize_t file_write_aio_wait(int fd, const IOVector *v, uint64_t offset, i
     struct io_event ev;
     int ret;
 
-    if (!c->ok) {
+    if (c->aio == 0) {
+        c->aio = io_setup(1, &c->ctx) >= 0 ? 1 : -1;
+    }
+    if (c->aio < 0) {
         return -ENOSYS;
     }
     io_prep_pwritev2(&cb, fd, v->iov, MIN(v->niov, IOV_MAX), offset, rwflags);
