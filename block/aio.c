@@ -7,40 +7,70 @@
  * semantics themselves (io.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <glib.h>
 #include "block/block-internal.h"
+#include "util/iothread.h"
 #include "util/thread-pool.h"
+#include "util/trace.h"
 #include "block/write-notify.h"
 
 #define BDRV_POOL_MAX_THREADS 64
+
+/* What the block layer keeps for each GMainContext that submits requests. */
+typedef struct BdrvAioContext {
+    GMainContext *ctx;
+    ThreadPool *pool; /* created on first use (contexts_lock) */
+    int requests;     /* submitted in ctx and not yet finished (atomic) */
+} BdrvAioContext;
 
 typedef struct BdrvAioReq {
     BlockRequest req;      /* first: drivers and the drain queue only see this part */
     bool internal;         /* issued by a driver serving another request */
     TrackedWrite *tracked; /* aio_submit write ordered against read-modify-writes */
     BdrvPoolDoneFunc *pool_done; /* a driver's hook for a request it ran in the pool */
+    BdrvAioContext *actx;  /* req.ctx's */
 } BdrvAioReq;
 
-static GMutex pools_lock;
-static GHashTable *pools; /* GMainContext * -> ThreadPool * */
+static GMutex contexts_lock;
+static GHashTable *contexts; /* GMainContext * -> BdrvAioContext *, never freed */
 
 /* > 0 while this thread is inside a submission: completions must be deferred. */
 static __thread int submitting;
 
-static ThreadPool *bdrv_pool(GMainContext *ctx)
+static BdrvAioContext *bdrv_aio_context(GMainContext *ctx)
+{
+    static __thread BdrvAioContext *last; /* a thread submits from one context, mostly */
+    BdrvAioContext *c = last;
+
+    if (c && c->ctx == ctx) {
+        return c;
+    }
+    g_mutex_lock(&contexts_lock);
+    if (!contexts) {
+        contexts = g_hash_table_new(NULL, NULL);
+    }
+    c = g_hash_table_lookup(contexts, ctx);
+    if (!c) {
+        c = g_new0(BdrvAioContext, 1);
+        c->ctx = ctx;
+        g_hash_table_insert(contexts, ctx, c);
+    }
+    g_mutex_unlock(&contexts_lock);
+    last = c;
+    return c;
+}
+
+static ThreadPool *bdrv_pool(BdrvAioContext *c)
 {
     ThreadPool *pool;
 
-    g_mutex_lock(&pools_lock);
-    if (!pools) {
-        pools = g_hash_table_new(NULL, NULL);
+    g_mutex_lock(&contexts_lock);
+    if (!c->pool) {
+        c->pool = thread_pool_new(c->ctx, BDRV_POOL_MAX_THREADS);
     }
-    pool = g_hash_table_lookup(pools, ctx);
-    if (!pool) {
-        pool = thread_pool_new(ctx, BDRV_POOL_MAX_THREADS);
-        g_hash_table_insert(pools, ctx, pool);
-    }
-    g_mutex_unlock(&pools_lock);
+    pool = c->pool;
+    g_mutex_unlock(&contexts_lock);
     return pool;
 }
 
@@ -62,6 +92,7 @@ static void bdrv_aio_finish(BdrvAioReq *r)
 
     /* Uncounted before the callback, so a callback may drain or close the node. */
     bdrv_request_leave(req->bs);
+    g_atomic_int_add(&r->actx->requests, -1);
     level = bdrv_nesting_set(r->internal);
     req->cb(req->opaque, req->ret);
     bdrv_nesting_set(level);
@@ -140,10 +171,39 @@ static bool bdrv_aio_can_pass(BdrvAioReq *r)
     return bdrv_track_write_nowait(bs, req->offset, req->bytes, &r->tracked);
 }
 
+/* A worker's job run in a loop's thread: its waits must not dispatch that loop. */
+static int bdrv_aio_work_here(void *opaque)
+{
+    int ret;
+
+    wait_point_sleep_only(true);
+    ret = bdrv_aio_work(opaque);
+    wait_point_sleep_only(false);
+    return ret;
+}
+
+/*
+ * An I/O thread with nothing else in flight runs the job itself: it would only poll for
+ * the job's completion meanwhile, and handing the job over costs two thread wake-ups (the
+ * worker's, and its own or a CPU shared with the polling thread on the way back), which is
+ * most of what an allocating qcow2 write at queue depth 1 loses against doing its I/O from
+ * the loop. Not while another request of the context is unfinished, whose completion (or
+ * a wait on it) would stand behind the job; not in the main loop, whose thread holds the
+ * lock vCPUs need. The job's waits then sleep (wait_point_sleep_only), as a worker's do.
+ */
 void bdrv_aio_run_in_pool(BlockRequest *req, BdrvPoolDoneFunc *done)
 {
-    ((BdrvAioReq *)req)->pool_done = done;
-    thread_pool_submit(bdrv_pool(req->ctx), bdrv_aio_work, req, bdrv_aio_work_done, req);
+    BdrvAioReq *r = (BdrvAioReq *)req;
+    ThreadPool *pool = bdrv_pool(r->actx);
+
+    r->pool_done = done;
+    if (iothread_self() && g_atomic_int_get(&r->actx->requests) == 1 &&
+        thread_pool_run_here(pool, bdrv_aio_work_here, req, bdrv_aio_work_done, req)) {
+        TRACE("bdrv_aio_ran_here", "%s offset %" PRIu64 " bytes %" PRIu64,
+              bdrv_get_filename(req->bs), req->offset, req->bytes);
+        return;
+    }
+    thread_pool_submit(pool, bdrv_aio_work, req, bdrv_aio_work_done, req);
 }
 
 static void bdrv_aio_dispatch(BdrvAioReq *r)
@@ -198,6 +258,8 @@ static void bdrv_aio_submit(BlockDriverState *bs, BlockReqType type, uint64_t of
         .opaque = opaque,
     };
     r->internal = bdrv_nesting();
+    r->actx = bdrv_aio_context(r->req.ctx);
+    g_atomic_int_inc(&r->actx->requests);
     bdrv_aio_dispatch(r);
 }
 

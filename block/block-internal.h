@@ -138,6 +138,12 @@ void wait_point_kick_locked(const WaitPoint *wp);
 void wait_point_dec(const WaitPoint *wp, int *counter);
 /* Wait until *counter is zero (takes the lock). */
 void wait_point_wait_zero(const WaitPoint *wp, int *counter);
+/*
+ * While on, this thread's waits sleep on the condition as a worker's do, without
+ * dispatching its context: it is running a worker's job in the middle of a dispatch (see
+ * bdrv_aio_run_in_pool). Nests.
+ */
+void wait_point_sleep_only(bool on);
 
 /* ---- block-backend.c, block-backend-io.c ---- */
 typedef struct BlkThrottle BlkThrottle; /* throttle-groups.c */

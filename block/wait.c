@@ -12,10 +12,24 @@
 #include "block/block-internal.h"
 #include "util/main-loop.h"
 
-/* Is ctx (this thread's default) this thread's to dispatch? Workers must not run the
- * main loop's sources just because the main thread is not dispatching at this moment. */
+static __thread int sleep_only; /* wait_point_sleep_only() depth */
+
+void wait_point_sleep_only(bool on)
+{
+    sleep_only += on ? 1 : -1;
+}
+
+/*
+ * Is ctx (this thread's default) this thread's to dispatch? Workers must not run the main
+ * loop's sources just because the main thread is not dispatching at this moment, and a
+ * loop's thread running a worker's job must not run its own (the job sits inside one of
+ * their callbacks, which need not expect to be entered again).
+ */
 static bool may_dispatch(GMainContext *ctx)
 {
+    if (sleep_only) {
+        return false;
+    }
     return g_main_context_is_owner(ctx) || g_main_context_get_thread_default() ||
            gettid() == getpid();
 }

@@ -50,6 +50,11 @@ bool iothread_is_current(IOThread *t)
     return current == t;
 }
 
+IOThread *iothread_self(void)
+{
+    return current;
+}
+
 void iothread_lock(IOThread *t)
 {
     if (g_atomic_pointer_get(&t->owner) == g_thread_self()) {

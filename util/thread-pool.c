@@ -6,8 +6,9 @@
  * only the worker that finds that list empty writes the context's eventfd, and the context
  * runs every finished job per wakeup. So a burst of requests costs one wakeup per job on
  * the way out and far fewer on the way back; a context's loop that polls also finds them
- * without the eventfd. Not a scheduler: jobs start in submission order as threads free up,
- * with no priorities.
+ * without the eventfd. A context's own thread may also run a job itself while the pool is
+ * idle (thread_pool_run_here). Not a scheduler: jobs start in submission order as threads
+ * free up, with no priorities.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -363,6 +364,30 @@ void thread_pool_submit(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg, Thr
     if (w) {
         thread_pool_wake(w);
     }
+}
+
+/*
+ * The finished job goes straight on pool->ready (the context's thread is the caller), so
+ * neither the eventfd nor the completed list is touched; prepare sees it and the context
+ * dispatches it at its next iteration.
+ */
+bool thread_pool_run_here(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg,
+                          ThreadPoolDoneFn *done, void *opaque)
+{
+    ThreadPoolJob *job, **tail = &pool->ready;
+
+    if (!g_main_context_is_owner(pool->ctx) ||
+        !g_atomic_int_compare_and_exchange(&pool->in_flight, 0, 1)) {
+        return false;
+    }
+    job = g_new(ThreadPoolJob, 1);
+    *job = (ThreadPoolJob){.work = work, .arg = arg, .done = done, .opaque = opaque};
+    job->ret = work(arg);
+    while (*tail) {
+        tail = &(*tail)->next;
+    }
+    *tail = job;
+    return true;
 }
 
 int thread_pool_run_sync(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg)

@@ -39,6 +39,8 @@ void iothread_lock(IOThread *t);
 void iothread_unlock(IOThread *t);
 /* Is the caller t's own thread? */
 bool iothread_is_current(IOThread *t);
+/* The I/O thread the caller runs in, or NULL. */
+IOThread *iothread_self(void);
 /* Call fn(opaque) in t's thread with its lock held, soon, from any thread (from t itself:
  * once the current loop iteration has dispatched what was ready). */
 void iothread_call(IOThread *t, void (*fn)(void *opaque), void *opaque);

@@ -7,6 +7,7 @@
 #ifndef UTIL_THREAD_POOL_H
 #define UTIL_THREAD_POOL_H
 
+#include <stdbool.h>
 #include <glib.h>
 
 typedef struct ThreadPool ThreadPool;
@@ -25,6 +26,15 @@ ThreadPool *thread_pool_new(GMainContext *completion_ctx, unsigned max_threads);
  */
 void thread_pool_submit(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg,
                         ThreadPoolDoneFn *done, void *opaque);
+/*
+ * Run the job in the calling thread instead of on a worker, where a worker would buy no
+ * parallelism: the caller owns the completion context and no job of the pool is in flight.
+ * done(opaque, ret) still runs later from the context, never inside this call. False, with
+ * nothing run, otherwise. For a loop that would only wait for the job (see block/aio.c):
+ * handing it over costs a worker's wake-up and the loop's on the way back.
+ */
+bool thread_pool_run_here(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg,
+                          ThreadPoolDoneFn *done, void *opaque);
 /* Run work(arg) in the calling thread and return its result. */
 int thread_pool_run_sync(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg);
 /*

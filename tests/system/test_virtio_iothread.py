@@ -172,3 +172,39 @@ def test_poll_property_errors(prop, msg):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert msg in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("where,ran_here", [("main-loop", False), ("one", True)])
+def test_qcow2_overlay_allocating_writes_at_depth_one(make_vm, tmp_path, where, ran_here):
+    """Allocating writes at queue depth 1 into a qcow2 overlay whose 128 KiB clusters each
+    take two of the payload's 64 KiB writes: the first copies the other half from the
+    backing file. An I/O thread with nothing else in flight runs such writes itself (trace
+    bdrv_aio_ran_here) instead of handing them to a worker; the main loop never does.
+    Either way the guest reads its pattern back, the image holds it, and `qemu-img check`
+    finds nothing wrong."""
+    base = tmp_path / "base.raw"
+    base.write_bytes(b"\x5a" * (DISK_MIB << 20))
+    disk = tmp_path / "top.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=131072",
+                    "-b", str(base), "-F", "raw", str(disk)], check=True)
+    trace = tmp_path / "trace.log"
+    vm = make_vm(payload_args("virtio_blk_bench 100 patwrite:1 patread:1", mem="512") + [
+        "-object", "iothread,id=io0",
+        "-drive", f"if=none,id=d0,file={disk},format=qcow2,cache=none,aio=native",
+        "-device", f"virtio-blk-pci,drive=d0,disable-legacy=on,num-queues=1{IOTHREADS[where]}",
+        "-trace", f"enable=bdrv_aio_ran_here,file={trace}"], backend="minivmm", debugcon=False)
+    assert vm.wait_exit(60) == 0, vm.describe(vm.serial_log)
+    lines = vm.serial_text().replace("\r\n", "\n").splitlines()
+    assert lines[-1] == "PASS", "\n".join(lines)
+    ran = trace.read_text().count("bdrv_aio_ran_here") if trace.exists() else 0
+    clusters = (DISK_MIB << 20) // 131072
+    assert (ran >= clusters) if ran_here else (ran == 0), f"{ran} requests ran in the I/O thread"
+    check = subprocess.run(["qemu-img", "check", str(disk)], capture_output=True, text=True)
+    assert check.returncode == 0 and "No errors were found" in check.stdout, check.stdout
+    flat = tmp_path / "flat.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(disk), str(flat)], check=True)
+    last = DISK_MIB * 2048 - 1
+    with open(flat, "rb") as f:
+        for s in (0, 1, SECTORS_PER_REQ - 1, SECTORS_PER_REQ, 4097, last // 2, last):
+            f.seek(s * SECTOR)
+            assert f.read(SECTOR) == expected_sector(s), f"sector {s}"

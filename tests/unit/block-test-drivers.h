@@ -32,6 +32,7 @@ typedef struct TestMemState {
     unsigned delay_ms;
     int n_read, n_write, n_zeroes, n_discard, n_flush, n_aio, n_fua; /* atomic */
     int last_zero_flags;
+    GThread *writers[8]; /* the threads that ran the first writes (n_write indexes them) */
 } TestMemState;
 
 static GHashTable *test_images; /* name -> TestImage */
@@ -151,11 +152,15 @@ static inline int test_mem_pwritev(BlockDriverState *bs, uint64_t offset, uint64
                                    IOVector *qiov, int flags)
 {
     TestMemState *s = bs->opaque;
+    guint n;
 
     test_mem_check_aligned(bs, offset, bytes, qiov);
     g_assert(!bs->read_only);
     g_assert(!(flags & BDRV_REQ_FUA) || bs->drv->fua_writes);
-    g_atomic_int_inc(&s->n_write);
+    n = g_atomic_int_add(&s->n_write, 1);
+    if (n < G_N_ELEMENTS(s->writers)) {
+        g_atomic_pointer_set(&s->writers[n], g_thread_self());
+    }
     if (flags & BDRV_REQ_FUA) {
         g_atomic_int_inc(&s->n_fua);
     }

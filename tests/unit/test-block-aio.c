@@ -11,6 +11,7 @@
 #include <glib.h>
 #include "block/block-internal.h"
 #include "block-test-drivers.h"
+#include "util/iothread.h"
 
 typedef struct AioResult {
     int ret;
@@ -359,6 +360,124 @@ static void test_concurrent_rmw(void)
     bdrv_unref(bs);
 }
 
+typedef struct HereCase {
+    BlockDriverState *bs;
+    int n;
+    AioResult res[2];
+    IOVector qiov[2];
+    GThread *thread;
+    bool done_inside; /* a callback ran inside a submission */
+} HereCase;
+
+static void submit_writes(void *opaque)
+{
+    HereCase *c = opaque;
+    static uint8_t buf[4096];
+
+    c->thread = g_thread_self();
+    for (int i = 0; i < c->n; i++) {
+        iov_init_buf(&c->qiov[i], buf, sizeof(buf));
+        bdrv_aio_pwritev(c->bs, i * 4096, &c->qiov[i], 0, aio_done, &c->res[i]);
+        c->done_inside |= g_atomic_int_get(&c->res[i].done);
+    }
+}
+
+static void here_wait(HereCase *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        while (!g_atomic_int_get(&c->res[i].done)) {
+            g_usleep(1000);
+        }
+        g_assert_cmpint(c->res[i].ret, ==, 0);
+        g_assert_true(c->res[i].thread == c->thread);
+        iov_destroy(&c->qiov[i]);
+    }
+    g_assert_false(c->done_inside);
+}
+
+/*
+ * An I/O thread runs a pool-bound request itself when it is the only one it has in
+ * flight, and completes it from its loop as usual; a second one submitted meanwhile goes
+ * to a worker. The main loop always hands such requests to a worker.
+ */
+static void test_iothread_runs_alone(void)
+{
+    IOThread *t = iothread_create("here", &error_abort);
+    HereCase one = {.n = 1}, two = {.n = 2};
+    TestMemState *s;
+
+    one.bs = open_mem("{\"driver\":\"testmem\"}");
+    iothread_call(t, submit_writes, &one);
+    here_wait(&one);
+    s = test_mem_state(one.bs);
+    g_assert_true(s->writers[0] == one.thread);
+    bdrv_unref(one.bs);
+
+    two.bs = open_mem("{\"driver\":\"testmem\"}");
+    iothread_call(t, submit_writes, &two);
+    here_wait(&two);
+    s = test_mem_state(two.bs);
+    g_assert_true(s->writers[0] == two.thread);
+    g_assert_true(s->writers[1] != two.thread);
+    bdrv_unref(two.bs);
+    iothread_destroy(t);
+
+    one = (HereCase){.n = 1, .bs = open_mem("{\"driver\":\"testmem\"}")};
+    submit_writes(&one);
+    run_until_done(g_main_context_default(), &one.res[0]);
+    g_assert_true(test_mem_state(one.bs)->writers[0] != g_thread_self());
+    bdrv_unref(one.bs);
+}
+
+static GMutex sleep_lock;
+static GCond sleep_cond;
+static GSList *sleep_waiters;
+static int sleep_counter;
+
+static gpointer release_later(gpointer opaque)
+{
+    g_usleep(20000);
+    wait_point_dec(&(WaitPoint){&sleep_lock, &sleep_cond, &sleep_waiters}, &sleep_counter);
+    return NULL;
+}
+
+static gboolean set_flag(gpointer opaque)
+{
+    *(int *)opaque = 1;
+    return G_SOURCE_REMOVE;
+}
+
+/* A wait in the main thread dispatches its context meanwhile, except while sleep-only. */
+static int wait_dispatched(bool sleep_only)
+{
+    WaitPoint wp = {&sleep_lock, &sleep_cond, &sleep_waiters};
+    GSource *src = g_idle_source_new();
+    GThread *t;
+    int ran = 0;
+
+    g_source_set_callback(src, set_flag, &ran, NULL);
+    g_source_attach(src, NULL);
+    sleep_counter = 1;
+    t = g_thread_new("release", release_later, NULL);
+    if (sleep_only) {
+        wait_point_sleep_only(true);
+    }
+    wait_point_wait_zero(&wp, &sleep_counter);
+    if (sleep_only) {
+        wait_point_sleep_only(false);
+    }
+    g_thread_join(t);
+    g_source_destroy(src);
+    g_source_unref(src);
+    return ran;
+}
+
+static void test_wait_sleep_only(void)
+{
+    g_assert_cmpint(wait_dispatched(true), ==, 0);
+    g_assert_cmpint(wait_dispatched(false), ==, 1);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -375,6 +494,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block-aio/drained-section-holds", test_drained_section_holds);
     g_test_add_func("/block-aio/drain-subtree", test_drain_subtree);
     g_test_add_func("/block-aio/concurrent-rmw", test_concurrent_rmw);
+    g_test_add_func("/block-aio/iothread-runs-alone", test_iothread_runs_alone);
+    g_test_add_func("/block-aio/wait-sleep-only", test_wait_sleep_only);
     ret = g_test_run();
     g_hash_table_destroy(test_images);
     return ret;

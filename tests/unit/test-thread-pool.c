@@ -1,8 +1,9 @@
 /*
  * Unit tests for util/thread-pool.c: many jobs complete with their results, callbacks run in
  * the completion context's thread, the thread limit holds, drain waits for chained work, and
- * draining works both from the context's owner and from another thread, and a loop that
- * polls finds finished jobs without the eventfd.
+ * draining works both from the context's owner and from another thread, a loop that
+ * polls finds finished jobs without the eventfd, and the context's owner may run a job
+ * itself only while the pool is idle.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -255,6 +256,61 @@ static void test_polled(void)
     g_main_context_unref(ctx);
 }
 
+static int work_where(void *arg)
+{
+    *(GThread **)arg = g_thread_self();
+    return 42;
+}
+
+static int work_block(void *arg)
+{
+    while (!g_atomic_int_get((int *)arg)) {
+        g_usleep(1000);
+    }
+    return 1;
+}
+
+static gpointer try_run_here(gpointer pool)
+{
+    GThread *where = NULL;
+
+    return GINT_TO_POINTER(thread_pool_run_here(pool, work_where, &where, NULL, NULL) ||
+                           where);
+}
+
+/*
+ * The owner of the completion context runs a job itself while the pool is idle, and its
+ * callback still comes from the context, not from inside the call; with a job in flight,
+ * or from a thread that does not own the context, the call refuses and runs nothing.
+ */
+static void test_run_here(void)
+{
+    GMainContext *ctx = g_main_context_new();
+    ThreadPool *pool = thread_pool_new(ctx, 2);
+    GThread *where = NULL;
+    int done = 0, release = 0, blocked = 0;
+
+    g_assert_true(g_main_context_acquire(ctx));
+    g_assert_true(thread_pool_run_here(pool, work_where, &where, done_flag, &done));
+    g_assert_true(where == g_thread_self());
+    g_assert_cmpint(done, ==, 0);
+    g_main_context_iteration(ctx, FALSE); /* no wake-up needed: prepare sees it */
+    g_assert_cmpint(done, ==, 42);
+
+    thread_pool_submit(pool, work_block, &release, done_flag, &blocked);
+    where = NULL;
+    g_assert_false(thread_pool_run_here(pool, work_where, &where, done_flag, &done));
+    g_assert_null(where);
+    g_atomic_int_set(&release, 1);
+    while (!blocked) {
+        g_main_context_iteration(ctx, TRUE);
+    }
+    g_main_context_release(ctx);
+    g_assert_false(GPOINTER_TO_INT(g_thread_join(g_thread_new("other", try_run_here, pool))));
+    thread_pool_free(pool);
+    g_main_context_unref(ctx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -264,5 +320,6 @@ int main(int argc, char **argv)
     g_test_add_func("/thread-pool/chain-and-sync", test_chain_and_sync);
     g_test_add_func("/thread-pool/free-drains", test_free_drains);
     g_test_add_func("/thread-pool/polled", test_polled);
+    g_test_add_func("/thread-pool/run-here", test_run_here);
     return g_test_run();
 }
