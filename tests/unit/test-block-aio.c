@@ -425,6 +425,7 @@ static void test_iothread_runs_alone(void)
     one = (HereCase){.n = 1, .bs = open_mem("{\"driver\":\"testmem\"}")};
     submit_writes(&one);
     run_until_done(g_main_context_default(), &one.res[0]);
+    iov_destroy(&one.qiov[0]);
     g_assert_true(test_mem_state(one.bs)->writers[0] != g_thread_self());
     bdrv_unref(one.bs);
 }
