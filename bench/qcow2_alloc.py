@@ -35,6 +35,14 @@ PICK = [p.strip() for p in os.environ.get("BENCH_ROWS", "").split(",") if p.stri
 ROWS = [r for r in ROWS if not PICK or "%s %s" % r in PICK or r[0] in PICK]
 
 
+def make_base(d):
+    """The overlays' backing file: a 1 GiB qcow2 image full of data."""
+    base = os.path.join(d, "base.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "1G"], check=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1G", base], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def make_image(d, kind):
     img = os.path.join(d, "alloc.qcow2")
     if os.path.exists(img):
@@ -68,10 +76,7 @@ def main():
     if not os.path.exists(PAYLOAD):
         sys.exit("%s not built: run make" % PAYLOAD)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR", "/var/tmp")) as d:
-        base = os.path.join(d, "base.qcow2")
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", base, "1G"], check=True)
-        subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1G", base], check=True,
-                       stdout=subprocess.DEVNULL)
+        make_base(d)
         print("qcow2 allocating writes, IOPS (median of %d, %d ms each, alternating; "
               "lazy_refcounts=%s, cache=%s)" % (RUNS, MS, LAZY, CACHE))
         print("%-8s %-13s %9s %9s %6s" % ("image", "row", "minivmm", "qemu", "ratio"))
