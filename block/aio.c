@@ -189,15 +189,30 @@ static int bdrv_aio_work_here(void *opaque)
  * most of what an allocating qcow2 write at queue depth 1 loses against doing its I/O from
  * the loop. Not while another request of the context is unfinished, whose completion (or
  * a wait on it) would stand behind the job; not in the main loop, whose thread holds the
- * lock vCPUs need. The job's waits then sleep (wait_point_sleep_only), as a worker's do.
+ * lock vCPUs need; and only for reads and write-back writes: a flush, and so a discard or
+ * a write-through write that may end in one, can take milliseconds, during which requests
+ * the thread gets meanwhile (another disk's, a guest's read) would wait behind it. The
+ * job's waits sleep (wait_point_sleep_only), as a worker's do.
  */
+static bool bdrv_aio_may_run_here(BdrvAioReq *r)
+{
+    BlockRequest *req = &r->req;
+
+    if (req->type != BLOCK_REQ_READ &&
+        (req->type != BLOCK_REQ_WRITE || !req->bs->enable_write_cache ||
+         (req->flags & BDRV_REQ_FUA))) {
+        return false;
+    }
+    return iothread_self() && g_atomic_int_get(&r->actx->requests) == 1;
+}
+
 void bdrv_aio_run_in_pool(BlockRequest *req, BdrvPoolDoneFunc *done)
 {
     BdrvAioReq *r = (BdrvAioReq *)req;
     ThreadPool *pool = bdrv_pool(r->actx);
 
     r->pool_done = done;
-    if (iothread_self() && g_atomic_int_get(&r->actx->requests) == 1 &&
+    if (bdrv_aio_may_run_here(r) &&
         thread_pool_run_here(pool, bdrv_aio_work_here, req, bdrv_aio_work_done, req)) {
         TRACE("bdrv_aio_ran_here", "%s offset %" PRIu64 " bytes %" PRIu64,
               bdrv_get_filename(req->bs), req->offset, req->bytes);

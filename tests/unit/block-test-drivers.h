@@ -33,6 +33,7 @@ typedef struct TestMemState {
     int n_read, n_write, n_zeroes, n_discard, n_flush, n_aio, n_fua; /* atomic */
     int last_zero_flags;
     GThread *writers[8]; /* the threads that ran the first writes (n_write indexes them) */
+    GThread *flusher;    /* the thread that ran the last flush */
 } TestMemState;
 
 static GHashTable *test_images; /* name -> TestImage */
@@ -195,6 +196,7 @@ static inline int test_mem_pdiscard(BlockDriverState *bs, uint64_t offset, uint6
 static inline int test_mem_flush(BlockDriverState *bs)
 {
     g_atomic_int_inc(&test_mem_state(bs)->n_flush);
+    g_atomic_pointer_set(&test_mem_state(bs)->flusher, g_thread_self());
     return 0;
 }
 

@@ -366,6 +366,7 @@ typedef struct HereCase {
     AioResult res[2];
     IOVector qiov[2];
     GThread *thread;
+    bool flush;       /* one flush instead of the writes */
     bool done_inside; /* a callback ran inside a submission */
 } HereCase;
 
@@ -375,6 +376,11 @@ static void submit_writes(void *opaque)
     static uint8_t buf[4096];
 
     c->thread = g_thread_self();
+    if (c->flush) {
+        bdrv_aio_flush(c->bs, aio_done, &c->res[0]);
+        c->done_inside |= g_atomic_int_get(&c->res[0].done);
+        return;
+    }
     for (int i = 0; i < c->n; i++) {
         iov_init_buf(&c->qiov[i], buf, sizeof(buf));
         bdrv_aio_pwritev(c->bs, i * 4096, &c->qiov[i], 0, aio_done, &c->res[i]);
@@ -390,20 +396,23 @@ static void here_wait(HereCase *c)
         }
         g_assert_cmpint(c->res[i].ret, ==, 0);
         g_assert_true(c->res[i].thread == c->thread);
-        iov_destroy(&c->qiov[i]);
+        if (!c->flush) {
+            iov_destroy(&c->qiov[i]);
+        }
     }
     g_assert_false(c->done_inside);
 }
 
 /*
- * An I/O thread runs a pool-bound request itself when it is the only one it has in
+ * An I/O thread runs a pool-bound write itself when it is the only request it has in
  * flight, and completes it from its loop as usual; a second one submitted meanwhile goes
- * to a worker. The main loop always hands such requests to a worker.
+ * to a worker, as does a lone flush (it may take long). The main loop always hands such
+ * requests to a worker.
  */
 static void test_iothread_runs_alone(void)
 {
     IOThread *t = iothread_create("here", &error_abort);
-    HereCase one = {.n = 1}, two = {.n = 2};
+    HereCase one = {.n = 1}, two = {.n = 2}, flush = {.n = 1, .flush = true};
     TestMemState *s;
 
     one.bs = open_mem("{\"driver\":\"testmem\"}");
@@ -420,6 +429,12 @@ static void test_iothread_runs_alone(void)
     g_assert_true(s->writers[0] == two.thread);
     g_assert_true(s->writers[1] != two.thread);
     bdrv_unref(two.bs);
+
+    flush.bs = open_mem("{\"driver\":\"testmem\"}");
+    iothread_call(t, submit_writes, &flush);
+    here_wait(&flush);
+    g_assert_true(test_mem_state(flush.bs)->flusher != flush.thread);
+    bdrv_unref(flush.bs);
     iothread_destroy(t);
 
     one = (HereCase){.n = 1, .bs = open_mem("{\"driver\":\"testmem\"}")};
