@@ -582,11 +582,14 @@ static void scsi_disk_write_same_done(SCSIDiskReq *r)
     if (!r->ws_zero) {
         uint32_t copies = MIN(r->ws_blocks, (uint64_t)(SCSI_DISK_CHUNK / bs));
 
-        r->iobuf = g_realloc(r->iobuf, (size_t)copies * bs);
+        uint8_t *block = g_memdup2(r->iobuf, bs);
+
+        scsi_disk_iobuf_new(r, (size_t)copies * bs);
         r->req->buf = r->iobuf;
-        for (uint32_t i = 1; i < copies; i++) {
-            memcpy(r->iobuf + (size_t)i * bs, r->iobuf, bs);
+        for (uint32_t i = 0; i < copies; i++) {
+            memcpy(r->iobuf + (size_t)i * bs, block, bs);
         }
+        g_free(block);
     }
     scsi_disk_ws_step(r);
 }

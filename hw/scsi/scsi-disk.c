@@ -288,7 +288,7 @@ static int32_t scsi_disk_rw(SCSIDiskReq *r)
     }
     r->offset = lba * r->s->blocksize;
     r->remaining = bytes;
-    r->iobuf = g_malloc(MIN(bytes, (uint64_t)SCSI_DISK_CHUNK));
+    scsi_disk_iobuf_new(r, MIN(bytes, (uint64_t)SCSI_DISK_CHUNK));
     r->req->buf = r->iobuf;
     if (is_read) {
         r->kind = SCSI_DISK_READ;
@@ -309,7 +309,7 @@ int32_t scsi_disk_param_in(SCSIDiskReq *r, uint32_t len, void (*done)(SCSIDiskRe
     }
     r->kind = SCSI_DISK_PARAM;
     r->param_done = done;
-    r->iobuf = g_malloc0(len);
+    scsi_disk_iobuf_new(r, len);
     r->remaining = len;
     return -(int32_t)len;
 }
@@ -434,6 +434,36 @@ static void scsi_disk_cancel(SCSIRequest *req)
     }
 }
 
+/*
+ * A buffer per request, as QEMU's, but the last chunk-sized one freed is kept for the next
+ * request of any device (one slot for the process, taken and given back atomically: a
+ * request may be made in a vCPU's thread and freed in the main loop's, and may outlive
+ * its device). Allocating 128 KiB for every command costs an mmap, a munmap and a page
+ * fault per 4 KiB touched.
+ */
+static uint8_t *spare_iobuf;
+
+static void scsi_disk_iobuf_drop(SCSIDiskReq *r)
+{
+    if (!r->iobuf_chunk || !g_atomic_pointer_compare_and_exchange(&spare_iobuf, NULL, r->iobuf)) {
+        g_aligned_free(r->iobuf);
+    }
+    r->iobuf = NULL;
+    r->iobuf_chunk = false;
+}
+
+void scsi_disk_iobuf_new(SCSIDiskReq *r, size_t len)
+{
+    scsi_disk_iobuf_drop(r);
+    r->iobuf = len <= SCSI_DISK_CHUNK ? g_atomic_pointer_exchange(&spare_iobuf, NULL) : NULL;
+    r->iobuf_chunk = r->iobuf || len == SCSI_DISK_CHUNK;
+    if (r->iobuf) {
+        memset(r->iobuf, 0, len);
+    } else {
+        r->iobuf = g_aligned_alloc0(1, MAX(len, 1), 4096);
+    }
+}
+
 static void scsi_disk_free_req(SCSIRequest *req)
 {
     SCSIDiskReq *r = req->dev_private;
@@ -445,7 +475,7 @@ static void scsi_disk_free_req(SCSIRequest *req)
         req->buf = NULL;
     }
     iov_destroy(&r->qiov);
-    g_free(r->iobuf);
+    scsi_disk_iobuf_drop(r);
     g_free(r);
 }
 

@@ -171,6 +171,7 @@ struct SCSIDiskReq {
     bool started;       /* continue_req ran once */
     int write_flags;    /* BDRV_REQ_FUA for FUA writes */
     uint8_t *iobuf;
+    bool iobuf_chunk;   /* iobuf has SCSI_DISK_CHUNK bytes: it may become the spare */
     IOVector qiov;
     void (*retry)(SCSIDiskReq *r);      /* the step a "stop" kept, run again on cont */
     void (*param_done)(SCSIDiskReq *r); /* SCSI_DISK_PARAM: the list is in iobuf */
@@ -180,6 +181,10 @@ struct SCSIDiskReq {
 };
 
 /* scsi-disk.c */
+/* r->iobuf (dropped first), len bytes of zeroes, page-aligned: a drive opened with O_DIRECT
+ * (cache=none) reads and writes it without bouncing it through a buffer of its own. Up to
+ * SCSI_DISK_CHUNK bytes it is the spare buffer when there is one. */
+void scsi_disk_iobuf_new(SCSIDiskReq *r, size_t len);
 uint64_t scsi_disk_nb_blocks(SCSIDiskState *s);
 bool scsi_disk_check_range(SCSIDiskReq *r, uint64_t lba, uint64_t nb);
 void scsi_disk_req_error(SCSIDiskReq *r, int ret);

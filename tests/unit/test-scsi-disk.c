@@ -31,6 +31,7 @@ typedef struct Cmd {
     size_t resid;
     uint8_t sense[SCSI_SENSE_LEN];
     uint8_t sense_len;
+    bool unaligned; /* a data chunk was not in a page-aligned buffer */
 } Cmd;
 
 static bool hba_double_continue; /* a confused HBA: scsi_req_continue twice per chunk */
@@ -42,6 +43,7 @@ static void hba_transfer_data(SCSIRequest *req, uint32_t len)
     size_t n = c->pos < c->cap ? MIN((size_t)len, c->cap - c->pos) : 0;
 
     g_assert_nonnull(buf);
+    c->unaligned |= (uintptr_t)buf % 4096 != 0;
     if (c->out) {
         memset(buf, 0, len);
         memcpy(buf, c->data + c->pos, n);
@@ -406,10 +408,12 @@ static void test_read_write(void)
     g_assert_cmpuint(run_out(2, cdb, out, 4096, &c), ==, 0);
     g_assert_cmpuint(c.pos, ==, 4096);
     g_assert_cmpuint(c.resid, ==, 0);
+    g_assert_false(c.unaligned); /* cache=none writes it without a bounce buffer */
     read_file(path, 3 * 512, file, 4096);
     g_assert_true(!memcmp(file, out, 4096));
     cdb10(cdb, 0x28, 3, 8);
     g_assert_cmpuint(run_in(2, cdb, in, 4096, &c), ==, 0);
+    g_assert_false(c.unaligned);
     g_assert_true(!memcmp(in, out, 4096));
     cdb16(cdb, 0x88, 4, 2);
     g_assert_cmpuint(run_in(2, cdb, in, 1024, &c), ==, 0);
