@@ -100,10 +100,21 @@ static void thread_pool_push_completed(ThreadPool *pool, ThreadPoolJob *job)
 
 /* ---- Completion side (the context's thread) ---- */
 
+/* Append jobs (a list, oldest first) to pool->ready; the context's thread only. */
+static void thread_pool_append_ready(ThreadPool *pool, ThreadPoolJob *jobs)
+{
+    ThreadPoolJob **tail = &pool->ready;
+
+    while (*tail) {
+        tail = &(*tail)->next;
+    }
+    *tail = jobs;
+}
+
 /* Append the finished jobs, oldest first, to pool->ready. */
 static void thread_pool_take_completed(ThreadPool *pool)
 {
-    ThreadPoolJob *job, *next, *oldest_first = NULL, **tail = &pool->ready;
+    ThreadPoolJob *job, *next, *oldest_first = NULL;
     eventfd_t count;
 
     if (eventfd_read(pool->efd, &count) < 0 && errno != EAGAIN) {
@@ -114,10 +125,7 @@ static void thread_pool_take_completed(ThreadPool *pool)
         job->next = oldest_first;
         oldest_first = job;
     }
-    while (*tail) {
-        tail = &(*tail)->next;
-    }
-    *tail = oldest_first;
+    thread_pool_append_ready(pool, oldest_first);
 }
 
 static void thread_pool_job_done(ThreadPool *pool, ThreadPoolJob *job)
@@ -374,7 +382,7 @@ void thread_pool_submit(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg, Thr
 bool thread_pool_run_here(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg,
                           ThreadPoolDoneFn *done, void *opaque)
 {
-    ThreadPoolJob *job, **tail = &pool->ready;
+    ThreadPoolJob *job;
 
     if (!g_main_context_is_owner(pool->ctx) ||
         !g_atomic_int_compare_and_exchange(&pool->in_flight, 0, 1)) {
@@ -383,10 +391,7 @@ bool thread_pool_run_here(ThreadPool *pool, ThreadPoolWorkFn *work, void *arg,
     job = g_new(ThreadPoolJob, 1);
     *job = (ThreadPoolJob){.work = work, .arg = arg, .done = done, .opaque = opaque};
     job->ret = work(arg);
-    while (*tail) {
-        tail = &(*tail)->next;
-    }
-    *tail = job;
+    thread_pool_append_ready(pool, job);
     return true;
 }
 
