@@ -270,6 +270,17 @@ static const HotplugOps *qdev_hotplug_ops(DeviceState *dev)
     return dev->hotplugged && dev->parent_bus ? dev->parent_bus->hotplug_ops : NULL;
 }
 
+/* A realize that failed after making its buses leaves none behind. */
+static void qdev_delete_buses_of(DeviceState *dev)
+{
+    GPtrArray *own = qbus_children_of(dev);
+
+    for (guint i = 0; i < own->len; i++) {
+        qbus_delete(g_ptr_array_index(own, i));
+    }
+    g_ptr_array_unref(own);
+}
+
 /* Realize dev and put it on its bus; frees it on failure. A hot-added device is checked by
  * its bus's hotplug controller first and announced to the guest last. */
 static bool qdev_realize(DeviceState *dev, Error **errp)
@@ -280,6 +291,7 @@ static bool qdev_realize(DeviceState *dev, Error **errp)
     if (!qdev_check_bootindex(dev, errp) ||
         (hp && hp->pre_plug && !hp->pre_plug(hp_opaque, dev, errp)) ||
         (dev->dc->realize && !dev->dc->realize(dev, errp))) {
+        qdev_delete_buses_of(dev);
         qdev_free(dev);
         return false;
     }

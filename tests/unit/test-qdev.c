@@ -48,6 +48,9 @@ static bool test_realize(DeviceState *dev, Error **errp)
 {
     TestDev *t = (TestDev *)dev;
 
+    if (!g_strcmp0(t->str, "bus")) { /* a controller's bus, made before realize fails */
+        qbus_new(QBUS_TYPE_IDE, "child.0", dev, 1, NULL);
+    }
     if (t->u32 == 99) {
         error_setg(errp, "u32 must not be 99");
         return false;
@@ -305,6 +308,19 @@ static void test_bootorder(void)
     g_assert_cmpuint(len, ==, strlen(order) + 1);
 }
 
+/* A realize that fails after making a bus leaves no bus behind (nor a dangling parent). */
+static void test_failed_realize_drops_buses(void)
+{
+    DeviceState *dev;
+
+    setup();
+    check_error("test-pci,str=bus,u32=99", "u32 must not be 99");
+    g_assert_null(qbus_find("child.0"));
+    dev = add("test-pci,str=bus", NULL);
+    g_assert_nonnull(dev);
+    g_assert_true(qbus_find("child.0")->parent == dev);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -315,5 +331,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qdev/unplug", test_unplug);
     g_test_add_func("/qdev/help", test_help);
     g_test_add_func("/qdev/bootorder", test_bootorder);
+    g_test_add_func("/qdev/failed-realize-drops-buses", test_failed_realize_drops_buses);
     return g_test_run();
 }
