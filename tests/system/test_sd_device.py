@@ -6,9 +6,7 @@ on QEMU 2.2's PC).
 
 import pytest
 
-
-def program(vmm):
-    return "minivmm" if vmm == "minivmm" else "qemu-system-x86_64"
+from test_device_opt import program
 
 
 @pytest.fixture
