@@ -87,12 +87,16 @@ static void sdhci_set_readonly(SDHCIState *s)
 }
 
 /* A card that comes back while its removal is still unacknowledged waits a little, so
- * the driver sees the removal first. */
+ * the driver sees the removal first. An empty slot that stays empty raises nothing: QEMU
+ * 2.2's "change" closes the old medium (already gone after an eject) before the new one. */
 static void sdhci_card_changed(void *opaque)
 {
     SDHCIState *s = opaque;
     bool inserted = sdhci_card_inserted(s);
 
+    if (!inserted && !(s->r.prnsts & SDHC_CARD_PRESENT)) {
+        return;
+    }
     if (inserted && (s->r.norintsts & SDHC_NIS_REMOVE)) {
         timer_mod(s->insert_timer, clock_get_ns(CLOCK_VIRTUAL) + SDHC_INSERTION_DELAY_NS);
         return;
