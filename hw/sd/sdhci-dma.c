@@ -55,8 +55,8 @@ static bool sdhci_reading(SDHCIState *s)
  * continuing a partly moved block (data_count); *len becomes what is left. Stops early
  * when the block count runs out (a block size of 0 counts one block and stops). With
  * strict (ADMA), guest memory that cannot be read or written stops it and returns false
- * (the block is not counted); otherwise (SDMA, as QEMU) such bytes read as zeros and
- * writes to them are dropped.
+ * (the piece that failed counts as moved, its block does not); otherwise (SDMA, as QEMU)
+ * such bytes read as zeros and writes to them are dropped.
  */
 static bool sdhci_dma_move(SDHCIState *s, uint64_t *addr, unsigned *len, bool strict)
 {
@@ -70,14 +70,14 @@ static bool sdhci_dma_move(SDHCIState *s, uint64_t *addr, unsigned *len, bool st
         if (sdhci_reading(s) && begin == 0) {
             sdhci_fifo_from_card(s, block_size);
         }
+        *len -= end - begin; /* counted before the copy, as QEMU: a failed piece is gone */
+        s->r.data_count = end;
         ok = sdhci_reading(s) ? dma_write(*addr, s->fifo + begin, end - begin)
                               : dma_read(*addr, s->fifo + begin, end - begin);
         if (!ok && strict) {
             return false;
         }
         *addr += end - begin;
-        *len -= end - begin;
-        s->r.data_count = end;
         if (end < block_size) {
             break;
         }
@@ -224,11 +224,10 @@ static bool sdhci_adma_step(SDHCIState *s)
         s->r.prnsts |= (sdhci_reading(s) ? SDHC_DOING_READ : SDHC_DOING_WRITE) | SDHC_DATA_INHIBIT |
                        SDHC_DAT_LINE_ACTIVE;
         if (!sdhci_dma_move(s, &d.addr, &length, true)) {
-            /* Guest memory failed: the block is not counted, the transfer ends. */
+            /* Guest memory failed: an ADMA error, the block not counted; the descriptor's
+             * END (with what it left undone, a length mismatch) or the next one follows. */
             s->r.data_count = 0;
             sdhci_adma_error(s, 0);
-            sdhci_end_transfer(s);
-            return false;
         }
         s->r.admasysaddr += d.incr;
         break;
