@@ -40,16 +40,6 @@ static bool dma_write(uint64_t addr, const void *buf, unsigned len)
     return !len || guest_mem_write(addr, buf, len);
 }
 
-static bool sdhci_counting(SDHCIState *s)
-{
-    return s->r.trnmod & SDHC_TRNS_BLK_CNT_EN;
-}
-
-static bool sdhci_reading(SDHCIState *s)
-{
-    return s->r.trnmod & SDHC_TRNS_READ;
-}
-
 /*
  * Move up to *len bytes between guest memory at *addr and the card through the buffer,
  * continuing a partly moved block (data_count); *len becomes what is left. Stops early

@@ -182,6 +182,22 @@ typedef struct SDHCIState {
 #define SDHC_DMA_TYPE(s) (((s)->r.hostctl1 >> SDHC_CTRL_DMA_SHIFT) & 3)
 #define SDHC_BLKSIZE_BYTES(s) ((unsigned)((s)->r.blksize & SDHC_BLOCK_SIZE_MASK))
 
+/* What the transfer mode register asks for. */
+static inline bool sdhci_multi(const SDHCIState *s)
+{
+    return s->r.trnmod & SDHC_TRNS_MULTI;
+}
+
+static inline bool sdhci_counting(const SDHCIState *s)
+{
+    return s->r.trnmod & SDHC_TRNS_BLK_CNT_EN;
+}
+
+static inline bool sdhci_reading(const SDHCIState *s)
+{
+    return s->r.trnmod & SDHC_TRNS_READ;
+}
+
 /* sdhci.c */
 void sdhci_init(SDHCIState *s);
 void sdhci_cleanup(SDHCIState *s);

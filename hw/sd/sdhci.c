@@ -16,7 +16,6 @@
 #define SDHC_INSERTION_DELAY_NS (100 * 1000 * 1000)
 
 static void sdhci_data_transfer(SDHCIState *s);
-static bool sdhci_multi(SDHCIState *s);
 
 static bool sdhci_slotint(SDHCIState *s)
 {
@@ -234,16 +233,6 @@ static bool sdhci_can_issue_command(SDHCIState *s)
 
 /* ---- Programmed I/O ---- */
 
-static bool sdhci_multi(SDHCIState *s)
-{
-    return s->r.trnmod & SDHC_TRNS_MULTI;
-}
-
-static bool sdhci_counting(SDHCIState *s)
-{
-    return s->r.trnmod & SDHC_TRNS_BLK_CNT_EN;
-}
-
 static void sdhci_read_block_from_card(SDHCIState *s)
 {
     if (sdhci_multi(s) && sdhci_counting(s) && s->r.blkcnt == 0) {
@@ -348,7 +337,7 @@ static void sdhci_write_dataport(SDHCIState *s, uint32_t value, unsigned size)
 
 static void sdhci_pio_start(SDHCIState *s)
 {
-    if ((s->r.trnmod & SDHC_TRNS_READ) && s->sdbus.card && sd_card_data_ready(s->sdbus.card)) {
+    if (sdhci_reading(s) && s->sdbus.card && sd_card_data_ready(s->sdbus.card)) {
         s->r.prnsts |= SDHC_DOING_READ | SDHC_DATA_INHIBIT | SDHC_DAT_LINE_ACTIVE;
         sdhci_read_block_from_card(s);
     } else {
