@@ -16,9 +16,7 @@
 
 #define CHUNK_BLOCKS 512u /* 256 KiB per command */
 #define CHUNK_BYTES (CHUNK_BLOCKS * SD_BLOCK)
-#define DESC_BYTES 0x8000u
 #define OUTSIDE_RAM 0xd0000000u
-#define XFER_TIMEOUT_MS 2000
 
 static SDHCI sd;
 
@@ -48,40 +46,6 @@ static bool sd_check(uint64_t sector, unsigned bytes, uint64_t *sum)
     return ok;
 }
 
-/* ADMA2 descriptors covering [addr, addr + bytes) in DESC_BYTES pieces, the last with END. */
-static void sd_adma_table(uint64_t addr, unsigned bytes)
-{
-    volatile uint32_t *t = (volatile uint32_t *)SD_ADMA_TABLE;
-    unsigned n = (bytes + DESC_BYTES - 1) / DESC_BYTES;
-
-    for (unsigned i = 0; i < n; i++) {
-        unsigned len = bytes - i * DESC_BYTES < DESC_BYTES ? bytes - i * DESC_BYTES : DESC_BYTES;
-        t[2 * i] = (uint32_t)len << 16 | ADMA_TRAN | ADMA_VALID | (i == n - 1 ? ADMA_END : 0);
-        t[2 * i + 1] = (uint32_t)(addr + i * DESC_BYTES);
-    }
-}
-
-/* A multi-block data command by DMA; the normal|error status after transfer complete or an
- * error (0 on a timeout). */
-static uint32_t sd_dma(uint8_t index, uint32_t block, unsigned blocks, bool read, int dma,
-                       uint64_t buf)
-{
-    uint32_t st;
-
-    sd_wb(&sd, SD_HOSTCTL, dma << 3);
-    sd_wl(&sd, dma == DMA_SDMA ? SD_SYSAD : SD_ADMASYSADDR,
-          dma == DMA_SDMA ? (uint32_t)buf : (uint32_t)SD_ADMA_TABLE);
-    sd_wl(&sd, SD_BLKSIZE, (7u << 12 | SD_BLOCK) | (uint32_t)blocks << 16);
-    st = sd_cmd(&sd, index, RSP_48_DATA, sd_block_arg(&sd, block),
-                TRN_DMA | TRN_BLKCNT | TRN_ACMD12 | TRN_MULTI | (read ? TRN_READ : 0), NULL);
-    if (!(st & NIS_ERR)) {
-        sd_wait(&sd, NIS_TRSCMP | NIS_ERR, XFER_TIMEOUT_MS);
-    }
-    st = sd_rl(&sd, SD_NORINTSTS);
-    sd_ack_all(&sd);
-    return st;
-}
-
 static bool sd_pass(bool read, unsigned chunks, uint64_t *sum)
 {
     for (unsigned c = 0; c < chunks; c++) {
@@ -92,8 +56,8 @@ static bool sd_pass(bool read, unsigned chunks, uint64_t *sum)
             sd_fill(sector, CHUNK_BYTES);
             sd_adma_table(SD_DATA, CHUNK_BYTES);
         }
-        st = read ? sd_dma(18, sector, CHUNK_BLOCKS, true, DMA_SDMA, SD_DATA)
-                  : sd_dma(25, sector, CHUNK_BLOCKS, false, DMA_ADMA2, 0);
+        st = read ? sd_dma(&sd, 18, sector, CHUNK_BLOCKS, true, DMA_SDMA, SD_DATA)
+                  : sd_dma(&sd, 25, sector, CHUNK_BLOCKS, false, DMA_ADMA2, 0);
         if ((st & (NIS_TRSCMP | NIS_ERR)) != NIS_TRSCMP) {
             report_fail("%s at block %lu: status %08x", read ? "SDMA read" : "ADMA2 write", sector,
                         st);
@@ -115,7 +79,7 @@ static bool sd_pio(bool read, uint32_t block, uint32_t *buf)
     sd_wl(&sd, SD_BLKSIZE, SD_BLOCK | 1u << 16);
     st = sd_cmd(&sd, read ? 17 : 24, RSP_48_DATA, sd_block_arg(&sd, block), read ? TRN_READ : 0,
                 NULL);
-    if (st & NIS_ERR || !sd_wait(&sd, read ? NIS_RBUFRDY : NIS_WBUFRDY, XFER_TIMEOUT_MS)) {
+    if (st & NIS_ERR || !sd_wait(&sd, read ? NIS_RBUFRDY : NIS_WBUFRDY, SD_XFER_TIMEOUT_MS)) {
         return false;
     }
     for (unsigned i = 0; i < SD_BLOCK / 4; i++) {
@@ -125,7 +89,7 @@ static bool sd_pio(bool read, uint32_t block, uint32_t *buf)
             sd_wl(&sd, SD_BDATA, buf[i]);
         }
     }
-    st = sd_wait(&sd, NIS_TRSCMP | NIS_ERR, XFER_TIMEOUT_MS);
+    st = sd_wait(&sd, NIS_TRSCMP | NIS_ERR, SD_XFER_TIMEOUT_MS);
     sd_ack_all(&sd);
     return (st & (NIS_TRSCMP | NIS_ERR)) == NIS_TRSCMP;
 }
@@ -222,7 +186,7 @@ static void sd_hostile_adma(void)
     sd_wl(&sd, SD_ADMAERR, 0);
     t[0] = 1024u << 16 | ADMA_TRAN | ADMA_END | ADMA_VALID;
     t[1] = OUTSIDE_RAM;
-    sd_report("adma-data-outside-ram", sd_dma(18, 0, 2, true, DMA_ADMA2, 0));
+    sd_report("adma-data-outside-ram", sd_dma(&sd, 18, 0, 2, true, DMA_ADMA2, 0));
 
     sd_wl(&sd, SD_ADMAERR, 0);
     t[0] = ADMA_LINK | ADMA_VALID;
@@ -238,7 +202,7 @@ static void sd_hostile_other(void)
 {
     uint32_t buf[SD_BLOCK / 4];
 
-    sd_report("sdma-outside-ram", sd_dma(18, 0, 4, true, DMA_SDMA, OUTSIDE_RAM));
+    sd_report("sdma-outside-ram", sd_dma(&sd, 18, 0, 4, true, DMA_SDMA, OUTSIDE_RAM));
 
     sd_wl(&sd, SD_BLKSIZE, SD_BLOCK);
     sd_cmd(&sd, 18, RSP_48_DATA, 0, TRN_BLKCNT | TRN_MULTI | TRN_READ, NULL);
@@ -258,12 +222,12 @@ static int sd_run_hostile(int argc, char **argv)
     sd_hostile_other();
     sd_fill(64, 4 * SD_BLOCK);
     sd_adma_table(SD_DATA, 4 * SD_BLOCK);
-    if ((sd_dma(25, 64, 4, false, DMA_ADMA2, 0) & (NIS_TRSCMP | NIS_ERR)) != NIS_TRSCMP) {
+    if ((sd_dma(&sd, 25, 64, 4, false, DMA_ADMA2, 0) & (NIS_TRSCMP | NIS_ERR)) != NIS_TRSCMP) {
         report_fail("the write after the hostile cases failed");
         return 1;
     }
     memset((void *)SD_DATA, 0, 4 * SD_BLOCK);
-    if ((sd_dma(18, 64, 4, true, DMA_SDMA, SD_DATA) & (NIS_TRSCMP | NIS_ERR)) != NIS_TRSCMP ||
+    if ((sd_dma(&sd, 18, 64, 4, true, DMA_SDMA, SD_DATA) & (NIS_TRSCMP | NIS_ERR)) != NIS_TRSCMP ||
         !sd_check(64, 4 * SD_BLOCK, &sum) || !sd_pio_round_trip(128)) {
         report_fail("the round trip after the hostile cases failed");
         return 1;

@@ -5,6 +5,7 @@
 #include "sdhci.h"
 
 #define CMD_TIMEOUT_MS 100
+#define DESC_BYTES 0x8000u
 
 static PCIDevice sd_pci[32];
 
@@ -153,4 +154,35 @@ bool sd_open(SDHCI *s)
         return true;
     }
     return false;
+}
+
+void sd_adma_table(uint64_t addr, unsigned bytes)
+{
+    volatile uint32_t *t = (volatile uint32_t *)SD_ADMA_TABLE;
+    unsigned n = (bytes + DESC_BYTES - 1) / DESC_BYTES;
+
+    for (unsigned i = 0; i < n; i++) {
+        unsigned len = bytes - i * DESC_BYTES < DESC_BYTES ? bytes - i * DESC_BYTES : DESC_BYTES;
+        t[2 * i] = (uint32_t)len << 16 | ADMA_TRAN | ADMA_VALID | (i == n - 1 ? ADMA_END : 0);
+        t[2 * i + 1] = (uint32_t)(addr + i * DESC_BYTES);
+    }
+}
+
+uint32_t sd_dma(SDHCI *s, uint8_t index, uint32_t block, unsigned blocks, bool read, int dma,
+                uint64_t buf)
+{
+    uint32_t st;
+
+    sd_wb(s, SD_HOSTCTL, dma << 3);
+    sd_wl(s, dma == DMA_SDMA ? SD_SYSAD : SD_ADMASYSADDR,
+          dma == DMA_SDMA ? (uint32_t)buf : (uint32_t)SD_ADMA_TABLE);
+    sd_wl(s, SD_BLKSIZE, (7u << 12 | SD_BLOCK) | (uint32_t)blocks << 16);
+    st = sd_cmd(s, index, RSP_48_DATA, sd_block_arg(s, block),
+                TRN_DMA | TRN_BLKCNT | TRN_ACMD12 | TRN_MULTI | (read ? TRN_READ : 0), NULL);
+    if (!(st & NIS_ERR)) {
+        sd_wait(s, NIS_TRSCMP | NIS_ERR, SD_XFER_TIMEOUT_MS);
+    }
+    st = sd_rl(s, SD_NORINTSTS);
+    sd_ack_all(s);
+    return st;
 }

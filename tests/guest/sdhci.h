@@ -13,6 +13,7 @@
 #define SD_ADMA_TABLE 0x4000000ull
 #define SD_DATA 0x4100000ull /* up to 16 MiB */
 #define SD_BLOCK 512u
+#define SD_XFER_TIMEOUT_MS 2000
 
 enum {
     SD_SYSAD = 0x00,
@@ -81,5 +82,13 @@ uint32_t sd_block_arg(SDHCI *s, uint32_t block);
 uint32_t sd_status(SDHCI *s);
 /* Software reset of the command and data lines (each on its own, as QEMU needs). */
 void sd_reset_lines(SDHCI *s);
+/* ADMA2 descriptors at SD_ADMA_TABLE covering [addr, addr + bytes) in 32 KiB pieces, the
+ * last with END. */
+void sd_adma_table(uint64_t addr, unsigned bytes);
+/* A multi-block data command (auto CMD12) by SDMA at buf or by ADMA2 from SD_ADMA_TABLE;
+ * the normal|error status once transfer complete or an error came (status 0 bits on a
+ * timeout), then cleared. */
+uint32_t sd_dma(SDHCI *s, uint8_t index, uint32_t block, unsigned blocks, bool read, int dma,
+                uint64_t buf);
 
 #endif
