@@ -21,6 +21,8 @@ size_t strlen(const char *s);
 int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 uint64_t strtou64(const char *s, const char **end);
+/* The next number of a xorshift64 sequence; *state must not be 0 (string.c). */
+uint64_t xorshift64(uint64_t *state);
 
 /* A 10-byte SCSI READ(10)/WRITE(10)-shaped CDB (opcode, LBA, count), the rest zero: for the
  * ATAPI and LSI drivers (string.c). */

@@ -15,14 +15,6 @@
 static LSI bench_lsi;
 static uint64_t bench_rng = 0x2545f4914f6cdd1dull;
 
-static uint64_t bench_random(void)
-{
-    bench_rng ^= bench_rng << 13;
-    bench_rng ^= bench_rng >> 7;
-    bench_rng ^= bench_rng << 17;
-    return bench_rng;
-}
-
 static bool bench_cmd(uint8_t op, uint32_t lba, uint16_t sectors)
 {
     uint8_t cdb[10];
@@ -61,7 +53,7 @@ static bool bench_row(const char *row, uint64_t ms, uint64_t sectors)
             lba = next;
             next = next + 2 * n > sectors ? 0 : next + n;
         } else {
-            lba = bench_random() % (sectors / n) * n;
+            lba = xorshift64(&bench_rng) % (sectors / n) * n;
         }
         if (!bench_cmd(op, lba, n)) {
             return false;

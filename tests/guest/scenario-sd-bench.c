@@ -14,14 +14,6 @@
 static SDHCI bench_sd;
 static uint64_t bench_rng = 0x2545f4914f6cdd1dull;
 
-static uint64_t bench_random(void)
-{
-    bench_rng ^= bench_rng << 13;
-    bench_rng ^= bench_rng >> 7;
-    bench_rng ^= bench_rng << 17;
-    return bench_rng;
-}
-
 static bool bench_row(const char *row, uint64_t ms)
 {
     bool seq = strcmp(row, "randread") != 0, write = !strcmp(row, "seqwrite");
@@ -42,7 +34,7 @@ static bool bench_row(const char *row, uint64_t ms)
             block = next;
             next = next + 2 * n > bench_sd.sectors ? 0 : next + n;
         } else {
-            block = bench_random() % (bench_sd.sectors / n) * n;
+            block = xorshift64(&bench_rng) % (bench_sd.sectors / n) * n;
         }
         st = sd_dma(&bench_sd, write ? 25 : 18, block, n, !write, DMA_ADMA2, 0);
         if ((st & (NIS_TRSCMP | NIS_ERR)) != NIS_TRSCMP) {

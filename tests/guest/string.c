@@ -87,3 +87,11 @@ void scsi_cdb10(uint8_t *cdb, uint8_t op, uint32_t lba, uint16_t count)
     cdb[7] = count >> 8;
     cdb[8] = count;
 }
+
+uint64_t xorshift64(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
