@@ -123,8 +123,6 @@ void sdhci_reset(SDHCIState *s)
     memset(&s->r, 0, sizeof(s->r));
     sdhci_set_inserted(s, sdhci_card_inserted(s));
     sdhci_set_readonly(s);
-    s->r.data_count = 0;
-    s->r.stopped_state = SDHC_NOT_STOPPED;
     sdhci_update_irq(s);
 }
 

@@ -12,8 +12,6 @@ then a well-formed round trip.
 
 from array import array
 
-import pytest
-
 from test_payload import passed_lines
 
 CARD_MIB = 16
