@@ -163,12 +163,68 @@ static bool cmdline_set_accel(VMConfig *cfg, const char *list, Error **errp)
     return false;
 }
 
+static const OptDesc accel_desc[] = {
+    { "accel", OPT_STRING, "accelerator list" },
+    { "xen-version", OPT_NUMBER, "Xen version to be emulated (in XENVER_version form e.g. "
+                                 "0x4000a for 4.10)" },
+    { "kernel-irqchip", OPT_STRING, "Configure KVM in-kernel irqchip" },
+    { NULL },
+};
+static const OptsList accel_opts = { "accel", "accel", false, accel_desc };
+
+/* -accel kvm[,xen-version=N][,kernel-irqchip=on|split]: minivmm always uses KVM's
+ * in-kernel irqchip, which its Xen emulation works with, so "split" changes nothing. */
+static bool accel_props_known(const char *arg, Error **errp)
+{
+    g_auto(GStrv) parts = g_strsplit(arg, ",", -1);
+
+    for (int i = 1; parts[0] && parts[i]; i++) {
+        g_autofree char *key = g_strndup(parts[i], strcspn(parts[i], "="));
+        bool known = false;
+        for (const OptDesc *d = accel_desc; d->name; d++) {
+            known |= !strcmp(d->name, key);
+        }
+        if (*key && !known) {
+            error_setg(errp, "Property '%s-accel.%s' not found", parts[0], key);
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool opt_accel(VMConfig *cfg, const char *arg, Error **errp)
 {
-    g_auto(GStrv) parts = g_strsplit(arg, ",", 2);
+    Opts *opts = accel_props_known(arg, errp) ? opts_parse(&accel_opts, arg, true, errp) : NULL;
+    const char *accel, *irqchip;
+    uint64_t xen_version;
+    bool ok = false;
 
-    return cmdline_set_accel(cfg, g_str_has_prefix(parts[0], "accel=") ? parts[0] + 6
-                                                                         : parts[0], errp);
+    if (!opts) {
+        return false;
+    }
+    accel = opts_get(opts, "accel");
+    irqchip = opts_get(opts, "kernel-irqchip");
+    xen_version = opts_get_number(opts, "xen-version", 0);
+    if (accel && !cmdline_set_accel(cfg, accel, errp)) {
+        goto out;
+    }
+    if (irqchip && strcmp(irqchip, "on") && strcmp(irqchip, "split")) {
+        if (!strcmp(irqchip, "off")) {
+            error_setg(errp, "kernel-irqchip=off is not supported by minivmm");
+        } else {
+            error_setg(errp, "Parameter 'kernel-irqchip' does not accept value '%s'", irqchip);
+        }
+        goto out;
+    }
+    if (xen_version > UINT32_MAX) {
+        error_setg(errp, "Parameter 'xen-version' expects uint32_t");
+        goto out;
+    }
+    cfg->xen_version = (uint32_t)xen_version;
+    ok = true;
+out:
+    opts_free(opts);
+    return ok;
 }
 
 static bool opt_qtest(VMConfig *cfg, const char *arg, Error **errp)

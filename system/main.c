@@ -15,6 +15,7 @@
 #include "system/qtest.h"
 #include "util/chardev.h"
 #include "util/error.h"
+#include "hw/xen/xen.h"
 #include "util/iothread.h"
 #include "util/main-loop.h"
 #include "util/trace.h"
@@ -82,6 +83,7 @@ int main(int argc, char **argv)
     main_loop_init();
     cmdline_create_monitors(&cfg);
     main_open_chardevs(&cfg);
+    xen_set_version(cfg.xen_version);
     if (cfg.accel_qtest) {
         qtest_enable_accel();
     } else if (!kvm_init(cfg.ms.smp_cpus, &error_fatal)) {

@@ -14,6 +14,7 @@
 #include "hw/irq.h"
 #include "hw/memory.h"
 #include "system/qtest.h"
+#include "hw/xen/xen.h"
 #include "util/cutils.h"
 #include "util/main-loop.h"
 
@@ -325,6 +326,26 @@ static char *qtest_cmd_endianness(char **w)
     return g_strdup("OK little");
 }
 
+/* minivmm's own: "xen_hypercall NR [A0..A5]" runs a Xen hypercall for vCPU 0 as a guest
+ * kernel would (addresses are guest-physical); the reply is "OK <rax as signed decimal>". */
+static char *qtest_cmd_xen_hypercall(char **w)
+{
+    uint64_t nr, args[6] = { 0 };
+
+    if (!xen_enabled()) {
+        return g_strdup("FAIL Xen emulation is off (-accel ...,xen-version=)");
+    }
+    if (!qtest_u64(w[1], &nr)) {
+        return g_strdup("FAIL invalid arguments");
+    }
+    for (unsigned i = 0; i < 6 && w[i + 2]; i++) {
+        if (!qtest_u64(w[i + 2], &args[i])) {
+            return g_strdup("FAIL invalid arguments");
+        }
+    }
+    return g_strdup_printf("OK %" PRId64, xen_hypercall(0, nr, args, &xen_guest_mem_phys));
+}
+
 typedef struct QTestCommand {
     const char *name;
     unsigned min_args;
@@ -345,6 +366,7 @@ static const QTestCommand qtest_commands[] = {
     { "clock_set", 1, qtest_cmd_clock_set },
     { "irq_intercept_in", 1, qtest_cmd_irq_intercept_in },
     { "endianness", 0, qtest_cmd_endianness },
+    { "xen_hypercall", 1, qtest_cmd_xen_hypercall },
 };
 
 char *qtest_process_line(const char *line)

@@ -11,6 +11,8 @@
 #include <glib.h>
 #include "hw/kvm.h"
 #include "hw/kvm-internal.h"
+#include "hw/xen/xen.h"
+#include "hw/xen/xen-kvm.h"
 #include "hw/irq-internal.h"
 #include "hw/memory-internal.h"
 #include "util/error.h"
@@ -179,7 +181,8 @@ bool kvm_init(unsigned smp_cpus, Error **errp)
         !kvm_need_cap(KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", errp) ||
         !kvm_need_cap(KVM_CAP_READONLY_MEM, "KVM_CAP_READONLY_MEM", errp) ||
         !kvm_need_cap(KVM_CAP_PIT2, "KVM_CAP_PIT2", errp) ||
-        !kvm_create_irqchip(errp) || !kvm_get_supported_cpuid(errp)) {
+        !kvm_create_irqchip(errp) || !kvm_get_supported_cpuid(errp) ||
+        (xen_enabled() && !xen_kvm_init(errp))) {
         return false;
     }
     if ((int)smp_cpus > kvm_check_extension(KVM_CAP_MAX_VCPUS) &&

@@ -22,6 +22,8 @@
 #include "hw/loop-accel.h"
 #include "hw/machine.h"
 #include "hw/memory.h"
+#include "hw/xen/xen.h"
+#include "hw/xen/xen-kvm.h"
 #include "util/main-loop.h"
 
 #define SIG_VCPU_KICK SIGUSR1
@@ -73,7 +75,9 @@ static void vcpu_setup_cpuid(VCPU *v)
 {
     struct kvm_cpuid2 *host = kvm_state.cpuid;
     g_autofree struct kvm_cpuid2 *c =
-        g_memdup2(host, sizeof(*host) + host->nent * sizeof(host->entries[0]));
+        g_malloc0(sizeof(*host) + (host->nent + XEN_KVM_CPUID_EXTRA) * sizeof(host->entries[0]));
+
+    memcpy(c, host, sizeof(*host) + host->nent * sizeof(host->entries[0]));
 
     for (unsigned i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -82,6 +86,9 @@ static void vcpu_setup_cpuid(VCPU *v)
         } else if (e->function == 0xb || e->function == 0x1f) {
             e->edx = v->id;
         }
+    }
+    if (xen_enabled()) {
+        xen_kvm_cpuid(c, v->id);
     }
     if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
         error_report("KVM_SET_CPUID2: %s", g_strerror(errno));
@@ -236,6 +243,9 @@ static void vcpu_handle_exit(VCPU *v)
     case KVM_EXIT_INTR:
         vcpu_sample(v);
         break;
+    case KVM_EXIT_XEN:
+        xen_kvm_handle_exit(v->fd, v->id, &v->run->xen);
+        break;
     case KVM_EXIT_IRQ_WINDOW_OPEN:
     case KVM_EXIT_HLT:
         break;
@@ -372,6 +382,9 @@ static void *vcpu_thread(void *opaque)
             continue;
         }
         vcpu_handle_exit(v);
+        if (xen_enabled()) {
+            xen_kvm_vcpu_exited();
+        }
     }
     bql_unlock();
     return NULL;
@@ -394,6 +407,18 @@ void kvm_start_vcpus(void)
         pthread_setname_np(vcpus[i].thread, name);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+int kvm_vcpu_fd(unsigned id)
+{
+    return id < nr_vcpus ? vcpus[id].fd : -1;
+}
+
+void kvm_vcpu_kick(unsigned id)
+{
+    if (id < nr_vcpus && vcpus[id].thread) {
+        pthread_kill(vcpus[id].thread, SIG_VCPU_KICK);
+    }
 }
 
 static void kvm_kick_all(void)

@@ -20,5 +20,8 @@ extern KVMState kvm_state;
 
 bool kvm_create_vcpus(unsigned n, Error **errp);
 void kvm_reset_chips(void);
+/* vCPU id's file descriptor (-1 if none), and a kick out of KVM_RUN. */
+int kvm_vcpu_fd(unsigned id);
+void kvm_vcpu_kick(unsigned id);
 
 #endif

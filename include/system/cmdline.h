@@ -33,6 +33,7 @@ typedef struct VMConfig {
     bool snapshot;             /* -snapshot */
     bool no_kvm_check;         /* -no-kvm-check: skip the host's kernel-mode speed check */
     bool no_loop_accel;        /* -machine loop-accel=off (include/hw/loop-accel.h) */
+    uint32_t xen_version;      /* -accel ...,xen-version=: Xen HVM emulation (hw/xen/) */
     GPtrArray *chardevs;       /* -chardev option strings, in order (NULL: none) */
     GPtrArray *monitors;       /* of MonitorArg * (-mon, -qmp, -monitor), NULL: none */
     bool no_default_monitor;   /* -mon, -qmp or -monitor was given */
