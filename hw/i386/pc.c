@@ -11,6 +11,8 @@
 #include "blockdev/blockdev.h"
 #include "hw/debugcon.h"
 #include "hw/e820.h"
+#include "hw/xen/xen.h"
+#include "hw/xen/xen-block.h"
 #include "hw/fdc.h"
 #include "hw/fw_cfg.h"
 #include "hw/i8042.h"
@@ -286,6 +288,20 @@ static bool pc_fdc_init(PCBoard *b, Error **errp)
     return b->fdc != NULL;
 }
 
+/* Xen HVM emulation: the hypervisor's state, xenstore and a PV disk per -drive if=xen. */
+static bool pc_xen_init(Error **errp)
+{
+    Error *err = NULL;
+
+    xen_emu_init();
+    xen_block_create_drives(&err);
+    if (err) {
+        error_propagate(errp, err);
+        return false;
+    }
+    return true;
+}
+
 /* "pci.0", the bus -device puts PCI devices on; they may come and go (device_del). */
 static void pc_pci_qbus_init(PCIBus *bus)
 {
@@ -333,6 +349,9 @@ bool pc_init(MachineState *ms, PCConfig *cfg, Error **errp)
     }
     pc_isa_init(b, cfg);
     if (!pc_fdc_init(b, errp)) {
+        return false;
+    }
+    if (xen_enabled() && !pc_xen_init(errp)) {
         return false;
     }
     pc_cmos_init(b);
