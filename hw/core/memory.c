@@ -54,6 +54,33 @@ void guest_mem_set_enabled(unsigned id, bool enabled)
     }
 }
 
+void guest_mem_move(unsigned id, uint64_t gpa)
+{
+    RAMBlock *b;
+
+    g_assert(blocks && id < blocks->len);
+    b = &g_array_index(blocks, RAMBlock, id);
+    if (listener && !b->disabled) {
+        listener(id, b->gpa, 0, b->host, b->readonly);
+    }
+    b->gpa = gpa;
+    b->disabled = false;
+    if (listener) {
+        listener(id, gpa, b->size, b->host, b->readonly);
+    }
+}
+
+bool guest_mem_overlaps(uint64_t gpa, uint64_t size, int except)
+{
+    for (guint i = 0; blocks && i < blocks->len; i++) {
+        RAMBlock *b = &g_array_index(blocks, RAMBlock, i);
+        if ((int)i != except && !b->disabled && gpa < b->gpa + b->size && b->gpa < gpa + size) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void guest_mem_reset(void)
 {
     if (!blocks) {

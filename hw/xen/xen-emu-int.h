@@ -6,14 +6,31 @@
 #ifndef HW_XEN_XEN_EMU_INT_H
 #define HW_XEN_XEN_EMU_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "hw/xen/xen.h"
 
 #define XEN_MAX_VCPUS XEN_LEGACY_MAX_VCPUS
 #define XEN_GNTTAB_MAX_FRAMES 64u
 
-/* Guest RAM page at gpa for the emulation's own structures, or NULL outside RAM. */
-uint8_t *xen_page_ptr(uint64_t gpa);
+#define XEN_INVALID_GPA UINT64_MAX
+
+/* A page Xen owns that the guest places (xen-overlay.c): shared_info, grant frames. */
+typedef struct XenOverlay {
+    uint64_t gpa;    /* XEN_INVALID_GPA until placed */
+    uint8_t *page;   /* the VMM's own page, for places outside guest RAM */
+    unsigned block;  /* its RAM block, once has_block */
+    bool has_block;
+    bool own_mapped; /* placed outside RAM: page is mapped at gpa */
+} XenOverlay;
+#define XEN_OVERLAY_INIT { .gpa = XEN_INVALID_GPA }
+
+/* Place o at gpfn (contents move along): 0, or -EINVAL where no page can go. */
+int xen_overlay_place(XenOverlay *o, uint64_t gpfn, const char *name);
+/* Its 4096 bytes, NULL until placed. */
+uint8_t *xen_overlay_ptr(const XenOverlay *o);
+/* Unplaced again (guest reboot). */
+void xen_overlay_reset(XenOverlay *o);
 
 /* shared_info (NULL until the guest placed it) and vCPU n's vcpu_info. */
 uint8_t *xen_shared_info(void);

@@ -16,20 +16,19 @@
 #include "hw/xen/xenstore.h"
 #include "xen-emu-int.h"
 
-#define XEN_INVALID_GPA UINT64_MAX
 #define XEN_HVM_NR_PARAMS 64u
 
 typedef struct XenState {
     uint32_t version;
     uint8_t *special;        /* XEN_SPECIAL_AREA_SIZE bytes of host memory */
-    uint64_t shinfo_gpa;
+    XenOverlay shinfo;
     uint64_t vcpu_info_gpa[XEN_MAX_VCPUS];
     uint64_t callback_param; /* HVM_PARAM_CALLBACK_IRQ */
     bool gsi_asserted;
     int store_port;
 } XenState;
 
-static XenState xen;
+static XenState xen = { .shinfo = XEN_OVERLAY_INIT };
 
 void xen_set_version(uint32_t version)
 {
@@ -46,14 +45,9 @@ uint32_t xen_version(void)
     return xen.version;
 }
 
-uint8_t *xen_page_ptr(uint64_t gpa)
-{
-    return (gpa & (XEN_PAGE_SIZE - 1)) ? NULL : guest_ram_ptr_rw(gpa, XEN_PAGE_SIZE);
-}
-
 uint8_t *xen_shared_info(void)
 {
-    return xen.shinfo_gpa == XEN_INVALID_GPA ? NULL : xen_page_ptr(xen.shinfo_gpa);
+    return xen_overlay_ptr(&xen.shinfo);
 }
 
 uint8_t *xen_vcpu_info(unsigned vcpu)
@@ -151,20 +145,12 @@ static int64_t xen_hc_version(uint64_t cmd, uint64_t arg, const XenGuestMem *mem
 
 static int xen_map_shared_info(uint64_t gpfn)
 {
-    uint8_t *dst = xen_page_ptr(gpfn << 12), *src = xen_shared_info();
+    int ret = xen_overlay_place(&xen.shinfo, gpfn, "xen-shared-info");
 
-    if (!dst) {
-        return -EINVAL;
+    if (!ret) {
+        xen_kvm_set_shared_info(gpfn);
     }
-    /* Xen's page keeps its contents when it moves; a first placement starts empty. */
-    if (src && src != dst) {
-        memmove(dst, src, XEN_PAGE_SIZE);
-    } else if (!src) {
-        memset(dst, 0, XEN_PAGE_SIZE);
-    }
-    xen.shinfo_gpa = gpfn << 12;
-    xen_kvm_set_shared_info(gpfn);
-    return 0;
+    return ret;
 }
 
 static int64_t xen_hc_memory_op(uint64_t cmd, uint64_t arg, const XenGuestMem *mem)
@@ -372,7 +358,7 @@ void xen_emu_reset(void)
     if (xen.gsi_asserted) {
         irq_set_level((unsigned)(xen.callback_param & 0xffffffff), false);
     }
-    xen.shinfo_gpa = XEN_INVALID_GPA;
+    xen_overlay_reset(&xen.shinfo);
     for (unsigned i = 0; i < XEN_MAX_VCPUS; i++) {
         xen.vcpu_info_gpa[i] = XEN_INVALID_GPA;
     }

@@ -1,8 +1,6 @@
 /*
- * Xen grant table, version 1, for the one guest. The table lives in guest RAM, in the
- * frames the guest placed with XENMEM_add_to_physmap (XENMAPSPACE_grant_table), not in
- * hypervisor memory overlaid on RAM as under Xen: a frame placed again elsewhere is copied
- * to its new place. Domain 0 (the VMM's backends) maps granted pages through
+ * Xen grant table, version 1, for the one guest. The table lives in the frames the guest
+ * placed with XENMEM_add_to_physmap (XENMAPSPACE_grant_table; see xen-overlay.c). Domain 0 (the VMM's backends) maps granted pages through
  * xen_gnttab_map(); the guest sees GTF_reading/GTF_writing while a mapping lasts. No
  * version 2, no transfers, no grant copy.
  */
@@ -13,20 +11,18 @@
 #include "hw/xen/xen-abi.h"
 #include "xen-emu-int.h"
 
-#define GNTTAB_NO_FRAME UINT64_MAX
-
 typedef struct GnttabMapCount {
     uint32_t readers, writers;
 } GnttabMapCount;
 
-static uint64_t frame_gpa[XEN_GNTTAB_MAX_FRAMES];
+static XenOverlay frames[XEN_GNTTAB_MAX_FRAMES];
 static unsigned nr_frames;
 static GHashTable *map_counts; /* ref -> GnttabMapCount, while a backend maps it */
 
 void xen_gnttab_reset(void)
 {
     for (unsigned i = 0; i < XEN_GNTTAB_MAX_FRAMES; i++) {
-        frame_gpa[i] = GNTTAB_NO_FRAME;
+        xen_overlay_reset(&frames[i]);
     }
     nr_frames = 0;
     if (!map_counts) {
@@ -37,36 +33,24 @@ void xen_gnttab_reset(void)
 
 int xen_gnttab_map_frame(uint64_t idx, uint64_t gpfn)
 {
-    uint8_t *dst;
+    int ret;
 
     if (idx >= XEN_GNTTAB_MAX_FRAMES) {
         return -EINVAL;
     }
-    dst = xen_page_ptr(gpfn << 12);
-    if (!dst) {
-        return -EINVAL;
+    ret = xen_overlay_place(&frames[idx], gpfn, "xen-grant-frame");
+    if (!ret) {
+        nr_frames = MAX(nr_frames, (unsigned)idx + 1);
     }
-    if (frame_gpa[idx] == GNTTAB_NO_FRAME) {
-        memset(dst, 0, XEN_PAGE_SIZE);
-    } else if (frame_gpa[idx] != gpfn << 12) {
-        uint8_t *src = xen_page_ptr(frame_gpa[idx]);
-        memmove(dst, src, XEN_PAGE_SIZE);
-    }
-    frame_gpa[idx] = gpfn << 12;
-    nr_frames = MAX(nr_frames, (unsigned)idx + 1);
-    return 0;
+    return ret;
 }
 
 /* The guest's entry for ref (8 bytes: flags, domid, frame), or NULL. */
 static uint8_t *gnttab_entry(uint32_t ref)
 {
     unsigned frame = ref / XEN_GNTTAB_ENTRIES_PER_FRAME;
-    uint8_t *page;
+    uint8_t *page = frame < nr_frames ? xen_overlay_ptr(&frames[frame]) : NULL;
 
-    if (frame >= nr_frames || frame_gpa[frame] == GNTTAB_NO_FRAME) {
-        return NULL;
-    }
-    page = xen_page_ptr(frame_gpa[frame]);
     return page ? page + (ref % XEN_GNTTAB_ENTRIES_PER_FRAME) * 8 : NULL;
 }
 

@@ -24,6 +24,10 @@ unsigned guest_mem_add(uint64_t gpa, uint64_t size, void *host, bool readonly, c
  * writes of a read-only block exit to MMIO dispatch) and I/O mode (disabled: every access
  * goes to the MMIO region registered over it). */
 void guest_mem_set_enabled(unsigned id, bool enabled);
+/* Map block id at gpa instead (enabled again if it was not): Xen's overlay pages. */
+void guest_mem_move(unsigned id, uint64_t gpa);
+/* True if any enabled block other than except (-1: none) has a byte in [gpa, gpa+size). */
+bool guest_mem_overlaps(uint64_t gpa, uint64_t size, int except);
 void guest_mem_reset(void);
 
 #endif
