@@ -294,6 +294,9 @@ static bool pc_xen_init(Error **errp)
     Error *err = NULL;
 
     xen_emu_init();
+    if (!qdev_create_on_bus("xen-platform", qbus_find("pci.0"), errp, NULL)) {
+        return false;
+    }
     xen_block_create_drives(&err);
     if (err) {
         error_propagate(errp, err);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <glib.h>
 #include "blockdev/blockdev.h"
+#include "hw/ide.h"
 #include "ide-int.h"
 
 typedef struct IDEDevice {
@@ -181,6 +182,45 @@ static bool ide_drive_realize(DeviceState *qdev, Error **errp)
     return ide_dev_realize_kind(qdev, IDE_NONE, errp);
 }
 
+/* Removal (the Xen platform's unplug): the unit is empty afterwards, as if no device had
+ * been there; the requests in flight finish first. */
+static void ide_dev_unrealize(DeviceState *qdev)
+{
+    IDEDevice *dev = (IDEDevice *)qdev;
+    IDEBus *bus = qdev->parent_bus->opaque;
+    IDEState *s = &bus->ifs[dev->unit];
+
+    blk_drain(dev->blk);
+    blk_set_dev_ops(dev->blk, NULL, NULL);
+    s->blk = NULL;
+    s->kind = IDE_NONE;
+    s->dev = NULL;
+    s->identify_set = false;
+    bus->devs[dev->unit] = NULL;
+    ide_reset(s);
+}
+
+static void ide_collect_disk(DeviceState *qdev, void *opaque)
+{
+    const char *name = qdev->dc->name;
+    IDEDevice *dev = (IDEDevice *)qdev;
+
+    if ((!strcmp(name, "ide-hd") || !strcmp(name, "ide-drive")) &&
+        ((IDEBus *)qdev->parent_bus->opaque)->ifs[dev->unit].kind == IDE_HD) {
+        g_ptr_array_add(opaque, qdev);
+    }
+}
+
+void ide_unplug_disks(void)
+{
+    g_autoptr(GPtrArray) disks = g_ptr_array_new();
+
+    qdev_foreach(ide_collect_disk, disks);
+    for (guint i = 0; i < disks->len; i++) {
+        qdev_device_delete(g_ptr_array_index(disks, i));
+    }
+}
+
 static char *ide_dev_fw_path(DeviceState *qdev)
 {
     return g_strdup_printf("disk@%x", ((IDEDevice *)qdev)->unit);
@@ -219,6 +259,7 @@ static const DeviceClass ide_hd_class = {
     .instance_size = sizeof(IDEDevice),
     .props = ide_hd_props,
     .realize = ide_hd_realize,
+    .unrealize = ide_dev_unrealize,
     .fw_dev_path = ide_dev_fw_path,
 };
 
@@ -230,6 +271,7 @@ static const DeviceClass ide_cd_class = {
     .instance_size = sizeof(IDEDevice),
     .props = ide_cd_props,
     .realize = ide_cd_realize,
+    .unrealize = ide_dev_unrealize,
     .fw_dev_path = ide_dev_fw_path,
 };
 
@@ -241,6 +283,7 @@ static const DeviceClass ide_drive_class = {
     .instance_size = sizeof(IDEDevice),
     .props = ide_hd_props,
     .realize = ide_drive_realize,
+    .unrealize = ide_dev_unrealize,
     .fw_dev_path = ide_dev_fw_path,
 };
 

@@ -13,6 +13,7 @@
 #include "hw/machine.h"
 #include "hw/memory.h"
 #include "hw/xen/xen-abi.h"
+#include "hw/xen/xen-platform.h"
 #include "hw/xen/xenstore.h"
 #include "xen-emu-int.h"
 
@@ -24,7 +25,7 @@ typedef struct XenState {
     XenOverlay shinfo;
     uint64_t vcpu_info_gpa[XEN_MAX_VCPUS];
     uint64_t callback_param; /* HVM_PARAM_CALLBACK_IRQ */
-    bool gsi_asserted;
+    bool level_asserted; /* a GSI or INTx callback is up */
     int store_port;
 } XenState;
 
@@ -65,51 +66,74 @@ uint8_t *xen_vcpu_info(unsigned vcpu)
 
 /* ---- the upcall: how an event reaches vCPU 0 ---- */
 
+/* Set the level of a level-triggered callback (GSI or the platform device's INTA). */
+static void xen_callback_set_level(bool level)
+{
+    uint64_t type = xen.callback_param >> 56;
+
+    if (type == HVM_CALLBACK_GSI) {
+        irq_set_level((unsigned)(xen.callback_param & 0xffffffff), level);
+    } else if (type == HVM_CALLBACK_PCI_INTX) {
+        xen_platform_set_irq(level);
+    }
+    xen.level_asserted = level;
+}
+
 void xen_raise_upcall(void)
 {
     uint64_t type = xen.callback_param >> 56;
 
     if (type == HVM_CALLBACK_VECTOR) {
         xen_kvm_kick_vcpu0(); /* KVM injects the vector on entry: upcall_pending is set */
-    } else if (type == HVM_CALLBACK_GSI && xen.callback_param) {
-        irq_set_level((unsigned)(xen.callback_param & 0xffffffff), true);
-        xen.gsi_asserted = true;
+    } else if (xen.callback_param) {
+        xen_callback_set_level(true);
     }
 }
 
-/* A GSI callback is level-triggered: it stays up until the guest clears upcall_pending.
- * Checked after every hypercall and vCPU exit while asserted. */
+/* A GSI or INTx callback is level-triggered: it stays up until the guest clears
+ * upcall_pending. Checked after every hypercall and vCPU exit while asserted. */
 void xen_poll_callback_level(void)
 {
     uint8_t *vi;
 
-    if (!xen.gsi_asserted) {
+    if (!xen.level_asserted) {
         return;
     }
     vi = xen_vcpu_info(0);
     if (!vi || !__atomic_load_n(vi + XEN_VCPU_INFO_UPCALL_PENDING, __ATOMIC_SEQ_CST)) {
-        irq_set_level((unsigned)(xen.callback_param & 0xffffffff), false);
-        xen.gsi_asserted = false;
+        xen_callback_set_level(false);
+    }
+}
+
+/* HVM_PARAM_CALLBACK_IRQ: a vector; a GSI below 24; or PCI INTx, which only the Xen
+ * platform device's INTA can be (domain 0, bus 0, its devfn, pin A). */
+static bool xen_callback_valid(uint64_t value)
+{
+    uint64_t type = value >> 56;
+    int devfn = xen_platform_devfn();
+
+    switch (type) {
+    case HVM_CALLBACK_VECTOR:
+        return true;
+    case HVM_CALLBACK_GSI:
+        return (value & 0xffffffff) < 24;
+    case HVM_CALLBACK_PCI_INTX:
+        return devfn >= 0 && (value & 0xffffffffffffffull) == ((uint64_t)devfn << 8);
+    default:
+        return !value;
     }
 }
 
 static int xen_set_callback(uint64_t value)
 {
-    uint64_t type = value >> 56;
-
-    if (value && type != HVM_CALLBACK_VECTOR && type != HVM_CALLBACK_GSI) {
-        return -EINVAL; /* PCI INTx: no Xen platform device here */
-    }
-    if (type == HVM_CALLBACK_GSI && (value & 0xffffffff) >= 24) {
+    if (!xen_callback_valid(value)) {
         return -EINVAL;
     }
-    xen_poll_callback_level();
-    if (xen.gsi_asserted) {
-        irq_set_level((unsigned)(xen.callback_param & 0xffffffff), false);
-        xen.gsi_asserted = false;
+    if (xen.level_asserted) {
+        xen_callback_set_level(false);
     }
     xen.callback_param = value;
-    xen_kvm_set_callback_vector(type == HVM_CALLBACK_VECTOR ? value & 0xff : 0);
+    xen_kvm_set_callback_vector(value >> 56 == HVM_CALLBACK_VECTOR ? value & 0xff : 0);
     return 0;
 }
 
@@ -355,15 +379,14 @@ static void xen_store_notify(void *opaque)
 
 void xen_emu_reset(void)
 {
-    if (xen.gsi_asserted) {
-        irq_set_level((unsigned)(xen.callback_param & 0xffffffff), false);
+    if (xen.level_asserted) {
+        xen_callback_set_level(false);
     }
     xen_overlay_reset(&xen.shinfo);
     for (unsigned i = 0; i < XEN_MAX_VCPUS; i++) {
         xen.vcpu_info_gpa[i] = XEN_INVALID_GPA;
     }
     xen.callback_param = 0;
-    xen.gsi_asserted = false;
     xen_evtchn_reset();
     xen_gnttab_reset();
     memset(xen.special, 0, XEN_SPECIAL_AREA_SIZE);

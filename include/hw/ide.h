@@ -24,5 +24,10 @@ bool piix3_ide_init(PCIBus *bus, int devfn, Error **errp);
  * translation of the four drives (2 bits each: 0 none, 1 LBA, 2 large, 3 rechs).
  */
 void ide_cmos_init(RTCState *rtc);
+/*
+ * Remove every IDE disk device (not the CD-ROMs) and the -drive drives they hold, as the Xen
+ * platform's "unplug emulated disks" asks: the units read as empty afterwards. Main loop.
+ */
+void ide_unplug_disks(void);
 
 #endif
