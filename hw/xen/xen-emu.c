@@ -64,6 +64,12 @@ uint8_t *xen_vcpu_info(unsigned vcpu)
     return si ? si + vcpu * XEN_VCPU_INFO_SIZE : NULL;
 }
 
+/* The machine's vCPUs (-smp), which vCPU hypercalls may name. */
+static unsigned xen_nr_vcpus(void)
+{
+    return current_machine ? MAX(current_machine->smp_cpus, 1u) : 1;
+}
+
 /* ---- the upcall: how an event reaches vCPU 0 ---- */
 
 /* Set the level of a level-triggered callback (GSI or the platform device's INTA). */
@@ -126,6 +132,8 @@ static bool xen_callback_valid(uint64_t value)
 
 static int xen_set_callback(uint64_t value)
 {
+    uint8_t *vi;
+
     if (!xen_callback_valid(value)) {
         return -EINVAL;
     }
@@ -134,6 +142,11 @@ static int xen_set_callback(uint64_t value)
     }
     xen.callback_param = value;
     xen_kvm_set_callback_vector(value >> 56 == HVM_CALLBACK_VECTOR ? value & 0xff : 0);
+    /* As Xen: an event already pending is signalled on the new callback at once. */
+    vi = xen_vcpu_info(0);
+    if (vi && __atomic_load_n(vi + XEN_VCPU_INFO_UPCALL_PENDING, __ATOMIC_SEQ_CST)) {
+        xen_raise_upcall();
+    }
     return 0;
 }
 
@@ -293,7 +306,7 @@ static int64_t xen_hc_vcpu_op(uint64_t cmd, uint64_t vcpu, uint64_t arg,
     if (cmd != VCPUOP_register_vcpu_info) {
         return -ENOSYS;
     }
-    if (vcpu >= XEN_MAX_VCPUS) {
+    if (vcpu >= MIN(XEN_MAX_VCPUS, xen_nr_vcpus())) {
         return -ENOENT;
     }
     if (!xen_arg_read(mem, arg, &a, sizeof(a))) {

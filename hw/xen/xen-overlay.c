@@ -8,6 +8,7 @@
  * structure again; a first placement starts zeroed. One block per overlay, moved rather
  * than added again, so a guest placing pages over and over costs nothing.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,6 +29,22 @@ static bool xen_overlay_taken(const XenOverlay *o, uint64_t gpa)
         }
     }
     return false;
+}
+
+/*
+ * The guest-physical addresses a page of ours may go to: below the host's physical address
+ * width (CPUID 0x80000008), which is what KVM accepts for a memory slot (at most 52 bits).
+ * A guest asking for more gets -EINVAL instead of a failed slot.
+ */
+static uint64_t xen_overlay_limit(void)
+{
+    unsigned eax = 0, ebx, ecx, edx, bits = 36;
+
+    if (__get_cpuid(0x80000000, &eax, &ebx, &ecx, &edx) && eax >= 0x80000008 &&
+        __get_cpuid(0x80000008, &eax, &ebx, &ecx, &edx)) {
+        bits = eax & 0xff;
+    }
+    return 1ull << MIN(MAX(bits, 32u), 52u);
 }
 
 uint8_t *xen_overlay_ptr(const XenOverlay *o)
@@ -82,7 +99,7 @@ int xen_overlay_place(XenOverlay *o, uint64_t gpfn, const char *name)
     uint8_t *old, *dst;
     bool own;
 
-    if (gpfn >= (1ull << 40)) {
+    if (gpfn >= xen_overlay_limit() >> 12) {
         return -EINVAL;
     }
     old = xen_overlay_ptr(o);
