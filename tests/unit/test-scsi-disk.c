@@ -15,6 +15,7 @@
 #include "hw/scsi.h"
 #include "util/main-loop.h"
 #include "util/bswap.h"
+#include "qdev-test-util.h"
 
 #define DISK_BLOCKS 2048 /* 1 MiB of 512-byte blocks */
 
@@ -204,20 +205,8 @@ static void new_drive(const char *optstr)
 static DeviceState *add_device(const char *devstr, char **err)
 {
     g_autofree char *full = g_strdup_printf("%s,bus=scsi0.0", devstr);
-    Opts *opts = opts_parse(&qdev_device_opts, full, true, &error_abort);
-    Error *local = NULL;
-    DeviceState *dev = qdev_device_add(opts, &local);
 
-    opts_free(opts);
-    if (err) {
-        *err = local ? g_strdup(error_get_pretty(local)) : NULL;
-    } else if (local) {
-        g_error("%s: %s", devstr, error_get_pretty(local));
-    }
-    if (local) {
-        error_free(local);
-    }
-    return dev;
+    return test_device_add(full, false, err);
 }
 
 /* A raw image of size bytes as drive `id` (with extra -drive options) under device devstr. */

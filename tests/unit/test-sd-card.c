@@ -15,6 +15,7 @@
 #include "hw/qdev.h"
 #include "hw/sd.h"
 #include "util/bswap.h"
+#include "qdev-test-util.h"
 #include "util/main-loop.h"
 
 /* R1 card status bits and states, as the spec numbers them. */
@@ -110,21 +111,8 @@ static void new_drive(const char *optstr)
 static DeviceState *add_card(const char *devstr, char **err)
 {
     g_autofree char *full = g_strdup_printf("%s,bus=sd-bus", devstr);
-    Opts *opts = opts_parse(&qdev_device_opts, full, true, &error_abort);
-    Error *local = NULL;
-    DeviceState *dev = qdev_device_add(opts, &local);
 
-    opts_free(opts);
-    if (err) {
-        *err =
-            local ? g_strdup_printf("%s|%s", error_get_pretty(local), error_get_hint(local)) : NULL;
-    } else if (local) {
-        g_error("%s: %s", devstr, error_get_pretty(local));
-    }
-    if (local) {
-        error_free(local);
-    }
-    return dev;
+    return test_device_add(full, true, err);
 }
 
 /* A card on a new raw image of size bytes as drive id; *path_out gets the image. */

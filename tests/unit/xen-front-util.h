@@ -21,6 +21,7 @@
 #include "hw/xen/xen.h"
 #include "hw/xen/xenstore.h"
 #include "util/main-loop.h"
+#include "qdev-test-util.h"
 
 #define RAM_SIZE (4u << 20)
 #define SHINFO_PFN 1
@@ -228,20 +229,7 @@ static inline BlockBackend *new_drive(const char *optstr)
 /* -device devstr: the device, or NULL with the message in *err. */
 static inline DeviceState *add_device(const char *devstr, char **err)
 {
-    Opts *opts = opts_parse(&qdev_device_opts, devstr, true, &error_abort);
-    Error *local = NULL;
-    DeviceState *dev = qdev_device_add(opts, &local);
-
-    opts_free(opts);
-    if (err) {
-        *err = local ? g_strdup(error_get_pretty(local)) : NULL;
-    } else if (local) {
-        g_error("%s: %s", devstr, error_get_pretty(local));
-    }
-    if (local) {
-        error_free(local);
-    }
-    return dev;
+    return test_device_add(devstr, false, err);
 }
 
 /* The frontend of one disk. */
