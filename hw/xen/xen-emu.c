@@ -184,10 +184,18 @@ static int xen_map_shared_info(uint64_t gpfn)
 {
     int ret = xen_overlay_place(&xen.shinfo, gpfn, "xen-shared-info");
 
-    if (!ret) {
-        xen_kvm_set_shared_info(gpfn);
+    if (ret) {
+        return ret;
     }
-    return ret;
+    xen_kvm_set_shared_info(gpfn);
+    /* KVM finds a vCPU's upcall_pending only where it was told; by default that is the
+     * vCPU's slot in shared_info. */
+    for (unsigned i = 0; i < MIN(XEN_MAX_VCPUS, xen_nr_vcpus()); i++) {
+        if (xen.vcpu_info_gpa[i] == XEN_INVALID_GPA) {
+            xen_kvm_set_vcpu_info(i, (gpfn << 12) + i * XEN_VCPU_INFO_SIZE);
+        }
+    }
+    return 0;
 }
 
 static int64_t xen_hc_memory_op(uint64_t cmd, uint64_t arg, const XenGuestMem *mem)
@@ -396,10 +404,15 @@ void xen_emu_reset(void)
         xen_callback_set_level(false);
     }
     xen_overlay_reset(&xen.shinfo);
+    xen_kvm_set_shared_info(XEN_INVALID_GPA); /* KVM's "no page" for both */
     for (unsigned i = 0; i < XEN_MAX_VCPUS; i++) {
         xen.vcpu_info_gpa[i] = XEN_INVALID_GPA;
+        if (i < xen_nr_vcpus()) {
+            xen_kvm_set_vcpu_info(i, XEN_INVALID_GPA);
+        }
     }
     xen.callback_param = 0;
+    xen_kvm_set_callback_vector(0);
     xen_evtchn_reset();
     xen_gnttab_reset();
     memset(xen.special, 0, XEN_SPECIAL_AREA_SIZE);
