@@ -120,10 +120,16 @@ static uint64_t xen_block_sectors(XenBlockDev *s)
     return len > 0 ? (uint64_t)len / BLKIF_SECTOR_SIZE : 0;
 }
 
+/* A CD-ROM is read-only, with a medium or without (QEMU makes media=cdrom read-only). */
+static bool xen_block_read_only(XenBlockDev *s)
+{
+    return s->cdrom || blk_is_read_only(s->blk);
+}
+
 static unsigned xen_block_info(XenBlockDev *s)
 {
     return (s->cdrom ? VDISK_CDROM | VDISK_REMOVABLE : 0) |
-           (blk_is_read_only(s->blk) ? VDISK_READONLY : 0);
+           (xen_block_read_only(s) ? VDISK_READONLY : 0);
 }
 
 /* What the toolstack and the backend write into our directory before InitWait. */
@@ -139,7 +145,7 @@ static void xen_block_backend_nodes(XenBlockDev *s, XenBlockNodes *w)
     xen_block_node(w, "dev", "%s", s->vdev);
     xen_block_node(w, "type", "file");
     xen_block_node(w, "params", "%s", bs ? bdrv_get_filename(bs) : "");
-    xen_block_node(w, "mode", "%s", blk_is_read_only(s->blk) ? "r" : "w");
+    xen_block_node(w, "mode", "%s", xen_block_read_only(s) ? "r" : "w");
     xen_block_node(w, "device-type", "%s", s->cdrom ? "cdrom" : "disk");
     xen_block_node(w, "removable", "%d", s->cdrom);
     xen_block_node(w, "sectors", "%" PRIu64, xen_block_sectors(s));
@@ -260,7 +266,7 @@ static void xen_block_connect(XenBlockDev *s)
     Error *err = NULL;
 
     s->limits = (XenBlockLimits){.sectors = xen_block_sectors(s),
-                                 .read_only = blk_is_read_only(s->blk),
+                                 .read_only = xen_block_read_only(s),
                                  .discard = s->discard};
     if (!xen_block_read_frontend(s, &ring_ref, &port, &err) ||
         !xen_block_ring_connect(s, ring_ref, port, &err)) {

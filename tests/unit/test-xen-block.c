@@ -322,6 +322,7 @@ static void test_create_drives(void)
     blk_unref(blk);
     new_drive(good);
     new_drive(cd);
+    new_drive("if=xen,index=3,media=cdrom"); /* empty: read-only all the same */
     xen_block_create_drives(&error_abort);
     settle();
     check_node("/local/domain/0/backend/vbd/1/51728", "dev", "xvdb");
@@ -330,8 +331,11 @@ static void test_create_drives(void)
     check_node("/local/domain/0/backend/vbd/1/51744", "mode", "r");
     check_node("/local/domain/0/backend/vbd/1/51744", "removable", "1");
     check_node("/local/domain/0/backend/vbd/1/51744", "info", "7");
+    check_node("/local/domain/0/backend/vbd/1/51760", "mode", "r");
+    check_node("/local/domain/0/backend/vbd/1/51760", "info", "7");
+    check_node("/local/domain/0/backend/vbd/1/51760", "sectors", "0");
     qdev_foreach(delete_xen_disk, devs);
-    g_assert_cmpuint(devs->len, ==, 2);
+    g_assert_cmpuint(devs->len, ==, 3);
     for (guint i = 0; i < devs->len; i++) {
         qdev_device_delete(devs->pdata[i]);
     }
