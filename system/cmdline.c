@@ -172,11 +172,12 @@ static const OptDesc accel_desc[] = {
 };
 static const OptsList accel_opts = { "accel", "accel", false, accel_desc };
 
-/* -accel kvm[,xen-version=N][,kernel-irqchip=on|split]: minivmm always uses KVM's
- * in-kernel irqchip, which its Xen emulation works with, so "split" changes nothing. */
+/* QEMU's message for a property the accelerator does not have. */
 static bool accel_props_known(const char *arg, Error **errp)
 {
     g_auto(GStrv) parts = g_strsplit(arg, ",", -1);
+    const char *accel = parts[0] && g_str_has_prefix(parts[0], "accel=") ? parts[0] + 6
+                                                                          : parts[0];
 
     for (int i = 1; parts[0] && parts[i]; i++) {
         g_autofree char *key = g_strndup(parts[i], strcspn(parts[i], "="));
@@ -185,13 +186,15 @@ static bool accel_props_known(const char *arg, Error **errp)
             known |= !strcmp(d->name, key);
         }
         if (*key && !known) {
-            error_setg(errp, "Property '%s-accel.%s' not found", parts[0], key);
+            error_setg(errp, "Property '%s-accel.%s' not found", accel, key);
             return false;
         }
     }
     return true;
 }
 
+/* -accel kvm[,xen-version=N][,kernel-irqchip=on|split]: minivmm always uses KVM's
+ * in-kernel irqchip, which its Xen emulation works with, so "split" changes nothing. */
 static bool opt_accel(VMConfig *cfg, const char *arg, Error **errp)
 {
     Opts *opts = accel_props_known(arg, errp) ? opts_parse(&accel_opts, arg, true, errp) : NULL;
