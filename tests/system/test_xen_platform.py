@@ -135,6 +135,9 @@ def test_unplug_ide_disks(tmp_path):
 
 
 def test_intx_callback():
+    """The callback through the platform device's INTA: an event (the reply to a xenstore
+    request) raises it, routed by the PIIX3 as a BIOS would; it stays up until the guest
+    clears upcall_pending, then the next hypercall lowers it."""
     qt, _ = start_vm()
     try:
         devfn = find_platform(qt)
@@ -142,7 +145,20 @@ def test_intx_callback():
         intx = 1 << 56
         assert g.set_param(xf.HVM_PARAM_CALLBACK_IRQ, intx | devfn << 8 | 1) == xf.EINVAL  # pin B
         assert g.set_param(xf.HVM_PARAM_CALLBACK_IRQ, intx | (devfn + 8) << 8) == xf.EINVAL
+        pirq = ((devfn >> 3) - 1) & 3  # INTA of the slot, as the i440FX swizzles it
+        qt.outl(0xcf8, 0x80000000 | 0x08 << 8 | (0x60 + pirq) & ~3)
+        qt.outb(0xcfc + (0x60 + pirq) % 4, 10)
+        qt.ok("irq_intercept_in ioapic")
         assert g.set_param(xf.HVM_PARAM_CALLBACK_IRQ, intx | devfn << 8) == 0
         assert g.get_param(xf.HVM_PARAM_CALLBACK_IRQ) == (0, intx | devfn << 8)
+        assert g.xs.read("domid") == "1"
+        assert g.upcall_pending() == 1
+        assert "IRQ raise 10" in qt.irqs
+        qt.irqs.clear()
+        assert g.xen_version() == 0x4000a  # still pending: the line stays up
+        assert "IRQ lower 10" not in qt.irqs
+        g.ack_upcall()
+        assert g.xen_version() == 0x4000a
+        assert "IRQ lower 10" in qt.irqs
     finally:
         stop_vm(qt)
