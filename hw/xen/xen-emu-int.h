@@ -17,13 +17,16 @@
 
 /* A page Xen owns that the guest places (xen-overlay.c): shared_info, grant frames. */
 typedef struct XenOverlay {
-    uint64_t gpa;    /* XEN_INVALID_GPA until placed */
-    uint8_t *page;   /* the VMM's own page, for places outside guest RAM */
-    unsigned block;  /* its RAM block, once has_block */
+    uint64_t gpa;   /* XEN_INVALID_GPA until placed */
+    uint8_t *page;  /* the VMM's own page, for places outside guest RAM */
+    unsigned block; /* its RAM block, once has_block */
     bool has_block;
     bool own_mapped; /* placed outside RAM: page is mapped at gpa */
 } XenOverlay;
-#define XEN_OVERLAY_INIT { .gpa = XEN_INVALID_GPA }
+#define XEN_OVERLAY_INIT                                                                           \
+    {                                                                                              \
+        .gpa = XEN_INVALID_GPA                                                                     \
+    }
 
 /* Place o at gpfn (contents move along): 0, or -EINVAL where no page can go. */
 int xen_overlay_place(XenOverlay *o, uint64_t gpfn, const char *name);

@@ -21,15 +21,15 @@
 
 typedef struct XenState {
     uint32_t version;
-    uint8_t *special;        /* XEN_SPECIAL_AREA_SIZE bytes of host memory */
+    uint8_t *special; /* XEN_SPECIAL_AREA_SIZE bytes of host memory */
     XenOverlay shinfo;
     uint64_t vcpu_info_gpa[XEN_MAX_VCPUS];
     uint64_t callback_param; /* HVM_PARAM_CALLBACK_IRQ */
-    bool level_asserted; /* a GSI or INTx callback is up */
+    bool level_asserted;     /* a GSI or INTx callback is up */
     int store_port;
 } XenState;
 
-static XenState xen = { .shinfo = XEN_OVERLAY_INIT };
+static XenState xen = {.shinfo = XEN_OVERLAY_INIT};
 
 void xen_set_version(uint32_t version)
 {
@@ -168,12 +168,11 @@ static int64_t xen_hc_version(uint64_t cmd, uint64_t arg, const XenGuestMem *mem
         if (!xen_arg_read(mem, arg, fi, sizeof(fi))) {
             return -EFAULT;
         }
-        fi[1] = fi[0] ? 0
-                      : 1u << XENFEAT_writable_page_tables |
-                            1u << XENFEAT_writable_descriptor_tables |
-                            1u << XENFEAT_auto_translated_physmap |
-                            1u << XENFEAT_supervisor_mode_kernel |
-                            1u << XENFEAT_hvm_callback_vector;
+        fi[1] =
+            fi[0] ? 0
+                  : 1u << XENFEAT_writable_page_tables | 1u << XENFEAT_writable_descriptor_tables |
+                        1u << XENFEAT_auto_translated_physmap |
+                        1u << XENFEAT_supervisor_mode_kernel | 1u << XENFEAT_hvm_callback_vector;
         return xen_arg_write(mem, arg, fi, sizeof(fi)) ? 0 : -EFAULT;
     default:
         return -ENOSYS;
@@ -301,8 +300,7 @@ static int64_t xen_hc_sched_op(uint64_t cmd, uint64_t arg, const XenGuestMem *me
     }
 }
 
-static int64_t xen_hc_vcpu_op(uint64_t cmd, uint64_t vcpu, uint64_t arg,
-                              const XenGuestMem *mem)
+static int64_t xen_hc_vcpu_op(uint64_t cmd, uint64_t vcpu, uint64_t arg, const XenGuestMem *mem)
 {
     struct {
         uint64_t mfn;
@@ -337,8 +335,7 @@ static int64_t xen_hc_vcpu_op(uint64_t cmd, uint64_t vcpu, uint64_t arg,
     return 0;
 }
 
-int64_t xen_hypercall(unsigned vcpu, uint64_t nr, const uint64_t args[6],
-                      const XenGuestMem *mem)
+int64_t xen_hypercall(unsigned vcpu, uint64_t nr, const uint64_t args[6], const XenGuestMem *mem)
 {
     int64_t ret;
 
@@ -382,7 +379,7 @@ static bool xen_phys_write(void *opaque, uint64_t gva, const void *buf, uint64_t
     return guest_mem_write(gva, buf, len);
 }
 
-const XenGuestMem xen_guest_mem_phys = { xen_phys_read, xen_phys_write, NULL };
+const XenGuestMem xen_guest_mem_phys = {xen_phys_read, xen_phys_write, NULL};
 
 /* ---- set-up and reset ---- */
 
@@ -432,8 +429,7 @@ void xen_emu_init(void)
     xen.special = mmap(NULL, XEN_SPECIAL_AREA_SIZE, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     g_assert(xen.special != MAP_FAILED);
-    guest_mem_add(XEN_SPECIAL_AREA_ADDR, XEN_SPECIAL_AREA_SIZE, xen.special, false,
-                  "xen-special");
+    guest_mem_add(XEN_SPECIAL_AREA_ADDR, XEN_SPECIAL_AREA_SIZE, xen.special, false, "xen-special");
     xen_emu_reset();
     machine_register_reset(xen_emu_reset_handler, NULL);
 }

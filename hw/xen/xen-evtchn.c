@@ -11,8 +11,8 @@
 #include "xen-emu-int.h"
 
 typedef struct XenPort {
-    uint8_t state;       /* EVTCHNSTAT_* */
-    uint16_t remote_dom; /* unbound: who may bind; interdomain: always 0 */
+    uint8_t state;        /* EVTCHNSTAT_* */
+    uint16_t remote_dom;  /* unbound: who may bind; interdomain: always 0 */
     XenEvtchnHandler *fn; /* the VMM's end of an interdomain channel */
     void *opaque;
 } XenPort;
@@ -56,8 +56,8 @@ static void evtchn_upcall(uint32_t port)
     if (!vi || !mask || (__atomic_load_n(mask, __ATOMIC_SEQ_CST) & (1ull << (port % 64)))) {
         return;
     }
-    if (__atomic_fetch_or((uint64_t *)(vi + XEN_VCPU_INFO_PENDING_SEL), bit,
-                          __ATOMIC_SEQ_CST) & bit) {
+    if (__atomic_fetch_or((uint64_t *)(vi + XEN_VCPU_INFO_PENDING_SEL), bit, __ATOMIC_SEQ_CST) &
+        bit) {
         return;
     }
     if (!__atomic_exchange_n(vi + XEN_VCPU_INFO_UPCALL_PENDING, 1, __ATOMIC_SEQ_CST)) {
@@ -93,7 +93,7 @@ int xen_evtchn_alloc_internal(XenEvtchnHandler *fn, void *opaque)
     int p = evtchn_alloc();
 
     if (p > 0) {
-        ports[p] = (XenPort){ .state = EVTCHNSTAT_interdomain, .fn = fn, .opaque = opaque };
+        ports[p] = (XenPort){.state = EVTCHNSTAT_interdomain, .fn = fn, .opaque = opaque};
     }
     return p;
 }
@@ -105,7 +105,7 @@ int xen_evtchn_bind_backend(uint32_t guest_port, XenEvtchnHandler *fn, void *opa
     if (!p || p->state != EVTCHNSTAT_unbound || p->remote_dom != 0) {
         return -EINVAL;
     }
-    *p = (XenPort){ .state = EVTCHNSTAT_interdomain, .fn = fn, .opaque = opaque };
+    *p = (XenPort){.state = EVTCHNSTAT_interdomain, .fn = fn, .opaque = opaque};
     return 0;
 }
 
@@ -114,7 +114,7 @@ void xen_evtchn_unbind_backend(uint32_t guest_port, void *opaque)
     XenPort *p = evtchn_port(guest_port);
 
     if (p && p->state == EVTCHNSTAT_interdomain && p->opaque == opaque) {
-        *p = (XenPort){ .state = EVTCHNSTAT_unbound, .remote_dom = 0 };
+        *p = (XenPort){.state = EVTCHNSTAT_unbound, .remote_dom = 0};
     }
 }
 
@@ -158,7 +158,7 @@ static int evtchn_op_alloc_unbound(uint64_t arg, const XenGuestMem *mem)
     if (p < 0) {
         return p;
     }
-    ports[p] = (XenPort){ .state = EVTCHNSTAT_unbound, .remote_dom = 0 };
+    ports[p] = (XenPort){.state = EVTCHNSTAT_unbound, .remote_dom = 0};
     a.port = p;
     if (!xen_arg_write(mem, arg, &a, sizeof(a))) {
         ports[p].state = EVTCHNSTAT_closed;

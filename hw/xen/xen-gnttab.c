@@ -1,8 +1,8 @@
 /*
  * Xen grant table, version 1, for the one guest. The table lives in the frames the guest
- * placed with XENMEM_add_to_physmap (XENMAPSPACE_grant_table; see xen-overlay.c). Domain 0 (the VMM's backends) maps granted pages through
- * xen_gnttab_map(); the guest sees GTF_reading/GTF_writing while a mapping lasts. No
- * version 2, no transfers, no grant copy.
+ * placed with XENMEM_add_to_physmap (XENMAPSPACE_grant_table; see xen-overlay.c). Domain 0 (the
+ * VMM's backends) maps granted pages through xen_gnttab_map(); the guest sees
+ * GTF_reading/GTF_writing while a mapping lasts. No version 2, no transfers, no grant copy.
  */
 #include <errno.h>
 #include <string.h>
@@ -75,8 +75,8 @@ static bool gnttab_acquire(uint8_t *entry, bool writable, uint32_t *frame, Error
             return false;
         }
         new = old | GTF_reading | (writable ? GTF_writing : 0);
-    } while (!__atomic_compare_exchange_n(word, &old, new, false, __ATOMIC_SEQ_CST,
-                                          __ATOMIC_SEQ_CST));
+    } while (
+        !__atomic_compare_exchange_n(word, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
     *frame = __atomic_load_n((uint32_t *)(entry + 4), __ATOMIC_SEQ_CST);
     return true;
 }

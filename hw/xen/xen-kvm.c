@@ -46,7 +46,7 @@ bool xen_kvm_init(Error **errp)
 
 static void xen_kvm_set_attr(uint16_t type, uint64_t value)
 {
-    struct kvm_xen_hvm_attr a = { .type = type };
+    struct kvm_xen_hvm_attr a = {.type = type};
 
     if (type == KVM_XEN_ATTR_TYPE_UPCALL_VECTOR) {
         a.u.vector = (uint8_t)value;
@@ -70,7 +70,7 @@ void xen_kvm_set_callback_vector(uint8_t vector)
 
 void xen_kvm_set_vcpu_info(unsigned vcpu, uint64_t gpa)
 {
-    struct kvm_xen_vcpu_attr a = { .type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, .u.gpa = gpa };
+    struct kvm_xen_vcpu_attr a = {.type = KVM_XEN_VCPU_ATTR_TYPE_VCPU_INFO, .u.gpa = gpa};
     int fd = xen_kvm_active ? kvm_vcpu_fd(vcpu) : -1;
 
     if (fd >= 0 && ioctl(fd, KVM_XEN_VCPU_SET_ATTR, &a) < 0) {
@@ -90,12 +90,15 @@ void xen_kvm_kick_vcpu0(void)
 void xen_kvm_cpuid(struct kvm_cpuid2 *c, unsigned vcpu_id)
 {
     const struct kvm_cpuid_entry2 leaves[XEN_CPUID_LEAVES] = {
-        { .function = XEN_CPUID_BASE, .eax = XEN_CPUID_BASE + XEN_CPUID_LEAVES - 1,
-          .ebx = 0x566e6558, .ecx = 0x65584d4d, .edx = 0x4d4d566e }, /* "XenVMMXenVMM" */
-        { .function = XEN_CPUID_BASE + 1, .eax = xen_version() },
-        { .function = XEN_CPUID_BASE + 2, .eax = 1, .ebx = XEN_HYPERCALL_MSR },
-        { .function = XEN_CPUID_BASE + 3 },
-        { .function = XEN_CPUID_BASE + 4, .eax = 1u << 3, .ebx = vcpu_id }, /* vCPU id valid */
+        {.function = XEN_CPUID_BASE,
+         .eax = XEN_CPUID_BASE + XEN_CPUID_LEAVES - 1,
+         .ebx = 0x566e6558,
+         .ecx = 0x65584d4d,
+         .edx = 0x4d4d566e}, /* "XenVMMXenVMM" */
+        {.function = XEN_CPUID_BASE + 1, .eax = xen_version()},
+        {.function = XEN_CPUID_BASE + 2, .eax = 1, .ebx = XEN_HYPERCALL_MSR},
+        {.function = XEN_CPUID_BASE + 3},
+        {.function = XEN_CPUID_BASE + 4, .eax = 1u << 3, .ebx = vcpu_id}, /* vCPU id valid */
     };
     unsigned n = 0;
 
@@ -119,7 +122,7 @@ static bool xen_kvm_copy(void *opaque, uint64_t gva, void *buf, uint64_t len, bo
     XenKvmMem *m = opaque;
 
     while (len) {
-        struct kvm_translation tr = { .linear_address = gva };
+        struct kvm_translation tr = {.linear_address = gva};
         uint64_t chunk = MIN(len, XEN_PAGE_SIZE - (gva & (XEN_PAGE_SIZE - 1)));
         bool ok;
 
@@ -150,8 +153,8 @@ static bool xen_kvm_write(void *opaque, uint64_t gva, const void *buf, uint64_t 
 
 void xen_kvm_handle_exit(int vcpu_fd, unsigned vcpu_id, struct kvm_xen_exit *exit)
 {
-    XenKvmMem m = { vcpu_fd };
-    const XenGuestMem mem = { xen_kvm_read, xen_kvm_write, &m };
+    XenKvmMem m = {vcpu_fd};
+    const XenGuestMem mem = {xen_kvm_read, xen_kvm_write, &m};
 
     if (exit->type != KVM_EXIT_XEN_HCALL) {
         return;
@@ -163,8 +166,7 @@ void xen_kvm_handle_exit(int vcpu_fd, unsigned vcpu_id, struct kvm_xen_exit *exi
     } else {
         uint64_t args[6];
         memcpy(args, exit->u.hcall.params, sizeof(args));
-        exit->u.hcall.result = (uint64_t)xen_hypercall(vcpu_id, exit->u.hcall.input, args,
-                                                       &mem);
+        exit->u.hcall.result = (uint64_t)xen_hypercall(vcpu_id, exit->u.hcall.input, args, &mem);
     }
 }
 

@@ -82,8 +82,8 @@ static uint8_t *xen_overlay_target(XenOverlay *o, uint64_t gpa, bool *own)
         return NULL;
     }
     if (!o->page) {
-        o->page = mmap(NULL, XEN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+        o->page =
+            mmap(NULL, XEN_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (o->page == MAP_FAILED) {
             o->page = NULL;
             return NULL;

@@ -206,8 +206,8 @@ static bool xen_platform_realize(DeviceState *qdev, Error **errp)
     pci_register_bar(s->pci, 0, 0x100, PCI_BAR_IO, &xen_platform_bar_ops, s);
     pci_register_bar(s->pci, 1, XEN_PLATFORM_MMIO_SIZE, PCI_BAR_MEM32 | PCI_BAR_PREFETCH,
                      &xen_platform_mmio_ops, s);
-    s->fixed = portio_add(XEN_PLATFORM_FIXED_PORT, 16, &xen_platform_fixed_ops, s,
-                          "xen-platform-fixed");
+    s->fixed =
+        portio_add(XEN_PLATFORM_FIXED_PORT, 16, &xen_platform_fixed_ops, s, "xen-platform-fixed");
     xen_platform_reset(s->pci);
     platform = s;
     return true;

@@ -37,11 +37,9 @@ int xs_op_write(unsigned domid, XsTx *tx, const char *path, const void *value, s
 int xs_op_mkdir(unsigned domid, XsTx *tx, const char *path);
 int xs_op_rm(unsigned domid, XsTx *tx, const char *path);
 /* The children's names, each NUL-terminated, and the node's generation (XS_DIRECTORY_PART). */
-int xs_op_directory(unsigned domid, XsTx *tx, const char *path, GByteArray *names,
-                    uint64_t *gen);
+int xs_op_directory(unsigned domid, XsTx *tx, const char *path, GByteArray *names, uint64_t *gen);
 int xs_op_get_perms(unsigned domid, XsTx *tx, const char *path, GArray *perms);
-int xs_op_set_perms(unsigned domid, XsTx *tx, const char *path, const XsPerm *perms,
-                    unsigned n);
+int xs_op_set_perms(unsigned domid, XsTx *tx, const char *path, const XsPerm *perms, unsigned n);
 
 XsTx *xs_tx_begin(void);
 /* End and free tx: commit (0, or -EAGAIN when a node it used changed meanwhile) or abort. */
@@ -56,12 +54,10 @@ void xs_fire_changes(void);
  * dropped), only for nodes domid may read, and with no first event (the wire protocol sends
  * it after the reply). Removed with xenstore_unwatch().
  */
-XsWatch *xs_watch_add(unsigned domid, const char *path, size_t strip, XsWatchFn *fn,
-                      void *opaque);
+XsWatch *xs_watch_add(unsigned domid, const char *path, size_t strip, XsWatchFn *fn, void *opaque);
 /* Fire the watches one change concerns; removed: the subtree at path went away. perms are the
  * node's (before its removal), old_perms (or NULL) those a permission change replaced. */
-void xs_watches_fire(const char *path, bool removed, const GArray *perms,
-                     const GArray *old_perms);
+void xs_watches_fire(const char *path, bool removed, const GArray *perms, const GArray *old_perms);
 /* After a reset: drop the VMM's pending events and fire each VMM watch once. */
 void xs_watches_reset(void);
 

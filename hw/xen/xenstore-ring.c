@@ -290,7 +290,10 @@ static const struct {
     int err;
     const char *name;
 } errno_names[] = {
-#define XS_ERRNO(e) {e, #e}
+#define XS_ERRNO(e)                                                                                \
+    {                                                                                              \
+        e, #e                                                                                      \
+    }
     XS_ERRNO(EINVAL), XS_ERRNO(EACCES), XS_ERRNO(EEXIST), XS_ERRNO(ENOENT), XS_ERRNO(ENOSPC),
     XS_ERRNO(EBUSY),  XS_ERRNO(EAGAIN), XS_ERRNO(E2BIG),  XS_ERRNO(EPERM),
 #undef XS_ERRNO
@@ -488,8 +491,8 @@ static int handle_set_perms(XsReq *req)
         }
         g_array_append_val(perms, p);
     }
-    return reply_ok(req, xs_op_set_perms(req->domid, req->tx, path, (const XsPerm *)perms->data,
-                                         perms->len));
+    return reply_ok(
+        req, xs_op_set_perms(req->domid, req->tx, path, (const XsPerm *)perms->data, perms->len));
 }
 
 /* "path\0token\0"; the watch's first event follows the reply. */
@@ -675,8 +678,8 @@ static void conn_handle_request(void)
     req.data = (const char *)conn.in + XS_HDR_SIZE;
     req.domid = xs_guest_domid();
     req.reply = g_byte_array_new();
-    TRACE("xenstore_request", "type %u req_id %u tx_id %u len %u", req.type, req.req_id,
-          req.tx_id, req.len);
+    TRACE("xenstore_request", "type %u req_id %u tx_id %u len %u", req.type, req.req_id, req.tx_id,
+          req.len);
     ret = req_dispatch(&req);
     if (ret) {
         const char *name = errno_name(-ret);

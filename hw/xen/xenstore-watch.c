@@ -80,8 +80,7 @@ static bool path_under(const char *path, const char *base)
     return path[n] == '\0' || path[n] == '/' || !strcmp(base, "/");
 }
 
-void xs_watches_fire(const char *path, bool removed, const GArray *perms,
-                     const GArray *old_perms)
+void xs_watches_fire(const char *path, bool removed, const GArray *perms, const GArray *old_perms)
 {
     for (guint i = 0; watches && i < watches->len; i++) {
         XsWatch *w = watches->pdata[i];
@@ -117,8 +116,7 @@ void xs_watches_reset(void)
     }
 }
 
-XsWatch *xs_watch_add(unsigned domid, const char *path, size_t strip, XsWatchFn *fn,
-                      void *opaque)
+XsWatch *xs_watch_add(unsigned domid, const char *path, size_t strip, XsWatchFn *fn, void *opaque)
 {
     XsWatch *w = g_new0(XsWatch, 1);
 

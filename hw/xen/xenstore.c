@@ -24,8 +24,7 @@
 #define XS_QUOTA_NODES 1000
 #define XS_QUOTA_PERMS 5
 #define XS_TX_BYTES (512 * 1024)
-#define XS_PATH_CHARS                                                                          \
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_@-."
+#define XS_PATH_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_@-."
 
 typedef struct XsNode {
     GBytes *value;
@@ -289,8 +288,7 @@ static int missing_errno(XsTx *tx, unsigned domid, const char *path)
     return node && !perms_allow(node->perms, domid, XS_PERM_READ) ? -EACCES : -ENOENT;
 }
 
-static int node_lookup(XsTx *tx, unsigned domid, const char *path, unsigned want,
-                       XsNode **node)
+static int node_lookup(XsTx *tx, unsigned domid, const char *path, unsigned want, XsNode **node)
 {
     *node = node_get(tx, path);
     if (!*node) {
@@ -393,8 +391,7 @@ static void change_free(gpointer p)
     g_free(c);
 }
 
-static void change_add(XsTx *tx, const char *path, bool removed, GArray *perms,
-                       GArray *old_perms)
+static void change_add(XsTx *tx, const char *path, bool removed, GArray *perms, GArray *old_perms)
 {
     XsChange *c = g_new0(XsChange, 1);
 
@@ -518,8 +515,7 @@ int xs_op_rm(unsigned domid, XsTx *tx, const char *path)
     return 0;
 }
 
-int xs_op_directory(unsigned domid, XsTx *tx, const char *path, GByteArray *names,
-                    uint64_t *gen)
+int xs_op_directory(unsigned domid, XsTx *tx, const char *path, GByteArray *names, uint64_t *gen)
 {
     XsNode *node;
     int ret = op_begin(tx);
@@ -567,8 +563,7 @@ static int perms_check(unsigned domid, const XsPerm *perms, unsigned n)
 }
 
 /* Only the owner changes a node's permissions, and a guest cannot give a node away. */
-int xs_op_set_perms(unsigned domid, XsTx *tx, const char *path, const XsPerm *perms,
-                    unsigned n)
+int xs_op_set_perms(unsigned domid, XsTx *tx, const char *path, const XsPerm *perms, unsigned n)
 {
     g_autoptr(GArray) old = NULL;
     XsNode *node;

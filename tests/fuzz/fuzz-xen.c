@@ -38,7 +38,7 @@ static uint64_t page_gpa(unsigned page)
 
 static int64_t xf_hypercall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
-    const uint64_t args[6] = { a0, a1, a2 };
+    const uint64_t args[6] = {a0, a1, a2};
 
     return xen_hypercall(0, nr, args, &xen_guest_mem_phys);
 }
@@ -59,14 +59,14 @@ static uint32_t xf_read32(uint64_t gpa)
 /* Any hypercall; numbers the emulation knows come often, pointers mostly into scratch. */
 static void xf_hypercall_op(FuzzInput *in)
 {
-    static const uint8_t known[] = { XEN_HC_memory_op, XEN_HC_xen_version, XEN_HC_grant_table_op,
-                                     XEN_HC_vcpu_op, XEN_HC_sched_op, XEN_HC_event_channel_op,
-                                     XEN_HC_hvm_op };
+    static const uint8_t known[] = {XEN_HC_memory_op, XEN_HC_xen_version, XEN_HC_grant_table_op,
+                                    XEN_HC_vcpu_op,   XEN_HC_sched_op,    XEN_HC_event_channel_op,
+                                    XEN_HC_hvm_op};
     uint8_t pick = fuzz_u8(in);
     uint64_t nr = pick < 224 ? known[pick % sizeof(known)] : fuzz_u64(in);
     uint64_t cmd = fuzz_u8(in);
-    uint64_t ptr = fuzz_u8(in) < 240 ? FUZZ_SCRATCH_BASE + fuzz_u16(in) % FUZZ_SCRATCH_SIZE
-                                     : fuzz_u64(in);
+    uint64_t ptr =
+        fuzz_u8(in) < 240 ? FUZZ_SCRATCH_BASE + fuzz_u16(in) % FUZZ_SCRATCH_SIZE : fuzz_u64(in);
     uint64_t a2 = fuzz_u8(in);
 
     /* A guest shutdown request would stop nothing here, but keep the machine running. */
@@ -78,7 +78,7 @@ static void xf_hypercall_op(FuzzInput *in)
 
 static void xf_grant(uint32_t ref, unsigned page, bool readonly)
 {
-    uint8_t e[8] = { GTF_permit_access | (readonly ? GTF_readonly : 0), 0, 0, 0 };
+    uint8_t e[8] = {GTF_permit_access | (readonly ? GTF_readonly : 0), 0, 0, 0};
     uint32_t frame = (uint32_t)(page_gpa(page) >> 12);
 
     memcpy(e + 4, &frame, 4);
@@ -92,7 +92,7 @@ static void xf_boot(void)
         uint16_t domid, size;
         uint32_t space;
         uint64_t idx, gpfn;
-    } a = { XEN_DOMID_SELF, 0, XENMAPSPACE_shared_info, 0, page_gpa(SHINFO_PAGE) >> 12 };
+    } a = {XEN_DOMID_SELF, 0, XENMAPSPACE_shared_info, 0, page_gpa(SHINFO_PAGE) >> 12};
     uint64_t arg = page_gpa(XEN_PAGES - 1);
 
     guest_mem_write(arg, &a, sizeof(a));
@@ -146,7 +146,7 @@ static void xf_run_main_loop(void)
 /* The frontend's connection: an unbound port, then its nodes with chosen values. */
 static void xf_connect_op(FuzzInput *in)
 {
-    uint32_t a[2] = { XEN_DOMID_SELF, 0 }; /* dom, remote_dom 0; port out */
+    uint32_t a[2] = {XEN_DOMID_SELF, 0}; /* dom, remote_dom 0; port out */
     uint64_t arg = page_gpa(XEN_PAGES - 1);
     uint8_t state = fuzz_u8(in) % 8;
     uint32_t ring_ref = fuzz_u8(in) < 200 ? RING_PAGE : fuzz_u32(in);
@@ -168,7 +168,7 @@ static void xf_connect_op(FuzzInput *in)
 /* A blkif request in the next slot of the seeds' ring, then req_prod and a send. */
 static void xf_blk_op(FuzzInput *in)
 {
-    uint8_t slot[BLKIF_RING_SLOT_SIZE] = { 0 };
+    uint8_t slot[BLKIF_RING_SLOT_SIZE] = {0};
     uint64_t ring = page_gpa(RING_PAGE);
     uint32_t prod = xf_read32(ring + BLKIF_RING_REQ_PROD);
     uint64_t id = prod, sector = fuzz_u8(in) < 230 ? fuzz_u16(in) % 2048 : fuzz_u64(in);

@@ -33,7 +33,7 @@ static void irq_observer(unsigned gsi, bool level)
 
 static int64_t hc(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
-    const uint64_t args[6] = { a0, a1, a2 };
+    const uint64_t args[6] = {a0, a1, a2};
 
     return xen_hypercall(0, nr, args, &xen_guest_mem_phys);
 }
@@ -55,7 +55,7 @@ static int64_t add_to_physmap(uint32_t space, uint64_t idx, uint64_t gpa)
         uint16_t domid, size;
         uint32_t space;
         uint64_t idx, gpfn;
-    } a = { XEN_DOMID_SELF, 0, space, idx, gpa >> 12 };
+    } a = {XEN_DOMID_SELF, 0, space, idx, gpa >> 12};
 
     return hc_arg(XEN_HC_memory_op, XENMEM_add_to_physmap, &a, sizeof(a), 0);
 }
@@ -66,9 +66,8 @@ static int64_t hvm_param(bool set, uint32_t index, uint64_t *value)
         uint16_t domid, pad;
         uint32_t index;
         uint64_t value;
-    } a = { XEN_DOMID_SELF, 0, index, *value };
-    int64_t ret = hc_arg(XEN_HC_hvm_op, set ? HVMOP_set_param : HVMOP_get_param, &a,
-                         sizeof(a), 0);
+    } a = {XEN_DOMID_SELF, 0, index, *value};
+    int64_t ret = hc_arg(XEN_HC_hvm_op, set ? HVMOP_set_param : HVMOP_get_param, &a, sizeof(a), 0);
 
     *value = a.value;
     return ret;
@@ -79,7 +78,7 @@ static int64_t alloc_unbound(uint16_t remote, uint32_t *port)
     struct {
         uint16_t dom, remote_dom;
         uint32_t port;
-    } a = { XEN_DOMID_SELF, remote, 0 };
+    } a = {XEN_DOMID_SELF, remote, 0};
     int64_t ret = hc_arg(XEN_HC_event_channel_op, EVTCHNOP_alloc_unbound, &a, sizeof(a), 0);
 
     *port = a.port;
@@ -93,7 +92,7 @@ static int64_t evtchn_port_op(unsigned cmd, uint32_t port)
 
 static uint32_t evtchn_status(uint32_t port, int64_t *ret)
 {
-    uint32_t a[6] = { XEN_DOMID_SELF, port };
+    uint32_t a[6] = {XEN_DOMID_SELF, port};
 
     *ret = hc_arg(XEN_HC_event_channel_op, EVTCHNOP_status, a, sizeof(a), 0);
     return a[2];
@@ -158,7 +157,7 @@ static void setup(void)
 
 static void test_version(void)
 {
-    uint32_t fi[2] = { 0, 0 };
+    uint32_t fi[2] = {0, 0};
     char extra[16];
 
     setup();
@@ -174,8 +173,7 @@ static void test_version(void)
     g_assert_cmpint(hc(XEN_HC_xen_version, 99, 0, 0), ==, -ENOSYS);
     g_assert_cmpint(hc(1, 0, 0, 0), ==, -ENOSYS);
     /* A pointer outside RAM is a fault, not a crash. */
-    g_assert_cmpint(hc(XEN_HC_xen_version, XENVER_get_features, 0xfff00000000ull, 0), ==,
-                    -EFAULT);
+    g_assert_cmpint(hc(XEN_HC_xen_version, XENVER_get_features, 0xfff00000000ull, 0), ==, -EFAULT);
 }
 
 static void test_physmap(void)
@@ -318,7 +316,7 @@ static void test_vcpu_info(void)
     struct {
         uint64_t mfn;
         uint32_t offset, rsvd;
-    } a = { VI_GPA >> 12, 64, 0 };
+    } a = {VI_GPA >> 12, 64, 0};
     uint32_t port;
 
     setup();
@@ -365,24 +363,21 @@ static void test_gnttab_ops(void)
         uint16_t dom, pad;
         uint32_t nr_frames, max_nr_frames;
         int16_t status, pad2;
-    } q = { XEN_DOMID_SELF };
+    } q = {XEN_DOMID_SELF};
     uint32_t version = 2;
 
     setup();
-    g_assert_cmpint(hc_arg(XEN_HC_grant_table_op, GNTTABOP_query_size, &q, sizeof(q), 1), ==,
-                    0);
+    g_assert_cmpint(hc_arg(XEN_HC_grant_table_op, GNTTABOP_query_size, &q, sizeof(q), 1), ==, 0);
     g_assert_cmpint(q.status, ==, GNTST_okay);
     g_assert_cmpint(q.nr_frames, ==, 1);
     g_assert_cmpint(q.max_nr_frames, ==, 64);
     q.dom = 9;
-    g_assert_cmpint(hc_arg(XEN_HC_grant_table_op, GNTTABOP_query_size, &q, sizeof(q), 1), ==,
-                    0);
+    g_assert_cmpint(hc_arg(XEN_HC_grant_table_op, GNTTABOP_query_size, &q, sizeof(q), 1), ==, 0);
     g_assert_cmpint(q.status, ==, GNTST_bad_domain);
     g_assert_cmpint(hc_arg(XEN_HC_grant_table_op, GNTTABOP_set_version, &version, 4, 1), ==,
                     -EINVAL);
     version = 0;
-    g_assert_cmpint(hc_arg(XEN_HC_grant_table_op, GNTTABOP_set_version, &version, 4, 1), ==,
-                    0);
+    g_assert_cmpint(hc_arg(XEN_HC_grant_table_op, GNTTABOP_set_version, &version, 4, 1), ==, 0);
     g_assert_cmpint(version, ==, 1);
     g_assert_cmpint(hc(XEN_HC_grant_table_op, GNTTABOP_query_size, ARG_GPA, 2), ==, -EINVAL);
     g_assert_cmpint(hc(XEN_HC_grant_table_op, GNTTABOP_setup_table, ARG_GPA, 1), ==, -ENOSYS);

@@ -92,10 +92,10 @@ enum {
 
 /* ---- grant table v1: 8-byte entries { u16 flags; u16 domid; u32 frame } ---- */
 enum {
-    GNTTABOP_setup_table = 2, /* { u16 dom; u32 nr_frames @4; i16 status @8; u64 list @16 } */
-    GNTTABOP_query_size = 6,  /* { u16 dom; u32 nr_frames @4; u32 max_nr_frames @8;
-                                   i16 status @12 } */
-    GNTTABOP_set_version = 8, /* { u32 version } */
+    GNTTABOP_setup_table = 2,  /* { u16 dom; u32 nr_frames @4; i16 status @8; u64 list @16 } */
+    GNTTABOP_query_size = 6,   /* { u16 dom; u32 nr_frames @4; u32 max_nr_frames @8;
+                                    i16 status @12 } */
+    GNTTABOP_set_version = 8,  /* { u32 version } */
     GNTTABOP_get_version = 10, /* { u16 dom; u16 pad; u32 version @4 } */
 };
 enum {

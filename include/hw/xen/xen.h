@@ -44,8 +44,7 @@ typedef struct XenGuestMem {
 
 /* Run hypercall nr with arguments args[6] for vCPU vcpu; returns the guest's rax (0 or a
  * negative Xen errno). */
-int64_t xen_hypercall(unsigned vcpu, uint64_t nr, const uint64_t args[6],
-                      const XenGuestMem *mem);
+int64_t xen_hypercall(unsigned vcpu, uint64_t nr, const uint64_t args[6], const XenGuestMem *mem);
 /* The identity XenGuestMem (physical addresses): qtest and tests. */
 extern const XenGuestMem xen_guest_mem_phys;
 
