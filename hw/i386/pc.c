@@ -291,18 +291,9 @@ static bool pc_fdc_init(PCBoard *b, Error **errp)
 /* Xen HVM emulation: the hypervisor's state, xenstore and a PV disk per -drive if=xen. */
 static bool pc_xen_init(Error **errp)
 {
-    Error *err = NULL;
-
     xen_emu_init();
-    if (!qdev_create_on_bus("xen-platform", qbus_find("pci.0"), errp, NULL)) {
-        return false;
-    }
-    xen_block_create_drives(&err);
-    if (err) {
-        error_propagate(errp, err);
-        return false;
-    }
-    return true;
+    return qdev_create_on_bus("xen-platform", qbus_find("pci.0"), errp, NULL) &&
+           xen_block_create_drives(errp);
 }
 
 /* "pci.0", the bus -device puts PCI devices on; they may come and go (device_del). */

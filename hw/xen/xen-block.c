@@ -485,7 +485,7 @@ static bool xen_block_create_one(BlockBackend *blk, const DriveInfo *dinfo, Erro
     return dev != NULL;
 }
 
-void xen_block_create_drives(Error **errp)
+bool xen_block_create_drives(Error **errp)
 {
     for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
         DriveInfo *dinfo = blk_legacy_dinfo(blk);
@@ -494,7 +494,8 @@ void xen_block_create_drives(Error **errp)
             continue;
         }
         if (!xen_block_create_one(blk, dinfo, errp)) {
-            return;
+            return false;
         }
     }
+    return true;
 }

@@ -7,7 +7,7 @@
 #include "util/error.h"
 
 /* One xen-disk per -drive if=xen (index N: vdev xvd<'a'+N>); called by the machine when
- * Xen emulation is on. */
-void xen_block_create_drives(Error **errp);
+ * Xen emulation is on. False with errp when one cannot be created. */
+bool xen_block_create_drives(Error **errp);
 
 #endif
