@@ -91,6 +91,16 @@ static void gnttab_release_flags(uint32_t ref, const GnttabMapCount *c)
     }
 }
 
+/* After a mapping ended or failed: clear the flags no mapping needs any more, and forget a
+ * reference nobody maps. */
+static void gnttab_settle(uint32_t ref, GnttabMapCount *c)
+{
+    gnttab_release_flags(ref, c);
+    if (!c->readers) {
+        g_hash_table_remove(map_counts, GUINT_TO_POINTER(ref));
+    }
+}
+
 void *xen_gnttab_map(uint32_t ref, bool writable, Error **errp)
 {
     uint8_t *entry = gnttab_entry(ref);
@@ -121,10 +131,7 @@ void *xen_gnttab_map(uint32_t ref, bool writable, Error **errp)
         c->writers += writable;
         return page;
     }
-    gnttab_release_flags(ref, c);
-    if (!c->readers) {
-        g_hash_table_remove(map_counts, GUINT_TO_POINTER(ref));
-    }
+    gnttab_settle(ref, c);
     return NULL;
 }
 
@@ -137,10 +144,7 @@ void xen_gnttab_unmap(uint32_t ref, bool writable)
     }
     c->readers--;
     c->writers -= writable;
-    gnttab_release_flags(ref, c);
-    if (!c->readers) {
-        g_hash_table_remove(map_counts, GUINT_TO_POINTER(ref));
-    }
+    gnttab_settle(ref, c);
 }
 
 /* ---- the guest's calls ---- */
