@@ -112,6 +112,18 @@ int parse_size(const char *str, uint64_t *out, Error **errp)
     return parse_size_default_suffix(str, 'B', out, errp);
 }
 
+bool parse_size_param(const char *name, const char *value, uint64_t *out, Error **errp)
+{
+    int ret = parse_size(value, out, NULL);
+
+    if (ret == -ERANGE) {
+        error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64", name);
+    } else if (ret < 0) {
+        error_setg(errp, "Parameter '%s' expects a size", name);
+    }
+    return ret == 0;
+}
+
 bool parse_bool(const char *name, const char *value, bool *out, Error **errp)
 {
     static const char *const on[] = { "on", "yes", "true" };

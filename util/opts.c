@@ -138,14 +138,8 @@ static const char *opts_split_element(const char *p, const char *implied, char *
 static bool opt_check_size(const char *name, const char *value, Error **errp)
 {
     uint64_t size;
-    int ret = parse_size(value, &size, NULL);
 
-    if (ret == -ERANGE) {
-        error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64", name);
-    } else if (ret < 0) {
-        error_setg(errp, "Parameter '%s' expects a size", name);
-    }
-    return ret == 0;
+    return parse_size_param(name, value, &size, errp);
 }
 
 static bool opt_check(const OptsList *list, const char *name, const char *value,

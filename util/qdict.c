@@ -236,6 +236,25 @@ int64_t dict_get_int(JsonObject *obj, const char *key, int64_t def, Error **errp
     return def;
 }
 
+uint64_t dict_get_size(JsonObject *obj, const char *key, uint64_t def, Error **errp)
+{
+    JsonNode *node = json_object_get_member(obj, key);
+    uint64_t val;
+
+    if (!node) {
+        return def;
+    }
+    if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_INT64 &&
+        json_node_get_int(node) >= 0) {
+        return json_node_get_int(node);
+    }
+    if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_value_type(node) == G_TYPE_STRING) {
+        return parse_size_param(key, json_node_get_string(node), &val, errp) ? val : def;
+    }
+    error_setg(errp, "Parameter '%s' expects a non-negative number below 2^64", key);
+    return def;
+}
+
 int dict_get_enum(JsonObject *obj, const char *key, const char *const *names, int def,
                   Error **errp)
 {

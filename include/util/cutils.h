@@ -22,6 +22,12 @@ int parse_size_default_suffix(const char *str, char default_suffix, uint64_t *ou
                               Error **errp);
 
 /*
+ * parse_size for option NAME, with QEMU's option errors: "Parameter 'NAME' expects a
+ * non-negative number below 2^64" (negative or too large) or "... expects a size".
+ */
+bool parse_size_param(const char *name, const char *value, uint64_t *out, Error **errp);
+
+/*
  * Accept on/off, yes/no, true/false. On failure the error reads
  * "Parameter 'NAME' expects 'on' or 'off'", as QEMU's.
  */

@@ -38,6 +38,9 @@ const char *dict_get_str(JsonObject *obj, const char *key);
 bool dict_get_bool(JsonObject *obj, const char *key, bool def, Error **errp);
 /* JSON integer or a string in C notation (0x.., negative ok); def when absent or invalid. */
 int64_t dict_get_int(JsonObject *obj, const char *key, int64_t def, Error **errp);
+/* A JSON integer (not negative) or a size string (parse_size_param); def when absent; def
+ * plus QEMU's error when invalid. */
+uint64_t dict_get_size(JsonObject *obj, const char *key, uint64_t def, Error **errp);
 /* The index of the member's value in names (NULL-terminated); def when absent; -1 and
  * QEMU's "invalid parameter value: X" when it is none of them. */
 int dict_get_enum(JsonObject *obj, const char *key, const char *const *names, int def,
