@@ -34,6 +34,21 @@ void blk_eject(BlockBackend *blk, bool eject_flag)
     blk_event_tray_moved(blk, eject_flag);
 }
 
+void bdrv_event_image_corrupted(const char *device, const char *msg, int64_t offset,
+                                int64_t size, bool fatal)
+{
+    JsonObject *data = json_object_new();
+
+    json_object_set_string_member(data, "device", device);
+    json_object_set_string_member(data, "msg", msg);
+    if (offset >= 0 && size >= 0) {
+        json_object_set_int_member(data, "offset", offset);
+        json_object_set_int_member(data, "size", size);
+    }
+    json_object_set_boolean_member(data, "fatal", fatal);
+    monitor_event("BLOCK_IMAGE_CORRUPTED", data);
+}
+
 void blk_event_io_error(BlockBackend *blk, bool is_read, BlockErrorAction action, int error)
 {
     JsonObject *data = json_object_new();

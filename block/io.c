@@ -39,9 +39,17 @@ static int bdrv_check_range(BlockDriverState *bs, uint64_t offset, uint64_t byte
     return offset + bytes > (uint64_t)len ? -EIO : 0;
 }
 
+void bdrv_mark_unusable(BlockDriverState *bs)
+{
+    g_atomic_int_set(&bs->unusable, 1);
+}
+
 int bdrv_check_request(BlockDriverState *bs, BlockReqType type, uint64_t offset, uint64_t bytes)
 {
     if (!bs->drv) {
+        return -ENOMEDIUM;
+    }
+    if (type != BLOCK_REQ_FLUSH && g_atomic_int_get(&bs->unusable)) {
         return -ENOMEDIUM;
     }
     switch (type) {

@@ -10,6 +10,8 @@
  * depends on it. Callers hold the driver's metadata lock. Not a general-purpose cache.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <string.h>
 #include "block/qcow2.h"
 
@@ -23,6 +25,8 @@ typedef struct Qcow2CacheEntry {
 struct Qcow2Cache {
     BlockDriverState *bs;
     Qcow2CacheEntry *entries;
+    uint8_t *mem;     /* the tables, entry i at i * table_size */
+    GHashTable *map;  /* &entry->offset of every cached table -> entry */
     int n;
     uint64_t table_size;
     uint64_t lru_counter;
@@ -30,16 +34,26 @@ struct Qcow2Cache {
     void *before_write_opaque;
 };
 
-Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, int entries, uint64_t table_size)
+Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, uint64_t entries, uint64_t table_size)
 {
-    Qcow2Cache *c = g_new0(Qcow2Cache, 1);
+    g_autofree Qcow2CacheEntry *e = NULL;
+    uint8_t *mem;
+    Qcow2Cache *c;
 
+    if (!entries || entries > INT_MAX || entries > SIZE_MAX / table_size ||
+        !(e = g_try_new0(Qcow2CacheEntry, entries)) ||
+        !(mem = g_try_malloc0(entries * table_size))) {
+        return NULL;
+    }
+    c = g_new0(Qcow2Cache, 1);
     c->bs = bs;
     c->n = entries;
     c->table_size = table_size;
-    c->entries = g_new0(Qcow2CacheEntry, entries);
-    for (int i = 0; i < entries; i++) {
-        c->entries[i].table = g_malloc0(table_size);
+    c->mem = mem;
+    c->entries = g_steal_pointer(&e);
+    c->map = g_hash_table_new(g_int64_hash, g_int64_equal);
+    for (uint64_t i = 0; i < entries; i++) {
+        c->entries[i].table = mem + i * table_size;
     }
     return c;
 }
@@ -49,11 +63,27 @@ void qcow2_cache_free(Qcow2Cache *c)
     if (!c) {
         return;
     }
-    for (int i = 0; i < c->n; i++) {
-        g_free(c->entries[i].table);
-    }
+    g_hash_table_destroy(c->map);
+    g_free(c->mem);
     g_free(c->entries);
     g_free(c);
+}
+
+static Qcow2CacheEntry *cache_lookup(Qcow2Cache *c, uint64_t offset)
+{
+    return offset ? g_hash_table_lookup(c->map, &offset) : NULL;
+}
+
+/* Give e a new table offset (0: empty), keeping the map in step. */
+static void cache_entry_set_offset(Qcow2Cache *c, Qcow2CacheEntry *e, uint64_t offset)
+{
+    if (e->offset) {
+        g_hash_table_remove(c->map, &e->offset);
+    }
+    e->offset = offset;
+    if (offset) {
+        g_hash_table_insert(c->map, &e->offset, e);
+    }
 }
 
 void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque)
@@ -109,18 +139,17 @@ static bool cache_is_dirty(Qcow2Cache *c)
 
 int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read)
 {
-    Qcow2CacheEntry *victim = NULL;
+    Qcow2CacheEntry *victim = cache_lookup(c, offset);
     int ret;
 
+    if (victim) {
+        victim->lru = ++c->lru_counter;
+        *table = victim->table;
+        return 0;
+    }
     for (int i = 0; i < c->n; i++) {
-        Qcow2CacheEntry *e = &c->entries[i];
-        if (e->offset == offset) {
-            e->lru = ++c->lru_counter;
-            *table = e->table;
-            return 0;
-        }
-        if (!victim || e->lru < victim->lru) {
-            victim = e;
+        if (!victim || c->entries[i].lru < victim->lru) {
+            victim = &c->entries[i];
         }
     }
     /* One barrier for all: write back every dirty table, not just the victim. */
@@ -128,7 +157,7 @@ int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read)
     if (ret < 0) {
         return ret;
     }
-    victim->offset = 0;
+    cache_entry_set_offset(c, victim, 0);
     if (read) {
         ret = bdrv_pread(c->bs->file, offset, victim->table, c->table_size);
         if (ret < 0) {
@@ -137,7 +166,7 @@ int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read)
     } else {
         memset(victim->table, 0, c->table_size);
     }
-    victim->offset = offset;
+    cache_entry_set_offset(c, victim, offset);
     victim->lru = ++c->lru_counter;
     *table = victim->table;
     return 0;
@@ -145,44 +174,30 @@ int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read)
 
 void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table)
 {
-    for (int i = 0; i < c->n; i++) {
-        if (c->entries[i].table == table) {
-            c->entries[i].dirty = true;
-            return;
-        }
-    }
-    g_assert_not_reached();
+    uint8_t *p = table;
+
+    g_assert(p >= c->mem && p < c->mem + (uint64_t)c->n * c->table_size);
+    c->entries[(p - c->mem) / c->table_size].dirty = true;
+}
+
+int qcow2_cache_entries(const Qcow2Cache *c)
+{
+    return c->n;
 }
 
 bool qcow2_cache_contains(Qcow2Cache *c, uint64_t offset)
 {
-    for (int i = 0; i < c->n; i++) {
-        if (c->entries[i].offset == offset) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool qcow2_cache_overlaps(Qcow2Cache *c, uint64_t offset, uint64_t len)
-{
-    for (int i = 0; i < c->n; i++) {
-        uint64_t o = c->entries[i].offset;
-        if (o && o < offset + len && offset < o + c->table_size) {
-            return true;
-        }
-    }
-    return false;
+    return cache_lookup(c, offset) != NULL;
 }
 
 void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset)
 {
-    for (int i = 0; i < c->n; i++) {
-        if (c->entries[i].offset == offset) {
-            c->entries[i].offset = 0;
-            c->entries[i].dirty = false;
-            c->entries[i].lru = 0;
-        }
+    Qcow2CacheEntry *e = cache_lookup(c, offset);
+
+    if (e) {
+        cache_entry_set_offset(c, e, 0);
+        e->dirty = false;
+        e->lru = 0;
     }
 }
 

@@ -429,8 +429,10 @@ int qcow2_check_image(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                       void (*report)(const char *msg))
 {
     BDRVQcow2State *s = bs->opaque;
+    Qcow2DiscardType why = qcow2_discard_type_set(s, QCOW2_DISCARD_ALWAYS);
     int ret = qcow2_check(bs, res, fix, report);
 
+    qcow2_discard_type_set(s, why);
     /* As QEMU: a repair that left nothing broken marks the image clean and consistent.
      * Lazy mode ends with the attempt: the bit may be gone from the disk even on failure. */
     if (ret >= 0 && fix && s->writable && !res->corruptions && !res->check_errors) {

@@ -48,13 +48,15 @@ static int check_entry(BlockDriverState *bs, uint64_t e, uint64_t l2_off, int id
     Qcow2ClusterType t = qcow2_entry_type(s, e);
 
     if ((e & QCOW_OFLAG_ZERO) && !(e & QCOW_OFLAG_COMPRESSED) && s->h.version < 3) {
-        qcow2_signal_corruption(bs, "Zero cluster entry found in pre-v3 image (L2 offset: %#"
-                                PRIx64 ", L2 index: %#x)", l2_off, idx);
+        qcow2_signal_corruption(bs, -1, -1,
+                                "Zero cluster entry found in pre-v3 image (L2 offset: %#" PRIx64
+                                ", L2 index: %#x)",
+                                l2_off, idx);
         return -EIO;
     }
     if ((t == QCOW2_CLUSTER_NORMAL || t == QCOW2_CLUSTER_ZERO_ALLOC) &&
         (e & L2E_OFFSET_MASK & (s->cluster_size - 1))) {
-        qcow2_signal_corruption(bs, "Cluster allocation offset %#" PRIx64
+        qcow2_signal_corruption(bs, -1, -1, "Cluster allocation offset %#" PRIx64
                                 " unaligned (L2 offset: %#" PRIx64 ", L2 index: %#x)",
                                 e & L2E_OFFSET_MASK, l2_off, idx);
         return -EIO;
@@ -68,7 +70,7 @@ static int load_l2(BlockDriverState *bs, uint64_t l1e, uint64_t **table)
     uint64_t l2_off = l1e & L1E_OFFSET_MASK;
 
     if (l2_off & (s->cluster_size - 1)) {
-        qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64 " unaligned", l2_off);
+        qcow2_signal_corruption(bs, -1, -1, "L2 table offset %#" PRIx64 " unaligned", l2_off);
         return -EIO;
     }
     return qcow2_cache_get(s->l2_cache, l2_off, (void **)table, true);
@@ -265,8 +267,8 @@ int qcow2_read_compressed(BlockDriverState *bs, uint64_t l2e, uint8_t **out)
         return file_len;
     }
     if (off >= (uint64_t)file_len) {
-        qcow2_signal_corruption(bs, "Compressed cluster at %#" PRIx64 " past the end of file",
-                                off);
+        qcow2_signal_corruption(bs, -1, -1,
+                                "Compressed cluster at %#" PRIx64 " past the end of file", off);
         return -EIO;
     }
     len = MIN(len, (uint64_t)file_len - off);

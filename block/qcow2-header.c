@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "block/block-events.h"
 #include "block/qcow2.h"
 #include "util/bswap.h"
 
@@ -373,9 +374,11 @@ int qcow2_clear_autoclear(BlockDriverState *bs)
     return write_be(bs, 88, 0, 8);
 }
 
-void qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
+void qcow2_signal_corruption(BlockDriverState *bs, int64_t offset, int64_t size,
+                             const char *fmt, ...)
 {
     BDRVQcow2State *s = bs->opaque;
+    bool fatal = s->writable;
     g_autofree char *msg = NULL;
     va_list ap;
 
@@ -386,14 +389,19 @@ void qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...)
         return;
     }
     s->corrupt_reported = true;
-    if (!s->writable) {
-        fprintf(stderr, "qcow2: Image is corrupt: %s\n", msg);
-        return;
+    if (fatal) {
+        fprintf(stderr, "qcow2: Marking image as corrupt: %s; further corruption events will "
+                        "be suppressed\n", msg);
+    } else {
+        fprintf(stderr, "qcow2: Image is corrupt: %s; further non-fatal corruption events "
+                        "will be suppressed\n", msg);
     }
-    fprintf(stderr, "qcow2: Marking image as corrupt: %s; further corruption events will be "
-                    "suppressed\n", msg);
-    qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_CORRUPT);
-    s->writable = false;
+    bdrv_event_image_corrupted(bdrv_get_device_name(bs), msg, offset, size, fatal);
+    if (fatal) {
+        qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_CORRUPT);
+        s->writable = false;
+        bdrv_mark_unusable(bs);
+    }
 }
 
 int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size)

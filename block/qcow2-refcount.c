@@ -71,7 +71,7 @@ int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster, uint64_t *refcoun
         return 0;
     }
     if (rb & (s->cluster_size - 1)) {
-        qcow2_signal_corruption(bs, "Refblock offset %#" PRIx64 " unaligned", rb);
+        qcow2_signal_corruption(bs, -1, -1, "Refblock offset %#" PRIx64 " unaligned", rb);
         return -EIO;
     }
     ret = qcow2_cache_get(s->refblock_cache, rb, &block, true);
@@ -91,7 +91,7 @@ int qcow2_refcount_set_direct(BlockDriverState *bs, uint64_t cluster, uint64_t v
     int ret;
 
     if (!rb) {
-        qcow2_signal_corruption(bs, "Refcount block for cluster %#" PRIx64 " missing",
+        qcow2_signal_corruption(bs, -1, -1, "Refcount block for cluster %#" PRIx64 " missing",
                                 cluster << s->cluster_bits);
         return -EIO;
     }
@@ -144,6 +144,9 @@ static void queue_discard(BlockDriverState *bs, uint64_t cluster)
     BDRVQcow2State *s = bs->opaque;
     Qcow2Discard d = {cluster << s->cluster_bits, s->cluster_size}, *last = NULL;
 
+    if (!s->pass_discard[s->discard_type]) {
+        return; /* pass-discard-*: the cluster is free, the file keeps its blocks */
+    }
     if (!s->discard_batch) {
         bdrv_pdiscard(bs->file, d.offset, d.bytes);
         return;
@@ -188,7 +191,8 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta)
         process_discards(bs); /* the cluster may be queued: discard before reuse */
     }
     if (delta < 0 && rc < (uint64_t)-delta) {
-        qcow2_signal_corruption(bs, "Refcount of cluster %#" PRIx64 " would become negative",
+        qcow2_signal_corruption(bs, -1, -1,
+                                "Refcount of cluster %#" PRIx64 " would become negative",
                                 cluster << s->cluster_bits);
         return -EIO;
     }
@@ -216,7 +220,10 @@ static int write_reftable_entry(BlockDriverState *bs, uint64_t idx)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t be = GUINT64_TO_BE(s->reftable[idx]);
-    int ret = bdrv_pwrite(bs->file, s->reftable_offset + idx * 8, &be, 8);
+    int ret;
+
+    s->reftable_used = MAX(s->reftable_used, idx + 1);
+    ret = bdrv_pwrite(bs->file, s->reftable_offset + idx * 8, &be, 8);
 
     if (ret < 0) {
         s->reftable_dirty = true;
@@ -337,6 +344,10 @@ static int grow_reftable(BlockDriverState *bs, uint64_t min_entries)
     g_free(s->reftable);
     s->reftable = g_steal_pointer(&table);
     s->reftable_size = entries;
+    while (entries && !s->reftable[entries - 1]) {
+        entries--;
+    }
+    s->reftable_used = entries;
     s->reftable_offset = t0 << s->cluster_bits;
     s->h.refcount_table_offset = s->reftable_offset;
     s->h.refcount_table_clusters = tc;

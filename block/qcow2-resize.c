@@ -46,7 +46,7 @@ static int release_l2_table(BlockDriverState *bs, uint64_t l2_off)
     int ret;
 
     if (l2_off & (s->cluster_size - 1)) {
-        qcow2_signal_corruption(bs, "L2 table offset %#" PRIx64 " unaligned", l2_off);
+        qcow2_signal_corruption(bs, -1, -1, "L2 table offset %#" PRIx64 " unaligned", l2_off);
         return -EIO;
     }
     ret = bdrv_pread(bs->file, l2_off, t, s->cluster_size);
@@ -120,8 +120,12 @@ int qcow2_make_empty(BlockDriverState *bs)
     BDRVQcow2State *s = bs->opaque;
     int ret;
 
+    Qcow2DiscardType why;
+
     g_mutex_lock(&s->lock);
+    why = qcow2_discard_type_set(s, QCOW2_DISCARD_SNAPSHOT); /* as QEMU's make_empty */
     ret = unmap_from(bs, 0);
+    qcow2_discard_type_set(s, why);
     g_mutex_unlock(&s->lock);
     return ret;
 }
@@ -129,6 +133,7 @@ int qcow2_make_empty(BlockDriverState *bs)
 int qcow2_shrink(BlockDriverState *bs, uint64_t size, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    Qcow2DiscardType why;
     int ret;
 
     if (size % BDRV_SECTOR_SIZE) {
@@ -136,7 +141,9 @@ int qcow2_shrink(BlockDriverState *bs, uint64_t size, Error **errp)
         return -EINVAL;
     }
     g_mutex_lock(&s->lock);
+    why = qcow2_discard_type_set(s, QCOW2_DISCARD_ALWAYS);
     ret = unmap_from(bs, (size + s->cluster_size - 1) & ~(s->cluster_size - 1));
+    qcow2_discard_type_set(s, why);
     if (ret >= 0 && (ret = qcow2_write_size(bs, size)) >= 0 &&
         (ret = bdrv_flush(bs->file)) >= 0) {
         s->h.size = size;

@@ -361,10 +361,13 @@ int qcow2_snapshot_create(BlockDriverState *bs, const char *name, uint64_t vm_cl
                           Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    Qcow2DiscardType why;
     int ret;
 
     g_mutex_lock(&s->lock);
+    why = qcow2_discard_type_set(s, QCOW2_DISCARD_SNAPSHOT);
     ret = s->writable ? create_locked(bs, name, vm_clock_nsec) : -EACCES;
+    qcow2_discard_type_set(s, why);
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Could not create snapshot '%s'", name);
@@ -415,13 +418,16 @@ static int apply_locked(BlockDriverState *bs, const Qcow2Snapshot *sn)
 int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    Qcow2DiscardType why;
     int idx, ret;
 
     g_mutex_lock(&s->lock);
     idx = qcow2_find_snapshot(s, name);
+    why = qcow2_discard_type_set(s, QCOW2_DISCARD_SNAPSHOT);
     qcow2_discard_batch_begin(s);
     ret = idx < 0 ? -ENOENT : s->writable ? apply_locked(bs, &s->snapshots[idx]) : -EACCES;
     qcow2_discard_batch_end(bs);
+    qcow2_discard_type_set(s, why);
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "Failed to load snapshot");
@@ -464,13 +470,16 @@ static int delete_locked(BlockDriverState *bs, int idx)
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    Qcow2DiscardType why;
     int idx, ret;
 
     g_mutex_lock(&s->lock);
     idx = qcow2_find_snapshot(s, name);
+    why = qcow2_discard_type_set(s, QCOW2_DISCARD_SNAPSHOT);
     qcow2_discard_batch_begin(s); /* one file discard per run of freed clusters */
     ret = idx < 0 ? -ENOENT : s->writable ? delete_locked(bs, idx) : -EACCES;
     qcow2_discard_batch_end(bs);
+    qcow2_discard_type_set(s, why);
     g_mutex_unlock(&s->lock);
     if (ret == -ENOENT) {
         error_setg(errp, "snapshot not found");

@@ -23,7 +23,7 @@ static int qcow2_probe(const uint8_t *buf, int buf_size, const char *filename)
     return 0;
 }
 
-static int load_table(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t **table)
+int qcow2_load_table(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t **table)
 {
     int ret;
 
@@ -35,10 +35,36 @@ static int load_table(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t *
     return ret;
 }
 
-static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
+/* Without cache size options: 4 MiB of L2 tables and 1 MiB of refcount blocks, within
+ * 4-256 and 4-64 tables (QEMU 2.2 has 1 MiB and 256 KiB). */
+static int open_caches(BlockDriverState *bs, BDRVQcow2State *s, const Qcow2RuntimeOpts *o,
+                       Error **errp)
 {
-    int l2_n = CLAMP((4 << 20) >> s->cluster_bits, 4, 256);
-    int rb_n = CLAMP((1 << 20) >> s->cluster_bits, 4, 64);
+    uint64_t l2_n = o->l2_tables ? o->l2_tables : CLAMP((4 << 20) >> s->cluster_bits, 4, 256);
+    uint64_t rb_n =
+        o->refblock_tables ? o->refblock_tables : CLAMP((1 << 20) >> s->cluster_bits, 4, 64);
+
+    s->l2_cache = qcow2_cache_new(bs, l2_n, s->cluster_size);
+    s->refblock_cache = s->l2_cache ? qcow2_cache_new(bs, rb_n, s->cluster_size) : NULL;
+    if (!s->refblock_cache) {
+        error_setg(errp, "Could not allocate metadata caches");
+        return -ENOMEM;
+    }
+    qcow2_cache_set_before_write(s->l2_cache, qcow2_before_l2_write, bs);
+    return 0;
+}
+
+static void apply_runtime_opts(BDRVQcow2State *s, const Qcow2RuntimeOpts *o)
+{
+    s->use_lazy_refcounts = o->lazy_refcounts;
+    memcpy(s->pass_discard, o->pass_discard, sizeof(s->pass_discard));
+    s->discard_type = QCOW2_DISCARD_OTHER;
+    s->overlap_check = o->overlap_check;
+}
+
+static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, const Qcow2RuntimeOpts *o,
+                       Error **errp)
+{
     int64_t len = bdrv_getlength(bs->file);
     int ret;
 
@@ -46,14 +72,18 @@ static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
     s->l1_offset = s->h.l1_table_offset;
     s->reftable_offset = s->h.refcount_table_offset;
     s->reftable_size = (uint64_t)s->h.refcount_table_clusters << (s->cluster_bits - 3);
-    if ((ret = load_table(bs, s->l1_offset, s->l1_size, &s->l1_table)) < 0 ||
-        (ret = load_table(bs, s->reftable_offset, s->reftable_size, &s->reftable)) < 0) {
+    if ((ret = qcow2_load_table(bs, s->l1_offset, s->l1_size, &s->l1_table)) < 0 ||
+        (ret = qcow2_load_table(bs, s->reftable_offset, s->reftable_size, &s->reftable)) < 0) {
         error_setg_errno(errp, -ret, "Could not read qcow2 tables");
         return ret;
     }
-    s->l2_cache = qcow2_cache_new(bs, l2_n, s->cluster_size);
-    s->refblock_cache = qcow2_cache_new(bs, rb_n, s->cluster_size);
-    qcow2_cache_set_before_write(s->l2_cache, qcow2_before_l2_write, bs);
+    s->reftable_used = s->reftable_size;
+    while (s->reftable_used && !s->reftable[s->reftable_used - 1]) {
+        s->reftable_used--;
+    }
+    if ((ret = open_caches(bs, s, o, errp)) < 0) {
+        return ret;
+    }
     s->eof_cluster = len < 0 ? 0 : ((uint64_t)len + s->cluster_size - 1) >> s->cluster_bits;
     return qcow2_read_snapshots(bs, s, errp);
 }
@@ -108,12 +138,20 @@ static void free_state(BDRVQcow2State *s)
 static int do_open(BlockDriverState *bs, BDRVQcow2State *s, JsonObject *options, int flags,
                    Error **errp)
 {
+    Qcow2RuntimeOpts o = {0};
     int ret;
 
     if (!bdrv_open_child(bs, options, "file", flags, false, errp)) {
         return -EINVAL;
     }
-    if ((ret = qcow2_read_header(bs, s, errp)) < 0 || (ret = open_tables(bs, s, errp)) < 0) {
+    if ((ret = qcow2_read_header(bs, s, errp)) < 0) {
+        return ret;
+    }
+    if (!qcow2_take_runtime_opts(bs, options, flags, &o, errp)) {
+        return -EINVAL;
+    }
+    apply_runtime_opts(s, &o);
+    if ((ret = open_tables(bs, s, &o, errp)) < 0) {
         return ret;
     }
     if ((flags & BDRV_O_RDWR) && (ret = open_writable(bs, s, errp)) < 0) {
@@ -268,42 +306,6 @@ static int qcow2_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, I
 
 /* ---- writes ---- */
 
-static bool ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-    return alen && blen && a < b + blen && b < a + alen;
-}
-
-/*
- * QEMU's "cached" overlap check: guest data must not land on the header, the active L1,
- * the refcount table, the snapshot table or a table in the caches. A hit means the image
- * lies about its clusters: mark it corrupt rather than write.
- */
-int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
-{
-    BDRVQcow2State *s = bs->opaque;
-    const char *what = NULL;
-
-    if (off < s->cluster_size) {
-        what = "qcow2_header";
-    } else if (ranges_overlap(off, len, s->l1_offset, (uint64_t)s->l1_size * 8)) {
-        what = "active L1 table";
-    } else if (ranges_overlap(off, len, s->reftable_offset, (uint64_t)s->reftable_size * 8)) {
-        what = "refcount table";
-    } else if (ranges_overlap(off, len, s->h.snapshots_offset, s->snapshots_size)) {
-        what = "snapshot table";
-    } else if (qcow2_cache_overlaps(s->l2_cache, off, len)) {
-        what = "active L2 table";
-    } else if (qcow2_cache_overlaps(s->refblock_cache, off, len)) {
-        what = "refcount block";
-    }
-    if (!what) {
-        return 0;
-    }
-    qcow2_signal_corruption(bs, "Preventing invalid write on metadata (overlaps with %s)",
-                            what);
-    return -EIO;
-}
-
 /*
  * The current content of one guest cluster (described by entry e) into dst. Compressed
  * clusters need the lock (shared scratch buffers); backing-file and shared-cluster reads are
@@ -375,8 +377,7 @@ int qcow2_mark_dirty(BlockDriverState *bs)
     if (!s->writable) {
         return -EACCES;
     }
-    if (s->lazy_refcounts || s->h.version < 3 ||
-        !(s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS)) {
+    if (s->lazy_refcounts || s->h.version < 3 || !s->use_lazy_refcounts) {
         return 0;
     }
     ret = qcow2_update_incompat(bs, s->h.incompatible_features | QCOW2_INCOMPAT_DIRTY);
@@ -516,7 +517,9 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
             ret = ret < 0 ? ret : fill_new_clusters(bs, host, n * cs, false, &v, 0);
         }
         if (ret < 0) {
+            Qcow2DiscardType why = qcow2_discard_type_set(s, QCOW2_DISCARD_ALWAYS);
             qcow2_free_clusters(bs, host, n * cs);
+            qcow2_discard_type_set(s, why);
         }
     }
     if (ret >= 0 && partial) {
@@ -532,7 +535,12 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
         qcow2_cache_mark_dirty(s->l2_cache, l2);
     }
     qcow2_allocation_end(s, &claim);
-    return ret < 0 ? ret : qcow2_free_entries(bs, old, n);
+    if (ret >= 0) { /* the clusters copied on write: as QEMU, never discarded */
+        Qcow2DiscardType why = qcow2_discard_type_set(s, QCOW2_DISCARD_NEVER);
+        ret = qcow2_free_entries(bs, old, n);
+        qcow2_discard_type_set(s, why);
+    }
+    return ret;
 }
 
 static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector *qiov,
@@ -583,7 +591,7 @@ int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVecto
 /* Set whole clusters [offset, offset+bytes) to what new_entry() says, freeing the old. */
 static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                            uint64_t (*new_entry)(BlockDriverState *bs, uint64_t old, int flags),
-                           int flags)
+                           int flags, Qcow2DiscardType why)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t end = offset + bytes, *l2;
@@ -617,7 +625,9 @@ static int update_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes
             }
         }
         qcow2_cache_mark_dirty(s->l2_cache, l2);
+        why = qcow2_discard_type_set(s, why); /* swapped in for the frees, then back */
         ret = qcow2_free_entries(bs, old, n);
+        why = qcow2_discard_type_set(s, why);
         offset += n << s->cluster_bits;
     }
     return ret;
@@ -679,7 +689,7 @@ static int zero_clusters(BlockDriverState *bs, uint64_t offset, uint64_t bytes, 
     int ret;
 
     g_mutex_lock(&s->lock);
-    ret = update_clusters(bs, offset, bytes, zero_entry, flags);
+    ret = update_clusters(bs, offset, bytes, zero_entry, flags, QCOW2_DISCARD_REQUEST);
     g_mutex_unlock(&s->lock);
     return ret;
 }
@@ -701,7 +711,8 @@ static int zero_cluster_without_data(BlockDriverState *bs, uint64_t start, int f
     case QCOW2_CLUSTER_UNALLOCATED:
     case QCOW2_CLUSTER_ZERO_PLAIN:
     case QCOW2_CLUSTER_ZERO_ALLOC:
-        return update_clusters(bs, start, s->cluster_size, zero_entry, flags);
+        return update_clusters(bs, start, s->cluster_size, zero_entry, flags,
+                                   QCOW2_DISCARD_REQUEST);
     default:
         return -ENOTSUP;
     }
@@ -795,7 +806,7 @@ static int qcow2_pdiscard(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
         return 0;
     }
     g_mutex_lock(&s->lock);
-    ret = update_clusters(bs, offset, bytes, discard_entry, 0);
+    ret = update_clusters(bs, offset, bytes, discard_entry, 0, QCOW2_DISCARD_REQUEST);
     g_mutex_unlock(&s->lock);
     return ret;
 }
@@ -849,7 +860,7 @@ static int hide_backing_tail(BlockDriverState *bs, uint64_t old, uint64_t size)
     }
     if (ret >= 0 && end > zstart) { /* whole clusters: all of them past the old end */
         end = (end + s->cluster_size - 1) & ~(s->cluster_size - 1);
-        ret = update_clusters(bs, zstart, end - zstart, zero_entry, 0);
+        ret = update_clusters(bs, zstart, end - zstart, zero_entry, 0, QCOW2_DISCARD_OTHER);
     }
     if (ret >= 0) {
         ret = qcow2_flush_metadata(bs);

@@ -3,7 +3,8 @@
  * the format itself (create, check, info). One file per concept: qcow2.c (driver ops and the
  * guest I/O path), qcow2-header.c (header parsing, validation, extensions, header updates),
  * qcow2-cluster.c (L1/L2 mapping), qcow2-refcount.c (refcounts and cluster allocation),
- * qcow2-cache.c (write-back table caches), qcow2-check.c (consistency check and refcount
+ * qcow2-cache.c (write-back table caches), qcow2-overlap.c (the overlap check),
+ * qcow2-options.c (runtime options), qcow2-check.c (consistency check and refcount
  * rebuild), qcow2-create.c (image creation), qcow2-snapshot.c (internal snapshots),
  * qcow2-compress.c (compressed cluster writes). Not a public interface.
  */
@@ -50,6 +51,43 @@ typedef enum Qcow2ClusterType {
 } Qcow2ClusterType;
 
 typedef struct Qcow2Cache Qcow2Cache;
+
+/* Why clusters are freed; the pass-discard-* options decide which reasons reach the file. */
+typedef enum Qcow2DiscardType {
+    QCOW2_DISCARD_NEVER,    /* replaced by copy-on-write: never discarded */
+    QCOW2_DISCARD_ALWAYS,   /* shrink, repair: always discarded */
+    QCOW2_DISCARD_REQUEST,  /* guest discard and zero writes (pass-discard-request) */
+    QCOW2_DISCARD_SNAPSHOT, /* snapshot delete/apply, emptying (pass-discard-snapshot) */
+    QCOW2_DISCARD_OTHER,    /* old tables after growth or copy (pass-discard-other) */
+    QCOW2_DISCARD_MAX,
+} Qcow2DiscardType;
+
+/* Metadata kinds the overlap check can protect (overlap-check.*), QEMU's bit order. */
+enum {
+    QCOW2_OL_MAIN_HEADER = 1 << 0,
+    QCOW2_OL_ACTIVE_L1 = 1 << 1,
+    QCOW2_OL_ACTIVE_L2 = 1 << 2,
+    QCOW2_OL_REFCOUNT_TABLE = 1 << 3,
+    QCOW2_OL_REFCOUNT_BLOCK = 1 << 4,
+    QCOW2_OL_SNAPSHOT_TABLE = 1 << 5,
+    QCOW2_OL_INACTIVE_L1 = 1 << 6,
+    QCOW2_OL_INACTIVE_L2 = 1 << 7, /* reads the snapshots' L1 tables at each check */
+    QCOW2_OL_KINDS = 8,
+    QCOW2_OL_CONSTANT = QCOW2_OL_MAIN_HEADER | QCOW2_OL_ACTIVE_L1 | QCOW2_OL_REFCOUNT_TABLE |
+                        QCOW2_OL_SNAPSHOT_TABLE,
+    QCOW2_OL_CACHED = QCOW2_OL_CONSTANT | QCOW2_OL_ACTIVE_L2 | QCOW2_OL_REFCOUNT_BLOCK |
+                      QCOW2_OL_INACTIVE_L1,
+    QCOW2_OL_ALL = QCOW2_OL_CACHED | QCOW2_OL_INACTIVE_L2,
+};
+
+/* The runtime options (qcow2-options.c), as an open applies them. */
+typedef struct Qcow2RuntimeOpts {
+    bool lazy_refcounts;
+    bool pass_discard[QCOW2_DISCARD_MAX];
+    int overlap_check;      /* QCOW2_OL_* */
+    uint64_t l2_tables;     /* cache entries; 0: minivmm's default for the cluster size */
+    uint64_t refblock_tables;
+} Qcow2RuntimeOpts;
 
 typedef struct Qcow2Header {
     uint32_t version;
@@ -118,6 +156,7 @@ typedef struct BDRVQcow2State {
     uint64_t *reftable;
     uint64_t reftable_offset;
     uint32_t reftable_size;  /* entries */
+    uint32_t reftable_used;  /* entries up to the last non-zero one, or more */
     /* The header's fields (s->h) or the refcount table on disk may differ from memory: a
      * write of them failed (it may still have landed, in part), or its flush did. Memory is
      * what counts; qcow2_sync_tables() writes it out before any other metadata. */
@@ -138,7 +177,11 @@ typedef struct BDRVQcow2State {
     uint64_t snapshots_size;  /* bytes of the snapshot table */
 
     bool writable;
+    bool use_lazy_refcounts; /* lazy-refcounts: mark the image dirty before allocating */
     bool lazy_refcounts;     /* the dirty bit is durable: no refcount->L2 barrier */
+    bool pass_discard[QCOW2_DISCARD_MAX]; /* which freed clusters the file discards */
+    Qcow2DiscardType discard_type;        /* why clusters are being freed right now */
+    int overlap_check;       /* QCOW2_OL_* kinds guest data writes are checked against */
     bool l2_needs_sync;      /* lazy: a new cluster's copied or zeroed content is not yet
                               * flushed; L2 tables are written only after a flush */
     bool corrupt_reported;
@@ -153,12 +196,26 @@ typedef struct BDRVQcow2State {
     int discard_batch;       /* nesting of qcow2_discard_batch_begin */
 } BDRVQcow2State;
 
+/* ---- qcow2-options.c ---- */
+/* Take the runtime options out of options (the header is read: v2 refuses lazy
+ * refcounts), with QEMU's defaults and errors. */
+bool qcow2_take_runtime_opts(BlockDriverState *bs, JsonObject *options, int flags,
+                             Qcow2RuntimeOpts *o, Error **errp);
+/* Set the reason for the frees that follow; returns the previous one, to restore. */
+Qcow2DiscardType qcow2_discard_type_set(BDRVQcow2State *s, Qcow2DiscardType type);
+
 /* ---- qcow2.c ---- */
+/* n big-endian 64-bit entries at off (an L1 or refcount table), in host order, into a new
+ * array (at least one entry). */
+int qcow2_load_table(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t **table);
 int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
                   int flags);
 /* Set the dirty bit before the first allocation when lazy refcounts are on. */
 int qcow2_mark_dirty(BlockDriverState *bs);
-/* -EIO (and the image marked corrupt) if guest data at [off, off+len) would hit metadata. */
+
+/* ---- qcow2-overlap.c ---- */
+/* -EIO (and the image marked corrupt) if guest data at [off, off+len) would hit metadata
+ * of a kind overlap-check protects; -errno if a snapshot's L1 table cannot be read. */
 int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len);
 
 /* ---- qcow2-aio.c ---- */
@@ -210,8 +267,14 @@ int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, Error **errp);
 /* Write the incompatible feature bits field (v3). */
 int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits);
-/* "qcow2: Marking image as corrupt: <why>; further corruption events will be suppressed" */
-void qcow2_signal_corruption(BlockDriverState *bs, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/*
+ * The first corruption found, as QEMU: on a writable image fatal ("qcow2: Marking image as
+ * corrupt: <why>; ..."), the corrupt bit set and the node unusable (-ENOMEDIUM); on a
+ * read-only one only reported. BLOCK_IMAGE_CORRUPTED either way, with the access's offset
+ * and size when known (else -1).
+ */
+void qcow2_signal_corruption(BlockDriverState *bs, int64_t offset, int64_t size,
+                             const char *fmt, ...) G_GNUC_PRINTF(4, 5);
 int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size);
 int qcow2_write_size(BlockDriverState *bs, uint64_t size);
 int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters);
@@ -222,14 +285,16 @@ int qcow2_clear_autoclear(BlockDriverState *bs);
 int qcow2_sync_tables(BlockDriverState *bs);
 
 /* ---- qcow2-cache.c ---- */
-Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, int entries, uint64_t table_size);
+/* NULL if the memory cannot be had. */
+Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, uint64_t entries, uint64_t table_size);
 void qcow2_cache_free(Qcow2Cache *c);
 /* The table at offset (read on a miss); valid until the next get on this cache. */
 int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read);
 void qcow2_cache_mark_dirty(Qcow2Cache *c, void *table);
 int qcow2_cache_write(Qcow2Cache *c);
 void qcow2_cache_discard(Qcow2Cache *c, uint64_t offset);
-bool qcow2_cache_overlaps(Qcow2Cache *c, uint64_t offset, uint64_t len);
+/* How many tables c holds at most. */
+int qcow2_cache_entries(const Qcow2Cache *c);
 /* Whether the table at offset is cached (a get would need no I/O). */
 bool qcow2_cache_contains(Qcow2Cache *c, uint64_t offset);
 /* Run before writing back a dirty table of c (dependency: refcounts before L2). */

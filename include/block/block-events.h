@@ -1,7 +1,8 @@
 /*
  * The block layer's QMP events, each emitted from one function: DEVICE_TRAY_MOVED when the
  * tray of a drive's device moves (guest START STOP UNIT, monitor eject and change, a medium
- * closed), and BLOCK_IO_ERROR when a device request fails (the error policy calls it).
+ * closed), BLOCK_IO_ERROR when a device request fails (the error policy calls it), and
+ * BLOCK_IMAGE_CORRUPTED when a format driver finds its metadata broken.
  * Not the policy itself (block-backend.h) and not the monitor (monitor/).
  */
 #ifndef BLOCK_BLOCK_EVENTS_H
@@ -22,5 +23,12 @@ void blk_eject(BlockBackend *blk, bool eject_flag);
  * error is an errno (either sign); nospace is present when blk reports io-status.
  */
 void blk_event_io_error(BlockBackend *blk, bool is_read, BlockErrorAction action, int error);
+/*
+ * BLOCK_IMAGE_CORRUPTED {device, msg, offset, size, fatal} from a format driver: device is
+ * "" for a node that is no drive's root; offset and size (of the guilty access) are left
+ * out when negative.
+ */
+void bdrv_event_image_corrupted(const char *device, const char *msg, int64_t offset,
+                                int64_t size, bool fatal);
 
 #endif

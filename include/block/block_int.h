@@ -151,6 +151,12 @@ struct BlockDriver {
 
 #define BDRV_NODE_NAME_MAX 32
 
+/*
+ * From now on every request to bs but a flush fails with -ENOMEDIUM, as QEMU's nodes whose
+ * driver found fatal corruption (it drops bs->drv): the driver's state stays, for close.
+ */
+void bdrv_mark_unusable(BlockDriverState *bs);
+
 struct BlockDriverState {
     const BlockDriver *drv;
     void *opaque;                     /* driver state, drv->instance_size bytes */
@@ -168,6 +174,7 @@ struct BlockDriverState {
     struct BlockBackend *blk;         /* the backend this node is the root of, if any */
     int refcnt;
     int in_flight;                    /* atomic */
+    int unusable;                     /* atomic: bdrv_mark_unusable() was called */
     int cor_ordering;                 /* atomic: jobs whose copies guest writes wait for */
     int write_gen;                    /* atomic: content changes completed (bdrv_wrote) */
     int flushed_gen;                  /* atomic: write_gen when the last good flush began */

@@ -4,7 +4,8 @@
  * over file (so the header, its extensions, L1/L2 and refcount tables, snapshot table and
  * every consistency check see hostile bytes), then
  * read at the start, middle and end of the virtual disk, written at two places (one of them
- * needing a cluster allocation), read back, and closed (metadata flushed). The header's
+ * needing a cluster allocation), read back, and closed (metadata flushed). The input's
+ * length picks the overlap-check mode and the cache sizes. The header's
  * backing file reference is cleared first, so no other host file is ever opened; external
  * data files are refused by the driver itself.
  */
@@ -75,6 +76,19 @@ static void qcow2_fuzz_io(BlockBackend *blk)
     }
 }
 
+/* Runtime options picked by the input's length: every overlap-check mode (all reads the
+ * snapshots' L1 tables at each write), and the smallest caches (eviction at every step). */
+static void qcow2_fuzz_options(JsonObject *options, size_t size)
+{
+    static const char *const modes[] = {"cached", "all", "none", "constant"};
+
+    json_object_set_string_member(options, "overlap-check", modes[size % 4]);
+    if ((size / 4) % 2) {
+        json_object_set_string_member(options, "l2-cache-size", "1");
+        json_object_set_string_member(options, "refcount-cache-size", "1");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     JsonObject *options = json_object_new();
@@ -83,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     qcow2_fuzz_write_file(data, size);
     json_object_set_string_member(options, "driver", "qcow2");
+    qcow2_fuzz_options(options, size);
     blk = blk_new_open("fuzz", qcow2_fuzz_path, options, BDRV_O_RDWR, &err);
     if (!blk) {
         error_free(err);
