@@ -280,6 +280,31 @@ int bdrv_make_empty(BlockDriverState *bs, Error **errp)
     return bdrv_flush(bs);
 }
 
+const char *const *bdrv_amend_opts(const char *fmt)
+{
+    BlockDriver *drv = bdrv_find_format(fmt);
+
+    return drv && drv->amend ? drv->amend_opts : NULL;
+}
+
+int bdrv_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
+{
+    int ret;
+
+    if (bs->drv && !bs->drv->amend) {
+        error_setg(errp, "Format driver '%s' does not support option amendment",
+                   bs->drv->format_name);
+        return -ENOTSUP;
+    }
+    if ((ret = image_op_check(bs, true, true, errp)) < 0) {
+        return ret;
+    }
+    bdrv_drained_begin(bs);
+    ret = bs->drv->amend(bs, opts, errp);
+    bdrv_drained_end(bs);
+    return ret < 0 ? ret : bdrv_flush(bs);
+}
+
 int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, Error **errp)
 {
     int64_t len = bdrv_getlength(bs);

@@ -363,6 +363,22 @@ int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits)
     return ret;
 }
 
+int qcow2_update_compat(BlockDriverState *bs, uint64_t bits)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret;
+
+    if (s->h.version < 3) {
+        return -ENOTSUP;
+    }
+    ret = write_be(bs, 80, bits, 8);
+    ret = ret < 0 ? ret : bdrv_flush(bs->file);
+    if (ret >= 0) {
+        s->h.compatible_features = bits;
+    }
+    return ret;
+}
+
 int qcow2_clear_autoclear(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -469,15 +485,14 @@ static GByteArray *other_extensions(BDRVQcow2State *s, const uint8_t *c0, uint64
 }
 
 /*
- * Lay out the extension area and the backing name anew in c0 (one cluster); returns the
- * end of what is used, or 0 when it does not fit.
+ * Lay out in c0 (one cluster), from off: the backing format extension, the other
+ * extensions, the end marker and the backing name; returns the end of what is used, or 0
+ * when it does not fit.
  */
-static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *file,
-                                 const char *fmt)
+static uint64_t layout_extensions(BDRVQcow2State *s, uint8_t *c0, uint64_t off,
+                                  const GByteArray *others, const char *file, const char *fmt)
 {
-    uint64_t old_end = s->h.backing_file_offset ? s->h.backing_file_offset : s->cluster_size;
-    g_autoptr(GByteArray) others = other_extensions(s, c0, old_end);
-    uint64_t off = s->h.header_length, name_len = file ? strlen(file) : 0;
+    uint64_t name_len = file ? strlen(file) : 0;
     uint64_t fmt_len = fmt ? strlen(fmt) : 0, fmt_room = fmt ? 8 + ((fmt_len + 7) & ~7ULL) : 0;
 
     if (off + fmt_room + others->len + 8 + name_len > s->cluster_size) {
@@ -500,6 +515,94 @@ static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *fil
     stq_be_p(c0 + 8, file ? off : 0);
     stl_be_p(c0 + 16, name_len);
     return off + name_len;
+}
+
+/* The extension area and the backing name of c0 laid out anew (layout_extensions). */
+static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *file,
+                                 const char *fmt)
+{
+    uint64_t old_end = s->h.backing_file_offset ? s->h.backing_file_offset : s->cluster_size;
+    g_autoptr(GByteArray) others = other_extensions(s, c0, old_end);
+
+    return layout_extensions(s, c0, s->h.header_length, others, file, fmt);
+}
+
+/* Remove every extension of this type from a list other_extensions() made. */
+static void drop_extension(GByteArray *ext, uint32_t type)
+{
+    for (guint off = 0; off + 8 <= ext->len;) {
+        uint64_t size = 8 + ((ldl_be_p(ext->data + off + 4) + 7ULL) & ~7ULL);
+        if (ldl_be_p(ext->data + off) == type) {
+            g_byte_array_remove_range(ext, off, size);
+        } else {
+            off += size;
+        }
+    }
+}
+
+/* Cluster 0 for version: the fixed fields as memory has them (v3's from v2 all zero but
+ * the refcount order), v3's extra header bytes kept, the extensions and the backing name. */
+static uint64_t compose_cluster0(BDRVQcow2State *s, const uint8_t *old, uint8_t *c0,
+                                 int version, uint32_t hlen)
+{
+    uint64_t old_end = s->h.backing_file_offset ? s->h.backing_file_offset : s->cluster_size;
+    g_autoptr(GByteArray) others = other_extensions(s, old, old_end);
+
+    if (version < 3) {
+        drop_extension(others, QCOW2_EXT_FEATURE_TABLE); /* as QEMU writes v2 headers */
+    }
+    memcpy(c0, old, QCOW2_V2_HEADER_LEN);
+    stl_be_p(c0 + 4, version);
+    if (version >= 3) {
+        stq_be_p(c0 + 72, s->h.version >= 3 ? s->h.incompatible_features : 0);
+        stq_be_p(c0 + 80, s->h.version >= 3 ? s->h.compatible_features : 0);
+        stq_be_p(c0 + 88, s->h.version >= 3 ? s->h.autoclear_features : 0);
+        stl_be_p(c0 + 96, s->refcount_order);
+        stl_be_p(c0 + 100, hlen);
+        memcpy(c0 + QCOW2_V3_HEADER_LEN, old + QCOW2_V3_HEADER_LEN,
+               hlen - QCOW2_V3_HEADER_LEN);
+    }
+    return layout_extensions(s, c0, hlen, others, s->backing_file, s->backing_format);
+}
+
+int qcow2_rewrite_header(BlockDriverState *bs, int version)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint32_t hlen = version < 3          ? QCOW2_V2_HEADER_LEN
+                    : s->h.version >= 3 ? s->h.header_length
+                                        : QCOW2_V3_HEADER_LEN;
+    g_autofree uint8_t *old = g_malloc0(s->cluster_size), *c0 = g_malloc0(s->cluster_size);
+    uint64_t old_used = MAX(s->h.backing_file_offset + s->h.backing_file_size,
+                            (uint64_t)s->h.header_length + 8);
+    uint64_t used = 0, len;
+    int ret = qcow2_sync_tables(bs); /* the fields copied below are on disk as in memory */
+
+    ret = ret < 0 ? ret : bdrv_pread(bs->file, 0, old, s->cluster_size);
+    if (ret >= 0 && !(used = compose_cluster0(s, old, c0, version, hlen))) {
+        ret = -ENOSPC;
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    len = MIN((MAX(used, old_used) + 511) & ~511ULL, s->cluster_size);
+    ret = bdrv_pwrite(bs->file, 0, c0, len);
+    ret = ret < 0 ? ret : bdrv_flush(bs->file);
+    if (ret < 0) { /* memory keeps the old header: the disk must say it again */
+        g_free(s->c0_pending);
+        s->c0_pending = g_steal_pointer(&old);
+        s->c0_pending_len = len;
+        return ret;
+    }
+    if (version < 3) {
+        s->h.incompatible_features = s->h.compatible_features = s->h.autoclear_features = 0;
+    }
+    s->h.version = version;
+    s->h.header_length = hlen;
+    s->h.backing_file_offset = ldq_be_p(c0 + 8);
+    g_free(s->header_tail);
+    s->header_tail_len = hlen - MIN(hlen, QCOW2_V3_HEADER_LEN);
+    s->header_tail = g_memdup2(c0 + QCOW2_V3_HEADER_LEN, s->header_tail_len);
+    return 0;
 }
 
 /*

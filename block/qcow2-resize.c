@@ -140,6 +140,9 @@ int qcow2_shrink(BlockDriverState *bs, uint64_t size, Error **errp)
         error_setg(errp, "The new size must be a multiple of 512");
         return -EINVAL;
     }
+    if (!qcow2_can_resize(s, errp)) {
+        return -ENOTSUP;
+    }
     g_mutex_lock(&s->lock);
     why = qcow2_discard_type_set(s, QCOW2_DISCARD_ALWAYS);
     ret = unmap_from(bs, (size + s->cluster_size - 1) & ~(s->cluster_size - 1));

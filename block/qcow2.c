@@ -40,9 +40,10 @@ int qcow2_load_table(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t **
 static int open_caches(BlockDriverState *bs, BDRVQcow2State *s, const Qcow2RuntimeOpts *o,
                        Error **errp)
 {
-    uint64_t l2_n = o->l2_tables ? o->l2_tables : CLAMP((4 << 20) >> s->cluster_bits, 4, 256);
-    uint64_t rb_n =
-        o->refblock_tables ? o->refblock_tables : CLAMP((1 << 20) >> s->cluster_bits, 4, 64);
+    uint64_t l2_def = CLAMP((4 << 20) >> s->cluster_bits, 4, 256);
+    uint64_t rb_def = CLAMP((1 << 20) >> s->cluster_bits, 4, 64);
+    uint64_t l2_n = o->l2_tables ? o->l2_tables : l2_def;
+    uint64_t rb_n = o->refblock_tables ? o->refblock_tables : rb_def;
 
     s->l2_cache = qcow2_cache_new(bs, l2_n, s->cluster_size);
     s->refblock_cache = s->l2_cache ? qcow2_cache_new(bs, rb_n, s->cluster_size) : NULL;
@@ -868,6 +869,16 @@ static int hide_backing_tail(BlockDriverState *bs, uint64_t old, uint64_t size)
     return ret < 0 ? ret : bdrv_flush(bs->file);
 }
 
+/* As QEMU 7.2: the snapshot table of a v2 image need not record each snapshot's size. */
+bool qcow2_can_resize(BDRVQcow2State *s, Error **errp)
+{
+    if (s->h.version < 3 && s->nb_snapshots) {
+        error_setg(errp, "Can't resize a v2 image which has snapshots");
+        return false;
+    }
+    return true;
+}
+
 static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -875,6 +886,9 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
 
     if (size < s->h.size) {
         error_setg(errp, "qcow2 doesn't support shrinking images yet");
+        return -ENOTSUP;
+    }
+    if (!qcow2_can_resize(s, errp)) {
         return -ENOTSUP;
     }
     if (size % BDRV_SECTOR_SIZE) {
@@ -991,6 +1005,8 @@ static BlockDriver bdrv_qcow2 = {
     .is_dirty = qcow2_is_dirty,
     .change_backing_file = qcow2_change_backing_file,
     .make_empty = qcow2_make_empty,
+    .amend = qcow2_amend,
+    .amend_opts = qcow2_amend_opts,
     .shrink = qcow2_shrink,
     .reopen_read_only = qcow2_reopen_read_only,
     .pwritev_compressed = qcow2_pwritev_compressed,

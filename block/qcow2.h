@@ -210,6 +210,8 @@ Qcow2DiscardType qcow2_discard_type_set(BDRVQcow2State *s, Qcow2DiscardType type
 int qcow2_load_table(BlockDriverState *bs, uint64_t off, uint64_t n, uint64_t **table);
 int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVector *qiov,
                   int flags);
+/* false with QEMU 7.2's message for a v2 image with snapshots (no resizing those). */
+bool qcow2_can_resize(BDRVQcow2State *s, Error **errp);
 /* Set the dirty bit before the first allocation when lazy refcounts are on. */
 int qcow2_mark_dirty(BlockDriverState *bs);
 
@@ -254,6 +256,11 @@ int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char
 JsonObject *qcow2_get_specific_info(BlockDriverState *bs);
 bool qcow2_is_dirty(BlockDriverState *bs);
 
+/* ---- qcow2-amend.c ---- */
+/* The driver's amend hook and the -o options it takes (image-ops.h). */
+int qcow2_amend(BlockDriverState *bs, JsonObject *opts, Error **errp);
+extern const char *const qcow2_amend_opts[];
+
 /* ---- qcow2-snapshot.c ---- */
 int qcow2_read_snapshots(BlockDriverState *bs, BDRVQcow2State *s, Error **errp);
 void qcow2_free_snapshots(BDRVQcow2State *s);
@@ -265,6 +272,14 @@ int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp);
 int qcow2_snapshot_list(BlockDriverState *bs, BlockSnapshotInfo **list);
 int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, Error **errp);
+/*
+ * Rewrite cluster 0 for qcow2 version 2 or 3 (amend's compat): the fixed header in that
+ * version's layout, the extensions (v2 without the feature name table) and the backing
+ * name, in one write from offset 0. Lock held; memory changes only once it is durable.
+ */
+int qcow2_rewrite_header(BlockDriverState *bs, int version);
+/* Write the compatible feature bits field (v3), durably. */
+int qcow2_update_compat(BlockDriverState *bs, uint64_t bits);
 /* Write the incompatible feature bits field (v3). */
 int qcow2_update_incompat(BlockDriverState *bs, uint64_t bits);
 /*

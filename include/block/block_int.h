@@ -142,6 +142,10 @@ struct BlockDriver {
     int (*change_backing_file)(BlockDriverState *bs, const char *backing_file,
                                const char *backing_fmt);
     int (*make_empty)(BlockDriverState *bs);
+    /* Change what opts (typed as create's) asks of the image; amend_opts names what may
+     * be given, the rest of create_opts being create-only. */
+    int (*amend)(BlockDriverState *bs, JsonObject *opts, Error **errp);
+    const char *const *amend_opts;
     int (*shrink)(BlockDriverState *bs, uint64_t size, Error **errp);
     /* Optional: stop writing to the image (bdrv_reopen_read_only, inside a drained section,
      * after the core flushed it): write back what is cached and mark the image clean. Called

@@ -120,6 +120,16 @@ int bdrv_change_backing_file(BlockDriverState *bs, const char *backing_file,
 /* Deallocate everything in the image (what commit does to the top image afterwards). */
 int bdrv_make_empty(BlockDriverState *bs, Error **errp);
 
+/* The -o options amend takes for format fmt (a subset of bdrv_create_opts), NULL when
+ * its driver cannot amend. */
+const char *const *bdrv_amend_opts(const char *fmt);
+/*
+ * qemu-img amend: the driver changes what opts asks (typed as for bdrv_create; a "size"
+ * resizes with bdrv_resize, shrinking allowed, as qemu-img 7.2). "Format driver 'X' does
+ * not support option amendment" when it cannot.
+ */
+int bdrv_amend(BlockDriverState *bs, JsonObject *opts, Error **errp);
+
 /*
  * bdrv_truncate, except that a smaller size is allowed when shrink is true (the data past
  * the new end is lost; without shrink, shrinking fails as bdrv_truncate would), and that

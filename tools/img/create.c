@@ -16,7 +16,7 @@
 
 typedef ImgCreateArgs CreateArgs;
 
-static const BlockCreateOpt *find_opt(const char *fmt, const char *name)
+const BlockCreateOpt *img_find_create_opt(const char *fmt, const char *name)
 {
     for (const BlockCreateOpt *o = bdrv_create_opts(fmt); o && o->name; o++) {
         if (!strcmp(o->name, name)) {
@@ -42,10 +42,15 @@ void img_create_help(const char *fmt)
     g_ptr_array_sort(sorted, opt_cmp);
     printf("Supported options:\n");
     for (guint i = 0; i < sorted->len; i++) {
-        const BlockCreateOpt *o = g_ptr_array_index(sorted, i);
-        g_autofree char *lhs = g_strdup_printf("%s=<%s>", o->name, o->type);
-        printf("  %-22s - %s\n", lhs, o->help);
+        img_print_opt_help(g_ptr_array_index(sorted, i));
     }
+}
+
+void img_print_opt_help(const BlockCreateOpt *o)
+{
+    g_autofree char *lhs = g_strdup_printf("%s=<%s>", o->name, o->type);
+
+    printf("  %-22s - %s\n", lhs, o->help);
 }
 
 bool img_valid_option_list(const char *opts)
@@ -106,7 +111,7 @@ static bool check_value(const CreateArgs *a, const BlockCreateOpt *o, const char
 
 static bool set_option(CreateArgs *a, const char *k, const char *v, uint64_t *size)
 {
-    const BlockCreateOpt *o = find_opt(a->fmt, k);
+    const BlockCreateOpt *o = img_find_create_opt(a->fmt, k);
     uint64_t n = 0;
 
     if (!o) {
@@ -128,7 +133,7 @@ static bool set_option(CreateArgs *a, const char *k, const char *v, uint64_t *si
     return true;
 }
 
-static bool is_help(const char *item)
+bool img_is_help_option(const char *item)
 {
     return !strcmp(item, "help") || !strcmp(item, "?");
 }
@@ -137,7 +142,7 @@ static bool is_help(const char *item)
  * "k=v,k2=v2" as QEMU's option syntax splits it: ",," is a comma inside a value and a bare
  * key means key=on. Each item becomes "key\0value" (help items stay as they are).
  */
-static char **split_options(const char *opts)
+char **img_split_options(const char *opts)
 {
     GPtrArray *items = g_ptr_array_new();
     g_autoptr(GString) cur = g_string_new(NULL);
@@ -150,7 +155,7 @@ static char **split_options(const char *opts)
             g_string_append_c(cur, *p);
         } else {
             char *eq = strchr(cur->str, '=');
-            if (cur->len && !eq && !is_help(cur->str)) {
+            if (cur->len && !eq && !img_is_help_option(cur->str)) {
                 g_string_append(cur, "=on");
                 eq = strchr(cur->str, '=');
             }
@@ -173,9 +178,9 @@ static char **split_options(const char *opts)
 bool img_create_parse_options(CreateArgs *a, const char *opts, uint64_t *size, bool *help)
 {
     g_strfreev(a->items);
-    a->items = split_options(opts);
+    a->items = img_split_options(opts);
     for (int i = 0; a->items[i]; i++) {
-        if (is_help(a->items[i])) {
+        if (img_is_help_option(a->items[i])) {
             *help = true;
             continue;
         }
@@ -195,6 +200,31 @@ bool img_create_resolve(CreateArgs *a, Error **errp)
     return true;
 }
 
+void img_set_typed_opt(JsonObject *opts, const BlockCreateOpt *o, const char *v)
+{
+    uint64_t n = 0;
+
+    if (is_type(o, "size")) {
+        parse_size(v, &n, NULL);
+        json_object_set_int_member(opts, o->name, n);
+    } else if (is_type(o, "num")) {
+        parse_uint(v, &n, 0);
+        json_object_set_int_member(opts, o->name, n);
+    } else if (is_type(o, "bool")) {
+        json_object_set_boolean_member(opts, o->name, !strcmp(v, "on"));
+    } else {
+        json_object_set_string_member(opts, o->name, v);
+    }
+}
+
+bool img_check_opt_value(const BlockCreateOpt *o, const char *v)
+{
+    const CreateArgs none = {0};
+    uint64_t n;
+
+    return check_value(&none, o, v, &n);
+}
+
 /* The options for bdrv_create: size, every -o option by its type, -b/-F. */
 static JsonObject *build_opts(CreateArgs *a, uint64_t size)
 {
@@ -203,23 +233,12 @@ static JsonObject *build_opts(CreateArgs *a, uint64_t size)
     json_object_set_int_member(opts, "size", size);
     for (int i = 0; a->items && a->items[i]; i++) {
         const char *k = a->items[i], *v = k + strlen(k) + 1;
-        const BlockCreateOpt *o = find_opt(a->fmt, k);
-        uint64_t n = 0;
-        if (is_help(k) || !o || !strcmp(k, "size") || !strcmp(k, "backing_file") ||
+        const BlockCreateOpt *o = img_find_create_opt(a->fmt, k);
+        if (img_is_help_option(k) || !o || !strcmp(k, "size") || !strcmp(k, "backing_file") ||
             !strcmp(k, "backing_fmt")) {
             continue;
         }
-        if (is_type(o, "size")) {
-            parse_size(v, &n, NULL);
-            json_object_set_int_member(opts, k, n);
-        } else if (is_type(o, "num")) {
-            parse_uint(v, &n, 0);
-            json_object_set_int_member(opts, k, n);
-        } else if (is_type(o, "bool")) {
-            json_object_set_boolean_member(opts, k, !strcmp(v, "on"));
-        } else {
-            json_object_set_string_member(opts, k, v);
-        }
+        img_set_typed_opt(opts, o, v);
     }
     if (a->backing_file) {
         json_object_set_string_member(opts, "backing_file", a->backing_file);
@@ -427,7 +446,7 @@ static bool create_wants_help(const char *opts)
     g_auto(GStrv) items = opts ? g_strsplit(opts, ",", -1) : NULL;
 
     for (int i = 0; items && items[i]; i++) {
-        if (is_help(items[i])) {
+        if (img_is_help_option(items[i])) {
             return true;
         }
     }
@@ -499,8 +518,8 @@ int img_create(int argc, char **argv)
         g_strfreev(a.items);
         return 1;
     }
-    if ((a.backing_file && !find_opt(a.fmt, "backing_file")) ||
-        (a.backing_fmt && !find_opt(a.fmt, "backing_fmt"))) {
+    if ((a.backing_file && !img_find_create_opt(a.fmt, "backing_file")) ||
+        (a.backing_fmt && !img_find_create_opt(a.fmt, "backing_fmt"))) {
         error_report("%s: Backing file%s not supported for file format '%s'", a.filename,
                      a.backing_file ? "" : " format", a.fmt);
         g_strfreev(a.items);

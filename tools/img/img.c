@@ -14,6 +14,7 @@
 #include "tools/img/img.h"
 
 static const ImgCmd img_cmds[] = {
+    {"amend", img_amend, "[-p] [-q] [-f fmt] [-t cache] [--force] -o options filename"},
     {"bench", img_bench,
      "[-c count] [-d depth] [-f fmt] [--flush-interval=flush_interval] [-i aio] [-n] "
      "[--no-drain] [-o offset] [--pattern=pattern] [-q] [-s buffer_size] [-S step_size] "

@@ -43,7 +43,23 @@ bool img_create_resolve(ImgCreateArgs *a, Error **errp);
 int img_create_file(ImgCreateArgs *a, uint64_t size, Error **errp);
 /* qemu-img's "Supported options:" list of -o help for fmt. */
 void img_create_help(const char *fmt);
+/* One line of such a list: "  name=<type>  - help". */
+void img_print_opt_help(const BlockCreateOpt *o);
+/* fmt's creation option called name, or NULL. */
+const BlockCreateOpt *img_find_create_opt(const char *fmt, const char *name);
+/*
+ * "k=v,k2=v2" as QEMU's option syntax splits it: ",," is a comma inside a value and a bare
+ * key means key=on. Each item becomes "key\0value" (help items stay as they are).
+ */
+char **img_split_options(const char *opts);
+/* "help" or "?". */
+bool img_is_help_option(const char *item);
+/* Whether v suits o's type (size, num, bool); qemu-img's complaint when not. */
+bool img_check_opt_value(const BlockCreateOpt *o, const char *v);
+/* opts[o->name] = v, typed as o says (checked by img_check_opt_value before). */
+void img_set_typed_opt(JsonObject *opts, const BlockCreateOpt *o, const char *v);
 
+int img_amend(int argc, char **argv);
 int img_bench(int argc, char **argv);
 int img_check(int argc, char **argv);
 int img_commit(int argc, char **argv);
