@@ -517,6 +517,25 @@ static uint64_t layout_extensions(BDRVQcow2State *s, uint8_t *c0, uint64_t off,
     return off + name_len;
 }
 
+/*
+ * The first len bytes of c0 written from offset 0 and flushed. If that fails, *old (cluster
+ * 0 as memory still describes it) becomes c0_pending: the disk must say it again before
+ * any other metadata is written.
+ */
+static int write_cluster0(BlockDriverState *bs, const uint8_t *c0, uint8_t **old, uint64_t len)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = bdrv_pwrite(bs->file, 0, c0, len);
+
+    ret = ret < 0 ? ret : bdrv_flush(bs->file);
+    if (ret < 0) {
+        g_free(s->c0_pending);
+        s->c0_pending = g_steal_pointer(old);
+        s->c0_pending_len = len;
+    }
+    return ret;
+}
+
 /* The extension area and the backing name of c0 laid out anew (layout_extensions). */
 static uint64_t rebuild_cluster0(BDRVQcow2State *s, uint8_t *c0, const char *file,
                                  const char *fmt)
@@ -585,12 +604,7 @@ int qcow2_rewrite_header(BlockDriverState *bs, int version)
         return ret;
     }
     len = MIN((MAX(used, old_used) + 511) & ~511ULL, s->cluster_size);
-    ret = bdrv_pwrite(bs->file, 0, c0, len);
-    ret = ret < 0 ? ret : bdrv_flush(bs->file);
-    if (ret < 0) { /* memory keeps the old header: the disk must say it again */
-        g_free(s->c0_pending);
-        s->c0_pending = g_steal_pointer(&old);
-        s->c0_pending_len = len;
+    if ((ret = write_cluster0(bs, c0, &old, len)) < 0) {
         return ret;
     }
     if (version < 3) {
@@ -633,13 +647,7 @@ int qcow2_change_backing_file(BlockDriverState *bs, const char *file, const char
     if (ret >= 0) {
         len = (MAX(MAX(used, old_used), s->h.header_length + 8) + 511) & ~511ULL;
         len = MIN(len, s->cluster_size);
-        ret = bdrv_pwrite(bs->file, 0, c0, len);
-        ret = ret < 0 ? ret : bdrv_flush(bs->file);
-        if (ret < 0) { /* memory keeps the old name: the disk must say it again */
-            g_free(s->c0_pending);
-            s->c0_pending = g_steal_pointer(&old);
-            s->c0_pending_len = len;
-        }
+        ret = write_cluster0(bs, c0, &old, len);
     }
     if (ret >= 0) {
         g_free(s->backing_file);
