@@ -77,7 +77,7 @@ static bool parse_opts(BlockDriverState *bs, JsonObject *opts, AmendOpts *a, Err
         return false;
     }
     /* QEMU resizes before it downgrades: only an image staying v2 cannot be resized. */
-    if (dict_has(opts, "size") && s->h.version < 3 && a->version < 3 &&
+    if (dict_get_int(opts, "size", 0, NULL) && s->h.version < 3 && a->version < 3 &&
         !qcow2_can_resize(s, errp)) {
         return false;
     }
@@ -277,6 +277,7 @@ static int amend_locked(BlockDriverState *bs, const AmendOpts *a, Error **errp)
 int qcow2_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
+    uint64_t size = dict_get_int(opts, "size", 0, NULL);
     AmendOpts a;
     int ret;
 
@@ -293,8 +294,8 @@ int qcow2_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
     g_mutex_unlock(&s->lock);
     /* QEMU's order: the size changes before a downgrade (v2 images with snapshots
      * cannot be resized). */
-    if (ret >= 0 && dict_has(opts, "size")) {
-        ret = bdrv_resize(bs, dict_get_int(opts, "size", 0, NULL), true, errp);
+    if (ret >= 0 && size) { /* size=0 changes nothing, as in qemu-img */
+        ret = bdrv_resize(bs, size, true, errp);
     }
     if (ret >= 0 && a.version < s->h.version) {
         g_mutex_lock(&s->lock);

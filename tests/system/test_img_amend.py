@@ -314,6 +314,16 @@ def test_size_shrink_then_grow(tmp_path):
     qio(img, "read -P 0x11 0 1M", "read -P 0 1M 2M")
 
 
+def test_size_zero_changes_nothing(tmp_path):
+    """qemu-img 7.2 reads size=0 as "not given": the image keeps its size and data."""
+    img = str(tmp_path / "a.qcow2")
+    create(img, "4M")
+    qio(img, "write -P 0x11 0 4M")
+    amend_both(tmp_path, img, ["-o", "size=0"])
+    assert header(img)["size"] == 4 << 20
+    qio(img, "read -P 0x11 0 4M")
+
+
 def test_size_and_upgrade_v2_with_snapshot(tmp_path):
     """A v2 image with snapshots cannot be resized, but compat=1.1,size= upgrades first."""
     img = str(tmp_path / "a.qcow2")

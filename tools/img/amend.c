@@ -97,7 +97,7 @@ static JsonObject *typed_options(const char *fmt, const char *const *names, char
         if (img_is_help_option(k)) {
             continue;
         }
-        if (!amendable(names, k)) {
+        if (!amendable(names, k) || !o) {
             error_report("Invalid parameter '%s'", k);
             if (o) {
                 fprintf(stderr, "This option is only supported for image creation\n");
