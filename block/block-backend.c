@@ -172,9 +172,10 @@ void blk_remove_bs(BlockBackend *blk)
     bdrv_unref(bs);
 }
 
+/* A root a driver made unusable (fatal corruption) counts as no medium, as in QEMU. */
 bool blk_is_inserted(BlockBackend *blk)
 {
-    return blk->root && blk->root->drv;
+    return blk->root && blk->root->drv && !g_atomic_int_get(&blk->root->unusable);
 }
 
 bool blk_is_read_only(BlockBackend *blk)

@@ -16,8 +16,9 @@ static void hmp_qemu_io(JsonObject *args, JsonNode **ret, Error **errp)
         error_setg(errp, "Device '%s' not found", device);
         return;
     }
-    /* Without a medium there is nothing to run on: qemu-io's "no file open". */
-    io_command(blk_is_inserted(blk) ? blk : NULL, monitor_arg_str(args, "command"));
+    /* Without a medium there is nothing to run on: qemu-io's "no file open". A node made
+     * unusable (fatal corruption) is still there: its requests fail "No medium found". */
+    io_command(blk_bs(blk) ? blk : NULL, monitor_arg_str(args, "command"));
     fflush(stdout);
     fflush(stderr);
 }

@@ -235,6 +235,8 @@ def write_over_metadata(vm, qmp, img, host, target, refused, device="d0"):
         expect_corruption_event(corrupted, vm, device, KIND[target], host + 4096)
         assert qemu_io(vm, qmp, "read 0 4k", device).splitlines() == [
             "read failed: No medium found"]                 # fatal: the node is unusable
+        block = [b for b in qmp.command("query-block") if b["device"] == device]
+        assert "inserted" not in block[0], block            # as a drive without a medium
     else:
         assert not corrupted
         assert out.startswith("wrote 4096/4096 bytes at offset 4096"), out
