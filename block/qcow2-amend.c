@@ -15,6 +15,7 @@
 typedef struct AmendOpts {
     uint32_t version; /* the version asked for (the current one by default) */
     int lazy;         /* lazy_refcounts: 0, 1, or -1 when not given */
+    uint64_t size;    /* 0: unchanged (size=0 too, as qemu-img reads it) */
 } AmendOpts;
 
 static bool parse_compat(BDRVQcow2State *s, JsonObject *opts, AmendOpts *a, Error **errp)
@@ -77,8 +78,8 @@ static bool parse_opts(BlockDriverState *bs, JsonObject *opts, AmendOpts *a, Err
         return false;
     }
     /* QEMU resizes before it downgrades: only an image staying v2 cannot be resized. */
-    if (dict_get_int(opts, "size", 0, NULL) && s->h.version < 3 && a->version < 3 &&
-        !qcow2_can_resize(s, errp)) {
+    a->size = dict_get_int(opts, "size", 0, NULL);
+    if (a->size && s->h.version < 3 && a->version < 3 && !qcow2_can_resize(s, errp)) {
         return false;
     }
     return true;
@@ -277,7 +278,6 @@ static int amend_locked(BlockDriverState *bs, const AmendOpts *a, Error **errp)
 int qcow2_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t size = dict_get_int(opts, "size", 0, NULL);
     AmendOpts a;
     int ret;
 
@@ -294,8 +294,8 @@ int qcow2_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
     g_mutex_unlock(&s->lock);
     /* QEMU's order: the size changes before a downgrade (v2 images with snapshots
      * cannot be resized). */
-    if (ret >= 0 && size) { /* size=0 changes nothing, as in qemu-img */
-        ret = bdrv_resize(bs, size, true, errp);
+    if (ret >= 0 && a.size) {
+        ret = bdrv_resize(bs, a.size, true, errp);
     }
     if (ret >= 0 && a.version < s->h.version) {
         g_mutex_lock(&s->lock);

@@ -214,6 +214,14 @@ int qcow2_update_refcount(BlockDriverState *bs, uint64_t cluster, int64_t delta)
     return 0;
 }
 
+void qcow2_reftable_count_used(BDRVQcow2State *s)
+{
+    s->reftable_used = s->reftable_size;
+    while (s->reftable_used && !s->reftable[s->reftable_used - 1]) {
+        s->reftable_used--;
+    }
+}
+
 /* The entry as memory has it; if that fails, the whole table is written again before any
  * other metadata (qcow2_sync_tables), since the block is in use from now on. */
 static int write_reftable_entry(BlockDriverState *bs, uint64_t idx)
@@ -344,10 +352,7 @@ static int grow_reftable(BlockDriverState *bs, uint64_t min_entries)
     g_free(s->reftable);
     s->reftable = g_steal_pointer(&table);
     s->reftable_size = entries;
-    while (entries && !s->reftable[entries - 1]) {
-        entries--;
-    }
-    s->reftable_used = entries;
+    qcow2_reftable_count_used(s);
     s->reftable_offset = t0 << s->cluster_bits;
     s->h.refcount_table_offset = s->reftable_offset;
     s->h.refcount_table_clusters = tc;

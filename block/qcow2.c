@@ -78,10 +78,7 @@ static int open_tables(BlockDriverState *bs, BDRVQcow2State *s, const Qcow2Runti
         error_setg_errno(errp, -ret, "Could not read qcow2 tables");
         return ret;
     }
-    s->reftable_used = s->reftable_size;
-    while (s->reftable_used && !s->reftable[s->reftable_used - 1]) {
-        s->reftable_used--;
-    }
+    qcow2_reftable_count_used(s);
     if ((ret = open_caches(bs, s, o, errp)) < 0) {
         return ret;
     }

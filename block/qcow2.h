@@ -346,6 +346,8 @@ void qcow2_discard_batch_begin(BDRVQcow2State *s);
 void qcow2_discard_batch_end(BlockDriverState *bs);
 int qcow2_refcount_set_direct(BlockDriverState *bs, uint64_t cluster, uint64_t value);
 uint64_t qcow2_refcount_max(BDRVQcow2State *s);
+/* reftable_used from the whole refcount table (after loading or replacing it). */
+void qcow2_reftable_count_used(BDRVQcow2State *s);
 /* Repair: give cluster c a refcount block allocated past the end of file. */
 int qcow2_refblock_for_repair(BlockDriverState *bs, uint64_t c);
 /* Grow the refcount table (if needed) to describe clusters [0, clusters). */

@@ -62,11 +62,6 @@ static void parse_args(int argc, char **argv, AmendArgs *a)
     a->progress &= !a->quiet;
 }
 
-static bool amendable(const char *const *names, const char *name)
-{
-    return names && g_strv_contains(names, name);
-}
-
 static gint name_cmp(gconstpointer a, gconstpointer b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -97,7 +92,7 @@ static JsonObject *typed_options(const char *fmt, const char *const *names, char
         if (img_is_help_option(k)) {
             continue;
         }
-        if (!amendable(names, k) || !o) {
+        if (!g_strv_contains(names, k) || !o) {
             error_report("Invalid parameter '%s'", k);
             if (o) {
                 fprintf(stderr, "This option is only supported for image creation\n");
@@ -112,10 +107,8 @@ static JsonObject *typed_options(const char *fmt, const char *const *names, char
     return g_steal_pointer(&opts);
 }
 
-static bool has_help(const char *options)
+static bool has_help(char **items)
 {
-    g_auto(GStrv) items = img_split_options(options);
-
     for (int i = 0; items[i]; i++) {
         if (img_is_help_option(items[i])) {
             return true;
@@ -137,15 +130,14 @@ static int list_options(const char *fmt)
     return 0;
 }
 
-static int do_amend(AmendArgs *a, BlockBackend *blk)
+static int do_amend(AmendArgs *a, char **items, BlockBackend *blk)
 {
     const char *fmt = bdrv_get_format_name(blk_bs(blk));
     const char *const *names = bdrv_amend_opts(fmt);
-    g_auto(GStrv) items = img_split_options(a->options->str);
     g_autoptr(JsonObject) opts = NULL;
     Error *err = NULL;
 
-    if (!names || has_help(a->options->str)) {
+    if (!names || has_help(items)) {
         return list_options(fmt);
     }
     if (!(opts = typed_options(fmt, names, items))) {
@@ -166,12 +158,14 @@ int img_amend(int argc, char **argv)
 {
     AmendArgs a = {.cache = "writeback", .options = g_string_new(NULL)};
     g_autoptr(GString) options = a.options;
+    g_auto(GStrv) items = NULL;
     BlockBackend *blk;
     bool writethrough;
     int flags = 0, ret;
 
     parse_args(argc, argv, &a);
-    if (a.fmt && has_help(a.options->str)) { /* qemu-img: no image needed then */
+    items = img_split_options(a.options->str);
+    if (a.fmt && has_help(items)) { /* qemu-img: no image needed then */
         return list_options(a.fmt);
     }
     if (optind != argc - 1) {
@@ -187,7 +181,7 @@ int img_amend(int argc, char **argv)
     if (!blk) {
         return 1;
     }
-    ret = do_amend(&a, blk);
+    ret = do_amend(&a, items, blk);
     blk_unref(blk);
     return ret;
 }
