@@ -102,6 +102,15 @@ def zero_kinds(img):
             if e["depth"] == 0 and e["present"] and e["zero"] and not e["data"]}
 
 
+def written_with_copy(tmp_path, size, opts="", *writes):
+    """a.qcow2 created with opts and written with qemu-io, and orig.qcow2, a copy of it."""
+    img, orig = str(tmp_path / "a.qcow2"), str(tmp_path / "orig.qcow2")
+    create(img, size, opts)
+    qio(img, *writes)
+    shutil.copy(img, orig)
+    return img, orig
+
+
 def amend_both(tmp_path, img, opts):
     """Amend img with the tool under test and a copy of it with qemu-img; both must end up
     clean, with the same header and the same content. Returns the qemu-img copy."""
@@ -126,11 +135,9 @@ def amend_both(tmp_path, img, opts):
     (["-o", "compat=1.1", "-o", "lazy_refcounts=on"], True)],
     ids=["compat=1.1", "compat=v3", "with-lazy", "two-o"])
 def test_upgrade_keeps_data(tmp_path, opts, lazy):
-    img, orig = str(tmp_path / "a.qcow2"), str(tmp_path / "orig.qcow2")
-    create(img, "4M", "compat=0.10")
-    qio(img, "write -P 0x11 0 64k", "write -P 0x22 1M 100k", "write -P 0 2M 64k",
-        "write -P 0x33 4032k 64k")
-    shutil.copy(img, orig)
+    img, orig = written_with_copy(tmp_path, "4M", "compat=0.10", "write -P 0x11 0 64k",
+                                  "write -P 0x22 1M 100k", "write -P 0 2M 64k",
+                                  "write -P 0x33 4032k 64k")
     amend_both(tmp_path, img, opts)
     assert header(img) == dict(header(orig), compat="1.1", lazy=lazy)
     same(img, orig)
@@ -184,10 +191,8 @@ def test_downgrade_zero_clusters(tmp_path, backed):
 
 def test_downgrade_lazy_refcounts(tmp_path):
     """qemu-img 7.2 downgrades an image with lazy refcounts and drops the feature."""
-    img, orig = str(tmp_path / "a.qcow2"), str(tmp_path / "orig.qcow2")
-    create(img, "1M", "lazy_refcounts=on")
-    qio(img, "write -P 0x11 0 192k", "write -z 64k 64k")
-    shutil.copy(img, orig)
+    img, orig = written_with_copy(tmp_path, "1M", "lazy_refcounts=on", "write -P 0x11 0 192k",
+                                  "write -z 64k 64k")
     amend_both(tmp_path, img, ["-o", "compat=0.10"])
     assert header(img) == dict(header(orig), compat="0.10", lazy=None)
     same(img, orig)
@@ -240,10 +245,7 @@ def test_downgrade_prealloc_zero_shared_with_snapshot(tmp_path):
 # ---- lazy_refcounts, refcount_bits ----
 
 def test_lazy_refcounts_on_then_off(tmp_path):
-    img, orig = str(tmp_path / "a.qcow2"), str(tmp_path / "orig.qcow2")
-    create(img, "1M")
-    qio(img, "write -P 0x11 0 256k")
-    shutil.copy(img, orig)
+    img, orig = written_with_copy(tmp_path, "1M", "", "write -P 0x11 0 256k")
     amend_both(tmp_path, img, ["-o", "lazy_refcounts=on"])
     assert header(img) == dict(header(orig), lazy=True)
     qio(img, "write -P 0x22 512k 64k", "read -P 0x11 0 256k")
@@ -255,10 +257,8 @@ def test_lazy_refcounts_on_then_off(tmp_path):
 
 @pytest.mark.parametrize("compat", ["0.10", "1.1"])
 def test_refcount_bits_unchanged(tmp_path, compat):
-    img, orig = str(tmp_path / "a.qcow2"), str(tmp_path / "orig.qcow2")
-    create(img, "1M", "compat=" + compat)
-    qio(img, "write -P 0x11 0 256k")
-    shutil.copy(img, orig)
+    img, orig = written_with_copy(tmp_path, "1M", "compat=" + compat,
+                                  "write -P 0x11 0 256k")
     amend_both(tmp_path, img, ["--force", "-o", "refcount_bits=16"])
     assert header(img) == header(orig)
     same(img, orig)
@@ -268,10 +268,7 @@ def test_refcount_bits_unchanged(tmp_path, compat):
                    reason="minivmm-img refuses refcount_bits changes by design (qemu-img 7.2 "
                    "rewrites the refcount structures); see test_refcount_bits_change_refused")
 def test_refcount_bits_change(tmp_path):
-    img, orig = str(tmp_path / "a.qcow2"), str(tmp_path / "orig.qcow2")
-    create(img, "1M")
-    qio(img, "write -P 0x11 0 256k")
-    shutil.copy(img, orig)
+    img, orig = written_with_copy(tmp_path, "1M", "", "write -P 0x11 0 256k")
     amend_both(tmp_path, img, ["-o", "refcount_bits=8"])
     assert header(img) == dict(header(orig), **{"refcount-bits": 8})
 

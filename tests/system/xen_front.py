@@ -292,18 +292,19 @@ class Guest:
         return ret
 
     # -- boot: what a PVHVM kernel does before xenbus starts --
+    def _place(self, space, pfn, what):
+        ret = self.add_to_physmap(space, 0, pfn)
+        assert ret == 0, f"XENMEM_add_to_physmap({what}, gpfn {pfn:#x}) = {ret}"
+        return pfn * PAGE
+
     def place_shared_info(self, pfn=None):
         pfn = self.SHINFO_PFN if pfn is None else pfn
-        ret = self.add_to_physmap(XENMAPSPACE_shared_info, 0, pfn)
-        assert ret == 0, f"XENMEM_add_to_physmap(shared_info, gpfn {pfn:#x}) = {ret}"
-        self.shinfo = pfn * PAGE
+        self.shinfo = self._place(XENMAPSPACE_shared_info, pfn, "shared_info")
         return pfn
 
     def place_grant_table(self, pfn=None):
         pfn = self.GNTTAB_PFN if pfn is None else pfn
-        ret = self.add_to_physmap(XENMAPSPACE_grant_table, 0, pfn)
-        assert ret == 0, f"XENMEM_add_to_physmap(grant_table 0, gpfn {pfn:#x}) = {ret}"
-        self.gnttab = pfn * PAGE
+        self.gnttab = self._place(XENMAPSPACE_grant_table, pfn, "grant_table 0")
         return pfn
 
     def boot(self):
