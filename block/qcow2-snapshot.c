@@ -285,14 +285,7 @@ static int set_copied_flags(BlockDriverState *bs)
 
 static int load_l1(BlockDriverState *bs, const Qcow2Snapshot *sn, uint64_t **l1)
 {
-    int ret;
-
-    *l1 = g_new0(uint64_t, MAX(sn->l1_size, 1));
-    ret = bdrv_pread(bs->file, sn->l1_offset, *l1, (uint64_t)sn->l1_size * 8);
-    for (uint32_t i = 0; i < sn->l1_size; i++) {
-        (*l1)[i] = GUINT64_FROM_BE((*l1)[i]);
-    }
-    return ret;
+    return qcow2_load_table(bs, sn->l1_offset, sn->l1_size, l1);
 }
 
 static char *next_id(BDRVQcow2State *s)
