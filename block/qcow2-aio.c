@@ -136,7 +136,7 @@ static bool qcow2_aio_fast(BlockDriverState *bs, BlockRequest *req, uint64_t *ho
     }
     *host = (e & L2E_OFFSET_MASK) + (req->offset & (s->cluster_size - 1));
     if (write) {
-        *ret = qcow2_check_overlap(bs, *host, req->bytes);
+        *ret = qcow2_check_overlap(bs, 0, *host, req->bytes);
         s->unlocked_io += *ret == 0;
         *ret = *ret < 0 ? *ret : 1;
     }

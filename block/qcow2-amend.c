@@ -96,7 +96,7 @@ static uint64_t zero_cluster_for(BlockDriverState *bs, uint64_t rc, int *ret)
     if (*ret == 0 && rc > 1) {
         *ret = qcow2_update_refcount(bs, off >> s->cluster_bits, rc - 1);
     }
-    if (*ret == 0) {
+    if (*ret == 0 && (*ret = qcow2_check_overlap(bs, 0, off, s->cluster_size)) == 0) {
         *ret = bdrv_pwrite_zeroes(bs->file, off, s->cluster_size, 0);
     }
     return *ret < 0 ? 0 : (uint64_t)off | (rc == 1 ? QCOW_OFLAG_COPIED : 0);
@@ -131,7 +131,8 @@ static uint64_t expand_zero_alloc(BlockDriverState *bs, uint64_t e, uint64_t rc,
         return e;
     }
     if (data_rc <= rc) {
-        *ret = bdrv_pwrite_zeroes(bs->file, host, s->cluster_size, 0);
+        *ret = qcow2_check_overlap(bs, 0, host, s->cluster_size);
+        *ret = *ret < 0 ? *ret : bdrv_pwrite_zeroes(bs->file, host, s->cluster_size, 0);
         return e & ~QCOW_OFLAG_ZERO;
     }
     n = plain_zero_entry(bs, rc, ret);

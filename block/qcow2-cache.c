@@ -30,11 +30,12 @@ struct Qcow2Cache {
     int n;
     uint64_t table_size;
     uint64_t lru_counter;
+    int kind; /* QCOW2_OL_*: what the tables are, for the overlap check */
     int (*before_write)(void *opaque);
     void *before_write_opaque;
 };
 
-Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, uint64_t entries, uint64_t table_size)
+Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, int kind, uint64_t entries, uint64_t table_size)
 {
     g_autofree Qcow2CacheEntry *e = NULL;
     uint8_t *mem;
@@ -47,6 +48,7 @@ Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, uint64_t entries, uint64_t tab
     }
     c = g_new0(Qcow2Cache, 1);
     c->bs = bs;
+    c->kind = kind;
     c->n = entries;
     c->table_size = table_size;
     c->mem = mem;
@@ -104,7 +106,7 @@ static int cache_entry_write(Qcow2Cache *c, Qcow2CacheEntry *e, bool hook)
     if (hook && c->before_write && (ret = c->before_write(c->before_write_opaque)) < 0) {
         return ret;
     }
-    ret = bdrv_pwrite(c->bs->file, e->offset, e->table, c->table_size);
+    ret = qcow2_pwrite_checked(c->bs, c->kind, e->offset, e->table, c->table_size, false);
     if (ret < 0) {
         return ret;
     }
@@ -249,20 +251,21 @@ int qcow2_before_l2_write(void *opaque)
     return sync_file(bs);
 }
 
-int qcow2_write_table64(BlockDriverState *bs, uint64_t offset, const uint64_t *table, uint32_t n)
+int qcow2_write_table64(BlockDriverState *bs, int kind, uint64_t offset, const uint64_t *table,
+                        uint32_t n)
 {
     g_autofree uint64_t *be = g_new(uint64_t, MAX(n, 1));
 
     for (uint32_t i = 0; i < n; i++) {
         be[i] = GUINT64_TO_BE(table[i]);
     }
-    return bdrv_pwrite(bs->file, offset, be, (uint64_t)n * 8);
+    return qcow2_pwrite_checked(bs, kind, offset, be, (uint64_t)n * 8, false);
 }
 
 static int write_l1(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    int ret = qcow2_write_table64(bs, s->l1_offset, s->l1_table, s->l1_size);
+    int ret = qcow2_write_table64(bs, QCOW2_OL_ACTIVE_L1, s->l1_offset, s->l1_table, s->l1_size);
 
     if (ret >= 0) {
         s->l1_dirty = false;

@@ -127,6 +127,17 @@ int qcow2_get_mapping(BlockDriverState *bs, uint64_t offset, uint64_t bytes, uin
     return 0;
 }
 
+/* A cluster for a new L2 table, refused (the image marked corrupt) if it holds metadata:
+ * its table is written back later, and the write that wants it must fail now, as QEMU's. */
+static int64_t alloc_l2_cluster(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int64_t off = qcow2_alloc_clusters(bs, 1);
+    int ret = off < 0 ? 0 : qcow2_check_overlap(bs, 0, off, s->cluster_size);
+
+    return ret < 0 ? ret : off;
+}
+
 /* The active L1 now points at a copy of a shared L2 table; drop the old table's reference
  * once the new L1 is on disk. */
 static int cow_l2(BlockDriverState *bs, uint64_t l1_idx, uint64_t **l2)
@@ -134,7 +145,7 @@ static int cow_l2(BlockDriverState *bs, uint64_t l1_idx, uint64_t **l2)
     BDRVQcow2State *s = bs->opaque;
     uint64_t old = s->l1_table[l1_idx] & L1E_OFFSET_MASK;
     g_autofree void *copy = g_malloc(s->cluster_size);
-    int64_t new_off = qcow2_alloc_clusters(bs, 1);
+    int64_t new_off = alloc_l2_cluster(bs);
     uint64_t *table;
     int ret;
 
@@ -172,7 +183,7 @@ int qcow2_get_l2_for_write(BlockDriverState *bs, uint64_t offset, uint64_t **l2,
         return ret;
     }
     if (!(s->l1_table[l1_idx] & L1E_OFFSET_MASK)) {
-        new_off = qcow2_alloc_clusters(bs, 1);
+        new_off = alloc_l2_cluster(bs);
         if (new_off < 0) {
             return new_off;
         }
@@ -216,7 +227,7 @@ int qcow2_grow_l1(BlockDriverState *bs, uint64_t min_size)
     for (uint32_t i = 0; i < s->l1_size; i++) {
         be[i] = GUINT64_TO_BE(s->l1_table[i]);
     }
-    ret = bdrv_pwrite(bs->file, new_off, be, new_size * 8);
+    ret = qcow2_pwrite_checked(bs, 0, new_off, be, new_size * 8, false);
     if (ret < 0 || (ret = bdrv_flush(bs->file)) < 0 ||
         (ret = qcow2_write_l1_location(bs, new_off, new_size)) < 0 ||
         (ret = bdrv_flush(bs->file)) < 0) {

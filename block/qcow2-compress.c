@@ -97,8 +97,7 @@ static int qcow2_write_compressed_cluster(BlockDriverState *bs, uint64_t offset,
     if ((host & ~s->cluster_offset_mask) || nsec > s->csize_mask) {
         return -EFBIG;
     }
-    if ((ret = qcow2_check_overlap(bs, host, size)) < 0 ||
-        (ret = bdrv_pwrite(bs->file, host, data, size)) < 0 ||
+    if ((ret = qcow2_pwrite_checked(bs, 0, host, data, size, false)) < 0 ||
         (ret = qcow2_get_l2_for_write(bs, offset, &l2, &idx)) < 0) {
         return ret;
     }

@@ -318,7 +318,8 @@ static int sync_header(BlockDriverState *bs)
 static int sync_reftable(BlockDriverState *bs)
 {
     BDRVQcow2State *s = bs->opaque;
-    int ret = qcow2_write_table64(bs, s->reftable_offset, s->reftable, s->reftable_size);
+    int ret = qcow2_write_table64(bs, QCOW2_OL_REFCOUNT_TABLE, s->reftable_offset, s->reftable,
+                                  s->reftable_size);
 
     if (ret >= 0) {
         s->reftable_dirty = false;

@@ -1,9 +1,10 @@
 /*
- * QEMU's metadata overlap check for qcow2: before guest data is written to a host cluster,
- * make sure the cluster holds no metadata of a kind overlap-check protects (the header, the
- * active L1 and L2 tables, the refcount table and blocks, the snapshot table, the
- * snapshots' L1 and L2 tables). A hit means the image lies about its clusters; the image is
- * marked corrupt rather than written. Not the option parsing (qcow2-options.c).
+ * QEMU's metadata overlap check for qcow2: before guest data or metadata is written to a
+ * host cluster, make sure the cluster holds no metadata of a kind overlap-check protects (the
+ * header, the active L1 and L2 tables, the refcount table and blocks, the snapshot table, the
+ * snapshots' L1 and L2 tables), other than the kind being written. A hit means the image
+ * lies about its clusters; the image is marked corrupt rather than written. Not the option
+ * parsing (qcow2-options.c).
  */
 #include <errno.h>
 #include "block/qcow2.h"
@@ -80,7 +81,7 @@ static int kind_hit(BlockDriverState *bs, int kind, uint64_t start, uint64_t end
     }
 }
 
-int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
+int qcow2_check_overlap(BlockDriverState *bs, int ign, uint64_t off, uint64_t len)
 {
     static const char *const names[QCOW2_OL_KINDS] = {
         "qcow2_header",   "active L1 table", "active L2 table",   "refcount table",
@@ -91,7 +92,8 @@ int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
     uint64_t end = (off + len + s->cluster_size - 1) & ~(s->cluster_size - 1);
 
     for (int k = 0; k < QCOW2_OL_KINDS && len; k++) {
-        int hit = (s->overlap_check & (1 << k)) ? kind_hit(bs, 1 << k, start, end) : 0;
+        int kind = 1 << k;
+        int hit = (s->overlap_check & ~ign & kind) ? kind_hit(bs, kind, start, end) : 0;
 
         if (hit < 0) {
             return hit;
@@ -103,4 +105,15 @@ int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len)
         }
     }
     return 0;
+}
+
+int qcow2_pwrite_checked(BlockDriverState *bs, int ign, uint64_t off, const void *buf, uint64_t len,
+                         bool fua)
+{
+    int ret = qcow2_check_overlap(bs, ign, off, len);
+
+    if (ret < 0) {
+        return ret;
+    }
+    return fua ? bdrv_pwrite_fua(bs->file, off, buf, len) : bdrv_pwrite(bs->file, off, buf, len);
 }

@@ -231,7 +231,8 @@ static int write_reftable_entry(BlockDriverState *bs, uint64_t idx)
     int ret;
 
     s->reftable_used = MAX(s->reftable_used, idx + 1);
-    ret = bdrv_pwrite(bs->file, s->reftable_offset + idx * 8, &be, 8);
+    ret = qcow2_pwrite_checked(bs, QCOW2_OL_REFCOUNT_TABLE, s->reftable_offset + idx * 8, &be, 8,
+                               false);
 
     if (ret < 0) {
         s->reftable_dirty = true;
@@ -250,7 +251,7 @@ static int create_refblock(BlockDriverState *bs, uint64_t c)
     qcow2_set_refcount_ro(block, c & ((1ULL << s->refblock_bits) - 1), s->refcount_order, 1);
     qcow2_cache_discard(s->refblock_cache, c << s->cluster_bits);
     qcow2_cache_discard(s->l2_cache, c << s->cluster_bits);
-    ret = bdrv_pwrite_fua(bs->file, c << s->cluster_bits, block, s->cluster_size);
+    ret = qcow2_pwrite_checked(bs, 0, c << s->cluster_bits, block, s->cluster_size, true);
     if (ret < 0) {
         return ret;
     }
@@ -331,14 +332,14 @@ static int grow_reftable(BlockDriverState *bs, uint64_t min_entries)
     }
     ret = qcow2_flush_refcounts(bs);
     if (ret < 0 ||
-        (nb && (ret = bdrv_pwrite(bs->file, (t0 + tc) << s->cluster_bits, blocks,
-                                  nb * s->cluster_size)) < 0)) {
+        (nb && (ret = qcow2_pwrite_checked(bs, 0, (t0 + tc) << s->cluster_bits, blocks,
+                                           nb * s->cluster_size, false)) < 0)) {
         return ret;
     }
     for (uint64_t i = 0; i < entries; i++) {
         table[i] = GUINT64_TO_BE(table[i]);
     }
-    ret = bdrv_pwrite(bs->file, t0 << s->cluster_bits, table, entries * 8);
+    ret = qcow2_pwrite_checked(bs, 0, t0 << s->cluster_bits, table, entries * 8, false);
     if (ret < 0 || (ret = bdrv_flush(bs->file)) < 0) {
         return ret;
     }
@@ -386,7 +387,7 @@ int qcow2_refblock_for_repair(BlockDriverState *bs, uint64_t c)
     if (s->reftable[idx]) {
         return qcow2_free_clusters(bs, off, s->cluster_size);
     }
-    ret = bdrv_pwrite_fua(bs->file, off, block, s->cluster_size);
+    ret = qcow2_pwrite_checked(bs, 0, off, block, s->cluster_size, true);
     if (ret < 0) {
         return ret;
     }
@@ -408,8 +409,8 @@ static int write_refblock_at(BlockDriverState *bs, uint64_t idx, uint64_t c)
     qcow2_cache_discard(s->l2_cache, c << s->cluster_bits);
     /* Counted first, as every allocation: a queued discard of c is sent before the write. */
     ret = qcow2_update_refcount(bs, c, 1);
-    if (ret < 0 || (ret = bdrv_pwrite(bs->file, c << s->cluster_bits, block,
-                                      s->cluster_size)) < 0 ||
+    if (ret < 0 || (ret = qcow2_pwrite_checked(bs, 0, c << s->cluster_bits, block,
+                                               s->cluster_size, false)) < 0 ||
         (ret = qcow2_flush_refcounts(bs)) < 0) {
         return ret;
     }

@@ -178,7 +178,7 @@ static int write_table(BlockDriverState *bs, const Qcow2Snapshot *sn, uint32_t n
         if (off < 0) {
             return off;
         }
-        ret = bdrv_pwrite(bs->file, off, b->data, b->len);
+        ret = qcow2_pwrite_checked(bs, 0, off, b->data, b->len, false);
         if (ret < 0) {
             return ret;
         }
@@ -319,7 +319,7 @@ static int create_locked(BlockDriverState *bs, const char *name, uint64_t vm_clo
     for (uint32_t i = 0; i < s->l1_size; i++) {
         be[i] = GUINT64_TO_BE(s->l1_table[i]);
     }
-    if ((ret = bdrv_pwrite(bs->file, l1_off, be, l1_bytes)) < 0 ||
+    if ((ret = qcow2_pwrite_checked(bs, 0, l1_off, be, l1_bytes, false)) < 0 ||
         (ret = update_tree(bs, s->l1_table, s->l1_size, 1)) < 0 ||
         (ret = set_copied_flags(bs)) < 0) {
         return ret;

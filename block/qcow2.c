@@ -45,8 +45,12 @@ static int open_caches(BlockDriverState *bs, BDRVQcow2State *s, const Qcow2Runti
     uint64_t l2_n = o->l2_tables ? o->l2_tables : l2_def;
     uint64_t rb_n = o->refblock_tables ? o->refblock_tables : rb_def;
 
-    s->l2_cache = qcow2_cache_new(bs, l2_n, s->cluster_size);
-    s->refblock_cache = s->l2_cache ? qcow2_cache_new(bs, rb_n, s->cluster_size) : NULL;
+    /* An L2 table the cache writes back may be a snapshot's too (amend rewrites those); new
+     * tables are checked against every kind when allocated (qcow2-cluster.c). */
+    s->l2_cache = qcow2_cache_new(bs, QCOW2_OL_ACTIVE_L2 | QCOW2_OL_INACTIVE_L2, l2_n,
+                                  s->cluster_size);
+    s->refblock_cache =
+        s->l2_cache ? qcow2_cache_new(bs, QCOW2_OL_REFCOUNT_BLOCK, rb_n, s->cluster_size) : NULL;
     if (!s->refblock_cache) {
         error_setg(errp, "Could not allocate metadata caches");
         return -ENOMEM;
@@ -507,7 +511,7 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
             ret = host;
         }
     }
-    if (ret >= 0 && (ret = qcow2_check_overlap(bs, host, n * cs)) >= 0) {
+    if (ret >= 0 && (ret = qcow2_check_overlap(bs, 0, host, n * cs)) >= 0) {
         ret = fill_new_clusters(bs, host, n * cs, zero, &v, zero ? off - start : 0);
         if (ret == -ENOTSUP && zero) {
             iov_destroy(&v);
@@ -558,7 +562,7 @@ static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector
     }
     if (qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL && (e & QCOW_OFLAG_COPIED)) {
         uint64_t host = (e & L2E_OFFSET_MASK) + (off & (s->cluster_size - 1));
-        if ((ret = qcow2_check_overlap(bs, host, *run)) < 0) {
+        if ((ret = qcow2_check_overlap(bs, 0, host, *run)) < 0) {
             return ret;
         }
         return unlocked_file_io(bs, host, *run, qiov, qoff, true);

@@ -216,9 +216,15 @@ bool qcow2_can_resize(BDRVQcow2State *s, Error **errp);
 int qcow2_mark_dirty(BlockDriverState *bs);
 
 /* ---- qcow2-overlap.c ---- */
-/* -EIO (and the image marked corrupt) if guest data at [off, off+len) would hit metadata
- * of a kind overlap-check protects; -errno if a snapshot's L1 table cannot be read. */
-int qcow2_check_overlap(BlockDriverState *bs, uint64_t off, uint64_t len);
+/* -EIO (and the image marked corrupt) if a write at [off, off+len) would hit metadata of a
+ * kind overlap-check protects, other than the kinds in ign (QCOW2_OL_*: the kind being
+ * rewritten in place; 0 for guest data and new clusters); -errno if a snapshot's L1 table
+ * cannot be read. */
+int qcow2_check_overlap(BlockDriverState *bs, int ign, uint64_t off, uint64_t len);
+/* Metadata of kind ign written to the file after that check (ign 0 for guest data and for
+ * new clusters, which nothing may reference yet); fua: with FUA. */
+int qcow2_pwrite_checked(BlockDriverState *bs, int ign, uint64_t off, const void *buf, uint64_t len,
+                         bool fua);
 
 /* ---- qcow2-aio.c ---- */
 void qcow2_aio_submit(BlockDriverState *bs, BlockRequest *req);
@@ -300,8 +306,9 @@ int qcow2_clear_autoclear(BlockDriverState *bs);
 int qcow2_sync_tables(BlockDriverState *bs);
 
 /* ---- qcow2-cache.c ---- */
-/* NULL if the memory cannot be had. */
-Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, uint64_t entries, uint64_t table_size);
+/* kind: what the tables are (QCOW2_OL_*), for the overlap check of their write-back. NULL if
+ * the memory cannot be had. */
+Qcow2Cache *qcow2_cache_new(BlockDriverState *bs, int kind, uint64_t entries, uint64_t table_size);
 void qcow2_cache_free(Qcow2Cache *c);
 /* The table at offset (read on a miss); valid until the next get on this cache. */
 int qcow2_cache_get(Qcow2Cache *c, uint64_t offset, void **table, bool read);
@@ -316,8 +323,10 @@ bool qcow2_cache_contains(Qcow2Cache *c, uint64_t offset);
 void qcow2_cache_set_before_write(Qcow2Cache *c, int (*fn)(void *opaque), void *opaque);
 /* Write every dirty table and the L1 in dependency order, with flush barriers. */
 int qcow2_flush_metadata(BlockDriverState *bs);
-/* n host-order 64-bit entries (an L1 or refcount table) written big-endian at offset. */
-int qcow2_write_table64(BlockDriverState *bs, uint64_t offset, const uint64_t *table, uint32_t n);
+/* n host-order 64-bit entries (an L1 or refcount table, of QCOW2_OL_* kind) written big-endian
+ * at offset. */
+int qcow2_write_table64(BlockDriverState *bs, int kind, uint64_t offset, const uint64_t *table,
+                        uint32_t n);
 /* Refcount blocks written and flushed: whatever an L2 table written next points to is
  * counted on disk. */
 int qcow2_flush_refcounts(void *opaque);

@@ -3,11 +3,13 @@
  * them): the metadata cache sizes each combination of cache-size / l2-cache-size /
  * refcount-cache-size gives, which freed clusters reach the file for each pass-discard-*
  * setting (snapshot deletion, L1 table growth), and the overlap check against snapshot
- * tables (inactive-l1 in "cached", inactive-l2 only in "all"). The messages and the options
+ * tables (inactive-l1 in "cached", inactive-l2 only in "all") and for each kind of metadata
+ * (a table rewritten in place passes, as the kind ignored). The messages and the options
  * seen from -drive and blockdev-add are tests/system/test_qcow2_options.py's business.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <unistd.h>
 #include <glib.h>
 #include "block/qcow2.h"
@@ -231,6 +233,46 @@ static void test_overlap_inactive(void)
     }
 }
 
+/*
+ * Every kind of metadata is found at its own cluster (the check with every other kind
+ * ignored refuses it), and a table rewritten in place passes (the check ignoring its kind).
+ * Read-only, so that a refusal marks nothing and the next check runs alike.
+ */
+static void test_overlap_each_kind(void)
+{
+    g_autofree char *path = forge_into_snapshot(false);
+    BlockDriverState *bs = open_opts(path, "overlap-check=all", 0);
+    BDRVQcow2State *s = bs->opaque;
+    const struct {
+        int kind;
+        uint64_t off;
+    } kinds[] = {
+        {QCOW2_OL_MAIN_HEADER, 0},
+        {QCOW2_OL_ACTIVE_L1, s->l1_offset},
+        {QCOW2_OL_ACTIVE_L2, s->l1_table[0] & L1E_OFFSET_MASK},
+        {QCOW2_OL_REFCOUNT_TABLE, s->reftable_offset},
+        {QCOW2_OL_REFCOUNT_BLOCK, s->reftable[0]},
+        {QCOW2_OL_SNAPSHOT_TABLE, s->h.snapshots_offset},
+        {QCOW2_OL_INACTIVE_L1, s->snapshots[0].l1_offset},
+        {QCOW2_OL_INACTIVE_L2, get_be64(path, s->snapshots[0].l1_offset) & L1E_OFFSET_MASK},
+    };
+    uint64_t data;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(kinds); i++) {
+        g_test_message("kind %#x at %#" PRIx64, kinds[i].kind, kinds[i].off);
+        g_assert_cmpuint(kinds[i].off % CLUSTER, ==, 0);
+        g_assert_cmpint(qcow2_check_overlap(bs, kinds[i].kind, kinds[i].off, 512), ==, 0);
+        g_assert_cmpint(qcow2_check_overlap(bs, QCOW2_OL_ALL & ~kinds[i].kind,
+                                            kinds[i].off + CLUSTER - 1, 1), ==, -EIO);
+    }
+    /* Guest cluster 0's data is no metadata. */
+    data = get_be64(path, kinds[2].off) & L2E_OFFSET_MASK;
+    g_assert_cmpuint(data, !=, 0);
+    g_assert_cmpint(qcow2_check_overlap(bs, 0, data, CLUSTER), ==, 0);
+    bdrv_unref(bs);
+    g_remove(path);
+}
+
 /* After a fatal corruption the node answers -ENOMEDIUM, as QEMU's without a driver. */
 static void test_fatal_corruption_unusable(void)
 {
@@ -255,6 +297,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2-options/pass-discard-snapshot", test_pass_discard_snapshot);
     g_test_add_func("/qcow2-options/pass-discard-other", test_pass_discard_other);
     g_test_add_func("/qcow2-options/overlap-inactive", test_overlap_inactive);
+    g_test_add_func("/qcow2-options/overlap-each-kind", test_overlap_each_kind);
     g_test_add_func("/qcow2-options/fatal-corruption-unusable", test_fatal_corruption_unusable);
     ret = g_test_run();
     tmpdir_remove();
