@@ -1,10 +1,10 @@
 /*
  * qcow2's option amendment (minivmm-img amend, qemu-img 7.2's messages): compat=0.10|1.1
  * (upgrade; downgrade after turning every zero cluster, active or in a snapshot, into
- * plain clusters), lazy_refcounts=on|off, and checks of what cannot change here
- * (backing_file/backing_fmt: rebase's business; refcount_bits: only its current value).
- * size= resizes through the core, between the upgrade and the downgrade as QEMU orders
- * them. Not the command line (tools/img/amend.c).
+ * plain clusters), lazy_refcounts=on|off, refcount_bits (qcow2-refcount-order.c), and a
+ * check of what cannot change here (backing_file/backing_fmt: rebase's business). size=
+ * resizes through the core, between the upgrade and the downgrade as QEMU orders them. Not
+ * the command line (tools/img/amend.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +15,7 @@
 typedef struct AmendOpts {
     uint32_t version; /* the version asked for (the current one by default) */
     int lazy;         /* lazy_refcounts: 0, 1, or -1 when not given */
+    int order;        /* the refcount order asked for (the current one by default) */
     uint64_t size;    /* 0: unchanged (size=0 too, as qemu-img reads it) */
 } AmendOpts;
 
@@ -73,10 +74,7 @@ static bool parse_opts(BlockDriverState *bs, JsonObject *opts, AmendOpts *a, Err
                          "or above (use compat=1.1 or greater)");
         return false;
     }
-    if (bits != (1 << s->refcount_order)) {
-        error_setg(errp, "Changing the refcount width is not supported");
-        return false;
-    }
+    a->order = __builtin_ctzll(bits);
     /* QEMU resizes before it downgrades: only an image staying v2 cannot be resized. */
     a->size = dict_get_int(opts, "size", 0, NULL);
     if (a->size && s->h.version < 3 && a->version < 3 && !qcow2_can_resize(s, errp)) {
@@ -254,7 +252,7 @@ static int amend_downgrade(BlockDriverState *bs, Error **errp)
     return ret;
 }
 
-/* The steps before a resize: upgrade, lazy refcounts. */
+/* The steps before a resize: upgrade, refcount width, lazy refcounts. */
 static int amend_locked(BlockDriverState *bs, const AmendOpts *a, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
@@ -262,6 +260,10 @@ static int amend_locked(BlockDriverState *bs, const AmendOpts *a, Error **errp)
 
     if (a->version > s->h.version && (ret = qcow2_rewrite_header(bs, a->version)) < 0) {
         error_setg_errno(errp, -ret, "Failed to upgrade the image");
+        return ret;
+    }
+    if (a->order != s->refcount_order &&
+        (ret = qcow2_change_refcount_order(bs, a->order, false, errp)) < 0) {
         return ret;
     }
     if (a->lazy == 1 && !(s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS)) {
@@ -291,7 +293,9 @@ int qcow2_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
     }
     g_mutex_lock(&s->lock);
     qcow2_wait_unlocked_io(bs);
-    ret = amend_locked(bs, &a, errp);
+    /* A refcount the new width cannot hold refuses the whole amendment, before any change. */
+    ret = a.order == s->refcount_order ? 0 : qcow2_change_refcount_order(bs, a.order, true, errp);
+    ret = ret < 0 ? ret : amend_locked(bs, &a, errp);
     g_mutex_unlock(&s->lock);
     /* QEMU's order: the size changes before a downgrade (v2 images with snapshots
      * cannot be resized). */

@@ -288,15 +288,10 @@ static int write_be(BlockDriverState *bs, uint64_t off, uint64_t v, int len)
     return header_pwrite(bs, off, b, len);
 }
 
-/* The fields from the size on (24) to the end of v2's (72) or v3's (96) fixed header, from
- * s->h, in one write inside the first sector. */
-static int sync_header(BlockDriverState *bs)
+/* The fields from the size on (24) to v2's end (72) or v3's refcount order (up to 100) as
+ * s->h has them, in b. */
+static void compose_fields(const BDRVQcow2State *s, uint8_t *b)
 {
-    BDRVQcow2State *s = bs->opaque;
-    uint8_t b[QCOW2_V3_HEADER_LEN];
-    uint64_t end = s->h.version >= 3 ? 96 : 72;
-    int ret;
-
     stq_be_p(b + 24, s->h.size);
     stl_be_p(b + 32, s->h.crypt_method);
     stl_be_p(b + 36, s->h.l1_size);
@@ -308,6 +303,19 @@ static int sync_header(BlockDriverState *bs)
     stq_be_p(b + 72, s->h.incompatible_features);
     stq_be_p(b + 80, s->h.compatible_features);
     stq_be_p(b + 88, s->h.autoclear_features);
+    stl_be_p(b + 96, s->h.refcount_order);
+}
+
+/* The fields from the size on to the end of v2's (72) or v3's (100) fixed fields, from s->h,
+ * in one write inside the first sector. */
+static int sync_header(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint8_t b[QCOW2_V3_HEADER_LEN];
+    uint64_t end = s->h.version >= 3 ? 100 : 72;
+    int ret;
+
+    compose_fields(s, b);
     ret = bdrv_pwrite(bs->file, 24, b + 24, end - 24);
     if (ret >= 0) {
         s->header_dirty = false;
@@ -432,6 +440,19 @@ int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size
         b[4 + i] = offset >> (56 - 8 * i);
     }
     return header_pwrite(bs, 36, b, sizeof(b));
+}
+
+int qcow2_write_refcount_layout(BlockDriverState *bs, uint64_t offset, uint32_t clusters,
+                                int order)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint8_t b[QCOW2_V3_HEADER_LEN];
+
+    compose_fields(s, b);
+    stq_be_p(b + 48, offset);
+    stl_be_p(b + 56, clusters);
+    stl_be_p(b + 96, order);
+    return header_pwrite(bs, 48, b + 48, 100 - 48);
 }
 
 int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters)

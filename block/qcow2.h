@@ -215,6 +215,11 @@ bool qcow2_can_resize(BDRVQcow2State *s, Error **errp);
 /* Set the dirty bit before the first allocation when lazy refcounts are on. */
 int qcow2_mark_dirty(BlockDriverState *bs);
 
+/* ---- qcow2-refcount-order.c ---- */
+/* Rewrite the refcount structures at width 1 << order (amend's refcount_bits); dry_run:
+ * only check that every refcount fits, with qemu-img's message if one does not. */
+int qcow2_change_refcount_order(BlockDriverState *bs, int order, bool dry_run, Error **errp);
+
 /* ---- qcow2-overlap.c ---- */
 /* -EIO (and the image marked corrupt) if a write at [off, off+len) would hit metadata of a
  * kind overlap-check protects, other than the kinds in ign (QCOW2_OL_*: the kind being
@@ -299,6 +304,10 @@ void qcow2_signal_corruption(BlockDriverState *bs, int64_t offset, int64_t size,
 int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size);
 int qcow2_write_size(BlockDriverState *bs, uint64_t size);
 int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters);
+/* v3: the refcount table's location and the refcount order, in one write of the first
+ * sector; the caller updates s->h once that is durable. */
+int qcow2_write_refcount_layout(BlockDriverState *bs, uint64_t offset, uint32_t clusters,
+                                int order);
 /* Clear autoclear bits we do not maintain (bitmaps) before the first write. */
 int qcow2_clear_autoclear(BlockDriverState *bs);
 /* The header and its extensions, its fields and the refcount table as memory has them, if

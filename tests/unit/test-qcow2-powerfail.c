@@ -676,6 +676,21 @@ static int pick_snapshot(Model *m, GRand *rng)
 }
 
 /* One random guest operation, recorded in the model. */
+/* Set by the refcount-order tests: one operation in fourteen changes the refcount width. */
+static bool order_changes;
+
+/* amend -o refcount_bits=N, to a width that holds any refcount here (at most 1 + 4
+ * snapshots, 3 bits): 4 to 64 bits. */
+static void change_refcount_width(BlockDriverState *bs, GRand *rng)
+{
+    g_autoptr(JsonObject) opts = json_object_new();
+    g_autofree char *bits = g_strdup_printf("%d", 1 << g_rand_int_range(rng, 2, 7));
+    Error *err = NULL;
+
+    json_object_set_string_member(opts, "refcount_bits", bits);
+    ok_err(bs, bdrv_amend(bs, opts, &err), &err);
+}
+
 static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluster)
 {
     int k = g_rand_int_range(rng, 0, 100), sn = pick_snapshot(m, rng);
@@ -686,7 +701,9 @@ static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluste
     off = (uint64_t)g_rand_int_range(rng, 0, (m->size - len) / 512 + 1) * 512;
     failed_before_op = pf_failed(bs->file);
 
-    if (k < 55) {
+    if (order_changes && k >= 93) {
+        change_refcount_width(bs, rng);
+    } else if (k < 55) {
         guest_write(bs, m, rng, off, len);
     } else if (k < 65) {
         int flags = g_rand_boolean(rng) ? BDRV_REQ_MAY_UNMAP : 0;
@@ -939,9 +956,113 @@ static void test_powerfail(gconstpointer data)
     powerfail_run(GPOINTER_TO_UINT(data), false);
 }
 
+/* The same with refcount width changes in the workload (seeds of their own, so that the
+ * default seeds keep their workloads). */
+static void test_powerfail_order(gconstpointer data)
+{
+    order_changes = true;
+    powerfail_run(GPOINTER_TO_UINT(data), false);
+    order_changes = false;
+}
+
+static void test_ioerror_order(gconstpointer data)
+{
+    order_changes = true;
+    powerfail_run(GPOINTER_TO_UINT(data), true);
+    order_changes = false;
+}
+
 static void test_ioerror(gconstpointer data)
 {
     powerfail_run(GPOINTER_TO_UINT(data), true);
+}
+
+/* The requests an amend to refcount_bits=bits makes on the image at path; with countdown >= 0
+ * the power fails before request number countdown (keep and tear from rng). */
+static int64_t amend_width_crashing(const char *path, int bits, int64_t countdown, GRand *rng)
+{
+    g_autofree char *pfname = g_strconcat("powerfail:", path, NULL);
+    BlockDriverState *bs = open_image_fmt(pfname, "qcow2", BDRV_O_RDWR);
+    BDRVPowerfailState *pf = bs->file->opaque;
+    g_autoptr(JsonObject) opts = json_object_new();
+    g_autofree char *value = g_strdup_printf("%d", bits);
+    int64_t before = pf->writes + pf->flushes, requests;
+    Error *err = NULL;
+    int ret;
+
+    if (countdown >= 0) {
+        pf->rng = rng;
+        pf->countdown = countdown;
+        pf->keep = g_rand_double(rng);
+        pf->tear = g_rand_double_range(rng, 0, 0.3);
+    }
+    json_object_set_string_member(opts, "refcount_bits", value);
+    ret = bdrv_amend(bs, opts, &err);
+    if (ret < 0 && !pf_dead(bs->file)) {
+        g_error("amend to %d bits failed without a crash: %s", bits, error_get_pretty(err));
+    }
+    error_free(err);
+    requests = pf->writes + pf->flushes - before;
+    pf_crash_now(bs->file);
+    bdrv_unref(bs);
+    return requests;
+}
+
+/*
+ * A refcount width change cut at each of its requests in turn, three ways each (a random
+ * part of what was not yet flushed reaching the disk, some of it torn): the image must check
+ * clean apart from leaks, read back every byte, and keep its snapshots.
+ */
+static void test_refcount_width_every_point(void)
+{
+    static const int widths[][2] = {{16, 2}, {2, 64}, {64, 16}};
+    g_autofree char *dir = g_dir_make_tmp("test-powerfail-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "img.qcow2", NULL);
+    g_autofree char *orig = g_build_filename(dir, "orig.qcow2", NULL);
+    Qcow2CreateOpts o = {.size = DISK_SIZE, .version = 3, .cluster_size = 4096};
+    GRand *rng = g_rand_new_with_seed(4242);
+    g_autofree char *image = NULL;
+    Error *err = NULL;
+    BlockDriverState *bs;
+    gsize len;
+    Model m;
+
+    for (int w = 0; w < (int)G_N_ELEMENTS(widths); w++) {
+        int64_t n;
+
+        model_init(&m);
+        o.refcount_bits = widths[w][0];
+        g_assert_cmpint(qcow2_create_file(path, &o, &err), ==, 0);
+        bs = open_image_fmt(path, "qcow2", BDRV_O_RDWR);
+        for (int i = 0; i < 60; i++) { /* more than one 4 KiB refcount block at 2 bits */
+            if (i == 20 || i == 40) {
+                snapshot_create(bs, &m);
+            }
+            guest_write(bs, &m, rng, (uint64_t)g_rand_int_range(rng, 0, DISK_SIZE / 512 - 256) * 512,
+                        pick_len(rng, o.cluster_size) % (128 << 10) + 512);
+        }
+        bdrv_unref(bs);
+        model_flushed(&m);
+        g_assert_true(g_file_get_contents(path, &image, &len, NULL));
+        g_assert_true(g_file_set_contents(orig, image, len, NULL));
+        n = amend_width_crashing(path, widths[w][1], -1, NULL);
+        g_assert_cmpint(n, >, 4);
+        for (int64_t at = 0; at <= n; at++) {
+            for (int k = 0; k < 3; k++) {
+                g_assert_true(g_file_set_contents(path, image, len, NULL));
+                amend_width_crashing(path, widths[w][1], at, rng);
+                check_after_crash(path, &m, at * 3 + k, false);
+                bs = open_image_fmt(path, "qcow2", 0);
+                g_assert_true(snapshot_exists(bs, "s1") && snapshot_exists(bs, "s2"));
+                bdrv_unref(bs);
+            }
+        }
+        g_clear_pointer(&image, g_free);
+        model_free(&m);
+    }
+    g_rand_free(rng);
+    tmpdir = g_steal_pointer(&dir);
+    tmpdir_remove();
 }
 
 /*
@@ -1039,12 +1160,21 @@ int main(int argc, char **argv)
     bdrv_register(&bdrv_powerfail);
     g_test_add_func("/qcow2/powerfail/lazy-dirty-bit-durable", test_lazy_dirty_bit_durable);
     g_test_add_func("/qcow2/ioerror/change-backing-file", test_change_backing_file_fails);
+    g_test_add_func("/qcow2/powerfail/refcount-width-every-point",
+                    test_refcount_width_every_point);
     for (unsigned seed = from; seed < from + nseeds; seed++) {
         g_autofree char *name = g_strdup_printf("/qcow2/powerfail/seed-%u", seed);
         g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/seed-%u", seed);
 
         g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail);
         g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror);
+    }
+    for (unsigned seed = from; seed < from + nseeds / 4; seed++) {
+        g_autofree char *name = g_strdup_printf("/qcow2/powerfail/refcount-order-seed-%u", seed);
+        g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/refcount-order-seed-%u", seed);
+
+        g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail_order);
+        g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror_order);
     }
     /* Seeds past the default ones that found bugs, run by default too: 37 and 57, a snapshot
      * apply whose L1 write failed left the stored L1's COPIED flags in the active L1. */

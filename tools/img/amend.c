@@ -1,7 +1,7 @@
 /*
  * minivmm-img amend: qemu-img 7.2's "amend [-p] [-q] [-f fmt] [-t cache] [--force] -o
  * options filename" for what minivmm's drivers can amend (bdrv_amend_opts: for qcow2
- * compat, lazy_refcounts, size, and refcount_bits or the backing file only as they are).
+ * compat, lazy_refcounts, refcount_bits, size, and the backing file only as it is).
  * Options are checked here by name and type, with qemu-img's messages; the driver checks
  * their meaning and changes the image. `-o help` lists the amendable options.
  */
