@@ -135,6 +135,13 @@ def test_lazy_refcounts_need_v3(run_expect_fail, vmm, tmp_path, make_vm):
     io_ok(vm, qmp, "write -P 0x5a 0 64k")
 
 
+def test_options_go_to_the_image_under_snapshot(run_expect_fail, vmm, tmp_path):
+    """With snapshot=on the qcow2 options are the image's, not the temporary overlay's (a v3
+    image that would take lazy-refcounts): both VMMs refuse them for a v2 image."""
+    v2 = create(tmp_path / "v2.qcow2", opts="compat=0.10")
+    expect_refused(run_expect_fail, vmm, v2, "snapshot=on,lazy-refcounts=on", LAZY_V2)
+
+
 # ---- lazy-refcounts ----
 
 @pytest.mark.parametrize("create_opts,extra,dirty", [
