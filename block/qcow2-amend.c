@@ -1,7 +1,7 @@
 /*
  * qcow2's option amendment (minivmm-img amend, qemu-img 7.2's messages): compat=0.10|1.1
  * (upgrade; downgrade after turning every zero cluster, active or in a snapshot, into
- * plain clusters), lazy_refcounts=on|off, refcount_bits (qcow2-refcount-order.c), and a
+ * plain clusters), lazy_refcounts=on|off, refcount_bits (qcow2-refcount-rewrite.c), and a
  * check of what cannot change here (backing_file/backing_fmt: rebase's business). size=
  * resizes through the core, between the upgrade and the downgrade as QEMU orders them. Not
  * the command line (tools/img/amend.c).

@@ -5,6 +5,10 @@
  * stored refcounts, and check the COPIED flags of the active tree. Messages and outcome
  * counters are qemu-img check's. With fix flags it rewrites refcounts (leaks and/or errors)
  * and COPIED flags; the dirty-image repair at open is the same pass with everything fixed.
+ * A broken refcount structure (a refcount table entry with reserved bits, unaligned or
+ * outside the file, or a refcount block that is also something else) is not repaired
+ * entry by entry: as QEMU, the repair rebuilds the whole structure from the counted
+ * references (qcow2-refcount-rewrite.c) and checks again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +27,7 @@ typedef struct CheckState {
     uint64_t grow_limit;      /* ... up to this many clusters (lost_tail_limit) */
     uint64_t past_end;        /* ... the file must have this many clusters to hold them */
     uint64_t past_refs;       /* ... and this many references reach past the end */
+    bool rebuild;             /* the refcount structure itself is broken */
 } CheckState;
 
 static void G_GNUC_PRINTF(2, 3) check_report(CheckState *cs, const char *fmt, ...)
@@ -152,6 +157,22 @@ static int walk_l1(CheckState *cs, uint64_t l1_off, uint32_t l1_size, bool activ
     return 0;
 }
 
+/* The stored refcount of cluster c. On a writable image, -EIO without reading if its block
+ * cannot be read: qcow2_get_refcount would mark the image corrupt (read-only, it only says
+ * so, as QEMU's check does), and the repair that rebuilds the structure could not run. */
+static int stored_refcount(CheckState *cs, uint64_t c, uint64_t *rc)
+{
+    BDRVQcow2State *s = cs->s;
+    uint64_t i = c >> s->refblock_bits;
+    uint64_t e = i < s->reftable_size ? s->reftable[i] : 0;
+
+    *rc = 0;
+    if (s->writable && (e & (REFT_RESERVED_MASK | (s->cluster_size - 1)))) {
+        return -EIO;
+    }
+    return qcow2_get_refcount(cs->bs, c, rc);
+}
+
 static void count_metadata(CheckState *cs)
 {
     BDRVQcow2State *s = cs->s;
@@ -165,21 +186,29 @@ static void count_metadata(CheckState *cs)
     inc_refs(cs, s->reftable_offset, (uint64_t)s->reftable_size * 8);
     for (uint32_t i = 0; i < s->reftable_size; i++) {
         uint64_t rb = s->reftable[i] & REFT_OFFSET_MASK;
-        if (s->reftable[i] & REFT_RESERVED_MASK) {
-            check_report(cs, "ERROR refcount table entry %u has reserved bits set", i);
+        const char *bad = (s->reftable[i] & REFT_RESERVED_MASK) ? "reserved"
+                          : rb & (s->cluster_size - 1)            ? "unaligned"
+                          : rb >> s->cluster_bits >= cs->nb_clusters ? "outside"
+                                                                     : NULL;
+        if (!bad && rb) {
+            /* Counted last, as QEMU: a block something else uses too is broken. */
+            inc_refs(cs, rb, s->cluster_size);
+            if (cs->refs[rb >> s->cluster_bits] != 1) {
+                check_report(cs, "ERROR refcount block %u refcount=%" PRIu64, i,
+                             cs->refs[rb >> s->cluster_bits]);
+                cs->res->corruptions++;
+                cs->rebuild = true;
+            }
+        } else if (bad) {
+            check_report(cs, !strcmp(bad, "reserved")
+                                 ? "ERROR refcount table entry %u has reserved bits set"
+                             : !strcmp(bad, "unaligned")
+                                 ? "ERROR refcount block %u is not cluster aligned; refcount "
+                                   "table entry corrupted"
+                                 : "ERROR refcount block %u is outside image", i);
             cs->res->corruptions++;
-            continue;
+            cs->rebuild = true;
         }
-        if (!rb) {
-            continue;
-        }
-        if (rb & (s->cluster_size - 1) || rb >> s->cluster_bits >= cs->nb_clusters) {
-            check_report(cs, "ERROR refcount block %u is not cluster aligned; refcount table "
-                             "entry corrupted", i);
-            cs->res->corruptions++;
-            continue;
-        }
-        inc_refs(cs, rb, s->cluster_size);
     }
 }
 
@@ -202,8 +231,9 @@ static int compare_refcounts(CheckState *cs, int fix)
     for (uint64_t c = 0; c < cs->nb_clusters; c++) {
         uint64_t rc;
         bool leak;
-        int ret = qcow2_get_refcount(cs->bs, c, &rc);
+        int ret = stored_refcount(cs, c, &rc);
         if (ret < 0) {
+            check_report(cs, "Can't get refcount for cluster %" PRIu64 ": %s", c, strerror(-ret));
             cs->res->check_errors++;
             continue;
         }
@@ -231,7 +261,7 @@ static int compare_refcounts(CheckState *cs, int fix)
 
 static bool copied_wrong(CheckState *cs, uint64_t offset, uint64_t e, uint64_t *rc)
 {
-    if (qcow2_get_refcount(cs->bs, offset >> cs->s->cluster_bits, rc) < 0) {
+    if (stored_refcount(cs, offset >> cs->s->cluster_bits, rc) < 0) {
         return false;
     }
     return (*rc == 1) != !!(e & QCOW_OFLAG_COPIED);
@@ -358,6 +388,33 @@ static int grow_to_references(CheckState *cs)
     return ret < 0 ? ret : count_refs(cs);
 }
 
+/*
+ * The refcount structure rebuilt from the references counted, as QEMU does when it is broken:
+ * what the stored counts got wrong counts as repaired, then everything is counted again.
+ */
+static int rebuild_refcounts(CheckState *cs, void (*report)(const char *msg))
+{
+    BDRVQcow2State *s = cs->s;
+    Qcow2CheckResult found;
+    int ret;
+
+    if (report) {
+        report("Rebuilding refcount structure");
+    }
+    compare_refcounts(cs, 0);
+    found = *cs->res;
+    qcow2_refcounts_drop_structure(s, cs->refs, cs->nb_clusters);
+    for (uint64_t c = 0; c < cs->nb_clusters; c++) {
+        cs->refs[c] = MIN(cs->refs[c], qcow2_refcount_max(s));
+    }
+    ret = qcow2_rewrite_refcounts(cs->bs, s->refcount_order, cs->refs, cs->nb_clusters);
+    cs->rebuild = false;
+    ret = ret < 0 ? ret : count_refs(cs);
+    cs->res->leaks_fixed += found.leaks;
+    cs->res->corruptions_fixed += found.corruptions;
+    return ret;
+}
+
 static void fill_stats(CheckState *cs)
 {
     cs->res->total_clusters = qcow2_l1_entries_for(cs->s, cs->s->h.size) ?
@@ -390,8 +447,9 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
     if (ret >= 0 && fix && s->writable) {
         s->alloc_at_eof = true;
         s->eof_cluster = MAX(s->eof_cluster, cs.nb_clusters);
-        ret = qcow2_reserve_reftable(bs, cs.nb_clusters + 64);
-        if (ret >= 0) {
+        if (cs.rebuild && (fix & QCOW2_FIX_ERRORS)) {
+            ret = rebuild_refcounts(&cs, report);
+        } else if ((ret = qcow2_reserve_reftable(bs, cs.nb_clusters + 64)) >= 0) {
             ret = count_refs(&cs);
         }
     }

@@ -71,7 +71,9 @@ int qcow2_get_refcount(BlockDriverState *bs, uint64_t cluster, uint64_t *refcoun
         return 0;
     }
     if (rb & (s->cluster_size - 1)) {
-        qcow2_signal_corruption(bs, -1, -1, "Refblock offset %#" PRIx64 " unaligned", rb);
+        qcow2_signal_corruption(bs, -1, -1,
+                                "Refblock offset %#" PRIx64 " unaligned (reftable index: %#" PRIx64
+                                ")", rb, cluster >> s->refblock_bits);
         return -EIO;
     }
     ret = qcow2_cache_get(s->refblock_cache, rb, &block, true);

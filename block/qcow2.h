@@ -215,10 +215,16 @@ bool qcow2_can_resize(BDRVQcow2State *s, Error **errp);
 /* Set the dirty bit before the first allocation when lazy refcounts are on. */
 int qcow2_mark_dirty(BlockDriverState *bs);
 
-/* ---- qcow2-refcount-order.c ---- */
+/* ---- qcow2-refcount-rewrite.c ---- */
 /* Rewrite the refcount structures at width 1 << order (amend's refcount_bits); dry_run:
  * only check that every refcount fits, with qemu-img's message if one does not. */
 int qcow2_change_refcount_order(BlockDriverState *bs, int order, bool dry_run, Error **errp);
+/* A new refcount table and blocks at width 1 << order, holding counts[c] for clusters
+ * [0, n), written past the end of the file, then the header switched to them. */
+int qcow2_rewrite_refcounts(BlockDriverState *bs, int order, const uint64_t *counts, uint64_t n);
+/* Take out of counts the one reference the current refcount table makes to each of its own
+ * clusters and to each refcount block it names (aligned ones inside [0, n)). */
+void qcow2_refcounts_drop_structure(BDRVQcow2State *s, uint64_t *counts, uint64_t n);
 
 /* ---- qcow2-overlap.c ---- */
 /* -EIO (and the image marked corrupt) if a write at [off, off+len) would hit metadata of a
