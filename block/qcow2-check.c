@@ -157,6 +157,19 @@ static int walk_l1(CheckState *cs, uint64_t l1_off, uint32_t l1_size, bool activ
     return 0;
 }
 
+typedef enum { ENTRY_OK, ENTRY_RESERVED, ENTRY_UNALIGNED, ENTRY_OUTSIDE } EntryFault;
+
+/* What is wrong with refcount table entry e (0 is fine: no block). */
+static EntryFault reftable_entry_fault(CheckState *cs, uint64_t e)
+{
+    BDRVQcow2State *s = cs->s;
+
+    return (e & REFT_RESERVED_MASK)                              ? ENTRY_RESERVED
+           : (e & (s->cluster_size - 1))                         ? ENTRY_UNALIGNED
+           : (e >> s->cluster_bits) >= cs->nb_clusters && e != 0 ? ENTRY_OUTSIDE
+                                                                 : ENTRY_OK;
+}
+
 /* The stored refcount of cluster c. On a writable image, -EIO without reading if its block
  * cannot be read: qcow2_get_refcount would mark the image corrupt (read-only, it only says
  * so, as QEMU's check does), and the repair that rebuilds the structure could not run. */
@@ -164,10 +177,10 @@ static int stored_refcount(CheckState *cs, uint64_t c, uint64_t *rc)
 {
     BDRVQcow2State *s = cs->s;
     uint64_t i = c >> s->refblock_bits;
-    uint64_t e = i < s->reftable_size ? s->reftable[i] : 0;
+    EntryFault f = reftable_entry_fault(cs, i < s->reftable_size ? s->reftable[i] : 0);
 
     *rc = 0;
-    if (s->writable && (e & (REFT_RESERVED_MASK | (s->cluster_size - 1)))) {
+    if (s->writable && (f == ENTRY_RESERVED || f == ENTRY_UNALIGNED)) {
         return -EIO;
     }
     return qcow2_get_refcount(cs->bs, c, rc);
@@ -186,11 +199,8 @@ static void count_metadata(CheckState *cs)
     inc_refs(cs, s->reftable_offset, (uint64_t)s->reftable_size * 8);
     for (uint32_t i = 0; i < s->reftable_size; i++) {
         uint64_t rb = s->reftable[i] & REFT_OFFSET_MASK;
-        const char *bad = (s->reftable[i] & REFT_RESERVED_MASK) ? "reserved"
-                          : rb & (s->cluster_size - 1)            ? "unaligned"
-                          : rb >> s->cluster_bits >= cs->nb_clusters ? "outside"
-                                                                     : NULL;
-        if (!bad && rb) {
+        EntryFault bad = reftable_entry_fault(cs, s->reftable[i]);
+        if (bad == ENTRY_OK && rb) {
             /* Counted last, as QEMU: a block something else uses too is broken. */
             inc_refs(cs, rb, s->cluster_size);
             if (cs->refs[rb >> s->cluster_bits] != 1) {
@@ -199,10 +209,10 @@ static void count_metadata(CheckState *cs)
                 cs->res->corruptions++;
                 cs->rebuild = true;
             }
-        } else if (bad) {
-            check_report(cs, !strcmp(bad, "reserved")
+        } else if (bad != ENTRY_OK) {
+            check_report(cs, bad == ENTRY_RESERVED
                                  ? "ERROR refcount table entry %u has reserved bits set"
-                             : !strcmp(bad, "unaligned")
+                             : bad == ENTRY_UNALIGNED
                                  ? "ERROR refcount block %u is not cluster aligned; refcount "
                                    "table entry corrupted"
                                  : "ERROR refcount block %u is outside image", i);
