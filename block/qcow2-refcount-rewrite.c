@@ -13,6 +13,8 @@
 #include <string.h>
 #include "block/qcow2.h"
 
+#define OLD_STRUCTURE (QCOW2_OL_REFCOUNT_TABLE | QCOW2_OL_REFCOUNT_BLOCK)
+
 /* The new structure: a table of tc clusters at cluster t0, then nb blocks after it. */
 typedef struct RefLayout {
     int order;
@@ -113,10 +115,13 @@ static int write_structure(BlockDriverState *bs, const RefLayout *l, const uint6
         (*table)[i] = (l->t0 + l->tc + i) << s->cluster_bits;
         be[i] = GUINT64_TO_BE((*table)[i]);
     }
-    ret = qcow2_pwrite_checked(bs, 0, (l->t0 + l->tc) << s->cluster_bits, blocks,
+    /* Past the end of the file, where only a broken entry of the old structure can point
+     * (the structure being replaced): checked against every other kind of metadata. */
+    ret = qcow2_pwrite_checked(bs, OLD_STRUCTURE, (l->t0 + l->tc) << s->cluster_bits, blocks,
                                l->nb << s->cluster_bits, false);
     ret = ret < 0 ? ret
-                  : qcow2_pwrite_checked(bs, 0, l->t0 << s->cluster_bits, be, entries * 8, false);
+                  : qcow2_pwrite_checked(bs, OLD_STRUCTURE, l->t0 << s->cluster_bits, be,
+                                         entries * 8, false);
     return ret < 0 ? ret : bdrv_flush(bs->file);
 }
 

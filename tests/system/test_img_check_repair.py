@@ -1,6 +1,7 @@
 """`minivmm-img check` and `check -r all` on images whose refcount structure itself is broken,
 against Debian's qemu-img 7.2: a refcount table entry with reserved bits, unaligned, outside
-the file, zero, or naming a cluster that is something else (an L2 table, a data cluster, the
+the file (far, or where the rebuilt structure goes), zero, or naming a cluster that is
+something else (an L2 table, a data cluster, the
 refcount table, another entry's block).
 
 The plain check must print what qemu-img prints, line for line, with its exit code. The repair
@@ -10,6 +11,7 @@ Where qemu-img 7.2's own repair fails (reserved bits, an unaligned entry), miniv
 still succeed. Images are made with qemu-img/qemu-io and judged with them only.
 """
 
+import os
 import shutil
 import struct
 
@@ -43,12 +45,13 @@ def written(path):
 
 
 def metadata(path):
-    """Offsets of the refcount table, its first block, the L2 table and guest cluster 0's
-    data."""
+    """Offsets of the refcount table, its first block, the L2 table, guest cluster 0's data
+    and the second cluster past the end of the file."""
     reftable, l1 = u64(path, 48), u64(path, 40)
     l2 = u64(path, l1) & OFFSET_MASK
+    end = (os.path.getsize(path) + 0xffff) & ~0xffff
     return {"reftable": reftable, "refblock": u64(path, reftable), "l2": l2,
-            "data": u64(path, l2) & OFFSET_MASK}
+            "data": u64(path, l2) & OFFSET_MASK, "past-end": end + 0x10000}
 
 
 # What the first refcount table entry (or the second) becomes.
@@ -56,6 +59,8 @@ CASES = {
     "reserved-bits": lambda m: (0, m["refblock"] | 1),
     "unaligned": lambda m: (0, m["refblock"] + 0x200),
     "outside": lambda m: (0, 0x10000000),
+    # where the rebuilt structure goes: it replaces that entry, so that is no overlap
+    "just-past-end": lambda m: (0, m["past-end"]),
     "zero": lambda m: (0, 0),
     "l2-table": lambda m: (0, m["l2"]),
     "data-cluster": lambda m: (0, m["data"]),
