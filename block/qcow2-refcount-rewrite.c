@@ -22,18 +22,27 @@ typedef struct RefLayout {
     uint64_t t0, tc, nb;
 } RefLayout;
 
-/* Every refcount, at the width the image has, into counts[0, *n). */
+/*
+ * Every refcount, at the width the image has, into counts[0, *n): the clusters of the file
+ * and any allocated since it was opened. A refcount past them counts nothing (a leak, or a
+ * hostile table that would have the array take the memory of the whole table's reach).
+ */
 static int read_counts(BlockDriverState *bs, uint64_t **counts, uint64_t *n)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t per = 1ULL << s->refblock_bits;
+    int64_t len = bdrv_getlength(bs->file);
 
-    *n = (uint64_t)s->reftable_used << s->refblock_bits;
+    if (len < 0) {
+        return len;
+    }
+    *n = MAX(s->eof_cluster, ((uint64_t)len + s->cluster_size - 1) >> s->cluster_bits);
+    *n = MIN(*n, (uint64_t)s->reftable_used << s->refblock_bits);
     *counts = g_try_new0(uint64_t, MAX(*n, 1));
     if (!*counts) {
         return -ENOMEM;
     }
-    for (uint64_t i = 0; i < s->reftable_used; i++) {
+    for (uint64_t i = 0; i < s->reftable_used && i * per < *n; i++) {
         uint64_t off = s->reftable[i] & REFT_OFFSET_MASK;
         void *block;
         int ret;
@@ -50,7 +59,7 @@ static int read_counts(BlockDriverState *bs, uint64_t **counts, uint64_t *n)
         if ((ret = qcow2_cache_get(s->refblock_cache, off, &block, true)) < 0) {
             return ret;
         }
-        for (uint64_t j = 0; j < per; j++) {
+        for (uint64_t j = 0; j < per && i * per + j < *n; j++) {
             (*counts)[i * per + j] = qcow2_get_refcount_ro(block, j, s->refcount_order);
         }
     }

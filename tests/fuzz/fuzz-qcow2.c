@@ -5,7 +5,9 @@
  * every consistency check see hostile bytes), then
  * read at the start, middle and end of the virtual disk, written at two places (one of them
  * needing a cluster allocation), read back, and closed (metadata flushed). The input's
- * length picks the overlap-check mode and the cache sizes. The header's
+ * length picks the overlap-check mode and the cache sizes, and whether the image is then
+ * checked with every repair (check -r all, the refcount rebuild among them) and its
+ * refcount width changed (amend -o refcount_bits). The header's
  * backing file reference is cleared first, so no other host file is ever opened; external
  * data files are refused by the driver itself.
  */
@@ -17,6 +19,7 @@
 #include <glib.h>
 #include "block/block-backend.h"
 #include "block/block.h"
+#include "block/image-ops.h"
 #include "harness.h"
 #include "util/main-loop.h"
 
@@ -89,6 +92,23 @@ static void qcow2_fuzz_options(JsonObject *options, size_t size)
     }
 }
 
+/* What a user may do to a hostile image with minivmm-img: check -r all, amend's width. */
+static void qcow2_fuzz_repair(BlockDriverState *bs, size_t size)
+{
+    g_autoptr(JsonObject) opts = json_object_new();
+    BdrvCheckResult res;
+    Error *err = NULL;
+
+    if ((size / 8) % 2) {
+        bdrv_check(bs, &res, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS, NULL);
+    }
+    if ((size / 16) % 2) {
+        json_object_set_string_member(opts, "refcount_bits", (size / 32) % 2 ? "2" : "64");
+        bdrv_amend(bs, opts, &err);
+        error_free(err);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     JsonObject *options = json_object_new();
@@ -104,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     qcow2_fuzz_io(blk);
+    qcow2_fuzz_repair(blk_bs(blk), size);
     blk_unref(blk);
     while (g_main_context_iteration(main_loop_context(), FALSE)) {
     }
