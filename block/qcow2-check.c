@@ -83,7 +83,12 @@ static int walk_l2(CheckState *cs, uint64_t l2_off, bool active)
     }
     for (uint64_t i = 0; i < n; i++) {
         uint64_t e = GUINT64_FROM_BE(l2[i]);
-        switch (qcow2_entry_type(s, e)) {
+        Qcow2ClusterType type = qcow2_entry_type(s, e);
+        if (type != QCOW2_CLUSTER_COMPRESSED && (e & L2E_STD_RESERVED_MASK)) {
+            check_report(cs, "ERROR found l2 entry with reserved bits set: %" PRIx64, e);
+            cs->res->corruptions++;
+        }
+        switch (type) {
         case QCOW2_CLUSTER_COMPRESSED:
             if (e & QCOW_OFLAG_COPIED) {
                 check_report(cs, "ERROR: coffset=0x%" PRIx64 ": copied flag must never be set "
@@ -99,11 +104,15 @@ static int walk_l2(CheckState *cs, uint64_t l2_off, bool active)
         case QCOW2_CLUSTER_NORMAL:
         case QCOW2_CLUSTER_ZERO_ALLOC:
             off = e & L2E_OFFSET_MASK;
+            /* Counted all the same, as QEMU: the clusters it reaches stay in use. */
             if (off & (s->cluster_size - 1)) {
-                check_report(cs, "ERROR offset=%" PRIx64 ": Cluster is not properly aligned; "
-                                 "L2 entry corrupted.", off);
+                check_report(cs, type == QCOW2_CLUSTER_ZERO_ALLOC
+                                     ? "ERROR offset=%" PRIx64 ": Preallocated cluster is not "
+                                       "properly aligned; L2 entry corrupted."
+                                     : "ERROR offset=%" PRIx64 ": Data cluster is not properly "
+                                       "aligned; L2 entry corrupted.",
+                             off);
                 cs->res->corruptions++;
-                break;
             }
             if (active) {
                 cs->res->allocated_clusters++;
@@ -143,11 +152,11 @@ static int walk_l1(CheckState *cs, uint64_t l1_off, uint32_t l1_size, bool activ
             check_report(cs, "ERROR found L1 entry with reserved bits set: %" PRIx64, e);
             cs->res->corruptions++;
         }
+        /* Counted and walked all the same, as QEMU's check does. */
         if (l2_off & (s->cluster_size - 1)) {
             check_report(cs, "ERROR l2_offset=%" PRIx64 ": Table is not cluster aligned; L1 "
                              "entry corrupted", l2_off);
             cs->res->corruptions++;
-            continue;
         }
         inc_refs(cs, l2_off, s->cluster_size);
         if (l2_off >> s->cluster_bits < cs->nb_clusters) {
@@ -197,6 +206,7 @@ static void count_metadata(CheckState *cs)
     }
     inc_refs(cs, s->h.snapshots_offset, s->snapshots_size);
     inc_refs(cs, s->reftable_offset, (uint64_t)s->reftable_size * 8);
+    cs->rebuild |= !s->reftable_size; /* no table at all (only a check opens such an image) */
     for (uint32_t i = 0; i < s->reftable_size; i++) {
         uint64_t rb = s->reftable[i] & REFT_OFFSET_MASK;
         EntryFault bad = reftable_entry_fault(cs, s->reftable[i]);
@@ -310,10 +320,11 @@ static int check_copied(CheckState *cs, int fix)
 
     for (uint32_t i = 0; i < s->l1_size; i++) {
         uint64_t e = s->l1_table[i], l2_off = e & L1E_OFFSET_MASK, rc;
-        if (!l2_off || l2_off & (s->cluster_size - 1) ||
-            l2_off >> s->cluster_bits >= cs->nb_clusters) {
+        if (!l2_off) {
             continue;
         }
+        /* The entry's flag even when its table is broken (QEMU's check says so too); the
+         * table's entries only when it can be read. */
         if (copied_wrong(cs, l2_off, e, &rc)) {
             check_report(cs, "%s OFLAG_COPIED L2 cluster: l1_index=%u l1_entry=%" PRIx64
                          " refcount=%" PRIu64, (fix & QCOW2_FIX_ERRORS) ? "Repairing" : "ERROR",
@@ -326,7 +337,9 @@ static int check_copied(CheckState *cs, int fix)
                 cs->res->corruptions++;
             }
         }
-        check_copied_l2(cs, l2_off, fix);
+        if (!(l2_off & (s->cluster_size - 1)) && l2_off >> s->cluster_bits < cs->nb_clusters) {
+            check_copied_l2(cs, l2_off, fix);
+        }
     }
     return 0;
 }
@@ -347,6 +360,11 @@ static uint64_t lost_tail_limit(CheckState *cs)
     return n + (n >> s->refblock_bits) + 64;
 }
 
+/* The count keeps 8 bytes per cluster of the file, 2 GiB at most: 2^28 clusters, 16 TiB of
+ * file at 64 KiB clusters. A larger file (a sparse one, after a write a hostile L2 entry
+ * sent far out) is refused with EFBIG rather than tried. */
+#define CHECK_MAX_CLUSTERS (UINT64_C(1) << 28)
+
 static int count_refs(CheckState *cs)
 {
     int64_t len = bdrv_getlength(cs->bs->file);
@@ -355,6 +373,9 @@ static int count_refs(CheckState *cs)
         return len;
     }
     cs->nb_clusters = ((uint64_t)len + cs->s->cluster_size - 1) >> cs->s->cluster_bits;
+    if (cs->nb_clusters > CHECK_MAX_CLUSTERS) {
+        return -EFBIG;
+    }
     g_free(cs->refs);
     cs->refs = g_try_new0(uint64_t, MAX(cs->nb_clusters, 1));
     if (!cs->refs) {

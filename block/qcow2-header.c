@@ -87,7 +87,9 @@ static int check_table(uint64_t file_len, uint64_t cluster_size, uint64_t offset
     return 0;
 }
 
-static int check_fields(BDRVQcow2State *s, uint64_t file_len, Error **errp)
+/* check: opened for a check (BDRV_O_CHECK), which may find and rebuild a missing refcount
+ * table, as QEMU's does. */
+static int check_fields(BDRVQcow2State *s, uint64_t file_len, bool check, Error **errp)
 {
     Qcow2Header *h = &s->h;
     uint64_t cs = 1ULL << h->cluster_bits;
@@ -113,7 +115,7 @@ static int check_fields(BDRVQcow2State *s, uint64_t file_len, Error **errp)
         error_setg(errp, "Encrypted qcow2 images are not supported");
         return -ENOTSUP;
     }
-    if (h->refcount_table_clusters == 0) {
+    if (h->refcount_table_clusters == 0 && !check) {
         error_setg(errp, "Image does not contain a reference count table");
         return -EINVAL;
     }
@@ -243,7 +245,7 @@ int qcow2_read_header(BlockDriverState *bs, BDRVQcow2State *s, Error **errp)
         return ret;
     }
     geometry_init(s);
-    if ((ret = check_fields(s, file_len, errp)) < 0) {
+    if ((ret = check_fields(s, file_len, bs->open_flags & BDRV_O_CHECK, errp)) < 0) {
         return ret;
     }
     s->header_tail_len = s->h.header_length - MIN(s->h.header_length, QCOW2_V3_HEADER_LEN);

@@ -30,6 +30,7 @@
 #define L1E_OFFSET_MASK UINT64_C(0x00fffffffffffe00)
 #define L2E_OFFSET_MASK UINT64_C(0x00fffffffffffe00)
 #define L1E_RESERVED_MASK UINT64_C(0x7f000000000001ff)
+#define L2E_STD_RESERVED_MASK UINT64_C(0x3f000000000001fe) /* a standard (not compressed) entry */
 #define REFT_OFFSET_MASK UINT64_C(0xfffffffffffffe00)
 #define REFT_RESERVED_MASK UINT64_C(0x1ff)
 

@@ -1,5 +1,5 @@
 """`minivmm-img check` and `check -r all` on images whose refcount structure itself is broken,
-against Debian's qemu-img 7.2: a refcount table entry with reserved bits, unaligned, outside
+or whose L1 and L2 entries are, against Debian's qemu-img 7.2: a refcount table entry with reserved bits, unaligned, outside
 the file (far, or where the rebuilt structure goes), zero, or naming a cluster that is
 something else (an L2 table, a data cluster, the
 refcount table, another entry's block).
@@ -8,7 +8,10 @@ The plain check must print what qemu-img prints, line for line, with its exit co
 must rebuild the structure ("Rebuilding refcount structure", as qemu-img), leave an image
 qemu-img check finds clean, and keep every byte the guest wrote (read back with qemu-io).
 Where qemu-img 7.2's own repair fails (reserved bits, an unaligned entry), minivmm-img's must
-still succeed. Images are made with qemu-img/qemu-io and judged with them only.
+still succeed. For broken L1 and L2 entries (unaligned, past the end, reserved bits, a wrong
+COPIED flag, pointing at other metadata) and a header without a refcount table, the plain
+check must again print what qemu-img prints; an image without a refcount table is rebuilt.
+Images are made with qemu-img/qemu-io and judged with them only.
 """
 
 import os
@@ -128,3 +131,69 @@ def test_repair_rebuilds(broken, tool):
     ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x33 40M 4M", path]))
     res = run(["qemu-img", "check", path])
     assert res.returncode == 0 and "No errors were found" in res.stdout, res.stdout
+
+
+# ---- broken L1 and L2 entries ----
+
+def written_more(path):
+    """As written(), plus a compressed cluster at 4M and a zero cluster at 2M."""
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", path, "64M"]))
+    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", "-c",
+            "write -c -P 0x44 4M 64k", path]))
+    ok(run(["qemu-img", "snapshot", "-c", "s1", path]))
+    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x22 32M 1M", "-c", "write -z 2M 128k",
+            path]))
+
+
+FAR = 0x40000000
+ENTRY_CASES = {  # (where, new 8-byte value) from the old one
+    "l1-unaligned": lambda m, q: (m["l1"], q(m["l1"]) + 0x200),
+    "l1-past-end": lambda m, q: (m["l1"], (q(m["l1"]) & ~OFFSET_MASK) | FAR),
+    "l1-reserved-bits": lambda m, q: (m["l1"], q(m["l1"]) | 0x2),
+    "l1-points-at-reftable": lambda m, q: (m["l1"], (q(m["l1"]) & ~OFFSET_MASK) | m["reftable"]),
+    "l2-unaligned": lambda m, q: (m["l2"], q(m["l2"]) + 0x200),
+    "l2-past-end": lambda m, q: (m["l2"], (q(m["l2"]) & ~OFFSET_MASK) | FAR),
+    "l2-reserved-bits": lambda m, q: (m["l2"], q(m["l2"]) | 0x100),
+    "l2-copied-flag-lost": lambda m, q: (m["l2"], q(m["l2"]) & ~(1 << 63)),
+    "l2-points-at-l1": lambda m, q: (m["l2"] + 8, (q(m["l2"] + 8) & ~OFFSET_MASK) | m["l1"]),
+    "l2-points-at-reftable": lambda m, q: (m["l2"] + 8,
+                                           (q(m["l2"] + 8) & ~OFFSET_MASK) | m["reftable"]),
+}
+
+
+@pytest.fixture(params=sorted(ENTRY_CASES) + ["no-refcount-table"])
+def broken_entry(request, tmp_path):
+    path = str(tmp_path / "a.qcow2")
+    written_more(path)
+    if request.param == "no-refcount-table":
+        with open(path, "r+b") as f:
+            f.seek(56)
+            f.write(struct.pack(">I", 0))
+        return request.param, path
+    m = metadata(path)
+    m["l1"] = u64(path, 40)
+    where, value = ENTRY_CASES[request.param](m, lambda off: u64(path, off))
+    put_u64(path, where, value)
+    return request.param, path
+
+
+def test_check_entries_as_qemu_img(broken_entry):
+    case, path = broken_entry
+    ours = run([IMG, "check", copy(path, "m.qcow2")])
+    theirs = run(["qemu-img", "check", copy(path, "q.qcow2")])
+    assert ours.returncode == theirs.returncode, ours.stdout + ours.stderr
+    for a, b in ((ours.stdout, theirs.stdout), (ours.stderr, theirs.stderr)):
+        assert a.replace("minivmm-img", "PROG") == b.replace("qemu-img", "PROG")
+
+
+@pytest.mark.parametrize("tool", ["minivmm-img", "qemu-img"])
+def test_repair_without_refcount_table(tmp_path, tool):
+    path = str(tmp_path / "a.qcow2")
+    written(path)
+    with open(path, "r+b") as f:
+        f.seek(56)
+        f.write(struct.pack(">I", 0))
+    res = run([IMG if tool == "minivmm-img" else tool, "check", "-r", "all", path])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Rebuilding refcount structure" in res.stderr.splitlines(), res.stderr
+    expect_repaired(path)

@@ -276,6 +276,35 @@ static void test_dirty_far_reference(void)
     }
 }
 
+/*
+ * A write through a hostile L2 entry lands where the entry says, here 1 TiB out: the file is
+ * then a sparse 1 TiB of 512-byte clusters, 2^31 of them. A check of it fails with EFBIG
+ * instead of allocating a count for every cluster (the fuzzer's 256 TiB file made the check
+ * ask for 4 TiB of memory).
+ */
+static void test_check_huge_file(void)
+{
+    g_autofree char *path = create("huge.qcow2", 8 << 20, 512, 3);
+    BlockDriverState *bs = open_image(path, BDRV_O_RDWR);
+    uint64_t clean = 0;
+    BdrvCheckResult r;
+    int fd;
+
+    write_pattern(bs, 0, 512, 0x77);
+    bdrv_unref(bs);
+    damage_l2_entry(path, 1, UINT64_C(1) << 40);
+    fd = g_open(path, O_RDWR, 0);
+    g_assert_cmpint(pwrite(fd, &clean, 8, 72), ==, 8); /* not dirty: no repair at open */
+    close(fd);
+    bs = open_image(path, BDRV_O_RDWR);
+    write_pattern(bs, 512, 512, 0x55);
+    g_assert_cmpuint(bdrv_getlength(bs->file), >, UINT64_C(1) << 40);
+    g_assert_cmpint(bdrv_check(bs, &r, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS, NULL), ==, -EFBIG);
+    assert_pattern(bs, 0, 512, 0x77);
+    bdrv_unref(bs);
+    g_remove(path);
+}
+
 typedef struct WriterArgs {
     BlockDriverState *bs;
     int id;
@@ -543,6 +572,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/discard", test_discard);
     g_test_add_func("/qcow2/dirty-repair", test_dirty_repair);
     g_test_add_func("/qcow2/dirty-far-reference", test_dirty_far_reference);
+    g_test_add_func("/qcow2/check-huge-file", test_check_huge_file);
     g_test_add_func("/qcow2/threads", test_threads);
     g_test_add_func("/qcow2/alloc-race", test_alloc_race);
     g_test_add_func("/qcow2/zero-cow", test_zero_cow);
