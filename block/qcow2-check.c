@@ -360,11 +360,6 @@ static uint64_t lost_tail_limit(CheckState *cs)
     return n + (n >> s->refblock_bits) + 64;
 }
 
-/* The count keeps 8 bytes per cluster of the file, 2 GiB at most: 2^28 clusters, 16 TiB of
- * file at 64 KiB clusters. A larger file (a sparse one, after a write a hostile L2 entry
- * sent far out) is refused with EFBIG rather than tried. */
-#define CHECK_MAX_CLUSTERS (UINT64_C(1) << 28)
-
 static int count_refs(CheckState *cs)
 {
     int64_t len = bdrv_getlength(cs->bs->file);
@@ -373,7 +368,7 @@ static int count_refs(CheckState *cs)
         return len;
     }
     cs->nb_clusters = ((uint64_t)len + cs->s->cluster_size - 1) >> cs->s->cluster_bits;
-    if (cs->nb_clusters > CHECK_MAX_CLUSTERS) {
+    if (cs->nb_clusters > QCOW2_MAX_COUNTED_CLUSTERS) {
         return -EFBIG;
     }
     g_free(cs->refs);

@@ -38,6 +38,9 @@ static int read_counts(BlockDriverState *bs, uint64_t **counts, uint64_t *n)
     }
     *n = MAX(s->eof_cluster, ((uint64_t)len + s->cluster_size - 1) >> s->cluster_bits);
     *n = MIN(*n, (uint64_t)s->reftable_used << s->refblock_bits);
+    if (*n > QCOW2_MAX_COUNTED_CLUSTERS) {
+        return -EFBIG;
+    }
     *counts = g_try_new0(uint64_t, MAX(*n, 1));
     if (!*counts) {
         return -ENOMEM;
@@ -99,35 +102,47 @@ static void plan_layout(BDRVQcow2State *s, RefLayout *l, uint64_t used, uint64_t
 }
 
 /* The new blocks and table on disk, flushed; the table in host order in *table. */
+/* New block b (covering clusters [b * per, (b + 1) * per)) in block. */
+static void fill_block(const RefLayout *l, uint64_t b, const uint64_t *counts, uint64_t n,
+                       void *block)
+{
+    uint64_t per = 1ULL << l->block_bits;
+
+    for (uint64_t j = 0; j < per; j++) {
+        uint64_t c = b * per + j;
+        uint64_t rc = c < n ? counts[c] : 0;
+        if (c >= l->t0 && c < l->t0 + l->tc + l->nb) {
+            rc = 1; /* the new structure's own clusters */
+        }
+        qcow2_set_refcount_ro(block, j, l->order, rc);
+    }
+}
+
+/* The new blocks (a few at a time) and table on disk, flushed; the table in host order in
+ * *table. They lie past the end of the file, where only a broken entry of the structure they
+ * replace can point: checked against every other kind of metadata. */
 static int write_structure(BlockDriverState *bs, const RefLayout *l, const uint64_t *counts,
                            uint64_t n, uint64_t **table)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint64_t entries = (l->tc << s->cluster_bits) / 8;
-    g_autofree uint8_t *blocks = g_try_malloc0(l->nb << s->cluster_bits);
+    uint64_t entries = (l->tc << s->cluster_bits) / 8, chunk = MAX((1 << 20) >> s->cluster_bits, 1);
+    g_autofree uint8_t *blocks = g_malloc0(chunk << s->cluster_bits);
     g_autofree uint64_t *be = g_new0(uint64_t, entries);
-    int ret;
+    int ret = 0;
 
-    if (!blocks) {
-        return -ENOMEM;
-    }
-    for (uint64_t c = 0; c < n; c++) {
-        if (counts[c]) {
-            qcow2_set_refcount_ro(blocks, c, l->order, counts[c]);
+    for (uint64_t b = 0; b < l->nb && ret >= 0; b += chunk) {
+        uint64_t k = MIN(chunk, l->nb - b);
+        for (uint64_t i = 0; i < k; i++) {
+            fill_block(l, b + i, counts, n, blocks + (i << s->cluster_bits));
         }
-    }
-    for (uint64_t c = l->t0; c < l->t0 + l->tc + l->nb; c++) {
-        qcow2_set_refcount_ro(blocks, c, l->order, 1);
+        ret = qcow2_pwrite_checked(bs, OLD_STRUCTURE, (l->t0 + l->tc + b) << s->cluster_bits,
+                                   blocks, k << s->cluster_bits, false);
     }
     *table = g_new0(uint64_t, entries);
     for (uint64_t i = 0; i < l->nb; i++) {
         (*table)[i] = (l->t0 + l->tc + i) << s->cluster_bits;
         be[i] = GUINT64_TO_BE((*table)[i]);
     }
-    /* Past the end of the file, where only a broken entry of the old structure can point
-     * (the structure being replaced): checked against every other kind of metadata. */
-    ret = qcow2_pwrite_checked(bs, OLD_STRUCTURE, (l->t0 + l->tc) << s->cluster_bits, blocks,
-                               l->nb << s->cluster_bits, false);
     ret = ret < 0 ? ret
                   : qcow2_pwrite_checked(bs, OLD_STRUCTURE, l->t0 << s->cluster_bits, be,
                                          entries * 8, false);
@@ -170,6 +185,9 @@ int qcow2_rewrite_refcounts(BlockDriverState *bs, int order, const uint64_t *cou
         used--;
     }
     plan_layout(s, &l, used, ((uint64_t)len + s->cluster_size - 1) >> s->cluster_bits);
+    if (l.t0 > QCOW2_MAX_COUNTED_CLUSTERS) {
+        return -EFBIG; /* a file sparse far out (or a table as large as the format allows) */
+    }
     if ((ret = write_structure(bs, &l, counts, n, &table)) < 0 ||
         (ret = qcow2_write_refcount_layout(bs, l.t0 << s->cluster_bits, l.tc, order)) < 0 ||
         (ret = bdrv_flush(bs->file)) < 0) {

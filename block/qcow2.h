@@ -23,6 +23,10 @@
 #define QCOW2_V3_HEADER_LEN 104
 #define QCOW2_MAX_L1_BYTES (32 * 1024 * 1024)
 #define QCOW2_MAX_REFTABLE_BYTES (8 * 1024 * 1024)
+/* The check and the refcount rewrite keep a count of 8 bytes per cluster of the file: 2 GiB
+ * at most, 2^28 clusters (16 TiB of file at 64 KiB clusters). A larger file (a sparse one,
+ * after a write a hostile L2 entry sent far out) is refused with EFBIG rather than tried. */
+#define QCOW2_MAX_COUNTED_CLUSTERS (UINT64_C(1) << 28)
 
 #define QCOW_OFLAG_COPIED (UINT64_C(1) << 63)
 #define QCOW_OFLAG_COMPRESSED (UINT64_C(1) << 62)

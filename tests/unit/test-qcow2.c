@@ -280,13 +280,16 @@ static void test_dirty_far_reference(void)
  * A write through a hostile L2 entry lands where the entry says, here 1 TiB out: the file is
  * then a sparse 1 TiB of 512-byte clusters, 2^31 of them. A check of it fails with EFBIG
  * instead of allocating a count for every cluster (the fuzzer's 256 TiB file made the check
- * ask for 4 TiB of memory).
+ * ask for 4 TiB of memory), and so does a change of the refcount width (it would have placed
+ * the new structure past that end, and tried to hold its blocks in memory).
  */
 static void test_check_huge_file(void)
 {
     g_autofree char *path = create("huge.qcow2", 8 << 20, 512, 3);
     BlockDriverState *bs = open_image(path, BDRV_O_RDWR);
+    g_autoptr(JsonObject) opts = json_object_new();
     uint64_t clean = 0;
+    Error *err = NULL;
     BdrvCheckResult r;
     int fd;
 
@@ -300,6 +303,10 @@ static void test_check_huge_file(void)
     write_pattern(bs, 512, 512, 0x55);
     g_assert_cmpuint(bdrv_getlength(bs->file), >, UINT64_C(1) << 40);
     g_assert_cmpint(bdrv_check(bs, &r, BDRV_FIX_LEAKS | BDRV_FIX_ERRORS, NULL), ==, -EFBIG);
+    json_object_set_string_member(opts, "refcount_bits", "8");
+    g_assert_cmpint(bdrv_amend(bs, opts, &err), ==, -EFBIG);
+    g_assert_true(g_str_has_suffix(error_get_pretty(err), "File too large"));
+    error_free(err);
     assert_pattern(bs, 0, 512, 0x77);
     bdrv_unref(bs);
     g_remove(path);
