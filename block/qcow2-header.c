@@ -454,6 +454,10 @@ int qcow2_write_refcount_layout(BlockDriverState *bs, uint64_t offset, uint32_t 
     stq_be_p(b + 48, offset);
     stl_be_p(b + 56, clusters);
     stl_be_p(b + 96, order);
+    /* A v2 header ends at 72 (its extensions follow) and has no order: 16 bits, always. */
+    if (s->h.version < 3) {
+        return order == 4 ? header_pwrite(bs, 48, b + 48, 60 - 48) : -ENOTSUP;
+    }
     return header_pwrite(bs, 48, b + 48, 100 - 48);
 }
 

@@ -101,7 +101,6 @@ static void plan_layout(BDRVQcow2State *s, RefLayout *l, uint64_t used, uint64_t
     } while (nb != l->nb || tc != l->tc);
 }
 
-/* The new blocks and table on disk, flushed; the table in host order in *table. */
 /* New block b (covering clusters [b * per, (b + 1) * per)) in block. */
 static void fill_block(const RefLayout *l, uint64_t b, const uint64_t *counts, uint64_t n,
                        void *block)

@@ -315,7 +315,7 @@ void qcow2_signal_corruption(BlockDriverState *bs, int64_t offset, int64_t size,
 int qcow2_write_l1_location(BlockDriverState *bs, uint64_t offset, uint32_t size);
 int qcow2_write_size(BlockDriverState *bs, uint64_t size);
 int qcow2_write_reftable_location(BlockDriverState *bs, uint64_t offset, uint32_t clusters);
-/* v3: the refcount table's location and the refcount order, in one write of the first
+/* The refcount table's location and (v3) the refcount order, in one write of the first
  * sector; the caller updates s->h once that is durable. */
 int qcow2_write_refcount_layout(BlockDriverState *bs, uint64_t offset, uint32_t clusters,
                                 int order);

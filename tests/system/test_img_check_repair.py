@@ -197,3 +197,27 @@ def test_repair_without_refcount_table(tmp_path, tool):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Rebuilding refcount structure" in res.stderr.splitlines(), res.stderr
     expect_repaired(path)
+
+
+@pytest.mark.parametrize("tool", ["minivmm-img", "qemu-img"])
+def test_repair_rebuilds_v2_with_backing(tmp_path, tool):
+    """A v2 header ends where its extensions begin (the backing format here): the rebuilt
+    structure's header write must leave them alone."""
+    base, path = str(tmp_path / "base.qcow2"), str(tmp_path / "a.qcow2")
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", base, "64M"]))
+    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x33 8M 1M", base]))
+    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat=0.10", "-b", base, "-F",
+            "qcow2", path]))
+    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", path]))
+    put_u64(path, u64(path, 48), metadata(path)["l2"])     # the refcount block is the L2 table
+    res = run([IMG if tool == "minivmm-img" else tool, "check", "-r", "all", path])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Rebuilding refcount structure" in res.stderr.splitlines(), res.stderr
+    res = run(["qemu-img", "check", path])
+    assert (res.returncode, res.stderr) == (0, ""), res.stdout + res.stderr
+    res = ok(run(["qemu-img", "info", "--output=json", path]))
+    assert '"backing-filename-format": "qcow2"' in res.stdout, res.stdout
+    assert '"compat": "0.10"' in res.stdout, res.stdout
+    for cmd in ("read -P 0x11 0 1M", "read -P 0x33 8M 1M"):
+        res = ok(run(["qemu-io", "-f", "qcow2", "-c", cmd, path]))
+        assert "fail" not in res.stdout.lower(), res.stdout
