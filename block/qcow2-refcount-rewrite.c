@@ -86,13 +86,14 @@ void qcow2_refcounts_drop_structure(BDRVQcow2State *s, uint64_t *counts, uint64_
     }
 }
 
-/* Where the new structure goes: past the counted clusters, the clusters memory knows of
- * and the end of the file, its blocks covering themselves and the table too. */
+/* Where the new structure goes: past the counted clusters (with the metadata flushed, every
+ * cluster in use is counted) and the end of the file, its blocks covering themselves and
+ * the table too. */
 static void plan_layout(BDRVQcow2State *s, RefLayout *l, uint64_t used, uint64_t file_clusters)
 {
     uint64_t per = 1ULL << l->block_bits, nb = 0, tc = 0;
 
-    l->t0 = MAX(MAX(used, s->eof_cluster), file_clusters);
+    l->t0 = MAX(used, file_clusters);
     do {
         l->nb = nb;
         l->tc = tc;

@@ -21,6 +21,7 @@
 #include "block/block-backend.h"
 #include "block/block.h"
 #include "block/image-ops.h"
+#include "block/qcow2.h"
 #include "harness.h"
 #include "util/main-loop.h"
 
@@ -94,17 +95,23 @@ static void qcow2_fuzz_options(JsonObject *options, size_t size)
 }
 
 /* What a user may do to a hostile image with minivmm-img: check -r all, amend's width. Not
- * when the writes made the file larger than 1 GiB (sparse, through an entry pointing far
- * out): the check would take its time counting every cluster; test-qcow2 covers the size
- * limit. */
+ * when the file (once the caches are written back) or the clusters allocated reach past
+ * 1 MiB (a write, a table or an allocation sent far out by hostile tables: the check would
+ * take its time counting every cluster up to there); test-qcow2 covers the size limit. */
 static void qcow2_fuzz_repair(BlockDriverState *bs, size_t size)
 {
     g_autoptr(JsonObject) opts = json_object_new();
+    BDRVQcow2State *s = bs->opaque;
     BdrvCheckResult res;
     Error *err = NULL;
     struct stat st;
 
-    if (stat(qcow2_fuzz_path, &st) < 0 || st.st_size > (1 << 30)) {
+    g_mutex_lock(&s->lock); /* the caches written back: the block layer's flush has nothing
+                               to do when the guest's writes failed */
+    qcow2_flush_metadata(bs);
+    g_mutex_unlock(&s->lock);
+    if (stat(qcow2_fuzz_path, &st) < 0 || st.st_size > (1 << 20) ||
+        s->eof_cluster > ((1 << 20) >> s->cluster_bits)) {
         return;
     }
     if ((size / 8) % 2) {
