@@ -39,12 +39,19 @@ def put_u64(path, offset, value):
         f.write(struct.pack(">Q", value))
 
 
-def written(path):
-    """A 64M image with 1M of 0x11 at 0 and 1M of 0x22 at 32M, and a snapshot in between."""
+def written(path, more=False):
+    """A 64M image with 1M of 0x11 at 0 and 1M of 0x22 at 32M, and a snapshot in between;
+    more: also a compressed cluster at 4M (before the snapshot) and a zero cluster at 2M."""
+    def qio(*cmds):
+        argv = ["qemu-io", "-f", "qcow2"]
+        for c in cmds:
+            argv += ["-c", c]
+        ok(run(argv + [path]))
+
     ok(run(["qemu-img", "create", "-q", "-f", "qcow2", path, "64M"]))
-    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", path]))
+    qio("write -P 0x11 0 1M", *(["write -c -P 0x44 4M 64k"] if more else []))
     ok(run(["qemu-img", "snapshot", "-c", "s1", path]))
-    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x22 32M 1M", path]))
+    qio("write -P 0x22 32M 1M", *(["write -z 2M 128k"] if more else []))
 
 
 def metadata(path):
@@ -135,16 +142,6 @@ def test_repair_rebuilds(broken, tool):
 
 # ---- broken L1 and L2 entries ----
 
-def written_more(path):
-    """As written(), plus a compressed cluster at 4M and a zero cluster at 2M."""
-    ok(run(["qemu-img", "create", "-q", "-f", "qcow2", path, "64M"]))
-    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 1M", "-c",
-            "write -c -P 0x44 4M 64k", path]))
-    ok(run(["qemu-img", "snapshot", "-c", "s1", path]))
-    ok(run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x22 32M 1M", "-c", "write -z 2M 128k",
-            path]))
-
-
 FAR = 0x40000000
 ENTRY_CASES = {  # (where, new 8-byte value) from the old one
     "l1-unaligned": lambda m, q: (m["l1"], q(m["l1"]) + 0x200),
@@ -164,7 +161,7 @@ ENTRY_CASES = {  # (where, new 8-byte value) from the old one
 @pytest.fixture(params=sorted(ENTRY_CASES) + ["no-refcount-table"])
 def broken_entry(request, tmp_path):
     path = str(tmp_path / "a.qcow2")
-    written_more(path)
+    written(path, more=True)
     if request.param == "no-refcount-table":
         with open(path, "r+b") as f:
             f.seek(56)
