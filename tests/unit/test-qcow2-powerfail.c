@@ -679,16 +679,23 @@ static int pick_snapshot(Model *m, GRand *rng)
 /* Set by the refcount-order tests: one operation in fourteen changes the refcount width. */
 static bool order_changes;
 
+/* amend -o refcount_bits=bits. */
+static int amend_width(BlockDriverState *bs, int bits, Error **errp)
+{
+    g_autoptr(JsonObject) opts = json_object_new();
+    g_autofree char *value = g_strdup_printf("%d", bits);
+
+    json_object_set_string_member(opts, "refcount_bits", value);
+    return bdrv_amend(bs, opts, errp);
+}
+
 /* amend -o refcount_bits=N, to a width that holds any refcount here (at most 1 + 4
  * snapshots, 3 bits): 4 to 64 bits. */
 static void change_refcount_width(BlockDriverState *bs, GRand *rng)
 {
-    g_autoptr(JsonObject) opts = json_object_new();
-    g_autofree char *bits = g_strdup_printf("%d", 1 << g_rand_int_range(rng, 2, 7));
     Error *err = NULL;
 
-    json_object_set_string_member(opts, "refcount_bits", bits);
-    ok_err(bs, bdrv_amend(bs, opts, &err), &err);
+    ok_err(bs, amend_width(bs, 1 << g_rand_int_range(rng, 2, 7), &err), &err);
 }
 
 static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluster)
@@ -984,8 +991,6 @@ static int64_t amend_width_crashing(const char *path, int bits, int64_t countdow
     g_autofree char *pfname = g_strconcat("powerfail:", path, NULL);
     BlockDriverState *bs = open_image_fmt(pfname, "qcow2", BDRV_O_RDWR);
     BDRVPowerfailState *pf = bs->file->opaque;
-    g_autoptr(JsonObject) opts = json_object_new();
-    g_autofree char *value = g_strdup_printf("%d", bits);
     int64_t before = pf->writes + pf->flushes, requests;
     Error *err = NULL;
     int ret;
@@ -996,8 +1001,7 @@ static int64_t amend_width_crashing(const char *path, int bits, int64_t countdow
         pf->keep = g_rand_double(rng);
         pf->tear = g_rand_double_range(rng, 0, 0.3);
     }
-    json_object_set_string_member(opts, "refcount_bits", value);
-    ret = bdrv_amend(bs, opts, &err);
+    ret = amend_width(bs, bits, &err);
     if (ret < 0 && !pf_dead(bs->file)) {
         g_error("amend to %d bits failed without a crash: %s", bits, error_get_pretty(err));
     }
