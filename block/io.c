@@ -654,7 +654,7 @@ bool bdrv_reads_as_zeroes(BlockDriverState *bs, uint64_t offset, uint64_t bytes)
 
 bool bdrv_supports_compressed_writes(const BlockDriverState *bs)
 {
-    return bs->drv && bs->drv->pwritev_compressed;
+    return bs->drv && bs->drv->pwritev_compressed && !bs->encrypted;
 }
 
 bool bdrv_format_supports_compressed_writes(const char *format_name)

@@ -121,7 +121,7 @@ static bool qcow2_aio_fast(BlockDriverState *bs, BlockRequest *req, uint64_t *ho
     Qcow2ClusterType t;
 
     *ret = 1;
-    if (!qcow2_aio_mapping(bs, req, &e)) {
+    if (s->h.crypt_method || !qcow2_aio_mapping(bs, req, &e)) { /* the cipher: worker pool */
         return false;
     }
     t = qcow2_entry_type(s, e);

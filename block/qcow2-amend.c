@@ -83,9 +83,10 @@ static bool parse_opts(BlockDriverState *bs, JsonObject *opts, AmendOpts *a, Err
     return true;
 }
 
-/* The data cluster replacing a plain zero cluster behind an L2 table referenced rc times:
- * zeroes written, refcount rc. Returns its L2 entry, 0 on error (*ret set). */
-static uint64_t zero_cluster_for(BlockDriverState *bs, uint64_t rc, int *ret)
+/* The data cluster replacing a plain zero cluster (guest offset guest) behind an L2 table
+ * referenced rc times: zeroes written, refcount rc. Returns its L2 entry, 0 on error (*ret
+ * set). */
+static uint64_t zero_cluster_for(BlockDriverState *bs, uint64_t guest, uint64_t rc, int *ret)
 {
     BDRVQcow2State *s = bs->opaque;
     int64_t off = qcow2_alloc_clusters(bs, 1);
@@ -95,7 +96,7 @@ static uint64_t zero_cluster_for(BlockDriverState *bs, uint64_t rc, int *ret)
         *ret = qcow2_update_refcount(bs, off >> s->cluster_bits, rc - 1);
     }
     if (*ret == 0 && (*ret = qcow2_check_overlap(bs, 0, off, s->cluster_size)) == 0) {
-        *ret = bdrv_pwrite_zeroes(bs->file, off, s->cluster_size, 0);
+        *ret = qcow2_write_zero_cluster(bs, off, guest);
     }
     return *ret < 0 ? 0 : (uint64_t)off | (rc == 1 ? QCOW_OFLAG_COPIED : 0);
 }
@@ -107,11 +108,11 @@ typedef struct Unref {
 
 /* A zero cluster's entry without the zero flag: unallocated without a backing file (reads
  * as zeroes), else a new cluster of zeroes, for L2 tables referenced rc times. */
-static uint64_t plain_zero_entry(BlockDriverState *bs, uint64_t rc, int *ret)
+static uint64_t plain_zero_entry(BlockDriverState *bs, uint64_t guest, uint64_t rc, int *ret)
 {
     BDRVQcow2State *s = bs->opaque;
 
-    return s->backing_file ? zero_cluster_for(bs, rc, ret) : 0;
+    return s->backing_file ? zero_cluster_for(bs, guest, rc, ret) : 0;
 }
 
 /*
@@ -119,8 +120,8 @@ static uint64_t plain_zero_entry(BlockDriverState *bs, uint64_t rc, int *ret)
  * something else (a snapshot's L2 table) still references that host cluster for its data:
  * then a plain zero entry, and this table's rc references to it are dropped afterwards.
  */
-static uint64_t expand_zero_alloc(BlockDriverState *bs, uint64_t e, uint64_t rc, GArray *unrefs,
-                                  int *ret)
+static uint64_t expand_zero_alloc(BlockDriverState *bs, uint64_t e, uint64_t guest, uint64_t rc,
+                                  GArray *unrefs, int *ret)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t host = e & L2E_OFFSET_MASK, data_rc, n;
@@ -130,10 +131,10 @@ static uint64_t expand_zero_alloc(BlockDriverState *bs, uint64_t e, uint64_t rc,
     }
     if (data_rc <= rc) {
         *ret = qcow2_check_overlap(bs, 0, host, s->cluster_size);
-        *ret = *ret < 0 ? *ret : bdrv_pwrite_zeroes(bs->file, host, s->cluster_size, 0);
+        *ret = *ret < 0 ? *ret : qcow2_write_zero_cluster(bs, host, guest);
         return e & ~QCOW_OFLAG_ZERO;
     }
-    n = plain_zero_entry(bs, rc, ret);
+    n = plain_zero_entry(bs, guest, rc, ret);
     if (*ret >= 0) {
         Unref u = {host >> s->cluster_bits, rc};
         g_array_append_val(unrefs, u);
@@ -141,24 +142,26 @@ static uint64_t expand_zero_alloc(BlockDriverState *bs, uint64_t e, uint64_t rc,
     return *ret < 0 ? e : n;
 }
 
-/* The entry that reads the same as zero cluster e without the zero flag (v2 has none). */
-static uint64_t expanded_entry(BlockDriverState *bs, uint64_t e, uint64_t rc, GArray *unrefs,
-                               int *ret)
+/* The entry that reads the same as zero cluster e (guest offset guest) without the zero flag
+ * (v2 has none). */
+static uint64_t expanded_entry(BlockDriverState *bs, uint64_t e, uint64_t guest, uint64_t rc,
+                               GArray *unrefs, int *ret)
 {
     BDRVQcow2State *s = bs->opaque;
 
     *ret = 0;
     switch (qcow2_entry_type(s, e)) {
     case QCOW2_CLUSTER_ZERO_PLAIN:
-        return plain_zero_entry(bs, rc, ret);
+        return plain_zero_entry(bs, guest, rc, ret);
     case QCOW2_CLUSTER_ZERO_ALLOC:
-        return expand_zero_alloc(bs, e, rc, unrefs, ret);
+        return expand_zero_alloc(bs, e, guest, rc, unrefs, ret);
     default:
         return e;
     }
 }
 
-static int expand_l2(BlockDriverState *bs, uint64_t l2_off, GArray *unrefs)
+/* The L2 table at l2_off, mapping the guest clusters from guest on. */
+static int expand_l2(BlockDriverState *bs, uint64_t l2_off, uint64_t guest, GArray *unrefs)
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t rc, *l2;
@@ -166,7 +169,9 @@ static int expand_l2(BlockDriverState *bs, uint64_t l2_off, GArray *unrefs)
 
     ret = ret < 0 ? ret : qcow2_cache_get(s->l2_cache, l2_off, (void **)&l2, true);
     for (uint64_t i = 0; ret >= 0 && i < (1ULL << s->l2_bits); i++) {
-        uint64_t e = GUINT64_FROM_BE(l2[i]), n = expanded_entry(bs, e, rc, unrefs, &ret);
+        uint64_t e = GUINT64_FROM_BE(l2[i]);
+        uint64_t n = expanded_entry(bs, e, guest + (i << s->cluster_bits), rc, unrefs, &ret);
+
         if (ret >= 0 && n != e) {
             l2[i] = GUINT64_TO_BE(n);
             qcow2_cache_mark_dirty(s->l2_cache, l2);
@@ -177,11 +182,13 @@ static int expand_l2(BlockDriverState *bs, uint64_t l2_off, GArray *unrefs)
 
 static int expand_l1(BlockDriverState *bs, const uint64_t *l1, uint32_t n, GArray *unrefs)
 {
+    BDRVQcow2State *s = bs->opaque;
     int ret = 0;
 
     for (uint32_t i = 0; i < n && ret >= 0; i++) {
         if (l1[i] & L1E_OFFSET_MASK) {
-            ret = expand_l2(bs, l1[i] & L1E_OFFSET_MASK, unrefs);
+            uint64_t guest = (uint64_t)i << (s->cluster_bits + s->l2_bits);
+            ret = expand_l2(bs, l1[i] & L1E_OFFSET_MASK, guest, unrefs);
         }
     }
     return ret;

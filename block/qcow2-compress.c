@@ -152,6 +152,9 @@ int qcow2_pwritev_compressed(BlockDriverState *bs, uint64_t offset, uint64_t byt
     if (!qcow2_compressed_range_ok(s, offset, bytes)) {
         return -EINVAL;
     }
+    if (s->h.crypt_method) { /* compressed clusters are stored unencrypted: not here */
+        return -ENOTSUP;
+    }
     in = g_malloc(cs);
     out = g_malloc(cs);
     for (uint64_t done = 0; done < bytes && ret >= 0; done += cs) {

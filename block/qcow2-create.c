@@ -108,6 +108,7 @@ static void build_header(uint8_t *c0, const Qcow2CreateOpts *o, int cluster_bits
     put32(c0 + 4, o->version);
     put32(c0 + 20, cluster_bits);
     put64(c0 + 24, o->size);
+    put32(c0 + 32, o->encrypt ? QCOW2_CRYPT_AES : 0);
     put32(c0 + 36, l->l1_entries);
     put64(c0 + 40, (1 + l->reftable_clusters + l->refblocks) * cs);
     put64(c0 + 48, cs);
@@ -179,6 +180,12 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
     if (o->backing_file && o->prealloc_metadata) {
         error_setg(errp, "Backing file and preallocation can only be used at the same time if "
                          "extended_l2 is on");
+        return -EINVAL;
+    }
+    /* Preallocated clusters hold raw zeroes, which an encrypted image reads as garbage (as
+     * qemu-img 7.2's do); no key is known here to encrypt them. */
+    if (o->encrypt && o->prealloc_metadata) {
+        error_setg(errp, "Preallocation is not supported for encrypted images");
         return -EINVAL;
     }
     if (o->backing_fmt && !o->backing_file) {
@@ -283,6 +290,8 @@ int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **er
 /* ---- the driver's create hook: typed options as qemu-img create -o names them ---- */
 
 const BlockCreateOpt qcow2_create_opts[] = {
+    {"encryption", "bool (on/off)",
+     "Encrypt the image with format 'aes' (the key: the password given at first use)", NULL},
     {"cluster_size", "size", "qcow2 cluster size", "65536"},
     {"extended_l2", "bool (on/off)", "Extended L2 tables", "off"},
     {"preallocation", "str", "Preallocation mode (allowed values: off, metadata)", NULL},
@@ -350,6 +359,7 @@ int qcow2_create(const char *filename, JsonObject *opts, Error **errp)
         .size = opt_uint(opts, "size", 0),
         .cluster_size = opt_uint(opts, "cluster_size", 65536),
         .lazy_refcounts = opt_bool(opts, "lazy_refcounts"),
+        .encrypt = opt_bool(opts, "encryption"),
         .backing_file = opt_str(opts, "backing_file"),
         .backing_fmt = opt_str(opts, "backing_fmt"),
     };

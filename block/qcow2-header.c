@@ -111,9 +111,9 @@ static int check_fields(BDRVQcow2State *s, uint64_t file_len, bool check, Error 
         error_setg(errp, "Backing file name too long");
         return -EINVAL;
     }
-    if (h->crypt_method) {
-        error_setg(errp, "Encrypted qcow2 images are not supported");
-        return -ENOTSUP;
+    if (h->crypt_method > QCOW2_CRYPT_AES) {
+        error_setg(errp, "Unsupported encryption method: %" PRIu32, h->crypt_method);
+        return -EINVAL;
     }
     if (h->refcount_table_clusters == 0 && !check) {
         error_setg(errp, "Image does not contain a reference count table");
@@ -702,6 +702,12 @@ JsonObject *qcow2_get_specific_info(BlockDriverState *bs)
                                        s->h.compatible_features & QCOW2_COMPAT_LAZY_REFCOUNTS);
     }
     json_object_set_int_member(data, "refcount-bits", 1 << s->refcount_order);
+    if (s->h.crypt_method) {
+        JsonObject *enc = json_object_new();
+
+        json_object_set_string_member(enc, "format", "aes");
+        json_object_set_object_member(data, "encrypt", enc);
+    }
     if (v3) {
         json_object_set_boolean_member(data, "corrupt",
                                        s->h.incompatible_features & QCOW2_INCOMPAT_CORRUPT);

@@ -6,8 +6,8 @@
  * the new clusters; the guest range claimed until the clusters are linked) drop it. Write
  * ordering: data, then refcounts, then L2, then L1 (qcow2-cache.c); clusters are freed only
  * after the metadata that referenced them is on disk. Internal snapshots live in
- * qcow2-snapshot.c; encryption, external data files, extended L2 and zstd are refused at
- * open.
+ * qcow2-snapshot.c, the cipher of encrypted images in qcow2-crypt.c; LUKS, external data
+ * files, extended L2 and zstd are refused at open.
  */
 #include <errno.h>
 #include <string.h>
@@ -130,6 +130,7 @@ static void free_state(BDRVQcow2State *s)
     g_free(s->backing_format);
     g_free(s->cbuf);
     g_free(s->dbuf);
+    qcow2_crypt_free(s);
     if (s->discards) {
         g_array_unref(s->discards);
     }
@@ -165,6 +166,7 @@ static int do_open(BlockDriverState *bs, BDRVQcow2State *s, JsonObject *options,
     }
     bs->backing_file = g_strdup(s->backing_file);
     bs->backing_format = g_strdup(s->backing_format);
+    bs->encrypted = s->h.crypt_method != 0;
     return 0;
 }
 
@@ -239,9 +241,8 @@ static int read_backing(BlockDriverState *bs, uint64_t off, uint64_t n, IOVector
     return ret;
 }
 
-/* File I/O on [host, host+n) with the lock dropped; called and returns with it held. */
-static int unlocked_file_io(BlockDriverState *bs, uint64_t host, uint64_t n, IOVector *qiov,
-                            uint64_t qoff, bool write)
+int qcow2_unlocked_file_io(BlockDriverState *bs, uint64_t host, uint64_t n, IOVector *qiov,
+                           uint64_t qoff, bool write)
 {
     BDRVQcow2State *s = bs->opaque;
     IOVector sub;
@@ -256,6 +257,18 @@ static int unlocked_file_io(BlockDriverState *bs, uint64_t host, uint64_t n, IOV
     g_mutex_lock(&s->lock);
     qcow2_unlocked_io_done(s);
     return ret;
+}
+
+/* Guest data at host (guest offset guest), through the cipher when the image is encrypted. */
+static int data_io(BlockDriverState *bs, uint64_t host, uint64_t guest, uint64_t n,
+                   IOVector *qiov, uint64_t qoff, bool write)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    if (s->h.crypt_method) {
+        return qcow2_crypt_file_io(bs, host, guest, n, qiov, qoff, write);
+    }
+    return qcow2_unlocked_file_io(bs, host, n, qiov, qoff, write);
 }
 
 static int read_run(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e,
@@ -283,7 +296,7 @@ static int read_run(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_t e
         }
         return ret;
     default:
-        return unlocked_file_io(bs, (e & L2E_OFFSET_MASK) + in_cluster, run, qiov, qoff, false);
+        return data_io(bs, (e & L2E_OFFSET_MASK) + in_cluster, off, run, qiov, qoff, false);
     }
 }
 
@@ -292,9 +305,10 @@ static int qcow2_preadv(BlockDriverState *bs, uint64_t offset, uint64_t bytes, I
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t done = 0, e, run;
-    int ret = 0;
+    int ret;
 
     g_mutex_lock(&s->lock);
+    ret = qcow2_crypt_ready(s);
     while (done < bytes && ret >= 0) {
         ret = qcow2_get_mapping(bs, offset + done, bytes - done, &e, &run);
         if (ret >= 0) {
@@ -333,6 +347,9 @@ static int cow_read(BlockDriverState *bs, uint64_t guest, uint64_t e, uint8_t *d
         }
         g_mutex_lock(&s->lock);
         qcow2_unlocked_io_done(s);
+        if (ret >= 0 && s->h.crypt_method && qcow2_entry_type(s, e) == QCOW2_CLUSTER_NORMAL) {
+            qcow2_crypt_buf(s, guest, dst, s->cluster_size, false);
+        }
         break;
     case QCOW2_CLUSTER_COMPRESSED:
         ret = qcow2_read_compressed(bs, e, &data);
@@ -486,9 +503,9 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     uint64_t n = ((off & (cs - 1)) + run + cs - 1) >> s->cluster_bits, *l2;
     bool partial = (off & (cs - 1)) || ((off + run) & (cs - 1));
     bool old_zero = partial && cow_is_zero(bs, start, e);
-    bool zero = old_zero && !s->no_zero_range;
+    bool zero = old_zero && !s->no_zero_range && !s->h.crypt_method; /* zeroes encrypted */
     g_autofree uint64_t *old = g_new(uint64_t, n);
-    uint8_t *cow[2] = {NULL, NULL};
+    uint8_t *cow[2] = {NULL, NULL}, *bounce = NULL;
     Qcow2Allocation claim;
     uint64_t never_used = 0;
     int64_t host = 0;
@@ -504,6 +521,7 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
         iov_add_slice(&v, qiov, qoff, run);
     } else {
         ret = alloc_gather(bs, off, run, e, qiov, qoff, cow, &v);
+        ret = ret < 0 ? ret : qcow2_crypt_vector(s, start, &v, &bounce);
     }
     if (ret >= 0) {
         never_used = s->eof_cluster;
@@ -529,6 +547,7 @@ static int alloc_write(BlockDriverState *bs, uint64_t off, uint64_t run, uint64_
     }
     iov_destroy(&v);
     cow_free(cow);
+    g_aligned_free(bounce);
     if (ret >= 0 && (ret = qcow2_get_l2_for_write(bs, off, &l2, &idx)) >= 0) {
         for (uint64_t i = 0; i < n; i++) {
             old[i] = GUINT64_FROM_BE(l2[idx + i]);
@@ -565,7 +584,7 @@ static int write_run(BlockDriverState *bs, uint64_t off, uint64_t *run, IOVector
         if ((ret = qcow2_check_overlap(bs, 0, host, *run)) < 0) {
             return ret;
         }
-        return unlocked_file_io(bs, host, *run, qiov, qoff, true);
+        return data_io(bs, host, off, *run, qiov, qoff, true);
     }
     *run = MIN(*run, max_alloc - (off & (max_alloc - 1)));
     return alloc_write(bs, off, *run, e, qiov, qoff);
@@ -576,9 +595,10 @@ int qcow2_pwritev(BlockDriverState *bs, uint64_t offset, uint64_t bytes, IOVecto
 {
     BDRVQcow2State *s = bs->opaque;
     uint64_t done = 0, run;
-    int ret = 0;
+    int ret;
 
     g_mutex_lock(&s->lock);
+    ret = qcow2_crypt_ready(s);
     while (done < bytes && ret >= 0) {
         run = bytes - done;
         ret = write_run(bs, offset + done, &run, qiov, done);
@@ -963,6 +983,9 @@ static int qcow2_block_status(BlockDriverState *bs, uint64_t offset, uint64_t by
     case QCOW2_CLUSTER_COMPRESSED:
         return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
     default:
+        if (s->h.crypt_method) { /* the file holds cipher text: nothing to map */
+            return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED;
+        }
         *file = bs->file;
         *map = (e & L2E_OFFSET_MASK) + (offset & (s->cluster_size - 1));
         return BDRV_BLOCK_DATA | BDRV_BLOCK_ALLOCATED |
@@ -976,6 +999,14 @@ static int qcow2_get_info(BlockDriverState *bs, BlockDriverInfo *bdi)
 
     bdi->cluster_size = s->cluster_size;
     return 0;
+}
+
+/* An encrypted image's sectors are encrypted whole: the core aligns requests to them. */
+static void qcow2_refresh_limits(BlockDriverState *bs)
+{
+    BDRVQcow2State *s = bs->opaque;
+
+    bs->request_alignment = s->h.crypt_method ? 512 : 1;
 }
 
 static BlockDriver bdrv_qcow2 = {
@@ -1012,6 +1043,8 @@ static BlockDriver bdrv_qcow2 = {
     .reopen_read_only = qcow2_reopen_read_only,
     .pwritev_compressed = qcow2_pwritev_compressed,
     .get_info = qcow2_get_info,
+    .set_key = qcow2_set_key,
+    .refresh_limits = qcow2_refresh_limits,
 };
 
 static void __attribute__((constructor)) qcow2_register(void)

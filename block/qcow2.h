@@ -6,7 +6,8 @@
  * qcow2-cache.c (write-back table caches), qcow2-overlap.c (the overlap check),
  * qcow2-options.c (runtime options), qcow2-check.c (consistency check and refcount
  * rebuild), qcow2-create.c (image creation), qcow2-snapshot.c (internal snapshots),
- * qcow2-compress.c (compressed cluster writes). Not a public interface.
+ * qcow2-compress.c (compressed cluster writes), qcow2-crypt.c (encryption). Not a public
+ * interface.
  */
 #ifndef BLOCK_QCOW2_H
 #define BLOCK_QCOW2_H
@@ -198,6 +199,7 @@ typedef struct BDRVQcow2State {
     bool metadata_prealloc;  /* data clusters may be holes in the file */
     bool no_zero_range;      /* the file cannot zero a range without writing zeroes */
     GArray *discards;        /* Qcow2Discard: freed clusters whose file discard is queued */
+    struct AesKey *crypt_key; /* encrypted images: the key once given (qcow2-crypt.c) */
     int discard_batch;       /* nesting of qcow2_discard_batch_begin */
 } BDRVQcow2State;
 
@@ -429,6 +431,7 @@ typedef struct Qcow2CreateOpts {
     uint64_t cluster_size;
     bool lazy_refcounts;
     bool prealloc_metadata;
+    bool encrypt;           /* crypt_method 1 (QEMU 2.2's encryption=on) */
     int refcount_bits;
     const char *backing_file;
     const char *backing_fmt;
@@ -438,5 +441,20 @@ int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **er
 /* The driver's create hook and its options (image-ops.h). */
 extern const BlockCreateOpt qcow2_create_opts[];
 int qcow2_create(const char *filename, JsonObject *opts, Error **errp);
+
+/* qcow2-crypt.c: the AES encryption of crypt_method 1 (see there). */
+#define QCOW2_CRYPT_AES 1
+int qcow2_set_key(BlockDriverState *bs, const char *key);
+void qcow2_crypt_free(BDRVQcow2State *s);
+int qcow2_crypt_ready(BDRVQcow2State *s); /* -ENOKEY: encrypted, no key yet */
+void qcow2_crypt_buf(BDRVQcow2State *s, uint64_t guest, uint8_t *buf, uint64_t len,
+                     bool encrypt);
+int qcow2_crypt_file_io(BlockDriverState *bs, uint64_t host, uint64_t guest, uint64_t n,
+                        IOVector *qiov, uint64_t qoff, bool write);
+int qcow2_crypt_vector(BDRVQcow2State *s, uint64_t guest, IOVector *v, uint8_t **bounce);
+int qcow2_write_zero_cluster(BlockDriverState *bs, uint64_t host, uint64_t guest);
+/* qcow2.c: file I/O on [host, host+n) with the lock dropped; called and returns with it. */
+int qcow2_unlocked_file_io(BlockDriverState *bs, uint64_t host, uint64_t n, IOVector *qiov,
+                           uint64_t qoff, bool write);
 
 #endif

@@ -37,6 +37,8 @@ enum {
                                      * images open read-write without the automatic repair */
     BDRV_O_CACHE_WB      = 0x0040, /* cache.writeback=on: guest sees a volatile cache;
                                       * without it every write is followed by a flush */
+    BDRV_O_NO_IO         = 0x40000,/* the opener reads no data (qemu-img info): the image
+                                      * tools ask no key for it; the block layer ignores it */
 };
 
 /* Request flags. */
@@ -135,6 +137,28 @@ bool bdrv_is_read_only(const BlockDriverState *bs);
 int bdrv_get_flags(const BlockDriverState *bs);
 bool bdrv_was_probed(const BlockDriverState *bs);
 BlockdevDetectZeroesOptions bdrv_get_detect_zeroes(const BlockDriverState *bs);
+
+/*
+ * ---- encryption keys (QEMU 2.2's qcow2 AES images) ----
+ * A node whose image is encrypted opens without its key; until bdrv_set_key gives it, its
+ * reads and writes fail with -ENOKEY. bdrv_is_encrypted: bs or its backing node is
+ * encrypted; bdrv_key_required: one of them still lacks its key. bdrv_set_key gives the
+ * key (a password; qcow2 takes its first 16 bytes) to the backing node when that is
+ * encrypted, then to bs: 0, -EINVAL when neither is encrypted, -errno when the driver
+ * refuses it. bdrv_get_encrypted_filename: the name of the file that wants the key (the
+ * backing file's when that is the encrypted one), NULL when none does.
+ */
+bool bdrv_is_encrypted(const BlockDriverState *bs);
+bool bdrv_key_required(const BlockDriverState *bs);
+int bdrv_set_key(BlockDriverState *bs, const char *key);
+const char *bdrv_get_encrypted_filename(const BlockDriverState *bs);
+/*
+ * The image tools' prompt (qemu-img's and qemu-io's) for a node that still wants its key:
+ * "Disk image 'F' is encrypted." (unless quiet), then the password from standard input
+ * (util/password.h). true when no key is wanted or it was given; false, reported as "No
+ * password given" or "invalid password", when not.
+ */
+bool bdrv_prompt_key(BlockDriverState *bs, const char *filename, bool quiet);
 void bdrv_set_detect_zeroes(BlockDriverState *bs, BlockdevDetectZeroesOptions dz);
 
 /*

@@ -151,6 +151,9 @@ struct BlockDriver {
      * after the core flushed it): write back what is cached and mark the image clean. Called
      * for the node, then for its file child (whose locks drop the writer's permissions). */
     int (*reopen_read_only)(BlockDriverState *bs);
+    /* Optional, for formats that encrypt (the driver sets bs->encrypted at open): take the
+     * key; 0 or -errno. The core sets bs->valid_key on success. */
+    int (*set_key)(BlockDriverState *bs, const char *key);
 };
 
 #define BDRV_NODE_NAME_MAX 32
@@ -170,6 +173,8 @@ struct BlockDriverState {
     bool read_only;
     bool probed;                      /* the format was probed, not given */
     bool enable_write_cache;          /* guest-visible cache (cache.writeback) */
+    bool encrypted;                   /* the driver needs a key (set_key) for data */
+    bool valid_key;                   /* set_key succeeded */
     BlockdevDetectZeroesOptions detect_zeroes;
     BlockDriverState *file;           /* protocol child of a format, or NULL */
     BlockDriverState *backing;        /* backing node, or NULL */
