@@ -226,7 +226,7 @@ static int compare_open(Compare *c)
     for (int i = 0; i < 2; i++) {
         CompareImage *im = &c->img[i];
         im->blk = img_open_backend(i ? "image2" : "image1", im->filename, im->fmt, flags,
-                                   writethrough);
+                                   writethrough, c->quiet);
         if (!im->blk) {
             return 2;
         }

@@ -541,26 +541,6 @@ static void convert_parse(ConvertOptions *o, int argc, char **argv)
 
 /* ---- set-up ---- */
 
-BlockBackend *img_open_backend(const char *name, const char *filename, const char *fmt,
-                               int flags, bool writethrough)
-{
-    JsonObject *opts = json_object_new();
-    Error *err = NULL;
-    BlockBackend *blk;
-
-    if (fmt) {
-        json_object_set_string_member(opts, "driver", fmt);
-    }
-    blk = blk_new_open(name, filename, opts, flags | (writethrough ? 0 : BDRV_O_CACHE_WB), &err);
-    if (!blk) {
-        img_report_open_error(filename, err);
-        return NULL;
-    }
-    blk_set_enable_write_cache(blk, !writethrough);
-    img_warn_probed_raw(blk, filename, flags);
-    return blk;
-}
-
 /* -l: the source reads as one of its internal snapshots (the plain form: id first). */
 static int convert_load_snapshot(BlockDriverState *bs, const ConvertOptions *o)
 {
@@ -597,7 +577,7 @@ static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char *
     for (int i = 0; i < n; i++) {
         g_autofree char *name = g_strdup_printf("source-%d", i);
 
-        s->src[i] = img_open_backend(name, files[i], o->src_fmt, flags, writethrough);
+        s->src[i] = img_open_backend(name, files[i], o->src_fmt, flags, writethrough, o->quiet);
         if (!s->src[i]) {
             return -1;
         }
@@ -643,6 +623,10 @@ static int convert_create(ConvertState *s, const ConvertOptions *o, const char *
     a.backing_fmt = o->backing_fmt ? o->backing_fmt : a.backing_fmt;
     if (o->out_base && !format_has_backing(o->out_fmt)) {
         error_report("Backing file not supported for file format '%s'", o->out_fmt);
+        goto out;
+    }
+    if (o->compress && a.encryption) {
+        error_report("Compression and encryption not supported at the same time");
         goto out;
     }
     if (o->compress && a.prealloc && strcmp(a.prealloc, "off") != 0) {

@@ -129,6 +129,8 @@ static bool set_option(CreateArgs *a, const char *k, const char *v, uint64_t *si
         a->backing_fmt = v;
     } else if (!strcmp(k, "preallocation")) {
         a->prealloc = v;
+    } else if (!strcmp(k, "encryption")) {
+        parse_bool(k, v, &a->encryption, NULL); /* check_value accepted v */
     }
     return true;
 }

@@ -99,27 +99,35 @@ void img_report_open_error(const char *filename, Error *err)
     error_reportf_err(err, "Could not open '%s': ", filename);
 }
 
-BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
-                       bool quiet)
+BlockBackend *img_open_backend(const char *name, const char *filename, const char *fmt,
+                               int flags, bool writethrough, bool quiet)
 {
     JsonObject *options = json_object_new();
+    int open_flags = (flags & ~BDRV_O_NO_IO) | (writethrough ? 0 : BDRV_O_CACHE_WB);
     Error *err = NULL;
     BlockBackend *blk;
 
     if (fmt) {
         json_object_set_string_member(options, "driver", fmt);
     }
-    if (!writethrough) {
-        flags |= BDRV_O_CACHE_WB;
-    }
-    blk = blk_new_open("image", filename, options, flags, &err);
+    blk = blk_new_open(name, filename, options, open_flags, &err);
     if (!blk) {
         img_report_open_error(filename, err);
+        return NULL;
+    }
+    if (!(flags & BDRV_O_NO_IO) && !bdrv_prompt_key(blk_bs(blk), filename, quiet)) {
+        blk_unref(blk);
         return NULL;
     }
     blk_set_enable_write_cache(blk, !writethrough);
     img_warn_probed_raw(blk, filename, flags);
     return blk;
+}
+
+BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
+                       bool quiet)
+{
+    return img_open_backend("image", filename, fmt, flags, writethrough, quiet);
 }
 
 void img_warn_probed_raw(BlockBackend *blk, const char *filename, int flags)

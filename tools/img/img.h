@@ -27,6 +27,7 @@ typedef struct ImgCreateArgs {
     const char *backing_file; /* -b, or -o backing_file */
     const char *backing_fmt;  /* -F, or -o backing_fmt */
     const char *prealloc;     /* -o preallocation */
+    bool encryption;          /* -o encryption=on */
     bool quiet;
     bool no_backing_open;     /* -u: the backing file is not opened */
     char **items; /* the -o string split at commas (img_create_parse_options) */
@@ -116,7 +117,8 @@ bool img_parse_ulong(const char *s, uint64_t max, uint64_t *out);
 
 /*
  * Open filename (format fmt, or probed when NULL) as backend "image", with the write cache
- * enabled unless writethrough. Reports "Could not open 'X': reason" and returns NULL.
+ * enabled unless writethrough. Reports "Could not open 'X': reason" and returns NULL. An
+ * encrypted image gets its key from bdrv_prompt_key, unless flags has BDRV_O_NO_IO.
  */
 BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
                        bool quiet);
@@ -136,6 +138,7 @@ void img_warn_probed_raw(BlockBackend *blk, const char *filename, int flags);
 void img_report_open_error(const char *filename, Error *err);
 /* convert.c: img_open under backend name `name`, for commands opening several images. */
 BlockBackend *img_open_backend(const char *name, const char *filename, const char *fmt,
-                               int flags, bool writethrough);
+                               int flags, bool writethrough, bool quiet);
+
 
 #endif

@@ -131,28 +131,40 @@ static JsonObject *image_info(const char *filename, BlockDriverState *bs)
         json_object_set_string_member(o, "full-backing-filename", full);
         json_object_set_string_member(o, "backing-filename", backing);
     }
+    if (bdrv_is_encrypted(bs)) { /* opened without its backing file: this image's own */
+        json_object_set_boolean_member(o, "encrypted", true);
+    }
     json_object_set_boolean_member(o, "dirty-flag", bdrv_is_dirty(bs));
     return o;
 }
 
-static void print_specific_human(JsonObject *data)
+/* The members of data, indented by depth levels of 4 spaces; objects one level deeper. */
+static void print_specific_members(JsonObject *data, int depth)
 {
     GList *members = json_object_get_members(data);
 
-    printf("Format specific information:\n");
     for (GList *l = members; l; l = l->next) {
         JsonNode *n = json_object_get_member(data, l->data);
         g_autofree char *key = g_strdelimit(g_strdup(l->data), "-", ' ');
-        printf("    %s: ", key);
-        if (json_node_get_value_type(n) == G_TYPE_STRING) {
-            printf("%s\n", json_node_get_string(n));
+        printf("%*s%s:", depth * 4, "", key);
+        if (JSON_NODE_HOLDS_OBJECT(n)) {
+            printf("\n");
+            print_specific_members(json_node_get_object(n), depth + 1);
+        } else if (json_node_get_value_type(n) == G_TYPE_STRING) {
+            printf(" %s\n", json_node_get_string(n));
         } else if (json_node_get_value_type(n) == G_TYPE_BOOLEAN) {
-            printf("%s\n", json_node_get_boolean(n) ? "true" : "false");
+            printf(" %s\n", json_node_get_boolean(n) ? "true" : "false");
         } else {
-            printf("%" PRId64 "\n", json_node_get_int(n));
+            printf(" %" PRId64 "\n", json_node_get_int(n));
         }
     }
     g_list_free(members);
+}
+
+static void print_specific_human(JsonObject *data)
+{
+    printf("Format specific information:\n");
+    print_specific_members(data, 1);
 }
 
 static void print_human(JsonObject *o)
@@ -168,6 +180,9 @@ static void print_human(JsonObject *o)
         printf("disk size: %s\n", dsize);
     } else {
         printf("disk size: unavailable\n");
+    }
+    if (json_object_has_member(o, "encrypted")) {
+        printf("encrypted: yes\n");
     }
     if (json_object_has_member(o, "cluster-size")) {
         printf("cluster_size: %" PRId64 "\n", json_object_get_int_member(o, "cluster-size"));
@@ -219,7 +234,7 @@ static JsonArray *collect(const char *filename, const char *fmt, bool chain, int
             return NULL;
         }
         g_hash_table_add(seen, g_strdup(name));
-        blk = img_open(name, format, flags | BDRV_O_NO_BACKING, false, false);
+        blk = img_open(name, format, flags | BDRV_O_NO_BACKING | BDRV_O_NO_IO, false, false);
         if (!blk) {
             json_array_unref(list);
             return NULL;

@@ -208,6 +208,10 @@ static BlockBackend *io_open(IoOptions *o, const char *filename)
         error_reportf_err(err, "can't open device %s: ", filename);
         return NULL;
     }
+    if (!bdrv_prompt_key(blk_bs(blk), filename, false)) {
+        blk_unref(blk);
+        return NULL;
+    }
     blk_set_enable_write_cache(blk, !o->writethrough);
     if (!io_set_limits(blk, &limits, group)) {
         blk_unref(blk);
