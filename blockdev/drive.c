@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <glib.h>
 #include "blockdev/drive-int.h"
+#include "blockdev/qmp-passwd.h"
 #include "block/throttle-groups.h"
 #include "util/qdict.h"
 
@@ -60,6 +61,10 @@ static BlockBackend *drive_open(const DriveConfig *cfg, Error **errp)
         json_object_set_string_member(options, "driver", cfg->format);
     }
     blk = blk_new_open(cfg->id, file, options, cfg->flags, &local_err);
+    if (blk && !blockdev_check_encrypted_open(blk_bs(blk), &local_err)) {
+        blk_unref(blk); /* drive_add of an encrypted image into a running guest */
+        blk = NULL;
+    }
     if (!blk) {
         error_propagate_prepend(errp, local_err, "could not open disk image %s: ",
                                 file ? file : cfg->id);

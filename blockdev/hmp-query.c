@@ -66,6 +66,9 @@ static void print_image(Monitor *mon, JsonObject *img)
                    "disk size: %s\n",
                    json_object_get_string_member(img, "filename"),
                    json_object_get_string_member(img, "format"), size, vsize, dsize);
+    if (json_object_has_member(img, "encrypted")) {
+        monitor_printf(mon, "encrypted: yes\n");
+    }
     if (json_object_has_member(img, "cluster-size")) {
         monitor_printf(mon, "cluster_size: %" PRId64 "\n",
                        json_object_get_int_member(img, "cluster-size"));

@@ -4,12 +4,14 @@
  * unknown driver value), with "id" required at the top level and aio=native only with
  * cache.direct=true. The options are then flattened to dotted keys and go through the
  * same checks and open as -drive (drive_parse_common, blk_new_open): a new drive without a
- * device and without legacy drive information. Not -drive's front end (drive-legacy.c).
+ * device and without legacy drive information. 2.2 refuses encrypted images here (there is
+ * no device to tell once a key is given). Not -drive's front end (drive-legacy.c).
  */
 #include <string.h>
 #include <glib.h>
 #include "block/throttle-groups.h"
 #include "blockdev/drive-int.h"
+#include "blockdev/qmp-passwd.h"
 #include "monitor/command.h"
 #include "util/qdict.h"
 
@@ -173,6 +175,10 @@ static BlockBackend *blockdev_open(const char *id, JsonObject *flat, Error **err
         goto out;
     }
     blk = blk_new_open(id, NULL, json_object_ref(flat), cfg.flags, &err);
+    if (blk && !blockdev_check_encrypted_open(blk_bs(blk), &err)) {
+        blk_unref(blk);
+        blk = NULL;
+    }
     if (!blk) {
         error_propagate_prepend(errp, err, "could not open disk image %s: ", id);
         goto out;
@@ -213,6 +219,7 @@ static void qmp_blockdev_add(JsonObject *args, JsonNode **ret, Error **errp)
     JsonNode *node = json_object_get_member(args, "options");
     g_autoptr(JsonObject) flat = NULL;
     g_autofree char *id = NULL;
+    BlockBackend *blk;
 
     if (!JSON_NODE_HOLDS_OBJECT(node)) {
         error_setg(errp, "Invalid parameter type for 'options', expected: QDict");
@@ -240,7 +247,11 @@ static void qmp_blockdev_add(JsonObject *args, JsonNode **ret, Error **errp)
         error_setg(errp, "Device name '%s' conflicts with an existing node name", id);
         return;
     }
-    blockdev_open(id, flat, errp);
+    blk = blockdev_open(id, flat, errp);
+    if (blk && bdrv_key_required(blk_bs(blk))) {
+        blk_unref(blk);
+        error_setg(errp, "blockdev-add doesn't support encrypted devices");
+    }
 }
 
 static const MonitorCommand blockdev_add_cmds[] = {

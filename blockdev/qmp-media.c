@@ -4,11 +4,14 @@
  * and, without force, the command fails. Change is an implicit eject followed by opening
  * the new image with the drive's read-only and snapshot settings; the device hears of both
  * through its media-change callback (ATAPI unit attention, the floppy disk-change line),
- * which also emits DEVICE_TRAY_MOVED. Not the devices' tray logic (hw/).
+ * which also emits DEVICE_TRAY_MOVED. An encrypted image opens only while the guest is
+ * stopped, and stays kept from the device until its key is given (blockdev/qmp-passwd.c);
+ * HMP's change then asks for the password. Not the devices' tray logic (hw/).
  */
 #include <glib.h>
 #include "block/block-backend.h"
 #include "blockdev/blockdev.h"
+#include "blockdev/qmp-passwd.h"
 #include "monitor/command.h"
 #include "util/qdict.h"
 
@@ -109,9 +112,18 @@ static bool media_insert(BlockBackend *blk, const char *target, const char *form
     if (!bs) {
         return false;
     }
+    if (!blockdev_check_encrypted_open(bs, errp)) {
+        bdrv_unref(bs);
+        blk_dev_change_media_cb(blk, false); /* 2.2 closes the drive's node: told again */
+        return false;
+    }
     blk_insert_bs(blk, bs);
     bdrv_unref(bs);
     blk_set_enable_write_cache(blk, wce);
+    if (bdrv_key_required(blk_bs(blk))) {
+        blockdev_error_encrypted(blk, errp);
+        return false;
+    }
     blk_dev_change_media_cb(blk, true);
     return true;
 }
@@ -144,6 +156,16 @@ static void qmp_change(JsonObject *args, JsonNode **ret, Error **errp)
     media_insert(blk, monitor_arg_str(args, "target"), format, flags, errp);
 }
 
+/* 2.2's hmp_change: an encrypted medium is in; ask for its password. */
+static bool hmp_change_error(Monitor *mon, JsonObject *args, const Error *err)
+{
+    if (error_get_class(err) != ERROR_CLASS_DEVICE_ENCRYPTED) {
+        return false;
+    }
+    hmp_read_block_device_key(mon, monitor_arg_str(args, "device"), NULL, NULL);
+    return true;
+}
+
 static const MonitorCommand media_cmds[] = {
     {.name = "eject",
      .args_type = "force:-f,device:B",
@@ -156,7 +178,8 @@ static const MonitorCommand media_cmds[] = {
      .fn = qmp_change,
      .hmp_name = "change",
      .hmp_params = "device filename [format]",
-     .hmp_help = "change a removable medium, optional format"},
+     .hmp_help = "change a removable medium, optional format",
+     .hmp_error = hmp_change_error},
     {NULL},
 };
 MONITOR_REGISTER_COMMANDS(media_cmds);

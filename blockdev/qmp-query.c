@@ -78,6 +78,9 @@ static JsonObject *image_info(BlockDriverState *bs)
     if (actual >= 0) {
         json_object_set_int_member(o, "actual-size", actual);
     }
+    if (bdrv_is_encrypted(bs)) {
+        json_object_set_boolean_member(o, "encrypted", true);
+    }
     if (bdrv_get_info(bs, &bdi) >= 0) {
         if (bdi.cluster_size) {
             json_object_set_int_member(o, "cluster-size", bdi.cluster_size);
@@ -155,8 +158,9 @@ JsonObject *qmp_block_device_info(BlockBackend *blk, BlockDriverState *bs)
         json_object_set_string_member(o, "backing_file", bs->backing_file);
     }
     json_object_set_int_member(o, "backing_file_depth", bdrv_backing_depth(bs));
-    json_object_set_boolean_member(o, "encrypted", false);
-    json_object_set_boolean_member(o, "encryption_key_missing", false);
+    /* 2.2: the node's own flag here, the chain's (bdrv_is_encrypted) in ImageInfo. */
+    json_object_set_boolean_member(o, "encrypted", bs->encrypted);
+    json_object_set_boolean_member(o, "encryption_key_missing", bdrv_key_required(bs));
     json_object_set_string_member(o, "detect_zeroes",
                                   detect_zeroes_names[bdrv_get_detect_zeroes(bs)]);
     if (blk) {

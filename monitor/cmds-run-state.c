@@ -2,11 +2,13 @@
  * Run-state commands: query-status (info status), stop, cont (c), system_reset,
  * system_powerdown, quit (q).
  * The machine does the work (hw/core/machine.c: parking vCPUs, events, drain and flush);
- * these check what QMP checks and report as QEMU 2.2 does.
+ * these check what QMP checks and report as QEMU 2.2 does: cont refuses while a drive's
+ * encryption key is missing, and HMP's cont then asks for it.
  */
 #include <glib.h>
 #include "block/block.h"
 #include "block/error-policy.h"
+#include "blockdev/qmp-passwd.h"
 #include "hw/machine.h"
 #include "monitor/monitor-internal.h"
 
@@ -41,6 +43,8 @@ static void qmp_stop(JsonObject *args, JsonNode **ret, Error **errp)
 
 static void qmp_cont(JsonObject *args, JsonNode **ret, Error **errp)
 {
+    BlockBackend *blk;
+
     if (runstate_needs_reset()) {
         error_setg(errp, "Resetting the Virtual Machine is required");
         return;
@@ -49,9 +53,36 @@ static void qmp_cont(JsonObject *args, JsonNode **ret, Error **errp)
      * kept and retried below, not left to stop the machine again after this cont. */
     bdrv_drain_all();
     blk_error_reset_all();
+    if ((blk = blockdev_find_key_missing())) {
+        blockdev_error_encrypted(blk, errp);
+        return;
+    }
     machine_cont();
     /* Under the BQL: a vCPU reaches a device only after the kept requests are resubmitted. */
     blk_error_retry_all();
+}
+
+/* 2.2's hmp_cont_cb: a key accepted, cont once more; its errors are not printed. */
+static void hmp_cont_key_given(void *opaque, int err)
+{
+    Error *local_err = NULL;
+
+    if (!err) {
+        qmp_cont(NULL, NULL, &local_err);
+        error_free(local_err);
+    }
+}
+
+/* 2.2's hmp_cont asks for the first missing key (one per cont) instead of failing. */
+static bool hmp_cont_error(Monitor *mon, JsonObject *args, const Error *err)
+{
+    BlockBackend *blk = blockdev_find_key_missing();
+
+    if (error_get_class(err) != ERROR_CLASS_DEVICE_ENCRYPTED || !blk) {
+        return false;
+    }
+    hmp_read_block_device_key(mon, blk_name(blk), hmp_cont_key_given, NULL);
+    return true;
 }
 
 static void qmp_system_reset(JsonObject *args, JsonNode **ret, Error **errp)
@@ -76,7 +107,11 @@ static const MonitorCommand run_state_cmds[] = {
      .hmp_help = "show the current VM status (running|paused)",
      .hmp_print = hmp_print_status},
     {.name = "stop", .fn = qmp_stop, .hmp_name = "stop", .hmp_help = "stop emulation"},
-    {.name = "cont", .fn = qmp_cont, .hmp_name = "c|cont", .hmp_help = "resume emulation"},
+    {.name = "cont",
+     .fn = qmp_cont,
+     .hmp_name = "c|cont",
+     .hmp_help = "resume emulation",
+     .hmp_error = hmp_cont_error},
     {.name = "system_reset",
      .fn = qmp_system_reset,
      .hmp_name = "system_reset",

@@ -3,7 +3,8 @@
  * turns "eject -f ide1-cd0" into the arguments of the same table entry QMP uses, as QEMU
  * 2.2 parses them (flags first, quoted strings, sizes with suffixes, its error lines).
  * Errors of a command are printed as their text; output formatting of results is the
- * command's hmp_print. No command logic lives here.
+ * command's hmp_print. No command logic lives here; the password prompt (a line read in
+ * readline's password mode, for the commands that ask for a drive's key) is here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -273,7 +274,9 @@ static void hmp_run(Monitor *mon, const MonitorCommand *cmd, const char *cmdname
         return;
     }
     ret = monitor_call(cmd, args, &err);
-    if (err) {
+    if (err && cmd->hmp_error && cmd->hmp_error(mon, args, err)) {
+        error_free(err);
+    } else if (err) {
         hmp_report_error(mon, err);
     } else if (cmd->hmp_print) {
         cmd->hmp_print(mon, args, ret);
@@ -340,6 +343,30 @@ static void hmp_line_cb(void *opaque, const char *line)
 void hmp_monitor_init(Monitor *mon)
 {
     readline_init(&mon->rl, "(qemu) ", hmp_print_cb, hmp_line_cb, mon);
+}
+
+/* The password line: back to commands first, so fn may ask for another password. */
+static void hmp_password_cb(void *opaque, const char *line)
+{
+    Monitor *mon = opaque;
+    MonitorPasswordFn *fn = mon->password_fn;
+
+    mon->password_fn = NULL;
+    readline_start(&mon->rl, "(qemu) ", false, hmp_line_cb, mon);
+    fn(mon, line, mon->password_opaque);
+    readline_show_prompt(&mon->rl);
+}
+
+int monitor_read_password(Monitor *mon, MonitorPasswordFn *fn, void *opaque)
+{
+    if (!mon->chr) {
+        monitor_printf(mon, "terminal does not support password prompting\n");
+        return -ENOTTY;
+    }
+    mon->password_fn = fn;
+    mon->password_opaque = opaque;
+    readline_start(&mon->rl, "Password: ", true, hmp_password_cb, mon);
+    return 0;
 }
 
 void hmp_monitor_event(Monitor *mon, ChrEvent event)

@@ -1,8 +1,8 @@
 /*
  * Line editing for HMP, byte by byte as the chardev delivers them. After each byte the
  * screen is brought up to date the way QEMU's readline does it (move back, reprint the
- * line, ESC[K, move the cursor), so a client sees the same echo from both VMMs.
- * Not command parsing (hmp.c).
+ * line, ESC[K, move the cursor), so a client sees the same echo from both VMMs. A password
+ * is echoed as '*' and kept out of the history, as QEMU does. Not command parsing (hmp.c).
  */
 #include <stdbool.h>
 #include <string.h>
@@ -18,6 +18,16 @@ void readline_init(ReadLine *rl, const char *prompt, ReadLinePrintFunc *print, R
     rl->func = func;
     rl->opaque = opaque;
     rl->hist_entry = -1;
+}
+
+void readline_start(ReadLine *rl, const char *prompt, bool read_password, ReadLineFunc *func,
+                    void *opaque)
+{
+    rl->prompt = prompt;
+    rl->read_password = read_password;
+    rl->func = func;
+    rl->opaque = opaque;
+    readline_restart(rl);
 }
 
 void readline_free(ReadLine *rl)
@@ -55,7 +65,11 @@ static void readline_update(ReadLine *rl)
         memcmp(rl->cmd_buf, rl->last_cmd_buf, rl->cmd_buf_size) != 0) {
         rl_repeat(rl, "\033[D", rl->last_cmd_buf_index);
         rl->cmd_buf[rl->cmd_buf_size] = '\0';
-        rl->print(rl->opaque, rl->cmd_buf);
+        if (rl->read_password) {
+            rl_repeat(rl, "*", rl->cmd_buf_size);
+        } else {
+            rl->print(rl->opaque, rl->cmd_buf);
+        }
         rl->print(rl->opaque, "\033[K");
         memcpy(rl->last_cmd_buf, rl->cmd_buf, rl->cmd_buf_size);
         rl->last_cmd_buf_size = rl->cmd_buf_size;
@@ -179,14 +193,24 @@ static void rl_hist_down(ReadLine *rl)
 static void rl_enter(ReadLine *rl)
 {
     char line[READLINE_CMD_BUF_SIZE + 1];
+    bool secret = rl->read_password;
 
     rl->cmd_buf[rl->cmd_buf_size] = '\0';
     g_strlcpy(line, rl->cmd_buf, sizeof(line));
-    rl_hist_add(rl, line);
+    if (secret) {
+        /* A password leaves no copy behind in the editor's buffers. */
+        memset(rl->cmd_buf, 0, sizeof(rl->cmd_buf));
+        memset(rl->last_cmd_buf, 0, sizeof(rl->last_cmd_buf));
+    } else {
+        rl_hist_add(rl, line);
+    }
     rl->print(rl->opaque, "\n");
     rl->cmd_buf_index = rl->cmd_buf_size = 0;
     rl->last_cmd_buf_index = rl->last_cmd_buf_size = 0;
     rl->func(rl->opaque, line);
+    if (secret) {
+        explicit_bzero(line, sizeof(line));
+    }
 }
 
 static void rl_csi(ReadLine *rl, int ch)

@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 #include "block/blockjob.h"
 #include "blockdev/blockdev.h"
+#include "blockdev/qmp-passwd.h"
 #include "hw/kvm.h"
 #include "hw/pc.h"
 #include "monitor/monitor.h"
@@ -106,7 +107,8 @@ int main(int argc, char **argv)
     g_unix_signal_add(SIGTERM, main_on_signal, GINT_TO_POINTER(SIGTERM));
     g_unix_signal_add(SIGHUP, main_on_signal, GINT_TO_POINTER(SIGHUP));
     machine_start();
-    if (!cfg.ms.start_paused) {
+    /* QEMU 2.2: a drive opened without its key keeps the guest in prelaunch, as -S does. */
+    if (!cfg.ms.start_paused && !blockdev_find_key_missing()) {
         machine_cont();
     }
     status = main_loop_run();

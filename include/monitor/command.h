@@ -58,6 +58,9 @@ typedef void MonitorCommandFn(JsonObject *args, JsonNode **ret, Error **errp);
 typedef void MonitorPrintFn(Monitor *mon, JsonObject *args, JsonNode *ret);
 /* HMP: turn arguments parsed from the HMP syntax into the QMP command's arguments. */
 typedef bool MonitorConvertFn(JsonObject *args, Error **errp);
+/* HMP: offered a failed command's error before it is printed; true when it took care of it
+ * (cont and change ask for the password of an encrypted drive instead). */
+typedef bool MonitorHmpErrorFn(Monitor *mon, JsonObject *args, const Error *err);
 
 typedef struct MonitorCommand {
     const char *name;      /* QMP name; NULL for HMP-only commands (help, info) */
@@ -69,6 +72,7 @@ typedef struct MonitorCommand {
     const char *hmp_help;
     MonitorPrintFn *hmp_print;
     MonitorConvertFn *hmp_convert;
+    MonitorHmpErrorFn *hmp_error;
     bool qmp_before_caps;        /* QMP: allowed before capabilities negotiation */
     bool qmp_after_caps_refused; /* QMP: refused once negotiated (qmp_capabilities, as 2.2) */
 } MonitorCommand;

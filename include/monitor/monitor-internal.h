@@ -20,9 +20,11 @@ struct Monitor {
     bool negotiated; /* qmp_capabilities done: commands and events */
     /* HMP */
     ReadLine rl;
-    bool mux_out;    /* a mux chardev gave the focus to another front end */
-    bool reset_seen; /* the chardev opened: the banner is out (or held) */
-    GString *held;   /* output while unfocused */
+    bool mux_out;                   /* a mux chardev gave the focus to another front end */
+    bool reset_seen;                /* the chardev opened: the banner is out (or held) */
+    GString *held;                  /* output while unfocused */
+    MonitorPasswordFn *password_fn; /* monitor_read_password() waits for this one's line */
+    void *password_opaque;
 };
 
 /* Write raw text to the monitor's chardev or capture buffer ("\n" -> "\r\n"). */

@@ -32,6 +32,16 @@ void monitor_event(const char *name, JsonObject *data);
 void monitor_printf(Monitor *mon, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void monitor_puts(Monitor *mon, const char *s);
 
+/*
+ * HMP: read the next line typed on mon as a password (QEMU's monitor_read_password): the
+ * "Password: " prompt shows when the running command returns, typed characters echo as '*';
+ * fn gets the line, then mon reads commands again. A monitor without a terminal
+ * (human-monitor-command) prints "terminal does not support password prompting" and
+ * returns -ENOTTY; 0 otherwise.
+ */
+typedef void MonitorPasswordFn(Monitor *mon, const char *password, void *opaque);
+int monitor_read_password(Monitor *mon, MonitorPasswordFn *fn, void *opaque);
+
 /* Run one HMP command line and return what it printed (human-monitor-command). */
 char *hmp_run_capture(const char *line);
 
