@@ -212,6 +212,28 @@ static void test_readline_limits(void)
     g_ptr_array_free(out.lines, TRUE);
 }
 
+/* Password mode: '*' per character, the line kept out of the history, then back. */
+static void test_readline_password(void)
+{
+    RLOut out = {g_string_new(NULL), g_ptr_array_new_with_free_func(g_free)};
+    ReadLine rl;
+
+    readline_init(&rl, "(qemu) ", rl_print, rl_line, &out);
+    rl_feed(&rl, "cmd\n");
+    readline_start(&rl, "Password: ", true, rl_line, &out);
+    readline_show_prompt(&rl);
+    g_string_truncate(out.screen, 0);
+    rl_feed(&rl, "se\n");
+    g_assert_cmpstr(out.screen->str, ==, "*\033[K\033[D**\033[K\n");
+    g_assert_cmpstr(out.lines->pdata[1], ==, "se");
+    readline_start(&rl, "(qemu) ", false, rl_line, &out);
+    rl_feed(&rl, "\033[A\n"); /* up: the command before, not the password */
+    g_assert_cmpstr(out.lines->pdata[2], ==, "cmd");
+    readline_free(&rl);
+    g_string_free(out.screen, TRUE);
+    g_ptr_array_free(out.lines, TRUE);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -220,5 +242,6 @@ int main(int argc, char **argv)
     g_test_add_func("/qmp-commands/hmp-parse", test_hmp_parse);
     g_test_add_func("/qmp-commands/readline", test_readline);
     g_test_add_func("/qmp-commands/readline-limits", test_readline_limits);
+    g_test_add_func("/qmp-commands/readline-password", test_readline_password);
     return g_test_run();
 }
