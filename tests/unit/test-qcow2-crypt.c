@@ -15,14 +15,20 @@
 
 #define CS 65536
 
+/* Version 3, 64 KiB clusters, 16-bit refcounts, not encrypted. */
+static Qcow2CreateOpts plain_opts(uint64_t size)
+{
+    return (Qcow2CreateOpts){.size = size, .version = 3, .cluster_size = CS, .refcount_bits = 16};
+}
+
 static BlockDriverState *new_encrypted(const char *name, uint64_t size, const char *key)
 {
-    Qcow2CreateOpts o = {
-        .size = size, .version = 3, .cluster_size = CS, .refcount_bits = 16, .encrypt = true};
+    Qcow2CreateOpts o = plain_opts(size);
     g_autofree char *path = tmp_image(name);
     Error *err = NULL;
     BlockDriverState *bs;
 
+    o.encrypt = true;
     g_assert_cmpint(qcow2_create_file(path, &o, &err), ==, 0);
     bs = open_image_fmt(path, "qcow2", BDRV_O_RDWR);
     g_assert_true(bdrv_is_encrypted(bs));
@@ -51,7 +57,7 @@ static void test_key_required(void)
 static void test_plain_image_takes_no_key(void)
 {
     g_autofree char *path = tmp_image("plain.qcow2");
-    Qcow2CreateOpts o = {.size = 1 << 20, .version = 3, .cluster_size = CS, .refcount_bits = 16};
+    Qcow2CreateOpts o = plain_opts(1 << 20);
     BlockDriverState *bs;
 
     g_assert_cmpint(qcow2_create_file(path, &o, NULL), ==, 0);
@@ -150,17 +156,13 @@ static void test_refusals(void)
 {
     BlockDriverState *bs = new_encrypted("e.qcow2", 1 << 20, "pw");
     g_autofree char *path = tmp_image("f.qcow2");
-    Qcow2CreateOpts o = {.size = 1 << 20,
-                         .version = 3,
-                         .cluster_size = CS,
-                         .refcount_bits = 16,
-                         .encrypt = true,
-                         .prealloc_metadata = true};
+    Qcow2CreateOpts o = plain_opts(1 << 20);
     g_autofree uint8_t *buf = g_malloc0(CS);
     Error *err = NULL;
     uint64_t pnum;
     IOVector v;
 
+    o.encrypt = o.prealloc_metadata = true;
     g_assert_false(bdrv_supports_compressed_writes(bs));
     iov_init_buf(&v, buf, CS);
     g_assert_cmpint(bdrv_pwritev(bs, 0, &v, BDRV_REQ_WRITE_COMPRESSED), ==, -ENOTSUP);
@@ -179,14 +181,11 @@ static void test_key_goes_to_backing(void)
 {
     BlockDriverState *base = new_encrypted("base.qcow2", 1 << 20, "pw");
     g_autofree char *top_path = tmp_image("top.qcow2");
-    Qcow2CreateOpts o = {.size = 1 << 20,
-                         .version = 3,
-                         .cluster_size = CS,
-                         .refcount_bits = 16,
-                         .backing_file = "base.qcow2",
-                         .backing_fmt = "qcow2"};
+    Qcow2CreateOpts o = plain_opts(1 << 20);
     BlockDriverState *top;
 
+    o.backing_file = "base.qcow2";
+    o.backing_fmt = "qcow2";
     write_pattern(base, 0, CS, 0x3c);
     bdrv_unref(base);
     g_assert_cmpint(qcow2_create_file(top_path, &o, NULL), ==, 0);
