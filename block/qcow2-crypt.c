@@ -17,6 +17,7 @@
 #include "util/aes.h"
 
 #define QCOW2_CRYPT_SECTOR 512
+#define QCOW2_CRYPT_PIECE (1 << 20) /* bounce buffers of guest data: at most this */
 
 int qcow2_set_key(BlockDriverState *bs, const char *key)
 {
@@ -68,23 +69,14 @@ void qcow2_crypt_buf(BDRVQcow2State *s, uint64_t guest, uint8_t *buf, uint64_t l
     }
 }
 
-/*
- * Data I/O of n bytes at host (guest offset guest) through a bounce buffer: encrypted
- * before a write, decrypted after a read. Lock held on entry and return (dropped for the
- * file I/O itself, as qcow2_unlocked_file_io does).
- */
-int qcow2_crypt_file_io(BlockDriverState *bs, uint64_t host, uint64_t guest, uint64_t n,
-                        IOVector *qiov, uint64_t qoff, bool write)
+/* One piece of qcow2_crypt_file_io through buf. */
+static int crypt_piece_io(BlockDriverState *bs, uint64_t host, uint64_t guest, uint64_t n,
+                          IOVector *qiov, uint64_t qoff, bool write, uint8_t *buf)
 {
     BDRVQcow2State *s = bs->opaque;
-    uint8_t *buf = g_aligned_alloc(1, n, 4096);
     IOVector v;
     int ret;
 
-    if ((ret = qcow2_crypt_ready(s)) < 0 || (guest | n) % QCOW2_CRYPT_SECTOR) {
-        g_aligned_free(buf);
-        return ret < 0 ? ret : -EINVAL;
-    }
     if (write) {
         iov_to_buf(qiov, qoff, buf, n);
         qcow2_crypt_buf(s, guest, buf, n, true);
@@ -93,10 +85,32 @@ int qcow2_crypt_file_io(BlockDriverState *bs, uint64_t host, uint64_t guest, uin
     ret = qcow2_unlocked_file_io(bs, host, n, &v, 0, write);
     iov_destroy(&v);
     if (ret >= 0 && !write) {
-        if ((ret = qcow2_crypt_ready(s)) >= 0) {
-            qcow2_crypt_buf(s, guest, buf, n, false);
-            iov_from_buf(qiov, qoff, buf, n);
-        }
+        qcow2_crypt_buf(s, guest, buf, n, false);
+        iov_from_buf(qiov, qoff, buf, n);
+    }
+    return ret;
+}
+
+/*
+ * Data I/O of n bytes at host (guest offset guest) through a bounce buffer of at most
+ * QCOW2_CRYPT_PIECE bytes: encrypted before a write, decrypted after a read. Lock held on
+ * entry and return (dropped for the file I/O itself, as qcow2_unlocked_file_io does).
+ */
+int qcow2_crypt_file_io(BlockDriverState *bs, uint64_t host, uint64_t guest, uint64_t n,
+                        IOVector *qiov, uint64_t qoff, bool write)
+{
+    BDRVQcow2State *s = bs->opaque;
+    uint64_t piece = MIN(n, QCOW2_CRYPT_PIECE);
+    uint8_t *buf;
+    int ret;
+
+    if ((ret = qcow2_crypt_ready(s)) < 0 || (guest | n) % QCOW2_CRYPT_SECTOR) {
+        return ret < 0 ? ret : -EINVAL;
+    }
+    buf = g_aligned_alloc(1, piece, 4096);
+    for (uint64_t done = 0; done < n && ret >= 0; done += piece) {
+        piece = MIN(n - done, QCOW2_CRYPT_PIECE);
+        ret = crypt_piece_io(bs, host + done, guest + done, piece, qiov, qoff + done, write, buf);
     }
     g_aligned_free(buf);
     return ret;

@@ -136,6 +136,20 @@ static void test_partial_and_unaligned_writes(void)
     bdrv_unref(bs);
 }
 
+/* Requests larger than the cipher's bounce buffer (1 MiB) go through it in pieces. */
+static void test_large_requests(void)
+{
+    BlockDriverState *bs = new_encrypted("g.qcow2", 8 << 20, "pw");
+
+    write_pattern(bs, 512 << 10, 3 << 20, 0x55);                  /* allocating */
+    write_pattern(bs, (512 << 10) + 512, (3 << 20) - 1024, 0x66); /* in place */
+    assert_pattern(bs, 0, 512 << 10, 0);
+    assert_pattern(bs, 512 << 10, 512, 0x55);
+    assert_pattern(bs, (512 << 10) + 512, (3 << 20) - 1024, 0x66);
+    assert_pattern(bs, (512 << 10) + (3 << 20) - 512, 512, 0x55);
+    bdrv_unref(bs);
+}
+
 /* A wrong key is taken (nothing can tell it is wrong) and reads other bytes; the right key
  * given afterwards reads the data again. */
 static void test_key_change(void)
@@ -209,6 +223,7 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2-crypt/plain-image-takes-no-key", test_plain_image_takes_no_key);
     g_test_add_func("/qcow2-crypt/sector-cipher-text", test_sector_cipher_text);
     g_test_add_func("/qcow2-crypt/partial-and-unaligned-writes", test_partial_and_unaligned_writes);
+    g_test_add_func("/qcow2-crypt/large-requests", test_large_requests);
     g_test_add_func("/qcow2-crypt/key-change", test_key_change);
     g_test_add_func("/qcow2-crypt/refusals", test_refusals);
     g_test_add_func("/qcow2-crypt/key-goes-to-backing", test_key_goes_to_backing);
