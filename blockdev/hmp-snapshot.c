@@ -2,7 +2,9 @@
  * HMP `info snapshots` as QEMU 2.2 prints it: the internal snapshots of the first drive that
  * can take them (inserted, writable, a format with internal snapshots), each listed only if
  * every other such drive has a snapshot with the same id (QEMU's rule for VM snapshots).
- * The snapshot commands themselves are in qmp-snapshot.c.
+ * And `delvm`, which deletes such a snapshot from every drive that can take them. The
+ * snapshot commands themselves are in qmp-snapshot.c; savevm and loadvm (the VM's state)
+ * are not implemented.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -136,7 +138,58 @@ static void hmp_print_snapshots(Monitor *mon, JsonObject *args, JsonNode *ret)
     monitor_puts(mon, json_node_get_string(ret));
 }
 
+/* 2.2's bdrv_snapshot_delete_by_id_or_name: the snapshot with this id, else this tag. */
+static bool delete_by_id_or_name(BlockDriverState *bs, const char *id_or_name, Error **errp)
+{
+    BlockSnapshotInfo sn;
+    int found = bdrv_snapshot_find(bs, id_or_name, NULL, &sn);
+    bool ok;
+
+    if (found == 0) {
+        found = bdrv_snapshot_find(bs, NULL, id_or_name, &sn);
+    }
+    if (found < 0) {
+        error_setg_errno(errp, -found, "Failed to get a snapshot list");
+        return false;
+    }
+    if (!found) {
+        error_setg(errp, "Can't find the snapshot");
+        return false;
+    }
+    ok = bdrv_snapshot_delete(bs, sn.id, errp) >= 0;
+    bdrv_snapshot_info_clear(&sn);
+    return ok;
+}
+
+/* HMP delvm: the VM snapshot deleted from every drive that can take snapshots, each
+ * failure a line of its own (2.2 goes on with the other drives). */
+static void hmp_delvm(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *name = monitor_arg_str(args, "name");
+    GString *out = g_string_new(NULL);
+
+    for (BlockBackend *blk = blk_next(NULL); blk; blk = blk_next(blk)) {
+        BlockDriverState *bs = snapshot_capable(blk);
+        Error *err = NULL;
+
+        if (bs && !delete_by_id_or_name(bs, name, &err)) {
+            g_string_append_printf(out, "Error while deleting snapshot on device '%s': %s\n",
+                                   blk_name(blk), error_get_pretty(err));
+            error_free(err);
+        }
+    }
+    *ret = json_node_new(JSON_NODE_VALUE);
+    json_node_set_string(*ret, out->str);
+    g_string_free(out, TRUE);
+}
+
 static const MonitorCommand hmp_snapshot_cmds[] = {
+    {.hmp_name = "delvm",
+     .args_type = "name:s",
+     .fn = hmp_delvm,
+     .hmp_params = "tag|id",
+     .hmp_help = "delete a VM snapshot from its tag or id",
+     .hmp_print = hmp_print_snapshots},
     {.hmp_name = "info snapshots",
      .fn = hmp_info_snapshots,
      .hmp_help = "show the currently saved VM snapshots",
