@@ -250,6 +250,12 @@ static int amend_downgrade(BlockDriverState *bs, Error **errp)
                    incompat);
         return -ENOTSUP;
     }
+    for (uint32_t i = 0; i < s->nb_snapshots; i++) { /* its zero clusters cannot be found */
+        if (!qcow2_snapshot_l1_ok(s, &s->snapshots[i])) {
+            error_setg(errp, "Snapshot L1 table offset invalid");
+            return -EINVAL;
+        }
+    }
     ret = amend_lazy_off(bs);
     ret = ret < 0 ? ret : expand_zero_clusters(bs);
     ret = ret < 0 ? ret : qcow2_rewrite_header(bs, 2);

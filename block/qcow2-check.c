@@ -202,7 +202,16 @@ static void count_metadata(CheckState *cs)
     inc_refs(cs, 0, s->cluster_size);
     walk_l1(cs, s->l1_offset, s->l1_size, true);
     for (uint32_t i = 0; i < s->nb_snapshots; i++) {
-        walk_l1(cs, s->snapshots[i].l1_offset, s->snapshots[i].l1_size, false);
+        const Qcow2Snapshot *sn = &s->snapshots[i];
+
+        if (!qcow2_snapshot_l1_ok(s, sn)) {
+            check_report(cs, "ERROR snapshot %s (%s) l1_offset=%#" PRIx64 ": L1 table is not "
+                         "cluster aligned; snapshot table entry corrupted", sn->id, sn->name,
+                         sn->l1_offset);
+            cs->res->corruptions++;
+            continue;
+        }
+        walk_l1(cs, sn->l1_offset, sn->l1_size, false);
     }
     inc_refs(cs, s->h.snapshots_offset, s->snapshots_size);
     inc_refs(cs, s->reftable_offset, (uint64_t)s->reftable_size * 8);

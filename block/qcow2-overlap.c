@@ -47,6 +47,9 @@ static int inactive_l2_hit(BlockDriverState *bs, uint64_t start, uint64_t end)
         g_autofree uint64_t *l1 = NULL;
         uint32_t n = s->snapshots[i].l1_size;
 
+        if (!qcow2_snapshot_l1_ok(s, &s->snapshots[i])) {
+            continue; /* a corrupted entry: no table to read (the check reports it) */
+        }
         if ((ret = qcow2_load_table(bs, s->snapshots[i].l1_offset, n, &l1)) < 0) {
             return ret;
         }

@@ -73,7 +73,9 @@ static int read_entry(BlockDriverState *bs, uint64_t *off, Qcow2Snapshot *sn, Er
         error_setg(errp, "Too much extra metadata in snapshot table entry");
         return -EFBIG;
     }
-    if ((sn->l1_offset & (s->cluster_size - 1)) || sn->l1_size > QCOW2_MAX_L1_BYTES / 8) {
+    /* An unaligned L1 offset opens, as in QEMU 7.2: only what uses that table refuses
+     * (qcow2_snapshot_l1_ok), and the check reports the entry as corrupted. */
+    if (sn->l1_size > QCOW2_MAX_L1_BYTES / 8) {
         error_setg(errp, "Snapshot L1 table offset invalid");
         return -EINVAL;
     }
@@ -283,6 +285,21 @@ static int set_copied_flags(BlockDriverState *bs)
     return 0;
 }
 
+bool qcow2_snapshot_l1_ok(const BDRVQcow2State *s, const Qcow2Snapshot *sn)
+{
+    return !(sn->l1_offset & (s->cluster_size - 1));
+}
+
+/* Snapshot idx exists but its L1 table cannot be used: QEMU's error, and true. */
+static bool refuse_bad_l1(BDRVQcow2State *s, int idx, Error **errp)
+{
+    if (idx < 0 || qcow2_snapshot_l1_ok(s, &s->snapshots[idx])) {
+        return false;
+    }
+    error_setg(errp, "Snapshot L1 table offset invalid");
+    return true;
+}
+
 static int load_l1(BlockDriverState *bs, const Qcow2Snapshot *sn, uint64_t **l1)
 {
     return qcow2_load_table(bs, sn->l1_offset, sn->l1_size, l1);
@@ -416,6 +433,10 @@ int qcow2_snapshot_apply(BlockDriverState *bs, const char *name, Error **errp)
 
     g_mutex_lock(&s->lock);
     idx = qcow2_find_snapshot(s, name);
+    if (refuse_bad_l1(s, idx, errp)) {
+        g_mutex_unlock(&s->lock);
+        return -EINVAL;
+    }
     why = qcow2_discard_type_set(s, QCOW2_DISCARD_SNAPSHOT);
     qcow2_discard_batch_begin(s);
     ret = idx < 0 ? -ENOENT : s->writable ? apply_locked(bs, &s->snapshots[idx]) : -EACCES;
@@ -468,6 +489,10 @@ int qcow2_snapshot_delete(BlockDriverState *bs, const char *name, Error **errp)
 
     g_mutex_lock(&s->lock);
     idx = qcow2_find_snapshot(s, name);
+    if (refuse_bad_l1(s, idx, errp)) {
+        g_mutex_unlock(&s->lock);
+        return -EINVAL;
+    }
     why = qcow2_discard_type_set(s, QCOW2_DISCARD_SNAPSHOT);
     qcow2_discard_batch_begin(s); /* one file discard per run of freed clusters */
     ret = idx < 0 ? -ENOENT : s->writable ? delete_locked(bs, idx) : -EACCES;
@@ -492,6 +517,10 @@ int qcow2_snapshot_load_tmp(BlockDriverState *bs, const char *id, Error **errp)
 
     g_mutex_lock(&s->lock);
     idx = qcow2_find_snapshot(s, id);
+    if (refuse_bad_l1(s, idx, errp)) {
+        g_mutex_unlock(&s->lock);
+        return -EINVAL;
+    }
     ret = idx < 0 ? -ENOENT : load_l1(bs, &s->snapshots[idx], &l1);
     if (ret >= 0) {
         g_free(s->l1_table);

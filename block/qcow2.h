@@ -442,6 +442,11 @@ int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **er
 extern const BlockCreateOpt qcow2_create_opts[];
 int qcow2_create(const char *filename, JsonObject *opts, Error **errp);
 
+/* qcow2-snapshot.c: whether snapshot sn's L1 table can be used (it is cluster aligned). An
+ * image with an unaligned one opens; what would read that table refuses with "Snapshot L1
+ * table offset invalid", the check reports the entry as corrupted. */
+bool qcow2_snapshot_l1_ok(const BDRVQcow2State *s, const Qcow2Snapshot *sn);
+
 /* qcow2-crypt.c: the AES encryption of crypt_method 1 (see there). */
 #define QCOW2_CRYPT_AES 1
 int qcow2_set_key(BlockDriverState *bs, const char *key);

@@ -152,6 +152,45 @@ def test_snapshot_like_qemu_img(tmp_path, args):
     same_image(tmp_path, "s.qcow2")
 
 
+# Snapshot s1's L1 table offset moved off its cluster boundary (a corrupted table entry).
+BAD_SNAPSHOT_L1 = """
+qemu-img create -q -f qcow2 u.qcow2 4M
+qemu-io -c 'write -P 1 0 64k' u.qcow2 >/dev/null
+qemu-img snapshot -c s1 u.qcow2
+qemu-io -c 'write -P 2 0 64k' u.qcow2 >/dev/null
+qemu-img snapshot -c s2 u.qcow2
+python3 - <<'PY'
+import struct
+with open("u.qcow2", "r+b") as f:
+    f.seek(64)
+    table = struct.unpack(">Q", f.read(8))[0]
+    f.seek(table)
+    l1 = struct.unpack(">Q", f.read(8))[0]
+    f.seek(table)
+    f.write(struct.pack(">Q", l1 + 512))
+PY
+"""
+
+
+@pytest.mark.parametrize("args", [
+    ["check", "u.qcow2"],
+    ["check", "-r", "leaks", "u.qcow2"],
+    ["snapshot", "-l", "u.qcow2"],
+    ["snapshot", "-d", "s1", "u.qcow2"],
+    ["snapshot", "-d", "s2", "u.qcow2"],
+    ["convert", "-l", "s1", "-O", "raw", "u.qcow2", "o.raw"],
+    ["convert", "-l", "s2", "-O", "raw", "u.qcow2", "o.raw"],
+    ["convert", "-O", "raw", "u.qcow2", "o.raw"],
+], ids=" ".join)
+def test_unaligned_snapshot_l1_like_qemu_img(tmp_path, args):
+    """An image whose snapshot table entry has an unaligned L1 offset opens, as in QEMU 7.2:
+    the check reports the entry as corrupted, that snapshot cannot be deleted or read, the
+    others and the active disk work."""
+    rc, _, _ = both(tmp_path, BAD_SNAPSHOT_L1, args, skip=("s1 ", "s2 "))
+    if rc == 0 and args[-1] == "o.raw":
+        ok(run(["qemu-img", "compare", tmp_path / "q" / "o.raw", tmp_path / "m" / "o.raw"]))
+
+
 @pytest.mark.parametrize("args", [
     ["resize", "r.raw", "2M"],
     ["commit", "r.raw"],
