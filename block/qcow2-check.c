@@ -20,14 +20,18 @@ typedef struct CheckState {
     BDRVQcow2State *s;
     Qcow2CheckResult *res;
     void (*report)(const char *msg);
-    uint64_t *refs;
+    uint64_t *refs;           /* nb_clusters + 1: a reference may end in the cluster past EOF */
     uint64_t nb_clusters;
+    uint64_t file_len;
     uint64_t next_contiguous; /* fragmentation statistics of the active tree */
     bool grow;                /* QCOW2_FIX_LOST_TAIL: references past the end are not errors */
     uint64_t grow_limit;      /* ... up to this many clusters (lost_tail_limit) */
     uint64_t past_end;        /* ... the file must have this many clusters to hold them */
     uint64_t past_refs;       /* ... and this many references reach past the end */
     bool rebuild;             /* the refcount structure itself is broken */
+    int fix;                  /* QCOW2_FIX_* the walk itself may repair (a writable image) */
+    void (*repair_report)(const char *msg); /* repairs are reported on every pass */
+    uint64_t entries_fixed;   /* L2 entries the walk repaired (survives count_refs' reset) */
 } CheckState;
 
 static void G_GNUC_PRINTF(2, 3) check_report(CheckState *cs, const char *fmt, ...)
@@ -44,29 +48,82 @@ static void G_GNUC_PRINTF(2, 3) check_report(CheckState *cs, const char *fmt, ..
     cs->report(msg);
 }
 
+static void refs_past_end(CheckState *cs, uint64_t offset, uint64_t size)
+{
+    check_report(cs, "ERROR: counting reference for region exceeding the end of the file by "
+                     "one cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64, offset, size);
+    cs->res->corruptions++;
+}
+
+/*
+ * As QEMU: a region ending less than a cluster past the end of the file is counted (the
+ * cluster it ends in, past EOF, then has no refcount: an error of its own); one reaching a
+ * cluster or more past it is refused whole. A lost tail (cs->grow) is counted apart.
+ */
 static void inc_refs(CheckState *cs, uint64_t offset, uint64_t size)
 {
     BDRVQcow2State *s = cs->s;
+    uint64_t end = offset + size;
+    bool beyond = end > cs->file_len && end - cs->file_len >= s->cluster_size;
 
     if (!size) {
         return;
     }
-    for (uint64_t c = offset >> s->cluster_bits; c <= (offset + size - 1) >> s->cluster_bits;
-         c++) {
+    if (beyond && !cs->grow) {
+        refs_past_end(cs, offset, size);
+        return;
+    }
+    for (uint64_t c = offset >> s->cluster_bits; c <= (end - 1) >> s->cluster_bits; c++) {
         if (c >= cs->nb_clusters && cs->grow && c < cs->grow_limit) {
-            cs->past_end = MAX(cs->past_end, ((offset + size - 1) >> s->cluster_bits) + 1);
-            cs->past_refs += ((offset + size - 1) >> s->cluster_bits) - c + 1;
+            cs->past_end = MAX(cs->past_end, ((end - 1) >> s->cluster_bits) + 1);
+            cs->past_refs += ((end - 1) >> s->cluster_bits) - c + 1;
             return;
         }
-        if (c >= cs->nb_clusters) {
-            check_report(cs, "ERROR: counting reference for region exceeding the end of the "
-                             "file by one cluster or more: offset 0x%" PRIx64 " size 0x%" PRIx64,
-                         offset, size);
-            cs->res->corruptions++;
+        if (c >= cs->nb_clusters && (beyond || c > cs->nb_clusters)) {
+            refs_past_end(cs, offset, size);
             return;
         }
         cs->refs[c]++;
     }
+}
+
+/* The clusters counted: the file's, and the one past its end when a reference reaches it. */
+static uint64_t counted_clusters(const CheckState *cs)
+{
+    return cs->nb_clusters + (cs->refs[cs->nb_clusters] != 0);
+}
+
+/*
+ * As qemu-img's repair: a preallocated zero cluster whose offset is not cluster aligned
+ * becomes a plain zero cluster (it held no data), written through at once so that the next
+ * pass finds it fixed. True when done; its reference is then not counted.
+ */
+static bool fix_unaligned_prealloc(CheckState *cs, uint64_t l2_off, uint64_t i, uint64_t off)
+{
+    BDRVQcow2State *s = cs->s;
+    g_autofree char *msg = NULL;
+    uint64_t *l2;
+
+    if (!(cs->fix & QCOW2_FIX_ERRORS)) {
+        return false;
+    }
+    msg = g_strdup_printf("Repairing offset=%" PRIx64 ": Preallocated cluster is not properly "
+                          "aligned; L2 entry corrupted.", off);
+    if (cs->repair_report) {
+        cs->repair_report(msg);
+    }
+    if (qcow2_cache_get(s->l2_cache, l2_off, (void **)&l2, true) < 0) {
+        return false;
+    }
+    l2[i] = GUINT64_TO_BE(QCOW_OFLAG_ZERO);
+    qcow2_cache_mark_dirty(s->l2_cache, l2);
+    if (qcow2_cache_write(s->l2_cache) < 0) {
+        check_report(cs, "ERROR: Failed to overwrite L2 table entry");
+        cs->res->check_errors++;
+        return false;
+    }
+    cs->entries_fixed++;
+    return true;
 }
 
 static int walk_l2(CheckState *cs, uint64_t l2_off, bool active)
@@ -104,6 +161,10 @@ static int walk_l2(CheckState *cs, uint64_t l2_off, bool active)
         case QCOW2_CLUSTER_NORMAL:
         case QCOW2_CLUSTER_ZERO_ALLOC:
             off = e & L2E_OFFSET_MASK;
+            if ((off & (s->cluster_size - 1)) && type == QCOW2_CLUSTER_ZERO_ALLOC &&
+                fix_unaligned_prealloc(cs, l2_off, i, off)) {
+                break;
+            }
             /* Counted all the same, as QEMU: the clusters it reaches stay in use. */
             if (off & (s->cluster_size - 1)) {
                 check_report(cs, type == QCOW2_CLUSTER_ZERO_ALLOC
@@ -257,7 +318,7 @@ static int compare_refcounts(CheckState *cs, int fix)
 {
     BDRVQcow2State *s = cs->s;
 
-    for (uint64_t c = 0; c < cs->nb_clusters; c++) {
+    for (uint64_t c = 0; c < counted_clusters(cs); c++) {
         uint64_t rc;
         bool leak;
         int ret = stored_refcount(cs, c, &rc);
@@ -376,12 +437,13 @@ static int count_refs(CheckState *cs)
     if (len < 0) {
         return len;
     }
+    cs->file_len = len;
     cs->nb_clusters = ((uint64_t)len + cs->s->cluster_size - 1) >> cs->s->cluster_bits;
     if (cs->nb_clusters > QCOW2_MAX_COUNTED_CLUSTERS) {
         return -EFBIG;
     }
     g_free(cs->refs);
-    cs->refs = g_try_new0(uint64_t, MAX(cs->nb_clusters, 1));
+    cs->refs = g_try_new0(uint64_t, cs->nb_clusters + 1);
     if (!cs->refs) {
         return -ENOMEM;
     }
@@ -439,10 +501,10 @@ static int rebuild_refcounts(CheckState *cs, void (*report)(const char *msg))
     compare_refcounts(cs, 0);
     found = *cs->res;
     qcow2_refcounts_drop_structure(s, cs->refs, cs->nb_clusters);
-    for (uint64_t c = 0; c < cs->nb_clusters; c++) {
+    for (uint64_t c = 0; c < counted_clusters(cs); c++) {
         cs->refs[c] = MIN(cs->refs[c], qcow2_refcount_max(s));
     }
-    ret = qcow2_rewrite_refcounts(cs->bs, s->refcount_order, cs->refs, cs->nb_clusters);
+    ret = qcow2_rewrite_refcounts(cs->bs, s->refcount_order, cs->refs, counted_clusters(cs));
     cs->rebuild = false;
     ret = ret < 0 ? ret : count_refs(cs);
     cs->res->leaks_fixed += found.leaks;
@@ -461,7 +523,8 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
 {
     BDRVQcow2State *s = bs->opaque;
     CheckState cs = { .bs = bs, .s = s, .res = res, .report = report,
-                      .grow = (fix & QCOW2_FIX_LOST_TAIL) && s->writable };
+                      .grow = (fix & QCOW2_FIX_LOST_TAIL) && s->writable,
+                      .fix = s->writable ? fix : 0, .repair_report = report };
     int ret;
 
     /*
@@ -492,6 +555,7 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
     if (ret >= 0) {
         compare_refcounts(&cs, s->writable ? fix : 0);
         check_copied(&cs, s->writable ? fix : 0);
+        res->corruptions_fixed += cs.entries_fixed;
         fill_stats(&cs);
         ret = s->writable ? qcow2_flush_metadata(bs) : 0;
     }
