@@ -137,6 +137,7 @@ bool bdrv_is_read_only(const BlockDriverState *bs);
 int bdrv_get_flags(const BlockDriverState *bs);
 bool bdrv_was_probed(const BlockDriverState *bs);
 BlockdevDetectZeroesOptions bdrv_get_detect_zeroes(const BlockDriverState *bs);
+void bdrv_set_detect_zeroes(BlockDriverState *bs, BlockdevDetectZeroesOptions dz);
 
 /*
  * ---- encryption keys (QEMU 2.2's qcow2 AES images) ----
@@ -159,7 +160,6 @@ const char *bdrv_get_encrypted_filename(const BlockDriverState *bs);
  * password given" or "invalid password", when not.
  */
 bool bdrv_prompt_key(BlockDriverState *bs, const char *filename, bool quiet);
-void bdrv_set_detect_zeroes(BlockDriverState *bs, BlockdevDetectZeroesOptions dz);
 
 /*
  * ---- synchronous I/O (any thread; returns 0 or -errno; bytes counts for reads/writes) ----

@@ -136,7 +136,7 @@ int img_block_status_chain(BlockDriverState *bs, uint64_t offset, uint64_t bytes
 void img_warn_probed_raw(BlockBackend *blk, const char *filename, int flags);
 /* "Could not open 'X': reason" and the error's hint (e.g. who holds a lock); frees err. */
 void img_report_open_error(const char *filename, Error *err);
-/* convert.c: img_open under backend name `name`, for commands opening several images. */
+/* img_open under backend name `name`, for commands opening several images. */
 BlockBackend *img_open_backend(const char *name, const char *filename, const char *fmt,
                                int flags, bool writethrough, bool quiet);
 
