@@ -45,7 +45,7 @@ static int node_set_key(BlockDriverState *bs, const char *key)
     return ret;
 }
 
-int bdrv_set_key(BlockDriverState *bs, const char *key)
+static int set_keys(BlockDriverState *bs, const char *key)
 {
     int ret;
 
@@ -59,6 +59,19 @@ int bdrv_set_key(BlockDriverState *bs, const char *key)
         return -EINVAL;
     }
     return node_set_key(bs, key);
+}
+
+/* As 2.2: a drive's medium opened without its key was kept from the drive's device; the
+ * last key it wanted tells the device of it, as a change of medium does. */
+int bdrv_set_key(BlockDriverState *bs, const char *key)
+{
+    bool missing = bdrv_key_required(bs);
+    int ret = set_keys(bs, key);
+
+    if (ret >= 0 && missing && bs->blk && !bdrv_key_required(bs)) {
+        blk_dev_change_media_cb(bs->blk, true);
+    }
+    return ret;
 }
 
 bool bdrv_prompt_key(BlockDriverState *bs, const char *filename, bool quiet)

@@ -1,10 +1,9 @@
 /*
  * Keys of encrypted drives from the monitor, as QEMU 2.2 handles qcow2's AES images:
  * block_passwd (QMP and HMP), the HMP password prompt that cont and change fall back on,
- * the DeviceEncrypted error, the rule that an image wanting a key opens only while the guest
- * is stopped, and telling a drive's device of a medium once its key is given (a medium
- * opened without its key was kept from the device). Not the cipher (block/qcow2-crypt.c) nor
- * which node wants a key (block/block-key.c).
+ * the DeviceEncrypted error and the rule that an image wanting a key opens only while the
+ * guest is stopped. Not the cipher (block/qcow2-crypt.c), nor which node wants a key and
+ * telling the device of a medium once its key is given (bdrv_set_key, block/block-key.c).
  */
 #include <errno.h>
 #include <glib.h>
@@ -41,19 +40,6 @@ bool blockdev_check_encrypted_open(BlockDriverState *bs, Error **errp)
     return true;
 }
 
-int blockdev_set_key(BlockDriverState *bs, const char *password)
-{
-    const char *device = bdrv_get_device_name(bs);
-    BlockBackend *blk = *device ? blk_by_name(device) : NULL;
-    bool missing = bdrv_key_required(bs);
-    int ret = bdrv_set_key(bs, password);
-
-    if (ret >= 0 && missing && blk && blk_bs(blk) == bs && !bdrv_key_required(bs)) {
-        blk_dev_change_media_cb(blk, true);
-    }
-    return ret;
-}
-
 static void qmp_block_passwd(JsonObject *args, JsonNode **ret, Error **errp)
 {
     const char *device = monitor_arg_str(args, "device");
@@ -71,7 +57,7 @@ static void qmp_block_passwd(JsonObject *args, JsonNode **ret, Error **errp)
     if (!bs) {
         return;
     }
-    err = blockdev_set_key(bs, monitor_arg_str(args, "password"));
+    err = bdrv_set_key(bs, monitor_arg_str(args, "password"));
     if (err == -EINVAL) {
         error_setg(errp, "Device '%s' is not encrypted", bdrv_get_device_name(bs));
     } else if (err < 0) {
@@ -104,7 +90,7 @@ static void block_key_entered(Monitor *mon, const char *password, void *opaque)
     int err = -ENOMEDIUM;
 
     if (blk && blk_bs(blk)) {
-        err = blockdev_set_key(blk_bs(blk), password);
+        err = bdrv_set_key(blk_bs(blk), password);
     }
     if (err < 0) {
         monitor_printf(mon, "invalid password\n");

@@ -146,7 +146,8 @@ void bdrv_set_detect_zeroes(BlockDriverState *bs, BlockdevDetectZeroesOptions dz
  * encrypted; bdrv_key_required: one of them still lacks its key. bdrv_set_key gives the
  * key (a password; qcow2 takes its first 16 bytes) to the backing node when that is
  * encrypted, then to bs: 0, -EINVAL when neither is encrypted, -errno when the driver
- * refuses it. bdrv_get_encrypted_filename: the name of the file that wants the key (the
+ * refuses it; when that gives a drive's root node the last key it wanted, the drive's
+ * device hears of the medium as at a change (DEVICE_TRAY_MOVED ...). bdrv_get_encrypted_filename: the name of the file that wants the key (the
  * backing file's when that is the encrypted one), NULL when none does.
  */
 bool bdrv_is_encrypted(const BlockDriverState *bs);

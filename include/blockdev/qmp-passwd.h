@@ -20,12 +20,6 @@ void blockdev_error_encrypted(BlockBackend *blk, Error **errp);
  */
 bool blockdev_check_encrypted_open(BlockDriverState *bs, Error **errp);
 /*
- * bdrv_set_key(), and when that gives a drive's root node the last key it wanted, the drive's
- * device hears of the medium (as at a change: DEVICE_TRAY_MOVED ...): a medium opened without
- * its key was kept from the device. 0 or -errno as bdrv_set_key.
- */
-int blockdev_set_key(BlockDriverState *bs, const char *password);
-/*
  * HMP: ask for the password of drive `device` if its medium wants one: "DEV (FILE) is
  * encrypted." and the "Password: " prompt. done (may be NULL) gets 0 once no key is missing
  * (at once when none was), -EPERM after "invalid password", or the prompt's error.
