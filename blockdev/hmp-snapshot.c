@@ -115,6 +115,15 @@ static void list_snapshots(GString *out, BlockDriverState *bs)
     }
 }
 
+/* A command's text for hmp_print_snapshots, out freed. */
+static JsonNode *text_result(GString *out)
+{
+    JsonNode *n = json_node_init_string(json_node_alloc(), out->str);
+
+    g_string_free(out, TRUE);
+    return n;
+}
+
 static void hmp_info_snapshots(JsonObject *args, JsonNode **ret, Error **errp)
 {
     GString *out = g_string_new(NULL);
@@ -128,9 +137,7 @@ static void hmp_info_snapshots(JsonObject *args, JsonNode **ret, Error **errp)
     } else {
         g_string_append(out, "No available block device supports snapshots\n");
     }
-    *ret = json_node_new(JSON_NODE_VALUE);
-    json_node_set_string(*ret, out->str);
-    g_string_free(out, TRUE);
+    *ret = text_result(out);
 }
 
 static void hmp_print_snapshots(Monitor *mon, JsonObject *args, JsonNode *ret)
@@ -178,9 +185,7 @@ static void hmp_delvm(JsonObject *args, JsonNode **ret, Error **errp)
             error_free(err);
         }
     }
-    *ret = json_node_new(JSON_NODE_VALUE);
-    json_node_set_string(*ret, out->str);
-    g_string_free(out, TRUE);
+    *ret = text_result(out);
 }
 
 static const MonitorCommand hmp_snapshot_cmds[] = {
