@@ -553,8 +553,8 @@ int qcow2_check(BlockDriverState *bs, Qcow2CheckResult *res, int fix,
     }
     cs.report = report;
     if (ret >= 0) {
-        compare_refcounts(&cs, s->writable ? fix : 0);
-        check_copied(&cs, s->writable ? fix : 0);
+        compare_refcounts(&cs, cs.fix);
+        check_copied(&cs, cs.fix);
         res->corruptions_fixed += cs.entries_fixed;
         fill_stats(&cs);
         ret = s->writable ? qcow2_flush_metadata(bs) : 0;
