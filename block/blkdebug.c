@@ -227,9 +227,9 @@ static int64_t blkdebug_getlength(BlockDriverState *bs)
     return bdrv_getlength(bs->file);
 }
 
-static int blkdebug_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
+static int blkdebug_truncate(BlockDriverState *bs, uint64_t size, PreallocMode mode, Error **errp)
 {
-    return bdrv_truncate(bs->file, size, errp);
+    return bdrv_truncate_prealloc(bs->file, size, mode, errp);
 }
 
 static void blkdebug_refresh_limits(BlockDriverState *bs)

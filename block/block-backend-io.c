@@ -286,13 +286,13 @@ int blk_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t bytes, int fl
     return blk_sync_request(blk, BLOCK_REQ_WRITE_ZEROES, offset, bytes, NULL, flags);
 }
 
-int blk_truncate(BlockBackend *blk, uint64_t size, Error **errp)
+int blk_truncate(BlockBackend *blk, uint64_t size, PreallocMode mode, Error **errp)
 {
     if (!blk_is_inserted(blk)) {
         error_setg(errp, "Device '%s' has no medium", blk_name(blk));
         return -ENOMEDIUM;
     }
-    return bdrv_truncate(blk->root, size, errp);
+    return bdrv_truncate_prealloc(blk->root, size, mode, errp);
 }
 
 void blk_drain(BlockBackend *blk)

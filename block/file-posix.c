@@ -25,6 +25,7 @@
 #include "block/aio-engine.h"
 #include "block/block_int.h"
 #include "block/file-lock.h"
+#include "block/file-posix.h"
 #include "util/thread-pool.h"
 #include "util/trace.h"
 
@@ -621,20 +622,100 @@ static int64_t file_get_allocated_file_size(BlockDriverState *bs)
     return (int64_t)st.st_blocks * 512;
 }
 
+/* Zeroes written over [from, to) of fd, then made durable. */
+static int write_zeroes_durably(int fd, uint64_t from, uint64_t to, Error **errp)
+{
+    const size_t chunk = 1 << 20;
+    g_autofree uint8_t *zeroes = g_malloc0(chunk);
+
+    while (from < to) {
+        ssize_t n = pwrite(fd, zeroes, MIN(chunk, to - from), from);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            int err = n < 0 ? errno : ENOSPC;
+            error_setg_errno(errp, err, "Could not write zeros for preallocation");
+            return -err;
+        }
+        from += n;
+    }
+    if (fdatasync(fd) < 0) {
+        int err = errno;
+        error_setg_errno(errp, err, "Could not flush file to disk");
+        return -err;
+    }
+    return 0;
+}
+
+static int grow_regular(int fd, uint64_t cur, uint64_t size, PreallocMode mode, Error **errp)
+{
+    int err;
+
+    switch (mode) {
+    case PREALLOC_MODE_FALLOC:
+        err = size > cur ? posix_fallocate(fd, cur, size - cur) : 0;
+        if (err) {
+            error_setg_errno(errp, err, "Could not preallocate new data");
+        }
+        return -err;
+    case PREALLOC_MODE_FULL:
+        /* the final size first, so the file system can place the whole file at once */
+        if (ftruncate(fd, size) < 0) {
+            err = errno;
+            error_setg_errno(errp, err, "Could not resize file");
+            return -err;
+        }
+        return write_zeroes_durably(fd, cur, size, errp);
+    default:
+        error_setg(errp, "Unsupported preallocation mode: %s", prealloc_mode_name(mode));
+        return -ENOTSUP;
+    }
+}
+
+int file_resize_regular(int fd, uint64_t size, PreallocMode mode, Error **errp)
+{
+    struct stat st;
+    int ret;
+
+    if (mode == PREALLOC_MODE_OFF) {
+        if (ftruncate(fd, size) < 0) {
+            ret = -errno;
+            error_setg_errno(errp, -ret, "Failed to resize the file");
+            return ret;
+        }
+        return 0;
+    }
+    if (fstat(fd, &st) < 0) {
+        ret = -errno;
+        error_setg_errno(errp, -ret, "Could not stat file");
+        return ret;
+    }
+    if ((uint64_t)st.st_size > size) {
+        error_setg(errp, "Cannot use preallocation for shrinking files");
+        return -ENOTSUP;
+    }
+    ret = grow_regular(fd, st.st_size, size, mode, errp);
+    if (ret < 0 && ftruncate(fd, st.st_size) < 0) {
+        /* the new space stays; it reads as zeroes */
+        error_append_hint(errp, "The file could not be cut back to its old length.\n");
+    }
+    return ret;
+}
+
 /* Devices keep their size: shrinking is a no-op and growing fails, as in QEMU 2.2. */
-static int file_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
+static int file_truncate(BlockDriverState *bs, uint64_t size, PreallocMode mode, Error **errp)
 {
     BDRVFileState *s = bs->opaque;
     int64_t len;
 
     if (s->is_regular) {
-        if (ftruncate(s->fd, size) < 0) {
-            int err = errno;
-
-            error_setg_errno(errp, err, "Failed to resize the file");
-            return -err;
-        }
-        return 0;
+        return file_resize_regular(s->fd, size, mode, errp);
+    }
+    if (mode != PREALLOC_MODE_OFF) {
+        error_setg(errp, "Preallocation mode '%s' unsupported for this non-regular file",
+                   prealloc_mode_name(mode));
+        return -ENOTSUP;
     }
     if (!s->is_device) {
         error_setg(errp, "Cannot resize this kind of file");

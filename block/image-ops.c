@@ -305,13 +305,14 @@ int bdrv_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
     return ret < 0 ? ret : bdrv_flush(bs);
 }
 
-int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, Error **errp)
+int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, PreallocMode mode,
+                Error **errp)
 {
     int64_t len = bdrv_getlength(bs);
     int ret;
 
     if (len < 0 || !shrink || size >= (uint64_t)len || !bs->drv || !bs->drv->shrink) {
-        return bdrv_truncate(bs, size, errp);
+        return bdrv_truncate_prealloc(bs, size, mode, errp);
     }
     if ((ret = image_op_check(bs, true, true, errp)) < 0) {
         return ret;

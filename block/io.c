@@ -489,6 +489,29 @@ int64_t bdrv_get_allocated_file_size(BlockDriverState *bs)
 
 int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
 {
+    return bdrv_truncate_prealloc(bs, size, PREALLOC_MODE_OFF, errp);
+}
+
+static const char *const prealloc_mode_names[] = {"off", "metadata", "falloc", "full"};
+
+int prealloc_mode_parse(const char *name)
+{
+    for (int i = 0; i < (int)G_N_ELEMENTS(prealloc_mode_names); i++) {
+        if (!strcmp(name, prealloc_mode_names[i])) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *prealloc_mode_name(PreallocMode mode)
+{
+    return prealloc_mode_names[mode];
+}
+
+int bdrv_truncate_prealloc(BlockDriverState *bs, uint64_t size, PreallocMode mode,
+                           Error **errp)
+{
     Error *err = NULL;
     int ret;
 
@@ -509,7 +532,7 @@ int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
     }
     bdrv_request_enter(bs, NULL);
     bdrv_nesting_enter();
-    ret = bs->drv->truncate(bs, size, &err);
+    ret = bs->drv->truncate(bs, size, mode, &err);
     bdrv_wrote(bs);
     bdrv_refresh_total_bytes(bs);
     bdrv_nesting_leave();

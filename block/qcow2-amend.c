@@ -313,7 +313,7 @@ int qcow2_amend(BlockDriverState *bs, JsonObject *opts, Error **errp)
     /* QEMU's order: the size changes before a downgrade (v2 images with snapshots
      * cannot be resized). */
     if (ret >= 0 && a.size) {
-        ret = bdrv_resize(bs, a.size, true, errp);
+        ret = bdrv_resize(bs, a.size, true, PREALLOC_MODE_OFF, errp);
     }
     if (ret >= 0 && a.version < s->h.version) {
         g_mutex_lock(&s->lock);

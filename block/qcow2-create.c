@@ -177,14 +177,14 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
         return -EINVAL;
     }
     /* Preallocated clusters would hide the backing file's data (extended L2 is unsupported) */
-    if (o->backing_file && o->prealloc_metadata) {
+    if (o->backing_file && o->prealloc != PREALLOC_MODE_OFF) {
         error_setg(errp, "Backing file and preallocation can only be used at the same time if "
                          "extended_l2 is on");
         return -EINVAL;
     }
     /* Preallocated clusters hold raw zeroes, which an encrypted image reads as garbage (as
      * qemu-img 7.2's do); no key is known here to encrypt them. */
-    if (o->encrypt && o->prealloc_metadata) {
+    if (o->encrypt && o->prealloc != PREALLOC_MODE_OFF) {
         error_setg(errp, "Preallocation is not supported for encrypted images");
         return -EINVAL;
     }
@@ -224,13 +224,14 @@ static int write_file(const char *filename, const uint8_t *buf, uint64_t len, Er
     return 0;
 }
 
-/* Point every guest cluster at an allocated (unwritten, hence zero) host cluster. */
-static int preallocate_metadata(const char *filename, Error **errp)
+/* Point every guest cluster at a host cluster of its own (qcow2_preallocate), then make
+ * that durable. */
+static int preallocate(const char *filename, PreallocMode mode, Error **errp)
 {
     JsonObject *opts = json_object_new();
     BlockDriverState *bs;
     BDRVQcow2State *s;
-    int ret = 0;
+    int ret;
 
     json_object_set_string_member(opts, "driver", "qcow2");
     bs = bdrv_open(filename, opts, BDRV_O_RDWR | BDRV_O_NO_BACKING | BDRV_O_CACHE_WB, errp);
@@ -239,28 +240,12 @@ static int preallocate_metadata(const char *filename, Error **errp)
     }
     s = bs->opaque;
     g_mutex_lock(&s->lock);
-    for (uint64_t off = 0; off < s->h.size && ret >= 0;) {
-        uint64_t *l2, n;
-        int idx;
-        int64_t host;
-        ret = qcow2_get_l2_for_write(bs, off, &l2, &idx);
-        n = MIN((1ULL << s->l2_bits) - idx,
-                (s->h.size - off + s->cluster_size - 1) >> s->cluster_bits);
-        host = ret < 0 ? ret : qcow2_alloc_clusters(bs, n);
-        if (host < 0) {
-            ret = host;
-            break;
-        }
-        for (uint64_t i = 0; i < n; i++) {
-            l2[idx + i] = GUINT64_TO_BE((host + (i << s->cluster_bits)) | QCOW_OFLAG_COPIED);
-        }
-        qcow2_cache_mark_dirty(s->l2_cache, l2);
-        ret = bdrv_truncate(bs->file, host + (n << s->cluster_bits), NULL);
-        off += n << s->cluster_bits;
-    }
+    ret = qcow2_preallocate(bs, 0, s->h.size, mode, errp);
     g_mutex_unlock(&s->lock);
     if (ret < 0) {
-        error_setg_errno(errp, -ret, "Could not preallocate metadata");
+        error_prepend(errp, "Could not resize image: "); /* qemu-img 7.2's words */
+    } else if ((ret = bdrv_flush(bs)) < 0) {
+        error_setg_errno(errp, -ret, "Could not flush the new image");
     }
     bdrv_unref(bs);
     return ret;
@@ -281,8 +266,9 @@ int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **er
     refcount_order = __builtin_ctz(o->refcount_bits);
     img = build_image(o, cluster_bits, refcount_order, &l);
     ret = write_file(filename, img, l.total_clusters << cluster_bits, errp);
-    if (ret >= 0 && o->prealloc_metadata) {
-        ret = preallocate_metadata(filename, errp);
+    if (ret >= 0 && o->prealloc != PREALLOC_MODE_OFF &&
+        (ret = preallocate(filename, o->prealloc, errp)) < 0) {
+        unlink(filename); /* as qemu-img 7.2: no half-made image is left behind */
     }
     return ret;
 }
@@ -294,7 +280,8 @@ const BlockCreateOpt qcow2_create_opts[] = {
      "Encrypt the image with format 'aes' (the key: the password given at first use)", NULL},
     {"cluster_size", "size", "qcow2 cluster size", "65536"},
     {"extended_l2", "bool (on/off)", "Extended L2 tables", "off"},
-    {"preallocation", "str", "Preallocation mode (allowed values: off, metadata)", NULL},
+    {"preallocation", "str", "Preallocation mode (allowed values: off, metadata, falloc, full)",
+     NULL},
     {"compression_type", "str", "Compression method used for image cluster compression",
      "zlib"},
     {"size", "size", "Virtual disk size", NULL},
@@ -328,6 +315,7 @@ static int parse_modes(JsonObject *opts, Qcow2CreateOpts *o, Error **errp)
 {
     const char *compat = opt_str(opts, "compat"), *prealloc = opt_str(opts, "preallocation");
     const char *ctype = opt_str(opts, "compression_type");
+    int mode;
 
     if (!compat || !strcmp(compat, "1.1") || !strcmp(compat, "v3")) {
         o->version = 3;
@@ -337,11 +325,12 @@ static int parse_modes(JsonObject *opts, Qcow2CreateOpts *o, Error **errp)
         error_setg(errp, "Parameter 'version' does not accept value '%s'", compat);
         return -EINVAL;
     }
-    if (prealloc && strcmp(prealloc, "off") != 0 && strcmp(prealloc, "metadata") != 0) {
+    mode = prealloc ? prealloc_mode_parse(prealloc) : PREALLOC_MODE_OFF;
+    if (mode < 0) {
         error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", prealloc);
         return -EINVAL;
     }
-    o->prealloc_metadata = prealloc && !strcmp(prealloc, "metadata");
+    o->prealloc = mode;
     if (ctype && strcmp(ctype, "zlib") != 0) {
         error_setg(errp, "Parameter 'compression-type' does not accept value '%s'", ctype);
         return -EINVAL;

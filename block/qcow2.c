@@ -890,6 +890,20 @@ static int hide_backing_tail(BlockDriverState *bs, uint64_t old, uint64_t size)
     return ret < 0 ? ret : bdrv_flush(bs->file);
 }
 
+/* The clusters past the old end mapped (qcow2_preallocate) and on disk before the size
+ * that shows them. Lock held. */
+static int preallocate_tail(BlockDriverState *bs, uint64_t size, PreallocMode mode,
+                            Error **errp)
+{
+    BDRVQcow2State *s = bs->opaque;
+    int ret = qcow2_preallocate(bs, s->h.size, size, mode, errp);
+
+    if (ret >= 0 && ((ret = qcow2_flush_metadata(bs)) < 0 || (ret = bdrv_flush(bs->file)) < 0)) {
+        error_setg_errno(errp, -ret, "Failed to write the preallocated metadata");
+    }
+    return ret;
+}
+
 /* As QEMU 7.2: the snapshot table of a v2 image need not record each snapshot's size. */
 bool qcow2_can_resize(BDRVQcow2State *s, Error **errp)
 {
@@ -900,7 +914,7 @@ bool qcow2_can_resize(BDRVQcow2State *s, Error **errp)
     return true;
 }
 
-static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
+static int qcow2_truncate(BlockDriverState *bs, uint64_t size, PreallocMode mode, Error **errp)
 {
     BDRVQcow2State *s = bs->opaque;
     int ret = 0;
@@ -916,12 +930,19 @@ static int qcow2_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
         error_setg(errp, "The new size must be a multiple of 512");
         return -EINVAL;
     }
+    /* new clusters hold raw zeroes, which an encrypted image reads as garbage */
+    if (mode != PREALLOC_MODE_OFF && bs->encrypted) {
+        error_setg(errp, "Preallocation is not supported for encrypted images");
+        return -ENOTSUP;
+    }
     g_mutex_lock(&s->lock);
     if (qcow2_l1_entries_for(s, size) > s->l1_size &&
         (ret = qcow2_grow_l1(bs, qcow2_l1_entries_for(s, size))) < 0) {
         error_setg_errno(errp, -ret, "Failed to grow the L1 table");
     } else if ((ret = hide_backing_tail(bs, s->h.size, size)) < 0) {
         error_setg_errno(errp, -ret, "Failed to zero the new area of the image");
+    } else if (mode != PREALLOC_MODE_OFF && (ret = preallocate_tail(bs, size, mode, errp)) < 0) {
+        /* errp set */
     } else if ((ret = qcow2_write_size(bs, size)) < 0 || (ret = bdrv_flush(bs->file)) < 0) {
         error_setg_errno(errp, -ret, "Failed to update the image size");
     } else {

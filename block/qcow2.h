@@ -402,6 +402,12 @@ int qcow2_read_compressed(BlockDriverState *bs, uint64_t l2e, uint8_t **out);
 void qcow2_compressed_range(BDRVQcow2State *s, uint64_t l2e, uint64_t *off, uint64_t *len);
 uint64_t qcow2_l1_entries_for(BDRVQcow2State *s, uint64_t size);
 
+/* ---- qcow2-prealloc.c ---- */
+/* Map every guest cluster of [from, to) that has no host cluster to a new one reading as
+ * zeroes, its space in the file taken as mode says (not OFF). Lock held. */
+int qcow2_preallocate(BlockDriverState *bs, uint64_t from, uint64_t to, PreallocMode mode,
+                      Error **errp);
+
 /* ---- qcow2-check.c ---- */
 typedef BdrvCheckResult Qcow2CheckResult;
 
@@ -430,7 +436,7 @@ typedef struct Qcow2CreateOpts {
     int version;            /* 2 or 3 */
     uint64_t cluster_size;
     bool lazy_refcounts;
-    bool prealloc_metadata;
+    PreallocMode prealloc;
     bool encrypt;           /* crypt_method 1 (QEMU 2.2's encryption=on) */
     int refcount_bits;
     const char *backing_file;

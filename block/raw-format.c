@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "block/block_int.h"
 #include "block/file-lock.h"
+#include "block/file-posix.h"
 
 static int raw_probe(const uint8_t *buf, int buf_size, const char *filename)
 {
@@ -60,9 +61,9 @@ static int64_t raw_get_allocated_file_size(BlockDriverState *bs)
     return bdrv_get_allocated_file_size(bs->file);
 }
 
-static int raw_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
+static int raw_truncate(BlockDriverState *bs, uint64_t size, PreallocMode mode, Error **errp)
 {
-    return bdrv_truncate(bs->file, size, errp);
+    return bdrv_truncate_prealloc(bs->file, size, mode, errp);
 }
 
 /* The child's status; whatever the child holds, data or zeroes, is allocated in raw. */
@@ -113,38 +114,38 @@ static void raw_aio_submit(BlockDriverState *bs, BlockRequest *req)
 
 static const BlockCreateOpt raw_create_opts[] = {
     {"size", "size", "Virtual disk size", NULL},
-    {"preallocation", "str", "Preallocation mode (allowed values: off)", NULL},
+    {"preallocation", "str", "Preallocation mode (allowed values: off, falloc, full)", NULL},
     {NULL, NULL, NULL, NULL},
 };
 
-/* A raw image is a (sparse) file of the size; only preallocation=off. */
+/* A raw image is a file of the size, emptied first, sparse unless preallocated. */
 static int raw_create(const char *filename, JsonObject *opts, Error **errp)
 {
     const char *prealloc = json_object_has_member(opts, "preallocation")
-                               ? json_object_get_string_member(opts, "preallocation") : NULL;
+                               ? json_object_get_string_member(opts, "preallocation") : "off";
     uint64_t size = json_object_get_int_member(opts, "size");
+    int mode = prealloc_mode_parse(prealloc);
     FileLock *lock;
-    int fd, err = 0;
+    int fd, ret;
 
-    if (prealloc && (!strcmp(prealloc, "metadata") || !strcmp(prealloc, "falloc") ||
-                     !strcmp(prealloc, "full"))) {
+    if (mode < 0) {
+        error_setg(errp, "invalid parameter value: %s", prealloc);
+        return -EINVAL;
+    }
+    if (mode == PREALLOC_MODE_METADATA) {
         error_setg(errp, "Unsupported preallocation mode: %s", prealloc);
         return -ENOTSUP;
-    }
-    if (prealloc && strcmp(prealloc, "off") != 0) {
-        error_setg(errp, "Parameter 'preallocation' does not accept value '%s'", prealloc);
-        return -EINVAL;
     }
     fd = file_lock_create_open(filename, &lock, errp);
     if (fd < 0) {
         return fd;
     }
-    if (ftruncate(fd, size) < 0) {
-        err = -errno;
-        error_setg_errno(errp, -err, "Could not create '%s'", filename);
+    ret = file_resize_regular(fd, 0, PREALLOC_MODE_OFF, errp);
+    if (ret >= 0) {
+        ret = file_resize_regular(fd, size, mode, errp);
     }
     file_lock_close(lock, fd);
-    return err;
+    return ret;
 }
 
 static BlockDriver bdrv_raw = {

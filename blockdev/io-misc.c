@@ -108,19 +108,30 @@ const IoCmd io_discard_cmd = {
 
 static int io_truncate_f(BlockBackend *blk, int argc, char **argv)
 {
+    PreallocMode mode = PREALLOC_MODE_OFF;
     Error *err = NULL;
     int64_t size;
-    int ret;
+    int c, ret;
 
-    /* No options, but getopt reports "-x" as an invalid option, as qemu-io does. */
-    if (getopt(argc, argv, "") != -1 || optind != argc - 1) {
+    while ((c = getopt(argc, argv, "m:")) != -1) {
+        if (c != 'm') {
+            io_command_usage(&io_truncate_cmd);
+            return -EINVAL;
+        }
+        if ((ret = prealloc_mode_parse(optarg)) < 0) {
+            error_report("Invalid preallocation mode '%s'", optarg);
+            return -EINVAL;
+        }
+        mode = ret;
+    }
+    if (optind != argc - 1) {
         io_command_usage(&io_truncate_cmd);
         return -EINVAL;
     }
     if (!io_parse_num(argv[optind], &size)) {
         return -EINVAL;
     }
-    ret = blk_truncate(blk, size, &err);
+    ret = blk_truncate(blk, size, mode, &err);
     if (err) {
         error_report_err(err);
     } else if (ret < 0) {
@@ -134,8 +145,8 @@ const IoCmd io_truncate_cmd = {
     .altname = "t",
     .func = io_truncate_f,
     .argmin = 1,
-    .argmax = 1,
-    .args = "off",
+    .argmax = 3,
+    .args = "[-m prealloc_mode] off",
     .oneline = "truncates the current file at the given offset",
     .needs_write = true,
 };

@@ -166,7 +166,7 @@ int blk_pwritev(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flags);
 int blk_flush(BlockBackend *blk);
 int blk_pdiscard(BlockBackend *blk, uint64_t offset, uint64_t bytes);
 int blk_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t bytes, int flags);
-int blk_truncate(BlockBackend *blk, uint64_t size, Error **errp);
+int blk_truncate(BlockBackend *blk, uint64_t size, PreallocMode mode, Error **errp);
 
 /* Wait until every request on the backend has completed and its callback has run. */
 void blk_drain(BlockBackend *blk);

@@ -182,6 +182,23 @@ int64_t bdrv_getlength(BlockDriverState *bs);    /* bytes, or -errno */
 int64_t bdrv_get_allocated_file_size(BlockDriverState *bs);
 int bdrv_truncate(BlockDriverState *bs, uint64_t size, Error **errp);
 /*
+ * How the space of a grown image or file is taken (qemu-img's preallocation=): off leaves
+ * it sparse; metadata (formats only) maps every cluster; falloc reserves it; full writes
+ * zeroes there. Growing a file with a mode other than off refuses to shrink it.
+ */
+typedef enum PreallocMode {
+    PREALLOC_MODE_OFF,
+    PREALLOC_MODE_METADATA,
+    PREALLOC_MODE_FALLOC,
+    PREALLOC_MODE_FULL,
+} PreallocMode;
+/* The mode called name ("off", "metadata", "falloc", "full"), or -1. */
+int prealloc_mode_parse(const char *name);
+const char *prealloc_mode_name(PreallocMode mode);
+/* bdrv_truncate taking the new space as mode says (the driver refuses what it cannot do). */
+int bdrv_truncate_prealloc(BlockDriverState *bs, uint64_t size, PreallocMode mode,
+                           Error **errp);
+/*
  * Allocation status of [offset, offset+bytes): returns BDRV_BLOCK_* flags for the first
  * *pnum bytes (at least 1 byte unless at EOF).
  */

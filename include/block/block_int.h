@@ -98,7 +98,8 @@ struct BlockDriver {
     int (*pwrite_zeroes)(BlockDriverState *bs, uint64_t offset, uint64_t bytes, int flags);
     int64_t (*getlength)(BlockDriverState *bs);
     int64_t (*get_allocated_file_size)(BlockDriverState *bs);
-    int (*truncate)(BlockDriverState *bs, uint64_t size, Error **errp);
+    /* mode other than PREALLOC_MODE_OFF only when growing (bdrv_truncate_prealloc) */
+    int (*truncate)(BlockDriverState *bs, uint64_t size, PreallocMode mode, Error **errp);
     int (*block_status)(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
                         uint64_t *pnum, BlockDriverState **file, uint64_t *map);
     /*

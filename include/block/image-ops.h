@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <json-glib/json-glib.h>
+#include "block/block.h"
 #include "util/error.h"
 
 typedef struct BlockDriverState BlockDriverState;
@@ -134,8 +135,9 @@ int bdrv_amend(BlockDriverState *bs, JsonObject *opts, Error **errp);
  * bdrv_truncate, except that a smaller size is allowed when shrink is true (the data past
  * the new end is lost; without shrink, shrinking fails as bdrv_truncate would), and that
  * growing over a longer backing file zeroes the new area instead of uncovering the backing
- * file's data there (qemu-img 7.2's resize).
+ * file's data there (qemu-img 7.2's resize). A grown area's space is taken as mode says.
  */
-int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, Error **errp);
+int bdrv_resize(BlockDriverState *bs, uint64_t size, bool shrink, PreallocMode mode,
+                Error **errp);
 
 #endif

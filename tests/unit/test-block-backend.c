@@ -104,7 +104,7 @@ static void test_root(void)
     g_assert_false(blk_enable_write_cache(blk));
     blk_set_enable_write_cache(blk, true);
     g_assert_true(bs->enable_write_cache);
-    g_assert_cmpint(blk_truncate(blk, 8192, &error_abort), ==, 0);
+    g_assert_cmpint(blk_truncate(blk, 8192, PREALLOC_MODE_OFF, &error_abort), ==, 0);
     g_assert_cmpint(blk_getlength(blk), ==, 8192);
     error_setg(&err, "block device is in use by block job: mirror");
     bdrv_op_block(bs, BLOCK_OP_TYPE_EJECT, err);
@@ -122,7 +122,7 @@ static void test_root(void)
     g_assert_false(blk_is_inserted(blk));
     g_assert_true(blk_enable_write_cache(blk));
     g_assert_cmpint(blk_getlength(blk), ==, -ENOMEDIUM);
-    g_assert_cmpint(blk_truncate(blk, 8192, &err), ==, -ENOMEDIUM);
+    g_assert_cmpint(blk_truncate(blk, 8192, PREALLOC_MODE_OFF, &err), ==, -ENOMEDIUM);
     g_assert_cmpstr(error_get_pretty(err), ==, "Device 'drive0' has no medium");
     error_free(err);
     err = NULL;
@@ -199,7 +199,7 @@ static void test_device(void)
     g_assert_true(blk_dev_is_tray_open(blk));
     g_assert_true(blk_dev_is_medium_locked(blk));
     g_assert_false(blk_is_available(blk));
-    g_assert_cmpint(blk_truncate(blk, 2 * 1048576, &error_abort), ==, 0);
+    g_assert_cmpint(blk_truncate(blk, 2 * 1048576, PREALLOC_MODE_OFF, &error_abort), ==, 0);
     g_assert_cmpint(dev.resizes, ==, 1);
 
     /* drive_del with the device attached: hidden, alive until the device lets go. */

@@ -670,6 +670,41 @@ static void test_truncate(gconstpointer data)
     test_image_free(path);
 }
 
+/* Growing with falloc and full takes the space (st_blocks), and the new area reads zero;
+ * shrinking with a mode and metadata on a file are refused with qemu-img 7.2's words. */
+static void test_truncate_prealloc(gconstpointer data)
+{
+    const TestConfig *cfg = data;
+    char *path = test_image_new(IMG_SIZE);
+    BlockDriverState *bs = test_open(path, cfg->raw, BDRV_O_RDWR);
+    Error *err = NULL;
+    struct stat st;
+
+    g_assert_cmpint(prealloc_mode_parse("falloc"), ==, PREALLOC_MODE_FALLOC);
+    g_assert_cmpint(prealloc_mode_parse("Full"), ==, -1);
+    g_assert_cmpint(bdrv_truncate_prealloc(bs, IMG_SIZE + 1024 * 1024, PREALLOC_MODE_FALLOC,
+                                           &error_abort), ==, 0);
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    g_assert_cmpint(st.st_blocks * 512, >=, 1024 * 1024);
+    g_assert_cmpint(bdrv_truncate_prealloc(bs, IMG_SIZE + 3 * 1024 * 1024, PREALLOC_MODE_FULL,
+                                           &error_abort), ==, 0);
+    g_assert_cmpint(stat(path, &st), ==, 0);
+    g_assert_cmpint(st.st_size, ==, IMG_SIZE + 3 * 1024 * 1024);
+    g_assert_cmpint(st.st_blocks * 512, >=, 3 * 1024 * 1024);
+    assert_reads_zero(bs, IMG_SIZE, 3 * 1024 * 1024);
+
+    g_assert_cmpint(bdrv_truncate_prealloc(bs, IMG_SIZE, PREALLOC_MODE_FULL, &err), ==, -ENOTSUP);
+    g_assert_cmpstr(error_get_pretty(err), ==, "Cannot use preallocation for shrinking files");
+    g_clear_pointer(&err, error_free);
+    g_assert_cmpint(bdrv_truncate_prealloc(bs, 2 * IMG_SIZE, PREALLOC_MODE_METADATA, &err), ==,
+                    -ENOTSUP);
+    g_assert_cmpstr(error_get_pretty(err), ==, "Unsupported preallocation mode: metadata");
+    g_clear_pointer(&err, error_free);
+    g_assert_cmpint(bdrv_getlength(bs), ==, IMG_SIZE + 3 * 1024 * 1024);
+    bdrv_unref(bs);
+    test_image_free(path);
+}
+
 /* ---- Errors and read-only nodes ---- */
 
 static void test_open_missing(gconstpointer data)
@@ -839,6 +874,7 @@ int main(int argc, char **argv)
     g_test_add_func("/file-posix/write-zeroes/file/then-write", test_write_after_zeroing);
     add_per_node("block-status", "", 0, test_block_status);
     add_per_node("truncate", "", 0, test_truncate);
+    add_per_node("truncate-prealloc", "", 0, test_truncate_prealloc);
     add_per_node("open-missing", "", 0, test_open_missing);
     add_per_node("temporary", "", 0, test_temporary);
     g_test_add_func("/file-posix/open-no-filename", test_open_no_filename);

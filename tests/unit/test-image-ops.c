@@ -60,7 +60,7 @@ static void test_create_refusals(void)
         const char *key, *value, *message;
     } cases[] = {
         {"compat", "0.9", "Parameter 'version' does not accept value '0.9'"},
-        {"preallocation", "full", "Parameter 'preallocation' does not accept value 'full'"},
+        {"preallocation", "fully", "Parameter 'preallocation' does not accept value 'fully'"},
         {"compression_type", "zstd", "Parameter 'compression-type' does not accept value"},
     };
     g_autofree char *path = tmp_image("refused.qcow2");
@@ -163,13 +163,13 @@ static void test_resize(void)
 
     write_pattern(bs, 0, 8 << 20, 0x55);
     g_assert_cmpint(bdrv_snapshot_create(bs, "before", &err), ==, 0);
-    g_assert_cmpint(bdrv_resize(bs, 3 << 20, false, &err), ==, -ENOTSUP);
+    g_assert_cmpint(bdrv_resize(bs, 3 << 20, false, PREALLOC_MODE_OFF, &err), ==, -ENOTSUP);
     g_assert_cmpstr(error_get_pretty(err), ==, "qcow2 doesn't support shrinking images yet");
     g_clear_pointer(&err, error_free);
-    g_assert_cmpint(bdrv_resize(bs, 3 << 20, true, &err), ==, 0);
+    g_assert_cmpint(bdrv_resize(bs, 3 << 20, true, PREALLOC_MODE_OFF, &err), ==, 0);
     g_assert_cmpint(bdrv_getlength(bs), ==, 3 << 20);
     assert_clean(bs);
-    g_assert_cmpint(bdrv_resize(bs, 16 << 20, false, &err), ==, 0);
+    g_assert_cmpint(bdrv_resize(bs, 16 << 20, false, PREALLOC_MODE_OFF, &err), ==, 0);
     assert_pattern(bs, 0, 3 << 20, 0x55);
     assert_pattern(bs, 3 << 20, 13 << 20, 0);
     assert_clean(bs);
@@ -191,7 +191,7 @@ static void test_grow_over_backing(void)
 
     fill(base, 0x66);
     bs = open_image_fmt(top, "qcow2", BDRV_O_RDWR);
-    g_assert_cmpint(bdrv_resize(bs, 6 << 20, false, &err), ==, 0);
+    g_assert_cmpint(bdrv_resize(bs, 6 << 20, false, PREALLOC_MODE_OFF, &err), ==, 0);
     assert_pattern(bs, 0, 1 << 20, 0x66);
     assert_pattern(bs, 1 << 20, 5 << 20, 0);
     assert_clean(bs);
@@ -216,7 +216,7 @@ static void test_raw_refuses(void)
     g_assert_cmpint(bdrv_check(bs, &r, 0, NULL), ==, -ENOTSUP);
     g_assert_null(bdrv_get_specific_info(bs));
     g_assert_false(bdrv_is_dirty(bs));
-    g_assert_cmpint(bdrv_resize(bs, 4096, true, &err), ==, 0);
+    g_assert_cmpint(bdrv_resize(bs, 4096, true, PREALLOC_MODE_OFF, &err), ==, 0);
     g_assert_cmpint(bdrv_getlength(bs), ==, 4096);
     bdrv_unref(bs);
 }

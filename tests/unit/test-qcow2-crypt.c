@@ -176,7 +176,8 @@ static void test_refusals(void)
     uint64_t pnum;
     IOVector v;
 
-    o.encrypt = o.prealloc_metadata = true;
+    o.encrypt = true;
+    o.prealloc = PREALLOC_MODE_METADATA;
     g_assert_false(bdrv_supports_compressed_writes(bs));
     iov_init_buf(&v, buf, CS);
     g_assert_cmpint(bdrv_pwritev(bs, 0, &v, BDRV_REQ_WRITE_COMPRESSED), ==, -ENOTSUP);

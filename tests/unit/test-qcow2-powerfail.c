@@ -283,7 +283,7 @@ static int64_t pf_getlength(BlockDriverState *bs)
 
 /* Size changes are durable at once (the harsher choice for a shrink); cached writes past
  * the new end are cut. */
-static int pf_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
+static int pf_truncate(BlockDriverState *bs, uint64_t size, PreallocMode mode, Error **errp)
 {
     BDRVPowerfailState *s = bs->opaque;
 
@@ -293,7 +293,7 @@ static int pf_truncate(BlockDriverState *bs, uint64_t size, Error **errp)
         w->bytes = w->offset >= size ? 0 : MIN(w->bytes, size - w->offset);
     }
     g_mutex_unlock(&s->lock);
-    return bdrv_truncate(bs->file, size, errp);
+    return bdrv_truncate_prealloc(bs->file, size, mode, errp);
 }
 
 static BlockDriver bdrv_powerfail = {
@@ -679,6 +679,16 @@ static int pick_snapshot(Model *m, GRand *rng)
 /* Set by the refcount-order tests: one operation in fourteen changes the refcount width. */
 static bool order_changes;
 
+/* Set by the prealloc tests: resizes preallocate (metadata, falloc or full, by the step). */
+static bool prealloc_resizes;
+
+/* The mode of a resize by step bytes (no draw from the generator: the other seeds keep
+ * their workloads). */
+static PreallocMode resize_mode(uint64_t step)
+{
+    return prealloc_resizes ? PREALLOC_MODE_METADATA + (step >> 9) % 3 : PREALLOC_MODE_OFF;
+}
+
 /* amend -o refcount_bits=bits. */
 static int amend_width(BlockDriverState *bs, int bits, Error **errp)
 {
@@ -733,7 +743,7 @@ static void guest_op(BlockDriverState *bs, Model *m, GRand *rng, uint64_t cluste
         uint64_t size = MIN(MAX_SIZE, m->size + step), old = m->size;
         Error *err = NULL;
 
-        if (ok_err(bs, bdrv_resize(bs, size, false, &err), &err) || !m->errors) {
+        if (ok_err(bs, bdrv_resize(bs, size, false, resize_mode(step), &err), &err) || !m->errors) {
             model_resize(m, size, old, size, false);
         } else {
             model_resize(m, bdrv_getlength(bs), old, size, true);
@@ -979,6 +989,20 @@ static void test_ioerror_order(gconstpointer data)
     order_changes = false;
 }
 
+static void test_powerfail_prealloc(gconstpointer data)
+{
+    prealloc_resizes = true;
+    powerfail_run(GPOINTER_TO_UINT(data), false);
+    prealloc_resizes = false;
+}
+
+static void test_ioerror_prealloc(gconstpointer data)
+{
+    prealloc_resizes = true;
+    powerfail_run(GPOINTER_TO_UINT(data), true);
+    prealloc_resizes = false;
+}
+
 static void test_ioerror(gconstpointer data)
 {
     powerfail_run(GPOINTER_TO_UINT(data), true);
@@ -1179,6 +1203,13 @@ int main(int argc, char **argv)
 
         g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail_order);
         g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror_order);
+    }
+    for (unsigned seed = from; seed < from + nseeds / 4; seed++) {
+        g_autofree char *name = g_strdup_printf("/qcow2/powerfail/prealloc-seed-%u", seed);
+        g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/prealloc-seed-%u", seed);
+
+        g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail_prealloc);
+        g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror_prealloc);
     }
     /* Seeds past the default ones that found bugs, run by default too: 37 and 57, a snapshot
      * apply whose L1 write failed left the stored L1's COPIED flags in the active L1. */

@@ -745,7 +745,7 @@ static void test_resize(void)
     Cmd c;
 
     clear_ua(2);
-    g_assert_true(blk_truncate(blk, 128 * 1024, &error_abort) == 0);
+    g_assert_true(blk_truncate(blk, 128 * 1024, PREALLOC_MODE_OFF, &error_abort) == 0);
     blk_dev_resize_cb(blk);
     expect_check(2, tur, 0x6, 0x2a, 0x09);
     g_assert_cmpuint(run_in(2, rc10, buf, sizeof(buf), &c), ==, 0);

@@ -73,13 +73,13 @@ static void test_resize(void)
     g_assert_cmpuint(capacity(vdev), ==, 2048);
     /* Before DRIVER_OK a resize changes the capacity silently. */
     notified.count = 0;
-    g_assert_cmpint(blk_truncate(blk, 2 << 20, &error_abort), ==, 0);
+    g_assert_cmpint(blk_truncate(blk, 2 << 20, PREALLOC_MODE_OFF, &error_abort), ==, 0);
     g_assert_cmpuint(notified.count, ==, 0);
     g_assert_cmpuint(capacity(vdev), ==, 4096);
     virtio_set_status(vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
                                 VIRTIO_CONFIG_S_DRIVER_OK);
     vdev->config_vector = 1;
-    g_assert_cmpint(blk_truncate(blk, 3 << 20, &error_abort), ==, 0);
+    g_assert_cmpint(blk_truncate(blk, 3 << 20, PREALLOC_MODE_OFF, &error_abort), ==, 0);
     g_assert_cmpuint(notified.count, ==, 1);
     g_assert_cmpuint(notified.vector, ==, 1);
     g_assert_cmphex(vdev->isr, ==, 3);

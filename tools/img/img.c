@@ -34,7 +34,8 @@ static const ImgCmd img_cmds[] = {
     {"rebase", img_rebase,
      "[-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] "
      "filename"},
-    {"resize", img_resize, "[-q] [-f fmt] [--shrink] filename [+ | -]size"},
+    {"resize", img_resize,
+     "[-f fmt] [--preallocation=prealloc] [-q] [--shrink] filename [+ | -]size"},
     {"snapshot", img_snapshot,
      "[-U] [-q] [-f fmt] [-l | -a snapshot | -c snapshot | -d snapshot] filename"},
 };

@@ -1,5 +1,6 @@
 /*
- * minivmm-img resize: qemu-img 7.2's "resize [-q] [-f fmt] [--shrink] filename [+|-]size".
+ * minivmm-img resize: qemu-img 7.2's "resize [-q] [-f fmt] [--preallocation=mode] [--shrink]
+ * filename [+|-]size".
  * The size is the last argument, taken before option parsing so that "-1M" is not an
  * option; a leading + or - makes it relative to the current size. Shrinking needs
  * --shrink, as in qemu-img 7.2 (QEMU 2.2 refused to shrink qcow2 images at all); the format
@@ -21,6 +22,7 @@ typedef struct ResizeArgs {
     uint64_t n;
     bool shrink;
     bool quiet;
+    PreallocMode prealloc;
 } ResizeArgs;
 
 static bool parse_size_arg(ResizeArgs *a, const char *size)
@@ -51,9 +53,10 @@ static void parse_args(int argc, char **argv, ResizeArgs *a)
         {"help", no_argument, NULL, 'h'},
         {"format", required_argument, NULL, 'f'},
         {"shrink", no_argument, NULL, 'S'},
+        {"preallocation", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, mode;
 
     while ((c = img_getopt(argc, argv, ":f:hq", lopt)) != -1) {
         switch (c) {
@@ -67,6 +70,13 @@ static void parse_args(int argc, char **argv, ResizeArgs *a)
             break;
         case 'S':
             a->shrink = true;
+            break;
+        case 'P':
+            if ((mode = prealloc_mode_parse(optarg)) < 0) {
+                error_report("Invalid preallocation mode '%s'", optarg);
+                exit(1);
+            }
+            a->prealloc = mode;
             break;
         }
     }
@@ -92,6 +102,10 @@ static int do_resize(ResizeArgs *a, BlockBackend *blk)
         error_report("New image size must be positive");
         return 1;
     }
+    if (total <= current && a->prealloc != PREALLOC_MODE_OFF) {
+        error_report("Preallocation can only be used for growing images");
+        return 1;
+    }
     if (total < current && !a->shrink) {
         error_report("Use the --shrink option to perform a shrink operation.");
         warn_report("Shrinking an image will delete all data beyond the shrunken image's end. "
@@ -99,7 +113,7 @@ static int do_resize(ResizeArgs *a, BlockBackend *blk)
                     "data there.");
         return 1;
     }
-    if (bdrv_resize(blk_bs(blk), total, a->shrink, &err) < 0) {
+    if (bdrv_resize(blk_bs(blk), total, a->shrink, a->prealloc, &err) < 0) {
         error_report_err(err);
         return 1;
     }
