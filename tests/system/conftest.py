@@ -9,6 +9,7 @@ A failing test gets each of its VMs' command line and log tails in the report.
 """
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -50,6 +51,20 @@ def make_vm(request, tmp_path):
     yield make
     for machine in vms:
         machine.kill()
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 2 MiB tmpfs mounted for the test (skipped where mounting is not allowed): the home
+    of images that must run out of space."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+                       capture_output=True)
+    if r.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 @pytest.fixture

@@ -31,19 +31,6 @@ def minivmm_only(vmm):
         pytest.skip("the guest is the qtest protocol on minivmm's qtest accelerator")
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 2 MiB tmpfs: the home of the image, filled by the test to get ENOSPC."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                       capture_output=True)
-    if r.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
 def make_image(img, size=4 << 20):
     with open(img, "wb") as f:
         f.truncate(size)

@@ -3,7 +3,6 @@ qcow2) and resize --preallocation=, with qemu-img 7.2 as the oracle for messages
 codes, what the images read and how their clusters are mapped; ENOSPC on a small tmpfs."""
 import json
 import os
-import subprocess
 
 import pytest
 
@@ -233,19 +232,6 @@ def test_resize_errors_like_qemu_img(tmp_path, args):
 
 # ---- out of space ----
 
-@pytest.fixture
-def small_fs(tmp_path):
-    """A 2 MiB tmpfs with a directory per tool."""
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
-                       capture_output=True)
-    if r.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    yield mnt
-    subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
 @pytest.mark.parametrize("fmt,mode", [("raw", "falloc"), ("raw", "full"),
                                       ("qcow2", "falloc"), ("qcow2", "full")])
 def test_create_out_of_space(small_fs, fmt, mode):
@@ -264,7 +250,6 @@ def test_create_out_of_space(small_fs, fmt, mode):
 def test_resize_qcow2_out_of_space_leaves_the_image_whole(small_fs, mode):
     """The failed grow leaves the old size and nothing linked past the end of the file; a
     second attempt fails the same way instead of "succeeding" over missing clusters."""
-    res = []
     for d in ("qemu-img", "minivmm-img"):
         (small_fs / d).mkdir()
         ok(run(["qemu-img", "create", "-q", "-f", "qcow2", small_fs / d / "q.qcow2", "1M"]))
@@ -286,7 +271,6 @@ def test_resize_qcow2_out_of_space_leaves_the_image_whole(small_fs, mode):
 
 @pytest.mark.parametrize("mode", ["falloc", "full"])
 def test_resize_raw_out_of_space_keeps_the_size(small_fs, mode):
-    res = []
     for d in ("qemu-img", "minivmm-img"):
         (small_fs / d).mkdir()
         (small_fs / d / "r.img").write_bytes(b"\x61" * MiB)

@@ -968,44 +968,38 @@ static void powerfail_run(unsigned seed, bool errors)
     tmpdir_remove();
 }
 
-static void test_powerfail(gconstpointer data)
+/*
+ * A test's data: the seed in the low bits and the workload's variant above. Variants other
+ * than the plain one have seeds of their own, so that the default seeds keep their
+ * workloads: refcount width changes (order_changes), preallocating resizes.
+ */
+enum {
+    RUN_IOERROR = 1 << 24,
+    RUN_ORDER = 1 << 25,
+    RUN_PREALLOC = 1 << 26,
+    RUN_SEED_MASK = RUN_IOERROR - 1,
+};
+
+static void test_run(gconstpointer data)
 {
-    powerfail_run(GPOINTER_TO_UINT(data), false);
+    unsigned v = GPOINTER_TO_UINT(data);
+
+    order_changes = v & RUN_ORDER;
+    prealloc_resizes = v & RUN_PREALLOC;
+    powerfail_run(v & RUN_SEED_MASK, v & RUN_IOERROR);
+    order_changes = prealloc_resizes = false;
 }
 
-/* The same with refcount width changes in the workload (seeds of their own, so that the
- * default seeds keep their workloads). */
-static void test_powerfail_order(gconstpointer data)
+/* /qcow2/powerfail/KIND-N and /qcow2/ioerror/KIND-N for n seeds from first. */
+static void add_seeds(const char *kind, unsigned first, unsigned n, unsigned variant)
 {
-    order_changes = true;
-    powerfail_run(GPOINTER_TO_UINT(data), false);
-    order_changes = false;
-}
+    for (unsigned seed = first; seed < first + n; seed++) {
+        g_autofree char *name = g_strdup_printf("/qcow2/powerfail/%s-%u", kind, seed);
+        g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/%s-%u", kind, seed);
 
-static void test_ioerror_order(gconstpointer data)
-{
-    order_changes = true;
-    powerfail_run(GPOINTER_TO_UINT(data), true);
-    order_changes = false;
-}
-
-static void test_powerfail_prealloc(gconstpointer data)
-{
-    prealloc_resizes = true;
-    powerfail_run(GPOINTER_TO_UINT(data), false);
-    prealloc_resizes = false;
-}
-
-static void test_ioerror_prealloc(gconstpointer data)
-{
-    prealloc_resizes = true;
-    powerfail_run(GPOINTER_TO_UINT(data), true);
-    prealloc_resizes = false;
-}
-
-static void test_ioerror(gconstpointer data)
-{
-    powerfail_run(GPOINTER_TO_UINT(data), true);
+        g_test_add_data_func(name, GUINT_TO_POINTER(seed | variant), test_run);
+        g_test_add_data_func(ioname, GUINT_TO_POINTER(seed | variant | RUN_IOERROR), test_run);
+    }
 }
 
 /* The requests an amend to refcount_bits=bits makes on the image at path; with countdown >= 0
@@ -1190,34 +1184,17 @@ int main(int argc, char **argv)
     g_test_add_func("/qcow2/ioerror/change-backing-file", test_change_backing_file_fails);
     g_test_add_func("/qcow2/powerfail/refcount-width-every-point",
                     test_refcount_width_every_point);
-    for (unsigned seed = from; seed < from + nseeds; seed++) {
-        g_autofree char *name = g_strdup_printf("/qcow2/powerfail/seed-%u", seed);
-        g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/seed-%u", seed);
-
-        g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail);
-        g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror);
-    }
-    for (unsigned seed = from; seed < from + nseeds / 4; seed++) {
-        g_autofree char *name = g_strdup_printf("/qcow2/powerfail/refcount-order-seed-%u", seed);
-        g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/refcount-order-seed-%u", seed);
-
-        g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail_order);
-        g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror_order);
-    }
-    for (unsigned seed = from; seed < from + nseeds / 4; seed++) {
-        g_autofree char *name = g_strdup_printf("/qcow2/powerfail/prealloc-seed-%u", seed);
-        g_autofree char *ioname = g_strdup_printf("/qcow2/ioerror/prealloc-seed-%u", seed);
-
-        g_test_add_data_func(name, GUINT_TO_POINTER(seed), test_powerfail_prealloc);
-        g_test_add_data_func(ioname, GUINT_TO_POINTER(seed), test_ioerror_prealloc);
-    }
+    add_seeds("seed", from, nseeds, 0);
+    add_seeds("refcount-order-seed", from, nseeds / 4, RUN_ORDER);
+    add_seeds("prealloc-seed", from, nseeds / 4, RUN_PREALLOC);
     /* Seeds past the default ones that found bugs, run by default too: 37 and 57, a snapshot
      * apply whose L1 write failed left the stored L1's COPIED flags in the active L1. */
     for (unsigned i = 0; !first && !n && i < G_N_ELEMENTS(ioerror_regressions); i++) {
         g_autofree char *ioname =
             g_strdup_printf("/qcow2/ioerror/seed-%u", ioerror_regressions[i]);
 
-        g_test_add_data_func(ioname, GUINT_TO_POINTER(ioerror_regressions[i]), test_ioerror);
+        g_test_add_data_func(ioname, GUINT_TO_POINTER(ioerror_regressions[i] | RUN_IOERROR),
+                             test_run);
     }
     /* 102 crashes while a new refcount block is not yet durable but its refcount table entry
      * is (found with the block written without BDRV_REQ_FUA). */
@@ -1225,7 +1202,7 @@ int main(int argc, char **argv)
         g_autofree char *name =
             g_strdup_printf("/qcow2/powerfail/seed-%u", powerfail_regressions[i]);
 
-        g_test_add_data_func(name, GUINT_TO_POINTER(powerfail_regressions[i]), test_powerfail);
+        g_test_add_data_func(name, GUINT_TO_POINTER(powerfail_regressions[i]), test_run);
     }
     return g_test_run();
 }
