@@ -8,6 +8,7 @@
 #include <string.h>
 #include <glib.h>
 #include "blockdev/blockdev.h"
+#include "hw/hd-geometry.h"
 #include "hw/ide.h"
 #include "ide-int.h"
 
@@ -119,19 +120,22 @@ static bool ide_dev_check_unit(IDEDevice *dev, IDEBus *bus, Error **errp)
     return true;
 }
 
-/* Geometry and translation from the properties, else from -drive cyls=,heads=,secs=. */
-static bool ide_dev_geometry(IDEDevice *dev, IDEState *s, const DriveInfo *dinfo, Error **errp)
+/* Geometry and translation from the properties, else from -drive cyls=,heads=,secs=, else
+ * guessed (hd_geometry_config). */
+static bool ide_dev_geometry(IDEDevice *dev, IDEState *s, Error **errp)
 {
-    uint32_t c = dev->cyls, h = dev->heads, sec = dev->secs;
+    static const HdGeometry max = {65535, 16, 255};
+    HdGeometry g = {dev->cyls, dev->heads, dev->secs};
     int trans = dev->chs_trans;
 
-    if (!c && !h && !sec && dinfo) {
-        c = dinfo->cyls;
-        h = dinfo->heads;
-        sec = dinfo->secs;
-        trans = dinfo->trans;
+    if (!hd_geometry_config(dev->blk, &g, &trans, &max, errp)) {
+        return false;
     }
-    return ide_geometry_setup(s, c, h, sec, trans, errp);
+    s->cylinders = g.cyls;
+    s->heads = g.heads;
+    s->sectors = g.secs;
+    s->chs_trans = trans;
+    return true;
 }
 
 static bool ide_dev_realize_kind(DeviceState *qdev, IDEDriveKind kind, Error **errp)
@@ -154,7 +158,7 @@ static bool ide_dev_realize_kind(DeviceState *qdev, IDEDriveKind kind, Error **e
     if (!ide_init_drive(s, dev->blk, kind, serial, dev->model, dev->version, errp)) {
         return false;
     }
-    if (kind == IDE_HD && !ide_dev_geometry(dev, s, dinfo, errp)) {
+    if (kind == IDE_HD && !ide_dev_geometry(dev, s, errp)) {
         s->blk = NULL;
         s->kind = IDE_NONE;
         return false;

@@ -235,9 +235,6 @@ int64_t ide_get_sector(IDEState *s);
 void ide_set_sector(IDEState *s, int64_t sector_num);
 bool ide_sect_range_ok(IDEState *s, uint64_t sector, uint64_t nb_sectors);
 void ide_identify_size(IDEState *s);
-/* -drive/-device geometry: given or guessed as QEMU does; false with errp on a bad one. */
-bool ide_geometry_setup(IDEState *s, uint32_t cyls, uint32_t heads, uint32_t secs, int trans,
-                        Error **errp);
 void ide_dma_error(IDEState *s);
 /* EXECUTE DEVICE DIAGNOSTIC's outcome: signature, status, error 0x01, interrupt (disks). */
 void ide_exec_dev_diagnostic(IDEState *s);

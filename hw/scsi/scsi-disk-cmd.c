@@ -183,17 +183,6 @@ static int32_t scsi_disk_inquiry(SCSIDiskReq *r)
 
 /* ---- MODE SENSE / MODE SELECT ---- */
 
-/* QEMU's guess for a disk without a partition table: 16 heads, 63 sectors. */
-static void scsi_disk_geometry(SCSIDiskState *s, uint32_t *cyls, uint32_t *heads, uint32_t *secs)
-{
-    uint64_t sectors = scsi_disk_nb_blocks(s) * (s->blocksize / 512);
-    uint64_t c = sectors / (16 * 63);
-
-    *heads = 16;
-    *secs = 63;
-    *cyls = c > 16383 ? 16383 : c < 2 ? 2 : c;
-}
-
 static bool scsi_disk_page_valid(SCSIDiskState *s, uint8_t page)
 {
     switch (page) {
@@ -215,10 +204,9 @@ static bool scsi_disk_page_valid(SCSIDiskState *s, uint8_t page)
 static int scsi_disk_mode_page(SCSIDiskState *s, uint8_t page, uint8_t *p, bool changeable)
 {
     uint8_t *d = p + 2;
-    uint32_t cyls, heads, secs;
+    uint32_t cyls = s->cyls, heads = s->heads, secs = s->secs;
     int len = 0;
 
-    scsi_disk_geometry(s, &cyls, &heads, &secs);
     switch (page) {
     case MODE_PAGE_R_W_ERROR:
         len = 10;

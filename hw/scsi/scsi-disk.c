@@ -11,6 +11,7 @@
 #include <glib.h>
 #include "block/block-events.h"
 #include "block/error-policy.h"
+#include "hw/hd-geometry.h"
 #include "scsi-int.h"
 
 /* ---- Small helpers for the command files ---- */
@@ -647,6 +648,22 @@ static bool scsi_disk_check_blocksize(SCSIDiskState *s, const char *name, uint32
     return true;
 }
 
+/* The geometry mode pages 04h/05h show: the cyls/heads/secs properties, else -drive's,
+ * else guessed from the MBR or the size, as QEMU's blkconf_geometry() at realize. */
+static bool scsi_disk_geometry(SCSIDiskState *s, Error **errp)
+{
+    static const HdGeometry max = {65535, 255, 255};
+    HdGeometry g = {s->cyls, s->heads, s->secs};
+
+    if (!hd_geometry_config(s->blk, &g, NULL, &max, errp)) {
+        return false;
+    }
+    s->cyls = g.cyls;
+    s->heads = g.heads;
+    s->secs = g.secs;
+    return true;
+}
+
 static bool scsi_disk_realize_kind(DeviceState *qdev, bool cd, Error **errp)
 {
     SCSIDiskState *s = (SCSIDiskState *)qdev;
@@ -677,6 +694,9 @@ static bool scsi_disk_realize_kind(DeviceState *qdev, bool cd, Error **errp)
     }
     if (!s->removable && !blk_is_inserted(s->blk)) {
         error_setg(errp, "Device needs media, but drive is empty");
+        return false;
+    }
+    if (!cd && !scsi_disk_geometry(s, errp)) {
         return false;
     }
     dinfo = blk_legacy_dinfo(s->blk);
@@ -785,6 +805,9 @@ static const Property scsi_hd_props[] = {
     DEFINE_PROP_BOOL("removable", SCSIDiskState, removable, false),
     DEFINE_PROP_BOOL("dpofua", SCSIDiskState, dpofua, false),
     DEFINE_PROP_UINT64("wwn", SCSIDiskState, wwn, 0),
+    DEFINE_PROP_UINT32("cyls", SCSIDiskState, cyls, 0),
+    DEFINE_PROP_UINT32("heads", SCSIDiskState, heads, 0),
+    DEFINE_PROP_UINT32("secs", SCSIDiskState, secs, 0),
     SCSI_DISK_BUS_PROPS,
     DEFINE_PROP_END,
 };

@@ -141,6 +141,7 @@ typedef struct SCSIDiskState {
     uint64_t wwn;
     bool removable, dpofua;
     char *serial, *version, *vendor, *product, *device_id;
+    uint32_t cyls, heads, secs; /* disks: given, or set at realize (mode pages 04h/05h) */
     /* Set at realize. */
     bool is_cd;
     uint32_t blocksize;

@@ -15,6 +15,7 @@
 #include <linux/virtio_ids.h>
 #include <glib.h>
 #include "block/error-policy.h"
+#include "hw/hd-geometry.h"
 #include "hw/kvm-irq.h"
 #include "hw/machine.h"
 #include "hw/virtio-blk.h"
@@ -636,42 +637,20 @@ static const VirtioDeviceOps virtio_blk_ops = {
 
 /* ---- creation ---- */
 
-/* QEMU's hd_geometry_guess() for a disk without a BIOS translation: the MBR's partition
- * geometry when it has one with at most 16 heads, else 16 heads and 63 sectors. */
-static void virtio_blk_guess_geometry(VirtIOBlock *s, const DriveInfo *dinfo)
+/* The geometry in the config space: -drive cyls=,heads=,secs= when all three are given,
+ * else guessed (hd-geometry.c). The -drive options were checked at parse time. */
+static void virtio_blk_geometry(VirtIOBlock *s, const DriveInfo *dinfo)
 {
-    uint64_t nb = virtio_blk_sectors(s);
-    uint8_t mbr[VIRTIO_BLK_SECTOR_SIZE];
+    HdGeometry g = {0};
 
     if (dinfo && dinfo->cyls && dinfo->heads && dinfo->secs) {
-        s->cyls = dinfo->cyls;
-        s->heads = dinfo->heads;
-        s->secs = dinfo->secs;
-        return;
+        g = (HdGeometry){dinfo->cyls, dinfo->heads, dinfo->secs};
+    } else {
+        hd_geometry_guess(s->blk, &g);
     }
-    if (blk_pread(s->blk, 0, mbr, sizeof(mbr)) == 0 && mbr[510] == 0x55 && mbr[511] == 0xaa) {
-        for (unsigned i = 0; i < 4; i++) {
-            const uint8_t *p = mbr + 0x1be + 16 * i;
-            uint32_t nr;
-            unsigned heads = p[5] + 1, secs = p[6] & 63;
-
-            memcpy(&nr, p + 12, 4);
-            if (!le32toh(nr) || !p[5] || !secs || nb / (heads * secs) < 1 ||
-                nb / (heads * secs) > 16383) {
-                continue;
-            }
-            if (heads <= 16) {
-                s->cyls = nb / (heads * secs);
-                s->heads = heads;
-                s->secs = secs;
-                return;
-            }
-            break;
-        }
-    }
-    s->cyls = CLAMP(nb / (16 * 63), 2, 16383);
-    s->heads = 16;
-    s->secs = 63;
+    s->cyls = g.cyls;
+    s->heads = g.heads;
+    s->secs = g.secs;
 }
 
 static uint64_t virtio_blk_features(const VirtioBlkConf *conf, bool read_only)
@@ -755,7 +734,7 @@ VirtIOBlock *virtio_blk_new(BlockBackend *blk, const VirtioBlkConf *conf, Error 
         /* Without KVM (qtest) kicks are register writes: the main loop serves them. */
         virtio_set_iothreads(&s->vdev, conf->iothreads, conf->n_iothreads);
     }
-    virtio_blk_guess_geometry(s, dinfo);
+    virtio_blk_geometry(s, dinfo);
     blk_set_dev_ops(blk, &virtio_blk_dev_ops, s);
     blk_iostatus_enable(blk);
     return s;

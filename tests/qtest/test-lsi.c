@@ -76,6 +76,12 @@ typedef struct LSIResult {
 
 /* ---- set-up ---- */
 
+/* When its heads are set, the next image gets an MBR whose first partition ends on this
+ * logical geometry (what the disk's geometry is guessed from). */
+static struct {
+    unsigned heads, secs;
+} lsi_mbr;
+
 static void lsi_fill_image(int fd)
 {
     uint8_t sector[512];
@@ -83,6 +89,17 @@ static void lsi_fill_image(int fd)
     for (unsigned lba = 0; lba < LSI_DISK_SECTORS; lba++) {
         for (unsigned i = 0; i < sizeof(sector); i++) {
             sector[i] = (uint8_t)(lba * 7 + i);
+        }
+        if (lba == 0 && lsi_mbr.heads) {
+            uint8_t *p = sector + 0x1be;
+
+            memset(p, 0, 64);
+            p[5] = lsi_mbr.heads - 1;             /* end head */
+            p[6] = lsi_mbr.secs;                  /* end sector (cylinder bits 0) */
+            p[12] = (LSI_DISK_SECTORS - 1) & 0xff; /* sector count, little-endian */
+            p[13] = (LSI_DISK_SECTORS - 1) >> 8;
+            sector[510] = 0x55;
+            sector[511] = 0xaa;
         }
         g_assert_cmpint(pwrite(fd, sector, sizeof(sector), lba * 512ULL), ==, sizeof(sector));
     }
@@ -505,6 +522,68 @@ static void test_read_capacity(void)
     g_assert_cmphex(buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3], ==, LSI_DISK_SECTORS - 1);
     g_assert_cmphex(buf[4] << 24 | buf[5] << 16 | buf[6] << 8 | buf[7], ==, 512);
     lsi_stop(&l);
+}
+
+/* MODE SENSE(6) of a page of len bytes (after its 2-byte header), with DBD: the page's
+ * bytes into d. */
+static void lsi_mode_page(LSI *l, uint8_t page, uint8_t *d, size_t len)
+{
+    const uint8_t total = 4 + 2 + len; /* mode parameter header, page header, page */
+    const uint8_t cdb[6] = {0x1a, 0x08, page, 0, total, 0};
+    uint8_t buf[64];
+    LSIResult r;
+
+    r = lsi_cmd(l, 0, cdb, sizeof(cdb), PH_DI, LSI_DATA, total);
+    if (r.status == 0x02) { /* the power-on unit attention */
+        r = lsi_cmd(l, 0, cdb, sizeof(cdb), PH_DI, LSI_DATA, total);
+    }
+    assert_done(&r, 0x00);
+    qtest_memread(l->qts, LSI_DATA, buf, total);
+    g_assert_cmphex(buf[3], ==, 0); /* no block descriptor */
+    g_assert_cmphex(buf[4] & 0x3f, ==, page);
+    g_assert_cmphex(buf[5], ==, len);
+    memcpy(d, buf + 6, len);
+}
+
+/*
+ * Mode pages 04h (rigid disk) and 05h (flexible disk) give the geometry as QEMU settles it
+ * at realize: the cyls/heads/secs properties, else the MBR's logical geometry with at most
+ * 16 heads, else 16 heads, 63 sectors and the cylinders of the size (at least 2).
+ */
+static void test_mode_sense_geometry(void)
+{
+    static const struct {
+        unsigned mbr_heads, mbr_secs;
+        const char *props;
+        unsigned cyls, heads, secs;
+    } cases[] = {
+        {0, 0, "", 2, 16, 63},
+        {8, 32, "", LSI_DISK_SECTORS / (8 * 32), 8, 32},
+        {32, 63, "", 2, 16, 63}, /* made under a translating BIOS: the size's */
+        {8, 32, ",cyls=1000,heads=10,secs=20", 1000, 10, 20},
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *after = g_strdup_printf(
+            ",format=raw -device lsi53c895a,id=scsi0 -device scsi-hd,drive=d0,scsi-id=0%s",
+            cases[i].props);
+        uint8_t rigid[0x16], flex[0x1e];
+        LSI l;
+
+        lsi_mbr.heads = cases[i].mbr_heads;
+        lsi_mbr.secs = cases[i].mbr_secs;
+        lsi_start_args(&l, "-m 128 -drive if=none,id=d0,file=", after);
+        lsi_mbr.heads = 0;
+        lsi_map(&l);
+        lsi_mode_page(&l, 0x04, rigid, sizeof(rigid));
+        g_assert_cmpuint(rigid[0] << 16 | rigid[1] << 8 | rigid[2], ==, cases[i].cyls);
+        g_assert_cmpuint(rigid[3], ==, cases[i].heads);
+        lsi_mode_page(&l, 0x05, flex, sizeof(flex));
+        g_assert_cmpuint(flex[2], ==, cases[i].heads);
+        g_assert_cmpuint(flex[3], ==, cases[i].secs);
+        g_assert_cmpuint(flex[6] << 8 | flex[7], ==, cases[i].cyls);
+        lsi_stop(&l);
+    }
 }
 
 static void test_write_read(void)
@@ -1065,6 +1144,7 @@ int main(int argc, char **argv)
     g_test_add_func("/lsi/phase-mismatch", test_phase_mismatch);
     g_test_add_func("/lsi/read-capacity", test_read_capacity);
     g_test_add_func("/lsi/write-read", test_write_read);
+    g_test_add_func("/lsi/mode-sense-geometry", test_mode_sense_geometry);
     g_test_add_func("/lsi/disconnect-reselect", test_disconnect_reselect);
     g_test_add_func("/lsi/reselect-interrupt", test_reselect_interrupt);
     g_test_add_func("/lsi/reset-during-io", test_reset_during_io);
