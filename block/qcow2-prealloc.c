@@ -54,7 +54,6 @@ static int map_run(BlockDriverState *bs, uint64_t *l2, int idx, uint64_t n, Prea
 {
     BDRVQcow2State *s = bs->opaque;
     int64_t host = qcow2_alloc_clusters(bs, n);
-
     int ret;
 
     if (host < 0) {
