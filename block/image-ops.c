@@ -97,6 +97,75 @@ int bdrv_create(const char *fmt, const char *filename, JsonObject *opts, Error *
     return drv->create(filename, opts, errp);
 }
 
+int bdrv_measure(const char *fmt, JsonObject *opts, BlockDriverState *in_bs,
+                 BlockMeasureInfo *info, Error **errp)
+{
+    BlockDriver *drv = bdrv_find_format(fmt);
+
+    if (!drv) {
+        error_setg(errp, "Unknown file format '%s'", fmt);
+        return -ENOENT;
+    }
+    if (!drv->measure) {
+        error_setg(errp, "Block driver '%s' does not support size measurement", fmt);
+        return -ENOTSUP;
+    }
+    *info = (BlockMeasureInfo){0};
+    return drv->measure(opts, in_bs, info, errp);
+}
+
+/* Status through the chain: the first layer that holds the range decides; unallocated all
+ * the way down (or past a shorter backing file) reads as zeroes. */
+static int measure_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                          uint64_t *pnum)
+{
+    for (;;) {
+        BlockDriverState *backing;
+        int64_t blen;
+        int ret = bdrv_block_status(bs, offset, bytes, pnum);
+
+        if (ret < 0 || (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO))) {
+            return ret;
+        }
+        backing = bdrv_backing_child(bs);
+        blen = backing ? bdrv_getlength(backing) : 0;
+        if (blen < 0) {
+            return blen;
+        }
+        if (offset >= (uint64_t)blen) {
+            return BDRV_BLOCK_ZERO;
+        }
+        bytes = MIN(*pnum, (uint64_t)blen - offset);
+        bs = backing;
+    }
+}
+
+int64_t bdrv_measure_data(BlockDriverState *in_bs, uint64_t cluster_size)
+{
+    int64_t len = bdrv_getlength(in_bs);
+    uint64_t data = 0, pnum;
+
+    if (len < 0) {
+        return len;
+    }
+    for (uint64_t off = 0; off < (uint64_t)len; off += pnum) {
+        int ret = measure_status(in_bs, off, len - off, &pnum);
+
+        if (ret < 0) {
+            return ret;
+        }
+        if (!pnum) {
+            return -EIO;
+        }
+        if (!(ret & BDRV_BLOCK_ZERO) && (ret & BDRV_BLOCK_DATA)) {
+            /* the rest of the cluster counts too, and the walk goes on after it */
+            pnum = ((off + pnum + cluster_size - 1) / cluster_size) * cluster_size - off;
+            data += off % cluster_size + pnum;
+        }
+    }
+    return data;
+}
+
 bool bdrv_can_snapshot(BlockDriverState *bs)
 {
     return bs->drv && bs->drv->snapshot_list;

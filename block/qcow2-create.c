@@ -293,19 +293,19 @@ const BlockCreateOpt qcow2_create_opts[] = {
     {NULL, NULL, NULL, NULL},
 };
 
-static const char *opt_str(JsonObject *opts, const char *name)
+const char *qcow2_opt_str(JsonObject *opts, const char *name)
 {
     return json_object_has_member(opts, name) ? json_object_get_string_member(opts, name)
                                               : NULL;
 }
 
-static uint64_t opt_uint(JsonObject *opts, const char *name, uint64_t def)
+uint64_t qcow2_opt_uint(JsonObject *opts, const char *name, uint64_t def)
 {
     return json_object_has_member(opts, name) ? (uint64_t)json_object_get_int_member(opts, name)
                                               : def;
 }
 
-static bool opt_bool(JsonObject *opts, const char *name)
+bool qcow2_opt_bool(JsonObject *opts, const char *name)
 {
     return json_object_has_member(opts, name) && json_object_get_boolean_member(opts, name);
 }
@@ -313,8 +313,8 @@ static bool opt_bool(JsonObject *opts, const char *name)
 /* compat, preallocation, compression_type and extended_l2 into o. */
 static int parse_modes(JsonObject *opts, Qcow2CreateOpts *o, Error **errp)
 {
-    const char *compat = opt_str(opts, "compat"), *prealloc = opt_str(opts, "preallocation");
-    const char *ctype = opt_str(opts, "compression_type");
+    const char *compat = qcow2_opt_str(opts, "compat"), *prealloc = qcow2_opt_str(opts, "preallocation");
+    const char *ctype = qcow2_opt_str(opts, "compression_type");
     int mode;
 
     if (!compat || !strcmp(compat, "1.1") || !strcmp(compat, "v3")) {
@@ -335,7 +335,7 @@ static int parse_modes(JsonObject *opts, Qcow2CreateOpts *o, Error **errp)
         error_setg(errp, "Parameter 'compression-type' does not accept value '%s'", ctype);
         return -EINVAL;
     }
-    if (opt_bool(opts, "extended_l2")) {
+    if (qcow2_opt_bool(opts, "extended_l2")) {
         error_setg(errp, "Extended L2 entries are not supported");
         return -ENOTSUP;
     }
@@ -345,14 +345,14 @@ static int parse_modes(JsonObject *opts, Qcow2CreateOpts *o, Error **errp)
 int qcow2_create(const char *filename, JsonObject *opts, Error **errp)
 {
     Qcow2CreateOpts o = {
-        .size = opt_uint(opts, "size", 0),
-        .cluster_size = opt_uint(opts, "cluster_size", 65536),
-        .lazy_refcounts = opt_bool(opts, "lazy_refcounts"),
-        .encrypt = opt_bool(opts, "encryption"),
-        .backing_file = opt_str(opts, "backing_file"),
-        .backing_fmt = opt_str(opts, "backing_fmt"),
+        .size = qcow2_opt_uint(opts, "size", 0),
+        .cluster_size = qcow2_opt_uint(opts, "cluster_size", 65536),
+        .lazy_refcounts = qcow2_opt_bool(opts, "lazy_refcounts"),
+        .encrypt = qcow2_opt_bool(opts, "encryption"),
+        .backing_file = qcow2_opt_str(opts, "backing_file"),
+        .backing_fmt = qcow2_opt_str(opts, "backing_fmt"),
     };
-    uint64_t bits = opt_uint(opts, "refcount_bits", 16);
+    uint64_t bits = qcow2_opt_uint(opts, "refcount_bits", 16);
     int ret = parse_modes(opts, &o, errp);
 
     o.refcount_bits = bits > 64 ? 3 : (int)bits; /* 3: refused as not a power of two */

@@ -1048,6 +1048,7 @@ static BlockDriver bdrv_qcow2 = {
     .block_status = qcow2_block_status,
     .create_opts = qcow2_create_opts,
     .create = qcow2_create,
+    .measure = qcow2_measure,
     .check = qcow2_check_image,
     .snapshot_create = qcow2_snapshot_create,
     .snapshot_goto = qcow2_snapshot_apply,

@@ -447,6 +447,14 @@ int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **er
 /* The driver's create hook and its options (image-ops.h). */
 extern const BlockCreateOpt qcow2_create_opts[];
 int qcow2_create(const char *filename, JsonObject *opts, Error **errp);
+/* A creation option as typed by bdrv_create, or the default (NULL, def, false). */
+const char *qcow2_opt_str(JsonObject *opts, const char *name);
+uint64_t qcow2_opt_uint(JsonObject *opts, const char *name, uint64_t def);
+bool qcow2_opt_bool(JsonObject *opts, const char *name);
+
+/* qcow2-measure.c: the driver's measure hook (image-ops.h's bdrv_measure). */
+int qcow2_measure(JsonObject *opts, BlockDriverState *in_bs, BlockMeasureInfo *info,
+                  Error **errp);
 
 /* qcow2-snapshot.c: whether snapshot sn's L1 table can be used (it is cluster aligned). An
  * image with an unaligned one opens; what would read that table refuses with "Snapshot L1

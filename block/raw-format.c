@@ -148,6 +148,26 @@ static int raw_create(const char *filename, JsonObject *opts, Error **errp)
     return ret;
 }
 
+/* Every byte of the virtual disk is a byte of the file, allocated or not. */
+static int raw_measure(JsonObject *opts, BlockDriverState *in_bs, BlockMeasureInfo *info,
+                       Error **errp)
+{
+    int64_t len;
+
+    if (in_bs) {
+        len = bdrv_getlength(in_bs);
+        if (len < 0) {
+            error_setg_errno(errp, -len, "Unable to get image virtual_size");
+            return len;
+        }
+    } else {
+        len = json_object_has_member(opts, "size") ? json_object_get_int_member(opts, "size") : 0;
+        len = (len + 511) & ~(int64_t)511;
+    }
+    info->required = info->fully_allocated = len;
+    return 0;
+}
+
 static BlockDriver bdrv_raw = {
     .format_name = "raw",
     .fua_writes = true, /* forwarded to the file, whose core honours it */
@@ -166,6 +186,7 @@ static BlockDriver bdrv_raw = {
     .refresh_limits = raw_refresh_limits,
     .create_opts = raw_create_opts,
     .create = raw_create,
+    .measure = raw_measure,
 };
 
 static void __attribute__((constructor)) raw_format_register(void)

@@ -128,6 +128,9 @@ struct BlockDriver {
      */
     const BlockCreateOpt *create_opts;   /* see image-ops.h; NULL-terminated */
     int (*create)(const char *filename, JsonObject *opts, Error **errp);
+    /* qemu-img measure (image-ops.h's bdrv_measure): opts as for create */
+    int (*measure)(JsonObject *opts, BlockDriverState *in_bs, BlockMeasureInfo *info,
+                   Error **errp);
     int (*check)(BlockDriverState *bs, BdrvCheckResult *res, int fix,
                  void (*report)(const char *msg));
     int (*snapshot_create)(BlockDriverState *bs, const char *name, uint64_t vm_clock_nsec,

@@ -38,6 +38,24 @@ const BlockCreateOpt *bdrv_create_opts(const char *fmt);
  */
 int bdrv_create(const char *fmt, const char *filename, JsonObject *opts, Error **errp);
 
+/* qemu-img measure's answer: the file size a new image needs. */
+typedef struct BlockMeasureInfo {
+    uint64_t required;        /* for in_bs's data (none without in_bs) and the metadata */
+    uint64_t fully_allocated; /* with every cluster allocated */
+    bool has_bitmaps;         /* qcow2 v3 from a qcow2 v3 source: persistent bitmaps' size */
+    uint64_t bitmaps;
+} BlockMeasureInfo;
+/*
+ * How large a new image of format fmt, made with opts (typed as for bdrv_create; "size"
+ * when in_bs is NULL), would be, holding in_bs's contents when in_bs is given. "Block
+ * driver 'X' does not support size measurement" for formats that cannot tell.
+ */
+int bdrv_measure(const char *fmt, JsonObject *opts, BlockDriverState *in_bs,
+                 BlockMeasureInfo *info, Error **errp);
+/* The bytes of in_bs that hold data (neither zeroes nor unallocated through its whole chain),
+ * counted in whole clusters of cluster_size as qcow2's measure does; or -errno. */
+int64_t bdrv_measure_data(BlockDriverState *in_bs, uint64_t cluster_size);
+
 /* qemu-img check's counters. */
 typedef struct BdrvCheckResult {
     int corruptions;

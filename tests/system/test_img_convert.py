@@ -310,6 +310,7 @@ CONVERT_ERRORS = [
     ["-c", "-O", "qcow2", "-o", "preallocation=metadata", "src.raw", "o.qcow2"],
     ["-S", "100", "src.raw", "o.raw"],
     ["-S", "1x", "src.raw", "o.raw"],
+    ["-S", "-1", "src.raw", "o.raw"],
     ["-f", "qcow2", "src.raw", "o.raw"],
     ["nonexistent", "o.raw"],
     ["-n", "src.raw", "small.raw"],

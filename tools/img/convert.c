@@ -28,9 +28,7 @@
 typedef struct ConvertOptions {
     const char *src_fmt, *out_fmt, *options, *cache, *src_cache;
     const char *out_base, *backing_fmt; /* -B, -F */
-    const char *snapshot;               /* -l NAME: an id or a name */
-    bool snapshot_opts;                 /* -l snapshot.id=ID,snapshot.name=NAME */
-    char *snapshot_id, *snapshot_name;
+    ImgSnapshotParam snapshot;          /* -l */
     bool progress, compress, skip_create, quiet;
     int src_flags; /* BDRV_O_FORCE_SHARE for -U */
     int64_t min_sparse;
@@ -427,31 +425,6 @@ static int convert_copy(ConvertState *s)
 
 /* ---- options ---- */
 
-/* -l "snapshot.id=ID,snapshot.name=NAME" (either or both) or a plain id or name, as
- * qemu-img parses it (errors exit before anything is opened). */
-static void convert_parse_snapshot(ConvertOptions *o, const char *arg)
-{
-    g_auto(GStrv) items = NULL;
-
-    if (!g_str_has_prefix(arg, "snapshot.")) {
-        o->snapshot = arg;
-        return;
-    }
-    o->snapshot_opts = true;
-    items = g_strsplit(arg, ",", -1);
-    for (int i = 0; items[i]; i++) {
-        char **slot = g_str_has_prefix(items[i], "snapshot.id=") ? &o->snapshot_id :
-                      g_str_has_prefix(items[i], "snapshot.name=") ? &o->snapshot_name : NULL;
-        if (!slot) {
-            error_report("Invalid parameter '%.*s'", (int)strcspn(items[i], "="), items[i]);
-            error_report("Failed in parsing snapshot param '%s'", arg);
-            exit(1);
-        }
-        g_free(*slot);
-        *slot = g_strdup(strchr(items[i], '=') + 1);
-    }
-}
-
 static void convert_opt(ConvertOptions *o, int c, const char *arg)
 {
     switch (c) {
@@ -497,7 +470,7 @@ static void convert_opt(ConvertOptions *o, int c, const char *arg)
         o->out_base = arg;
         break;
     case 'l':
-        convert_parse_snapshot(o, arg);
+        img_snapshot_param_parse(&o->snapshot, arg);
         break;
     case 'F':
         o->backing_fmt = arg;
@@ -541,28 +514,6 @@ static void convert_parse(ConvertOptions *o, int argc, char **argv)
 
 /* ---- set-up ---- */
 
-/* -l: the source reads as one of its internal snapshots (the plain form: id first). */
-static int convert_load_snapshot(BlockDriverState *bs, const ConvertOptions *o)
-{
-    Error *err = NULL;
-    int ret;
-
-    if (!o->snapshot) {
-        ret = bdrv_snapshot_load_tmp(bs, o->snapshot_id, o->snapshot_name, &err);
-    } else {
-        ret = bdrv_snapshot_load_tmp(bs, o->snapshot, NULL, &err);
-        if (ret == -ENOENT || ret == -EINVAL) {
-            error_free(err);
-            err = NULL;
-            ret = bdrv_snapshot_load_tmp(bs, NULL, o->snapshot, &err);
-        }
-    }
-    if (ret < 0) {
-        error_reportf_err(err, "Failed to load snapshot: ");
-    }
-    return ret;
-}
-
 static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char **files, int n)
 {
     int flags = o->src_flags;
@@ -589,7 +540,8 @@ static int convert_open_sources(ConvertState *s, const ConvertOptions *o, char *
         }
         s->total += s->src_len[i];
     }
-    if ((o->snapshot || o->snapshot_opts) && convert_load_snapshot(blk_bs(s->src[0]), o) < 0) {
+    if (img_snapshot_param_given(&o->snapshot) &&
+        img_snapshot_param_load(blk_bs(s->src[0]), &o->snapshot) < 0) {
         return -1;
     }
     return 0;
@@ -698,7 +650,7 @@ static bool convert_check_options(const ConvertOptions *o, int nsrc)
         error_report("-o has no effect when skipping image creation");
         return false;
     }
-    if ((o->snapshot || o->snapshot_opts) && nsrc > 1) {
+    if (img_snapshot_param_given(&o->snapshot) && nsrc > 1) {
         error_report("No support for concatenating multiple snapshot");
         return false;
     }
@@ -834,7 +786,6 @@ int img_convert(int argc, char **argv)
     ret = convert_run_all(&s, &o, argv + optind, argc - optind);
     convert_cleanup(&s);
     g_free((char *)o.options);
-    g_free(o.snapshot_id);
-    g_free(o.snapshot_name);
+    img_snapshot_param_clear(&o.snapshot);
     return ret;
 }

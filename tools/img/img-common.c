@@ -70,6 +70,9 @@ int64_t img_cvtnum_full(const char *name, const char *value, int64_t min, int64_
     uint64_t res;
     int err = parse_size(value, &res, NULL);
 
+    if (value[strspn(value, " \t\n")] == '-') {
+        err = -EINVAL; /* qemu-img 7.2's size parser takes no sign */
+    }
     if (err < 0 && err != -ERANGE) {
         error_report("Invalid %s specified. You may use k, M, G, T, P or E suffixes for", name);
         error_report("kilobytes, megabytes, gigabytes, terabytes, petabytes and exabytes.");
@@ -153,4 +156,61 @@ bool img_parse_output(const char *output, bool *json)
     }
     *json = !strcmp(output, "json");
     return true;
+}
+
+void img_snapshot_param_parse(ImgSnapshotParam *p, const char *arg)
+{
+    g_auto(GStrv) items = NULL;
+
+    if (!g_str_has_prefix(arg, "snapshot.")) {
+        p->plain = arg;
+        return;
+    }
+    p->opts = true;
+    items = g_strsplit(arg, ",", -1);
+    for (int i = 0; items[i]; i++) {
+        char **slot = g_str_has_prefix(items[i], "snapshot.id=")     ? &p->id
+                      : g_str_has_prefix(items[i], "snapshot.name=") ? &p->name
+                                                                     : NULL;
+        if (!slot) {
+            error_report("Invalid parameter '%.*s'", (int)strcspn(items[i], "="), items[i]);
+            error_report("Failed in parsing snapshot param '%s'", arg);
+            exit(1);
+        }
+        g_free(*slot);
+        *slot = g_strdup(strchr(items[i], '=') + 1);
+    }
+}
+
+bool img_snapshot_param_given(const ImgSnapshotParam *p)
+{
+    return p->plain || p->opts;
+}
+
+int img_snapshot_param_load(BlockDriverState *bs, const ImgSnapshotParam *p)
+{
+    Error *err = NULL;
+    int ret;
+
+    if (!p->plain) {
+        ret = bdrv_snapshot_load_tmp(bs, p->id, p->name, &err);
+    } else {
+        ret = bdrv_snapshot_load_tmp(bs, p->plain, NULL, &err);
+        if (ret == -ENOENT || ret == -EINVAL) {
+            error_free(err);
+            err = NULL;
+            ret = bdrv_snapshot_load_tmp(bs, NULL, p->plain, &err);
+        }
+    }
+    if (ret < 0) {
+        error_reportf_err(err, "Failed to load snapshot: ");
+    }
+    return ret;
+}
+
+void img_snapshot_param_clear(ImgSnapshotParam *p)
+{
+    g_free(p->id);
+    g_free(p->name);
+    *p = (ImgSnapshotParam){0};
 }

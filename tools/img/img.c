@@ -31,6 +31,9 @@ static const ImgCmd img_cmds[] = {
      "[-q] [-f fmt] [-b backing_file [-F backing_fmt]] [-u] [-o options] filename [size]"},
     {"info", img_info, "[-f fmt] [--output=ofmt] [--backing-chain] [-U] filename"},
     {"map", img_map, "[-f fmt] [--output=ofmt] [-U] filename"},
+    {"measure", img_measure,
+     "[--output=ofmt] [-O output_fmt] [-o options] [--size N | [-f fmt] [-l snapshot_param] "
+     "[-U] filename]"},
     {"rebase", img_rebase,
      "[-U] [-q] [-f fmt] [-t cache] [-T src_cache] [-p] [-u] -b backing_file [-F backing_fmt] "
      "filename"},

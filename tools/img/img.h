@@ -69,6 +69,7 @@ int img_convert(int argc, char **argv);
 int img_create(int argc, char **argv);
 int img_info(int argc, char **argv);
 int img_map(int argc, char **argv);
+int img_measure(int argc, char **argv);
 int img_rebase(int argc, char **argv);
 int img_resize(int argc, char **argv);
 int img_snapshot(int argc, char **argv);
@@ -91,6 +92,21 @@ void img_progress_end(bool done);
 bool img_progress_default(bool requested, bool quiet);
 /* commit.c: the node of bs's backing chain (below bs) that is the image name, or NULL. */
 BlockDriverState *img_find_backing_image(BlockDriverState *bs, const char *name);
+
+/* -l snapshot_param (convert, measure): a plain id or name, or "snapshot.id=ID,
+ * snapshot.name=NAME" (either or both). */
+typedef struct ImgSnapshotParam {
+    const char *plain;
+    bool opts;
+    char *id, *name;
+} ImgSnapshotParam;
+/* -l's argument as qemu-img parses it (a bad one: reported, exit 1, before any open). */
+void img_snapshot_param_parse(ImgSnapshotParam *p, const char *arg);
+bool img_snapshot_param_given(const ImgSnapshotParam *p);
+/* bs reads as that snapshot (the plain form: id first, then name); "Failed to load
+ * snapshot: ..." reported on failure. */
+int img_snapshot_param_load(BlockDriverState *bs, const ImgSnapshotParam *p);
+void img_snapshot_param_clear(ImgSnapshotParam *p);
 
 /* "PROG: msg" and "Try 'PROG --help' for more information" on stderr, then exit(1). */
 /* --output=human|json: false (reported as qemu-img does) for anything else. */
