@@ -6,8 +6,9 @@
  * read at the start, middle and end of the virtual disk, written at two places (one of them
  * needing a cluster allocation), read back, and closed (metadata flushed). The input's
  * length picks the overlap-check mode and the cache sizes, and whether the image is then
- * checked with every repair (check -r all, the refcount rebuild among them) and its
- * refcount width changed (amend -o refcount_bits). The header's
+ * checked with every repair (check -r all, the refcount rebuild among them), its
+ * refcount width changed (amend -o refcount_bits) and it grown with preallocation
+ * (resize --preallocation=metadata). The header's
  * backing file reference is cleared first, so no other host file is ever opened; external
  * data files are refused by the driver itself.
  */
@@ -26,6 +27,7 @@
 #include "util/main-loop.h"
 
 #define QCOW2_FUZZ_IO 4096
+#define QCOW2_FUZZ_GROW (192 * 1024) /* a preallocating grow: a few clusters at most */
 #define QCOW2_BACKING_FIELDS 8 /* backing_file_offset (u64) and backing_file_size (u32) */
 
 /* The scratch file by its descriptor: unlinked at once, it goes with the process however
@@ -120,6 +122,15 @@ static void qcow2_fuzz_repair(BlockDriverState *bs, size_t size)
     if ((size / 16) % 2) {
         json_object_set_string_member(opts, "refcount_bits", (size / 32) % 2 ? "2" : "64");
         bdrv_amend(bs, opts, &err);
+        error_free(err);
+        err = NULL;
+    }
+    if ((size / 64) % 2 && bdrv_getlength(bs) >= 0) {
+        /* resize --preallocation=metadata: the new range's L2 entries are the image's own
+         * bytes. Not falloc or full: hostile refcounts can send the allocation terabytes
+         * out, and those modes would then fill the scratch file system up to there. */
+        bdrv_resize(bs, bdrv_getlength(bs) + QCOW2_FUZZ_GROW, false, PREALLOC_MODE_METADATA,
+                    &err);
         error_free(err);
     }
 }
