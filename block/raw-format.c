@@ -152,19 +152,20 @@ static int raw_create(const char *filename, JsonObject *opts, Error **errp)
 static int raw_measure(JsonObject *opts, BlockDriverState *in_bs, BlockMeasureInfo *info,
                        Error **errp)
 {
-    int64_t len;
+    uint64_t size = 0;
 
     if (in_bs) {
-        len = bdrv_getlength(in_bs);
+        int64_t len = bdrv_getlength(in_bs);
         if (len < 0) {
             error_setg_errno(errp, -len, "Unable to get image virtual_size");
             return len;
         }
-    } else {
-        len = json_object_has_member(opts, "size") ? json_object_get_int_member(opts, "size") : 0;
-        len = (len + 511) & ~(int64_t)511;
+        size = len;
+    } else if (json_object_has_member(opts, "size")) {
+        /* whole sectors, in unsigned arithmetic: INT64_MAX rounds up to 2^63, as in QEMU */
+        size = ((uint64_t)json_object_get_int_member(opts, "size") + 511) & ~(uint64_t)511;
     }
-    info->required = info->fully_allocated = len;
+    info->required = info->fully_allocated = size;
     return 0;
 }
 
