@@ -114,17 +114,23 @@ int bdrv_measure(const char *fmt, JsonObject *opts, BlockDriverState *in_bs,
     return drv->measure(opts, in_bs, info, errp);
 }
 
-/* Status through the chain: the first layer that holds the range decides; unallocated all
- * the way down (or past a shorter backing file) reads as zeroes. */
-static int measure_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                          uint64_t *pnum)
+int bdrv_block_status_chain(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                           uint64_t *pnum, int *depth, uint64_t *map, BlockDriverState **file)
 {
+    *depth = 0;
     for (;;) {
         BlockDriverState *backing;
         int64_t blen;
-        int ret = bdrv_block_status(bs, offset, bytes, pnum);
+        int ret = bdrv_block_status_map(bs, offset, bytes, pnum, map, file);
 
-        if (ret < 0 || (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO))) {
+        if (ret < 0) {
+            return ret;
+        }
+        if (!*pnum) {
+            return -EIO; /* the caller stays inside the image */
+        }
+        bytes = *pnum;
+        if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
             return ret;
         }
         backing = bdrv_backing_child(bs);
@@ -133,10 +139,11 @@ static int measure_status(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
             return blen;
         }
         if (offset >= (uint64_t)blen) {
-            return BDRV_BLOCK_ZERO;
+            return ret | BDRV_BLOCK_ZERO; /* unallocated, nothing below: reads as zeroes */
         }
-        bytes = MIN(*pnum, (uint64_t)blen - offset);
+        *pnum = bytes = MIN(bytes, (uint64_t)blen - offset);
         bs = backing;
+        ++*depth;
     }
 }
 
@@ -149,7 +156,10 @@ int64_t bdrv_measure_data(BlockDriverState *in_bs, uint64_t cluster_size)
         return len;
     }
     for (uint64_t off = 0; off < (uint64_t)len; off += pnum) {
-        int ret = measure_status(in_bs, off, len - off, &pnum);
+        BlockDriverState *file;
+        uint64_t map;
+        int depth;
+        int ret = bdrv_block_status_chain(in_bs, off, len - off, &pnum, &depth, &map, &file);
 
         if (ret < 0) {
             return ret;

@@ -52,6 +52,15 @@ typedef struct BlockMeasureInfo {
  */
 int bdrv_measure(const char *fmt, JsonObject *opts, BlockDriverState *in_bs,
                  BlockMeasureInfo *info, Error **errp);
+/*
+ * The block status of [offset, offset+bytes) through bs's backing chain, as qemu-img sees
+ * it (map, compare, convert, measure): BDRV_BLOCK_* of the first layer holding data or
+ * zeroes (ZERO without ALLOCATED when no layer does), *depth its distance from bs, *pnum
+ * bytes (> 0) with that status, and with BDRV_BLOCK_OFFSET_VALID the host offset *map in
+ * *file.
+ */
+int bdrv_block_status_chain(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
+                            uint64_t *pnum, int *depth, uint64_t *map, BlockDriverState **file);
 /* The bytes of in_bs that hold data (neither zeroes nor unallocated through its whole chain),
  * counted in whole clusters of cluster_size as qcow2's measure does; or -errno. */
 int64_t bdrv_measure_data(BlockDriverState *in_bs, uint64_t cluster_size);

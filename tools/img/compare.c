@@ -110,7 +110,7 @@ static int compare_status(CompareImage *im, uint64_t offset, uint64_t *pnum)
     BlockDriverState *file;
     uint64_t map;
     int depth;
-    int ret = img_block_status_chain(blk_bs(im->blk), offset, im->size - offset, pnum, &depth,
+    int ret = bdrv_block_status_chain(blk_bs(im->blk), offset, im->size - offset, pnum, &depth,
                                      &map, &file);
 
     if (ret < 0) {

@@ -92,7 +92,7 @@ static int convert_chain_status(ConvertState *s, BlockDriverState *bs, uint64_t 
     BlockDriverState *file;
     uint64_t map;
     int depth;
-    int ret = img_block_status_chain(bs, off, *n, n, &depth, &map, &file);
+    int ret = bdrv_block_status_chain(bs, off, *n, n, &depth, &map, &file);
 
     if (ret < 0) {
         return ret;

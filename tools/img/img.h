@@ -139,14 +139,6 @@ bool img_parse_ulong(const char *s, uint64_t max, uint64_t *out);
 BlockBackend *img_open(const char *filename, const char *fmt, int flags, bool writethrough,
                        bool quiet);
 
-/*
- * map.c: the block status of [offset, offset+bytes) through bs's backing chain, as qemu-img
- * sees it: BDRV_BLOCK_* of the first layer holding data or zeroes (ZERO without ALLOCATED
- * when no layer does), *depth its distance from bs, *pnum bytes (> 0) with that status, and
- * with BDRV_BLOCK_OFFSET_VALID the host offset *map in *file.
- */
-int img_block_status_chain(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                           uint64_t *pnum, int *depth, uint64_t *map, BlockDriverState **file);
 /* QEMU's warning for an image opened writable whose format was probed as raw (its writes to
  * block 0 are restricted). */
 void img_warn_probed_raw(BlockBackend *blk, const char *filename, int flags);

@@ -5,7 +5,7 @@
  * entry's depth); neighbouring runs with the same status and contiguous host offsets merge
  * into one entry. JSON prints every entry as qemu-img does; the human format lists only
  * data mapped to a file, and refuses images with data that has no host offset (compressed
- * clusters) with qemu-img's error. Also home of the chain status compare uses.
+ * clusters) with qemu-img's error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,45 +24,12 @@ typedef struct MapEntry {
     const char *filename; /* the file holding the data when has_offset */
 } MapEntry;
 
-int img_block_status_chain(BlockDriverState *bs, uint64_t offset, uint64_t bytes,
-                           uint64_t *pnum, int *depth, uint64_t *map, BlockDriverState **file)
-{
-    *depth = 0;
-    for (;;) {
-        BlockDriverState *backing;
-        int64_t blen;
-        int ret = bdrv_block_status_map(bs, offset, bytes, pnum, map, file);
-
-        if (ret < 0) {
-            return ret;
-        }
-        if (!*pnum) {
-            return -EIO; /* the caller stays inside the image */
-        }
-        bytes = *pnum;
-        if (ret & (BDRV_BLOCK_DATA | BDRV_BLOCK_ZERO)) {
-            return ret;
-        }
-        backing = bdrv_backing_child(bs);
-        blen = backing ? bdrv_getlength(backing) : 0;
-        if (blen < 0) {
-            return blen;
-        }
-        if (offset >= (uint64_t)blen) {
-            return ret | BDRV_BLOCK_ZERO; /* unallocated, nothing below: reads as zeroes */
-        }
-        *pnum = bytes = MIN(bytes, (uint64_t)blen - offset);
-        bs = backing;
-        ++*depth;
-    }
-}
-
 static int map_get_entry(BlockDriverState *bs, uint64_t offset, uint64_t bytes, MapEntry *e)
 {
     BlockDriverState *file = NULL;
     uint64_t pnum, map;
     int depth;
-    int ret = img_block_status_chain(bs, offset, bytes, &pnum, &depth, &map, &file);
+    int ret = bdrv_block_status_chain(bs, offset, bytes, &pnum, &depth, &map, &file);
 
     if (ret < 0) {
         return ret;
