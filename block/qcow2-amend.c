@@ -61,8 +61,7 @@ static bool parse_opts(BlockDriverState *bs, JsonObject *opts, AmendOpts *a, Err
         return false;
     }
     bits = dict_get_int(opts, "refcount_bits", 1 << s->refcount_order, NULL);
-    if (bits <= 0 || bits > 64 || (bits & (bits - 1))) {
-        error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+    if (!qcow2_check_refcount_width(bits < 0 ? 0 : (uint64_t)bits, errp)) {
         return false;
     }
     if (!dict_has(opts, "refcount_bits") && a->version < 3 && bits != 16) {

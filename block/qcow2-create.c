@@ -147,12 +147,39 @@ static uint8_t *build_image(const Qcow2CreateOpts *o, int cluster_bits, int refc
     return img;
 }
 
+bool qcow2_check_cluster_size(uint64_t cs, Error **errp)
+{
+    if (cs < 512 || cs > (2 << 20) || (cs & (cs - 1))) {
+        error_setg(errp, "Cluster size must be a power of two between 512 and 2048k");
+        return false;
+    }
+    return true;
+}
+
+bool qcow2_check_refcount_width(uint64_t bits, Error **errp)
+{
+    if (bits < 1 || bits > 64 || (bits & (bits - 1))) {
+        error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+        return false;
+    }
+    return true;
+}
+
+bool qcow2_check_refcount_version(uint64_t bits, int version, Error **errp)
+{
+    if (bits != 16 && version < 3) {
+        error_setg(errp, "Different refcount widths than 16 bits require compatibility level "
+                         "1.1 or above (use compat=1.1 or greater)");
+        return false;
+    }
+    return true;
+}
+
 static int check_opts(const Qcow2CreateOpts *o, Error **errp)
 {
     uint64_t cs = o->cluster_size;
 
-    if (cs < 512 || cs > (2 << 20) || (cs & (cs - 1))) {
-        error_setg(errp, "Cluster size must be a power of two between 512 and 2048k");
+    if (!qcow2_check_cluster_size(cs, errp)) {
         return -EINVAL;
     }
     /* An L1 table larger than QEMU opens (and than we would allocate to build it) */
@@ -166,14 +193,8 @@ static int check_opts(const Qcow2CreateOpts *o, Error **errp)
                          "above (use version=v3 or greater)");
         return -EINVAL;
     }
-    if (o->refcount_bits != 16 && o->version < 3) {
-        error_setg(errp, "Different refcount widths than 16 bits require compatibility level "
-                         "1.1 or above (use compat=1.1 or greater)");
-        return -EINVAL;
-    }
-    if (o->refcount_bits < 1 || o->refcount_bits > 64 ||
-        (o->refcount_bits & (o->refcount_bits - 1))) {
-        error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
+    if (!qcow2_check_refcount_version(o->refcount_bits, o->version, errp) ||
+        !qcow2_check_refcount_width(o->refcount_bits, errp)) {
         return -EINVAL;
     }
     /* Preallocated clusters would hide the backing file's data (extended L2 is unsupported) */

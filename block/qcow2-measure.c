@@ -38,8 +38,7 @@ static bool parse_cluster_size(JsonObject *opts, MeasureOpts *m, Error **errp)
     uint64_t cs = qcow2_opt_uint(opts, "cluster_size", 65536);
 
     m->extended_l2 = qcow2_opt_bool(opts, "extended_l2");
-    if (cs < 512 || cs > 2 * 1024 * 1024 || (cs & (cs - 1))) {
-        error_setg(errp, "Cluster size must be a power of two between 512 and 2048k");
+    if (!qcow2_check_cluster_size(cs, errp)) {
         return false;
     }
     if (m->extended_l2 && cs < 16384) {
@@ -64,13 +63,8 @@ static bool parse_version_and_width(JsonObject *opts, MeasureOpts *m, Error **er
         error_setg(errp, "Invalid compatibility level: '%s'", compat);
         return false;
     }
-    if (bits > 64 || !bits || (bits & (bits - 1))) {
-        error_setg(errp, "Refcount width must be a power of two and may not exceed 64 bits");
-        return false;
-    }
-    if (m->version < 3 && bits != 16) {
-        error_setg(errp, "Different refcount widths than 16 bits require compatibility level "
-                         "1.1 or above (use compat=1.1 or greater)");
+    if (!qcow2_check_refcount_width(bits, errp) ||
+        !qcow2_check_refcount_version(bits, m->version, errp)) {
         return false;
     }
     m->refcount_bits = bits;

@@ -447,6 +447,12 @@ int qcow2_create_file(const char *filename, const Qcow2CreateOpts *o, Error **er
 /* The driver's create hook and its options (image-ops.h). */
 extern const BlockCreateOpt qcow2_create_opts[];
 int qcow2_create(const char *filename, JsonObject *opts, Error **errp);
+/* The checks of cluster_size and refcount_bits that create, measure and amend share, with
+ * QEMU's messages (each caller keeps its own order). */
+bool qcow2_check_cluster_size(uint64_t cs, Error **errp);
+bool qcow2_check_refcount_width(uint64_t bits, Error **errp);
+/* v2 images count with 16 bits (create's and measure's words; amend has its own). */
+bool qcow2_check_refcount_version(uint64_t bits, int version, Error **errp);
 /* A creation option as typed by bdrv_create, or the default (NULL, def, false). */
 const char *qcow2_opt_str(JsonObject *opts, const char *name);
 uint64_t qcow2_opt_uint(JsonObject *opts, const char *name, uint64_t def);
