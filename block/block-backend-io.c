@@ -2,6 +2,8 @@
  * A backend's I/O: device requests (blk_aio_*) and the synchronous wrappers go to the root
  * node, fail with -ENOMEDIUM without one, are counted so blk_drain can wait for them
  * (callbacks included), and are accounted in the backend's statistics when they succeed.
+ * While the main thread changes the root, other threads' requests are held at the backend
+ * (blk_root_change_begin).
  * Device reads and writes pass the backend's I/O limits first (throttle-groups.c); the
  * synchronous wrappers, used by tools and jobs, are not throttled.
  * Not the request semantics (the node's io.c) and not error policy decisions (the device
@@ -24,7 +26,11 @@ typedef struct BlkAioReq {
     BlockCompletionFunc *cb;
     void *opaque;
     int ret;
+    bool limits_passed; /* through the I/O limits, or queued there */
+    GMainContext *ctx;  /* the submitter's, while held by a root change */
 } BlkAioReq;
+
+static void blk_aio_start(BlkAioReq *r);
 
 /* ---- accounting ---- */
 
@@ -69,6 +75,119 @@ static void blk_account(BlockBackend *blk, BlockReqType type, uint64_t offset, u
     g_mutex_unlock(&blk->lock);
 }
 
+/* ---- root changes ---- */
+
+/*
+ * A request is done. blk_drain waits for zero, but the thread changing the root waits for
+ * the number of requests it holds (blk_busy): during a change every completion wakes it.
+ */
+static void blk_in_flight_dec(BlockBackend *blk)
+{
+    if (g_atomic_int_dec_and_test(&blk->in_flight) ||
+        g_atomic_int_get(&blk->root_changes) > 0) {
+        g_mutex_lock(&blk->lock);
+        wait_point_kick_locked(BLK_WAIT_POINT(blk));
+        g_mutex_unlock(&blk->lock);
+    }
+}
+
+static bool root_changed_by_other(void *opaque)
+{
+    BlockBackend *blk = opaque;
+
+    return blk->root_changes > 0 && blk->root_change_owner != g_thread_self();
+}
+
+void blk_root_put(BlockBackend *blk)
+{
+    /* pairs with the increment of root_changes in blk_root_change_begin */
+    if (g_atomic_int_dec_and_test(&blk->root_readers) && g_atomic_int_get(&blk->root_changes) > 0) {
+        g_mutex_lock(&blk->lock);
+        wait_point_kick_locked(BLK_WAIT_POINT(blk));
+        g_mutex_unlock(&blk->lock);
+    }
+}
+
+BlockDriverState *blk_root_get(BlockBackend *blk)
+{
+    g_atomic_int_inc(&blk->root_readers);
+    return g_atomic_pointer_get(&blk->root);
+}
+
+/*
+ * Before reading blk->root for a request: count it among the root's readers until
+ * blk_root_put. While another thread changes the root, an asynchronous request (hold)
+ * is queued and false returned; a synchronous one (hold == NULL) waits.
+ */
+static bool blk_root_enter(BlockBackend *blk, BlkAioReq *hold)
+{
+    g_atomic_int_inc(&blk->root_readers);
+    if (g_atomic_int_get(&blk->root_changes) == 0) {
+        return true;
+    }
+    blk_root_put(blk);
+    g_mutex_lock(&blk->lock);
+    if (hold && root_changed_by_other(blk)) {
+        hold->ctx = g_main_context_ref_thread_default();
+        g_queue_push_tail(&blk->held, hold);
+        g_mutex_unlock(&blk->lock);
+        return false;
+    }
+    wait_point_wait_locked(BLK_WAIT_POINT(blk), root_changed_by_other, blk);
+    g_atomic_int_inc(&blk->root_readers);
+    g_mutex_unlock(&blk->lock);
+    return true;
+}
+
+void blk_root_change_begin(BlockBackend *blk)
+{
+    if (!blk) {
+        return;
+    }
+    g_mutex_lock(&blk->lock);
+    wait_point_wait_locked(BLK_WAIT_POINT(blk), root_changed_by_other, blk);
+    blk->root_change_owner = g_thread_self();
+    g_atomic_int_inc(&blk->root_changes);
+    g_mutex_unlock(&blk->lock);
+    wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->root_readers);
+}
+
+static gboolean blk_aio_resume_cb(gpointer opaque)
+{
+    BlkAioReq *r = opaque;
+
+    g_main_context_unref(g_steal_pointer(&r->ctx));
+    blk_aio_start(r);
+    return G_SOURCE_REMOVE;
+}
+
+void blk_root_change_end(BlockBackend *blk)
+{
+    GQueue held = G_QUEUE_INIT;
+    BlkAioReq *r;
+
+    if (!blk) {
+        return;
+    }
+    wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->root_readers); /* blk_root_get's */
+    g_mutex_lock(&blk->lock);
+    g_assert(blk->root_changes > 0);
+    if (g_atomic_int_dec_and_test(&blk->root_changes)) {
+        blk->root_change_owner = NULL;
+        held = blk->held;
+        g_queue_init(&blk->held);
+        wait_point_kick_locked(BLK_WAIT_POINT(blk));
+    }
+    g_mutex_unlock(&blk->lock);
+    while ((r = g_queue_pop_head(&held))) {
+        GSource *src = g_idle_source_new();
+
+        g_source_set_callback(src, blk_aio_resume_cb, r, NULL);
+        g_source_attach(src, r->ctx);
+        g_source_unref(src);
+    }
+}
+
 /* ---- asynchronous requests ---- */
 
 static void blk_aio_complete(void *opaque, int ret)
@@ -81,7 +200,7 @@ static void blk_aio_complete(void *opaque, int ret)
     }
     r->cb(r->opaque, ret);
     g_free(r);
-    wait_point_dec(BLK_WAIT_POINT(blk), &blk->in_flight);
+    blk_in_flight_dec(blk);
 }
 
 static gboolean blk_aio_complete_cb(gpointer opaque)
@@ -105,14 +224,10 @@ static void blk_aio_fail(BlkAioReq *r, int ret)
     g_main_context_unref(ctx);
 }
 
-static void blk_aio_dispatch(BlkAioReq *r)
+static void blk_aio_send(BlkAioReq *r)
 {
     BlockDriverState *bs = r->blk->root;
 
-    if (!blk_is_inserted(r->blk)) {
-        blk_aio_fail(r, -ENOMEDIUM);
-        return;
-    }
     switch (r->type) {
     case BLOCK_REQ_READ:
         bdrv_aio_preadv(bs, r->offset, r->qiov, r->flags, blk_aio_complete, r);
@@ -135,12 +250,16 @@ static void blk_aio_dispatch(BlkAioReq *r)
 /* A request the throttle layer held goes on (the medium may have gone meanwhile). */
 static void blk_aio_release(ThrottleRequest *treq)
 {
-    blk_aio_dispatch((BlkAioReq *)treq);
+    blk_aio_start((BlkAioReq *)treq);
 }
 
 /* Reads and writes (zero writes too) pass the I/O limits, as in QEMU; true: held. */
 static bool blk_aio_throttled(BlkAioReq *r)
 {
+    if (r->limits_passed) {
+        return false;
+    }
+    r->limits_passed = true;
     if (r->type != BLOCK_REQ_READ && r->type != BLOCK_REQ_WRITE &&
         r->type != BLOCK_REQ_WRITE_ZEROES) {
         return false;
@@ -149,6 +268,23 @@ static bool blk_aio_throttled(BlkAioReq *r)
     r->treq.bytes = r->bytes;
     r->treq.release = blk_aio_release;
     return blk_throttle_intercept(r->blk, &r->treq);
+}
+
+/*
+ * A new request, one the I/O limits held, or one a root change held: without a medium it
+ * fails at once; it passes the limits (once), then goes to the root it finds.
+ */
+static void blk_aio_start(BlkAioReq *r)
+{
+    if (!blk_root_enter(r->blk, r)) {
+        return; /* blk_root_change_end starts it again */
+    }
+    if (!blk_is_inserted(r->blk)) {
+        blk_aio_fail(r, -ENOMEDIUM);
+    } else if (!blk_aio_throttled(r)) {
+        blk_aio_send(r);
+    }
+    blk_root_put(r->blk);
 }
 
 static void blk_aio_submit(BlockBackend *blk, BlockReqType type, uint64_t offset, uint64_t bytes,
@@ -166,11 +302,7 @@ static void blk_aio_submit(BlockBackend *blk, BlockReqType type, uint64_t offset
                      .cb = cb,
                      .opaque = opaque};
     g_atomic_int_inc(&blk->in_flight);
-    if (!blk_is_inserted(blk)) {
-        blk_aio_fail(r, -ENOMEDIUM);
-    } else if (!blk_aio_throttled(r)) {
-        blk_aio_dispatch(r);
-    }
+    blk_aio_start(r);
 }
 
 void blk_aio_preadv(BlockBackend *blk, uint64_t offset, IOVector *qiov, int flags,
@@ -211,6 +343,7 @@ static int blk_sync_request(BlockBackend *blk, BlockReqType type, uint64_t offse
     BlockDriverState *bs;
     int ret = -ENOMEDIUM;
 
+    blk_root_enter(blk, NULL); /* before counting: a root change's blk_drain would wait */
     g_atomic_int_inc(&blk->in_flight);
     bs = blk->root;
     if (blk_is_inserted(blk)) {
@@ -232,10 +365,11 @@ static int blk_sync_request(BlockBackend *blk, BlockReqType type, uint64_t offse
             break;
         }
     }
+    blk_root_put(blk);
     if (ret == 0) {
         blk_account(blk, type, offset, bytes, start_ns);
     }
-    wait_point_dec(BLK_WAIT_POINT(blk), &blk->in_flight);
+    blk_in_flight_dec(blk);
     return ret;
 }
 
@@ -295,6 +429,15 @@ int blk_truncate(BlockBackend *blk, uint64_t size, PreallocMode mode, Error **er
     return bdrv_truncate_prealloc(blk->root, size, mode, errp);
 }
 
+/* Requests in flight, but for those the caller's own root change holds (they wait for it). */
+static bool blk_busy(void *opaque)
+{
+    BlockBackend *blk = opaque;
+    int held = blk->root_change_owner == g_thread_self() ? (int)blk->held.length : 0;
+
+    return g_atomic_int_get(&blk->in_flight) > held;
+}
+
 void blk_drain(BlockBackend *blk)
 {
     blk_throttle_flush(blk);
@@ -302,7 +445,9 @@ void blk_drain(BlockBackend *blk)
         bdrv_drained_begin(blk->root);
         bdrv_drained_end(blk->root);
     }
-    wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->in_flight);
+    g_mutex_lock(&blk->lock);
+    wait_point_wait_locked(BLK_WAIT_POINT(blk), blk_busy, blk);
+    g_mutex_unlock(&blk->lock);
 }
 
 void blk_drain_all(void)

@@ -89,6 +89,7 @@ static void blk_delete(BlockBackend *blk)
     backends = g_list_remove(backends, blk);
     drive_info_free(blk->legacy_dinfo);
     g_free(blk->name);
+    g_assert(g_queue_is_empty(&blk->held));
     g_mutex_clear(&blk->lock);
     g_cond_clear(&blk->cond);
     g_free(blk);
@@ -166,16 +167,25 @@ void blk_remove_bs(BlockBackend *blk)
         return;
     }
     blk_drain(blk);
+    blk_root_change_begin(blk);
+    bdrv_drained_begin(bs); /* what came in since blk_drain */
     blk->enable_write_cache = bs->enable_write_cache;
     blk->root = NULL;
     bs->blk = NULL;
+    bdrv_drained_end(bs);
+    blk_root_change_end(blk); /* what it held fails: no medium */
     bdrv_unref(bs);
 }
 
 /* A root a driver made unusable (fatal corruption) counts as no medium, as in QEMU. */
+static bool bdrv_is_usable(BlockDriverState *bs)
+{
+    return bs && bs->drv && !g_atomic_int_get(&bs->unusable);
+}
+
 bool blk_is_inserted(BlockBackend *blk)
 {
-    return blk->root && blk->root->drv && !g_atomic_int_get(&blk->root->unusable);
+    return bdrv_is_usable(g_atomic_pointer_get(&blk->root));
 }
 
 bool blk_is_read_only(BlockBackend *blk)
@@ -190,7 +200,11 @@ bool blk_is_available(BlockBackend *blk)
 
 int64_t blk_getlength(BlockBackend *blk)
 {
-    return blk_is_inserted(blk) ? bdrv_getlength(blk->root) : -ENOMEDIUM;
+    BlockDriverState *bs = blk_root_get(blk); /* devices ask from I/O threads */
+    int64_t len = bdrv_is_usable(bs) ? bdrv_getlength(bs) : -ENOMEDIUM;
+
+    blk_root_put(blk);
+    return len;
 }
 
 bool blk_enable_write_cache(BlockBackend *blk)

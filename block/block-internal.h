@@ -109,11 +109,13 @@ bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park);
 void bdrv_request_leave(BlockDriverState *bs);
 /*
  * A drive's root changes from old_root to new_root inside a drained section of old_root
- * (snapshot append, mirror and active-commit pivot): the requests another thread (an I/O
- * thread's device) sent meanwhile are parked on old_root, but were meant for the drive, so
- * they are resubmitted to new_root when the section ends. Left on old_root they would land
- * in an image the drive no longer reads, or in a node freed by then. Only the drive sends
- * requests to its root that can park (a driver's requests to its children never do).
+ * (snapshot append, mirror and active-commit pivot). The drive's new requests wait at the
+ * backend meanwhile (blk_root_change_begin), but one an I/O thread's device sent into an
+ * earlier drained section of old_root (another thread's) is still parked there; it was
+ * meant for the drive, so it is resubmitted to new_root when the sections end. Left on
+ * old_root it would land in an image the drive no longer reads, or in a node freed by then.
+ * Only the drive sends requests to its root that can park (a driver's requests to its
+ * children never do).
  */
 void bdrv_retarget_parked(BlockDriverState *old_root, BlockDriverState *new_root);
 
@@ -163,14 +165,39 @@ struct BlockBackend {
     bool iostatus_enabled;
     BlockDeviceIoStatus iostatus;
 
-    GMutex lock; /* stats, and waits for in_flight */
+    GMutex lock; /* stats, root changes, and waits for in_flight */
     GCond cond;
     GSList *waiters;
     int in_flight; /* device requests not yet completed (atomic) */
+    int root_readers;            /* requests using blk->root right now (atomic) */
+    int root_changes;            /* blk_root_change_begin depth (atomic) */
+    GThread *root_change_owner;  /* the thread changing the root */
+    GQueue held;                 /* asynchronous requests held by a root change */
     BlockAcctStats stats;
     BlkThrottle *throttle; /* I/O limits; NULL until first set (atomic pointer) */
 };
 
 #define BLK_WAIT_POINT(blk) (&(WaitPoint){&(blk)->lock, &(blk)->cond, &(blk)->waiters})
+
+/*
+ * Between blk_root_change_begin and blk_root_change_end the thread that called them may
+ * change blk->root (an external snapshot's append, a mirror or active-commit pivot, a
+ * medium's removal): device requests that read blk->root meanwhile from other threads are
+ * held at the backend (asynchronous ones queued, resumed in their submitter's context at
+ * the end; synchronous ones waiting), and then go to whatever root there is. Begin returns
+ * once no request is between reading blk->root and being done with that node's submission,
+ * so none can enter the old root after the change, nor a node freed by then. Main thread;
+ * call it before draining the old root (a request it waits for may be waiting on that
+ * drain). Nests; blk may be NULL (a node that is no drive's root).
+ */
+void blk_root_change_begin(BlockBackend *blk);
+void blk_root_change_end(BlockBackend *blk);
+/*
+ * blk->root (or NULL) for a look at it from any thread (its length, say), not for a
+ * request: it stays valid until blk_root_put, as a root change's end waits for that. Never
+ * waits itself.
+ */
+BlockDriverState *blk_root_get(BlockBackend *blk);
+void blk_root_put(BlockBackend *blk);
 
 #endif

@@ -370,12 +370,13 @@ static void mirror_pivot(MirrorJob *m)
 }
 
 /* Main thread, the job done (completed, not cancelled): in one drained section of the source,
- * stop watching it, copy what is still dirty and pivot. */
+ * the drive's requests held, stop watching it, copy what is still dirty and pivot. */
 static int mirror_commit(BlockJob *job)
 {
     MirrorJob *m = (MirrorJob *)job;
     int ret = 0;
 
+    blk_root_change_begin(job->blk);
     bdrv_drained_begin(m->source);
     bdrv_remove_write_notifier(&m->notifier);
     m->notifier_added = false;
@@ -386,6 +387,7 @@ static int mirror_commit(BlockJob *job)
         }
     }
     bdrv_drained_end(m->source);
+    blk_root_change_end(job->blk);
     return ret;
 }
 

@@ -64,16 +64,19 @@ void bdrv_append(BlockDriverState *overlay, BlockDriverState *top)
     BlockBackend *blk = top->blk;
 
     g_assert(!overlay->backing && !overlay->blk);
+    blk_root_change_begin(blk);
+    bdrv_drained_begin(top);
     bdrv_set_backing(overlay, top);
-    if (!blk) {
-        return;
+    if (blk) {
+        bdrv_ref(overlay);
+        blk->root = overlay;
+        overlay->blk = blk;
+        top->blk = NULL;
+        bdrv_retarget_parked(top, overlay);
+        bdrv_unref(top); /* the backend's reference; the overlay holds one now */
     }
-    bdrv_ref(overlay);
-    blk->root = overlay;
-    overlay->blk = blk;
-    top->blk = NULL;
-    bdrv_retarget_parked(top, overlay);
-    bdrv_unref(top); /* the backend's reference; the overlay holds one now */
+    bdrv_drained_end(top);
+    blk_root_change_end(blk);
 }
 
 static void bdrv_set_read_only(BlockDriverState *bs)

@@ -248,9 +248,7 @@ static void external_snapshot_commit(BlkActionState *common)
 {
     ExternalSnapshotState *s = (ExternalSnapshotState *)common;
 
-    bdrv_drained_begin(s->old_bs);
     bdrv_append(s->new_bs, s->old_bs);
-    bdrv_drained_end(s->old_bs);
     /* As 2.2: a failed reopen does not undo the snapshot; the old image stays writable. */
     bdrv_reopen_read_only(s->old_bs, NULL);
 }

@@ -168,7 +168,8 @@ int blk_pdiscard(BlockBackend *blk, uint64_t offset, uint64_t bytes);
 int blk_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t bytes, int flags);
 int blk_truncate(BlockBackend *blk, uint64_t size, PreallocMode mode, Error **errp);
 
-/* Wait until every request on the backend has completed and its callback has run. */
+/* Wait until every request on the backend has completed and its callback has run (but for
+ * those the caller's own root change holds: blk_root_change_begin). */
 void blk_drain(BlockBackend *blk);
 /* blk_drain for every backend: device requests until their callbacks ran, also those a
  * drained section held back and resubmitted at its end. */

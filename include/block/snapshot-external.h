@@ -12,9 +12,9 @@
 /*
  * Make top the backing node of overlay (which was opened with BDRV_O_NO_BACKING and has no
  * backing node) and, if top is the root of a drive, make overlay that drive's root. Op
- * blockers stay on top; requests parked on top by the drained section resume on overlay.
- * Cannot fail. Main thread, inside a drained section of top; the caller keeps its own
- * reference to overlay.
+ * blockers stay on top. The drive's requests from other threads wait at the drive, and top
+ * is drained, while the root changes; they then go to overlay. Cannot fail. Main thread,
+ * not inside a drained section of top; the caller keeps its own reference to overlay.
  */
 void bdrv_append(BlockDriverState *overlay, BlockDriverState *top);
 

@@ -2,13 +2,14 @@
  * Unit tests for BlockBackend (block/block-backend.c, block-backend-io.c) on the memory
  * test driver: names and their errors, iteration and hiding, root insert/remove, device
  * attachment and callbacks, error policy and io-status transitions, statistics of
- * asynchronous and synchronous requests, -ENOMEDIUM without a medium, blk_drain, the
- * write cache flag and the legacy DriveInfo.
+ * asynchronous and synchronous requests, -ENOMEDIUM without a medium, blk_drain, requests
+ * held while the root changes, the write cache flag and the legacy DriveInfo.
  */
 #include <errno.h>
 #include <string.h>
 #include <glib.h>
 #include "block/block-backend.h"
+#include "block/block-internal.h"
 #include "block-test-drivers.h"
 
 typedef struct AioResult {
@@ -346,6 +347,127 @@ static void test_drain(void)
     blk_unref(blk);
 }
 
+typedef struct RootWriter {
+    BlockBackend *blk;
+    bool async;
+    int ret, first_ret;
+    int first_sent, go, done; /* atomic */
+} RootWriter;
+
+/* A device callback that takes its time: the drainer is asleep when the request ends. */
+static void aio_done_late(void *opaque, int ret)
+{
+    g_usleep(100 * 1000);
+    aio_done(opaque, ret);
+}
+
+/*
+ * Another thread (an I/O thread's device) writes its sector: async from its own context,
+ * after a first request (a slow one, in flight over the change's start) was sent and the
+ * test said go; or sync.
+ */
+static gpointer root_writer(gpointer opaque)
+{
+    RootWriter *w = opaque;
+    uint8_t buf[512], first[512] = {0};
+
+    memset(buf, w->async ? 0xa1 : 0x5e, sizeof(buf));
+    if (w->async) {
+        GMainContext *ctx = g_main_context_new();
+        AioResult res = {0}, res1 = {0};
+        IOVector qiov, qiov1;
+
+        g_main_context_push_thread_default(ctx);
+        iov_init_buf(&qiov1, first, sizeof(first));
+        blk_aio_pwritev(w->blk, 1024, &qiov1, 0, aio_done_late, &res1);
+        g_atomic_int_set(&w->first_sent, 1);
+        while (!g_atomic_int_get(&w->go)) {
+            g_usleep(1000);
+        }
+        iov_init_buf(&qiov, buf, sizeof(buf));
+        blk_aio_pwritev(w->blk, 0, &qiov, 0, aio_done, &res);
+        while (!g_atomic_int_get(&res.done) || !g_atomic_int_get(&res1.done)) {
+            g_main_context_iteration(ctx, TRUE);
+        }
+        w->ret = res.ret;
+        w->first_ret = res1.ret;
+        iov_destroy(&qiov1);
+        iov_destroy(&qiov);
+        g_main_context_pop_thread_default(ctx);
+        g_main_context_unref(ctx);
+    } else {
+        w->ret = blk_pwrite(w->blk, 512, buf, sizeof(buf), 0);
+    }
+    g_atomic_int_set(&w->done, 1);
+    return NULL;
+}
+
+/*
+ * While the main thread changes a drive's root, other threads' requests reach neither the
+ * old root nor the new one; at the end they go to the new root, or fail without a medium.
+ * The changer's own requests do not wait for the held ones, and its blk_drain (in
+ * blk_remove_bs) waits only for the request in flight from before, which completes in the
+ * other thread.
+ */
+static void root_change(bool insert)
+{
+    BlockBackend *blk = blk_new_open(
+        "rc0", NULL, opts("{\"driver\":\"testaio\",\"size\":4096,\"delay-ms\":200}"),
+        BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+    BlockDriverState *old = blk_bs(blk), *new_root = NULL;
+    RootWriter async = {blk, true}, sync = {blk, false};
+    GThread *t1, *t2;
+    uint8_t buf[512];
+
+    bdrv_ref(old);
+    t1 = g_thread_new("async-writer", root_writer, &async);
+    while (!g_atomic_int_get(&async.first_sent)) {
+        g_usleep(1000);
+    }
+    blk_root_change_begin(blk);
+    g_atomic_int_set(&async.go, 1);
+    t2 = g_thread_new("sync-writer", root_writer, &sync);
+    g_usleep(100 * 1000);
+    g_assert_false(g_atomic_int_get(&async.done) || g_atomic_int_get(&sync.done));
+    g_assert_cmpint(test_mem_state(old)->n_write, ==, 0); /* the first is still sleeping */
+    test_mem_state(old)->delay_ms = 0;
+    g_assert_cmpint(blk_pread(blk, 0, buf, sizeof(buf)), ==, 0);
+    blk_remove_bs(blk);
+    g_assert_cmpint(test_mem_state(old)->n_write, ==, 1);
+    if (insert) {
+        new_root = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"size\":4096}"),
+                             BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+        blk_insert_bs(blk, new_root);
+    }
+    blk_root_change_end(blk);
+    g_thread_join(t1);
+    g_thread_join(t2);
+    g_assert_cmpint(test_mem_state(old)->n_write, ==, 1);
+    g_assert_cmpint(async.first_ret, ==, 0);
+    g_assert_cmpint(async.ret, ==, insert ? 0 : -ENOMEDIUM);
+    g_assert_cmpint(sync.ret, ==, insert ? 0 : -ENOMEDIUM);
+    if (insert) {
+        g_assert_cmpint(test_mem_state(new_root)->n_write, ==, 2);
+        g_assert_cmpint(blk_pread(blk, 0, buf, sizeof(buf)), ==, 0);
+        g_assert_cmpint(buf[0], ==, 0xa1);
+        g_assert_cmpint(blk_pread(blk, 512, buf, sizeof(buf)), ==, 0);
+        g_assert_cmpint(buf[511], ==, 0x5e);
+        bdrv_unref(new_root);
+    }
+    bdrv_unref(old);
+    blk_unref(blk);
+}
+
+static void test_root_change_moves_requests(void)
+{
+    root_change(true);
+}
+
+static void test_root_change_to_no_medium(void)
+{
+    root_change(false);
+}
+
 static void test_legacy_dinfo(void)
 {
     BlockBackend *blk = blk_new("legacy0", &error_abort);
@@ -365,6 +487,9 @@ int main(int argc, char **argv)
 
     g_test_init(&argc, &argv, NULL);
     test_drivers_register();
+    /* first: sources other tests leave in the main context would wake a lost wake-up */
+    g_test_add_func("/block-backend/root-change-moves-requests", test_root_change_moves_requests);
+    g_test_add_func("/block-backend/root-change-to-no-medium", test_root_change_to_no_medium);
     g_test_add_func("/block-backend/names", test_names);
     g_test_add_func("/block-backend/root", test_root);
     g_test_add_func("/block-backend/device", test_device);
