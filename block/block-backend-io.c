@@ -83,8 +83,7 @@ static void blk_account(BlockBackend *blk, BlockReqType type, uint64_t offset, u
  */
 static void blk_in_flight_dec(BlockBackend *blk)
 {
-    if (g_atomic_int_dec_and_test(&blk->in_flight) ||
-        g_atomic_int_get(&blk->root_changes) > 0) {
+    if (g_atomic_int_dec_and_test(&blk->in_flight) || g_atomic_int_get(&blk->root_changes) > 0) {
         g_mutex_lock(&blk->lock);
         wait_point_kick_locked(BLK_WAIT_POINT(blk));
         g_mutex_unlock(&blk->lock);

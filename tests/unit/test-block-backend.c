@@ -411,9 +411,9 @@ static gpointer root_writer(gpointer opaque)
  */
 static void root_change(bool insert)
 {
-    BlockBackend *blk = blk_new_open(
-        "rc0", NULL, opts("{\"driver\":\"testaio\",\"size\":4096,\"delay-ms\":200}"),
-        BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+    BlockBackend *blk =
+        blk_new_open("rc0", NULL, opts("{\"driver\":\"testaio\",\"size\":4096,\"delay-ms\":200}"),
+                     BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     BlockDriverState *old = blk_bs(blk), *new_root = NULL;
     RootWriter async = {blk, true}, sync = {blk, false};
     GThread *t1, *t2;
