@@ -27,7 +27,7 @@ typedef struct BlkAioReq {
     void *opaque;
     int ret;
     bool limits_passed; /* through the I/O limits, or queued there */
-    GMainContext *ctx;  /* the submitter's, while held by a root change */
+    GMainContext *ctx;  /* the submitter's (not a reference: it outlives the request) */
 } BlkAioReq;
 
 static void blk_aio_start(BlkAioReq *r);
@@ -83,101 +83,58 @@ static void blk_account(BlockBackend *blk, BlockReqType type, uint64_t offset, u
  */
 static void blk_in_flight_dec(BlockBackend *blk)
 {
-    if (g_atomic_int_dec_and_test(&blk->in_flight) || g_atomic_int_get(&blk->root_changes) > 0) {
+    if (g_atomic_int_dec_and_test(&blk->in_flight) ||
+        g_atomic_int_get(&blk->root_gate.closed) > 0) {
         g_mutex_lock(&blk->lock);
         wait_point_kick_locked(BLK_WAIT_POINT(blk));
         g_mutex_unlock(&blk->lock);
     }
-}
-
-static bool root_changed_by_other(void *opaque)
-{
-    BlockBackend *blk = opaque;
-
-    return blk->root_changes > 0 && blk->root_change_owner != g_thread_self();
 }
 
 void blk_root_put(BlockBackend *blk)
 {
-    /* pairs with the increment of root_changes in blk_root_change_begin */
-    if (g_atomic_int_dec_and_test(&blk->root_readers) && g_atomic_int_get(&blk->root_changes) > 0) {
-        g_mutex_lock(&blk->lock);
-        wait_point_kick_locked(BLK_WAIT_POINT(blk));
-        g_mutex_unlock(&blk->lock);
-    }
+    gate_leave(&blk->root_gate, BLK_WAIT_POINT(blk));
 }
 
 BlockDriverState *blk_root_get(BlockBackend *blk)
 {
-    g_atomic_int_inc(&blk->root_readers);
+    g_atomic_int_inc(&blk->root_gate.passing);
     return g_atomic_pointer_get(&blk->root);
 }
 
 /*
- * Before reading blk->root for a request: count it among the root's readers until
+ * Before reading blk->root for a request: count it among the root's users until
  * blk_root_put. While another thread changes the root, an asynchronous request (hold)
  * is queued and false returned; a synchronous one (hold == NULL) waits.
  */
 static bool blk_root_enter(BlockBackend *blk, BlkAioReq *hold)
 {
-    g_atomic_int_inc(&blk->root_readers);
-    if (g_atomic_int_get(&blk->root_changes) == 0) {
-        return true;
-    }
-    blk_root_put(blk);
-    g_mutex_lock(&blk->lock);
-    if (hold && root_changed_by_other(blk)) {
-        hold->ctx = g_main_context_ref_thread_default();
-        g_queue_push_tail(&blk->held, hold);
-        g_mutex_unlock(&blk->lock);
-        return false;
-    }
-    wait_point_wait_locked(BLK_WAIT_POINT(blk), root_changed_by_other, blk);
-    g_atomic_int_inc(&blk->root_readers);
-    g_mutex_unlock(&blk->lock);
-    return true;
+    return gate_enter(&blk->root_gate, BLK_WAIT_POINT(blk), hold);
 }
 
 void blk_root_change_begin(BlockBackend *blk)
 {
-    if (!blk) {
-        return;
+    if (blk) {
+        gate_close(&blk->root_gate, BLK_WAIT_POINT(blk));
     }
-    g_mutex_lock(&blk->lock);
-    wait_point_wait_locked(BLK_WAIT_POINT(blk), root_changed_by_other, blk);
-    blk->root_change_owner = g_thread_self();
-    g_atomic_int_inc(&blk->root_changes);
-    g_mutex_unlock(&blk->lock);
-    wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->root_readers);
 }
 
 static gboolean blk_aio_resume_cb(gpointer opaque)
 {
-    BlkAioReq *r = opaque;
-
-    g_main_context_unref(g_steal_pointer(&r->ctx));
-    blk_aio_start(r);
+    blk_aio_start(opaque);
     return G_SOURCE_REMOVE;
 }
 
 void blk_root_change_end(BlockBackend *blk)
 {
-    GQueue held = G_QUEUE_INIT;
+    GQueue held;
     BlkAioReq *r;
 
     if (!blk) {
         return;
     }
-    wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->root_readers); /* blk_root_get's */
-    g_mutex_lock(&blk->lock);
-    g_assert(blk->root_changes > 0);
-    if (g_atomic_int_dec_and_test(&blk->root_changes)) {
-        blk->root_change_owner = NULL;
-        held = blk->held;
-        g_queue_init(&blk->held);
-        wait_point_kick_locked(BLK_WAIT_POINT(blk));
-    }
-    g_mutex_unlock(&blk->lock);
+    wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->root_gate.passing); /* blk_root_get's */
+    held = gate_open(&blk->root_gate, BLK_WAIT_POINT(blk));
     while ((r = g_queue_pop_head(&held))) {
         GSource *src = g_idle_source_new();
 
@@ -299,7 +256,8 @@ static void blk_aio_submit(BlockBackend *blk, BlockReqType type, uint64_t offset
                      .qiov = qiov,
                      .flags = flags,
                      .cb = cb,
-                     .opaque = opaque};
+                     .opaque = opaque,
+                     .ctx = g_main_context_get_thread_default()};
     g_atomic_int_inc(&blk->in_flight);
     blk_aio_start(r);
 }
@@ -432,7 +390,8 @@ int blk_truncate(BlockBackend *blk, uint64_t size, PreallocMode mode, Error **er
 static bool blk_busy(void *opaque)
 {
     BlockBackend *blk = opaque;
-    int held = blk->root_change_owner == g_thread_self() ? (int)blk->held.length : 0;
+    Gate *g = &blk->root_gate;
+    int held = g->closer == g_thread_self() ? (int)g->held.length : 0;
 
     return g_atomic_int_get(&blk->in_flight) > held;
 }

@@ -89,7 +89,7 @@ static void blk_delete(BlockBackend *blk)
     backends = g_list_remove(backends, blk);
     drive_info_free(blk->legacy_dinfo);
     g_free(blk->name);
-    g_assert(g_queue_is_empty(&blk->held));
+    g_assert(g_queue_is_empty(&blk->root_gate.held));
     g_mutex_clear(&blk->lock);
     g_cond_clear(&blk->cond);
     g_free(blk);

@@ -101,9 +101,9 @@ bool bdrv_nesting(void);
 /* Set the level (a completion callback runs at the level of its request); returns the old. */
 int bdrv_nesting_set(int level);
 /*
- * Count a new request in bs->in_flight. While bs is drained by another thread, a
- * synchronous caller (park == NULL) waits; an asynchronous one is queued on bs->parked and
- * false is returned (bdrv_aio_resubmit brings it back after the drained section).
+ * Count a new request in bs's gate. While bs is drained by another thread, a synchronous
+ * caller (park == NULL) waits; an asynchronous one is queued on the gate and false is
+ * returned (bdrv_aio_resubmit brings it back after the drained section).
  */
 bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park);
 void bdrv_request_leave(BlockDriverState *bs);
@@ -141,6 +141,20 @@ void wait_point_dec(const WaitPoint *wp, int *counter);
 /* Wait until *counter is zero (takes the lock). */
 void wait_point_wait_zero(const WaitPoint *wp, int *counter);
 /*
+ * Gates (Gate, block_int.h), with wp the wait point of the lock that guards them. Enter:
+ * count a request in g->passing; while another thread has g closed, an asynchronous request
+ * (hold) is queued on g->held and false returned, a synchronous one (hold == NULL) waits
+ * until g opens. Leave: uncount it. Close: wait until no other thread has g closed, close
+ * it (nests), then wait until nothing passes. Open: undo one close; once open, the requests
+ * it held, in order, for the caller to resume.
+ */
+bool gate_enter(Gate *g, const WaitPoint *wp, void *hold);
+void gate_leave(Gate *g, const WaitPoint *wp);
+void gate_close(Gate *g, const WaitPoint *wp);
+GQueue gate_open(Gate *g, const WaitPoint *wp);
+/* With wp's lock held: is g closed by a thread other than this one? */
+bool gate_closed_by_other(void *g);
+/*
  * While on, this thread's waits sleep on the condition as a worker's do, without
  * dispatching its context: it is running a worker's job in the middle of a dispatch (see
  * bdrv_aio_run_in_pool). Nests.
@@ -169,10 +183,7 @@ struct BlockBackend {
     GCond cond;
     GSList *waiters;
     int in_flight; /* device requests not yet completed (atomic) */
-    int root_readers;            /* requests using blk->root right now (atomic) */
-    int root_changes;            /* blk_root_change_begin depth (atomic) */
-    GThread *root_change_owner;  /* the thread changing the root */
-    GQueue held;                 /* asynchronous requests held by a root change */
+    Gate root_gate; /* users of blk->root; closed while the root changes */
     BlockAcctStats stats;
     BlkThrottle *throttle; /* I/O limits; NULL until first set (atomic pointer) */
 };

@@ -429,7 +429,7 @@ static BlockDriverState *bdrv_new(void)
     bs->write_gen = 1; /* the first flush syncs what an earlier user may have left unsynced */
     g_mutex_init(&bs->lock);
     g_cond_init(&bs->drained_cond);
-    g_queue_init(&bs->parked);
+    g_queue_init(&bs->gate.held);
     all_nodes = g_list_append(all_nodes, bs);
     return bs;
 }
@@ -445,7 +445,7 @@ static void bdrv_delete(BlockDriverState *bs, bool opened)
         }
         bdrv_drained_end(bs);
     }
-    g_assert(g_queue_is_empty(&bs->parked) && !bs->in_flight);
+    g_assert(g_queue_is_empty(&bs->gate.held) && !bs->gate.passing);
     bdrv_unref(bs->backing);
     bdrv_unref(bs->file);
     all_nodes = g_list_remove(all_nodes, bs);

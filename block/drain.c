@@ -1,7 +1,7 @@
 /*
- * In-flight counting and drained sections. Every request is counted in bs->in_flight from
- * submission until its completion is delivered; bdrv_drained_begin waits for the count to
- * reach zero and then holds new requests from other threads until bdrv_drained_end (the
+ * In-flight counting and drained sections, on the node's gate. Every request is counted
+ * from submission until its completion is delivered; bdrv_drained_begin waits for the count
+ * to reach zero and then holds new requests from other threads until bdrv_drained_end (the
  * draining thread itself may still do I/O, e.g. for a graph change). Requests a driver
  * issues to its children while serving a request are never held, so a drained section
  * cannot deadlock on its own in-flight work. Not the request path itself (io.c, aio.c).
@@ -37,49 +37,23 @@ int bdrv_nesting_set(int level)
     return old;
 }
 
-/* Called with bs->lock held: requests from this thread must wait. */
-static bool held_by_other_drainer(void *opaque)
-{
-    BlockDriverState *bs = opaque;
-
-    return bs->quiesce_counter > 0 && bs->quiesce_owner != g_thread_self();
-}
-
 bool bdrv_request_enter(BlockDriverState *bs, BlockRequest *park)
 {
-    /* Fast path; pairs with the increment of quiesce_counter in bdrv_drained_begin. */
-    g_atomic_int_inc(&bs->in_flight);
-    if (nesting > 0 || g_atomic_int_get(&bs->quiesce_counter) == 0) {
+    if (nesting > 0) {
+        g_atomic_int_inc(&bs->gate.passing);
         return true;
     }
-    bdrv_request_leave(bs);
-
-    g_mutex_lock(&bs->lock);
-    if (park && held_by_other_drainer(bs)) {
-        g_queue_push_tail(&bs->parked, park);
-        g_mutex_unlock(&bs->lock);
-        return false;
-    }
-    wait_point_wait_locked(BDRV_WAIT_POINT(bs), held_by_other_drainer, bs);
-    g_atomic_int_inc(&bs->in_flight);
-    g_mutex_unlock(&bs->lock);
-    return true;
+    return gate_enter(&bs->gate, BDRV_WAIT_POINT(bs), park);
 }
 
 void bdrv_request_leave(BlockDriverState *bs)
 {
-    wait_point_dec(BDRV_WAIT_POINT(bs), &bs->in_flight);
+    gate_leave(&bs->gate, BDRV_WAIT_POINT(bs));
 }
 
 void bdrv_drained_begin(BlockDriverState *bs)
 {
-    g_mutex_lock(&bs->lock);
-    wait_point_wait_locked(BDRV_WAIT_POINT(bs), held_by_other_drainer, bs);
-    bs->quiesce_owner = g_thread_self();
-    g_atomic_int_inc(&bs->quiesce_counter);
-    g_mutex_unlock(&bs->lock);
-
-    wait_point_wait_zero(BDRV_WAIT_POINT(bs), &bs->in_flight);
+    gate_close(&bs->gate, BDRV_WAIT_POINT(bs));
     if (bs->file) {
         bdrv_drained_begin(bs->file);
     }
@@ -90,7 +64,7 @@ void bdrv_drained_begin(BlockDriverState *bs)
 
 void bdrv_drained_end(BlockDriverState *bs)
 {
-    GQueue parked = G_QUEUE_INIT;
+    GQueue parked;
     BlockRequest *req;
 
     if (bs->backing) {
@@ -99,15 +73,7 @@ void bdrv_drained_end(BlockDriverState *bs)
     if (bs->file) {
         bdrv_drained_end(bs->file);
     }
-    g_mutex_lock(&bs->lock);
-    g_assert(bs->quiesce_counter > 0);
-    if (g_atomic_int_dec_and_test(&bs->quiesce_counter)) {
-        bs->quiesce_owner = NULL;
-        parked = bs->parked;
-        g_queue_init(&bs->parked);
-        wait_point_kick_locked(BDRV_WAIT_POINT(bs));
-    }
-    g_mutex_unlock(&bs->lock);
+    parked = gate_open(&bs->gate, BDRV_WAIT_POINT(bs));
     while ((req = g_queue_pop_head(&parked))) {
         bdrv_aio_resubmit(req);
     }
@@ -116,7 +82,7 @@ void bdrv_drained_end(BlockDriverState *bs)
 void bdrv_retarget_parked(BlockDriverState *old_root, BlockDriverState *new_root)
 {
     g_mutex_lock(&old_root->lock);
-    for (GList *l = old_root->parked.head; l; l = l->next) {
+    for (GList *l = old_root->gate.held.head; l; l = l->next) {
         BlockRequest *req = l->data;
 
         req->bs = new_root;

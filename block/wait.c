@@ -5,7 +5,8 @@
  * completions it owns still run; other threads (workers, jobs) sleep on a condition
  * variable. A kick both broadcasts the condition and wakes every dispatching waiter with an
  * idle source, so no wake-up is lost between a check and a sleep; with nobody waiting, as
- * on almost every request completion, it costs no system call.
+ * on almost every request completion, it costs no system call. Gates (drained sections,
+ * a backend's root changes) are built on these waits.
  */
 #include <unistd.h>
 #include <glib.h>
@@ -115,4 +116,68 @@ void wait_point_wait_zero(const WaitPoint *wp, int *counter)
     g_mutex_lock(wp->lock);
     wait_point_wait_locked(wp, counter_busy, counter);
     g_mutex_unlock(wp->lock);
+}
+
+/* ---- gates ---- */
+
+bool gate_closed_by_other(void *opaque)
+{
+    Gate *g = opaque;
+
+    return g->closed > 0 && g->closer != g_thread_self();
+}
+
+void gate_leave(Gate *g, const WaitPoint *wp)
+{
+    /* pairs with the increment of g->closed in gate_close, before its wait for zero */
+    if (g_atomic_int_dec_and_test(&g->passing) && g_atomic_int_get(&g->closed) > 0) {
+        g_mutex_lock(wp->lock);
+        wait_point_kick_locked(wp);
+        g_mutex_unlock(wp->lock);
+    }
+}
+
+bool gate_enter(Gate *g, const WaitPoint *wp, void *hold)
+{
+    g_atomic_int_inc(&g->passing);
+    if (g_atomic_int_get(&g->closed) == 0) {
+        return true;
+    }
+    gate_leave(g, wp);
+    g_mutex_lock(wp->lock);
+    if (hold && gate_closed_by_other(g)) {
+        g_queue_push_tail(&g->held, hold);
+        g_mutex_unlock(wp->lock);
+        return false;
+    }
+    wait_point_wait_locked(wp, gate_closed_by_other, g);
+    g_atomic_int_inc(&g->passing);
+    g_mutex_unlock(wp->lock);
+    return true;
+}
+
+void gate_close(Gate *g, const WaitPoint *wp)
+{
+    g_mutex_lock(wp->lock);
+    wait_point_wait_locked(wp, gate_closed_by_other, g);
+    g->closer = g_thread_self();
+    g_atomic_int_inc(&g->closed);
+    g_mutex_unlock(wp->lock);
+    wait_point_wait_zero(wp, &g->passing);
+}
+
+GQueue gate_open(Gate *g, const WaitPoint *wp)
+{
+    GQueue held = G_QUEUE_INIT;
+
+    g_mutex_lock(wp->lock);
+    g_assert(g->closed > 0);
+    if (g_atomic_int_dec_and_test(&g->closed)) {
+        g->closer = NULL;
+        held = g->held;
+        g_queue_init(&g->held);
+        wait_point_kick_locked(wp);
+    }
+    g_mutex_unlock(wp->lock);
+    return held;
 }

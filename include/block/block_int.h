@@ -23,6 +23,18 @@
 #include "block/block.h"
 #include "block/image-ops.h"
 
+/*
+ * A gate that requests pass, counted (block/wait.c, gate_*): a node's in-flight requests and
+ * drained sections, a backend's readers of its root and root changes. While a thread has
+ * it closed, other threads' requests are held.
+ */
+typedef struct Gate {
+    int passing;     /* requests inside (atomic) */
+    int closed;      /* close depth (atomic) */
+    GThread *closer; /* the thread that closed it */
+    GQueue held;     /* asynchronous requests queued while closed */
+} Gate;
+
 typedef enum BlockReqType {
     BLOCK_REQ_READ,
     BLOCK_REQ_WRITE,
@@ -186,23 +198,20 @@ struct BlockDriverState {
     char *backing_format;             /* backing format as stored in the image */
     struct BlockBackend *blk;         /* the backend this node is the root of, if any */
     int refcnt;
-    int in_flight;                    /* atomic */
+    Gate gate;                        /* requests in flight, drained sections (drain.c) */
     int unusable;                     /* atomic: bdrv_mark_unusable() was called */
     int cor_ordering;                 /* atomic: jobs whose copies guest writes wait for */
     int write_gen;                    /* atomic: content changes completed (bdrv_wrote) */
     int flushed_gen;                  /* atomic: write_gen when the last good flush began */
-    int quiesce_counter;              /* > 0 while drained: new requests wait */
     uint32_t request_alignment;       /* 1 unless the protocol needs more (O_DIRECT) */
     GSList *op_blockers[BLOCK_OP_TYPE_MAX];
     JsonObject *options;              /* the options it was opened with (flattened) */
-    GMutex lock;                      /* protects quiesce waiters and in-flight waits */
+    GMutex lock;                      /* protects the gate's waits and its held queue */
     GCond drained_cond;
 
     /* Private to the core (block/): */
     int64_t total_bytes;              /* cached length of non-protocol nodes */
-    GThread *quiesce_owner;           /* the thread inside the drained section */
-    GQueue parked;                    /* async requests held while drained */
-    GSList *drain_waiters;            /* contexts to wake when in_flight drops to 0 */
+    GSList *drain_waiters;            /* contexts to wake when the gate's state changes */
     GSList *tracked_writes;           /* writes in flight, when request_alignment > 1 */
 };
 

@@ -132,7 +132,7 @@ static void test_aio_forwarding_format(void)
     g_assert_cmpint(res.ret, ==, 0);
     g_assert_cmpint(test_mem_state(bdrv_file_child(bs))->n_aio, ==, 1);
     g_assert_cmpint(test_image_get("fwd", 0)->data[TESTFMT_HEADER + 512], ==, 9);
-    g_assert_cmpint(bs->in_flight + bdrv_file_child(bs)->in_flight, ==, 0);
+    g_assert_cmpint(bs->gate.passing + bdrv_file_child(bs)->gate.passing, ==, 0);
     iov_destroy(&qiov);
     bdrv_unref(bs);
 }
@@ -236,7 +236,7 @@ static void test_drain_waits(void)
         g_assert_cmpint(res[i].ret, ==, 0);
         iov_destroy(&qiov[i]);
     }
-    g_assert_cmpint(bs->in_flight, ==, 0);
+    g_assert_cmpint(bs->gate.passing, ==, 0);
     bdrv_drained_end(aio);
     bdrv_drained_end(bs);
     bdrv_unref(bs);
@@ -310,10 +310,10 @@ static void test_drain_subtree(void)
     bs = bdrv_open("testmem:subtree", opts("{\"driver\":\"raw\"}"), BDRV_O_RDWR | BDRV_O_CACHE_WB,
                    &error_abort);
     bdrv_drained_begin(bs);
-    g_assert_cmpint(bdrv_file_child(bs)->quiesce_counter, ==, 1);
+    g_assert_cmpint(bdrv_file_child(bs)->gate.closed, ==, 1);
     g_assert_cmpint(bdrv_pwrite(bs, 0, buf, sizeof(buf)), ==, 0);
     bdrv_drained_end(bs);
-    g_assert_cmpint(bdrv_file_child(bs)->quiesce_counter, ==, 0);
+    g_assert_cmpint(bdrv_file_child(bs)->gate.closed, ==, 0);
     bdrv_unref(bs);
 }
 
