@@ -11,6 +11,7 @@
 #include <glib.h>
 #include "block/block-internal.h"
 #include "util/iothread.h"
+#include "util/main-loop.h"
 #include "util/thread-pool.h"
 #include "util/trace.h"
 #include "block/write-notify.h"
@@ -74,15 +75,6 @@ static ThreadPool *bdrv_pool(BdrvAioContext *c)
     return pool;
 }
 
-static void run_in_context(GMainContext *ctx, GSourceFunc fn, void *data)
-{
-    GSource *src = g_idle_source_new();
-
-    g_source_set_callback(src, fn, data, NULL);
-    g_source_attach(src, ctx);
-    g_source_unref(src);
-}
-
 /* ---- completion ---- */
 
 static void bdrv_aio_finish(BdrvAioReq *r)
@@ -119,7 +111,7 @@ void bdrv_request_complete(BlockRequest *req, int ret)
     if (!submitting && g_main_depth() > 0 && g_main_context_is_owner(req->ctx)) {
         bdrv_aio_finish(r);
     } else {
-        run_in_context(req->ctx, bdrv_aio_finish_cb, r);
+        context_run_soon(req->ctx, bdrv_aio_finish_cb, r);
     }
 }
 
@@ -252,7 +244,7 @@ static gboolean bdrv_aio_dispatch_cb(gpointer opaque)
 
 void bdrv_aio_resubmit(BlockRequest *req)
 {
-    run_in_context(req->ctx, bdrv_aio_dispatch_cb, req);
+    context_run_soon(req->ctx, bdrv_aio_dispatch_cb, req);
 }
 
 static void bdrv_aio_submit(BlockDriverState *bs, BlockReqType type, uint64_t offset,

@@ -136,11 +136,7 @@ void blk_root_change_end(BlockBackend *blk)
     wait_point_wait_zero(BLK_WAIT_POINT(blk), &blk->root_gate.passing); /* blk_root_get's */
     held = gate_open(&blk->root_gate, BLK_WAIT_POINT(blk));
     while ((r = g_queue_pop_head(&held))) {
-        GSource *src = g_idle_source_new();
-
-        g_source_set_callback(src, blk_aio_resume_cb, r, NULL);
-        g_source_attach(src, r->ctx);
-        g_source_unref(src);
+        context_run_soon(r->ctx, blk_aio_resume_cb, r);
     }
 }
 
@@ -170,14 +166,8 @@ static gboolean blk_aio_complete_cb(gpointer opaque)
 /* Complete without a medium, in the submitter's context and never before returning. */
 static void blk_aio_fail(BlkAioReq *r, int ret)
 {
-    GMainContext *ctx = g_main_context_ref_thread_default();
-    GSource *src = g_idle_source_new();
-
     r->ret = ret;
-    g_source_set_callback(src, blk_aio_complete_cb, r, NULL);
-    g_source_attach(src, ctx);
-    g_source_unref(src);
-    g_main_context_unref(ctx);
+    context_run_soon(g_main_context_get_thread_default(), blk_aio_complete_cb, r);
 }
 
 static void blk_aio_send(BlkAioReq *r)

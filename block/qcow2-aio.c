@@ -16,6 +16,7 @@
 #include <errno.h>
 #include "block/block-internal.h"
 #include "block/qcow2.h"
+#include "util/main-loop.h"
 
 #define QCOW2_IO_WAIT(s) (&(WaitPoint){&(s)->lock, &(s)->io_cond, &(s)->io_waiters})
 
@@ -214,11 +215,8 @@ static void qcow2_claim_done(BlockRequest *req, int ret)
     g_mutex_unlock(&s->lock);
     for (GSList *l = c ? c->deferred : NULL; l; l = l->next) {
         BlockRequest *d = l->data;
-        GSource *src = g_idle_source_new();
 
-        g_source_set_callback(src, qcow2_aio_resubmit_cb, d, NULL);
-        g_source_attach(src, d->ctx);
-        g_source_unref(src);
+        context_run_soon(d->ctx, qcow2_aio_resubmit_cb, d);
     }
     if (c) {
         g_slist_free(c->deferred);

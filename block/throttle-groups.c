@@ -64,11 +64,7 @@ static void release_all(GQueue *released)
             req->ctx = NULL;
             req->release(req);
         } else {
-            GSource *src = g_idle_source_new();
-
-            g_source_set_callback(src, release_cb, req, NULL);
-            g_source_attach(src, req->ctx);
-            g_source_unref(src);
+            context_run_soon(req->ctx, release_cb, req);
         }
     }
     g_main_context_unref(here);

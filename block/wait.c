@@ -56,11 +56,7 @@ void wait_point_kick_locked(const WaitPoint *wp)
         g_cond_broadcast(wp->cond);
     }
     for (GSList *l = *wp->waiters; l; l = l->next) {
-        GSource *src = g_idle_source_new();
-
-        g_source_set_callback(src, wait_point_wake_cb, NULL, NULL);
-        g_source_attach(src, l->data);
-        g_source_unref(src);
+        context_run_soon(l->data, wait_point_wake_cb, NULL);
     }
 }
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include "util/aio-poll.h"
 #include "util/iothread.h"
+#include "util/main-loop.h"
 #include "util/opts.h"
 
 struct IOThread {
@@ -270,12 +271,8 @@ static gboolean iothread_wake_cb(gpointer data)
 
 void iothread_destroy(IOThread *t)
 {
-    GSource *src = g_idle_source_new();
-
     g_atomic_int_set(&t->stopping, 1);
-    g_source_set_callback(src, iothread_wake_cb, NULL, NULL);
-    g_source_attach(src, t->ctx);
-    g_source_unref(src);
+    context_run_soon(t->ctx, iothread_wake_cb, NULL);
     g_thread_join(t->thread);
     g_mutex_lock(&registry_lock);
     g_ptr_array_remove(registry, t);

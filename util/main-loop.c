@@ -280,16 +280,22 @@ bool main_loop_in_nested_wait(void)
     return nested_waits > 0;
 }
 
+void context_run_soon(GMainContext *ctx, GSourceFunc fn, void *data)
+{
+    GSource *src = g_idle_source_new();
+
+    g_source_set_callback(src, fn, data, NULL);
+    g_source_attach(src, ctx);
+    g_source_unref(src);
+}
+
 void main_loop_call(void (*fn)(void *opaque), void *opaque)
 {
     MainLoopCall *c = g_new(MainLoopCall, 1);
-    GSource *src = g_idle_source_new();
 
     c->fn = fn;
     c->opaque = opaque;
-    g_source_set_callback(src, main_loop_call_cb, c, NULL);
-    g_source_attach(src, main_ctx);
-    g_source_unref(src);
+    context_run_soon(main_ctx, main_loop_call_cb, c);
 }
 
 void bql_lock(void)

@@ -49,6 +49,8 @@ void main_loop_notify(void);
 
 /* Call fn(opaque) soon in the main loop, from any thread, with the BQL held. */
 void main_loop_call(void (*fn)(void *opaque), void *opaque);
+/* Call fn(data) once, soon, in ctx (NULL: the global default context), from any thread. */
+void context_run_soon(GMainContext *ctx, GSourceFunc fn, void *data);
 
 /*
  * A thread iterates its context from inside a blocking wait (a drain: block/wait.c), so
