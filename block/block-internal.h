@@ -136,8 +136,6 @@ typedef bool WaitBusyFn(void *opaque);
 void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque);
 /* With *wp->lock held: wake every waiter to re-evaluate its predicate. */
 void wait_point_kick_locked(const WaitPoint *wp);
-/* Decrement *counter; at zero, kick the waiters. */
-void wait_point_dec(const WaitPoint *wp, int *counter);
 /* Wait until *counter is zero (takes the lock). */
 void wait_point_wait_zero(const WaitPoint *wp, int *counter);
 /*
@@ -152,8 +150,6 @@ bool gate_enter(Gate *g, const WaitPoint *wp, void *hold);
 void gate_leave(Gate *g, const WaitPoint *wp);
 void gate_close(Gate *g, const WaitPoint *wp);
 GQueue gate_open(Gate *g, const WaitPoint *wp);
-/* With wp's lock held: is g closed by a thread other than this one? */
-bool gate_closed_by_other(void *g);
 /*
  * While on, this thread's waits sleep on the condition as a worker's do, without
  * dispatching its context: it is running a worker's job in the middle of a dispatch (see

@@ -93,15 +93,6 @@ void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque)
     g_main_context_unref(ctx);
 }
 
-void wait_point_dec(const WaitPoint *wp, int *counter)
-{
-    if (g_atomic_int_dec_and_test(counter)) {
-        g_mutex_lock(wp->lock);
-        wait_point_kick_locked(wp);
-        g_mutex_unlock(wp->lock);
-    }
-}
-
 static bool counter_busy(void *counter)
 {
     return g_atomic_int_get((int *)counter) > 0;
@@ -116,7 +107,8 @@ void wait_point_wait_zero(const WaitPoint *wp, int *counter)
 
 /* ---- gates ---- */
 
-bool gate_closed_by_other(void *opaque)
+/* With the wait point's lock held: is g closed by a thread other than this one? */
+static bool gate_closed_by_other(void *opaque)
 {
     Gate *g = opaque;
 

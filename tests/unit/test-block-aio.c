@@ -453,7 +453,10 @@ static int sleep_counter;
 static gpointer release_later(gpointer opaque)
 {
     g_usleep(20000);
-    wait_point_dec(&(WaitPoint){&sleep_lock, &sleep_cond, &sleep_waiters}, &sleep_counter);
+    g_atomic_int_add(&sleep_counter, -1);
+    g_mutex_lock(&sleep_lock);
+    wait_point_kick_locked(&(WaitPoint){&sleep_lock, &sleep_cond, &sleep_waiters});
+    g_mutex_unlock(&sleep_lock);
     return NULL;
 }
 
