@@ -60,10 +60,29 @@ void wait_point_kick_locked(const WaitPoint *wp)
     }
 }
 
+/*
+ * Sleep on the condition. A thread holding the BQL (a vCPU whose device model reads its
+ * drive synchronously) sleeps without it: what it waits for may be a drained section the
+ * main thread ends only after its loop's poll, which drops the BQL, has taken it back.
+ * True if the BQL was dropped; the caller takes it back without the wait point's lock.
+ */
+static bool wait_point_sleep(const WaitPoint *wp)
+{
+    bool bql = bql_locked();
+
+    if (bql) {
+        bql_unlock();
+    }
+    g_atomic_int_inc(&cond_sleepers);
+    g_cond_wait(wp->cond, wp->lock);
+    g_atomic_int_add(&cond_sleepers, -1);
+    return bql;
+}
+
 void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque)
 {
     GMainContext *ctx;
-    bool own;
+    bool own, bql = false;
 
     if (!busy(opaque)) {
         return;
@@ -72,11 +91,16 @@ void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque)
     ctx = g_main_context_ref_thread_default();
     own = may_dispatch(ctx) && g_main_context_acquire(ctx);
     g_mutex_lock(wp->lock);
-    while (busy(opaque)) {
+    while (busy(opaque) || bql) {
+        if (!busy(opaque)) { /* BQL before the wait point's lock, then look again */
+            g_mutex_unlock(wp->lock);
+            bql_lock();
+            bql = false;
+            g_mutex_lock(wp->lock);
+            continue;
+        }
         if (!own) {
-            g_atomic_int_inc(&cond_sleepers);
-            g_cond_wait(wp->cond, wp->lock);
-            g_atomic_int_add(&cond_sleepers, -1);
+            bql |= wait_point_sleep(wp);
             continue;
         }
         *wp->waiters = g_slist_prepend(*wp->waiters, ctx);
