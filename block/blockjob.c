@@ -15,8 +15,6 @@ static uint64_t last_id;
 
 static const char *const iostatus_names[] = {"ok", "failed", "nospace"};
 
-static void block_job_try_complete(void *opaque);
-
 BlockJob *block_job_of_blk(BlockBackend *blk)
 {
     for (GSList *l = jobs; l; l = l->next) {
@@ -84,7 +82,6 @@ BlockJob *block_job_create(const BlockJobDriver *driver, BlockBackend *blk, int6
     g_cond_init(&job->cond);
     job->clock = clock_virtual_is_manual() ? CLOCK_VIRTUAL : CLOCK_HOST;
     job->timer = timer_new(job->clock, block_job_timer_cb, job);
-    job->complete_timer = timer_new(CLOCK_HOST, block_job_try_complete, job);
     ratelimit_set_speed(&job->limit, speed, clock_get_ns(job->clock));
     error_setg(&job->blocker, "block device is in use by block job: %s", driver->job_type);
     block_job_block_node(job, job->bs);
@@ -113,7 +110,6 @@ static void block_job_free(BlockJob *job)
     g_slist_free(job->blocked_nodes);
     error_free(job->blocker);
     timer_free(job->timer);
-    timer_free(job->complete_timer);
     bdrv_unref(job->bs);
     blk_unref(job->blk);
     g_free(job->device);
@@ -159,7 +155,6 @@ static void block_job_completed(BlockJob *job)
     JsonObject *data;
 
     timer_del(job->timer);
-    timer_del(job->complete_timer);
     ret = block_job_finish(job);
     data = block_job_event_data(job);
     if (job->cancelled && !job->ready) {
@@ -174,30 +169,18 @@ static void block_job_completed(BlockJob *job)
 }
 
 /*
- * Main loop, the thread has returned: finish the job, but not from inside another
- * operation's drain (stop's bdrv_drain_all, whose nested loop dispatches this): that drain
- * may be walking the very nodes the job's graph change drops and frees. Then again 1 ms
- * later, on the host clock (which runs under qtest too).
+ * Main loop, the thread has returned: finish the job, unless block_job_cancel_sync already
+ * did (which is why it travels by id). Never from inside another operation's drain (stop's
+ * bdrv_drain_all, say): that drain may be walking the very nodes the job's graph change
+ * drops and frees; main_loop_call_outer sees to that.
  */
-static void block_job_try_complete(void *opaque)
-{
-    BlockJob *job = opaque;
-
-    if (main_loop_in_nested_wait()) {
-        timer_mod(job->complete_timer, clock_get_ns(CLOCK_HOST) + 1000 * 1000);
-        return;
-    }
-    g_thread_join(job->thread);
-    block_job_completed(job);
-}
-
-/* Unless block_job_cancel_sync already finished the job, which is why it travels by id. */
 static void block_job_completed_bh(void *opaque)
 {
     BlockJob *job = block_job_by_id(GPOINTER_TO_SIZE(opaque));
 
     if (job) {
-        block_job_try_complete(job);
+        g_thread_join(job->thread);
+        block_job_completed(job);
     }
 }
 
@@ -211,7 +194,7 @@ static gpointer block_job_thread(gpointer opaque)
     g_mutex_lock(&job->lock);
     job->busy = false;
     g_mutex_unlock(&job->lock);
-    main_loop_call(block_job_completed_bh, GSIZE_TO_POINTER(id));
+    main_loop_call_outer(block_job_completed_bh, GSIZE_TO_POINTER(id));
     return NULL;
 }
 

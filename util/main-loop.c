@@ -251,18 +251,24 @@ void main_loop_notify(void)
 typedef struct MainLoopCall {
     void (*fn)(void *opaque);
     void *opaque;
+    bool outer; /* not inside a nested wait */
 } MainLoopCall;
+
+static __thread int nested_waits;
+static __thread GQueue deferred_calls; /* outer calls that came up in this thread's waits */
 
 static gboolean main_loop_call_cb(gpointer data)
 {
     MainLoopCall *c = data;
 
+    if (c->outer && nested_waits) {
+        g_queue_push_tail(&deferred_calls, c);
+        return G_SOURCE_REMOVE;
+    }
     c->fn(c->opaque);
     g_free(c);
     return G_SOURCE_REMOVE;
 }
-
-static __thread int nested_waits;
 
 void main_loop_nested_wait_begin(void)
 {
@@ -271,8 +277,14 @@ void main_loop_nested_wait_begin(void)
 
 void main_loop_nested_wait_end(void)
 {
+    MainLoopCall *c;
+
     g_assert(nested_waits > 0);
-    nested_waits--;
+    if (--nested_waits == 0) {
+        while ((c = g_queue_pop_head(&deferred_calls))) {
+            context_run_soon(main_ctx, main_loop_call_cb, c);
+        }
+    }
 }
 
 bool main_loop_in_nested_wait(void)
@@ -289,13 +301,24 @@ void context_run_soon(GMainContext *ctx, GSourceFunc fn, void *data)
     g_source_unref(src);
 }
 
-void main_loop_call(void (*fn)(void *opaque), void *opaque)
+static void main_loop_post(void (*fn)(void *opaque), void *opaque, bool outer)
 {
     MainLoopCall *c = g_new(MainLoopCall, 1);
 
     c->fn = fn;
     c->opaque = opaque;
+    c->outer = outer;
     context_run_soon(main_ctx, main_loop_call_cb, c);
+}
+
+void main_loop_call(void (*fn)(void *opaque), void *opaque)
+{
+    main_loop_post(fn, opaque, false);
+}
+
+void main_loop_call_outer(void (*fn)(void *opaque), void *opaque)
+{
+    main_loop_post(fn, opaque, true);
 }
 
 void bql_lock(void)

@@ -1,6 +1,7 @@
 /*
  * Machine life cycle: the reset-handler list, reset/power-off/signal requests (which may come
- * from any thread and are acted on in the main loop), and the run state (running/paused).
+ * from any thread and are acted on in the main loop, never inside another operation's
+ * drain), and the run state (running/paused).
  * Not the board: hw/i386/pc.c builds the devices.
  */
 #include <glib.h>
@@ -152,7 +153,7 @@ void machine_request_stop(RunState state)
         return;
     }
     if (g_atomic_int_compare_and_exchange(&stop_pending, 0, 1)) {
-        main_loop_call(machine_do_stop, GINT_TO_POINTER(state));
+        main_loop_call_outer(machine_do_stop, GINT_TO_POINTER(state));
     }
 }
 
@@ -209,7 +210,7 @@ void machine_request_reset(void)
     kvm_vcpu_hold_for_reset();
     if (!reset_scheduled) {
         reset_scheduled = true;
-        main_loop_call(machine_do_reset, NULL);
+        main_loop_call_outer(machine_do_reset, NULL);
     }
 }
 
@@ -221,7 +222,7 @@ static void machine_do_poweroff(void *opaque)
 void machine_request_poweroff(void)
 {
     kvm_vcpu_hold_for_reset();
-    main_loop_call(machine_do_poweroff, NULL);
+    main_loop_call_outer(machine_do_poweroff, NULL);
 }
 
 static void (*powerdown_fn)(void *opaque);
@@ -244,7 +245,7 @@ static void machine_do_powerdown(void *opaque)
 /* From the main loop, as QEMU's request: the command's answer goes out before the event. */
 void machine_request_powerdown(void)
 {
-    main_loop_call(machine_do_powerdown, NULL);
+    main_loop_call_outer(machine_do_powerdown, NULL);
 }
 
 static void machine_do_signal(void *opaque)
@@ -257,7 +258,7 @@ static void machine_do_signal(void *opaque)
 
 void machine_request_shutdown_signal(int sig)
 {
-    main_loop_call(machine_do_signal, GINT_TO_POINTER(sig));
+    main_loop_call_outer(machine_do_signal, GINT_TO_POINTER(sig));
 }
 
 static void machine_do_quit(void *opaque)
@@ -267,7 +268,7 @@ static void machine_do_quit(void *opaque)
 
 void machine_request_quit(void)
 {
-    main_loop_call(machine_do_quit, NULL);
+    main_loop_call_outer(machine_do_quit, NULL);
 }
 
 void machine_start(void)

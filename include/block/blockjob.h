@@ -75,7 +75,6 @@ struct BlockJob {
 
     GThread *thread;
     Timer *timer;          /* main thread only */
-    Timer *complete_timer; /* main thread: finishing the job waits for a drain to end */
     ClockType clock;
     int ret;
 };

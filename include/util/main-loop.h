@@ -49,6 +49,13 @@ void main_loop_notify(void);
 
 /* Call fn(opaque) soon in the main loop, from any thread, with the BQL held. */
 void main_loop_call(void (*fn)(void *opaque), void *opaque);
+/*
+ * The same, but never from inside a nested wait (below): a call that comes up in one runs
+ * when the outermost wait has ended. For what must not run in the middle of another
+ * operation's drain: machine requests (QEMU takes them only in its main loop proper, never
+ * in a nested aio_poll) and a job's end, which changes the graph.
+ */
+void main_loop_call_outer(void (*fn)(void *opaque), void *opaque);
 /* Call fn(data) once, soon, in ctx (NULL: the global default context), from any thread. */
 void context_run_soon(GMainContext *ctx, GSourceFunc fn, void *data);
 

@@ -117,6 +117,26 @@ static void test_request_while_stopped(void)
     g_assert_cmpint(runstate_get(), ==, RUN_STATE_RUNNING);
 }
 
+/*
+ * A stop requested while the main thread waits inside another operation's drain happens when
+ * that wait is over, as QEMU takes machine requests only in its main loop proper: the stop
+ * would drain inside the drain, and wait for vCPUs to park while one of them may be held
+ * by that very drain (tests/unit/test-block-bql.c).
+ */
+static void test_request_in_nested_wait(void)
+{
+    machine_cont();
+    main_loop_nested_wait_begin();
+    machine_request_stop(RUN_STATE_IO_ERROR);
+    main_loop_settle();
+    g_assert_true(machine_is_running());
+    main_loop_nested_wait_end();
+    main_loop_until_stopped();
+    g_assert_false(machine_is_running());
+    g_assert_cmpint(runstate_get(), ==, RUN_STATE_IO_ERROR);
+    machine_cont();
+}
+
 typedef struct HandlerLog {
     GString *calls;
     bool drained_then; /* flushes had not run yet when the stop's handler was called */
@@ -170,6 +190,7 @@ int main(int argc, char **argv)
     g_test_add_func("/machine/stop/request-during-stop", test_request_during_stop);
     g_test_add_func("/machine/stop/request-after-stop", test_request_after_stop);
     g_test_add_func("/machine/stop/request-while-stopped", test_request_while_stopped);
+    g_test_add_func("/machine/stop/request-in-nested-wait", test_request_in_nested_wait);
     g_test_add_func("/machine/stop/run-state-handlers", test_run_state_handlers);
     return g_test_run();
 }
