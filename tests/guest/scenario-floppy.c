@@ -1,8 +1,9 @@
 /*
  * Scenarios `floppy` and `floppy_hostile`: the floppy controller at 0x3f0 and 8237 channel 2
- * driven from CPL3 by polling (no interrupts). `floppy` reads the whole 1.44M diskette in A:
- * one track (18 sectors) per READ DATA by DMA and checks every 64-bit word against the
- * pattern the host wrote (word w of the disk = w * 0x9e3779b97f4a7c15); it reports KB/s.
+ * driven from CPL3 by polling (no interrupts). `floppy [ROUNDS]` reads the whole 1.44M
+ * diskette in A: (ROUNDS times, default once) one track (18 sectors) per READ DATA by DMA and
+ * checks every 64-bit word against the pattern the host wrote (word w of the disk =
+ * w * 0x9e3779b97f4a7c15); it reports KB/s.
  * `floppy_hostile` sends malformed command sequences and DMA programming (unknown commands,
  * cylinders, heads and sectors off the medium, EOT before R, huge N, DTL 0, a DMA block that
  * wraps its 64 KiB page, a buffer in the VGA hole, truncated commands cut by resets, reads
@@ -148,8 +149,10 @@ static bool read_and_check(uint8_t c, uint8_t h)
     return true;
 }
 
+/* floppy [ROUNDS]: read the whole disk ROUNDS times (default 1). */
 static int floppy_run(int argc, char **argv)
 {
+    uint64_t rounds = argc > 1 ? strtou64(argv[1], NULL) : 1, tracks = rounds * FD_CYLS * 2;
     uint64_t t0, ns;
 
     if (!fdc_reset()) {
@@ -158,16 +161,18 @@ static int floppy_run(int argc, char **argv)
     }
     clock_calibrate(10);
     t0 = clock_ns();
-    for (unsigned c = 0; c < FD_CYLS; c++) {
-        for (unsigned h = 0; h < 2; h++) {
-            if (!read_and_check(c, h)) {
-                return -1;
+    for (uint64_t r = 0; r < rounds; r++) {
+        for (unsigned c = 0; c < FD_CYLS; c++) {
+            for (unsigned h = 0; h < 2; h++) {
+                if (!read_and_check(c, h)) {
+                    return -1;
+                }
             }
         }
     }
     ns = clock_ns() - t0;
-    printf("FLOPPY read %u tracks\n", FD_CYLS * 2);
-    report_result("read", ns ? (uint64_t)FD_CYLS * 2 * FD_TRACK_BYTES * 1000000 / ns : 0, "KB/s");
+    printf("FLOPPY read %llu tracks\n", (unsigned long long)tracks);
+    report_result("read", ns ? tracks * FD_TRACK_BYTES * 1000000 / ns : 0, "KB/s");
     return 0;
 }
 
