@@ -64,14 +64,15 @@ void wait_point_kick_locked(const WaitPoint *wp)
  * Sleep on the condition. A thread holding the BQL (a vCPU whose device model reads its
  * drive synchronously) sleeps without it: what it waits for may be a drained section the
  * main thread ends only after its loop's poll, which drops the BQL, has taken it back.
- * True if the BQL was dropped; the caller takes it back without the wait point's lock.
+ * True if the BQL was dropped (bql_suspend: no device is deleted until the thread is out of
+ * its handler); the caller takes it back (bql_resume) without the wait point's lock.
  */
 static bool wait_point_sleep(const WaitPoint *wp)
 {
     bool bql = bql_locked();
 
     if (bql) {
-        bql_unlock();
+        bql_suspend();
     }
     g_atomic_int_inc(&cond_sleepers);
     g_cond_wait(wp->cond, wp->lock);
@@ -94,7 +95,7 @@ void wait_point_wait_locked(const WaitPoint *wp, WaitBusyFn *busy, void *opaque)
     while (busy(opaque) || bql) {
         if (!busy(opaque)) { /* BQL before the wait point's lock, then look again */
             g_mutex_unlock(wp->lock);
-            bql_lock();
+            bql_resume();
             bql = false;
             g_mutex_lock(wp->lock);
             continue;

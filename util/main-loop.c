@@ -342,6 +342,31 @@ bool bql_locked(void)
     return bql_held;
 }
 
+static int bql_suspended; /* threads between bql_suspend and bql_resume; under the BQL */
+static GCond bql_resumed;
+
+void bql_suspend(void)
+{
+    bql_suspended++;
+    bql_unlock();
+}
+
+void bql_resume(void)
+{
+    bql_lock();
+    bql_suspended--;
+    g_cond_broadcast(&bql_resumed);
+}
+
+void bql_wait_unsuspended(void)
+{
+    while (bql_suspended > 0) {
+        bql_held = false;
+        g_cond_wait(&bql_resumed, &bql);
+        bql_held = true;
+    }
+}
+
 GMutex *bql_mutex(void)
 {
     return &bql;

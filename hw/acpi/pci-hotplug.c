@@ -101,7 +101,7 @@ static void acpi_pcihp_eject(AcpiPciHpState *s, uint32_t slots)
     }
     e = g_new(AcpiPciHpEject, 1);
     *e = (AcpiPciHpEject){s, slot};
-    main_loop_call(acpi_pcihp_eject_bh, e);
+    main_loop_call_outer(acpi_pcihp_eject_bh, e);
 }
 
 /* ---- registers ---- */

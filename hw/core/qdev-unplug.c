@@ -12,6 +12,7 @@
 #include "hw/qdev.h"
 #include "monitor/monitor.h"
 #include "qdev-int.h"
+#include "util/main-loop.h"
 
 /* The -drive/drive_add drives dev holds, marked for deletion, each with a reference. */
 static GPtrArray *qdev_auto_del_drives(DeviceState *dev)
@@ -108,6 +109,7 @@ void qdev_device_delete(DeviceState *dev)
         return;
     }
     dev->deleting = true;
+    bql_wait_unsuspended(); /* no vCPU is left inside one of its handlers */
     qdev_delete_children(dev);
     if (dev->dc->unrealize) {
         dev->dc->unrealize(dev);

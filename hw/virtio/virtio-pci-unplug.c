@@ -85,7 +85,7 @@ static void virtio_pci_wait_main(void *opaque)
 /* In the I/O thread, after what it had queued: continue behind the main loop's queue. */
 static void virtio_pci_wait_iothread(void *opaque)
 {
-    main_loop_call(virtio_pci_wait_main, opaque);
+    main_loop_call_outer(virtio_pci_wait_main, opaque);
 }
 
 void virtio_pci_wait(VirtIOPCIProxy *proxy, void (*done)(void *opaque), void *opaque)
@@ -99,7 +99,7 @@ void virtio_pci_wait(VirtIOPCIProxy *proxy, void (*done)(void *opaque), void *op
     for (unsigned i = 0; i < vdev->n_iothreads; i++) {
         iothread_call(vdev->iothreads[i], virtio_pci_wait_iothread, w);
     }
-    main_loop_call(virtio_pci_wait_main, w);
+    main_loop_call_outer(virtio_pci_wait_main, w);
 }
 
 void virtio_pci_free(VirtIOPCIProxy *proxy)

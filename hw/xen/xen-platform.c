@@ -71,7 +71,7 @@ static void xen_platform_unplug(XenPlatformState *s, uint16_t mask)
 {
     TRACE("xen_platform_unplug", "mask 0x%x", mask);
     if (mask & UNPLUG_ALL_IDE_DISKS) {
-        main_loop_call(xen_platform_unplug_disks, NULL);
+        main_loop_call_outer(xen_platform_unplug_disks, NULL);
     }
 }
 

@@ -53,7 +53,8 @@ void main_loop_call(void (*fn)(void *opaque), void *opaque);
  * The same, but never from inside a nested wait (below): a call that comes up in one runs
  * when the outermost wait has ended. For what must not run in the middle of another
  * operation's drain: machine requests (QEMU takes them only in its main loop proper, never
- * in a nested aio_poll) and a job's end, which changes the graph.
+ * in a nested aio_poll), a job's end and a device's removal, which change the graph (and
+ * the removal waits for vCPUs held by a drain: bql_wait_unsuspended).
  */
 void main_loop_call_outer(void (*fn)(void *opaque), void *opaque);
 /* Call fn(data) once, soon, in ctx (NULL: the global default context), from any thread. */
@@ -72,6 +73,16 @@ bool main_loop_in_nested_wait(void);
 void bql_lock(void);
 void bql_unlock(void);
 bool bql_locked(void);
+/*
+ * A thread that gives the BQL up in the middle of work it does under it (a vCPU whose device
+ * model waits in the block layer: block/wait.c) suspends and resumes. Until every such thread
+ * has resumed and released the BQL again, bql_wait_unsuspended (with the BQL held; it waits
+ * without it) does not return: qdev_device_delete uses it, so that no device goes away under
+ * a vCPU that is still inside its handler.
+ */
+void bql_suspend(void);
+void bql_resume(void);
+void bql_wait_unsuspended(void);
 /* For waiting on a GCond with the BQL released (vCPU parking). */
 GMutex *bql_mutex(void);
 

@@ -5,7 +5,7 @@
  * change that the main thread holds while it waits in its loop (which polls without the
  * BQL), the vCPU must sleep without the BQL too: the main thread takes it back when its poll
  * returns, and only the main thread can end the section. A watchdog turns the deadlock
- * into a failure.
+ * into a failure. Deleting a device waits until such a vCPU has left its handler.
  */
 #include <errno.h>
 #include <string.h>
@@ -55,7 +55,7 @@ typedef struct Vcpu {
     Gate *gate; /* the gate the main thread closes */
     uint8_t buf[512];
     int ret;
-    int done; /* atomic */
+    int entered, done; /* atomic */
 } Vcpu;
 
 /* Once the gate is closed, take the BQL (free while the main thread polls) and read. */
@@ -67,6 +67,7 @@ static gpointer vcpu_thread(gpointer opaque)
         g_usleep(100);
     }
     bql_lock();
+    g_atomic_int_set(&v->entered, 1);
     v->ret = blk_pread(v->blk, 0, v->buf, sizeof(v->buf));
     g_atomic_int_set(&v->done, 1);
     bql_unlock();
@@ -135,6 +136,49 @@ static void test_vcpu_read_in_root_change(void)
     held_vcpu_read(true);
 }
 
+/* Another thread's drained section (a job's, say), 200 ms long. */
+static gpointer drainer_thread(gpointer opaque)
+{
+    BlockDriverState *bs = opaque;
+
+    bdrv_drained_begin(bs);
+    g_usleep(200 * 1000);
+    bdrv_drained_end(bs);
+    return NULL;
+}
+
+/*
+ * A vCPU held inside a device handler has given the BQL up; deleting a device
+ * (qdev_device_delete) waits with bql_wait_unsuspended until the vCPU has the BQL back and
+ * has left its handler, so no device is freed under it.
+ */
+static void test_device_delete_waits_for_a_held_vcpu(void)
+{
+    BlockBackend *blk =
+        blk_new_open("del-vcpu", NULL, opts("{\"driver\":\"testmem\",\"size\":4096}"),
+                     BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+    BlockDriverState *bs = blk_bs(blk);
+    Vcpu v = {.blk = blk, .gate = &bs->gate};
+    GThread *t, *drainer;
+
+    bql_unlock();
+    drainer = g_thread_new("drainer", drainer_thread, bs);
+    t = g_thread_new("vcpu", vcpu_thread, &v);
+    while (!g_atomic_int_get(&v.entered)) {
+        g_usleep(100);
+    }
+    bql_lock(); /* free once the vCPU sleeps at the closed gate */
+    g_assert_false(g_atomic_int_get(&v.done));
+    bql_wait_unsuspended();
+    g_assert_true(g_atomic_int_get(&v.done));
+    g_assert_cmpint(v.ret, ==, 0);
+    bql_unlock();
+    g_thread_join(t);
+    g_thread_join(drainer);
+    bql_lock();
+    blk_unref(blk);
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -144,6 +188,8 @@ int main(int argc, char **argv)
     test_drivers_register();
     g_test_add_func("/block-bql/vcpu-read-in-drained-section", test_vcpu_read_in_drained_section);
     g_test_add_func("/block-bql/vcpu-read-in-root-change", test_vcpu_read_in_root_change);
+    g_test_add_func("/block-bql/device-delete-waits-for-a-held-vcpu",
+                    test_device_delete_waits_for_a_held_vcpu);
     ret = g_test_run();
     g_hash_table_destroy(test_images);
     return ret;
