@@ -361,9 +361,7 @@ void bql_resume(void)
 void bql_wait_unsuspended(void)
 {
     while (bql_suspended > 0) {
-        bql_held = false;
         g_cond_wait(&bql_resumed, &bql);
-        bql_held = true;
     }
 }
 
