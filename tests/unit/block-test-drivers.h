@@ -38,6 +38,18 @@ typedef struct TestMemState {
 
 static GHashTable *test_images; /* name -> TestImage */
 
+/* Driver options from a JSON object literal (the test's own, so it must parse). */
+static inline JsonObject *test_opts(const char *json)
+{
+    JsonNode *node = json_from_string(json, NULL);
+    JsonObject *obj;
+
+    g_assert_nonnull(node);
+    obj = json_object_ref(json_node_get_object(node));
+    json_node_unref(node);
+    return obj;
+}
+
 static inline TestImage *test_image_new(uint64_t size)
 {
     TestImage *img = g_new0(TestImage, 1);

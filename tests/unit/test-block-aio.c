@@ -19,15 +19,6 @@ typedef struct AioResult {
     GThread *thread;
 } AioResult;
 
-static JsonObject *opts(const char *json)
-{
-    JsonNode *node = json_from_string(json, NULL);
-    JsonObject *obj = json_object_ref(json_node_get_object(node));
-
-    json_node_unref(node);
-    return obj;
-}
-
 static void aio_done(void *opaque, int ret)
 {
     AioResult *r = opaque;
@@ -46,7 +37,7 @@ static void run_until_done(GMainContext *ctx, AioResult *r)
 
 static BlockDriverState *open_mem(const char *json)
 {
-    return bdrv_open(NULL, opts(json), BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+    return bdrv_open(NULL, test_opts(json), BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
 }
 
 /* Write then read back through the asynchronous API from the thread's default context. */
@@ -171,7 +162,7 @@ static void test_aio_submit_filter(void)
 static void test_aio_errors(void)
 {
     BlockDriverState *bs =
-        bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"size\":4096}"), 0, &error_abort);
+        bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"size\":4096}"), 0, &error_abort);
     uint8_t buf[512];
     AioResult res = {0};
     IOVector qiov;
@@ -307,8 +298,8 @@ static void test_drain_subtree(void)
     uint8_t buf[512] = {3};
 
     test_image_get("subtree", 65536);
-    bs = bdrv_open("testmem:subtree", opts("{\"driver\":\"raw\"}"), BDRV_O_RDWR | BDRV_O_CACHE_WB,
-                   &error_abort);
+    bs = bdrv_open("testmem:subtree", test_opts("{\"driver\":\"raw\"}"),
+                   BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     bdrv_drained_begin(bs);
     g_assert_cmpint(bdrv_file_child(bs)->gate.closed, ==, 1);
     g_assert_cmpint(bdrv_pwrite(bs, 0, buf, sizeof(buf)), ==, 0);

@@ -32,18 +32,9 @@ static void run_until_done(AioResult *r)
     }
 }
 
-static JsonObject *opts(const char *json)
-{
-    JsonNode *node = json_from_string(json, NULL);
-    JsonObject *obj = json_object_ref(json_node_get_object(node));
-
-    json_node_unref(node);
-    return obj;
-}
-
 static BlockBackend *open_blk(const char *name, int flags)
 {
-    return blk_new_open(name, NULL, opts("{\"driver\":\"testmem\",\"size\":1048576}"),
+    return blk_new_open(name, NULL, test_opts("{\"driver\":\"testmem\",\"size\":1048576}"),
                         flags | BDRV_O_CACHE_WB, &error_abort);
 }
 
@@ -61,8 +52,8 @@ static void test_names(void)
     BlockBackend *a = blk_new("ide0-hd0", &error_abort);
     BlockBackend *b = blk_new("virtio0", &error_abort);
     BlockDriverState *bs = bdrv_open(NULL,
-                                     opts("{\"driver\":\"testmem\",\"node-name\":"
-                                          "\"disk-node\"}"),
+                                     test_opts("{\"driver\":\"testmem\",\"node-name\":"
+                                               "\"disk-node\"}"),
                                      0, &error_abort);
 
     blk_new_fails("ide0-hd0", "Device with id 'ide0-hd0' already exists");
@@ -89,8 +80,8 @@ static void test_names(void)
 static void test_root(void)
 {
     BlockBackend *blk = blk_new("drive0", &error_abort);
-    BlockDriverState *bs =
-        bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"size\":4096}"), BDRV_O_RDWR, &error_abort);
+    BlockDriverState *bs = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"size\":4096}"),
+                                     BDRV_O_RDWR, &error_abort);
     Error *err = NULL, *busy = NULL;
 
     blk_insert_bs(blk, bs);
@@ -322,7 +313,7 @@ static void test_read_only_backend(void)
 static void test_drain(void)
 {
     BlockBackend *blk =
-        blk_new_open("drain0", NULL, opts("{\"driver\":\"testaio\",\"delay-ms\":10}"),
+        blk_new_open("drain0", NULL, test_opts("{\"driver\":\"testaio\",\"delay-ms\":10}"),
                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     uint8_t buf[4][512];
     AioResult res[4] = {0};
@@ -411,9 +402,9 @@ static gpointer root_writer(gpointer opaque)
  */
 static void root_change(bool insert)
 {
-    BlockBackend *blk =
-        blk_new_open("rc0", NULL, opts("{\"driver\":\"testaio\",\"size\":4096,\"delay-ms\":200}"),
-                     BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
+    BlockBackend *blk = blk_new_open(
+        "rc0", NULL, test_opts("{\"driver\":\"testaio\",\"size\":4096,\"delay-ms\":200}"),
+        BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     BlockDriverState *old = blk_bs(blk), *new_root = NULL;
     RootWriter async = {blk, true}, sync = {blk, false};
     GThread *t1, *t2;
@@ -435,7 +426,7 @@ static void root_change(bool insert)
     blk_remove_bs(blk);
     g_assert_cmpint(test_mem_state(old)->n_write, ==, 1);
     if (insert) {
-        new_root = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"size\":4096}"),
+        new_root = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"size\":4096}"),
                              BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
         blk_insert_bs(blk, new_root);
     }

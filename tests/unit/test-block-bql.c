@@ -28,15 +28,6 @@ static gpointer watchdog(gpointer opaque)
     return NULL;
 }
 
-static JsonObject *opts(const char *json)
-{
-    JsonNode *node = json_from_string(json, NULL);
-    JsonObject *obj = json_object_ref(json_node_get_object(node));
-
-    json_node_unref(node);
-    return obj;
-}
-
 typedef struct AioResult {
     int ret;
     int done; /* atomic */
@@ -84,7 +75,7 @@ static void held_vcpu_read(bool root_change)
 {
     BlockBackend *blk =
         blk_new_open(root_change ? "rc-vcpu" : "drain-vcpu", NULL,
-                     opts("{\"driver\":\"testaio\",\"size\":4096,\"delay-ms\":200}"),
+                     test_opts("{\"driver\":\"testaio\",\"size\":4096,\"delay-ms\":200}"),
                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     BlockDriverState *bs = blk_bs(blk);
     Vcpu v = {.blk = blk, .gate = root_change ? &blk->root_gate : &bs->gate};
@@ -155,7 +146,7 @@ static gpointer drainer_thread(gpointer opaque)
 static void test_device_delete_waits_for_a_held_vcpu(void)
 {
     BlockBackend *blk =
-        blk_new_open("del-vcpu", NULL, opts("{\"driver\":\"testmem\",\"size\":4096}"),
+        blk_new_open("del-vcpu", NULL, test_opts("{\"driver\":\"testmem\",\"size\":4096}"),
                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     BlockDriverState *bs = blk_bs(blk);
     Vcpu v = {.blk = blk, .gate = &bs->gate};

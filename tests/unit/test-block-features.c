@@ -28,14 +28,6 @@ static char *tmp_path(const char *name)
     return g_build_filename(tmpdir, name, NULL);
 }
 
-static JsonObject *opts(const char *json)
-{
-    g_autoptr(JsonParser) p = json_parser_new();
-
-    g_assert_true(json_parser_load_from_data(p, json, -1, NULL));
-    return json_object_ref(json_node_get_object(json_parser_get_root(p)));
-}
-
 static void fill_file(const char *path, uint64_t size, int byte)
 {
     g_autofree uint8_t *buf = g_malloc(size);
@@ -69,14 +61,15 @@ static char *make_qcow2(const char *name, uint64_t cluster, const char *backing,
 
 static BlockDriverState *open_ok(const char *filename, const char *json, int flags)
 {
-    return bdrv_open(filename, json ? opts(json) : NULL, flags | BDRV_O_CACHE_WB, &error_abort);
+    return bdrv_open(filename, json ? test_opts(json) : NULL, flags | BDRV_O_CACHE_WB,
+                     &error_abort);
 }
 
 static void open_fails(const char *filename, const char *json, int flags, const char *msg)
 {
     Error *err = NULL;
 
-    g_assert_null(bdrv_open(filename, json ? opts(json) : NULL, flags, &err));
+    g_assert_null(bdrv_open(filename, json ? test_opts(json) : NULL, flags, &err));
     g_assert_nonnull(err);
     g_assert_cmpstr(error_get_pretty(err), ==, msg);
     error_free(err);
@@ -268,7 +261,7 @@ static void test_snapshot_no_tmpdir(void)
 static void test_snapshot_backend(void)
 {
     g_autofree char *raw = make_raw("snapb.raw", 0x77);
-    BlockBackend *blk = blk_new_open("snapdrive", raw, opts("{\"driver\":\"raw\"}"),
+    BlockBackend *blk = blk_new_open("snapdrive", raw, test_opts("{\"driver\":\"raw\"}"),
                                      BDRV_O_RDWR | BDRV_O_SNAPSHOT | BDRV_O_COPY_ON_READ |
                                          BDRV_O_CACHE_WB | BDRV_O_NO_FLUSH,
                                      &error_abort);

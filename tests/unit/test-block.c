@@ -13,23 +13,12 @@
 #include "block/block-backend.h"
 #include "block-test-drivers.h"
 
-static JsonObject *opts(const char *json)
-{
-    JsonNode *node = json_from_string(json, NULL);
-    JsonObject *obj;
-
-    g_assert_nonnull(node);
-    obj = json_object_ref(json_node_get_object(node));
-    json_node_unref(node);
-    return obj;
-}
-
 /* bdrv_open that must fail with exactly msg. */
 static void open_fails(const char *filename, const char *json, int flags, const char *msg)
 {
     Error *err = NULL;
 
-    g_assert_null(bdrv_open(filename, json ? opts(json) : NULL, flags, &err));
+    g_assert_null(bdrv_open(filename, json ? test_opts(json) : NULL, flags, &err));
     g_assert_nonnull(err);
     g_assert_cmpstr(error_get_pretty(err), ==, msg);
     error_free(err);
@@ -89,8 +78,8 @@ static void test_registry(void)
 
 static void test_open_protocol(void)
 {
-    BlockDriverState *bs =
-        bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"size\":65536}"), BDRV_O_RDWR, &error_abort);
+    BlockDriverState *bs = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"size\":65536}"),
+                                     BDRV_O_RDWR, &error_abort);
 
     g_assert_cmpint(bdrv_getlength(bs), ==, 65536);
     g_assert_cmpstr(bdrv_get_format_name(bs), ==, "testmem");
@@ -99,7 +88,7 @@ static void test_open_protocol(void)
     g_assert_cmpstr(dict_get_str(bs->options, "driver"), ==, "testmem");
     bdrv_unref(bs);
 
-    bs = bdrv_open("testmem:proto", opts("{\"size\":4096}"), BDRV_O_PROTOCOL, &error_abort);
+    bs = bdrv_open("testmem:proto", test_opts("{\"size\":4096}"), BDRV_O_PROTOCOL, &error_abort);
     g_assert_cmpstr(bdrv_get_filename(bs), ==, "proto");
     g_assert_cmpint(bdrv_getlength(bs), ==, 4096);
     g_assert_true(bdrv_is_read_only(bs));
@@ -122,10 +111,11 @@ static void test_node_names(void)
     BlockDriverState *a, *b;
     BlockBackend *blk = blk_new("drive0", &error_abort);
 
-    a = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"node-name\":\"node-a\"}"), 0, &error_abort);
+    a = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"node-name\":\"node-a\"}"), 0,
+                  &error_abort);
     g_assert_true(bdrv_find_node("node-a") == a);
     g_assert_cmpstr(bdrv_get_node_name(a), ==, "node-a");
-    b = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"node-name\":\"b_1.x-y\"}"), 0,
+    b = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"node-name\":\"b_1.x-y\"}"), 0,
                   &error_abort);
     g_assert_true(bdrv_next_node(NULL) == a);
     g_assert_true(bdrv_next_node(a) == b);
@@ -161,8 +151,8 @@ static void test_leftover_options(void)
                "Block format 'testfmt' used by device '' doesn't support the option 'bogus'");
     open_fails("testmem:fmt-left", "{\"driver\":\"testfmt\",\"file.bogus\":\"x\"}", 0,
                "Block protocol 'testmem' doesn't support the option 'bogus'");
-    blk = blk_new_open("drv0", "testmem:fmt-left", opts("{\"driver\":\"testfmt\",\"lazy\":1}"), 0,
-                       &err);
+    blk = blk_new_open("drv0", "testmem:fmt-left", test_opts("{\"driver\":\"testfmt\",\"lazy\":1}"),
+                       0, &err);
     g_assert_null(blk);
     g_assert_cmpstr(error_get_pretty(err), ==,
                     "Block format 'testfmt' used by device 'drv0' "
@@ -179,9 +169,9 @@ static void test_generic_options(void)
     BlockDriverState *bs;
 
     bs = bdrv_open(NULL,
-                   opts("{\"driver\":\"testmem\",\"cache\":{\"direct\":true,"
-                        "\"no-flush\":\"on\"},\"aio\":\"native\",\"discard\":\"unmap\","
-                        "\"detect-zeroes\":\"unmap\"}"),
+                   test_opts("{\"driver\":\"testmem\",\"cache\":{\"direct\":true,"
+                             "\"no-flush\":\"on\"},\"aio\":\"native\",\"discard\":\"unmap\","
+                             "\"detect-zeroes\":\"unmap\"}"),
                    0, &error_abort);
     g_assert_cmphex(bdrv_get_flags(bs) &
                         (BDRV_O_NOCACHE | BDRV_O_NO_FLUSH | BDRV_O_UNMAP | BDRV_O_NATIVE_AIO),
@@ -218,7 +208,7 @@ static void test_probing(void)
     g_assert_cmpint(test_image_get("probe-fmt", 0)->data[TESTFMT_HEADER], ==, 0x5a);
     bdrv_unref(bs);
 
-    bs = bdrv_open("testmem:probe-fmt", opts("{\"driver\":\"testfmt2\"}"), 0, &error_abort);
+    bs = bdrv_open("testmem:probe-fmt", test_opts("{\"driver\":\"testfmt2\"}"), 0, &error_abort);
     g_assert_false(bdrv_was_probed(bs));
     bdrv_unref(bs);
 
@@ -242,7 +232,7 @@ static void test_whitelist(void)
     make_testfmt_image("wl", 4096);
     bdrv_set_format_whitelist(wl);
     open_fails("testmem:wl", NULL, 0, "Driver 'testfmt' is not whitelisted");
-    bs = bdrv_open("testmem:wl", opts("{\"driver\":\"testfmt2\"}"), 0, &error_abort);
+    bs = bdrv_open("testmem:wl", test_opts("{\"driver\":\"testfmt2\"}"), 0, &error_abort);
     bdrv_unref(bs);
     bdrv_set_format_whitelist(NULL);
 }
@@ -251,7 +241,7 @@ static void test_json_filename(void)
 {
     BlockDriverState *bs = bdrv_open("json:{\"driver\":\"testmem\",\"size\":512,"
                                      "\"node-name\":\"js\"}",
-                                     opts("{\"size\":1024}"), 0, &error_abort);
+                                     test_opts("{\"size\":1024}"), 0, &error_abort);
 
     g_assert_cmpint(bdrv_getlength(bs), ==, 1024); /* explicit options win */
     g_assert_true(bdrv_find_node("js") == bs);
@@ -262,7 +252,7 @@ static void test_json_filename(void)
 
 static void test_rw_roundtrip(void)
 {
-    BlockDriverState *bs = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"size\":65536}"),
+    BlockDriverState *bs = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"size\":65536}"),
                                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     uint8_t w[4096], r[4096];
 
@@ -284,7 +274,7 @@ static void test_rw_roundtrip(void)
 /* Protocol nodes opened as such grow on writes past their end, as files under formats. */
 static void test_growable(void)
 {
-    BlockDriverState *bs = bdrv_open("testmem:", opts("{\"size\":512}"),
+    BlockDriverState *bs = bdrv_open("testmem:", test_opts("{\"size\":512}"),
                                      BDRV_O_RDWR | BDRV_O_PROTOCOL | BDRV_O_CACHE_WB, &error_abort);
     uint8_t buf[512] = {1};
 
@@ -297,8 +287,8 @@ static void test_growable(void)
 static void test_alignment_rmw(void)
 {
     BlockDriverState *bs = bdrv_open(NULL,
-                                     opts("{\"driver\":\"testmem\",\"size\":65536,"
-                                          "\"align\":512}"),
+                                     test_opts("{\"driver\":\"testmem\",\"size\":65536,"
+                                               "\"align\":512}"),
                                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     g_autofree uint8_t *shadow = g_malloc0(65536);
     g_autofree uint8_t *buf = g_malloc(8192);
@@ -332,8 +322,8 @@ static void test_alignment_rmw(void)
 static void test_alignment_nocache(void)
 {
     BlockDriverState *bs = bdrv_open(NULL,
-                                     opts("{\"driver\":\"testmem\",\"align\":512,"
-                                          "\"cache.direct\":true}"),
+                                     test_opts("{\"driver\":\"testmem\",\"align\":512,"
+                                               "\"cache.direct\":true}"),
                                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     g_autofree uint8_t *buf = g_malloc(4096 + 1);
     uint8_t *odd = buf + 1;
@@ -350,8 +340,8 @@ static void test_alignment_nocache(void)
 static void test_detect_zeroes(void)
 {
     BlockDriverState *bs = bdrv_open(NULL,
-                                     opts("{\"driver\":\"testmem\",\"discard\":\"unmap\","
-                                          "\"detect-zeroes\":\"on\"}"),
+                                     test_opts("{\"driver\":\"testmem\",\"discard\":\"unmap\","
+                                               "\"detect-zeroes\":\"on\"}"),
                                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     TestMemState *s = test_mem_state(bs);
     uint8_t zero[4096] = {0}, one[4096] = {1};
@@ -375,7 +365,7 @@ static void test_detect_zeroes(void)
 /* Without discard=unmap, discard succeeds without reaching the driver; MAY_UNMAP drops. */
 static void test_discard_policy(void)
 {
-    BlockDriverState *bs = bdrv_open(NULL, opts("{\"driver\":\"testmem\"}"),
+    BlockDriverState *bs = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\"}"),
                                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
 
     g_assert_cmpint(bdrv_pdiscard(bs, 0, 4096), ==, 0);
@@ -384,7 +374,7 @@ static void test_discard_policy(void)
     g_assert_cmpint(test_mem_state(bs)->last_zero_flags, ==, 0);
     bdrv_unref(bs);
 
-    bs = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"discard\":\"on\"}"),
+    bs = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"discard\":\"on\"}"),
                    BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     g_assert_cmpint(bdrv_pdiscard(bs, 0, 4096), ==, 0);
     g_assert_cmpint(test_mem_state(bs)->n_discard, ==, 1);
@@ -402,7 +392,7 @@ static void test_zeroes_fallback(void)
     make_testfmt_image("zero-fb", 4 * 1024 * 1024);
     img = test_image_get("zero-fb", 0);
     memset(img->data + TESTFMT_HEADER, 0xff, 3 * 1024 * 1024);
-    bs = bdrv_open("testmem:zero-fb", opts("{\"driver\":\"testfmt\"}"),
+    bs = bdrv_open("testmem:zero-fb", test_opts("{\"driver\":\"testfmt\"}"),
                    BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     g_assert_cmpint(bdrv_pwrite_zeroes(bs, 10, 3 * 1024 * 1024 - 20, 0), ==, 0);
     g_assert_cmpint(img->data[TESTFMT_HEADER + 9], ==, 0xff);
@@ -415,7 +405,7 @@ static void test_zeroes_fallback(void)
 static void test_read_only(void)
 {
     BlockDriverState *bs =
-        bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"discard\":\"on\"}"), 0, &error_abort);
+        bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"discard\":\"on\"}"), 0, &error_abort);
     uint8_t buf[512] = {0};
     Error *err = NULL;
 
@@ -436,7 +426,7 @@ static void test_read_only(void)
 static void test_writethrough(void)
 {
     BlockDriverState *bs =
-        bdrv_open(NULL, opts("{\"driver\":\"testmem\"}"), BDRV_O_RDWR, &error_abort);
+        bdrv_open(NULL, test_opts("{\"driver\":\"testmem\"}"), BDRV_O_RDWR, &error_abort);
     uint8_t buf[512] = {1};
 
     g_assert_cmpint(bdrv_pwrite(bs, 0, buf, sizeof(buf)), ==, 0);
@@ -451,7 +441,7 @@ static void test_writethrough(void)
     g_assert_cmpint(test_mem_state(bs)->n_flush, ==, 2);
     bdrv_unref(bs); /* closing flushes too */
 
-    bs = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"cache.no-flush\":true}"),
+    bs = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"cache.no-flush\":true}"),
                    BDRV_O_RDWR | BDRV_O_PROTOCOL, &error_abort);
     g_assert_cmpint(bdrv_flush(bs), ==, 0);
     g_assert_cmpint(test_mem_state(bs)->n_flush, ==, 0);
@@ -464,7 +454,7 @@ static void test_writethrough(void)
  */
 static void test_fua_native(void)
 {
-    BlockDriverState *bs = bdrv_open(NULL, opts("{\"driver\":\"testfua\"}"),
+    BlockDriverState *bs = bdrv_open(NULL, test_opts("{\"driver\":\"testfua\"}"),
                                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     TestMemState *s = test_mem_state(bs);
     uint8_t buf[512] = {7}, back[512];
@@ -482,7 +472,7 @@ static void test_fua_native(void)
     g_assert_cmpint(s->n_flush, ==, 1);
     bdrv_unref(bs);
 
-    bs = bdrv_open(NULL, opts("{\"driver\":\"testfua\",\"cache.no-flush\":true}"),
+    bs = bdrv_open(NULL, test_opts("{\"driver\":\"testfua\",\"cache.no-flush\":true}"),
                    BDRV_O_RDWR | BDRV_O_CACHE_WB | BDRV_O_PROTOCOL, &error_abort);
     s = test_mem_state(bs);
     g_assert_cmpint(bdrv_pwrite_fua(bs, 0, buf, sizeof(buf)), ==, 0);
@@ -497,7 +487,7 @@ static void test_fua_native(void)
  */
 static void test_flush_skips_unchanged(void)
 {
-    BlockDriverState *bs = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"discard\":\"on\"}"),
+    BlockDriverState *bs = bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"discard\":\"on\"}"),
                                      BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     uint8_t buf[512] = {1};
     int *n_flush = &test_mem_state(bs)->n_flush;
@@ -558,8 +548,8 @@ static void test_probed_raw_guard(void)
     g_assert_cmpint(bdrv_pwrite(bs, 4, "FMT!", 4), ==, -EPERM); /* completes the magic */
     bdrv_unref(bs);
 
-    bs = bdrv_open("testmem:guard", opts("{\"driver\":\"raw\"}"), BDRV_O_RDWR | BDRV_O_CACHE_WB,
-                   &error_abort);
+    bs = bdrv_open("testmem:guard", test_opts("{\"driver\":\"raw\"}"),
+                   BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort);
     g_assert_cmpint(bdrv_pwrite(bs, 0, magic, 8), ==, 0);
     bdrv_unref(bs);
     bs = bdrv_open("testmem:guard", NULL, 0, &error_abort);
@@ -569,8 +559,9 @@ static void test_probed_raw_guard(void)
 
 static void test_op_blockers(void)
 {
-    BlockDriverState *bs = bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"node-name\":\"ob\"}"),
-                                     BDRV_O_RDWR, &error_abort);
+    BlockDriverState *bs =
+        bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"node-name\":\"ob\"}"), BDRV_O_RDWR,
+                  &error_abort);
     Error *job = NULL, *other = NULL, *err = NULL;
 
     error_setg(&job, "block device is in use by block job: stream");
@@ -601,7 +592,7 @@ static void test_op_blockers(void)
 static void test_block_status(void)
 {
     BlockDriverState *bs =
-        bdrv_open(NULL, opts("{\"driver\":\"testmem\",\"size\":8192}"), 0, &error_abort);
+        bdrv_open(NULL, test_opts("{\"driver\":\"testmem\",\"size\":8192}"), 0, &error_abort);
     uint64_t pnum;
 
     g_assert_cmpint(bdrv_block_status(bs, 4096, 65536, &pnum), ==,

@@ -89,15 +89,6 @@ static void advance_to(int64_t t)
     settle();
 }
 
-static JsonObject *opts(const char *json)
-{
-    JsonNode *node = json_from_string(json, NULL);
-    JsonObject *obj = json_object_ref(json_node_get_object(node));
-
-    json_node_unref(node);
-    return obj;
-}
-
 /* A fresh test: a later start time (the buckets of old groups are long empty). */
 static int64_t begin(int nblk)
 {
@@ -106,10 +97,10 @@ static int64_t begin(int nblk)
     fake_now += 100 * SEC;
     n_done = n_submitted = 0;
     for (int i = 0; i < 2; i++) {
-        backends[i] =
-            i < nblk ? blk_new_open(names[i], NULL, opts("{\"driver\":\"testmem\",\"size\":65536}"),
-                                    BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort)
-                     : NULL;
+        backends[i] = i < nblk ? blk_new_open(names[i], NULL,
+                                              test_opts("{\"driver\":\"testmem\",\"size\":65536}"),
+                                              BDRV_O_RDWR | BDRV_O_CACHE_WB, &error_abort)
+                               : NULL;
     }
     return fake_now;
 }
